@@ -1,0 +1,154 @@
+//! Rules-file errors that name the file, the line and the key, so an operator can fix them at once.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// A problem with the rules file. `check` prints it and exits 2; `run` refuses to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    /// Dotted key path, e.g. `schedule.escalate` or `route[2].repo`.
+    pub key: String,
+    pub message: String,
+}
+
+impl std::error::Error for ConfigError {}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: ", self.file.display())?,
+            None => write!(f, "{}: ", self.file.display())?,
+        }
+        write!(f, "key `{}`: {}", self.key, self.message)
+    }
+}
+
+impl ConfigError {
+    pub fn new(file: &Path, line: Option<usize>, key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            file: file.to_path_buf(),
+            line,
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// An error about a value whose span is known.
+    pub fn at(file: &Path, text: &str, span: Range<usize>, key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(file, Some(line_of(text, span.start)), key, message)
+    }
+
+    pub fn unreadable(file: &Path, err: &std::io::Error) -> Self {
+        Self::new(file, None, "(file)", format!("cannot read the rules file: {err}"))
+    }
+
+    /// Turns a TOML or serde error into one naming the key: unknown keys, missing keys,
+    /// wrong types and syntax errors all come through here.
+    pub fn from_toml(file: &Path, text: &str, err: &toml::de::Error) -> Self {
+        let message = err.message().trim().to_string();
+        let field = backticked(&message);
+        let Some(span) = err.span() else {
+            let key = field.map(|f| format!("[{f}]")).unwrap_or_else(|| "(document)".into());
+            return Self::new(file, None, key, message);
+        };
+        let mut section = section_at(text, span.start);
+        let line_key = key_on_line(text, span.start);
+        let key = match (field, message.starts_with("missing field")) {
+            (Some(f), true) if section.is_empty() => format!("[{f}]"),
+            (Some(f), _) if message.starts_with("unknown field") || message.starts_with("missing field") => {
+                if let Some(k) = line_key.filter(|_| !is_header_line(text, span.start)) {
+                    section = join(&section, &k);
+                }
+                join(&section, &f)
+            }
+            _ => match line_key {
+                Some(k) => join(&section, &k),
+                None if section.is_empty() => "(document)".into(),
+                None => section,
+            },
+        };
+        let message = if message.starts_with("unknown field") {
+            format!("{message} (unknown key; check its spelling and the table it is in)")
+        } else {
+            message
+        };
+        Self::new(file, Some(line_of(text, span.start)), key, message)
+    }
+}
+
+fn join(section: &str, key: &str) -> String {
+    if section.is_empty() {
+        key.to_string()
+    } else {
+        format!("{section}.{key}")
+    }
+}
+
+/// 1-based line number of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn backticked(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(message[start..end].to_string())
+}
+
+fn line_at(text: &str, offset: usize) -> &str {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    &text[start..end]
+}
+
+fn is_header_line(text: &str, offset: usize) -> bool {
+    line_at(text, offset).trim_start().starts_with('[')
+}
+
+/// The bare key at the start of the line holding `offset` (`repo` in `repo = "x"`).
+fn key_on_line(text: &str, offset: usize) -> Option<String> {
+    let line = line_at(text, offset).trim_start();
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    (!key.is_empty() && !key.starts_with('[') && !key.starts_with('#')).then(|| key.to_string())
+}
+
+/// The table a byte offset belongs to: `zendesk`, or `route[1]` for the second `[[route]]`.
+pub fn section_at(text: &str, offset: usize) -> String {
+    let mut section = String::new();
+    let mut counts: std::collections::HashMap<String, usize> = Default::default();
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        if pos > offset {
+            break;
+        }
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+            let name = name.trim().to_string();
+            let n = counts.entry(name.clone()).or_insert(0);
+            section = format!("{name}[{n}]");
+            *n += 1;
+        } else if let Some(name) = t.strip_prefix('[').and_then(|r| r.split(']').next()) {
+            section = name.trim().to_string();
+        }
+        pos += line.len();
+    }
+    section
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_count_array_tables() {
+        let text = "[zendesk]\nurl = 1\n[[route]]\nrepo = 'a/b'\n[[route]]\nrepo = 2\n";
+        assert_eq!(section_at(text, 12), "zendesk");
+        assert_eq!(section_at(text, text.find("repo = 2").unwrap()), "route[1]");
+        assert_eq!(line_of(text, text.find("repo = 2").unwrap()), 6);
+    }
+}

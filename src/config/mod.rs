@@ -1,0 +1,166 @@
+//! The rules file (`sync-rules.toml`): loading, validation, and the validated types the rest of the code uses.
+//!
+//! Parsing happens in two steps: `raw` turns TOML into spanned serde types, then `validate`
+//! turns those into `Rules`, so every error can name the key and the line it sits on.
+
+mod cron_expr;
+mod error;
+mod raw;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use url::Url;
+
+pub use cron_expr::CronSchedule;
+pub use error::ConfigError;
+
+use crate::domain::RepoName;
+
+/// Validated rules: everything the daemon needs, with defaults applied and paths resolved.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// The file these rules came from.
+    pub source: PathBuf,
+    pub zendesk: ZendeskRules,
+    pub github: GithubRules,
+    /// Where the SQLite database lives, resolved against the rules file's folder.
+    pub state_path: PathBuf,
+    pub schedule: Schedules,
+    pub escalation: Escalation,
+    pub routes: Vec<Route>,
+    pub pushback: Pushback,
+    pub forward: Forward,
+    pub redact: Redaction,
+    pub daemon: DaemonRules,
+    /// Failed attempts after which an item is parked until `ticket-sync retry`.
+    pub max_attempts: u32,
+}
+
+/// Where a token comes from. Resolved to a value only when a command needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// An environment variable named explicitly in the rules file.
+    Env(String),
+    /// A file named in the rules file.
+    File(PathBuf),
+    /// Nothing named: the default variable, then the systemd credential of this name.
+    Default { env: String, credential: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct ZendeskRules {
+    pub url: Url,
+    pub email: String,
+    pub token: TokenSource,
+}
+
+#[derive(Debug, Clone)]
+pub struct GithubRules {
+    pub url: Url,
+    pub token: TokenSource,
+    pub allow_public_repos: bool,
+    /// Pace of content-creating requests; 0 switches pacing off.
+    pub writes_per_minute: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedules {
+    pub escalate: CronSchedule,
+    pub push: CronSchedule,
+}
+
+/// A ticket filter: every list given must match (tags: any one of them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Match {
+    pub tags_any: Vec<String>,
+    pub status_in: Vec<String>,
+    pub priority_in: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Escalation {
+    pub filter: Match,
+    pub start: Option<DateTime<Utc>>,
+    /// Whether to read the ticket's comments for attachment links (one request per escalation).
+    pub attachments: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub when: Option<Match>,
+    pub repo: RepoName,
+    pub labels: Vec<String>,
+}
+
+/// What a Zendesk status becomes when something happens on the issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusAction {
+    Keep,
+    Set(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommentsMode {
+    Off,
+    Internal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardMode {
+    Off,
+    Public,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pushback {
+    pub closed_completed: StatusAction,
+    pub closed_not_planned: StatusAction,
+    pub closed_duplicate: StatusAction,
+    pub reopened: StatusAction,
+    pub comments: CommentsMode,
+}
+
+#[derive(Debug, Clone)]
+pub struct Forward {
+    pub comments: ForwardMode,
+}
+
+#[derive(Debug, Clone)]
+pub struct Redaction {
+    pub emails: bool,
+    pub phones: bool,
+    pub patterns: Vec<Regex>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DaemonRules {
+    pub listen: Option<SocketAddr>,
+}
+
+/// Which rules file to use: `--config`, then `TICKET_SYNC_CONFIG`, then `./sync-rules.toml`.
+pub fn resolve_path(flag: Option<&Path>) -> PathBuf {
+    if let Some(p) = flag {
+        return p.to_path_buf();
+    }
+    match std::env::var_os("TICKET_SYNC_CONFIG") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from("sync-rules.toml"),
+    }
+}
+
+/// Reads and validates a rules file.
+pub fn load(path: &Path) -> Result<Rules, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::unreadable(path, &e))?;
+    parse(path, &text)
+}
+
+/// Validates rules-file text; `path` is used for messages and to resolve relative paths.
+pub fn parse(path: &Path, text: &str) -> Result<Rules, ConfigError> {
+    let raw: raw::RawRules =
+        toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e))?;
+    validate::validate(path, text, raw)
+}

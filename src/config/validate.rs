@@ -1,0 +1,317 @@
+//! Turns the raw rules into `Rules`: defaults, value checks and path resolution, each error with its key and line.
+
+use std::path::{Path, PathBuf};
+
+use chrono::DateTime;
+use regex::Regex;
+use url::Url;
+
+use super::raw::{self, RawMatch, S};
+use super::*;
+
+pub const ZENDESK_STATUSES: [&str; 6] = ["new", "open", "pending", "hold", "solved", "closed"];
+const PRIORITIES: [&str; 4] = ["urgent", "high", "normal", "low"];
+
+struct Ctx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err<T>(&self, span: std::ops::Range<usize>, key: &str, msg: impl Into<String>) -> Result<T, ConfigError> {
+        Err(ConfigError::at(self.path, self.text, span, key, msg))
+    }
+}
+
+pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, ConfigError> {
+    let cx = Ctx { path, text };
+    let zendesk = zendesk(&cx, &raw.zendesk)?;
+    let github = github(&cx, raw.github.as_ref())?;
+    let schedule = schedule(&cx, raw.schedule.as_ref())?;
+    let escalation = escalation(&cx, &raw.escalation)?;
+    let routes = routes(&cx, &raw.route)?;
+    let pushback = pushback(&cx, raw.pushback.as_ref())?;
+    let forward = forward(&cx, raw.forward.as_ref())?;
+    let redact = redaction(&cx, raw.redact.as_ref())?;
+    let daemon = daemon(&cx, raw.daemon.as_ref())?;
+    let max_attempts = match raw.retry.as_ref().and_then(|r| r.max_attempts.as_ref()) {
+        None => 8,
+        Some(v) if (1..=1000).contains(v.get_ref()) => *v.get_ref() as u32,
+        Some(v) => return cx.err(v.span(), "retry.max_attempts", "must be between 1 and 1000"),
+    };
+    Ok(Rules {
+        source: path.to_path_buf(),
+        zendesk,
+        github,
+        state_path: state_path(path, raw.state.as_ref()),
+        schedule,
+        escalation,
+        routes,
+        pushback,
+        forward,
+        redact,
+        daemon,
+        max_attempts,
+    })
+}
+
+fn base_url(cx: &Ctx, value: &S<String>, key: &str, allow_insecure: bool) -> Result<Url, ConfigError> {
+    let url = match Url::parse(value.get_ref()) {
+        Ok(u) => u,
+        Err(e) => return cx.err(value.span(), key, format!("`{}` is not a URL: {e}", value.get_ref())),
+    };
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]" | "::1"));
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback || allow_insecure => {}
+        "http" => {
+            return cx.err(
+                value.span(),
+                key,
+                "plain http:// is refused for hosts other than loopback: use https://, or set allow_insecure_http = true in this table",
+            )
+        }
+        s => return cx.err(value.span(), key, format!("scheme `{s}` is not supported; use https://")),
+    }
+    if url.host_str().is_none() || url.query().is_some() || !url.username().is_empty() {
+        return cx.err(value.span(), key, "must be a base URL with a host and no query or credentials");
+    }
+    Ok(url)
+}
+
+fn token_source(
+    cx: &Ctx,
+    table: &str,
+    env: Option<&S<String>>,
+    file: Option<&S<String>>,
+    default_env: &str,
+    credential: &str,
+) -> Result<TokenSource, ConfigError> {
+    match (env, file) {
+        (Some(_), Some(f)) => cx.err(
+            f.span(),
+            &format!("{table}.token_file"),
+            "give either token_env or token_file, not both",
+        ),
+        (Some(e), None) if e.get_ref().trim().is_empty() => {
+            cx.err(e.span(), &format!("{table}.token_env"), "must name an environment variable")
+        }
+        (Some(e), None) => Ok(TokenSource::Env(e.get_ref().clone())),
+        (None, Some(f)) => Ok(TokenSource::File(resolve_relative(cx.path, f.get_ref()))),
+        (None, None) => Ok(TokenSource::Default {
+            env: default_env.into(),
+            credential: credential.into(),
+        }),
+    }
+}
+
+fn zendesk(cx: &Ctx, z: &S<raw::RawZendesk>) -> Result<ZendeskRules, ConfigError> {
+    let url = base_url(cx, &z.get_ref().url, "zendesk.url", z.get_ref().allow_insecure_http)?;
+    let email = match &z.get_ref().email {
+        Some(e) if e.get_ref().contains('@') => e.get_ref().clone(),
+        Some(e) => return cx.err(e.span(), "zendesk.email", "must be the e-mail address of the API user"),
+        None => return cx.err(z.span(), "zendesk.email", "missing: the API user's e-mail address is required with an API token"),
+    };
+    let r = z.get_ref();
+    let token = token_source(cx, "zendesk", r.token_env.as_ref(), r.token_file.as_ref(), "ZENDESK_API_TOKEN", "zendesk-token")?;
+    Ok(ZendeskRules { url, email, token })
+}
+
+fn github(cx: &Ctx, g: Option<&S<raw::RawGithub>>) -> Result<GithubRules, ConfigError> {
+    let default_url = Url::parse("https://api.github.com").expect("static URL");
+    let Some(g) = g.map(|g| g.get_ref()) else {
+        return Ok(GithubRules {
+            url: default_url,
+            token: TokenSource::Default { env: "GITHUB_TOKEN".into(), credential: "github-token".into() },
+            allow_public_repos: false,
+            writes_per_minute: 60,
+        });
+    };
+    let url = match &g.url {
+        Some(u) => base_url(cx, u, "github.url", g.allow_insecure_http)?,
+        None => default_url,
+    };
+    let token = token_source(cx, "github", g.token_env.as_ref(), g.token_file.as_ref(), "GITHUB_TOKEN", "github-token")?;
+    let writes_per_minute = match &g.writes_per_minute {
+        None => 60,
+        Some(v) if (0..=1000).contains(v.get_ref()) => *v.get_ref() as u32,
+        Some(v) => return cx.err(v.span(), "github.writes_per_minute", "must be between 0 (no pacing) and 1000"),
+    };
+    Ok(GithubRules { url, token, allow_public_repos: g.allow_public_repos, writes_per_minute })
+}
+
+fn resolve_relative(rules_file: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    rules_file.parent().unwrap_or(Path::new(".")).join(p)
+}
+
+/// `[state] path` wins; without it systemd's `$STATE_DIRECTORY`; else `state/` next to the rules file.
+fn state_path(rules_file: &Path, state: Option<&raw::RawState>) -> PathBuf {
+    if let Some(p) = state.and_then(|s| s.path.as_ref()) {
+        return resolve_relative(rules_file, p.get_ref());
+    }
+    match std::env::var_os("STATE_DIRECTORY") {
+        // systemd may pass several directories separated by colons; the first is ours.
+        Some(dir) if !dir.is_empty() => {
+            let first = dir.to_string_lossy().split(':').next().unwrap_or_default().to_string();
+            PathBuf::from(first).join("ticket-sync.db")
+        }
+        _ => resolve_relative(rules_file, "state/ticket-sync.db"),
+    }
+}
+
+fn cron(cx: &Ctx, value: Option<&S<String>>, key: &str, default: &str) -> Result<CronSchedule, ConfigError> {
+    match value {
+        None => Ok(CronSchedule::parse(default).expect("default schedule is valid")),
+        Some(v) => CronSchedule::parse(v.get_ref())
+            .or_else(|e| cx.err(v.span(), key, format!("invalid cron expression `{}`: {e}", v.get_ref()))),
+    }
+}
+
+fn schedule(cx: &Ctx, s: Option<&raw::RawSchedule>) -> Result<Schedules, ConfigError> {
+    Ok(Schedules {
+        escalate: cron(cx, s.and_then(|s| s.escalate.as_ref()), "schedule.escalate", "* * * * *")?,
+        push: cron(cx, s.and_then(|s| s.push.as_ref()), "schedule.push", "*/5 * * * *")?,
+    })
+}
+
+fn word_list(cx: &Ctx, v: Option<&S<Vec<String>>>, key: &str, allowed: Option<&[&str]>) -> Result<Vec<String>, ConfigError> {
+    let Some(v) = v else { return Ok(Vec::new()) };
+    if v.get_ref().is_empty() {
+        return cx.err(v.span(), key, "must not be an empty list (leave the key out instead)");
+    }
+    for item in v.get_ref() {
+        if item.trim().is_empty() {
+            return cx.err(v.span(), key, "contains an empty string");
+        }
+        if let Some(allowed) = allowed {
+            if !allowed.contains(&item.as_str()) {
+                return cx.err(v.span(), key, format!("`{item}` is not one of {}", allowed.join(", ")));
+            }
+        }
+    }
+    Ok(v.get_ref().iter().map(|s| s.trim().to_lowercase()).collect())
+}
+
+fn filter(cx: &Ctx, m: &RawMatch, prefix: &str) -> Result<Match, ConfigError> {
+    Ok(Match {
+        tags_any: word_list(cx, m.tags_any.as_ref(), &format!("{prefix}.tags_any"), None)?,
+        status_in: word_list(cx, m.status_in.as_ref(), &format!("{prefix}.status_in"), Some(&ZENDESK_STATUSES))?,
+        priority_in: word_list(cx, m.priority_in.as_ref(), &format!("{prefix}.priority_in"), Some(&PRIORITIES))?,
+    })
+}
+
+fn escalation(cx: &Ctx, e: &S<raw::RawEscalation>) -> Result<Escalation, ConfigError> {
+    let r = e.get_ref();
+    if r.tags_any.is_none() {
+        return cx.err(e.span(), "escalation.tags_any", "missing: list the tags that mark a ticket as escalated, e.g. [\"escalated\"]");
+    }
+    let as_match = RawMatch { tags_any: r.tags_any.clone(), status_in: r.status_in.clone(), priority_in: r.priority_in.clone() };
+    let filter = filter(cx, &as_match, "escalation")?;
+    let start = match &r.start {
+        None => None,
+        Some(s) => match DateTime::parse_from_rfc3339(s.get_ref()) {
+            Ok(t) => Some(t.with_timezone(&chrono::Utc)),
+            Err(e) => return cx.err(s.span(), "escalation.start", format!("`{}` is not an RFC 3339 time such as 2026-01-01T00:00:00Z: {e}", s.get_ref())),
+        },
+    };
+    Ok(Escalation { filter, start, attachments: r.attachments.unwrap_or(true) })
+}
+
+fn routes(cx: &Ctx, raw: &[S<raw::RawRoute>]) -> Result<Vec<Route>, ConfigError> {
+    if raw.is_empty() {
+        return Err(ConfigError::new(cx.path, None, "route", "no [[route]] table: add at least one, with `repo = \"owner/name\"`"));
+    }
+    let mut routes: Vec<Route> = Vec::new();
+    for (i, r) in raw.iter().enumerate() {
+        let key = format!("route[{i}]");
+        if let Some(fallback) = routes.iter().position(|r| r.when.is_none()) {
+            return cx.err(r.span(), &key, format!("can never match: route[{fallback}] has no `when` and already matches every ticket; move the fallback last"));
+        }
+        let repo = match &r.get_ref().repo {
+            None => return cx.err(r.span(), &format!("{key}.repo"), "missing: every route needs `repo = \"owner/name\"`"),
+            Some(v) => v.get_ref().parse().or_else(|e: String| cx.err(v.span(), &format!("{key}.repo"), e))?,
+        };
+        let when = match &r.get_ref().when {
+            None => None,
+            Some(w) => {
+                let m = filter(cx, w.get_ref(), &format!("{key}.when"))?;
+                if m == Match::default() {
+                    return cx.err(w.span(), &format!("{key}.when"), "is empty: give tags_any, status_in or priority_in, or leave `when` out for a fallback");
+                }
+                Some(m)
+            }
+        };
+        routes.push(Route { when, repo, labels: r.get_ref().labels.clone() });
+    }
+    Ok(routes)
+}
+
+fn status_action(cx: &Ctx, v: Option<&S<String>>, key: &str, default: StatusAction) -> Result<StatusAction, ConfigError> {
+    let Some(v) = v else { return Ok(default) };
+    match v.get_ref().as_str() {
+        "keep" => Ok(StatusAction::Keep),
+        s if ZENDESK_STATUSES[..5].contains(&s) => Ok(StatusAction::Set(s.to_string())),
+        s => cx.err(v.span(), key, format!("`{s}` is not one of keep, new, open, pending, hold, solved")),
+    }
+}
+
+fn pushback(cx: &Ctx, p: Option<&raw::RawPushback>) -> Result<Pushback, ConfigError> {
+    let open = || StatusAction::Set("open".into());
+    let not_planned = status_action(cx, p.and_then(|p| p.closed_not_planned.as_ref()), "pushback.closed_not_planned", open())?;
+    Ok(Pushback {
+        closed_completed: status_action(cx, p.and_then(|p| p.closed_completed.as_ref()), "pushback.closed_completed", open())?,
+        closed_duplicate: status_action(cx, p.and_then(|p| p.closed_duplicate.as_ref()), "pushback.closed_duplicate", not_planned.clone())?,
+        closed_not_planned: not_planned,
+        reopened: status_action(cx, p.and_then(|p| p.reopened.as_ref()), "pushback.reopened", StatusAction::Keep)?,
+        comments: match p.and_then(|p| p.comments.as_ref()) {
+            None => CommentsMode::Internal,
+            Some(v) => match v.get_ref().as_str() {
+                "off" => CommentsMode::Off,
+                "internal" => CommentsMode::Internal,
+                s => return cx.err(v.span(), "pushback.comments", format!("`{s}` is not one of off, internal")),
+            },
+        },
+    })
+}
+
+fn forward(cx: &Ctx, f: Option<&raw::RawForward>) -> Result<Forward, ConfigError> {
+    let comments = match f.and_then(|f| f.comments.as_ref()) {
+        None => ForwardMode::Off,
+        Some(v) => match v.get_ref().as_str() {
+            "off" => ForwardMode::Off,
+            "public" => ForwardMode::Public,
+            s => return cx.err(v.span(), "forward.comments", format!("`{s}` is not one of off, public")),
+        },
+    };
+    Ok(Forward { comments })
+}
+
+fn redaction(cx: &Ctx, r: Option<&raw::RawRedact>) -> Result<Redaction, ConfigError> {
+    let Some(r) = r else {
+        return Ok(Redaction { emails: true, phones: true, patterns: Vec::new() });
+    };
+    let mut patterns = Vec::new();
+    for p in &r.patterns {
+        match Regex::new(p.get_ref()) {
+            Ok(re) if re.is_match("") => return cx.err(p.span(), "redact.patterns", format!("`{}` matches the empty string and would redact nothing useful", p.get_ref())),
+            Ok(re) => patterns.push(re),
+            Err(e) => return cx.err(p.span(), "redact.patterns", format!("invalid regular expression: {e}")),
+        }
+    }
+    Ok(Redaction { emails: r.emails, phones: r.phones, patterns })
+}
+
+fn daemon(cx: &Ctx, d: Option<&raw::RawDaemon>) -> Result<DaemonRules, ConfigError> {
+    let listen = match d.and_then(|d| d.listen.as_ref()) {
+        None => None,
+        Some(v) => match v.get_ref().parse() {
+            Ok(a) => Some(a),
+            Err(_) => return cx.err(v.span(), "daemon.listen", format!("`{}` is not an address such as 127.0.0.1:9464", v.get_ref())),
+        },
+    };
+    Ok(DaemonRules { listen })
+}

@@ -1,0 +1,248 @@
+//! The GitHub client: repositories, issues, comments, conditional listing with `Link` pagination, and write pacing.
+
+mod wire;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, ETAG, IF_NONE_MATCH};
+use reqwest::{Method, StatusCode};
+use tokio::time::Instant;
+use tracing::debug;
+use url::Url;
+
+use crate::domain::{Issue, IssueNumber, RepoName};
+use crate::http::{self, ApiError, ApiStats, Service};
+use crate::secret::Secret;
+
+const SVC: Service = Service::Github;
+/// GitHub's limit on issue and comment bodies, in characters.
+pub const BODY_LIMIT: usize = 65_536;
+
+/// What `GET /repos/{owner}/{repo}` says about a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoInfo {
+    pub id: u64,
+    pub visibility: String,
+    pub has_issues: bool,
+    pub archived: bool,
+}
+
+/// A comment on an issue, from the repo-wide comment list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueComment {
+    pub id: u64,
+    pub issue_number: IssueNumber,
+    pub author: String,
+    pub author_is_bot: bool,
+    pub body: String,
+    pub html_url: String,
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The answer to a conditional list: unchanged (304, free), or every page of the new content.
+#[derive(Debug, Clone)]
+pub enum Listing<T> {
+    NotModified,
+    Changed { items: Vec<T>, etag: Option<String> },
+}
+
+/// Spaces content-creating requests so GitHub's secondary limits are never reached.
+#[derive(Debug)]
+struct Pacer {
+    interval: Option<Duration>,
+    next: tokio::sync::Mutex<Instant>,
+}
+
+impl Pacer {
+    fn new(writes_per_minute: u32) -> Self {
+        let interval = (writes_per_minute > 0).then(|| Duration::from_millis(60_000 / writes_per_minute as u64));
+        Pacer { interval, next: tokio::sync::Mutex::new(Instant::now()) }
+    }
+
+    async fn wait(&self) {
+        let Some(interval) = self.interval else { return };
+        let mut next = self.next.lock().await;
+        tokio::time::sleep_until(*next).await;
+        *next = Instant::now() + interval;
+    }
+}
+
+#[derive(Clone)]
+pub struct GithubClient {
+    base: Url,
+    auth: HeaderValue,
+    http: reqwest::Client,
+    stats: Arc<ApiStats>,
+    pacer: Arc<Pacer>,
+}
+
+impl std::fmt::Debug for GithubClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubClient").field("base", &self.base.as_str()).finish_non_exhaustive()
+    }
+}
+
+impl GithubClient {
+    pub fn new(base: Url, token: &Secret, writes_per_minute: u32, http: reqwest::Client, stats: Arc<ApiStats>) -> Self {
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+            .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid-token-characters"));
+        auth.set_sensitive(true);
+        GithubClient { base, auth, http, stats, pacer: Arc::new(Pacer::new(writes_per_minute)) }
+    }
+
+    fn url(&self, path: &str) -> Url {
+        let mut url = self.base.clone();
+        let prefix = url.path().trim_end_matches('/').to_string();
+        url.set_path(&format!("{prefix}{path}"));
+        url
+    }
+
+    /// Sends one request; returns status, headers and body, or the typed error for a failure status.
+    async fn call(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        etag: Option<&str>,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), ApiError> {
+        if method != Method::GET {
+            self.pacer.wait().await;
+        }
+        debug!(%method, path = url.path(), "github request");
+        let mut req = self
+            .http
+            .request(method, url)
+            .header(AUTHORIZATION, self.auth.clone())
+            .header(ACCEPT, "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", "2022-11-28");
+        if let Some(tag) = etag {
+            req = req.header(IF_NONE_MATCH, tag);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = http::send(&self.stats, SVC, req).await?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = http::body_bytes(SVC, resp).await?;
+        if !status.is_success() && status != StatusCode::NOT_MODIFIED {
+            return Err(http::status_error(SVC, status, &headers, &bytes));
+        }
+        Ok((status, headers, bytes))
+    }
+
+    pub async fn get_repo(&self, repo: &RepoName) -> Result<RepoInfo, ApiError> {
+        let (_, _, bytes) = self.call(Method::GET, self.url(&format!("/repos/{repo}")), None, None).await?;
+        let r: wire::WireRepo = http::decode(SVC, &bytes)?;
+        let visibility = r.visibility.unwrap_or_else(|| if r.private { "private".into() } else { "public".into() });
+        Ok(RepoInfo { id: r.id, visibility, has_issues: r.has_issues, archived: r.archived })
+    }
+
+    /// The login the token belongs to (checks the credentials).
+    pub async fn whoami(&self) -> Result<String, ApiError> {
+        let (_, _, bytes) = self.call(Method::GET, self.url("/user"), None, None).await?;
+        let u: wire::WireUser = http::decode(SVC, &bytes)?;
+        Ok(u.login)
+    }
+
+    pub async fn create_issue(&self, repo: &RepoName, title: &str, body: &str, labels: &[String]) -> Result<Issue, ApiError> {
+        let payload = serde_json::to_value(wire::CreateIssue { title, body, labels }).expect("serialisable");
+        let url = self.url(&format!("/repos/{repo}/issues"));
+        let (_, _, bytes) = self.call(Method::POST, url, Some(&payload), None).await?;
+        let w: wire::WireIssue = http::decode(SVC, &bytes)?;
+        Ok(to_issue(repo, w))
+    }
+
+    /// Looks for the issue whose body holds `marker` among issues created since `since`, newest
+    /// first, through the list endpoint (it reads the primary store; search lags behind writes).
+    pub async fn find_issue_with_marker(
+        &self,
+        repo: &RepoName,
+        marker: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Issue>, ApiError> {
+        let mut url = self.url(&format!("/repos/{repo}/issues"));
+        url.query_pairs_mut()
+            .append_pair("state", "all")
+            .append_pair("sort", "created")
+            .append_pair("direction", "desc")
+            .append_pair("since", &since.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .append_pair("per_page", "100");
+        let Listing::Changed { items, .. } = self.list_all::<wire::WireIssue>(url, None).await? else {
+            return Ok(None);
+        };
+        Ok(items
+            .into_iter()
+            .filter(|i| i.pull_request.is_none())
+            .find(|i| i.body.as_deref().is_some_and(|b| b.contains(marker)))
+            .map(|w| to_issue(repo, w)))
+    }
+
+    /// Every page of a list, following `Link: rel="next"` exactly as given. With an ETag, an
+    /// unchanged first page answers 304 and nothing else is fetched.
+    async fn list_all<T: serde::de::DeserializeOwned>(&self, first: Url, etag: Option<&str>) -> Result<Listing<T>, ApiError> {
+        let (status, headers, bytes) = self.call(Method::GET, first, None, etag).await?;
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(Listing::NotModified);
+        }
+        let new_etag = headers.get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let mut items: Vec<T> = http::decode(SVC, &bytes)?;
+        let mut next = self.next_link(&headers);
+        while let Some(url) = next {
+            let (_, headers, bytes) = self.call(Method::GET, url, None, None).await?;
+            items.extend(http::decode::<Vec<T>>(SVC, &bytes)?);
+            next = self.next_link(&headers);
+        }
+        Ok(Listing::Changed { items, etag: new_etag })
+    }
+
+    /// The `rel="next"` URL, only if it points at the same origin as the configured API
+    /// (the token must never be sent elsewhere).
+    fn next_link(&self, headers: &reqwest::header::HeaderMap) -> Option<Url> {
+        let link = headers.get("link")?.to_str().ok()?;
+        let next = parse_next_link(link)?;
+        let url = Url::parse(&next).ok()?;
+        (url.origin() == self.base.origin()).then_some(url)
+    }
+}
+
+/// Extracts the `rel="next"` target from a `Link` header.
+pub fn parse_next_link(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let is_next = params.split(';').any(|p| p.trim().replace(' ', "") == "rel=\"next\"");
+        is_next.then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+    })
+}
+
+fn parse_time(s: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
+    s.and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()).map(|d| d.to_utc())
+}
+
+fn to_issue(repo: &RepoName, w: wire::WireIssue) -> Issue {
+    Issue {
+        repo: repo.clone(),
+        number: IssueNumber(w.number),
+        id: w.id,
+        html_url: w.html_url,
+        state: w.state,
+        state_reason: w.state_reason,
+        body: w.body,
+        updated_at: parse_time(w.updated_at.as_deref()),
+        closed_by: w.closed_by.map(|u| u.login),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_link_is_found_among_others() {
+        let link = r#"<https://api.github.com/repositories/1/issues?page=2>; rel="next", <https://api.github.com/repositories/1/issues?page=5>; rel="last""#;
+        assert_eq!(parse_next_link(link).unwrap(), "https://api.github.com/repositories/1/issues?page=2");
+        let last = r#"<https://x/repositories/1/issues?page=1>; rel="first", <https://x/repositories/1/issues?page=4>; rel="prev""#;
+        assert_eq!(parse_next_link(last), None);
+    }
+}

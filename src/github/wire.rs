@@ -1,0 +1,63 @@
+//! GitHub JSON shapes, as far as ticket-sync reads them. Unknown fields are ignored and
+//! nullable fields are optional, so an API that grows or a sparse object still parses.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Deserialize)]
+pub struct WireUser {
+    pub login: String,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireIssue {
+    pub id: u64,
+    pub number: u64,
+    pub html_url: String,
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub body: Option<String>,
+    pub updated_at: Option<String>,
+    pub created_at: Option<String>,
+    pub closed_by: Option<WireUser>,
+    /// Present only on pull requests, which the issue list returns too.
+    pub pull_request: Option<serde_json::Value>,
+    pub repository_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireRepo {
+    pub id: u64,
+    pub full_name: Option<String>,
+    #[serde(default)]
+    pub private: bool,
+    pub visibility: Option<String>,
+    #[serde(default = "yes")]
+    pub has_issues: bool,
+    #[serde(default)]
+    pub archived: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireComment {
+    pub id: u64,
+    pub body: Option<String>,
+    pub user: Option<WireUser>,
+    pub html_url: String,
+    pub issue_url: String,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreateIssue<'a> {
+    pub title: &'a str,
+    pub body: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub labels: &'a [String],
+}

@@ -1,0 +1,220 @@
+//! What both API clients share: the typed error the retry logic branches on, rate-limit
+//! headers, request counting, and the one place a request is sent.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, Response, StatusCode};
+
+/// Which remote a request went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Service {
+    Zendesk,
+    Github,
+}
+
+impl Service {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Zendesk => "zendesk",
+            Service::Github => "github",
+        }
+    }
+}
+
+/// A failed API call, typed so callers can decide: retry now, later, or never.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    #[error("{service} rate limit reached; retry after {retry_after:?}")]
+    RateLimited { service: &'static str, retry_after: Option<Duration> },
+    #[error("{service} transient failure: {detail}")]
+    Transient { service: &'static str, detail: String },
+    #[error("{service} says not found: {detail}")]
+    NotFound { service: &'static str, detail: String },
+    #[error("{service} says gone (410): {detail}")]
+    Gone { service: &'static str, detail: String },
+    #[error("{service} says moved permanently to {location:?}")]
+    Moved { service: &'static str, location: Option<String> },
+    #[error("{service} refused the credentials ({status}): check the token and its permissions")]
+    Auth { service: &'static str, status: u16 },
+    #[error("{service} answered {status}: {body}")]
+    Api { service: &'static str, status: u16, body: String },
+    #[error("{service} answered with a body that could not be read: {detail}")]
+    Decode { service: &'static str, detail: String },
+}
+
+impl ApiError {
+    /// Whether the same request may succeed if sent again later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ApiError::RateLimited { .. } | ApiError::Transient { .. } | ApiError::Decode { .. })
+    }
+
+    /// The HTTP status, where there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Api { status, .. } | ApiError::Auth { status, .. } => Some(*status),
+            ApiError::NotFound { .. } => Some(404),
+            ApiError::Gone { .. } => Some(410),
+            ApiError::Moved { .. } => Some(301),
+            ApiError::RateLimited { .. } => Some(429),
+            _ => None,
+        }
+    }
+}
+
+/// The rate-limit budget a service reported on its last answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RateBudget {
+    pub limit: Option<u64>,
+    pub remaining: Option<u64>,
+    pub reset_at: Option<DateTime<Utc>>,
+}
+
+/// Reads GitHub's `x-ratelimit-*` or any of Zendesk's spellings.
+pub fn read_budget(headers: &HeaderMap) -> Option<RateBudget> {
+    let num = |names: &[&str]| {
+        names.iter().find_map(|n| headers.get(*n)?.to_str().ok()?.trim().parse::<u64>().ok())
+    };
+    let remaining = num(&["x-ratelimit-remaining", "x-rate-limit-remaining", "ratelimit-remaining", "rate-limit-remaining"])?;
+    let limit = num(&["x-ratelimit-limit", "x-rate-limit", "ratelimit-limit", "rate-limit"]);
+    // GitHub sends the reset as epoch seconds, Zendesk as seconds from now.
+    let reset_at = match num(&["x-ratelimit-reset"]) {
+        Some(epoch) => DateTime::from_timestamp(epoch as i64, 0),
+        None => num(&["ratelimit-reset", "rate-limit-reset"]).map(|s| Utc::now() + chrono::Duration::seconds(s as i64)),
+    };
+    Some(RateBudget { limit, remaining: Some(remaining), reset_at })
+}
+
+/// `Retry-After` in seconds (the only form either service sends).
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get("retry-after")?.to_str().ok()?.trim().parse::<u64>().ok()?;
+    Some(Duration::from_secs(v))
+}
+
+/// Counts of requests by service and status, and the last budget seen. Shared by both clients
+/// of one engine; read by the pass summary, `status` and the metrics endpoint.
+#[derive(Debug, Default)]
+pub struct ApiStats {
+    inner: Mutex<StatsInner>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct StatsInner {
+    /// (service, status) → count; status 0 means no answer (timeout, reset).
+    pub requests: BTreeMap<(Service, u16), u64>,
+    pub budgets: BTreeMap<Service, RateBudget>,
+}
+
+impl ApiStats {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    fn record(&self, service: Service, status: u16, budget: Option<RateBudget>) {
+        let mut inner = self.inner.lock().unwrap();
+        *inner.requests.entry((service, status)).or_insert(0) += 1;
+        if let Some(b) = budget {
+            inner.budgets.insert(service, b);
+        }
+    }
+
+    pub fn snapshot(&self) -> StatsInner {
+        self.inner.lock().unwrap().clone()
+    }
+
+    /// Total requests sent so far (to compute a pass's share by difference).
+    pub fn total(&self) -> u64 {
+        self.inner.lock().unwrap().requests.values().sum()
+    }
+}
+
+/// Sends a request and maps transport failures; the status is left for the caller's client to judge.
+pub async fn send(stats: &ApiStats, service: Service, request: RequestBuilder) -> Result<Response, ApiError> {
+    match request.send().await {
+        Ok(resp) => {
+            stats.record(service, resp.status().as_u16(), read_budget(resp.headers()));
+            Ok(resp)
+        }
+        Err(e) => {
+            stats.record(service, 0, None);
+            Err(ApiError::Transient { service: service.as_str(), detail: describe(&e) })
+        }
+    }
+}
+
+/// Reads a whole body; a connection that breaks mid-body is transient.
+pub async fn body_bytes(service: Service, resp: Response) -> Result<bytes::Bytes, ApiError> {
+    resp.bytes().await.map_err(|e| ApiError::Transient { service: service.as_str(), detail: describe(&e) })
+}
+
+/// Parses a JSON body into a wire type; a broken body fails this item, not the daemon.
+pub fn decode<T: serde::de::DeserializeOwned>(service: Service, bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::Decode { service: service.as_str(), detail: e.to_string() })
+}
+
+/// The error for a non-success status, with a short body for the operator.
+pub fn status_error(service: Service, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
+    let s = service.as_str();
+    let text = String::from_utf8_lossy(&body[..body.len().min(600)]).trim().to_string();
+    match status.as_u16() {
+        401 => ApiError::Auth { service: s, status: 401 },
+        429 => ApiError::RateLimited { service: s, retry_after: retry_after(headers) },
+        403 if is_rate_limited_403(headers, &text) => {
+            ApiError::RateLimited { service: s, retry_after: retry_after(headers) }
+        }
+        403 => ApiError::Auth { service: s, status: 403 },
+        404 => ApiError::NotFound { service: s, detail: text },
+        410 => ApiError::Gone { service: s, detail: text },
+        301 | 308 => ApiError::Moved {
+            service: s,
+            location: headers.get("location").and_then(|v| v.to_str().ok()).map(str::to_string),
+        },
+        500..=599 => ApiError::Transient { service: s, detail: format!("{status}: {text}") },
+        code => ApiError::Api { service: s, status: code, body: text },
+    }
+}
+
+/// GitHub answers a primary or secondary rate limit with 403 as well as 429.
+fn is_rate_limited_403(headers: &HeaderMap, body: &str) -> bool {
+    let exhausted = headers.get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()) == Some("0");
+    exhausted || headers.contains_key("retry-after") || body.contains("rate limit")
+}
+
+/// A transport error without the URL's query or any header; reqwest never includes headers.
+fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "connection broke while reading the answer"
+    } else {
+        "request failed"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+/// The HTTP client both services use: rustls, timeouts, no automatic redirects (a 301 on an
+/// issue means it was transferred, and the sync logic wants to see that).
+pub fn build_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("ticket-sync/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("the TLS backend initialises")
+}

@@ -1,0 +1,300 @@
+//! What both fake servers share: the fault injector, the request log and the sandbox clock.
+//!
+//! Faults are applied by one axum middleware in front of each fake, the way a load balancer
+//! or a flaky network would apply them: the handler never knows. Random faults come from a
+//! seeded generator so a chaos run is reproducible; scripted faults (`FaultRule`) fire a given
+//! number of times on requests that match a method and a path fragment.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Which real service a fake imitates; decides the shape of injected error bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Zendesk,
+    Github,
+}
+
+/// One injected failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status and the service's usual error body; the handler does not run.
+    Status(u16),
+    /// The connection breaks before the request is processed.
+    Drop,
+    /// The request is processed (state changes), then the response is lost on the way back.
+    LoseResponse,
+    /// `429 Too Many Requests` with `Retry-After: secs`; the handler does not run.
+    RateLimited { retry_after_secs: u64 },
+}
+
+/// A scripted fault: fires on the next `times` requests matching `method` and `path_contains`.
+#[derive(Debug, Clone)]
+pub struct FaultRule {
+    pub method: Option<Method>,
+    pub path_contains: String,
+    pub fault: Fault,
+    pub times: u32,
+}
+
+impl FaultRule {
+    pub fn new(method: Option<Method>, path_contains: &str, fault: Fault) -> Self {
+        FaultRule {
+            method,
+            path_contains: path_contains.to_string(),
+            fault,
+            times: 1,
+        }
+    }
+
+    pub fn times(mut self, times: u32) -> Self {
+        self.times = times;
+        self
+    }
+
+    fn matches(&self, method: &Method, path: &str) -> bool {
+        self.method.as_ref().is_none_or(|m| m == method) && path.contains(&self.path_contains)
+    }
+}
+
+/// Random faults for chaos runs. Rates are probabilities per request.
+#[derive(Debug, Clone, Copy)]
+pub struct RandomFaults {
+    pub seed: u64,
+    pub error_rate: f64,
+    pub drop_rate: f64,
+    pub lose_response_rate: f64,
+}
+
+#[derive(Default)]
+struct FaultState {
+    rules: Vec<FaultRule>,
+    random: Option<(RandomFaults, StdRng)>,
+}
+
+/// The fault injector of one fake server.
+#[derive(Default)]
+pub struct Faults {
+    state: Mutex<FaultState>,
+}
+
+impl Faults {
+    pub fn push(&self, rule: FaultRule) {
+        self.state.lock().unwrap().rules.push(rule);
+    }
+
+    pub fn clear(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.rules.clear();
+        state.random = None;
+    }
+
+    pub fn set_random(&self, random: Option<RandomFaults>) {
+        self.state.lock().unwrap().random =
+            random.map(|r| (r, StdRng::seed_from_u64(r.seed)));
+    }
+
+    /// The fault to apply to this request, if any. Scripted rules win over random faults.
+    fn pick(&self, method: &Method, path: &str) -> Option<Fault> {
+        let mut state = self.state.lock().unwrap();
+        if let Some(pos) = state.rules.iter().position(|r| r.matches(method, path)) {
+            let rule = &mut state.rules[pos];
+            let fault = rule.fault.clone();
+            rule.times -= 1;
+            if rule.times == 0 {
+                state.rules.remove(pos);
+            }
+            return Some(fault);
+        }
+        let (cfg, rng) = state.random.as_mut()?;
+        let roll: f64 = rng.random();
+        if roll < cfg.error_rate {
+            let statuses = [500, 502, 503, 504];
+            Some(Fault::Status(statuses[rng.random_range(0..statuses.len())]))
+        } else if roll < cfg.error_rate + cfg.drop_rate {
+            Some(Fault::Drop)
+        } else if *method != Method::GET
+            && roll < cfg.error_rate + cfg.drop_rate + cfg.lose_response_rate
+        {
+            Some(Fault::LoseResponse)
+        } else {
+            None
+        }
+    }
+}
+
+/// One request as the fake saw it.
+#[derive(Debug, Clone)]
+pub struct LoggedRequest {
+    pub method: Method,
+    pub path: String,
+    pub query: String,
+    pub status: u16,
+    pub fault: Option<Fault>,
+}
+
+/// Every request a fake received, in order. Tests count requests with it.
+#[derive(Default)]
+pub struct RequestLog {
+    entries: Mutex<Vec<LoggedRequest>>,
+}
+
+impl RequestLog {
+    pub fn entries(&self) -> Vec<LoggedRequest> {
+        self.entries.lock().unwrap().clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn clear(&self) {
+        self.entries.lock().unwrap().clear();
+    }
+
+    /// How many logged requests satisfy `pred`.
+    pub fn count(&self, pred: impl Fn(&LoggedRequest) -> bool) -> usize {
+        self.entries.lock().unwrap().iter().filter(|e| pred(e)).count()
+    }
+
+    /// Requests that changed or could have changed state (anything but GET/HEAD).
+    pub fn writes(&self) -> usize {
+        self.count(|e| e.method != Method::GET && e.method != Method::HEAD)
+    }
+
+    fn record(&self, entry: LoggedRequest) {
+        self.entries.lock().unwrap().push(entry);
+    }
+}
+
+/// The sandbox's idea of "now": real time plus an offset tests can move forward.
+///
+/// Zendesk hides changes younger than a minute from the incremental export; tests and the
+/// demo advance this clock instead of sleeping.
+#[derive(Default)]
+pub struct Clock {
+    offset_secs: AtomicI64,
+}
+
+impl Clock {
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::seconds(self.offset_secs.load(Ordering::SeqCst))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.offset_secs
+            .fetch_add(by.as_secs() as i64, Ordering::SeqCst);
+    }
+}
+
+/// What the fault middleware needs to know about its server.
+pub struct Frontdoor {
+    pub service: Service,
+    pub faults: Faults,
+    pub log: RequestLog,
+}
+
+impl Frontdoor {
+    pub fn new(service: Service) -> Arc<Self> {
+        Arc::new(Frontdoor {
+            service,
+            faults: Faults::default(),
+            log: RequestLog::default(),
+        })
+    }
+}
+
+/// axum middleware: log the request, and apply a fault if one is due.
+pub async fn frontdoor(State(door): State<Arc<Frontdoor>>, req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let fault = door.faults.pick(&method, &path);
+    let response = match &fault {
+        None => next.run(req).await,
+        Some(Fault::LoseResponse) => {
+            let _ = next.run(req).await;
+            broken_response()
+        }
+        Some(Fault::Drop) => broken_response(),
+        Some(Fault::Status(code)) => error_response(door.service, *code),
+        Some(Fault::RateLimited { retry_after_secs }) => {
+            rate_limited_response(door.service, *retry_after_secs)
+        }
+    };
+    let status = match fault {
+        Some(Fault::Drop) | Some(Fault::LoseResponse) => 0,
+        _ => response.status().as_u16(),
+    };
+    door.log.record(LoggedRequest {
+        method,
+        path,
+        query,
+        status,
+        fault,
+    });
+    response
+}
+
+/// A response whose body fails after the status line: the client sees a broken connection.
+fn broken_response() -> Response {
+    let stream = futures_util::stream::once(async {
+        Err::<axum::body::Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "sandbox: connection dropped",
+        ))
+    });
+    let mut response = Response::new(Body::from_stream(stream));
+    *response.status_mut() = StatusCode::OK;
+    response
+}
+
+fn error_response(service: Service, code: u16) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = match service {
+        Service::Github => serde_json::json!({
+            "message": status.canonical_reason().unwrap_or("Server Error"),
+            "documentation_url": "https://docs.github.com/rest",
+            "status": code.to_string(),
+        }),
+        Service::Zendesk => serde_json::json!({
+            "error": "InternalError",
+            "description": status.canonical_reason().unwrap_or("Server Error"),
+        }),
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+fn rate_limited_response(service: Service, retry_after_secs: u64) -> Response {
+    let mut response = match service {
+        // Zendesk's 429 body is not always JSON; the sandbox sends plain text to keep clients honest.
+        Service::Zendesk => (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response(),
+        Service::Github => (
+            StatusCode::TOO_MANY_REQUESTS,
+            axum::Json(serde_json::json!({
+                "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+            })),
+        )
+            .into_response(),
+    };
+    response.headers_mut().insert(
+        "retry-after",
+        HeaderValue::from_str(&retry_after_secs.to_string()).unwrap(),
+    );
+    response
+}

@@ -1,0 +1,2 @@
+//! The built-in sandbox: stateful fake Zendesk and GitHub servers on loopback, used by `demo` and the tests.
+pub mod common;

@@ -1,0 +1,149 @@
+//! Durable intents: written before every remote write, removed when its result is recorded.
+//! An intent found at start-up means a write may or may not have happened; the sync logic
+//! reconciles it against the remote side before writing again.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+
+use super::{parse_ts, ts, Result, Store};
+use crate::domain::TicketId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntentKind {
+    CreateIssue,
+    LinkNote,
+}
+
+impl IntentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntentKind::CreateIssue => "create_issue",
+            IntentKind::LinkNote => "link_note",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "create_issue" => Some(IntentKind::CreateIssue),
+            "link_note" => Some(IntentKind::LinkNote),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) fn key(kind: IntentKind, ticket: TicketId) -> String {
+    format!("{}:{}", kind.as_str(), ticket)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intent {
+    pub kind: IntentKind,
+    pub ticket_id: TicketId,
+    pub repo: Option<String>,
+    /// JSON: everything needed to perform the write without the original inputs.
+    pub payload: String,
+    pub created_at: DateTime<Utc>,
+    /// Remote writes started for this intent. Above zero, the remote side may already hold the result.
+    pub attempts: u32,
+}
+
+impl Store {
+    pub fn intent(&self, kind: IntentKind, ticket: TicketId) -> Result<Option<Intent>> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT kind, ticket_id, repo, payload, created_at, attempts FROM intents WHERE key = ?1",
+                [key(kind, ticket)],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, i64>(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        Ok(row.and_then(|(k, t, repo, payload, created, attempts)| {
+            Some(Intent {
+                kind: IntentKind::parse(&k)?,
+                ticket_id: TicketId(t as u64),
+                repo,
+                payload,
+                created_at: parse_ts(&created).unwrap_or_default(),
+                attempts: attempts as u32,
+            })
+        }))
+    }
+
+    /// All unfinished intents, oldest first.
+    pub fn pending_intents(&self) -> Result<Vec<Intent>> {
+        let keys: Vec<(String, i64)> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare("SELECT kind, ticket_id FROM intents ORDER BY created_at, key")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+            rows
+        };
+        let mut out = Vec::new();
+        for (k, t) in keys {
+            if let Some(kind) = IntentKind::parse(&k) {
+                out.extend(self.intent(kind, TicketId(t as u64))?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records the intent if it is new; returns it as stored (an existing one keeps its payload).
+    pub fn begin_intent(&self, kind: IntentKind, ticket: TicketId, repo: Option<&str>, payload: &str) -> Result<Intent> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+            params![key(kind, ticket), ticket.0 as i64, kind.as_str(), repo, payload, ts(Utc::now())],
+        )?;
+        Ok(self.intent(kind, ticket)?.expect("intent was just written"))
+    }
+
+    /// Marks that a remote write for this intent is about to be sent. Durable before the write.
+    pub fn intent_attempt(&self, kind: IntentKind, ticket: TicketId) -> Result<()> {
+        self.conn().execute("UPDATE intents SET attempts = attempts + 1 WHERE key = ?1", [key(kind, ticket)])?;
+        Ok(())
+    }
+
+    /// Re-targets an unfinished create whose route changed (only after reconciling the old repo).
+    pub fn retarget_intent(&self, kind: IntentKind, ticket: TicketId, repo: &str, payload: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE intents SET repo = ?2, payload = ?3 WHERE key = ?1",
+            params![key(kind, ticket), repo, payload],
+        )?;
+        Ok(())
+    }
+
+    /// Finishes a link note: drops the intent and writes the ledger line.
+    pub fn record_link_note(&self, ticket: TicketId, comment_id: Option<u64>, recovered: bool) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM intents WHERE key = ?1", [key(IntentKind::LinkNote, ticket)])?;
+        let event = if recovered { "link_note_recovered" } else { "link_note" };
+        tx.execute(
+            "INSERT INTO ledger (ticket_id, at, event, side, remote_id) VALUES (?1, ?2, ?3, 'zendesk', ?4)",
+            params![ticket.0 as i64, ts(Utc::now()), event, comment_id.map(|c| c.to_string())],
+        )?;
+        tx.execute("DELETE FROM failures WHERE ticket_id = ?1", [ticket.0 as i64])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Drops an intent that can no longer be carried out (the ticket is closed, for example).
+    pub fn abandon_intent(&self, kind: IntentKind, ticket: TicketId, why: &str) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM intents WHERE key = ?1", [key(kind, ticket)])?;
+        tx.execute(
+            "INSERT INTO ledger (ticket_id, at, event, side, detail) VALUES (?1, ?2, ?3, 'local', ?4)",
+            params![ticket.0 as i64, ts(Utc::now()), format!("{}_abandoned", kind.as_str()), why],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}

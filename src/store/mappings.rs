@@ -1,0 +1,158 @@
+//! Ticket ↔ issue mappings: one row per linked ticket, never two issues for one ticket.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Row};
+use serde::Serialize;
+
+use super::{parse_ts, ts, Result, Store};
+use crate::domain::{Issue, IssueNumber, RepoName, TicketId};
+
+/// Whether a link is still synced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    Active,
+    /// The Zendesk ticket is closed and immutable; nothing more is pushed.
+    TicketClosed,
+    /// The issue was deleted, or moved where we cannot follow.
+    IssueGone,
+}
+
+impl LinkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Active => "active",
+            LinkState::TicketClosed => "ticket_closed",
+            LinkState::IssueGone => "issue_gone",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "ticket_closed" => LinkState::TicketClosed,
+            "issue_gone" => LinkState::IssueGone,
+            _ => LinkState::Active,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mapping {
+    pub ticket_id: TicketId,
+    pub repo: RepoName,
+    pub issue_number: IssueNumber,
+    pub issue_id: u64,
+    pub issue_url: String,
+    pub issue_state: String,
+    pub state_reason: Option<String>,
+    pub link_state: LinkState,
+    pub created_at: DateTime<Utc>,
+    pub issue_updated_at: Option<DateTime<Utc>>,
+    pub last_pushed_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, link_state, created_at, issue_updated_at, last_pushed_at";
+
+fn from_row(r: &Row) -> rusqlite::Result<Mapping> {
+    let repo: String = r.get(1)?;
+    let parse_err = |e: String| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into());
+    Ok(Mapping {
+        ticket_id: TicketId(r.get::<_, i64>(0)? as u64),
+        repo: repo.parse().map_err(parse_err)?,
+        issue_number: IssueNumber(r.get::<_, i64>(2)? as u64),
+        issue_id: r.get::<_, i64>(3)? as u64,
+        issue_url: r.get(4)?,
+        issue_state: r.get(5)?,
+        state_reason: r.get(6)?,
+        link_state: LinkState::parse(&r.get::<_, String>(7)?),
+        created_at: parse_ts(&r.get::<_, String>(8)?).unwrap_or_default(),
+        issue_updated_at: r.get::<_, Option<String>>(9)?.and_then(|s| parse_ts(&s)),
+        last_pushed_at: r.get::<_, Option<String>>(10)?.and_then(|s| parse_ts(&s)),
+    })
+}
+
+impl Store {
+    pub fn mapping(&self, ticket: TicketId) -> Result<Option<Mapping>> {
+        let sql = format!("SELECT {COLUMNS} FROM mappings WHERE ticket_id = ?1");
+        Ok(self.conn().query_row(&sql, [ticket.0 as i64], from_row).optional()?)
+    }
+
+    pub fn mapping_by_issue(&self, repo: &RepoName, number: IssueNumber) -> Result<Option<Mapping>> {
+        let sql = format!("SELECT {COLUMNS} FROM mappings WHERE repo = ?1 AND issue_number = ?2");
+        Ok(self.conn().query_row(&sql, params![repo.to_string(), number.0 as i64], from_row).optional()?)
+    }
+
+    pub fn mappings(&self) -> Result<Vec<Mapping>> {
+        let sql = format!("SELECT {COLUMNS} FROM mappings ORDER BY ticket_id");
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    pub fn mapping_count(&self) -> Result<u64> {
+        Ok(self.conn().query_row("SELECT COUNT(*) FROM mappings", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// The repos that have at least one active mapping (what a push pass polls).
+    pub fn mapped_repos(&self) -> Result<Vec<RepoName>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT DISTINCT repo FROM mappings WHERE link_state = 'active' ORDER BY repo")?;
+        let names = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(names.into_iter().filter_map(|n| n.parse().ok()).collect())
+    }
+
+    /// Records a created (or recovered) issue: the mapping, the ledger line, the end of the
+    /// create intent and the start of the link-note intent, in one transaction.
+    pub fn record_issue_created(&self, ticket: TicketId, issue: &Issue, recovered: bool, note_payload: &str) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let now = ts(Utc::now());
+        tx.execute(
+            "INSERT INTO mappings (ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, created_at, issue_updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                ticket.0 as i64,
+                issue.repo.to_string(),
+                issue.number.0 as i64,
+                issue.id as i64,
+                issue.html_url,
+                issue.state,
+                issue.state_reason,
+                now,
+                issue.updated_at.map(ts),
+            ],
+        )?;
+        tx.execute("DELETE FROM intents WHERE key = ?1", [super::intents::key(super::IntentKind::CreateIssue, ticket)])?;
+        tx.execute(
+            "INSERT INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+            params![
+                super::intents::key(super::IntentKind::LinkNote, ticket),
+                ticket.0 as i64,
+                super::IntentKind::LinkNote.as_str(),
+                issue.repo.to_string(),
+                note_payload,
+                now
+            ],
+        )?;
+        let event = if recovered { "issue_recovered" } else { "issue_created" };
+        let remote = format!("{}#{}", issue.repo, issue.number);
+        tx.execute(
+            "INSERT INTO ledger (ticket_id, at, event, side, remote_id, detail) VALUES (?1, ?2, ?3, 'github', ?4, ?5)",
+            params![ticket.0 as i64, now, event, remote, issue.html_url],
+        )?;
+        tx.execute("DELETE FROM failures WHERE ticket_id = ?1", [ticket.0 as i64])?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+impl Store {
+    pub fn set_link_state(&self, ticket: TicketId, state: LinkState) -> Result<()> {
+        self.conn().execute(
+            "UPDATE mappings SET link_state = ?2 WHERE ticket_id = ?1",
+            params![ticket.0 as i64, state.as_str()],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,189 @@
+//! Progress records: export cursors, first-start time, repository checks, pass records, the ledger and budgets.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use super::{parse_ts, ts, Result, Store};
+use crate::domain::{RepoName, TicketId};
+use crate::http::RateBudget;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RepoRecord {
+    pub repo: String,
+    pub repo_id: Option<u64>,
+    pub visibility: String,
+    pub has_issues: bool,
+    pub checked_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PassRecord {
+    pub kind: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub outcome: Option<String>,
+    pub summary: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LedgerEntry {
+    pub at: DateTime<Utc>,
+    pub event: String,
+    pub side: String,
+    pub remote_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl Store {
+    pub fn cursor(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.conn().query_row("SELECT value FROM cursors WHERE name = ?1", [name], |r| r.get(0)).optional()?)
+    }
+
+    pub fn set_cursor(&self, name: &str, value: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO cursors (name, value, updated_at) VALUES (?1, ?2, ?3)",
+            params![name, value, ts(Utc::now())],
+        )?;
+        Ok(())
+    }
+
+    pub fn cursors(&self) -> Result<Vec<(String, String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT name, value, updated_at FROM cursors ORDER BY name")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.conn().query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+    }
+
+    /// Stores `value` under `key` unless a value is there already; returns the stored value.
+    pub fn meta_get_or_set(&self, key: &str, value: &str) -> Result<String> {
+        self.conn().execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)", [key, value])?;
+        Ok(self.meta(key)?.unwrap_or_else(|| value.to_string()))
+    }
+
+    pub fn repo_record(&self, repo: &RepoName) -> Result<Option<RepoRecord>> {
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT repo, repo_id, visibility, has_issues, checked_at FROM repos WHERE repo = ?1",
+                [repo.to_string()],
+                |r| {
+                    Ok(RepoRecord {
+                        repo: r.get(0)?,
+                        repo_id: r.get::<_, Option<i64>>(1)?.map(|v| v as u64),
+                        visibility: r.get(2)?,
+                        has_issues: r.get::<_, i64>(3)? != 0,
+                        checked_at: parse_ts(&r.get::<_, String>(4)?).unwrap_or_default(),
+                    })
+                },
+            )
+            .optional()?;
+        Ok(row)
+    }
+
+    pub fn save_repo_record(&self, repo: &RepoName, repo_id: u64, visibility: &str, has_issues: bool) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO repos (repo, repo_id, visibility, has_issues, checked_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![repo.to_string(), repo_id as i64, visibility, has_issues as i64, ts(Utc::now())],
+        )?;
+        Ok(())
+    }
+
+    pub fn repo_records(&self) -> Result<Vec<RepoRecord>> {
+        let names: Vec<String> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare("SELECT repo FROM repos ORDER BY repo")?;
+            let rows = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            rows
+        };
+        let mut out = Vec::new();
+        for n in names {
+            if let Ok(repo) = n.parse() {
+                out.extend(self.repo_record(&repo)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn pass_started(&self, kind: &str, at: DateTime<Utc>) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO passes (kind, started_at) VALUES (?1, ?2)
+             ON CONFLICT (kind) DO UPDATE SET started_at = excluded.started_at",
+            params![kind, ts(at)],
+        )?;
+        Ok(())
+    }
+
+    pub fn pass_finished(&self, kind: &str, outcome: &str, summary: &serde_json::Value) -> Result<()> {
+        self.conn().execute(
+            "UPDATE passes SET finished_at = ?2, outcome = ?3, summary = ?4 WHERE kind = ?1",
+            params![kind, ts(Utc::now()), outcome, summary.to_string()],
+        )?;
+        Ok(())
+    }
+
+    pub fn passes(&self) -> Result<Vec<PassRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT kind, started_at, finished_at, outcome, summary FROM passes ORDER BY kind")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(PassRecord {
+                    kind: r.get(0)?,
+                    started_at: parse_ts(&r.get::<_, String>(1)?).unwrap_or_default(),
+                    finished_at: r.get::<_, Option<String>>(2)?.and_then(|s| parse_ts(&s)),
+                    outcome: r.get(3)?,
+                    summary: r.get::<_, Option<String>>(4)?.and_then(|s| serde_json::from_str(&s).ok()),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    pub fn ledger(&self, ticket: TicketId) -> Result<Vec<LedgerEntry>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT at, event, side, remote_id, detail FROM ledger WHERE ticket_id = ?1 ORDER BY id")?;
+        let rows = stmt
+            .query_map([ticket.0 as i64], |r| {
+                Ok(LedgerEntry {
+                    at: parse_ts(&r.get::<_, String>(0)?).unwrap_or_default(),
+                    event: r.get(1)?,
+                    side: r.get(2)?,
+                    remote_id: r.get(3)?,
+                    detail: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    pub fn save_budget(&self, service: &str, b: &RateBudget) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO budgets (service, lim, remaining, reset_at, seen_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![service, b.limit.map(|v| v as i64), b.remaining.map(|v| v as i64), b.reset_at.map(ts), ts(Utc::now())],
+        )?;
+        Ok(())
+    }
+
+    pub fn budgets(&self) -> Result<Vec<(String, RateBudget)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT service, lim, remaining, reset_at FROM budgets ORDER BY service")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    RateBudget {
+                        limit: r.get::<_, Option<i64>>(1)?.map(|v| v as u64),
+                        remaining: r.get::<_, Option<i64>>(2)?.map(|v| v as u64),
+                        reset_at: r.get::<_, Option<String>>(3)?.and_then(|s| parse_ts(&s)),
+                    },
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}

@@ -1,0 +1,75 @@
+//! Schema migrations, numbered by `PRAGMA user_version`. Append only: never edit a shipped step.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: mappings, intents, cursors, failures, repos, passes, ledger.
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);
+    CREATE TABLE mappings (
+        ticket_id        INTEGER PRIMARY KEY,
+        repo             TEXT NOT NULL,
+        issue_number     INTEGER NOT NULL,
+        issue_id         INTEGER NOT NULL,
+        issue_url        TEXT NOT NULL,
+        issue_state      TEXT NOT NULL,
+        state_reason     TEXT,
+        link_state       TEXT NOT NULL DEFAULT 'active',
+        created_at       TEXT NOT NULL,
+        issue_updated_at TEXT,
+        last_pushed_at   TEXT,
+        UNIQUE (repo, issue_number)
+    );
+    CREATE TABLE intents (
+        key        TEXT PRIMARY KEY,
+        ticket_id  INTEGER NOT NULL,
+        kind       TEXT NOT NULL,
+        repo       TEXT,
+        payload    TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX intents_ticket ON intents (ticket_id);
+    CREATE TABLE failures (
+        ticket_id       INTEGER PRIMARY KEY,
+        stage           TEXT NOT NULL,
+        error           TEXT NOT NULL,
+        attempts        INTEGER NOT NULL,
+        first_failed_at TEXT NOT NULL,
+        last_failed_at  TEXT NOT NULL,
+        next_attempt_at TEXT NOT NULL,
+        parked          INTEGER NOT NULL DEFAULT 0,
+        ticket          TEXT
+    );
+    CREATE TABLE repos (
+        repo       TEXT PRIMARY KEY,
+        repo_id    INTEGER,
+        visibility TEXT NOT NULL,
+        has_issues INTEGER NOT NULL,
+        checked_at TEXT NOT NULL
+    );
+    CREATE TABLE passes (
+        kind        TEXT PRIMARY KEY,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,
+        outcome     TEXT,
+        summary     TEXT
+    );
+    CREATE TABLE ledger (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        ticket_id INTEGER NOT NULL,
+        at        TEXT NOT NULL,
+        event     TEXT NOT NULL,
+        side      TEXT NOT NULL,
+        remote_id TEXT,
+        detail    TEXT
+    );
+    CREATE INDEX ledger_ticket ON ledger (ticket_id, id);
+    CREATE TABLE budgets (
+        service   TEXT PRIMARY KEY,
+        lim       INTEGER,
+        remaining INTEGER,
+        reset_at  TEXT,
+        seen_at   TEXT NOT NULL
+    );
+    "#,
+];

@@ -1,0 +1,324 @@
+//! The escalation pass: Zendesk export → decisions → issues and link notes, exactly once.
+//!
+//! Order of writes for one ticket, each step durable before the next remote call:
+//! create intent → (reconcile if retried) → POST issue → mapping + note intent → (reconcile
+//! if retried) → PUT note → ledger. A crash anywhere leaves an intent that the next pass
+//! reconciles against the remote side before writing again.
+
+use chrono::{Duration, Utc};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, info_span, warn, Instrument};
+
+use super::body;
+use super::route::{decide, Decision};
+use super::{Engine, ItemError, PassError, PassReport};
+use crate::crashpoint;
+use crate::domain::{RepoName, Ticket, TicketId};
+use crate::http::ApiError;
+use crate::store::{Intent, IntentKind, LinkState};
+use crate::zendesk::ExportFrom;
+
+const CURSOR: &str = "zendesk_export";
+/// How far before an intent's time to look for an issue an earlier attempt may have created.
+const RECONCILE_MARGIN_MINUTES: i64 = 10;
+/// How often a repository's visibility is read again before creating into it.
+const REPO_RECHECK_MINUTES: i64 = 60;
+
+/// What a create intent carries: enough to finish the write without the ticket.
+#[derive(Debug, Serialize, Deserialize)]
+struct CreatePayload {
+    repo: RepoName,
+    title: String,
+    body: String,
+    labels: Vec<String>,
+}
+
+/// What a link-note intent carries.
+#[derive(Debug, Serialize, Deserialize)]
+struct NotePayload {
+    text: String,
+}
+
+pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<PassReport, PassError> {
+    let mut report = PassReport::new("escalate");
+    if !engine.dry_run {
+        for intent in engine.store.pending_intents()? {
+            if cancel.is_cancelled() {
+                return Ok(report);
+            }
+            let id = intent.ticket_id;
+            if let Some(f) = engine.store.failure(id)? {
+                if f.parked || f.next_attempt_at > Utc::now() {
+                    continue;
+                }
+            }
+            let result = resume(engine, intent, &mut report).instrument(info_span!("ticket", ticket_id = %id)).await;
+            settle(engine, id, None, "resume", result, &mut report)?;
+        }
+        for failure in engine.store.due_failures(Utc::now())? {
+            if cancel.is_cancelled() {
+                return Ok(report);
+            }
+            if let Some(ticket) = failure.ticket {
+                handle(engine, ticket, &mut report).await?;
+            }
+        }
+    }
+    read_export(engine, cancel, &mut report).await?;
+    Ok(report)
+}
+
+/// Reads the export from the stored cursor to the end of the stream, page by page; the cursor
+/// is saved after each page, once every ticket on it is either done or recorded as failed.
+async fn read_export(engine: &Engine, cancel: &CancellationToken, report: &mut PassReport) -> Result<(), PassError> {
+    let mut from = match engine.store.cursor(CURSOR)? {
+        Some(c) => ExportFrom::Cursor(c),
+        None => ExportFrom::StartTime(first_start_time(engine)?),
+    };
+    loop {
+        let page = engine.zendesk.export_page(&from).await?;
+        for ticket in page.tickets {
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+            report.seen += 1;
+            handle(engine, ticket, report).await?;
+        }
+        for (id, why) in page.rejected {
+            report.seen += 1;
+            report.failed += 1;
+            warn!(ticket_id = ?id.map(|i| i.0), error = %why, "ticket skipped: the export returned it in a form ticket-sync cannot read");
+            if let (Some(id), false) = (id, engine.dry_run) {
+                engine.store.record_failure(id, "read", &why, None, engine.rules.max_attempts)?;
+                report.failures.push((id, why));
+            }
+        }
+        let Some(after) = page.after_cursor else { break };
+        if !engine.dry_run {
+            engine.store.set_cursor(CURSOR, &after)?;
+        }
+        let same = matches!(&from, ExportFrom::Cursor(c) if *c == after);
+        if page.end_of_stream || same {
+            break;
+        }
+        from = ExportFrom::Cursor(after);
+    }
+    Ok(())
+}
+
+/// Where the very first poll starts: `[escalation] start`, else 24 hours before the first run;
+/// remembered so a restart before the first page does not move it. Always a minute in the past.
+fn first_start_time(engine: &Engine) -> Result<i64, PassError> {
+    let default = engine.rules.escalation.start.unwrap_or_else(|| Utc::now() - Duration::hours(24));
+    let start = if engine.dry_run {
+        engine.store.meta("first_start")?.and_then(|s| s.parse().ok()).unwrap_or(default.timestamp())
+    } else {
+        engine.store.meta_get_or_set("first_start", &default.timestamp().to_string())?.parse().unwrap_or(default.timestamp())
+    };
+    Ok(start.min(Utc::now().timestamp() - 61))
+}
+
+/// One ticket from the export or a retry: decide, then act; failures are recorded, not raised.
+async fn handle(engine: &Engine, ticket: Ticket, report: &mut PassReport) -> Result<(), PassError> {
+    let id = ticket.id;
+    let span = info_span!("ticket", ticket_id = %id, repo = tracing::field::Empty, issue_number = tracing::field::Empty);
+    let result = act(engine, &ticket, report).instrument(span).await;
+    settle(engine, id, Some(&ticket), "escalate", result, report)
+}
+
+async fn act(engine: &Engine, ticket: &Ticket, report: &mut PassReport) -> Result<(), ItemError> {
+    if let Some(intent) = engine.store.intent(IntentKind::CreateIssue, ticket.id)? {
+        report.escalated += 1;
+        return finish_create(engine, intent, report).await;
+    }
+    let linked = engine.store.mapping(ticket.id)?.is_some();
+    match decide(&engine.rules, ticket, linked) {
+        Decision::NotEscalated | Decision::AlreadyLinked => Ok(()),
+        Decision::Unwritable => {
+            report.skipped += 1;
+            info!(status = %ticket.status, "escalated ticket skipped: it is closed and cannot take the link note");
+            Ok(())
+        }
+        Decision::NoRoute => {
+            report.skipped += 1;
+            warn!("escalated ticket matches no [[route]]; add a route without `when` as a fallback to catch it");
+            Ok(())
+        }
+        Decision::Create(route) => {
+            report.escalated += 1;
+            tracing::Span::current().record("repo", tracing::field::display(&route.repo));
+            if engine.dry_run {
+                report.planned.push(format!("create an issue in {} for ticket {} \"{}\"", route.repo, ticket.id, ticket.subject));
+                return Ok(());
+            }
+            check_repo(engine, &route.repo).await?;
+            let attachments =
+                if engine.rules.escalation.attachments { engine.zendesk.attachments(ticket.id).await? } else { Vec::new() };
+            let payload = CreatePayload {
+                repo: route.repo.clone(),
+                title: body::issue_title(ticket, &engine.redactor),
+                body: body::issue_body(ticket, &attachments, &engine.rules.zendesk.url, &engine.redactor),
+                labels: route.labels.clone(),
+            };
+            let json = serde_json::to_string(&payload).expect("payload serialises");
+            let intent = engine.store.begin_intent(IntentKind::CreateIssue, ticket.id, Some(&route.repo.to_string()), &json)?;
+            finish_create(engine, intent, report).await
+        }
+    }
+}
+
+/// Carries an unfinished intent to its end (used at the start of a pass).
+async fn resume(engine: &Engine, intent: Intent, report: &mut PassReport) -> Result<(), ItemError> {
+    match intent.kind {
+        IntentKind::CreateIssue => finish_create(engine, intent, report).await,
+        IntentKind::LinkNote => finish_note(engine, intent, report).await,
+    }
+}
+
+async fn finish_create(engine: &Engine, intent: Intent, report: &mut PassReport) -> Result<(), ItemError> {
+    let id = intent.ticket_id;
+    let payload: CreatePayload = serde_json::from_str(&intent.payload)
+        .map_err(|e| ItemError::Refused(format!("stored intent is unreadable ({e}); run `ticket-sync retry {id}`")))?;
+    tracing::Span::current().record("repo", tracing::field::display(&payload.repo));
+    let marker = body::issue_marker(id);
+    let found = if intent.attempts > 0 {
+        // An earlier attempt may have created the issue and lost the answer: look before writing.
+        let since = intent.created_at - Duration::minutes(RECONCILE_MARGIN_MINUTES);
+        engine.github.find_issue_with_marker(&payload.repo, &marker, since).await?
+    } else {
+        None
+    };
+    let (issue, recovered) = match found {
+        Some(issue) => {
+            info!(issue_number = %issue.number, "found the issue an interrupted attempt created; adopting it");
+            (issue, true)
+        }
+        None => {
+            check_repo(engine, &payload.repo).await?;
+            engine.store.intent_attempt(IntentKind::CreateIssue, id)?;
+            crashpoint::hit("before_issue_create");
+            let issue = engine.github.create_issue(&payload.repo, &payload.title, &payload.body, &payload.labels).await?;
+            crashpoint::hit("after_issue_create");
+            (issue, false)
+        }
+    };
+    tracing::Span::current().record("issue_number", issue.number.0);
+    let note = serde_json::to_string(&NotePayload { text: body::link_note(id, &issue) }).expect("serialises");
+    engine.store.record_issue_created(id, &issue, recovered, &note)?;
+    crashpoint::hit("after_mapping_write");
+    if recovered {
+        report.recovered += 1;
+    } else {
+        report.created += 1;
+        info!(issue_number = %issue.number, url = %issue.html_url, "issue created");
+    }
+    report.linked.push((id, format!("{}#{}", issue.repo, issue.number)));
+    let intent = engine.store.intent(IntentKind::LinkNote, id)?.expect("note intent recorded with the mapping");
+    finish_note(engine, intent, report).await
+}
+
+async fn finish_note(engine: &Engine, intent: Intent, report: &mut PassReport) -> Result<(), ItemError> {
+    let id = intent.ticket_id;
+    let payload: NotePayload = serde_json::from_str(&intent.payload)
+        .map_err(|e| ItemError::Refused(format!("stored note intent is unreadable ({e})")))?;
+    let marker = body::link_note_marker(id);
+    if intent.attempts > 0 {
+        let comments = engine.zendesk.recent_comments(id, 10).await?;
+        if let Some(c) = comments.iter().find(|c| c.body.contains(&marker)) {
+            info!(comment_id = c.id, "link note was already written by an interrupted attempt");
+            engine.store.record_link_note(id, Some(c.id), true)?;
+            return Ok(());
+        }
+    }
+    engine.store.intent_attempt(IntentKind::LinkNote, id)?;
+    crashpoint::hit("before_link_note");
+    match engine.zendesk.update_ticket(id, &payload.text, false, None).await {
+        Ok(comment_id) => {
+            crashpoint::hit("after_link_note");
+            engine.store.record_link_note(id, comment_id, false)?;
+            report.notes += 1;
+            Ok(())
+        }
+        Err(e) if is_closed_ticket(&e) => {
+            warn!("the ticket was closed before the link note could be written; the link is kept, no note");
+            engine.store.abandon_intent(IntentKind::LinkNote, id, "ticket closed")?;
+            engine.store.set_link_state(id, LinkState::TicketClosed)?;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Zendesk's answer to any update of a closed ticket.
+pub(crate) fn is_closed_ticket(e: &ApiError) -> bool {
+    matches!(e, ApiError::Api { status: 422, body, .. } if body.contains("closed prevents ticket update"))
+}
+
+/// Refuses repositories the rules forbid: public ones (unless allowed), archived ones, or
+/// ones with issues disabled. Reads the repository once per hour at most.
+async fn check_repo(engine: &Engine, repo: &RepoName) -> Result<(), ItemError> {
+    if let Some(verdict) = engine.repo_checks.lock().unwrap().get(repo).cloned() {
+        return verdict.map_or(Ok(()), |why| Err(ItemError::Refused(why)));
+    }
+    let fresh = engine.store.repo_record(repo)?.filter(|r| Utc::now() - r.checked_at < Duration::minutes(REPO_RECHECK_MINUTES));
+    let (visibility, has_issues) = match fresh {
+        Some(r) => (r.visibility, r.has_issues),
+        None => {
+            let info = engine.github.get_repo(repo).await.map_err(|e| match e {
+                ApiError::NotFound { .. } => ItemError::Refused(format!(
+                    "repository {repo} does not exist or the token cannot see it; fix the route's `repo` or the token's access"
+                )),
+                other => other.into(),
+            })?;
+            engine.store.save_repo_record(repo, info.id, &info.visibility, info.has_issues && !info.archived)?;
+            (info.visibility, info.has_issues && !info.archived)
+        }
+    };
+    let verdict = if visibility == "public" && !engine.rules.github.allow_public_repos {
+        Some(format!(
+            "refused: repository {repo} is public and would expose customer data; set github.allow_public_repos = true to allow it"
+        ))
+    } else if !has_issues {
+        Some(format!("refused: repository {repo} has issues disabled or is archived"))
+    } else {
+        None
+    };
+    if let Some(why) = &verdict {
+        warn!(%repo, "{why}");
+    }
+    engine.repo_checks.lock().unwrap().insert(repo.clone(), verdict.clone());
+    verdict.map_or(Ok(()), |why| Err(ItemError::Refused(why)))
+}
+
+/// Records the outcome of one item; only a store failure stops the pass.
+fn settle(
+    engine: &Engine,
+    id: TicketId,
+    ticket: Option<&Ticket>,
+    stage: &str,
+    result: Result<(), ItemError>,
+    report: &mut PassReport,
+) -> Result<(), PassError> {
+    match result {
+        Ok(()) if engine.dry_run => Ok(()),
+        Ok(()) => Ok(engine.store.clear_failure(id)?),
+        Err(ItemError::Store(e)) => Err(e.into()),
+        Err(e) => {
+            report.failed += 1;
+            let text = e.to_string();
+            report.failures.push((id, text.clone()));
+            if engine.dry_run {
+                warn!(ticket_id = %id, error = %text, "would fail");
+                return Ok(());
+            }
+            let f = engine.store.record_failure(id, stage, &text, ticket, engine.rules.max_attempts)?;
+            if f.parked {
+                warn!(ticket_id = %id, attempts = f.attempts, error = %text, "ticket parked after repeated failures; fix the cause, then run `ticket-sync retry {id}`");
+            } else {
+                warn!(ticket_id = %id, attempts = f.attempts, next_attempt_at = %f.next_attempt_at, error = %text, "ticket failed; will retry");
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The sync engine: one escalation pass (Zendesk → GitHub) and one push-back pass
+//! (GitHub → Zendesk), each deciding with pure functions and then acting through the clients.
+
+pub mod body;
+mod escalate;
+mod pushback;
+pub mod route;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Rules;
+use crate::domain::{RepoName, TicketId};
+use crate::github::GithubClient;
+use crate::http::{ApiError, ApiStats, Service};
+use crate::redact::Redactor;
+use crate::secret::Secret;
+use crate::store::{Store, StoreError};
+use crate::zendesk::ZendeskClient;
+
+/// Why a whole pass stopped. Per-item problems are not errors: they are recorded failures.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+/// Why one item failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ItemError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// A rule forbids the write (public repository, issues disabled); the operator must act.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one pass did. Printed by `sync`, logged by the daemon, stored for `status`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PassReport {
+    pub kind: &'static str,
+    pub seen: u64,
+    pub escalated: u64,
+    pub created: u64,
+    pub recovered: u64,
+    pub notes: u64,
+    pub pushed: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub requests: u64,
+    /// `--dry-run`: what would have been written.
+    pub planned: Vec<String>,
+    pub failures: Vec<(TicketId, String)>,
+    /// Issues created (or recovered) in this pass, for the demo's table.
+    pub linked: Vec<(TicketId, String)>,
+}
+
+impl PassReport {
+    fn new(kind: &'static str) -> Self {
+        PassReport { kind, ..Default::default() }
+    }
+}
+
+/// Everything a pass needs: the rules, the clients, the store.
+pub struct Engine {
+    pub rules: Arc<Rules>,
+    pub store: Arc<Store>,
+    pub zendesk: ZendeskClient,
+    pub github: GithubClient,
+    pub stats: Arc<ApiStats>,
+    pub dry_run: bool,
+    redactor: Redactor,
+    /// Repository checks made during this engine's life: repo → refusal reason, if any.
+    repo_checks: Mutex<HashMap<RepoName, Option<String>>>,
+}
+
+impl Engine {
+    pub fn new(rules: Arc<Rules>, store: Arc<Store>, zendesk_token: &Secret, github_token: &Secret, dry_run: bool) -> Self {
+        let stats = ApiStats::new();
+        let http = crate::http::build_client();
+        let zendesk = ZendeskClient::new(rules.zendesk.url.clone(), &rules.zendesk.email, zendesk_token, http.clone(), stats.clone());
+        let github = GithubClient::new(rules.github.url.clone(), github_token, rules.github.writes_per_minute, http, stats.clone());
+        Engine {
+            redactor: Redactor::new(rules.redact.clone()),
+            rules,
+            store,
+            zendesk,
+            github,
+            stats,
+            dry_run,
+            repo_checks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// One escalation pass: finish unfinished intents, retry due failures, then read the export.
+    pub async fn escalate(&self, cancel: &CancellationToken) -> Result<PassReport, PassError> {
+        self.run_pass("escalate", escalate::run(self, cancel)).await
+    }
+
+    /// One push-back pass: issue changes on GitHub become notes and statuses on Zendesk.
+    pub async fn push(&self, cancel: &CancellationToken) -> Result<PassReport, PassError> {
+        self.run_pass("push", pushback::run(self, cancel)).await
+    }
+
+    async fn run_pass(
+        &self,
+        kind: &'static str,
+        pass: impl std::future::Future<Output = Result<PassReport, PassError>>,
+    ) -> Result<PassReport, PassError> {
+        let before = self.stats.total();
+        if !self.dry_run {
+            self.store.pass_started(kind, chrono::Utc::now())?;
+        }
+        let result = pass.await;
+        let requests = self.stats.total() - before;
+        if self.dry_run {
+            return result.map(|mut r| {
+                r.requests = requests;
+                r
+            });
+        }
+        for (service, budget) in self.stats.snapshot().budgets {
+            self.store.save_budget(service.as_str(), &budget)?;
+        }
+        match result {
+            Ok(mut report) => {
+                report.requests = requests;
+                let outcome = if report.failed == 0 { "ok" } else { "partial" };
+                self.store.pass_finished(kind, outcome, &summary_json(&report))?;
+                Ok(report)
+            }
+            Err(e) => {
+                let summary = serde_json::json!({ "error": e.to_string(), "requests": requests });
+                self.store.pass_finished(kind, "failed", &summary)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// The rate-limit budget last reported by a service, if any.
+    pub fn budget_remaining(&self, service: Service) -> Option<u64> {
+        self.stats.snapshot().budgets.get(&service).and_then(|b| b.remaining)
+    }
+}
+
+fn summary_json(r: &PassReport) -> serde_json::Value {
+    serde_json::json!({
+        "seen": r.seen, "escalated": r.escalated, "created": r.created, "recovered": r.recovered,
+        "notes": r.notes, "pushed": r.pushed, "skipped": r.skipped, "failed": r.failed, "requests": r.requests,
+    })
+}

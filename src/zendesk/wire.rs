@@ -1,0 +1,105 @@
+//! Zendesk JSON shapes, as far as ticket-sync reads them. Everything else in a payload is ignored;
+//! every field that could be null or missing is optional, so a sparse ticket still parses.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+pub struct ExportPage {
+    /// Kept as raw values so one malformed ticket fails alone instead of the whole page.
+    #[serde(default)]
+    pub tickets: Vec<serde_json::Value>,
+    pub after_cursor: Option<String>,
+    #[serde(default)]
+    pub end_of_stream: bool,
+    #[serde(default)]
+    pub organizations: Vec<WireOrganization>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireTicket {
+    pub id: u64,
+    pub subject: Option<String>,
+    pub raw_subject: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<String>,
+    pub priority: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    pub organization_id: Option<u64>,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireOrganization {
+    pub id: u64,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CommentsPage {
+    #[serde(default)]
+    pub comments: Vec<WireComment>,
+    pub meta: Option<Meta>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Meta {
+    #[serde(default)]
+    pub has_more: bool,
+    pub after_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireComment {
+    pub id: u64,
+    pub author_id: Option<u64>,
+    pub body: Option<String>,
+    #[serde(default)]
+    pub public: bool,
+    #[serde(default)]
+    pub attachments: Vec<WireAttachment>,
+    pub created_at: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireAttachment {
+    pub file_name: Option<String>,
+    pub content_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdateResponse {
+    pub ticket: UpdatedTicket,
+    pub audit: Option<Audit>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdatedTicket {
+    pub id: u64,
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Audit {
+    #[serde(default)]
+    pub events: Vec<AuditEvent>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuditEvent {
+    pub id: Option<u64>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UserEnvelope {
+    pub user: WireUser,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireUser {
+    pub id: u64,
+    pub role: Option<String>,
+    pub email: Option<String>,
+}
