@@ -1,14 +1,20 @@
 //! ticket-sync: escalate Zendesk tickets to GitHub issues and push issue changes back.
 //!
 //! `main.rs` parses the command line and calls into this library; see ARCHITECTURE.md for the map.
+pub mod app;
+pub mod cli;
 pub mod config;
+pub mod crashpoint;
+pub mod daemon;
+pub mod demo;
 pub mod domain;
-pub mod sandbox;
 pub mod github;
 pub mod http;
+pub mod logging;
 pub mod redact;
+pub mod sandbox;
 pub mod secret;
-pub mod zendesk;
+pub mod status;
 pub mod store;
-pub mod crashpoint;
 pub mod sync;
+pub mod zendesk;

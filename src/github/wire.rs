@@ -6,8 +6,6 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Deserialize)]
 pub struct WireUser {
     pub login: String,
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -19,17 +17,14 @@ pub struct WireIssue {
     pub state_reason: Option<String>,
     pub body: Option<String>,
     pub updated_at: Option<String>,
-    pub created_at: Option<String>,
     pub closed_by: Option<WireUser>,
     /// Present only on pull requests, which the issue list returns too.
     pub pull_request: Option<serde_json::Value>,
-    pub repository_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct WireRepo {
     pub id: u64,
-    pub full_name: Option<String>,
     #[serde(default)]
     pub private: bool,
     pub visibility: Option<String>,
@@ -41,17 +36,6 @@ pub struct WireRepo {
 
 fn yes() -> bool {
     true
-}
-
-#[derive(Debug, Deserialize)]
-pub struct WireComment {
-    pub id: u64,
-    pub body: Option<String>,
-    pub user: Option<WireUser>,
-    pub html_url: String,
-    pub issue_url: String,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

@@ -3,8 +3,11 @@
 
 pub mod body;
 mod escalate;
+mod online;
 mod pushback;
 pub mod route;
+
+pub use online::online_check;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

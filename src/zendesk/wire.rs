@@ -58,7 +58,6 @@ pub struct WireComment {
     pub public: bool,
     #[serde(default)]
     pub attachments: Vec<WireAttachment>,
-    pub created_at: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,196 @@
+//! The commands behind the command line: each returns the process exit code.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use crate::cli::{Cli, Command};
+use crate::config::{self, Rules};
+use crate::domain::TicketId;
+use crate::secret::{self, Secret};
+use crate::store::Store;
+use crate::sync::{Engine, PassReport};
+use crate::{daemon, demo, status};
+
+/// Exit codes (a contract): 0 success, 1 some item failed, 2 configuration error.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_ITEM_FAILED: u8 = 1;
+pub const EXIT_CONFIG: u8 = 2;
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let path = config::resolve_path(cli.config.as_deref());
+    let code = match cli.command {
+        Command::Demo => demo::run().await,
+        Command::Check { online } => check(&path, online).await,
+        Command::Status { json, ticket } => with_rules(&path, |rules| status::print(&rules, json, ticket.map(TicketId))),
+        Command::Retry { ticket_id } => with_rules(&path, |rules| retry(&rules, TicketId(ticket_id))),
+        Command::Sync { dry_run } => sync(&path, dry_run).await,
+        Command::Run => daemon_main(&path).await,
+    };
+    ExitCode::from(code)
+}
+
+fn load_rules(path: &Path) -> Result<Rules, u8> {
+    config::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_CONFIG
+    })
+}
+
+fn with_rules(path: &Path, f: impl FnOnce(Rules) -> u8) -> u8 {
+    match load_rules(path) {
+        Ok(rules) => f(rules),
+        Err(code) => code,
+    }
+}
+
+/// Reads both tokens; a missing token is a configuration error.
+pub fn load_tokens(rules: &Rules) -> Result<(Secret, Secret), secret::TokenError> {
+    Ok((secret::load("zendesk", &rules.zendesk.token)?, secret::load("github", &rules.github.token)?))
+}
+
+async fn check(path: &Path, online: bool) -> u8 {
+    let rules = match load_rules(path) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    println!("{}: valid ({} route(s), state database {})", path.display(), rules.routes.len(), rules.state_path.display());
+    if !online {
+        return EXIT_OK;
+    }
+    let (zt, gt) = match load_tokens(&rules) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let store = Arc::new(Store::open_in_memory().expect("in-memory database opens"));
+    let engine = Engine::new(Arc::new(rules), store, &zt, &gt, true);
+    if crate::sync::online_check(&engine).await {
+        EXIT_OK
+    } else {
+        EXIT_CONFIG
+    }
+}
+
+fn retry(rules: &Rules, id: TicketId) -> u8 {
+    let store = match Store::open(&rules.state_path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_ITEM_FAILED;
+        }
+    };
+    match store.retry_now(id) {
+        Ok(true) => {
+            println!("ticket {id} will be retried on the next escalation pass");
+            EXIT_OK
+        }
+        Ok(false) => {
+            eprintln!("ticket {id} has no recorded failure; nothing to retry");
+            EXIT_ITEM_FAILED
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_ITEM_FAILED
+        }
+    }
+}
+
+async fn sync(path: &Path, dry_run: bool) -> u8 {
+    let rules = match load_rules(path) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let (zt, gt) = match load_tokens(&rules) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let opened = if dry_run { Store::open_read_only(&rules.state_path) } else { Store::open(&rules.state_path) };
+    let store = match opened {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let _lock = if dry_run {
+        None
+    } else {
+        match daemon::InstanceLock::acquire(&rules.state_path) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_ITEM_FAILED;
+            }
+        }
+    };
+    let engine = Engine::new(Arc::new(rules), store, &zt, &gt, dry_run);
+    let cancel = CancellationToken::new();
+    let mut failed = false;
+    for pass in ["escalate", "push"] {
+        let result = if pass == "escalate" { engine.escalate(&cancel).await } else { engine.push(&cancel).await };
+        match result {
+            Ok(report) => {
+                print_report(&report, dry_run);
+                failed |= report.failed > 0;
+            }
+            Err(e) => {
+                error!(pass, error = %e, "pass failed");
+                eprintln!("error: {pass} pass failed: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        EXIT_ITEM_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+fn print_report(r: &PassReport, dry_run: bool) {
+    if dry_run {
+        for p in &r.planned {
+            println!("would {p}");
+        }
+    }
+    println!(
+        "{}: {} seen, {} escalated, {} created, {} recovered, {} notes, {} pushed, {} skipped, {} failed, {} requests",
+        r.kind, r.seen, r.escalated, r.created, r.recovered, r.notes, r.pushed, r.skipped, r.failed, r.requests
+    );
+    for (id, why) in &r.failures {
+        println!("  ticket {id} failed: {why}");
+    }
+}
+
+async fn daemon_main(path: &Path) -> u8 {
+    let rules = match load_rules(path) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let shutdown = CancellationToken::new();
+    let reload = daemon::spawn_signal_handlers(shutdown.clone());
+    match daemon::run(path.to_path_buf(), rules, shutdown, reload).await {
+        Ok(()) => {
+            info!("stopped");
+            EXIT_OK
+        }
+        Err(daemon::DaemonError::Config(msg)) => {
+            eprintln!("error: {msg}");
+            EXIT_CONFIG
+        }
+        Err(e) => {
+            error!(error = %e, "daemon stopped");
+            eprintln!("error: {e}");
+            EXIT_ITEM_FAILED
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! demo (placeholder)
+pub async fn run() -> u8 { 0 }

@@ -1,0 +1,186 @@
+//! Zendesk's rate limits, counted on the sandbox clock: the account budget per minute, the
+//! incremental-export budget per minute, and the per-ticket update budget per ten minutes.
+//!
+//! Pure counters; the routes turn a refusal into `429` + `Retry-After`.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+/// The account-wide budget every recording shows (Enterprise plan).
+pub(super) const ACCOUNT_PER_MINUTE: u32 = 700;
+/// The documented default for the incremental export endpoints.
+pub(super) const EXPORT_PER_MINUTE: u32 = 10;
+/// "30 updates per 10 minutes per user per ticket".
+pub(super) const TICKET_UPDATES: u32 = 30;
+pub(super) const TICKET_WINDOW_SECS: i64 = 600;
+
+/// What the rate-limit headers report after a request was counted (or refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Budget {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until the window ends; also the `Retry-After` of a refusal.
+    pub resets: u64,
+}
+
+/// Counts requests in fixed windows aligned to the sandbox clock's minutes, which is what
+/// `ratelimit-reset` ("seconds to the end of the minute") describes.
+#[derive(Default)]
+struct MinuteCounter {
+    minute: i64,
+    used: u32,
+}
+
+impl MinuteCounter {
+    fn take(&mut self, now: DateTime<Utc>, limit: u32) -> Result<Budget, Budget> {
+        let secs = now.timestamp();
+        let minute = secs.div_euclid(60);
+        if minute != self.minute {
+            self.minute = minute;
+            self.used = 0;
+        }
+        let resets = (60 - secs.rem_euclid(60)) as u64;
+        if self.used >= limit {
+            return Err(Budget {
+                limit,
+                remaining: 0,
+                resets,
+            });
+        }
+        self.used += 1;
+        Ok(Budget {
+            limit,
+            remaining: limit - self.used,
+            resets,
+        })
+    }
+
+    fn peek(&self, now: DateTime<Utc>, limit: u32) -> Budget {
+        let secs = now.timestamp();
+        let used = if secs.div_euclid(60) == self.minute {
+            self.used
+        } else {
+            0
+        };
+        let resets = (60 - secs.rem_euclid(60)) as u64;
+        Budget {
+            limit,
+            remaining: limit.saturating_sub(used),
+            resets,
+        }
+    }
+}
+
+/// A ticket's update window opens with its first update and lasts ten minutes; the real
+/// header's `resets` counts down from there rather than from a wall-clock boundary.
+struct TicketWindow {
+    start: i64,
+    used: u32,
+}
+
+pub(super) struct Limits {
+    account: MinuteCounter,
+    export: MinuteCounter,
+    pub export_limit: Option<u32>,
+    tickets: HashMap<u64, TicketWindow>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            account: MinuteCounter::default(),
+            export: MinuteCounter::default(),
+            export_limit: Some(EXPORT_PER_MINUTE),
+            tickets: HashMap::new(),
+        }
+    }
+}
+
+impl Limits {
+    /// Count one authenticated request against the account budget.
+    pub fn take_account(&mut self, now: DateTime<Utc>) -> Result<Budget, Budget> {
+        self.account.take(now, ACCOUNT_PER_MINUTE)
+    }
+
+    /// The account budget without counting (for responses to unauthenticated requests).
+    pub fn peek_account(&self, now: DateTime<Utc>) -> Budget {
+        self.account.peek(now, ACCOUNT_PER_MINUTE)
+    }
+
+    /// Count one incremental-export call; `Err(retry_after_secs)` when over the limit.
+    pub fn take_export(&mut self, now: DateTime<Utc>) -> Result<(), u64> {
+        match self.export_limit {
+            None => Ok(()),
+            Some(limit) => self
+                .export
+                .take(now, limit)
+                .map(|_| ())
+                .map_err(|b| b.resets),
+        }
+    }
+
+    /// Count one update of ticket `id`.
+    pub fn take_ticket_update(&mut self, id: u64, now: DateTime<Utc>) -> Result<Budget, Budget> {
+        let secs = now.timestamp();
+        let window = self.tickets.entry(id).or_insert(TicketWindow {
+            start: secs,
+            used: 0,
+        });
+        if secs >= window.start + TICKET_WINDOW_SECS {
+            *window = TicketWindow {
+                start: secs,
+                used: 0,
+            };
+        }
+        let resets = (window.start + TICKET_WINDOW_SECS - secs).max(1) as u64;
+        if window.used >= TICKET_UPDATES {
+            return Err(Budget {
+                limit: TICKET_UPDATES,
+                remaining: 0,
+                resets,
+            });
+        }
+        window.used += 1;
+        let remaining = TICKET_UPDATES - window.used;
+        Ok(Budget {
+            limit: TICKET_UPDATES,
+            remaining,
+            resets,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(secs, 0).unwrap()
+    }
+
+    #[test]
+    fn minute_budget_resets_at_the_next_clock_minute() {
+        let mut limits = Limits {
+            export_limit: Some(2),
+            ..Limits::default()
+        };
+        assert!(limits.take_export(at(120)).is_ok());
+        assert!(limits.take_export(at(130)).is_ok());
+        assert_eq!(limits.take_export(at(170)), Err(10));
+        assert!(limits.take_export(at(180)).is_ok());
+    }
+
+    #[test]
+    fn ticket_window_counts_thirty_updates_per_ten_minutes() {
+        let mut limits = Limits::default();
+        for _ in 0..TICKET_UPDATES {
+            limits.take_ticket_update(7, at(1000)).unwrap();
+        }
+        let refused = limits.take_ticket_update(7, at(1100)).unwrap_err();
+        assert_eq!(refused.resets, 500);
+        assert!(limits.take_ticket_update(8, at(1100)).is_ok());
+        assert!(limits.take_ticket_update(7, at(1600)).is_ok());
+    }
+}

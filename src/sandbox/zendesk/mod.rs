@@ -1,0 +1,230 @@
+//! The fake Zendesk Support API: a stateful HTTP server on loopback plus the seeding and
+//! inspection API that tests and the demo drive it with.
+//!
+//! It imitates the parts of Zendesk the daemon uses (incremental cursor export, ticket show
+//! and update, comments, users, organizations) and rejects what the real API rejects, so a
+//! client that passes against the sandbox has met the real contracts.
+
+mod comments;
+mod export;
+mod limits;
+mod routes;
+mod state;
+mod update;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::sandbox::common::{Clock, Frontdoor, Service};
+use routes::Shared;
+use state::{Comment, Store, Ticket};
+
+/// A running fake Zendesk. Dropping it stops the server.
+pub struct FakeZendesk {
+    /// Fault injection and the request log for this server.
+    pub door: Arc<Frontdoor>,
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    server: JoinHandle<()>,
+}
+
+/// A ticket to seed; the description becomes its first public comment.
+#[derive(Debug, Clone)]
+pub struct NewTicket {
+    pub id: Option<u64>,
+    pub subject: String,
+    pub description: String,
+    pub requester_id: u64,
+    pub priority: Option<String>,
+    pub status: String,
+    pub tags: Vec<String>,
+    /// `(file_name, content_type)` of files attached to the first comment.
+    pub attachments: Vec<(String, String)>,
+}
+
+impl NewTicket {
+    pub fn new(subject: &str, description: &str, requester_id: u64) -> Self {
+        NewTicket {
+            id: None,
+            subject: subject.to_string(),
+            description: description.to_string(),
+            requester_id,
+            priority: None,
+            status: "new".to_string(),
+            tags: Vec::new(),
+            attachments: Vec::new(),
+        }
+    }
+}
+
+/// A ticket as the fake holds it, for assertions.
+#[derive(Debug, Clone)]
+pub struct TicketView {
+    pub id: u64,
+    pub subject: String,
+    pub status: String,
+    pub priority: Option<String>,
+    pub tags: Vec<String>,
+    pub organization_id: Option<u64>,
+    pub updated_at: DateTime<Utc>,
+    pub generated_timestamp: i64,
+}
+
+/// A comment as the fake holds it, for assertions.
+#[derive(Debug, Clone)]
+pub struct CommentView {
+    pub id: u64,
+    pub author_id: u64,
+    pub body: String,
+    pub public: bool,
+    pub created_at: DateTime<Utc>,
+    /// File names of the attachments.
+    pub attachments: Vec<String>,
+}
+
+impl From<&Ticket> for TicketView {
+    fn from(t: &Ticket) -> Self {
+        TicketView {
+            id: t.id,
+            subject: t.subject.clone(),
+            status: t.status.clone(),
+            priority: t.priority.clone(),
+            tags: t.tags.clone(),
+            organization_id: t.organization_id,
+            updated_at: t.updated_at,
+            generated_timestamp: t.generated_timestamp,
+        }
+    }
+}
+
+impl From<&Comment> for CommentView {
+    fn from(c: &Comment) -> Self {
+        CommentView {
+            id: c.id,
+            author_id: c.author_id,
+            body: c.body.clone(),
+            public: c.public,
+            created_at: c.created_at,
+            attachments: c.attachments.iter().map(|a| a.file_name.clone()).collect(),
+        }
+    }
+}
+
+impl FakeZendesk {
+    /// Bind 127.0.0.1:0 and serve on the current tokio runtime. `email`/`token` are the only
+    /// credentials accepted; the bot user (the API caller) is created with that email.
+    pub async fn start(
+        email: &str,
+        token: &str,
+        clock: Arc<Clock>,
+    ) -> std::io::Result<Arc<FakeZendesk>> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            store: Mutex::new(Store::new(email, clock.now())),
+            clock,
+            base_url: format!("http://{addr}"),
+            email: email.to_string(),
+            token: token.to_string(),
+        });
+        let door = Frontdoor::new(Service::Zendesk);
+        let app = routes::router(shared.clone(), door.clone());
+        let server = tokio::spawn(async move {
+            // The server only ends when its task is aborted; an I/O error here has no caller.
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Arc::new(FakeZendesk {
+            door,
+            shared,
+            addr,
+            server,
+        }))
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        self.shared.store.lock().unwrap()
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.shared.clock.now()
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn bot_user_id(&self) -> u64 {
+        self.store().bot_user_id
+    }
+
+    pub fn add_organization(&self, name: &str) -> u64 {
+        let now = self.now();
+        self.store().add_organization(name, now)
+    }
+
+    /// An end user (a customer), optionally in an organization.
+    pub fn add_user(&self, name: &str, email: &str, organization_id: Option<u64>) -> u64 {
+        let now = self.now();
+        self.store()
+            .add_user(name, email, organization_id, "end-user", now)
+    }
+
+    /// The description becomes the first public comment, by the requester. The ticket's
+    /// organization is the requester's.
+    pub fn add_ticket(&self, t: NewTicket) -> u64 {
+        let now = self.now();
+        self.store().add_ticket(t, now)
+    }
+
+    /// Replace the tags, as an agent would in the web UI. Panics on an unknown ticket.
+    pub fn set_tags(&self, id: u64, tags: &[&str]) {
+        let now = self.now();
+        self.store().set_tags(id, tags, now);
+    }
+
+    /// Set the status, as an agent would in the web UI (closed tickets included).
+    pub fn set_status(&self, id: u64, status: &str) {
+        let now = self.now();
+        self.store().set_status(id, status, now);
+    }
+
+    /// A public comment by `author_id`, e.g. a customer reply. Returns the comment id.
+    pub fn add_public_comment(&self, id: u64, author_id: u64, body: &str) -> u64 {
+        let now = self.now();
+        self.store().add_public_comment(id, author_id, body, now)
+    }
+
+    pub fn ticket(&self, id: u64) -> Option<TicketView> {
+        self.store().tickets.get(&id).map(TicketView::from)
+    }
+
+    /// The ticket's comments, oldest first; empty for an unknown ticket.
+    pub fn comments(&self, id: u64) -> Vec<CommentView> {
+        let store = self.store();
+        let comments = store
+            .tickets
+            .get(&id)
+            .map(|t| t.comments.as_slice())
+            .unwrap_or_default();
+        comments.iter().map(CommentView::from).collect()
+    }
+
+    /// Incremental-export calls allowed per sandbox-clock minute; `None` lifts the limit.
+    pub fn set_export_limit_per_minute(&self, limit: Option<u32>) {
+        self.store().limits.export_limit = limit;
+    }
+}
+
+impl Drop for FakeZendesk {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}

@@ -1,0 +1,262 @@
+//! The fake Zendesk's HTTP surface: the axum router, the gate every request passes
+//! (authentication, account rate limit, rate-limit headers), and thin handlers that lock the
+//! store, call the pure modules and render.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::json;
+
+use super::limits::Budget;
+use super::state::Store;
+use super::wire::{self, json_response, too_many_requests, ApiError};
+use super::{comments, export, update};
+use crate::sandbox::common::{frontdoor, Clock, Frontdoor};
+
+/// Everything the handlers share.
+pub(super) struct Shared {
+    pub store: Mutex<Store>,
+    pub clock: Arc<Clock>,
+    pub base_url: String,
+    pub email: String,
+    pub token: String,
+}
+
+impl Shared {
+    /// Only `Basic base64("{email}/token:{token}")` is accepted: the daemon uses API tokens,
+    /// so passwords and OAuth bearer tokens are refused like wrong credentials.
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let Some(value) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return false;
+        };
+        let Some((scheme, encoded)) = value.split_once(' ') else {
+            return false;
+        };
+        let decoded = STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok());
+        let Some((email, token)) = decoded.as_deref().and_then(|d| d.split_once("/token:")) else {
+            return false;
+        };
+        scheme.eq_ignore_ascii_case("basic")
+            && email.eq_ignore_ascii_case(&self.email)
+            && token == self.token
+    }
+}
+
+pub(super) fn router(shared: Arc<Shared>, door: Arc<Frontdoor>) -> Router {
+    Router::new()
+        .route(
+            "/api/v2/incremental/tickets/cursor.json",
+            get(export_tickets),
+        )
+        .route("/api/v2/incremental/tickets/cursor", get(export_tickets))
+        .route("/api/v2/tickets/{id}", get(show_ticket).put(update_ticket))
+        .route("/api/v2/tickets/{id}/comments.json", get(list_comments))
+        .route("/api/v2/tickets/{id}/comments", get(list_comments))
+        .route("/api/v2/users/{id}", get(show_user))
+        .route("/api/v2/organizations/{id}", get(show_organization))
+        .fallback(unknown_endpoint)
+        .method_not_allowed_fallback(unknown_endpoint)
+        .layer(from_fn_with_state(shared.clone(), gate))
+        // Outermost: faults and the request log see every request, as a network would.
+        .layer(from_fn_with_state(door, frontdoor))
+        .with_state(shared)
+}
+
+/// Authentication and the account budget, then the rate-limit headers on the way out.
+async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let now = shared.clock.now();
+    if !shared.authorized(req.headers()) {
+        let budget = shared.store.lock().unwrap().limits.peek_account(now);
+        return with_budget(ApiError::unauthorized().into_response(), budget);
+    }
+    let verdict = shared.store.lock().unwrap().limits.take_account(now);
+    match verdict {
+        Ok(budget) => with_budget(next.run(req).await, budget),
+        Err(budget) => with_budget(too_many_requests(budget.resets), budget),
+    }
+}
+
+/// Every spelling of the account rate-limit headers found in real responses.
+fn with_budget(mut response: Response, b: Budget) -> Response {
+    let headers = response.headers_mut();
+    let mut set = |name: &'static str, value: u64| {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+    };
+    for name in ["x-rate-limit", "ratelimit-limit", "rate-limit"] {
+        set(name, b.limit.into());
+    }
+    for name in [
+        "x-rate-limit-remaining",
+        "ratelimit-remaining",
+        "rate-limit-remaining",
+    ] {
+        set(name, b.remaining.into());
+    }
+    for name in ["ratelimit-reset", "rate-limit-reset"] {
+        set(name, b.resets);
+    }
+    headers.insert("x-zendesk-api-version", HeaderValue::from_static("v2"));
+    response
+}
+
+async fn unknown_endpoint() -> ApiError {
+    ApiError::invalid_endpoint()
+}
+
+/// `123.json` or `123`; anything else names no record.
+fn record_id(raw: &str) -> Result<u64, ApiError> {
+    raw.strip_suffix(".json")
+        .unwrap_or(raw)
+        .parse()
+        .map_err(|_| ApiError::not_found())
+}
+
+fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+async fn export_tickets(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+    let now = shared.clock.now();
+    let mut store = shared.store.lock().unwrap();
+    if let Err(retry_after) = store.limits.take_export(now) {
+        return too_many_requests(retry_after);
+    }
+    let q = match export::parse_query(&query_pairs(query), now) {
+        Ok(q) => q,
+        Err(e) => return e.into_response(),
+    };
+    let page = export::page(&store, &q, now);
+    json_response(
+        StatusCode::OK,
+        &export::render(&store, &q, &page, &shared.base_url),
+    )
+}
+
+async fn show_ticket(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = record_id(&id)?;
+    let store = shared.store.lock().unwrap();
+    let ticket = store.tickets.get(&id).ok_or_else(ApiError::not_found)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"ticket": wire::ticket(ticket, &shared.base_url)}),
+    ))
+}
+
+async fn update_ticket(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let now = shared.clock.now();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let result = record_id(&id).and_then(|id| Ok((id, update::parse_body(content_type, &body)?)));
+    let (id, input) = match result {
+        Ok(parsed) => parsed,
+        Err(e) => return e.into_response(),
+    };
+    let mut store = shared.store.lock().unwrap();
+    if !store.tickets.contains_key(&id) {
+        return ApiError::not_found().into_response();
+    }
+    let (budget, allowed) = match store.limits.take_ticket_update(id, now) {
+        Ok(b) => (b, true),
+        Err(b) => (b, false),
+    };
+    let mut response = if !allowed {
+        too_many_requests(budget.resets)
+    } else {
+        match update::apply(&mut store, id, &input, now, &shared.base_url) {
+            Ok(audit) => {
+                let ticket = wire::ticket(&store.tickets[&id], &shared.base_url);
+                json_response(StatusCode::OK, &json!({"ticket": ticket, "audit": audit}))
+            }
+            Err(e) => e.into_response(),
+        }
+    };
+    let headers = response.headers_mut();
+    let per_ticket = format!(
+        "total={}; remaining={}; resets={}",
+        budget.limit, budget.remaining, budget.resets
+    );
+    headers.insert(
+        "zendesk-ratelimit-per-ticket-updates",
+        HeaderValue::from_str(&per_ticket).unwrap(),
+    );
+    // Keys are escaped to ASCII when the warning is built, so this always converts.
+    let warn = update::unpermitted_warning(&input).and_then(|w| HeaderValue::from_str(&w).ok());
+    if let Some(warn) = warn {
+        headers.insert("x-zendesk-api-warn", warn);
+    }
+    response
+}
+
+async fn list_comments(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let id = record_id(&id)?;
+    let params = query_pairs(query);
+    let store = shared.store.lock().unwrap();
+    let ticket = store.tickets.get(&id).ok_or_else(ApiError::not_found)?;
+    let paging = comments::parse(&params)?;
+    let include_users = params
+        .iter()
+        .any(|(k, v)| k == "include" && v.split(',').any(|s| s.trim() == "users"));
+    let body = comments::render(&store, ticket, &paging, include_users, &shared.base_url);
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+async fn show_user(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = shared.store.lock().unwrap();
+    let id = match id.as_str() {
+        "me" | "me.json" => store.bot_user_id,
+        other => record_id(other)?,
+    };
+    let user = store.users.get(&id).ok_or_else(ApiError::not_found)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"user": wire::user(user, &shared.base_url)}),
+    ))
+}
+
+async fn show_organization(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = record_id(&id)?;
+    let store = shared.store.lock().unwrap();
+    let org = store
+        .organizations
+        .get(&id)
+        .ok_or_else(ApiError::not_found)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"organization": wire::organization(org, &shared.base_url)}),
+    ))
+}

@@ -1,0 +1,176 @@
+//! `ticket-sync status`: what the state database says, as text for people or JSON for scripts.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use serde::Serialize;
+
+use crate::config::Rules;
+use crate::domain::TicketId;
+use crate::http::RateBudget;
+use crate::store::{Failure, LedgerEntry, Mapping, PassRecord, RepoRecord, Store};
+
+/// The `status --json` object. `mappings`, `last_pass` and `failures` are a contract.
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub database: String,
+    pub mappings: Vec<Mapping>,
+    pub last_pass: BTreeMap<String, PassView>,
+    pub failures: Vec<Failure>,
+    pub cursors: BTreeMap<String, CursorView>,
+    pub repos: Vec<RepoRecord>,
+    pub rate_limits: BTreeMap<String, RateBudget>,
+    pub pending_intents: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PassView {
+    #[serde(flatten)]
+    pub record: PassRecord,
+    /// When the schedule fires next (from the current rules).
+    pub next_at: Option<chrono::DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CursorView {
+    pub value: String,
+    pub updated_at: String,
+}
+
+pub fn collect(rules: &Rules, store: &Store) -> crate::store::Result<StatusReport> {
+    let now = Utc::now();
+    let mut last_pass = BTreeMap::new();
+    for record in store.passes()? {
+        let next_at = match record.kind.as_str() {
+            "escalate" => rules.schedule.escalate.next_after(now),
+            "push" => rules.schedule.push.next_after(now),
+            _ => None,
+        };
+        last_pass.insert(record.kind.clone(), PassView { record, next_at });
+    }
+    Ok(StatusReport {
+        database: rules.state_path.display().to_string(),
+        mappings: store.mappings()?,
+        last_pass,
+        failures: store.failures()?,
+        cursors: store
+            .cursors()?
+            .into_iter()
+            .map(|(name, value, updated_at)| (name, CursorView { value, updated_at }))
+            .collect(),
+        repos: store.repo_records()?,
+        rate_limits: store.budgets()?.into_iter().collect(),
+        pending_intents: store.pending_intents()?.len(),
+    })
+}
+
+/// Prints the status; returns the exit code.
+pub fn print(rules: &Rules, json: bool, ticket: Option<TicketId>) -> u8 {
+    let store = match Store::open_read_only(&rules.state_path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let result = match ticket {
+        Some(id) => ticket_history(&store, id, json),
+        None => collect(rules, &store).map(|report| {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).expect("status serialises"));
+            } else {
+                print!("{}", render_text(&report));
+            }
+        }),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+fn ticket_history(store: &Store, id: TicketId, json: bool) -> crate::store::Result<()> {
+    let mapping = store.mapping(id)?;
+    let ledger: Vec<LedgerEntry> = store.ledger(id)?;
+    let failure = store.failure(id)?;
+    if json {
+        let v = serde_json::json!({ "ticket_id": id, "mapping": mapping, "ledger": ledger, "failure": failure });
+        println!("{}", serde_json::to_string_pretty(&v).expect("serialises"));
+        return Ok(());
+    }
+    match &mapping {
+        Some(m) => println!("ticket {id} → {}#{} ({}, link {})", m.repo, m.issue_number, m.issue_state, m.link_state.as_str()),
+        None => println!("ticket {id}: not linked"),
+    }
+    for e in &ledger {
+        println!("  {}  {:<20} {:<8} {}", e.at.format("%Y-%m-%d %H:%M:%S"), e.event, e.side, e.remote_id.as_deref().unwrap_or(""));
+    }
+    if let Some(f) = failure {
+        println!("  failing: {} (attempts {}, {}): {}", f.stage, f.attempts, if f.parked { "parked" } else { "will retry" }, f.error);
+    }
+    Ok(())
+}
+
+pub fn render_text(r: &StatusReport) -> String {
+    let mut out = format!("database: {}\n", r.database);
+    let mut by_repo: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for m in &r.mappings {
+        *by_repo.entry((m.repo.to_string(), m.issue_state.clone())).or_default() += 1;
+    }
+    out.push_str(&format!("\nmappings: {}\n", r.mappings.len()));
+    for ((repo, state), n) in &by_repo {
+        out.push_str(&format!("  {repo:<30} {state:<8} {n}\n"));
+    }
+    if r.mappings.len() <= 50 {
+        for m in &r.mappings {
+            let pushed = m.last_pushed_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "never".into());
+            out.push_str(&format!(
+                "  ticket {:<10} {}#{:<6} {:<7} link {:<13} pushed {}\n",
+                m.ticket_id, m.repo, m.issue_number, m.issue_state, m.link_state.as_str(), pushed
+            ));
+        }
+    }
+    out.push_str("\npasses:\n");
+    if r.last_pass.is_empty() {
+        out.push_str("  none yet\n");
+    }
+    for (kind, p) in &r.last_pass {
+        let fmt = |t: Option<chrono::DateTime<Utc>>| t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into());
+        out.push_str(&format!(
+            "  {kind:<9} last {} ({}), next {}\n",
+            fmt(p.record.finished_at.or(Some(p.record.started_at))),
+            p.record.outcome.as_deref().unwrap_or("running"),
+            fmt(p.next_at)
+        ));
+    }
+    out.push_str(&format!("\nfailures: {}\n", r.failures.len()));
+    for f in &r.failures {
+        out.push_str(&format!(
+            "  ticket {:<10} {:<9} attempts {:<3} {} : {}\n",
+            f.ticket_id,
+            f.stage,
+            f.attempts,
+            if f.parked { "PARKED (ticket-sync retry ID)".to_string() } else { format!("next {}", f.next_attempt_at.format("%H:%M:%S")) },
+            f.error
+        ));
+    }
+    if r.pending_intents > 0 {
+        out.push_str(&format!("\nunfinished writes: {} (completed on the next pass)\n", r.pending_intents));
+    }
+    out.push_str("\ncursors:\n");
+    for (name, c) in &r.cursors {
+        out.push_str(&format!("  {name:<20} {} (updated {})\n", c.value, c.updated_at));
+    }
+    out.push_str("\nrate limits (last seen):\n");
+    for (service, b) in &r.rate_limits {
+        out.push_str(&format!(
+            "  {service:<8} {} of {} left\n",
+            b.remaining.map_or("?".into(), |v| v.to_string()),
+            b.limit.map_or("?".into(), |v| v.to_string())
+        ));
+    }
+    out
+}
