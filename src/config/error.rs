@@ -59,7 +59,7 @@ impl ConfigError {
         let key = match (field, message.starts_with("missing field")) {
             (Some(f), true) if section.is_empty() => format!("[{f}]"),
             (Some(f), _) if message.starts_with("unknown field") || message.starts_with("missing field") => {
-                if let Some(k) = line_key.filter(|_| !is_header_line(text, span.start)) {
+                if let Some(k) = line_key.filter(|k| *k != f && !is_header_line(text, span.start)) {
                     section = join(&section, &k);
                 }
                 join(&section, &f)

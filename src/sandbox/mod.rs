@@ -1,3 +1,69 @@
 //! The built-in sandbox: stateful fake Zendesk and GitHub servers on loopback, used by `demo` and the tests.
+//!
+//! The fakes follow the real API contracts (see `shared/api-reference/FACTS.md`): they reject
+//! what the real services reject, paginate like them, and can inject faults.
+
 pub mod common;
+pub mod github;
 pub mod zendesk;
+
+use std::sync::Arc;
+
+pub use common::{Clock, Fault, FaultRule, RandomFaults};
+pub use github::{FakeGithub, Visibility};
+pub use zendesk::{FakeZendesk, NewTicket};
+
+/// Credentials the sandbox accepts. They are sandbox-only values, never real tokens.
+pub const ZENDESK_EMAIL: &str = "bot@sandbox.example";
+pub const ZENDESK_TOKEN: &str = "sandbox-zendesk-token";
+pub const GITHUB_TOKEN: &str = "sandbox-github-token";
+
+/// Both fakes and their shared clock.
+pub struct Sandbox {
+    pub clock: Arc<Clock>,
+    pub zendesk: Arc<FakeZendesk>,
+    pub github: Arc<FakeGithub>,
+}
+
+impl Sandbox {
+    /// Starts both fakes on 127.0.0.1 with ephemeral ports.
+    pub async fn start() -> std::io::Result<Sandbox> {
+        let clock = Arc::new(Clock::default());
+        let zendesk = FakeZendesk::start(ZENDESK_EMAIL, ZENDESK_TOKEN, clock.clone()).await?;
+        let github = FakeGithub::start(GITHUB_TOKEN, clock.clone()).await?;
+        Ok(Sandbox { clock, zendesk, github })
+    }
+
+    /// Moves sandbox time forward past Zendesk's one-minute export delay, so fresh changes show up.
+    pub fn settle(&self) {
+        self.clock.advance(std::time::Duration::from_secs(61));
+    }
+
+    /// A rules file pointing at this sandbox, with the given `[[route]]` tables appended.
+    pub fn rules_toml(&self, state_path: &str, routes: &str) -> String {
+        format!(
+            r#"[zendesk]
+url = "{zd}"
+email = "{email}"
+token_env = "TS_SANDBOX_ZENDESK_TOKEN"
+
+[github]
+url = "{gh}"
+token_env = "TS_SANDBOX_GITHUB_TOKEN"
+writes_per_minute = 0
+
+[state]
+path = "{state_path}"
+
+[escalation]
+tags_any = ["escalated"]
+start = "2020-01-01T00:00:00Z"
+
+{routes}
+"#,
+            zd = self.zendesk.base_url(),
+            gh = self.github.base_url(),
+            email = ZENDESK_EMAIL,
+        )
+    }
+}

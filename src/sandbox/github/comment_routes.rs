@@ -1,0 +1,98 @@
+//! Handlers of the issue-comment endpoints: one issue's comments (list, create), one comment,
+//! and the repository-wide comment list that pollers use to catch up.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, StatusCode};
+use serde_json::Value;
+
+use super::query::{paginate, CommentQuery, Params};
+use super::reply::{docs, Answer, Reply};
+use super::routes::{live_issue, repo_index, with_link, PathMap};
+use super::wire::Wire;
+use super::{input, Shared};
+
+/// `GET …/issues/{n}/comments`: ascending id, `since`, paginated.
+pub async fn list_issue_comments(
+    State(s): State<Arc<Shared>>,
+    Path(p): PathMap,
+    RawQuery(q): RawQuery,
+) -> Answer {
+    let doc = docs::LIST_COMMENTS;
+    let params = Params::parse(q.as_deref());
+    let model = s.model.lock().unwrap();
+    let (repo, number) = live_issue(&s, &model, &p, doc, "/comments")?;
+    let repo = &model.repos[repo];
+    let selected = CommentQuery::parse_for_issue(&params, doc)?.select(repo, Some(number));
+    let link_base = format!(
+        "{}/repositories/{}/issues/{number}/comments",
+        s.base, repo.id
+    );
+    let (page, link) = paginate(selected, &params, &link_base);
+    let wire = Wire {
+        base: &s.base,
+        model: &model,
+    };
+    let body = Value::Array(page.iter().map(|c| wire.comment(repo, c)).collect());
+    Ok(with_link(Reply::ok(body), link))
+}
+
+/// `POST …/issues/{n}/comments`: 201 with `Location` of the new comment.
+pub async fn create_comment(State(s): State<Arc<Shared>>, Path(p): PathMap, body: Bytes) -> Answer {
+    let doc = docs::CREATE_COMMENT;
+    let mut model = s.model.lock().unwrap();
+    let (repo, number) = live_issue(&s, &model, &p, doc, "/comments")?;
+    let text = input::comment_body(&body)?;
+    let id = model.add_comment(repo, number, &s.login, &text, s.now());
+    let wire = Wire {
+        base: &s.base,
+        model: &model,
+    };
+    let repo = &model.repos[repo];
+    let comment = repo
+        .comments
+        .iter()
+        .find(|c| c.id == id)
+        .expect("just created");
+    let reply = Reply::json(StatusCode::CREATED, wire.comment(repo, comment));
+    Ok(reply.header(header::LOCATION, wire.comment_api_url(repo, id)))
+}
+
+/// `GET …/issues/comments/{id}`: the URL the create answer's `Location` points at.
+pub async fn get_comment(State(s): State<Arc<Shared>>, Path(p): PathMap) -> Answer {
+    let doc = docs::GET_COMMENT;
+    let model = s.model.lock().unwrap();
+    let repo = &model.repos[repo_index(&model, &p).ok_or_else(|| Reply::not_found(doc))?];
+    let id: Option<u64> = p.get("comment_id").and_then(|id| id.parse().ok());
+    let comment = (repo.comments.iter())
+        .find(|c| Some(c.id) == id)
+        .ok_or_else(|| Reply::not_found(doc))?;
+    let wire = Wire {
+        base: &s.base,
+        model: &model,
+    };
+    Ok(Reply::ok(wire.comment(repo, comment)))
+}
+
+/// `GET …/issues/comments`: every comment of the repository, pull requests' included.
+pub async fn list_repo_comments(
+    State(s): State<Arc<Shared>>,
+    Path(p): PathMap,
+    RawQuery(q): RawQuery,
+) -> Answer {
+    let doc = docs::REPO_COMMENTS;
+    let params = Params::parse(q.as_deref());
+    let model = s.model.lock().unwrap();
+    let repo = &model.repos[repo_index(&model, &p).ok_or_else(|| Reply::not_found(doc))?];
+    let selected = CommentQuery::parse_repo_wide(&params, doc)?.select(repo, None);
+    let link_base = format!("{}/repositories/{}/issues/comments", s.base, repo.id);
+    let (page, link) = paginate(selected, &params, &link_base);
+    let wire = Wire {
+        base: &s.base,
+        model: &model,
+    };
+    let body = Value::Array(page.iter().map(|c| wire.comment(repo, c)).collect());
+    Ok(with_link(Reply::ok(body), link))
+}

@@ -1,0 +1,246 @@
+//! The checks GitHub runs around every handler: User-Agent, token, primary and secondary rate
+//! limits, rate-limit headers, and ETag / `If-None-Match` (a 304 costs no rate-limit unit).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::reply::{docs, Reply};
+use super::Shared;
+
+/// The primary budget of a personal access token.
+const HOURLY_LIMIT: u32 = 5000;
+
+/// Rate-limit bookkeeping of the one token the fake knows.
+#[derive(Default)]
+pub struct Limits {
+    /// End of the current one-hour window; the window opens with the first request after the
+    /// previous one ended, as GitHub's does.
+    reset_at: Option<DateTime<Utc>>,
+    used: u32,
+    write_limit: Option<u32>,
+    writes: VecDeque<DateTime<Utc>>,
+    requests: u64,
+}
+
+impl Limits {
+    fn roll(&mut self, now: DateTime<Utc>) {
+        if self.reset_at.map_or(true, |r| now >= r) {
+            self.reset_at = Some(now + Duration::hours(1));
+            self.used = 0;
+        }
+    }
+
+    pub fn set_remaining(&mut self, now: DateTime<Utc>, remaining: u32) {
+        self.roll(now);
+        self.used = HOURLY_LIMIT - remaining.min(HOURLY_LIMIT);
+    }
+
+    pub fn set_write_limit(&mut self, limit: Option<u32>) {
+        self.write_limit = limit;
+        self.writes.clear();
+    }
+
+    /// Counts a POST/PATCH in the rolling minute; false when the secondary limit is hit.
+    fn admit_write(&mut self, now: DateTime<Utc>) -> bool {
+        let Some(limit) = self.write_limit else {
+            return true;
+        };
+        while self
+            .writes
+            .front()
+            .is_some_and(|t| *t <= now - Duration::seconds(60))
+        {
+            self.writes.pop_front();
+        }
+        if self.writes.len() >= limit as usize {
+            return false;
+        }
+        self.writes.push_back(now);
+        true
+    }
+
+    fn remaining(&self) -> u32 {
+        HOURLY_LIMIT.saturating_sub(self.used)
+    }
+
+    fn stamp(&self, headers: &mut HeaderMap) {
+        let reset = self.reset_at.map_or(0, |r| r.timestamp());
+        let values = [
+            ("x-ratelimit-limit", HOURLY_LIMIT.to_string()),
+            ("x-ratelimit-remaining", self.remaining().to_string()),
+            ("x-ratelimit-used", self.used.min(HOURLY_LIMIT).to_string()),
+            ("x-ratelimit-reset", reset.to_string()),
+            ("x-ratelimit-resource", "core".to_string()),
+        ];
+        for (name, value) in values {
+            headers.insert(name, HeaderValue::from_str(&value).unwrap());
+        }
+    }
+}
+
+/// axum middleware in front of every route of the fake.
+pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let now = shared.clock.now();
+    let request_id = {
+        let mut limits = shared.limits.lock().unwrap();
+        limits.roll(now);
+        limits.requests += 1;
+        format!("0FA{:X}:1B2C:{:07X}", limits.requests % 16, limits.requests)
+    };
+    let refusal = if !has_user_agent(req.headers()) {
+        Some(no_user_agent())
+    } else if !authorized(req.headers(), &shared.token) {
+        Some(bad_credentials())
+    } else {
+        None
+    };
+    if let Some(reply) = refusal {
+        return finish(&shared, reply.into_response(), &request_id, false);
+    }
+    let is_write = req.method() == Method::POST || req.method() == Method::PATCH;
+    if let Some(response) = over_limit(&shared, now, is_write, &request_id) {
+        return response;
+    }
+    let conditional = (*req.method() == Method::GET)
+        .then(|| req.headers().get(header::IF_NONE_MATCH).cloned())
+        .flatten();
+    let response = with_etag(next.run(req).await, conditional).await;
+    let charge = response.status() != StatusCode::NOT_MODIFIED;
+    finish(&shared, response, &request_id, charge)
+}
+
+/// The primary (budget spent) or secondary (too many writes a minute) refusal, if due.
+fn over_limit(
+    shared: &Shared,
+    now: DateTime<Utc>,
+    is_write: bool,
+    request_id: &str,
+) -> Option<Response> {
+    let mut limits = shared.limits.lock().unwrap();
+    if limits.remaining() == 0 {
+        let message = format!(
+            "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, \
+             please include the request ID {request_id}."
+        );
+        let body = json!({"message": message, "documentation_url": docs::RATE_LIMIT});
+        let mut response = Reply::json(StatusCode::FORBIDDEN, body).into_response();
+        limits.stamp(response.headers_mut());
+        return Some(response);
+    }
+    if is_write && !limits.admit_write(now) {
+        limits.used += 1;
+        let body = json!({
+            "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+            "documentation_url": docs::SECONDARY_LIMIT,
+        });
+        let reply = Reply::json(StatusCode::FORBIDDEN, body).header(header::RETRY_AFTER, "60");
+        let mut response = reply.into_response();
+        limits.stamp(response.headers_mut());
+        return Some(response);
+    }
+    None
+}
+
+/// Charges the unit (unless told not to) and adds the headers every GitHub answer carries.
+fn finish(shared: &Shared, mut response: Response, request_id: &str, charge: bool) -> Response {
+    let mut limits = shared.limits.lock().unwrap();
+    if charge {
+        limits.used = (limits.used + 1).min(HOURLY_LIMIT);
+    }
+    let headers = response.headers_mut();
+    limits.stamp(headers);
+    let fixed = [
+        ("x-github-media-type", "github.v3; format=json"),
+        ("x-github-api-version-selected", "2022-11-28"),
+    ];
+    for (name, value) in fixed {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    headers.insert(
+        "x-github-request-id",
+        HeaderValue::from_str(request_id).unwrap(),
+    );
+    response
+}
+
+/// Adds a strong ETag (quoted SHA-256 of the body) to successful answers, and turns a GET
+/// whose `If-None-Match` names the current ETag into an empty 304.
+async fn with_etag(response: Response, if_none_match: Option<HeaderValue>) -> Response {
+    let status = response.status();
+    if status != StatusCode::OK && status != StatusCode::CREATED {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, usize::MAX).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "body read failed").into_response();
+    };
+    let etag = format!("\"{:x}\"", Sha256::digest(&bytes));
+    parts
+        .headers
+        .insert(header::ETAG, HeaderValue::from_str(&etag).unwrap());
+    let cache = HeaderValue::from_static("private, max-age=60, s-maxage=60");
+    parts.headers.insert(header::CACHE_CONTROL, cache);
+    let matched = if_none_match
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| etag_matches(v, &etag));
+    if matched {
+        parts.status = StatusCode::NOT_MODIFIED;
+        parts.headers.remove(header::CONTENT_TYPE);
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return Response::from_parts(parts, Body::empty());
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// `If-None-Match` may list several tags, weak ones included; any match counts.
+fn etag_matches(header_value: &str, etag: &str) -> bool {
+    header_value
+        .split(',')
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*")
+}
+
+fn has_user_agent(headers: &HeaderMap) -> bool {
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    ua.is_some_and(|v| !v.trim().is_empty())
+}
+
+/// `Authorization: token T` (what the recordings send) or `Bearer T`.
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some((scheme, given)) = value.trim().split_once(' ') else {
+        return false;
+    };
+    let scheme_ok = scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer");
+    scheme_ok && given.trim() == token
+}
+
+fn no_user_agent() -> Reply {
+    let message = format!(
+        "Request forbidden by administrative rules. Please make sure your request has a \
+         User-Agent header ({}).",
+        docs::USER_AGENT
+    );
+    Reply::json(StatusCode::FORBIDDEN, json!({ "message": message }))
+}
+
+fn bad_credentials() -> Reply {
+    Reply::error(StatusCode::UNAUTHORIZED, "Bad credentials", docs::GENERIC)
+}

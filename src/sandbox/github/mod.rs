@@ -1,0 +1,322 @@
+//! The sandbox's fake GitHub: a stateful REST server on loopback that accepts and rejects what
+//! api.github.com does, plus the helpers tests and the demo use to act as humans on GitHub.
+//!
+//! Layout: `state` is the in-memory world, `routes`/`comment_routes` the handlers, `input`
+//! the request validation, `query` the list parameters and pagination, `wire` the JSON shapes,
+//! `reply` the answers and error bodies, `gate` auth, rate limits and ETags.
+
+mod comment_routes;
+mod gate;
+mod input;
+mod query;
+mod reply;
+mod routes;
+mod state;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, Mutex};
+
+use axum::middleware::from_fn_with_state;
+use chrono::{DateTime, SubsecRound, Utc};
+use tokio::task::JoinHandle;
+
+use super::common::{frontdoor, Clock, Frontdoor, Service};
+use gate::Limits;
+use state::{Comment, Issue, IssuePatch, Model, NewIssue, Repo, CLOSE_REASONS};
+use wire::Wire;
+
+/// The user the fake's single token belongs to.
+const BOT_LOGIN: &str = "ticket-sync-bot";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    Public,
+    Private,
+    Internal,
+}
+
+/// An issue as a test sees it (plain issues only; pull requests are not reported).
+#[derive(Debug, Clone)]
+pub struct IssueView {
+    pub number: u64,
+    pub id: u64,
+    pub title: String,
+    pub body: Option<String>,
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub labels: Vec<String>,
+    pub html_url: String,
+    pub user_login: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_by: Option<String>,
+    pub comments: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct CommentView {
+    pub id: u64,
+    pub issue_number: u64,
+    pub body: String,
+    pub user_login: String,
+    pub html_url: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What the handlers share. The model lock is never held across an `.await`.
+struct Shared {
+    token: String,
+    login: String,
+    base: String,
+    clock: Arc<Clock>,
+    started_at: DateTime<Utc>,
+    model: Mutex<Model>,
+    limits: Mutex<Limits>,
+}
+
+impl Shared {
+    /// Sandbox time in whole seconds, the resolution GitHub's timestamps have.
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(0)
+    }
+}
+
+pub struct FakeGithub {
+    pub door: Arc<Frontdoor>,
+    shared: Arc<Shared>,
+    server: JoinHandle<()>,
+}
+
+impl Drop for FakeGithub {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeGithub {
+    /// Binds 127.0.0.1:0 and serves on the current tokio runtime; returns once bound.
+    pub async fn start(token: &str, clock: Arc<Clock>) -> std::io::Result<Arc<FakeGithub>> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let door = Frontdoor::new(Service::Github);
+        let shared = Arc::new(Shared {
+            token: token.to_string(),
+            login: BOT_LOGIN.to_string(),
+            base,
+            started_at: clock.now().trunc_subsecs(0),
+            clock,
+            model: Mutex::new(Model::new(BOT_LOGIN)),
+            limits: Mutex::new(Limits::default()),
+        });
+        // The front door is outermost: it logs every request, refused ones included, and its
+        // faults hit before GitHub's own checks, as a flaky network would.
+        let app = routes::router(shared.clone())
+            .layer(from_fn_with_state(shared.clone(), gate::gate))
+            .layer(from_fn_with_state(door.clone(), frontdoor));
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Arc::new(FakeGithub {
+            door,
+            shared,
+            server,
+        }))
+    }
+
+    pub fn base_url(&self) -> String {
+        self.shared.base.clone()
+    }
+
+    pub fn login(&self) -> &str {
+        &self.shared.login
+    }
+
+    /// Adds a repository (or changes the flags of an existing one) and returns its id.
+    pub fn add_repo(&self, full_name: &str, visibility: Visibility, has_issues: bool) -> u64 {
+        let now = self.shared.now();
+        let mut model = self.shared.model.lock().unwrap();
+        model.add_repo(full_name, visibility, has_issues, now)
+    }
+
+    /// Plain issues of `repo` (no pull requests, nothing transferred or deleted), by number.
+    pub fn issues(&self, repo: &str) -> Vec<IssueView> {
+        let model = self.shared.model.lock().unwrap();
+        let Some(idx) = model.repo_by_full_name(repo) else {
+            return Vec::new();
+        };
+        let r = &model.repos[idx];
+        let wire = self.wire(&model);
+        (r.issues.values())
+            .filter(|i| r.live(i.number).is_some() && !i.is_pull_request)
+            .map(|i| issue_view(&wire, r, i))
+            .collect()
+    }
+
+    pub fn issue(&self, repo: &str, number: u64) -> Option<IssueView> {
+        let model = self.shared.model.lock().unwrap();
+        let r = &model.repos[model.repo_by_full_name(repo)?];
+        let issue = r.live(number).filter(|i| !i.is_pull_request)?;
+        Some(issue_view(&self.wire(&model), r, issue))
+    }
+
+    /// Comments of a live issue or pull request, by ascending id.
+    pub fn comments(&self, repo: &str, number: u64) -> Vec<CommentView> {
+        let model = self.shared.model.lock().unwrap();
+        let Some(idx) = model.repo_by_full_name(repo) else {
+            return Vec::new();
+        };
+        let r = &model.repos[idx];
+        let wire = self.wire(&model);
+        let mut out: Vec<CommentView> = (r.comments.iter())
+            .filter(|c| c.issue_number == number)
+            .map(|c| comment_view(&wire, r, c))
+            .collect();
+        out.sort_by_key(|c| c.id);
+        out
+    }
+
+    /// A human closes the issue on GitHub. `reason`: completed | not_planned | duplicate.
+    pub fn close_issue(&self, repo: &str, number: u64, reason: &str, by_login: &str) {
+        assert!(
+            CLOSE_REASONS.contains(&reason),
+            "unknown close reason {reason:?}"
+        );
+        let patch = IssuePatch {
+            open: Some(false),
+            state_reason: Some(reason.to_string()),
+            ..IssuePatch::default()
+        };
+        self.patch(repo, number, patch, by_login);
+    }
+
+    pub fn reopen_issue(&self, repo: &str, number: u64, by_login: &str) {
+        let patch = IssuePatch {
+            open: Some(true),
+            ..IssuePatch::default()
+        };
+        self.patch(repo, number, patch, by_login);
+    }
+
+    fn patch(&self, repo: &str, number: u64, patch: IssuePatch, by_login: &str) {
+        let now = self.shared.now();
+        let mut model = self.shared.model.lock().unwrap();
+        let idx = live_index(&model, repo, number);
+        model.update_issue(idx, number, patch, by_login, now);
+    }
+
+    /// A human comments on the issue (or pull request); returns the comment id.
+    pub fn add_comment(&self, repo: &str, number: u64, by_login: &str, body: &str) -> u64 {
+        let now = self.shared.now();
+        let mut model = self.shared.model.lock().unwrap();
+        let idx = live_index(&model, repo, number);
+        model.add_comment(idx, number, by_login, body, now)
+    }
+
+    /// Opens a pull request (authored by the repository owner); returns its number.
+    pub fn add_pull_request(&self, repo: &str, title: &str) -> u64 {
+        let now = self.shared.now();
+        let mut model = self.shared.model.lock().unwrap();
+        let idx = repo_index(&model, repo);
+        let owner = model.repos[idx].owner.clone();
+        model.create_pull_request(idx, title, &owner, now)
+    }
+
+    /// A human files an issue (allowed even where the API would answer 410).
+    pub fn add_issue(&self, repo: &str, title: &str, body: &str, by_login: &str) -> u64 {
+        let now = self.shared.now();
+        let mut model = self.shared.model.lock().unwrap();
+        let idx = repo_index(&model, repo);
+        let new = NewIssue {
+            title: title.to_string(),
+            body: Some(body.to_string()),
+            ..NewIssue::default()
+        };
+        model.create_issue(idx, new, by_login, now)
+    }
+
+    /// Moves the issue to `to_repo`; the old number answers 301 from now on.
+    pub fn transfer_issue(&self, repo: &str, number: u64, to_repo: &str) -> u64 {
+        let now = self.shared.now();
+        let mut model = self.shared.model.lock().unwrap();
+        let from = live_index(&model, repo, number);
+        let to = repo_index(&model, to_repo);
+        model.transfer(from, number, to, now)
+    }
+
+    /// Deletes the issue; its number answers 410 from now on.
+    pub fn delete_issue(&self, repo: &str, number: u64) {
+        let mut model = self.shared.model.lock().unwrap();
+        let idx = live_index(&model, repo, number);
+        model.delete(idx, number);
+    }
+
+    /// Secondary rate limit: at most `limit` POST/PATCH per rolling minute; `None` = off.
+    pub fn set_write_limit_per_minute(&self, limit: Option<u32>) {
+        self.shared.limits.lock().unwrap().set_write_limit(limit);
+    }
+
+    /// Sets what is left of the primary budget in the current hour window.
+    pub fn set_rate_limit_remaining(&self, remaining: u32) {
+        let now = self.shared.clock.now();
+        self.shared
+            .limits
+            .lock()
+            .unwrap()
+            .set_remaining(now, remaining);
+    }
+
+    fn wire<'a>(&'a self, model: &'a Model) -> Wire<'a> {
+        Wire {
+            base: &self.shared.base,
+            model,
+        }
+    }
+}
+
+/// The helpers are test fixtures: naming something that does not exist is a bug in the test.
+fn repo_index(model: &Model, repo: &str) -> usize {
+    model
+        .repo_by_full_name(repo)
+        .unwrap_or_else(|| panic!("fake GitHub has no repository {repo}"))
+}
+
+fn live_index(model: &Model, repo: &str, number: u64) -> usize {
+    let idx = repo_index(model, repo);
+    assert!(
+        model.repos[idx].live(number).is_some(),
+        "fake GitHub has no live issue {repo}#{number}"
+    );
+    idx
+}
+
+fn issue_view(wire: &Wire, repo: &Repo, issue: &Issue) -> IssueView {
+    IssueView {
+        number: issue.number,
+        id: issue.id,
+        title: issue.title.clone(),
+        body: issue.body.clone(),
+        state: if issue.open { "open" } else { "closed" }.to_string(),
+        state_reason: issue.state_reason.clone(),
+        labels: issue.labels.clone(),
+        html_url: wire.issue_html_url(repo, issue),
+        user_login: issue.user.clone(),
+        created_at: issue.created_at,
+        updated_at: issue.updated_at,
+        closed_by: issue.closed_by.clone(),
+        comments: issue.comments,
+    }
+}
+
+fn comment_view(wire: &Wire, repo: &Repo, comment: &Comment) -> CommentView {
+    CommentView {
+        id: comment.id,
+        issue_number: comment.issue_number,
+        body: comment.body.clone(),
+        user_login: comment.user.clone(),
+        html_url: wire.comment_html_url(repo, comment),
+        created_at: comment.created_at,
+    }
+}

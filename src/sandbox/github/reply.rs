@@ -1,0 +1,159 @@
+//! HTTP answers of the fake GitHub: one `Reply` type for success and failure, and the exact
+//! error bodies (`basic-error`, `validation-error`, redirects) the real API sends.
+
+use axum::body::Body;
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+/// Documentation links GitHub puts in its error bodies, one per operation.
+pub mod docs {
+    pub const GENERIC: &str = "https://docs.github.com/rest";
+    pub const GET_REPO: &str = "https://docs.github.com/rest/repos/repos#get-a-repository";
+    pub const LIST_ISSUES: &str =
+        "https://docs.github.com/rest/issues/issues#list-repository-issues";
+    pub const CREATE_ISSUE: &str = "https://docs.github.com/rest/issues/issues#create-an-issue";
+    pub const GET_ISSUE: &str = "https://docs.github.com/rest/issues/issues#get-an-issue";
+    pub const UPDATE_ISSUE: &str = "https://docs.github.com/rest/issues/issues#update-an-issue";
+    pub const LIST_COMMENTS: &str =
+        "https://docs.github.com/rest/issues/comments#list-issue-comments";
+    pub const CREATE_COMMENT: &str =
+        "https://docs.github.com/rest/issues/comments#create-an-issue-comment";
+    pub const GET_COMMENT: &str =
+        "https://docs.github.com/rest/issues/comments#get-an-issue-comment";
+    pub const REPO_COMMENTS: &str =
+        "https://docs.github.com/rest/issues/comments#list-issue-comments-for-a-repository";
+    pub const REDIRECTS: &str = "https://docs.github.com/v3/#http-redirects";
+    pub const USER_AGENT: &str =
+        "https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required";
+    pub const RATE_LIMIT: &str =
+        "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting";
+    pub const SECONDARY_LIMIT: &str = "https://docs.github.com/en/free-pro-team@latest/rest/overview/resources-in-the-rest-api#secondary-rate-limits";
+}
+
+/// A finished answer: status, optional JSON body, extra headers.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Option<Value>,
+    pub headers: Vec<(HeaderName, String)>,
+}
+
+/// Handlers return `Err(reply)` for refusals so `?` can short-circuit validation steps.
+pub type Answer = Result<Reply, Reply>;
+
+impl Reply {
+    pub fn json(status: StatusCode, body: Value) -> Self {
+        Reply {
+            status,
+            body: Some(body),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn ok(body: Value) -> Self {
+        Reply::json(StatusCode::OK, body)
+    }
+
+    pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// `basic-error`: `status` is a string, as GitHub sends it.
+    pub fn error(status: StatusCode, message: &str, doc: &str) -> Self {
+        let body = json!({
+            "message": message,
+            "documentation_url": doc,
+            "status": status.as_u16().to_string(),
+        });
+        Reply::json(status, body)
+    }
+
+    pub fn not_found(doc: &str) -> Self {
+        Reply::error(StatusCode::NOT_FOUND, "Not Found", doc)
+    }
+
+    pub fn issue_deleted(doc: &str) -> Self {
+        Reply::error(StatusCode::GONE, "This issue was deleted", doc)
+    }
+
+    pub fn issues_disabled(doc: &str) -> Self {
+        Reply::error(StatusCode::GONE, "Issues are disabled for this repo", doc)
+    }
+
+    pub fn bad_json(doc: &str) -> Self {
+        Reply::error(StatusCode::BAD_REQUEST, "Problems parsing JSON", doc)
+    }
+
+    /// The redirect GitHub gives for a transferred issue; the body names the new location too.
+    pub fn moved(api_url: &str) -> Self {
+        let body = json!({
+            "message": "Moved Permanently",
+            "url": api_url,
+            "documentation_url": docs::REDIRECTS,
+        });
+        Reply::json(StatusCode::MOVED_PERMANENTLY, body).header(header::LOCATION, api_url)
+    }
+
+    /// `validation-error` with the given `errors` entries.
+    pub fn validation(doc: &str, errors: Vec<Value>) -> Self {
+        let body = json!({
+            "message": "Validation Failed",
+            "errors": errors,
+            "documentation_url": doc,
+            "status": "422",
+        });
+        Reply::json(StatusCode::UNPROCESSABLE_ENTITY, body)
+    }
+
+    pub fn missing_field(doc: &str, resource: &str, field: &str) -> Self {
+        let error = json!({"resource": resource, "code": "missing_field", "field": field});
+        Reply::validation(doc, vec![error])
+    }
+
+    pub fn invalid_value(doc: &str, resource: &str, field: &str, value: &str) -> Self {
+        let error =
+            json!({"resource": resource, "code": "invalid", "field": field, "value": value});
+        Reply::validation(doc, vec![error])
+    }
+
+    pub fn too_long(doc: &str, resource: &str, field: &str, max: usize) -> Self {
+        let error = json!({
+            "resource": resource,
+            "code": "custom",
+            "field": field,
+            "message": format!("{field} is too long (maximum is {max} characters)"),
+        });
+        Reply::validation(doc, vec![error])
+    }
+
+    /// The schema check GitHub runs before its own validation, e.g. a title that is an array.
+    pub fn wrong_type(doc: &str, field: &str, value: &Value, expected: &str) -> Self {
+        let message =
+            format!("Invalid request.\n\nFor 'properties/{field}', {value} is not {expected}.");
+        Reply::error(StatusCode::UNPROCESSABLE_ENTITY, &message, doc)
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let body = match &self.body {
+            Some(value) => Body::from(serde_json::to_vec(value).expect("JSON values serialise")),
+            None => Body::empty(),
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        if self.body.is_some() {
+            let json = HeaderValue::from_static("application/json; charset=utf-8");
+            headers.insert(header::CONTENT_TYPE, json);
+        }
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.append(name, value);
+            }
+        }
+        response
+    }
+}

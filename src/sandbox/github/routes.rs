@@ -1,0 +1,181 @@
+//! The fake's axum router and its user, repository and issue handlers. Every repository route
+//! answers under `/repos/{owner}/{repo}` and under `/repositories/{id}`, as GitHub's do
+//! (its pagination links use the second form).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use serde_json::Value;
+
+use super::comment_routes::{create_comment, get_comment, list_issue_comments, list_repo_comments};
+use super::query::{paginate, IssueQuery, Params};
+use super::reply::{docs, Answer, Reply};
+use super::state::{Located, Model};
+use super::wire::Wire;
+use super::{input, Shared};
+
+/// Path parameters by name; the handlers accept either repository form.
+pub type PathMap = Path<HashMap<String, String>>;
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    let mut router = Router::new().route("/user", get(get_user));
+    for prefix in ["/repos/{owner}/{repo}", "/repositories/{repo_id}"] {
+        let path = |suffix: &str| format!("{prefix}{suffix}");
+        router = router
+            .route(&path(""), get(get_repo))
+            .route(&path("/issues"), get(list_issues).post(create_issue))
+            .route(&path("/issues/comments"), get(list_repo_comments))
+            .route(&path("/issues/comments/{comment_id}"), get(get_comment))
+            .route(
+                &path("/issues/{number}"),
+                get(get_issue).patch(update_issue),
+            )
+            .route(
+                &path("/issues/{number}/comments"),
+                get(list_issue_comments).post(create_comment),
+            );
+    }
+    // GitHub answers unknown paths and unsupported methods alike with a JSON 404.
+    router
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(unknown_route)
+        .with_state(shared)
+}
+
+async fn unknown_route() -> Reply {
+    Reply::not_found(docs::GENERIC)
+}
+
+/// The repository a path names, by `owner`/`repo` or by `repo_id`.
+pub fn repo_index(model: &Model, params: &HashMap<String, String>) -> Option<usize> {
+    if let Some(id) = params.get("repo_id") {
+        return id.parse().ok().and_then(|id| model.repo_by_id(id));
+    }
+    model.repo_by_name(params.get("owner")?, params.get("repo")?)
+}
+
+/// The live issue a path names, or the 404 / 410 / 301 GitHub gives instead. `suffix` is
+/// appended to a redirect's URL so sub-resources (`/comments`) redirect to their new home.
+pub fn live_issue(
+    shared: &Shared,
+    model: &Model,
+    params: &HashMap<String, String>,
+    doc: &str,
+    suffix: &str,
+) -> Result<(usize, u64), Reply> {
+    let repo = repo_index(model, params).ok_or_else(|| Reply::not_found(doc))?;
+    let number =
+        (params.get("number").and_then(|n| n.parse().ok())).ok_or_else(|| Reply::not_found(doc))?;
+    match model.locate(repo, number) {
+        Located::Live => Ok((repo, number)),
+        Located::Moved { repo, number } => {
+            let wire = Wire {
+                base: &shared.base,
+                model,
+            };
+            let url = wire.issue_api_url(&model.repos[repo], number);
+            Err(Reply::moved(&format!("{url}{suffix}")))
+        }
+        Located::Deleted => Err(Reply::issue_deleted(doc)),
+        Located::Missing => Err(Reply::not_found(doc)),
+    }
+}
+
+async fn get_user(State(s): State<Arc<Shared>>) -> Reply {
+    let model = s.model.lock().unwrap();
+    let wire = Wire {
+        base: &s.base,
+        model: &model,
+    };
+    Reply::ok(wire.authenticated_user(&s.login, s.started_at))
+}
+
+async fn get_repo(State(s): State<Arc<Shared>>, Path(p): PathMap) -> Answer {
+    let model = s.model.lock().unwrap();
+    let repo = repo_index(&model, &p).ok_or_else(|| Reply::not_found(docs::GET_REPO))?;
+    let wire = Wire {
+        base: &s.base,
+        model: &model,
+    };
+    Ok(Reply::ok(wire.repo(&model.repos[repo])))
+}
+
+/// `GET …/issues`: issues and pull requests, filtered, sorted and paginated.
+async fn list_issues(
+    State(s): State<Arc<Shared>>,
+    Path(p): PathMap,
+    RawQuery(q): RawQuery,
+) -> Answer {
+    let doc = docs::LIST_ISSUES;
+    let params = Params::parse(q.as_deref());
+    let model = s.model.lock().unwrap();
+    let repo = &model.repos[repo_index(&model, &p).ok_or_else(|| Reply::not_found(doc))?];
+    let selected = IssueQuery::parse(&params, doc)?.select(repo);
+    let link_base = format!("{}/repositories/{}/issues", s.base, repo.id);
+    let (page, link) = paginate(selected, &params, &link_base);
+    let wire = Wire {
+        base: &s.base,
+        model: &model,
+    };
+    let body = Value::Array(page.iter().map(|i| wire.issue(repo, i)).collect());
+    Ok(with_link(Reply::ok(body), link))
+}
+
+pub fn with_link(reply: Reply, link: Option<String>) -> Reply {
+    match link {
+        Some(link) => reply.header(header::LINK, link),
+        None => reply,
+    }
+}
+
+/// `POST …/issues`: 404 unknown repo, 410 issues disabled, 400 bad JSON, 422 invalid fields.
+async fn create_issue(State(s): State<Arc<Shared>>, Path(p): PathMap, body: Bytes) -> Answer {
+    let doc = docs::CREATE_ISSUE;
+    let mut model = s.model.lock().unwrap();
+    let repo = repo_index(&model, &p).ok_or_else(|| Reply::not_found(doc))?;
+    if !model.repos[repo].has_issues {
+        return Err(Reply::issues_disabled(doc));
+    }
+    let new = input::new_issue(&body)?;
+    let number = model.create_issue(repo, new, &s.login, s.now());
+    let wire = Wire {
+        base: &s.base,
+        model: &model,
+    };
+    let repo = &model.repos[repo];
+    let issue = repo.live(number).expect("just created");
+    let reply = Reply::json(StatusCode::CREATED, wire.issue(repo, issue));
+    Ok(reply.header(header::LOCATION, wire.issue_api_url(repo, number)))
+}
+
+async fn get_issue(State(s): State<Arc<Shared>>, Path(p): PathMap) -> Answer {
+    let model = s.model.lock().unwrap();
+    let (repo, number) = live_issue(&s, &model, &p, docs::GET_ISSUE, "")?;
+    render_issue(&s, &model, repo, number)
+}
+
+/// `PATCH …/issues/{n}`: the bot is the actor, so closing records it in `closed_by`.
+async fn update_issue(State(s): State<Arc<Shared>>, Path(p): PathMap, body: Bytes) -> Answer {
+    let doc = docs::UPDATE_ISSUE;
+    let mut model = s.model.lock().unwrap();
+    let (repo, number) = live_issue(&s, &model, &p, doc, "")?;
+    let patch = input::issue_patch(&body)?;
+    model.update_issue(repo, number, patch, &s.login, s.now());
+    render_issue(&s, &model, repo, number)
+}
+
+fn render_issue(s: &Shared, model: &Model, repo: usize, number: u64) -> Answer {
+    let wire = Wire {
+        base: &s.base,
+        model,
+    };
+    let repo = &model.repos[repo];
+    Ok(Reply::ok(
+        wire.issue(repo, repo.live(number).expect("located live")),
+    ))
+}

@@ -1,0 +1,245 @@
+//! The fake GitHub's in-memory world: repositories, issues (and pull-request stubs), comments,
+//! labels and users, with the read side (lookups, following transfers). Pure data, no HTTP;
+//! the caller passes "now" in. Writes live in `edits`.
+
+mod edits;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::Visibility;
+
+/// Ids come from separate ranges so a test (or a confused client) mixing an issue id with a
+/// comment id or a repository id gets a miss instead of a lucky hit.
+const FIRST_REPO_ID: u64 = 610_000_001;
+const FIRST_ISSUE_ID: u64 = 2_200_000_001;
+const FIRST_COMMENT_ID: u64 = 3_100_000_001;
+const FIRST_LABEL_ID: u64 = 6_000_000_001;
+
+/// The reasons GitHub accepts when an issue is closed.
+pub const CLOSE_REASONS: [&str; 3] = ["completed", "not_planned", "duplicate"];
+
+#[derive(Debug, Clone)]
+pub struct Label {
+    pub id: u64,
+    pub name: String,
+    pub color: String,
+}
+
+/// What became of an issue number. Numbers are never reused, so gone issues keep a tombstone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fate {
+    Live,
+    Transferred { repo_id: u64, number: u64 },
+    Deleted,
+}
+
+#[derive(Debug, Clone)]
+pub struct Issue {
+    pub id: u64,
+    pub number: u64,
+    pub title: String,
+    pub body: Option<String>,
+    pub open: bool,
+    pub state_reason: Option<String>,
+    pub labels: Vec<String>,
+    pub assignees: Vec<String>,
+    pub user: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub closed_by: Option<String>,
+    pub comments: u64,
+    pub is_pull_request: bool,
+    pub fate: Fate,
+}
+
+#[derive(Debug, Clone)]
+pub struct Comment {
+    pub id: u64,
+    pub issue_number: u64,
+    pub body: String,
+    pub user: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug)]
+pub struct Repo {
+    pub id: u64,
+    pub owner: String,
+    pub name: String,
+    pub visibility: Visibility,
+    pub has_issues: bool,
+    pub created_at: DateTime<Utc>,
+    pub labels: Vec<Label>,
+    pub issues: BTreeMap<u64, Issue>,
+    pub comments: Vec<Comment>,
+    next_number: u64,
+}
+
+impl Repo {
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+
+    pub fn live(&self, number: u64) -> Option<&Issue> {
+        self.issues.get(&number).filter(|i| i.fate == Fate::Live)
+    }
+
+    pub fn label(&self, name: &str) -> Option<&Label> {
+        self.labels
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn open_issues_count(&self) -> usize {
+        self.issues
+            .values()
+            .filter(|i| i.fate == Fate::Live && i.open)
+            .count()
+    }
+}
+
+/// Where a requested issue number leads, after following transfers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Located {
+    Live,
+    Moved { repo: usize, number: u64 },
+    Deleted,
+    Missing,
+}
+
+/// A validated issue update; `None` means "field not sent".
+#[derive(Debug, Default, Clone)]
+pub struct IssuePatch {
+    pub title: Option<String>,
+    pub body: Option<Option<String>>,
+    pub open: Option<bool>,
+    pub state_reason: Option<String>,
+    pub labels: Option<Vec<String>>,
+    pub assignees: Option<Vec<String>>,
+}
+
+pub struct Model {
+    pub repos: Vec<Repo>,
+    /// Logins in registration order; a user's id is its position plus one (the bot is 1).
+    users: Vec<String>,
+    next_repo_id: u64,
+    next_issue_id: u64,
+    next_comment_id: u64,
+    next_label_id: u64,
+}
+
+impl Model {
+    pub fn new(bot_login: &str) -> Self {
+        Model {
+            repos: Vec::new(),
+            users: vec![bot_login.to_string()],
+            next_repo_id: FIRST_REPO_ID,
+            next_issue_id: FIRST_ISSUE_ID,
+            next_comment_id: FIRST_COMMENT_ID,
+            next_label_id: FIRST_LABEL_ID,
+        }
+    }
+
+    /// The user's id; every login the model stores was registered when it was stored.
+    pub fn user_id(&self, login: &str) -> u64 {
+        let pos = self
+            .users
+            .iter()
+            .position(|u| u.eq_ignore_ascii_case(login));
+        pos.map_or(0, |p| p as u64 + 1)
+    }
+
+    fn register(&mut self, login: &str) {
+        if self.user_id(login) == 0 {
+            self.users.push(login.to_string());
+        }
+    }
+
+    /// Adds a repository, or updates the flags of an existing one; returns its id.
+    pub fn add_repo(
+        &mut self,
+        full_name: &str,
+        vis: Visibility,
+        has_issues: bool,
+        now: DateTime<Utc>,
+    ) -> u64 {
+        let (owner, name) = full_name
+            .split_once('/')
+            .unwrap_or_else(|| panic!("repository name {full_name:?} is not owner/name"));
+        if let Some(idx) = self.repo_by_name(owner, name) {
+            let repo = &mut self.repos[idx];
+            repo.visibility = vis;
+            repo.has_issues = has_issues;
+            return repo.id;
+        }
+        self.register(owner);
+        let id = self.next_repo_id;
+        self.next_repo_id += 1;
+        self.repos.push(Repo {
+            id,
+            owner: owner.to_string(),
+            name: name.to_string(),
+            visibility: vis,
+            has_issues,
+            created_at: now,
+            labels: Vec::new(),
+            issues: BTreeMap::new(),
+            comments: Vec::new(),
+            next_number: 1,
+        });
+        id
+    }
+
+    /// GitHub resolves owner and repository names case-insensitively.
+    pub fn repo_by_name(&self, owner: &str, name: &str) -> Option<usize> {
+        self.repos
+            .iter()
+            .position(|r| r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn repo_by_full_name(&self, full_name: &str) -> Option<usize> {
+        let (owner, name) = full_name.split_once('/')?;
+        self.repo_by_name(owner, name)
+    }
+
+    pub fn repo_by_id(&self, id: u64) -> Option<usize> {
+        self.repos.iter().position(|r| r.id == id)
+    }
+
+    /// Follows transfers from `number` in `repo` to where the issue lives now.
+    pub fn locate(&self, mut repo: usize, mut number: u64) -> Located {
+        let mut moved = false;
+        // A chain can never be longer than the number of repositories times issues; the bound
+        // only guards against a cycle a buggy transfer could create.
+        for _ in 0..=self.repos.len() * 64 {
+            let Some(issue) = self.repos[repo].issues.get(&number) else {
+                return Located::Missing;
+            };
+            match issue.fate {
+                Fate::Live if moved => return Located::Moved { repo, number },
+                Fate::Live => return Located::Live,
+                Fate::Deleted => return Located::Deleted,
+                Fate::Transferred { repo_id, number: n } => {
+                    let Some(next) = self.repo_by_id(repo_id) else {
+                        return Located::Missing;
+                    };
+                    (repo, number, moved) = (next, n, true);
+                }
+            }
+        }
+        Located::Missing
+    }
+}
+
+/// The fields of a new issue once the request body was validated.
+#[derive(Debug, Default, Clone)]
+pub struct NewIssue {
+    pub title: String,
+    pub body: Option<String>,
+    pub labels: Vec<String>,
+    pub assignees: Vec<String>,
+}

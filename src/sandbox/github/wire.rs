@@ -1,0 +1,239 @@
+//! JSON rendering of the fake's objects in GitHub's REST shapes (user, label, issue, comment,
+//! repository). URL fields hang off the fake's base URL so clients can follow them.
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::state::{Comment, Issue, Label, Model, Repo};
+use super::Visibility;
+
+/// GitHub's timestamp format: whole seconds, UTC, `Z` suffix.
+pub fn ts(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn opt_ts(at: Option<DateTime<Utc>>) -> Value {
+    at.map_or(Value::Null, |t| Value::String(ts(t)))
+}
+
+/// A legacy-style global node id (`base64("05:Issue123")`), the shape the recordings carry.
+fn node_id(kind: &str, id: u64) -> String {
+    let raw = format!("0{}:{}{}", kind.len(), kind, id);
+    base64::engine::general_purpose::STANDARD.encode(raw)
+}
+
+/// Renders objects for one request: knows the base URL and can look users up.
+pub struct Wire<'a> {
+    pub base: &'a str,
+    pub model: &'a Model,
+}
+
+impl Wire<'_> {
+    pub fn repo_api_url(&self, repo: &Repo) -> String {
+        format!("{}/repos/{}/{}", self.base, repo.owner, repo.name)
+    }
+
+    pub fn issue_api_url(&self, repo: &Repo, number: u64) -> String {
+        format!("{}/issues/{number}", self.repo_api_url(repo))
+    }
+
+    pub fn comment_api_url(&self, repo: &Repo, id: u64) -> String {
+        format!("{}/issues/comments/{id}", self.repo_api_url(repo))
+    }
+
+    fn html_repo_url(&self, repo: &Repo) -> String {
+        format!("{}/{}/{}", self.base, repo.owner, repo.name)
+    }
+
+    pub fn issue_html_url(&self, repo: &Repo, issue: &Issue) -> String {
+        let kind = if issue.is_pull_request {
+            "pull"
+        } else {
+            "issues"
+        };
+        format!("{}/{kind}/{}", self.html_repo_url(repo), issue.number)
+    }
+
+    pub fn comment_html_url(&self, repo: &Repo, comment: &Comment) -> String {
+        let issue = format!(
+            "{}/issues/{}",
+            self.html_repo_url(repo),
+            comment.issue_number
+        );
+        format!("{issue}#issuecomment-{}", comment.id)
+    }
+
+    /// The simple-user object embedded everywhere a person appears.
+    pub fn user(&self, login: &str) -> Value {
+        let id = self.model.user_id(login);
+        let api = format!("{}/users/{login}", self.base);
+        let is_org = self.model.repos.iter().any(|r| r.owner == login) && id != 1;
+        json!({
+            "login": login,
+            "id": id,
+            "node_id": node_id("User", id),
+            "avatar_url": format!("{}/avatars/u/{id}?v=4", self.base),
+            "gravatar_id": "",
+            "url": api,
+            "html_url": format!("{}/{login}", self.base),
+            "repos_url": format!("{api}/repos"),
+            "type": if is_org { "Organization" } else { "User" },
+            "site_admin": false,
+        })
+    }
+
+    /// `GET /user`: the simple user plus the profile fields of the authenticated user.
+    pub fn authenticated_user(&self, login: &str, created_at: DateTime<Utc>) -> Value {
+        let mut user = self.user(login);
+        let extra = json!({
+            "name": null, "company": null, "blog": "", "location": null, "email": null,
+            "hireable": null, "bio": null, "twitter_username": null,
+            "public_repos": 0, "public_gists": 0, "followers": 0, "following": 0,
+            "created_at": ts(created_at), "updated_at": ts(created_at),
+        });
+        merge(&mut user, extra);
+        user
+    }
+
+    fn label(&self, repo: &Repo, label: &Label) -> Value {
+        json!({
+            "id": label.id,
+            "node_id": node_id("Label", label.id),
+            "url": format!("{}/labels/{}", self.repo_api_url(repo), label.name),
+            "name": label.name,
+            "color": label.color,
+            "default": false,
+            "description": null,
+        })
+    }
+
+    /// Who the author is relative to the repository, as GitHub reports it.
+    fn association(&self, repo: &Repo, login: &str) -> &'static str {
+        if login.eq_ignore_ascii_case(&repo.owner) {
+            "OWNER"
+        } else if self.model.user_id(login) == 1 {
+            "COLLABORATOR"
+        } else {
+            "NONE"
+        }
+    }
+
+    pub fn issue(&self, repo: &Repo, issue: &Issue) -> Value {
+        let url = self.issue_api_url(repo, issue.number);
+        let labels: Vec<Value> = (issue.labels.iter())
+            .filter_map(|name| repo.label(name))
+            .map(|l| self.label(repo, l))
+            .collect();
+        let assignees: Vec<Value> = issue.assignees.iter().map(|a| self.user(a)).collect();
+        let mut body = json!({
+            "id": issue.id,
+            "node_id": node_id("Issue", issue.id),
+            "url": url,
+            "repository_url": self.repo_api_url(repo),
+            "labels_url": format!("{url}/labels{{/name}}"),
+            "comments_url": format!("{url}/comments"),
+            "events_url": format!("{url}/events"),
+            "timeline_url": format!("{url}/timeline"),
+            "html_url": self.issue_html_url(repo, issue),
+            "number": issue.number,
+            "state": if issue.open { "open" } else { "closed" },
+            "state_reason": issue.state_reason,
+            "title": issue.title,
+            "body": issue.body,
+            "user": self.user(&issue.user),
+            "labels": labels,
+            "assignee": assignees.first().cloned().unwrap_or(Value::Null),
+            "assignees": assignees,
+            "milestone": null,
+            "locked": false,
+            "active_lock_reason": null,
+            "comments": issue.comments,
+            "created_at": ts(issue.created_at),
+            "updated_at": ts(issue.updated_at),
+            "closed_at": opt_ts(issue.closed_at),
+            "closed_by": issue.closed_by.as_deref().map_or(Value::Null, |u| self.user(u)),
+            "author_association": self.association(repo, &issue.user),
+            "performed_via_github_app": null,
+        });
+        // Only pull requests carry this key; clients use its presence to skip them.
+        if issue.is_pull_request {
+            let html = self.issue_html_url(repo, issue);
+            let pr = json!({
+                "url": format!("{}/pulls/{}", self.repo_api_url(repo), issue.number),
+                "html_url": html,
+                "diff_url": format!("{html}.diff"),
+                "patch_url": format!("{html}.patch"),
+                "merged_at": null,
+            });
+            merge(&mut body, json!({ "pull_request": pr, "draft": false }));
+        }
+        body
+    }
+
+    pub fn comment(&self, repo: &Repo, comment: &Comment) -> Value {
+        json!({
+            "id": comment.id,
+            "node_id": node_id("IssueComment", comment.id),
+            "url": self.comment_api_url(repo, comment.id),
+            "html_url": self.comment_html_url(repo, comment),
+            "issue_url": self.issue_api_url(repo, comment.issue_number),
+            "body": comment.body,
+            "user": self.user(&comment.user),
+            "created_at": ts(comment.created_at),
+            "updated_at": ts(comment.updated_at),
+            "author_association": self.association(repo, &comment.user),
+            "performed_via_github_app": null,
+        })
+    }
+
+    pub fn repo(&self, repo: &Repo) -> Value {
+        let api = self.repo_api_url(repo);
+        let html = self.html_repo_url(repo);
+        let visibility = match repo.visibility {
+            Visibility::Public => "public",
+            Visibility::Private => "private",
+            Visibility::Internal => "internal",
+        };
+        let open = repo.open_issues_count();
+        json!({
+            "id": repo.id,
+            "node_id": node_id("Repository", repo.id),
+            "name": repo.name,
+            "full_name": repo.full_name(),
+            "private": repo.visibility != Visibility::Public,
+            "visibility": visibility,
+            "owner": self.user(&repo.owner),
+            "html_url": html,
+            "description": null,
+            "fork": false,
+            "url": api,
+            "issues_url": format!("{api}/issues{{/number}}"),
+            "issue_comment_url": format!("{api}/issues/comments{{/number}}"),
+            "labels_url": format!("{api}/labels{{/name}}"),
+            "pulls_url": format!("{api}/pulls{{/number}}"),
+            "clone_url": format!("{html}.git"),
+            "created_at": ts(repo.created_at),
+            "updated_at": ts(repo.created_at),
+            "pushed_at": ts(repo.created_at),
+            "has_issues": repo.has_issues,
+            "has_projects": true,
+            "has_wiki": true,
+            "archived": false,
+            "disabled": false,
+            "open_issues_count": open,
+            "open_issues": open,
+            "default_branch": "main",
+            "permissions": {
+                "admin": true, "maintain": true, "push": true, "triage": true, "pull": true,
+            },
+        })
+    }
+}
+
+/// Adds the keys of `extra` (an object) to `target` (an object).
+fn merge(target: &mut Value, extra: Value) {
+    if let (Some(target), Value::Object(extra)) = (target.as_object_mut(), extra) {
+        target.extend(extra);
+    }
+}

@@ -1,0 +1,48 @@
+//! Broken rules files: exit code 2, a message naming the key and line, and not one request sent.
+
+use crate::harness::{Env, ROUTES};
+
+async fn assert_rejected(env: &Env, text: &str, key: &str, line: usize) {
+    std::fs::write(&env.rules_path, text).unwrap();
+    for args in [&["sync"][..], &["check"][..]] {
+        let out = env.bin(args, &[]).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {key}: {stderr}");
+        assert!(stderr.contains(&format!("key `{key}`")), "want key {key}: {stderr}");
+        assert!(stderr.contains(&format!(":{line}:")), "want line {line}: {stderr}");
+    }
+    assert_eq!(env.sb.zendesk.door.log.len() + env.sb.github.door.log.len(), 0, "no request may be sent");
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text[..text.find(needle).expect(needle)].matches('\n').count() + 1
+}
+
+#[tokio::test]
+async fn each_config_error_names_key_and_line_and_sends_nothing() {
+    let env = Env::new().await;
+    let good = std::fs::read_to_string(&env.rules_path).unwrap();
+    let cases: Vec<(String, &str, &str)> = vec![
+        (good.replace("tags_any = [\"escalated\"]", "tags_any = [\"escalated\"]\ncolour = \"blue\""), "escalation.colour", "colour"),
+        (good.replace("[escalation]", "[schedule]\nescalate = \"every minute\"\n\n[escalation]"), "schedule.escalate", "escalate = \"every"),
+        (good.replace("repo = \"acme/backend\"", ""), "route[1].repo", "[[route]]\n\nlabels"),
+        (good.replace("repo = \"acme/billing\"", "repo = \"acme-billing\""), "route[0].repo", "repo = \"acme-billing\""),
+        (good.replace("tags_any = [\"escalated\"]\n", ""), "escalation.tags_any", "[escalation]"),
+        (good.replace("url = \"http://127.0.0.1", "url = \"http://127.0.0.1").replacen("email = ", "mail = ", 1), "zendesk.mail", "mail = "),
+        (good.replace("[escalation]", "[escalation\n"), "escalation", "[escalation"),
+    ];
+    for (text, key, needle) in cases {
+        let line = line_of(&text, needle);
+        assert_rejected(&env, &text, key, line).await;
+    }
+    let _ = ROUTES;
+}
+
+#[tokio::test]
+async fn a_missing_token_is_a_config_error_and_sends_nothing() {
+    let env = Env::new().await;
+    let out = env.bin(&["sync"], &[("TS_SANDBOX_GITHUB_TOKEN", "")]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TS_SANDBOX_GITHUB_TOKEN"));
+    assert_eq!(env.sb.zendesk.door.log.len() + env.sb.github.door.log.len(), 0);
+}

@@ -1,0 +1,131 @@
+//! Test harness: a sandbox, a temporary folder with a rules file, and helpers to run passes
+//! in-process or the real binary.
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::sync::Arc;
+
+use ticket_sync::sandbox::{self, NewTicket, Sandbox, Visibility};
+use ticket_sync::secret::Secret;
+use ticket_sync::store::Store;
+use ticket_sync::sync::{Engine, PassReport};
+use tokio_util::sync::CancellationToken;
+
+pub const ROUTES: &str = r#"
+[[route]]
+when = { tags_any = ["billing"] }
+repo = "acme/billing"
+labels = ["support", "billing"]
+
+[[route]]
+repo = "acme/backend"
+labels = ["support"]
+"#;
+
+pub struct Env {
+    pub sb: Sandbox,
+    pub dir: tempfile::TempDir,
+    pub rules_path: PathBuf,
+    pub requester: u64,
+}
+
+impl Env {
+    /// A sandbox with two private repos and a rules file routing billing tickets apart.
+    pub async fn new() -> Env {
+        Self::with_routes(ROUTES, "").await
+    }
+
+    pub async fn with_routes(routes: &str, extra: &str) -> Env {
+        let sb = Sandbox::start().await.expect("sandbox starts");
+        sb.github.add_repo("acme/billing", Visibility::Private, true);
+        sb.github.add_repo("acme/backend", Visibility::Private, true);
+        let org = sb.zendesk.add_organization("Globex Corp");
+        let requester = sb.zendesk.add_user("Jane Customer", "jane@globex.example", Some(org));
+        let dir = tempfile::tempdir().unwrap();
+        let rules_path = dir.path().join("sync-rules.toml");
+        let text = format!("{}\n{extra}", sb.rules_toml("state/test.db", routes));
+        std::fs::write(&rules_path, text).unwrap();
+        Env { sb, dir, rules_path, requester }
+    }
+
+    pub fn rewrite_rules(&self, routes: &str, extra: &str) {
+        let text = format!("{}\n{extra}", self.sb.rules_toml("state/test.db", routes));
+        std::fs::write(&self.rules_path, text).unwrap();
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("state/test.db")
+    }
+
+    /// Adds a ticket and lets it age past Zendesk's one-minute export delay.
+    pub fn ticket(&self, subject: &str, tags: &[&str]) -> u64 {
+        let mut t = NewTicket::new(subject, &format!("Description of {subject}"), self.requester);
+        t.tags = tags.iter().map(|s| s.to_string()).collect();
+        t.priority = Some("high".into());
+        t.status = "open".into();
+        let id = self.sb.zendesk.add_ticket(t);
+        self.sb.settle();
+        id
+    }
+
+    pub fn engine(&self) -> Engine {
+        let rules = ticket_sync::config::load(&self.rules_path).expect("rules valid");
+        let store = Arc::new(Store::open(&rules.state_path).expect("store opens"));
+        Engine::new(
+            Arc::new(rules),
+            store,
+            &Secret::new(sandbox::ZENDESK_TOKEN),
+            &Secret::new(sandbox::GITHUB_TOKEN),
+            false,
+        )
+    }
+
+    pub async fn escalate(&self) -> PassReport {
+        self.engine().escalate(&CancellationToken::new()).await.expect("pass runs")
+    }
+
+    /// The real binary, configured for this sandbox (tokens in its environment).
+    pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ticket-sync"));
+        cmd.arg("--config").arg(&self.rules_path).args(args);
+        cmd.env("TS_SANDBOX_ZENDESK_TOKEN", sandbox::ZENDESK_TOKEN)
+            .env("TS_SANDBOX_GITHUB_TOKEN", sandbox::GITHUB_TOKEN)
+            .env_remove("RUST_LOG")
+            .env_remove("TICKET_SYNC_CRASHPOINT")
+            .env_remove("TICKET_SYNC_CONFIG")
+            .env_remove("STATE_DIRECTORY");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs the binary to completion on a blocking thread, so the in-process sandbox keeps serving.
+    pub async fn bin(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command(args, env);
+        tokio::task::spawn_blocking(move || cmd.output().expect("binary runs")).await.unwrap()
+    }
+
+    /// Internal notes on a ticket that carry the link marker.
+    pub fn link_notes(&self, ticket: u64) -> Vec<String> {
+        let marker = format!("[ticket-sync:link zendesk={ticket}]");
+        self.sb.zendesk.comments(ticket).into_iter().filter(|c| c.body.contains(&marker)).map(|c| {
+            assert!(!c.public, "link notes are internal");
+            c.body
+        }).collect()
+    }
+
+    /// Issues in a repo whose body carries the ticket's marker.
+    pub fn issues_for(&self, repo: &str, ticket: u64) -> Vec<u64> {
+        let marker = format!("<!-- ticket-sync:zendesk={ticket} -->");
+        self.sb.github.issues(repo).into_iter().filter(|i| i.body.as_deref().unwrap_or("").contains(&marker)).map(|i| i.number).collect()
+    }
+
+    pub fn github_writes(&self) -> usize {
+        self.sb.github.door.log.writes()
+    }
+
+    pub fn zendesk_writes(&self) -> usize {
+        self.sb.zendesk.door.log.writes()
+    }
+}

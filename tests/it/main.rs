@@ -1,0 +1,6 @@
+//! Integration tests: the daemon's entry points driven against the sandbox fakes.
+
+mod cli;
+mod config_errors;
+mod escalate;
+mod harness;
