@@ -25,7 +25,9 @@ pub async fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Demo => demo::run().await,
         Command::Check { online } => check(&path, online).await,
-        Command::Status { json, ticket } => with_rules(&path, |rules| status::print(&rules, json, ticket.map(TicketId))),
+        Command::Status { json, ticket } => {
+            with_rules(&path, |rules| status::print(&rules, json, ticket.map(TicketId)))
+        }
         Command::Retry { ticket_id } => with_rules(&path, |rules| retry(&rules, TicketId(ticket_id))),
         Command::Sync { dry_run } => sync(&path, dry_run).await,
         Command::Run => daemon_main(&path).await,
@@ -57,7 +59,12 @@ async fn check(path: &Path, online: bool) -> u8 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    println!("{}: valid ({} route(s), state database {})", path.display(), rules.routes.len(), rules.state_path.display());
+    println!(
+        "{}: valid ({} route(s), state database {})",
+        path.display(),
+        rules.routes.len(),
+        rules.state_path.display()
+    );
     if !online {
         return EXIT_OK;
     }

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "ticket-sync", version, about = "Escalate Zendesk tickets to GitHub issues and push issue changes back")]
+#[command(
+    name = "ticket-sync",
+    version,
+    about = "Escalate Zendesk tickets to GitHub issues and push issue changes back"
+)]
 pub struct Cli {
     /// Rules file (default: $TICKET_SYNC_CONFIG, then ./sync-rules.toml).
     #[arg(long, global = true, value_name = "PATH")]

@@ -39,7 +39,8 @@ impl InstanceLock {
         lock_path.push(".lock");
         let lock_path = PathBuf::from(lock_path);
         if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| DaemonError::Locked(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| DaemonError::Locked(format!("cannot create {}: {e}", dir.display())))?;
         }
         let file = File::options()
             .create(true)
@@ -148,7 +149,12 @@ fn reloaded(path: &Path, current: Engine, store: Arc<Store>) -> Engine {
     }
     match build_engine(rules, store) {
         Ok(engine) => {
-            info!(routes = engine.rules.routes.len(), escalate = engine.rules.schedule.escalate.text(), push = engine.rules.schedule.push.text(), "rules reloaded; they apply from the next pass");
+            info!(
+                routes = engine.rules.routes.len(),
+                escalate = engine.rules.schedule.escalate.text(),
+                push = engine.rules.schedule.push.text(),
+                "rules reloaded; they apply from the next pass"
+            );
             engine
         }
         Err(e) => {

@@ -1,2 +1,167 @@
-//! demo (placeholder)
-pub async fn run() -> u8 { 0 }
+//! `ticket-sync demo`: the real daemon against the built-in sandbox, with a scripted story
+//! (tickets escalate, one escalates later, engineering closes an issue), then a table.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::sandbox::{NewTicket, Sandbox, Visibility, GITHUB_TOKEN, ZENDESK_TOKEN};
+use crate::store::Store;
+
+const ROUTES: &str = r#"
+[schedule]
+escalate = "*/2 * * * * *"
+push = "*/2 * * * * *"
+
+[[route]]
+when = { tags_any = ["billing"] }
+repo = "acme/billing"
+labels = ["support", "billing"]
+
+[[route]]
+repo = "acme/backend"
+labels = ["support"]
+"#;
+
+/// Runs the demo; returns the exit code.
+pub async fn run() -> u8 {
+    match story().await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("demo failed: {e:#}");
+            1
+        }
+    }
+}
+
+fn write_rules(sb: &Sandbox, dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+    std::fs::write(dir.join("zendesk-token"), ZENDESK_TOKEN)?;
+    std::fs::write(dir.join("github-token"), GITHUB_TOKEN)?;
+    let text = sb
+        .rules_toml("state/demo.db", ROUTES)
+        .replace("token_env = \"TS_SANDBOX_ZENDESK_TOKEN\"", "token_file = \"zendesk-token\"")
+        .replace("token_env = \"TS_SANDBOX_GITHUB_TOKEN\"", "token_file = \"github-token\"");
+    let path = dir.join("sync-rules.toml");
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+fn seed(sb: &Sandbox) -> Vec<u64> {
+    let org = sb.zendesk.add_organization("Globex Corp");
+    let jane = sb.zendesk.add_user("Jane Customer", "jane@globex.example", Some(org));
+    let tickets: [(&str, &str, &[&str], Option<&str>); 5] = [
+        (
+            "Checkout fails with error 500",
+            "Since this morning every checkout fails. Call me at +1 555 010 9999.",
+            &["escalated"],
+            Some("urgent"),
+        ),
+        (
+            "Invoice shows the wrong VAT",
+            "Our March invoice charges 25% VAT instead of 19%. Contact: jane@globex.example",
+            &["escalated", "billing"],
+            Some("high"),
+        ),
+        ("Dashboard is slow", "Loading the dashboard takes 40 seconds.", &["performance"], Some("normal")),
+        ("How do I reset my password?", "I cannot find the reset link.", &["question"], None),
+        ("Export to CSV drops rows", "Exports over 10,000 rows are cut off.", &["escalated"], Some("high")),
+    ];
+    tickets
+        .iter()
+        .map(|(subject, description, tags, priority)| {
+            let mut t = NewTicket::new(subject, description, jane);
+            t.tags = tags.iter().map(|s| s.to_string()).collect();
+            t.priority = priority.map(str::to_string);
+            t.status = "open".into();
+            sb.zendesk.add_ticket(t)
+        })
+        .collect()
+}
+
+async fn story() -> anyhow::Result<()> {
+    let sb = Sandbox::start().await?;
+    sb.github.add_repo("acme/backend", Visibility::Private, true);
+    sb.github.add_repo("acme/billing", Visibility::Private, true);
+    let dir = tempfile_dir()?;
+    let rules_path = write_rules(&sb, dir.path())?;
+    let ids = seed(&sb);
+    sb.settle();
+    println!("ticket-sync demo: sandbox Zendesk at {} and GitHub at {}", sb.zendesk.base_url(), sb.github.base_url());
+    println!("seeded {} tickets; {} carry the `escalated` tag. Running the daemon (passes every 2 s)…\n", ids.len(), 3);
+
+    let rules = crate::config::load(&rules_path)?;
+    let db = rules.state_path.clone();
+    let shutdown = CancellationToken::new();
+    let (_reload_tx, reload_rx) = tokio::sync::mpsc::unbounded_channel();
+    let daemon = tokio::spawn(crate::daemon::run(rules_path.clone(), rules, shutdown.clone(), reload_rx));
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    println!("t+3s  support adds `escalated` to ticket {} (\"Dashboard is slow\")", ids[2]);
+    sb.zendesk.set_tags(ids[2], &["performance", "escalated"]);
+    sb.settle();
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let store = Store::open_read_only(&db)?;
+    if let Some(m) = store.mapping(crate::domain::TicketId(ids[0]))? {
+        println!("t+6s  engineering closes {}#{} as completed", m.repo, m.issue_number);
+        sb.github.add_comment(&m.repo.to_string(), m.issue_number.0, "dev-alice", "Fixed in v2.3.1, deploying now.");
+        sb.github.close_issue(&m.repo.to_string(), m.issue_number.0, "completed", "dev-alice");
+    }
+    drop(store);
+
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    shutdown.cancel();
+    daemon.await??;
+    print_table(&sb, &db, &ids)?;
+    println!("\nThe state database of this run was {} (removed on exit).", db.display());
+    Ok(())
+}
+
+fn tempfile_dir() -> std::io::Result<TempDir> {
+    let path = std::env::temp_dir().join(format!("ticket-sync-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&path)?;
+    Ok(TempDir(path))
+}
+
+/// A folder removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn print_table(sb: &Sandbox, db: &Path, ids: &[u64]) -> anyhow::Result<()> {
+    let store = Store::open_read_only(db)?;
+    println!("\n{:<7} {:<32} {:<22} {:<16} {:<7} {:<8} notes", "ticket", "subject", "tags", "issue", "issue", "ticket");
+    println!("{:<7} {:<32} {:<22} {:<16} {:<7} {:<8} on ticket", "", "", "", "", "state", "status");
+    println!("{}", "-".repeat(104));
+    for id in ids {
+        let t = sb.zendesk.ticket(*id).expect("seeded ticket exists");
+        let notes = sb.zendesk.comments(*id).iter().filter(|c| !c.public).count();
+        let (issue, state) = match store.mapping(crate::domain::TicketId(*id))? {
+            Some(m) => {
+                let live = sb.github.issue(&m.repo.to_string(), m.issue_number.0);
+                (format!("{}#{}", m.repo, m.issue_number), live.map(|i| i.state).unwrap_or(m.issue_state))
+            }
+            None => ("-".to_string(), "-".to_string()),
+        };
+        let subject: String = t.subject.chars().take(31).collect();
+        println!("{id:<7} {subject:<32} {:<22} {issue:<16} {state:<7} {:<8} {notes}", t.tags.join(","), t.status);
+    }
+    for id in ids {
+        for c in sb.zendesk.comments(*id).iter().filter(|c| !c.public) {
+            let first = c.body.lines().next().unwrap_or("");
+            println!("  note on ticket {id}: {first}");
+        }
+    }
+    Ok(())
+}

@@ -51,20 +51,15 @@ impl FromStr for RepoName {
         let valid = |part: &str| {
             !part.is_empty()
                 && part.len() <= 100
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
                 && part != "."
                 && part != ".."
         };
         match s.split_once('/') {
-            Some((owner, name)) if valid(owner) && valid(name) => Ok(RepoName {
-                owner: owner.to_string(),
-                name: name.to_string(),
-            }),
-            _ => Err(format!(
-                "`{s}` is not a repository in the form owner/name (letters, digits, `-`, `_`, `.`)"
-            )),
+            Some((owner, name)) if valid(owner) && valid(name) => {
+                Ok(RepoName { owner: owner.to_string(), name: name.to_string() })
+            }
+            _ => Err(format!("`{s}` is not a repository in the form owner/name (letters, digits, `-`, `_`, `.`)")),
         }
     }
 }

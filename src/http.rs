@@ -75,10 +75,9 @@ pub struct RateBudget {
 
 /// Reads GitHub's `x-ratelimit-*` or any of Zendesk's spellings.
 pub fn read_budget(headers: &HeaderMap) -> Option<RateBudget> {
-    let num = |names: &[&str]| {
-        names.iter().find_map(|n| headers.get(*n)?.to_str().ok()?.trim().parse::<u64>().ok())
-    };
-    let remaining = num(&["x-ratelimit-remaining", "x-rate-limit-remaining", "ratelimit-remaining", "rate-limit-remaining"])?;
+    let num = |names: &[&str]| names.iter().find_map(|n| headers.get(*n)?.to_str().ok()?.trim().parse::<u64>().ok());
+    let remaining =
+        num(&["x-ratelimit-remaining", "x-rate-limit-remaining", "ratelimit-remaining", "rate-limit-remaining"])?;
     let limit = num(&["x-ratelimit-limit", "x-rate-limit", "ratelimit-limit", "rate-limit"]);
     // GitHub sends the reset as epoch seconds, Zendesk as seconds from now.
     let reset_at = match num(&["x-ratelimit-reset"]) {

@@ -11,7 +11,9 @@ pub fn init(format: LogFormat, default_level: &str) {
     let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
     let result = match (format, under_journald) {
-        (LogFormat::Json, _) => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
+        (LogFormat::Json, _) => {
+            builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init()
+        }
         (LogFormat::Text, true) => builder.without_time().with_ansi(false).try_init(),
         (LogFormat::Text, false) => builder.with_ansi(false).try_init(),
     };

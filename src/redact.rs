@@ -89,11 +89,8 @@ mod tests {
 
     #[test]
     fn operator_patterns_apply_first() {
-        let r = Redactor::new(Redaction {
-            emails: true,
-            phones: true,
-            patterns: vec![Regex::new(r"ACCT-\d+").unwrap()],
-        });
+        let r =
+            Redactor::new(Redaction { emails: true, phones: true, patterns: vec![Regex::new(r"ACCT-\d+").unwrap()] });
         assert_eq!(r.redact("account ACCT-991 of a@b.io"), "account [redacted] of [redacted email]");
     }
 }

@@ -102,14 +102,28 @@ fn ticket_history(store: &Store, id: TicketId, json: bool) -> crate::store::Resu
         return Ok(());
     }
     match &mapping {
-        Some(m) => println!("ticket {id} → {}#{} ({}, link {})", m.repo, m.issue_number, m.issue_state, m.link_state.as_str()),
+        Some(m) => {
+            println!("ticket {id} → {}#{} ({}, link {})", m.repo, m.issue_number, m.issue_state, m.link_state.as_str())
+        }
         None => println!("ticket {id}: not linked"),
     }
     for e in &ledger {
-        println!("  {}  {:<20} {:<8} {}", e.at.format("%Y-%m-%d %H:%M:%S"), e.event, e.side, e.remote_id.as_deref().unwrap_or(""));
+        println!(
+            "  {}  {:<20} {:<8} {}",
+            e.at.format("%Y-%m-%d %H:%M:%S"),
+            e.event,
+            e.side,
+            e.remote_id.as_deref().unwrap_or("")
+        );
     }
     if let Some(f) = failure {
-        println!("  failing: {} (attempts {}, {}): {}", f.stage, f.attempts, if f.parked { "parked" } else { "will retry" }, f.error);
+        println!(
+            "  failing: {} (attempts {}, {}): {}",
+            f.stage,
+            f.attempts,
+            if f.parked { "parked" } else { "will retry" },
+            f.error
+        );
     }
     Ok(())
 }
@@ -126,10 +140,16 @@ pub fn render_text(r: &StatusReport) -> String {
     }
     if r.mappings.len() <= 50 {
         for m in &r.mappings {
-            let pushed = m.last_pushed_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "never".into());
+            let pushed =
+                m.last_pushed_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "never".into());
             out.push_str(&format!(
                 "  ticket {:<10} {}#{:<6} {:<7} link {:<13} pushed {}\n",
-                m.ticket_id, m.repo, m.issue_number, m.issue_state, m.link_state.as_str(), pushed
+                m.ticket_id,
+                m.repo,
+                m.issue_number,
+                m.issue_state,
+                m.link_state.as_str(),
+                pushed
             ));
         }
     }
@@ -138,7 +158,9 @@ pub fn render_text(r: &StatusReport) -> String {
         out.push_str("  none yet\n");
     }
     for (kind, p) in &r.last_pass {
-        let fmt = |t: Option<chrono::DateTime<Utc>>| t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into());
+        let fmt = |t: Option<chrono::DateTime<Utc>>| {
+            t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into())
+        };
         out.push_str(&format!(
             "  {kind:<9} last {} ({}), next {}\n",
             fmt(p.record.finished_at.or(Some(p.record.started_at))),
@@ -153,7 +175,11 @@ pub fn render_text(r: &StatusReport) -> String {
             f.ticket_id,
             f.stage,
             f.attempts,
-            if f.parked { "PARKED (ticket-sync retry ID)".to_string() } else { format!("next {}", f.next_attempt_at.format("%H:%M:%S")) },
+            if f.parked {
+                "PARKED (ticket-sync retry ID)".to_string()
+            } else {
+                format!("next {}", f.next_attempt_at.format("%H:%M:%S"))
+            },
             f.error
         ));
     }

@@ -35,18 +35,12 @@ impl CronSchedule {
             }
         };
         let weekday = translate_weekday(rest[4])?;
-        let expr = format!(
-            "{seconds} {} {} {} {} {weekday}",
-            rest[0], rest[1], rest[2], rest[3]
-        );
+        let expr = format!("{seconds} {} {} {} {} {weekday}", rest[0], rest[1], rest[2], rest[3]);
         let schedule = cron::Schedule::from_str(&expr).map_err(|e| e.to_string())?;
         if schedule.upcoming(Utc).next().is_none() {
             return Err("the expression never fires".into());
         }
-        Ok(CronSchedule {
-            text: text.to_string(),
-            schedule,
-        })
+        Ok(CronSchedule { text: text.to_string(), schedule })
     }
 
     pub fn text(&self) -> &str {

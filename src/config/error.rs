@@ -28,12 +28,7 @@ impl fmt::Display for ConfigError {
 
 impl ConfigError {
     pub fn new(file: &Path, line: Option<usize>, key: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError {
-            file: file.to_path_buf(),
-            line,
-            key: key.into(),
-            message: message.into(),
-        }
+        ConfigError { file: file.to_path_buf(), line, key: key.into(), message: message.into() }
     }
 
     /// An error about a value whose span is known.

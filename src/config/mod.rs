@@ -160,7 +160,6 @@ pub fn load(path: &Path) -> Result<Rules, ConfigError> {
 
 /// Validates rules-file text; `path` is used for messages and to resolve relative paths.
 pub fn parse(path: &Path, text: &str) -> Result<Rules, ConfigError> {
-    let raw: raw::RawRules =
-        toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e))?;
+    let raw: raw::RawRules = toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e))?;
     validate::validate(path, text, raw)
 }

@@ -88,20 +88,15 @@ fn token_source(
     credential: &str,
 ) -> Result<TokenSource, ConfigError> {
     match (env, file) {
-        (Some(_), Some(f)) => cx.err(
-            f.span(),
-            &format!("{table}.token_file"),
-            "give either token_env or token_file, not both",
-        ),
+        (Some(_), Some(f)) => {
+            cx.err(f.span(), &format!("{table}.token_file"), "give either token_env or token_file, not both")
+        }
         (Some(e), None) if e.get_ref().trim().is_empty() => {
             cx.err(e.span(), &format!("{table}.token_env"), "must name an environment variable")
         }
         (Some(e), None) => Ok(TokenSource::Env(e.get_ref().clone())),
         (None, Some(f)) => Ok(TokenSource::File(resolve_relative(cx.path, f.get_ref()))),
-        (None, None) => Ok(TokenSource::Default {
-            env: default_env.into(),
-            credential: credential.into(),
-        }),
+        (None, None) => Ok(TokenSource::Default { env: default_env.into(), credential: credential.into() }),
     }
 }
 
@@ -110,10 +105,17 @@ fn zendesk(cx: &Ctx, z: &S<raw::RawZendesk>) -> Result<ZendeskRules, ConfigError
     let email = match &z.get_ref().email {
         Some(e) if e.get_ref().contains('@') => e.get_ref().clone(),
         Some(e) => return cx.err(e.span(), "zendesk.email", "must be the e-mail address of the API user"),
-        None => return cx.err(z.span(), "zendesk.email", "missing: the API user's e-mail address is required with an API token"),
+        None => {
+            return cx.err(
+                z.span(),
+                "zendesk.email",
+                "missing: the API user's e-mail address is required with an API token",
+            )
+        }
     };
     let r = z.get_ref();
-    let token = token_source(cx, "zendesk", r.token_env.as_ref(), r.token_file.as_ref(), "ZENDESK_API_TOKEN", "zendesk-token")?;
+    let token =
+        token_source(cx, "zendesk", r.token_env.as_ref(), r.token_file.as_ref(), "ZENDESK_API_TOKEN", "zendesk-token")?;
     Ok(ZendeskRules { url, email, token })
 }
 
@@ -131,7 +133,8 @@ fn github(cx: &Ctx, g: Option<&S<raw::RawGithub>>) -> Result<GithubRules, Config
         Some(u) => base_url(cx, u, "github.url", g.allow_insecure_http)?,
         None => default_url,
     };
-    let token = token_source(cx, "github", g.token_env.as_ref(), g.token_file.as_ref(), "GITHUB_TOKEN", "github-token")?;
+    let token =
+        token_source(cx, "github", g.token_env.as_ref(), g.token_file.as_ref(), "GITHUB_TOKEN", "github-token")?;
     let writes_per_minute = match &g.writes_per_minute {
         None => 60,
         Some(v) if (0..=1000).contains(v.get_ref()) => *v.get_ref() as u32,
@@ -178,7 +181,12 @@ fn schedule(cx: &Ctx, s: Option<&raw::RawSchedule>) -> Result<Schedules, ConfigE
     })
 }
 
-fn word_list(cx: &Ctx, v: Option<&S<Vec<String>>>, key: &str, allowed: Option<&[&str]>) -> Result<Vec<String>, ConfigError> {
+fn word_list(
+    cx: &Ctx,
+    v: Option<&S<Vec<String>>>,
+    key: &str,
+    allowed: Option<&[&str]>,
+) -> Result<Vec<String>, ConfigError> {
     let Some(v) = v else { return Ok(Vec::new()) };
     if v.get_ref().is_empty() {
         return cx.err(v.span(), key, "must not be an empty list (leave the key out instead)");
@@ -207,15 +215,26 @@ fn filter(cx: &Ctx, m: &RawMatch, prefix: &str) -> Result<Match, ConfigError> {
 fn escalation(cx: &Ctx, e: &S<raw::RawEscalation>) -> Result<Escalation, ConfigError> {
     let r = e.get_ref();
     if r.tags_any.is_none() {
-        return cx.err(e.span(), "escalation.tags_any", "missing: list the tags that mark a ticket as escalated, e.g. [\"escalated\"]");
+        return cx.err(
+            e.span(),
+            "escalation.tags_any",
+            "missing: list the tags that mark a ticket as escalated, e.g. [\"escalated\"]",
+        );
     }
-    let as_match = RawMatch { tags_any: r.tags_any.clone(), status_in: r.status_in.clone(), priority_in: r.priority_in.clone() };
+    let as_match =
+        RawMatch { tags_any: r.tags_any.clone(), status_in: r.status_in.clone(), priority_in: r.priority_in.clone() };
     let filter = filter(cx, &as_match, "escalation")?;
     let start = match &r.start {
         None => None,
         Some(s) => match DateTime::parse_from_rfc3339(s.get_ref()) {
             Ok(t) => Some(t.with_timezone(&chrono::Utc)),
-            Err(e) => return cx.err(s.span(), "escalation.start", format!("`{}` is not an RFC 3339 time such as 2026-01-01T00:00:00Z: {e}", s.get_ref())),
+            Err(e) => {
+                return cx.err(
+                    s.span(),
+                    "escalation.start",
+                    format!("`{}` is not an RFC 3339 time such as 2026-01-01T00:00:00Z: {e}", s.get_ref()),
+                )
+            }
         },
     };
     Ok(Escalation { filter, start, attachments: r.attachments.unwrap_or(true) })
@@ -223,7 +242,12 @@ fn escalation(cx: &Ctx, e: &S<raw::RawEscalation>) -> Result<Escalation, ConfigE
 
 fn routes(cx: &Ctx, raw: &[S<raw::RawRoute>]) -> Result<Vec<Route>, ConfigError> {
     if raw.is_empty() {
-        return Err(ConfigError::new(cx.path, None, "route", "no [[route]] table: add at least one, with `repo = \"owner/name\"`"));
+        return Err(ConfigError::new(
+            cx.path,
+            None,
+            "route",
+            "no [[route]] table: add at least one, with `repo = \"owner/name\"`",
+        ));
     }
     let mut routes: Vec<Route> = Vec::new();
     for (i, r) in raw.iter().enumerate() {
@@ -232,7 +256,9 @@ fn routes(cx: &Ctx, raw: &[S<raw::RawRoute>]) -> Result<Vec<Route>, ConfigError>
             return cx.err(r.span(), &key, format!("can never match: route[{fallback}] has no `when` and already matches every ticket; move the fallback last"));
         }
         let repo = match &r.get_ref().repo {
-            None => return cx.err(r.span(), &format!("{key}.repo"), "missing: every route needs `repo = \"owner/name\"`"),
+            None => {
+                return cx.err(r.span(), &format!("{key}.repo"), "missing: every route needs `repo = \"owner/name\"`")
+            }
             Some(v) => v.get_ref().parse().or_else(|e: String| cx.err(v.span(), &format!("{key}.repo"), e))?,
         };
         let when = match &r.get_ref().when {
@@ -240,7 +266,11 @@ fn routes(cx: &Ctx, raw: &[S<raw::RawRoute>]) -> Result<Vec<Route>, ConfigError>
             Some(w) => {
                 let m = filter(cx, w.get_ref(), &format!("{key}.when"))?;
                 if m == Match::default() {
-                    return cx.err(w.span(), &format!("{key}.when"), "is empty: give tags_any, status_in or priority_in, or leave `when` out for a fallback");
+                    return cx.err(
+                        w.span(),
+                        &format!("{key}.when"),
+                        "is empty: give tags_any, status_in or priority_in, or leave `when` out for a fallback",
+                    );
                 }
                 Some(m)
             }
@@ -250,7 +280,12 @@ fn routes(cx: &Ctx, raw: &[S<raw::RawRoute>]) -> Result<Vec<Route>, ConfigError>
     Ok(routes)
 }
 
-fn status_action(cx: &Ctx, v: Option<&S<String>>, key: &str, default: StatusAction) -> Result<StatusAction, ConfigError> {
+fn status_action(
+    cx: &Ctx,
+    v: Option<&S<String>>,
+    key: &str,
+    default: StatusAction,
+) -> Result<StatusAction, ConfigError> {
     let Some(v) = v else { return Ok(default) };
     match v.get_ref().as_str() {
         "keep" => Ok(StatusAction::Keep),
@@ -261,10 +296,21 @@ fn status_action(cx: &Ctx, v: Option<&S<String>>, key: &str, default: StatusActi
 
 fn pushback(cx: &Ctx, p: Option<&raw::RawPushback>) -> Result<Pushback, ConfigError> {
     let open = || StatusAction::Set("open".into());
-    let not_planned = status_action(cx, p.and_then(|p| p.closed_not_planned.as_ref()), "pushback.closed_not_planned", open())?;
+    let not_planned =
+        status_action(cx, p.and_then(|p| p.closed_not_planned.as_ref()), "pushback.closed_not_planned", open())?;
     Ok(Pushback {
-        closed_completed: status_action(cx, p.and_then(|p| p.closed_completed.as_ref()), "pushback.closed_completed", open())?,
-        closed_duplicate: status_action(cx, p.and_then(|p| p.closed_duplicate.as_ref()), "pushback.closed_duplicate", not_planned.clone())?,
+        closed_completed: status_action(
+            cx,
+            p.and_then(|p| p.closed_completed.as_ref()),
+            "pushback.closed_completed",
+            open(),
+        )?,
+        closed_duplicate: status_action(
+            cx,
+            p.and_then(|p| p.closed_duplicate.as_ref()),
+            "pushback.closed_duplicate",
+            not_planned.clone(),
+        )?,
         closed_not_planned: not_planned,
         reopened: status_action(cx, p.and_then(|p| p.reopened.as_ref()), "pushback.reopened", StatusAction::Keep)?,
         comments: match p.and_then(|p| p.comments.as_ref()) {
@@ -297,7 +343,13 @@ fn redaction(cx: &Ctx, r: Option<&raw::RawRedact>) -> Result<Redaction, ConfigEr
     let mut patterns = Vec::new();
     for p in &r.patterns {
         match Regex::new(p.get_ref()) {
-            Ok(re) if re.is_match("") => return cx.err(p.span(), "redact.patterns", format!("`{}` matches the empty string and would redact nothing useful", p.get_ref())),
+            Ok(re) if re.is_match("") => {
+                return cx.err(
+                    p.span(),
+                    "redact.patterns",
+                    format!("`{}` matches the empty string and would redact nothing useful", p.get_ref()),
+                )
+            }
             Ok(re) => patterns.push(re),
             Err(e) => return cx.err(p.span(), "redact.patterns", format!("invalid regular expression: {e}")),
         }
@@ -310,7 +362,13 @@ fn daemon(cx: &Ctx, d: Option<&raw::RawDaemon>) -> Result<DaemonRules, ConfigErr
         None => None,
         Some(v) => match v.get_ref().parse() {
             Ok(a) => Some(a),
-            Err(_) => return cx.err(v.span(), "daemon.listen", format!("`{}` is not an address such as 127.0.0.1:9464", v.get_ref())),
+            Err(_) => {
+                return cx.err(
+                    v.span(),
+                    "daemon.listen",
+                    format!("`{}` is not an address such as 127.0.0.1:9464", v.get_ref()),
+                )
+            }
         },
     };
     Ok(DaemonRules { listen })

@@ -6,6 +6,44 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Deserialize)]
 pub struct WireUser {
     pub login: String,
+    /// `User`, `Bot` or `Organization`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// An item of the repo-wide comment list.
+#[derive(Debug, Deserialize)]
+pub struct WireComment {
+    pub id: u64,
+    pub html_url: String,
+    /// `…/issues/{number}`: the only place the issue number appears.
+    pub issue_url: String,
+    pub body: Option<String>,
+    pub user: Option<WireUser>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+/// An item of the repo-wide issue event list.
+#[derive(Debug, Deserialize)]
+pub struct WireEvent {
+    pub id: u64,
+    pub event: String,
+    pub actor: Option<WireUser>,
+    pub created_at: Option<String>,
+    pub state_reason: Option<String>,
+    pub issue: Option<WireEventIssue>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireEventIssue {
+    pub number: u64,
+    pub pull_request: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreateComment<'a> {
+    pub body: &'a str,
 }
 
 #[derive(Debug, Deserialize)]
@@ -17,6 +55,7 @@ pub struct WireIssue {
     pub state_reason: Option<String>,
     pub body: Option<String>,
     pub updated_at: Option<String>,
+    pub closed_at: Option<String>,
     pub closed_by: Option<WireUser>,
     /// Present only on pull requests, which the issue list returns too.
     pub pull_request: Option<serde_json::Value>,

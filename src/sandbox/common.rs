@@ -49,12 +49,7 @@ pub struct FaultRule {
 
 impl FaultRule {
     pub fn new(method: Option<Method>, path_contains: &str, fault: Fault) -> Self {
-        FaultRule {
-            method,
-            path_contains: path_contains.to_string(),
-            fault,
-            times: 1,
-        }
+        FaultRule { method, path_contains: path_contains.to_string(), fault, times: 1 }
     }
 
     pub fn times(mut self, times: u32) -> Self {
@@ -100,8 +95,7 @@ impl Faults {
     }
 
     pub fn set_random(&self, random: Option<RandomFaults>) {
-        self.state.lock().unwrap().random =
-            random.map(|r| (r, StdRng::seed_from_u64(r.seed)));
+        self.state.lock().unwrap().random = random.map(|r| (r, StdRng::seed_from_u64(r.seed)));
     }
 
     /// The fault to apply to this request, if any. Scripted rules win over random faults.
@@ -123,9 +117,7 @@ impl Faults {
             Some(Fault::Status(statuses[rng.random_range(0..statuses.len())]))
         } else if roll < cfg.error_rate + cfg.drop_rate {
             Some(Fault::Drop)
-        } else if *method != Method::GET
-            && roll < cfg.error_rate + cfg.drop_rate + cfg.lose_response_rate
-        {
+        } else if *method != Method::GET && roll < cfg.error_rate + cfg.drop_rate + cfg.lose_response_rate {
             Some(Fault::LoseResponse)
         } else {
             None
@@ -196,8 +188,7 @@ impl Clock {
     }
 
     pub fn advance(&self, by: Duration) {
-        self.offset_secs
-            .fetch_add(by.as_secs() as i64, Ordering::SeqCst);
+        self.offset_secs.fetch_add(by.as_secs() as i64, Ordering::SeqCst);
     }
 }
 
@@ -210,11 +201,7 @@ pub struct Frontdoor {
 
 impl Frontdoor {
     pub fn new(service: Service) -> Arc<Self> {
-        Arc::new(Frontdoor {
-            service,
-            faults: Faults::default(),
-            log: RequestLog::default(),
-        })
+        Arc::new(Frontdoor { service, faults: Faults::default(), log: RequestLog::default() })
     }
 }
 
@@ -232,21 +219,13 @@ pub async fn frontdoor(State(door): State<Arc<Frontdoor>>, req: Request, next: N
         }
         Some(Fault::Drop) => broken_response(),
         Some(Fault::Status(code)) => error_response(door.service, *code),
-        Some(Fault::RateLimited { retry_after_secs }) => {
-            rate_limited_response(door.service, *retry_after_secs)
-        }
+        Some(Fault::RateLimited { retry_after_secs }) => rate_limited_response(door.service, *retry_after_secs),
     };
     let status = match fault {
         Some(Fault::Drop) | Some(Fault::LoseResponse) => 0,
         _ => response.status().as_u16(),
     };
-    door.log.record(LoggedRequest {
-        method,
-        path,
-        query,
-        status,
-        fault,
-    });
+    door.log.record(LoggedRequest { method, path, query, status, fault });
     response
 }
 
@@ -292,9 +271,6 @@ fn rate_limited_response(service: Service, retry_after_secs: u64) -> Response {
         )
             .into_response(),
     };
-    response.headers_mut().insert(
-        "retry-after",
-        HeaderValue::from_str(&retry_after_secs.to_string()).unwrap(),
-    );
+    response.headers_mut().insert("retry-after", HeaderValue::from_str(&retry_after_secs.to_string()).unwrap());
     response
 }

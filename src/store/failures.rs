@@ -22,7 +22,8 @@ pub struct Failure {
     pub ticket: Option<Ticket>,
 }
 
-const COLUMNS: &str = "ticket_id, stage, error, attempts, first_failed_at, last_failed_at, next_attempt_at, parked, ticket";
+const COLUMNS: &str =
+    "ticket_id, stage, error, attempts, first_failed_at, last_failed_at, next_attempt_at, parked, ticket";
 
 fn from_row(r: &Row) -> rusqlite::Result<Failure> {
     Ok(Failure {
@@ -46,7 +47,14 @@ pub fn backoff(attempts: u32) -> chrono::Duration {
 impl Store {
     /// Records one more failed attempt; parks the item when `max_attempts` is reached.
     /// Returns the stored failure.
-    pub fn record_failure(&self, ticket: TicketId, stage: &str, error: &str, snapshot: Option<&Ticket>, max_attempts: u32) -> Result<Failure> {
+    pub fn record_failure(
+        &self,
+        ticket: TicketId,
+        stage: &str,
+        error: &str,
+        snapshot: Option<&Ticket>,
+        max_attempts: u32,
+    ) -> Result<Failure> {
         let now = Utc::now();
         let previous = self.failure(ticket)?;
         let attempts = previous.as_ref().map_or(0, |f| f.attempts) + 1;

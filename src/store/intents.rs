@@ -12,6 +12,8 @@ use crate::domain::TicketId;
 pub enum IntentKind {
     CreateIssue,
     LinkNote,
+    /// A push-back note for one GitHub event; its key also names the event.
+    PushNote,
 }
 
 impl IntentKind {
@@ -19,6 +21,7 @@ impl IntentKind {
         match self {
             IntentKind::CreateIssue => "create_issue",
             IntentKind::LinkNote => "link_note",
+            IntentKind::PushNote => "push_note",
         }
     }
 
@@ -26,6 +29,7 @@ impl IntentKind {
         match s {
             "create_issue" => Some(IntentKind::CreateIssue),
             "link_note" => Some(IntentKind::LinkNote),
+            "push_note" => Some(IntentKind::PushNote),
             _ => None,
         }
     }
@@ -35,8 +39,15 @@ pub(crate) fn key(kind: IntentKind, ticket: TicketId) -> String {
     format!("{}:{}", kind.as_str(), ticket)
 }
 
+/// The key of a push-back note: one per ticket and GitHub event.
+pub(crate) fn push_key(ticket: TicketId, event_key: &str) -> String {
+    format!("{}:{ticket}:{event_key}", IntentKind::PushNote.as_str())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Intent {
+    /// Unique per intended write (`kind:ticket`, or `push_note:ticket:event` for push-back).
+    pub key: String,
     pub kind: IntentKind,
     pub ticket_id: TicketId,
     pub repo: Option<String>,
@@ -49,11 +60,15 @@ pub struct Intent {
 
 impl Store {
     pub fn intent(&self, kind: IntentKind, ticket: TicketId) -> Result<Option<Intent>> {
+        self.intent_by_key(&key(kind, ticket))
+    }
+
+    pub fn intent_by_key(&self, key: &str) -> Result<Option<Intent>> {
         let conn = self.conn();
         let row = conn
             .query_row(
                 "SELECT kind, ticket_id, repo, payload, created_at, attempts FROM intents WHERE key = ?1",
-                [key(kind, ticket)],
+                [key],
                 |r| {
                     Ok((
                         r.get::<_, String>(0)?,
@@ -68,6 +83,7 @@ impl Store {
             .optional()?;
         Ok(row.and_then(|(k, t, repo, payload, created, attempts)| {
             Some(Intent {
+                key: key.to_string(),
                 kind: IntentKind::parse(&k)?,
                 ticket_id: TicketId(t as u64),
                 repo,
@@ -80,23 +96,27 @@ impl Store {
 
     /// All unfinished intents, oldest first.
     pub fn pending_intents(&self) -> Result<Vec<Intent>> {
-        let keys: Vec<(String, i64)> = {
+        let keys: Vec<String> = {
             let conn = self.conn();
-            let mut stmt = conn.prepare("SELECT kind, ticket_id FROM intents ORDER BY created_at, key")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+            let mut stmt = conn.prepare("SELECT key FROM intents ORDER BY created_at, key")?;
+            let rows = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
             rows
         };
         let mut out = Vec::new();
-        for (k, t) in keys {
-            if let Some(kind) = IntentKind::parse(&k) {
-                out.extend(self.intent(kind, TicketId(t as u64))?);
-            }
+        for k in keys {
+            out.extend(self.intent_by_key(&k)?);
         }
         Ok(out)
     }
 
     /// Records the intent if it is new; returns it as stored (an existing one keeps its payload).
-    pub fn begin_intent(&self, kind: IntentKind, ticket: TicketId, repo: Option<&str>, payload: &str) -> Result<Intent> {
+    pub fn begin_intent(
+        &self,
+        kind: IntentKind,
+        ticket: TicketId,
+        repo: Option<&str>,
+        payload: &str,
+    ) -> Result<Intent> {
         self.conn().execute(
             "INSERT OR IGNORE INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
             params![key(kind, ticket), ticket.0 as i64, kind.as_str(), repo, payload, ts(Utc::now())],
@@ -106,7 +126,37 @@ impl Store {
 
     /// Marks that a remote write for this intent is about to be sent. Durable before the write.
     pub fn intent_attempt(&self, kind: IntentKind, ticket: TicketId) -> Result<()> {
-        self.conn().execute("UPDATE intents SET attempts = attempts + 1 WHERE key = ?1", [key(kind, ticket)])?;
+        self.intent_attempt_key(&key(kind, ticket))
+    }
+
+    pub fn intent_attempt_key(&self, key: &str) -> Result<()> {
+        self.conn().execute("UPDATE intents SET attempts = attempts + 1 WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
+    /// Records the push-back note intent for one event if it is new; returns it as stored.
+    pub fn begin_push_intent(&self, ticket: TicketId, event_key: &str, repo: &str, payload: &str) -> Result<Intent> {
+        let key = push_key(ticket, event_key);
+        self.conn().execute(
+            "INSERT OR IGNORE INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+            params![key, ticket.0 as i64, IntentKind::PushNote.as_str(), repo, payload, ts(Utc::now())],
+        )?;
+        Ok(self.intent_by_key(&key)?.expect("intent was just written"))
+    }
+
+    /// Drops every unfinished push-back note of a ticket that can no longer take them.
+    pub fn abandon_push_intents(&self, ticket: TicketId, why: &str) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
+            "DELETE FROM intents WHERE ticket_id = ?1 AND kind = ?2",
+            params![ticket.0 as i64, IntentKind::PushNote.as_str()],
+        )?;
+        tx.execute(
+            "INSERT INTO ledger (ticket_id, at, event, side, detail) VALUES (?1, ?2, 'push_note_abandoned', 'local', ?3)",
+            params![ticket.0 as i64, ts(Utc::now()), format!("{n} note(s): {why}")],
+        )?;
+        tx.commit()?;
         Ok(())
     }
 

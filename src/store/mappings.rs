@@ -49,9 +49,11 @@ pub struct Mapping {
     pub created_at: DateTime<Utc>,
     pub issue_updated_at: Option<DateTime<Utc>>,
     pub last_pushed_at: Option<DateTime<Utc>>,
+    /// When the issue was last closed, as last seen (None while open).
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, link_state, created_at, issue_updated_at, last_pushed_at";
+const COLUMNS: &str = "ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, link_state, created_at, issue_updated_at, last_pushed_at, closed_at";
 
 fn from_row(r: &Row) -> rusqlite::Result<Mapping> {
     let repo: String = r.get(1)?;
@@ -68,6 +70,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Mapping> {
         created_at: parse_ts(&r.get::<_, String>(8)?).unwrap_or_default(),
         issue_updated_at: r.get::<_, Option<String>>(9)?.and_then(|s| parse_ts(&s)),
         last_pushed_at: r.get::<_, Option<String>>(10)?.and_then(|s| parse_ts(&s)),
+        closed_at: r.get::<_, Option<String>>(11)?.and_then(|s| parse_ts(&s)),
     })
 }
 
@@ -104,7 +107,13 @@ impl Store {
 
     /// Records a created (or recovered) issue: the mapping, the ledger line, the end of the
     /// create intent and the start of the link-note intent, in one transaction.
-    pub fn record_issue_created(&self, ticket: TicketId, issue: &Issue, recovered: bool, note_payload: &str) -> Result<()> {
+    pub fn record_issue_created(
+        &self,
+        ticket: TicketId,
+        issue: &Issue,
+        recovered: bool,
+        note_payload: &str,
+    ) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let now = ts(Utc::now());
@@ -123,7 +132,10 @@ impl Store {
                 issue.updated_at.map(ts),
             ],
         )?;
-        tx.execute("DELETE FROM intents WHERE key = ?1", [super::intents::key(super::IntentKind::CreateIssue, ticket)])?;
+        tx.execute(
+            "DELETE FROM intents WHERE key = ?1",
+            [super::intents::key(super::IntentKind::CreateIssue, ticket)],
+        )?;
         tx.execute(
             "INSERT INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
             params![

@@ -1,11 +1,12 @@
 //! The state database (SQLite): the only module that runs SQL. Mappings, intents, cursors,
-//! failures, the ledger and pass records live here; see `schema.rs` for the tables.
+//! failures, the ledger, pass records and push-back watermarks live here; see `schema.rs` for the tables.
 
 mod failures;
 mod intents;
 mod mappings;
 mod progress;
 mod schema;
+mod watermarks;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -17,6 +18,7 @@ pub use failures::Failure;
 pub use intents::{Intent, IntentKind};
 pub use mappings::{LinkState, Mapping};
 pub use progress::{LedgerEntry, PassRecord, RepoRecord};
+pub use watermarks::{SeenState, Watermark};
 
 /// Errors from the state database. They are not per-item: a store failure stops the pass.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +85,8 @@ impl Store {
         if version < schema::MIGRATIONS.len() as i64 {
             return Err(StoreError::Open {
                 path: path.display().to_string(),
-                reason: "the database uses an older schema; run `ticket-sync sync` or the daemon once to upgrade it".into(),
+                reason: "the database uses an older schema; run `ticket-sync sync` or the daemon once to upgrade it"
+                    .into(),
             });
         }
         Ok(store)

@@ -128,7 +128,8 @@ impl Store {
 
     pub fn passes(&self) -> Result<Vec<PassRecord>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT kind, started_at, finished_at, outcome, summary FROM passes ORDER BY kind")?;
+        let mut stmt =
+            conn.prepare("SELECT kind, started_at, finished_at, outcome, summary FROM passes ORDER BY kind")?;
         let rows = stmt
             .query_map([], |r| {
                 Ok(PassRecord {
@@ -164,7 +165,13 @@ impl Store {
     pub fn save_budget(&self, service: &str, b: &RateBudget) -> Result<()> {
         self.conn().execute(
             "INSERT OR REPLACE INTO budgets (service, lim, remaining, reset_at, seen_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![service, b.limit.map(|v| v as i64), b.remaining.map(|v| v as i64), b.reset_at.map(ts), ts(Utc::now())],
+            params![
+                service,
+                b.limit.map(|v| v as i64),
+                b.remaining.map(|v| v as i64),
+                b.reset_at.map(ts),
+                ts(Utc::now())
+            ],
         )?;
         Ok(())
     }

@@ -72,4 +72,19 @@ pub const MIGRATIONS: &[&str] = &[
         seen_at   TEXT NOT NULL
     );
     "#,
+    // 2: push-back: per-repo watermarks, the issue's close time on the mapping, ledger lookups by event key.
+    r#"
+    CREATE TABLE watermarks (
+        repo            TEXT PRIMARY KEY,
+        issues_since    TEXT,
+        issues_etag     TEXT,
+        comments_since  TEXT,
+        comments_etag   TEXT,
+        last_comment_id INTEGER,
+        last_event_id   INTEGER,
+        updated_at      TEXT NOT NULL
+    );
+    ALTER TABLE mappings ADD COLUMN closed_at TEXT;
+    CREATE INDEX ledger_event_key ON ledger (ticket_id, detail);
+    "#,
 ];

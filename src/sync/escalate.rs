@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
 use super::body;
+use super::note::{write_once, Note, NoteOutcome};
 use super::route::{decide, Decision};
 use super::{Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
@@ -43,7 +44,8 @@ struct NotePayload {
 pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<PassReport, PassError> {
     let mut report = PassReport::new("escalate");
     if !engine.dry_run {
-        for intent in engine.store.pending_intents()? {
+        // Push-back notes are the push pass's to finish.
+        for intent in engine.store.pending_intents()?.into_iter().filter(|i| i.kind != IntentKind::PushNote) {
             if cancel.is_cancelled() {
                 return Ok(report);
             }
@@ -114,7 +116,11 @@ fn first_start_time(engine: &Engine) -> Result<i64, PassError> {
     let start = if engine.dry_run {
         engine.store.meta("first_start")?.and_then(|s| s.parse().ok()).unwrap_or(default.timestamp())
     } else {
-        engine.store.meta_get_or_set("first_start", &default.timestamp().to_string())?.parse().unwrap_or(default.timestamp())
+        engine
+            .store
+            .meta_get_or_set("first_start", &default.timestamp().to_string())?
+            .parse()
+            .unwrap_or(default.timestamp())
     };
     Ok(start.min(Utc::now().timestamp() - 61))
 }
@@ -122,7 +128,8 @@ fn first_start_time(engine: &Engine) -> Result<i64, PassError> {
 /// One ticket from the export or a retry: decide, then act; failures are recorded, not raised.
 async fn handle(engine: &Engine, ticket: Ticket, report: &mut PassReport) -> Result<(), PassError> {
     let id = ticket.id;
-    let span = info_span!("ticket", ticket_id = %id, repo = tracing::field::Empty, issue_number = tracing::field::Empty);
+    let span =
+        info_span!("ticket", ticket_id = %id, repo = tracing::field::Empty, issue_number = tracing::field::Empty);
     let result = act(engine, &ticket, report).instrument(span).await;
     settle(engine, id, Some(&ticket), "escalate", result, report)
 }
@@ -149,12 +156,17 @@ async fn act(engine: &Engine, ticket: &Ticket, report: &mut PassReport) -> Resul
             report.escalated += 1;
             tracing::Span::current().record("repo", tracing::field::display(&route.repo));
             if engine.dry_run {
-                report.planned.push(format!("create an issue in {} for ticket {} \"{}\"", route.repo, ticket.id, ticket.subject));
+                report
+                    .planned
+                    .push(format!("create an issue in {} for ticket {} \"{}\"", route.repo, ticket.id, ticket.subject));
                 return Ok(());
             }
             check_repo(engine, &route.repo).await?;
-            let attachments =
-                if engine.rules.escalation.attachments { engine.zendesk.attachments(ticket.id).await? } else { Vec::new() };
+            let attachments = if engine.rules.escalation.attachments {
+                engine.zendesk.attachments(ticket.id).await?
+            } else {
+                Vec::new()
+            };
             let payload = CreatePayload {
                 repo: route.repo.clone(),
                 title: body::issue_title(ticket, &engine.redactor),
@@ -162,7 +174,8 @@ async fn act(engine: &Engine, ticket: &Ticket, report: &mut PassReport) -> Resul
                 labels: route.labels.clone(),
             };
             let json = serde_json::to_string(&payload).expect("payload serialises");
-            let intent = engine.store.begin_intent(IntentKind::CreateIssue, ticket.id, Some(&route.repo.to_string()), &json)?;
+            let intent =
+                engine.store.begin_intent(IntentKind::CreateIssue, ticket.id, Some(&route.repo.to_string()), &json)?;
             finish_create(engine, intent, report).await
         }
     }
@@ -173,6 +186,7 @@ async fn resume(engine: &Engine, intent: Intent, report: &mut PassReport) -> Res
     match intent.kind {
         IntentKind::CreateIssue => finish_create(engine, intent, report).await,
         IntentKind::LinkNote => finish_note(engine, intent, report).await,
+        IntentKind::PushNote => Ok(()),
     }
 }
 
@@ -198,7 +212,8 @@ async fn finish_create(engine: &Engine, intent: Intent, report: &mut PassReport)
             check_repo(engine, &payload.repo).await?;
             engine.store.intent_attempt(IntentKind::CreateIssue, id)?;
             crashpoint::hit("before_issue_create");
-            let issue = engine.github.create_issue(&payload.repo, &payload.title, &payload.body, &payload.labels).await?;
+            let issue =
+                engine.github.create_issue(&payload.repo, &payload.title, &payload.body, &payload.labels).await?;
             crashpoint::hit("after_issue_create");
             (issue, false)
         }
@@ -223,31 +238,27 @@ async fn finish_note(engine: &Engine, intent: Intent, report: &mut PassReport) -
     let payload: NotePayload = serde_json::from_str(&intent.payload)
         .map_err(|e| ItemError::Refused(format!("stored note intent is unreadable ({e})")))?;
     let marker = body::link_note_marker(id);
-    if intent.attempts > 0 {
-        let comments = engine.zendesk.recent_comments(id, 10).await?;
-        if let Some(c) = comments.iter().find(|c| c.body.contains(&marker)) {
-            info!(comment_id = c.id, "link note was already written by an interrupted attempt");
-            engine.store.record_link_note(id, Some(c.id), true)?;
-            return Ok(());
-        }
-    }
-    engine.store.intent_attempt(IntentKind::LinkNote, id)?;
-    crashpoint::hit("before_link_note");
-    match engine.zendesk.update_ticket(id, &payload.text, false, None).await {
-        Ok(comment_id) => {
-            crashpoint::hit("after_link_note");
+    let note = Note {
+        ticket: id,
+        text: &payload.text,
+        marker: &marker,
+        status: None,
+        crash_before: "before_link_note",
+        crash_after: "after_link_note",
+    };
+    match write_once(engine, &intent, &note).await? {
+        NoteOutcome::Written(comment_id) => {
             engine.store.record_link_note(id, comment_id, false)?;
             report.notes += 1;
-            Ok(())
         }
-        Err(e) if is_closed_ticket(&e) => {
+        NoteOutcome::Found(comment_id) => engine.store.record_link_note(id, Some(comment_id), true)?,
+        NoteOutcome::TicketClosed => {
             warn!("the ticket was closed before the link note could be written; the link is kept, no note");
             engine.store.abandon_intent(IntentKind::LinkNote, id, "ticket closed")?;
             engine.store.set_link_state(id, LinkState::TicketClosed)?;
-            Ok(())
         }
-        Err(e) => Err(e.into()),
     }
+    Ok(())
 }
 
 /// Zendesk's answer to any update of a closed ticket.
@@ -261,7 +272,8 @@ async fn check_repo(engine: &Engine, repo: &RepoName) -> Result<(), ItemError> {
     if let Some(verdict) = engine.repo_checks.lock().unwrap().get(repo).cloned() {
         return verdict.map_or(Ok(()), |why| Err(ItemError::Refused(why)));
     }
-    let fresh = engine.store.repo_record(repo)?.filter(|r| Utc::now() - r.checked_at < Duration::minutes(REPO_RECHECK_MINUTES));
+    let fresh =
+        engine.store.repo_record(repo)?.filter(|r| Utc::now() - r.checked_at < Duration::minutes(REPO_RECHECK_MINUTES));
     let (visibility, has_issues) = match fresh {
         Some(r) => (r.visibility, r.has_issues),
         None => {

@@ -3,6 +3,7 @@
 
 pub mod body;
 mod escalate;
+mod note;
 mod online;
 mod pushback;
 pub mod route;

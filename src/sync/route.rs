@@ -90,7 +90,8 @@ labels = ["support"]
     #[test]
     fn first_matching_route_wins_and_fallback_catches_the_rest() {
         let r = rules();
-        let cases: &[(&[&str], &str, Option<&str>, bool, &str)] = &[
+        type Case<'a> = (&'a [&'a str], &'a str, Option<&'a str>, bool, &'a str);
+        let cases: &[Case] = &[
             (&["escalated", "billing"], "open", Some("urgent"), false, "create acme/billing"),
             (&["escalated"], "open", Some("urgent"), false, "create acme/oncall"),
             (&["escalated"], "pending", None, false, "create acme/backend"),

@@ -124,11 +124,21 @@ impl ZendeskClient {
             .comments_raw(id, true, max_pages)
             .await?
             .into_iter()
-            .map(|c| TicketComment { id: c.id, author_id: c.author_id, body: c.body.unwrap_or_default(), public: c.public })
+            .map(|c| TicketComment {
+                id: c.id,
+                author_id: c.author_id,
+                body: c.body.unwrap_or_default(),
+                public: c.public,
+            })
             .collect())
     }
 
-    async fn comments_raw(&self, id: TicketId, newest_first: bool, max_pages: usize) -> Result<Vec<wire::WireComment>, ApiError> {
+    async fn comments_raw(
+        &self,
+        id: TicketId,
+        newest_first: bool,
+        max_pages: usize,
+    ) -> Result<Vec<wire::WireComment>, ApiError> {
         let mut out = Vec::new();
         let mut after: Option<String> = None;
         for _ in 0..max_pages {
@@ -155,7 +165,13 @@ impl ZendeskClient {
 
     /// Adds one comment (an internal note unless `public`) and optionally sets the status, in one update.
     /// Returns the new comment's id when the audit reports it.
-    pub async fn update_ticket(&self, id: TicketId, note: &str, public: bool, status: Option<&str>) -> Result<Option<u64>, ApiError> {
+    pub async fn update_ticket(
+        &self,
+        id: TicketId,
+        note: &str,
+        public: bool,
+        status: Option<&str>,
+    ) -> Result<Option<u64>, ApiError> {
         let mut ticket = serde_json::json!({ "comment": { "body": note, "public": public } });
         if let Some(s) = status {
             ticket["status"] = serde_json::Value::String(s.to_string());

@@ -1,6 +1,6 @@
 //! Broken rules files: exit code 2, a message naming the key and line, and not one request sent.
 
-use crate::harness::{Env, ROUTES};
+use crate::harness::Env;
 
 async fn assert_rejected(env: &Env, text: &str, key: &str, line: usize) {
     std::fs::write(&env.rules_path, text).unwrap();
@@ -23,19 +23,34 @@ async fn each_config_error_names_key_and_line_and_sends_nothing() {
     let env = Env::new().await;
     let good = std::fs::read_to_string(&env.rules_path).unwrap();
     let cases: Vec<(String, &str, &str)> = vec![
-        (good.replace("tags_any = [\"escalated\"]", "tags_any = [\"escalated\"]\ncolour = \"blue\""), "escalation.colour", "colour"),
-        (good.replace("[escalation]", "[schedule]\nescalate = \"every minute\"\n\n[escalation]"), "schedule.escalate", "escalate = \"every"),
+        (
+            good.replace("tags_any = [\"escalated\"]", "tags_any = [\"escalated\"]\ncolour = \"blue\""),
+            "escalation.colour",
+            "colour",
+        ),
+        (
+            good.replace("[escalation]", "[schedule]\nescalate = \"every minute\"\n\n[escalation]"),
+            "schedule.escalate",
+            "escalate = \"every",
+        ),
         (good.replace("repo = \"acme/backend\"", ""), "route[1].repo", "[[route]]\n\nlabels"),
-        (good.replace("repo = \"acme/billing\"", "repo = \"acme-billing\""), "route[0].repo", "repo = \"acme-billing\""),
+        (
+            good.replace("repo = \"acme/billing\"", "repo = \"acme-billing\""),
+            "route[0].repo",
+            "repo = \"acme-billing\"",
+        ),
         (good.replace("tags_any = [\"escalated\"]\n", ""), "escalation.tags_any", "[escalation]"),
-        (good.replace("url = \"http://127.0.0.1", "url = \"http://127.0.0.1").replacen("email = ", "mail = ", 1), "zendesk.mail", "mail = "),
+        (
+            good.replacen("email = ", "mail = ", 1),
+            "zendesk.mail",
+            "mail = ",
+        ),
         (good.replace("[escalation]", "[escalation\n"), "escalation", "[escalation"),
     ];
     for (text, key, needle) in cases {
         let line = line_of(&text, needle);
         assert_rejected(&env, &text, key, line).await;
     }
-    let _ = ROUTES;
 }
 
 #[tokio::test]
@@ -45,4 +60,32 @@ async fn a_missing_token_is_a_config_error_and_sends_nothing() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("TS_SANDBOX_GITHUB_TOKEN"));
     assert_eq!(env.sb.zendesk.door.log.len() + env.sb.github.door.log.len(), 0);
+}
+
+#[test]
+fn the_sample_rules_file_is_valid() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/sync-rules.toml");
+    let rules = ticket_sync::config::load(std::path::Path::new(sample)).expect("the sample parses");
+    assert_eq!(rules.routes.len(), 2);
+    assert_eq!(rules.github.writes_per_minute, 60);
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused_unless_allowed() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sync-rules.toml")).unwrap();
+    let path = std::path::Path::new("/etc/ticket-sync/sync-rules.toml");
+    let insecure = text.replace("https://acme.zendesk.com", "http://acme.zendesk.com");
+    let err = ticket_sync::config::parse(path, &insecure).unwrap_err();
+    assert_eq!((err.key.as_str(), err.line), ("zendesk.url", Some(line_of(&insecure, "url = \"http://acme"))));
+    let allowed = insecure.replace("# allow_insecure_http = false                      #", "allow_insecure_http = true #");
+    assert!(ticket_sync::config::parse(path, &allowed).is_ok());
+}
+
+#[test]
+fn a_route_after_the_fallback_is_refused() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sync-rules.toml")).unwrap();
+    let text = format!("{text}\n[[route]]\nrepo = \"acme/late\"\n");
+    let err = ticket_sync::config::parse(std::path::Path::new("x.toml"), &text).unwrap_err();
+    assert_eq!(err.key, "route[2]");
+    assert!(err.message.contains("fallback"), "{err}");
 }

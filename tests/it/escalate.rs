@@ -150,7 +150,8 @@ async fn the_cursor_survives_a_restart() {
     // A new engine and a new store connection: only the database carries the cursor over.
     let report = env.escalate().await;
     assert_eq!(report.created, 1, "{report:?}");
-    let exports: Vec<_> = env.sb.zendesk.door.log.entries().into_iter().filter(|e| e.path.contains("incremental")).collect();
+    let exports: Vec<_> =
+        env.sb.zendesk.door.log.entries().into_iter().filter(|e| e.path.contains("incremental")).collect();
     assert!(exports.iter().all(|e| e.query.contains("cursor=") && !e.query.contains("start_time")), "{exports:?}");
     assert_eq!(env.issues_for("acme/backend", id).len(), 1);
 }
@@ -169,7 +170,9 @@ async fn public_repositories_are_refused_unless_allowed() {
     assert!(json["failures"][0]["error"].as_str().unwrap().contains("allow_public_repos"), "{json}");
 
     env.rewrite_rules(crate::harness::ROUTES, "");
-    let text = std::fs::read_to_string(&env.rules_path).unwrap().replace("writes_per_minute = 0", "writes_per_minute = 0\nallow_public_repos = true");
+    let text = std::fs::read_to_string(&env.rules_path)
+        .unwrap()
+        .replace("writes_per_minute = 0", "writes_per_minute = 0\nallow_public_repos = true");
     std::fs::write(&env.rules_path, text).unwrap();
     env.engine().store.retry_now(ticket_sync::domain::TicketId(id)).unwrap();
     assert_eq!(env.escalate().await.created, 1);

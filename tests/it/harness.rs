@@ -109,16 +109,28 @@ impl Env {
     /// Internal notes on a ticket that carry the link marker.
     pub fn link_notes(&self, ticket: u64) -> Vec<String> {
         let marker = format!("[ticket-sync:link zendesk={ticket}]");
-        self.sb.zendesk.comments(ticket).into_iter().filter(|c| c.body.contains(&marker)).map(|c| {
-            assert!(!c.public, "link notes are internal");
-            c.body
-        }).collect()
+        self.sb
+            .zendesk
+            .comments(ticket)
+            .into_iter()
+            .filter(|c| c.body.contains(&marker))
+            .map(|c| {
+                assert!(!c.public, "link notes are internal");
+                c.body
+            })
+            .collect()
     }
 
     /// Issues in a repo whose body carries the ticket's marker.
     pub fn issues_for(&self, repo: &str, ticket: u64) -> Vec<u64> {
         let marker = format!("<!-- ticket-sync:zendesk={ticket} -->");
-        self.sb.github.issues(repo).into_iter().filter(|i| i.body.as_deref().unwrap_or("").contains(&marker)).map(|i| i.number).collect()
+        self.sb
+            .github
+            .issues(repo)
+            .into_iter()
+            .filter(|i| i.body.as_deref().unwrap_or("").contains(&marker))
+            .map(|i| i.number)
+            .collect()
     }
 
     pub fn github_writes(&self) -> usize {

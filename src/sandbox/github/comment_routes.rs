@@ -1,5 +1,5 @@
 //! Handlers of the issue-comment endpoints: one issue's comments (list, create), one comment,
-//! and the repository-wide comment list that pollers use to catch up.
+//! and the repository-wide comment and issue-event lists that pollers use to catch up.
 
 use std::sync::Arc;
 
@@ -15,26 +15,16 @@ use super::wire::Wire;
 use super::{input, Shared};
 
 /// `GET …/issues/{n}/comments`: ascending id, `since`, paginated.
-pub async fn list_issue_comments(
-    State(s): State<Arc<Shared>>,
-    Path(p): PathMap,
-    RawQuery(q): RawQuery,
-) -> Answer {
+pub async fn list_issue_comments(State(s): State<Arc<Shared>>, Path(p): PathMap, RawQuery(q): RawQuery) -> Answer {
     let doc = docs::LIST_COMMENTS;
     let params = Params::parse(q.as_deref());
     let model = s.model.lock().unwrap();
     let (repo, number) = live_issue(&s, &model, &p, doc, "/comments")?;
     let repo = &model.repos[repo];
     let selected = CommentQuery::parse_for_issue(&params, doc)?.select(repo, Some(number));
-    let link_base = format!(
-        "{}/repositories/{}/issues/{number}/comments",
-        s.base, repo.id
-    );
+    let link_base = format!("{}/repositories/{}/issues/{number}/comments", s.base, repo.id);
     let (page, link) = paginate(selected, &params, &link_base);
-    let wire = Wire {
-        base: &s.base,
-        model: &model,
-    };
+    let wire = Wire { base: &s.base, model: &model };
     let body = Value::Array(page.iter().map(|c| wire.comment(repo, c)).collect());
     Ok(with_link(Reply::ok(body), link))
 }
@@ -46,16 +36,9 @@ pub async fn create_comment(State(s): State<Arc<Shared>>, Path(p): PathMap, body
     let (repo, number) = live_issue(&s, &model, &p, doc, "/comments")?;
     let text = input::comment_body(&body)?;
     let id = model.add_comment(repo, number, &s.login, &text, s.now());
-    let wire = Wire {
-        base: &s.base,
-        model: &model,
-    };
+    let wire = Wire { base: &s.base, model: &model };
     let repo = &model.repos[repo];
-    let comment = repo
-        .comments
-        .iter()
-        .find(|c| c.id == id)
-        .expect("just created");
+    let comment = repo.comments.iter().find(|c| c.id == id).expect("just created");
     let reply = Reply::json(StatusCode::CREATED, wire.comment(repo, comment));
     Ok(reply.header(header::LOCATION, wire.comment_api_url(repo, id)))
 }
@@ -66,22 +49,13 @@ pub async fn get_comment(State(s): State<Arc<Shared>>, Path(p): PathMap) -> Answ
     let model = s.model.lock().unwrap();
     let repo = &model.repos[repo_index(&model, &p).ok_or_else(|| Reply::not_found(doc))?];
     let id: Option<u64> = p.get("comment_id").and_then(|id| id.parse().ok());
-    let comment = (repo.comments.iter())
-        .find(|c| Some(c.id) == id)
-        .ok_or_else(|| Reply::not_found(doc))?;
-    let wire = Wire {
-        base: &s.base,
-        model: &model,
-    };
+    let comment = (repo.comments.iter()).find(|c| Some(c.id) == id).ok_or_else(|| Reply::not_found(doc))?;
+    let wire = Wire { base: &s.base, model: &model };
     Ok(Reply::ok(wire.comment(repo, comment)))
 }
 
 /// `GET …/issues/comments`: every comment of the repository, pull requests' included.
-pub async fn list_repo_comments(
-    State(s): State<Arc<Shared>>,
-    Path(p): PathMap,
-    RawQuery(q): RawQuery,
-) -> Answer {
+pub async fn list_repo_comments(State(s): State<Arc<Shared>>, Path(p): PathMap, RawQuery(q): RawQuery) -> Answer {
     let doc = docs::REPO_COMMENTS;
     let params = Params::parse(q.as_deref());
     let model = s.model.lock().unwrap();
@@ -89,10 +63,21 @@ pub async fn list_repo_comments(
     let selected = CommentQuery::parse_repo_wide(&params, doc)?.select(repo, None);
     let link_base = format!("{}/repositories/{}/issues/comments", s.base, repo.id);
     let (page, link) = paginate(selected, &params, &link_base);
-    let wire = Wire {
-        base: &s.base,
-        model: &model,
-    };
+    let wire = Wire { base: &s.base, model: &model };
     let body = Value::Array(page.iter().map(|c| wire.comment(repo, c)).collect());
+    Ok(with_link(Reply::ok(body), link))
+}
+
+/// `GET …/issues/events`: the repository's issue events, newest first, paginated.
+pub async fn list_repo_events(State(s): State<Arc<Shared>>, Path(p): PathMap, RawQuery(q): RawQuery) -> Answer {
+    let doc = docs::REPO_EVENTS;
+    let params = Params::parse(q.as_deref());
+    let model = s.model.lock().unwrap();
+    let repo = &model.repos[repo_index(&model, &p).ok_or_else(|| Reply::not_found(doc))?];
+    let selected: Vec<_> = repo.events.iter().rev().collect();
+    let link_base = format!("{}/repositories/{}/issues/events", s.base, repo.id);
+    let (page, link) = paginate(selected, &params, &link_base);
+    let wire = Wire { base: &s.base, model: &model };
+    let body = Value::Array(page.iter().map(|e| wire.event(repo, e)).collect());
     Ok(with_link(Reply::ok(body), link))
 }

@@ -33,7 +33,7 @@ pub struct Limits {
 
 impl Limits {
     fn roll(&mut self, now: DateTime<Utc>) {
-        if self.reset_at.map_or(true, |r| now >= r) {
+        if self.reset_at.is_none_or(|r| now >= r) {
             self.reset_at = Some(now + Duration::hours(1));
             self.used = 0;
         }
@@ -54,11 +54,7 @@ impl Limits {
         let Some(limit) = self.write_limit else {
             return true;
         };
-        while self
-            .writes
-            .front()
-            .is_some_and(|t| *t <= now - Duration::seconds(60))
-        {
+        while self.writes.front().is_some_and(|t| *t <= now - Duration::seconds(60)) {
             self.writes.pop_front();
         }
         if self.writes.len() >= limit as usize {
@@ -110,21 +106,15 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     if let Some(response) = over_limit(&shared, now, is_write, &request_id) {
         return response;
     }
-    let conditional = (*req.method() == Method::GET)
-        .then(|| req.headers().get(header::IF_NONE_MATCH).cloned())
-        .flatten();
+    let conditional =
+        (*req.method() == Method::GET).then(|| req.headers().get(header::IF_NONE_MATCH).cloned()).flatten();
     let response = with_etag(next.run(req).await, conditional).await;
     let charge = response.status() != StatusCode::NOT_MODIFIED;
     finish(&shared, response, &request_id, charge)
 }
 
 /// The primary (budget spent) or secondary (too many writes a minute) refusal, if due.
-fn over_limit(
-    shared: &Shared,
-    now: DateTime<Utc>,
-    is_write: bool,
-    request_id: &str,
-) -> Option<Response> {
+fn over_limit(shared: &Shared, now: DateTime<Utc>, is_write: bool, request_id: &str) -> Option<Response> {
     let mut limits = shared.limits.lock().unwrap();
     if limits.remaining() == 0 {
         let message = format!(
@@ -158,17 +148,11 @@ fn finish(shared: &Shared, mut response: Response, request_id: &str, charge: boo
     }
     let headers = response.headers_mut();
     limits.stamp(headers);
-    let fixed = [
-        ("x-github-media-type", "github.v3; format=json"),
-        ("x-github-api-version-selected", "2022-11-28"),
-    ];
+    let fixed = [("x-github-media-type", "github.v3; format=json"), ("x-github-api-version-selected", "2022-11-28")];
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));
     }
-    headers.insert(
-        "x-github-request-id",
-        HeaderValue::from_str(request_id).unwrap(),
-    );
+    headers.insert("x-github-request-id", HeaderValue::from_str(request_id).unwrap());
     response
 }
 
@@ -184,15 +168,10 @@ async fn with_etag(response: Response, if_none_match: Option<HeaderValue>) -> Re
         return (StatusCode::INTERNAL_SERVER_ERROR, "body read failed").into_response();
     };
     let etag = format!("\"{:x}\"", Sha256::digest(&bytes));
-    parts
-        .headers
-        .insert(header::ETAG, HeaderValue::from_str(&etag).unwrap());
+    parts.headers.insert(header::ETAG, HeaderValue::from_str(&etag).unwrap());
     let cache = HeaderValue::from_static("private, max-age=60, s-maxage=60");
     parts.headers.insert(header::CACHE_CONTROL, cache);
-    let matched = if_none_match
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| etag_matches(v, &etag));
+    let matched = if_none_match.as_ref().and_then(|v| v.to_str().ok()).is_some_and(|v| etag_matches(v, &etag));
     if matched {
         parts.status = StatusCode::NOT_MODIFIED;
         parts.headers.remove(header::CONTENT_TYPE);
@@ -204,25 +183,17 @@ async fn with_etag(response: Response, if_none_match: Option<HeaderValue>) -> Re
 
 /// `If-None-Match` may list several tags, weak ones included; any match counts.
 fn etag_matches(header_value: &str, etag: &str) -> bool {
-    header_value
-        .split(',')
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == etag || t == "*")
+    header_value.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == etag || t == "*")
 }
 
 fn has_user_agent(headers: &HeaderMap) -> bool {
-    let ua = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
+    let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     ua.is_some_and(|v| !v.trim().is_empty())
 }
 
 /// `Authorization: token T` (what the recordings send) or `Bearer T`.
 fn authorized(headers: &HeaderMap, token: &str) -> bool {
-    let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return false;
     };
     let Some((scheme, given)) = value.trim().split_once(' ') else {

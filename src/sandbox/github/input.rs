@@ -28,12 +28,7 @@ fn title(obj: &Object, doc: &str) -> Result<Option<String>, Reply> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(Some(n.to_string())),
-        Some(other) => Err(Reply::wrong_type(
-            doc,
-            "title",
-            other,
-            "a string or integer",
-        )),
+        Some(other) => Err(Reply::wrong_type(doc, "title", other, "a string or integer")),
     }
 }
 
@@ -58,17 +53,8 @@ fn names(obj: &Object, field: &str, doc: &str) -> Result<Option<Vec<String>>, Re
     for item in items {
         let name = match item {
             Value::String(s) => s.as_str(),
-            Value::Object(o) if field == "labels" => {
-                o.get("name").and_then(Value::as_str).unwrap_or("")
-            }
-            other => {
-                return Err(Reply::wrong_type(
-                    doc,
-                    &format!("{field}/items"),
-                    other,
-                    "a string",
-                ))
-            }
+            Value::Object(o) if field == "labels" => o.get("name").and_then(Value::as_str).unwrap_or(""),
+            other => return Err(Reply::wrong_type(doc, &format!("{field}/items"), other, "a string")),
         };
         if !name.trim().is_empty() {
             out.push(name.trim().to_string());
@@ -79,9 +65,7 @@ fn names(obj: &Object, field: &str, doc: &str) -> Result<Option<Vec<String>>, Re
 
 fn check_body_length(body: &Option<String>, resource: &str, doc: &str) -> Result<(), Reply> {
     match body {
-        Some(b) if b.chars().count() > MAX_BODY_CHARS => {
-            Err(Reply::too_long(doc, resource, "body", MAX_BODY_CHARS))
-        }
+        Some(b) if b.chars().count() > MAX_BODY_CHARS => Err(Reply::too_long(doc, resource, "body", MAX_BODY_CHARS)),
         _ => Ok(()),
     }
 }
@@ -91,18 +75,8 @@ fn check_milestone(obj: &Object, doc: &str) -> Result<(), Reply> {
     match obj.get("milestone") {
         None | Some(Value::Null) => Ok(()),
         Some(Value::String(s)) => Err(Reply::invalid_value(doc, "Issue", "milestone", s)),
-        Some(Value::Number(n)) => Err(Reply::invalid_value(
-            doc,
-            "Issue",
-            "milestone",
-            &n.to_string(),
-        )),
-        Some(other) => Err(Reply::wrong_type(
-            doc,
-            "milestone",
-            other,
-            "a string or integer or null",
-        )),
+        Some(Value::Number(n)) => Err(Reply::invalid_value(doc, "Issue", "milestone", &n.to_string())),
+        Some(other) => Err(Reply::wrong_type(doc, "milestone", other, "a string or integer or null")),
     }
 }
 
@@ -114,17 +88,10 @@ pub fn new_issue(bytes: &[u8]) -> Result<NewIssue, Reply> {
     let body = nullable_string(&obj, "body", doc)?.flatten();
     let labels = names(&obj, "labels", doc)?.unwrap_or_default();
     let assignees = names(&obj, "assignees", doc)?.unwrap_or_default();
-    let title = title
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| Reply::missing_field(doc, "Issue", "title"))?;
+    let title = title.filter(|t| !t.trim().is_empty()).ok_or_else(|| Reply::missing_field(doc, "Issue", "title"))?;
     check_body_length(&body, "Issue", doc)?;
     check_milestone(&obj, doc)?;
-    Ok(NewIssue {
-        title,
-        body,
-        labels,
-        assignees,
-    })
+    Ok(NewIssue { title, body, labels, assignees })
 }
 
 /// `PATCH /repos/{o}/{r}/issues/{n}`; every field optional.
@@ -166,9 +133,8 @@ pub fn comment_body(bytes: &[u8]) -> Result<String, Reply> {
     let doc = docs::CREATE_COMMENT;
     let obj = object(bytes, doc)?;
     let body = nullable_string(&obj, "body", doc)?.flatten();
-    let body = body
-        .filter(|b| !b.trim().is_empty())
-        .ok_or_else(|| Reply::missing_field(doc, "IssueComment", "body"))?;
+    let body =
+        body.filter(|b| !b.trim().is_empty()).ok_or_else(|| Reply::missing_field(doc, "IssueComment", "body"))?;
     check_body_length(&Some(body.clone()), "IssueComment", doc)?;
     Ok(body)
 }

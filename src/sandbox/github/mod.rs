@@ -119,11 +119,7 @@ impl FakeGithub {
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Arc::new(FakeGithub {
-            door,
-            shared,
-            server,
-        }))
+        Ok(Arc::new(FakeGithub { door, shared, server }))
     }
 
     pub fn base_url(&self) -> String {
@@ -170,33 +166,21 @@ impl FakeGithub {
         };
         let r = &model.repos[idx];
         let wire = self.wire(&model);
-        let mut out: Vec<CommentView> = (r.comments.iter())
-            .filter(|c| c.issue_number == number)
-            .map(|c| comment_view(&wire, r, c))
-            .collect();
+        let mut out: Vec<CommentView> =
+            (r.comments.iter()).filter(|c| c.issue_number == number).map(|c| comment_view(&wire, r, c)).collect();
         out.sort_by_key(|c| c.id);
         out
     }
 
     /// A human closes the issue on GitHub. `reason`: completed | not_planned | duplicate.
     pub fn close_issue(&self, repo: &str, number: u64, reason: &str, by_login: &str) {
-        assert!(
-            CLOSE_REASONS.contains(&reason),
-            "unknown close reason {reason:?}"
-        );
-        let patch = IssuePatch {
-            open: Some(false),
-            state_reason: Some(reason.to_string()),
-            ..IssuePatch::default()
-        };
+        assert!(CLOSE_REASONS.contains(&reason), "unknown close reason {reason:?}");
+        let patch = IssuePatch { open: Some(false), state_reason: Some(reason.to_string()), ..IssuePatch::default() };
         self.patch(repo, number, patch, by_login);
     }
 
     pub fn reopen_issue(&self, repo: &str, number: u64, by_login: &str) {
-        let patch = IssuePatch {
-            open: Some(true),
-            ..IssuePatch::default()
-        };
+        let patch = IssuePatch { open: Some(true), ..IssuePatch::default() };
         self.patch(repo, number, patch, by_login);
     }
 
@@ -229,11 +213,7 @@ impl FakeGithub {
         let now = self.shared.now();
         let mut model = self.shared.model.lock().unwrap();
         let idx = repo_index(&model, repo);
-        let new = NewIssue {
-            title: title.to_string(),
-            body: Some(body.to_string()),
-            ..NewIssue::default()
-        };
+        let new = NewIssue { title: title.to_string(), body: Some(body.to_string()), ..NewIssue::default() };
         model.create_issue(idx, new, by_login, now)
     }
 
@@ -261,34 +241,22 @@ impl FakeGithub {
     /// Sets what is left of the primary budget in the current hour window.
     pub fn set_rate_limit_remaining(&self, remaining: u32) {
         let now = self.shared.clock.now();
-        self.shared
-            .limits
-            .lock()
-            .unwrap()
-            .set_remaining(now, remaining);
+        self.shared.limits.lock().unwrap().set_remaining(now, remaining);
     }
 
     fn wire<'a>(&'a self, model: &'a Model) -> Wire<'a> {
-        Wire {
-            base: &self.shared.base,
-            model,
-        }
+        Wire { base: &self.shared.base, model }
     }
 }
 
 /// The helpers are test fixtures: naming something that does not exist is a bug in the test.
 fn repo_index(model: &Model, repo: &str) -> usize {
-    model
-        .repo_by_full_name(repo)
-        .unwrap_or_else(|| panic!("fake GitHub has no repository {repo}"))
+    model.repo_by_full_name(repo).unwrap_or_else(|| panic!("fake GitHub has no repository {repo}"))
 }
 
 fn live_index(model: &Model, repo: &str, number: u64) -> usize {
     let idx = repo_index(model, repo);
-    assert!(
-        model.repos[idx].live(number).is_some(),
-        "fake GitHub has no live issue {repo}#{number}"
-    );
+    assert!(model.repos[idx].live(number).is_some(), "fake GitHub has no live issue {repo}#{number}");
     idx
 }
 

@@ -22,27 +22,16 @@ impl Params {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// One of `allowed`, the default when absent, 422 otherwise.
-    fn choice(
-        &self,
-        key: &str,
-        allowed: &[&'static str],
-        doc: &str,
-        resource: &str,
-    ) -> Result<&'static str, Reply> {
+    fn choice(&self, key: &str, allowed: &[&'static str], doc: &str, resource: &str) -> Result<&'static str, Reply> {
         match self.get(key) {
             None => Ok(allowed[0]),
-            Some(v) => allowed
-                .iter()
-                .find(|a| **a == v)
-                .copied()
-                .ok_or_else(|| Reply::invalid_value(doc, resource, key, v)),
+            Some(v) => {
+                allowed.iter().find(|a| **a == v).copied().ok_or_else(|| Reply::invalid_value(doc, resource, key, v))
+            }
         }
     }
 
@@ -66,9 +55,7 @@ impl Params {
         let per_page = (self.get("per_page").and_then(|v| v.parse().ok()))
             .filter(|n: &usize| *n > 0)
             .map_or(DEFAULT_PER_PAGE, |n| n.min(MAX_PER_PAGE));
-        let page = (self.get("page").and_then(|v| v.parse().ok()))
-            .filter(|n: &usize| *n > 0)
-            .unwrap_or(1);
+        let page = (self.get("page").and_then(|v| v.parse().ok())).filter(|n: &usize| *n > 0).unwrap_or(1);
         (per_page, page)
     }
 
@@ -100,16 +87,11 @@ pub fn paginate<T>(items: Vec<T>, params: &Params, link_base: &str) -> (Vec<T>, 
         rels.push((1, "first"));
     }
     let link = (!rels.is_empty()).then(|| {
-        let parts: Vec<String> = (rels.iter())
-            .map(|(n, rel)| format!("<{}>; rel=\"{rel}\"", params.page_url(link_base, *n)))
-            .collect();
+        let parts: Vec<String> =
+            (rels.iter()).map(|(n, rel)| format!("<{}>; rel=\"{rel}\"", params.page_url(link_base, *n))).collect();
         parts.join(", ")
     });
-    let items = items
-        .into_iter()
-        .skip((page - 1) * per_page)
-        .take(per_page)
-        .collect();
+    let items = items.into_iter().skip((page - 1) * per_page).take(per_page).collect();
     (items, link)
 }
 
@@ -150,28 +132,21 @@ impl IssueQuery {
             "closed" => !issue.open,
             _ => true,
         };
-        let creator_ok =
-            (self.creator.as_ref()).map_or(true, |c| c.eq_ignore_ascii_case(&issue.user));
+        let creator_ok = (self.creator.as_ref()).is_none_or(|c| c.eq_ignore_ascii_case(&issue.user));
         let assignee_ok = match self.assignee.as_deref() {
             None => true,
             Some("*") => !issue.assignees.is_empty(),
             Some("none") => issue.assignees.is_empty(),
-            Some(login) => issue
-                .assignees
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(login)),
+            Some(login) => issue.assignees.iter().any(|a| a.eq_ignore_ascii_case(login)),
         };
-        let labels_ok = (self.labels.iter())
-            .all(|want| issue.labels.iter().any(|l| l.eq_ignore_ascii_case(want)));
-        let since_ok = self.since.map_or(true, |s| issue.updated_at >= s);
+        let labels_ok = (self.labels.iter()).all(|want| issue.labels.iter().any(|l| l.eq_ignore_ascii_case(want)));
+        let since_ok = self.since.is_none_or(|s| issue.updated_at >= s);
         state_ok && creator_ok && assignee_ok && labels_ok && since_ok
     }
 
     /// Live issues and pull requests of `repo` that match, in the requested order.
     pub fn select<'a>(&self, repo: &'a Repo) -> Vec<&'a Issue> {
-        let mut out: Vec<&Issue> = (repo.issues.values())
-            .filter(|i| i.fate == Fate::Live && self.matches(i))
-            .collect();
+        let mut out: Vec<&Issue> = (repo.issues.values()).filter(|i| i.fate == Fate::Live && self.matches(i)).collect();
         out.sort_by(|a, b| {
             // Timestamps have whole seconds, so ties are common; the number breaks them.
             let key = match self.sort {
@@ -206,24 +181,16 @@ impl CommentQuery {
 
     /// One issue's list: ascending id, `since` only.
     pub fn parse_for_issue(params: &Params, doc: &str) -> Result<Self, Reply> {
-        Ok(CommentQuery {
-            by_updated: false,
-            descending: false,
-            since: params.since(doc, "IssueComment")?,
-        })
+        Ok(CommentQuery { by_updated: false, descending: false, since: params.since(doc, "IssueComment")? })
     }
 
     pub fn select<'a>(&self, repo: &'a Repo, issue_number: Option<u64>) -> Vec<&'a Comment> {
         let mut out: Vec<&Comment> = (repo.comments.iter())
-            .filter(|c| issue_number.map_or(true, |n| c.issue_number == n))
-            .filter(|c| self.since.map_or(true, |s| c.updated_at >= s))
+            .filter(|c| issue_number.is_none_or(|n| c.issue_number == n))
+            .filter(|c| self.since.is_none_or(|s| c.updated_at >= s))
             .collect();
         out.sort_by(|a, b| {
-            let key = if self.by_updated {
-                a.updated_at.cmp(&b.updated_at)
-            } else {
-                a.created_at.cmp(&b.created_at)
-            };
+            let key = if self.by_updated { a.updated_at.cmp(&b.updated_at) } else { a.created_at.cmp(&b.created_at) };
             directed(key.then(a.id.cmp(&b.id)), self.descending)
         });
         out

@@ -10,25 +10,22 @@ use serde_json::{json, Value};
 pub mod docs {
     pub const GENERIC: &str = "https://docs.github.com/rest";
     pub const GET_REPO: &str = "https://docs.github.com/rest/repos/repos#get-a-repository";
-    pub const LIST_ISSUES: &str =
-        "https://docs.github.com/rest/issues/issues#list-repository-issues";
+    pub const LIST_ISSUES: &str = "https://docs.github.com/rest/issues/issues#list-repository-issues";
     pub const CREATE_ISSUE: &str = "https://docs.github.com/rest/issues/issues#create-an-issue";
     pub const GET_ISSUE: &str = "https://docs.github.com/rest/issues/issues#get-an-issue";
     pub const UPDATE_ISSUE: &str = "https://docs.github.com/rest/issues/issues#update-an-issue";
-    pub const LIST_COMMENTS: &str =
-        "https://docs.github.com/rest/issues/comments#list-issue-comments";
-    pub const CREATE_COMMENT: &str =
-        "https://docs.github.com/rest/issues/comments#create-an-issue-comment";
-    pub const GET_COMMENT: &str =
-        "https://docs.github.com/rest/issues/comments#get-an-issue-comment";
-    pub const REPO_COMMENTS: &str =
-        "https://docs.github.com/rest/issues/comments#list-issue-comments-for-a-repository";
+    pub const LIST_COMMENTS: &str = "https://docs.github.com/rest/issues/comments#list-issue-comments";
+    pub const CREATE_COMMENT: &str = "https://docs.github.com/rest/issues/comments#create-an-issue-comment";
+    pub const GET_COMMENT: &str = "https://docs.github.com/rest/issues/comments#get-an-issue-comment";
+    pub const REPO_COMMENTS: &str = "https://docs.github.com/rest/issues/comments#list-issue-comments-for-a-repository";
+    pub const REPO_EVENTS: &str =
+        "https://docs.github.com/rest/issues/events#list-issue-events-for-a-repository";
     pub const REDIRECTS: &str = "https://docs.github.com/v3/#http-redirects";
     pub const USER_AGENT: &str =
         "https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required";
-    pub const RATE_LIMIT: &str =
-        "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting";
-    pub const SECONDARY_LIMIT: &str = "https://docs.github.com/en/free-pro-team@latest/rest/overview/resources-in-the-rest-api#secondary-rate-limits";
+    pub const RATE_LIMIT: &str = "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting";
+    pub const SECONDARY_LIMIT: &str =
+        "https://docs.github.com/en/free-pro-team@latest/rest/overview/resources-in-the-rest-api#secondary-rate-limits";
 }
 
 /// A finished answer: status, optional JSON body, extra headers.
@@ -44,11 +41,7 @@ pub type Answer = Result<Reply, Reply>;
 
 impl Reply {
     pub fn json(status: StatusCode, body: Value) -> Self {
-        Reply {
-            status,
-            body: Some(body),
-            headers: Vec::new(),
-        }
+        Reply { status, body: Some(body), headers: Vec::new() }
     }
 
     pub fn ok(body: Value) -> Self {
@@ -113,8 +106,7 @@ impl Reply {
     }
 
     pub fn invalid_value(doc: &str, resource: &str, field: &str, value: &str) -> Self {
-        let error =
-            json!({"resource": resource, "code": "invalid", "field": field, "value": value});
+        let error = json!({"resource": resource, "code": "invalid", "field": field, "value": value});
         Reply::validation(doc, vec![error])
     }
 
@@ -130,8 +122,7 @@ impl Reply {
 
     /// The schema check GitHub runs before its own validation, e.g. a title that is an array.
     pub fn wrong_type(doc: &str, field: &str, value: &Value, expected: &str) -> Self {
-        let message =
-            format!("Invalid request.\n\nFor 'properties/{field}', {value} is not {expected}.");
+        let message = format!("Invalid request.\n\nFor 'properties/{field}', {value} is not {expected}.");
         Reply::error(StatusCode::UNPROCESSABLE_ENTITY, &message, doc)
     }
 }

@@ -12,7 +12,9 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::Value;
 
-use super::comment_routes::{create_comment, get_comment, list_issue_comments, list_repo_comments};
+use super::comment_routes::{
+    create_comment, get_comment, list_issue_comments, list_repo_comments, list_repo_events,
+};
 use super::query::{paginate, IssueQuery, Params};
 use super::reply::{docs, Answer, Reply};
 use super::state::{Located, Model};
@@ -30,21 +32,13 @@ pub fn router(shared: Arc<Shared>) -> Router {
             .route(&path(""), get(get_repo))
             .route(&path("/issues"), get(list_issues).post(create_issue))
             .route(&path("/issues/comments"), get(list_repo_comments))
+            .route(&path("/issues/events"), get(list_repo_events))
             .route(&path("/issues/comments/{comment_id}"), get(get_comment))
-            .route(
-                &path("/issues/{number}"),
-                get(get_issue).patch(update_issue),
-            )
-            .route(
-                &path("/issues/{number}/comments"),
-                get(list_issue_comments).post(create_comment),
-            );
+            .route(&path("/issues/{number}"), get(get_issue).patch(update_issue))
+            .route(&path("/issues/{number}/comments"), get(list_issue_comments).post(create_comment));
     }
     // GitHub answers unknown paths and unsupported methods alike with a JSON 404.
-    router
-        .fallback(unknown_route)
-        .method_not_allowed_fallback(unknown_route)
-        .with_state(shared)
+    router.fallback(unknown_route).method_not_allowed_fallback(unknown_route).with_state(shared)
 }
 
 async fn unknown_route() -> Reply {
@@ -69,15 +63,11 @@ pub fn live_issue(
     suffix: &str,
 ) -> Result<(usize, u64), Reply> {
     let repo = repo_index(model, params).ok_or_else(|| Reply::not_found(doc))?;
-    let number =
-        (params.get("number").and_then(|n| n.parse().ok())).ok_or_else(|| Reply::not_found(doc))?;
+    let number = (params.get("number").and_then(|n| n.parse().ok())).ok_or_else(|| Reply::not_found(doc))?;
     match model.locate(repo, number) {
         Located::Live => Ok((repo, number)),
         Located::Moved { repo, number } => {
-            let wire = Wire {
-                base: &shared.base,
-                model,
-            };
+            let wire = Wire { base: &shared.base, model };
             let url = wire.issue_api_url(&model.repos[repo], number);
             Err(Reply::moved(&format!("{url}{suffix}")))
         }
@@ -88,29 +78,19 @@ pub fn live_issue(
 
 async fn get_user(State(s): State<Arc<Shared>>) -> Reply {
     let model = s.model.lock().unwrap();
-    let wire = Wire {
-        base: &s.base,
-        model: &model,
-    };
+    let wire = Wire { base: &s.base, model: &model };
     Reply::ok(wire.authenticated_user(&s.login, s.started_at))
 }
 
 async fn get_repo(State(s): State<Arc<Shared>>, Path(p): PathMap) -> Answer {
     let model = s.model.lock().unwrap();
     let repo = repo_index(&model, &p).ok_or_else(|| Reply::not_found(docs::GET_REPO))?;
-    let wire = Wire {
-        base: &s.base,
-        model: &model,
-    };
+    let wire = Wire { base: &s.base, model: &model };
     Ok(Reply::ok(wire.repo(&model.repos[repo])))
 }
 
 /// `GET …/issues`: issues and pull requests, filtered, sorted and paginated.
-async fn list_issues(
-    State(s): State<Arc<Shared>>,
-    Path(p): PathMap,
-    RawQuery(q): RawQuery,
-) -> Answer {
+async fn list_issues(State(s): State<Arc<Shared>>, Path(p): PathMap, RawQuery(q): RawQuery) -> Answer {
     let doc = docs::LIST_ISSUES;
     let params = Params::parse(q.as_deref());
     let model = s.model.lock().unwrap();
@@ -118,10 +98,7 @@ async fn list_issues(
     let selected = IssueQuery::parse(&params, doc)?.select(repo);
     let link_base = format!("{}/repositories/{}/issues", s.base, repo.id);
     let (page, link) = paginate(selected, &params, &link_base);
-    let wire = Wire {
-        base: &s.base,
-        model: &model,
-    };
+    let wire = Wire { base: &s.base, model: &model };
     let body = Value::Array(page.iter().map(|i| wire.issue(repo, i)).collect());
     Ok(with_link(Reply::ok(body), link))
 }
@@ -143,10 +120,7 @@ async fn create_issue(State(s): State<Arc<Shared>>, Path(p): PathMap, body: Byte
     }
     let new = input::new_issue(&body)?;
     let number = model.create_issue(repo, new, &s.login, s.now());
-    let wire = Wire {
-        base: &s.base,
-        model: &model,
-    };
+    let wire = Wire { base: &s.base, model: &model };
     let repo = &model.repos[repo];
     let issue = repo.live(number).expect("just created");
     let reply = Reply::json(StatusCode::CREATED, wire.issue(repo, issue));
@@ -170,12 +144,7 @@ async fn update_issue(State(s): State<Arc<Shared>>, Path(p): PathMap, body: Byte
 }
 
 fn render_issue(s: &Shared, model: &Model, repo: usize, number: u64) -> Answer {
-    let wire = Wire {
-        base: &s.base,
-        model,
-    };
+    let wire = Wire { base: &s.base, model };
     let repo = &model.repos[repo];
-    Ok(Reply::ok(
-        wire.issue(repo, repo.live(number).expect("located live")),
-    ))
+    Ok(Reply::ok(wire.issue(repo, repo.live(number).expect("located live"))))
 }

@@ -5,7 +5,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::state::{Comment, Issue, Label, Model, Repo};
+use super::state::{Comment, Issue, IssueEvent, Label, Model, Repo};
 use super::Visibility;
 
 /// GitHub's timestamp format: whole seconds, UTC, `Z` suffix.
@@ -47,20 +47,12 @@ impl Wire<'_> {
     }
 
     pub fn issue_html_url(&self, repo: &Repo, issue: &Issue) -> String {
-        let kind = if issue.is_pull_request {
-            "pull"
-        } else {
-            "issues"
-        };
+        let kind = if issue.is_pull_request { "pull" } else { "issues" };
         format!("{}/{kind}/{}", self.html_repo_url(repo), issue.number)
     }
 
     pub fn comment_html_url(&self, repo: &Repo, comment: &Comment) -> String {
-        let issue = format!(
-            "{}/issues/{}",
-            self.html_repo_url(repo),
-            comment.issue_number
-        );
+        let issue = format!("{}/issues/{}", self.html_repo_url(repo), comment.issue_number);
         format!("{issue}#issuecomment-{}", comment.id)
     }
 
@@ -121,10 +113,8 @@ impl Wire<'_> {
 
     pub fn issue(&self, repo: &Repo, issue: &Issue) -> Value {
         let url = self.issue_api_url(repo, issue.number);
-        let labels: Vec<Value> = (issue.labels.iter())
-            .filter_map(|name| repo.label(name))
-            .map(|l| self.label(repo, l))
-            .collect();
+        let labels: Vec<Value> =
+            (issue.labels.iter()).filter_map(|name| repo.label(name)).map(|l| self.label(repo, l)).collect();
         let assignees: Vec<Value> = issue.assignees.iter().map(|a| self.user(a)).collect();
         let mut body = json!({
             "id": issue.id,
@@ -184,6 +174,24 @@ impl Wire<'_> {
             "updated_at": ts(comment.updated_at),
             "author_association": self.association(repo, &comment.user),
             "performed_via_github_app": null,
+        })
+    }
+
+    /// An item of the repo-wide issue event list, with the issue embedded as GitHub does.
+    pub fn event(&self, repo: &Repo, event: &IssueEvent) -> Value {
+        let issue = (repo.issues.get(&event.issue_number)).map_or(Value::Null, |i| self.issue(repo, i));
+        json!({
+            "id": event.id,
+            "node_id": node_id("ClosedEvent", event.id),
+            "url": format!("{}/issues/events/{}", self.repo_api_url(repo), event.id),
+            "actor": self.user(&event.actor),
+            "event": event.event,
+            "commit_id": null,
+            "commit_url": null,
+            "created_at": ts(event.created_at),
+            "state_reason": event.state_reason,
+            "performed_via_github_app": null,
+            "issue": issue,
         })
     }
 

@@ -21,17 +21,8 @@ fn key(c: &Comment) -> Key {
 }
 
 pub(super) enum Paging {
-    Cursor {
-        size: usize,
-        after: Option<Key>,
-        before: Option<Key>,
-        desc: bool,
-    },
-    Offset {
-        page: usize,
-        per_page: usize,
-        desc: bool,
-    },
+    Cursor { size: usize, after: Option<Key>, before: Option<Key>, desc: bool },
+    Offset { page: usize, per_page: usize, desc: bool },
 }
 
 fn order_name(desc: bool) -> &'static str {
@@ -54,38 +45,18 @@ fn decode_cursor(cursor: &str, desc: bool) -> Result<Key, ApiError> {
     if value["o"] != order_name(desc) {
         return Err(invalid());
     }
-    let (ts, id) = value["v"]
-        .as_str()
-        .and_then(|v| v.split_once(':'))
-        .ok_or_else(invalid)?;
-    Ok((
-        ts.parse().map_err(|_| invalid())?,
-        id.parse().map_err(|_| invalid())?,
-    ))
+    let (ts, id) = value["v"].as_str().and_then(|v| v.split_once(':')).ok_or_else(invalid)?;
+    Ok((ts.parse().map_err(|_| invalid())?, id.parse().map_err(|_| invalid())?))
 }
 
 pub(super) fn parse(params: &[(String, String)]) -> Result<Paging, ApiError> {
-    let get = |key: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     let (size, after, before) = (get("page[size]"), get("page[after]"), get("page[before]"));
     if size.is_none() && after.is_none() && before.is_none() {
-        let page = get("page")
-            .and_then(|p| p.parse().ok())
-            .filter(|&p| p > 0)
-            .unwrap_or(1);
-        let per_page = get("per_page")
-            .and_then(|p| p.parse().ok())
-            .filter(|&p| p > 0);
+        let page = get("page").and_then(|p| p.parse().ok()).filter(|&p| p > 0).unwrap_or(1);
+        let per_page = get("per_page").and_then(|p| p.parse().ok()).filter(|&p| p > 0);
         let desc = get("sort_order") == Some("desc");
-        return Ok(Paging::Offset {
-            page,
-            per_page: per_page.unwrap_or(MAX_PAGE).min(MAX_PAGE),
-            desc,
-        });
+        return Ok(Paging::Offset { page, per_page: per_page.unwrap_or(MAX_PAGE).min(MAX_PAGE), desc });
     }
     let size = match size.map(str::parse::<usize>) {
         None => MAX_PAGE,
@@ -99,20 +70,11 @@ pub(super) fn parse(params: &[(String, String)]) -> Result<Paging, ApiError> {
     let desc = match get("sort") {
         None | Some("created_at") => false,
         Some("-created_at") => true,
-        Some(other) => {
-            return Err(ApiError::bad_pagination(&format!(
-                "sort value {other} is not supported"
-            )))
-        }
+        Some(other) => return Err(ApiError::bad_pagination(&format!("sort value {other} is not supported"))),
     };
     let after = after.map(|c| decode_cursor(c, desc)).transpose()?;
     let before = before.map(|c| decode_cursor(c, desc)).transpose()?;
-    Ok(Paging::Cursor {
-        size,
-        after,
-        before,
-        desc,
-    })
+    Ok(Paging::Cursor { size, after, before, desc })
 }
 
 /// The comments in the requested order.
@@ -130,32 +92,14 @@ fn page_url(base: &str, ticket_id: u64, pairs: &[(&str, String)]) -> String {
     for (k, v) in pairs {
         query.append_pair(k, v);
     }
-    format!(
-        "{base}/api/v2/tickets/{ticket_id}/comments.json?{}",
-        query.finish()
-    )
+    format!("{base}/api/v2/tickets/{ticket_id}/comments.json?{}", query.finish())
 }
 
 /// Render one page of comments, with `users` sideloaded when `include_users`.
-pub(super) fn render(
-    store: &Store,
-    ticket: &Ticket,
-    paging: &Paging,
-    include_users: bool,
-    base: &str,
-) -> Value {
+pub(super) fn render(store: &Store, ticket: &Ticket, paging: &Paging, include_users: bool, base: &str) -> Value {
     let mut body = match *paging {
-        Paging::Cursor {
-            size,
-            after,
-            before,
-            desc,
-        } => cursor_page(ticket, size, after, before, desc, base),
-        Paging::Offset {
-            page,
-            per_page,
-            desc,
-        } => offset_page(ticket, page, per_page, desc, base),
+        Paging::Cursor { size, after, before, desc } => cursor_page(ticket, size, after, before, desc, base),
+        Paging::Offset { page, per_page, desc } => offset_page(ticket, page, per_page, desc, base),
     };
     if include_users {
         let mut ids: Vec<u64> = body["comments"]
@@ -164,39 +108,22 @@ pub(super) fn render(
             .unwrap_or_default();
         ids.sort_unstable();
         ids.dedup();
-        let users: Vec<Value> = ids
-            .iter()
-            .filter_map(|id| store.users.get(id))
-            .map(|u| wire::user(u, base))
-            .collect();
+        let users: Vec<Value> = ids.iter().filter_map(|id| store.users.get(id)).map(|u| wire::user(u, base)).collect();
         body["users"] = json!(users);
     }
     body
 }
 
-fn cursor_page(
-    ticket: &Ticket,
-    size: usize,
-    after: Option<Key>,
-    before: Option<Key>,
-    desc: bool,
-    base: &str,
-) -> Value {
+fn cursor_page(ticket: &Ticket, size: usize, after: Option<Key>, before: Option<Key>, desc: bool, base: &str) -> Value {
     let all = sorted(ticket, desc);
     // Position of a key in the requested order: "after" means later in that order.
     let later = |c: &Comment, k: Key| if desc { key(c) < k } else { key(c) > k };
     let (page, has_more): (Vec<&Comment>, bool) = if let Some(k) = before {
-        let earlier: Vec<&Comment> = all
-            .into_iter()
-            .filter(|c| !later(c, k) && key(c) != k)
-            .collect();
+        let earlier: Vec<&Comment> = all.into_iter().filter(|c| !later(c, k) && key(c) != k).collect();
         let start = earlier.len().saturating_sub(size);
         (earlier[start..].to_vec(), start > 0)
     } else {
-        let rest: Vec<&Comment> = all
-            .into_iter()
-            .filter(|c| after.map_or(true, |k| later(c, k)))
-            .collect();
+        let rest: Vec<&Comment> = all.into_iter().filter(|c| after.is_none_or(|k| later(c, k))).collect();
         (rest.iter().take(size).copied().collect(), rest.len() > size)
     };
     let cursor = |c: Option<&&Comment>| c.map(|c| encode_cursor(key(c), desc));
@@ -223,10 +150,7 @@ fn offset_page(ticket: &Ticket, page: usize, per_page: usize, desc: bool, base: 
     let count = all.len();
     let start = (page - 1).saturating_mul(per_page).min(count);
     let end = (start + per_page).min(count);
-    let comments: Vec<Value> = all[start..end]
-        .iter()
-        .map(|c| wire::comment(c, base))
-        .collect();
+    let comments: Vec<Value> = all[start..end].iter().map(|c| wire::comment(c, base)).collect();
     let url = |p: usize| {
         let mut pairs = vec![("page", p.to_string()), ("per_page", per_page.to_string())];
         if desc {
@@ -236,14 +160,8 @@ fn offset_page(ticket: &Ticket, page: usize, per_page: usize, desc: bool, base: 
     };
     let mut body = Map::new();
     body.insert("comments".into(), json!(comments));
-    body.insert(
-        "next_page".into(),
-        json!((end < count).then(|| url(page + 1))),
-    );
-    body.insert(
-        "previous_page".into(),
-        json!((page > 1).then(|| url(page - 1))),
-    );
+    body.insert("next_page".into(), json!((end < count).then(|| url(page + 1))));
+    body.insert("previous_page".into(), json!((page > 1).then(|| url(page - 1))));
     body.insert("count".into(), json!(count));
     Value::Object(body)
 }

@@ -36,10 +36,7 @@ pub(super) fn decode_cursor(cursor: &str) -> Option<Position> {
     let raw = String::from_utf8(STANDARD.decode(cursor.trim()).ok()?).ok()?;
     let (ts, rest) = raw.split_once(".0||")?;
     let id = rest.strip_suffix('|')?;
-    Some(Position {
-        ts: ts.parse().ok()?,
-        id: id.parse().ok()?,
-    })
+    Some(Position { ts: ts.parse().ok()?, id: id.parse().ok()? })
 }
 
 /// A validated export request.
@@ -56,60 +53,31 @@ fn invalid_value(status: StatusCode, description: &str) -> ApiError {
 
 /// Check the query parameters the way Zendesk does: exactly one of `start_time` and
 /// `cursor`, a `start_time` at least a minute old, a cursor this server issued.
-pub(super) fn parse_query(
-    params: &[(String, String)],
-    now: DateTime<Utc>,
-) -> Result<ExportQuery, ApiError> {
-    let get = |key: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    };
+pub(super) fn parse_query(params: &[(String, String)], now: DateTime<Utc>) -> Result<ExportQuery, ApiError> {
+    let get = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     let from = match (get("start_time"), get("cursor")) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad_pagination(
-                "start_time and cursor cannot be used together",
-            ))
-        }
-        (None, None) => {
-            return Err(invalid_value(
-                StatusCode::BAD_REQUEST,
-                "start_time or cursor is required",
-            ))
-        }
+        (Some(_), Some(_)) => return Err(ApiError::bad_pagination("start_time and cursor cannot be used together")),
+        (None, None) => return Err(invalid_value(StatusCode::BAD_REQUEST, "start_time or cursor is required")),
         (Some(start), None) => start_position(start, now)?,
-        (None, Some(cursor)) => decode_cursor(cursor)
-            .ok_or_else(|| ApiError::bad_pagination("cursor is invalid or has expired"))?,
+        (None, Some(cursor)) => {
+            decode_cursor(cursor).ok_or_else(|| ApiError::bad_pagination("cursor is invalid or has expired"))?
+        }
     };
     // Zendesk caps rather than rejects an oversized page.
     let per_page = match get("per_page").map(str::parse::<usize>) {
         None => MAX_PER_PAGE,
         Some(Ok(n)) if n > 0 => n.min(MAX_PER_PAGE),
-        Some(_) => {
-            return Err(invalid_value(
-                StatusCode::BAD_REQUEST,
-                "per_page must be a positive integer",
-            ))
-        }
+        Some(_) => return Err(invalid_value(StatusCode::BAD_REQUEST, "per_page must be a positive integer")),
     };
     let include = get("include").unwrap_or("");
     let wants = |name: &str| include.split(',').any(|s| s.trim() == name);
-    Ok(ExportQuery {
-        from,
-        per_page,
-        users: wants("users"),
-        organizations: wants("organizations"),
-    })
+    Ok(ExportQuery { from, per_page, users: wants("users"), organizations: wants("organizations") })
 }
 
 fn start_position(start: &str, now: DateTime<Utc>) -> Result<Position, ApiError> {
-    let ts: i64 = start.parse().map_err(|_| {
-        invalid_value(
-            StatusCode::BAD_REQUEST,
-            "start_time must be a Unix epoch time in seconds",
-        )
-    })?;
+    let ts: i64 = start
+        .parse()
+        .map_err(|_| invalid_value(StatusCode::BAD_REQUEST, "start_time must be a Unix epoch time in seconds"))?;
     if ts > now.timestamp() - QUIET_SECS {
         return Err(invalid_value(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -139,40 +107,26 @@ pub(super) fn page(store: &Store, q: &ExportQuery, now: DateTime<Utc>) -> Page {
     let end_of_stream = keys.len() <= q.per_page;
     keys.truncate(q.per_page);
     let after = keys.last().map_or(q.from, |&(ts, id)| Position { ts, id });
-    Page {
-        ids: keys.into_iter().map(|(_, id)| id).collect(),
-        after,
-        end_of_stream,
-    }
+    Page { ids: keys.into_iter().map(|(_, id)| id).collect(), after, end_of_stream }
 }
 
 /// The response body: tickets, the cursor pair, and the requested sideloads.
 pub(super) fn render(store: &Store, q: &ExportQuery, page: &Page, base: &str) -> Value {
-    let tickets: Vec<_> = page
-        .ids
-        .iter()
-        .filter_map(|id| store.tickets.get(id))
-        .collect();
+    let tickets: Vec<_> = page.ids.iter().filter_map(|id| store.tickets.get(id)).collect();
     let cursor = encode_cursor(page.after);
     let after_url = format!(
         "{base}/api/v2/incremental/tickets/cursor.json?cursor={}",
         url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect::<String>()
     );
     let mut body = Map::new();
-    body.insert(
-        "tickets".into(),
-        tickets.iter().map(|t| wire::ticket(t, base)).collect(),
-    );
+    body.insert("tickets".into(), tickets.iter().map(|t| wire::ticket(t, base)).collect());
     body.insert("after_url".into(), json!(after_url));
     body.insert("after_cursor".into(), json!(cursor));
     body.insert("before_url".into(), Value::Null);
     body.insert("before_cursor".into(), Value::Null);
     body.insert("end_of_stream".into(), json!(page.end_of_stream));
     if q.users {
-        let mut ids: Vec<u64> = tickets
-            .iter()
-            .flat_map(|t| [t.requester_id, t.submitter_id])
-            .collect();
+        let mut ids: Vec<u64> = tickets.iter().flat_map(|t| [t.requester_id, t.submitter_id]).collect();
         ids.sort_unstable();
         ids.dedup();
         let users = ids.iter().filter_map(|id| store.users.get(id));
@@ -183,10 +137,7 @@ pub(super) fn render(store: &Store, q: &ExportQuery, page: &Page, base: &str) ->
         ids.sort_unstable();
         ids.dedup();
         let orgs = ids.iter().filter_map(|id| store.organizations.get(id));
-        body.insert(
-            "organizations".into(),
-            orgs.map(|o| wire::organization(o, base)).collect(),
-        );
+        body.insert("organizations".into(), orgs.map(|o| wire::organization(o, base)).collect());
     }
     Value::Object(body)
 }
@@ -197,10 +148,7 @@ mod tests {
 
     #[test]
     fn cursor_round_trips_and_looks_like_the_real_one() {
-        let p = Position {
-            ts: 1576613539,
-            id: 467,
-        };
+        let p = Position { ts: 1576613539, id: 467 };
         assert_eq!(encode_cursor(p), "MTU3NjYxMzUzOS4wfHw0Njd8");
         assert_eq!(decode_cursor("MTU3NjYxMzUzOS4wfHw0Njd8"), Some(p));
         assert_eq!(decode_cursor("not-a-cursor"), None);

@@ -42,33 +42,17 @@ impl MinuteCounter {
         }
         let resets = (60 - secs.rem_euclid(60)) as u64;
         if self.used >= limit {
-            return Err(Budget {
-                limit,
-                remaining: 0,
-                resets,
-            });
+            return Err(Budget { limit, remaining: 0, resets });
         }
         self.used += 1;
-        Ok(Budget {
-            limit,
-            remaining: limit - self.used,
-            resets,
-        })
+        Ok(Budget { limit, remaining: limit - self.used, resets })
     }
 
     fn peek(&self, now: DateTime<Utc>, limit: u32) -> Budget {
         let secs = now.timestamp();
-        let used = if secs.div_euclid(60) == self.minute {
-            self.used
-        } else {
-            0
-        };
+        let used = if secs.div_euclid(60) == self.minute { self.used } else { 0 };
         let resets = (60 - secs.rem_euclid(60)) as u64;
-        Budget {
-            limit,
-            remaining: limit.saturating_sub(used),
-            resets,
-        }
+        Budget { limit, remaining: limit.saturating_sub(used), resets }
     }
 }
 
@@ -112,42 +96,24 @@ impl Limits {
     pub fn take_export(&mut self, now: DateTime<Utc>) -> Result<(), u64> {
         match self.export_limit {
             None => Ok(()),
-            Some(limit) => self
-                .export
-                .take(now, limit)
-                .map(|_| ())
-                .map_err(|b| b.resets),
+            Some(limit) => self.export.take(now, limit).map(|_| ()).map_err(|b| b.resets),
         }
     }
 
     /// Count one update of ticket `id`.
     pub fn take_ticket_update(&mut self, id: u64, now: DateTime<Utc>) -> Result<Budget, Budget> {
         let secs = now.timestamp();
-        let window = self.tickets.entry(id).or_insert(TicketWindow {
-            start: secs,
-            used: 0,
-        });
+        let window = self.tickets.entry(id).or_insert(TicketWindow { start: secs, used: 0 });
         if secs >= window.start + TICKET_WINDOW_SECS {
-            *window = TicketWindow {
-                start: secs,
-                used: 0,
-            };
+            *window = TicketWindow { start: secs, used: 0 };
         }
         let resets = (window.start + TICKET_WINDOW_SECS - secs).max(1) as u64;
         if window.used >= TICKET_UPDATES {
-            return Err(Budget {
-                limit: TICKET_UPDATES,
-                remaining: 0,
-                resets,
-            });
+            return Err(Budget { limit: TICKET_UPDATES, remaining: 0, resets });
         }
         window.used += 1;
         let remaining = TICKET_UPDATES - window.used;
-        Ok(Budget {
-            limit: TICKET_UPDATES,
-            remaining,
-            resets,
-        })
+        Ok(Budget { limit: TICKET_UPDATES, remaining, resets })
     }
 }
 
@@ -162,10 +128,7 @@ mod tests {
 
     #[test]
     fn minute_budget_resets_at_the_next_clock_minute() {
-        let mut limits = Limits {
-            export_limit: Some(2),
-            ..Limits::default()
-        };
+        let mut limits = Limits { export_limit: Some(2), ..Limits::default() };
         assert!(limits.take_export(at(120)).is_ok());
         assert!(limits.take_export(at(130)).is_ok());
         assert_eq!(limits.take_export(at(170)), Err(10));

@@ -121,11 +121,7 @@ impl From<&Comment> for CommentView {
 impl FakeZendesk {
     /// Bind 127.0.0.1:0 and serve on the current tokio runtime. `email`/`token` are the only
     /// credentials accepted; the bot user (the API caller) is created with that email.
-    pub async fn start(
-        email: &str,
-        token: &str,
-        clock: Arc<Clock>,
-    ) -> std::io::Result<Arc<FakeZendesk>> {
+    pub async fn start(email: &str, token: &str, clock: Arc<Clock>) -> std::io::Result<Arc<FakeZendesk>> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
@@ -141,12 +137,7 @@ impl FakeZendesk {
             // The server only ends when its task is aborted; an I/O error here has no caller.
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Arc::new(FakeZendesk {
-            door,
-            shared,
-            addr,
-            server,
-        }))
+        Ok(Arc::new(FakeZendesk { door, shared, addr, server }))
     }
 
     fn store(&self) -> MutexGuard<'_, Store> {
@@ -173,8 +164,7 @@ impl FakeZendesk {
     /// An end user (a customer), optionally in an organization.
     pub fn add_user(&self, name: &str, email: &str, organization_id: Option<u64>) -> u64 {
         let now = self.now();
-        self.store()
-            .add_user(name, email, organization_id, "end-user", now)
+        self.store().add_user(name, email, organization_id, "end-user", now)
     }
 
     /// The description becomes the first public comment, by the requester. The ticket's
@@ -209,11 +199,7 @@ impl FakeZendesk {
     /// The ticket's comments, oldest first; empty for an unknown ticket.
     pub fn comments(&self, id: u64) -> Vec<CommentView> {
         let store = self.store();
-        let comments = store
-            .tickets
-            .get(&id)
-            .map(|t| t.comments.as_slice())
-            .unwrap_or_default();
+        let comments = store.tickets.get(&id).map(|t| t.comments.as_slice()).unwrap_or_default();
         comments.iter().map(CommentView::from).collect()
     }
 

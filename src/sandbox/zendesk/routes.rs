@@ -34,34 +34,23 @@ impl Shared {
     /// Only `Basic base64("{email}/token:{token}")` is accepted: the daemon uses API tokens,
     /// so passwords and OAuth bearer tokens are refused like wrong credentials.
     fn authorized(&self, headers: &HeaderMap) -> bool {
-        let Some(value) = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-        else {
+        let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
             return false;
         };
         let Some((scheme, encoded)) = value.split_once(' ') else {
             return false;
         };
-        let decoded = STANDARD
-            .decode(encoded.trim())
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok());
+        let decoded = STANDARD.decode(encoded.trim()).ok().and_then(|b| String::from_utf8(b).ok());
         let Some((email, token)) = decoded.as_deref().and_then(|d| d.split_once("/token:")) else {
             return false;
         };
-        scheme.eq_ignore_ascii_case("basic")
-            && email.eq_ignore_ascii_case(&self.email)
-            && token == self.token
+        scheme.eq_ignore_ascii_case("basic") && email.eq_ignore_ascii_case(&self.email) && token == self.token
     }
 }
 
 pub(super) fn router(shared: Arc<Shared>, door: Arc<Frontdoor>) -> Router {
     Router::new()
-        .route(
-            "/api/v2/incremental/tickets/cursor.json",
-            get(export_tickets),
-        )
+        .route("/api/v2/incremental/tickets/cursor.json", get(export_tickets))
         .route("/api/v2/incremental/tickets/cursor", get(export_tickets))
         .route("/api/v2/tickets/{id}", get(show_ticket).put(update_ticket))
         .route("/api/v2/tickets/{id}/comments.json", get(list_comments))
@@ -99,11 +88,7 @@ fn with_budget(mut response: Response, b: Budget) -> Response {
     for name in ["x-rate-limit", "ratelimit-limit", "rate-limit"] {
         set(name, b.limit.into());
     }
-    for name in [
-        "x-rate-limit-remaining",
-        "ratelimit-remaining",
-        "rate-limit-remaining",
-    ] {
+    for name in ["x-rate-limit-remaining", "ratelimit-remaining", "rate-limit-remaining"] {
         set(name, b.remaining.into());
     }
     for name in ["ratelimit-reset", "rate-limit-reset"] {
@@ -119,16 +104,11 @@ async fn unknown_endpoint() -> ApiError {
 
 /// `123.json` or `123`; anything else names no record.
 fn record_id(raw: &str) -> Result<u64, ApiError> {
-    raw.strip_suffix(".json")
-        .unwrap_or(raw)
-        .parse()
-        .map_err(|_| ApiError::not_found())
+    raw.strip_suffix(".json").unwrap_or(raw).parse().map_err(|_| ApiError::not_found())
 }
 
 fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
+    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect()
 }
 
 async fn export_tickets(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
@@ -142,23 +122,14 @@ async fn export_tickets(State(shared): State<Arc<Shared>>, RawQuery(query): RawQ
         Err(e) => return e.into_response(),
     };
     let page = export::page(&store, &q, now);
-    json_response(
-        StatusCode::OK,
-        &export::render(&store, &q, &page, &shared.base_url),
-    )
+    json_response(StatusCode::OK, &export::render(&store, &q, &page, &shared.base_url))
 }
 
-async fn show_ticket(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+async fn show_ticket(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = record_id(&id)?;
     let store = shared.store.lock().unwrap();
     let ticket = store.tickets.get(&id).ok_or_else(ApiError::not_found)?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"ticket": wire::ticket(ticket, &shared.base_url)}),
-    ))
+    Ok(json_response(StatusCode::OK, &json!({"ticket": wire::ticket(ticket, &shared.base_url)})))
 }
 
 async fn update_ticket(
@@ -168,9 +139,7 @@ async fn update_ticket(
     body: Bytes,
 ) -> Response {
     let now = shared.clock.now();
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let result = record_id(&id).and_then(|id| Ok((id, update::parse_body(content_type, &body)?)));
     let (id, input) = match result {
         Ok(parsed) => parsed,
@@ -196,14 +165,8 @@ async fn update_ticket(
         }
     };
     let headers = response.headers_mut();
-    let per_ticket = format!(
-        "total={}; remaining={}; resets={}",
-        budget.limit, budget.remaining, budget.resets
-    );
-    headers.insert(
-        "zendesk-ratelimit-per-ticket-updates",
-        HeaderValue::from_str(&per_ticket).unwrap(),
-    );
+    let per_ticket = format!("total={}; remaining={}; resets={}", budget.limit, budget.remaining, budget.resets);
+    headers.insert("zendesk-ratelimit-per-ticket-updates", HeaderValue::from_str(&per_ticket).unwrap());
     // Keys are escaped to ASCII when the warning is built, so this always converts.
     let warn = update::unpermitted_warning(&input).and_then(|w| HeaderValue::from_str(&w).ok());
     if let Some(warn) = warn {
@@ -222,41 +185,24 @@ async fn list_comments(
     let store = shared.store.lock().unwrap();
     let ticket = store.tickets.get(&id).ok_or_else(ApiError::not_found)?;
     let paging = comments::parse(&params)?;
-    let include_users = params
-        .iter()
-        .any(|(k, v)| k == "include" && v.split(',').any(|s| s.trim() == "users"));
+    let include_users = params.iter().any(|(k, v)| k == "include" && v.split(',').any(|s| s.trim() == "users"));
     let body = comments::render(&store, ticket, &paging, include_users, &shared.base_url);
     Ok(json_response(StatusCode::OK, &body))
 }
 
-async fn show_user(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+async fn show_user(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let store = shared.store.lock().unwrap();
     let id = match id.as_str() {
         "me" | "me.json" => store.bot_user_id,
         other => record_id(other)?,
     };
     let user = store.users.get(&id).ok_or_else(ApiError::not_found)?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"user": wire::user(user, &shared.base_url)}),
-    ))
+    Ok(json_response(StatusCode::OK, &json!({"user": wire::user(user, &shared.base_url)})))
 }
 
-async fn show_organization(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+async fn show_organization(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = record_id(&id)?;
     let store = shared.store.lock().unwrap();
-    let org = store
-        .organizations
-        .get(&id)
-        .ok_or_else(ApiError::not_found)?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"organization": wire::organization(org, &shared.base_url)}),
-    ))
+    let org = store.organizations.get(&id).ok_or_else(ApiError::not_found)?;
+    Ok(json_response(StatusCode::OK, &json!({"organization": wire::organization(org, &shared.base_url)})))
 }

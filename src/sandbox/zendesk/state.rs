@@ -151,11 +151,7 @@ impl Store {
     pub fn add_organization(&mut self, name: &str, now: DateTime<Utc>) -> u64 {
         let id = self.alloc_id();
         let created_at = whole_seconds(now);
-        let org = Organization {
-            id,
-            name: name.to_string(),
-            created_at,
-        };
+        let org = Organization { id, name: name.to_string(), created_at };
         self.organizations.insert(id, org);
         id
     }
@@ -185,16 +181,10 @@ impl Store {
     pub fn add_ticket(&mut self, t: NewTicket, now: DateTime<Utc>) -> u64 {
         let id = t.id.unwrap_or(self.next_ticket_id);
         assert!(id > 0, "sandbox: Zendesk ticket ids start at 1");
-        assert!(
-            !self.tickets.contains_key(&id),
-            "sandbox: ticket {id} already exists"
-        );
+        assert!(!self.tickets.contains_key(&id), "sandbox: ticket {id} already exists");
         self.next_ticket_id = self.next_ticket_id.max(id + 1);
         let stamp = whole_seconds(now);
-        let organization_id = self
-            .users
-            .get(&t.requester_id)
-            .and_then(|u| u.organization_id);
+        let organization_id = self.users.get(&t.requester_id).and_then(|u| u.organization_id);
         let ticket = Ticket {
             id,
             subject: t.subject,
@@ -227,13 +217,7 @@ impl Store {
     }
 
     /// Append a comment to an existing ticket and touch it. Returns the comment id.
-    pub fn push_comment(
-        &mut self,
-        ticket_id: u64,
-        audit_id: u64,
-        input: CommentInput,
-        now: DateTime<Utc>,
-    ) -> u64 {
+    pub fn push_comment(&mut self, ticket_id: u64, audit_id: u64, input: CommentInput, now: DateTime<Utc>) -> u64 {
         let id = self.alloc_id();
         let attachments = input
             .attachments
@@ -265,9 +249,7 @@ impl Store {
 
     /// The ticket, for seeding helpers; an unknown id is a bug in the calling test.
     pub fn ticket_mut(&mut self, id: u64) -> &mut Ticket {
-        self.tickets
-            .get_mut(&id)
-            .unwrap_or_else(|| panic!("sandbox: no Zendesk ticket {id}"))
+        self.tickets.get_mut(&id).unwrap_or_else(|| panic!("sandbox: no Zendesk ticket {id}"))
     }
 
     pub fn set_tags(&mut self, id: u64, tags: &[&str], now: DateTime<Utc>) {
@@ -277,23 +259,14 @@ impl Store {
     }
 
     pub fn set_status(&mut self, id: u64, status: &str, now: DateTime<Utc>) {
-        assert!(
-            STATUSES.contains(&status),
-            "sandbox: invalid Zendesk status {status:?}"
-        );
+        assert!(STATUSES.contains(&status), "sandbox: invalid Zendesk status {status:?}");
         let ticket = self.ticket_mut(id);
         ticket.status = status.to_string();
         ticket.touch(now);
     }
 
     /// A public comment by `author_id` (for example a customer reply), made in the web UI.
-    pub fn add_public_comment(
-        &mut self,
-        id: u64,
-        author_id: u64,
-        body: &str,
-        now: DateTime<Utc>,
-    ) -> u64 {
+    pub fn add_public_comment(&mut self, id: u64, author_id: u64, body: &str, now: DateTime<Utc>) -> u64 {
         let input = CommentInput {
             author_id,
             body: body.to_string(),

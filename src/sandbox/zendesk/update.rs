@@ -44,34 +44,18 @@ const PERMITTED: &[&str] = &[
 const TYPES: [&str; 4] = ["problem", "incident", "question", "task"];
 
 fn missing_ticket() -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "ParameterMissing",
-        "param is missing or the value is empty: ticket",
-    )
+    ApiError::new(StatusCode::BAD_REQUEST, "ParameterMissing", "param is missing or the value is empty: ticket")
 }
 
 /// Parse the raw request body down to the `ticket` object. Like the real Rails app, a body
 /// not declared as JSON is not parsed at all, so its `ticket` is missing.
-pub(super) fn parse_body(
-    content_type: Option<&str>,
-    bytes: &[u8],
-) -> Result<Map<String, Value>, ApiError> {
-    let declared_json = content_type.is_some_and(|ct| {
-        ct.trim()
-            .to_ascii_lowercase()
-            .starts_with("application/json")
-    });
+pub(super) fn parse_body(content_type: Option<&str>, bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let declared_json = content_type.is_some_and(|ct| ct.trim().to_ascii_lowercase().starts_with("application/json"));
     if !declared_json {
         return Err(missing_ticket());
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Unprocessable Entity",
-            "Server could not parse JSON",
-        )
-    })?;
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "Unprocessable Entity", "Server could not parse JSON"))?;
     match value.get("ticket") {
         Some(Value::Object(ticket)) => Ok(ticket.clone()),
         _ => Err(missing_ticket()),
@@ -111,9 +95,7 @@ struct Patch {
 type Details = Map<String, Value>;
 
 fn reject(details: &mut Details, field: &str, description: String) {
-    let list = details
-        .entry(field.to_string())
-        .or_insert_with(|| json!([]));
+    let list = details.entry(field.to_string()).or_insert_with(|| json!([]));
     if let Value::Array(list) = list {
         list.push(json!({ "description": description }));
     }
@@ -146,12 +128,7 @@ fn parse_comment(value: &Value, store: &Store, details: &mut Details) -> Option<
         reject(details, "comment", "Comment: is invalid".into());
         return None;
     };
-    let text = |key: &str| {
-        obj.get(key)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-    };
+    let text = |key: &str| obj.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
     let (body, html_body) = match (text("html_body"), text("body")) {
         (Some(html), _) => (wire::html_to_text(html), html.to_string()),
         (None, Some(body)) => (body.to_string(), wire::text_to_html(body)),
@@ -165,25 +142,14 @@ fn parse_comment(value: &Value, store: &Store, details: &mut Details) -> Option<
         Some(v) => match v.as_u64().filter(|id| store.users.contains_key(id)) {
             Some(id) => id,
             None => {
-                reject(
-                    details,
-                    "author_id",
-                    format!("Author: {v} is not a valid user"),
-                );
+                reject(details, "author_id", format!("Author: {v} is not a valid user"));
                 return None;
             }
         },
     };
     let public = obj.get("public").and_then(Value::as_bool).unwrap_or(true);
     let channel = "api";
-    Some(CommentInput {
-        author_id,
-        body,
-        html_body,
-        public,
-        attachments: Vec::new(),
-        channel,
-    })
+    Some(CommentInput { author_id, body, html_body, public, attachments: Vec::new(), channel })
 }
 
 fn parse_patch(input: &Map<String, Value>, store: &Store) -> Result<Patch, ApiError> {
@@ -197,19 +163,11 @@ fn parse_patch(input: &Map<String, Value>, store: &Store) -> Result<Patch, ApiEr
             },
             "status" => match value.as_str().filter(|s| STATUSES.contains(s)) {
                 Some(s) => patch.status = Some(s.to_string()),
-                None => reject(
-                    &mut details,
-                    "status",
-                    format!("Status: {value} is not valid"),
-                ),
+                None => reject(&mut details, "status", format!("Status: {value} is not valid")),
             },
             "priority" => match optional_enum(value, &PRIORITIES) {
                 Ok(p) => patch.priority = Some(p),
-                Err(()) => reject(
-                    &mut details,
-                    "priority",
-                    format!("Priority: {value} is not valid"),
-                ),
+                Err(()) => reject(&mut details, "priority", format!("Priority: {value} is not valid")),
             },
             "type" => match optional_enum(value, &TYPES) {
                 Ok(t) => patch.ticket_type = Some(t),
@@ -236,19 +194,12 @@ fn parse_patch(input: &Map<String, Value>, store: &Store) -> Result<Patch, ApiEr
 
 fn closed_error() -> ApiError {
     let mut details = Details::new();
-    reject(
-        &mut details,
-        "status",
-        "Status closed prevents ticket update".into(),
-    );
+    reject(&mut details, "status", "Status closed prevents ticket update".into());
     ApiError::record_invalid(details)
 }
 
 /// `safe_update` with a stale `updated_stamp` is refused so concurrent writers notice.
-fn check_safe_update(
-    input: &Map<String, Value>,
-    updated_at: DateTime<Utc>,
-) -> Result<(), ApiError> {
+fn check_safe_update(input: &Map<String, Value>, updated_at: DateTime<Utc>) -> Result<(), ApiError> {
     let stamp = input.get("updated_stamp").and_then(Value::as_str);
     let (Some(_), Some(stamp)) = (input.get("safe_update"), stamp) else {
         return Ok(());
@@ -306,16 +257,7 @@ pub(super) fn apply(
 
 /// A `Comment` audit event carries the comment's id and its content fields.
 fn comment_event(comment: Value, comment_id: u64) -> Value {
-    let keep = [
-        "type",
-        "author_id",
-        "body",
-        "html_body",
-        "plain_body",
-        "public",
-        "attachments",
-        "audit_id",
-    ];
+    let keep = ["type", "author_id", "body", "html_body", "plain_body", "public", "attachments", "audit_id"];
     let mut event = Map::new();
     event.insert("id".into(), json!(comment_id));
     for key in keep {
@@ -340,36 +282,12 @@ fn changes(store: &mut Store, id: u64, patch: &Patch) -> Vec<(&'static str, Valu
         Some(after) if after != before => out.push((field, before, after)),
         _ => {}
     };
-    diff(
-        "subject",
-        json!(t.subject),
-        patch.subject.as_ref().map(|s| json!(s)),
-    );
-    diff(
-        "status",
-        json!(t.status),
-        patch.status.as_ref().map(|s| json!(s)),
-    );
-    diff(
-        "priority",
-        json!(t.priority),
-        patch.priority.as_ref().map(|p| json!(p)),
-    );
-    diff(
-        "type",
-        json!(t.ticket_type),
-        patch.ticket_type.as_ref().map(|p| json!(p)),
-    );
-    diff(
-        "external_id",
-        json!(t.external_id),
-        patch.external_id.as_ref().map(|p| json!(p)),
-    );
-    diff(
-        "tags",
-        json!(t.tags),
-        Some(json!(final_tags(&t.tags, patch))),
-    );
+    diff("subject", json!(t.subject), patch.subject.as_ref().map(|s| json!(s)));
+    diff("status", json!(t.status), patch.status.as_ref().map(|s| json!(s)));
+    diff("priority", json!(t.priority), patch.priority.as_ref().map(|p| json!(p)));
+    diff("type", json!(t.ticket_type), patch.ticket_type.as_ref().map(|p| json!(p)));
+    diff("external_id", json!(t.external_id), patch.external_id.as_ref().map(|p| json!(p)));
+    diff("tags", json!(t.tags), Some(json!(final_tags(&t.tags, patch))));
     out
 }
 

@@ -68,10 +68,7 @@ pub(super) fn ticket(t: &Ticket, base: &str) -> Value {
 fn encoded_id(id: u64) -> String {
     let digest = Sha256::digest(id.to_be_bytes());
     let alphabet = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
-    let chars: String = digest[..10]
-        .iter()
-        .map(|b| alphabet[(*b as usize) % alphabet.len()] as char)
-        .collect();
+    let chars: String = digest[..10].iter().map(|b| alphabet[(*b as usize) % alphabet.len()] as char).collect();
     format!("{}-{}", &chars[..6], &chars[6..])
 }
 
@@ -159,10 +156,7 @@ pub(super) fn comment(c: &Comment, base: &str) -> Value {
 
 fn attachment(a: &Attachment, base: &str) -> Value {
     // Real content URLs carry an opaque token; derive a stable one from the id.
-    let token: String = Sha256::digest(a.id.to_be_bytes())[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let token: String = Sha256::digest(a.id.to_be_bytes())[..12].iter().map(|b| format!("{b:02x}")).collect();
     let content_url = format!("{base}/attachments/token/{token}/?name={}", a.file_name);
     json!({
         "id": a.id,
@@ -184,19 +178,10 @@ fn attachment(a: &Attachment, base: &str) -> Value {
 
 /// The HTML Zendesk stores for a plain-text comment.
 pub(super) fn text_to_html(text: &str) -> String {
-    let escaped = text
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;");
-    let paragraphs: Vec<String> = escaped
-        .split("\n\n")
-        .map(|p| format!("<p>{}</p>", p.replace('\n', "<br>")))
-        .collect();
-    format!(
-        "<div class=\"zd-comment\" dir=\"auto\">{}</div>",
-        paragraphs.concat()
-    )
+    let escaped = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let paragraphs: Vec<String> =
+        escaped.split("\n\n").map(|p| format!("<p>{}</p>", p.replace('\n', "<br>"))).collect();
+    format!("<div class=\"zd-comment\" dir=\"auto\">{}</div>", paragraphs.concat())
 }
 
 /// The plain text Zendesk derives from an `html_body` comment.
@@ -223,10 +208,7 @@ pub(super) struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, error: &str, description: &str) -> Self {
-        ApiError {
-            status,
-            body: json!({"error": error, "description": description}),
-        }
+        ApiError { status, body: json!({"error": error, "description": description}) }
     }
 
     pub fn not_found() -> Self {
@@ -238,18 +220,11 @@ impl ApiError {
     }
 
     pub fn unauthorized() -> Self {
-        ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            body: json!({"error": "Couldn't authenticate you"}),
-        }
+        ApiError { status: StatusCode::UNAUTHORIZED, body: json!({"error": "Couldn't authenticate you"}) }
     }
 
     pub fn bad_pagination(description: &str) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidPaginationParameter",
-            description,
-        )
+        Self::new(StatusCode::BAD_REQUEST, "InvalidPaginationParameter", description)
     }
 
     /// `422 RecordInvalid` with per-field details, e.g. `{"status": [{"description": ...}]}`.
@@ -274,20 +249,14 @@ impl IntoResponse for ApiError {
 /// JSON with the `charset` parameter Zendesk always sends.
 pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     response
 }
 
 /// Zendesk's 429: a plain-text body (clients must not expect JSON) and `Retry-After`.
 pub(super) fn too_many_requests(retry_after_secs: u64) -> Response {
     let mut response = (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response();
-    response.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from(retry_after_secs.max(1)),
-    );
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
     response
 }
 
@@ -298,13 +267,7 @@ mod tests {
     #[test]
     fn plain_text_is_escaped_into_html_and_html_is_stripped_to_text() {
         let html = text_to_html("a < b\n\nline one\nline two");
-        assert_eq!(
-            html,
-            "<div class=\"zd-comment\" dir=\"auto\"><p>a &lt; b</p><p>line one<br>line two</p></div>"
-        );
-        assert_eq!(
-            html_to_text("<p>Fixed &amp; shipped</p>"),
-            "Fixed & shipped"
-        );
+        assert_eq!(html, "<div class=\"zd-comment\" dir=\"auto\"><p>a &lt; b</p><p>line one<br>line two</p></div>");
+        assert_eq!(html_to_text("<p>Fixed &amp; shipped</p>"), "Fixed & shipped");
     }
 }

@@ -16,6 +16,7 @@ const FIRST_REPO_ID: u64 = 610_000_001;
 const FIRST_ISSUE_ID: u64 = 2_200_000_001;
 const FIRST_COMMENT_ID: u64 = 3_100_000_001;
 const FIRST_LABEL_ID: u64 = 6_000_000_001;
+const FIRST_EVENT_ID: u64 = 7_700_000_001;
 
 /// The reasons GitHub accepts when an issue is closed.
 pub const CLOSE_REASONS: [&str; 3] = ["completed", "not_planned", "duplicate"];
@@ -65,6 +66,17 @@ pub struct Comment {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A state change recorded in the repository's issue event list (`closed`, `reopened`).
+#[derive(Debug, Clone)]
+pub struct IssueEvent {
+    pub id: u64,
+    pub issue_number: u64,
+    pub event: String,
+    pub actor: String,
+    pub state_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
 #[derive(Debug)]
 pub struct Repo {
     pub id: u64,
@@ -76,6 +88,8 @@ pub struct Repo {
     pub labels: Vec<Label>,
     pub issues: BTreeMap<u64, Issue>,
     pub comments: Vec<Comment>,
+    /// Issue events, oldest first.
+    pub events: Vec<IssueEvent>,
     next_number: u64,
 }
 
@@ -89,16 +103,11 @@ impl Repo {
     }
 
     pub fn label(&self, name: &str) -> Option<&Label> {
-        self.labels
-            .iter()
-            .find(|l| l.name.eq_ignore_ascii_case(name))
+        self.labels.iter().find(|l| l.name.eq_ignore_ascii_case(name))
     }
 
     pub fn open_issues_count(&self) -> usize {
-        self.issues
-            .values()
-            .filter(|i| i.fate == Fate::Live && i.open)
-            .count()
+        self.issues.values().filter(|i| i.fate == Fate::Live && i.open).count()
     }
 }
 
@@ -130,6 +139,7 @@ pub struct Model {
     next_issue_id: u64,
     next_comment_id: u64,
     next_label_id: u64,
+    next_event_id: u64,
 }
 
 impl Model {
@@ -141,15 +151,13 @@ impl Model {
             next_issue_id: FIRST_ISSUE_ID,
             next_comment_id: FIRST_COMMENT_ID,
             next_label_id: FIRST_LABEL_ID,
+            next_event_id: FIRST_EVENT_ID,
         }
     }
 
     /// The user's id; every login the model stores was registered when it was stored.
     pub fn user_id(&self, login: &str) -> u64 {
-        let pos = self
-            .users
-            .iter()
-            .position(|u| u.eq_ignore_ascii_case(login));
+        let pos = self.users.iter().position(|u| u.eq_ignore_ascii_case(login));
         pos.map_or(0, |p| p as u64 + 1)
     }
 
@@ -160,16 +168,9 @@ impl Model {
     }
 
     /// Adds a repository, or updates the flags of an existing one; returns its id.
-    pub fn add_repo(
-        &mut self,
-        full_name: &str,
-        vis: Visibility,
-        has_issues: bool,
-        now: DateTime<Utc>,
-    ) -> u64 {
-        let (owner, name) = full_name
-            .split_once('/')
-            .unwrap_or_else(|| panic!("repository name {full_name:?} is not owner/name"));
+    pub fn add_repo(&mut self, full_name: &str, vis: Visibility, has_issues: bool, now: DateTime<Utc>) -> u64 {
+        let (owner, name) =
+            full_name.split_once('/').unwrap_or_else(|| panic!("repository name {full_name:?} is not owner/name"));
         if let Some(idx) = self.repo_by_name(owner, name) {
             let repo = &mut self.repos[idx];
             repo.visibility = vis;
@@ -189,6 +190,7 @@ impl Model {
             labels: Vec::new(),
             issues: BTreeMap::new(),
             comments: Vec::new(),
+            events: Vec::new(),
             next_number: 1,
         });
         id
@@ -196,9 +198,7 @@ impl Model {
 
     /// GitHub resolves owner and repository names case-insensitively.
     pub fn repo_by_name(&self, owner: &str, name: &str) -> Option<usize> {
-        self.repos
-            .iter()
-            .position(|r| r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(name))
+        self.repos.iter().position(|r| r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(name))
     }
 
     pub fn repo_by_full_name(&self, full_name: &str) -> Option<usize> {

@@ -6,9 +6,7 @@ use serde_json::json;
 use super::*;
 
 fn ids(list: &Value) -> Vec<u64> {
-    (list.as_array().unwrap().iter())
-        .map(|c| c["id"].as_u64().unwrap())
-        .collect()
+    (list.as_array().unwrap().iter()).map(|c| c["id"].as_u64().unwrap()).collect()
 }
 
 #[tokio::test]
@@ -18,27 +16,16 @@ async fn create_comment_is_201_with_location_and_bumps_the_issue() {
     let before = h.gh.issue(REPO, n).unwrap();
     h.advance(60);
     let issue_url = h.url(&format!("/repos/{REPO}/issues/{n}"));
-    let resp = h
-        .post(&format!("{issue_url}/comments"), json!({"body": "On it"}))
-        .await;
+    let resp = h.post(&format!("{issue_url}/comments"), json!({"body": "On it"})).await;
     assert_eq!(resp.status(), 201);
     let location = header(&resp, "location").unwrap();
     let comment = body(resp).await;
     let id = comment["id"].as_u64().unwrap();
-    assert_eq!(
-        location,
-        h.url(&format!("/repos/{REPO}/issues/comments/{id}"))
-    );
+    assert_eq!(location, h.url(&format!("/repos/{REPO}/issues/comments/{id}")));
     assert_eq!(comment["url"], location);
     assert_eq!(comment["issue_url"], issue_url);
-    assert_eq!(
-        comment["html_url"],
-        h.url(&format!("/{REPO}/issues/{n}#issuecomment-{id}"))
-    );
-    assert_eq!(
-        (comment["body"].clone(), comment["user"]["login"].clone()),
-        (json!("On it"), json!("ticket-sync-bot"))
-    );
+    assert_eq!(comment["html_url"], h.url(&format!("/{REPO}/issues/{n}#issuecomment-{id}")));
+    assert_eq!((comment["body"].clone(), comment["user"]["login"].clone()), (json!("On it"), json!("ticket-sync-bot")));
     assert!(is_github_timestamp(&comment["created_at"]));
     assert_eq!(body(h.get(&location).await).await, comment);
     let after = h.gh.issue(REPO, n).unwrap();
@@ -59,12 +46,7 @@ async fn create_comment_without_body_or_over_65536_chars_is_422() {
     let long = h.post(&path, json!({"body": "y".repeat(65_537)})).await;
     assert_eq!(long.status(), 422);
     assert_eq!(body(long).await["errors"][0]["code"], "custom");
-    let unknown = h
-        .post(
-            &format!("/repos/{REPO}/issues/99/comments"),
-            json!({"body": "z"}),
-        )
-        .await;
+    let unknown = h.post(&format!("/repos/{REPO}/issues/99/comments"), json!({"body": "z"})).await;
     assert_eq!(unknown.status(), 404);
     assert!(h.gh.comments(REPO, n).is_empty());
 }
@@ -82,10 +64,7 @@ async fn issue_comments_are_ascending_with_since_and_links() {
     assert_eq!(ids(&all), [first, second, third]);
     let page1 = h.get(&format!("{path}?per_page=2")).await;
     let next = links(&page1)["next"].clone();
-    let expected_next = format!(
-        "/repositories/{}/issues/{n}/comments?per_page=2&page=2",
-        h.repo_id
-    );
+    let expected_next = format!("/repositories/{}/issues/{n}/comments?per_page=2&page=2", h.repo_id);
     assert_eq!(next, h.url(&expected_next));
     assert_eq!(ids(&body(h.get(&next).await).await), [third]);
     let since = super::super::wire::ts(h.gh.comments(REPO, n)[1].created_at);
@@ -113,20 +92,12 @@ async fn repo_wide_comments_include_pull_requests_and_paginate() {
     assert_eq!(ids(&recent), [on_pr]);
     let page1 = h.get(&format!("{path}?per_page=1")).await;
     let next = links(&page1)["next"].clone();
-    let expected = format!(
-        "/repositories/{}/issues/comments?per_page=1&page=2",
-        h.repo_id
-    );
+    let expected = format!("/repositories/{}/issues/comments?per_page=1&page=2", h.repo_id);
     assert_eq!(next, h.url(&expected));
     let page2 = h.get(&next).await;
     let etag = header(&page2, "etag").unwrap();
     assert_eq!(ids(&body(page2).await), [on_pr]);
-    let cached = h
-        .req(Method::GET, &next)
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let cached = h.req(Method::GET, &next).header("if-none-match", &etag).send().await.unwrap();
     assert_eq!(cached.status(), 304);
     let bad = h.get(&format!("{path}?sort=comments")).await;
     assert_eq!(bad.status(), 422);

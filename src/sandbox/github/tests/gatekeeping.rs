@@ -11,11 +11,7 @@ use crate::sandbox::common::{Fault, FaultRule};
 #[tokio::test]
 async fn request_without_user_agent_is_forbidden() {
     let h = harness().await;
-    let resp = (h.http.get(h.url("/user")))
-        .header("authorization", format!("token {TOKEN}"))
-        .send()
-        .await
-        .unwrap();
+    let resp = (h.http.get(h.url("/user"))).header("authorization", format!("token {TOKEN}")).send().await.unwrap();
     assert_eq!(resp.status(), 403);
     let message = body(resp).await["message"].as_str().unwrap().to_string();
     assert!(message.starts_with("Request forbidden by administrative rules."));
@@ -33,7 +29,8 @@ async fn missing_or_wrong_token_is_401_bad_credentials() {
         }
         let resp = req.send().await.unwrap();
         assert_eq!(resp.status(), 401, "auth {auth:?}");
-        let expected = json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"});
+        let expected =
+            json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"});
         assert_eq!(body(resp).await, expected);
     }
 }
@@ -67,15 +64,9 @@ async fn every_answer_uses_one_rate_limit_unit_and_carries_the_headers() {
     assert_eq!(header(&second, "x-ratelimit-limit").unwrap(), "5000");
     assert_eq!(header(&second, "x-ratelimit-used").unwrap(), "2");
     assert_eq!(header(&second, "x-ratelimit-resource").unwrap(), "core");
-    let reset: i64 = header(&second, "x-ratelimit-reset")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let reset: i64 = header(&second, "x-ratelimit-reset").unwrap().parse().unwrap();
     let now = h.clock.now().timestamp();
-    assert!(
-        reset > now && reset <= now + 3600,
-        "reset {reset} now {now}"
-    );
+    assert!(reset > now && reset <= now + 3600, "reset {reset} now {now}");
 }
 
 #[tokio::test]
@@ -105,27 +96,14 @@ async fn matching_if_none_match_gives_304_without_using_a_unit() {
     let path = format!("/repos/{REPO}/issues");
     let first = h.get(&path).await;
     let etag = header(&first, "etag").unwrap();
-    assert!(
-        etag.starts_with('"') && etag.len() == 66,
-        "strong sha256 etag: {etag}"
-    );
+    assert!(etag.starts_with('"') && etag.len() == 66, "strong sha256 etag: {etag}");
     let before = remaining(&first);
-    let cached = h
-        .req(Method::GET, &path)
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let cached = h.req(Method::GET, &path).header("if-none-match", &etag).send().await.unwrap();
     assert_eq!(cached.status(), 304);
     assert_eq!(remaining(&cached), before);
     assert!(cached.bytes().await.unwrap().is_empty());
     h.create_issue("two").await;
-    let changed = h
-        .req(Method::GET, &path)
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let changed = h.req(Method::GET, &path).header("if-none-match", &etag).send().await.unwrap();
     assert_eq!(changed.status(), 200);
     assert_ne!(header(&changed, "etag").unwrap(), etag);
     assert_eq!(body(changed).await.as_array().unwrap().len(), 2);
@@ -137,9 +115,7 @@ async fn secondary_write_limit_refuses_extra_writes_with_retry_after() {
     h.gh.set_write_limit_per_minute(Some(2));
     h.create_issue("a").await;
     h.create_issue("b").await;
-    let refused = h
-        .post(&format!("/repos/{REPO}/issues"), json!({"title": "c"}))
-        .await;
+    let refused = h.post(&format!("/repos/{REPO}/issues"), json!({"title": "c"})).await;
     assert_eq!(refused.status(), 403);
     assert_eq!(header(&refused, "retry-after").unwrap(), "60");
     let message = body(refused).await["message"].as_str().unwrap().to_string();
@@ -159,10 +135,7 @@ async fn lost_response_on_create_still_creates_the_issue() {
     let h = harness().await;
     let rule = FaultRule::new(Some(AxumMethod::POST), "/issues", Fault::LoseResponse);
     h.gh.door.faults.push(rule);
-    let sent = (h.req(Method::POST, &format!("/repos/{REPO}/issues")))
-        .json(&json!({"title": "lost"}))
-        .send()
-        .await;
+    let sent = (h.req(Method::POST, &format!("/repos/{REPO}/issues"))).json(&json!({"title": "lost"})).send().await;
     let client_saw_error = match sent {
         Err(_) => true,
         Ok(resp) => resp.bytes().await.is_err(),
@@ -177,15 +150,12 @@ async fn lost_response_on_create_still_creates_the_issue() {
 #[tokio::test]
 async fn unknown_routes_and_methods_are_404_basic_error() {
     let h = harness().await;
-    let expected = json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest", "status": "404"});
+    let expected =
+        json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest", "status": "404"});
     let unknown = h.get("/nothing/here").await;
     assert_eq!(unknown.status(), 404);
     assert_eq!(body(unknown).await, expected);
-    let wrong_method = h
-        .req(Method::DELETE, &format!("/repos/{REPO}"))
-        .send()
-        .await
-        .unwrap();
+    let wrong_method = h.req(Method::DELETE, &format!("/repos/{REPO}")).send().await.unwrap();
     assert_eq!(wrong_method.status(), 404);
     assert_eq!(body(wrong_method).await, expected);
 }
@@ -199,14 +169,8 @@ async fn repository_object_has_the_real_fields_and_unknown_repo_is_404() {
     let repo = body(resp).await;
     assert_eq!(repo["id"], h.repo_id);
     assert_eq!(repo["full_name"], REPO);
-    assert_eq!(
-        (repo["private"].clone(), repo["visibility"].clone()),
-        (json!(false), json!("public"))
-    );
-    assert_eq!(
-        (repo["has_issues"].clone(), repo["archived"].clone()),
-        (json!(true), json!(false))
-    );
+    assert_eq!((repo["private"].clone(), repo["visibility"].clone()), (json!(false), json!("public")));
+    assert_eq!((repo["has_issues"].clone(), repo["archived"].clone()), (json!(true), json!(false)));
     assert_eq!(repo["owner"]["login"], "acme");
     assert_eq!(repo["permissions"]["push"], true);
     assert_eq!(repo["url"], h.url(&format!("/repos/{REPO}")));
@@ -214,10 +178,7 @@ async fn repository_object_has_the_real_fields_and_unknown_repo_is_404() {
     assert_eq!(by_id["full_name"], REPO);
     h.gh.add_repo("acme/secret", Visibility::Internal, false);
     let secret = body(h.get("/repos/acme/secret").await).await;
-    assert_eq!(
-        (secret["private"].clone(), secret["visibility"].clone()),
-        (json!(true), json!("internal"))
-    );
+    assert_eq!((secret["private"].clone(), secret["visibility"].clone()), (json!(true), json!("internal")));
     assert_eq!(secret["has_issues"], false);
     let missing = h.get("/repos/acme/nope").await;
     assert_eq!(missing.status(), 404);

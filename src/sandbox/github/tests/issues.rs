@@ -12,21 +12,14 @@ fn issues_path() -> String {
 #[tokio::test]
 async fn create_issue_is_201_with_location_and_the_full_issue() {
     let h = harness().await;
-    let request =
-        json!({"title": "Printer on fire", "body": "Ticket #7", "labels": ["zendesk", "bug"]});
+    let request = json!({"title": "Printer on fire", "body": "Ticket #7", "labels": ["zendesk", "bug"]});
     let resp = h.post(&issues_path(), request).await;
     assert_eq!(resp.status(), 201);
     let location = header(&resp, "location").unwrap();
     assert_eq!(location, h.url(&format!("/repos/{REPO}/issues/1")));
     let issue = body(resp).await;
-    assert_eq!(
-        (issue["number"].clone(), issue["state"].clone()),
-        (json!(1), json!("open"))
-    );
-    assert!(
-        issue["id"].as_u64().unwrap() > 1_000_000,
-        "ids are large int64 values"
-    );
+    assert_eq!((issue["number"].clone(), issue["state"].clone()), (json!(1), json!("open")));
+    assert!(issue["id"].as_u64().unwrap() > 1_000_000, "ids are large int64 values");
     assert_eq!(issue["title"], "Printer on fire");
     assert_eq!(issue["body"], "Ticket #7");
     assert_eq!(issue["html_url"], h.url(&format!("/{REPO}/issues/1")));
@@ -36,14 +29,9 @@ async fn create_issue_is_201_with_location_and_the_full_issue() {
     assert_eq!(issue["user"]["login"], "ticket-sync-bot");
     assert_eq!(issue["state_reason"], json!(null));
     assert_eq!(issue["closed_at"], json!(null));
-    assert_eq!(
-        (issue["locked"].clone(), issue["comments"].clone()),
-        (json!(false), json!(0))
-    );
+    assert_eq!((issue["locked"].clone(), issue["comments"].clone()), (json!(false), json!(0)));
     assert!(is_github_timestamp(&issue["created_at"]) && is_github_timestamp(&issue["updated_at"]));
-    let labels: Vec<&str> = (issue["labels"].as_array().unwrap().iter())
-        .map(|l| l["name"].as_str().unwrap())
-        .collect();
+    let labels: Vec<&str> = (issue["labels"].as_array().unwrap().iter()).map(|l| l["name"].as_str().unwrap()).collect();
     assert_eq!(labels, ["zendesk", "bug"]);
     assert!(issue.get("pull_request").is_none());
     let fetched = body(h.get(&location).await).await;
@@ -67,11 +55,7 @@ async fn create_issue_without_title_is_422_missing_field() {
         "documentation_url": "https://docs.github.com/rest/issues/issues#create-an-issue",
         "status": "422",
     });
-    for request in [
-        json!({"body": "x"}),
-        json!({"title": ""}),
-        json!({"title": null}),
-    ] {
+    for request in [json!({"body": "x"}), json!({"title": ""}), json!({"title": null})] {
         let resp = h.post(&issues_path(), request).await;
         assert_eq!(resp.status(), 422);
         assert_eq!(body(resp).await, expected);
@@ -86,12 +70,7 @@ async fn create_issue_with_body_over_65536_chars_is_422() {
     let h = harness().await;
     let at_limit = json!({"title": "t", "body": "é".repeat(65_536)});
     assert_eq!(h.post(&issues_path(), at_limit).await.status(), 201);
-    let over = h
-        .post(
-            &issues_path(),
-            json!({"title": "t", "body": "x".repeat(65_537)}),
-        )
-        .await;
+    let over = h.post(&issues_path(), json!({"title": "t", "body": "x".repeat(65_537)})).await;
     assert_eq!(over.status(), 422);
     let error = body(over).await["errors"][0].clone();
     let expected = json!({"resource": "Issue", "code": "custom", "field": "body", "message": "body is too long (maximum is 65536 characters)"});
@@ -116,16 +95,12 @@ async fn create_issue_with_unparsable_json_is_400() {
 async fn create_issue_where_issues_are_disabled_is_410_and_unknown_repo_is_404() {
     let h = harness().await;
     h.gh.add_repo("acme/no-issues", Visibility::Private, false);
-    let disabled = h
-        .post("/repos/acme/no-issues/issues", json!({"title": "t"}))
-        .await;
+    let disabled = h.post("/repos/acme/no-issues/issues", json!({"title": "t"})).await;
     assert_eq!(disabled.status(), 410);
     let refusal = body(disabled).await;
     assert_eq!(refusal["message"], "Issues are disabled for this repo");
     assert_eq!(refusal["status"], "410");
-    let unknown = h
-        .post("/repos/acme/ghost/issues", json!({"title": "t"}))
-        .await;
+    let unknown = h.post("/repos/acme/ghost/issues", json!({"title": "t"})).await;
     assert_eq!(unknown.status(), 404);
     assert_eq!(body(unknown).await["message"], "Not Found");
 }
@@ -139,10 +114,7 @@ async fn closing_records_reason_and_closer_and_reopening_clears_them() {
     assert_eq!(invalid.status(), 422);
     h.advance(10);
     let closed = body(h.patch(&path, json!({"state": "closed"})).await).await;
-    assert_eq!(
-        (closed["state"].clone(), closed["state_reason"].clone()),
-        (json!("closed"), json!("completed"))
-    );
+    assert_eq!((closed["state"].clone(), closed["state_reason"].clone()), (json!("closed"), json!("completed")));
     assert!(is_github_timestamp(&closed["closed_at"]));
     assert_eq!(closed["closed_by"]["login"], "ticket-sync-bot");
     assert_ne!(closed["updated_at"], closed["created_at"]);
@@ -150,15 +122,9 @@ async fn closing_records_reason_and_closer_and_reopening_clears_them() {
     assert_eq!(ignored["state_reason"], "completed");
     let reopened = body(h.patch(&path, json!({"state": "open"})).await).await;
     assert_eq!(reopened["state_reason"], "reopened");
-    assert_eq!(
-        (reopened["closed_at"].clone(), reopened["closed_by"].clone()),
-        (json!(null), json!(null))
-    );
+    assert_eq!((reopened["closed_at"].clone(), reopened["closed_by"].clone()), (json!(null), json!(null)));
     let patch = json!({"state": "closed", "state_reason": "not_planned"});
-    assert_eq!(
-        body(h.patch(&path, patch).await).await["state_reason"],
-        "not_planned"
-    );
+    assert_eq!(body(h.patch(&path, patch).await).await["state_reason"], "not_planned");
 }
 
 #[tokio::test]
@@ -171,11 +137,7 @@ async fn edits_replace_labels_and_no_op_edits_keep_updated_at() {
     h.advance(30);
     let same = body(h.patch(&path, set).await).await;
     assert_eq!(same["updated_at"], first["updated_at"]);
-    let replaced = body(
-        h.patch(&path, json!({"labels": ["c"], "body": "new"}))
-            .await,
-    )
-    .await;
+    let replaced = body(h.patch(&path, json!({"labels": ["c"], "body": "new"})).await).await;
     assert_ne!(replaced["updated_at"], first["updated_at"]);
     assert_eq!(replaced["labels"][0]["name"], "c");
     assert_eq!(replaced["labels"].as_array().unwrap().len(), 1);
@@ -196,17 +158,9 @@ async fn transferred_issue_answers_301_to_its_new_home_and_leaves_the_list() {
     assert_eq!(header(&moved, "location").unwrap(), new_url);
     let expected = json!({"message": "Moved Permanently", "url": new_url, "documentation_url": "https://docs.github.com/v3/#http-redirects"});
     assert_eq!(body(moved).await, expected);
-    assert_eq!(
-        h.patch(&old_path, json!({"state": "closed"}))
-            .await
-            .status(),
-        301
-    );
+    assert_eq!(h.patch(&old_path, json!({"state": "closed"})).await.status(), 301);
     let followed = body(h.get(&new_url).await).await;
-    assert_eq!(
-        (followed["title"].clone(), followed["comments"].clone()),
-        (json!("moving"), json!(1))
-    );
+    assert_eq!((followed["title"].clone(), followed["comments"].clone()), (json!("moving"), json!(1)));
     let listed = body(h.get(&format!("{}?state=all", issues_path())).await).await;
     assert!(listed.as_array().unwrap().is_empty());
     assert!(h.gh.issues(REPO).is_empty());
@@ -227,9 +181,7 @@ async fn deleted_issue_answers_410_and_leaves_the_list() {
         (json!("This issue was deleted"), json!("410"))
     );
     assert_eq!(h.patch(&path, json!({"title": "x"})).await.status(), 410);
-    let comment = h
-        .post(&format!("{path}/comments"), json!({"body": "hi"}))
-        .await;
+    let comment = h.post(&format!("{path}/comments"), json!({"body": "hi"})).await;
     assert_eq!(comment.status(), 410);
     let listed = body(h.get(&format!("{}?state=all", issues_path())).await).await;
     assert!(listed.as_array().unwrap().is_empty());
@@ -248,10 +200,7 @@ async fn human_actions_through_helpers_show_in_the_api() {
     assert_eq!(issue["state_reason"], "not_planned");
     h.gh.reopen_issue(REPO, n, "bob");
     let view = h.gh.issue(REPO, n).unwrap();
-    assert_eq!(
-        (view.state.as_str(), view.state_reason.as_deref()),
-        ("open", Some("reopened"))
-    );
+    assert_eq!((view.state.as_str(), view.state_reason.as_deref()), ("open", Some("reopened")));
     assert_eq!(view.closed_by, None);
     assert!(view.updated_at > view.created_at);
 }

@@ -11,21 +11,11 @@ async fn issue_list_links_use_repositories_urls_that_work_when_followed() {
     for i in 1..=7 {
         h.create_issue(&format!("issue {i}")).await;
     }
-    let first = h
-        .get(&format!("/repos/{REPO}/issues?per_page=3&state=all"))
-        .await;
-    let page_url = |n: u64| {
-        h.url(&format!(
-            "/repositories/{}/issues?per_page=3&state=all&page={n}",
-            h.repo_id
-        ))
-    };
+    let first = h.get(&format!("/repos/{REPO}/issues?per_page=3&state=all")).await;
+    let page_url = |n: u64| h.url(&format!("/repositories/{}/issues?per_page=3&state=all&page={n}", h.repo_id));
     let rels = links(&first);
     assert_eq!(rels.len(), 2);
-    assert_eq!(
-        (rels["next"].clone(), rels["last"].clone()),
-        (page_url(2), page_url(3))
-    );
+    assert_eq!((rels["next"].clone(), rels["last"].clone()), (page_url(2), page_url(3)));
     let mut seen = numbers(&body(first).await);
     let middle = h.get(&rels["next"]).await;
     let middle_rels = links(&middle);
@@ -70,11 +60,7 @@ async fn issue_list_includes_pull_requests_marked_with_pull_request() {
     assert_eq!(pr_item["pull_request"]["url"], pr_url);
     let plain = items.iter().find(|i| i["number"] == issue).unwrap();
     assert!(plain.get("pull_request").is_none());
-    assert_eq!(
-        h.gh.issues(REPO).len(),
-        1,
-        "the helper reports plain issues only"
-    );
+    assert_eq!(h.gh.issues(REPO).len(), 1, "the helper reports plain issues only");
 }
 
 #[tokio::test]
@@ -89,30 +75,19 @@ async fn since_returns_only_items_updated_at_or_after_it() {
     let list = body(h.get(&path).await).await;
     assert_eq!(numbers(&list), [touched]);
     let earlier = super::super::wire::ts(h.gh.issue(REPO, old).unwrap().updated_at);
-    let all = body(
-        h.get(&format!("/repos/{REPO}/issues?since={earlier}"))
-            .await,
-    )
-    .await;
+    let all = body(h.get(&format!("/repos/{REPO}/issues?since={earlier}")).await).await;
     assert_eq!(numbers(&all), [touched, old]);
 }
 
 #[tokio::test]
 async fn bad_list_parameters_are_422() {
     let h = harness().await;
-    for query in [
-        "state=done",
-        "since=yesterday",
-        "sort=title",
-        "direction=up",
-    ] {
+    for query in ["state=done", "since=yesterday", "sort=title", "direction=up"] {
         let resp = h.get(&format!("/repos/{REPO}/issues?{query}")).await;
         assert_eq!(resp.status(), 422, "{query}");
         assert_eq!(body(resp).await["message"], "Validation Failed");
     }
-    let unknown = h
-        .get(&format!("/repositories/{}/issues", h.repo_id + 1000))
-        .await;
+    let unknown = h.get(&format!("/repositories/{}/issues", h.repo_id + 1000)).await;
     assert_eq!(unknown.status(), 404);
 }
 
@@ -120,38 +95,18 @@ async fn bad_list_parameters_are_422() {
 async fn list_filters_by_state_creator_and_labels_and_sorts() {
     let h = harness().await;
     let path = format!("/repos/{REPO}/issues");
-    let tagged = h
-        .post(&path, json!({"title": "t", "labels": ["zendesk", "p1"]}))
-        .await;
+    let tagged = h.post(&path, json!({"title": "t", "labels": ["zendesk", "p1"]})).await;
     let tagged = body(tagged).await["number"].as_u64().unwrap();
-    let other = h
-        .post(&path, json!({"title": "u", "labels": ["zendesk"]}))
-        .await;
+    let other = h.post(&path, json!({"title": "u", "labels": ["zendesk"]})).await;
     let other = body(other).await["number"].as_u64().unwrap();
     let human = h.gh.add_issue(REPO, "by alice", "", "alice");
     h.advance(5);
     h.gh.close_issue(REPO, other, "completed", "alice");
     assert_eq!(h.numbers(&format!("{path}?")).await, [human, tagged]);
     assert_eq!(h.numbers(&format!("{path}?state=closed")).await, [other]);
-    assert_eq!(
-        h.numbers(&format!("{path}?state=all&labels=zendesk,p1"))
-            .await,
-        [tagged]
-    );
-    assert_eq!(
-        h.numbers(&format!("{path}?state=all&labels=ZENDESK")).await,
-        [other, tagged]
-    );
-    assert_eq!(
-        h.numbers(&format!("{path}?state=all&creator=alice")).await,
-        [human]
-    );
-    assert_eq!(
-        h.numbers(&format!("{path}?state=all&direction=asc")).await,
-        [tagged, other, human]
-    );
-    assert_eq!(
-        h.numbers(&format!("{path}?state=all&sort=updated")).await,
-        [other, human, tagged]
-    );
+    assert_eq!(h.numbers(&format!("{path}?state=all&labels=zendesk,p1")).await, [tagged]);
+    assert_eq!(h.numbers(&format!("{path}?state=all&labels=ZENDESK")).await, [other, tagged]);
+    assert_eq!(h.numbers(&format!("{path}?state=all&creator=alice")).await, [human]);
+    assert_eq!(h.numbers(&format!("{path}?state=all&direction=asc")).await, [tagged, other, human]);
+    assert_eq!(h.numbers(&format!("{path}?state=all&sort=updated")).await, [other, human, tagged]);
 }

@@ -2,6 +2,7 @@
 //! harness they share (a started fake, one repository, an authenticated client).
 
 mod comments;
+mod events;
 mod gatekeeping;
 mod issues;
 mod lists;
@@ -31,16 +32,8 @@ async fn harness() -> Harness {
     let gh = FakeGithub::start(TOKEN, clock.clone()).await.unwrap();
     let repo_id = gh.add_repo(REPO, Visibility::Public, true);
     // Redirects are not followed so the tests can see GitHub's 301s.
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    Harness {
-        gh,
-        clock,
-        http,
-        repo_id,
-    }
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    Harness { gh, clock, http, repo_id }
 }
 
 impl Harness {
@@ -67,26 +60,16 @@ impl Harness {
     }
 
     async fn post(&self, path: &str, body: Value) -> Response {
-        self.req(Method::POST, path)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+        self.req(Method::POST, path).json(&body).send().await.unwrap()
     }
 
     async fn patch(&self, path: &str, body: Value) -> Response {
-        self.req(Method::PATCH, path)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+        self.req(Method::PATCH, path).json(&body).send().await.unwrap()
     }
 
     /// Creates an issue through the API and returns its number.
     async fn create_issue(&self, title: &str) -> u64 {
-        let resp = self
-            .post(&format!("/repos/{REPO}/issues"), json!({ "title": title }))
-            .await;
+        let resp = self.post(&format!("/repos/{REPO}/issues"), json!({ "title": title })).await;
         assert_eq!(resp.status(), 201);
         body(resp).await["number"].as_u64().unwrap()
     }
@@ -106,16 +89,11 @@ async fn body(resp: Response) -> Value {
 }
 
 fn header(resp: &Response, name: &str) -> Option<String> {
-    resp.headers()
-        .get(name)
-        .map(|v| v.to_str().unwrap().to_string())
+    resp.headers().get(name).map(|v| v.to_str().unwrap().to_string())
 }
 
 fn remaining(resp: &Response) -> u32 {
-    header(resp, "x-ratelimit-remaining")
-        .unwrap()
-        .parse()
-        .unwrap()
+    header(resp, "x-ratelimit-remaining").unwrap().parse().unwrap()
 }
 
 /// The `Link` header as rel → URL.
@@ -133,9 +111,7 @@ fn links(resp: &Response) -> HashMap<String, String> {
 }
 
 fn numbers(list: &Value) -> Vec<u64> {
-    (list.as_array().unwrap().iter())
-        .map(|i| i["number"].as_u64().unwrap())
-        .collect()
+    (list.as_array().unwrap().iter()).map(|i| i["number"].as_u64().unwrap()).collect()
 }
 
 fn is_github_timestamp(value: &Value) -> bool {

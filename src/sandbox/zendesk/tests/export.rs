@@ -14,25 +14,17 @@ fn an_hour_ago(sb: &Sandbox) -> i64 {
 }
 
 fn ticket_ids(page: &Value) -> Vec<u64> {
-    page["tickets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_u64().unwrap())
-        .collect()
+    page["tickets"].as_array().unwrap().iter().map(|t| t["id"].as_u64().unwrap()).collect()
 }
 
 async fn export_from(sb: &Sandbox, start_time: i64, extra: &str) -> Value {
-    let response = sb
-        .get(&format!("{EXPORT}?start_time={start_time}{extra}"))
-        .await;
+    let response = sb.get(&format!("{EXPORT}?start_time={start_time}{extra}")).await;
     assert_eq!(response.status(), StatusCode::OK);
     json_of(response).await
 }
 
 async fn export_cursor(sb: &Sandbox, cursor: &Value) -> Value {
-    let cursor: String =
-        url::form_urlencoded::byte_serialize(cursor.as_str().unwrap().as_bytes()).collect();
+    let cursor: String = url::form_urlencoded::byte_serialize(cursor.as_str().unwrap().as_bytes()).collect();
     let response = sb.get(&format!("{EXPORT}?cursor={cursor}")).await;
     assert_eq!(response.status(), StatusCode::OK);
     json_of(response).await
@@ -63,12 +55,7 @@ async fn exactly_one_of_start_time_and_cursor_is_required() {
     let neither = sb.get(EXPORT).await;
     assert_eq!(neither.status(), StatusCode::BAD_REQUEST);
     assert_eq!(json_of(neither).await["error"], json!("InvalidValue"));
-    let both = sb
-        .get(&format!(
-            "{EXPORT}?start_time={}&cursor={cursor}",
-            an_hour_ago(&sb)
-        ))
-        .await;
+    let both = sb.get(&format!("{EXPORT}?start_time={}&cursor={cursor}", an_hour_ago(&sb))).await;
     assert_eq!(both.status(), StatusCode::BAD_REQUEST);
     assert!(json_of(both).await["description"].is_string());
 }
@@ -78,10 +65,7 @@ async fn a_cursor_the_server_did_not_issue_is_400_invalid_pagination_parameter()
     let sb = sandbox().await;
     let response = sb.get(&format!("{EXPORT}?cursor=bm9wZQ%3D%3D")).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(
-        json_of(response).await["error"],
-        json!("InvalidPaginationParameter")
-    );
+    assert_eq!(json_of(response).await["error"], json!("InvalidPaginationParameter"));
 }
 
 #[tokio::test]
@@ -96,10 +80,7 @@ async fn tickets_changed_in_the_last_60_seconds_are_withheld_until_the_clock_mov
     let page = export_from(&sb, start, "").await;
     assert_eq!(ticket_ids(&page), vec![id]);
     let ticket = &page["tickets"][0];
-    assert_eq!(
-        ticket["generated_timestamp"],
-        json!(sb.zd.ticket(id).unwrap().generated_timestamp)
-    );
+    assert_eq!(ticket["generated_timestamp"], json!(sb.zd.ticket(id).unwrap().generated_timestamp));
     assert_eq!(ticket["subject"], json!("Fresh"));
 }
 
@@ -122,32 +103,19 @@ async fn cursor_pages_to_end_of_stream_and_the_stored_cursor_picks_up_later_chan
     let after_url = first["after_url"].as_str().unwrap();
     assert!(after_url.starts_with(&sb.url(&format!("{EXPORT}?cursor="))));
 
-    let second = json_of(
-        sb.get(after_url.strip_prefix(&sb.zd.base_url()).unwrap())
-            .await,
-    )
-    .await;
+    let second = json_of(sb.get(after_url.strip_prefix(&sb.zd.base_url()).unwrap()).await).await;
     assert_eq!(ticket_ids(&second), vec![c]);
     assert_eq!(second["end_of_stream"], json!(true));
     let stored = second["after_cursor"].clone();
-    assert!(
-        stored.is_string(),
-        "the cursor is returned even at the end of the stream"
-    );
+    assert!(stored.is_string(), "the cursor is returned even at the end of the stream");
 
     let idle = export_cursor(&sb, &stored).await;
     assert!(ticket_ids(&idle).is_empty());
     assert_eq!(idle["end_of_stream"], json!(true));
-    assert_eq!(
-        idle["after_cursor"], stored,
-        "an empty page keeps the position"
-    );
+    assert_eq!(idle["after_cursor"], stored, "an empty page keeps the position");
 
     sb.zd.set_tags(a, &["escalated"]);
-    assert!(
-        ticket_ids(&export_cursor(&sb, &stored).await).is_empty(),
-        "still within the minute"
-    );
+    assert!(ticket_ids(&export_cursor(&sb, &stored).await).is_empty(), "still within the minute");
     sb.advance(61);
     let resumed = export_cursor(&sb, &stored).await;
     assert_eq!(ticket_ids(&resumed), vec![a]);
@@ -187,11 +155,7 @@ async fn export_is_limited_per_minute_with_429_retry_after_and_plain_text_body()
     let retry_after: u64 = header(&refused, "retry-after").parse().unwrap();
     assert!((1..=60).contains(&retry_after));
     assert_eq!(refused.text().await.unwrap(), "Too Many Requests");
-    assert_eq!(
-        sb.get("/api/v2/users/me.json").await.status(),
-        StatusCode::OK,
-        "only the export is limited"
-    );
+    assert_eq!(sb.get("/api/v2/users/me.json").await.status(), StatusCode::OK, "only the export is limited");
 
     sb.advance(60);
     assert_eq!(sb.get(&path).await.status(), StatusCode::OK);
@@ -204,10 +168,7 @@ async fn export_is_limited_per_minute_with_429_retry_after_and_plain_text_body()
 #[tokio::test]
 async fn export_answers_on_the_path_without_json_suffix() {
     let sb = sandbox().await;
-    let path = format!(
-        "/api/v2/incremental/tickets/cursor?start_time={}",
-        an_hour_ago(&sb)
-    );
+    let path = format!("/api/v2/incremental/tickets/cursor?start_time={}", an_hour_ago(&sb));
     let response = sb.get(&path).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body = json_of(response).await;

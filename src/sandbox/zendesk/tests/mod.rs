@@ -30,22 +30,13 @@ fn basic(email: &str, token: &str) -> String {
 
 fn basic_raw(credentials: &str) -> String {
     use base64::Engine;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(credentials)
-    )
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials))
 }
 
 async fn sandbox() -> Sandbox {
     let clock = Arc::new(Clock::default());
-    let zd = FakeZendesk::start(EMAIL, TOKEN, clock.clone())
-        .await
-        .unwrap();
-    Sandbox {
-        zd,
-        clock,
-        http: reqwest::Client::new(),
-    }
+    let zd = FakeZendesk::start(EMAIL, TOKEN, clock.clone()).await.unwrap();
+    Sandbox { zd, clock, http: reqwest::Client::new() }
 }
 
 impl Sandbox {
@@ -54,27 +45,17 @@ impl Sandbox {
     }
 
     async fn get(&self, path: &str) -> Response {
-        let request = self
-            .http
-            .get(self.url(path))
-            .header("authorization", basic(EMAIL, TOKEN));
+        let request = self.http.get(self.url(path)).header("authorization", basic(EMAIL, TOKEN));
         request.send().await.unwrap()
     }
 
     async fn put(&self, path: &str, body: Value) -> Response {
-        let request = self
-            .http
-            .put(self.url(path))
-            .header("authorization", basic(EMAIL, TOKEN));
+        let request = self.http.put(self.url(path)).header("authorization", basic(EMAIL, TOKEN));
         request.json(&body).send().await.unwrap()
     }
 
     async fn update(&self, id: u64, ticket: Value) -> Response {
-        self.put(
-            &format!("/api/v2/tickets/{id}.json"),
-            json!({ "ticket": ticket }),
-        )
-        .await
+        self.put(&format!("/api/v2/tickets/{id}.json"), json!({ "ticket": ticket })).await
     }
 
     fn advance(&self, secs: u64) {
@@ -91,11 +72,8 @@ impl Sandbox {
     /// A customer in an organization and a new ticket they opened.
     fn customer_ticket(&self, subject: &str) -> u64 {
         let org = self.zd.add_organization("Acme");
-        let user = self
-            .zd
-            .add_user("Carla Customer", "carla@acme.test", Some(org));
-        self.zd
-            .add_ticket(NewTicket::new(subject, "It is broken.", user))
+        let user = self.zd.add_user("Carla Customer", "carla@acme.test", Some(org));
+        self.zd.add_ticket(NewTicket::new(subject, "It is broken.", user))
     }
 }
 
@@ -104,11 +82,7 @@ async fn json_of(response: Response) -> Value {
 }
 
 fn header<'a>(response: &'a Response, name: &str) -> &'a str {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
+    response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
 #[tokio::test]
@@ -130,10 +104,7 @@ async fn requests_without_valid_api_token_are_401() {
         }
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "auth {auth:?}");
-        assert_eq!(
-            json_of(response).await,
-            json!({"error": "Couldn't authenticate you"})
-        );
+        assert_eq!(json_of(response).await, json!({"error": "Couldn't authenticate you"}));
     }
 }
 
@@ -151,25 +122,15 @@ async fn users_me_is_the_bot_user_created_with_the_token_email() {
 #[tokio::test]
 async fn every_response_carries_all_rate_limit_header_spellings() {
     let sb = sandbox().await;
-    for path in [
-        "/api/v2/users/me.json",
-        "/api/v2/tickets/999.json",
-        "/api/v2/nope",
-    ] {
+    for path in ["/api/v2/users/me.json", "/api/v2/tickets/999.json", "/api/v2/nope"] {
         let response = sb.get(path).await;
         for name in ["x-rate-limit", "ratelimit-limit", "rate-limit"] {
             assert_eq!(header(&response, name), "700", "{path} {name}");
         }
         let remaining: u32 = header(&response, "x-rate-limit-remaining").parse().unwrap();
         assert!(remaining < 700);
-        assert_eq!(
-            header(&response, "ratelimit-remaining"),
-            remaining.to_string()
-        );
-        assert_eq!(
-            header(&response, "rate-limit-remaining"),
-            remaining.to_string()
-        );
+        assert_eq!(header(&response, "ratelimit-remaining"), remaining.to_string());
+        assert_eq!(header(&response, "rate-limit-remaining"), remaining.to_string());
         let reset: u64 = header(&response, "ratelimit-reset").parse().unwrap();
         assert!((1..=60).contains(&reset));
         assert_eq!(header(&response, "rate-limit-reset"), reset.to_string());
@@ -181,10 +142,7 @@ async fn account_budget_of_700_per_minute_then_429_plain_text() {
     let sb = sandbox().await;
     sb.align_to_minute();
     for _ in 0..700 {
-        assert_eq!(
-            sb.get("/api/v2/users/me.json").await.status(),
-            StatusCode::OK
-        );
+        assert_eq!(sb.get("/api/v2/users/me.json").await.status(), StatusCode::OK);
     }
     let refused = sb.get("/api/v2/users/me.json").await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -193,10 +151,7 @@ async fn account_budget_of_700_per_minute_then_429_plain_text() {
     assert!((1..=60).contains(&retry_after));
     assert_eq!(refused.text().await.unwrap(), "Too Many Requests");
     sb.advance(60);
-    assert_eq!(
-        sb.get("/api/v2/users/me.json").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(sb.get("/api/v2/users/me.json").await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -206,28 +161,18 @@ async fn unknown_routes_are_404_invalid_endpoint() {
         let response = sb.get(path).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         let body = json_of(response).await;
-        assert_eq!(
-            body,
-            json!({"error": "InvalidEndpoint", "description": "Not found"})
-        );
+        assert_eq!(body, json!({"error": "InvalidEndpoint", "description": "Not found"}));
     }
 }
 
 #[tokio::test]
 async fn unknown_records_are_404_record_not_found() {
     let sb = sandbox().await;
-    for path in [
-        "/api/v2/tickets/4242.json",
-        "/api/v2/users/4242.json",
-        "/api/v2/organizations/4242.json",
-    ] {
+    for path in ["/api/v2/tickets/4242.json", "/api/v2/users/4242.json", "/api/v2/organizations/4242.json"] {
         let response = sb.get(path).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
         let body = json_of(response).await;
-        assert_eq!(
-            body,
-            json!({"error": "RecordNotFound", "description": "Not found"})
-        );
+        assert_eq!(body, json!({"error": "RecordNotFound", "description": "Not found"}));
     }
 }
 
@@ -236,32 +181,16 @@ async fn show_endpoints_render_real_shaped_objects_with_or_without_json_suffix()
     let sb = sandbox().await;
     let id = sb.customer_ticket("Printer on fire");
     let ticket = json_of(sb.get(&format!("/api/v2/tickets/{id}")).await).await["ticket"].clone();
-    for key in [
-        "url",
-        "via",
-        "raw_subject",
-        "generated_timestamp",
-        "requester_id",
-        "custom_fields",
-        "is_public",
-    ] {
+    for key in ["url", "via", "raw_subject", "generated_timestamp", "requester_id", "custom_fields", "is_public"] {
         assert!(ticket.get(key).is_some(), "ticket lacks {key}");
     }
     assert_eq!(ticket["description"], json!("It is broken."));
-    assert_eq!(
-        ticket["url"],
-        json!(sb.url(&format!("/api/v2/tickets/{id}.json")))
-    );
+    assert_eq!(ticket["url"], json!(sb.url(&format!("/api/v2/tickets/{id}.json"))));
     let requester = ticket["requester_id"].as_u64().unwrap();
-    let user =
-        json_of(sb.get(&format!("/api/v2/users/{requester}.json")).await).await["user"].clone();
+    let user = json_of(sb.get(&format!("/api/v2/users/{requester}.json")).await).await["user"].clone();
     assert_eq!(user["role"], json!("end-user"));
     let org_id = ticket["organization_id"].as_u64().unwrap();
     assert_eq!(user["organization_id"], json!(org_id));
-    let org = json_of(
-        sb.get(&format!("/api/v2/organizations/{org_id}.json"))
-            .await,
-    )
-    .await;
+    let org = json_of(sb.get(&format!("/api/v2/organizations/{org_id}.json")).await).await;
     assert_eq!(org["organization"]["name"], json!("Acme"));
 }

@@ -24,18 +24,11 @@ async fn update_adds_a_bot_comment_changes_fields_and_returns_the_audit() {
     assert_eq!(response.status(), StatusCode::OK);
     let body = json_of(response).await;
     assert_eq!(body["ticket"]["status"], json!("open"));
-    assert_eq!(
-        body["ticket"]["tags"],
-        json!(["escalated", "gh"]),
-        "tags are lower-cased"
-    );
+    assert_eq!(body["ticket"]["tags"], json!(["escalated", "gh"]), "tags are lower-cased");
 
     let comments = sb.zd.comments(id);
     let added = comments.last().unwrap();
-    assert_eq!(
-        (added.author_id, added.public),
-        (sb.zd.bot_user_id(), false)
-    );
+    assert_eq!((added.author_id, added.public), (sb.zd.bot_user_id(), false));
     assert_eq!(added.body, "Tracked in GitHub.");
 
     let audit = &body["audit"];
@@ -44,20 +37,12 @@ async fn update_adds_a_bot_comment_changes_fields_and_returns_the_audit() {
     let events = audit["events"].as_array().unwrap();
     let comment_event = events.iter().find(|e| e["type"] == "Comment").unwrap();
     assert_eq!(comment_event["id"], json!(added.id));
-    let change = |field: &str| {
-        events
-            .iter()
-            .find(|e| e["type"] == "Change" && e["field_name"] == field)
-            .cloned()
-    };
+    let change = |field: &str| events.iter().find(|e| e["type"] == "Change" && e["field_name"] == field).cloned();
     assert_eq!(change("status").unwrap()["previous_value"], json!("new"));
     assert_eq!(change("tags").unwrap()["value"], json!(["escalated", "gh"]));
 
     let after = sb.zd.ticket(id).unwrap();
-    assert!(
-        after.generated_timestamp >= before.generated_timestamp + 5,
-        "the change re-enters the export"
-    );
+    assert!(after.generated_timestamp >= before.generated_timestamp + 5, "the change re-enters the export");
     assert_eq!(after.priority.as_deref(), Some("high"));
 }
 
@@ -66,9 +51,7 @@ async fn additional_and_remove_tags_edit_the_tag_list() {
     let sb = sandbox().await;
     let id = sb.customer_ticket("Tags");
     sb.zd.set_tags(id, &["a", "b"]);
-    let response = sb
-        .update(id, json!({"additional_tags": ["c"], "remove_tags": "a"}))
-        .await;
+    let response = sb.update(id, json!({"additional_tags": ["c"], "remove_tags": "a"})).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(sb.zd.ticket(id).unwrap().tags, vec!["b", "c"]);
 }
@@ -78,11 +61,7 @@ async fn closed_ticket_rejects_every_update_with_the_exact_422_body() {
     let sb = sandbox().await;
     let id = sb.customer_ticket("Done");
     sb.zd.set_status(id, "closed");
-    let attempts = [
-        json!({"comment": {"body": "hello"}}),
-        json!({"status": "open"}),
-        json!({"tags": []}),
-    ];
+    let attempts = [json!({"comment": {"body": "hello"}}), json!({"status": "open"}), json!({"tags": []})];
     for attempt in attempts {
         let response = sb.update(id, attempt).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -102,33 +81,20 @@ async fn invalid_status_is_422_record_invalid_and_changes_nothing() {
     let sb = sandbox().await;
     let id = sb.customer_ticket("Status");
     let before = sb.zd.ticket(id).unwrap();
-    let response = sb
-        .update(id, json!({"status": "resolved", "comment": {"body": "x"}}))
-        .await;
+    let response = sb.update(id, json!({"status": "resolved", "comment": {"body": "x"}})).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = json_of(response).await;
     assert_eq!(body["error"], json!("RecordInvalid"));
     assert!(body["details"]["status"][0]["description"].is_string());
-    assert_eq!(
-        sb.zd.comments(id).len(),
-        1,
-        "a rejected update adds no comment"
-    );
-    assert_eq!(
-        sb.zd.ticket(id).unwrap().generated_timestamp,
-        before.generated_timestamp
-    );
+    assert_eq!(sb.zd.comments(id).len(), 1, "a rejected update adds no comment");
+    assert_eq!(sb.zd.ticket(id).unwrap().generated_timestamp, before.generated_timestamp);
 }
 
 #[tokio::test]
 async fn comment_with_empty_body_is_422_record_invalid() {
     let sb = sandbox().await;
     let id = sb.customer_ticket("Empty");
-    for comment in [
-        json!({"body": ""}),
-        json!({"body": "   ", "public": true}),
-        json!({"public": false}),
-    ] {
+    for comment in [json!({"body": ""}), json!({"body": "   ", "public": true}), json!({"public": false})] {
         let response = sb.update(id, json!({ "comment": comment })).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(json_of(response).await["error"], json!("RecordInvalid"));
@@ -140,34 +106,17 @@ async fn unparsable_json_missing_ticket_key_or_non_json_body_is_400() {
     let sb = sandbox().await;
     let id = sb.customer_ticket("Garbage");
     let url = sb.url(&format!("/api/v2/tickets/{id}.json"));
-    let garbage = sb
-        .http
-        .put(&url)
-        .header("authorization", basic(EMAIL, TOKEN));
-    let garbage = garbage
-        .header("content-type", "application/json")
-        .body("{\"ticket\": {");
+    let garbage = sb.http.put(&url).header("authorization", basic(EMAIL, TOKEN));
+    let garbage = garbage.header("content-type", "application/json").body("{\"ticket\": {");
     let response = garbage.send().await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(json_of(response).await["error"].is_string());
-    let response = sb
-        .put(
-            &format!("/api/v2/tickets/{id}.json"),
-            json!({"status": "open"}),
-        )
-        .await;
+    let response = sb.put(&format!("/api/v2/tickets/{id}.json"), json!({"status": "open"})).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let untyped = sb
-        .http
-        .put(&url)
-        .header("authorization", basic(EMAIL, TOKEN));
+    let untyped = sb.http.put(&url).header("authorization", basic(EMAIL, TOKEN));
     let untyped = untyped.body(json!({"ticket": {"status": "open"}}).to_string());
     let response = untyped.send().await.unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::BAD_REQUEST,
-        "no JSON content type"
-    );
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "no JSON content type");
     assert_eq!(sb.zd.ticket(id).unwrap().status, "new");
 }
 
@@ -176,28 +125,18 @@ async fn update_of_unknown_ticket_is_404() {
     let sb = sandbox().await;
     let response = sb.update(777, json!({"status": "open"})).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(
-        json_of(response).await,
-        json!({"error": "RecordNotFound", "description": "Not found"})
-    );
+    assert_eq!(json_of(response).await, json!({"error": "RecordNotFound", "description": "Not found"}));
 }
 
 #[tokio::test]
 async fn unknown_keys_are_ignored_and_reported_in_x_zendesk_api_warn() {
     let sb = sandbox().await;
     let id = sb.customer_ticket("Warn");
-    let response = sb
-        .update(
-            id,
-            json!({"id": 5, "status": "pending", "colour": "red", "na\u{ef}ve\n": 1}),
-        )
-        .await;
+    let response = sb.update(id, json!({"id": 5, "status": "pending", "colour": "red", "na\u{ef}ve\n": 1})).await;
     assert_eq!(response.status(), StatusCode::OK);
     let warn = header(&response, "x-zendesk-api-warn").to_string();
     assert!(
-        warn.contains("\"ticket.id\"")
-            && warn.contains("\"ticket.colour\"")
-            && warn.contains("na\\u{ef}ve\\n"),
+        warn.contains("\"ticket.id\"") && warn.contains("\"ticket.colour\"") && warn.contains("na\\u{ef}ve\\n"),
         "{warn}"
     );
     assert_eq!(sb.zd.ticket(id).unwrap().status, "pending");
@@ -224,59 +163,31 @@ async fn per_ticket_updates_are_limited_to_30_per_10_minutes() {
     let id = sb.customer_ticket("Busy");
     let other = sb.customer_ticket("Quiet");
     for n in 1..=30 {
-        let response = sb
-            .update(id, json!({"comment": {"body": format!("update {n}")}}))
-            .await;
+        let response = sb.update(id, json!({"comment": {"body": format!("update {n}")}})).await;
         assert_eq!(response.status(), StatusCode::OK);
         let limit = header(&response, "zendesk-ratelimit-per-ticket-updates").to_string();
-        assert!(
-            limit.starts_with(&format!("total=30; remaining={}; resets=", 30 - n)),
-            "{limit}"
-        );
+        assert!(limit.starts_with(&format!("total=30; remaining={}; resets=", 30 - n)), "{limit}");
     }
-    let refused = sb
-        .update(id, json!({"comment": {"body": "one too many"}}))
-        .await;
+    let refused = sb.update(id, json!({"comment": {"body": "one too many"}})).await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry_after: u64 = header(&refused, "retry-after").parse().unwrap();
     assert!((1..=600).contains(&retry_after));
-    assert_eq!(
-        sb.zd.comments(id).len(),
-        31,
-        "the refused update was not applied"
-    );
-    assert_eq!(
-        sb.update(other, json!({"status": "open"})).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(sb.zd.comments(id).len(), 31, "the refused update was not applied");
+    assert_eq!(sb.update(other, json!({"status": "open"})).await.status(), StatusCode::OK);
     sb.advance(600);
-    assert_eq!(
-        sb.update(id, json!({"status": "open"})).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(sb.update(id, json!({"status": "open"})).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn lost_response_on_put_applies_the_update_but_the_client_sees_an_error() {
     let sb = sandbox().await;
     let id = sb.customer_ticket("Flaky");
-    sb.zd.door.faults.push(FaultRule::new(
-        Some(Method::PUT),
-        "/api/v2/tickets/",
-        Fault::LoseResponse,
-    ));
+    sb.zd.door.faults.push(FaultRule::new(Some(Method::PUT), "/api/v2/tickets/", Fault::LoseResponse));
     let url = sb.url(&format!("/api/v2/tickets/{id}.json"));
     let body = json!({"ticket": {"status": "solved", "comment": {"body": "Fixed."}}});
-    let request = sb
-        .http
-        .put(&url)
-        .header("authorization", basic(EMAIL, TOKEN))
-        .json(&body);
+    let request = sb.http.put(&url).header("authorization", basic(EMAIL, TOKEN)).json(&body);
     let outcome: Result<Value, reqwest::Error> = async { request.send().await?.json().await }.await;
-    assert!(
-        outcome.is_err(),
-        "the client must not get a response: {outcome:?}"
-    );
+    assert!(outcome.is_err(), "the client must not get a response: {outcome:?}");
     assert_eq!(sb.zd.ticket(id).unwrap().status, "solved");
     assert_eq!(sb.zd.comments(id).last().unwrap().body, "Fixed.");
     let logged = sb.zd.door.log.entries();
@@ -288,19 +199,9 @@ async fn safe_update_with_a_stale_stamp_is_409() {
     let sb = sandbox().await;
     let id = sb.customer_ticket("Race");
     let stale = "2001-01-01T00:00:00Z";
-    let response = sb
-        .update(
-            id,
-            json!({"status": "open", "safe_update": true, "updated_stamp": stale}),
-        )
-        .await;
+    let response = sb.update(id, json!({"status": "open", "safe_update": true, "updated_stamp": stale})).await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
     let fresh = super::super::wire::time(sb.zd.ticket(id).unwrap().updated_at);
-    let response = sb
-        .update(
-            id,
-            json!({"status": "open", "safe_update": true, "updated_stamp": fresh}),
-        )
-        .await;
+    let response = sb.update(id, json!({"status": "open", "safe_update": true, "updated_stamp": fresh})).await;
     assert_eq!(response.status(), StatusCode::OK);
 }

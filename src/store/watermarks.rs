@@ -1,0 +1,160 @@
+//! Push-back progress: per-repository watermarks (`since` times, ETags, last comment and event
+//! ids), the issue state last seen on each mapping, and the ledger of pushed notes.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+
+use super::{parse_ts, ts, Result, Store};
+use crate::domain::{Issue, RepoName, TicketId};
+
+/// How far a repository's push-back has read. All fields are GitHub's values, never local time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Watermark {
+    pub issues_since: Option<DateTime<Utc>>,
+    pub issues_etag: Option<String>,
+    pub comments_since: Option<DateTime<Utc>>,
+    pub comments_etag: Option<String>,
+    pub last_comment_id: Option<u64>,
+    pub last_event_id: Option<u64>,
+}
+
+/// The issue state a push pass saw, to store on the mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenState {
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+const PUSHED: &str = "push_note";
+const PUSHED_RECOVERED: &str = "push_note_recovered";
+
+impl Store {
+    pub fn watermark(&self, repo: &RepoName) -> Result<Option<Watermark>> {
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT issues_since, issues_etag, comments_since, comments_etag, last_comment_id, last_event_id
+                 FROM watermarks WHERE repo = ?1",
+                [repo.to_string()],
+                |r| {
+                    Ok(Watermark {
+                        issues_since: r.get::<_, Option<String>>(0)?.and_then(|s| parse_ts(&s)),
+                        issues_etag: r.get(1)?,
+                        comments_since: r.get::<_, Option<String>>(2)?.and_then(|s| parse_ts(&s)),
+                        comments_etag: r.get(3)?,
+                        last_comment_id: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
+                        last_event_id: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
+                    })
+                },
+            )
+            .optional()?;
+        Ok(row)
+    }
+
+    pub fn set_watermark(&self, repo: &RepoName, w: &Watermark) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO watermarks
+             (repo, issues_since, issues_etag, comments_since, comments_etag, last_comment_id, last_event_id, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                repo.to_string(),
+                w.issues_since.map(ts),
+                w.issues_etag,
+                w.comments_since.map(ts),
+                w.comments_etag,
+                w.last_comment_id.map(|v| v as i64),
+                w.last_event_id.map(|v| v as i64),
+                ts(Utc::now()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The earliest GitHub update time among the repo's mappings: where a first push pass starts.
+    pub fn earliest_issue_update(&self, repo: &RepoName) -> Result<Option<DateTime<Utc>>> {
+        let v: Option<String> = self.conn().query_row(
+            "SELECT MIN(COALESCE(issue_updated_at, created_at)) FROM mappings WHERE repo = ?1",
+            [repo.to_string()],
+            |r| r.get(0),
+        )?;
+        Ok(v.and_then(|s| parse_ts(&s)))
+    }
+
+    /// Stores the issue state last seen, and when a note was last pushed if one was.
+    pub fn record_seen_state(&self, ticket: TicketId, seen: &SeenState, pushed: bool) -> Result<()> {
+        self.conn().execute(
+            "UPDATE mappings SET issue_state = ?2, state_reason = ?3, closed_at = ?4,
+                    issue_updated_at = COALESCE(?5, issue_updated_at),
+                    last_pushed_at = CASE WHEN ?6 THEN ?7 ELSE last_pushed_at END
+             WHERE ticket_id = ?1",
+            params![
+                ticket.0 as i64,
+                seen.state,
+                seen.state_reason,
+                seen.closed_at.map(ts),
+                seen.updated_at.map(ts),
+                pushed,
+                ts(Utc::now()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Inserts a mapping for an issue that exists already, without a link note (imports, tests).
+    pub fn insert_mapping(&self, ticket: TicketId, issue: &Issue) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO mappings (ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, created_at, issue_updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                ticket.0 as i64,
+                issue.repo.to_string(),
+                issue.number.0 as i64,
+                issue.id as i64,
+                issue.html_url,
+                issue.state,
+                issue.state_reason,
+                ts(Utc::now()),
+                issue.updated_at.map(ts),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Whether the note for this event was written to the ticket already.
+    pub fn push_note_done(&self, ticket: TicketId, event_key: &str) -> Result<bool> {
+        let n: i64 = self.conn().query_row(
+            "SELECT COUNT(*) FROM ledger WHERE ticket_id = ?1 AND detail = ?2 AND event IN (?3, ?4)",
+            params![ticket.0 as i64, event_key, PUSHED, PUSHED_RECOVERED],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Finishes a pushed note: drops its intent and writes the ledger line with the event key.
+    pub fn record_push_note(
+        &self,
+        ticket: TicketId,
+        intent_key: &str,
+        event_key: &str,
+        comment_id: Option<u64>,
+        recovered: bool,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM intents WHERE key = ?1", [intent_key])?;
+        tx.execute(
+            "INSERT INTO ledger (ticket_id, at, event, side, remote_id, detail) VALUES (?1, ?2, ?3, 'zendesk', ?4, ?5)",
+            params![
+                ticket.0 as i64,
+                ts(Utc::now()),
+                if recovered { PUSHED_RECOVERED } else { PUSHED },
+                comment_id.map(|c| c.to_string()),
+                event_key
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}

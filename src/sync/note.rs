@@ -1,0 +1,59 @@
+//! Writing one Zendesk note exactly once, shared by the link note and the push-back notes.
+//!
+//! The caller has a durable intent. Before the write its attempt count is raised (durably);
+//! a retry of an intent that was attempted before first reads the ticket's recent comments and
+//! looks for the note's marker, so a crash between the write and the ledger never duplicates.
+
+use tracing::info;
+
+use super::escalate::is_closed_ticket;
+use super::{Engine, ItemError};
+use crate::crashpoint;
+use crate::domain::TicketId;
+use crate::store::Intent;
+
+/// Pages of recent ticket comments (100 each) searched for the marker of an earlier attempt.
+const RECENT_PAGES: usize = 10;
+
+/// What one note write came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NoteOutcome {
+    /// Written now; the comment id when Zendesk's audit reports it.
+    Written(Option<u64>),
+    /// An interrupted attempt had written it already.
+    Found(u64),
+    /// The ticket is closed and can take no more updates (Zendesk's 422).
+    TicketClosed,
+}
+
+/// One note to write: the text ends with `marker`, which nothing else on the ticket carries.
+pub(super) struct Note<'a> {
+    pub ticket: TicketId,
+    pub text: &'a str,
+    pub marker: &'a str,
+    pub status: Option<&'a str>,
+    /// Crash points around the write, for the crash tests (`before_…`, `after_…`).
+    pub crash_before: &'static str,
+    pub crash_after: &'static str,
+}
+
+/// Writes `note` for `intent` unless an earlier attempt did; records nothing but the attempt.
+pub(super) async fn write_once(engine: &Engine, intent: &Intent, note: &Note<'_>) -> Result<NoteOutcome, ItemError> {
+    if intent.attempts > 0 {
+        let comments = engine.zendesk.recent_comments(note.ticket, RECENT_PAGES).await?;
+        if let Some(c) = comments.iter().find(|c| c.body.contains(note.marker)) {
+            info!(comment_id = c.id, "note was already written by an interrupted attempt");
+            return Ok(NoteOutcome::Found(c.id));
+        }
+    }
+    engine.store.intent_attempt_key(&intent.key)?;
+    crashpoint::hit(note.crash_before);
+    match engine.zendesk.update_ticket(note.ticket, note.text, false, note.status).await {
+        Ok(comment_id) => {
+            crashpoint::hit(note.crash_after);
+            Ok(NoteOutcome::Written(comment_id))
+        }
+        Err(e) if is_closed_ticket(&e) => Ok(NoteOutcome::TicketClosed),
+        Err(e) => Err(e.into()),
+    }
+}
