@@ -43,6 +43,8 @@ struct NotePayload {
 
 pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<PassReport, PassError> {
     let mut report = PassReport::new("escalate");
+    // Repository verdicts are remembered for one pass; the store keeps them for an hour.
+    engine.repo_checks.lock().unwrap().clear();
     if !engine.dry_run {
         // Push-back notes are the push pass's to finish.
         for intent in engine.store.pending_intents()?.into_iter().filter(|i| i.kind != IntentKind::PushNote) {

@@ -39,3 +39,41 @@ async fn sync_exits_one_when_an_item_fails() {
     let out = env.bin(&["sync"], &[]).await;
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[tokio::test]
+async fn tokens_never_reach_the_output_even_at_trace_level() {
+    use base64::Engine as _;
+    use ticket_sync::sandbox::{GITHUB_TOKEN, ZENDESK_EMAIL, ZENDESK_TOKEN};
+    let env = Env::new().await;
+    env.ticket("Trace me", &["escalated"]);
+    let mut outputs = Vec::new();
+    for args in [&["sync"][..], &["status"][..], &["status", "--json"][..], &["check", "--online"][..]] {
+        let out = env.bin(args, &[("RUST_LOG", "trace")]).await;
+        outputs.push(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+    }
+    let all = outputs.join("\n");
+    assert!(all.contains("issue created"), "trace output was produced: {}", &all[..all.len().min(2000)]);
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{ZENDESK_EMAIL}/token:{ZENDESK_TOKEN}"));
+    for secret in [ZENDESK_TOKEN, GITHUB_TOKEN, basic.as_str()] {
+        assert!(!all.contains(secret), "secret {secret} leaked");
+    }
+}
+
+#[tokio::test]
+async fn check_online_verifies_tokens_and_every_routed_repo() {
+    let env = Env::new().await;
+    let ok = env.bin(&["check", "--online"], &[]).await;
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("ok    acme/billing: exists, issues enabled, private"), "{stdout}");
+
+    env.sb.github.add_repo("acme/billing", ticket_sync::sandbox::Visibility::Public, true);
+    let public = env.bin(&["check", "--online"], &[]).await;
+    assert_eq!(public.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&public.stdout).contains("FAIL  acme/billing: public repository"));
+
+    let bad_token = env.bin(&["check", "--online"], &[("TS_SANDBOX_GITHUB_TOKEN", "wrong")]).await;
+    assert_eq!(bad_token.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_token.stdout).contains("FAIL  github"));
+    assert_eq!(env.sb.zendesk.door.log.writes() + env.sb.github.door.log.writes(), 0, "check never writes");
+}
