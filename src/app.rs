@@ -185,7 +185,8 @@ async fn daemon_main(path: &Path) -> u8 {
     };
     let shutdown = CancellationToken::new();
     let reload = daemon::spawn_signal_handlers(shutdown.clone());
-    match daemon::run(path.to_path_buf(), rules, shutdown, reload).await {
+    let notifier = std::sync::Arc::new(crate::notify::Notifier::from_env());
+    match daemon::run_with(path.to_path_buf(), rules, shutdown, reload, notifier).await {
         Ok(()) => {
             info!("stopped");
             EXIT_OK

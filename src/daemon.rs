@@ -3,6 +3,7 @@
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
@@ -11,7 +12,9 @@ use tracing::{error, info, warn};
 
 use crate::app::load_tokens;
 use crate::config::{self, Rules};
-use crate::http::Service;
+use crate::http::{ApiStats, Service};
+use crate::metrics::{self, Metrics};
+use crate::notify::Notifier;
 use crate::store::{Store, StoreError};
 use crate::sync::{Engine, PassReport};
 
@@ -80,50 +83,124 @@ pub fn spawn_signal_handlers(shutdown: CancellationToken) -> mpsc::UnboundedRece
     rx
 }
 
-fn build_engine(rules: Rules, store: Arc<Store>) -> Result<Engine, DaemonError> {
+fn build_engine(rules: Rules, store: Arc<Store>, ctx: &RunContext) -> Result<Engine, DaemonError> {
     let (zt, gt) = load_tokens(&rules).map_err(|e| DaemonError::Config(e.to_string()))?;
-    Ok(Engine::new(Arc::new(rules), store, &zt, &gt, false))
+    let mut engine = Engine::with_stats(Arc::new(rules), store, &zt, &gt, false, ctx.stats.clone());
+    engine.set_heartbeat(ctx.notifier.clone());
+    Ok(engine)
 }
+
+/// What lives as long as the process, across reloads.
+struct RunContext {
+    notifier: Arc<Notifier>,
+    metrics: Arc<Metrics>,
+    stats: Arc<ApiStats>,
+}
+
+/// How long a pass may go on after SIGTERM to finish its item in flight. An item cut off
+/// after that is safe: its intent is reconciled on the next start.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
 /// Runs both schedules until `shutdown` is cancelled. `reload` delivers SIGHUPs.
 pub async fn run(
     path: PathBuf,
     rules: Rules,
     shutdown: CancellationToken,
+    reload: mpsc::UnboundedReceiver<()>,
+) -> Result<(), DaemonError> {
+    run_with(path, rules, shutdown, reload, Arc::new(Notifier::disabled())).await
+}
+
+/// `run`, reporting to systemd through `notifier`.
+pub async fn run_with(
+    path: PathBuf,
+    rules: Rules,
+    shutdown: CancellationToken,
     mut reload: mpsc::UnboundedReceiver<()>,
+    notifier: Arc<Notifier>,
 ) -> Result<(), DaemonError> {
     let _lock = InstanceLock::acquire(&rules.state_path)?;
     let store = Arc::new(Store::open(&rules.state_path)?);
-    let mut engine = build_engine(rules, store.clone())?;
+    let ctx = RunContext { notifier, metrics: Arc::new(Metrics::new()), stats: ApiStats::new() };
+    let listen = rules.daemon.listen;
+    let mut engine = build_engine(rules, store.clone(), &ctx)?;
+    if let Some(addr) = listen {
+        metrics::serve(addr, ctx.metrics.clone(), shutdown.clone())
+            .await
+            .map_err(|e| DaemonError::Config(format!("daemon.listen: cannot listen on {addr}: {e}")))?;
+        info!(%addr, "serving /healthz and /metrics");
+    }
     info!(rules = %path.display(), state = %engine.rules.state_path.display(), "ticket-sync started");
+    ctx.notifier.ready();
     let mut last_escalate = Utc::now();
     let mut last_push = Utc::now();
     loop {
         let next_escalate = next(&engine.rules.schedule.escalate, last_escalate);
         let next_push = next(&engine.rules.schedule.push, last_push);
         let wake = next_escalate.min(next_push);
-        let sleep = (wake - Utc::now()).to_std().unwrap_or_default();
+        ctx.notifier.status(&format!(
+            "idle, next escalation pass {}, next push pass {}",
+            next_escalate.format("%H:%M:%S"),
+            next_push.format("%H:%M:%S")
+        ));
+        let mut sleep = (wake - Utc::now()).to_std().unwrap_or_default();
+        if let Some(cap) = ctx.notifier.max_sleep() {
+            sleep = sleep.min(cap);
+        }
+        ctx.notifier.watchdog();
         tokio::select! {
             _ = shutdown.cancelled() => break,
             Some(()) = reload.recv() => {
-                engine = reloaded(&path, engine, store.clone());
+                ctx.notifier.reloading();
+                engine = reloaded(&path, engine, store.clone(), &ctx);
+                ctx.notifier.ready();
                 continue;
             }
             _ = tokio::time::sleep(sleep) => {}
         }
+        ctx.notifier.watchdog();
         let now = Utc::now();
         if now >= next_escalate {
-            let result = engine.escalate(&shutdown).await;
-            log_pass("escalate", &engine, result);
+            ctx.notifier.status("escalating: reading the Zendesk export");
+            run_pass("escalate", &engine, &shutdown, &ctx).await;
             last_escalate = Utc::now();
         }
         if now >= next_push && !shutdown.is_cancelled() {
-            let result = engine.push(&shutdown).await;
-            log_pass("push", &engine, result);
+            ctx.notifier.status("pushing GitHub changes to Zendesk");
+            run_pass("push", &engine, &shutdown, &ctx).await;
             last_push = Utc::now();
         }
     }
+    ctx.notifier.stopping();
+    info!("stopping");
     Ok(())
+}
+
+/// Runs one pass; after a shutdown request it gets `SHUTDOWN_GRACE` to finish its item.
+async fn run_pass(kind: &'static str, engine: &Engine, shutdown: &CancellationToken, ctx: &RunContext) {
+    let started = std::time::Instant::now();
+    let pass = async {
+        if kind == "escalate" {
+            engine.escalate(shutdown).await
+        } else {
+            engine.push(shutdown).await
+        }
+    };
+    let grace = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    let result = tokio::select! {
+        r = pass => r,
+        _ = grace => {
+            warn!(pass = kind, "the item in flight did not finish within the shutdown grace period; its intent is reconciled on the next start");
+            return;
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let stats = ctx.stats.snapshot();
+    ctx.metrics.record_pass(kind, result.as_ref().map_err(|e| e.to_string()), seconds, &stats);
+    log_pass(kind, engine, result);
 }
 
 fn next(schedule: &config::CronSchedule, after: DateTime<Utc>) -> DateTime<Utc> {
@@ -131,7 +208,7 @@ fn next(schedule: &config::CronSchedule, after: DateTime<Utc>) -> DateTime<Utc> 
 }
 
 /// Re-reads the rules file; an invalid one is rejected and the running rules stay.
-fn reloaded(path: &Path, current: Engine, store: Arc<Store>) -> Engine {
+fn reloaded(path: &Path, current: Engine, store: Arc<Store>, ctx: &RunContext) -> Engine {
     let mut rules = match config::load(path) {
         Ok(r) => r,
         Err(e) => {
@@ -147,14 +224,12 @@ fn reloaded(path: &Path, current: Engine, store: Arc<Store>) -> Engine {
         );
         rules.state_path = current.rules.state_path.clone();
     }
-    match build_engine(rules, store) {
+    if rules.daemon.listen != current.rules.daemon.listen {
+        warn!("[daemon] listen changed; it takes effect only after a restart");
+    }
+    match build_engine(rules, store, ctx) {
         Ok(engine) => {
-            info!(
-                routes = engine.rules.routes.len(),
-                escalate = engine.rules.schedule.escalate.text(),
-                push = engine.rules.schedule.push.text(),
-                "rules reloaded; they apply from the next pass"
-            );
+            info!(routes = engine.rules.routes.len(), escalate = engine.rules.schedule.escalate.text(), push = engine.rules.schedule.push.text(), "rules reloaded; they apply from the next pass");
             engine
         }
         Err(e) => {
@@ -163,7 +238,6 @@ fn reloaded(path: &Path, current: Engine, store: Arc<Store>) -> Engine {
         }
     }
 }
-
 fn log_pass(kind: &str, engine: &Engine, result: Result<PassReport, crate::sync::PassError>) {
     let github_left = engine.budget_remaining(Service::Github);
     let zendesk_left = engine.budget_remaining(Service::Zendesk);

@@ -11,6 +11,8 @@ pub mod domain;
 pub mod github;
 pub mod http;
 pub mod logging;
+pub mod metrics;
+pub mod notify;
 pub mod redact;
 pub mod sandbox;
 pub mod secret;

@@ -20,6 +20,11 @@ pub fn link_note_marker(id: TicketId) -> String {
     format!("[ticket-sync:link zendesk={id}]")
 }
 
+/// The marker at the end of a push-back note: names the GitHub event it reports.
+pub fn push_note_marker(event_key: &str) -> String {
+    format!("[ticket-sync:event {event_key}]")
+}
+
 pub fn ticket_url(zendesk: &Url, id: TicketId) -> String {
     format!("{}/agent/tickets/{id}", zendesk.as_str().trim_end_matches('/'))
 }
@@ -34,7 +39,7 @@ pub fn issue_title(t: &Ticket, redactor: &Redactor) -> String {
 }
 
 /// User text must not be able to forge a marker, or a retry could adopt the wrong issue.
-fn defuse_markers(text: &str) -> String {
+pub(crate) fn defuse_markers(text: &str) -> String {
     text.replace("<!--", "&lt;!--").replace("ticket-sync:", "ticket-sync\u{200b}:")
 }
 
@@ -89,7 +94,7 @@ pub fn link_note(id: TicketId, issue: &Issue) -> String {
     )
 }
 
-fn truncate_chars(s: &str, max: usize) -> &str {
+pub(crate) fn truncate_chars(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
         None => s,

@@ -51,6 +51,7 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
             if cancel.is_cancelled() {
                 return Ok(report);
             }
+            engine.beat();
             let id = intent.ticket_id;
             if let Some(f) = engine.store.failure(id)? {
                 if f.parked || f.next_attempt_at > Utc::now() {
@@ -86,6 +87,7 @@ async fn read_export(engine: &Engine, cancel: &CancellationToken, report: &mut P
             if cancel.is_cancelled() {
                 return Ok(());
             }
+            engine.beat();
             report.seen += 1;
             handle(engine, ticket, report).await?;
         }

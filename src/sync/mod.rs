@@ -6,6 +6,7 @@ mod escalate;
 mod note;
 mod online;
 mod pushback;
+mod pushplan;
 pub mod route;
 
 pub use online::online_check;
@@ -83,11 +84,26 @@ pub struct Engine {
     redactor: Redactor,
     /// Repository checks made during this engine's life: repo → refusal reason, if any.
     repo_checks: Mutex<HashMap<RepoName, Option<String>>>,
+    /// The GitHub token's login (`GET /user`), read once when first needed.
+    github_login: Mutex<Option<String>>,
+    /// Told between items that the pass is making progress (systemd watchdog).
+    heartbeat: Option<Arc<crate::notify::Notifier>>,
 }
 
 impl Engine {
     pub fn new(rules: Arc<Rules>, store: Arc<Store>, zendesk_token: &Secret, github_token: &Secret, dry_run: bool) -> Self {
-        let stats = ApiStats::new();
+        Self::with_stats(rules, store, zendesk_token, github_token, dry_run, ApiStats::new())
+    }
+
+    /// Like `new`, counting requests into `stats` (shared across rules reloads by the daemon).
+    pub fn with_stats(
+        rules: Arc<Rules>,
+        store: Arc<Store>,
+        zendesk_token: &Secret,
+        github_token: &Secret,
+        dry_run: bool,
+        stats: Arc<ApiStats>,
+    ) -> Self {
         let http = crate::http::build_client();
         let zendesk = ZendeskClient::new(rules.zendesk.url.clone(), &rules.zendesk.email, zendesk_token, http.clone(), stats.clone());
         let github = GithubClient::new(rules.github.url.clone(), github_token, rules.github.writes_per_minute, http, stats.clone());
@@ -100,6 +116,20 @@ impl Engine {
             stats,
             dry_run,
             repo_checks: Mutex::new(HashMap::new()),
+            github_login: Mutex::new(None),
+            heartbeat: None,
+        }
+    }
+
+    /// Pings `notifier`'s watchdog between items of every pass.
+    pub fn set_heartbeat(&mut self, notifier: Arc<crate::notify::Notifier>) {
+        self.heartbeat = Some(notifier);
+    }
+
+    /// Called between items: the pass is alive.
+    pub(crate) fn beat(&self) {
+        if let Some(n) = &self.heartbeat {
+            n.watchdog();
         }
     }
 

@@ -1,11 +1,340 @@
-//! The push-back pass: GitHub issue changes → Zendesk notes and statuses.
+//! The push-back pass: GitHub issue changes → Zendesk notes and statuses, exactly once.
 //!
-//! Not implemented yet (issue 3): the pass records itself and does nothing else.
+//! Per repository: list issues and the repo-wide comments since the watermarks, each with its
+//! ETag (an idle repository costs two 304s); read the issue events only when a mapped issue's
+//! state changed; plan with `pushplan`; then per ticket, in order: ledger check → durable intent
+//! → (on a retry, look for the note's marker) → PUT note and status → ledger. The watermarks
+//! move only once every ticket of the repository is done or recorded as failed; a failed
+//! ticket's remaining notes stay queued as intents and are finished, in order, by a later pass.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{Duration, Utc};
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
+use tracing::{info, info_span, warn, Instrument};
 
-use super::{Engine, PassError, PassReport};
+use super::note::{write_once, Note, NoteOutcome};
+use super::pushplan::{self, PushAction, RepoInput, TicketPlan};
+use super::{body, Engine, ItemError, PassError, PassReport};
+use crate::config::CommentsMode;
+use crate::domain::{RepoName, TicketId};
+use crate::github::Listing;
+use crate::http::ApiError;
+use crate::store::{Intent, IntentKind, LinkState, Mapping};
 
-pub(super) async fn run(_engine: &Engine, _cancel: &CancellationToken) -> Result<PassReport, PassError> {
-    Ok(PassReport::new("push"))
+/// How far before the oldest mapping a repository's first listing starts (clock skew margin).
+const FIRST_SINCE_MARGIN_MINUTES: i64 = 10;
+
+/// What a push-note intent carries: the whole write, and its place in the ticket's story.
+#[derive(Debug, Serialize, Deserialize)]
+struct PushPayload {
+    event_key: String,
+    text: String,
+    status: Option<String>,
+    /// Unix seconds, tie-breaker kind, id: notes of one ticket are written in this order.
+    order: (i64, u8, u64),
+}
+
+/// How one note ended.
+enum Pushed {
+    Done,
+    TicketClosed,
+}
+
+pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<PassReport, PassError> {
+    let mut report = PassReport::new("push");
+    let blocked = if engine.dry_run { BTreeSet::new() } else { resume(engine, cancel, &mut report).await? };
+    for repo in engine.store.mapped_repos()? {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let span = info_span!("repo", %repo);
+        if let Err(e) = sync_repo(engine, &repo, &blocked, cancel, &mut report).instrument(span).await {
+            match e {
+                ItemError::Store(e) => return Err(e.into()),
+                other => {
+                    report.failed += 1;
+                    warn!(%repo, error = %other, "push-back skipped this repository; its watermarks did not move, the next pass tries again");
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Finishes the queued notes of earlier passes, oldest first per ticket. Returns the tickets
+/// that still have queued notes: their new notes queue behind them.
+async fn resume(
+    engine: &Engine,
+    cancel: &CancellationToken,
+    report: &mut PassReport,
+) -> Result<BTreeSet<TicketId>, PassError> {
+    let mut queued: BTreeMap<TicketId, Vec<(PushPayload, Intent)>> = BTreeMap::new();
+    for intent in engine.store.pending_intents()?.into_iter().filter(|i| i.kind == IntentKind::PushNote) {
+        match serde_json::from_str::<PushPayload>(&intent.payload) {
+            Ok(p) => queued.entry(intent.ticket_id).or_default().push((p, intent)),
+            Err(e) => {
+                warn!(key = %intent.key, error = %e, "stored push-note intent is unreadable; it is left as it is")
+            }
+        }
+    }
+    let mut blocked = BTreeSet::new();
+    for (id, mut notes) in queued {
+        blocked.insert(id);
+        if cancel.is_cancelled() {
+            continue;
+        }
+        if let Some(f) = engine.store.failure(id)? {
+            if f.parked || f.next_attempt_at > Utc::now() {
+                continue;
+            }
+        }
+        if engine.store.mapping(id)?.is_none_or(|m| m.link_state != LinkState::Active) {
+            engine.store.abandon_push_intents(id, "the link is no longer active")?;
+            blocked.remove(&id);
+            continue;
+        }
+        notes.sort_by_key(|(p, _)| p.order);
+        let result = async {
+            for (payload, intent) in &notes {
+                if let Pushed::TicketClosed = push_note(engine, intent, payload, report).await? {
+                    break;
+                }
+            }
+            Ok::<(), ItemError>(())
+        }
+        .instrument(info_span!("ticket", ticket_id = %id))
+        .await;
+        if settle(engine, id, result, report)? {
+            blocked.remove(&id);
+        }
+    }
+    Ok(blocked)
+}
+
+async fn sync_repo(
+    engine: &Engine,
+    repo: &RepoName,
+    blocked: &BTreeSet<TicketId>,
+    cancel: &CancellationToken,
+    report: &mut PassReport,
+) -> Result<(), ItemError> {
+    let stored = engine.store.watermark(repo)?;
+    let first_since = match &stored {
+        Some(_) => None,
+        None => engine.store.earliest_issue_update(repo)?.map(|t| t - Duration::minutes(FIRST_SINCE_MARGIN_MINUTES)),
+    };
+    let mut wm = stored.unwrap_or_default();
+    let issues_since = wm.issues_since.or(first_since);
+    let comments_since = wm.comments_since.or(first_since);
+    let issues = engine.github.list_issues_since(repo, issues_since, wm.issues_etag.as_deref()).await?;
+    let comments = engine.github.list_comments_since(repo, comments_since, wm.comments_etag.as_deref()).await?;
+    let (issues, issues_etag) = changed(issues);
+    let (comments, comments_etag) = changed(comments);
+    if issues.is_none() && comments.is_none() {
+        return Ok(());
+    }
+    let (issues, comments) = (issues.unwrap_or_default(), comments.unwrap_or_default());
+    let mappings: Vec<Mapping> =
+        engine.store.mappings()?.into_iter().filter(|m| m.repo == *repo && m.link_state == LinkState::Active).collect();
+    let events = if pushplan::needs_events(&mappings, &issues) {
+        let floor = if wm.last_event_id.is_none() { issues_since } else { None };
+        engine.github.issue_events_after(repo, wm.last_event_id, floor).await?
+    } else {
+        Vec::new()
+    };
+    let mapped = |n| mappings.iter().any(|m| m.issue_number == n);
+    let new_comments = comments.iter().any(|c| mapped(c.issue_number) && wm.last_comment_id.is_none_or(|l| c.id > l));
+    let mirror = engine.rules.pushback.comments == CommentsMode::Internal;
+    let bot = if new_comments && mirror || !events.is_empty() { Some(github_login(engine).await?) } else { None };
+    let input = RepoInput {
+        repo,
+        mappings: &mappings,
+        issues: &issues,
+        events: &events,
+        comments: &comments,
+        last_comment_id: wm.last_comment_id,
+        bot_login: bot.as_deref(),
+    };
+    let plan = pushplan::plan(&engine.rules.pushback, &input);
+    for ticket in plan.tickets {
+        if cancel.is_cancelled() {
+            // The watermarks stay: the next pass plans the rest again; the ledger skips what is done.
+            return Ok(());
+        }
+        let id = ticket.ticket;
+        let result = act(engine, repo, ticket, blocked.contains(&id), report)
+            .instrument(info_span!("ticket", ticket_id = %id))
+            .await;
+        settle(engine, id, result, report).map_err(|e| match e {
+            PassError::Store(e) => ItemError::Store(e),
+            PassError::Api(e) => ItemError::Api(e),
+        })?;
+    }
+    if engine.dry_run {
+        return Ok(());
+    }
+    if let Some(t) = issues.iter().filter_map(|i| i.updated_at).max() {
+        wm.issues_since = Some(t);
+    }
+    wm.issues_since = wm.issues_since.or(issues_since);
+    wm.issues_etag = issues_etag.or(wm.issues_etag);
+    if let Some(t) = comments.iter().filter_map(|c| c.updated_at).max() {
+        wm.comments_since = Some(t);
+    }
+    wm.comments_since = wm.comments_since.or(comments_since);
+    wm.comments_etag = comments_etag.or(wm.comments_etag);
+    wm.last_comment_id = comments.iter().map(|c| c.id).chain(wm.last_comment_id).max();
+    let last_event = events.iter().map(|e| e.id).chain(wm.last_event_id).max();
+    wm.last_event_id = match plan.first_deferred_event {
+        Some(d) => last_event.map(|l| l.min(d - 1)),
+        None => last_event,
+    };
+    engine.store.set_watermark(repo, &wm)?;
+    Ok(())
+}
+
+/// Items and ETag of a changed listing; `None` for a 304.
+fn changed<T>(listing: Listing<T>) -> (Option<Vec<T>>, Option<String>) {
+    match listing {
+        Listing::NotModified => (None, None),
+        Listing::Changed { items, etag } => (Some(items), etag),
+    }
+}
+
+/// The token's own login, read once per engine.
+async fn github_login(engine: &Engine) -> Result<String, ApiError> {
+    if let Some(login) = engine.github_login.lock().unwrap().clone() {
+        return Ok(login);
+    }
+    let login = engine.github.whoami().await?;
+    *engine.github_login.lock().unwrap() = Some(login.clone());
+    Ok(login)
+}
+
+/// One ticket's notes in order, then the state seen. Behind a failure (or a queue from an
+/// earlier pass) the remaining notes are only queued, so they are never written out of order.
+async fn act(
+    engine: &Engine,
+    repo: &RepoName,
+    plan: TicketPlan,
+    blocked: bool,
+    report: &mut PassReport,
+) -> Result<(), ItemError> {
+    let id = plan.ticket;
+    let mut queue_only = blocked;
+    let mut failure = None;
+    let mut pushed = false;
+    for action in plan.actions {
+        if engine.store.push_note_done(id, &action.event_key)? {
+            continue;
+        }
+        if engine.dry_run {
+            report.planned.push(format!("note on ticket {id} for {} ({})", action.event_key, describe(&action)));
+            continue;
+        }
+        let payload = payload(action);
+        let json = serde_json::to_string(&payload).expect("payload serialises");
+        let intent = engine.store.begin_push_intent(id, &payload.event_key, &repo.to_string(), &json)?;
+        if queue_only {
+            continue;
+        }
+        match push_note(engine, &intent, &payload, report).await {
+            Ok(Pushed::Done) => pushed = true,
+            Ok(Pushed::TicketClosed) => return Ok(()),
+            Err(e) => {
+                queue_only = true;
+                failure = Some(e);
+            }
+        }
+    }
+    if let (Some(seen), false) = (&plan.seen, engine.dry_run) {
+        engine.store.record_seen_state(id, seen, pushed)?;
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+fn payload(a: PushAction) -> PushPayload {
+    PushPayload {
+        event_key: a.event_key,
+        text: a.text,
+        status: a.status,
+        order: (a.order.0.timestamp(), a.order.1, a.order.2),
+    }
+}
+
+fn describe(a: &PushAction) -> String {
+    let first = a.text.lines().next().unwrap_or_default();
+    match &a.status {
+        Some(s) => format!("{first} → status {s}"),
+        None => first.to_string(),
+    }
+}
+
+/// Writes one queued note exactly once and records it; a closed ticket ends its link.
+async fn push_note(
+    engine: &Engine,
+    intent: &Intent,
+    p: &PushPayload,
+    report: &mut PassReport,
+) -> Result<Pushed, ItemError> {
+    let id = intent.ticket_id;
+    let marker = body::push_note_marker(&p.event_key);
+    let note = Note {
+        ticket: id,
+        text: &p.text,
+        marker: &marker,
+        status: p.status.as_deref(),
+        crash_before: "before_push_note",
+        crash_after: "after_push_note",
+    };
+    match write_once(engine, intent, &note).await? {
+        NoteOutcome::Written(comment_id) => {
+            engine.store.record_push_note(id, &intent.key, &p.event_key, comment_id, false)?;
+            report.pushed += 1;
+            info!(event = %p.event_key, "note pushed");
+            Ok(Pushed::Done)
+        }
+        NoteOutcome::Found(comment_id) => {
+            engine.store.record_push_note(id, &intent.key, &p.event_key, Some(comment_id), true)?;
+            Ok(Pushed::Done)
+        }
+        NoteOutcome::TicketClosed => {
+            warn!("the Zendesk ticket is closed and takes no more notes; its link is marked closed and skipped from now on");
+            engine.store.set_link_state(id, LinkState::TicketClosed)?;
+            engine.store.abandon_push_intents(id, "ticket closed")?;
+            report.skipped += 1;
+            Ok(Pushed::TicketClosed)
+        }
+    }
+}
+
+/// Records one ticket's outcome; only a store failure stops the pass. True when it succeeded.
+fn settle(
+    engine: &Engine,
+    id: TicketId,
+    result: Result<(), ItemError>,
+    report: &mut PassReport,
+) -> Result<bool, PassError> {
+    match result {
+        Ok(()) => {
+            if !engine.dry_run && engine.store.failure(id)?.is_some_and(|f| f.stage == "push") {
+                engine.store.clear_failure(id)?;
+            }
+            Ok(true)
+        }
+        Err(ItemError::Store(e)) => Err(e.into()),
+        Err(e) => {
+            report.failed += 1;
+            let text = e.to_string();
+            report.failures.push((id, text.clone()));
+            if engine.dry_run {
+                return Ok(false);
+            }
+            let f = engine.store.record_failure(id, "push", &text, None, engine.rules.max_attempts)?;
+            warn!(ticket_id = %id, attempts = f.attempts, next_attempt_at = %f.next_attempt_at, error = %text, "push-back note failed; it stays queued and is retried");
+            Ok(false)
+        }
+    }
 }

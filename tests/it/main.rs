@@ -2,5 +2,7 @@
 
 mod cli;
 mod config_errors;
+mod daemon;
 mod escalate;
 mod harness;
+mod pushback;

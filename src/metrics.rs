@@ -1,0 +1,188 @@
+//! `[daemon] listen`: `GET /healthz` and `GET /metrics` (Prometheus text format, via prometheus-client).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use tokio_util::sync::CancellationToken;
+
+use crate::http::{Service, StatsInner};
+use crate::sync::PassReport;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PassLabels {
+    kind: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    service: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServiceLabels {
+    service: String,
+}
+
+/// The last outcome of each pass kind, for `/healthz`.
+#[derive(Debug, Clone)]
+struct PassHealth {
+    ok: bool,
+    detail: String,
+    at: DateTime<Utc>,
+}
+
+/// Metric families and health, updated by the daemon after each pass.
+pub struct Metrics {
+    registry: Registry,
+    passes: Family<PassLabels, Counter>,
+    synced: Family<KindLabels, Counter>,
+    failed: Family<KindLabels, Counter>,
+    requests: Family<RequestLabels, Counter>,
+    rate_remaining: Family<ServiceLabels, Gauge>,
+    durations: Family<KindLabels, Histogram>,
+    seen_requests: Mutex<BTreeMap<(Service, u16), u64>>,
+    health: Mutex<BTreeMap<&'static str, PassHealth>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("ticket_sync");
+        let passes = Family::<PassLabels, Counter>::default();
+        let synced = Family::<KindLabels, Counter>::default();
+        let failed = Family::<KindLabels, Counter>::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let rate_remaining = Family::<ServiceLabels, Gauge>::default();
+        let durations =
+            Family::<KindLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.01, 2.0, 14)));
+        registry.register("passes", "Passes run, by kind and outcome", passes.clone());
+        registry.register("items_synced", "Items written (issues created or recovered, notes pushed)", synced.clone());
+        registry.register("items_failed", "Items that failed in a pass", failed.clone());
+        registry.register("api_requests", "API requests by service and HTTP status (0 = no answer)", requests.clone());
+        registry.register("rate_limit_remaining", "Rate-limit budget left, as last reported", rate_remaining.clone());
+        registry.register("pass_duration_seconds", "Duration of passes", durations.clone());
+        Metrics {
+            registry,
+            passes,
+            synced,
+            failed,
+            requests,
+            rate_remaining,
+            durations,
+            seen_requests: Mutex::new(BTreeMap::new()),
+            health: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Records a finished pass (or its error) and the API counters since the last call.
+    pub fn record_pass(&self, kind: &'static str, result: Result<&PassReport, String>, seconds: f64, stats: &StatsInner) {
+        let kind_label = KindLabels { kind: kind.to_string() };
+        let (outcome, health) = match result {
+            Ok(r) => {
+                let synced = r.created + r.recovered + r.notes + r.pushed;
+                self.synced.get_or_create(&kind_label).inc_by(synced);
+                self.failed.get_or_create(&kind_label).inc_by(r.failed);
+                // Single failing items are retried and shown by `status`; a pass where every
+                // attempted item failed points at a cause the operator must fix.
+                let ok = r.failed == 0 || synced > 0;
+                let detail = if ok { "ok".to_string() } else { format!("all {} attempted item(s) failed; see `ticket-sync status`", r.failed) };
+                (if ok { "ok" } else { "partial" }, PassHealth { ok, detail, at: Utc::now() })
+            }
+            Err(e) => ("failed", PassHealth { ok: false, detail: e, at: Utc::now() }),
+        };
+        self.passes.get_or_create(&PassLabels { kind: kind.to_string(), outcome: outcome.to_string() }).inc();
+        self.durations.get_or_create(&kind_label).observe(seconds);
+        self.health.lock().unwrap().insert(kind, health);
+        let mut seen = self.seen_requests.lock().unwrap();
+        for (&(service, status), &count) in &stats.requests {
+            let before = seen.insert((service, status), count).unwrap_or(0);
+            let labels = RequestLabels { service: service.as_str().to_string(), status: status.to_string() };
+            self.requests.get_or_create(&labels).inc_by(count.saturating_sub(before));
+        }
+        for (service, budget) in &stats.budgets {
+            if let Some(left) = budget.remaining {
+                let labels = ServiceLabels { service: service.as_str().to_string() };
+                self.rate_remaining.get_or_create(&labels).set(left as i64);
+            }
+        }
+    }
+
+    /// `Ok` when every pass kind's last run succeeded (or none ran yet); otherwise the reasons.
+    pub fn health(&self) -> Result<String, String> {
+        let health = self.health.lock().unwrap();
+        let bad: Vec<String> = health
+            .iter()
+            .filter(|(_, h)| !h.ok)
+            .map(|(kind, h)| format!("{kind} pass at {}: {}", h.at.format("%Y-%m-%dT%H:%M:%SZ"), h.detail))
+            .collect();
+        if bad.is_empty() {
+            Ok("ok".into())
+        } else {
+            Err(bad.join("; "))
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// Serves `/healthz` and `/metrics` on `addr` until `shutdown`. The listener is bound before returning.
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let app = axum::Router::new()
+        .route("/healthz", get(healthz))
+        .route(
+            "/metrics",
+            get(|State(m): State<Arc<Metrics>>| async move {
+                ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], m.encode())
+            }),
+        )
+        .with_state(metrics);
+    Ok(tokio::spawn(async move {
+        let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
+    }))
+}
+
+async fn healthz(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
+    match m.health() {
+        Ok(text) => (StatusCode::OK, format!("{text}\n")),
+        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: {reason}\n")),
+    }
+}

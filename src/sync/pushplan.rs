@@ -1,0 +1,464 @@
+//! The push-back decision, pure: what was fetched from one repository plus the stored mappings
+//! become, per ticket and in true order, the Zendesk notes (with statuses) to write.
+//!
+//! Rules: close and reopen events give one note each, with the status `[pushback]` names for
+//! them; new human comments give one note each when `[pushback] comments = "internal"`. Events
+//! by the daemon's own login and comments it wrote are never mirrored. If the events do not
+//! explain the issue's final state (they were missed), one note reports that state, so the
+//! ticket's final status always matches the issue's.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use super::body;
+use crate::config::{CommentsMode, Pushback, StatusAction};
+use crate::domain::{IssueNumber, RepoName, TicketId};
+use crate::github::{IssueComment, IssueEvent, ListedIssue};
+use crate::store::{Mapping, SeenState};
+
+/// Longest GitHub comment text copied into a note, in characters.
+const MAX_COMMENT: usize = 30_000;
+
+/// What one repository's fetch produced, with what is stored about it.
+pub struct RepoInput<'a> {
+    pub repo: &'a RepoName,
+    /// Active mappings of this repository.
+    pub mappings: &'a [Mapping],
+    pub issues: &'a [ListedIssue],
+    /// Events newer than the stored last event id, oldest first.
+    pub events: &'a [IssueEvent],
+    pub comments: &'a [IssueComment],
+    pub last_comment_id: Option<u64>,
+    /// The token's own login: its events and comments are the daemon's.
+    pub bot_login: Option<&'a str>,
+}
+
+/// One note to write on a ticket; `event_key` names the GitHub event, unique per ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushAction {
+    pub event_key: String,
+    /// When it happened on GitHub, then a tie-breaker; notes are written in this order.
+    pub order: (DateTime<Utc>, u8, u64),
+    pub text: String,
+    pub status: Option<String>,
+}
+
+/// Everything to do for one ticket in this pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketPlan {
+    pub ticket: TicketId,
+    pub actions: Vec<PushAction>,
+    /// The issue state to store, when the issue was in the listing.
+    pub seen: Option<SeenState>,
+}
+
+/// The result for one repository: the tickets' plans and the lowest event id left for later.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepoPlan {
+    pub tickets: Vec<TicketPlan>,
+    /// Events newer than the listing (applied next pass); the event watermark must stay below.
+    pub first_deferred_event: Option<u64>,
+}
+
+/// Whether the event list must be read: a mapped issue's state differs from the stored one.
+pub fn needs_events(mappings: &[Mapping], issues: &[ListedIssue]) -> bool {
+    let by_number: HashMap<IssueNumber, &Mapping> = mappings.iter().map(|m| (m.issue_number, m)).collect();
+    issues.iter().any(|i| by_number.get(&i.number).is_some_and(|m| state_differs(m, i)))
+}
+
+fn state_differs(m: &Mapping, i: &ListedIssue) -> bool {
+    m.issue_state != i.state || m.state_reason != i.state_reason || m.closed_at != i.closed_at
+}
+
+pub fn plan(rules: &Pushback, input: &RepoInput) -> RepoPlan {
+    let listed: HashMap<IssueNumber, &ListedIssue> = input.issues.iter().map(|i| (i.number, i)).collect();
+    let mut events: BTreeMap<IssueNumber, Vec<&IssueEvent>> = BTreeMap::new();
+    let mut first_deferred_event = None;
+    for e in input.events.iter().filter(|e| e.kind == "closed" || e.kind == "reopened") {
+        // An event newer than the listed issue happened after the listing: it is applied next
+        // pass, together with the state it led to.
+        let fresh = listed
+            .get(&e.issue_number)
+            .is_some_and(|i| matches!((e.created_at, i.updated_at), (Some(c), Some(u)) if c <= u));
+        if fresh {
+            events.entry(e.issue_number).or_default().push(e);
+        } else if input.mappings.iter().any(|m| m.issue_number == e.issue_number) {
+            first_deferred_event = Some(first_deferred_event.map_or(e.id, |f: u64| f.min(e.id)));
+        }
+    }
+    let mut tickets = Vec::new();
+    for m in input.mappings {
+        let issue = listed.get(&m.issue_number).copied();
+        let mut actions = state_actions(rules, input, m, issue, events.get(&m.issue_number).map_or(&[][..], |v| v));
+        if rules.comments == CommentsMode::Internal {
+            actions.extend(comment_actions(input, m));
+        }
+        actions.sort_by_key(|a| a.order);
+        let seen = issue.map(|i| SeenState {
+            state: i.state.clone(),
+            state_reason: i.state_reason.clone(),
+            closed_at: i.closed_at,
+            updated_at: i.updated_at,
+        });
+        if !actions.is_empty() || seen.as_ref().is_some_and(|s| Some(s) != Some(&stored(m))) {
+            tickets.push(TicketPlan { ticket: m.ticket_id, actions, seen });
+        }
+    }
+    RepoPlan { tickets, first_deferred_event }
+}
+
+fn stored(m: &Mapping) -> SeenState {
+    SeenState {
+        state: m.issue_state.clone(),
+        state_reason: m.state_reason.clone(),
+        closed_at: m.closed_at,
+        updated_at: m.issue_updated_at,
+    }
+}
+
+/// Notes for the issue's close and reopen events; one more if they leave the state unexplained.
+fn state_actions(
+    rules: &Pushback,
+    input: &RepoInput,
+    m: &Mapping,
+    issue: Option<&ListedIssue>,
+    events: &[&IssueEvent],
+) -> Vec<PushAction> {
+    let mut state = m.issue_state.clone();
+    let mut out = Vec::new();
+    for e in events {
+        let closed = e.kind == "closed";
+        state = if closed { "closed" } else { "open" }.to_string();
+        let actor = e.actor.as_deref().unwrap_or("someone");
+        if input.bot_login.is_some_and(|b| b.eq_ignore_ascii_case(actor)) {
+            continue;
+        }
+        let key = format!("gh-event-{}", e.id);
+        let at = e.created_at.unwrap_or_default();
+        let change = if closed { Change::Closed(e.state_reason.as_deref()) } else { Change::Reopened };
+        out.push(state_note(rules, input.repo, m, change, actor, key, (at, 1, e.id)));
+    }
+    if let Some(i) = issue.filter(|i| i.state != state) {
+        let change = if i.state == "closed" { Change::Closed(i.state_reason.as_deref()) } else { Change::Reopened };
+        let actor = i.closed_by.as_deref().filter(|_| i.state == "closed").unwrap_or("someone");
+        let at = i.closed_at.or(i.updated_at).unwrap_or_default();
+        let key = format!("gh-state-{}-{}-{}", i.number, i.state, at.timestamp());
+        out.push(state_note(rules, input.repo, m, change, actor, key, (at, 2, 0)));
+    }
+    out
+}
+
+enum Change<'a> {
+    Closed(Option<&'a str>),
+    Reopened,
+}
+
+fn state_note(
+    rules: &Pushback,
+    repo: &RepoName,
+    m: &Mapping,
+    change: Change,
+    actor: &str,
+    event_key: String,
+    order: (DateTime<Utc>, u8, u64),
+) -> PushAction {
+    let (what, action) = match change {
+        Change::Closed(Some("not_planned")) => ("closed as not planned".to_string(), &rules.closed_not_planned),
+        Change::Closed(Some("duplicate")) => ("closed as duplicate".to_string(), &rules.closed_duplicate),
+        Change::Closed(_) => ("closed as completed".to_string(), &rules.closed_completed),
+        Change::Reopened => ("reopened".to_string(), &rules.reopened),
+    };
+    let status = match action {
+        StatusAction::Keep => None,
+        StatusAction::Set(s) => Some(s.clone()),
+    };
+    let mut text = format!(
+        "GitHub issue {repo}#{} was {what} by {}.\n{}\n",
+        m.issue_number,
+        body::defuse_markers(actor),
+        m.issue_url
+    );
+    if let Some(s) = &status {
+        text.push_str(&format!("Ticket status set to {s} by ticket-sync.\n"));
+    }
+    text.push_str(&format!("\n{}", body::push_note_marker(&event_key)));
+    PushAction { event_key, order, text, status }
+}
+
+/// Notes for new human comments on the mapped issue.
+fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
+    let is_own = |c: &IssueComment| {
+        c.author_is_bot
+            || input.bot_login.is_some_and(|b| b.eq_ignore_ascii_case(&c.author))
+            || c.body.contains("<!-- ticket-sync:")
+    };
+    input
+        .comments
+        .iter()
+        .filter(|c| c.issue_number == m.issue_number && input.last_comment_id.is_none_or(|l| c.id > l) && !is_own(c))
+        .map(|c| {
+            let key = format!("gh-comment-{}", c.id);
+            let text = body::defuse_markers(c.body.trim());
+            let cut = body::truncate_chars(&text, MAX_COMMENT);
+            let more = if cut.len() < text.len() { "\n[… cut; read the whole comment on GitHub]" } else { "" };
+            let text = format!(
+                "{} commented on GitHub issue {}#{}:\n\n{cut}{more}\n\n{}\n\n{}",
+                body::defuse_markers(&c.author),
+                input.repo,
+                m.issue_number,
+                c.html_url,
+                body::push_note_marker(&key)
+            );
+            PushAction { event_key: key, order: (c.created_at.unwrap_or_default(), 0, c.id), text, status: None }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::LinkState;
+
+    const REPO: &str = "acme/backend";
+
+    fn rules(comments: CommentsMode) -> Pushback {
+        Pushback {
+            closed_completed: StatusAction::Set("solved".into()),
+            closed_not_planned: StatusAction::Set("open".into()),
+            closed_duplicate: StatusAction::Keep,
+            reopened: StatusAction::Set("open".into()),
+            comments,
+        }
+    }
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+    }
+
+    fn mapping(ticket: u64, number: u64, state: &str) -> Mapping {
+        Mapping {
+            ticket_id: TicketId(ticket),
+            repo: REPO.parse().unwrap(),
+            issue_number: IssueNumber(number),
+            issue_id: 1000 + number,
+            issue_url: format!("https://github.com/{REPO}/issues/{number}"),
+            issue_state: state.into(),
+            state_reason: None,
+            link_state: LinkState::Active,
+            created_at: t(0),
+            issue_updated_at: Some(t(0)),
+            last_pushed_at: None,
+            closed_at: None,
+        }
+    }
+
+    fn issue(number: u64, state: &str, reason: Option<&str>, updated: i64) -> ListedIssue {
+        ListedIssue {
+            number: IssueNumber(number),
+            id: 1000 + number,
+            html_url: format!("https://github.com/{REPO}/issues/{number}"),
+            state: state.into(),
+            state_reason: reason.map(str::to_string),
+            closed_at: (state == "closed").then(|| t(updated)),
+            closed_by: (state == "closed").then(|| "alice".to_string()),
+            updated_at: Some(t(updated)),
+        }
+    }
+
+    fn event(id: u64, number: u64, kind: &str, actor: &str, reason: Option<&str>, at: i64) -> IssueEvent {
+        IssueEvent {
+            id,
+            kind: kind.into(),
+            actor: Some(actor.into()),
+            created_at: Some(t(at)),
+            state_reason: reason.map(str::to_string),
+            issue_number: IssueNumber(number),
+        }
+    }
+
+    fn comment(id: u64, number: u64, author: &str, text: &str, at: i64) -> IssueComment {
+        IssueComment {
+            id,
+            issue_number: IssueNumber(number),
+            author: author.into(),
+            author_is_bot: false,
+            body: text.into(),
+            html_url: format!("https://github.com/{REPO}/issues/{number}#issuecomment-{id}"),
+            created_at: Some(t(at)),
+            updated_at: Some(t(at)),
+        }
+    }
+
+    /// Per ticket: (event key, status) of each note, in order.
+    type Notes<K> = Vec<(u64, Vec<(K, Option<K>)>)>;
+
+    struct Case<'a> {
+        name: &'a str,
+        mappings: Vec<Mapping>,
+        issues: Vec<ListedIssue>,
+        events: Vec<IssueEvent>,
+        comments: Vec<IssueComment>,
+        last_comment_id: Option<u64>,
+        /// Per ticket: (event key, status) in order.
+        want: Notes<&'a str>,
+    }
+
+    fn run(case: &Case) -> RepoPlan {
+        let repo: RepoName = REPO.parse().unwrap();
+        let input = RepoInput {
+            repo: &repo,
+            mappings: &case.mappings,
+            issues: &case.issues,
+            events: &case.events,
+            comments: &case.comments,
+            last_comment_id: case.last_comment_id,
+            bot_login: Some("ticket-sync-bot"),
+        };
+        plan(&rules(CommentsMode::Internal), &input)
+    }
+
+    #[test]
+    fn plans_follow_the_true_order_of_events_and_comments() {
+        let cases = vec![
+            Case {
+                name: "close gives one note with the completed status",
+                mappings: vec![mapping(1, 10, "open")],
+                issues: vec![issue(10, "closed", Some("completed"), 5)],
+                events: vec![event(100, 10, "closed", "alice", Some("completed"), 5)],
+                comments: vec![],
+                last_comment_id: None,
+                want: vec![(1, vec![("gh-event-100", Some("solved"))])],
+            },
+            Case {
+                name: "closed, reopened, closed: three notes, the last status is the final state's",
+                mappings: vec![mapping(1, 10, "open")],
+                issues: vec![issue(10, "closed", Some("not_planned"), 9)],
+                events: vec![
+                    event(100, 10, "closed", "alice", Some("completed"), 5),
+                    event(101, 10, "reopened", "bob", None, 7),
+                    event(102, 10, "closed", "alice", Some("not_planned"), 9),
+                ],
+                comments: vec![],
+                last_comment_id: None,
+                want: vec![(
+                    1,
+                    vec![
+                        ("gh-event-100", Some("solved")),
+                        ("gh-event-101", Some("open")),
+                        ("gh-event-102", Some("open")),
+                    ],
+                )],
+            },
+            Case {
+                name: "duplicate keeps the status; comments interleave by time; old and own comments are skipped",
+                mappings: vec![mapping(1, 10, "open")],
+                issues: vec![issue(10, "closed", Some("duplicate"), 9)],
+                events: vec![event(100, 10, "closed", "alice", Some("duplicate"), 6)],
+                comments: vec![
+                    comment(7, 10, "carol", "already seen", 1),
+                    comment(8, 10, "carol", "first", 5),
+                    comment(9, 10, "ticket-sync-bot", "forwarded", 7),
+                    comment(10, 10, "dave", "hi <!-- ticket-sync:forwarded zendesk=1 -->", 7),
+                    comment(11, 10, "dave", "after", 8),
+                ],
+                last_comment_id: Some(7),
+                want: vec![(1, vec![("gh-comment-8", None), ("gh-event-100", None), ("gh-comment-11", None)])],
+            },
+            Case {
+                name: "events by the daemon's login are not mirrored; unmapped issues are ignored",
+                mappings: vec![mapping(1, 10, "open")],
+                issues: vec![issue(10, "closed", Some("completed"), 5), issue(11, "closed", None, 5)],
+                events: vec![
+                    event(100, 10, "closed", "ticket-sync-bot", Some("completed"), 5),
+                    event(101, 11, "closed", "alice", None, 5),
+                ],
+                comments: vec![comment(12, 11, "carol", "unmapped", 5)],
+                last_comment_id: None,
+                want: vec![(1, vec![])],
+            },
+            Case {
+                name: "a state the events do not explain gets one note of its own",
+                mappings: vec![mapping(1, 10, "open"), mapping(2, 20, "closed")],
+                issues: vec![issue(10, "closed", Some("completed"), 5), issue(20, "open", Some("reopened"), 6)],
+                events: vec![],
+                comments: vec![],
+                last_comment_id: None,
+                want: vec![
+                    (1, vec![("gh-state-10-closed-1700000005", Some("solved"))]),
+                    (2, vec![("gh-state-20-open-1700000006", Some("open"))]),
+                ],
+            },
+            Case {
+                name: "nothing changed: no plans",
+                mappings: vec![mapping(1, 10, "open")],
+                issues: vec![ListedIssue { updated_at: Some(t(0)), ..issue(10, "open", None, 0) }],
+                events: vec![],
+                comments: vec![],
+                last_comment_id: None,
+                want: vec![],
+            },
+        ];
+        for case in &cases {
+            let got: Notes<String> = run(case)
+                .tickets
+                .into_iter()
+                .map(|p| (p.ticket.0, p.actions.into_iter().map(|a| (a.event_key, a.status)).collect()))
+                .collect();
+            let want: Notes<String> = (case.want.iter())
+                .map(|(t, a)| (*t, a.iter().map(|(k, s)| (k.to_string(), s.map(str::to_string))).collect()))
+                .collect();
+            assert_eq!(got, want, "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn events_after_the_listing_are_deferred_and_hold_the_watermark() {
+        let case = Case {
+            name: "deferred",
+            mappings: vec![mapping(1, 10, "open")],
+            issues: vec![issue(10, "closed", Some("completed"), 5)],
+            events: vec![
+                event(100, 10, "closed", "alice", Some("completed"), 5),
+                event(101, 10, "reopened", "bob", None, 8),
+            ],
+            comments: vec![],
+            last_comment_id: None,
+            want: vec![],
+        };
+        let plan = run(&case);
+        assert_eq!(plan.first_deferred_event, Some(101));
+        let keys: Vec<&str> = plan.tickets[0].actions.iter().map(|a| a.event_key.as_str()).collect();
+        assert_eq!(keys, ["gh-event-100"]);
+    }
+
+    #[test]
+    fn notes_name_the_issue_the_actor_and_end_with_the_marker() {
+        let case = Case {
+            name: "text",
+            mappings: vec![mapping(1, 10, "open")],
+            issues: vec![issue(10, "closed", Some("not_planned"), 5)],
+            events: vec![event(100, 10, "closed", "alice", Some("not_planned"), 5)],
+            comments: vec![comment(8, 10, "carol", "Fixed in [ticket-sync:event gh-event-1]", 4)],
+            last_comment_id: None,
+            want: vec![],
+        };
+        let plan = run(&case);
+        let actions = &plan.tickets[0].actions;
+        let comment = &actions[0].text;
+        assert!(comment.starts_with("carol commented on GitHub issue acme/backend#10:"), "{comment}");
+        assert!(
+            comment.contains("#issuecomment-8") && !comment.contains("[ticket-sync:event gh-event-1]"),
+            "{comment}"
+        );
+        let close = &actions[1].text;
+        assert!(close.contains("was closed as not planned by alice"), "{close}");
+        assert!(close.contains("https://github.com/acme/backend/issues/10"), "{close}");
+        assert!(close.ends_with("[ticket-sync:event gh-event-100]"), "{close}");
+        assert!(needs_events(&case.mappings, &case.issues));
+        assert!(!needs_events(
+            &[mapping(1, 10, "open")],
+            &[ListedIssue { updated_at: Some(t(3)), ..issue(10, "open", None, 3) }]
+        ));
+    }
+}

@@ -1,0 +1,207 @@
+//! The daemon as systemd runs it: notifications, signals, reloads, the instance lock, metrics.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::net::UnixDatagram;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::harness::{Env, ROUTES};
+
+const EVERY_SECOND: &str = "[schedule]\nescalate = \"* * * * * *\"\npush = \"* * * * * *\"\n";
+
+/// A running `ticket-sync run` whose stderr is collected line by line.
+struct Daemon {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    fn start(env: &Env, extra_env: &[(&str, &str)]) -> Daemon {
+        let mut cmd = env.command(&["run"], extra_env);
+        cmd.stderr(Stdio::piped()).stdout(Stdio::null());
+        let mut child = cmd.spawn().expect("daemon starts");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Daemon { child, log }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
+        assert!(ok.success());
+    }
+
+    /// Waits (bounded, so a broken daemon fails the test instead of hanging it) for a log line.
+    async fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.log.lock().unwrap().iter().any(|l| l.contains(needle)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no log line with {needle:?}; log:\n{}", self.log.lock().unwrap().join("\n"));
+    }
+
+    fn count_log(&self, needle: &str) -> usize {
+        self.log.lock().unwrap().iter().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Waits for the process to exit, at most `limit`; returns its exit code.
+    async fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.child.kill();
+        panic!("the daemon did not exit within {limit:?}; log:\n{}", self.log.lock().unwrap().join("\n"));
+    }
+
+    fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test]
+async fn run_reports_ready_status_watchdog_and_stopping_to_systemd() {
+    let env = Env::with_routes(ROUTES, EVERY_SECOND).await;
+    let socket_path = env.dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut daemon =
+        Daemon::start(&env, &[("NOTIFY_SOCKET", socket_path.to_str().unwrap()), ("WATCHDOG_USEC", "1000000")]);
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(seen.contains("READY=1") && seen.contains("STATUS=") && seen.contains("WATCHDOG=1")) {
+        assert!(Instant::now() < deadline, "notifications so far: {seen}\nlog:\n{}", daemon.log_text());
+        if let Ok(n) = socket.recv(&mut buf) {
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            seen.push('\n');
+        }
+    }
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)).await, Some(0));
+    while let Ok(n) = socket.recv(&mut buf) {
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(seen.contains("STOPPING=1"), "{seen}");
+    assert!(seen.contains("STATUS=idle, next escalation pass"), "{seen}");
+}
+
+#[tokio::test]
+async fn sigterm_during_a_pass_exits_zero_and_leaves_a_consistent_database() {
+    let env = Env::with_routes(ROUTES, EVERY_SECOND).await;
+    let text = std::fs::read_to_string(&env.rules_path).unwrap().replace("writes_per_minute = 0", "writes_per_minute = 600");
+    std::fs::write(&env.rules_path, text).unwrap();
+    let ids: Vec<u64> = (0..60).map(|i| env.ticket(&format!("Backfill {i}"), &["escalated"])).collect();
+    let mut daemon = Daemon::start(&env, &[]);
+    wait_until("the first issues", || env.sb.github.issues("acme/backend").len() >= 3).await;
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)).await, Some(0), "{}", daemon.log_text());
+    let created = env.sb.github.issues("acme/backend").len();
+    assert!(created < ids.len(), "the pass was interrupted ({created} of {})", ids.len());
+    let store = ticket_sync::store::Store::open_read_only(&env.db_path()).unwrap();
+    assert_eq!(store.mapping_count().unwrap() as usize, created, "every created issue has its mapping");
+    assert!(store.pending_intents().unwrap().is_empty(), "the item in flight was finished");
+    drop(store);
+    let rerun = env.bin(&["sync"], &[]).await;
+    assert!(rerun.status.success(), "{}", String::from_utf8_lossy(&rerun.stderr));
+    for id in ids {
+        assert_eq!(env.issues_for("acme/backend", id).len(), 1, "ticket {id}");
+        assert_eq!(env.link_notes(id).len(), 1, "ticket {id}");
+    }
+}
+
+#[tokio::test]
+async fn sighup_with_a_broken_file_keeps_the_old_rules() {
+    let env = Env::with_routes(ROUTES, EVERY_SECOND).await;
+    let mut daemon = Daemon::start(&env, &[]);
+    daemon.wait_for_log("ticket-sync started").await;
+    let good = std::fs::read_to_string(&env.rules_path).unwrap();
+    std::fs::write(&env.rules_path, good.replace("[escalation]", "[escalation]\nbogus = 1")).unwrap();
+    daemon.signal("HUP");
+    daemon.wait_for_log("rules file rejected on reload").await;
+    assert!(daemon.log_text().contains("escalation.bogus"), "{}", daemon.log_text());
+    let id = env.ticket("After the broken reload", &["escalated"]);
+    wait_until("the ticket to escalate under the old rules", || env.issues_for("acme/backend", id).len() == 1).await;
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)).await, Some(0));
+}
+
+#[tokio::test]
+async fn sighup_with_a_new_route_routes_the_next_ticket_there() {
+    let fallback_only = "[[route]]\nrepo = \"acme/backend\"\n";
+    let env = Env::with_routes(fallback_only, EVERY_SECOND).await;
+    let mut daemon = Daemon::start(&env, &[]);
+    daemon.wait_for_log("ticket-sync started").await;
+    env.rewrite_rules(ROUTES, EVERY_SECOND);
+    daemon.signal("HUP");
+    daemon.wait_for_log("rules reloaded").await;
+    let id = env.ticket("Wrong invoice", &["escalated", "billing"]);
+    wait_until("the billing ticket in acme/billing", || env.issues_for("acme/billing", id).len() == 1).await;
+    assert!(env.issues_for("acme/backend", id).is_empty());
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)).await, Some(0));
+}
+
+#[tokio::test]
+async fn a_second_instance_on_the_same_database_is_refused() {
+    let env = Env::with_routes(ROUTES, EVERY_SECOND).await;
+    let mut first = Daemon::start(&env, &[]);
+    first.wait_for_log("ticket-sync started").await;
+    let second = env.bin(&["run"], &[]).await;
+    assert_eq!(second.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("another ticket-sync is already working"), "{stderr}");
+    let sync = env.bin(&["sync"], &[]).await;
+    assert!(String::from_utf8_lossy(&sync.stderr).contains("another ticket-sync"));
+    assert_eq!(first.count_log("ticket-sync started"), 1);
+    first.signal("TERM");
+    assert_eq!(first.wait_exit(Duration::from_secs(10)).await, Some(0));
+}
+
+#[tokio::test]
+async fn metrics_and_healthz_are_served_when_listen_is_set() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let extra = format!("{EVERY_SECOND}\n[daemon]\nlisten = \"127.0.0.1:{port}\"\n");
+    let env = Env::with_routes(ROUTES, &extra).await;
+    env.ticket("Measured", &["escalated"]);
+    let mut daemon = Daemon::start(&env, &[]);
+    daemon.wait_for_log("pass complete").await;
+    let base = format!("http://127.0.0.1:{port}");
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    for name in [
+        "ticket_sync_passes_total",
+        "ticket_sync_items_synced_total",
+        "ticket_sync_api_requests_total{service=\"github\",status=\"201\"}",
+        "ticket_sync_rate_limit_remaining{service=\"github\"}",
+        "ticket_sync_pass_duration_seconds_bucket",
+    ] {
+        assert!(metrics.contains(name), "missing {name} in\n{metrics}");
+    }
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)).await, Some(0));
+}

@@ -1,0 +1,319 @@
+//! Push-back (GitHub → Zendesk): notes and statuses for closes, reopens and comments, exactly
+//! once, in true order, without echoes, at a cost that grows with changes, not with links.
+
+use axum::http::Method;
+use ticket_sync::domain::{Issue, IssueNumber, TicketId};
+use ticket_sync::sandbox::{Fault, FaultRule, NewTicket};
+use ticket_sync::store::{LinkState, Store};
+use ticket_sync::sync::PassReport;
+use tokio_util::sync::CancellationToken;
+
+use crate::harness::{Env, ROUTES};
+
+const REPO: &str = "acme/backend";
+const PUSHBACK: &str = r#"
+[pushback]
+closed_completed = "solved"
+closed_not_planned = "hold"
+closed_duplicate = "pending"
+reopened = "open"
+comments = "internal"
+"#;
+
+async fn env() -> Env {
+    Env::with_routes(ROUTES, PUSHBACK).await
+}
+
+/// A ticket escalated to an issue in acme/backend: (ticket id, issue number).
+async fn linked(env: &Env, subject: &str) -> (u64, u64) {
+    let id = env.ticket(subject, &["escalated"]);
+    env.escalate().await;
+    (id, env.issues_for(REPO, id)[0])
+}
+
+async fn push(env: &Env) -> PassReport {
+    env.engine().push(&CancellationToken::new()).await.expect("pass runs")
+}
+
+/// The push-back notes on a ticket, oldest first; each must be internal.
+fn push_notes(env: &Env, ticket: u64) -> Vec<String> {
+    let comments = env.sb.zendesk.comments(ticket).into_iter().filter(|c| c.body.contains("[ticket-sync:event "));
+    comments
+        .map(|c| {
+            assert!(!c.public, "push-back notes are internal: {}", c.body);
+            c.body
+        })
+        .collect()
+}
+
+fn status(env: &Env, ticket: u64) -> String {
+    env.sb.zendesk.ticket(ticket).unwrap().status
+}
+
+/// GitHub's timestamps have whole seconds; within one second the order of a comment and an
+/// event cannot be told from the API, so steps of a story are a second apart, as people's are.
+fn tick(env: &Env) {
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+}
+
+fn zendesk_puts(env: &Env) -> usize {
+    env.sb.zendesk.door.log.count(|e| e.method == Method::PUT)
+}
+
+#[tokio::test]
+async fn closing_an_issue_gives_one_internal_note_and_the_status() {
+    let env = env().await;
+    let (id, n) = linked(&env, "Crash on save").await;
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    let report = push(&env).await;
+    assert_eq!((report.pushed, report.failed), (1, 0), "{report:?}");
+    let notes = push_notes(&env, id);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let url = env.sb.github.issue(REPO, n).unwrap().html_url;
+    assert!(notes[0].contains("closed as completed by alice") && notes[0].contains(&url), "{}", notes[0]);
+    assert_eq!(status(&env, id), "solved");
+
+    let mapping = env.engine().store.mapping(TicketId(id)).unwrap().unwrap();
+    assert_eq!((mapping.issue_state.as_str(), mapping.state_reason.as_deref()), ("closed", Some("completed")));
+    assert!(mapping.last_pushed_at.is_some());
+}
+
+#[tokio::test]
+async fn a_second_pass_writes_nothing() {
+    let env = env().await;
+    let (id, n) = linked(&env, "Slow").await;
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    env.sb.github.add_comment(REPO, n, "carol", "fixed in 1.2");
+    push(&env).await;
+    let writes = (env.github_writes(), env.zendesk_writes());
+    for _ in 0..2 {
+        let report = push(&env).await;
+        assert_eq!((report.pushed, report.failed), (0, 0), "{report:?}");
+    }
+    assert_eq!((env.github_writes(), env.zendesk_writes()), writes);
+    assert_eq!(push_notes(&env, id).len(), 2);
+}
+
+#[tokio::test]
+async fn reopening_gives_one_note_and_the_reopened_status() {
+    let env = env().await;
+    let (id, n) = linked(&env, "Flaky").await;
+    env.sb.github.close_issue(REPO, n, "not_planned", "alice");
+    push(&env).await;
+    assert_eq!(status(&env, id), "hold");
+    env.sb.github.reopen_issue(REPO, n, "bob");
+    assert_eq!(push(&env).await.pushed, 1);
+    let notes = push_notes(&env, id);
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[1].contains("reopened by bob"), "{}", notes[1]);
+    assert_eq!(status(&env, id), "open");
+}
+
+#[tokio::test]
+async fn a_comment_becomes_one_internal_note_with_author_text_and_link() {
+    let env = env().await;
+    let (id, n) = linked(&env, "Broken export").await;
+    let c = env.sb.github.add_comment(REPO, n, "carol", "Root cause found: the CSV writer.");
+    assert_eq!(push(&env).await.pushed, 1);
+    assert_eq!(push(&env).await.pushed, 0);
+    let notes = push_notes(&env, id);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].starts_with("carol commented on GitHub issue acme/backend#"), "{}", notes[0]);
+    assert!(notes[0].contains("Root cause found: the CSV writer."));
+    assert!(notes[0].contains(&format!("#issuecomment-{c}")), "{}", notes[0]);
+    assert_eq!(status(&env, id), "open", "a comment does not change the status");
+}
+
+#[tokio::test]
+async fn closed_reopened_closed_between_passes_gives_three_notes_in_order() {
+    let env = env().await;
+    let (id, n) = linked(&env, "Intermittent").await;
+    let gh = &env.sb.github;
+    gh.close_issue(REPO, n, "completed", "alice");
+    tick(&env);
+    gh.add_comment(REPO, n, "bob", "still happens for me");
+    tick(&env);
+    gh.reopen_issue(REPO, n, "bob");
+    tick(&env);
+    gh.close_issue(REPO, n, "duplicate", "alice");
+    let report = push(&env).await;
+    assert_eq!((report.pushed, report.failed), (4, 0), "{report:?}");
+    let notes = push_notes(&env, id);
+    let firsts: Vec<&str> = notes.iter().map(|n| n.lines().next().unwrap()).collect();
+    assert_eq!(firsts.len(), 4, "{notes:?}");
+    assert!(firsts[0].ends_with("was closed as completed by alice."), "{firsts:?}");
+    assert!(firsts[1].starts_with("bob commented"), "{firsts:?}");
+    assert!(firsts[2].ends_with("was reopened by bob."), "{firsts:?}");
+    assert!(firsts[3].ends_with("was closed as duplicate by alice."), "{firsts:?}");
+    assert_eq!(status(&env, id), "pending", "the final status is the final state's");
+    assert_eq!(push(&env).await.pushed, 0);
+}
+
+#[tokio::test]
+async fn the_daemons_own_notes_and_comments_are_not_echoed() {
+    let env = env().await;
+    let (id, n) = linked(&env, "Echo").await;
+    let bot = env.sb.github.login().to_string();
+    env.sb.github.add_comment(REPO, n, &bot, "a comment the daemon wrote");
+    env.sb.github.add_comment(REPO, n, "someone", "forwarded\n<!-- ticket-sync:forwarded zendesk=1 -->");
+    let gh_writes = env.github_writes();
+    let report = push(&env).await;
+    assert_eq!((report.pushed, report.failed), (0, 0), "{report:?}");
+    assert!(push_notes(&env, id).is_empty());
+    assert_eq!(env.link_notes(id).len(), 1);
+    assert_eq!(env.github_writes(), gh_writes, "the link note is not sent back to GitHub");
+}
+
+#[tokio::test]
+async fn an_idle_pass_over_2000_mapped_issues_costs_two_requests_per_repo() {
+    let env = env().await;
+    let gh = &env.sb.github;
+    let store = Store::open(&env.db_path()).unwrap();
+    let mut tickets = Vec::new();
+    for i in 0..2000u64 {
+        // Real issues are updated at different times; the fake's clock only moves when told.
+        env.sb.clock.advance(std::time::Duration::from_secs(1));
+        let n = gh.add_issue(REPO, &format!("Issue {i}"), "body", "alice");
+        let view = gh.issue(REPO, n).unwrap();
+        let ticket = if i < 10 {
+            let mut t = NewTicket::new(&format!("Ticket {i}"), "d", env.requester);
+            t.status = "open".into();
+            env.sb.zendesk.add_ticket(t)
+        } else {
+            9_000_000 + i
+        };
+        let issue = Issue {
+            repo: REPO.parse().unwrap(),
+            number: IssueNumber(n),
+            id: view.id,
+            html_url: view.html_url,
+            state: view.state,
+            state_reason: None,
+            body: None,
+            updated_at: Some(view.updated_at),
+            closed_by: None,
+        };
+        store.insert_mapping(TicketId(ticket), &issue).unwrap();
+        tickets.push((ticket, n));
+    }
+    drop(store);
+    // The first pass reads everything once; the next settles the watermarks and ETags.
+    push(&env).await;
+    push(&env).await;
+
+    env.sb.github.door.log.clear();
+    env.sb.zendesk.door.log.clear();
+    let report = push(&env).await;
+    let gh_requests = env.sb.github.door.log.entries();
+    let zd_requests = env.sb.zendesk.door.log.len();
+    eprintln!("idle pass: {} GitHub request(s), {zd_requests} Zendesk request(s)", gh_requests.len());
+    assert!(gh_requests.len() <= 2, "{gh_requests:?}");
+    assert!(gh_requests.iter().all(|r| r.status == 304), "{gh_requests:?}");
+    assert!(zd_requests <= 1);
+    assert_eq!(report.pushed, 0);
+
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    for (_, n) in &tickets[..10] {
+        gh.close_issue(REPO, *n, "completed", "alice");
+    }
+    env.sb.github.door.log.clear();
+    env.sb.zendesk.door.log.clear();
+    let report = push(&env).await;
+    let (gh_n, zd_n) = (env.sb.github.door.log.len(), env.sb.zendesk.door.log.len());
+    eprintln!("pass with 10 changes: {gh_n} GitHub request(s), {zd_n} Zendesk request(s)");
+    assert_eq!((report.pushed, report.failed), (10, 0), "{report:?}");
+    assert_eq!(zd_n, 10, "one update per change, note and status together");
+    assert!(gh_n <= 5, "{:?}", env.sb.github.door.log.entries());
+    for (ticket, _) in &tickets[..10] {
+        assert_eq!(push_notes(&env, *ticket).len(), 1);
+        assert_eq!(status(&env, *ticket), "solved");
+    }
+}
+
+#[tokio::test]
+async fn a_closed_zendesk_ticket_marks_the_mapping_and_later_passes_skip_it() {
+    let env = env().await;
+    let (closed, a) = linked(&env, "Old one").await;
+    let (open, b) = linked(&env, "New one").await;
+    env.sb.zendesk.set_status(closed, "closed");
+    env.sb.github.close_issue(REPO, a, "completed", "alice");
+    env.sb.github.close_issue(REPO, b, "completed", "alice");
+    let report = push(&env).await;
+    assert_eq!((report.pushed, report.failed), (1, 0), "{report:?}");
+    assert_eq!(push_notes(&env, open).len(), 1, "the other ticket goes on");
+    let store = env.engine().store;
+    assert_eq!(store.mapping(TicketId(closed)).unwrap().unwrap().link_state, LinkState::TicketClosed);
+    assert!(store.pending_intents().unwrap().is_empty());
+    drop(store);
+
+    env.sb.github.add_comment(REPO, a, "carol", "one more thing");
+    let puts = zendesk_puts(&env);
+    let report = push(&env).await;
+    assert_eq!((report.pushed, report.failed), (0, 0), "{report:?}");
+    assert_eq!(zendesk_puts(&env), puts, "no update is tried on the closed ticket");
+}
+
+#[tokio::test]
+async fn a_failing_ticket_does_not_block_the_others_and_is_retried_in_order() {
+    let env = env().await;
+    let (bad, a) = linked(&env, "Unlucky").await;
+    let (good, b) = linked(&env, "Lucky").await;
+    env.sb
+        .zendesk
+        .door
+        .faults
+        .push(FaultRule::new(Some(Method::PUT), &format!("/tickets/{bad}"), Fault::Status(500)).times(50));
+    env.sb.github.close_issue(REPO, a, "completed", "alice");
+    tick(&env);
+    env.sb.github.add_comment(REPO, a, "carol", "after the close");
+    env.sb.github.close_issue(REPO, b, "completed", "alice");
+    let report = push(&env).await;
+    assert_eq!((report.pushed, report.failed), (1, 1), "{report:?}");
+    assert_eq!(push_notes(&env, good).len(), 1);
+    assert!(push_notes(&env, bad).is_empty());
+
+    env.sb.zendesk.door.faults.clear();
+    env.engine().store.retry_now(TicketId(bad)).unwrap();
+    let report = push(&env).await;
+    assert_eq!((report.pushed, report.failed), (2, 0), "{report:?}");
+    let notes = push_notes(&env, bad);
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[0].contains("closed as completed") && notes[1].contains("after the close"), "{notes:?}");
+    assert_eq!(push(&env).await.pushed, 0);
+}
+
+#[tokio::test]
+async fn lost_note_response_yields_one_push_note() {
+    let env = env().await;
+    let (id, n) = linked(&env, "Lost answer").await;
+    env.sb.zendesk.door.faults.push(FaultRule::new(Some(Method::PUT), "/tickets/", Fault::LoseResponse));
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    assert_eq!(push(&env).await.failed, 1);
+    assert_eq!(push_notes(&env, id).len(), 1, "Zendesk did write it");
+    env.engine().store.retry_now(TicketId(id)).unwrap();
+    let report = push(&env).await;
+    assert_eq!((report.pushed, report.failed), (0, 0), "{report:?}");
+    assert_eq!(push_notes(&env, id).len(), 1);
+    assert!(env.engine().store.pending_intents().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn kill_between_the_zendesk_write_and_the_ledger_gives_no_duplicate_note() {
+    for point in ["before_push_note", "after_push_note"] {
+        let env = env().await;
+        let (a, n) = linked(&env, "First").await;
+        let (b, m) = linked(&env, "Second").await;
+        env.sb.github.close_issue(REPO, n, "completed", "alice");
+        env.sb.github.close_issue(REPO, m, "not_planned", "alice");
+        let crashed = env.bin(&["sync"], &[("TICKET_SYNC_CRASHPOINT", point)]).await;
+        assert!(!crashed.status.success(), "{point}: the process must have aborted");
+        let again = env.bin(&["sync"], &[]).await;
+        assert!(again.status.success(), "{point}: {}", String::from_utf8_lossy(&again.stderr));
+        for id in [a, b] {
+            assert_eq!(push_notes(&env, id).len(), 1, "{point}: ticket {id}");
+        }
+        assert_eq!((status(&env, a), status(&env, b)), ("solved".to_string(), "hold".to_string()), "{point}");
+        let store = Store::open_read_only(&env.db_path()).unwrap();
+        assert!(store.pending_intents().unwrap().is_empty(), "{point}");
+    }
+}
