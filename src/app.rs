@@ -144,17 +144,17 @@ async fn sync(path: &Path, dry_run: bool) -> u8 {
     let mut failed = false;
     for pass in ["escalate", "push"] {
         let result = if pass == "escalate" { engine.escalate(&cancel).await } else { engine.push(&cancel).await };
-        match result {
+        match &result {
             Ok(report) => {
-                print_report(&report, dry_run);
+                print_report(report, dry_run);
                 failed |= report.failed > 0;
             }
             Err(e) => {
-                error!(pass, error = %e, "pass failed");
                 eprintln!("error: {pass} pass failed: {e}");
                 failed = true;
             }
         }
+        daemon::log_pass(pass, &engine, result);
     }
     if failed {
         EXIT_ITEM_FAILED

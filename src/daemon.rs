@@ -238,7 +238,7 @@ fn reloaded(path: &Path, current: Engine, store: Arc<Store>, ctx: &RunContext) -
         }
     }
 }
-fn log_pass(kind: &str, engine: &Engine, result: Result<PassReport, crate::sync::PassError>) {
+pub(crate) fn log_pass(kind: &str, engine: &Engine, result: Result<PassReport, crate::sync::PassError>) {
     let github_left = engine.budget_remaining(Service::Github);
     let zendesk_left = engine.budget_remaining(Service::Zendesk);
     match result {

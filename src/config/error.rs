@@ -82,9 +82,18 @@ fn join(section: &str, key: &str) -> String {
     }
 }
 
+/// The largest char boundary at or below `offset` (spans from a parser may point mid-character).
+fn boundary(text: &str, offset: usize) -> usize {
+    let mut i = offset.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 /// 1-based line number of a byte offset.
 pub fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
+    text[..boundary(text, offset)].matches('\n').count() + 1
 }
 
 fn backticked(message: &str) -> Option<String> {
@@ -94,7 +103,7 @@ fn backticked(message: &str) -> Option<String> {
 }
 
 fn line_at(text: &str, offset: usize) -> &str {
-    let offset = offset.min(text.len());
+    let offset = boundary(text, offset);
     let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
     &text[start..end]

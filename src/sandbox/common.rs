@@ -36,6 +36,8 @@ pub enum Fault {
     LoseResponse,
     /// `429 Too Many Requests` with `Retry-After: secs`; the handler does not run.
     RateLimited { retry_after_secs: u64 },
+    /// The request is processed, and the response body is cut off half-way (a JSON body that ends early).
+    Truncate,
 }
 
 /// A scripted fault: fires on the next `times` requests matching `method` and `path_contains`.
@@ -218,6 +220,7 @@ pub async fn frontdoor(State(door): State<Arc<Frontdoor>>, req: Request, next: N
             broken_response()
         }
         Some(Fault::Drop) => broken_response(),
+        Some(Fault::Truncate) => truncated(next.run(req).await).await,
         Some(Fault::Status(code)) => error_response(door.service, *code),
         Some(Fault::RateLimited { retry_after_secs }) => rate_limited_response(door.service, *retry_after_secs),
     };
@@ -227,6 +230,16 @@ pub async fn frontdoor(State(door): State<Arc<Frontdoor>>, req: Request, next: N
     };
     door.log.record(LoggedRequest { method, path, query, status, fault });
     response
+}
+
+/// The same response with half of its body and a matching `Content-Length`.
+async fn truncated(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let half = bytes.slice(..bytes.len() / 2);
+    parts.headers.insert("content-length", HeaderValue::from(half.len()));
+    parts.headers.remove("etag");
+    Response::from_parts(parts, Body::from(half))
 }
 
 /// A response whose body fails after the status line: the client sees a broken connection.

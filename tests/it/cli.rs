@@ -77,3 +77,29 @@ async fn check_online_verifies_tokens_and_every_routed_repo() {
     assert!(String::from_utf8_lossy(&bad_token.stdout).contains("FAIL  github"));
     assert_eq!(env.sb.zendesk.door.log.writes() + env.sb.github.door.log.writes(), 0, "check never writes");
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_ticket_fields() {
+    let env = Env::new().await;
+    let id = env.ticket("Logged", &["escalated"]);
+    let out = env.bin(&["--log-format", "json", "sync"], &[]).await;
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> =
+        stderr.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
+    let created = lines.iter().find(|l| l["message"] == "issue created").expect("an `issue created` line");
+    assert_eq!(created["span"]["ticket_id"], id.to_string(), "{created}");
+    assert_eq!(created["span"]["repo"], "acme/backend", "{created}");
+    assert!(lines.iter().any(|l| l["message"] == "pass complete" || l["message"].as_str().is_some()));
+}
+
+#[tokio::test]
+async fn text_logs_carry_ticket_id_and_drop_timestamps_under_journald() {
+    let env = Env::new().await;
+    let id = env.ticket("Journald", &["escalated"]);
+    let out = env.bin(&["sync"], &[("JOURNAL_STREAM", "8:12345")]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr.lines().find(|l| l.contains("issue created")).expect("an `issue created` line");
+    assert!(line.contains(&format!("ticket_id={id}")), "{line}");
+    assert!(line.starts_with(" INFO") || line.starts_with("INFO"), "no timestamp under journald: {line}");
+}

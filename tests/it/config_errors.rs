@@ -89,3 +89,52 @@ fn a_route_after_the_fallback_is_refused() {
     assert_eq!(err.key, "route[2]");
     assert!(err.message.contains("fallback"), "{err}");
 }
+
+/// No input may panic the rules parser: thousands of seeded mutations of the sample file
+/// (byte flips, deleted and duplicated lines, truncations, spliced garbage) must each give
+/// either valid rules or an error that names a key.
+#[test]
+fn no_mutation_of_the_rules_file_panics_the_parser() {
+    use rand::{Rng, SeedableRng};
+    let sample = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sync-rules.toml")).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x7e57);
+    let garbage = ["[", "]]", "=", "\"", "'''", "{", "}", "\u{202e}", "é", "🦀", "\0", "\n[[route]]\n", "= [1, \"a\"]", "#"];
+    let (mut valid, mut invalid) = (0, 0);
+    for _ in 0..4000 {
+        let mut lines: Vec<String> = sample.lines().map(str::to_string).collect();
+        for _ in 0..rng.random_range(1..4) {
+            let i = rng.random_range(0..lines.len());
+            match rng.random_range(0..5) {
+                0 => {
+                    lines.remove(i);
+                }
+                1 => {
+                    let copy = lines[i].clone();
+                    lines.insert(i, copy);
+                }
+                2 => {
+                    let cut = rng.random_range(0..=lines[i].len());
+                    let cut = (0..=cut).rev().find(|c| lines[i].is_char_boundary(*c)).unwrap();
+                    lines[i].truncate(cut);
+                }
+                3 => {
+                    let at = (0..=rng.random_range(0..=lines[i].len())).rev().find(|c| lines[i].is_char_boundary(*c)).unwrap();
+                    lines[i].insert_str(at, garbage[rng.random_range(0..garbage.len())]);
+                }
+                _ => {
+                    let j = rng.random_range(0..lines.len());
+                    lines.swap(i, j);
+                }
+            }
+        }
+        let text = lines.join("\n");
+        match ticket_sync::config::parse(std::path::Path::new("fuzz.toml"), &text) {
+            Ok(_) => valid += 1,
+            Err(e) => {
+                assert!(!e.key.is_empty(), "an error without a key: {e}");
+                invalid += 1;
+            }
+        }
+    }
+    assert!(valid > 100 && invalid > 1000, "the mutations exercise both outcomes ({valid} valid, {invalid} invalid)");
+}

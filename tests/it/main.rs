@@ -1,5 +1,6 @@
 //! Integration tests: the daemon's entry points driven against the sandbox fakes.
 
+mod bad_input;
 mod cli;
 mod config_errors;
 mod daemon;
