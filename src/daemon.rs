@@ -229,7 +229,12 @@ fn reloaded(path: &Path, current: Engine, store: Arc<Store>, ctx: &RunContext) -
     }
     match build_engine(rules, store, ctx) {
         Ok(engine) => {
-            info!(routes = engine.rules.routes.len(), escalate = engine.rules.schedule.escalate.text(), push = engine.rules.schedule.push.text(), "rules reloaded; they apply from the next pass");
+            info!(
+                routes = engine.rules.routes.len(),
+                escalate = engine.rules.schedule.escalate.text(),
+                push = engine.rules.schedule.push.text(),
+                "rules reloaded; they apply from the next pass"
+            );
             engine
         }
         Err(e) => {

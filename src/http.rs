@@ -8,6 +8,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Response, StatusCode};
+use tokio::time::Instant;
+
+use crate::ratelimit::{retry_delay, Gate};
 
 /// Which remote a request went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -98,6 +101,7 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 #[derive(Debug, Default)]
 pub struct ApiStats {
     inner: Mutex<StatsInner>,
+    gates: Mutex<BTreeMap<Service, Gate>>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -105,6 +109,10 @@ pub struct StatsInner {
     /// (service, status) → count; status 0 means no answer (timeout, reset).
     pub requests: BTreeMap<(Service, u16), u64>,
     pub budgets: BTreeMap<Service, RateBudget>,
+    /// Requests sent again after a transient failure or a short limit wait.
+    pub retries: u64,
+    /// Limit answers (429, or 403 with a rate-limit sign) seen.
+    pub limited: u64,
 }
 
 impl ApiStats {
@@ -120,6 +128,27 @@ impl ApiStats {
         }
     }
 
+    fn gate_wait(&self, service: Service) -> Duration {
+        self.gates.lock().unwrap().entry(service).or_default().wait_before(Instant::now())
+    }
+
+    fn gate_observe(&self, service: Service, headers: &HeaderMap) {
+        let budget = read_budget(headers);
+        let remaining = budget.as_ref().and_then(|b| b.remaining);
+        let reset_in = budget.and_then(|b| b.reset_at).and_then(|r| (r - Utc::now()).to_std().ok());
+        self.gates.lock().unwrap().entry(service).or_default().observe(remaining, reset_in, Instant::now());
+    }
+
+    fn gate_limited(&self, service: Service, headers: &HeaderMap) -> Duration {
+        self.inner.lock().unwrap().limited += 1;
+        let reset_in = read_budget(headers).and_then(|b| b.reset_at).and_then(|r| (r - Utc::now()).to_std().ok());
+        self.gates.lock().unwrap().entry(service).or_default().limited(retry_after(headers), reset_in, Instant::now())
+    }
+
+    fn count_retry(&self) {
+        self.inner.lock().unwrap().retries += 1;
+    }
+
     pub fn snapshot(&self) -> StatsInner {
         self.inner.lock().unwrap().clone()
     }
@@ -128,6 +157,69 @@ impl ApiStats {
     pub fn total(&self) -> u64 {
         self.inner.lock().unwrap().requests.values().sum()
     }
+}
+
+/// The longest a request waits in line for a rate limit before giving up on this pass.
+pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(20);
+/// Retries of an idempotent request after transient failures.
+const MAX_RETRIES: u32 = 3;
+
+/// Sends a request through the service's rate-limit gate and reads its body. GET requests
+/// are retried after transient failures (5xx, timeouts, broken connections) with capped,
+/// jittered back-off, and after short limit waits. Writes are never repeated here: whether
+/// a failed write happened is for the caller's intent to reconcile. Returns the status,
+/// headers and body of the final answer, whatever its status.
+pub async fn execute(
+    stats: &ApiStats,
+    service: Service,
+    request: RequestBuilder,
+) -> Result<(StatusCode, HeaderMap, bytes::Bytes), ApiError> {
+    let idempotent = request
+        .try_clone()
+        .and_then(|r| r.build().ok())
+        .is_some_and(|r| matches!(*r.method(), reqwest::Method::GET | reqwest::Method::HEAD));
+    let mut attempt = 0;
+    loop {
+        let wait = stats.gate_wait(service);
+        if wait > MAX_INLINE_WAIT {
+            return Err(ApiError::RateLimited { service: service.as_str(), retry_after: Some(wait) });
+        }
+        tokio::time::sleep(wait).await;
+        let req = request.try_clone().expect("ticket-sync only sends bodies that can be cloned");
+        let outcome = match send(stats, service, req).await {
+            Ok(resp) => {
+                let status = resp.status();
+                let headers = resp.headers().clone();
+                body_bytes(service, resp).await.map(|b| (status, headers, b))
+            }
+            Err(e) => Err(e),
+        };
+        let retryable = idempotent && attempt < MAX_RETRIES;
+        match outcome {
+            Ok((status, headers, body)) if is_limit_answer(status, &headers, &body) => {
+                let blocked = stats.gate_limited(service, &headers);
+                if !(retryable && blocked <= MAX_INLINE_WAIT) {
+                    return Ok((status, headers, body));
+                }
+            }
+            Ok((status, headers, body)) => {
+                stats.gate_observe(service, &headers);
+                if !(retryable && status.is_server_error()) {
+                    return Ok((status, headers, body));
+                }
+                tokio::time::sleep(retry_delay(attempt, rand::random())).await;
+            }
+            Err(e) if retryable && e.is_retryable() => tokio::time::sleep(retry_delay(attempt, rand::random())).await,
+            Err(e) => return Err(e),
+        }
+        stats.count_retry();
+        attempt += 1;
+    }
+}
+
+fn is_limit_answer(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS
+        || (status == StatusCode::FORBIDDEN && is_rate_limited_403(headers, &String::from_utf8_lossy(body)))
 }
 
 /// Sends a request and maps transport failures; the status is left for the caller's client to judge.

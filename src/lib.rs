@@ -13,6 +13,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+pub mod ratelimit;
 pub mod redact;
 pub mod sandbox;
 pub mod secret;

@@ -83,8 +83,9 @@ impl Metrics {
         let failed = Family::<KindLabels, Counter>::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let rate_remaining = Family::<ServiceLabels, Gauge>::default();
-        let durations =
-            Family::<KindLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.01, 2.0, 14)));
+        let durations = Family::<KindLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.01, 2.0, 14))
+        });
         registry.register("passes", "Passes run, by kind and outcome", passes.clone());
         registry.register("items_synced", "Items written (issues created or recovered, notes pushed)", synced.clone());
         registry.register("items_failed", "Items that failed in a pass", failed.clone());
@@ -105,7 +106,13 @@ impl Metrics {
     }
 
     /// Records a finished pass (or its error) and the API counters since the last call.
-    pub fn record_pass(&self, kind: &'static str, result: Result<&PassReport, String>, seconds: f64, stats: &StatsInner) {
+    pub fn record_pass(
+        &self,
+        kind: &'static str,
+        result: Result<&PassReport, String>,
+        seconds: f64,
+        stats: &StatsInner,
+    ) {
         let kind_label = KindLabels { kind: kind.to_string() };
         let (outcome, health) = match result {
             Ok(r) => {
@@ -115,7 +122,11 @@ impl Metrics {
                 // Single failing items are retried and shown by `status`; a pass where every
                 // attempted item failed points at a cause the operator must fix.
                 let ok = r.failed == 0 || synced > 0;
-                let detail = if ok { "ok".to_string() } else { format!("all {} attempted item(s) failed; see `ticket-sync status`", r.failed) };
+                let detail = if ok {
+                    "ok".to_string()
+                } else {
+                    format!("all {} attempted item(s) failed; see `ticket-sync status`", r.failed)
+                };
                 (if ok { "ok" } else { "partial" }, PassHealth { ok, detail, at: Utc::now() })
             }
             Err(e) => ("failed", PassHealth { ok: false, detail: e, at: Utc::now() }),

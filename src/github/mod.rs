@@ -147,10 +147,7 @@ impl GithubClient {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = http::send(&self.stats, SVC, req).await?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = http::body_bytes(SVC, resp).await?;
+        let (status, headers, bytes) = http::execute(&self.stats, SVC, req).await?;
         if !status.is_success() && status != StatusCode::NOT_MODIFIED {
             return Err(http::status_error(SVC, status, &headers, &bytes));
         }
@@ -171,7 +168,13 @@ impl GithubClient {
         Ok(u.login)
     }
 
-    pub async fn create_issue(&self, repo: &RepoName, title: &str, body: &str, labels: &[String]) -> Result<Issue, ApiError> {
+    pub async fn create_issue(
+        &self,
+        repo: &RepoName,
+        title: &str,
+        body: &str,
+        labels: &[String],
+    ) -> Result<Issue, ApiError> {
         let payload = serde_json::to_value(wire::CreateIssue { title, body, labels }).expect("serialisable");
         let url = self.url(&format!("/repos/{repo}/issues"));
         let (_, _, bytes) = self.call(Method::POST, url, Some(&payload), None).await?;
@@ -233,7 +236,9 @@ impl GithubClient {
         let url = self.updated_list_url(&format!("/repos/{repo}/issues/comments"), since, false);
         Ok(match self.list_all::<wire::WireComment>(url, etag).await? {
             Listing::NotModified => Listing::NotModified,
-            Listing::Changed { items, etag } => Listing::Changed { items: items.into_iter().filter_map(to_comment).collect(), etag },
+            Listing::Changed { items, etag } => {
+                Listing::Changed { items: items.into_iter().filter_map(to_comment).collect(), etag }
+            }
         })
     }
 
@@ -271,7 +276,8 @@ impl GithubClient {
             let mut reached = page.is_empty();
             for e in page {
                 let created_at = parse_time(e.created_at.as_deref());
-                let old = after_id.is_some_and(|a| e.id <= a) || matches!((created_at, floor), (Some(c), Some(f)) if c < f);
+                let old =
+                    after_id.is_some_and(|a| e.id <= a) || matches!((created_at, floor), (Some(c), Some(f)) if c < f);
                 if old {
                     reached = true;
                     continue;
@@ -292,6 +298,32 @@ impl GithubClient {
         Ok(out)
     }
 
+    /// One issue; a transferred one answers `Moved`, a deleted one `Gone`.
+    pub async fn get_issue(&self, repo: &RepoName, number: IssueNumber) -> Result<Issue, ApiError> {
+        let url = self.url(&format!("/repos/{repo}/issues/{number}"));
+        let (_, _, bytes) = self.call(Method::GET, url, None, None).await?;
+        let w: wire::WireIssue = http::decode(SVC, &bytes)?;
+        Ok(to_issue(repo, w))
+    }
+
+    /// The id of the issue's comment whose body holds `marker`, among comments since `since`.
+    pub async fn find_comment_with_marker(
+        &self,
+        repo: &RepoName,
+        number: IssueNumber,
+        marker: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<u64>, ApiError> {
+        let mut url = self.url(&format!("/repos/{repo}/issues/{number}/comments"));
+        url.query_pairs_mut()
+            .append_pair("since", &since.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .append_pair("per_page", "100");
+        let Listing::Changed { items, .. } = self.list_all::<wire::WireComment>(url, None).await? else {
+            return Ok(None);
+        };
+        Ok(items.into_iter().find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker))).map(|c| c.id))
+    }
+
     /// Adds a comment to an issue; returns the new comment's id.
     pub async fn create_comment(&self, repo: &RepoName, number: IssueNumber, body: &str) -> Result<u64, ApiError> {
         let payload = serde_json::to_value(wire::CreateComment { body }).expect("serialisable");
@@ -305,7 +337,11 @@ impl GithubClient {
     /// unchanged first page answers 304 and nothing else is fetched. The ETag is returned only
     /// for a single-page answer: it covers the first page, and a change further down a longer
     /// list could leave the first page as it was.
-    async fn list_all<T: serde::de::DeserializeOwned>(&self, first: Url, etag: Option<&str>) -> Result<Listing<T>, ApiError> {
+    async fn list_all<T: serde::de::DeserializeOwned>(
+        &self,
+        first: Url,
+        etag: Option<&str>,
+    ) -> Result<Listing<T>, ApiError> {
         let (status, headers, bytes) = self.call(Method::GET, first, None, etag).await?;
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Listing::NotModified);
@@ -330,6 +366,19 @@ impl GithubClient {
         let url = Url::parse(&next).ok()?;
         (url.origin() == self.base.origin()).then_some(url)
     }
+}
+
+/// The repository and number an issue API URL names (`…/repos/{owner}/{repo}/issues/{n}`),
+/// as a transfer's `Location` gives them.
+pub fn parse_issue_url(url: &str) -> Option<(RepoName, IssueNumber)> {
+    let path = Url::parse(url).ok()?.path().to_string();
+    let rest = &path[path.find("/repos/")? + "/repos/".len()..];
+    let mut parts = rest.split('/');
+    let (owner, name, kind, number) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if kind != "issues" {
+        return None;
+    }
+    Some((format!("{owner}/{name}").parse().ok()?, IssueNumber(number.parse().ok()?)))
 }
 
 /// Extracts the `rel="next"` target from a `Link` header.
@@ -394,6 +443,13 @@ fn to_comment(w: wire::WireComment) -> Option<IssueComment> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transfer_location_names_the_new_repository_and_number() {
+        let (repo, number) = parse_issue_url("https://api.github.com/repos/acme/other/issues/12").unwrap();
+        assert_eq!((repo.to_string(), number), ("acme/other".to_string(), IssueNumber(12)));
+        assert!(parse_issue_url("https://api.github.com/repositories/5/issues/12").is_none());
+    }
 
     #[test]
     fn next_link_is_found_among_others() {

@@ -14,6 +14,8 @@ pub enum IntentKind {
     LinkNote,
     /// A push-back note for one GitHub event; its key also names the event.
     PushNote,
+    /// A public Zendesk comment forwarded to the issue; its key also names the comment.
+    ForwardComment,
 }
 
 impl IntentKind {
@@ -22,6 +24,7 @@ impl IntentKind {
             IntentKind::CreateIssue => "create_issue",
             IntentKind::LinkNote => "link_note",
             IntentKind::PushNote => "push_note",
+            IntentKind::ForwardComment => "forward_comment",
         }
     }
 
@@ -30,6 +33,7 @@ impl IntentKind {
             "create_issue" => Some(IntentKind::CreateIssue),
             "link_note" => Some(IntentKind::LinkNote),
             "push_note" => Some(IntentKind::PushNote),
+            "forward_comment" => Some(IntentKind::ForwardComment),
             _ => None,
         }
     }
@@ -39,9 +43,9 @@ pub(crate) fn key(kind: IntentKind, ticket: TicketId) -> String {
     format!("{}:{}", kind.as_str(), ticket)
 }
 
-/// The key of a push-back note: one per ticket and GitHub event.
-pub(crate) fn push_key(ticket: TicketId, event_key: &str) -> String {
-    format!("{}:{ticket}:{event_key}", IntentKind::PushNote.as_str())
+/// The key of a per-event intent (push-back note, forwarded comment): one per ticket and event.
+pub(crate) fn event_intent_key(kind: IntentKind, ticket: TicketId, event_key: &str) -> String {
+    format!("{}:{ticket}:{event_key}", kind.as_str())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,25 +140,47 @@ impl Store {
 
     /// Records the push-back note intent for one event if it is new; returns it as stored.
     pub fn begin_push_intent(&self, ticket: TicketId, event_key: &str, repo: &str, payload: &str) -> Result<Intent> {
-        let key = push_key(ticket, event_key);
+        self.begin_event_intent(IntentKind::PushNote, ticket, event_key, repo, payload)
+    }
+
+    /// Records a per-event intent if it is new; returns it as stored (an existing one keeps its payload).
+    pub fn begin_event_intent(
+        &self,
+        kind: IntentKind,
+        ticket: TicketId,
+        event_key: &str,
+        repo: &str,
+        payload: &str,
+    ) -> Result<Intent> {
+        let key = event_intent_key(kind, ticket, event_key);
         self.conn().execute(
             "INSERT OR IGNORE INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
-            params![key, ticket.0 as i64, IntentKind::PushNote.as_str(), repo, payload, ts(Utc::now())],
+            params![key, ticket.0 as i64, kind.as_str(), repo, payload, ts(Utc::now())],
         )?;
         Ok(self.intent_by_key(&key)?.expect("intent was just written"))
     }
 
     /// Drops every unfinished push-back note of a ticket that can no longer take them.
     pub fn abandon_push_intents(&self, ticket: TicketId, why: &str) -> Result<()> {
+        self.abandon_event_intents(IntentKind::PushNote, ticket, why)
+    }
+
+    /// Drops every unfinished per-event intent of one kind for a ticket, with a ledger line.
+    pub fn abandon_event_intents(&self, kind: IntentKind, ticket: TicketId, why: &str) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let n = tx.execute(
             "DELETE FROM intents WHERE ticket_id = ?1 AND kind = ?2",
-            params![ticket.0 as i64, IntentKind::PushNote.as_str()],
+            params![ticket.0 as i64, kind.as_str()],
         )?;
         tx.execute(
-            "INSERT INTO ledger (ticket_id, at, event, side, detail) VALUES (?1, ?2, 'push_note_abandoned', 'local', ?3)",
-            params![ticket.0 as i64, ts(Utc::now()), format!("{n} note(s): {why}")],
+            "INSERT INTO ledger (ticket_id, at, event, side, detail) VALUES (?1, ?2, ?3, 'local', ?4)",
+            params![
+                ticket.0 as i64,
+                ts(Utc::now()),
+                format!("{}_abandoned", kind.as_str()),
+                format!("{n} write(s): {why}")
+            ],
         )?;
         tx.commit()?;
         Ok(())

@@ -2,6 +2,7 @@
 //! failures, the ledger, pass records and push-back watermarks live here; see `schema.rs` for the tables.
 
 mod failures;
+mod forwarding;
 mod intents;
 mod mappings;
 mod progress;

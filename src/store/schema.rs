@@ -87,4 +87,12 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE mappings ADD COLUMN closed_at TEXT;
     CREATE INDEX ledger_event_key ON ledger (ticket_id, detail);
     "#,
+    // 3: forwarding: per linked ticket, the last Zendesk comment id forwarding has looked at.
+    r#"
+    CREATE TABLE forward_marks (
+        ticket_id       INTEGER PRIMARY KEY,
+        last_comment_id INTEGER NOT NULL,
+        updated_at      TEXT NOT NULL
+    );
+    "#,
 ];

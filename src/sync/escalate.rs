@@ -16,7 +16,7 @@ use super::route::{decide, Decision};
 use super::{Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
 use crate::domain::{RepoName, Ticket, TicketId};
-use crate::http::ApiError;
+use crate::http::{ApiError, Service};
 use crate::store::{Intent, IntentKind, LinkState};
 use crate::zendesk::ExportFrom;
 
@@ -25,6 +25,8 @@ const CURSOR: &str = "zendesk_export";
 const RECONCILE_MARGIN_MINUTES: i64 = 10;
 /// How often a repository's visibility is read again before creating into it.
 const REPO_RECHECK_MINUTES: i64 = 60;
+/// GitHub requests kept back from new escalations for push-back when the budget runs low.
+const BACKFILL_RESERVE: u64 = 100;
 
 /// What a create intent carries: enough to finish the write without the ticket.
 #[derive(Debug, Serialize, Deserialize)]
@@ -46,8 +48,9 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
     // Repository verdicts are remembered for one pass; the store keeps them for an hour.
     engine.repo_checks.lock().unwrap().clear();
     if !engine.dry_run {
-        // Push-back notes are the push pass's to finish.
-        for intent in engine.store.pending_intents()?.into_iter().filter(|i| i.kind != IntentKind::PushNote) {
+        // Push-back notes and forwarded comments are the push pass's to finish.
+        let own = |i: &Intent| matches!(i.kind, IntentKind::CreateIssue | IntentKind::LinkNote);
+        for intent in engine.store.pending_intents()?.into_iter().filter(own) {
             if cancel.is_cancelled() {
                 return Ok(report);
             }
@@ -165,6 +168,7 @@ async fn act(engine: &Engine, ticket: &Ticket, report: &mut PassReport) -> Resul
                     .push(format!("create an issue in {} for ticket {} \"{}\"", route.repo, ticket.id, ticket.subject));
                 return Ok(());
             }
+            defer_when_budget_is_short(engine)?;
             check_repo(engine, &route.repo).await?;
             let attachments = if engine.rules.escalation.attachments {
                 engine.zendesk.attachments(ticket.id).await?
@@ -185,12 +189,24 @@ async fn act(engine: &Engine, ticket: &Ticket, report: &mut PassReport) -> Resul
     }
 }
 
+/// New issues wait when GitHub's budget is nearly spent, so push-back of status changes
+/// (which does not wait) keeps working through a large backfill.
+fn defer_when_budget_is_short(engine: &Engine) -> Result<(), ItemError> {
+    match engine.budget_remaining(Service::Github) {
+        Some(left) if left < BACKFILL_RESERVE => {
+            warn!(github_rate_left = left, "GitHub budget is low: new issues wait for the reset, push-back goes on");
+            Err(ItemError::Api(ApiError::RateLimited { service: "github", retry_after: None }))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Carries an unfinished intent to its end (used at the start of a pass).
 async fn resume(engine: &Engine, intent: Intent, report: &mut PassReport) -> Result<(), ItemError> {
     match intent.kind {
         IntentKind::CreateIssue => finish_create(engine, intent, report).await,
         IntentKind::LinkNote => finish_note(engine, intent, report).await,
-        IntentKind::PushNote => Ok(()),
+        IntentKind::PushNote | IntentKind::ForwardComment => Ok(()),
     }
 }
 
@@ -320,6 +336,9 @@ fn settle(
         Ok(()) if engine.dry_run => Ok(()),
         Ok(()) => Ok(engine.store.clear_failure(id)?),
         Err(ItemError::Store(e)) => Err(e.into()),
+        // A spent budget or a refused token affects every item alike: stop the pass (the
+        // cursor stays, unfinished intents wait) instead of failing each ticket in turn.
+        Err(ItemError::Api(e @ (ApiError::RateLimited { .. } | ApiError::Auth { .. }))) => Err(e.into()),
         Err(e) => {
             report.failed += 1;
             let text = e.to_string();

@@ -3,6 +3,7 @@
 
 pub mod body;
 mod escalate;
+mod forward;
 mod note;
 mod online;
 mod pushback;
@@ -31,7 +32,7 @@ use crate::zendesk::ZendeskClient;
 pub enum PassError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
+    #[error("{0}")]
     Api(#[from] ApiError),
 }
 
@@ -57,6 +58,8 @@ pub struct PassReport {
     pub recovered: u64,
     pub notes: u64,
     pub pushed: u64,
+    /// Public Zendesk comments forwarded to GitHub (`[forward] comments = "public"`).
+    pub forwarded: u64,
     pub skipped: u64,
     pub failed: u64,
     pub requests: u64,
@@ -91,7 +94,13 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(rules: Arc<Rules>, store: Arc<Store>, zendesk_token: &Secret, github_token: &Secret, dry_run: bool) -> Self {
+    pub fn new(
+        rules: Arc<Rules>,
+        store: Arc<Store>,
+        zendesk_token: &Secret,
+        github_token: &Secret,
+        dry_run: bool,
+    ) -> Self {
         Self::with_stats(rules, store, zendesk_token, github_token, dry_run, ApiStats::new())
     }
 
@@ -105,8 +114,20 @@ impl Engine {
         stats: Arc<ApiStats>,
     ) -> Self {
         let http = crate::http::build_client();
-        let zendesk = ZendeskClient::new(rules.zendesk.url.clone(), &rules.zendesk.email, zendesk_token, http.clone(), stats.clone());
-        let github = GithubClient::new(rules.github.url.clone(), github_token, rules.github.writes_per_minute, http, stats.clone());
+        let zendesk = ZendeskClient::new(
+            rules.zendesk.url.clone(),
+            &rules.zendesk.email,
+            zendesk_token,
+            http.clone(),
+            stats.clone(),
+        );
+        let github = GithubClient::new(
+            rules.github.url.clone(),
+            github_token,
+            rules.github.writes_per_minute,
+            http,
+            stats.clone(),
+        );
         Engine {
             redactor: Redactor::new(rules.redact.clone()),
             rules,
@@ -187,6 +208,6 @@ impl Engine {
 fn summary_json(r: &PassReport) -> serde_json::Value {
     serde_json::json!({
         "seen": r.seen, "escalated": r.escalated, "created": r.created, "recovered": r.recovered,
-        "notes": r.notes, "pushed": r.pushed, "skipped": r.skipped, "failed": r.failed, "requests": r.requests,
+        "notes": r.notes, "pushed": r.pushed, "forwarded": r.forwarded, "skipped": r.skipped, "failed": r.failed, "requests": r.requests,
     })
 }

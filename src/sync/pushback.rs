@@ -6,6 +6,8 @@
 //! → (on a retry, look for the note's marker) → PUT note and status → ledger. The watermarks
 //! move only once every ticket of the repository is done or recorded as failed; a failed
 //! ticket's remaining notes stay queued as intents and are finished, in order, by a later pass.
+//! A spent budget or a refused token stops the pass instead of failing each ticket in turn.
+//! Forwarding (Zendesk → GitHub, `forward.rs`) runs at the end of the pass when enabled.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -53,6 +55,7 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
         if let Err(e) = sync_repo(engine, &repo, &blocked, cancel, &mut report).instrument(span).await {
             match e {
                 ItemError::Store(e) => return Err(e.into()),
+                ItemError::Api(e) if stops_pass(&e) => return Err(e.into()),
                 other => {
                     report.failed += 1;
                     warn!(%repo, error = %other, "push-back skipped this repository; its watermarks did not move, the next pass tries again");
@@ -60,6 +63,7 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
             }
         }
     }
+    super::forward::run(engine, cancel, &mut report).await?;
     Ok(report)
 }
 
@@ -272,6 +276,28 @@ fn describe(a: &PushAction) -> String {
     }
 }
 
+/// Writes one note that no GitHub event carries (the issue is gone) exactly once.
+pub(super) async fn note_once(
+    engine: &Engine,
+    m: &Mapping,
+    event_key: &str,
+    text: &str,
+    report: &mut PassReport,
+) -> Result<(), ItemError> {
+    if engine.store.push_note_done(m.ticket_id, event_key)? {
+        return Ok(());
+    }
+    let payload = PushPayload {
+        event_key: event_key.into(),
+        text: text.into(),
+        status: None,
+        order: (Utc::now().timestamp(), 3, 0),
+    };
+    let json = serde_json::to_string(&payload).expect("payload serialises");
+    let intent = engine.store.begin_push_intent(m.ticket_id, event_key, &m.repo.to_string(), &json)?;
+    push_note(engine, &intent, &payload, report).await.map(|_| ())
+}
+
 /// Writes one queued note exactly once and records it; a closed ticket ends its link.
 async fn push_note(
     engine: &Engine,
@@ -325,6 +351,7 @@ fn settle(
             Ok(true)
         }
         Err(ItemError::Store(e)) => Err(e.into()),
+        Err(ItemError::Api(e)) if stops_pass(&e) => Err(e.into()),
         Err(e) => {
             report.failed += 1;
             let text = e.to_string();
@@ -337,4 +364,10 @@ fn settle(
             Ok(false)
         }
     }
+}
+
+/// A spent budget or a refused token affects every item alike: the pass stops (queued intents
+/// and unmoved watermarks carry the work to the next one).
+pub(super) fn stops_pass(e: &ApiError) -> bool {
+    matches!(e, ApiError::RateLimited { .. } | ApiError::Auth { .. })
 }

@@ -75,15 +75,15 @@ pub fn plan(rules: &Pushback, input: &RepoInput) -> RepoPlan {
     let listed: HashMap<IssueNumber, &ListedIssue> = input.issues.iter().map(|i| (i.number, i)).collect();
     let mut events: BTreeMap<IssueNumber, Vec<&IssueEvent>> = BTreeMap::new();
     let mut first_deferred_event = None;
+    let mapped: HashMap<IssueNumber, &Mapping> = input.mappings.iter().map(|m| (m.issue_number, m)).collect();
     for e in input.events.iter().filter(|e| e.kind == "closed" || e.kind == "reopened") {
-        // An event newer than the listed issue happened after the listing: it is applied next
-        // pass, together with the state it led to.
-        let fresh = listed
-            .get(&e.issue_number)
-            .is_some_and(|i| matches!((e.created_at, i.updated_at), (Some(c), Some(u)) if c <= u));
-        if fresh {
+        let Some(m) = mapped.get(&e.issue_number) else { continue };
+        // What we know of the issue: the listing, else the stored state. An event newer than
+        // that happened after the listing: it is applied next pass, with the state it led to.
+        let known = listed.get(&e.issue_number).map_or(m.issue_updated_at, |i| i.updated_at);
+        if matches!((e.created_at, known), (Some(c), Some(k)) if c <= k) {
             events.entry(e.issue_number).or_default().push(e);
-        } else if input.mappings.iter().any(|m| m.issue_number == e.issue_number) {
+        } else {
             first_deferred_event = Some(first_deferred_event.map_or(e.id, |f: u64| f.min(e.id)));
         }
     }
@@ -430,6 +430,32 @@ mod tests {
         assert_eq!(plan.first_deferred_event, Some(101));
         let keys: Vec<&str> = plan.tickets[0].actions.iter().map(|a| a.event_key.as_str()).collect();
         assert_eq!(keys, ["gh-event-100"]);
+    }
+
+    #[test]
+    fn old_events_of_an_unlisted_issue_are_told_not_deferred() {
+        let mut quiet = mapping(2, 20, "open");
+        quiet.issue_updated_at = Some(t(9));
+        let case = Case {
+            name: "unlisted",
+            mappings: vec![mapping(1, 10, "open"), quiet],
+            issues: vec![issue(10, "closed", Some("completed"), 5)],
+            events: vec![
+                event(100, 20, "closed", "alice", Some("completed"), 3),
+                event(101, 20, "reopened", "alice", None, 4),
+                event(102, 10, "closed", "alice", Some("completed"), 5),
+                event(103, 20, "closed", "bob", None, 12),
+            ],
+            comments: vec![],
+            last_comment_id: None,
+            want: vec![],
+        };
+        let plan = run(&case);
+        assert_eq!(plan.first_deferred_event, Some(103));
+        let keys: Vec<(u64, Vec<&str>)> = (plan.tickets.iter())
+            .map(|p| (p.ticket.0, p.actions.iter().map(|a| a.event_key.as_str()).collect()))
+            .collect();
+        assert_eq!(keys, [(1, vec!["gh-event-102"]), (2, vec!["gh-event-100", "gh-event-101"])]);
     }
 
     #[test]

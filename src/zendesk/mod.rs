@@ -39,8 +39,11 @@ pub struct ExportPage {
 pub struct TicketComment {
     pub id: u64,
     pub author_id: Option<u64>,
+    /// The author's name, when the comments were read with their authors.
+    pub author_name: Option<String>,
     pub body: String,
     pub public: bool,
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Clone)]
@@ -79,10 +82,7 @@ impl ZendeskClient {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = http::send(&self.stats, SVC, req).await?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = http::body_bytes(SVC, resp).await?;
+        let (status, headers, bytes) = http::execute(&self.stats, SVC, req).await?;
         if !status.is_success() {
             return Err(http::status_error(SVC, status, &headers, &bytes));
         }
@@ -108,7 +108,7 @@ impl ZendeskClient {
     /// Links to the files attached to the ticket's comments (the description's attachments first).
     pub async fn attachments(&self, id: TicketId) -> Result<Vec<Attachment>, ApiError> {
         let mut out = Vec::new();
-        for comment in self.comments_raw(id, false, 3).await? {
+        for comment in self.comments_raw(id, false, false, 3).await?.0 {
             for a in comment.attachments {
                 if let (Some(name), Some(url)) = (a.file_name, a.content_url) {
                     out.push(Attachment { file_name: name, url });
@@ -120,26 +120,26 @@ impl ZendeskClient {
 
     /// The ticket's comments, newest first, up to `max_pages` pages of 100.
     pub async fn recent_comments(&self, id: TicketId, max_pages: usize) -> Result<Vec<TicketComment>, ApiError> {
-        Ok(self
-            .comments_raw(id, true, max_pages)
-            .await?
-            .into_iter()
-            .map(|c| TicketComment {
-                id: c.id,
-                author_id: c.author_id,
-                body: c.body.unwrap_or_default(),
-                public: c.public,
-            })
-            .collect())
+        let (comments, _) = self.comments_raw(id, true, false, max_pages).await?;
+        Ok(comments.into_iter().map(|c| to_comment(c, &HashMap::new())).collect())
     }
 
+    /// The ticket's comments, oldest first, with their authors' names (side-loaded users).
+    pub async fn comments_with_authors(&self, id: TicketId, max_pages: usize) -> Result<Vec<TicketComment>, ApiError> {
+        let (comments, names) = self.comments_raw(id, false, true, max_pages).await?;
+        Ok(comments.into_iter().map(|c| to_comment(c, &names)).collect())
+    }
+
+    /// Comments and, with `include_users`, the names of their authors by user id.
     async fn comments_raw(
         &self,
         id: TicketId,
         newest_first: bool,
+        include_users: bool,
         max_pages: usize,
-    ) -> Result<Vec<wire::WireComment>, ApiError> {
+    ) -> Result<(Vec<wire::WireComment>, HashMap<u64, String>), ApiError> {
         let mut out = Vec::new();
+        let mut names = HashMap::new();
         let mut after: Option<String> = None;
         for _ in 0..max_pages {
             let mut url = self.url(&format!("/api/v2/tickets/{id}/comments.json"));
@@ -149,18 +149,22 @@ impl ZendeskClient {
                 if newest_first {
                     q.append_pair("sort", "-created_at");
                 }
+                if include_users {
+                    q.append_pair("include", "users");
+                }
                 if let Some(a) = &after {
                     q.append_pair("page[after]", a);
                 }
             }
             let page: wire::CommentsPage = http::decode(SVC, &self.call(Method::GET, url, None).await?)?;
             out.extend(page.comments);
+            names.extend(page.users.into_iter().filter_map(|u| Some((u.id, u.name?))));
             match page.meta {
                 Some(m) if m.has_more && m.after_cursor.is_some() => after = m.after_cursor,
                 _ => break,
             }
         }
-        Ok(out)
+        Ok((out, names))
     }
 
     /// Adds one comment (an internal note unless `public`) and optionally sets the status, in one update.
@@ -199,6 +203,17 @@ impl ZendeskClient {
             return Err(ApiError::Auth { service: SVC.as_str(), status: 200 });
         }
         Ok((env.user.id, env.user.role))
+    }
+}
+
+fn to_comment(c: wire::WireComment, names: &HashMap<u64, String>) -> TicketComment {
+    TicketComment {
+        id: c.id,
+        author_id: c.author_id,
+        author_name: c.author_id.and_then(|a| names.get(&a).cloned()),
+        body: c.body.unwrap_or_default(),
+        public: c.public,
+        created_at: c.created_at.and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok()).map(|d| d.to_utc()),
     }
 }
 

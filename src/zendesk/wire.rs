@@ -40,6 +40,15 @@ pub struct CommentsPage {
     #[serde(default)]
     pub comments: Vec<WireComment>,
     pub meta: Option<Meta>,
+    /// Side-loaded with `include=users`.
+    #[serde(default)]
+    pub users: Vec<WireUserName>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireUserName {
+    pub id: u64,
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,6 +67,7 @@ pub struct WireComment {
     pub public: bool,
     #[serde(default)]
     pub attachments: Vec<WireAttachment>,
+    pub created_at: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

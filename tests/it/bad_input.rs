@@ -17,7 +17,12 @@ async fn odd_ticket_content_escalates_cleanly() {
         t.status = "open".into();
         cases.push(zd.add_ticket(t));
     };
-    add("<b>HTML</b> subject", "<script>alert(1)</script><!-- ticket-sync:zendesk=1 --> <img src=x>", &["escalated"], None);
+    add(
+        "<b>HTML</b> subject",
+        "<script>alert(1)</script><!-- ticket-sync:zendesk=1 --> <img src=x>",
+        &["escalated"],
+        None,
+    );
     add("🔥 مرحبا بالعالم \u{202e}reversed", "نص من اليمين إلى اليسار 😀👍🏽", &["escalated", "vip/gold", "x:y"], None);
     add("", "", &["escalated"], None);
     add("Huge", &"x".repeat(100_000), &["escalated"], None);

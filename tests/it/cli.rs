@@ -103,3 +103,23 @@ async fn text_logs_carry_ticket_id_and_drop_timestamps_under_journald() {
     assert!(line.contains(&format!("ticket_id={id}")), "{line}");
     assert!(line.starts_with(" INFO") || line.starts_with("INFO"), "no timestamp under journald: {line}");
 }
+
+#[tokio::test]
+async fn status_tells_one_tickets_history() {
+    let env = Env::new().await;
+    let id = env.ticket("History", &["escalated"]);
+    env.bin(&["sync"], &[]).await;
+    let out = env.bin(&["status", "--ticket", &id.to_string()], &[]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("ticket {id} → acme/backend#")), "{text}");
+    assert!(text.contains("issue_created") && text.contains("link_note"), "{text}");
+    let json = env.bin(&["status", "--json", "--ticket", &id.to_string()], &[]).await;
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let events: Vec<&str> = v["ledger"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["issue_created", "link_note"]);
+    let summary = env.bin(&["status"], &[]).await;
+    let text = String::from_utf8_lossy(&summary.stdout);
+    for needle in ["mappings: 1", "escalate", "failures: 0", "zendesk_export", "rate limits"] {
+        assert!(text.contains(needle), "{needle} missing in\n{text}");
+    }
+}

@@ -40,11 +40,7 @@ async fn each_config_error_names_key_and_line_and_sends_nothing() {
             "repo = \"acme-billing\"",
         ),
         (good.replace("tags_any = [\"escalated\"]\n", ""), "escalation.tags_any", "[escalation]"),
-        (
-            good.replacen("email = ", "mail = ", 1),
-            "zendesk.mail",
-            "mail = ",
-        ),
+        (good.replacen("email = ", "mail = ", 1), "zendesk.mail", "mail = "),
         (good.replace("[escalation]", "[escalation\n"), "escalation", "[escalation"),
     ];
     for (text, key, needle) in cases {
@@ -77,7 +73,8 @@ fn plain_http_to_a_remote_host_is_refused_unless_allowed() {
     let insecure = text.replace("https://acme.zendesk.com", "http://acme.zendesk.com");
     let err = ticket_sync::config::parse(path, &insecure).unwrap_err();
     assert_eq!((err.key.as_str(), err.line), ("zendesk.url", Some(line_of(&insecure, "url = \"http://acme"))));
-    let allowed = insecure.replace("# allow_insecure_http = false                      #", "allow_insecure_http = true #");
+    let allowed =
+        insecure.replace("# allow_insecure_http = false                      #", "allow_insecure_http = true #");
     assert!(ticket_sync::config::parse(path, &allowed).is_ok());
 }
 
@@ -98,7 +95,8 @@ fn no_mutation_of_the_rules_file_panics_the_parser() {
     use rand::{Rng, SeedableRng};
     let sample = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sync-rules.toml")).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x7e57);
-    let garbage = ["[", "]]", "=", "\"", "'''", "{", "}", "\u{202e}", "é", "🦀", "\0", "\n[[route]]\n", "= [1, \"a\"]", "#"];
+    let garbage =
+        ["[", "]]", "=", "\"", "'''", "{", "}", "\u{202e}", "é", "🦀", "\0", "\n[[route]]\n", "= [1, \"a\"]", "#"];
     let (mut valid, mut invalid) = (0, 0);
     for _ in 0..4000 {
         let mut lines: Vec<String> = sample.lines().map(str::to_string).collect();
@@ -118,7 +116,10 @@ fn no_mutation_of_the_rules_file_panics_the_parser() {
                     lines[i].truncate(cut);
                 }
                 3 => {
-                    let at = (0..=rng.random_range(0..=lines[i].len())).rev().find(|c| lines[i].is_char_boundary(*c)).unwrap();
+                    let at = (0..=rng.random_range(0..=lines[i].len()))
+                        .rev()
+                        .find(|c| lines[i].is_char_boundary(*c))
+                        .unwrap();
                     lines[i].insert_str(at, garbage[rng.random_range(0..garbage.len())]);
                 }
                 _ => {

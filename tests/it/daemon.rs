@@ -33,7 +33,11 @@ impl Daemon {
     }
 
     fn signal(&self, sig: &str) {
-        let ok = std::process::Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
+        let ok = std::process::Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
         assert!(ok.success());
     }
 
@@ -112,7 +116,8 @@ async fn run_reports_ready_status_watchdog_and_stopping_to_systemd() {
 #[tokio::test]
 async fn sigterm_during_a_pass_exits_zero_and_leaves_a_consistent_database() {
     let env = Env::with_routes(ROUTES, EVERY_SECOND).await;
-    let text = std::fs::read_to_string(&env.rules_path).unwrap().replace("writes_per_minute = 0", "writes_per_minute = 600");
+    let text =
+        std::fs::read_to_string(&env.rules_path).unwrap().replace("writes_per_minute = 0", "writes_per_minute = 600");
     std::fs::write(&env.rules_path, text).unwrap();
     let ids: Vec<u64> = (0..60).map(|i| env.ticket(&format!("Backfill {i}"), &["escalated"])).collect();
     let mut daemon = Daemon::start(&env, &[]);

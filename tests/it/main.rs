@@ -5,5 +5,7 @@ mod cli;
 mod config_errors;
 mod daemon;
 mod escalate;
+mod forward;
 mod harness;
+mod limits;
 mod pushback;

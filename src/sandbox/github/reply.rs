@@ -18,8 +18,7 @@ pub mod docs {
     pub const CREATE_COMMENT: &str = "https://docs.github.com/rest/issues/comments#create-an-issue-comment";
     pub const GET_COMMENT: &str = "https://docs.github.com/rest/issues/comments#get-an-issue-comment";
     pub const REPO_COMMENTS: &str = "https://docs.github.com/rest/issues/comments#list-issue-comments-for-a-repository";
-    pub const REPO_EVENTS: &str =
-        "https://docs.github.com/rest/issues/events#list-issue-events-for-a-repository";
+    pub const REPO_EVENTS: &str = "https://docs.github.com/rest/issues/events#list-issue-events-for-a-repository";
     pub const REDIRECTS: &str = "https://docs.github.com/v3/#http-redirects";
     pub const USER_AGENT: &str =
         "https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required";

@@ -12,9 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::Value;
 
-use super::comment_routes::{
-    create_comment, get_comment, list_issue_comments, list_repo_comments, list_repo_events,
-};
+use super::comment_routes::{create_comment, get_comment, list_issue_comments, list_repo_comments, list_repo_events};
 use super::query::{paginate, IssueQuery, Params};
 use super::reply::{docs, Answer, Reply};
 use super::state::{Located, Model};

@@ -1,0 +1,84 @@
+//! Forwarding progress: per linked ticket, the last Zendesk comment looked at, the ledger of
+//! comments forwarded to GitHub, and a mapping that follows its transferred issue.
+
+use chrono::Utc;
+use rusqlite::{params, OptionalExtension};
+
+use super::{ts, LinkState, Result, Store};
+use crate::domain::{IssueNumber, RepoName, TicketId};
+
+const FORWARDED: &str = "forward_comment";
+const FORWARDED_RECOVERED: &str = "forward_comment_recovered";
+
+impl Store {
+    /// The last Zendesk comment id forwarding has looked at on this ticket, if any.
+    pub fn forward_mark(&self, ticket: TicketId) -> Result<Option<u64>> {
+        let v: Option<i64> = self
+            .conn()
+            .query_row("SELECT last_comment_id FROM forward_marks WHERE ticket_id = ?1", [ticket.0 as i64], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(v.map(|v| v as u64))
+    }
+
+    pub fn set_forward_mark(&self, ticket: TicketId, last_comment_id: u64) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO forward_marks (ticket_id, last_comment_id, updated_at) VALUES (?1, ?2, ?3)",
+            params![ticket.0 as i64, last_comment_id as i64, ts(Utc::now())],
+        )?;
+        Ok(())
+    }
+
+    /// Whether this Zendesk comment was forwarded to GitHub already.
+    pub fn forwarded(&self, ticket: TicketId, event_key: &str) -> Result<bool> {
+        let n: i64 = self.conn().query_row(
+            "SELECT COUNT(*) FROM ledger WHERE ticket_id = ?1 AND detail = ?2 AND event IN (?3, ?4)",
+            params![ticket.0 as i64, event_key, FORWARDED, FORWARDED_RECOVERED],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Finishes a forwarded comment: drops its intent and writes the ledger line.
+    pub fn record_forward(
+        &self,
+        ticket: TicketId,
+        intent_key: &str,
+        event_key: &str,
+        github_comment_id: u64,
+        recovered: bool,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM intents WHERE key = ?1", [intent_key])?;
+        tx.execute(
+            "INSERT INTO ledger (ticket_id, at, event, side, remote_id, detail) VALUES (?1, ?2, ?3, 'github', ?4, ?5)",
+            params![
+                ticket.0 as i64,
+                ts(Utc::now()),
+                if recovered { FORWARDED_RECOVERED } else { FORWARDED },
+                github_comment_id.to_string(),
+                event_key
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Points a mapping at the place its issue was transferred to.
+    pub fn move_mapping(&self, ticket: TicketId, repo: &RepoName, number: IssueNumber, url: &str) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE mappings SET repo = ?2, issue_number = ?3, issue_url = ?4, link_state = ?5 WHERE ticket_id = ?1",
+            params![ticket.0 as i64, repo.to_string(), number.0 as i64, url, LinkState::Active.as_str()],
+        )?;
+        tx.execute(
+            "INSERT INTO ledger (ticket_id, at, event, side, remote_id, detail) VALUES (?1, ?2, 'issue_moved', 'github', ?3, ?4)",
+            params![ticket.0 as i64, ts(Utc::now()), format!("{repo}#{number}"), url],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,292 @@
+//! Forwarding (opt-in, `[forward] comments = "public"`): new public comments on linked Zendesk
+//! tickets become GitHub comments on the issue, redacted, with the author's name only.
+//!
+//! Which tickets changed comes from the incremental export (its own cursor): an idle pass costs
+//! one Zendesk request. Per changed linked ticket: its comments with authors; those after the
+//! last one looked at (at first: after the link note) that are public and not the daemon's own
+//! are forwarded in order, each as ledger check → durable intent → (on a retry, look for the
+//! comment's marker on the issue) → POST → ledger. A transferred issue is followed where GitHub
+//! says it went; a deleted one ends the link with one note on the ticket.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{Duration, Utc};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, info_span, warn, Instrument};
+
+use super::{body, pushback, Engine, ItemError, PassError, PassReport};
+use crate::config::ForwardMode;
+use crate::crashpoint;
+use crate::domain::TicketId;
+use crate::github::{parse_issue_url, BODY_LIMIT};
+use crate::http::ApiError;
+use crate::store::{Intent, IntentKind, LinkState, Mapping};
+use crate::zendesk::{ExportFrom, TicketComment};
+
+const CURSOR: &str = "forward_export";
+/// Pages of 100 comments read per changed ticket.
+const COMMENT_PAGES: usize = 10;
+/// How far before an intent's time to look for the comment an interrupted attempt posted.
+const RECONCILE_MARGIN_MINUTES: i64 = 10;
+
+/// What a forward intent carries: the whole write.
+#[derive(Debug, Serialize, Deserialize)]
+struct ForwardPayload {
+    event_key: String,
+    zendesk_comment_id: u64,
+    body: String,
+}
+
+/// The marker at the end of every forwarded comment; push-back never mirrors such a comment.
+pub fn forward_marker(zendesk_comment_id: u64) -> String {
+    format!("<!-- ticket-sync:forwarded zendesk-comment={zendesk_comment_id} -->")
+}
+
+pub(super) async fn run(engine: &Engine, cancel: &CancellationToken, report: &mut PassReport) -> Result<(), PassError> {
+    if engine.rules.forward.comments != ForwardMode::Public || engine.dry_run {
+        return Ok(());
+    }
+    let blocked = resume(engine, cancel, report).await?;
+    let mut from = match engine.store.cursor(CURSOR)? {
+        Some(c) => ExportFrom::Cursor(c),
+        None => ExportFrom::StartTime(first_start_time(engine)?),
+    };
+    loop {
+        let page = match engine.zendesk.export_page(&from).await {
+            Ok(p) => p,
+            Err(e) => {
+                report.failed += 1;
+                warn!(error = %e, "forwarding could not read the Zendesk export; the next pass tries again");
+                return Ok(());
+            }
+        };
+        for ticket in page.tickets {
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+            let Some(m) = engine.store.mapping(ticket.id)?.filter(|m| m.link_state == LinkState::Active) else {
+                continue;
+            };
+            let queued = blocked.contains(&m.ticket_id);
+            let result = forward_ticket(engine, &m, queued, report)
+                .instrument(info_span!("ticket", ticket_id = %m.ticket_id))
+                .await;
+            settle(engine, m.ticket_id, result, report)?;
+        }
+        let Some(after) = page.after_cursor else { break };
+        engine.store.set_cursor(CURSOR, &after)?;
+        let same = matches!(&from, ExportFrom::Cursor(c) if *c == after);
+        if page.end_of_stream || same {
+            break;
+        }
+        from = ExportFrom::Cursor(after);
+    }
+    Ok(())
+}
+
+/// The first export starts a minute before the oldest link: nothing older is ever forwarded.
+fn first_start_time(engine: &Engine) -> Result<i64, PassError> {
+    let oldest = engine.store.mappings()?.iter().map(|m| m.created_at).min().unwrap_or_else(Utc::now);
+    Ok((oldest - Duration::minutes(1)).timestamp().min(Utc::now().timestamp() - 61))
+}
+
+/// Finishes forwards queued by earlier passes, oldest comment first per ticket. Returns the
+/// tickets that still have queued forwards: their new comments queue behind them.
+async fn resume(
+    engine: &Engine,
+    cancel: &CancellationToken,
+    report: &mut PassReport,
+) -> Result<BTreeSet<TicketId>, PassError> {
+    let mut queued: BTreeMap<TicketId, Vec<(ForwardPayload, Intent)>> = BTreeMap::new();
+    for intent in engine.store.pending_intents()?.into_iter().filter(|i| i.kind == IntentKind::ForwardComment) {
+        match serde_json::from_str::<ForwardPayload>(&intent.payload) {
+            Ok(p) => queued.entry(intent.ticket_id).or_default().push((p, intent)),
+            Err(e) => warn!(key = %intent.key, error = %e, "stored forward intent is unreadable; it is left as it is"),
+        }
+    }
+    let mut blocked = BTreeSet::new();
+    for (id, mut items) in queued {
+        blocked.insert(id);
+        if cancel.is_cancelled() {
+            continue;
+        }
+        if let Some(f) = engine.store.failure(id)? {
+            if f.parked || f.next_attempt_at > Utc::now() {
+                continue;
+            }
+        }
+        items.sort_by_key(|(p, _)| p.zendesk_comment_id);
+        let result = async {
+            for (payload, intent) in &items {
+                if !forward_one(engine, id, intent, payload, report).await? {
+                    break;
+                }
+            }
+            Ok::<(), ItemError>(())
+        }
+        .instrument(info_span!("ticket", ticket_id = %id))
+        .await;
+        if settle(engine, id, result, report)? {
+            blocked.remove(&id);
+        }
+    }
+    Ok(blocked)
+}
+
+/// Forwards the ticket's new public comments in order; behind a failure the rest only queue.
+async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut PassReport) -> Result<(), ItemError> {
+    let id = m.ticket_id;
+    let comments = engine.zendesk.comments_with_authors(id, COMMENT_PAGES).await?;
+    let Some(newest) = comments.iter().map(|c| c.id).max() else { return Ok(()) };
+    let link_note = body::link_note_marker(id);
+    let after = match engine.store.forward_mark(id)? {
+        Some(mark) => mark,
+        // First look at this ticket: what came before the link note was escalated with it.
+        None => match comments.iter().find(|c| c.body.contains(&link_note)) {
+            Some(note) => note.id,
+            None => newest,
+        },
+    };
+    let mut queue_only = queued;
+    let mut failure = None;
+    for c in comments.iter().filter(|c| c.id > after && c.public && !c.body.contains("ticket-sync:")) {
+        let event_key = format!("zd-comment-{}", c.id);
+        if engine.store.forwarded(id, &event_key)? {
+            continue;
+        }
+        let payload = ForwardPayload { event_key, zendesk_comment_id: c.id, body: render(engine, c) };
+        let json = serde_json::to_string(&payload).expect("payload serialises");
+        let intent = engine.store.begin_event_intent(
+            IntentKind::ForwardComment,
+            id,
+            &payload.event_key,
+            &m.repo.to_string(),
+            &json,
+        )?;
+        if queue_only {
+            continue;
+        }
+        match forward_one(engine, id, &intent, &payload, report).await {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                queue_only = true;
+                failure = Some(e);
+            }
+        }
+    }
+    engine.store.set_forward_mark(id, newest)?;
+    failure.map_or(Ok(()), Err)
+}
+
+/// The GitHub comment: the author's name, the redacted text, the marker.
+fn render(engine: &Engine, c: &TicketComment) -> String {
+    let name = c.author_name.as_deref().map(|n| engine.redactor.redact(n).into_owned());
+    let name = body::defuse_markers(name.as_deref().unwrap_or("A Zendesk user"));
+    let text = body::defuse_markers(&engine.redactor.redact(c.body.trim()));
+    let marker = forward_marker(c.id);
+    let room = BODY_LIMIT - 200 - name.chars().count() - marker.len();
+    let cut = body::truncate_chars(&text, room);
+    let more = if cut.len() < text.len() { "\n\n[… cut; read the whole comment on the ticket]" } else { "" };
+    format!("**{name}** wrote on the Zendesk ticket:\n\n{cut}{more}\n\n{marker}\n")
+}
+
+/// Posts one forwarded comment exactly once. False when the link ended (issue gone).
+async fn forward_one(
+    engine: &Engine,
+    id: TicketId,
+    intent: &Intent,
+    p: &ForwardPayload,
+    report: &mut PassReport,
+) -> Result<bool, ItemError> {
+    let marker = forward_marker(p.zendesk_comment_id);
+    // One transfer is followed within the attempt; a second one waits for the next pass.
+    for _ in 0..2 {
+        // The mapping is read now: a transfer found earlier may have moved it.
+        let Some(m) = engine.store.mapping(id)?.filter(|m| m.link_state == LinkState::Active) else {
+            engine.store.abandon_event_intents(IntentKind::ForwardComment, id, "the link is no longer active")?;
+            return Ok(false);
+        };
+        let attempted = engine.store.intent_by_key(&intent.key)?.map_or(intent.attempts, |i| i.attempts);
+        if attempted > 0 {
+            let since = intent.created_at - Duration::minutes(RECONCILE_MARGIN_MINUTES);
+            if let Some(cid) = engine.github.find_comment_with_marker(&m.repo, m.issue_number, &marker, since).await? {
+                info!(github_comment_id = cid, "comment was already forwarded by an interrupted attempt");
+                engine.store.record_forward(id, &intent.key, &p.event_key, cid, true)?;
+                return Ok(true);
+            }
+        }
+        engine.store.intent_attempt_key(&intent.key)?;
+        crashpoint::hit("before_forward_comment");
+        match engine.github.create_comment(&m.repo, m.issue_number, &p.body).await {
+            Ok(cid) => {
+                crashpoint::hit("after_forward_comment");
+                engine.store.record_forward(id, &intent.key, &p.event_key, cid, false)?;
+                report.forwarded += 1;
+                return Ok(true);
+            }
+            Err(ApiError::Moved { location, .. }) => {
+                let Some((repo, number)) = location.as_deref().and_then(parse_issue_url) else {
+                    issue_gone(engine, &m, "was moved where ticket-sync cannot follow it", report).await?;
+                    return Ok(false);
+                };
+                let issue = engine.github.get_issue(&repo, number).await?;
+                info!(to = %format!("{repo}#{number}"), "the issue was transferred; the link follows it");
+                engine.store.move_mapping(id, &repo, number, &issue.html_url)?;
+            }
+            Err(ApiError::Gone { .. } | ApiError::NotFound { .. }) => {
+                issue_gone(engine, &m, "was deleted (or is no longer visible to ticket-sync)", report).await?;
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ItemError::Api(ApiError::Transient {
+        service: "github",
+        detail: "the issue was transferred twice; retrying later".into(),
+    }))
+}
+
+/// Ends a link whose issue is gone: one note on the ticket, the mapping marked, queued forwards dropped.
+async fn issue_gone(engine: &Engine, m: &Mapping, why: &str, report: &mut PassReport) -> Result<(), ItemError> {
+    warn!(issue = %format!("{}#{}", m.repo, m.issue_number), "the linked issue {why}; the link is ended");
+    let text = format!(
+        "GitHub issue {}#{} {why}. ticket-sync no longer syncs this ticket.\n{}\n\n{}",
+        m.repo,
+        m.issue_number,
+        m.issue_url,
+        body::push_note_marker("issue-gone")
+    );
+    pushback::note_once(engine, m, "issue-gone", &text, report).await?;
+    engine.store.set_link_state(m.ticket_id, LinkState::IssueGone)?;
+    engine.store.abandon_event_intents(IntentKind::ForwardComment, m.ticket_id, "the issue is gone")?;
+    Ok(())
+}
+
+/// Records one ticket's outcome; only a store failure stops the pass. True when it succeeded.
+fn settle(
+    engine: &Engine,
+    id: TicketId,
+    result: Result<(), ItemError>,
+    report: &mut PassReport,
+) -> Result<bool, PassError> {
+    match result {
+        Ok(()) => {
+            if engine.store.failure(id)?.is_some_and(|f| f.stage == "forward") {
+                engine.store.clear_failure(id)?;
+            }
+            Ok(true)
+        }
+        Err(ItemError::Store(e)) => Err(e.into()),
+        Err(ItemError::Api(e)) if pushback::stops_pass(&e) => Err(e.into()),
+        Err(e) => {
+            report.failed += 1;
+            let text = e.to_string();
+            report.failures.push((id, text.clone()));
+            let f = engine.store.record_failure(id, "forward", &text, None, engine.rules.max_attempts)?;
+            warn!(ticket_id = %id, attempts = f.attempts, error = %text, "forwarding a comment failed; it stays queued and is retried");
+            Ok(false)
+        }
+    }
+}
