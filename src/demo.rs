@@ -14,6 +14,10 @@ const ROUTES: &str = r#"
 escalate = "*/2 * * * * *"
 push = "*/2 * * * * *"
 
+[pushback]
+closed_completed = "solved"
+comments = "internal"
+
 [[route]]
 when = { tags_any = ["billing"] }
 repo = "acme/billing"
@@ -104,7 +108,7 @@ async fn story() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let store = Store::open_read_only(&db)?;
     if let Some(m) = store.mapping(crate::domain::TicketId(ids[0]))? {
-        println!("t+6s  engineering closes {}#{} as completed", m.repo, m.issue_number);
+        println!("t+6s  engineering comments on {}#{} and closes it as completed", m.repo, m.issue_number);
         sb.github.add_comment(&m.repo.to_string(), m.issue_number.0, "dev-alice", "Fixed in v2.3.1, deploying now.");
         sb.github.close_issue(&m.repo.to_string(), m.issue_number.0, "completed", "dev-alice");
     }
@@ -157,10 +161,11 @@ fn print_table(sb: &Sandbox, db: &Path, ids: &[u64]) -> anyhow::Result<()> {
         let subject: String = t.subject.chars().take(31).collect();
         println!("{id:<7} {subject:<32} {:<22} {issue:<16} {state:<7} {:<8} {notes}", t.tags.join(","), t.status);
     }
+    println!("\nInternal notes written by ticket-sync:");
     for id in ids {
         for c in sb.zendesk.comments(*id).iter().filter(|c| !c.public) {
             let first = c.body.lines().next().unwrap_or("");
-            println!("  note on ticket {id}: {first}");
+            println!("  ticket {id}: {first}");
         }
     }
     Ok(())

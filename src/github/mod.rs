@@ -325,6 +325,14 @@ impl GithubClient {
     }
 
     /// Adds a comment to an issue; returns the new comment's id.
+    /// Reopens an issue. Reopening an open issue changes nothing, so a retry is harmless.
+    pub async fn reopen_issue(&self, repo: &RepoName, number: IssueNumber) -> Result<(), ApiError> {
+        let payload = serde_json::json!({ "state": "open", "state_reason": "reopened" });
+        let url = self.url(&format!("/repos/{repo}/issues/{number}"));
+        self.call(Method::PATCH, url, Some(&payload), None).await?;
+        Ok(())
+    }
+
     pub async fn create_comment(&self, repo: &RepoName, number: IssueNumber, body: &str) -> Result<u64, ApiError> {
         let payload = serde_json::to_value(wire::CreateComment { body }).expect("serialisable");
         let url = self.url(&format!("/repos/{repo}/issues/{number}/comments"));

@@ -51,9 +51,11 @@ pub struct Mapping {
     pub last_pushed_at: Option<DateTime<Utc>>,
     /// When the issue was last closed, as last seen (None while open).
     pub closed_at: Option<DateTime<Utc>>,
+    /// The ticket was last seen not matching `[escalation]`; matching again re-escalates it.
+    pub escalation_lost: bool,
 }
 
-const COLUMNS: &str = "ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, link_state, created_at, issue_updated_at, last_pushed_at, closed_at";
+const COLUMNS: &str = "ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, link_state, created_at, issue_updated_at, last_pushed_at, closed_at, escalation_lost";
 
 fn from_row(r: &Row) -> rusqlite::Result<Mapping> {
     let repo: String = r.get(1)?;
@@ -71,6 +73,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Mapping> {
         issue_updated_at: r.get::<_, Option<String>>(9)?.and_then(|s| parse_ts(&s)),
         last_pushed_at: r.get::<_, Option<String>>(10)?.and_then(|s| parse_ts(&s)),
         closed_at: r.get::<_, Option<String>>(11)?.and_then(|s| parse_ts(&s)),
+        escalation_lost: r.get::<_, i64>(12)? != 0,
     })
 }
 
@@ -166,5 +169,43 @@ impl Store {
             params![ticket.0 as i64, state.as_str()],
         )?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Remembers whether the ticket was last seen without its escalation tags.
+    pub fn set_escalation_lost(&self, ticket: TicketId, lost: bool) -> Result<()> {
+        self.conn().execute(
+            "UPDATE mappings SET escalation_lost = ?2 WHERE ticket_id = ?1",
+            params![ticket.0 as i64, lost as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Records that the daemon reopened the issue of a re-escalated ticket.
+    pub fn record_reopened(&self, ticket: TicketId, issue_ref: &str) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE mappings SET escalation_lost = 0, issue_state = 'open', state_reason = 'reopened', closed_at = NULL
+             WHERE ticket_id = ?1",
+            [ticket.0 as i64],
+        )?;
+        tx.execute(
+            "INSERT INTO ledger (ticket_id, at, event, side, remote_id) VALUES (?1, ?2, 'issue_reopened', 'github', ?3)",
+            params![ticket.0 as i64, ts(Utc::now()), issue_ref],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// How many times the daemon reopened this ticket's issue (numbers re-escalations).
+    pub fn reopen_count(&self, ticket: TicketId) -> Result<u64> {
+        let n: i64 = self.conn().query_row(
+            "SELECT COUNT(*) FROM ledger WHERE ticket_id = ?1 AND event = 'issue_reopened'",
+            [ticket.0 as i64],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
     }
 }

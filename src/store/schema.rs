@@ -95,4 +95,8 @@ pub const MIGRATIONS: &[&str] = &[
         updated_at      TEXT NOT NULL
     );
     "#,
+    // 4: re-escalation: whether the ticket was last seen without its escalation tags.
+    r#"
+    ALTER TABLE mappings ADD COLUMN escalation_lost INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];

@@ -30,7 +30,7 @@ const FIRST_SINCE_MARGIN_MINUTES: i64 = 10;
 
 /// What a push-note intent carries: the whole write, and its place in the ticket's story.
 #[derive(Debug, Serialize, Deserialize)]
-struct PushPayload {
+pub(super) struct PushPayload {
     event_key: String,
     text: String,
     status: Option<String>,
@@ -276,7 +276,27 @@ fn describe(a: &PushAction) -> String {
     }
 }
 
-/// Writes one note that no GitHub event carries (the issue is gone) exactly once.
+/// Records the intent of a note that no GitHub event carries; the push pass finishes it if
+/// the caller cannot. Returns the intent as stored (an earlier one keeps its payload).
+pub(super) fn queue_note(
+    engine: &Engine,
+    m: &Mapping,
+    event_key: &str,
+    text: &str,
+) -> Result<(Intent, PushPayload), ItemError> {
+    let payload = PushPayload {
+        event_key: event_key.into(),
+        text: text.into(),
+        status: None,
+        order: (Utc::now().timestamp(), 3, 0),
+    };
+    let json = serde_json::to_string(&payload).expect("payload serialises");
+    let intent = engine.store.begin_push_intent(m.ticket_id, event_key, &m.repo.to_string(), &json)?;
+    let payload = serde_json::from_str(&intent.payload).unwrap_or(payload);
+    Ok((intent, payload))
+}
+
+/// Writes one note that no GitHub event carries (the issue is gone, the ticket re-escalated) exactly once.
 pub(super) async fn note_once(
     engine: &Engine,
     m: &Mapping,
@@ -287,14 +307,7 @@ pub(super) async fn note_once(
     if engine.store.push_note_done(m.ticket_id, event_key)? {
         return Ok(());
     }
-    let payload = PushPayload {
-        event_key: event_key.into(),
-        text: text.into(),
-        status: None,
-        order: (Utc::now().timestamp(), 3, 0),
-    };
-    let json = serde_json::to_string(&payload).expect("payload serialises");
-    let intent = engine.store.begin_push_intent(m.ticket_id, event_key, &m.repo.to_string(), &json)?;
+    let (intent, payload) = queue_note(engine, m, event_key, text)?;
     push_note(engine, &intent, &payload, report).await.map(|_| ())
 }
 

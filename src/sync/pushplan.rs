@@ -61,10 +61,20 @@ pub struct RepoPlan {
     pub first_deferred_event: Option<u64>,
 }
 
-/// Whether the event list must be read: a mapped issue's state differs from the stored one.
+/// Whether the event list must be read: a mapped issue's state differs from the stored one, or
+/// it changed at all since last seen (closed and reopened between two passes looks unchanged
+/// in the listing, and only the events tell that story).
 pub fn needs_events(mappings: &[Mapping], issues: &[ListedIssue]) -> bool {
     let by_number: HashMap<IssueNumber, &Mapping> = mappings.iter().map(|m| (m.issue_number, m)).collect();
-    issues.iter().any(|i| by_number.get(&i.number).is_some_and(|m| state_differs(m, i)))
+    issues.iter().any(|i| by_number.get(&i.number).is_some_and(|m| state_differs(m, i) || updated_since(m, i)))
+}
+
+fn updated_since(m: &Mapping, i: &ListedIssue) -> bool {
+    match (m.issue_updated_at, i.updated_at) {
+        (Some(seen), Some(now)) => now > seen,
+        (None, _) => true,
+        (Some(_), None) => false,
+    }
 }
 
 fn state_differs(m: &Mapping, i: &ListedIssue) -> bool {
@@ -250,6 +260,7 @@ mod tests {
             issue_updated_at: Some(t(0)),
             last_pushed_at: None,
             closed_at: None,
+            escalation_lost: false,
         }
     }
 
@@ -484,7 +495,11 @@ mod tests {
         assert!(needs_events(&case.mappings, &case.issues));
         assert!(!needs_events(
             &[mapping(1, 10, "open")],
-            &[ListedIssue { updated_at: Some(t(3)), ..issue(10, "open", None, 3) }]
+            &[ListedIssue { updated_at: Some(t(0)), ..issue(10, "open", None, 0) }]
         ));
+        assert!(
+            needs_events(&[mapping(1, 10, "open")], &[issue(10, "open", None, 3)]),
+            "closed and reopened between two passes: same state, newer update"
+        );
     }
 }

@@ -319,3 +319,46 @@ async fn kill_between_the_zendesk_write_and_the_ledger_gives_no_duplicate_note()
         assert!(store.pending_intents().unwrap().is_empty(), "{point}");
     }
 }
+
+#[tokio::test]
+async fn closed_and_reopened_between_passes_is_told_though_the_state_looks_unchanged() {
+    let env = env().await;
+    let (id, n) = linked(&env, "Flapping").await;
+    push(&env).await;
+    let gh = &env.sb.github;
+    tick(&env);
+    gh.close_issue(REPO, n, "not_planned", "alice");
+    tick(&env);
+    gh.reopen_issue(REPO, n, "bob");
+    let report = push(&env).await;
+    assert_eq!(report.pushed, 2, "{report:?}");
+    let notes = push_notes(&env, id);
+    assert!(notes[0].lines().next().unwrap().ends_with("was closed as not planned by alice."), "{notes:?}");
+    assert!(notes[1].lines().next().unwrap().ends_with("was reopened by bob."), "{notes:?}");
+    assert_eq!(status(&env, id), "open");
+}
+
+#[tokio::test]
+async fn a_re_escalated_ticket_reopens_its_closed_issue_instead_of_a_second_one() {
+    let env = env().await;
+    let (id, n) = linked(&env, "Came back").await;
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    push(&env).await;
+    // Support drops the tag (the link stays), then escalates again.
+    env.sb.zendesk.set_tags(id, &["followup"]);
+    env.sb.settle();
+    assert_eq!(env.escalate().await.created, 0);
+    assert!(env.engine().store.mapping(TicketId(id)).unwrap().is_some(), "losing the tag keeps the link");
+    env.sb.zendesk.set_tags(id, &["followup", "escalated"]);
+    env.sb.settle();
+    let report = env.escalate().await;
+    assert_eq!((report.created, report.pushed, report.failed), (0, 1, 0), "{report:?}");
+    assert_eq!(env.issues_for(REPO, id), [n], "still one issue");
+    assert_eq!(env.sb.github.issue(REPO, n).unwrap().state, "open", "the issue was reopened");
+    let notes = push_notes(&env, id);
+    assert!(notes.last().unwrap().starts_with("Escalated again"), "{notes:?}");
+    env.sb.settle();
+    let again = env.escalate().await;
+    let pushed = push(&env).await;
+    assert_eq!((again.created, again.pushed, pushed.pushed), (0, 0, 0), "the daemon's own reopen is not echoed");
+}
