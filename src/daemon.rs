@@ -190,8 +190,14 @@ async fn run_pass(kind: &'static str, engine: &Engine, shutdown: &CancellationTo
         shutdown.cancelled().await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
+    let deadline = tokio::time::sleep(Duration::from_secs(engine.rules.daemon.pass_deadline_secs));
     let result = tokio::select! {
         r = pass => r,
+        _ = deadline => {
+            warn!(pass = kind, deadline_seconds = engine.rules.daemon.pass_deadline_secs, "pass stopped at its deadline; the next pass resumes its work (raise daemon.pass_deadline_seconds for long backfills)");
+            ctx.metrics.record_pass(kind, Err("deadline reached".into()), engine.rules.daemon.pass_deadline_secs as f64, &ctx.stats.snapshot());
+            return;
+        }
         _ = grace => {
             warn!(pass = kind, "the item in flight did not finish within the shutdown grace period; its intent is reconciled on the next start");
             return;
@@ -257,6 +263,8 @@ pub(crate) fn log_pass(kind: &str, engine: &Engine, result: Result<PassReport, c
             pushed = r.pushed,
             failed = r.failed,
             requests = r.requests,
+            retries = r.retries,
+            rate_limited = r.limited,
             github_rate_left = ?github_left,
             zendesk_rate_left = ?zendesk_left,
             "pass complete"

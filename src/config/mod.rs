@@ -36,8 +36,16 @@ pub struct Rules {
     pub forward: Forward,
     pub redact: Redaction,
     pub daemon: DaemonRules,
+    pub retry: RetryPolicy,
+}
+
+/// When failed items are tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
     /// Failed attempts after which an item is parked until `ticket-sync retry`.
     pub max_attempts: u32,
+    /// Delay before the second attempt; it doubles with each failure, up to six hours.
+    pub first_delay_secs: u64,
 }
 
 /// Where a token comes from. Resolved to a value only when a command needs it.
@@ -139,6 +147,8 @@ pub struct Redaction {
 #[derive(Debug, Clone, Default)]
 pub struct DaemonRules {
     pub listen: Option<SocketAddr>,
+    /// A pass still running after this long is stopped; the next one resumes its work.
+    pub pass_deadline_secs: u64,
 }
 
 /// Which rules file to use: `--config`, then `TICKET_SYNC_CONFIG`, then `./sync-rules.toml`.

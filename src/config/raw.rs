@@ -138,10 +138,12 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct RawDaemon {
     pub listen: Option<S<String>>,
+    pub pass_deadline_seconds: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRetry {
     pub max_attempts: Option<S<i64>>,
+    pub backoff_seconds: Option<S<i64>>,
 }

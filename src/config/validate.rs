@@ -39,6 +39,11 @@ pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, Co
         Some(v) if (1..=1000).contains(v.get_ref()) => *v.get_ref() as u32,
         Some(v) => return cx.err(v.span(), "retry.max_attempts", "must be between 1 and 1000"),
     };
+    let first_delay_secs = match raw.retry.as_ref().and_then(|r| r.backoff_seconds.as_ref()) {
+        None => 60,
+        Some(v) if (1..=86_400).contains(v.get_ref()) => *v.get_ref() as u64,
+        Some(v) => return cx.err(v.span(), "retry.backoff_seconds", "must be between 1 and 86400"),
+    };
     Ok(Rules {
         source: path.to_path_buf(),
         zendesk,
@@ -51,7 +56,7 @@ pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, Co
         forward,
         redact,
         daemon,
-        max_attempts,
+        retry: RetryPolicy { max_attempts, first_delay_secs },
     })
 }
 
@@ -371,5 +376,10 @@ fn daemon(cx: &Ctx, d: Option<&raw::RawDaemon>) -> Result<DaemonRules, ConfigErr
             }
         },
     };
-    Ok(DaemonRules { listen })
+    let pass_deadline_secs = match d.and_then(|d| d.pass_deadline_seconds.as_ref()) {
+        None => 1800,
+        Some(v) if (10..=86_400).contains(v.get_ref()) => *v.get_ref() as u64,
+        Some(v) => return cx.err(v.span(), "daemon.pass_deadline_seconds", "must be between 10 and 86400"),
+    };
+    Ok(DaemonRules { listen, pass_deadline_secs })
 }

@@ -5,6 +5,7 @@ use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 
 use super::{parse_ts, ts, Result, Store};
+use crate::config::RetryPolicy;
 use crate::domain::{Ticket, TicketId};
 
 #[derive(Debug, Clone, Serialize)]
@@ -39,9 +40,10 @@ fn from_row(r: &Row) -> rusqlite::Result<Failure> {
     })
 }
 
-/// Delay before the next automatic attempt: 1, 2, 4 … minutes, at most six hours.
-pub fn backoff(attempts: u32) -> chrono::Duration {
-    chrono::Duration::minutes(1i64 << attempts.saturating_sub(1).min(9)).min(chrono::Duration::hours(6))
+/// Delay before the next automatic attempt: the first delay, doubled per failure, at most six hours.
+pub fn backoff(attempts: u32, first_delay_secs: u64) -> chrono::Duration {
+    let secs = (first_delay_secs as i64).saturating_mul(1i64 << attempts.saturating_sub(1).min(20));
+    chrono::Duration::seconds(secs).min(chrono::Duration::hours(6))
 }
 
 impl Store {
@@ -53,7 +55,7 @@ impl Store {
         stage: &str,
         error: &str,
         snapshot: Option<&Ticket>,
-        max_attempts: u32,
+        policy: &RetryPolicy,
     ) -> Result<Failure> {
         let now = Utc::now();
         let previous = self.failure(ticket)?;
@@ -63,11 +65,11 @@ impl Store {
             Some(t) => Some(serde_json::to_string(t).expect("tickets serialise")),
             None => previous.and_then(|f| f.ticket).map(|t| serde_json::to_string(&t).expect("tickets serialise")),
         };
-        let parked = attempts >= max_attempts;
+        let parked = attempts >= policy.max_attempts;
         self.conn().execute(
             "INSERT OR REPLACE INTO failures (ticket_id, stage, error, attempts, first_failed_at, last_failed_at, next_attempt_at, parked, ticket)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![ticket.0 as i64, stage, error, attempts, ts(first), ts(now), ts(now + backoff(attempts)), parked as i64, snapshot],
+            params![ticket.0 as i64, stage, error, attempts, ts(first), ts(now), ts(now + backoff(attempts, policy.first_delay_secs)), parked as i64, snapshot],
         )?;
         Ok(self.failure(ticket)?.expect("failure was just written"))
     }

@@ -100,7 +100,7 @@ async fn read_export(engine: &Engine, cancel: &CancellationToken, report: &mut P
             report.failed += 1;
             warn!(ticket_id = ?id.map(|i| i.0), error = %why, "ticket skipped: the export returned it in a form ticket-sync cannot read");
             if let (Some(id), false) = (id, engine.dry_run) {
-                engine.store.record_failure(id, "read", &why, None, engine.rules.max_attempts)?;
+                engine.store.record_failure(id, "read", &why, None, &engine.rules.retry)?;
                 report.failures.push((id, why));
             }
         }
@@ -391,7 +391,7 @@ fn settle(
                 warn!(ticket_id = %id, error = %text, "would fail");
                 return Ok(());
             }
-            let f = engine.store.record_failure(id, stage, &text, ticket, engine.rules.max_attempts)?;
+            let f = engine.store.record_failure(id, stage, &text, ticket, &engine.rules.retry)?;
             if f.parked {
                 warn!(ticket_id = %id, attempts = f.attempts, error = %text, "ticket parked after repeated failures; fix the cause, then run `ticket-sync retry {id}`");
             } else {

@@ -284,7 +284,7 @@ fn settle(
             report.failed += 1;
             let text = e.to_string();
             report.failures.push((id, text.clone()));
-            let f = engine.store.record_failure(id, "forward", &text, None, engine.rules.max_attempts)?;
+            let f = engine.store.record_failure(id, "forward", &text, None, &engine.rules.retry)?;
             warn!(ticket_id = %id, attempts = f.attempts, error = %text, "forwarding a comment failed; it stays queued and is retried");
             Ok(false)
         }

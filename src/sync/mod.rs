@@ -63,6 +63,10 @@ pub struct PassReport {
     pub skipped: u64,
     pub failed: u64,
     pub requests: u64,
+    /// Requests sent again after a transient failure or a short rate-limit wait.
+    pub retries: u64,
+    /// Rate-limit answers seen.
+    pub limited: u64,
     /// `--dry-run`: what would have been written.
     pub planned: Vec<String>,
     pub failures: Vec<(TicketId, String)>,
@@ -170,23 +174,27 @@ impl Engine {
         pass: impl std::future::Future<Output = Result<PassReport, PassError>>,
     ) -> Result<PassReport, PassError> {
         let before = self.stats.total();
+        let before_snapshot = self.stats.snapshot();
         if !self.dry_run {
             self.store.pass_started(kind, chrono::Utc::now())?;
         }
         let result = pass.await;
         let requests = self.stats.total() - before;
+        let after = self.stats.snapshot();
+        let result = result.map(|mut r| {
+            r.requests = requests;
+            r.retries = after.retries - before_snapshot.retries;
+            r.limited = after.limited - before_snapshot.limited;
+            r
+        });
         if self.dry_run {
-            return result.map(|mut r| {
-                r.requests = requests;
-                r
-            });
+            return result;
         }
         for (service, budget) in self.stats.snapshot().budgets {
             self.store.save_budget(service.as_str(), &budget)?;
         }
         match result {
-            Ok(mut report) => {
-                report.requests = requests;
+            Ok(report) => {
                 let outcome = if report.failed == 0 { "ok" } else { "partial" };
                 self.store.pass_finished(kind, outcome, &summary_json(&report))?;
                 Ok(report)

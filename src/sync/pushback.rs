@@ -372,7 +372,7 @@ fn settle(
             if engine.dry_run {
                 return Ok(false);
             }
-            let f = engine.store.record_failure(id, "push", &text, None, engine.rules.max_attempts)?;
+            let f = engine.store.record_failure(id, "push", &text, None, &engine.rules.retry)?;
             warn!(ticket_id = %id, attempts = f.attempts, next_attempt_at = %f.next_attempt_at, error = %text, "push-back note failed; it stays queued and is retried");
             Ok(false)
         }

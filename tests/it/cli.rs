@@ -123,3 +123,14 @@ async fn status_tells_one_tickets_history() {
         assert!(text.contains(needle), "{needle} missing in\n{text}");
     }
 }
+
+#[tokio::test]
+async fn the_state_database_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new().await;
+    env.ticket("Private", &["escalated"]);
+    assert!(env.bin(&["sync"], &[]).await.status.success());
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(env.db_path().parent().unwrap()), 0o700, "state folder");
+    assert_eq!(mode(&env.db_path()), 0o600, "database file");
+}

@@ -11,13 +11,13 @@ use crate::harness::{Env, ROUTES};
 const EVERY_SECOND: &str = "[schedule]\nescalate = \"* * * * * *\"\npush = \"* * * * * *\"\n";
 
 /// A running `ticket-sync run` whose stderr is collected line by line.
-struct Daemon {
+pub struct Daemon {
     child: Child,
     log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Daemon {
-    fn start(env: &Env, extra_env: &[(&str, &str)]) -> Daemon {
+    pub fn start(env: &Env, extra_env: &[(&str, &str)]) -> Daemon {
         let mut cmd = env.command(&["run"], extra_env);
         cmd.stderr(Stdio::piped()).stdout(Stdio::null());
         let mut child = cmd.spawn().expect("daemon starts");
@@ -32,7 +32,7 @@ impl Daemon {
         Daemon { child, log }
     }
 
-    fn signal(&self, sig: &str) {
+    pub fn signal(&self, sig: &str) {
         let ok = std::process::Command::new("kill")
             .arg(format!("-{sig}"))
             .arg(self.child.id().to_string())
@@ -53,12 +53,21 @@ impl Daemon {
         panic!("no log line with {needle:?}; log:\n{}", self.log.lock().unwrap().join("\n"));
     }
 
+    /// SIGKILL: no chance to finish anything. Returns what the daemon logged.
+    pub fn kill(mut self) -> String {
+        self.child.kill().expect("SIGKILL delivered");
+        self.child.wait().unwrap();
+        // Let the reader thread drain what was written before the kill.
+        std::thread::sleep(Duration::from_millis(50));
+        self.log_text()
+    }
+
     fn count_log(&self, needle: &str) -> usize {
         self.log.lock().unwrap().iter().filter(|l| l.contains(needle)).count()
     }
 
     /// Waits for the process to exit, at most `limit`; returns its exit code.
-    async fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -70,7 +79,7 @@ impl Daemon {
         panic!("the daemon did not exit within {limit:?}; log:\n{}", self.log.lock().unwrap().join("\n"));
     }
 
-    fn log_text(&self) -> String {
+    pub fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
 }

@@ -1,6 +1,7 @@
 //! Integration tests: the daemon's entry points driven against the sandbox fakes.
 
 mod bad_input;
+mod chaos;
 mod cli;
 mod config_errors;
 mod daemon;
