@@ -134,10 +134,12 @@ pub async fn run_with(
     ctx.notifier.ready();
     let mut last_escalate = Utc::now();
     let mut last_push = Utc::now();
+    let mut last_audit = Utc::now();
     loop {
         let next_escalate = next(&engine.rules.schedule.escalate, last_escalate);
         let next_push = next(&engine.rules.schedule.push, last_push);
-        let wake = next_escalate.min(next_push);
+        let next_audit = next(&engine.rules.schedule.audit, last_audit);
+        let wake = next_escalate.min(next_push).min(next_audit);
         ctx.notifier.status(&format!(
             "idle, next escalation pass {}, next push pass {}",
             next_escalate.format("%H:%M:%S"),
@@ -170,6 +172,11 @@ pub async fn run_with(
             run_pass("push", &engine, &shutdown, &ctx).await;
             last_push = Utc::now();
         }
+        if now >= next_audit && !shutdown.is_cancelled() {
+            ctx.notifier.status("auditing linked issues for transfers and deletions");
+            run_pass("audit", &engine, &shutdown, &ctx).await;
+            last_audit = Utc::now();
+        }
     }
     ctx.notifier.stopping();
     info!("stopping");
@@ -180,10 +187,10 @@ pub async fn run_with(
 async fn run_pass(kind: &'static str, engine: &Engine, shutdown: &CancellationToken, ctx: &RunContext) {
     let started = std::time::Instant::now();
     let pass = async {
-        if kind == "escalate" {
-            engine.escalate(shutdown).await
-        } else {
-            engine.push(shutdown).await
+        match kind {
+            "escalate" => engine.escalate(shutdown).await,
+            "push" => engine.push(shutdown).await,
+            _ => engine.audit(shutdown).await,
         }
     };
     let grace = async {

@@ -44,6 +44,7 @@ pub fn collect(rules: &Rules, store: &Store) -> crate::store::Result<StatusRepor
         let next_at = match record.kind.as_str() {
             "escalate" => rules.schedule.escalate.next_after(now),
             "push" => rules.schedule.push.next_after(now),
+            "audit" => rules.schedule.audit.next_after(now),
             _ => None,
         };
         last_pass.insert(record.kind.clone(), PassView { record, next_at });

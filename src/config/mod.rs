@@ -79,6 +79,8 @@ pub struct GithubRules {
 pub struct Schedules {
     pub escalate: CronSchedule,
     pub push: CronSchedule,
+    /// Looks for transferred and deleted issues (one conditional GET per open linked issue).
+    pub audit: CronSchedule,
 }
 
 /// A ticket filter: every list given must match (tags: any one of them).

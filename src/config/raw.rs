@@ -68,6 +68,7 @@ pub struct RawState {
 pub struct RawSchedule {
     pub escalate: Option<S<String>>,
     pub push: Option<S<String>>,
+    pub audit: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

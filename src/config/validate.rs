@@ -183,6 +183,7 @@ fn schedule(cx: &Ctx, s: Option<&raw::RawSchedule>) -> Result<Schedules, ConfigE
     Ok(Schedules {
         escalate: cron(cx, s.and_then(|s| s.escalate.as_ref()), "schedule.escalate", "* * * * *")?,
         push: cron(cx, s.and_then(|s| s.push.as_ref()), "schedule.push", "*/5 * * * *")?,
+        audit: cron(cx, s.and_then(|s| s.audit.as_ref()), "schedule.audit", "30 3 * * *")?,
     })
 }
 

@@ -299,6 +299,23 @@ impl GithubClient {
     }
 
     /// One issue; a transferred one answers `Moved`, a deleted one `Gone`.
+    /// Reads an issue unless it is unchanged since `etag` (then `None`, a 304 that costs no budget).
+    pub async fn get_issue_if_changed(
+        &self,
+        repo: &RepoName,
+        number: IssueNumber,
+        etag: Option<&str>,
+    ) -> Result<Option<(Issue, Option<String>)>, ApiError> {
+        let url = self.url(&format!("/repos/{repo}/issues/{number}"));
+        let (status, headers, bytes) = self.call(Method::GET, url, None, etag).await?;
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(None);
+        }
+        let new_etag = headers.get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let w: wire::WireIssue = http::decode(SVC, &bytes)?;
+        Ok(Some((to_issue(repo, w), new_etag)))
+    }
+
     pub async fn get_issue(&self, repo: &RepoName, number: IssueNumber) -> Result<Issue, ApiError> {
         let url = self.url(&format!("/repos/{repo}/issues/{number}"));
         let (_, _, bytes) = self.call(Method::GET, url, None, None).await?;

@@ -174,6 +174,21 @@ impl Store {
 
 impl Store {
     /// Remembers whether the ticket was last seen without its escalation tags.
+    /// The ETag of the issue's last audit read.
+    pub fn issue_etag(&self, ticket: TicketId) -> Result<Option<String>> {
+        let etag = self
+            .conn()
+            .query_row("SELECT issue_etag FROM mappings WHERE ticket_id = ?1", [ticket.0 as i64], |r| r.get(0))
+            .optional()?;
+        Ok(etag.flatten())
+    }
+
+    pub fn set_issue_etag(&self, ticket: TicketId, etag: Option<&str>) -> Result<()> {
+        self.conn()
+            .execute("UPDATE mappings SET issue_etag = ?2 WHERE ticket_id = ?1", params![ticket.0 as i64, etag])?;
+        Ok(())
+    }
+
     pub fn set_escalation_lost(&self, ticket: TicketId, lost: bool) -> Result<()> {
         self.conn().execute(
             "UPDATE mappings SET escalation_lost = ?2 WHERE ticket_id = ?1",

@@ -99,4 +99,8 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE mappings ADD COLUMN escalation_lost INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 5: the audit pass: each linked issue's ETag, so an unchanged issue costs a free 304.
+    r#"
+    ALTER TABLE mappings ADD COLUMN issue_etag TEXT;
+    "#,
 ];

@@ -249,7 +249,12 @@ async fn forward_one(
 }
 
 /// Ends a link whose issue is gone: one note on the ticket, the mapping marked, queued forwards dropped.
-async fn issue_gone(engine: &Engine, m: &Mapping, why: &str, report: &mut PassReport) -> Result<(), ItemError> {
+pub(super) async fn issue_gone(
+    engine: &Engine,
+    m: &Mapping,
+    why: &str,
+    report: &mut PassReport,
+) -> Result<(), ItemError> {
     warn!(issue = %format!("{}#{}", m.repo, m.issue_number), "the linked issue {why}; the link is ended");
     let text = format!(
         "GitHub issue {}#{} {why}. ticket-sync no longer syncs this ticket.\n{}\n\n{}",

@@ -1,6 +1,7 @@
 //! The sync engine: one escalation pass (Zendesk → GitHub) and one push-back pass
 //! (GitHub → Zendesk), each deciding with pure functions and then acting through the clients.
 
+mod audit;
 pub mod body;
 mod escalate;
 mod forward;
@@ -161,6 +162,11 @@ impl Engine {
     /// One escalation pass: finish unfinished intents, retry due failures, then read the export.
     pub async fn escalate(&self, cancel: &CancellationToken) -> Result<PassReport, PassError> {
         self.run_pass("escalate", escalate::run(self, cancel)).await
+    }
+
+    /// One audit pass: follow transferred issues, end the links of deleted ones.
+    pub async fn audit(&self, cancel: &CancellationToken) -> Result<PassReport, PassError> {
+        self.run_pass("audit", audit::run(self, cancel)).await
     }
 
     /// One push-back pass: issue changes on GitHub become notes and statuses on Zendesk.

@@ -362,3 +362,44 @@ async fn a_re_escalated_ticket_reopens_its_closed_issue_instead_of_a_second_one(
     let pushed = push(&env).await;
     assert_eq!((again.created, again.pushed, pushed.pushed), (0, 0, 0), "the daemon's own reopen is not echoed");
 }
+
+async fn audit(env: &Env) -> PassReport {
+    env.engine().audit(&CancellationToken::new()).await.expect("audit runs")
+}
+
+#[tokio::test]
+async fn the_audit_follows_a_transferred_issue_and_ends_a_deleted_ones_link() {
+    let env = env().await;
+    env.sb.github.add_repo("acme/platform", ticket_sync::sandbox::Visibility::Private, true);
+    let (moved, n_moved) = linked(&env, "Moves").await;
+    let (deleted, n_deleted) = linked(&env, "Deleted").await;
+    let (kept, _) = linked(&env, "Stays").await;
+    assert_eq!(audit(&env).await.failed, 0, "the first audit reads every open issue");
+    env.sb.github.door.log.clear();
+    audit(&env).await;
+    assert_eq!(env.sb.github.door.log.count(|e| e.status == 304), 3, "an unchanged issue costs a free 304");
+
+    let new_number = env.sb.github.transfer_issue(REPO, n_moved, "acme/platform");
+    env.sb.github.delete_issue(REPO, n_deleted);
+    let report = audit(&env).await;
+    assert_eq!((report.pushed, report.failed), (1, 0), "{report:?}");
+    let store = env.engine().store;
+    let m = store.mapping(TicketId(moved)).unwrap().unwrap();
+    assert_eq!(
+        (m.repo.to_string(), m.issue_number.0, m.link_state),
+        ("acme/platform".into(), new_number, LinkState::Active)
+    );
+    assert_eq!(store.mapping(TicketId(deleted)).unwrap().unwrap().link_state, LinkState::IssueGone);
+    let gone_notes = push_notes(&env, deleted);
+    assert_eq!(gone_notes.len(), 1, "{gone_notes:?}");
+    assert!(gone_notes[0].contains("was deleted"), "{gone_notes:?}");
+    assert!(push_notes(&env, kept).is_empty() && push_notes(&env, moved).is_empty());
+
+    // The moved link keeps working in its new repository; the ended one stays quiet.
+    env.sb.github.close_issue("acme/platform", new_number, "completed", "dana");
+    let pushed = push(&env).await;
+    assert_eq!(pushed.pushed, 1, "{pushed:?}");
+    assert!(push_notes(&env, moved)[0].contains("acme/platform"));
+    assert_eq!(audit(&env).await.pushed, 0);
+    assert_eq!(push_notes(&env, deleted).len(), 1);
+}
