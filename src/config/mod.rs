@@ -64,6 +64,8 @@ pub struct ZendeskRules {
     pub url: Url,
     pub email: String,
     pub token: TokenSource,
+    /// Requests to the incremental export in any rolling minute (Zendesk allows 10; 30 with High Volume).
+    pub export_requests_per_minute: u32,
 }
 
 #[derive(Debug, Clone)]

@@ -42,6 +42,7 @@ pub struct RawZendesk {
     pub token_file: Option<S<String>>,
     #[serde(default)]
     pub allow_insecure_http: bool,
+    pub export_requests_per_minute: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

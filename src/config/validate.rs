@@ -121,7 +121,12 @@ fn zendesk(cx: &Ctx, z: &S<raw::RawZendesk>) -> Result<ZendeskRules, ConfigError
     let r = z.get_ref();
     let token =
         token_source(cx, "zendesk", r.token_env.as_ref(), r.token_file.as_ref(), "ZENDESK_API_TOKEN", "zendesk-token")?;
-    Ok(ZendeskRules { url, email, token })
+    let export_requests_per_minute = match &r.export_requests_per_minute {
+        None => 10,
+        Some(v) if (1..=1000).contains(v.get_ref()) => *v.get_ref() as u32,
+        Some(v) => return cx.err(v.span(), "zendesk.export_requests_per_minute", "must be between 1 and 1000"),
+    };
+    Ok(ZendeskRules { url, email, token, export_requests_per_minute })
 }
 
 fn github(cx: &Ctx, g: Option<&S<raw::RawGithub>>) -> Result<GithubRules, ConfigError> {

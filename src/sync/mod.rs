@@ -125,7 +125,8 @@ impl Engine {
             zendesk_token,
             http.clone(),
             stats.clone(),
-        );
+        )
+        .with_export_limit(rules.zendesk.export_requests_per_minute);
         let github = GithubClient::new(
             rules.github.url.clone(),
             github_token,
