@@ -256,6 +256,10 @@ fn reloaded(path: &Path, current: Engine, store: Arc<Store>, ctx: &RunContext) -
         }
     }
 }
+fn budget_text(left: Option<u64>) -> String {
+    left.map_or_else(|| "unknown".into(), |v| v.to_string())
+}
+
 pub(crate) fn log_pass(kind: &str, engine: &Engine, result: Result<PassReport, crate::sync::PassError>) {
     let github_left = engine.budget_remaining(Service::Github);
     let zendesk_left = engine.budget_remaining(Service::Zendesk);
@@ -272,8 +276,8 @@ pub(crate) fn log_pass(kind: &str, engine: &Engine, result: Result<PassReport, c
             requests = r.requests,
             retries = r.retries,
             rate_limited = r.limited,
-            github_rate_left = ?github_left,
-            zendesk_rate_left = ?zendesk_left,
+            github_rate_left = %budget_text(github_left),
+            zendesk_rate_left = %budget_text(zendesk_left),
             "pass complete"
         ),
         Err(e) => error!(pass = kind, error = %e, "pass failed; it will run again on schedule"),

@@ -59,6 +59,44 @@ impl Gate {
     }
 }
 
+/// At most `limit` requests in any rolling `period`: for limits a service enforces without
+/// telling (Zendesk's export: 10 a minute; GitHub's content creation: 500 an hour).
+#[derive(Debug)]
+pub struct RollingWindow {
+    limit: u32,
+    period: Duration,
+    sent: std::sync::Mutex<std::collections::VecDeque<Instant>>,
+}
+
+impl RollingWindow {
+    pub fn new(limit: u32, period: Duration) -> Self {
+        RollingWindow { limit: limit.max(1), period, sent: Default::default() }
+    }
+
+    /// Takes a slot, waiting for one if the wait is at most `max_wait`; otherwise returns the
+    /// wait, so the caller can stop its pass instead of holding it.
+    pub async fn acquire(&self, max_wait: Duration) -> Result<(), Duration> {
+        let wait = {
+            let mut sent = self.sent.lock().unwrap();
+            let now = Instant::now();
+            while sent.front().is_some_and(|t| now.duration_since(*t) >= self.period) {
+                sent.pop_front();
+            }
+            if (sent.len() as u32) < self.limit {
+                sent.push_back(now);
+                return Ok(());
+            }
+            (sent[0] + self.period) - now
+        };
+        if wait > max_wait {
+            return Err(wait);
+        }
+        tokio::time::sleep(wait).await;
+        self.sent.lock().unwrap().push_back(Instant::now());
+        Ok(())
+    }
+}
+
 /// Capped exponential back-off with jitter for retry number `attempt` (0-based); `jitter` in [0, 1).
 pub fn retry_delay(attempt: u32, jitter: f64) -> Duration {
     let base = RETRY_BASE.saturating_mul(1 << attempt.min(10)).min(RETRY_CAP);
@@ -69,6 +107,24 @@ pub fn retry_delay(attempt: u32, jitter: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rolling_window_paces_to_its_limit() {
+        let window = RollingWindow::new(10, Duration::from_secs(60));
+        let start = Instant::now();
+        for _ in 0..10 {
+            window.acquire(Duration::from_secs(20)).await.unwrap();
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO, "ten requests go at once");
+        assert_eq!(
+            window.acquire(Duration::from_secs(20)).await,
+            Err(Duration::from_secs(60)),
+            "too long to wait inline"
+        );
+        tokio::time::advance(Duration::from_secs(45)).await;
+        window.acquire(Duration::from_secs(20)).await.unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(60), "it waited for the oldest to age out");
+    }
 
     #[test]
     fn limit_answers_wait_for_retry_after_then_reset_then_a_doubling_minute() {

@@ -75,6 +75,8 @@ pub struct GithubRules {
     pub allow_public_repos: bool,
     /// Pace of content-creating requests; 0 switches pacing off.
     pub writes_per_minute: u32,
+    /// Cap on content-creating requests in any rolling hour; 0 switches it off.
+    pub writes_per_hour: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]

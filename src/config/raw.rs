@@ -54,6 +54,7 @@ pub struct RawGithub {
     #[serde(default)]
     pub allow_public_repos: bool,
     pub writes_per_minute: Option<S<i64>>,
+    pub writes_per_hour: Option<S<i64>>,
     #[serde(default)]
     pub allow_insecure_http: bool,
 }

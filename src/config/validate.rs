@@ -137,6 +137,7 @@ fn github(cx: &Ctx, g: Option<&S<raw::RawGithub>>) -> Result<GithubRules, Config
             token: TokenSource::Default { env: "GITHUB_TOKEN".into(), credential: "github-token".into() },
             allow_public_repos: false,
             writes_per_minute: 60,
+            writes_per_hour: 450,
         });
     };
     let url = match &g.url {
@@ -150,7 +151,12 @@ fn github(cx: &Ctx, g: Option<&S<raw::RawGithub>>) -> Result<GithubRules, Config
         Some(v) if (0..=1000).contains(v.get_ref()) => *v.get_ref() as u32,
         Some(v) => return cx.err(v.span(), "github.writes_per_minute", "must be between 0 (no pacing) and 1000"),
     };
-    Ok(GithubRules { url, token, allow_public_repos: g.allow_public_repos, writes_per_minute })
+    let writes_per_hour = match &g.writes_per_hour {
+        None => 450,
+        Some(v) if (0..=100_000).contains(v.get_ref()) => *v.get_ref() as u32,
+        Some(v) => return cx.err(v.span(), "github.writes_per_hour", "must be between 0 (no cap) and 100000"),
+    };
+    Ok(GithubRules { url, token, allow_public_repos: g.allow_public_repos, writes_per_minute, writes_per_hour })
 }
 
 fn resolve_relative(rules_file: &Path, p: &str) -> PathBuf {

@@ -13,6 +13,7 @@ use url::Url;
 
 use crate::domain::{Issue, IssueNumber, RepoName};
 use crate::http::{self, ApiError, ApiStats, Service};
+use crate::ratelimit::RollingWindow;
 use crate::secret::Secret;
 
 const SVC: Service = Service::Github;
@@ -77,19 +78,29 @@ pub enum Listing<T> {
 struct Pacer {
     interval: Option<Duration>,
     next: tokio::sync::Mutex<Instant>,
+    /// GitHub allows 500 content creations an hour; a long backfill stops here, not at a 403.
+    hourly: Option<RollingWindow>,
 }
 
 impl Pacer {
-    fn new(writes_per_minute: u32) -> Self {
+    fn new(writes_per_minute: u32, writes_per_hour: u32) -> Self {
         let interval = (writes_per_minute > 0).then(|| Duration::from_millis(60_000 / writes_per_minute as u64));
-        Pacer { interval, next: tokio::sync::Mutex::new(Instant::now()) }
+        let hourly = (writes_per_hour > 0).then(|| RollingWindow::new(writes_per_hour, Duration::from_secs(3600)));
+        Pacer { interval, next: tokio::sync::Mutex::new(Instant::now()), hourly }
     }
 
-    async fn wait(&self) {
-        let Some(interval) = self.interval else { return };
+    async fn wait(&self) -> Result<(), ApiError> {
+        if let Some(hourly) = &self.hourly {
+            hourly
+                .acquire(http::MAX_INLINE_WAIT)
+                .await
+                .map_err(|wait| ApiError::RateLimited { service: SVC.as_str(), retry_after: Some(wait) })?;
+        }
+        let Some(interval) = self.interval else { return Ok(()) };
         let mut next = self.next.lock().await;
         tokio::time::sleep_until(*next).await;
         *next = Instant::now() + interval;
+        Ok(())
     }
 }
 
@@ -113,7 +124,18 @@ impl GithubClient {
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
             .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid-token-characters"));
         auth.set_sensitive(true);
-        GithubClient { base, auth, http, stats, pacer: Arc::new(Pacer::new(writes_per_minute)) }
+        GithubClient { base, auth, http, stats, pacer: Arc::new(Pacer::new(writes_per_minute, 0)) }
+    }
+
+    /// Caps content-creating requests at `per_hour` in any rolling hour (0: no cap).
+    pub fn with_hourly_write_limit(mut self, per_hour: u32) -> Self {
+        let interval = self.pacer.interval;
+        self.pacer = Arc::new(Pacer {
+            interval,
+            next: tokio::sync::Mutex::new(Instant::now()),
+            hourly: (per_hour > 0).then(|| RollingWindow::new(per_hour, Duration::from_secs(3600))),
+        });
+        self
     }
 
     fn url(&self, path: &str) -> Url {
@@ -132,7 +154,7 @@ impl GithubClient {
         etag: Option<&str>,
     ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), ApiError> {
         if method != Method::GET {
-            self.pacer.wait().await;
+            self.pacer.wait().await?;
         }
         debug!(%method, path = url.path(), "github request");
         let mut req = self

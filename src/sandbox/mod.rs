@@ -54,6 +54,7 @@ export_requests_per_minute = 600
 url = "{gh}"
 token_env = "TS_SANDBOX_GITHUB_TOKEN"
 writes_per_minute = 0
+writes_per_hour = 0
 
 [state]
 path = "{state_path}"

@@ -62,7 +62,7 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
                     continue;
                 }
             }
-            let result = resume(engine, intent, &mut report).instrument(info_span!("ticket", ticket_id = %id)).await;
+            let result = resume(engine, intent, &mut report).instrument(info_span!("ticket", ticket_id = %id, repo = tracing::field::Empty, issue_number = tracing::field::Empty)).await;
             settle(engine, id, None, "resume", result, &mut report)?;
         }
         for failure in engine.store.due_failures(Utc::now())? {
@@ -165,7 +165,6 @@ async fn act(engine: &Engine, ticket: &Ticket, report: &mut PassReport) -> Resul
         }
         Decision::Create(route) => {
             report.escalated += 1;
-            tracing::Span::current().record("repo", tracing::field::display(&route.repo));
             if engine.dry_run {
                 report
                     .planned
@@ -290,7 +289,7 @@ async fn finish_create(engine: &Engine, intent: Intent, report: &mut PassReport)
         report.recovered += 1;
     } else {
         report.created += 1;
-        info!(issue_number = %issue.number, url = %issue.html_url, "issue created");
+        info!(url = %issue.html_url, "issue created");
     }
     report.linked.push((id, format!("{}#{}", issue.repo, issue.number)));
     let intent = engine.store.intent(IntentKind::LinkNote, id)?.expect("note intent recorded with the mapping");

@@ -133,7 +133,8 @@ impl Engine {
             rules.github.writes_per_minute,
             http,
             stats.clone(),
-        );
+        )
+        .with_hourly_write_limit(rules.github.writes_per_hour);
         Engine {
             redactor: Redactor::new(rules.redact.clone()),
             rules,

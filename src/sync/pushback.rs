@@ -168,9 +168,11 @@ async fn sync_repo(
             return Ok(());
         }
         let id = ticket.ticket;
-        let result = act(engine, repo, ticket, blocked.contains(&id), report)
-            .instrument(info_span!("ticket", ticket_id = %id))
-            .await;
+        let span = info_span!("ticket", ticket_id = %id, issue_number = tracing::field::Empty);
+        if let Some(m) = engine.store.mapping(id).ok().flatten() {
+            span.record("issue_number", m.issue_number.0);
+        }
+        let result = act(engine, repo, ticket, blocked.contains(&id), report).instrument(span).await;
         settle(engine, id, result, report).map_err(|e| match e {
             PassError::Store(e) => ItemError::Store(e),
             PassError::Api(e) => ItemError::Api(e),

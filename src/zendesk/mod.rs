@@ -13,9 +13,11 @@ use url::Url;
 
 use crate::domain::{Attachment, Ticket, TicketId};
 use crate::http::{self, ApiError, ApiStats, Service};
+use crate::ratelimit::RollingWindow;
 use crate::secret::Secret;
 
 const SVC: Service = Service::Zendesk;
+const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Where an export read starts: a time for the very first poll, the stored cursor afterwards.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,49 +54,8 @@ pub struct ZendeskClient {
     auth: HeaderValue,
     http: reqwest::Client,
     stats: Arc<ApiStats>,
-    export_window: Arc<ExportWindow>,
-}
-
-/// The export requests of the last minute, to stay under the endpoint's own limit.
-#[derive(Debug)]
-struct ExportWindow {
-    per_minute: u32,
-    sent: std::sync::Mutex<std::collections::VecDeque<tokio::time::Instant>>,
-}
-
-impl ExportWindow {
-    fn new(per_minute: u32) -> Self {
-        ExportWindow { per_minute: per_minute.max(1), sent: Default::default() }
-    }
-
-    /// Waits for a slot; a wait longer than `http::MAX_INLINE_WAIT` ends the pass instead.
-    async fn acquire(&self) -> Result<(), ApiError> {
-        let minute = std::time::Duration::from_secs(60);
-        let wait = {
-            let mut sent = self.sent.lock().unwrap();
-            let now = tokio::time::Instant::now();
-            while sent.front().is_some_and(|t| now.duration_since(*t) >= minute) {
-                sent.pop_front();
-            }
-            if (sent.len() as u32) < self.per_minute {
-                sent.push_back(now);
-                return Ok(());
-            }
-            (sent[0] + minute) - now
-        };
-        if wait > http::MAX_INLINE_WAIT {
-            return Err(ApiError::RateLimited { service: SVC.as_str(), retry_after: Some(wait) });
-        }
-        tokio::time::sleep(wait).await;
-        self.sent.lock().unwrap().push_back(tokio::time::Instant::now());
-        Ok(())
-    }
-}
-
-impl std::fmt::Debug for ZendeskClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ZendeskClient").field("base", &self.base.as_str()).finish_non_exhaustive()
-    }
+    /// Zendesk's export allows 10 requests a minute (30 with High Volume) and says so only by 429s.
+    export_window: Arc<RollingWindow>,
 }
 
 impl ZendeskClient {
@@ -103,13 +64,13 @@ impl ZendeskClient {
         let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
         let mut auth = HeaderValue::from_str(&format!("Basic {encoded}")).expect("base64 is a valid header");
         auth.set_sensitive(true);
-        ZendeskClient { base, auth, http, stats, export_window: Arc::new(ExportWindow::new(10)) }
+        ZendeskClient { base, auth, http, stats, export_window: Arc::new(RollingWindow::new(10, MINUTE)) }
     }
 
     /// Paces the incremental export to `per_minute` requests in any rolling minute (Zendesk's
     /// limit is 10, or 30 with the High Volume add-on).
     pub fn with_export_limit(mut self, per_minute: u32) -> Self {
-        self.export_window = Arc::new(ExportWindow::new(per_minute));
+        self.export_window = Arc::new(RollingWindow::new(per_minute, MINUTE));
         self
     }
 
@@ -135,7 +96,10 @@ impl ZendeskClient {
 
     /// Reads one page of the cursor-based incremental ticket export, with organisations side-loaded.
     pub async fn export_page(&self, from: &ExportFrom) -> Result<ExportPage, ApiError> {
-        self.export_window.acquire().await?;
+        self.export_window
+            .acquire(http::MAX_INLINE_WAIT)
+            .await
+            .map_err(|wait| ApiError::RateLimited { service: SVC.as_str(), retry_after: Some(wait) })?;
         let mut url = self.url("/api/v2/incremental/tickets/cursor.json");
         {
             let mut q = url.query_pairs_mut();
@@ -295,24 +259,4 @@ fn to_ticket(t: wire::WireTicket, orgs: &HashMap<u64, String>) -> Result<Ticket,
         organization: t.organization_id.and_then(|o| orgs.get(&o).cloned()),
         updated_at: t.updated_at.and_then(|u| chrono::DateTime::parse_from_rfc3339(&u).ok()).map(|d| d.to_utc()),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn the_export_is_paced_to_its_limit_per_rolling_minute() {
-        let window = ExportWindow::new(10);
-        let start = tokio::time::Instant::now();
-        for _ in 0..10 {
-            window.acquire().await.unwrap();
-        }
-        assert_eq!(start.elapsed(), std::time::Duration::ZERO, "ten requests go at once");
-        // The eleventh would wait a whole minute: longer than a pass waits inline.
-        assert!(matches!(window.acquire().await, Err(ApiError::RateLimited { .. })));
-        tokio::time::advance(std::time::Duration::from_secs(45)).await;
-        window.acquire().await.unwrap();
-        assert_eq!(start.elapsed(), std::time::Duration::from_secs(60), "it waited for the oldest to age out");
-    }
 }

@@ -69,3 +69,18 @@ async fn a_rejected_token_stops_the_pass_once_without_hammering() {
     assert!(stderr.contains("refused the credentials"), "{stderr}");
     assert_eq!(env.sb.github.door.log.count(|e| e.status == 401), 1, "one refused request, not one per ticket");
 }
+
+#[tokio::test]
+async fn the_hourly_write_cap_stops_a_backfill_without_failing_tickets() {
+    let env = Env::new().await;
+    let text = std::fs::read_to_string(&env.rules_path).unwrap().replace("writes_per_hour = 0", "writes_per_hour = 2");
+    std::fs::write(&env.rules_path, text).unwrap();
+    let ids: Vec<u64> = (0..4).map(|i| env.ticket(&format!("Capped {i}"), &["escalated"])).collect();
+    let engine = env.engine();
+    let err = engine.escalate(&CancellationToken::new()).await.expect_err("the cap stops the pass");
+    assert!(matches!(err, PassError::Api(ticket_sync::http::ApiError::RateLimited { .. })), "{err}");
+    let created = ids.iter().filter(|id| !env.issues_for("acme/backend", **id).is_empty()).count();
+    assert_eq!(created, 2, "exactly the hourly cap");
+    assert_eq!(env.sb.github.door.log.count(|e| e.method == axum::http::Method::POST), 2, "no request beyond the cap");
+    assert!(engine.store.failures().unwrap().is_empty(), "waiting for the cap is not a failure");
+}
