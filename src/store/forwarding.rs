@@ -32,12 +32,7 @@ impl Store {
 
     /// Whether this Zendesk comment was forwarded to GitHub already.
     pub fn forwarded(&self, ticket: TicketId, event_key: &str) -> Result<bool> {
-        let n: i64 = self.conn().query_row(
-            "SELECT COUNT(*) FROM ledger WHERE ticket_id = ?1 AND detail = ?2 AND event IN (?3, ?4)",
-            params![ticket.0 as i64, event_key, FORWARDED, FORWARDED_RECOVERED],
-            |r| r.get(0),
-        )?;
-        Ok(n > 0)
+        super::intents::event_done(self, ticket, event_key, [FORWARDED, FORWARDED_RECOVERED])
     }
 
     /// Finishes a forwarded comment: drops its intent and writes the ledger line.
@@ -49,21 +44,16 @@ impl Store {
         github_comment_id: u64,
         recovered: bool,
     ) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.execute("DELETE FROM intents WHERE key = ?1", [intent_key])?;
-        tx.execute(
-            "INSERT INTO ledger (ticket_id, at, event, side, remote_id, detail) VALUES (?1, ?2, ?3, 'github', ?4, ?5)",
-            params![
-                ticket.0 as i64,
-                ts(Utc::now()),
-                if recovered { FORWARDED_RECOVERED } else { FORWARDED },
-                github_comment_id.to_string(),
-                event_key
-            ],
-        )?;
-        tx.commit()?;
-        Ok(())
+        let event = if recovered { FORWARDED_RECOVERED } else { FORWARDED };
+        super::intents::finish_event(
+            self,
+            ticket,
+            intent_key,
+            event,
+            "github",
+            Some(github_comment_id.to_string()),
+            event_key,
+        )
     }
 
     /// Points a mapping at the place its issue was transferred to.

@@ -223,3 +223,34 @@ impl Store {
         Ok(())
     }
 }
+
+/// Whether the ledger holds one of `events` for this ticket and event key.
+pub(super) fn event_done(store: &Store, ticket: TicketId, event_key: &str, events: [&str; 2]) -> Result<bool> {
+    let n: i64 = store.conn().query_row(
+        "SELECT COUNT(*) FROM ledger WHERE ticket_id = ?1 AND detail = ?2 AND event IN (?3, ?4)",
+        params![ticket.0 as i64, event_key, events[0], events[1]],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}
+
+/// Ends a per-event intent: drops it and writes the ledger line (event key in `detail`), in one transaction.
+pub(super) fn finish_event(
+    store: &Store,
+    ticket: TicketId,
+    intent_key: &str,
+    event: &str,
+    side: &str,
+    remote_id: Option<String>,
+    event_key: &str,
+) -> Result<()> {
+    let mut conn = store.conn();
+    let tx = conn.transaction()?;
+    tx.execute("DELETE FROM intents WHERE key = ?1", [intent_key])?;
+    tx.execute(
+        "INSERT INTO ledger (ticket_id, at, event, side, remote_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![ticket.0 as i64, ts(Utc::now()), event, side, remote_id, event_key],
+    )?;
+    tx.commit()?;
+    Ok(())
+}

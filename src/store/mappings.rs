@@ -57,6 +57,31 @@ pub struct Mapping {
 
 const COLUMNS: &str = "ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, link_state, created_at, issue_updated_at, last_pushed_at, closed_at, escalation_lost";
 
+/// Inserts one mapping row; the only place that writes a new mapping.
+pub(super) fn insert_row(
+    conn: &rusqlite::Connection,
+    ticket: TicketId,
+    issue: &Issue,
+    now: &str,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO mappings (ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, created_at, issue_updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            ticket.0 as i64,
+            issue.repo.to_string(),
+            issue.number.0 as i64,
+            issue.id as i64,
+            issue.html_url,
+            issue.state,
+            issue.state_reason,
+            now,
+            issue.updated_at.map(ts),
+        ],
+    )?;
+    Ok(())
+}
+
 fn from_row(r: &Row) -> rusqlite::Result<Mapping> {
     let repo: String = r.get(1)?;
     let parse_err = |e: String| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into());
@@ -120,21 +145,7 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let now = ts(Utc::now());
-        tx.execute(
-            "INSERT INTO mappings (ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, created_at, issue_updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                ticket.0 as i64,
-                issue.repo.to_string(),
-                issue.number.0 as i64,
-                issue.id as i64,
-                issue.html_url,
-                issue.state,
-                issue.state_reason,
-                now,
-                issue.updated_at.map(ts),
-            ],
-        )?;
+        insert_row(&tx, ticket, issue, &now)?;
         tx.execute(
             "DELETE FROM intents WHERE key = ?1",
             [super::intents::key(super::IntentKind::CreateIssue, ticket)],

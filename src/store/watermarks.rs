@@ -104,32 +104,13 @@ impl Store {
 
     /// Inserts a mapping for an issue that exists already, without a link note (imports, tests).
     pub fn insert_mapping(&self, ticket: TicketId, issue: &Issue) -> Result<()> {
-        self.conn().execute(
-            "INSERT INTO mappings (ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, created_at, issue_updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                ticket.0 as i64,
-                issue.repo.to_string(),
-                issue.number.0 as i64,
-                issue.id as i64,
-                issue.html_url,
-                issue.state,
-                issue.state_reason,
-                ts(Utc::now()),
-                issue.updated_at.map(ts),
-            ],
-        )?;
+        super::mappings::insert_row(&self.conn(), ticket, issue, &ts(Utc::now()))?;
         Ok(())
     }
 
     /// Whether the note for this event was written to the ticket already.
     pub fn push_note_done(&self, ticket: TicketId, event_key: &str) -> Result<bool> {
-        let n: i64 = self.conn().query_row(
-            "SELECT COUNT(*) FROM ledger WHERE ticket_id = ?1 AND detail = ?2 AND event IN (?3, ?4)",
-            params![ticket.0 as i64, event_key, PUSHED, PUSHED_RECOVERED],
-            |r| r.get(0),
-        )?;
-        Ok(n > 0)
+        super::intents::event_done(self, ticket, event_key, [PUSHED, PUSHED_RECOVERED])
     }
 
     /// Finishes a pushed note: drops its intent and writes the ledger line with the event key.
@@ -141,20 +122,15 @@ impl Store {
         comment_id: Option<u64>,
         recovered: bool,
     ) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.execute("DELETE FROM intents WHERE key = ?1", [intent_key])?;
-        tx.execute(
-            "INSERT INTO ledger (ticket_id, at, event, side, remote_id, detail) VALUES (?1, ?2, ?3, 'zendesk', ?4, ?5)",
-            params![
-                ticket.0 as i64,
-                ts(Utc::now()),
-                if recovered { PUSHED_RECOVERED } else { PUSHED },
-                comment_id.map(|c| c.to_string()),
-                event_key
-            ],
-        )?;
-        tx.commit()?;
-        Ok(())
+        let event = if recovered { PUSHED_RECOVERED } else { PUSHED };
+        super::intents::finish_event(
+            self,
+            ticket,
+            intent_key,
+            event,
+            "zendesk",
+            comment_id.map(|c| c.to_string()),
+            event_key,
+        )
     }
 }
