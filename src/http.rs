@@ -198,6 +198,12 @@ pub async fn execute(
         match outcome {
             Ok((status, headers, body)) if is_limit_answer(status, &headers, &body) => {
                 let blocked = stats.gate_limited(service, &headers);
+                tracing::warn!(
+                    service = service.as_str(),
+                    status = status.as_u16(),
+                    wait_seconds = blocked.as_secs(),
+                    "rate limited; nothing is sent to this service until the wait is over"
+                );
                 if !(retryable && blocked <= MAX_INLINE_WAIT) {
                     return Ok((status, headers, body));
                 }
