@@ -260,3 +260,35 @@ fn to_ticket(t: wire::WireTicket, orgs: &HashMap<u64, String>) -> Result<Ticket,
         updated_at: t.updated_at.and_then(|u| chrono::DateTime::parse_from_rfc3339(&u).ok()).map(|d| d.to_utc()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparse_and_broken_tickets_fail_alone() {
+        let page = serde_json::json!({
+            "tickets": [
+                { "id": 1, "subject": null, "raw_subject": null, "description": null, "status": "open",
+                  "priority": null, "tags": null, "organization_id": null, "updated_at": null, "extra": {"x": [1]} },
+                { "id": 2, "status": null },
+                { "id": "three", "status": "open" },
+                { "status": "open" },
+                { "id": 33144692244499u64, "subject": "Big id", "status": "new", "tags": ["Esc:Alated/1"],
+                  "organization_id": 7, "updated_at": "2026-01-01T00:00:00Z" }
+            ],
+            "organizations": [{ "id": 7, "name": "Globex" }, { "id": 8, "name": null }],
+            "after_cursor": "abc", "end_of_stream": true, "unknown_field": 1
+        });
+        let wire: wire::ExportPage = serde_json::from_value(page).unwrap();
+        let page = to_domain_page(wire);
+        let ids: Vec<u64> = page.tickets.iter().map(|t| t.id.0).collect();
+        assert_eq!(ids, [1, 33_144_692_244_499]);
+        assert_eq!(page.tickets[0].subject, "(no subject)");
+        assert_eq!(page.tickets[1].organization.as_deref(), Some("Globex"));
+        assert_eq!(page.tickets[1].tags, ["esc:alated/1"]);
+        let rejected: Vec<Option<u64>> = page.rejected.iter().map(|(id, _)| id.map(|i| i.0)).collect();
+        assert_eq!(rejected, [Some(2), None, None], "{:?}", page.rejected);
+        assert!(page.end_of_stream && page.after_cursor.as_deref() == Some("abc"));
+    }
+}
