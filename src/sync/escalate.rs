@@ -87,6 +87,11 @@ async fn read_export(engine: &Engine, cancel: &CancellationToken, report: &mut P
     };
     loop {
         let page = engine.zendesk.export_page(&from).await?;
+        engine.progress(&format!(
+            "escalating: {} tickets on this page, {} issues created so far",
+            page.tickets.len(),
+            report.created
+        ));
         for ticket in page.tickets {
             if cancel.is_cancelled() {
                 return Ok(());

@@ -161,6 +161,13 @@ impl Engine {
         }
     }
 
+    /// Tells systemd what the pass is doing (`systemctl status` shows it).
+    pub(crate) fn progress(&self, text: &str) {
+        if let Some(n) = &self.heartbeat {
+            n.status(text);
+        }
+    }
+
     /// One escalation pass: finish unfinished intents, retry due failures, then read the export.
     pub async fn escalate(&self, cancel: &CancellationToken) -> Result<PassReport, PassError> {
         self.run_pass("escalate", escalate::run(self, cancel)).await

@@ -162,6 +162,10 @@ async fn sync_repo(
         bot_login: bot.as_deref(),
     };
     let plan = pushplan::plan(&engine.rules.pushback, &input);
+    let changes: usize = plan.tickets.iter().map(|t| t.actions.len()).sum();
+    if changes > 0 {
+        engine.progress(&format!("pushing {changes} changes from {repo}"));
+    }
     for ticket in plan.tickets {
         if cancel.is_cancelled() {
             // The watermarks stay: the next pass plans the rest again; the ledger skips what is done.
