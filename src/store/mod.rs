@@ -1,6 +1,7 @@
 //! The state database (SQLite): the only module that runs SQL. Mappings, intents, cursors,
 //! failures, the ledger, pass records and push-back watermarks live here; see `schema.rs` for the tables.
 
+mod bulk;
 mod failures;
 mod forwarding;
 mod intents;

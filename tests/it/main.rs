@@ -8,5 +8,6 @@ mod daemon;
 mod escalate;
 mod forward;
 mod harness;
+mod idle_cost;
 mod limits;
 mod pushback;

@@ -5,6 +5,7 @@
 //! the request validation, `query` the list parameters and pagination, `wire` the JSON shapes,
 //! `reply` the answers and error bodies, `gate` auth, rate limits and ETags.
 
+mod bulk;
 mod comment_routes;
 mod gate;
 mod input;

@@ -5,6 +5,7 @@
 //! and update, comments, users, organizations) and rejects what the real API rejects, so a
 //! client that passes against the sandbox has met the real contracts.
 
+mod bulk;
 mod comments;
 mod export;
 mod limits;

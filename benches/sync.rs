@@ -1,0 +1,330 @@
+//! `cargo bench --bench sync`: what ticket-sync costs, measured on the real release binary
+//! against the in-process sandbox. Prints the tables of BENCHMARKS.md.
+//!
+//! Request counts come from the fakes' request logs and are exact; CPU time and peak RSS come
+//! from `wait4` on the child process, so the sandbox's own work is not counted. Set
+//! `TICKET_SYNC_BENCH_QUICK=1` for a small run (seconds) that checks the machinery.
+
+#[path = "sync/measure.rs"]
+mod measure;
+#[path = "sync/world.rs"]
+mod world;
+
+use std::time::Duration;
+
+use measure::{ms, spread, Counts, Run, PUSH_GITHUB};
+use world::{World, REPOS};
+
+/// New escalations and closed issues per change scenario.
+const CHANGES: usize = 100;
+
+struct Plan {
+    sizes: Vec<usize>,
+    idle_rounds: usize,
+    backfill: usize,
+    backfill_rounds: usize,
+}
+
+fn plan() -> Plan {
+    if std::env::var_os("TICKET_SYNC_BENCH_QUICK").is_some() {
+        Plan { sizes: vec![300, 3_000], idle_rounds: 3, backfill: 1_000, backfill_rounds: 2 }
+    } else {
+        Plan { sizes: vec![1_000, 10_000, 100_000], idle_rounds: 5, backfill: 10_000, backfill_rounds: 3 }
+    }
+}
+
+/// Everything measured at one number of mappings.
+struct Scale {
+    n: usize,
+    prime: Run,
+    idle: Counts,
+    idle_runs: Vec<Run>,
+    check: Vec<Run>,
+    db_left: u64,
+    db_checkpointed: u64,
+    changes: Vec<(&'static str, Counts, Run)>,
+}
+
+async fn scale(n: usize, rounds: usize) -> Scale {
+    eprintln!("[bench] {n} mappings: seeding");
+    let mut w = World::new(true).await;
+    w.seed_links(n);
+    eprintln!("[bench] {n} mappings: priming");
+    // The first pass reads the whole export and every issue once (multi-page lists carry no
+    // usable ETag); the second stores single-page ETags. From the third on, a pass is idle.
+    let (prime, _) = w.sync().await;
+    w.sync().await;
+    let (db_left, db_checkpointed) = w.db_bytes();
+    eprintln!("[bench] {n} mappings: idle passes");
+    let mut idle = None;
+    let mut idle_runs = Vec::new();
+    for _ in 0..rounds {
+        let (run, counts) = w.sync().await;
+        if let Some(first) = &idle {
+            assert_eq!(first, &counts, "idle request counts are stable");
+        }
+        idle = Some(counts);
+        idle_runs.push(run);
+    }
+    let mut check = Vec::new();
+    for _ in 0..rounds {
+        check.push(w.run_bin("check").await);
+    }
+    eprintln!("[bench] {n} mappings: changes");
+    let mut changes = Vec::new();
+    w.new_escalations(CHANGES);
+    let (run, counts) = w.sync().await;
+    changes.push(("100 new escalations, attachments = true", counts, run));
+    w.write_rules(false);
+    w.new_escalations(CHANGES);
+    let (run, counts) = w.sync().await;
+    changes.push(("100 new escalations, attachments = false", counts, run));
+    w.write_rules(true);
+    w.close_issues(CHANGES);
+    let (run, counts) = w.sync().await;
+    changes.push(("100 closed issues (34/33/33 over 3 repos)", counts, run));
+    let (run, counts) = w.sync().await;
+    changes.push(("the next pass (idle again)", counts, run));
+    Scale { n, prime, idle: idle.unwrap(), idle_runs, check, db_left, db_checkpointed, changes }
+}
+
+struct Backfill {
+    runs: Vec<Run>,
+    counts: Counts,
+    created: u64,
+    db: u64,
+}
+
+async fn backfill(n: usize, state_in: Option<&std::path::Path>) -> Backfill {
+    let mut w = World::new(true).await;
+    if let Some(parent) = state_in {
+        w.state_in(parent);
+    }
+    w.seed_tickets(n);
+    let ticker = w.lift_limits();
+    let (run, counts) = w.sync().await;
+    drop(ticker);
+    let created = w.mapping_count();
+    let (_, db) = w.db_bytes();
+    Backfill { runs: vec![run], counts, created, db }
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model =
+        cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).map(|l| l.trim_start_matches([' ', '\t', ':']));
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let kb: f64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cores} cores ({}), {:.1} GiB RAM", model.unwrap_or("unknown CPU"), kb / 1024.0 / 1024.0)
+}
+
+fn cpu_ms(runs: &[Run]) -> String {
+    spread(&mut runs.iter().map(|r| ms(r.cpu())).collect::<Vec<_>>(), 1)
+}
+
+fn sys_ms(runs: &[Run]) -> String {
+    spread(&mut runs.iter().map(|r| ms(r.system)).collect::<Vec<_>>(), 1)
+}
+
+fn rss_mb(runs: &[Run]) -> String {
+    spread(&mut runs.iter().map(|r| r.max_rss_kb as f64 / 1024.0).collect::<Vec<_>>(), 1)
+}
+
+fn wall_ms(runs: &[Run]) -> String {
+    spread(&mut runs.iter().map(|r| ms(r.wall)).collect::<Vec<_>>(), 0)
+}
+
+fn print_idle(scales: &[Scale]) {
+    println!("\n### 1. Idle cost: one `sync` (escalation pass + push pass), nothing changed\n");
+    println!(
+        "| mapped tickets (3 repos) | escalation pass: Zendesk | push pass: GitHub | of which 304 | other | target |"
+    );
+    println!("|---:|---:|---:|---:|---:|---|");
+    for s in scales {
+        let zd = s.idle.zendesk.get("export").map_or(0, |v| v.0);
+        let gh = s.idle.of(&PUSH_GITHUB, &[]);
+        let other = s.idle.github_total() + s.idle.zendesk_total() - zd - gh;
+        let ok = zd <= 1 && gh <= 2 * REPOS.len() && s.idle.github_304() == s.idle.github_total() && other == 0;
+        let verdict = if ok { "met (≤ 1 + 2×3, all 304)" } else { "MISSED" };
+        println!("| {} | {zd} | {gh} | {} | {other} | {verdict} |", s.n, s.idle.github_304());
+    }
+}
+
+fn print_changes(scales: &[Scale]) {
+    println!("\n### 2. Cost per change (requests of one `sync`, divided by {CHANGES})\n");
+    println!("| scenario | mapped | GitHub | Zendesk | total | per change | push pass only, per change | requests |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    for s in scales {
+        for (name, c, _) in &s.changes {
+            let total = c.github_total() + c.zendesk_total();
+            let push = c.of(&PUSH_GITHUB, &["update"]);
+            let push = if name.contains("closed") { format!("{:.2}", push as f64 / CHANGES as f64) } else { "".into() };
+            let per = if name.contains("idle") { "".into() } else { format!("{:.2}", total as f64 / CHANGES as f64) };
+            println!(
+                "| {name} | {} | {} | {} | {total} | {per} | {push} | {} |",
+                s.n,
+                c.github_total(),
+                c.zendesk_total(),
+                c.describe()
+            );
+        }
+    }
+}
+
+fn print_cpu(scales: &[Scale], bf: &[Backfill], n_backfill: usize, tmpfs: Option<&Backfill>) {
+    println!("\n### 3. Daemon CPU (user + system of the `ticket-sync` process, from `wait4`), median (min–max)\n");
+    println!("| measurement | CPU | of which system | wall | target |");
+    println!("|---|---:|---:|---:|---|");
+    let per_ticket: Vec<f64> = bf.iter().map(|b| ms(b.runs[0].cpu()) / b.created.max(1) as f64).collect();
+    let runs: Vec<Run> = bf.iter().map(|b| b.runs[0].clone()).collect();
+    let mut pt = per_ticket.clone();
+    let verdict = if median(&per_ticket) < 1.0 { "< 1 ms: met" } else { "< 1 ms: MISSED" };
+    println!(
+        "| backfill of {n_backfill} tickets, per synced ticket ({} runs) | {} ms | {} ms | {} ms total | {verdict} |",
+        bf.len(),
+        spread(&mut pt, 3),
+        spread(&mut bf.iter().map(|b| ms(b.runs[0].system) / b.created.max(1) as f64).collect::<Vec<_>>(), 3),
+        wall_ms(&runs)
+    );
+    if let Some(t) = tmpfs {
+        let per = |d: Duration| format!("{:.3}", ms(d) / t.created.max(1) as f64);
+        println!(
+            "| the same backfill with the database on tmpfs (fsync free; 1 run, for comparison) | {} ms | {} ms | {:.0} ms total | |",
+            per(t.runs[0].cpu()),
+            per(t.runs[0].system),
+            ms(t.runs[0].wall)
+        );
+    }
+    for s in scales {
+        let cpu: Vec<f64> = s.idle_runs.iter().map(|r| ms(r.cpu())).collect();
+        let verdict = if median(&cpu) < 50.0 { "< 50 ms: met" } else { "< 50 ms: MISSED" };
+        println!(
+            "| idle `sync` at {} mappings, whole process ({} runs) | {} ms | {} ms | {} ms | {verdict} |",
+            s.n,
+            s.idle_runs.len(),
+            cpu_ms(&s.idle_runs),
+            sys_ms(&s.idle_runs),
+            wall_ms(&s.idle_runs)
+        );
+    }
+    let last = scales.last().unwrap();
+    println!(
+        "| process start only: `check` (rules, tokens; no requests) ({} runs) | {} ms | {} ms | {} ms | (baseline) |",
+        last.check.len(),
+        cpu_ms(&last.check),
+        sys_ms(&last.check),
+        wall_ms(&last.check)
+    );
+    for s in scales {
+        println!(
+            "| first (priming) `sync` at {} mappings: whole export and every issue read once | {} ms | {} ms | {} ms | |",
+            s.n,
+            cpu_ms(std::slice::from_ref(&s.prime)),
+            sys_ms(std::slice::from_ref(&s.prime)),
+            wall_ms(std::slice::from_ref(&s.prime))
+        );
+    }
+}
+
+fn print_footprint(scales: &[Scale], bf: &[Backfill], binary: u64) {
+    println!("\n### 4. Footprint\n");
+    println!("| measurement | value | target |");
+    println!("|---|---:|---|");
+    for s in scales {
+        let rss: Vec<f64> = s.idle_runs.iter().map(|r| r.max_rss_kb as f64 / 1024.0).collect();
+        let verdict = if median(&rss) < 40.0 { "< 40 MB: met" } else { "< 40 MB: MISSED" };
+        println!("| peak RSS, idle `sync` at {} mappings | {} MB | {verdict} |", s.n, rss_mb(&s.idle_runs));
+    }
+    for s in scales {
+        let closing = &s.changes.iter().find(|c| c.0.contains("closed")).unwrap().2;
+        println!(
+            "| peak RSS at {} mappings: priming pass / pass with 100 closes | {:.1} MB / {:.1} MB | |",
+            s.n,
+            s.prime.max_rss_kb as f64 / 1024.0,
+            closing.max_rss_kb as f64 / 1024.0
+        );
+    }
+    for s in scales {
+        println!(
+            "| database bytes per mapping at {} (seeded, primed): main + WAL as left / after checkpoint | {:.0} / {:.0} | < 400 |",
+            s.n,
+            s.db_left as f64 / s.n as f64,
+            s.db_checkpointed as f64 / s.n as f64
+        );
+    }
+    let per: Vec<f64> = bf.iter().map(|b| b.db as f64 / b.created.max(1) as f64).collect();
+    println!(
+        "| database bytes per mapping after the backfill (real escalations, checkpointed) | {} | < 400 |",
+        spread(&mut per.clone(), 0)
+    );
+    println!("| release binary (`target/release/ticket-sync`) | {:.1} MB ({binary} bytes) | |", binary as f64 / 1e6);
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn main() {
+    if std::env::var_os(measure::SPAWNER_ENV).is_some() {
+        return measure::serve_spawner();
+    }
+    let tokens = [
+        ("TS_SANDBOX_ZENDESK_TOKEN", ticket_sync::sandbox::ZENDESK_TOKEN),
+        ("TS_SANDBOX_GITHUB_TOKEN", ticket_sync::sandbox::GITHUB_TOKEN),
+    ];
+    let unset = ["RUST_LOG", "TICKET_SYNC_CRASHPOINT", "TICKET_SYNC_CONFIG", "STATE_DIRECTORY"];
+    measure::start_spawner(&tokens, &unset);
+    // `cargo bench` passes `--bench`; there are no other options.
+    let plan = plan();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let started = std::time::Instant::now();
+    rt.block_on(async {
+        let mut bf = Vec::new();
+        for round in 0..plan.backfill_rounds {
+            eprintln!("[bench] backfill of {} tickets, run {}", plan.backfill, round + 1);
+            bf.push(backfill(plan.backfill, None).await);
+        }
+        // The same on tmpfs, where fsync costs nothing: the difference is the price of durability.
+        let shm = std::path::Path::new("/dev/shm");
+        let tmpfs = if shm.is_dir() {
+            eprintln!("[bench] backfill of {} tickets, database on tmpfs", plan.backfill);
+            Some(backfill(plan.backfill, Some(shm)).await)
+        } else {
+            None
+        };
+        let mut scales = Vec::new();
+        for &n in &plan.sizes {
+            scales.push(scale(n, plan.idle_rounds).await);
+        }
+        let binary = std::fs::metadata(env!("CARGO_BIN_EXE_ticket-sync")).map_or(0, |m| m.len());
+        println!("\n## ticket-sync benchmark\n");
+        println!("Machine: {}. Binary: {}.", machine(), env!("CARGO_BIN_EXE_ticket-sync"));
+        print_idle(&scales);
+        print_changes(&scales);
+        print_cpu(&scales, &bf, plan.backfill, tmpfs.as_ref());
+        print_footprint(&scales, &bf, binary);
+        let b = &bf[0];
+        println!(
+            "\nBackfill requests (run 1): {} for {} issues created = {:.2} per escalation; {}",
+            b.counts.github_total() + b.counts.zendesk_total(),
+            b.created,
+            (b.counts.github_total() + b.counts.zendesk_total()) as f64 / b.created.max(1) as f64,
+            b.counts.describe()
+        );
+        println!("\nTotal benchmark time: {:.0} s", started.elapsed().as_secs_f64());
+    });
+    // The sandbox's servers live on the runtime; dropping it ends them.
+    drop(rt);
+}
