@@ -125,6 +125,27 @@ impl Store {
         Ok(self.conn().query_row("SELECT COUNT(*) FROM mappings", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
+    /// The active mappings of these issues in `repo` (what a push pass needs, not every mapping).
+    pub fn active_mappings_for(&self, repo: &RepoName, numbers: &[IssueNumber]) -> Result<Vec<Mapping>> {
+        let mut numbers: Vec<i64> = numbers.iter().map(|n| n.0 as i64).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let conn = self.conn();
+        let mut out = Vec::new();
+        for chunk in numbers.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let sql = format!(
+                "SELECT {COLUMNS} FROM mappings WHERE repo = ? AND link_state = 'active' AND issue_number IN ({marks})"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let repo_name = repo.to_string();
+            let mut args: Vec<&dyn rusqlite::ToSql> = vec![&repo_name];
+            args.extend(chunk.iter().map(|n| n as &dyn rusqlite::ToSql));
+            out.extend(stmt.query_map(args.as_slice(), from_row)?.collect::<rusqlite::Result<Vec<_>>>()?);
+        }
+        Ok(out)
+    }
+
     /// The repos that have at least one active mapping (what a push pass polls).
     pub fn mapped_repos(&self) -> Result<Vec<RepoName>> {
         let conn = self.conn();

@@ -103,4 +103,8 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE mappings ADD COLUMN issue_etag TEXT;
     "#,
+    // 6: the push pass asks which repositories have active links; an index answers without a scan.
+    r#"
+    CREATE INDEX mappings_active_repo ON mappings (link_state, repo);
+    "#,
 ];

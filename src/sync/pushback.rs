@@ -20,7 +20,7 @@ use super::note::{write_once, Note, NoteOutcome};
 use super::pushplan::{self, PushAction, RepoInput, TicketPlan};
 use super::{body, Engine, ItemError, PassError, PassReport};
 use crate::config::CommentsMode;
-use crate::domain::{RepoName, TicketId};
+use crate::domain::{IssueNumber, RepoName, TicketId};
 use crate::github::Listing;
 use crate::http::ApiError;
 use crate::store::{Intent, IntentKind, LinkState, Mapping};
@@ -140,14 +140,21 @@ async fn sync_repo(
         return Ok(());
     }
     let (issues, comments) = (issues.unwrap_or_default(), comments.unwrap_or_default());
-    let mappings: Vec<Mapping> =
-        engine.store.mappings()?.into_iter().filter(|m| m.repo == *repo && m.link_state == LinkState::Active).collect();
+    // Only the links of issues that appear in this pass are read: memory follows the changes.
+    let touched: Vec<IssueNumber> =
+        issues.iter().map(|i| i.number).chain(comments.iter().map(|c| c.issue_number)).collect();
+    let mut mappings: Vec<Mapping> = engine.store.active_mappings_for(repo, &touched)?;
     let events = if pushplan::needs_events(&mappings, &issues) {
         let floor = if wm.last_event_id.is_none() { issues_since } else { None };
         engine.github.issue_events_after(repo, wm.last_event_id, floor).await?
     } else {
         Vec::new()
     };
+    let unlisted: Vec<IssueNumber> =
+        events.iter().map(|e| e.issue_number).filter(|n| !mappings.iter().any(|m| m.issue_number == *n)).collect();
+    if !unlisted.is_empty() {
+        mappings.extend(engine.store.active_mappings_for(repo, &unlisted)?);
+    }
     let mapped = |n| mappings.iter().any(|m| m.issue_number == n);
     let new_comments = comments.iter().any(|c| mapped(c.issue_number) && wm.last_comment_id.is_none_or(|l| c.id > l));
     let mirror = engine.rules.pushback.comments == CommentsMode::Internal;
