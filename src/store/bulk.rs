@@ -16,31 +16,14 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let now = ts(Utc::now());
-        {
-            let mut mapping = tx.prepare(
-                "INSERT INTO mappings (ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, created_at, issue_updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        for (ticket, issue) in links {
+            super::mappings::insert_row(&tx, *ticket, issue, &now)?;
+            let remote = format!("{}#{}", issue.repo, issue.number);
+            let mut ledger = tx.prepare_cached(
+                "INSERT INTO ledger (ticket_id, at, event, side, remote_id) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
-            let mut ledger = tx.prepare(
-                "INSERT INTO ledger (ticket_id, at, event, side, remote_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for (ticket, issue) in links {
-                let id = ticket.0 as i64;
-                mapping.execute(params![
-                    id,
-                    issue.repo.to_string(),
-                    issue.number.0 as i64,
-                    issue.id as i64,
-                    issue.html_url,
-                    issue.state,
-                    issue.state_reason,
-                    now,
-                    issue.updated_at.map(ts),
-                ])?;
-                let remote = format!("{}#{}", issue.repo, issue.number);
-                ledger.execute(params![id, now, "issue_created", "github", remote, issue.html_url])?;
-                ledger.execute(params![id, now, "link_note", "zendesk", None::<String>, None::<String>])?;
-            }
+            ledger.execute(params![ticket.0 as i64, now, "issue_created", "github", remote])?;
+            ledger.execute(params![ticket.0 as i64, now, "link_note", "zendesk", None::<String>])?;
         }
         tx.commit()?;
         Ok(())

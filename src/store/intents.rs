@@ -113,19 +113,21 @@ impl Store {
         Ok(out)
     }
 
-    /// Records the intent if it is new; returns it as stored (an existing one keeps its payload).
+    /// Records the intent if it is new, already counted as attempted: the caller writes next,
+    /// so one commit covers both. Returns it as stored (an existing one keeps its payload and
+    /// count) and whether it is new; a new intent needs no reconciliation.
     pub fn begin_intent(
         &self,
         kind: IntentKind,
         ticket: TicketId,
         repo: Option<&str>,
         payload: &str,
-    ) -> Result<Intent> {
-        self.conn().execute(
-            "INSERT OR IGNORE INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+    ) -> Result<(Intent, bool)> {
+        let inserted = self.conn().execute(
+            "INSERT OR IGNORE INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
             params![key(kind, ticket), ticket.0 as i64, kind.as_str(), repo, payload, ts(Utc::now())],
         )?;
-        Ok(self.intent(kind, ticket)?.expect("intent was just written"))
+        Ok((self.intent(kind, ticket)?.expect("intent was just written"), inserted == 1))
     }
 
     /// Marks that a remote write for this intent is about to be sent. Durable before the write.

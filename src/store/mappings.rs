@@ -64,21 +64,21 @@ pub(super) fn insert_row(
     issue: &Issue,
     now: &str,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    let mut insert = conn.prepare_cached(
         "INSERT INTO mappings (ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, created_at, issue_updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
-            ticket.0 as i64,
-            issue.repo.to_string(),
-            issue.number.0 as i64,
-            issue.id as i64,
-            issue.html_url,
-            issue.state,
-            issue.state_reason,
-            now,
-            issue.updated_at.map(ts),
-        ],
     )?;
+    insert.execute(params![
+        ticket.0 as i64,
+        issue.repo.to_string(),
+        issue.number.0 as i64,
+        issue.id as i64,
+        issue.html_url,
+        issue.state,
+        issue.state_reason,
+        now,
+        issue.updated_at.map(ts),
+    ])?;
     Ok(())
 }
 
@@ -155,7 +155,8 @@ impl Store {
     }
 
     /// Records a created (or recovered) issue: the mapping, the ledger line, the end of the
-    /// create intent and the start of the link-note intent, in one transaction.
+    /// create intent and the start of the link-note intent (counted as attempted: the note is
+    /// written next), in one transaction.
     pub fn record_issue_created(
         &self,
         ticket: TicketId,
@@ -172,7 +173,7 @@ impl Store {
             [super::intents::key(super::IntentKind::CreateIssue, ticket)],
         )?;
         tx.execute(
-            "INSERT INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+            "INSERT INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
             params![
                 super::intents::key(super::IntentKind::LinkNote, ticket),
                 ticket.0 as i64,
@@ -185,8 +186,9 @@ impl Store {
         let event = if recovered { "issue_recovered" } else { "issue_created" };
         let remote = format!("{}#{}", issue.repo, issue.number);
         tx.execute(
-            "INSERT INTO ledger (ticket_id, at, event, side, remote_id, detail) VALUES (?1, ?2, ?3, 'github', ?4, ?5)",
-            params![ticket.0 as i64, now, event, remote, issue.html_url],
+            // The URL is on the mapping; the ledger keeps `owner/repo#number` only.
+            "INSERT INTO ledger (ticket_id, at, event, side, remote_id) VALUES (?1, ?2, ?3, 'github', ?4)",
+            params![ticket.0 as i64, now, event, remote],
         )?;
         tx.execute("DELETE FROM failures WHERE ticket_id = ?1", [ticket.0 as i64])?;
         tx.commit()?;

@@ -107,4 +107,9 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX mappings_active_repo ON mappings (link_state, repo);
     "#,
+    // 7: only ledger lines with an event key need the event-key index (smaller database).
+    r#"
+    DROP INDEX ledger_event_key;
+    CREATE INDEX ledger_event_key ON ledger (ticket_id, detail) WHERE detail IS NOT NULL;
+    "#,
 ];

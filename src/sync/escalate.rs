@@ -150,7 +150,7 @@ async fn handle(engine: &Engine, ticket: Ticket, report: &mut PassReport) -> Res
 async fn act(engine: &Engine, ticket: &Ticket, report: &mut PassReport) -> Result<(), ItemError> {
     if let Some(intent) = engine.store.intent(IntentKind::CreateIssue, ticket.id)? {
         report.escalated += 1;
-        return finish_create(engine, intent, report).await;
+        return finish_create(engine, intent, false, report).await;
     }
     let mapping = engine.store.mapping(ticket.id)?;
     if let Some(m) = &mapping {
@@ -192,7 +192,7 @@ async fn act(engine: &Engine, ticket: &Ticket, report: &mut PassReport) -> Resul
             let json = serde_json::to_string(&payload).expect("payload serialises");
             let intent =
                 engine.store.begin_intent(IntentKind::CreateIssue, ticket.id, Some(&route.repo.to_string()), &json)?;
-            finish_create(engine, intent, report).await
+            finish_create(engine, intent.0, intent.1, report).await
         }
     }
 }
@@ -252,19 +252,22 @@ fn defer_when_budget_is_short(engine: &Engine) -> Result<(), ItemError> {
 /// Carries an unfinished intent to its end (used at the start of a pass).
 async fn resume(engine: &Engine, intent: Intent, report: &mut PassReport) -> Result<(), ItemError> {
     match intent.kind {
-        IntentKind::CreateIssue => finish_create(engine, intent, report).await,
-        IntentKind::LinkNote => finish_note(engine, intent, report).await,
+        IntentKind::CreateIssue => finish_create(engine, intent, false, report).await,
+        IntentKind::LinkNote => finish_note(engine, intent, false, report).await,
         IntentKind::PushNote | IntentKind::ForwardComment => Ok(()),
     }
 }
 
-async fn finish_create(engine: &Engine, intent: Intent, report: &mut PassReport) -> Result<(), ItemError> {
+/// Creates the issue of a create intent (or adopts the one an interrupted attempt created),
+/// records it, then writes the link note. `fresh`: the intent was recorded just now, so no
+/// earlier attempt can exist.
+async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mut PassReport) -> Result<(), ItemError> {
     let id = intent.ticket_id;
     let payload: CreatePayload = serde_json::from_str(&intent.payload)
         .map_err(|e| ItemError::Refused(format!("stored intent is unreadable ({e}); run `ticket-sync retry {id}`")))?;
     tracing::Span::current().record("repo", tracing::field::display(&payload.repo));
     let marker = body::issue_marker(id);
-    let found = if intent.attempts > 0 {
+    let found = if !fresh && intent.attempts > 0 {
         // An earlier attempt may have created the issue and lost the answer: look before writing.
         let since = intent.created_at - Duration::minutes(RECONCILE_MARGIN_MINUTES);
         engine.github.find_issue_with_marker(&payload.repo, &marker, since).await?
@@ -278,7 +281,9 @@ async fn finish_create(engine: &Engine, intent: Intent, report: &mut PassReport)
         }
         None => {
             check_repo(engine, &payload.repo).await?;
-            engine.store.intent_attempt(IntentKind::CreateIssue, id)?;
+            if !fresh {
+                engine.store.intent_attempt(IntentKind::CreateIssue, id)?;
+            }
             crashpoint::hit("before_issue_create");
             let issue =
                 engine.github.create_issue(&payload.repo, &payload.title, &payload.body, &payload.labels).await?;
@@ -298,10 +303,10 @@ async fn finish_create(engine: &Engine, intent: Intent, report: &mut PassReport)
     }
     report.linked.push((id, format!("{}#{}", issue.repo, issue.number)));
     let intent = engine.store.intent(IntentKind::LinkNote, id)?.expect("note intent recorded with the mapping");
-    finish_note(engine, intent, report).await
+    finish_note(engine, intent, true, report).await
 }
 
-async fn finish_note(engine: &Engine, intent: Intent, report: &mut PassReport) -> Result<(), ItemError> {
+async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut PassReport) -> Result<(), ItemError> {
     let id = intent.ticket_id;
     let payload: NotePayload = serde_json::from_str(&intent.payload)
         .map_err(|e| ItemError::Refused(format!("stored note intent is unreadable ({e})")))?;
@@ -314,7 +319,7 @@ async fn finish_note(engine: &Engine, intent: Intent, report: &mut PassReport) -
         crash_before: "before_link_note",
         crash_after: "after_link_note",
     };
-    match write_once(engine, &intent, &note).await? {
+    match write_once(engine, &intent, &note, fresh).await? {
         NoteOutcome::Written(comment_id) => {
             engine.store.record_link_note(id, comment_id, false)?;
             report.notes += 1;

@@ -38,7 +38,17 @@ pub(super) struct Note<'a> {
 }
 
 /// Writes `note` for `intent` unless an earlier attempt did; records nothing but the attempt.
-pub(super) async fn write_once(engine: &Engine, intent: &Intent, note: &Note<'_>) -> Result<NoteOutcome, ItemError> {
+/// `fresh`: the intent was recorded just now, already counted as attempted, so there is
+/// nothing to look for and nothing more to record before the write.
+pub(super) async fn write_once(
+    engine: &Engine,
+    intent: &Intent,
+    note: &Note<'_>,
+    fresh: bool,
+) -> Result<NoteOutcome, ItemError> {
+    if fresh {
+        return send(engine, note).await;
+    }
     if intent.attempts > 0 {
         let comments = engine.zendesk.recent_comments(note.ticket, RECENT_PAGES).await?;
         if let Some(c) = comments.iter().find(|c| c.body.contains(note.marker)) {
@@ -47,6 +57,10 @@ pub(super) async fn write_once(engine: &Engine, intent: &Intent, note: &Note<'_>
         }
     }
     engine.store.intent_attempt_key(&intent.key)?;
+    send(engine, note).await
+}
+
+async fn send(engine: &Engine, note: &Note<'_>) -> Result<NoteOutcome, ItemError> {
     crashpoint::hit(note.crash_before);
     match engine.zendesk.update_ticket(note.ticket, note.text, false, note.status).await {
         Ok(comment_id) => {

@@ -341,7 +341,7 @@ async fn push_note(
         crash_before: "before_push_note",
         crash_after: "after_push_note",
     };
-    match write_once(engine, intent, &note).await? {
+    match write_once(engine, intent, &note, false).await? {
         NoteOutcome::Written(comment_id) => {
             engine.store.record_push_note(id, &intent.key, &p.event_key, comment_id, false)?;
             report.pushed += 1;
