@@ -12,13 +12,13 @@ use tracing::{info, info_span, warn, Instrument};
 
 use super::body;
 use super::note::{write_once, Note, NoteOutcome};
-use super::pushback;
-use super::route::{self, decide, Decision};
+use super::reescalate;
+use super::route::{decide, Decision};
 use super::{Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
 use crate::domain::{RepoName, Ticket, TicketId};
 use crate::http::{ApiError, Service};
-use crate::store::{Intent, IntentKind, LinkState, Mapping};
+use crate::store::{Intent, IntentKind, LinkState};
 use crate::zendesk::ExportFrom;
 
 const CURSOR: &str = "zendesk_export";
@@ -154,7 +154,7 @@ async fn act(engine: &Engine, ticket: &Ticket, report: &mut PassReport) -> Resul
     }
     let mapping = engine.store.mapping(ticket.id)?;
     if let Some(m) = &mapping {
-        return track_escalation(engine, ticket, m, report).await;
+        return reescalate::track(engine, ticket, m, report).await;
     }
     match decide(&engine.rules, ticket, false) {
         Decision::NotEscalated | Decision::AlreadyLinked => Ok(()),
@@ -195,46 +195,6 @@ async fn act(engine: &Engine, ticket: &Ticket, report: &mut PassReport) -> Resul
             finish_create(engine, intent.0, intent.1, report).await
         }
     }
-}
-
-/// The re-escalation rule for a linked ticket: a ticket seen without its escalation tags and
-/// later with them again, while its issue is closed, reopens that issue (and gets one note)
-/// instead of getting a second issue. Losing the tags alone never unlinks a ticket.
-async fn track_escalation(
-    engine: &Engine,
-    ticket: &Ticket,
-    m: &Mapping,
-    report: &mut PassReport,
-) -> Result<(), ItemError> {
-    let escalated = route::matches(&engine.rules.escalation.filter, ticket);
-    if engine.dry_run || escalated != m.escalation_lost {
-        return Ok(());
-    }
-    if !escalated {
-        engine.store.set_escalation_lost(ticket.id, true)?;
-        return Ok(());
-    }
-    if m.issue_state != "closed" || m.link_state != LinkState::Active {
-        engine.store.set_escalation_lost(ticket.id, false)?;
-        return Ok(());
-    }
-    tracing::Span::current().record("repo", tracing::field::display(&m.repo));
-    tracing::Span::current().record("issue_number", m.issue_number.0);
-    report.escalated += 1;
-    let key = format!("reescalated-{}", engine.store.reopen_count(ticket.id)? + 1);
-    let text = format!(
-        "Escalated again: GitHub issue {}#{} was closed, so ticket-sync reopened it.\n{}\n\n{}",
-        m.repo,
-        m.issue_number,
-        m.issue_url,
-        body::push_note_marker(&key)
-    );
-    // The note's intent first: if the process dies after the reopen, the push pass writes it.
-    pushback::queue_note(engine, m, &key, &text)?;
-    engine.github.reopen_issue(&m.repo, m.issue_number).await?;
-    engine.store.record_reopened(ticket.id, &format!("{}#{}", m.repo, m.issue_number))?;
-    info!("re-escalated: the closed issue was reopened");
-    pushback::note_once(engine, m, &key, &text, report).await
 }
 
 /// New issues wait when GitHub's budget is nearly spent, so push-back of status changes

@@ -9,6 +9,7 @@ mod note;
 mod online;
 mod pushback;
 mod pushplan;
+mod reescalate;
 pub mod route;
 
 pub use online::online_check;

@@ -1,0 +1,48 @@
+//! The re-escalation rule: a linked ticket that loses its escalation match and later matches
+//! again, while its issue is closed, reopens that issue instead of getting a second one.
+
+use tracing::info;
+
+use super::{body, pushback, route, Engine, ItemError, PassReport};
+use crate::domain::Ticket;
+use crate::store::{LinkState, Mapping};
+
+/// The re-escalation rule for a linked ticket: a ticket seen without its escalation tags and
+/// later with them again, while its issue is closed, reopens that issue (and gets one note)
+/// instead of getting a second issue. Losing the tags alone never unlinks a ticket.
+pub(super) async fn track(
+    engine: &Engine,
+    ticket: &Ticket,
+    m: &Mapping,
+    report: &mut PassReport,
+) -> Result<(), ItemError> {
+    let escalated = route::matches(&engine.rules.escalation.filter, ticket);
+    if engine.dry_run || escalated != m.escalation_lost {
+        return Ok(());
+    }
+    if !escalated {
+        engine.store.set_escalation_lost(ticket.id, true)?;
+        return Ok(());
+    }
+    if m.issue_state != "closed" || m.link_state != LinkState::Active {
+        engine.store.set_escalation_lost(ticket.id, false)?;
+        return Ok(());
+    }
+    tracing::Span::current().record("repo", tracing::field::display(&m.repo));
+    tracing::Span::current().record("issue_number", m.issue_number.0);
+    report.escalated += 1;
+    let key = format!("reescalated-{}", engine.store.reopen_count(ticket.id)? + 1);
+    let text = format!(
+        "Escalated again: GitHub issue {}#{} was closed, so ticket-sync reopened it.\n{}\n\n{}",
+        m.repo,
+        m.issue_number,
+        m.issue_url,
+        body::push_note_marker(&key)
+    );
+    // The note's intent first: if the process dies after the reopen, the push pass writes it.
+    pushback::queue_note(engine, m, &key, &text)?;
+    engine.github.reopen_issue(&m.repo, m.issue_number).await?;
+    engine.store.record_reopened(ticket.id, &format!("{}#{}", m.repo, m.issue_number))?;
+    info!("re-escalated: the closed issue was reopened");
+    pushback::note_once(engine, m, &key, &text, report).await
+}
