@@ -171,9 +171,13 @@ attachments = {attachments}
     }
 
     /// Closes the issues of the first `n` seeded links (spread over the three repositories).
+    /// Closes `n` linked issues, spread evenly over the repositories (34/33/33 for 100).
     pub fn close_issues(&self, n: usize) {
-        for (_, r, number) in &self.links[..n] {
-            self.sb.github.close_issue(REPOS[*r], *number, "completed", "alice");
+        for (r, repo) in REPOS.iter().enumerate() {
+            let share = n / REPOS.len() + usize::from(r < n % REPOS.len());
+            for (_, _, number) in self.links.iter().filter(|l| l.1 == r).take(share) {
+                self.sb.github.close_issue(repo, *number, "completed", "alice");
+            }
         }
     }
 

@@ -135,7 +135,8 @@ impl Store {
         for chunk in numbers.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(",");
             let sql = format!(
-                "SELECT {COLUMNS} FROM mappings WHERE repo = ? AND link_state = 'active' AND issue_number IN ({marks})"
+                // `+link_state` keeps SQLite on the (repo, issue_number) index: the lookup reads only these issues.
+                "SELECT {COLUMNS} FROM mappings WHERE repo = ? AND +link_state = 'active' AND issue_number IN ({marks})"
             );
             let mut stmt = conn.prepare(&sql)?;
             let repo_name = repo.to_string();

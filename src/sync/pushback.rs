@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
@@ -24,6 +24,9 @@ use crate::domain::{IssueNumber, RepoName, TicketId};
 use crate::github::Listing;
 use crate::http::ApiError;
 use crate::store::{Intent, IntentKind, LinkState, Mapping};
+
+/// How old a second must be before no GitHub update can still carry it (clock skew included).
+const SETTLED_SECOND_MINUTES: i64 = 10;
 
 /// How far before the oldest mapping a repository's first listing starts (clock skew margin).
 const FIRST_SINCE_MARGIN_MINUTES: i64 = 10;
@@ -193,12 +196,12 @@ async fn sync_repo(
         return Ok(());
     }
     if let Some(t) = issues.iter().filter_map(|i| i.updated_at).max() {
-        wm.issues_since = Some(t);
+        wm.issues_since = Some(next_since(t, issues_etag.is_none(), Utc::now()));
     }
     wm.issues_since = wm.issues_since.or(issues_since);
     wm.issues_etag = issues_etag.or(wm.issues_etag);
     if let Some(t) = comments.iter().filter_map(|c| c.updated_at).max() {
-        wm.comments_since = Some(t);
+        wm.comments_since = Some(next_since(t, comments_etag.is_none(), Utc::now()));
     }
     wm.comments_since = wm.comments_since.or(comments_since);
     wm.comments_etag = comments_etag.or(wm.comments_etag);
@@ -210,6 +213,21 @@ async fn sync_repo(
     };
     engine.store.set_watermark(repo, &wm)?;
     Ok(())
+}
+
+/// The next `since` after a listing whose newest item was updated at `newest`.
+///
+/// `since` is inclusive and GitHub's times have whole seconds, so the next listing repeats the
+/// items of that second; a single page of them answers 304 to its ETag. A listing of several
+/// pages gets no ETag (a change further down would not alter its first page), so when the
+/// newest second lies safely in the past (no update can still get that time stamp) the
+/// watermark moves one second on, and the items already read are not read again.
+fn next_since(newest: DateTime<Utc>, multi_page: bool, now: DateTime<Utc>) -> DateTime<Utc> {
+    if multi_page && newest < now - Duration::minutes(SETTLED_SECOND_MINUTES) {
+        newest + Duration::seconds(1)
+    } else {
+        newest
+    }
 }
 
 /// Items and ETag of a changed listing; `None` for a 304.
@@ -396,4 +414,19 @@ fn settle(
 /// and unmoved watermarks carry the work to the next one).
 pub(super) fn stops_pass(e: &ApiError) -> bool {
     matches!(e, ApiError::RateLimited { .. } | ApiError::Auth { .. })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_settled_second_of_a_long_listing_is_not_read_again() {
+        let newest = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
+        let later = |m| newest + Duration::minutes(m);
+        assert_eq!(next_since(newest, true, later(11)), newest + Duration::seconds(1), "several pages, long past");
+        assert_eq!(next_since(newest, true, later(5)), newest, "too recent: an update may still carry that second");
+        assert_eq!(next_since(newest, false, later(60)), newest, "one page: its ETag makes the repeat free");
+    }
 }
