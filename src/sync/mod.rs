@@ -95,6 +95,9 @@ pub struct Engine {
     repo_checks: Mutex<HashMap<RepoName, Option<String>>>,
     /// The GitHub token's login (`GET /user`), read once when first needed.
     github_login: Mutex<Option<String>>,
+    /// Names the GitHub token without revealing it: the stored login is reused only for the
+    /// token it was read with.
+    github_token_id: String,
     /// Told between items that the pass is making progress (systemd watchdog).
     heartbeat: Option<Arc<crate::notify::Notifier>>,
 }
@@ -146,6 +149,7 @@ impl Engine {
             dry_run,
             repo_checks: Mutex::new(HashMap::new()),
             github_login: Mutex::new(None),
+            github_token_id: token_id(github_token),
             heartbeat: None,
         }
     }
@@ -227,6 +231,13 @@ impl Engine {
     pub fn budget_remaining(&self, service: Service) -> Option<u64> {
         self.stats.snapshot().budgets.get(&service).and_then(|b| b.remaining)
     }
+}
+
+/// A short SHA-256 prefix of a token: enough to notice a different token, useless to an attacker.
+fn token_id(token: &Secret) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(token.expose().as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 fn summary_json(r: &PassReport) -> serde_json::Value {

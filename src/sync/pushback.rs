@@ -239,11 +239,24 @@ fn changed<T>(listing: Listing<T>) -> (Option<Vec<T>>, Option<String>) {
 }
 
 /// The token's own login, read once per engine.
+/// The token's own login: from memory, else from the database (stored with the token's id,
+/// so a new token is asked again), else from `GET /user` once.
 async fn github_login(engine: &Engine) -> Result<String, ApiError> {
     if let Some(login) = engine.github_login.lock().unwrap().clone() {
         return Ok(login);
     }
-    let login = engine.github.whoami().await?;
+    let key = format!("github_login:{}", engine.github_token_id);
+    let stored = engine.store.meta(&key).ok().flatten();
+    let login = match stored {
+        Some(login) => login,
+        None => {
+            let login = engine.github.whoami().await?;
+            if !engine.dry_run {
+                let _ = engine.store.meta_get_or_set(&key, &login);
+            }
+            login
+        }
+    };
     *engine.github_login.lock().unwrap() = Some(login.clone());
     Ok(login)
 }
