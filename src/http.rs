@@ -304,6 +304,14 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
+/// `base` with `path` appended to its own path (a GitHub Enterprise base ends in `/api/v3`).
+pub fn join_path(base: &url::Url, path: &str) -> url::Url {
+    let mut url = base.clone();
+    let prefix = url.path().trim_end_matches('/').to_string();
+    url.set_path(&format!("{prefix}{path}"));
+    url
+}
+
 /// The HTTP client both services use: rustls, timeouts, no automatic redirects (a 301 on an
 /// issue means it was transferred, and the sync logic wants to see that).
 pub fn build_client() -> reqwest::Client {

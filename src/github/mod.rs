@@ -142,10 +142,7 @@ impl GithubClient {
     }
 
     fn url(&self, path: &str) -> Url {
-        let mut url = self.base.clone();
-        let prefix = url.path().trim_end_matches('/').to_string();
-        url.set_path(&format!("{prefix}{path}"));
-        url
+        http::join_path(&self.base, path)
     }
 
     /// Sends one request; returns status, headers and body, or the typed error for a failure status.

@@ -92,6 +92,11 @@ impl Store {
         Ok(self.failures()?.into_iter().filter(|f| !f.parked && f.next_attempt_at <= now).collect())
     }
 
+    /// Whether a failed item must wait: parked, or its next attempt not yet due.
+    pub fn held_back(&self, ticket: TicketId, now: DateTime<Utc>) -> Result<bool> {
+        Ok(self.failure(ticket)?.is_some_and(|f| f.parked || f.next_attempt_at > now))
+    }
+
     pub fn clear_failure(&self, ticket: TicketId) -> Result<()> {
         self.conn().execute("DELETE FROM failures WHERE ticket_id = ?1", [ticket.0 as i64])?;
         Ok(())

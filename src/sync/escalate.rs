@@ -57,10 +57,8 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
             }
             engine.beat();
             let id = intent.ticket_id;
-            if let Some(f) = engine.store.failure(id)? {
-                if f.parked || f.next_attempt_at > Utc::now() {
-                    continue;
-                }
+            if engine.store.held_back(id, Utc::now())? {
+                continue;
             }
             let result = resume(engine, intent, &mut report).instrument(info_span!("ticket", ticket_id = %id, repo = tracing::field::Empty, issue_number = tracing::field::Empty)).await;
             settle(engine, id, None, "resume", result, &mut report)?;

@@ -111,10 +111,8 @@ async fn resume(
         if cancel.is_cancelled() {
             continue;
         }
-        if let Some(f) = engine.store.failure(id)? {
-            if f.parked || f.next_attempt_at > Utc::now() {
-                continue;
-            }
+        if engine.store.held_back(id, Utc::now())? {
+            continue;
         }
         items.sort_by_key(|(p, _)| p.zendesk_comment_id);
         let result = async {

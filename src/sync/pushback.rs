@@ -92,10 +92,8 @@ async fn resume(
         if cancel.is_cancelled() {
             continue;
         }
-        if let Some(f) = engine.store.failure(id)? {
-            if f.parked || f.next_attempt_at > Utc::now() {
-                continue;
-            }
+        if engine.store.held_back(id, Utc::now())? {
+            continue;
         }
         if engine.store.mapping(id)?.is_none_or(|m| m.link_state != LinkState::Active) {
             engine.store.abandon_push_intents(id, "the link is no longer active")?;

@@ -75,10 +75,7 @@ impl ZendeskClient {
     }
 
     fn url(&self, path: &str) -> Url {
-        let mut url = self.base.clone();
-        let prefix = url.path().trim_end_matches('/').to_string();
-        url.set_path(&format!("{prefix}{path}"));
-        url
+        http::join_path(&self.base, path)
     }
 
     async fn call(&self, method: Method, url: Url, body: Option<&serde_json::Value>) -> Result<bytes::Bytes, ApiError> {
