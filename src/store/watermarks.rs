@@ -53,6 +53,20 @@ impl Store {
         Ok(row)
     }
 
+    /// Makes the next push pass over `repo` read everything since `to` again: used when a link
+    /// appears for an issue that already had a history there (an adopted create, a transfer).
+    /// The ledger keeps what was pushed before from being pushed twice.
+    pub fn rewind_watermark(&self, repo: &RepoName, to: DateTime<Utc>) -> Result<()> {
+        let Some(mut w) = self.watermark(repo)? else { return Ok(()) };
+        w.issues_since = Some(w.issues_since.map_or(to, |s| s.min(to)));
+        w.comments_since = Some(w.comments_since.map_or(to, |s| s.min(to)));
+        w.issues_etag = None;
+        w.comments_etag = None;
+        w.last_comment_id = None;
+        w.last_event_id = None;
+        self.set_watermark(repo, &w)
+    }
+
     pub fn set_watermark(&self, repo: &RepoName, w: &Watermark) -> Result<()> {
         self.conn().execute(
             "INSERT OR REPLACE INTO watermarks

@@ -47,7 +47,8 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken, report: &mu
     if engine.rules.forward.comments != ForwardMode::Public || engine.dry_run {
         return Ok(());
     }
-    let blocked = resume(engine, cancel, report).await?;
+    let mut blocked = resume(engine, cancel, report).await?;
+    retry_failed(engine, cancel, &mut blocked, report).await?;
     let mut from = match engine.store.cursor(CURSOR)? {
         Some(c) => ExportFrom::Cursor(c),
         None => ExportFrom::StartTime(first_start_time(engine)?),
@@ -89,6 +90,31 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken, report: &mu
 fn first_start_time(engine: &Engine) -> Result<i64, PassError> {
     let oldest = engine.store.mappings()?.iter().map(|m| m.created_at).min().unwrap_or_else(Utc::now);
     Ok((oldest - Duration::minutes(1)).timestamp().min(Utc::now().timestamp() - 61))
+}
+
+/// Tickets whose comments could not be read last time (nothing was queued for them, and the
+/// export cursor moved on): read them again once their back-off is over.
+async fn retry_failed(
+    engine: &Engine,
+    cancel: &CancellationToken,
+    blocked: &mut BTreeSet<TicketId>,
+    report: &mut PassReport,
+) -> Result<(), PassError> {
+    for f in engine.store.due_failures(Utc::now())?.into_iter().filter(|f| f.stage == "forward") {
+        if cancel.is_cancelled() || blocked.contains(&f.ticket_id) {
+            continue;
+        }
+        let Some(m) = engine.store.mapping(f.ticket_id)?.filter(|m| m.link_state == LinkState::Active) else {
+            engine.store.clear_failure(f.ticket_id)?;
+            continue;
+        };
+        let result =
+            forward_ticket(engine, &m, false, report).instrument(info_span!("ticket", ticket_id = %m.ticket_id)).await;
+        if !settle(engine, m.ticket_id, result, report)? {
+            blocked.insert(m.ticket_id);
+        }
+    }
+    Ok(())
 }
 
 /// Finishes forwards queued by earlier passes, oldest comment first per ticket. Returns the
@@ -135,10 +161,11 @@ async fn resume(
 /// Forwards the ticket's new public comments in order; behind a failure the rest only queue.
 async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut PassReport) -> Result<(), ItemError> {
     let id = m.ticket_id;
-    let comments = engine.zendesk.comments_with_authors(id, COMMENT_PAGES).await?;
+    let mark = engine.store.forward_mark(id)?;
+    let comments = engine.zendesk.comments_with_authors(id, mark, COMMENT_PAGES).await?;
     let Some(newest) = comments.iter().map(|c| c.id).max() else { return Ok(()) };
     let link_note = body::link_note_marker(id);
-    let after = match engine.store.forward_mark(id)? {
+    let after = match mark {
         Some(mark) => mark,
         // First look at this ticket: what came before the link note was escalated with it.
         None => match comments.iter().find(|c| c.body.contains(&link_note)) {
@@ -232,6 +259,7 @@ async fn forward_one(
                 let issue = engine.github.get_issue(&repo, number).await?;
                 info!(to = %format!("{repo}#{number}"), "the issue was transferred; the link follows it");
                 engine.store.move_mapping(id, &repo, number, &issue.html_url)?;
+                engine.store.rewind_watermark(&repo, super::audit::since_last_seen(&m))?;
             }
             Err(ApiError::Gone { .. } | ApiError::NotFound { .. }) => {
                 issue_gone(engine, &m, "was deleted (or is no longer visible to ticket-sync)", report).await?;

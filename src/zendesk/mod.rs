@@ -114,7 +114,7 @@ impl ZendeskClient {
     /// Links to the files attached to the ticket's comments (the description's attachments first).
     pub async fn attachments(&self, id: TicketId) -> Result<Vec<Attachment>, ApiError> {
         let mut out = Vec::new();
-        for comment in self.comments_raw(id, false, false, 3).await?.0 {
+        for comment in self.comments_raw(id, false, false, 3, None).await?.0 {
             for a in comment.attachments {
                 if let (Some(name), Some(url)) = (a.file_name, a.content_url) {
                     out.push(Attachment { file_name: name, url });
@@ -126,14 +126,24 @@ impl ZendeskClient {
 
     /// The ticket's comments, newest first, up to `max_pages` pages of 100.
     pub async fn recent_comments(&self, id: TicketId, max_pages: usize) -> Result<Vec<TicketComment>, ApiError> {
-        let (comments, _) = self.comments_raw(id, true, false, max_pages).await?;
+        let (comments, _) = self.comments_raw(id, true, false, max_pages, None).await?;
         Ok(comments.into_iter().map(|c| to_comment(c, &HashMap::new())).collect())
     }
 
     /// The ticket's comments, oldest first, with their authors' names (side-loaded users).
-    pub async fn comments_with_authors(&self, id: TicketId, max_pages: usize) -> Result<Vec<TicketComment>, ApiError> {
-        let (comments, names) = self.comments_raw(id, false, true, max_pages).await?;
-        Ok(comments.into_iter().map(|c| to_comment(c, &names)).collect())
+    /// The ticket's comments newer than `after` (all of the newest pages when `None`), oldest
+    /// first, with their authors' names. Read newest first, so a ticket with thousands of
+    /// comments costs the pages of its new ones, not of its history.
+    pub async fn comments_with_authors(
+        &self,
+        id: TicketId,
+        after: Option<u64>,
+        max_pages: usize,
+    ) -> Result<Vec<TicketComment>, ApiError> {
+        let (comments, names) = self.comments_raw(id, true, true, max_pages, after).await?;
+        let mut out: Vec<TicketComment> = comments.into_iter().map(|c| to_comment(c, &names)).collect();
+        out.sort_by_key(|c| c.id);
+        Ok(out)
     }
 
     /// Comments and, with `include_users`, the names of their authors by user id.
@@ -143,6 +153,7 @@ impl ZendeskClient {
         newest_first: bool,
         include_users: bool,
         max_pages: usize,
+        stop_at: Option<u64>,
     ) -> Result<(Vec<wire::WireComment>, HashMap<u64, String>), ApiError> {
         let mut out = Vec::new();
         let mut names = HashMap::new();
@@ -163,7 +174,11 @@ impl ZendeskClient {
                 }
             }
             let page: wire::CommentsPage = http::decode(SVC, &self.call(Method::GET, url, None).await?)?;
+            let reached = stop_at.is_some_and(|s| page.comments.iter().any(|c| c.id <= s));
             out.extend(page.comments);
+            if reached {
+                break;
+            }
             names.extend(page.users.into_iter().filter_map(|u| Some((u.id, u.name?))));
             match page.meta {
                 Some(m) if m.has_more && m.after_cursor.is_some() => after = m.after_cursor,

@@ -10,4 +10,5 @@ mod forward;
 mod harness;
 mod idle_cost;
 mod limits;
+mod no_loss;
 mod pushback;

@@ -1,0 +1,155 @@
+//! No lost updates: history that an unfinished create or a transfer hid from the push pass,
+//! forwards whose comment read failed, and replies on very long tickets.
+
+use axum::http::Method;
+use ticket_sync::domain::TicketId;
+use ticket_sync::sandbox::{Fault, FaultRule};
+use ticket_sync::sync::PassReport;
+use tokio_util::sync::CancellationToken;
+
+use crate::harness::{Env, ROUTES};
+
+const REPO: &str = "acme/backend";
+const PUSHBACK: &str = r#"
+[pushback]
+closed_completed = "solved"
+closed_not_planned = "hold"
+closed_duplicate = "pending"
+reopened = "open"
+comments = "internal"
+"#;
+const FORWARD: &str = "[forward]\ncomments = \"public\"\n";
+
+async fn push(env: &Env) -> PassReport {
+    env.engine().push(&CancellationToken::new()).await.expect("pass runs")
+}
+
+fn push_notes(env: &Env, ticket: u64) -> Vec<String> {
+    env.sb
+        .zendesk
+        .comments(ticket)
+        .into_iter()
+        .filter(|c| c.body.contains("[ticket-sync:event "))
+        .map(|c| c.body)
+        .collect()
+}
+
+/// forward.rs run: a ticket whose comments cannot be read is recorded as a failure, but the
+/// forward export cursor still moves past it and no intent was queued, so the public reply is
+/// never forwarded (nothing retries a "forward" failure).
+#[tokio::test]
+async fn a_reply_whose_comments_read_failed_is_forwarded_later() {
+    let env = Env::with_routes(ROUTES, FORWARD).await;
+    let id = env.ticket("Broken login", &["escalated"]);
+    env.escalate().await;
+    let n = env.issues_for(REPO, id)[0];
+    env.sb.zendesk.add_public_comment(id, env.requester, "Still broken for us");
+    env.sb.settle();
+    env.sb
+        .zendesk
+        .door
+        .faults
+        .push(FaultRule::new(Some(Method::GET), &format!("/tickets/{id}/comments"), Fault::Status(500)).times(4));
+    let first = push(&env).await;
+    assert_eq!((first.forwarded, first.failed), (0, 1), "{first:?}");
+
+    for _ in 0..3 {
+        env.sb.settle();
+        env.engine().store.retry_now(TicketId(id)).unwrap();
+        push(&env).await;
+    }
+    let fwd: Vec<_> =
+        env.sb.github.comments(REPO, n).into_iter().filter(|c| c.body.contains("Still broken for us")).collect();
+    assert_eq!(fwd.len(), 1, "the public reply was lost");
+}
+
+/// audit.rs check → store move_mapping: a transferred issue is followed up to a day later, but
+/// the target repository's watermarks have meanwhile moved past whatever happened to the issue
+/// there (its push pass saw an unmapped issue), so a comment made on the issue after the
+/// transfer is never pushed back (the close does arrive, via the issue events).
+#[tokio::test]
+async fn a_comment_after_transfer_is_pushed_back_once_the_audit_follows() {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let other = env.ticket("Billing link", &["escalated", "billing"]);
+    let id = env.ticket("Moves", &["escalated"]);
+    env.escalate().await;
+    assert_eq!(env.issues_for("acme/billing", other).len(), 1);
+    let n = env.issues_for(REPO, id)[0];
+    push(&env).await; // both repositories have watermarks now
+
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    let moved = env.sb.github.transfer_issue(REPO, n, "acme/billing");
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.add_comment("acme/billing", moved, "carol", "Found it: rounding error");
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.close_issue("acme/billing", moved, "completed", "alice");
+    env.sb.settle();
+    push(&env).await; // the regular push pass runs before the daily audit
+
+    let audit = env.engine().audit(&CancellationToken::new()).await.expect("audit runs");
+    assert_eq!(audit.failed, 0, "{audit:?}");
+    let m = env.engine().store.mapping(TicketId(id)).unwrap().unwrap();
+    assert_eq!((m.repo.to_string(), m.issue_number.0), ("acme/billing".to_string(), moved));
+    env.sb.settle();
+    push(&env).await;
+    push(&env).await;
+    let notes = push_notes(&env, id);
+    assert!(notes.iter().any(|n| n.contains("closed as completed by alice")), "close lost: {notes:?}");
+    assert!(notes.iter().any(|n| n.contains("rounding error")), "comment lost: {notes:?}");
+    assert_eq!(env.sb.zendesk.ticket(id).unwrap().status, "solved");
+}
+
+/// Lost create answer, and a push pass of the same repository runs before the retry adopts the
+/// issue: the comment on the (still unmapped) issue moves `last_comment_id`/`comments_since`
+/// past it, and after adoption it is never mirrored.
+#[tokio::test]
+async fn a_comment_before_adoption_of_a_lost_create_is_pushed_back() {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let other = env.ticket("Already linked", &["escalated"]);
+    env.escalate().await;
+    assert_eq!(env.issues_for(REPO, other).len(), 1);
+    push(&env).await;
+
+    let id = env.ticket("Lost answer", &["escalated"]);
+    env.sb.github.door.faults.push(FaultRule::new(Some(Method::POST), "/issues", Fault::LoseResponse));
+    let first = env.escalate().await;
+    assert_eq!((first.created, first.failed), (0, 1), "{first:?}");
+    let n = env.issues_for(REPO, id)[0];
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.add_comment(REPO, n, "carol", "Known problem, fixed in 1.2");
+    env.sb.settle();
+    push(&env).await; // the issue is not mapped yet
+
+    env.engine().store.retry_now(TicketId(id)).unwrap();
+    let second = env.escalate().await;
+    assert_eq!(second.recovered, 1, "{second:?}");
+    env.sb.settle();
+    push(&env).await;
+    let notes = push_notes(&env, id);
+    assert!(notes.iter().any(|n| n.contains("fixed in 1.2")), "the comment was never pushed back: {notes:?}");
+}
+
+/// forward.rs forward_ticket reads the ticket's comments oldest first, at most COMMENT_PAGES
+/// (10 × 100): on a ticket with a long history the newest comments are never read, so a new
+/// public reply is never forwarded (and the forward mark never moves past the 1,000th comment).
+#[tokio::test]
+async fn a_reply_on_a_long_ticket_is_forwarded() {
+    let env = Env::with_routes(ROUTES, FORWARD).await;
+    let id = env.ticket("Long conversation", &["question"]);
+    for i in 0..1000 {
+        env.sb.zendesk.add_public_comment(id, env.requester, &format!("earlier message {i}"));
+    }
+    env.sb.zendesk.set_tags(id, &["question", "escalated"]);
+    env.sb.settle();
+    env.escalate().await;
+    let n = env.issues_for(REPO, id)[0];
+    assert_eq!(env.link_notes(id).len(), 1);
+    push(&env).await; // first look at the ticket: nothing older than the link note is forwarded
+    env.sb.zendesk.add_public_comment(id, env.requester, "Any news? It is still broken");
+    env.sb.settle();
+    let report = push(&env).await;
+    env.sb.settle();
+    push(&env).await;
+    let fwd: Vec<_> = env.sb.github.comments(REPO, n).into_iter().filter(|c| c.body.contains("Any news?")).collect();
+    assert_eq!(fwd.len(), 1, "the reply was never forwarded: {report:?}");
+}
