@@ -214,9 +214,14 @@ impl Store {
 
     /// Drops an intent that can no longer be carried out (the ticket is closed, for example).
     pub fn abandon_intent(&self, kind: IntentKind, ticket: TicketId, why: &str) -> Result<()> {
+        self.abandon_intent_key(kind, ticket, &key(kind, ticket), why)
+    }
+
+    /// Drops one intent by its key, with a ledger line saying why.
+    pub fn abandon_intent_key(&self, kind: IntentKind, ticket: TicketId, intent_key: &str, why: &str) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        tx.execute("DELETE FROM intents WHERE key = ?1", [key(kind, ticket)])?;
+        tx.execute("DELETE FROM intents WHERE key = ?1", [intent_key])?;
         tx.execute(
             "INSERT INTO ledger (ticket_id, at, event, side, detail) VALUES (?1, ?2, ?3, 'local', ?4)",
             params![ticket.0 as i64, ts(Utc::now()), format!("{}_abandoned", kind.as_str()), why],

@@ -5,7 +5,7 @@ use tracing::info;
 
 use super::{body, pushback, route, Engine, ItemError, PassReport};
 use crate::domain::Ticket;
-use crate::store::{LinkState, Mapping};
+use crate::store::{IntentKind, LinkState, Mapping};
 
 /// The re-escalation rule for a linked ticket: a ticket seen without its escalation tags and
 /// later with them again, while its issue is closed, reopens that issue (and gets one note)
@@ -40,8 +40,15 @@ pub(super) async fn track(
         body::push_note_marker(&key)
     );
     // The note's intent first: if the process dies after the reopen, the push pass writes it.
-    pushback::queue_note(engine, m, &key, &text)?;
-    engine.github.reopen_issue(&m.repo, m.issue_number).await?;
+    let (intent, _) = pushback::queue_note(engine, m, &key, &text)?;
+    if let Err(e) = engine.github.reopen_issue(&m.repo, m.issue_number).await {
+        // A refusal (not a passing failure) means the issue stays closed: the note would be untrue.
+        if !e.is_retryable() {
+            let why = format!("the issue could not be reopened: {e}");
+            engine.store.abandon_intent_key(IntentKind::PushNote, ticket.id, &intent.key, &why)?;
+        }
+        return Err(e.into());
+    }
     engine.store.record_reopened(ticket.id, &format!("{}#{}", m.repo, m.issue_number))?;
     info!("re-escalated: the closed issue was reopened");
     pushback::note_once(engine, m, &key, &text, report).await

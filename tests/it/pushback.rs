@@ -403,3 +403,26 @@ async fn the_audit_follows_a_transferred_issue_and_ends_a_deleted_ones_link() {
     assert_eq!(audit(&env).await.pushed, 0);
     assert_eq!(push_notes(&env, deleted).len(), 1);
 }
+
+#[tokio::test]
+async fn a_re_escalation_whose_reopen_is_refused_leaves_no_untrue_note() {
+    let env = env().await;
+    let (id, n) = linked(&env, "Gone before coming back").await;
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    push(&env).await;
+    env.sb.zendesk.set_tags(id, &["followup"]);
+    env.sb.settle();
+    env.escalate().await;
+    env.sb.github.delete_issue(REPO, n);
+    env.sb.zendesk.set_tags(id, &["followup", "escalated"]);
+    env.sb.settle();
+    let report = env.escalate().await;
+    assert_eq!((report.created, report.failed), (0, 1), "{report:?}");
+    env.engine().store.retry_now(TicketId(id)).unwrap();
+    push(&env).await;
+    assert!(
+        push_notes(&env, id).iter().all(|n| !n.starts_with("Escalated again")),
+        "no note may claim a reopen that did not happen: {:?}",
+        push_notes(&env, id)
+    );
+}
