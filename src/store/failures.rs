@@ -97,6 +97,13 @@ impl Store {
         Ok(self.failure(ticket)?.is_some_and(|f| f.parked || f.next_attempt_at > now))
     }
 
+    /// Clears the ticket's failure if `stage` recorded it (a success elsewhere leaves it alone).
+    pub fn clear_failure_of(&self, ticket: TicketId, stage: &str) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM failures WHERE ticket_id = ?1 AND stage = ?2", params![ticket.0 as i64, stage])?;
+        Ok(())
+    }
+
     pub fn clear_failure(&self, ticket: TicketId) -> Result<()> {
         self.conn().execute("DELETE FROM failures WHERE ticket_id = ?1", [ticket.0 as i64])?;
         Ok(())

@@ -7,8 +7,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
 use super::forward::issue_gone;
-use super::pushback::stops_pass;
-use super::{Engine, ItemError, PassError, PassReport};
+use super::{stops_pass, Engine, ItemError, PassError, PassReport};
 use crate::github::parse_issue_url;
 use crate::http::ApiError;
 use crate::store::{LinkState, Mapping};

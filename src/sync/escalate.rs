@@ -14,14 +14,16 @@ use super::body;
 use super::note::{write_once, Note, NoteOutcome};
 use super::reescalate;
 use super::route::{decide, Decision};
-use super::{Engine, ItemError, PassError, PassReport};
+use super::{settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
-use crate::domain::{RepoName, Ticket, TicketId};
+use crate::domain::{RepoName, Ticket};
 use crate::http::{ApiError, Service};
 use crate::store::{Intent, IntentKind, LinkState};
 use crate::zendesk::ExportFrom;
 
 const CURSOR: &str = "zendesk_export";
+/// The failures this pass records and clears.
+const STAGE: &str = "escalate";
 /// How far before an intent's time to look for an issue an earlier attempt may have created.
 const RECONCILE_MARGIN_MINUTES: i64 = 10;
 /// How often a repository's visibility is read again before creating into it.
@@ -61,7 +63,7 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
                 continue;
             }
             let result = resume(engine, intent, &mut report).instrument(info_span!("ticket", ticket_id = %id, repo = tracing::field::Empty, issue_number = tracing::field::Empty)).await;
-            settle(engine, id, None, "resume", result, &mut report)?;
+            settle(engine, id, STAGE, None, result, &mut report)?;
         }
         for failure in engine.store.due_failures(Utc::now())? {
             if cancel.is_cancelled() {
@@ -103,7 +105,7 @@ async fn read_export(engine: &Engine, cancel: &CancellationToken, report: &mut P
             report.failed += 1;
             warn!(ticket_id = ?id.map(|i| i.0), error = %why, "ticket skipped: the export returned it in a form ticket-sync cannot read");
             if let (Some(id), false) = (id, engine.dry_run) {
-                engine.store.record_failure(id, "read", &why, None, &engine.rules.retry)?;
+                engine.store.record_failure(id, STAGE, &why, None, &engine.rules.retry)?;
                 report.failures.push((id, why));
             }
         }
@@ -142,7 +144,7 @@ async fn handle(engine: &Engine, ticket: Ticket, report: &mut PassReport) -> Res
     let span =
         info_span!("ticket", ticket_id = %id, repo = tracing::field::Empty, issue_number = tracing::field::Empty);
     let result = act(engine, &ticket, report).instrument(span).await;
-    settle(engine, id, Some(&ticket), "escalate", result, report)
+    settle(engine, id, STAGE, Some(&ticket), result, report).map(|_| ())
 }
 
 async fn act(engine: &Engine, ticket: &Ticket, report: &mut PassReport) -> Result<(), ItemError> {
@@ -336,39 +338,4 @@ async fn check_repo(engine: &Engine, repo: &RepoName) -> Result<(), ItemError> {
     }
     engine.repo_checks.lock().unwrap().insert(repo.clone(), verdict.clone());
     verdict.map_or(Ok(()), |why| Err(ItemError::Refused(why)))
-}
-
-/// Records the outcome of one item; only a store failure stops the pass.
-fn settle(
-    engine: &Engine,
-    id: TicketId,
-    ticket: Option<&Ticket>,
-    stage: &str,
-    result: Result<(), ItemError>,
-    report: &mut PassReport,
-) -> Result<(), PassError> {
-    match result {
-        Ok(()) if engine.dry_run => Ok(()),
-        Ok(()) => Ok(engine.store.clear_failure(id)?),
-        Err(ItemError::Store(e)) => Err(e.into()),
-        // A spent budget or a refused token affects every item alike: stop the pass (the
-        // cursor stays, unfinished intents wait) instead of failing each ticket in turn.
-        Err(ItemError::Api(e @ (ApiError::RateLimited { .. } | ApiError::Auth { .. }))) => Err(e.into()),
-        Err(e) => {
-            report.failed += 1;
-            let text = e.to_string();
-            report.failures.push((id, text.clone()));
-            if engine.dry_run {
-                warn!(ticket_id = %id, error = %text, "would fail");
-                return Ok(());
-            }
-            let f = engine.store.record_failure(id, stage, &text, ticket, &engine.rules.retry)?;
-            if f.parked {
-                warn!(ticket_id = %id, attempts = f.attempts, error = %text, "ticket parked after repeated failures; fix the cause, then run `ticket-sync retry {id}`");
-            } else {
-                warn!(ticket_id = %id, attempts = f.attempts, next_attempt_at = %f.next_attempt_at, error = %text, "ticket failed; will retry");
-            }
-            Ok(())
-        }
-    }
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
-use super::{body, pushback, Engine, ItemError, PassError, PassReport};
+use super::{body, pushback, settle, Engine, ItemError, PassError, PassReport};
 use crate::config::ForwardMode;
 use crate::crashpoint;
 use crate::domain::TicketId;
@@ -25,6 +25,8 @@ use crate::store::{Intent, IntentKind, LinkState, Mapping};
 use crate::zendesk::{ExportFrom, TicketComment};
 
 const CURSOR: &str = "forward_export";
+/// The failures this pass records and clears (and retries from the failures table).
+const STAGE: &str = "forward";
 /// Pages of 100 comments read per changed ticket.
 const COMMENT_PAGES: usize = 10;
 /// How far before an intent's time to look for the comment an interrupted attempt posted.
@@ -73,7 +75,7 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken, report: &mu
             let result = forward_ticket(engine, &m, queued, report)
                 .instrument(info_span!("ticket", ticket_id = %m.ticket_id))
                 .await;
-            settle(engine, m.ticket_id, result, report)?;
+            settle(engine, m.ticket_id, STAGE, None, result, report)?;
         }
         let Some(after) = page.after_cursor else { break };
         engine.store.set_cursor(CURSOR, &after)?;
@@ -100,7 +102,7 @@ async fn retry_failed(
     blocked: &mut BTreeSet<TicketId>,
     report: &mut PassReport,
 ) -> Result<(), PassError> {
-    for f in engine.store.due_failures(Utc::now())?.into_iter().filter(|f| f.stage == "forward") {
+    for f in engine.store.due_failures(Utc::now())?.into_iter().filter(|f| f.stage == STAGE) {
         if cancel.is_cancelled() || blocked.contains(&f.ticket_id) {
             continue;
         }
@@ -110,7 +112,7 @@ async fn retry_failed(
         };
         let result =
             forward_ticket(engine, &m, false, report).instrument(info_span!("ticket", ticket_id = %m.ticket_id)).await;
-        if !settle(engine, m.ticket_id, result, report)? {
+        if !settle(engine, m.ticket_id, STAGE, None, result, report)? {
             blocked.insert(m.ticket_id);
         }
     }
@@ -151,7 +153,7 @@ async fn resume(
         }
         .instrument(info_span!("ticket", ticket_id = %id))
         .await;
-        if settle(engine, id, result, report)? {
+        if settle(engine, id, STAGE, None, result, report)? {
             blocked.remove(&id);
         }
     }
@@ -293,31 +295,4 @@ pub(super) async fn issue_gone(
     engine.store.set_link_state(m.ticket_id, LinkState::IssueGone)?;
     engine.store.abandon_event_intents(IntentKind::ForwardComment, m.ticket_id, "the issue is gone")?;
     Ok(())
-}
-
-/// Records one ticket's outcome; only a store failure stops the pass. True when it succeeded.
-fn settle(
-    engine: &Engine,
-    id: TicketId,
-    result: Result<(), ItemError>,
-    report: &mut PassReport,
-) -> Result<bool, PassError> {
-    match result {
-        Ok(()) => {
-            if engine.store.failure(id)?.is_some_and(|f| f.stage == "forward") {
-                engine.store.clear_failure(id)?;
-            }
-            Ok(true)
-        }
-        Err(ItemError::Store(e)) => Err(e.into()),
-        Err(ItemError::Api(e)) if pushback::stops_pass(&e) => Err(e.into()),
-        Err(e) => {
-            report.failed += 1;
-            let text = e.to_string();
-            report.failures.push((id, text.clone()));
-            let f = engine.store.record_failure(id, "forward", &text, None, &engine.rules.retry)?;
-            warn!(ticket_id = %id, attempts = f.attempts, error = %text, "forwarding a comment failed; it stays queued and is retried");
-            Ok(false)
-        }
-    }
 }

@@ -233,6 +233,50 @@ impl Engine {
     }
 }
 
+/// A spent budget or a refused token affects every item alike: the pass stops (the cursor and
+/// watermarks stay, unfinished intents wait) instead of failing each item in turn.
+pub(crate) fn stops_pass(e: &ApiError) -> bool {
+    matches!(e, ApiError::RateLimited { .. } | ApiError::Auth { .. })
+}
+
+/// Records the outcome of one item of any pass. A success clears the item's failure from this
+/// `stage`; a failure is counted and recorded with `snapshot` (what a retry needs) unless it
+/// stops the whole pass or the store failed. Returns whether the item succeeded.
+pub(crate) fn settle(
+    engine: &Engine,
+    id: TicketId,
+    stage: &str,
+    snapshot: Option<&crate::domain::Ticket>,
+    result: Result<(), ItemError>,
+    report: &mut PassReport,
+) -> Result<bool, PassError> {
+    let e = match result {
+        Ok(()) => {
+            if !engine.dry_run {
+                engine.store.clear_failure_of(id, stage)?;
+            }
+            return Ok(true);
+        }
+        Err(ItemError::Store(e)) => return Err(e.into()),
+        Err(ItemError::Api(e)) if stops_pass(&e) => return Err(e.into()),
+        Err(e) => e,
+    };
+    report.failed += 1;
+    let text = e.to_string();
+    report.failures.push((id, text.clone()));
+    if engine.dry_run {
+        tracing::warn!(ticket_id = %id, stage, error = %text, "would fail");
+        return Ok(false);
+    }
+    let f = engine.store.record_failure(id, stage, &text, snapshot, &engine.rules.retry)?;
+    if f.parked {
+        tracing::warn!(ticket_id = %id, stage, attempts = f.attempts, error = %text, "parked after repeated failures; fix the cause, then run `ticket-sync retry {id}`");
+    } else {
+        tracing::warn!(ticket_id = %id, stage, attempts = f.attempts, next_attempt_at = %f.next_attempt_at, error = %text, "failed; it is retried after its back-off");
+    }
+    Ok(false)
+}
+
 /// A short SHA-256 prefix of a token: enough to notice a different token, useless to an attacker.
 fn token_id(token: &Secret) -> String {
     use sha2::Digest;

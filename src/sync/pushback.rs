@@ -18,7 +18,7 @@ use tracing::{info, info_span, warn, Instrument};
 
 use super::note::{write_once, Note, NoteOutcome};
 use super::pushplan::{self, PushAction, RepoInput, TicketPlan};
-use super::{body, Engine, ItemError, PassError, PassReport};
+use super::{body, settle, stops_pass, Engine, ItemError, PassError, PassReport};
 use crate::config::CommentsMode;
 use crate::domain::{IssueNumber, RepoName, TicketId};
 use crate::github::Listing;
@@ -27,6 +27,8 @@ use crate::store::{Intent, IntentKind, LinkState, Mapping};
 
 /// How old a second must be before no GitHub update can still carry it (clock skew included).
 const SETTLED_SECOND_MINUTES: i64 = 10;
+/// The failures this pass records and clears.
+const STAGE: &str = "push";
 
 /// How far before the oldest mapping a repository's first listing starts (clock skew margin).
 const FIRST_SINCE_MARGIN_MINUTES: i64 = 10;
@@ -111,7 +113,7 @@ async fn resume(
         }
         .instrument(info_span!("ticket", ticket_id = %id))
         .await;
-        if settle(engine, id, result, report)? {
+        if settle(engine, id, STAGE, None, result, report)? {
             blocked.remove(&id);
         }
     }
@@ -185,7 +187,7 @@ async fn sync_repo(
             span.record("issue_number", m.issue_number.0);
         }
         let result = act(engine, repo, ticket, blocked.contains(&id), report).instrument(span).await;
-        settle(engine, id, result, report).map_err(|e| match e {
+        settle(engine, id, STAGE, None, result, report).map_err(|e| match e {
             PassError::Store(e) => ItemError::Store(e),
             PassError::Api(e) => ItemError::Api(e),
         })?;
@@ -389,42 +391,6 @@ async fn push_note(
             Ok(Pushed::TicketClosed)
         }
     }
-}
-
-/// Records one ticket's outcome; only a store failure stops the pass. True when it succeeded.
-fn settle(
-    engine: &Engine,
-    id: TicketId,
-    result: Result<(), ItemError>,
-    report: &mut PassReport,
-) -> Result<bool, PassError> {
-    match result {
-        Ok(()) => {
-            if !engine.dry_run && engine.store.failure(id)?.is_some_and(|f| f.stage == "push") {
-                engine.store.clear_failure(id)?;
-            }
-            Ok(true)
-        }
-        Err(ItemError::Store(e)) => Err(e.into()),
-        Err(ItemError::Api(e)) if stops_pass(&e) => Err(e.into()),
-        Err(e) => {
-            report.failed += 1;
-            let text = e.to_string();
-            report.failures.push((id, text.clone()));
-            if engine.dry_run {
-                return Ok(false);
-            }
-            let f = engine.store.record_failure(id, "push", &text, None, &engine.rules.retry)?;
-            warn!(ticket_id = %id, attempts = f.attempts, next_attempt_at = %f.next_attempt_at, error = %text, "push-back note failed; it stays queued and is retried");
-            Ok(false)
-        }
-    }
-}
-
-/// A spent budget or a refused token affects every item alike: the pass stops (queued intents
-/// and unmoved watermarks carry the work to the next one).
-pub(super) fn stops_pass(e: &ApiError) -> bool {
-    matches!(e, ApiError::RateLimited { .. } | ApiError::Auth { .. })
 }
 
 #[cfg(test)]
