@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
 use super::body;
+use super::export::ExportReader;
 use super::note::{write_once, Note, NoteOutcome};
 use super::reescalate;
 use super::route::{decide, Decision};
@@ -19,7 +20,6 @@ use crate::crashpoint;
 use crate::domain::{RepoName, Ticket};
 use crate::http::{ApiError, Service};
 use crate::store::{Intent, IntentKind, LinkState};
-use crate::zendesk::ExportFrom;
 
 const CURSOR: &str = "zendesk_export";
 /// The failures this pass records and clears.
@@ -81,12 +81,8 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
 /// Reads the export from the stored cursor to the end of the stream, page by page; the cursor
 /// is saved after each page, once every ticket on it is either done or recorded as failed.
 async fn read_export(engine: &Engine, cancel: &CancellationToken, report: &mut PassReport) -> Result<(), PassError> {
-    let mut from = match engine.store.cursor(CURSOR)? {
-        Some(c) => ExportFrom::Cursor(c),
-        None => ExportFrom::StartTime(first_start_time(engine)?),
-    };
-    loop {
-        let page = engine.zendesk.export_page(&from).await?;
+    let mut export = ExportReader::open(engine, CURSOR, || first_start_time(engine))?;
+    while let Some(page) = export.next_page(engine).await? {
         engine.progress(&format!(
             "escalating: {} tickets on this page, {} issues created so far",
             page.tickets.len(),
@@ -109,15 +105,7 @@ async fn read_export(engine: &Engine, cancel: &CancellationToken, report: &mut P
                 report.failures.push((id, why));
             }
         }
-        let Some(after) = page.after_cursor else { break };
-        if !engine.dry_run {
-            engine.store.set_cursor(CURSOR, &after)?;
-        }
-        let same = matches!(&from, ExportFrom::Cursor(c) if *c == after);
-        if page.end_of_stream || same {
-            break;
-        }
-        from = ExportFrom::Cursor(after);
+        export.advance(engine, page.after_cursor, page.end_of_stream)?;
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
+use super::export::ExportReader;
 use super::{body, pushback, settle, Engine, ItemError, PassError, PassReport};
 use crate::config::ForwardMode;
 use crate::crashpoint;
@@ -22,7 +23,7 @@ use crate::domain::TicketId;
 use crate::github::{parse_issue_url, BODY_LIMIT};
 use crate::http::ApiError;
 use crate::store::{Intent, IntentKind, LinkState, Mapping};
-use crate::zendesk::{ExportFrom, TicketComment};
+use crate::zendesk::TicketComment;
 
 const CURSOR: &str = "forward_export";
 /// The failures this pass records and clears (and retries from the failures table).
@@ -51,13 +52,11 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken, report: &mu
     }
     let mut blocked = resume(engine, cancel, report).await?;
     retry_failed(engine, cancel, &mut blocked, report).await?;
-    let mut from = match engine.store.cursor(CURSOR)? {
-        Some(c) => ExportFrom::Cursor(c),
-        None => ExportFrom::StartTime(first_start_time(engine)?),
-    };
+    let mut export = ExportReader::open(engine, CURSOR, || first_start_time(engine))?;
     loop {
-        let page = match engine.zendesk.export_page(&from).await {
-            Ok(p) => p,
+        let page = match export.next_page(engine).await {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
             Err(e) => {
                 report.failed += 1;
                 warn!(error = %e, "forwarding could not read the Zendesk export; the next pass tries again");
@@ -77,13 +76,7 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken, report: &mu
                 .await;
             settle(engine, m.ticket_id, STAGE, None, result, report)?;
         }
-        let Some(after) = page.after_cursor else { break };
-        engine.store.set_cursor(CURSOR, &after)?;
-        let same = matches!(&from, ExportFrom::Cursor(c) if *c == after);
-        if page.end_of_stream || same {
-            break;
-        }
-        from = ExportFrom::Cursor(after);
+        export.advance(engine, page.after_cursor, page.end_of_stream)?;
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 mod audit;
 pub mod body;
 mod escalate;
+mod export;
 mod forward;
 mod note;
 mod online;
