@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ticket_sync::domain::{Issue, IssueNumber, TicketId};
-use ticket_sync::sandbox::{self, NewTicket, Sandbox, Visibility};
+use ticket_sync::sandbox::{NewTicket, Sandbox, Visibility};
 use ticket_sync::store::Store;
 
 use crate::measure::{run_measured, Counts, Run};
@@ -71,32 +71,13 @@ impl World {
             }
             routes.push_str(&format!("repo = \"{repo}\"\nlabels = [\"support\"]\n"));
         }
-        let text = format!(
-            r#"[zendesk]
-url = "{zd}"
-email = "{email}"
-token_env = "TS_SANDBOX_ZENDESK_TOKEN"
-export_requests_per_minute = 1000
-
-[github]
-url = "{gh}"
-token_env = "TS_SANDBOX_GITHUB_TOKEN"
-writes_per_minute = 0
-writes_per_hour = 0
-
-[state]
-path = "{db}"
-
-[escalation]
-tags_any = ["escalated"]
-start = "2020-01-01T00:00:00Z"
-attachments = {attachments}
-{routes}"#,
-            zd = self.sb.zendesk.base_url(),
-            gh = self.sb.github.base_url(),
-            email = sandbox::ZENDESK_EMAIL,
-            db = self.db.display(),
-        );
+        // The sandbox's own rules (pacing off), plus the attachment setting under test.
+        let start = "start = \"2020-01-01T00:00:00Z\"";
+        let text = self
+            .sb
+            .rules_toml(&self.db.display().to_string(), &routes)
+            .replace(start, &format!("{start}\nattachments = {attachments}"));
+        assert!(text.contains("attachments = "), "the sandbox rules kept their [escalation] start line");
         std::fs::write(&self.rules_path, text).expect("rules written");
     }
 

@@ -123,22 +123,20 @@ impl std::fmt::Debug for GithubClient {
 }
 
 impl GithubClient {
-    pub fn new(base: Url, token: &Secret, writes_per_minute: u32, http: reqwest::Client, stats: Arc<ApiStats>) -> Self {
+    /// A client whose content-creating requests are spaced to `writes_per_minute` and capped at
+    /// `writes_per_hour` in any rolling hour (0 switches either off).
+    pub fn new(
+        base: Url,
+        token: &Secret,
+        writes_per_minute: u32,
+        writes_per_hour: u32,
+        http: reqwest::Client,
+        stats: Arc<ApiStats>,
+    ) -> Self {
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
             .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid-token-characters"));
         auth.set_sensitive(true);
-        GithubClient { base, auth, http, stats, pacer: Arc::new(Pacer::new(writes_per_minute, 0)) }
-    }
-
-    /// Caps content-creating requests at `per_hour` in any rolling hour (0: no cap).
-    pub fn with_hourly_write_limit(mut self, per_hour: u32) -> Self {
-        let interval = self.pacer.interval;
-        self.pacer = Arc::new(Pacer {
-            interval,
-            next: tokio::sync::Mutex::new(Instant::now()),
-            hourly: (per_hour > 0).then(|| RollingWindow::new(per_hour, Duration::from_secs(3600))),
-        });
-        self
+        GithubClient { base, auth, http, stats, pacer: Arc::new(Pacer::new(writes_per_minute, writes_per_hour)) }
     }
 
     fn url(&self, path: &str) -> Url {

@@ -136,10 +136,10 @@ impl Engine {
             rules.github.url.clone(),
             github_token,
             rules.github.writes_per_minute,
+            rules.github.writes_per_hour,
             http,
             stats.clone(),
-        )
-        .with_hourly_write_limit(rules.github.writes_per_hour);
+        );
         Engine {
             redactor: Redactor::new(rules.redact.clone()),
             rules,
