@@ -115,6 +115,13 @@ pub struct StatsInner {
     pub limited: u64,
 }
 
+impl StatsInner {
+    /// Requests sent so far (a pass's share is the difference of two snapshots).
+    pub fn total(&self) -> u64 {
+        self.requests.values().sum()
+    }
+}
+
 impl ApiStats {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
@@ -151,11 +158,6 @@ impl ApiStats {
 
     pub fn snapshot(&self) -> StatsInner {
         self.inner.lock().unwrap().clone()
-    }
-
-    /// Total requests sent so far (to compute a pass's share by difference).
-    pub fn total(&self) -> u64 {
-        self.inner.lock().unwrap().requests.values().sum()
     }
 }
 

@@ -194,25 +194,24 @@ impl Engine {
         kind: &'static str,
         pass: impl std::future::Future<Output = Result<PassReport, PassError>>,
     ) -> Result<PassReport, PassError> {
-        let before = self.stats.total();
-        let before_snapshot = self.stats.snapshot();
+        let before = self.stats.snapshot();
         if !self.dry_run {
             self.store.pass_started(kind, chrono::Utc::now())?;
         }
         let result = pass.await;
-        let requests = self.stats.total() - before;
         let after = self.stats.snapshot();
+        let requests = after.total() - before.total();
         let result = result.map(|mut r| {
             r.requests = requests;
-            r.retries = after.retries - before_snapshot.retries;
-            r.limited = after.limited - before_snapshot.limited;
+            r.retries = after.retries - before.retries;
+            r.limited = after.limited - before.limited;
             r
         });
         if self.dry_run {
             return result;
         }
-        for (service, budget) in self.stats.snapshot().budgets {
-            self.store.save_budget(service.as_str(), &budget)?;
+        for (service, budget) in &after.budgets {
+            self.store.save_budget(service.as_str(), budget)?;
         }
         match result {
             Ok(report) => {
