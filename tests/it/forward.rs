@@ -4,23 +4,10 @@
 
 use ticket_sync::domain::TicketId;
 use ticket_sync::store::{LinkState, Store};
-use ticket_sync::sync::PassReport;
-use tokio_util::sync::CancellationToken;
 
-use crate::harness::{Env, ROUTES};
+use crate::harness::{Env, FORWARD, ROUTES};
 
 const REPO: &str = "acme/backend";
-const FORWARD: &str = "[forward]\ncomments = \"public\"\n";
-
-async fn linked(env: &Env, subject: &str) -> (u64, u64) {
-    let id = env.ticket(subject, &["escalated"]);
-    env.escalate().await;
-    (id, env.issues_for(REPO, id)[0])
-}
-
-async fn push(env: &Env) -> PassReport {
-    env.engine().push(&CancellationToken::new()).await.expect("pass runs")
-}
 
 /// A customer replies on the ticket; the export shows it after Zendesk's one-minute delay.
 fn reply(env: &Env, ticket: u64, text: &str) -> u64 {
@@ -37,9 +24,9 @@ fn forwarded(env: &Env, repo: &str, number: u64) -> Vec<String> {
 #[tokio::test]
 async fn a_public_reply_is_forwarded_once_redacted_with_the_author_name_only() {
     let env = Env::with_routes(ROUTES, FORWARD).await;
-    let (id, n) = linked(&env, "Broken login").await;
+    let (id, n) = env.linked("Broken login").await;
     reply(&env, id, "Still broken. Call me on +1 (555) 123-4567 or jane@globex.example");
-    let report = push(&env).await;
+    let report = env.push().await;
     assert_eq!((report.forwarded, report.failed), (1, 0), "{report:?}");
     let comments = forwarded(&env, REPO, n);
     assert_eq!(comments.len(), 1, "{comments:?}");
@@ -50,7 +37,7 @@ async fn a_public_reply_is_forwarded_once_redacted_with_the_author_name_only() {
     assert_eq!(env.sb.github.comments(REPO, n).len(), 1, "the description and the link note are not forwarded");
 
     env.sb.settle();
-    let again = push(&env).await;
+    let again = env.push().await;
     assert_eq!((again.forwarded, again.pushed, again.failed), (0, 0, 0), "{again:?}");
     assert_eq!(forwarded(&env, REPO, n).len(), 1);
     let notes = env.sb.zendesk.comments(id).into_iter().filter(|c| c.body.contains("[ticket-sync:event ")).count();
@@ -60,10 +47,10 @@ async fn a_public_reply_is_forwarded_once_redacted_with_the_author_name_only() {
 #[tokio::test]
 async fn forwarding_is_off_by_default_and_costs_nothing() {
     let env = Env::new().await;
-    let (id, n) = linked(&env, "Quiet").await;
+    let (id, n) = env.linked("Quiet").await;
     reply(&env, id, "hello?");
     env.sb.zendesk.door.log.clear();
-    let report = push(&env).await;
+    let report = env.push().await;
     assert_eq!(report.forwarded, 0);
     assert!(env.sb.github.comments(REPO, n).is_empty());
     assert_eq!(env.sb.zendesk.door.log.len(), 0, "{:?}", env.sb.zendesk.door.log.entries());
@@ -72,10 +59,10 @@ async fn forwarding_is_off_by_default_and_costs_nothing() {
 #[tokio::test]
 async fn a_transferred_issue_is_followed_where_github_says_it_went() {
     let env = Env::with_routes(ROUTES, FORWARD).await;
-    let (id, n) = linked(&env, "Wrong team").await;
+    let (id, n) = env.linked("Wrong team").await;
     let moved = env.sb.github.transfer_issue(REPO, n, "acme/billing");
     reply(&env, id, "any news?");
-    let report = push(&env).await;
+    let report = env.push().await;
     assert_eq!((report.forwarded, report.failed), (1, 0), "{report:?}");
     assert_eq!(forwarded(&env, "acme/billing", moved).len(), 1);
     let m = env.engine().store.mapping(TicketId(id)).unwrap().unwrap();
@@ -89,17 +76,17 @@ async fn a_transferred_issue_is_followed_where_github_says_it_went() {
 #[tokio::test]
 async fn a_deleted_issue_ends_the_link_with_one_note() {
     let env = Env::with_routes(ROUTES, FORWARD).await;
-    let (id, n) = linked(&env, "Spam").await;
+    let (id, n) = env.linked("Spam").await;
     env.sb.github.delete_issue(REPO, n);
     reply(&env, id, "hello?");
-    let report = push(&env).await;
+    let report = env.push().await;
     assert_eq!(report.failed, 0, "{report:?}");
     let gone = |env: &Env| env.sb.zendesk.comments(id).into_iter().filter(|c| c.body.contains("issue-gone]")).count();
     assert_eq!(gone(&env), 1);
     assert_eq!(env.engine().store.mapping(TicketId(id)).unwrap().unwrap().link_state, LinkState::IssueGone);
     reply(&env, id, "hello again?");
     let writes = (env.github_writes(), env.zendesk_writes());
-    let report = push(&env).await;
+    let report = env.push().await;
     assert_eq!((report.forwarded, report.pushed, report.failed), (0, 0, 0), "{report:?}");
     assert_eq!((env.github_writes(), env.zendesk_writes()), writes, "no retry storm");
     assert_eq!(gone(&env), 1);
@@ -109,7 +96,7 @@ async fn a_deleted_issue_ends_the_link_with_one_note() {
 async fn kill_between_the_github_comment_and_the_ledger_gives_no_duplicate() {
     for point in ["before_forward_comment", "after_forward_comment"] {
         let env = Env::with_routes(ROUTES, FORWARD).await;
-        let (id, n) = linked(&env, "Crashy").await;
+        let (id, n) = env.linked("Crashy").await;
         reply(&env, id, "first");
         reply(&env, id, "second");
         let crashed = env.bin(&["sync"], &[("TICKET_SYNC_CRASHPOINT", point)]).await;

@@ -22,6 +22,19 @@ repo = "acme/backend"
 labels = ["support"]
 "#;
 
+/// Push-back statuses the push tests expect (each close reason maps to a different status).
+pub const PUSHBACK: &str = r#"
+[pushback]
+closed_completed = "solved"
+closed_not_planned = "hold"
+closed_duplicate = "pending"
+reopened = "open"
+comments = "internal"
+"#;
+
+/// Forwarding of public ticket comments switched on.
+pub const FORWARD: &str = "[forward]\ncomments = \"public\"\n";
+
 pub struct Env {
     pub sb: Sandbox,
     pub dir: tempfile::TempDir,
@@ -139,5 +152,27 @@ impl Env {
 
     pub fn zendesk_writes(&self) -> usize {
         self.sb.zendesk.door.log.writes()
+    }
+
+    /// A ticket escalated to an issue in acme/backend: (ticket id, issue number).
+    pub async fn linked(&self, subject: &str) -> (u64, u64) {
+        let id = self.ticket(subject, &["escalated"]);
+        self.escalate().await;
+        (id, self.issues_for("acme/backend", id)[0])
+    }
+
+    pub async fn push(&self) -> PassReport {
+        self.engine().push(&CancellationToken::new()).await.expect("pass runs")
+    }
+
+    /// The push-back notes on a ticket, oldest first; each must be internal.
+    pub fn push_notes(&self, ticket: u64) -> Vec<String> {
+        let notes = self.sb.zendesk.comments(ticket).into_iter().filter(|c| c.body.contains("[ticket-sync:event "));
+        notes
+            .map(|c| {
+                assert!(!c.public, "push-back notes are internal: {}", c.body);
+                c.body
+            })
+            .collect()
     }
 }

@@ -4,35 +4,11 @@
 use axum::http::Method;
 use ticket_sync::domain::TicketId;
 use ticket_sync::sandbox::{Fault, FaultRule};
-use ticket_sync::sync::PassReport;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::{Env, ROUTES};
+use crate::harness::{Env, FORWARD, PUSHBACK, ROUTES};
 
 const REPO: &str = "acme/backend";
-const PUSHBACK: &str = r#"
-[pushback]
-closed_completed = "solved"
-closed_not_planned = "hold"
-closed_duplicate = "pending"
-reopened = "open"
-comments = "internal"
-"#;
-const FORWARD: &str = "[forward]\ncomments = \"public\"\n";
-
-async fn push(env: &Env) -> PassReport {
-    env.engine().push(&CancellationToken::new()).await.expect("pass runs")
-}
-
-fn push_notes(env: &Env, ticket: u64) -> Vec<String> {
-    env.sb
-        .zendesk
-        .comments(ticket)
-        .into_iter()
-        .filter(|c| c.body.contains("[ticket-sync:event "))
-        .map(|c| c.body)
-        .collect()
-}
 
 /// forward.rs run: a ticket whose comments cannot be read is recorded as a failure, but the
 /// forward export cursor still moves past it and no intent was queued, so the public reply is
@@ -50,13 +26,13 @@ async fn a_reply_whose_comments_read_failed_is_forwarded_later() {
         .door
         .faults
         .push(FaultRule::new(Some(Method::GET), &format!("/tickets/{id}/comments"), Fault::Status(500)).times(4));
-    let first = push(&env).await;
+    let first = env.push().await;
     assert_eq!((first.forwarded, first.failed), (0, 1), "{first:?}");
 
     for _ in 0..3 {
         env.sb.settle();
         env.engine().store.retry_now(TicketId(id)).unwrap();
-        push(&env).await;
+        env.push().await;
     }
     let fwd: Vec<_> =
         env.sb.github.comments(REPO, n).into_iter().filter(|c| c.body.contains("Still broken for us")).collect();
@@ -75,7 +51,7 @@ async fn a_comment_after_transfer_is_pushed_back_once_the_audit_follows() {
     env.escalate().await;
     assert_eq!(env.issues_for("acme/billing", other).len(), 1);
     let n = env.issues_for(REPO, id)[0];
-    push(&env).await; // both repositories have watermarks now
+    env.push().await; // both repositories have watermarks now
 
     env.sb.clock.advance(std::time::Duration::from_secs(1));
     let moved = env.sb.github.transfer_issue(REPO, n, "acme/billing");
@@ -84,16 +60,16 @@ async fn a_comment_after_transfer_is_pushed_back_once_the_audit_follows() {
     env.sb.clock.advance(std::time::Duration::from_secs(1));
     env.sb.github.close_issue("acme/billing", moved, "completed", "alice");
     env.sb.settle();
-    push(&env).await; // the regular push pass runs before the daily audit
+    env.push().await; // the regular push pass runs before the daily audit
 
     let audit = env.engine().audit(&CancellationToken::new()).await.expect("audit runs");
     assert_eq!(audit.failed, 0, "{audit:?}");
     let m = env.engine().store.mapping(TicketId(id)).unwrap().unwrap();
     assert_eq!((m.repo.to_string(), m.issue_number.0), ("acme/billing".to_string(), moved));
     env.sb.settle();
-    push(&env).await;
-    push(&env).await;
-    let notes = push_notes(&env, id);
+    env.push().await;
+    env.push().await;
+    let notes = env.push_notes(id);
     assert!(notes.iter().any(|n| n.contains("closed as completed by alice")), "close lost: {notes:?}");
     assert!(notes.iter().any(|n| n.contains("rounding error")), "comment lost: {notes:?}");
     assert_eq!(env.sb.zendesk.ticket(id).unwrap().status, "solved");
@@ -108,7 +84,7 @@ async fn a_comment_before_adoption_of_a_lost_create_is_pushed_back() {
     let other = env.ticket("Already linked", &["escalated"]);
     env.escalate().await;
     assert_eq!(env.issues_for(REPO, other).len(), 1);
-    push(&env).await;
+    env.push().await;
 
     let id = env.ticket("Lost answer", &["escalated"]);
     env.sb.github.door.faults.push(FaultRule::new(Some(Method::POST), "/issues", Fault::LoseResponse));
@@ -118,14 +94,14 @@ async fn a_comment_before_adoption_of_a_lost_create_is_pushed_back() {
     env.sb.clock.advance(std::time::Duration::from_secs(1));
     env.sb.github.add_comment(REPO, n, "carol", "Known problem, fixed in 1.2");
     env.sb.settle();
-    push(&env).await; // the issue is not mapped yet
+    env.push().await; // the issue is not mapped yet
 
     env.engine().store.retry_now(TicketId(id)).unwrap();
     let second = env.escalate().await;
     assert_eq!(second.recovered, 1, "{second:?}");
     env.sb.settle();
-    push(&env).await;
-    let notes = push_notes(&env, id);
+    env.push().await;
+    let notes = env.push_notes(id);
     assert!(notes.iter().any(|n| n.contains("fixed in 1.2")), "the comment was never pushed back: {notes:?}");
 }
 
@@ -144,12 +120,12 @@ async fn a_reply_on_a_long_ticket_is_forwarded() {
     env.escalate().await;
     let n = env.issues_for(REPO, id)[0];
     assert_eq!(env.link_notes(id).len(), 1);
-    push(&env).await; // first look at the ticket: nothing older than the link note is forwarded
+    env.push().await; // first look at the ticket: nothing older than the link note is forwarded
     env.sb.zendesk.add_public_comment(id, env.requester, "Any news? It is still broken");
     env.sb.settle();
-    let report = push(&env).await;
+    let report = env.push().await;
     env.sb.settle();
-    push(&env).await;
+    env.push().await;
     let fwd: Vec<_> = env.sb.github.comments(REPO, n).into_iter().filter(|c| c.body.contains("Any news?")).collect();
     assert_eq!(fwd.len(), 1, "the reply was never forwarded: {report:?}");
 }

@@ -8,42 +8,12 @@ use ticket_sync::store::{LinkState, Store};
 use ticket_sync::sync::PassReport;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::{Env, ROUTES};
+use crate::harness::{Env, PUSHBACK, ROUTES};
 
 const REPO: &str = "acme/backend";
-const PUSHBACK: &str = r#"
-[pushback]
-closed_completed = "solved"
-closed_not_planned = "hold"
-closed_duplicate = "pending"
-reopened = "open"
-comments = "internal"
-"#;
 
 async fn env() -> Env {
     Env::with_routes(ROUTES, PUSHBACK).await
-}
-
-/// A ticket escalated to an issue in acme/backend: (ticket id, issue number).
-async fn linked(env: &Env, subject: &str) -> (u64, u64) {
-    let id = env.ticket(subject, &["escalated"]);
-    env.escalate().await;
-    (id, env.issues_for(REPO, id)[0])
-}
-
-async fn push(env: &Env) -> PassReport {
-    env.engine().push(&CancellationToken::new()).await.expect("pass runs")
-}
-
-/// The push-back notes on a ticket, oldest first; each must be internal.
-fn push_notes(env: &Env, ticket: u64) -> Vec<String> {
-    let comments = env.sb.zendesk.comments(ticket).into_iter().filter(|c| c.body.contains("[ticket-sync:event "));
-    comments
-        .map(|c| {
-            assert!(!c.public, "push-back notes are internal: {}", c.body);
-            c.body
-        })
-        .collect()
 }
 
 fn status(env: &Env, ticket: u64) -> String {
@@ -63,11 +33,11 @@ fn zendesk_puts(env: &Env) -> usize {
 #[tokio::test]
 async fn closing_an_issue_gives_one_internal_note_and_the_status() {
     let env = env().await;
-    let (id, n) = linked(&env, "Crash on save").await;
+    let (id, n) = env.linked("Crash on save").await;
     env.sb.github.close_issue(REPO, n, "completed", "alice");
-    let report = push(&env).await;
+    let report = env.push().await;
     assert_eq!((report.pushed, report.failed), (1, 0), "{report:?}");
-    let notes = push_notes(&env, id);
+    let notes = env.push_notes(id);
     assert_eq!(notes.len(), 1, "{notes:?}");
     let url = env.sb.github.issue(REPO, n).unwrap().html_url;
     assert!(notes[0].contains("closed as completed by alice") && notes[0].contains(&url), "{}", notes[0]);
@@ -81,29 +51,29 @@ async fn closing_an_issue_gives_one_internal_note_and_the_status() {
 #[tokio::test]
 async fn a_second_pass_writes_nothing() {
     let env = env().await;
-    let (id, n) = linked(&env, "Slow").await;
+    let (id, n) = env.linked("Slow").await;
     env.sb.github.close_issue(REPO, n, "completed", "alice");
     env.sb.github.add_comment(REPO, n, "carol", "fixed in 1.2");
-    push(&env).await;
+    env.push().await;
     let writes = (env.github_writes(), env.zendesk_writes());
     for _ in 0..2 {
-        let report = push(&env).await;
+        let report = env.push().await;
         assert_eq!((report.pushed, report.failed), (0, 0), "{report:?}");
     }
     assert_eq!((env.github_writes(), env.zendesk_writes()), writes);
-    assert_eq!(push_notes(&env, id).len(), 2);
+    assert_eq!(env.push_notes(id).len(), 2);
 }
 
 #[tokio::test]
 async fn reopening_gives_one_note_and_the_reopened_status() {
     let env = env().await;
-    let (id, n) = linked(&env, "Flaky").await;
+    let (id, n) = env.linked("Flaky").await;
     env.sb.github.close_issue(REPO, n, "not_planned", "alice");
-    push(&env).await;
+    env.push().await;
     assert_eq!(status(&env, id), "hold");
     env.sb.github.reopen_issue(REPO, n, "bob");
-    assert_eq!(push(&env).await.pushed, 1);
-    let notes = push_notes(&env, id);
+    assert_eq!(env.push().await.pushed, 1);
+    let notes = env.push_notes(id);
     assert_eq!(notes.len(), 2, "{notes:?}");
     assert!(notes[1].contains("reopened by bob"), "{}", notes[1]);
     assert_eq!(status(&env, id), "open");
@@ -112,11 +82,11 @@ async fn reopening_gives_one_note_and_the_reopened_status() {
 #[tokio::test]
 async fn a_comment_becomes_one_internal_note_with_author_text_and_link() {
     let env = env().await;
-    let (id, n) = linked(&env, "Broken export").await;
+    let (id, n) = env.linked("Broken export").await;
     let c = env.sb.github.add_comment(REPO, n, "carol", "Root cause found: the CSV writer.");
-    assert_eq!(push(&env).await.pushed, 1);
-    assert_eq!(push(&env).await.pushed, 0);
-    let notes = push_notes(&env, id);
+    assert_eq!(env.push().await.pushed, 1);
+    assert_eq!(env.push().await.pushed, 0);
+    let notes = env.push_notes(id);
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert!(notes[0].starts_with("carol commented on GitHub issue acme/backend#"), "{}", notes[0]);
     assert!(notes[0].contains("Root cause found: the CSV writer."));
@@ -127,7 +97,7 @@ async fn a_comment_becomes_one_internal_note_with_author_text_and_link() {
 #[tokio::test]
 async fn closed_reopened_closed_between_passes_gives_three_notes_in_order() {
     let env = env().await;
-    let (id, n) = linked(&env, "Intermittent").await;
+    let (id, n) = env.linked("Intermittent").await;
     let gh = &env.sb.github;
     gh.close_issue(REPO, n, "completed", "alice");
     tick(&env);
@@ -136,9 +106,9 @@ async fn closed_reopened_closed_between_passes_gives_three_notes_in_order() {
     gh.reopen_issue(REPO, n, "bob");
     tick(&env);
     gh.close_issue(REPO, n, "duplicate", "alice");
-    let report = push(&env).await;
+    let report = env.push().await;
     assert_eq!((report.pushed, report.failed), (4, 0), "{report:?}");
-    let notes = push_notes(&env, id);
+    let notes = env.push_notes(id);
     let firsts: Vec<&str> = notes.iter().map(|n| n.lines().next().unwrap()).collect();
     assert_eq!(firsts.len(), 4, "{notes:?}");
     assert!(firsts[0].ends_with("was closed as completed by alice."), "{firsts:?}");
@@ -146,20 +116,20 @@ async fn closed_reopened_closed_between_passes_gives_three_notes_in_order() {
     assert!(firsts[2].ends_with("was reopened by bob."), "{firsts:?}");
     assert!(firsts[3].ends_with("was closed as duplicate by alice."), "{firsts:?}");
     assert_eq!(status(&env, id), "pending", "the final status is the final state's");
-    assert_eq!(push(&env).await.pushed, 0);
+    assert_eq!(env.push().await.pushed, 0);
 }
 
 #[tokio::test]
 async fn the_daemons_own_notes_and_comments_are_not_echoed() {
     let env = env().await;
-    let (id, n) = linked(&env, "Echo").await;
+    let (id, n) = env.linked("Echo").await;
     let bot = env.sb.github.login().to_string();
     env.sb.github.add_comment(REPO, n, &bot, "a comment the daemon wrote");
     env.sb.github.add_comment(REPO, n, "someone", "forwarded\n<!-- ticket-sync:forwarded zendesk=1 -->");
     let gh_writes = env.github_writes();
-    let report = push(&env).await;
+    let report = env.push().await;
     assert_eq!((report.pushed, report.failed), (0, 0), "{report:?}");
-    assert!(push_notes(&env, id).is_empty());
+    assert!(env.push_notes(id).is_empty());
     assert_eq!(env.link_notes(id).len(), 1);
     assert_eq!(env.github_writes(), gh_writes, "the link note is not sent back to GitHub");
 }
@@ -199,12 +169,12 @@ async fn an_idle_pass_over_2000_mapped_issues_costs_two_requests_per_repo() {
     }
     drop(store);
     // The first pass reads everything once; the next settles the watermarks and ETags.
-    push(&env).await;
-    push(&env).await;
+    env.push().await;
+    env.push().await;
 
     env.sb.github.door.log.clear();
     env.sb.zendesk.door.log.clear();
-    let report = push(&env).await;
+    let report = env.push().await;
     let gh_requests = env.sb.github.door.log.entries();
     let zd_requests = env.sb.zendesk.door.log.len();
     eprintln!("idle pass: {} GitHub request(s), {zd_requests} Zendesk request(s)", gh_requests.len());
@@ -219,7 +189,7 @@ async fn an_idle_pass_over_2000_mapped_issues_costs_two_requests_per_repo() {
     }
     env.sb.github.door.log.clear();
     env.sb.zendesk.door.log.clear();
-    let report = push(&env).await;
+    let report = env.push().await;
     let (gh_n, zd_n) = (env.sb.github.door.log.len(), env.sb.zendesk.door.log.len());
     eprintln!("pass with 10 changes: {gh_n} GitHub request(s), {zd_n} Zendesk request(s)");
     assert_eq!((report.pushed, report.failed), (10, 0), "{report:?}");
@@ -227,7 +197,7 @@ async fn an_idle_pass_over_2000_mapped_issues_costs_two_requests_per_repo() {
     assert_eq!((puts, zd_n), (10, 11), "one update per change, note and status together, and the export");
     assert!(gh_n <= 5, "{:?}", env.sb.github.door.log.entries());
     for (ticket, _) in &tickets[..10] {
-        assert_eq!(push_notes(&env, *ticket).len(), 1);
+        assert_eq!(env.push_notes(*ticket).len(), 1);
         assert_eq!(status(&env, *ticket), "solved");
     }
 }
@@ -235,14 +205,14 @@ async fn an_idle_pass_over_2000_mapped_issues_costs_two_requests_per_repo() {
 #[tokio::test]
 async fn a_closed_zendesk_ticket_marks_the_mapping_and_later_passes_skip_it() {
     let env = env().await;
-    let (closed, a) = linked(&env, "Old one").await;
-    let (open, b) = linked(&env, "New one").await;
+    let (closed, a) = env.linked("Old one").await;
+    let (open, b) = env.linked("New one").await;
     env.sb.zendesk.set_status(closed, "closed");
     env.sb.github.close_issue(REPO, a, "completed", "alice");
     env.sb.github.close_issue(REPO, b, "completed", "alice");
-    let report = push(&env).await;
+    let report = env.push().await;
     assert_eq!((report.pushed, report.failed), (1, 0), "{report:?}");
-    assert_eq!(push_notes(&env, open).len(), 1, "the other ticket goes on");
+    assert_eq!(env.push_notes(open).len(), 1, "the other ticket goes on");
     let store = env.engine().store;
     assert_eq!(store.mapping(TicketId(closed)).unwrap().unwrap().link_state, LinkState::TicketClosed);
     assert!(store.pending_intents().unwrap().is_empty());
@@ -250,7 +220,7 @@ async fn a_closed_zendesk_ticket_marks_the_mapping_and_later_passes_skip_it() {
 
     env.sb.github.add_comment(REPO, a, "carol", "one more thing");
     let puts = zendesk_puts(&env);
-    let report = push(&env).await;
+    let report = env.push().await;
     assert_eq!((report.pushed, report.failed), (0, 0), "{report:?}");
     assert_eq!(zendesk_puts(&env), puts, "no update is tried on the closed ticket");
 }
@@ -258,8 +228,8 @@ async fn a_closed_zendesk_ticket_marks_the_mapping_and_later_passes_skip_it() {
 #[tokio::test]
 async fn a_failing_ticket_does_not_block_the_others_and_is_retried_in_order() {
     let env = env().await;
-    let (bad, a) = linked(&env, "Unlucky").await;
-    let (good, b) = linked(&env, "Lucky").await;
+    let (bad, a) = env.linked("Unlucky").await;
+    let (good, b) = env.linked("Lucky").await;
     env.sb
         .zendesk
         .door
@@ -269,33 +239,33 @@ async fn a_failing_ticket_does_not_block_the_others_and_is_retried_in_order() {
     tick(&env);
     env.sb.github.add_comment(REPO, a, "carol", "after the close");
     env.sb.github.close_issue(REPO, b, "completed", "alice");
-    let report = push(&env).await;
+    let report = env.push().await;
     assert_eq!((report.pushed, report.failed), (1, 1), "{report:?}");
-    assert_eq!(push_notes(&env, good).len(), 1);
-    assert!(push_notes(&env, bad).is_empty());
+    assert_eq!(env.push_notes(good).len(), 1);
+    assert!(env.push_notes(bad).is_empty());
 
     env.sb.zendesk.door.faults.clear();
     env.engine().store.retry_now(TicketId(bad)).unwrap();
-    let report = push(&env).await;
+    let report = env.push().await;
     assert_eq!((report.pushed, report.failed), (2, 0), "{report:?}");
-    let notes = push_notes(&env, bad);
+    let notes = env.push_notes(bad);
     assert_eq!(notes.len(), 2, "{notes:?}");
     assert!(notes[0].contains("closed as completed") && notes[1].contains("after the close"), "{notes:?}");
-    assert_eq!(push(&env).await.pushed, 0);
+    assert_eq!(env.push().await.pushed, 0);
 }
 
 #[tokio::test]
 async fn lost_note_response_yields_one_push_note() {
     let env = env().await;
-    let (id, n) = linked(&env, "Lost answer").await;
+    let (id, n) = env.linked("Lost answer").await;
     env.sb.zendesk.door.faults.push(FaultRule::new(Some(Method::PUT), "/tickets/", Fault::LoseResponse));
     env.sb.github.close_issue(REPO, n, "completed", "alice");
-    assert_eq!(push(&env).await.failed, 1);
-    assert_eq!(push_notes(&env, id).len(), 1, "Zendesk did write it");
+    assert_eq!(env.push().await.failed, 1);
+    assert_eq!(env.push_notes(id).len(), 1, "Zendesk did write it");
     env.engine().store.retry_now(TicketId(id)).unwrap();
-    let report = push(&env).await;
+    let report = env.push().await;
     assert_eq!((report.pushed, report.failed), (0, 0), "{report:?}");
-    assert_eq!(push_notes(&env, id).len(), 1);
+    assert_eq!(env.push_notes(id).len(), 1);
     assert!(env.engine().store.pending_intents().unwrap().is_empty());
 }
 
@@ -303,8 +273,8 @@ async fn lost_note_response_yields_one_push_note() {
 async fn kill_between_the_zendesk_write_and_the_ledger_gives_no_duplicate_note() {
     for point in ["before_push_note", "after_push_note"] {
         let env = env().await;
-        let (a, n) = linked(&env, "First").await;
-        let (b, m) = linked(&env, "Second").await;
+        let (a, n) = env.linked("First").await;
+        let (b, m) = env.linked("Second").await;
         env.sb.github.close_issue(REPO, n, "completed", "alice");
         env.sb.github.close_issue(REPO, m, "not_planned", "alice");
         let crashed = env.bin(&["sync"], &[("TICKET_SYNC_CRASHPOINT", point)]).await;
@@ -312,7 +282,7 @@ async fn kill_between_the_zendesk_write_and_the_ledger_gives_no_duplicate_note()
         let again = env.bin(&["sync"], &[]).await;
         assert!(again.status.success(), "{point}: {}", String::from_utf8_lossy(&again.stderr));
         for id in [a, b] {
-            assert_eq!(push_notes(&env, id).len(), 1, "{point}: ticket {id}");
+            assert_eq!(env.push_notes(id).len(), 1, "{point}: ticket {id}");
         }
         assert_eq!((status(&env, a), status(&env, b)), ("solved".to_string(), "hold".to_string()), "{point}");
         let store = Store::open_read_only(&env.db_path()).unwrap();
@@ -323,16 +293,16 @@ async fn kill_between_the_zendesk_write_and_the_ledger_gives_no_duplicate_note()
 #[tokio::test]
 async fn closed_and_reopened_between_passes_is_told_though_the_state_looks_unchanged() {
     let env = env().await;
-    let (id, n) = linked(&env, "Flapping").await;
-    push(&env).await;
+    let (id, n) = env.linked("Flapping").await;
+    env.push().await;
     let gh = &env.sb.github;
     tick(&env);
     gh.close_issue(REPO, n, "not_planned", "alice");
     tick(&env);
     gh.reopen_issue(REPO, n, "bob");
-    let report = push(&env).await;
+    let report = env.push().await;
     assert_eq!(report.pushed, 2, "{report:?}");
-    let notes = push_notes(&env, id);
+    let notes = env.push_notes(id);
     assert!(notes[0].lines().next().unwrap().ends_with("was closed as not planned by alice."), "{notes:?}");
     assert!(notes[1].lines().next().unwrap().ends_with("was reopened by bob."), "{notes:?}");
     assert_eq!(status(&env, id), "open");
@@ -341,9 +311,9 @@ async fn closed_and_reopened_between_passes_is_told_though_the_state_looks_uncha
 #[tokio::test]
 async fn a_re_escalated_ticket_reopens_its_closed_issue_instead_of_a_second_one() {
     let env = env().await;
-    let (id, n) = linked(&env, "Came back").await;
+    let (id, n) = env.linked("Came back").await;
     env.sb.github.close_issue(REPO, n, "completed", "alice");
-    push(&env).await;
+    env.push().await;
     // Support drops the tag (the link stays), then escalates again.
     env.sb.zendesk.set_tags(id, &["followup"]);
     env.sb.settle();
@@ -355,11 +325,11 @@ async fn a_re_escalated_ticket_reopens_its_closed_issue_instead_of_a_second_one(
     assert_eq!((report.created, report.pushed, report.failed), (0, 1, 0), "{report:?}");
     assert_eq!(env.issues_for(REPO, id), [n], "still one issue");
     assert_eq!(env.sb.github.issue(REPO, n).unwrap().state, "open", "the issue was reopened");
-    let notes = push_notes(&env, id);
+    let notes = env.push_notes(id);
     assert!(notes.last().unwrap().starts_with("Escalated again"), "{notes:?}");
     env.sb.settle();
     let again = env.escalate().await;
-    let pushed = push(&env).await;
+    let pushed = env.push().await;
     assert_eq!((again.created, again.pushed, pushed.pushed), (0, 0, 0), "the daemon's own reopen is not echoed");
 }
 
@@ -371,9 +341,9 @@ async fn audit(env: &Env) -> PassReport {
 async fn the_audit_follows_a_transferred_issue_and_ends_a_deleted_ones_link() {
     let env = env().await;
     env.sb.github.add_repo("acme/platform", ticket_sync::sandbox::Visibility::Private, true);
-    let (moved, n_moved) = linked(&env, "Moves").await;
-    let (deleted, n_deleted) = linked(&env, "Deleted").await;
-    let (kept, _) = linked(&env, "Stays").await;
+    let (moved, n_moved) = env.linked("Moves").await;
+    let (deleted, n_deleted) = env.linked("Deleted").await;
+    let (kept, _) = env.linked("Stays").await;
     assert_eq!(audit(&env).await.failed, 0, "the first audit reads every open issue");
     env.sb.github.door.log.clear();
     audit(&env).await;
@@ -390,26 +360,26 @@ async fn the_audit_follows_a_transferred_issue_and_ends_a_deleted_ones_link() {
         ("acme/platform".into(), new_number, LinkState::Active)
     );
     assert_eq!(store.mapping(TicketId(deleted)).unwrap().unwrap().link_state, LinkState::IssueGone);
-    let gone_notes = push_notes(&env, deleted);
+    let gone_notes = env.push_notes(deleted);
     assert_eq!(gone_notes.len(), 1, "{gone_notes:?}");
     assert!(gone_notes[0].contains("was deleted"), "{gone_notes:?}");
-    assert!(push_notes(&env, kept).is_empty() && push_notes(&env, moved).is_empty());
+    assert!(env.push_notes(kept).is_empty() && env.push_notes(moved).is_empty());
 
     // The moved link keeps working in its new repository; the ended one stays quiet.
     env.sb.github.close_issue("acme/platform", new_number, "completed", "dana");
-    let pushed = push(&env).await;
+    let pushed = env.push().await;
     assert_eq!(pushed.pushed, 1, "{pushed:?}");
-    assert!(push_notes(&env, moved)[0].contains("acme/platform"));
+    assert!(env.push_notes(moved)[0].contains("acme/platform"));
     assert_eq!(audit(&env).await.pushed, 0);
-    assert_eq!(push_notes(&env, deleted).len(), 1);
+    assert_eq!(env.push_notes(deleted).len(), 1);
 }
 
 #[tokio::test]
 async fn a_re_escalation_whose_reopen_is_refused_leaves_no_untrue_note() {
     let env = env().await;
-    let (id, n) = linked(&env, "Gone before coming back").await;
+    let (id, n) = env.linked("Gone before coming back").await;
     env.sb.github.close_issue(REPO, n, "completed", "alice");
-    push(&env).await;
+    env.push().await;
     env.sb.zendesk.set_tags(id, &["followup"]);
     env.sb.settle();
     env.escalate().await;
@@ -419,10 +389,10 @@ async fn a_re_escalation_whose_reopen_is_refused_leaves_no_untrue_note() {
     let report = env.escalate().await;
     assert_eq!((report.created, report.failed), (0, 1), "{report:?}");
     env.engine().store.retry_now(TicketId(id)).unwrap();
-    push(&env).await;
+    env.push().await;
     assert!(
-        push_notes(&env, id).iter().all(|n| !n.starts_with("Escalated again")),
+        env.push_notes(id).iter().all(|n| !n.starts_with("Escalated again")),
         "no note may claim a reopen that did not happen: {:?}",
-        push_notes(&env, id)
+        env.push_notes(id)
     );
 }
