@@ -4,7 +4,7 @@
 use chrono::Utc;
 use rusqlite::{params, OptionalExtension};
 
-use super::{ts, LinkState, Result, Store};
+use super::{parse_ts, ts, LinkState, Result, Store};
 use crate::domain::{IssueNumber, RepoName, TicketId};
 
 const FORWARDED: &str = "forward_comment";
@@ -57,9 +57,22 @@ impl Store {
     }
 
     /// Points a mapping at the place its issue was transferred to.
+    /// The new repository's watermarks rewind to a little before the issue's last update seen,
+    /// so what happened to it there since is read.
     pub fn move_mapping(&self, ticket: TicketId, repo: &RepoName, number: IssueNumber, url: &str) -> Result<()> {
+        let last_seen: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT COALESCE(issue_updated_at, created_at) FROM mappings WHERE ticket_id = ?1",
+                [ticket.0 as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        if let Some(seen) = last_seen.as_deref().and_then(parse_ts) {
+            super::watermarks::rewind(&tx, repo, seen - chrono::Duration::minutes(10))?;
+        }
         tx.execute(
             "UPDATE mappings SET repo = ?2, issue_number = ?3, issue_url = ?4, link_state = ?5 WHERE ticket_id = ?1",
             params![ticket.0 as i64, repo.to_string(), number.0 as i64, url, LinkState::Active.as_str()],

@@ -168,6 +168,19 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let now = ts(Utc::now());
+        if recovered {
+            // Push passes since the lost create saw this issue unlinked and moved on: look again
+            // from a little before the create was first attempted.
+            let intent_at: Option<String> = tx
+                .query_row(
+                    "SELECT created_at FROM intents WHERE key = ?1",
+                    [super::intents::key(super::IntentKind::CreateIssue, ticket)],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let from = intent_at.as_deref().and_then(parse_ts).unwrap_or_else(Utc::now);
+            super::watermarks::rewind(&tx, &issue.repo, from - chrono::Duration::minutes(10))?;
+        }
         insert_row(&tx, ticket, issue, &now)?;
         tx.execute(
             "DELETE FROM intents WHERE key = ?1",

@@ -53,20 +53,6 @@ impl Store {
         Ok(row)
     }
 
-    /// Makes the next push pass over `repo` read everything since `to` again: used when a link
-    /// appears for an issue that already had a history there (an adopted create, a transfer).
-    /// The ledger keeps what was pushed before from being pushed twice.
-    pub fn rewind_watermark(&self, repo: &RepoName, to: DateTime<Utc>) -> Result<()> {
-        let Some(mut w) = self.watermark(repo)? else { return Ok(()) };
-        w.issues_since = Some(w.issues_since.map_or(to, |s| s.min(to)));
-        w.comments_since = Some(w.comments_since.map_or(to, |s| s.min(to)));
-        w.issues_etag = None;
-        w.comments_etag = None;
-        w.last_comment_id = None;
-        w.last_event_id = None;
-        self.set_watermark(repo, &w)
-    }
-
     pub fn set_watermark(&self, repo: &RepoName, w: &Watermark) -> Result<()> {
         self.conn().execute(
             "INSERT OR REPLACE INTO watermarks
@@ -147,4 +133,20 @@ impl Store {
             event_key,
         )
     }
+}
+
+/// Makes the next push pass over `repo` read everything since `to` again: for a link that
+/// appears for an issue that already had a history there (an adopted create, a transfer).
+/// The ledger keeps what was pushed before from being pushed twice. Runs inside the caller's
+/// transaction, so the link and the rewind are one step. (Times are stored in one RFC 3339
+/// form, so text order is time order.)
+pub(super) fn rewind(conn: &rusqlite::Connection, repo: &RepoName, to: DateTime<Utc>) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE watermarks SET issues_since = MIN(COALESCE(issues_since, ?2), ?2),
+                comments_since = MIN(COALESCE(comments_since, ?2), ?2),
+                issues_etag = NULL, comments_etag = NULL, last_comment_id = NULL, last_event_id = NULL
+         WHERE repo = ?1",
+        params![repo.to_string(), ts(to)],
+    )?;
+    Ok(())
 }

@@ -61,8 +61,6 @@ async fn check(engine: &Engine, m: &Mapping, report: &mut PassReport) -> Result<
             info!(to = %format!("{repo}#{number}"), "the issue was transferred; the link follows it");
             engine.store.move_mapping(m.ticket_id, &repo, number, &issue.html_url)?;
             engine.store.set_issue_etag(m.ticket_id, None)?;
-            // What happened to the issue in its new repository since it was last seen is read again.
-            engine.store.rewind_watermark(&repo, since_last_seen(m))?;
             Ok(())
         }
         Err(ApiError::Gone { .. } | ApiError::NotFound { .. }) if !engine.dry_run => {
@@ -70,9 +68,4 @@ async fn check(engine: &Engine, m: &Mapping, report: &mut PassReport) -> Result<
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// Where to read a moved issue's new repository from: a little before its last update we saw.
-pub(super) fn since_last_seen(m: &Mapping) -> chrono::DateTime<chrono::Utc> {
-    m.issue_updated_at.unwrap_or(m.created_at) - chrono::Duration::minutes(10)
 }

@@ -244,10 +244,6 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
     engine.store.record_issue_created(id, &issue, recovered, &note)?;
     crashpoint::hit("after_mapping_write");
     if recovered {
-        // Push passes since the lost create saw this issue unlinked and moved on; look again.
-        engine.store.rewind_watermark(&issue.repo, intent.created_at - Duration::minutes(RECONCILE_MARGIN_MINUTES))?;
-    }
-    if recovered {
         report.recovered += 1;
     } else {
         report.created += 1;

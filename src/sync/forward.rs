@@ -254,7 +254,6 @@ async fn forward_one(
                 let issue = engine.github.get_issue(&repo, number).await?;
                 info!(to = %format!("{repo}#{number}"), "the issue was transferred; the link follows it");
                 engine.store.move_mapping(id, &repo, number, &issue.html_url)?;
-                engine.store.rewind_watermark(&repo, super::audit::since_last_seen(&m))?;
             }
             Err(ApiError::Gone { .. } | ApiError::NotFound { .. }) => {
                 issue_gone(engine, &m, "was deleted (or is no longer visible to ticket-sync)", report).await?;
