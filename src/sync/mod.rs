@@ -128,10 +128,10 @@ impl Engine {
             rules.zendesk.url.clone(),
             &rules.zendesk.email,
             zendesk_token,
+            rules.zendesk.export_requests_per_minute,
             http.clone(),
             stats.clone(),
-        )
-        .with_export_limit(rules.zendesk.export_requests_per_minute);
+        );
         let github = GithubClient::new(
             rules.github.url.clone(),
             github_token,

@@ -59,19 +59,27 @@ pub struct ZendeskClient {
 }
 
 impl ZendeskClient {
-    pub fn new(base: Url, email: &str, token: &Secret, http: reqwest::Client, stats: Arc<ApiStats>) -> Self {
+    /// A client that paces the incremental export to `export_per_minute` requests in any
+    /// rolling minute (Zendesk's limit is 10, or 30 with the High Volume add-on).
+    pub fn new(
+        base: Url,
+        email: &str,
+        token: &Secret,
+        export_per_minute: u32,
+        http: reqwest::Client,
+        stats: Arc<ApiStats>,
+    ) -> Self {
         let raw = format!("{email}/token:{}", token.expose());
         let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
         let mut auth = HeaderValue::from_str(&format!("Basic {encoded}")).expect("base64 is a valid header");
         auth.set_sensitive(true);
-        ZendeskClient { base, auth, http, stats, export_window: Arc::new(RollingWindow::new(10, MINUTE)) }
-    }
-
-    /// Paces the incremental export to `per_minute` requests in any rolling minute (Zendesk's
-    /// limit is 10, or 30 with the High Volume add-on).
-    pub fn with_export_limit(mut self, per_minute: u32) -> Self {
-        self.export_window = Arc::new(RollingWindow::new(per_minute, MINUTE));
-        self
+        ZendeskClient {
+            base,
+            auth,
+            http,
+            stats,
+            export_window: Arc::new(RollingWindow::new(export_per_minute, MINUTE)),
+        }
     }
 
     fn url(&self, path: &str) -> Url {
