@@ -17,7 +17,7 @@ impl Store {
         let tx = conn.transaction()?;
         let now = ts(Utc::now());
         for (ticket, issue) in links {
-            super::mappings::insert_row(&tx, *ticket, issue, &now)?;
+            super::mappings::insert_row(&tx, *ticket, issue, &now, None)?;
             let remote = format!("{}#{}", issue.repo, issue.number);
             let mut ledger = tx.prepare_cached(
                 "INSERT INTO ledger (ticket_id, at, event, side, remote_id) VALUES (?1, ?2, ?3, ?4, ?5)",

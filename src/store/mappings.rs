@@ -53,9 +53,12 @@ pub struct Mapping {
     pub closed_at: Option<DateTime<Utc>>,
     /// The ticket was last seen not matching `[escalation]`; matching again re-escalates it.
     pub escalation_lost: bool,
+    /// The escalated ticket's `updated_at` (Zendesk's clock) when its issue was created; its
+    /// public comments created later are new to the issue. None for links made before v8.
+    pub escalated_ticket_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, link_state, created_at, issue_updated_at, last_pushed_at, closed_at, escalation_lost";
+const COLUMNS: &str = "ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, link_state, created_at, issue_updated_at, last_pushed_at, closed_at, escalation_lost, escalated_ticket_at";
 
 /// Inserts one mapping row; the only place that writes a new mapping.
 pub(super) fn insert_row(
@@ -63,10 +66,11 @@ pub(super) fn insert_row(
     ticket: TicketId,
     issue: &Issue,
     now: &str,
+    escalated_ticket_at: Option<DateTime<Utc>>,
 ) -> rusqlite::Result<()> {
     let mut insert = conn.prepare_cached(
-        "INSERT INTO mappings (ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, created_at, issue_updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO mappings (ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, created_at, issue_updated_at, escalated_ticket_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     insert.execute(params![
         ticket.0 as i64,
@@ -78,6 +82,7 @@ pub(super) fn insert_row(
         issue.state_reason,
         now,
         issue.updated_at.map(ts),
+        escalated_ticket_at.map(ts),
     ])?;
     Ok(())
 }
@@ -99,6 +104,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Mapping> {
         last_pushed_at: r.get::<_, Option<String>>(10)?.and_then(|s| parse_ts(&s)),
         closed_at: r.get::<_, Option<String>>(11)?.and_then(|s| parse_ts(&s)),
         escalation_lost: r.get::<_, i64>(12)? != 0,
+        escalated_ticket_at: r.get::<_, Option<String>>(13)?.and_then(|s| parse_ts(&s)),
     })
 }
 
@@ -164,6 +170,7 @@ impl Store {
         issue: &Issue,
         recovered: bool,
         note_payload: &str,
+        escalated_ticket_at: Option<DateTime<Utc>>,
     ) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -181,7 +188,7 @@ impl Store {
             let from = intent_at.as_deref().and_then(parse_ts).unwrap_or_else(Utc::now);
             super::watermarks::rewind(&tx, &issue.repo, from - chrono::Duration::minutes(10))?;
         }
-        insert_row(&tx, ticket, issue, &now)?;
+        insert_row(&tx, ticket, issue, &now, escalated_ticket_at)?;
         tx.execute(
             "DELETE FROM intents WHERE key = ?1",
             [super::intents::key(super::IntentKind::CreateIssue, ticket)],

@@ -112,4 +112,9 @@ pub const MIGRATIONS: &[&str] = &[
     DROP INDEX ledger_event_key;
     CREATE INDEX ledger_event_key ON ledger (ticket_id, detail) WHERE detail IS NOT NULL;
     "#,
+    // 8: forwarding's first look: the ticket's `updated_at` (Zendesk's clock) when it was
+    // escalated; public comments created after it are new, even before the link note exists.
+    r#"
+    ALTER TABLE mappings ADD COLUMN escalated_ticket_at TEXT;
+    "#,
 ];

@@ -104,7 +104,7 @@ impl Store {
 
     /// Inserts a mapping for an issue that exists already, without a link note (imports, tests).
     pub fn insert_mapping(&self, ticket: TicketId, issue: &Issue) -> Result<()> {
-        super::mappings::insert_row(&self.conn(), ticket, issue, &ts(Utc::now()))?;
+        super::mappings::insert_row(&self.conn(), ticket, issue, &ts(Utc::now()), None)?;
         Ok(())
     }
 

@@ -38,6 +38,9 @@ struct CreatePayload {
     title: String,
     body: String,
     labels: Vec<String>,
+    /// The ticket's `updated_at` when it was escalated (absent in intents from before v8).
+    #[serde(default)]
+    ticket_updated_at: Option<chrono::DateTime<Utc>>,
 }
 
 /// What a link-note intent carries.
@@ -176,6 +179,7 @@ async fn act(engine: &Engine, ticket: &Ticket, report: &mut PassReport) -> Resul
                 title: body::issue_title(ticket, &engine.redactor),
                 body: body::issue_body(ticket, &attachments, &engine.rules.zendesk.url, &engine.redactor),
                 labels: route.labels.clone(),
+                ticket_updated_at: ticket.updated_at,
             };
             let json = serde_json::to_string(&payload).expect("payload serialises");
             let intent =
@@ -241,7 +245,7 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
     };
     tracing::Span::current().record("issue_number", issue.number.0);
     let note = serde_json::to_string(&NotePayload { text: body::link_note(id, &issue) }).expect("serialises");
-    engine.store.record_issue_created(id, &issue, recovered, &note)?;
+    engine.store.record_issue_created(id, &issue, recovered, &note, payload.ticket_updated_at)?;
     crashpoint::hit("after_mapping_write");
     if recovered {
         report.recovered += 1;

@@ -159,14 +159,9 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
     let mark = engine.store.forward_mark(id)?;
     let comments = engine.zendesk.comments_with_authors(id, mark, COMMENT_PAGES).await?;
     let Some(newest) = comments.iter().map(|c| c.id).max() else { return Ok(()) };
-    let link_note = body::link_note_marker(id);
     let after = match mark {
         Some(mark) => mark,
-        // First look at this ticket: what came before the link note was escalated with it.
-        None => match comments.iter().find(|c| c.body.contains(&link_note)) {
-            Some(note) => note.id,
-            None => newest,
-        },
+        None => first_look_boundary(m, &comments, newest),
     };
     let mut queue_only = queued;
     let mut failure = None;
@@ -198,6 +193,19 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
     }
     engine.store.set_forward_mark(id, newest)?;
     failure.map_or(Ok(()), Err)
+}
+
+/// On the first look at a ticket: the last comment that was already part of the ticket when it
+/// was escalated. Comments created after the escalated snapshot (Zendesk's own clock, so host
+/// clock skew does not matter) are new, even if the link note is still pending. Links made
+/// before that time was recorded fall back to the link note, else to the newest comment.
+fn first_look_boundary(m: &Mapping, comments: &[TicketComment], newest: u64) -> u64 {
+    if let Some(escalated) = m.escalated_ticket_at {
+        let older = comments.iter().filter(|c| c.created_at.is_some_and(|t| t <= escalated));
+        return older.map(|c| c.id).max().unwrap_or(0);
+    }
+    let link_note = body::link_note_marker(m.ticket_id);
+    comments.iter().find(|c| c.body.contains(&link_note)).map_or(newest, |note| note.id)
 }
 
 /// The GitHub comment: the author's name, the redacted text, the marker.

@@ -261,6 +261,7 @@ mod tests {
             last_pushed_at: None,
             closed_at: None,
             escalation_lost: false,
+            escalated_ticket_at: None,
         }
     }
 

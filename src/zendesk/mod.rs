@@ -184,10 +184,11 @@ impl ZendeskClient {
             let page: wire::CommentsPage = http::decode(SVC, &self.call(Method::GET, url, None).await?)?;
             let reached = stop_at.is_some_and(|s| page.comments.iter().any(|c| c.id <= s));
             out.extend(page.comments);
+            // The page holding the stop mark also names the authors of its new comments.
+            names.extend(page.users.into_iter().filter_map(|u| Some((u.id, u.name?))));
             if reached {
                 break;
             }
-            names.extend(page.users.into_iter().filter_map(|u| Some((u.id, u.name?))));
             match page.meta {
                 Some(m) if m.has_more && m.after_cursor.is_some() => after = m.after_cursor,
                 _ => break,

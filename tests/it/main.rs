@@ -7,6 +7,7 @@ mod config_errors;
 mod daemon;
 mod escalate;
 mod forward;
+mod hard_parts;
 mod harness;
 mod idle_cost;
 mod limits;
