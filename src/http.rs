@@ -28,7 +28,34 @@ impl Service {
     }
 }
 
-/// A failed API call, typed so callers can decide: retry now, later, or never.
+/// What a refusal (403) is about, as the client that made the request judges it: how far the
+/// caller lets it reach (one ticket, one repository, or everything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The credentials themselves (for example, a token without a needed account-wide scope).
+    Account,
+    /// One repository: archived, or the token may not write to it.
+    Repository,
+    /// One issue: locked.
+    Issue,
+    /// One Zendesk ticket.
+    Ticket,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Account => "account",
+            Scope::Repository => "repository",
+            Scope::Issue => "issue",
+            Scope::Ticket => "ticket",
+        }
+    }
+}
+
+/// A failed API call, typed so callers can decide: retry now, later, or never. The clients
+/// (`zendesk/`, `github/`) decide what an answer means; nothing else reads status codes or
+/// error bodies.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     #[error("{service} rate limit reached; retry after {retry_after:?}")]
@@ -42,7 +69,13 @@ pub enum ApiError {
     #[error("{service} says moved permanently to {location:?}")]
     Moved { service: &'static str, location: Option<String> },
     #[error("{service} refused the credentials ({status}): check the token and its permissions")]
-    Auth { service: &'static str, status: u16 },
+    Unauthorized { service: &'static str, status: u16 },
+    #[error("{service} refused access to this {} (403): {detail}", scope.as_str())]
+    Forbidden { service: &'static str, scope: Scope, detail: String },
+    #[error("{service}: the ticket is closed and takes no more updates")]
+    TicketClosed { service: &'static str },
+    #[error("{service} refused the status: {}", fields.join("; "))]
+    StatusRefused { service: &'static str, fields: Vec<String> },
     #[error("{service} answered {status}: {body}")]
     Api { service: &'static str, status: u16, body: String },
     #[error("{service} answered with a body that could not be read: {detail}")]
@@ -50,6 +83,12 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A passing failure (broken connection, 5xx, unreadable answer) worth retrying soon; rate
+    /// limits are not: they say when to come back.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ApiError::Transient { .. } | ApiError::Decode { .. })
+    }
+
     /// Whether the same request may succeed if sent again later.
     pub fn is_retryable(&self) -> bool {
         matches!(self, ApiError::RateLimited { .. } | ApiError::Transient { .. } | ApiError::Decode { .. })
@@ -58,7 +97,9 @@ impl ApiError {
     /// The HTTP status, where there was one.
     pub fn status(&self) -> Option<u16> {
         match self {
-            ApiError::Api { status, .. } | ApiError::Auth { status, .. } => Some(*status),
+            ApiError::Api { status, .. } | ApiError::Unauthorized { status, .. } => Some(*status),
+            ApiError::Forbidden { .. } => Some(403),
+            ApiError::TicketClosed { .. } | ApiError::StatusRefused { .. } => Some(422),
             ApiError::NotFound { .. } => Some(404),
             ApiError::Gone { .. } => Some(410),
             ApiError::Moved { .. } => Some(301),
@@ -259,12 +300,13 @@ pub fn status_error(service: Service, status: StatusCode, headers: &HeaderMap, b
     let s = service.as_str();
     let text = String::from_utf8_lossy(&body[..body.len().min(600)]).trim().to_string();
     match status.as_u16() {
-        401 => ApiError::Auth { service: s, status: 401 },
+        401 => ApiError::Unauthorized { service: s, status: 401 },
         429 => ApiError::RateLimited { service: s, retry_after: retry_after(headers) },
         403 if is_rate_limited_403(headers, &text) => {
             ApiError::RateLimited { service: s, retry_after: retry_after(headers) }
         }
-        403 => ApiError::Auth { service: s, status: 403 },
+        // The client narrows the scope: it knows what the request was about.
+        403 => ApiError::Forbidden { service: s, scope: Scope::Account, detail: text },
         404 => ApiError::NotFound { service: s, detail: text },
         410 => ApiError::Gone { service: s, detail: text },
         301 | 308 => ApiError::Moved {

@@ -15,7 +15,7 @@ use tracing::debug;
 use url::Url;
 
 use crate::domain::{Issue, IssueNumber, RepoName};
-use crate::http::{self, ApiError, ApiStats, Service};
+use crate::http::{self, ApiError, ApiStats, Scope, Service};
 use crate::ratelimit::RollingWindow;
 use crate::secret::Secret;
 
@@ -157,7 +157,7 @@ impl GithubClient {
         debug!(%method, path = url.path(), "github request");
         let mut req = self
             .http
-            .request(method, url)
+            .request(method, url.clone())
             .header(AUTHORIZATION, self.auth.clone())
             .header(ACCEPT, "application/vnd.github+json")
             .header("X-GitHub-Api-Version", "2022-11-28");
@@ -167,9 +167,10 @@ impl GithubClient {
         if let Some(b) = body {
             req = req.json(b);
         }
+        let path = url.path().to_string();
         let (status, headers, bytes) = http::execute(&self.stats, SVC, req).await?;
         if !status.is_success() && status != StatusCode::NOT_MODIFIED {
-            return Err(http::status_error(SVC, status, &headers, &bytes));
+            return Err(refuse_scope(http::status_error(SVC, status, &headers, &bytes), &path, &bytes));
         }
         Ok((status, headers, bytes))
     }
@@ -286,6 +287,25 @@ impl GithubClient {
         let w: wire::WireComment = http::decode(SVC, &bytes)?;
         Ok(w.id)
     }
+}
+
+/// Narrows a 403 that is not a rate limit (`http` has told those apart) to what it is about.
+/// GitHub refuses per resource: an archived repository ("Repository was archived so is
+/// read-only"), a token or App without write access to one repository ("Resource not
+/// accessible by …"), a locked issue ("Unable to create comment because issue is locked").
+/// Only a refusal outside any repository (`/user`) is about the credentials themselves.
+fn refuse_scope(e: ApiError, path: &str, body: &[u8]) -> ApiError {
+    let ApiError::Forbidden { service, detail, .. } = e else { return e };
+    let message = serde_json::from_slice::<wire::WireError>(body).ok().and_then(|b| b.message).unwrap_or_default();
+    let in_repo = path.contains("/repos/") || path.contains("/repositories/");
+    let scope = if !in_repo {
+        Scope::Account
+    } else if message.to_ascii_lowercase().contains("locked") {
+        Scope::Issue
+    } else {
+        Scope::Repository
+    };
+    ApiError::Forbidden { service, scope, detail: if message.is_empty() { detail } else { message } }
 }
 
 /// The repository and number an issue API URL names (`…/repos/{owner}/{repo}/issues/{n}`),

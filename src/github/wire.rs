@@ -84,3 +84,9 @@ pub struct CreateIssue<'a> {
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub labels: &'a [String],
 }
+
+/// `basic-error`: `{message, documentation_url, status?}`.
+#[derive(Debug, Deserialize)]
+pub struct WireError {
+    pub message: Option<String>,
+}

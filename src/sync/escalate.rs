@@ -18,7 +18,7 @@ use super::route::{decide, Decision};
 use super::{settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
 use crate::domain::{RepoName, Ticket};
-use crate::http::{ApiError, Service};
+use crate::http::{ApiError, Scope, Service};
 use crate::store::{Intent, IntentKind, LinkState};
 
 const CURSOR: &str = "zendesk_export";
@@ -237,8 +237,19 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
                 engine.store.intent_attempt(IntentKind::CreateIssue, id)?;
             }
             crashpoint::hit("before_issue_create");
-            let issue =
-                engine.github.create_issue(&payload.repo, &payload.title, &payload.body, &payload.labels).await?;
+            let created =
+                engine.github.create_issue(&payload.repo, &payload.title, &payload.body, &payload.labels).await;
+            let issue = match created {
+                Ok(issue) => issue,
+                // The repository refuses this token's writes: its other tickets fail at once
+                // for the rest of this pass, without asking again.
+                Err(e @ ApiError::Forbidden { scope: Scope::Repository, .. }) => {
+                    let why = format!("refused: GitHub does not let ticket-sync write to {}: {e}", payload.repo);
+                    engine.repo_checks.lock().unwrap().insert(payload.repo.clone(), Some(why.clone()));
+                    return Err(ItemError::Refused(why));
+                }
+                Err(e) => return Err(e.into()),
+            };
             crashpoint::hit("after_issue_create");
             (issue, false)
         }
@@ -284,11 +295,6 @@ async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut 
         }
     }
     Ok(())
-}
-
-/// Zendesk's answer to any update of a closed ticket.
-pub(crate) fn is_closed_ticket(e: &ApiError) -> bool {
-    matches!(e, ApiError::Api { status: 422, body, .. } if body.contains("closed prevents ticket update"))
 }
 
 /// Refuses repositories the rules forbid: public ones (unless allowed), archived ones, or

@@ -234,9 +234,10 @@ impl Engine {
 }
 
 /// A spent budget or a refused token affects every item alike: the pass stops (the cursor and
-/// watermarks stay, unfinished intents wait) instead of failing each item in turn.
+/// watermarks stay, unfinished intents wait) instead of failing each item in turn. A refusal
+/// about one repository, issue or ticket (`Forbidden`) fails only what it is about.
 pub(crate) fn stops_pass(e: &ApiError) -> bool {
-    matches!(e, ApiError::RateLimited { .. } | ApiError::Auth { .. })
+    matches!(e, ApiError::RateLimited { .. } | ApiError::Unauthorized { .. })
 }
 
 /// Records the outcome of one item of any pass. A success clears the item's failure from this

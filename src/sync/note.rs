@@ -6,10 +6,10 @@
 
 use tracing::info;
 
-use super::escalate::is_closed_ticket;
 use super::{Engine, ItemError};
 use crate::crashpoint;
 use crate::domain::TicketId;
+use crate::http::ApiError;
 use crate::store::Intent;
 
 /// Pages of recent ticket comments (100 each) searched for the marker of an earlier attempt.
@@ -67,7 +67,7 @@ async fn send(engine: &Engine, note: &Note<'_>) -> Result<NoteOutcome, ItemError
             crashpoint::hit(note.crash_after);
             Ok(NoteOutcome::Written(comment_id))
         }
-        Err(e) if is_closed_ticket(&e) => Ok(NoteOutcome::TicketClosed),
+        Err(ApiError::TicketClosed { .. }) => Ok(NoteOutcome::TicketClosed),
         Err(e) => Err(e.into()),
     }
 }

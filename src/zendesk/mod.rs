@@ -94,7 +94,7 @@ impl ZendeskClient {
         }
         let (status, headers, bytes) = http::execute(&self.stats, SVC, req).await?;
         if !status.is_success() {
-            return Err(http::status_error(SVC, status, &headers, &bytes));
+            return Err(classify(http::status_error(SVC, status, &headers, &bytes), &bytes));
         }
         Ok(bytes)
     }
@@ -230,9 +230,40 @@ impl ZendeskClient {
         let env: wire::UserEnvelope = http::decode(SVC, &bytes)?;
         // An unauthenticated call to users/me answers 200 with an anonymous user (id 0 or null email).
         if env.user.id == 0 || env.user.email.is_none() {
-            return Err(ApiError::Auth { service: SVC.as_str(), status: 200 });
+            return Err(ApiError::Unauthorized { service: SVC.as_str(), status: 200 });
         }
         Ok((env.user.id, env.user.role))
+    }
+}
+
+/// Narrows a generic error by what Zendesk's body says (FACTS.md, "Error bodies", "Ticket
+/// status"): every request ticket-sync sends is about one ticket, so a 403 is the ticket's; a
+/// closed ticket refuses any update; a status can be refused when the account requires fields
+/// before solving (`details.base[… "is required when solving a ticket"]`).
+fn classify(e: ApiError, body: &[u8]) -> ApiError {
+    match e {
+        ApiError::Forbidden { service, detail, .. } => {
+            ApiError::Forbidden { service, scope: http::Scope::Ticket, detail }
+        }
+        ApiError::Api { status: 422, service, body: text } => {
+            let Ok(err) = serde_json::from_slice::<wire::ErrorBody>(body) else {
+                return ApiError::Api { status: 422, service, body: text };
+            };
+            let details = err.details.unwrap_or_default();
+            let said = |field: &str| -> Vec<String> {
+                details.get(field).into_iter().flatten().filter_map(|d| d.description.clone()).collect()
+            };
+            if said("status").iter().any(|d| d.contains("closed prevents ticket update")) {
+                return ApiError::TicketClosed { service };
+            }
+            let required: Vec<String> =
+                said("base").into_iter().filter(|d| d.contains("is required when solving")).collect();
+            if !required.is_empty() {
+                return ApiError::StatusRefused { service, fields: required };
+            }
+            ApiError::Api { status: 422, service, body: text }
+        }
+        other => other,
     }
 }
 

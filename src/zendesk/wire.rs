@@ -112,3 +112,15 @@ pub struct WireUser {
     pub role: Option<String>,
     pub email: Option<String>,
 }
+
+/// `{"error": "RecordInvalid", "description": …, "details": {field: [{description, …}]}}`.
+#[derive(Debug, Deserialize)]
+pub struct ErrorBody {
+    #[serde(default)]
+    pub details: Option<std::collections::HashMap<String, Vec<ErrorDetail>>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ErrorDetail {
+    pub description: Option<String>,
+}

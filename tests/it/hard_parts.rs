@@ -58,3 +58,41 @@ async fn a_reply_made_while_the_link_note_is_pending_is_forwarded() {
     assert_eq!(comments.len(), 1, "the reply was lost: {comments:?}");
     assert!(comments[0].contains("written while the note was pending"), "{}", comments[0]);
 }
+
+/// http.rs mapped every 403 without rate-limit signs to `Auth`, which stops the pass: one
+/// ticket routed to a repository the token may not write to stopped escalation for everyone.
+#[tokio::test]
+async fn a_repository_that_refuses_writes_fails_only_its_own_tickets() {
+    let env = Env::new().await;
+    env.sb.github.set_writes_denied("acme/billing", true);
+    let billing = env.ticket("Invoice wrong", &["escalated", "billing"]);
+    let backend = env.ticket("API down", &["escalated"]);
+    let report = env.escalate().await;
+    assert_eq!((report.created, report.failed), (1, 1), "{report:?}");
+    assert_eq!(env.issues_for(REPO, backend).len(), 1, "the other ticket is escalated");
+    assert!(env.issues_for("acme/billing", billing).is_empty());
+    let failure = env.engine().store.failures().unwrap();
+    assert_eq!(failure.len(), 1);
+    assert!(failure[0].error.contains("Resource not accessible"), "{}", failure[0].error);
+
+    env.sb.github.set_writes_denied("acme/billing", false);
+    env.engine().store.retry_now(TicketId(billing)).unwrap();
+    let later = env.escalate().await;
+    assert_eq!((later.created, later.failed), (1, 0), "{later:?}");
+}
+
+/// The same 403 on a locked issue stopped all forwarding.
+#[tokio::test]
+async fn a_locked_issue_fails_only_its_own_forward() {
+    let env = Env::with_routes(ROUTES, FORWARD).await;
+    let (a, na) = env.linked("Locked").await;
+    let (b, nb) = env.linked("Open").await;
+    env.sb.github.lock_issue(REPO, na);
+    env.sb.zendesk.add_public_comment(a, env.requester, "to a locked issue");
+    env.sb.zendesk.add_public_comment(b, env.requester, "to an open issue");
+    env.sb.settle();
+    let report = env.push().await;
+    assert_eq!((report.forwarded, report.failed), (1, 1), "{report:?}");
+    assert_eq!(forwarded(&env, REPO, nb).len(), 1);
+    assert!(forwarded(&env, REPO, na).is_empty());
+}

@@ -34,6 +34,7 @@ pub async fn create_comment(State(s): State<Arc<Shared>>, Path(p): PathMap, body
     let doc = docs::CREATE_COMMENT;
     let mut model = s.model.lock().unwrap();
     let (repo, number) = live_issue(&s, &model, &p, doc, "/comments")?;
+    super::routes::refuse_write(&model.repos[repo], Some(number), doc)?;
     let text = input::comment_body(&body)?;
     let id = model.add_comment(repo, number, &s.login, &text, s.now());
     let wire = Wire { base: &s.base, model: &model };

@@ -235,6 +235,35 @@ impl FakeGithub {
     }
 
     /// Secondary rate limit: at most `limit` POST/PATCH per rolling minute; `None` = off.
+    /// Archives a repository (or un-archives it): every write then answers 403.
+    pub fn set_archived(&self, repo: &str, archived: bool) {
+        self.with_repo(repo, |r| r.archived = archived);
+    }
+
+    /// Takes the token's write access to one repository away (or gives it back).
+    pub fn set_writes_denied(&self, repo: &str, denied: bool) {
+        self.with_repo(repo, |r| r.writes_denied = denied);
+    }
+
+    /// Locks an issue's conversation: comments by the token answer 403.
+    pub fn lock_issue(&self, repo: &str, number: u64) {
+        self.with_repo(repo, |r| {
+            r.locked.insert(number);
+        });
+    }
+
+    /// Makes a repository public, private or internal.
+    pub fn set_visibility(&self, repo: &str, visibility: Visibility) {
+        self.with_repo(repo, |r| r.visibility = visibility);
+    }
+
+    fn with_repo(&self, repo: &str, f: impl FnOnce(&mut state::Repo)) {
+        let (owner, name) = repo.split_once('/').expect("owner/name");
+        let mut model = self.shared.model.lock().unwrap();
+        let index = model.repo_by_name(owner, name).expect("known repository");
+        f(&mut model.repos[index]);
+    }
+
     pub fn set_write_limit_per_minute(&self, limit: Option<u32>) {
         self.shared.limits.lock().unwrap().set_write_limit(limit);
     }

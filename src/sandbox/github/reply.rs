@@ -70,6 +70,12 @@ impl Reply {
         Reply::error(StatusCode::GONE, "This issue was deleted", doc)
     }
 
+    /// GitHub's per-resource 403s (no rate-limit headers): archived repositories, tokens
+    /// without write access to one repository, locked issues.
+    pub fn forbidden(message: &str, doc: &str) -> Self {
+        Reply::error(StatusCode::FORBIDDEN, message, doc)
+    }
+
     pub fn issues_disabled(doc: &str) -> Self {
         Reply::error(StatusCode::GONE, "Issues are disabled for this repo", doc)
     }

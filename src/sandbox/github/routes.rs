@@ -116,6 +116,7 @@ async fn create_issue(State(s): State<Arc<Shared>>, Path(p): PathMap, body: Byte
     if !model.repos[repo].has_issues {
         return Err(Reply::issues_disabled(doc));
     }
+    refuse_write(&model.repos[repo], None, doc)?;
     let new = input::new_issue(&body)?;
     let number = model.create_issue(repo, new, &s.login, s.now());
     let wire = Wire { base: &s.base, model: &model };
@@ -136,9 +137,25 @@ async fn update_issue(State(s): State<Arc<Shared>>, Path(p): PathMap, body: Byte
     let doc = docs::UPDATE_ISSUE;
     let mut model = s.model.lock().unwrap();
     let (repo, number) = live_issue(&s, &model, &p, doc, "")?;
+    refuse_write(&model.repos[repo], None, doc)?;
     let patch = input::issue_patch(&body)?;
     model.update_issue(repo, number, patch, &s.login, s.now());
     render_issue(&s, &model, repo, number)
+}
+
+/// The 403 GitHub gives a write it refuses for this repository or issue, if any. The messages
+/// are the real ones; none carries a rate-limit header.
+pub fn refuse_write(repo: &super::state::Repo, comment_on: Option<u64>, doc: &str) -> Result<(), Reply> {
+    if repo.archived {
+        return Err(Reply::forbidden("Repository was archived so is read-only.", doc));
+    }
+    if repo.writes_denied {
+        return Err(Reply::forbidden("Resource not accessible by personal access token", doc));
+    }
+    if comment_on.is_some_and(|n| repo.locked.contains(&n)) {
+        return Err(Reply::forbidden("Unable to create comment because issue is locked.", doc));
+    }
+    Ok(())
 }
 
 fn render_issue(s: &Shared, model: &Model, repo: usize, number: u64) -> Answer {

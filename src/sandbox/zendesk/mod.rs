@@ -204,6 +204,17 @@ impl FakeZendesk {
         comments.iter().map(CommentView::from).collect()
     }
 
+    /// The account requires ticket field `field_id` (titled `title`) before solving: an update
+    /// to `solved` of a ticket without it is refused with Zendesk's 422.
+    pub fn require_field_to_solve(&self, field_id: u64, title: &str) {
+        self.store().required_to_solve.push((field_id, title.to_string()));
+    }
+
+    /// An agent fills in a custom field on a ticket.
+    pub fn fill_field(&self, ticket: u64, field_id: u64) {
+        self.store().ticket_mut(ticket).filled_fields.insert(field_id);
+    }
+
     /// Incremental-export calls allowed per sandbox-clock minute; `None` lifts the limit.
     pub fn set_export_limit_per_minute(&self, limit: Option<u32>) {
         self.store().limits.export_limit = limit;

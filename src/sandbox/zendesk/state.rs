@@ -71,6 +71,8 @@ pub(super) struct Ticket {
     pub updated_at: DateTime<Utc>,
     pub generated_timestamp: i64,
     pub comments: Vec<Comment>,
+    /// Custom fields an agent has filled in (ids only; values are not modelled).
+    pub filled_fields: std::collections::BTreeSet<u64>,
 }
 
 impl Ticket {
@@ -105,6 +107,8 @@ pub(super) struct Store {
     pub organizations: BTreeMap<u64, Organization>,
     pub tickets: BTreeMap<u64, Ticket>,
     pub limits: Limits,
+    /// Ticket fields the account requires before a ticket may be solved: (field id, title).
+    pub required_to_solve: Vec<(u64, String)>,
 }
 
 /// Zendesk timestamps have whole-second precision.
@@ -135,6 +139,7 @@ impl Store {
             organizations: BTreeMap::new(),
             tickets: BTreeMap::new(),
             limits: Limits::default(),
+            required_to_solve: Vec::new(),
         };
         let name = bot_email.split('@').next().unwrap_or("api").to_string();
         store.bot_user_id = store.add_user(&name, bot_email, None, "admin", now);
@@ -201,6 +206,7 @@ impl Store {
             updated_at: stamp,
             generated_timestamp: stamp.timestamp(),
             comments: Vec::new(),
+            filled_fields: Default::default(),
         };
         self.tickets.insert(id, ticket);
         let first = CommentInput {

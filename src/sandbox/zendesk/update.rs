@@ -198,6 +198,36 @@ fn closed_error() -> ApiError {
     ApiError::record_invalid(details)
 }
 
+/// Accounts can require fields before a ticket is solved; the update is refused as a whole
+/// (the comment is not added either). Real body (zenpy#114): 422 RecordInvalid with
+/// `details.base[{ticket_field_type, ticket_field_id, description: "… is required when solving
+/// a ticket", error: null}]`.
+fn check_required_to_solve(store: &Store, id: u64, patch: &Patch) -> Result<(), ApiError> {
+    if !matches!(patch.status.as_deref(), Some("solved" | "closed")) {
+        return Ok(());
+    }
+    let ticket = &store.tickets[&id];
+    let missing: Vec<Value> = store
+        .required_to_solve
+        .iter()
+        .filter(|(field, _)| !ticket.filled_fields.contains(field))
+        .map(|(field, title)| {
+            json!({
+                "ticket_field_type": "FieldTagger",
+                "ticket_field_id": field,
+                "description": format!("{title} is required when solving a ticket"),
+                "error": null,
+            })
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut details = Details::new();
+    details.insert("base".into(), Value::Array(missing));
+    Err(ApiError::record_invalid(details))
+}
+
 /// `safe_update` with a stale `updated_stamp` is refused so concurrent writers notice.
 fn check_safe_update(input: &Map<String, Value>, updated_at: DateTime<Utc>) -> Result<(), ApiError> {
     let stamp = input.get("updated_stamp").and_then(Value::as_str);
@@ -229,6 +259,7 @@ pub(super) fn apply(
     }
     check_safe_update(input, ticket.updated_at)?;
     let mut patch = parse_patch(input, store)?;
+    check_required_to_solve(store, id, &patch)?;
     let audit_id = store.alloc_id();
     let mut events = Vec::new();
     if let Some(comment) = patch.comment.take() {

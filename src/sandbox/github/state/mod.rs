@@ -91,6 +91,12 @@ pub struct Repo {
     /// Issue events, oldest first.
     pub events: Vec<IssueEvent>,
     next_number: u64,
+    /// Read-only: every write answers 403.
+    pub archived: bool,
+    /// The token may read but not write here (a fine-grained token or App without Issues: write).
+    pub writes_denied: bool,
+    /// Locked issues: comments by the token are refused.
+    pub locked: std::collections::BTreeSet<u64>,
 }
 
 impl Repo {
@@ -192,6 +198,9 @@ impl Model {
             comments: Vec::new(),
             events: Vec::new(),
             next_number: 1,
+            archived: false,
+            writes_denied: false,
+            locked: Default::default(),
         });
         id
     }

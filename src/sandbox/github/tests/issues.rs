@@ -204,3 +204,31 @@ async fn human_actions_through_helpers_show_in_the_api() {
     assert_eq!(view.closed_by, None);
     assert!(view.updated_at > view.created_at);
 }
+
+#[tokio::test]
+async fn per_resource_refusals_are_403_without_rate_limit_signs_and_reads_still_work() {
+    let h = harness().await;
+    let number = h.create_issue("Locked soon").await;
+    let comments = format!("/repos/{REPO}/issues/{number}/comments");
+
+    h.gh.lock_issue(REPO, number);
+    let locked = h.post(&comments, json!({"body": "hi"})).await;
+    assert_eq!(locked.status(), 403);
+    assert!(header(&locked, "retry-after").is_none());
+    assert_ne!(header(&locked, "x-ratelimit-remaining").as_deref(), Some("0"));
+    assert_eq!(body(locked).await["message"], "Unable to create comment because issue is locked.");
+    assert_eq!(body(h.get(&format!("/repos/{REPO}/issues/{number}")).await).await["locked"], json!(true));
+
+    h.gh.set_writes_denied(REPO, true);
+    let denied = h.post(&format!("/repos/{REPO}/issues"), json!({"title": "x"})).await;
+    assert_eq!(denied.status(), 403);
+    assert_eq!(body(denied).await["message"], "Resource not accessible by personal access token");
+    h.gh.set_writes_denied(REPO, false);
+
+    h.gh.set_archived(REPO, true);
+    let archived = h.patch(&format!("/repos/{REPO}/issues/{number}"), json!({"state": "closed"})).await;
+    assert_eq!(archived.status(), 403);
+    assert_eq!(body(archived).await["message"], "Repository was archived so is read-only.");
+    assert_eq!(h.get(&format!("/repos/{REPO}/issues/{number}")).await.status(), 200, "reads still work");
+    assert_eq!(body(h.get(&format!("/repos/{REPO}")).await).await["archived"], json!(true));
+}

@@ -205,3 +205,26 @@ async fn safe_update_with_a_stale_stamp_is_409() {
     let response = sb.update(id, json!({"status": "open", "safe_update": true, "updated_stamp": fresh})).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_required_field_refuses_solving_with_the_real_422_and_changes_nothing() {
+    let sb = sandbox().await;
+    let id = sb.customer_ticket("Needs a type");
+    sb.zd.require_field_to_solve(12345657, "Type:");
+    let before = sb.zd.comments(id).len();
+    let response = sb.update(id, json!({"status": "solved", "comment": {"body": "Fixed.", "public": false}})).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = json_of(response).await;
+    assert_eq!(body["error"], json!("RecordInvalid"));
+    let base = &body["details"]["base"][0];
+    assert_eq!(base["ticket_field_id"], json!(12345657));
+    assert_eq!(base["description"], json!("Type: is required when solving a ticket"));
+    assert_eq!(sb.zd.comments(id).len(), before, "the refused update adds no comment");
+    assert_ne!(sb.zd.ticket(id).unwrap().status, "solved");
+
+    let note_only = sb.update(id, json!({"comment": {"body": "Fixed.", "public": false}})).await;
+    assert_eq!(note_only.status(), StatusCode::OK, "without the status the note is taken");
+    sb.zd.fill_field(id, 12345657);
+    let solved = sb.update(id, json!({"status": "solved"})).await;
+    assert_eq!(solved.status(), StatusCode::OK, "once the field is filled, solving works");
+}
