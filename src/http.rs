@@ -154,6 +154,8 @@ pub struct StatsInner {
     pub retries: u64,
     /// Limit answers (429, or 403 with a rate-limit sign) seen.
     pub limited: u64,
+    /// Items run again within a pass after a passing failure.
+    pub item_retries: u64,
 }
 
 impl StatsInner {
@@ -191,6 +193,10 @@ impl ApiStats {
         self.inner.lock().unwrap().limited += 1;
         let reset_in = read_budget(headers).and_then(|b| b.reset_at).and_then(|r| (r - Utc::now()).to_std().ok());
         self.gates.lock().unwrap().entry(service).or_default().limited(retry_after(headers), reset_in, Instant::now())
+    }
+
+    pub fn count_item_retry(&self) {
+        self.inner.lock().unwrap().item_retries += 1;
     }
 
     fn count_retry(&self) {

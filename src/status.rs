@@ -96,9 +96,13 @@ pub fn print(rules: &Rules, json: bool, ticket: Option<TicketId>) -> u8 {
 fn ticket_history(store: &Store, id: TicketId, json: bool) -> crate::store::Result<()> {
     let mapping = store.mapping(id)?;
     let ledger: Vec<LedgerEntry> = store.ledger(id)?;
-    let failure = store.failure(id)?;
+    let failures = store.failures_of(id)?;
     if json {
-        let v = serde_json::json!({ "ticket_id": id, "mapping": mapping, "ledger": ledger, "failure": failure });
+        // `failure` (the first failing stage) is kept for scripts written before `failures`.
+        let v = serde_json::json!({
+            "ticket_id": id, "mapping": mapping, "ledger": ledger,
+            "failure": failures.first(), "failures": failures,
+        });
         println!("{}", serde_json::to_string_pretty(&v).expect("serialises"));
         return Ok(());
     }
@@ -117,14 +121,13 @@ fn ticket_history(store: &Store, id: TicketId, json: bool) -> crate::store::Resu
             e.remote_id.as_deref().unwrap_or("")
         );
     }
-    if let Some(f) = failure {
-        println!(
-            "  failing: {} (attempts {}, {}): {}",
-            f.stage,
-            f.attempts,
-            if f.parked { "parked" } else { "will retry" },
-            f.error
-        );
+    for f in failures {
+        let when = if f.parked {
+            "parked; run `ticket-sync retry` once fixed".to_string()
+        } else {
+            format!("next attempt {}", f.next_attempt_at.format("%Y-%m-%d %H:%M:%S"))
+        };
+        println!("  failing: {} [{}] (attempts {}, {when}): {}", f.stage, f.class.as_str(), f.attempts, f.error);
     }
     Ok(())
 }
@@ -172,9 +175,10 @@ pub fn render_text(r: &StatusReport) -> String {
     out.push_str(&format!("\nfailures: {}\n", r.failures.len()));
     for f in &r.failures {
         out.push_str(&format!(
-            "  ticket {:<10} {:<9} attempts {:<3} {} : {}\n",
+            "  ticket {:<10} {:<9} {:<9} attempts {:<3} {} : {}\n",
             f.ticket_id,
             f.stage,
+            f.class.as_str(),
             f.attempts,
             if f.parked {
                 "PARKED (ticket-sync retry ID)".to_string()

@@ -37,6 +37,9 @@ pub struct Rules {
     pub redact: Redaction,
     pub daemon: DaemonRules,
     pub retry: RetryPolicy,
+    /// A digest of the rules text, so failures that depend on the configuration are tried
+    /// again as soon as it changes.
+    pub fingerprint: String,
 }
 
 /// When failed items are tried again.

@@ -57,7 +57,14 @@ pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, Co
         redact,
         daemon,
         retry: RetryPolicy { max_attempts, first_delay_secs },
+        fingerprint: fingerprint(text),
     })
+}
+
+/// A short digest of the rules text: a changed file gives a different value.
+fn fingerprint(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 fn base_url(cx: &Ctx, value: &S<String>, key: &str, allow_insecure: bool) -> Result<Url, ConfigError> {

@@ -1,17 +1,55 @@
-//! Failed items: what failed, how often, when to try again, and whether the item is parked.
+//! Failed items, one row per (ticket, stage): what failed, of which class, how often, when to
+//! try again, and whether the item is parked. Each stage keeps its own snapshot, so a retry of
+//! one stage never replays another stage's data.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, Row};
 use serde::Serialize;
 
 use super::{parse_ts, ts, Result, Store};
 use crate::config::RetryPolicy;
 use crate::domain::{Ticket, TicketId};
 
+/// What kind of failure it was decides when it is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureClass {
+    /// A dropped connection, a timeout, a 5xx, a lost answer: retried soon.
+    Transient,
+    /// Refused by the rules or by a permission (public repository, unknown repository, no write
+    /// access): tried again at once when the configuration changes, else after its back-off.
+    Config,
+    /// The item itself was refused (a validation error): back-off, then parked.
+    Item,
+    /// A limit on this one item (a ticket's update limit): tried again when the limit ends.
+    Limited,
+}
+
+impl FailureClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::Transient => "transient",
+            FailureClass::Config => "config",
+            FailureClass::Item => "item",
+            FailureClass::Limited => "limited",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "transient" => FailureClass::Transient,
+            "config" => FailureClass::Config,
+            "limited" => FailureClass::Limited,
+            _ => FailureClass::Item,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
     pub ticket_id: TicketId,
     pub stage: String,
+    pub class: FailureClass,
     pub error: String,
     pub attempts: u32,
     pub first_failed_at: DateTime<Utc>,
@@ -19,24 +57,48 @@ pub struct Failure {
     pub next_attempt_at: DateTime<Utc>,
     /// Parked items are not retried until `ticket-sync retry TICKET_ID`.
     pub parked: bool,
+    /// The configuration a `config` failure happened under (see `Engine::epoch`).
+    #[serde(skip)]
+    pub epoch: Option<String>,
     #[serde(skip)]
     pub ticket: Option<Ticket>,
 }
 
+impl Failure {
+    /// Whether the item may be tried now: not parked, and its back-off is over or, for a
+    /// configuration-dependent failure, the configuration has changed since.
+    pub fn is_due(&self, now: DateTime<Utc>, epoch: &str) -> bool {
+        let config_changed = self.class == FailureClass::Config && self.epoch.as_deref() != Some(epoch);
+        !self.parked && (self.next_attempt_at <= now || config_changed)
+    }
+}
+
+/// What one recorded failure says: the class, the text, and (for limits) when it ends.
+pub struct NewFailure<'a> {
+    pub stage: &'a str,
+    pub class: FailureClass,
+    pub error: &'a str,
+    pub epoch: &'a str,
+    /// The earliest next attempt, when the failure says so (a limit's end).
+    pub not_before: Option<DateTime<Utc>>,
+}
+
 const COLUMNS: &str =
-    "ticket_id, stage, error, attempts, first_failed_at, last_failed_at, next_attempt_at, parked, ticket";
+    "ticket_id, stage, class, epoch, error, attempts, first_failed_at, last_failed_at, next_attempt_at, parked, ticket";
 
 fn from_row(r: &Row) -> rusqlite::Result<Failure> {
     Ok(Failure {
         ticket_id: TicketId(r.get::<_, i64>(0)? as u64),
         stage: r.get(1)?,
-        error: r.get(2)?,
-        attempts: r.get::<_, i64>(3)? as u32,
-        first_failed_at: parse_ts(&r.get::<_, String>(4)?).unwrap_or_default(),
-        last_failed_at: parse_ts(&r.get::<_, String>(5)?).unwrap_or_default(),
-        next_attempt_at: parse_ts(&r.get::<_, String>(6)?).unwrap_or_default(),
-        parked: r.get::<_, i64>(7)? != 0,
-        ticket: r.get::<_, Option<String>>(8)?.and_then(|j| serde_json::from_str(&j).ok()),
+        class: FailureClass::parse(&r.get::<_, String>(2)?),
+        epoch: r.get(3)?,
+        error: r.get(4)?,
+        attempts: r.get::<_, i64>(5)? as u32,
+        first_failed_at: parse_ts(&r.get::<_, String>(6)?).unwrap_or_default(),
+        last_failed_at: parse_ts(&r.get::<_, String>(7)?).unwrap_or_default(),
+        next_attempt_at: parse_ts(&r.get::<_, String>(8)?).unwrap_or_default(),
+        parked: r.get::<_, i64>(9)? != 0,
+        ticket: r.get::<_, Option<String>>(10)?.and_then(|j| serde_json::from_str(&j).ok()),
     })
 }
 
@@ -47,69 +109,83 @@ pub fn backoff(attempts: u32, first_delay_secs: u64) -> chrono::Duration {
 }
 
 impl Store {
-    /// Records one more failed attempt; parks the item when `max_attempts` is reached.
-    /// Returns the stored failure.
+    /// Records one more failed attempt of `ticket` at `f.stage`; parks the item when
+    /// `max_attempts` is reached (a limit or a passing failure never parks: they end by
+    /// themselves). Returns the stored failure.
     pub fn record_failure(
         &self,
         ticket: TicketId,
-        stage: &str,
-        error: &str,
+        f: &NewFailure,
         snapshot: Option<&Ticket>,
         policy: &RetryPolicy,
     ) -> Result<Failure> {
         let now = Utc::now();
-        let previous = self.failure(ticket)?;
-        let attempts = previous.as_ref().map_or(0, |f| f.attempts) + 1;
-        let first = previous.as_ref().map_or(now, |f| f.first_failed_at);
+        let previous = self.failure_at(ticket, f.stage)?;
+        let attempts = previous.as_ref().map_or(0, |p| p.attempts) + 1;
+        let first = previous.as_ref().map_or(now, |p| p.first_failed_at);
         let snapshot = match snapshot {
             Some(t) => Some(serde_json::to_string(t).expect("tickets serialise")),
-            None => previous.and_then(|f| f.ticket).map(|t| serde_json::to_string(&t).expect("tickets serialise")),
+            None => previous.and_then(|p| p.ticket).map(|t| serde_json::to_string(&t).expect("tickets serialise")),
         };
-        let parked = attempts >= policy.max_attempts;
+        let parks = matches!(f.class, FailureClass::Item | FailureClass::Config);
+        let parked = parks && attempts >= policy.max_attempts;
+        let mut next = now + backoff(attempts, policy.first_delay_secs);
+        if let Some(limit_end) = f.not_before {
+            next = limit_end.max(now);
+        }
         self.conn().execute(
-            "INSERT OR REPLACE INTO failures (ticket_id, stage, error, attempts, first_failed_at, last_failed_at, next_attempt_at, parked, ticket)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![ticket.0 as i64, stage, error, attempts, ts(first), ts(now), ts(now + backoff(attempts, policy.first_delay_secs)), parked as i64, snapshot],
+            "INSERT OR REPLACE INTO failures (ticket_id, stage, class, epoch, error, attempts, first_failed_at, last_failed_at, next_attempt_at, parked, ticket)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![ticket.0 as i64, f.stage, f.class.as_str(), f.epoch, f.error, attempts, ts(first), ts(now), ts(next), parked as i64, snapshot],
         )?;
-        Ok(self.failure(ticket)?.expect("failure was just written"))
+        Ok(self.failure_at(ticket, f.stage)?.expect("failure was just written"))
     }
 
-    pub fn failure(&self, ticket: TicketId) -> Result<Option<Failure>> {
-        let sql = format!("SELECT {COLUMNS} FROM failures WHERE ticket_id = ?1");
-        Ok(self.conn().query_row(&sql, [ticket.0 as i64], from_row).optional()?)
+    /// The ticket's failure at one stage.
+    pub fn failure_at(&self, ticket: TicketId, stage: &str) -> Result<Option<Failure>> {
+        let sql = format!("SELECT {COLUMNS} FROM failures WHERE ticket_id = ?1 AND stage = ?2");
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query_map(params![ticket.0 as i64, stage], from_row)?;
+        Ok(rows.next().transpose()?)
+    }
+
+    /// The ticket's failures, one per failing stage.
+    pub fn failures_of(&self, ticket: TicketId) -> Result<Vec<Failure>> {
+        let sql = format!("SELECT {COLUMNS} FROM failures WHERE ticket_id = ?1 ORDER BY stage");
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([ticket.0 as i64], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
     pub fn failures(&self) -> Result<Vec<Failure>> {
-        let sql = format!("SELECT {COLUMNS} FROM failures ORDER BY ticket_id");
+        let sql = format!("SELECT {COLUMNS} FROM failures ORDER BY ticket_id, stage");
         let conn = self.conn();
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map([], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
-    /// Failures whose next attempt is due and that are not parked.
-    pub fn due_failures(&self, now: DateTime<Utc>) -> Result<Vec<Failure>> {
-        Ok(self.failures()?.into_iter().filter(|f| !f.parked && f.next_attempt_at <= now).collect())
+    /// Failures of `stage` that may be tried now (see `Failure::is_due`).
+    pub fn due_failures(&self, stage: &str, now: DateTime<Utc>, epoch: &str) -> Result<Vec<Failure>> {
+        Ok(self.failures()?.into_iter().filter(|f| f.stage == stage && f.is_due(now, epoch)).collect())
     }
 
-    /// Whether a failed item must wait: parked, or its next attempt not yet due.
-    pub fn held_back(&self, ticket: TicketId, now: DateTime<Utc>) -> Result<bool> {
-        Ok(self.failure(ticket)?.is_some_and(|f| f.parked || f.next_attempt_at > now))
+    /// Whether the ticket's work at `stage` must wait: parked, or not yet due.
+    pub fn held_back(&self, ticket: TicketId, stage: &str, now: DateTime<Utc>, epoch: &str) -> Result<bool> {
+        Ok(self.failure_at(ticket, stage)?.is_some_and(|f| !f.is_due(now, epoch)))
     }
 
-    /// Clears the ticket's failure if `stage` recorded it (a success elsewhere leaves it alone).
+    /// Clears the ticket's failure at `stage` (a success elsewhere leaves other stages alone).
     pub fn clear_failure_of(&self, ticket: TicketId, stage: &str) -> Result<()> {
         self.conn()
             .execute("DELETE FROM failures WHERE ticket_id = ?1 AND stage = ?2", params![ticket.0 as i64, stage])?;
         Ok(())
     }
 
-    pub fn clear_failure(&self, ticket: TicketId) -> Result<()> {
-        self.conn().execute("DELETE FROM failures WHERE ticket_id = ?1", [ticket.0 as i64])?;
-        Ok(())
-    }
-
-    /// Un-parks an item and makes it due at once. Returns false when there was no such failure.
+    /// Un-parks every failing stage of the ticket and makes it due at once. Returns false when
+    /// there was no such failure.
     pub fn retry_now(&self, ticket: TicketId) -> Result<bool> {
         let n = self.conn().execute(
             "UPDATE failures SET parked = 0, attempts = 0, next_attempt_at = ?2 WHERE ticket_id = ?1",

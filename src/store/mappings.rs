@@ -211,7 +211,7 @@ impl Store {
             "INSERT INTO ledger (ticket_id, at, event, side, remote_id) VALUES (?1, ?2, ?3, 'github', ?4)",
             params![ticket.0 as i64, now, event, remote],
         )?;
-        tx.execute("DELETE FROM failures WHERE ticket_id = ?1", [ticket.0 as i64])?;
+        tx.execute("DELETE FROM failures WHERE ticket_id = ?1 AND stage = 'escalate'", [ticket.0 as i64])?;
         tx.commit()?;
         Ok(())
     }

@@ -16,7 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
 
-pub use failures::Failure;
+pub use failures::{Failure, FailureClass, NewFailure};
 pub use intents::{Intent, IntentKind};
 pub use mappings::{LinkState, Mapping};
 pub use progress::{LedgerEntry, PassRecord, RepoRecord};

@@ -117,4 +117,26 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE mappings ADD COLUMN escalated_ticket_at TEXT;
     "#,
+    // 9: failures are kept per (ticket, stage), each with its class and its own snapshot; a
+    // configuration-dependent failure remembers the configuration epoch it failed under.
+    r#"
+    CREATE TABLE failures_v9 (
+        ticket_id       INTEGER NOT NULL,
+        stage           TEXT NOT NULL,
+        class           TEXT NOT NULL DEFAULT 'item',
+        epoch           TEXT,
+        error           TEXT NOT NULL,
+        attempts        INTEGER NOT NULL,
+        first_failed_at TEXT NOT NULL,
+        last_failed_at  TEXT NOT NULL,
+        next_attempt_at TEXT NOT NULL,
+        parked          INTEGER NOT NULL DEFAULT 0,
+        ticket          TEXT,
+        PRIMARY KEY (ticket_id, stage)
+    );
+    INSERT INTO failures_v9 (ticket_id, stage, error, attempts, first_failed_at, last_failed_at, next_attempt_at, parked, ticket)
+        SELECT ticket_id, stage, error, attempts, first_failed_at, last_failed_at, next_attempt_at, parked, ticket FROM failures;
+    DROP TABLE failures;
+    ALTER TABLE failures_v9 RENAME TO failures;
+    "#,
 ];

@@ -19,7 +19,7 @@ use super::{settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
 use crate::domain::{RepoName, Ticket};
 use crate::http::{ApiError, Scope, Service};
-use crate::store::{Intent, IntentKind, LinkState};
+use crate::store::{FailureClass, Intent, IntentKind, LinkState, NewFailure};
 
 const CURSOR: &str = "zendesk_export";
 /// The failures this pass records and clears.
@@ -62,13 +62,14 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
             }
             engine.beat();
             let id = intent.ticket_id;
-            if engine.store.held_back(id, Utc::now())? {
+            if engine.held_back(id, STAGE)? {
                 continue;
             }
-            let result = resume(engine, intent, &mut report).instrument(info_span!("ticket", ticket_id = %id, repo = tracing::field::Empty, issue_number = tracing::field::Empty)).await;
+            let span = info_span!("ticket", ticket_id = %id, repo = tracing::field::Empty, issue_number = tracing::field::Empty);
+            let result = retrying!(engine, resume(engine, intent.clone(), &mut report)).instrument(span).await;
             settle(engine, id, STAGE, None, result, &mut report)?;
         }
-        for failure in engine.store.due_failures(Utc::now())? {
+        for failure in engine.store.due_failures(STAGE, Utc::now(), engine.epoch())? {
             if cancel.is_cancelled() {
                 return Ok(report);
             }
@@ -104,7 +105,14 @@ async fn read_export(engine: &Engine, cancel: &CancellationToken, report: &mut P
             report.failed += 1;
             warn!(ticket_id = ?id.map(|i| i.0), error = %why, "ticket skipped: the export returned it in a form ticket-sync cannot read");
             if let (Some(id), false) = (id, engine.dry_run) {
-                engine.store.record_failure(id, STAGE, &why, None, &engine.rules.retry)?;
+                let failure = NewFailure {
+                    stage: STAGE,
+                    class: FailureClass::Item,
+                    error: &why,
+                    epoch: engine.epoch(),
+                    not_before: None,
+                };
+                engine.store.record_failure(id, &failure, None, &engine.rules.retry)?;
                 report.failures.push((id, why));
             }
         }
@@ -134,7 +142,7 @@ async fn handle(engine: &Engine, ticket: Ticket, report: &mut PassReport) -> Res
     let id = ticket.id;
     let span =
         info_span!("ticket", ticket_id = %id, repo = tracing::field::Empty, issue_number = tracing::field::Empty);
-    let result = act(engine, &ticket, report).instrument(span).await;
+    let result = retrying!(engine, act(engine, &ticket, report)).instrument(span).await;
     settle(engine, id, STAGE, Some(&ticket), result, report).map(|_| ())
 }
 
@@ -142,6 +150,10 @@ async fn act(engine: &Engine, ticket: &Ticket, report: &mut PassReport) -> Resul
     if let Some(intent) = engine.store.intent(IntentKind::CreateIssue, ticket.id)? {
         report.escalated += 1;
         return finish_create(engine, intent, false, report).await;
+    }
+    if let Some(intent) = engine.store.intent(IntentKind::LinkNote, ticket.id)? {
+        // The issue exists; its link note is still to be written (or found).
+        return finish_note(engine, intent, false, report).await;
     }
     let mapping = engine.store.mapping(ticket.id)?;
     if let Some(m) = &mapping {

@@ -71,9 +71,13 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken, report: &mu
                 continue;
             };
             let queued = blocked.contains(&m.ticket_id);
-            let result = forward_ticket(engine, &m, queued, report)
+            let result = retrying!(engine, forward_ticket(engine, &m, queued, report))
                 .instrument(info_span!("ticket", ticket_id = %m.ticket_id))
                 .await;
+            if queued && result.is_ok() {
+                // Only queued behind an earlier failure, whose back-off stays as it is.
+                continue;
+            }
             settle(engine, m.ticket_id, STAGE, None, result, report)?;
         }
         export.advance(engine, page.after_cursor, page.end_of_stream)?;
@@ -95,16 +99,17 @@ async fn retry_failed(
     blocked: &mut BTreeSet<TicketId>,
     report: &mut PassReport,
 ) -> Result<(), PassError> {
-    for f in engine.store.due_failures(Utc::now())?.into_iter().filter(|f| f.stage == STAGE) {
+    for f in engine.store.due_failures(STAGE, Utc::now(), engine.epoch())? {
         if cancel.is_cancelled() || blocked.contains(&f.ticket_id) {
             continue;
         }
         let Some(m) = engine.store.mapping(f.ticket_id)?.filter(|m| m.link_state == LinkState::Active) else {
-            engine.store.clear_failure(f.ticket_id)?;
+            engine.store.clear_failure_of(f.ticket_id, STAGE)?;
             continue;
         };
-        let result =
-            forward_ticket(engine, &m, false, report).instrument(info_span!("ticket", ticket_id = %m.ticket_id)).await;
+        let result = retrying!(engine, forward_ticket(engine, &m, false, report))
+            .instrument(info_span!("ticket", ticket_id = %m.ticket_id))
+            .await;
         if !settle(engine, m.ticket_id, STAGE, None, result, report)? {
             blocked.insert(m.ticket_id);
         }
@@ -132,18 +137,20 @@ async fn resume(
         if cancel.is_cancelled() {
             continue;
         }
-        if engine.store.held_back(id, Utc::now())? {
+        if engine.held_back(id, STAGE)? {
             continue;
         }
         items.sort_by_key(|(p, _)| p.zendesk_comment_id);
-        let result = async {
+        let result = retrying!(engine, async {
             for (payload, intent) in &items {
-                if !forward_one(engine, id, intent, payload, report).await? {
+                // A comment forwarded by an earlier round of this loop is not posted again.
+                let Some(intent) = engine.store.intent_by_key(&intent.key)? else { continue };
+                if !forward_one(engine, id, &intent, payload, report).await? {
                     break;
                 }
             }
             Ok::<(), ItemError>(())
-        }
+        })
         .instrument(info_span!("ticket", ticket_id = %id))
         .await;
         if settle(engine, id, STAGE, None, result, report)? {

@@ -1,6 +1,22 @@
 //! The sync engine: one escalation pass (Zendesk → GitHub) and one push-back pass
 //! (GitHub → Zendesk), each deciding with pure functions and then acting through the clients.
 
+/// A future that runs one item (`$item`, an expression giving a future, built anew each
+/// round) and runs it again within the pass after a passing failure; see `run_again`.
+macro_rules! retrying {
+    ($engine:expr, $item:expr) => {
+        async {
+            let mut round = 0;
+            loop {
+                let result = $item.await;
+                if !$crate::sync::run_again($engine, &result, &mut round).await {
+                    break result;
+                }
+            }
+        }
+    };
+}
+
 mod audit;
 pub mod body;
 mod escalate;
@@ -27,7 +43,7 @@ use crate::github::GithubClient;
 use crate::http::{ApiError, ApiStats, Service};
 use crate::redact::Redactor;
 use crate::secret::Secret;
-use crate::store::{Store, StoreError};
+use crate::store::{FailureClass, NewFailure, Store, StoreError};
 use crate::zendesk::ZendeskClient;
 
 /// Why a whole pass stopped. Per-item problems are not errors: they are recorded failures.
@@ -101,6 +117,9 @@ pub struct Engine {
     github_token_id: String,
     /// Told between items that the pass is making progress (systemd watchdog).
     heartbeat: Option<Arc<crate::notify::Notifier>>,
+    /// The configuration epoch: these rules in this process. A failure that depends on the
+    /// configuration is tried again at once under a new epoch (a reload, a new process).
+    epoch: String,
 }
 
 impl Engine {
@@ -142,6 +161,7 @@ impl Engine {
         );
         Engine {
             redactor: Redactor::new(rules.redact.clone()),
+            epoch: format!("{}-{}", rules.fingerprint, process_nonce()),
             rules,
             store,
             zendesk,
@@ -240,6 +260,41 @@ pub(crate) fn stops_pass(e: &ApiError) -> bool {
     matches!(e, ApiError::RateLimited { .. } | ApiError::Unauthorized { .. })
 }
 
+/// Tries again, within the same pass, this many times after a passing failure.
+const IN_PASS_RETRIES: u32 = 3;
+
+/// After one run of an item: whether to run it again within this pass. After a passing
+/// failure (dropped connection, timeout, 5xx, lost answer) it waits a short jittered moment
+/// and says yes, a few times, before the item is recorded as failed. The intent protocol makes
+/// this safe for writes: a retried write first looks for what an earlier attempt wrote.
+pub(crate) async fn run_again(engine: &Engine, result: &Result<(), ItemError>, round: &mut u32) -> bool {
+    match result {
+        Err(ItemError::Api(e)) if e.is_transient() && *round < IN_PASS_RETRIES => {
+            engine.stats.count_item_retry();
+            tracing::debug!(error = %e, round = *round, "passing failure; trying the item again in this pass");
+            engine.beat();
+            tokio::time::sleep(crate::ratelimit::in_pass_delay(*round, rand::random())).await;
+            *round += 1;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// What kind of failure an item error is, and the earliest moment to try again if it says.
+fn classify(e: &ItemError) -> (FailureClass, Option<chrono::DateTime<chrono::Utc>>) {
+    match e {
+        ItemError::Refused(_) => (FailureClass::Config, None),
+        ItemError::Api(a) if a.is_transient() => (FailureClass::Transient, None),
+        ItemError::Api(ApiError::Forbidden { .. } | ApiError::NotFound { .. }) => (FailureClass::Config, None),
+        ItemError::Api(ApiError::RateLimited { retry_after, .. }) => {
+            let until = retry_after.and_then(|d| chrono::Duration::from_std(d).ok()).map(|d| chrono::Utc::now() + d);
+            (FailureClass::Limited, until)
+        }
+        _ => (FailureClass::Item, None),
+    }
+}
+
 /// Records the outcome of one item of any pass. A success clears the item's failure from this
 /// `stage`; a failure is counted and recorded with `snapshot` (what a retry needs) unless it
 /// stops the whole pass or the store failed. Returns whether the item succeeded.
@@ -269,13 +324,34 @@ pub(crate) fn settle(
         tracing::warn!(ticket_id = %id, stage, error = %text, "would fail");
         return Ok(false);
     }
-    let f = engine.store.record_failure(id, stage, &text, snapshot, &engine.rules.retry)?;
+    let (class, not_before) = classify(&e);
+    let new = NewFailure { stage, class, error: &text, epoch: &engine.epoch, not_before };
+    let f = engine.store.record_failure(id, &new, snapshot, &engine.rules.retry)?;
     if f.parked {
         tracing::warn!(ticket_id = %id, stage, attempts = f.attempts, error = %text, "parked after repeated failures; fix the cause, then run `ticket-sync retry {id}`");
     } else {
-        tracing::warn!(ticket_id = %id, stage, attempts = f.attempts, next_attempt_at = %f.next_attempt_at, error = %text, "failed; it is retried after its back-off");
+        tracing::warn!(ticket_id = %id, stage, class = class.as_str(), attempts = f.attempts, next_attempt_at = %f.next_attempt_at, error = %text, "failed; it is retried after its back-off");
     }
     Ok(false)
+}
+
+/// Names this process among others that used the same database: a new process is a new
+/// configuration epoch.
+fn process_nonce() -> &'static str {
+    static NONCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NONCE.get_or_init(|| format!("{:016x}", rand::random::<u64>()))
+}
+
+impl Engine {
+    /// The configuration epoch (see the field).
+    pub(crate) fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    /// Whether the ticket's work at `stage` must wait for its back-off.
+    pub(crate) fn held_back(&self, id: TicketId, stage: &str) -> Result<bool, StoreError> {
+        self.store.held_back(id, stage, chrono::Utc::now(), &self.epoch)
+    }
 }
 
 /// A short SHA-256 prefix of a token: enough to notice a different token, useless to an attacker.

@@ -94,7 +94,7 @@ async fn resume(
         if cancel.is_cancelled() {
             continue;
         }
-        if engine.store.held_back(id, Utc::now())? {
+        if engine.held_back(id, STAGE)? {
             continue;
         }
         if engine.store.mapping(id)?.is_none_or(|m| m.link_state != LinkState::Active) {
@@ -103,14 +103,16 @@ async fn resume(
             continue;
         }
         notes.sort_by_key(|(p, _)| p.order);
-        let result = async {
+        let result = retrying!(engine, async {
             for (payload, intent) in &notes {
-                if let Pushed::TicketClosed = push_note(engine, intent, payload, report).await? {
+                // A note written by an earlier round of this loop is not written again.
+                let Some(intent) = engine.store.intent_by_key(&intent.key)? else { continue };
+                if let Pushed::TicketClosed = push_note(engine, &intent, payload, report).await? {
                     break;
                 }
             }
             Ok::<(), ItemError>(())
-        }
+        })
         .instrument(info_span!("ticket", ticket_id = %id))
         .await;
         if settle(engine, id, STAGE, None, result, report)? {
@@ -186,7 +188,13 @@ async fn sync_repo(
         if let Some(m) = engine.store.mapping(id).ok().flatten() {
             span.record("issue_number", m.issue_number.0);
         }
-        let result = act(engine, repo, ticket, blocked.contains(&id), report).instrument(span).await;
+        let queued_behind = blocked.contains(&id);
+        let result = retrying!(engine, act(engine, repo, ticket.clone(), queued_behind, report)).instrument(span).await;
+        if queued_behind && result.is_ok() {
+            // Its notes only queued behind an earlier failure: that failure, its back-off and
+            // its attempt count stay as they are.
+            continue;
+        }
         settle(engine, id, STAGE, None, result, report).map_err(|e| match e {
             PassError::Store(e) => ItemError::Store(e),
             PassError::Api(e) => ItemError::Api(e),

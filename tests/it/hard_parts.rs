@@ -96,3 +96,70 @@ async fn a_locked_issue_fails_only_its_own_forward() {
     assert_eq!(forwarded(&env, REPO, nb).len(), 1);
     assert!(forwarded(&env, REPO, na).is_empty());
 }
+
+/// pushback.rs sync_repo: a ticket held back by its back-off only queued its new notes, but
+/// the "success" cleared its failure: back-off and attempt count started over every pass, so
+/// it was never parked and hammered a failing ticket.
+#[tokio::test]
+async fn a_ticket_whose_notes_only_queued_keeps_its_failure_and_back_off() {
+    let env = Env::with_routes(ROUTES, crate::harness::PUSHBACK).await;
+    let (id, n) = env.linked("Failing ticket").await;
+    let put = format!("/api/v2/tickets/{id}.json");
+    env.sb.zendesk.door.faults.push(FaultRule::new(Some(Method::PUT), &put, Fault::Status(422)).times(1000));
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    let first = env.push().await;
+    assert_eq!(first.failed, 1, "{first:?}");
+    let before = env.engine().store.failures_of(TicketId(id)).unwrap();
+    assert_eq!(before.len(), 1);
+
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.add_comment(REPO, n, "carol", "more news");
+    env.sb.settle();
+    let second = env.push().await;
+    assert_eq!(second.pushed, 0, "{second:?}");
+    let after = env.engine().store.failures_of(TicketId(id)).unwrap();
+    assert_eq!(after.len(), 1, "the failure was cleared by notes that were only queued");
+    assert_eq!(
+        (after[0].attempts, after[0].next_attempt_at),
+        (before[0].attempts, before[0].next_attempt_at),
+        "the back-off started over"
+    );
+    assert_eq!(env.engine().store.pending_intents().unwrap().len(), 2, "both notes wait, in order");
+}
+
+/// Recovery in seconds: a single 5xx on a create used to fail the ticket for its whole
+/// back-off; now the same pass tries again.
+#[tokio::test]
+async fn a_single_5xx_on_a_create_is_retried_within_the_pass() {
+    let env = Env::new().await;
+    let id = env.ticket("Flaky GitHub", &["escalated"]);
+    env.sb.github.door.faults.push(FaultRule::new(Some(Method::POST), "/issues", Fault::Status(502)));
+    let report = env.escalate().await;
+    assert_eq!((report.created, report.failed), (1, 0), "{report:?}");
+    assert_eq!(env.issues_for(REPO, id).len(), 1);
+    assert_eq!(env.link_notes(id).len(), 1);
+    assert!(env.engine().store.failures().unwrap().is_empty());
+}
+
+/// Recovery in seconds: a refusal that depends on the rules is tried again as soon as the
+/// rules change, without waiting for its back-off or `retry`.
+#[tokio::test]
+async fn a_refusal_by_the_rules_is_retried_as_soon_as_the_rules_change() {
+    let env = Env::new().await;
+    env.sb.github.set_visibility(REPO, ticket_sync::sandbox::Visibility::Public);
+    let id = env.ticket("Customer data", &["escalated"]);
+    let first = env.escalate().await;
+    assert_eq!((first.created, first.failed), (0, 1), "{first:?}");
+    let failure = &env.engine().store.failures_of(TicketId(id)).unwrap()[0];
+    assert_eq!(failure.class, ticket_sync::store::FailureClass::Config);
+    let unchanged = env.escalate().await;
+    assert_eq!((unchanged.created, unchanged.failed), (0, 0), "same rules: the back-off holds");
+
+    let text = std::fs::read_to_string(&env.rules_path)
+        .unwrap()
+        .replace("writes_per_minute = 0", "writes_per_minute = 0\nallow_public_repos = true");
+    std::fs::write(&env.rules_path, text).unwrap();
+    let fixed = env.escalate().await;
+    assert_eq!((fixed.created, fixed.failed), (1, 0), "{fixed:?}");
+    assert_eq!(env.issues_for(REPO, id).len(), 1);
+}

@@ -260,9 +260,9 @@ async fn lost_note_response_yields_one_push_note() {
     let (id, n) = env.linked("Lost answer").await;
     env.sb.zendesk.door.faults.push(FaultRule::new(Some(Method::PUT), "/tickets/", Fault::LoseResponse));
     env.sb.github.close_issue(REPO, n, "completed", "alice");
-    assert_eq!(env.push().await.failed, 1);
+    let first = env.push().await;
+    assert_eq!((first.pushed, first.failed), (0, 0), "found by its marker in the same pass: {first:?}");
     assert_eq!(env.push_notes(id).len(), 1, "Zendesk did write it");
-    env.engine().store.retry_now(TicketId(id)).unwrap();
     let report = env.push().await;
     assert_eq!((report.pushed, report.failed), (0, 0), "{report:?}");
     assert_eq!(env.push_notes(id).len(), 1);
