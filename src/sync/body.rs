@@ -25,6 +25,26 @@ pub fn push_note_marker(event_key: &str) -> String {
     format!("[ticket-sync:event {event_key}]")
 }
 
+/// The line of a push-back note that says which status it set.
+pub fn status_line(status: &str) -> String {
+    format!("Ticket status set to {status} by ticket-sync.")
+}
+
+/// The note's text when Zendesk refused its status: the status line becomes an explanation,
+/// so the note still arrives and tells the agent what is left to do by hand.
+pub fn without_status(text: &str, status: &str, reasons: &[String]) -> String {
+    let why = if reasons.is_empty() { "Zendesk refused it".to_string() } else { reasons.join("; ") };
+    let refused = format!(
+        "ticket-sync could not set the ticket status to {status}: {why}. Fill in what is required, then set the status by hand."
+    );
+    let line = status_line(status);
+    if text.contains(&line) {
+        text.replacen(&line, &refused, 1)
+    } else {
+        format!("{refused}\n{text}")
+    }
+}
+
 pub fn ticket_url(zendesk: &Url, id: TicketId) -> String {
     format!("{}/agent/tickets/{id}", zendesk.as_str().trim_end_matches('/'))
 }

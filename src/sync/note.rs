@@ -4,9 +4,9 @@
 //! a retry of an intent that was attempted before first reads the ticket's recent comments and
 //! looks for the note's marker, so a crash between the write and the ledger never duplicates.
 
-use tracing::info;
+use tracing::{info, warn};
 
-use super::{Engine, ItemError};
+use super::{body, Engine, ItemError};
 use crate::crashpoint;
 use crate::domain::TicketId;
 use crate::http::ApiError;
@@ -62,7 +62,16 @@ pub(super) async fn write_once(
 
 async fn send(engine: &Engine, note: &Note<'_>) -> Result<NoteOutcome, ItemError> {
     crashpoint::hit(note.crash_before);
-    match engine.zendesk.update_ticket(note.ticket, note.text, false, note.status).await {
+    let mut sent = engine.zendesk.update_ticket(note.ticket, note.text, false, note.status).await;
+    if let (Err(ApiError::StatusRefused { fields, .. }), Some(status)) = (&sent, note.status) {
+        // Zendesk refused the whole update (nothing was written) because of the status alone,
+        // typically fields required before solving. The note still goes, without the status
+        // and saying so; later notes do not queue behind a status nobody can set.
+        warn!(status, refused = %fields.join("; "), "Zendesk refused the status; the note is written without it");
+        let text = body::without_status(note.text, status, fields);
+        sent = engine.zendesk.update_ticket(note.ticket, &text, false, None).await;
+    }
+    match sent {
         Ok(comment_id) => {
             crashpoint::hit(note.crash_after);
             Ok(NoteOutcome::Written(comment_id))

@@ -190,7 +190,7 @@ fn state_note(
         m.issue_url
     );
     if let Some(s) = &status {
-        text.push_str(&format!("Ticket status set to {s} by ticket-sync.\n"));
+        text.push_str(&format!("{}\n", body::status_line(s)));
     }
     text.push_str(&format!("\n{}", body::push_note_marker(&event_key)));
     PushAction { event_key, order, text, status }

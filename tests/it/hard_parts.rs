@@ -163,3 +163,29 @@ async fn a_refusal_by_the_rules_is_retried_as_soon_as_the_rules_change() {
     assert_eq!((fixed.created, fixed.failed), (1, 0), "{fixed:?}");
     assert_eq!(env.issues_for(REPO, id).len(), 1);
 }
+
+/// note.rs: the status travels with the note, so a status Zendesk refuses (fields required
+/// before solving) failed the note too, and every later note queued behind it for good.
+#[tokio::test]
+async fn a_refused_status_still_delivers_the_note_and_later_notes() {
+    let env = Env::with_routes(ROUTES, crate::harness::PUSHBACK).await;
+    let (id, n) = env.linked("Needs a type").await;
+    env.sb.zendesk.require_field_to_solve(12345657, "Type:");
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    let first = env.push().await;
+    assert_eq!((first.pushed, first.failed), (1, 0), "{first:?}");
+    let notes = env.push_notes(id);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("could not set the ticket status to solved"), "{}", notes[0]);
+    assert!(notes[0].contains("Type: is required when solving a ticket"), "{}", notes[0]);
+    assert!(!notes[0].contains("Ticket status set to"), "the note must not claim the status: {}", notes[0]);
+    assert_ne!(env.sb.zendesk.ticket(id).unwrap().status, "solved");
+
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.add_comment(REPO, n, "carol", "Released in 2.1");
+    env.sb.settle();
+    let second = env.push().await;
+    assert_eq!((second.pushed, second.failed), (1, 0), "{second:?}");
+    assert!(env.push_notes(id)[1].contains("Released in 2.1"));
+    assert!(env.engine().store.pending_intents().unwrap().is_empty());
+}
