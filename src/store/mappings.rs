@@ -252,8 +252,22 @@ impl Store {
         Ok(())
     }
 
-    /// Records that the daemon reopened the issue of a re-escalated ticket.
-    pub fn record_reopened(&self, ticket: TicketId, issue_ref: &str) -> Result<()> {
+    /// Whether the reopen that the re-escalation `event_key` asked for was done.
+    pub fn reopened(&self, ticket: TicketId, event_key: &str) -> Result<bool> {
+        let n: i64 = self.conn().query_row(
+            "SELECT COUNT(*) FROM ledger WHERE ticket_id = ?1 AND event = 'issue_reopened' AND detail = ?2",
+            params![ticket.0 as i64, event_key],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Records that the daemon reopened the issue of a re-escalated ticket, once per
+    /// re-escalation (`event_key`); a second record of the same one changes nothing.
+    pub fn record_reopened(&self, ticket: TicketId, issue_ref: &str, event_key: &str) -> Result<()> {
+        if self.reopened(ticket, event_key)? {
+            return Ok(());
+        }
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
@@ -262,8 +276,8 @@ impl Store {
             [ticket.0 as i64],
         )?;
         tx.execute(
-            "INSERT INTO ledger (ticket_id, at, event, side, remote_id) VALUES (?1, ?2, 'issue_reopened', 'github', ?3)",
-            params![ticket.0 as i64, ts(Utc::now()), issue_ref],
+            "INSERT INTO ledger (ticket_id, at, event, side, remote_id, detail) VALUES (?1, ?2, 'issue_reopened', 'github', ?3, ?4)",
+            params![ticket.0 as i64, ts(Utc::now()), issue_ref, event_key],
         )?;
         tx.commit()?;
         Ok(())

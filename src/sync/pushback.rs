@@ -41,6 +41,10 @@ pub(super) struct PushPayload {
     status: Option<String>,
     /// Unix seconds, tie-breaker kind, id: notes of one ticket are written in this order.
     order: (i64, u8, u64),
+    /// The note tells of a reopen ticket-sync itself makes (a re-escalation): it is written
+    /// only once that reopen is done, and the push pass makes it if nobody has yet.
+    #[serde(default)]
+    reopens: bool,
 }
 
 /// How one note ended.
@@ -317,6 +321,7 @@ fn payload(a: PushAction) -> PushPayload {
         text: a.text,
         status: a.status,
         order: (a.order.0.timestamp(), a.order.1, a.order.2),
+        reopens: false,
     }
 }
 
@@ -336,11 +341,32 @@ pub(super) fn queue_note(
     event_key: &str,
     text: &str,
 ) -> Result<(Intent, PushPayload), ItemError> {
+    queue(engine, m, event_key, text, false)
+}
+
+/// Like `queue_note`, for the note of a reopen ticket-sync makes: see `PushPayload::reopens`.
+pub(super) fn queue_reopen_note(
+    engine: &Engine,
+    m: &Mapping,
+    event_key: &str,
+    text: &str,
+) -> Result<(Intent, PushPayload), ItemError> {
+    queue(engine, m, event_key, text, true)
+}
+
+fn queue(
+    engine: &Engine,
+    m: &Mapping,
+    event_key: &str,
+    text: &str,
+    reopens: bool,
+) -> Result<(Intent, PushPayload), ItemError> {
     let payload = PushPayload {
         event_key: event_key.into(),
         text: text.into(),
         status: None,
         order: (Utc::now().timestamp(), 3, 0),
+        reopens,
     };
     let json = serde_json::to_string(&payload).expect("payload serialises");
     let intent = engine.store.begin_push_intent(m.ticket_id, event_key, &m.repo.to_string(), &json)?;
@@ -371,6 +397,9 @@ async fn push_note(
     report: &mut PassReport,
 ) -> Result<Pushed, ItemError> {
     let id = intent.ticket_id;
+    if p.reopens && !engine.store.reopened(id, &p.event_key)? && !finish_reopen(engine, intent, p).await? {
+        return Ok(Pushed::Done);
+    }
     let marker = body::push_note_marker(&p.event_key);
     let note = Note {
         ticket: id,
@@ -397,6 +426,30 @@ async fn push_note(
             engine.store.abandon_push_intents(id, "ticket closed")?;
             report.skipped += 1;
             Ok(Pushed::TicketClosed)
+        }
+    }
+}
+
+/// Makes the reopen a re-escalation note tells of, before the note is written. False when the
+/// note must not be written (GitHub refused the reopen, or the link ended): it is dropped.
+async fn finish_reopen(engine: &Engine, intent: &Intent, p: &PushPayload) -> Result<bool, ItemError> {
+    let id = intent.ticket_id;
+    let Some(m) = engine.store.mapping(id)?.filter(|m| m.link_state == LinkState::Active) else {
+        engine.store.abandon_intent_key(IntentKind::PushNote, id, &intent.key, "the link is no longer active")?;
+        return Ok(false);
+    };
+    match engine.github.reopen_issue(&m.repo, m.issue_number).await {
+        Ok(()) => {
+            engine.store.record_reopened(id, &format!("{}#{}", m.repo, m.issue_number), &p.event_key)?;
+            info!("re-escalated: the closed issue was reopened");
+            Ok(true)
+        }
+        Err(e) if e.is_retryable() => Err(e.into()),
+        Err(e) => {
+            let why = format!("the issue could not be reopened: {e}");
+            warn!("{why}; the note that would announce it is dropped");
+            engine.store.abandon_intent_key(IntentKind::PushNote, id, &intent.key, &why)?;
+            Ok(false)
         }
     }
 }

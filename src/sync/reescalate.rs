@@ -39,8 +39,10 @@ pub(super) async fn track(
         m.issue_url,
         body::push_note_marker(&key)
     );
-    // The note's intent first: if the process dies after the reopen, the push pass writes it.
-    let (intent, _) = pushback::queue_note(engine, m, &key, &text)?;
+    // The note's intent first, marked as telling of a reopen: if the process dies, or the
+    // reopen fails in passing, the push pass reopens the issue itself before writing it, and
+    // never writes it while the issue stays closed.
+    let (intent, _) = pushback::queue_reopen_note(engine, m, &key, &text)?;
     if let Err(e) = engine.github.reopen_issue(&m.repo, m.issue_number).await {
         // A refusal (not a passing failure) means the issue stays closed: the note would be untrue.
         if !e.is_retryable() {
@@ -49,7 +51,7 @@ pub(super) async fn track(
         }
         return Err(e.into());
     }
-    engine.store.record_reopened(ticket.id, &format!("{}#{}", m.repo, m.issue_number))?;
+    engine.store.record_reopened(ticket.id, &format!("{}#{}", m.repo, m.issue_number), &key)?;
     info!("re-escalated: the closed issue was reopened");
     pushback::note_once(engine, m, &key, &text, report).await
 }

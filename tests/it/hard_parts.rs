@@ -189,3 +189,36 @@ async fn a_refused_status_still_delivers_the_note_and_later_notes() {
     assert!(env.push_notes(id)[1].contains("Released in 2.1"));
     assert!(env.engine().store.pending_intents().unwrap().is_empty());
 }
+
+/// reescalate.rs: when the reopen of a re-escalated issue failed in passing, its queued note
+/// ("…so ticket-sync reopened it") was still written by the push pass, while the issue stayed
+/// closed. Now the push pass makes the reopen first and writes the note only once it is done.
+#[tokio::test]
+async fn a_reopen_that_fails_in_passing_never_leaves_an_untrue_note() {
+    let env = Env::with_routes(ROUTES, crate::harness::PUSHBACK).await;
+    let (id, n) = env.linked("Comes back").await;
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    env.push().await;
+    env.sb.zendesk.set_tags(id, &["followup"]);
+    env.sb.settle();
+    env.escalate().await;
+    env.sb.zendesk.set_tags(id, &["followup", "escalated"]);
+    env.sb.settle();
+    let patch = FaultRule::new(Some(Method::PATCH), &format!("/issues/{n}"), Fault::Status(503)).times(1000);
+    env.sb.github.door.faults.push(patch);
+    let report = env.escalate().await;
+    assert_eq!(report.failed, 1, "{report:?}");
+    env.push().await;
+    let untrue = |env: &Env| env.push_notes(id).iter().filter(|n| n.starts_with("Escalated again")).count();
+    assert_eq!(env.sb.github.issue(REPO, n).unwrap().state, "closed");
+    assert_eq!(untrue(&env), 0, "a note claims a reopen that did not happen: {:?}", env.push_notes(id));
+
+    env.sb.github.door.faults.clear();
+    env.engine().store.retry_now(TicketId(id)).unwrap();
+    env.push().await;
+    env.escalate().await;
+    env.push().await;
+    assert_eq!(env.sb.github.issue(REPO, n).unwrap().state, "open");
+    assert_eq!(untrue(&env), 1, "{:?}", env.push_notes(id));
+    assert!(env.engine().store.pending_intents().unwrap().is_empty());
+}
