@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
-use super::body;
 use super::export::ExportReader;
 use super::note::{write_once, Note, NoteOutcome};
 use super::reescalate;
 use super::route::{decide, Decision};
+use super::{body, guard};
 use super::{settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
 use crate::domain::{RepoName, Ticket};
@@ -26,8 +26,6 @@ const CURSOR: &str = "zendesk_export";
 const STAGE: &str = "escalate";
 /// How far before an intent's time to look for an issue an earlier attempt may have created.
 const RECONCILE_MARGIN_MINUTES: i64 = 10;
-/// How often a repository's visibility is read again before creating into it.
-const REPO_RECHECK_MINUTES: i64 = 60;
 /// GitHub requests kept back from new escalations for push-back when the budget runs low.
 const BACKFILL_RESERVE: u64 = 100;
 
@@ -51,8 +49,7 @@ struct NotePayload {
 
 pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<PassReport, PassError> {
     let mut report = PassReport::new("escalate");
-    // Repository verdicts are remembered for one pass; the store keeps them for an hour.
-    engine.repo_checks.lock().unwrap().clear();
+    engine.forget_repo_checks();
     if !engine.dry_run {
         // Push-back notes and forwarded comments are the push pass's to finish.
         let own = |i: &Intent| matches!(i.kind, IntentKind::CreateIssue | IntentKind::LinkNote);
@@ -180,7 +177,7 @@ async fn act(engine: &Engine, ticket: &Ticket, report: &mut PassReport) -> Resul
                 return Ok(());
             }
             defer_when_budget_is_short(engine)?;
-            check_repo(engine, &route.repo).await?;
+            guard::check_repo(engine, &route.repo).await?;
             let attachments = if engine.rules.escalation.attachments {
                 engine.zendesk.attachments(ticket.id).await?
             } else {
@@ -244,7 +241,7 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
             (issue, true)
         }
         None => {
-            check_repo(engine, &payload.repo).await?;
+            guard::check_repo(engine, &payload.repo).await?;
             if !fresh {
                 engine.store.intent_attempt(IntentKind::CreateIssue, id)?;
             }
@@ -307,41 +304,4 @@ async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut 
         }
     }
     Ok(())
-}
-
-/// Refuses repositories the rules forbid: public ones (unless allowed), archived ones, or
-/// ones with issues disabled. Reads the repository once per hour at most.
-async fn check_repo(engine: &Engine, repo: &RepoName) -> Result<(), ItemError> {
-    if let Some(verdict) = engine.repo_checks.lock().unwrap().get(repo).cloned() {
-        return verdict.map_or(Ok(()), |why| Err(ItemError::Refused(why)));
-    }
-    let fresh =
-        engine.store.repo_record(repo)?.filter(|r| Utc::now() - r.checked_at < Duration::minutes(REPO_RECHECK_MINUTES));
-    let (visibility, has_issues) = match fresh {
-        Some(r) => (r.visibility, r.has_issues),
-        None => {
-            let info = engine.github.get_repo(repo).await.map_err(|e| match e {
-                ApiError::NotFound { .. } => ItemError::Refused(format!(
-                    "repository {repo} does not exist or the token cannot see it; fix the route's `repo` or the token's access"
-                )),
-                other => other.into(),
-            })?;
-            engine.store.save_repo_record(repo, info.id, &info.visibility, info.has_issues && !info.archived)?;
-            (info.visibility, info.has_issues && !info.archived)
-        }
-    };
-    let verdict = if visibility == "public" && !engine.rules.github.allow_public_repos {
-        Some(format!(
-            "refused: repository {repo} is public and would expose customer data; set github.allow_public_repos = true to allow it"
-        ))
-    } else if !has_issues {
-        Some(format!("refused: repository {repo} has issues disabled or is archived"))
-    } else {
-        None
-    };
-    if let Some(why) = &verdict {
-        warn!(%repo, "{why}");
-    }
-    engine.repo_checks.lock().unwrap().insert(repo.clone(), verdict.clone());
-    verdict.map_or(Ok(()), |why| Err(ItemError::Refused(why)))
 }

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
 use super::export::ExportReader;
-use super::{body, pushback, settle, Engine, ItemError, PassError, PassReport};
+use super::{body, guard, pushback, settle, Engine, ItemError, PassError, PassReport};
 use crate::config::ForwardMode;
 use crate::crashpoint;
 use crate::domain::TicketId;
@@ -252,6 +252,8 @@ async fn forward_one(
                 return Ok(true);
             }
         }
+        // The issue may have been transferred, or its repository made public, since the link was made.
+        guard::check_repo(engine, &m.repo).await?;
         engine.store.intent_attempt_key(&intent.key)?;
         crashpoint::hit("before_forward_comment");
         match engine.github.create_comment(&m.repo, m.issue_number, &p.body).await {

@@ -22,6 +22,7 @@ pub mod body;
 mod escalate;
 mod export;
 mod forward;
+mod guard;
 mod note;
 mod online;
 mod pushback;
@@ -108,7 +109,7 @@ pub struct Engine {
     pub stats: Arc<ApiStats>,
     pub dry_run: bool,
     redactor: Redactor,
-    /// Repository checks made during this engine's life: repo → refusal reason, if any.
+    /// Repository checks made during this pass: repo → refusal reason, if any.
     repo_checks: Mutex<HashMap<RepoName, Option<String>>>,
     /// The GitHub token's login (`GET /user`), read once when first needed.
     github_login: Mutex<Option<String>>,
@@ -346,6 +347,11 @@ impl Engine {
     /// The configuration epoch (see the field).
     pub(crate) fn epoch(&self) -> &str {
         &self.epoch
+    }
+
+    /// Repository verdicts (`guard`) hold for one pass.
+    pub(crate) fn forget_repo_checks(&self) {
+        self.repo_checks.lock().unwrap().clear();
     }
 
     /// Whether the ticket's work at `stage` must wait for its back-off.

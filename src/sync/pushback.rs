@@ -55,6 +55,7 @@ enum Pushed {
 
 pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<PassReport, PassError> {
     let mut report = PassReport::new("push");
+    engine.forget_repo_checks();
     let blocked = if engine.dry_run { BTreeSet::new() } else { resume(engine, cancel, &mut report).await? };
     for repo in engine.store.mapped_repos()? {
         if cancel.is_cancelled() {

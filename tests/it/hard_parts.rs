@@ -222,3 +222,35 @@ async fn a_reopen_that_fails_in_passing_never_leaves_an_untrue_note() {
     assert_eq!(untrue(&env), 1, "{:?}", env.push_notes(id));
     assert!(env.engine().store.pending_intents().unwrap().is_empty());
 }
+
+/// forward.rs: the public-repo guard ran only when an issue was created, so customer replies
+/// were forwarded into a repository made public later, or into the public repository an issue
+/// was transferred to.
+#[tokio::test]
+async fn customer_replies_never_reach_a_public_repository() {
+    let env = Env::with_routes(ROUTES, FORWARD).await;
+    let (made_public, n1) = env.linked("Repo goes public").await;
+    let (moved, n2) = env.linked("Issue moves").await;
+    env.sb.github.set_visibility("acme/billing", ticket_sync::sandbox::Visibility::Public);
+    let n2_moved = env.sb.github.transfer_issue(REPO, n2, "acme/billing");
+    env.sb.zendesk.add_public_comment(moved, env.requester, "my account number is 12345");
+    env.sb.settle();
+    let first = env.push().await;
+    assert_eq!((first.forwarded, first.failed), (0, 1), "{first:?}");
+    assert!(forwarded(&env, "acme/billing", n2_moved).is_empty(), "forwarded into a public repository");
+
+    env.sb.github.set_visibility(REPO, ticket_sync::sandbox::Visibility::Public);
+    env.sb.zendesk.add_public_comment(made_public, env.requester, "my password is hunter2");
+    env.sb.settle();
+    let second = env.push().await;
+    assert_eq!(second.forwarded, 0, "{second:?}");
+    assert!(forwarded(&env, REPO, n1).is_empty(), "forwarded into a public repository");
+    let failures = env.engine().store.failures().unwrap();
+    assert!(failures.iter().all(|f| f.error.contains("public")), "{failures:?}");
+
+    // Made private again: the queued reply goes, once, at its next attempt.
+    env.sb.github.set_visibility(REPO, ticket_sync::sandbox::Visibility::Private);
+    env.engine().store.retry_now(TicketId(made_public)).unwrap();
+    env.push().await;
+    assert_eq!(forwarded(&env, REPO, n1).len(), 1);
+}

@@ -1,0 +1,44 @@
+//! The repository guard, on every write path that carries customer text to GitHub (new issues,
+//! forwarded comments): public repositories are refused unless `allow_public_repos`, as are
+//! repositories with issues disabled, archived ones, and ones the token cannot see.
+//!
+//! A repository's visibility can change at any time (made public, or a linked issue
+//! transferred into a public one), so the verdict is read from GitHub once per pass in which
+//! something is written there, never trusted from an earlier pass.
+
+use tracing::warn;
+
+use super::{Engine, ItemError};
+use crate::domain::RepoName;
+use crate::http::ApiError;
+
+/// Refuses writing customer text into `repo` when the rules or the repository forbid it.
+pub(super) async fn check_repo(engine: &Engine, repo: &RepoName) -> Result<(), ItemError> {
+    if let Some(verdict) = engine.repo_checks.lock().unwrap().get(repo).cloned() {
+        return verdict.map_or(Ok(()), |why| Err(ItemError::Refused(why)));
+    }
+    let info = engine.github.get_repo(repo).await.map_err(|e| match e {
+        ApiError::NotFound { .. } => ItemError::Refused(format!(
+            "repository {repo} does not exist or the token cannot see it; fix the route's `repo` or the token's access"
+        )),
+        other => other.into(),
+    })?;
+    let has_issues = info.has_issues && !info.archived;
+    if !engine.dry_run {
+        engine.store.save_repo_record(repo, info.id, &info.visibility, has_issues)?;
+    }
+    let verdict = if info.visibility == "public" && !engine.rules.github.allow_public_repos {
+        Some(format!(
+            "refused: repository {repo} is public and would expose customer data; set github.allow_public_repos = true to allow it"
+        ))
+    } else if !has_issues {
+        Some(format!("refused: repository {repo} has issues disabled or is archived"))
+    } else {
+        None
+    };
+    if let Some(why) = &verdict {
+        warn!(%repo, "{why}");
+    }
+    engine.repo_checks.lock().unwrap().insert(repo.clone(), verdict.clone());
+    verdict.map_or(Ok(()), |why| Err(ItemError::Refused(why)))
+}
