@@ -139,11 +139,17 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// Counts of requests by service and status, and the last budget seen. Shared by both clients
 /// of one engine; read by the pass summary, `status` and the metrics endpoint.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct ApiStats {
     inner: Mutex<StatsInner>,
     gates: Mutex<BTreeMap<Service, Gate>>,
+    /// Told of every answer: a pass that gets answers is alive (systemd's watchdog), even in
+    /// the middle of a long listing.
+    heartbeat: Mutex<Option<Heartbeat>>,
 }
+
+/// What `ApiStats` calls on every answer.
+pub type Heartbeat = Arc<dyn Fn() + Send + Sync>;
 
 #[derive(Debug, Default, Clone)]
 pub struct StatsInner {
@@ -165,12 +171,26 @@ impl StatsInner {
     }
 }
 
+impl std::fmt::Debug for ApiStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiStats").field("inner", &self.inner).finish_non_exhaustive()
+    }
+}
+
 impl ApiStats {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
 
+    /// Calls `beat` on every answer from now on.
+    pub fn set_heartbeat(&self, beat: Heartbeat) {
+        *self.heartbeat.lock().unwrap() = Some(beat);
+    }
+
     fn record(&self, service: Service, status: u16, budget: Option<RateBudget>) {
+        if let Some(beat) = self.heartbeat.lock().unwrap().clone() {
+            beat();
+        }
         let mut inner = self.inner.lock().unwrap();
         *inner.requests.entry((service, status)).or_insert(0) += 1;
         if let Some(b) = budget {

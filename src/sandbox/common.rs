@@ -38,6 +38,9 @@ pub enum Fault {
     RateLimited { retry_after_secs: u64 },
     /// The request is processed, and the response body is cut off half-way (a JSON body that ends early).
     Truncate,
+    /// The request is processed normally, but the answer comes only after this many
+    /// milliseconds (a busy server).
+    Slow { millis: u64 },
 }
 
 /// A scripted fault: fires on the next `times` requests matching `method` and `path_contains`.
@@ -221,6 +224,10 @@ pub async fn frontdoor(State(door): State<Arc<Frontdoor>>, req: Request, next: N
         }
         Some(Fault::Drop) => broken_response(),
         Some(Fault::Truncate) => truncated(next.run(req).await).await,
+        Some(Fault::Slow { millis }) => {
+            tokio::time::sleep(Duration::from_millis(*millis)).await;
+            next.run(req).await
+        }
         Some(Fault::Status(code)) => error_response(door.service, *code),
         Some(Fault::RateLimited { retry_after_secs }) => rate_limited_response(door.service, *retry_after_secs),
     };

@@ -67,6 +67,7 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken, report: &mu
             if cancel.is_cancelled() {
                 return Ok(());
             }
+            engine.beat();
             let Some(m) = engine.store.mapping(ticket.id)?.filter(|m| m.link_state == LinkState::Active) else {
                 continue;
             };
@@ -103,6 +104,7 @@ async fn retry_failed(
         if cancel.is_cancelled() || blocked.contains(&f.ticket_id) {
             continue;
         }
+        engine.beat();
         let Some(m) = engine.store.mapping(f.ticket_id)?.filter(|m| m.link_state == LinkState::Active) else {
             engine.store.clear_failure_of(f.ticket_id, STAGE)?;
             continue;
@@ -137,6 +139,7 @@ async fn resume(
         if cancel.is_cancelled() {
             continue;
         }
+        engine.beat();
         if engine.held_back(id, STAGE)? {
             continue;
         }

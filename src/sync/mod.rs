@@ -178,6 +178,8 @@ impl Engine {
 
     /// Pings `notifier`'s watchdog between items of every pass.
     pub fn set_heartbeat(&mut self, notifier: Arc<crate::notify::Notifier>) {
+        let on_answer = notifier.clone();
+        self.stats.set_heartbeat(Arc::new(move || on_answer.watchdog()));
         self.heartbeat = Some(notifier);
     }
 

@@ -61,6 +61,7 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
         if cancel.is_cancelled() {
             break;
         }
+        engine.beat();
         let span = info_span!("repo", %repo);
         if let Err(e) = sync_repo(engine, &repo, &blocked, cancel, &mut report).instrument(span).await {
             match e {
@@ -99,6 +100,7 @@ async fn resume(
         if cancel.is_cancelled() {
             continue;
         }
+        engine.beat();
         if engine.held_back(id, STAGE)? {
             continue;
         }
@@ -188,6 +190,7 @@ async fn sync_repo(
             // The watermarks stay: the next pass plans the rest again; the ledger skips what is done.
             return Ok(());
         }
+        engine.beat();
         let id = ticket.ticket;
         let span = info_span!("ticket", ticket_id = %id, issue_number = tracing::field::Empty);
         if let Some(m) = engine.store.mapping(id).ok().flatten() {

@@ -254,3 +254,51 @@ async fn customer_replies_never_reach_a_public_repository() {
     env.push().await;
     assert_eq!(forwarded(&env, REPO, n1).len(), 1);
 }
+
+/// Watchdog: push-back, forwarding and list pagination never pinged it, so a push pass longer
+/// than `WatchdogSec` got the service killed and restarted in a loop. Each answer is progress.
+#[tokio::test]
+async fn the_watchdog_is_pinged_during_a_long_push_pass() {
+    use std::os::unix::net::UnixDatagram;
+    use std::time::{Duration, Instant};
+    let schedule = "[schedule]\nescalate = \"0 0 0 1 1 *\"\npush = \"* * * * * *\"\n";
+    let env = Env::with_routes(ROUTES, schedule).await;
+    env.linked("Busy repository").await;
+    // Every listing of the repository answers slowly: the pass takes several watchdog halves.
+    let slow = FaultRule::new(Some(Method::GET), "/acme/backend/issues", Fault::Slow { millis: 700 }).times(3);
+    env.sb.github.door.faults.push(slow);
+    let socket_path = env.dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let notify = [("NOTIFY_SOCKET", socket_path.to_str().unwrap()), ("WATCHDOG_USEC", "1000000")];
+    let mut daemon = crate::daemon::Daemon::start(&env, &notify);
+    // Read on a thread: the sandbox serves on this test's runtime, which must keep running.
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = received.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while std::sync::Arc::strong_count(&sink) > 1 {
+            if let Ok(n) = socket.recv(&mut buf) {
+                sink.lock().unwrap().push(String::from_utf8_lossy(&buf[..n]).trim().to_string());
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pass_seen = |m: &[String]| {
+        let start = m.iter().position(|s| s.starts_with("STATUS=pushing"))?;
+        let end = start + m[start..].iter().position(|s| s.starts_with("STATUS=idle"))?;
+        Some(m[start..end].iter().filter(|s| s.as_str() == "WATCHDOG=1").count())
+    };
+    let (pings, messages) = loop {
+        let messages = received.lock().unwrap().clone();
+        assert!(Instant::now() < deadline, "{messages:?}\n{}", daemon.log_text());
+        if let Some(pings) = pass_seen(&messages) {
+            break (pings, messages);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    drop(received);
+    daemon.signal("TERM");
+    daemon.wait_exit(Duration::from_secs(10)).await;
+    assert!(pings >= 2, "{pings} watchdog pings during a pass of 3 slow answers: {messages:?}");
+}
