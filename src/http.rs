@@ -62,6 +62,10 @@ pub enum ApiError {
     RateLimited { service: &'static str, retry_after: Option<Duration> },
     #[error("{service} transient failure: {detail}")]
     Transient { service: &'static str, detail: String },
+    /// No answer in time: the server may still be carrying the request out, so a write's
+    /// outcome is unknown until it has had time to finish (see `sync::SETTLE`).
+    #[error("{service} did not answer in time: {detail}")]
+    Unanswered { service: &'static str, detail: String },
     #[error("{service} says not found: {detail}")]
     NotFound { service: &'static str, detail: String },
     #[error("{service} says gone (410): {detail}")]
@@ -91,7 +95,13 @@ impl ApiError {
 
     /// Whether the same request may succeed if sent again later.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ApiError::RateLimited { .. } | ApiError::Transient { .. } | ApiError::Decode { .. })
+        matches!(
+            self,
+            ApiError::RateLimited { .. }
+                | ApiError::Transient { .. }
+                | ApiError::Unanswered { .. }
+                | ApiError::Decode { .. }
+        )
     }
 
     /// The HTTP status, where there was one.
@@ -306,7 +316,12 @@ pub async fn send(stats: &ApiStats, service: Service, request: RequestBuilder) -
         }
         Err(e) => {
             stats.record(service, 0, None);
-            Err(ApiError::Transient { service: service.as_str(), detail: describe(&e) })
+            let detail = describe(&e);
+            if e.is_timeout() {
+                Err(ApiError::Unanswered { service: service.as_str(), detail })
+            } else {
+                Err(ApiError::Transient { service: service.as_str(), detail })
+            }
         }
     }
 }

@@ -195,6 +195,11 @@ impl Clock {
     pub fn advance(&self, by: Duration) {
         self.offset_secs.fetch_add(by.as_secs() as i64, Ordering::SeqCst);
     }
+
+    /// Moves the services' clock back: the host running ticket-sync is then fast by `by`.
+    pub fn rewind(&self, by: Duration) {
+        self.offset_secs.fetch_sub(by.as_secs() as i64, Ordering::SeqCst);
+    }
 }
 
 /// What the fault middleware needs to know about its server.

@@ -145,10 +145,18 @@ async fn handle(engine: &Engine, ticket: Ticket, report: &mut PassReport) -> Res
 
 async fn act(engine: &Engine, ticket: &Ticket, report: &mut PassReport) -> Result<(), ItemError> {
     if let Some(intent) = engine.store.intent(IntentKind::CreateIssue, ticket.id)? {
+        if engine.held_back(ticket.id, STAGE)? {
+            // A ticket that changes again while its create waits out a failure (perhaps a write
+            // the server is still carrying out) waits too: looking now could miss that issue.
+            return Err(ItemError::Waiting);
+        }
         report.escalated += 1;
         return finish_create(engine, intent, false, report).await;
     }
     if let Some(intent) = engine.store.intent(IntentKind::LinkNote, ticket.id)? {
+        if engine.held_back(ticket.id, STAGE)? {
+            return Err(ItemError::Waiting);
+        }
         // The issue exists; its link note is still to be written (or found).
         return finish_note(engine, intent, false, report).await;
     }
@@ -230,7 +238,7 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
     let marker = body::issue_marker(id);
     let found = if !fresh && intent.attempts > 0 {
         // An earlier attempt may have created the issue and lost the answer: look before writing.
-        let since = intent.created_at - Duration::minutes(RECONCILE_MARGIN_MINUTES);
+        let since = engine.github.github_time(intent.created_at) - Duration::minutes(RECONCILE_MARGIN_MINUTES);
         engine.github.find_issue_with_marker(&payload.repo, &marker, since).await?
     } else {
         None

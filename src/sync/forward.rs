@@ -248,7 +248,7 @@ async fn forward_one(
         };
         let attempted = engine.store.intent_by_key(&intent.key)?.map_or(intent.attempts, |i| i.attempts);
         if attempted > 0 {
-            let since = intent.created_at - Duration::minutes(RECONCILE_MARGIN_MINUTES);
+            let since = engine.github.github_time(intent.created_at) - Duration::minutes(RECONCILE_MARGIN_MINUTES);
             if let Some(cid) = engine.github.find_comment_with_marker(&m.repo, m.issue_number, &marker, since).await? {
                 info!(github_comment_id = cid, "comment was already forwarded by an interrupted attempt");
                 engine.store.record_forward(id, &intent.key, &p.event_key, cid, true)?;

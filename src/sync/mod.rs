@@ -66,6 +66,10 @@ pub(crate) enum ItemError {
     Refused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The item has unfinished work that waits out an earlier failure: nothing was done, and
+    /// that failure stays as it is.
+    #[error("waiting for an earlier failure's next attempt")]
+    Waiting,
 }
 
 /// What one pass did. Printed by `sync`, logged by the daemon, stored for `status`.
@@ -284,10 +288,17 @@ pub(crate) async fn run_again(engine: &Engine, result: &Result<(), ItemError>, r
     }
 }
 
+/// How long a write that got no answer may still be carried out by the server. Before that,
+/// looking for its result could miss it and write it twice, so the item waits this long
+/// (GitHub and Zendesk end requests after about 10 and 60 seconds; ticket-sync's own request
+/// timeout is shorter, so the server may go on after the client gave up).
+pub(crate) const SETTLE: chrono::Duration = chrono::Duration::seconds(75);
+
 /// What kind of failure an item error is, and the earliest moment to try again if it says.
 fn classify(e: &ItemError) -> (FailureClass, Option<chrono::DateTime<chrono::Utc>>) {
     match e {
         ItemError::Refused(_) => (FailureClass::Config, None),
+        ItemError::Api(ApiError::Unanswered { .. }) => (FailureClass::Transient, Some(chrono::Utc::now() + SETTLE)),
         ItemError::Api(a) if a.is_transient() => (FailureClass::Transient, None),
         ItemError::Api(ApiError::Forbidden { .. } | ApiError::NotFound { .. }) => (FailureClass::Config, None),
         ItemError::Api(ApiError::RateLimited { retry_after, .. }) => {
@@ -318,6 +329,7 @@ pub(crate) fn settle(
         }
         Err(ItemError::Store(e)) => return Err(e.into()),
         Err(ItemError::Api(e)) if stops_pass(&e) => return Err(e.into()),
+        Err(ItemError::Waiting) => return Ok(false),
         Err(e) => e,
     };
     report.failed += 1;

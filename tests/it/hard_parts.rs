@@ -302,3 +302,17 @@ async fn the_watchdog_is_pinged_during_a_long_push_pass() {
     daemon.wait_exit(Duration::from_secs(10)).await;
     assert!(pings >= 2, "{pings} watchdog pings during a pass of 3 slow answers: {messages:?}");
 }
+
+/// escalate.rs reconciliation compared this host's clock with GitHub's timestamps: on a host
+/// running more than ten minutes fast, the issue a lost create made was not found, and a
+/// second one was created. GitHub's `Date` header now says what GitHub's clock reads.
+#[tokio::test]
+async fn a_fast_host_clock_still_finds_the_issue_a_lost_create_made() {
+    let env = Env::new().await;
+    env.sb.clock.rewind(std::time::Duration::from_secs(30 * 60));
+    let id = env.ticket("Fast host", &["escalated"]);
+    env.sb.github.door.faults.push(FaultRule::new(Some(Method::POST), "/issues", Fault::LoseResponse));
+    let report = env.escalate().await;
+    assert_eq!((report.created, report.recovered, report.failed), (0, 1, 0), "{report:?}");
+    assert_eq!(env.issues_for(REPO, id).len(), 1, "a second issue was created");
+}

@@ -153,6 +153,10 @@ fn finish(shared: &Shared, mut response: Response, request_id: &str, charge: boo
         headers.insert(name, HeaderValue::from_static(value));
     }
     headers.insert("x-github-request-id", HeaderValue::from_str(request_id).unwrap());
+    // `Date` is GitHub's own clock (the sandbox clock here), not the client's: what a client
+    // compares with GitHub's timestamps must be read from it.
+    let date = shared.clock.now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    headers.insert(header::DATE, HeaderValue::from_str(&date).unwrap());
     response
 }
 

@@ -185,3 +185,14 @@ async fn repository_object_has_the_real_fields_and_unknown_repo_is_404() {
     let expected = json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest/repos/repos#get-a-repository", "status": "404"});
     assert_eq!(body(missing).await, expected);
 }
+
+#[tokio::test]
+async fn the_date_header_is_githubs_clock() {
+    let h = harness().await;
+    h.advance(3600);
+    let resp = h.get("/user").await;
+    let date = header(&resp, "date").unwrap();
+    let github_now = chrono::DateTime::parse_from_rfc2822(&date).unwrap().to_utc();
+    let ahead = github_now - chrono::Utc::now();
+    assert!(ahead > chrono::Duration::minutes(59) && ahead < chrono::Duration::minutes(61), "{date}");
+}
