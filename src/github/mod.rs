@@ -3,7 +3,7 @@
 mod lists;
 mod wire;
 
-pub use lists::parse_next_link;
+pub use lists::{parse_next_link, Updates};
 
 use std::sync::Arc;
 use std::time::Duration;

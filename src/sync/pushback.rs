@@ -21,7 +21,7 @@ use super::pushplan::{self, PushAction, RepoInput, TicketPlan};
 use super::{body, settle, stops_pass, Engine, ItemError, PassError, PassReport};
 use crate::config::CommentsMode;
 use crate::domain::{IssueNumber, RepoName, TicketId};
-use crate::github::Listing;
+use crate::github::Updates;
 use crate::http::ApiError;
 use crate::store::{Intent, IntentKind, LinkState, Mapping};
 
@@ -137,8 +137,8 @@ async fn sync_repo(
     let comments_since = wm.comments_since.or(first_since);
     let issues = engine.github.list_issues_since(repo, issues_since, wm.issues_etag.as_deref()).await?;
     let comments = engine.github.list_comments_since(repo, comments_since, wm.comments_etag.as_deref()).await?;
-    let (issues, issues_etag) = changed(issues);
-    let (comments, comments_etag) = changed(comments);
+    let (issues, issues_etag, issues_recheck) = changed(issues);
+    let (comments, comments_etag, comments_recheck) = changed(comments);
     if issues.is_none() && comments.is_none() {
         return Ok(());
     }
@@ -198,12 +198,12 @@ async fn sync_repo(
     if let Some(t) = issues.iter().filter_map(|i| i.updated_at).max() {
         wm.issues_since = Some(next_since(t, issues_etag.is_none(), Utc::now()));
     }
-    wm.issues_since = wm.issues_since.or(issues_since);
+    wm.issues_since = min_time(wm.issues_since.or(issues_since), issues_recheck);
     wm.issues_etag = issues_etag.or(wm.issues_etag);
     if let Some(t) = comments.iter().filter_map(|c| c.updated_at).max() {
         wm.comments_since = Some(next_since(t, comments_etag.is_none(), Utc::now()));
     }
-    wm.comments_since = wm.comments_since.or(comments_since);
+    wm.comments_since = min_time(wm.comments_since.or(comments_since), comments_recheck);
     wm.comments_etag = comments_etag.or(wm.comments_etag);
     wm.last_comment_id = comments.iter().map(|c| c.id).chain(wm.last_comment_id).max();
     let last_event = events.iter().map(|e| e.id).chain(wm.last_event_id).max();
@@ -230,11 +230,20 @@ fn next_since(newest: DateTime<Utc>, multi_page: bool, now: DateTime<Utc>) -> Da
     }
 }
 
-/// Items and ETag of a changed listing; `None` for a 304.
-fn changed<T>(listing: Listing<T>) -> (Option<Vec<T>>, Option<String>) {
+/// Items, ETag and recheck time of a changed listing; `None` for a 304.
+fn changed<T>(listing: Updates<T>) -> (Option<Vec<T>>, Option<String>, Option<DateTime<Utc>>) {
     match listing {
-        Listing::NotModified => (None, None),
-        Listing::Changed { items, etag } => (Some(items), etag),
+        Updates::NotModified => (None, None, None),
+        Updates::Changed { items, etag, recheck_from } => (Some(items), etag, recheck_from),
+    }
+}
+
+/// The earlier of a watermark and a recheck time (a listing that may have skipped something
+/// must be read again from there).
+fn min_time(since: Option<DateTime<Utc>>, recheck: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (since, recheck) {
+        (Some(s), Some(r)) => Some(s.min(r)),
+        (s, r) => s.or(r),
     }
 }
 

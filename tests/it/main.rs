@@ -10,5 +10,6 @@ mod forward;
 mod harness;
 mod idle_cost;
 mod limits;
+mod lists;
 mod no_loss;
 mod pushback;

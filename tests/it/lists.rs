@@ -1,0 +1,121 @@
+//! Listing GitHub without losing updates: changes made while a list is being paged, busy
+//! repositories whose event lists GitHub will not page deep, and comments that become visible
+//! after later ones. Each test asserts on both sides' state and on request counts.
+
+use std::time::Duration;
+
+use crate::harness::{Env, PUSHBACK, ROUTES};
+
+const REPO: &str = "acme/backend";
+
+async fn env() -> Env {
+    Env::with_routes(ROUTES, PUSHBACK).await
+}
+
+fn tick(env: &Env) {
+    env.sb.clock.advance(Duration::from_secs(1));
+}
+
+fn status(env: &Env, ticket: u64) -> String {
+    env.sb.zendesk.ticket(ticket).unwrap().status
+}
+
+/// The first line of each push note on the ticket.
+fn firsts(env: &Env, ticket: u64) -> Vec<String> {
+    env.push_notes(ticket).iter().map(|n| n.lines().next().unwrap().to_string()).collect()
+}
+
+/// 100 unlinked issues, each updated a second after the one before: with the linked issue
+/// changed after them, it is the 101st of the ascending list, the first of page 2.
+fn hundred_unlinked_issues(env: &Env) -> Vec<u64> {
+    (0..100)
+        .map(|i| {
+            tick(env);
+            env.sb.github.add_issue(REPO, &format!("Unrelated {i}"), "", "alice")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_issue_closed_while_the_issue_list_is_paged_is_not_lost() {
+    let env = env().await;
+    let (id, n) = env.linked("Closed on page 2").await;
+    env.push().await;
+    let others = hundred_unlinked_issues(&env);
+    tick(&env);
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    // Someone comments on the first issue of page 1 after the pass read that page.
+    tick(&env);
+    let gh = env.sb.github.clone();
+    let first = others[0];
+    env.sb.github.before_request("/issues", 2, move || {
+        gh.add_comment(REPO, first, "bob", "me too");
+    });
+    let report = env.push().await;
+    assert_eq!((report.pushed, report.failed), (1, 0), "{report:?}");
+    let notes = firsts(&env, id);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].ends_with("was closed as completed by alice."), "{notes:?}");
+    assert_eq!(status(&env, id), "solved");
+    assert_eq!(env.push().await.pushed, 0);
+}
+
+/// A bulk edit puts a whole page into one second: asking again from that second would return
+/// the same page, so the pass pages by offset there, sees the shift (an issue read twice) and
+/// reads from that second again next time instead of moving its watermark past it.
+#[tokio::test]
+async fn an_issue_closed_in_a_crowded_second_while_the_list_is_paged_is_read_on_the_next_pass() {
+    let env = env().await;
+    let gh = &env.sb.github;
+    let others: Vec<u64> = (0..100).map(|i| gh.add_issue(REPO, &format!("Bulk {i}"), "", "alice")).collect();
+    let (id, n) = env.linked("Closed in a bulk second").await;
+    env.push().await;
+    tick(&env);
+    let bulk = env.sb.clock.now();
+    for u in &others {
+        gh.seed_events(REPO, *u, 1, "triage-bot", bulk);
+    }
+    gh.close_issue(REPO, n, "completed", "alice");
+    tick(&env);
+    let hook = env.sb.github.clone();
+    let first = others[0];
+    gh.before_request("/issues", 2, move || {
+        hook.add_comment(REPO, first, "bob", "me too");
+    });
+    let report = env.push().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    let report = env.push().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    let notes = firsts(&env, id);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].ends_with("was closed as completed by alice."), "{notes:?}");
+    assert_eq!(status(&env, id), "solved");
+    assert_eq!(env.push().await.pushed, 0);
+}
+
+#[tokio::test]
+async fn a_comment_made_while_the_comment_list_is_paged_is_not_lost() {
+    let env = env().await;
+    let (id, n) = env.linked("Commented on page 2").await;
+    env.push().await;
+    let other = env.sb.github.add_issue(REPO, "Unrelated", "", "alice");
+    let comments: Vec<u64> = (0..100)
+        .map(|i| {
+            tick(&env);
+            env.sb.github.add_comment(REPO, other, "alice", &format!("unrelated {i}"))
+        })
+        .collect();
+    tick(&env);
+    env.sb.github.add_comment(REPO, n, "carol", "Root cause: the cache key.");
+    // The first comment of page 1 is edited after the pass read that page.
+    tick(&env);
+    let gh = env.sb.github.clone();
+    let first = comments[0];
+    env.sb.github.before_request("/issues/comments", 2, move || gh.edit_comment(REPO, first, "edited"));
+    let report = env.push().await;
+    assert_eq!((report.pushed, report.failed), (1, 0), "{report:?}");
+    let notes = env.push_notes(id);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("Root cause: the cache key."), "{notes:?}");
+    assert_eq!(env.push().await.pushed, 0);
+}
