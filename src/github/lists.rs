@@ -1,6 +1,6 @@
 //! Listing: conditional (ETag) lists with `since` watermarks, read in keyset pages so that
-//! nothing is lost to changes made while a list is paged, `Link` pagination on the same origin
-//! only, and issue events.
+//! nothing is lost to changes made while a list is paged, and `Link` pagination on the same
+//! origin only.
 
 use std::collections::HashMap;
 
@@ -9,12 +9,12 @@ use reqwest::header::ETAG;
 use reqwest::{Method, StatusCode};
 use url::Url;
 
-use super::{parse_time, wire, GithubClient, IssueComment, IssueEvent, ListedIssue, Listing, SVC};
+use super::{parse_time, wire, GithubClient, IssueComment, ListedIssue, Listing, SVC};
 use crate::domain::{IssueNumber, RepoName};
 use crate::http::{self, ApiError};
 
 /// Items per page of every list ticket-sync reads (GitHub's maximum).
-const PER_PAGE: usize = 100;
+pub(super) const PER_PAGE: usize = 100;
 
 /// What a list sorted by update gave: unchanged (a free 304), or every item updated at or
 /// after `since`, each once in its newest version, oldest update first.
@@ -180,46 +180,6 @@ impl GithubClient {
         url
     }
 
-    /// Issue events of the repository newer than `after_id` (and not older than `floor`), oldest
-    /// first. The list is newest first, so pages are read only until a known event shows up.
-    pub async fn issue_events_after(
-        &self,
-        repo: &RepoName,
-        after_id: Option<u64>,
-        floor: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Result<Vec<IssueEvent>, ApiError> {
-        let mut url = self.url(&format!("/repos/{repo}/issues/events"));
-        url.query_pairs_mut().append_pair("per_page", "100");
-        let mut next = Some(url);
-        let mut out = Vec::new();
-        while let Some(url) = next {
-            let (_, headers, bytes) = self.call(Method::GET, url, None, None).await?;
-            let page: Vec<wire::WireEvent> = http::decode(SVC, &bytes)?;
-            let mut reached = page.is_empty();
-            for e in page {
-                let created_at = parse_time(e.created_at.as_deref());
-                let old =
-                    after_id.is_some_and(|a| e.id <= a) || matches!((created_at, floor), (Some(c), Some(f)) if c < f);
-                if old {
-                    reached = true;
-                    continue;
-                }
-                let Some(issue) = e.issue.filter(|i| i.pull_request.is_none()) else { continue };
-                out.push(IssueEvent {
-                    id: e.id,
-                    kind: e.event,
-                    actor: e.actor.map(|a| a.login),
-                    created_at,
-                    state_reason: e.state_reason,
-                    issue_number: IssueNumber(issue.number),
-                });
-            }
-            next = if reached { None } else { self.next_link(&headers) };
-        }
-        out.sort_by_key(|e| e.id);
-        Ok(out)
-    }
-
     /// Every page of a list, following `Link: rel="next"` exactly as given. With an ETag, an
     /// unchanged first page answers 304 and nothing else is fetched. The ETag is returned only
     /// for a single-page answer: it covers the first page, and a change further down a longer
@@ -248,9 +208,14 @@ impl GithubClient {
     /// The `rel="next"` URL, only if it points at the same origin as the configured API
     /// (the token must never be sent elsewhere).
     fn next_link(&self, headers: &reqwest::header::HeaderMap) -> Option<Url> {
+        self.link(headers, "next")
+    }
+
+    /// The URL of a `Link` relation (`next`, `prev`, `first`, `last`), only if it points at
+    /// the same origin as the configured API.
+    pub(super) fn link(&self, headers: &reqwest::header::HeaderMap, rel: &str) -> Option<Url> {
         let link = headers.get("link")?.to_str().ok()?;
-        let next = parse_next_link(link)?;
-        let url = Url::parse(&next).ok()?;
+        let url = Url::parse(&parse_link(link, rel)?).ok()?;
         (url.origin() == self.base.origin()).then_some(url)
     }
 }
@@ -271,10 +236,16 @@ fn has_next(headers: &reqwest::header::HeaderMap) -> bool {
 
 /// Extracts the `rel="next"` target from a `Link` header.
 pub fn parse_next_link(link: &str) -> Option<String> {
+    parse_link(link, "next")
+}
+
+/// Extracts the target of relation `rel` from a `Link` header.
+fn parse_link(link: &str, rel: &str) -> Option<String> {
+    let wanted = format!("rel=\"{rel}\"");
     link.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
-        let is_next = params.split(';').any(|p| p.trim().replace(' ', "") == "rel=\"next\"");
-        is_next.then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        let found = params.split(';').any(|p| p.trim().replace(' ', "") == wanted);
+        found.then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_string())
     })
 }
 
@@ -320,5 +291,7 @@ mod tests {
         assert_eq!(parse_next_link(link).unwrap(), "https://api.github.com/repositories/1/issues?page=2");
         let last = r#"<https://x/repositories/1/issues?page=1>; rel="first", <https://x/repositories/1/issues?page=4>; rel="prev""#;
         assert_eq!(parse_next_link(last), None);
+        assert_eq!(parse_link(last, "prev").unwrap(), "https://x/repositories/1/issues?page=4");
+        assert_eq!(parse_link(link, "last").unwrap(), "https://api.github.com/repositories/1/issues?page=5");
     }
 }

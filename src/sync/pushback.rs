@@ -1,8 +1,8 @@
 //! The push-back pass: GitHub issue changes → Zendesk notes and statuses, exactly once.
 //!
 //! Per repository: list issues and the repo-wide comments since the watermarks, each with its
-//! ETag (an idle repository costs two 304s); read the issue events only when a mapped issue's
-//! state changed; plan with `pushplan`; then per ticket, in order: ledger check → durable intent
+//! ETag (an idle repository costs two 304s); read the events of the mapped issues that changed,
+//! each from its last update seen (`github/events.rs`); plan with `pushplan`; then per ticket, in order: ledger check → durable intent
 //! → (on a retry, look for the note's marker) → PUT note and status → ledger. The watermarks
 //! move only once every ticket of the repository is done or recorded as failed; a failed
 //! ticket's remaining notes stay queued as intents and are finished, in order, by a later pass.
@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::note::{write_once, Note, NoteOutcome};
 use super::pushplan::{self, PushAction, RepoInput, TicketPlan};
@@ -146,18 +146,11 @@ async fn sync_repo(
     // Only the links of issues that appear in this pass are read: memory follows the changes.
     let touched: Vec<IssueNumber> =
         issues.iter().map(|i| i.number).chain(comments.iter().map(|c| c.issue_number)).collect();
-    let mut mappings: Vec<Mapping> = engine.store.active_mappings_for(repo, &touched)?;
-    let events = if pushplan::needs_events(&mappings, &issues) {
-        let floor = if wm.last_event_id.is_none() { issues_since } else { None };
-        engine.github.issue_events_after(repo, wm.last_event_id, floor).await?
-    } else {
-        Vec::new()
-    };
-    let unlisted: Vec<IssueNumber> =
-        events.iter().map(|e| e.issue_number).filter(|n| !mappings.iter().any(|m| m.issue_number == *n)).collect();
-    if !unlisted.is_empty() {
-        mappings.extend(engine.store.active_mappings_for(repo, &unlisted)?);
-    }
+    let mappings: Vec<Mapping> = engine.store.active_mappings_for(repo, &touched)?;
+    // Events only of the mapped issues that changed, each from its last update seen: the cost
+    // follows the linked issues' changes, never the repository's other activity.
+    let needs = pushplan::event_needs(&mappings, &issues);
+    let events = if needs.is_empty() { Vec::new() } else { engine.github.issue_events_since(repo, &needs).await? };
     let mapped = |n| mappings.iter().any(|m| m.issue_number == n);
     let new_comments = comments.iter().any(|c| mapped(c.issue_number) && wm.last_comment_id.is_none_or(|l| c.id > l));
     let mirror = engine.rules.pushback.comments == CommentsMode::Internal;
@@ -206,11 +199,10 @@ async fn sync_repo(
     wm.comments_since = min_time(wm.comments_since.or(comments_since), comments_recheck);
     wm.comments_etag = comments_etag.or(wm.comments_etag);
     wm.last_comment_id = comments.iter().map(|c| c.id).chain(wm.last_comment_id).max();
-    let last_event = events.iter().map(|e| e.id).chain(wm.last_event_id).max();
-    wm.last_event_id = match plan.first_deferred_event {
-        Some(d) => last_event.map(|l| l.min(d - 1)),
-        None => last_event,
-    };
+    if let Some(first) = plan.first_deferred_event {
+        // Its issue's update seen stays before it, so the next pass reads it again.
+        debug!(event = first, "events after the listing wait for the next pass");
+    }
     engine.store.set_watermark(repo, &wm)?;
     Ok(())
 }

@@ -26,7 +26,7 @@ pub struct RepoInput<'a> {
     /// Active mappings of this repository.
     pub mappings: &'a [Mapping],
     pub issues: &'a [ListedIssue],
-    /// Events newer than the stored last event id, oldest first.
+    /// Events of mapped issues from the last update seen of each on (`event_needs`), oldest first.
     pub events: &'a [IssueEvent],
     pub comments: &'a [IssueComment],
     pub last_comment_id: Option<u64>,
@@ -61,12 +61,29 @@ pub struct RepoPlan {
     pub first_deferred_event: Option<u64>,
 }
 
-/// Whether the event list must be read: a mapped issue's state differs from the stored one, or
-/// it changed at all since last seen (closed and reopened between two passes looks unchanged
-/// in the listing, and only the events tell that story).
-pub fn needs_events(mappings: &[Mapping], issues: &[ListedIssue]) -> bool {
+/// How long before a link was made its issue's events are read when no update of the issue
+/// was ever seen (clock skew margin).
+const EVENTS_BEFORE_LINK_MINUTES: i64 = 10;
+
+/// The listed mapped issues whose events must be read, each with the time from which
+/// (inclusive): those whose state differs from the stored one, or that changed at all since
+/// last seen (closed and reopened between two passes looks unchanged in the listing, and only
+/// the events tell that story). The time is the update last seen: every event up to it was
+/// told, or deferred because it came after that listing (so at or after it); events of that
+/// very second may come again, and the ledger skips those already told.
+pub fn event_needs(mappings: &[Mapping], issues: &[ListedIssue]) -> Vec<(IssueNumber, DateTime<Utc>)> {
     let by_number: HashMap<IssueNumber, &Mapping> = mappings.iter().map(|m| (m.issue_number, m)).collect();
-    issues.iter().any(|i| by_number.get(&i.number).is_some_and(|m| state_differs(m, i) || updated_since(m, i)))
+    let mut needs: Vec<(IssueNumber, DateTime<Utc>)> = (issues.iter())
+        .filter_map(|i| by_number.get(&i.number).map(|m| (*m, i)))
+        .filter(|(m, i)| state_differs(m, i) || updated_since(m, i))
+        .map(|(m, i)| {
+            let before_link = m.created_at - chrono::Duration::minutes(EVENTS_BEFORE_LINK_MINUTES);
+            (i.number, m.issue_updated_at.unwrap_or(before_link))
+        })
+        .collect();
+    needs.sort();
+    needs.dedup();
+    needs
 }
 
 fn updated_since(m: &Mapping, i: &ListedIssue) -> bool {
@@ -470,6 +487,22 @@ mod tests {
     }
 
     #[test]
+    fn events_are_read_for_changed_mapped_issues_from_the_update_last_seen() {
+        let mut never_seen = mapping(3, 30, "open");
+        never_seen.issue_updated_at = None;
+        let mappings = [mapping(1, 10, "open"), mapping(2, 20, "open"), never_seen];
+        let issues = [
+            issue(10, "closed", Some("completed"), 5),
+            ListedIssue { updated_at: Some(t(0)), ..issue(20, "open", None, 0) },
+            issue(30, "open", None, 2),
+            issue(40, "closed", None, 7),
+        ];
+        let needs = event_needs(&mappings, &issues);
+        assert_eq!(needs, [(IssueNumber(10), t(0)), (IssueNumber(30), t(0) - chrono::Duration::minutes(10))]);
+        assert!(event_needs(&mappings[1..2], &issues).is_empty(), "unchanged: no events");
+    }
+
+    #[test]
     fn notes_name_the_issue_the_actor_and_end_with_the_marker() {
         let case = Case {
             name: "text",
@@ -492,13 +525,14 @@ mod tests {
         assert!(close.contains("was closed as not planned by alice"), "{close}");
         assert!(close.contains("https://github.com/acme/backend/issues/10"), "{close}");
         assert!(close.ends_with("[ticket-sync:event gh-event-100]"), "{close}");
-        assert!(needs_events(&case.mappings, &case.issues));
-        assert!(!needs_events(
+        assert!(!event_needs(&case.mappings, &case.issues).is_empty());
+        assert!(event_needs(
             &[mapping(1, 10, "open")],
             &[ListedIssue { updated_at: Some(t(0)), ..issue(10, "open", None, 0) }]
-        ));
+        )
+        .is_empty());
         assert!(
-            needs_events(&[mapping(1, 10, "open")], &[issue(10, "open", None, 3)]),
+            !event_needs(&[mapping(1, 10, "open")], &[issue(10, "open", None, 3)]).is_empty(),
             "closed and reopened between two passes: same state, newer update"
         );
     }

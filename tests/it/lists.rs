@@ -4,6 +4,10 @@
 
 use std::time::Duration;
 
+use axum::http::Method;
+use ticket_sync::sandbox::common::LoggedRequest;
+use ticket_sync::sandbox::{Fault, FaultRule};
+
 use crate::harness::{Env, PUSHBACK, ROUTES};
 
 const REPO: &str = "acme/backend";
@@ -118,4 +122,88 @@ async fn a_comment_made_while_the_comment_list_is_paged_is_not_lost() {
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert!(notes[0].contains("Root cause: the cache key."), "{notes:?}");
     assert_eq!(env.push().await.pushed, 0);
+}
+
+/// GitHub requests of the measured push pass over a busy repository: `history` old events on
+/// the linked issue, `unrelated` new events on ten unlinked issues, then the linked issue is
+/// closed and reopened. Returns the requests, after checking that both notes arrived in order.
+async fn busy_push(history: usize, unrelated: usize) -> Vec<LoggedRequest> {
+    let env = env().await;
+    let gh = &env.sb.github;
+    let (id, n) = env.linked("Busy repository").await;
+    let (other, m) = env.linked("Closed first").await;
+    gh.seed_events(REPO, n, history, "alice", env.sb.clock.now());
+    tick(&env);
+    gh.set_labels(REPO, n, &["support", "p2"], "alice");
+    env.push().await;
+    tick(&env);
+    gh.close_issue(REPO, m, "completed", "alice");
+    let first = env.push().await;
+    assert_eq!((first.pushed, first.failed), (1, 0), "{first:?}");
+    assert_eq!(status(&env, other), "solved");
+
+    tick(&env);
+    for i in 0..10 {
+        let u = gh.add_issue(REPO, &format!("Unrelated {i}"), "", "alice");
+        gh.seed_events(REPO, u, unrelated / 10, "triage-bot", env.sb.clock.now());
+    }
+    tick(&env);
+    gh.close_issue(REPO, n, "not_planned", "alice");
+    tick(&env);
+    gh.reopen_issue(REPO, n, "bob");
+    gh.door.log.clear();
+    let report = env.push().await;
+    let requests = gh.door.log.entries();
+    assert_eq!((report.pushed, report.failed), (2, 0), "{report:?}: {requests:?}");
+    let notes = firsts(&env, id);
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[0].ends_with("was closed as not planned by alice."), "{notes:?}");
+    assert!(notes[1].ends_with("was reopened by bob."), "{notes:?}");
+    assert_eq!(status(&env, id), "open");
+    assert!(requests.iter().all(|r| r.status < 400), "{requests:?}");
+    let again = env.push().await;
+    assert_eq!((again.pushed, again.failed), (0, 0), "{again:?}");
+    requests
+}
+
+#[tokio::test]
+async fn a_busy_repository_costs_requests_per_changed_linked_issue_not_per_event() {
+    let small = busy_push(250, 300).await;
+    let large = busy_push(2450, 3000).await;
+    eprintln!("push pass with 300 unrelated events: {} GitHub request(s)", small.len());
+    eprintln!("push pass with 3000 unrelated events: {} GitHub request(s)", large.len());
+    assert!(large.len() <= 6, "{large:?}");
+    assert_eq!(small.len(), large.len(), "the cost does not grow with unrelated events or old history");
+}
+
+#[tokio::test]
+async fn a_refused_event_list_page_does_not_wedge_the_repository() {
+    let env = env().await;
+    let gh = &env.sb.github;
+    let linked = [env.linked("First").await, env.linked("Second").await, env.linked("Third").await];
+    env.push().await;
+    tick(&env);
+    let u = gh.add_issue(REPO, "Unrelated", "", "alice");
+    gh.seed_events(REPO, u, 500, "triage-bot", env.sb.clock.now());
+    tick(&env);
+    for (_, n) in &linked {
+        gh.close_issue(REPO, *n, "completed", "alice");
+    }
+    gh.door.faults.push(FaultRule::new(Some(Method::GET), "/issues/events", Fault::Status(422)).times(5));
+    let report = env.push().await;
+    assert_eq!((report.pushed, report.failed), (3, 0), "{report:?}");
+    for (id, _) in &linked {
+        assert_eq!(firsts(&env, *id).len(), 1);
+        assert_eq!(status(&env, *id), "solved");
+    }
+    gh.door.faults.clear();
+    tick(&env);
+    for (_, n) in &linked {
+        gh.reopen_issue(REPO, *n, "bob");
+    }
+    gh.door.log.clear();
+    let report = env.push().await;
+    assert_eq!((report.pushed, report.failed), (3, 0), "{report:?}");
+    let events = gh.door.log.count(|r| r.path.ends_with("/events"));
+    assert!(events <= 2 + 2 * linked.len(), "{:?}", gh.door.log.entries());
 }
