@@ -152,7 +152,8 @@ async fn sync_repo(
     let needs = pushplan::event_needs(&mappings, &issues);
     let events = if needs.is_empty() { Vec::new() } else { engine.github.issue_events_since(repo, &needs).await? };
     let mapped = |n| mappings.iter().any(|m| m.issue_number == n);
-    let new_comments = comments.iter().any(|c| mapped(c.issue_number) && wm.last_comment_id.is_none_or(|l| c.id > l));
+    let new_comments = (comments.iter())
+        .any(|c| mapped(c.issue_number) && pushplan::is_new_comment(c, wm.last_comment_id, comments_since));
     let mirror = engine.rules.pushback.comments == CommentsMode::Internal;
     let bot = if new_comments && mirror || !events.is_empty() { Some(github_login(engine).await?) } else { None };
     let input = RepoInput {
@@ -162,6 +163,7 @@ async fn sync_repo(
         events: &events,
         comments: &comments,
         last_comment_id: wm.last_comment_id,
+        comments_from: comments_since,
         bot_login: bot.as_deref(),
     };
     let plan = pushplan::plan(&engine.rules.pushback, &input);
@@ -194,7 +196,7 @@ async fn sync_repo(
     wm.issues_since = min_time(wm.issues_since.or(issues_since), issues_recheck);
     wm.issues_etag = issues_etag.or(wm.issues_etag);
     if let Some(t) = comments.iter().filter_map(|c| c.updated_at).max() {
-        wm.comments_since = Some(next_since(t, comments_etag.is_none(), Utc::now()));
+        wm.comments_since = Some(next_comments_since(t, comments_since, comments_etag.is_none(), Utc::now()));
     }
     wm.comments_since = min_time(wm.comments_since.or(comments_since), comments_recheck);
     wm.comments_etag = comments_etag.or(wm.comments_etag);
@@ -220,6 +222,25 @@ fn next_since(newest: DateTime<Utc>, multi_page: bool, now: DateTime<Utc>) -> Da
     } else {
         newest
     }
+}
+
+/// The next `since` of the comment list after one read from `sent` whose newest comment was
+/// updated at `newest`. A comment can appear in the API a little after a later one
+/// (replication), with an earlier time than the newest already read; until that second is
+/// settled, the next listing looks back `SETTLED_SECOND_MINUTES` before it (never before
+/// `sent`, up to which the list was complete), and the ledger skips what was told already.
+/// Once settled, every comment up to it was visible when it was read.
+fn next_comments_since(
+    newest: DateTime<Utc>,
+    sent: Option<DateTime<Utc>>,
+    multi_page: bool,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    if newest < now - Duration::minutes(SETTLED_SECOND_MINUTES) {
+        return next_since(newest, multi_page, now);
+    }
+    let back = newest - Duration::minutes(SETTLED_SECOND_MINUTES);
+    sent.map_or(back, |s| s.max(back))
 }
 
 /// Items, ETag and recheck time of a changed listing; `None` for a 304.
@@ -406,5 +427,17 @@ mod tests {
         assert_eq!(next_since(newest, true, later(11)), newest + Duration::seconds(1), "several pages, long past");
         assert_eq!(next_since(newest, true, later(5)), newest, "too recent: an update may still carry that second");
         assert_eq!(next_since(newest, false, later(60)), newest, "one page: its ETag makes the repeat free");
+    }
+
+    #[test]
+    fn the_comment_list_looks_back_until_its_newest_second_is_settled() {
+        let newest = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
+        let later = |m| newest + Duration::minutes(m);
+        let back = newest - Duration::minutes(10);
+        assert_eq!(next_comments_since(newest, None, false, later(1)), back, "recent: look back");
+        let sent = newest - Duration::minutes(3);
+        assert_eq!(next_comments_since(newest, Some(sent), false, later(1)), sent, "never before what was complete");
+        assert_eq!(next_comments_since(newest, Some(back), false, later(11)), newest, "settled: no look-back");
+        assert_eq!(next_comments_since(newest, None, true, later(11)), newest + Duration::seconds(1));
     }
 }

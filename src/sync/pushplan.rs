@@ -30,6 +30,9 @@ pub struct RepoInput<'a> {
     pub events: &'a [IssueEvent],
     pub comments: &'a [IssueComment],
     pub last_comment_id: Option<u64>,
+    /// The `since` the comment list was read from: comments created at or after it are new
+    /// even with a lower id than one seen before (see `is_new_comment`).
+    pub comments_from: Option<DateTime<Utc>>,
     /// The token's own login: its events and comments are the daemon's.
     pub bot_login: Option<&'a str>,
 }
@@ -213,6 +216,14 @@ fn state_note(
     PushAction { event_key, order, text, status }
 }
 
+/// Whether a listed comment is one to tell (if the ledger has not told it already): newer than
+/// any seen before, or created within the listing's look-back. A comment can show up in the
+/// API after a later one (replication), with the lower id; an edit of an old comment brings it
+/// back into the list but is not new.
+pub fn is_new_comment(c: &IssueComment, last_id: Option<u64>, from: Option<DateTime<Utc>>) -> bool {
+    last_id.is_none_or(|l| c.id > l) || matches!((c.created_at, from), (Some(at), Some(f)) if at >= f)
+}
+
 /// Notes for new human comments on the mapped issue.
 fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
     let is_own = |c: &IssueComment| {
@@ -223,7 +234,11 @@ fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
     input
         .comments
         .iter()
-        .filter(|c| c.issue_number == m.issue_number && input.last_comment_id.is_none_or(|l| c.id > l) && !is_own(c))
+        .filter(|c| {
+            c.issue_number == m.issue_number
+                && is_new_comment(c, input.last_comment_id, input.comments_from)
+                && !is_own(c)
+        })
         .map(|c| {
             let key = format!("gh-comment-{}", c.id);
             let text = body::defuse_markers(c.body.trim());
@@ -341,6 +356,7 @@ mod tests {
             events: &case.events,
             comments: &case.comments,
             last_comment_id: case.last_comment_id,
+            comments_from: None,
             bot_login: Some("ticket-sync-bot"),
         };
         plan(&rules(CommentsMode::Internal), &input)
@@ -484,6 +500,18 @@ mod tests {
             .map(|p| (p.ticket.0, p.actions.iter().map(|a| a.event_key.as_str()).collect()))
             .collect();
         assert_eq!(keys, [(1, vec!["gh-event-102"]), (2, vec!["gh-event-100", "gh-event-101"])]);
+    }
+
+    #[test]
+    fn a_comment_shown_late_is_new_and_an_edited_old_one_is_not() {
+        let late = comment(5, 10, "carol", "written before 8, shown after", 6);
+        let mut old = comment(3, 10, "dave", "edited today", 1);
+        old.updated_at = Some(t(9));
+        assert!(is_new_comment(&late, Some(8), Some(t(5))), "within the look-back");
+        assert!(!is_new_comment(&late, Some(8), Some(t(7))), "before the look-back, id seen: not new");
+        assert!(!is_new_comment(&old, Some(8), Some(t(5))), "an edit is not a new comment");
+        assert!(is_new_comment(&comment(9, 10, "erin", "newer", 2), Some(8), Some(t(5))));
+        assert!(is_new_comment(&old, None, None), "nothing seen yet");
     }
 
     #[test]

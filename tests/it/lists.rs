@@ -207,3 +207,23 @@ async fn a_refused_event_list_page_does_not_wedge_the_repository() {
     let events = gh.door.log.count(|r| r.path.ends_with("/events"));
     assert!(events <= 2 + 2 * linked.len(), "{:?}", gh.door.log.entries());
 }
+
+#[tokio::test]
+async fn a_comment_that_becomes_visible_after_a_later_one_is_pushed_back() {
+    let env = env().await;
+    let (id, n) = env.linked("Replication lag").await;
+    env.push().await;
+    tick(&env);
+    let late = env.sb.github.add_unpublished_comment(REPO, n, "carol", "Written first, shown late.");
+    tick(&env);
+    env.sb.github.add_comment(REPO, n, "bob", "Written second, shown at once.");
+    assert_eq!(env.push().await.pushed, 1);
+    tick(&env);
+    env.sb.github.publish_comment(REPO, late);
+    let report = env.push().await;
+    assert_eq!((report.pushed, report.failed), (1, 0), "{report:?}");
+    let notes = env.push_notes(id);
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[1].contains("Written first, shown late."), "{notes:?}");
+    assert_eq!(env.push().await.pushed, 0, "the overlap does not repeat a note");
+}
