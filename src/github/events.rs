@@ -12,7 +12,8 @@
 //! was seen is done. Every other issue is read from its own list backwards: its first page
 //! (which names the last), then from the last page towards the first until the issue's time is
 //! passed. That costs one request for a short history and two for a long one, plus one per 100
-//! events the issue itself gained; never anything for unrelated events. Appending to an
+//! events the issue itself gained (the events of the very second an issue was last seen are
+//! read again, as the time is inclusive); never anything for unrelated events. Appending to an
 //! oldest-first list moves nothing already there, so this walk cannot skip an event.
 
 use std::collections::BTreeMap;

@@ -2,10 +2,11 @@
 //!
 //! Per repository: list issues and the repo-wide comments since the watermarks, each with its
 //! ETag (an idle repository costs two 304s); read the events of the mapped issues that changed,
-//! each from its last update seen (`github/events.rs`); plan with `pushplan`; then per ticket, in order: ledger check → durable intent
-//! → (on a retry, look for the note's marker) → PUT note and status → ledger. The watermarks
-//! move only once every ticket of the repository is done or recorded as failed; a failed
-//! ticket's remaining notes stay queued as intents and are finished, in order, by a later pass.
+//! each from its last update seen (`github/events.rs`); plan with `pushplan`; then per ticket,
+//! in order: ledger check → durable intent → (on a retry, look for the note's marker) → PUT
+//! note and status → ledger. The watermarks move only once every ticket of the repository is
+//! done or recorded as failed; a failed ticket's remaining notes stay queued as intents and are
+//! finished, in order, by a later pass.
 //! A spent budget or a refused token stops the pass instead of failing each ticket in turn.
 //! Forwarding (Zendesk → GitHub, `forward.rs`) runs at the end of the pass when enabled.
 
