@@ -96,11 +96,13 @@ impl GithubClient {
     /// When more than half of a full page shares its newest second (a bulk edit), asking again
     /// from that second would gain little or nothing, so the walk follows the page's
     /// `rel="next"` (same origin only) instead. Within such offset steps a shift is possible
-    /// again; an item read twice with different update times shows that one happened, and then
-    /// `recheck_from` tells the caller to start the next listing no later than the first offset
-    /// step, where an item may have been skipped. (A deletion or transfer in the middle of such
-    /// a step shifts the list without trace; that needs more than half a page of updates in one
-    /// second and a removal within the milliseconds between two requests.)
+    /// again. An update that causes one brings the item back later in the walk with a newer
+    /// time; so when any item was read twice with different times and any offset step was
+    /// taken (conservatively, without asking which came first), `recheck_from` tells the caller
+    /// to start the next listing no later than the first offset step, where an item may have
+    /// been skipped. (A deletion or transfer in the middle of such a step shifts the list
+    /// without trace; that needs more than half a page of updates in one second and a removal
+    /// within the milliseconds between two requests.)
     async fn list_updated<T: serde::de::DeserializeOwned + Updated>(
         &self,
         path: &str,
