@@ -17,6 +17,10 @@ use world::{World, REPOS};
 
 /// New escalations and closed issues per change scenario.
 const CHANGES: usize = 100;
+/// The busy-repository case: links seeded, linked issues closed, unrelated events (compared).
+const BUSY_LINKS: usize = 300;
+const BUSY_CLOSES: usize = 10;
+const BUSY_EVENTS: [usize; 2] = [300, 3_000];
 
 struct Plan {
     sizes: Vec<usize>,
@@ -86,6 +90,26 @@ async fn scale(n: usize, rounds: usize) -> Scale {
     let (run, counts) = w.sync().await;
     changes.push(("the next pass (idle again)", counts, run));
     Scale { n, prime, idle: idle.unwrap(), idle_runs, check, db_left, db_checkpointed, changes }
+}
+
+/// A push pass over a repository busy with events that concern no linked issue.
+struct Busy {
+    events: usize,
+    counts: Counts,
+    pushed_ok: bool,
+}
+
+async fn busy(events: usize) -> Busy {
+    eprintln!("[bench] busy repository: {events} unrelated events");
+    let mut w = World::new(true).await;
+    w.seed_links(BUSY_LINKS);
+    w.sync().await;
+    w.sync().await;
+    w.unrelated_activity(events);
+    w.close_issues_in_first_repo(BUSY_CLOSES);
+    let (_, counts) = w.sync().await;
+    let pushed_ok = counts.zendesk.get("update").map_or(0, |v| v.0) == BUSY_CLOSES;
+    Busy { events, counts, pushed_ok }
 }
 
 struct Backfill {
@@ -173,6 +197,17 @@ fn print_changes(scales: &[Scale]) {
                 c.describe()
             );
         }
+    }
+}
+
+fn print_busy(busy: &[Busy]) {
+    println!("\n### 5. A busy repository: push pass with {BUSY_CLOSES} linked issues closed in `{}`\n", REPOS[0]);
+    println!("| unrelated events since the last pass | notes pushed | push pass: GitHub | requests |");
+    println!("|---:|---|---:|---|");
+    for b in busy {
+        let pushed = if b.pushed_ok { format!("{BUSY_CLOSES} of {BUSY_CLOSES}") } else { "MISSED".into() };
+        let gh = b.counts.of(&PUSH_GITHUB, &[]);
+        println!("| {} | {pushed} | {gh} | {} |", b.events, b.counts.describe());
     }
 }
 
@@ -308,6 +343,10 @@ fn main() {
         for &n in &plan.sizes {
             scales.push(scale(n, plan.idle_rounds).await);
         }
+        let mut busy_runs = Vec::new();
+        for events in BUSY_EVENTS {
+            busy_runs.push(busy(events).await);
+        }
         let binary = std::fs::metadata(env!("CARGO_BIN_EXE_ticket-sync")).map_or(0, |m| m.len());
         println!("\n## ticket-sync benchmark\n");
         println!("Machine: {}. Binary: {}.", machine(), env!("CARGO_BIN_EXE_ticket-sync"));
@@ -315,6 +354,7 @@ fn main() {
         print_changes(&scales);
         print_cpu(&scales, &bf, plan.backfill, tmpfs.as_ref());
         print_footprint(&scales, &bf, binary);
+        print_busy(&busy_runs);
         let b = &bf[0];
         println!(
             "\nBackfill requests (run 1): {} for {} issues created = {:.2} per escalation; {}",

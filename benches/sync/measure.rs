@@ -177,7 +177,7 @@ fn add(m: &mut BTreeMap<&'static str, (usize, usize)>, kind: &'static str, statu
 }
 
 /// The push-back pass's GitHub endpoints.
-pub const PUSH_GITHUB: [&str; 4] = ["issue list", "comment list", "event list", "login"];
+pub const PUSH_GITHUB: [&str; 5] = ["issue list", "comment list", "event list", "issue events", "login"];
 
 fn github_kind(e: &LoggedRequest) -> &'static str {
     let mut segments: Vec<&str> = e.path.trim_matches('/').split('/').collect();
@@ -192,6 +192,7 @@ fn github_kind(e: &LoggedRequest) -> &'static str {
         ("GET", ["repos", _, _, "issues"]) => "marker lookup",
         ("GET", ["repos", _, _, "issues", "comments"]) => "comment list",
         ("GET", ["repos", _, _, "issues", "events"]) => "event list",
+        ("GET", ["repos", _, _, "issues", _, "events"]) => "issue events",
         ("POST", ["repos", _, _, "issues"]) => "create issue",
         ("PATCH", ["repos", _, _, "issues", _]) => "edit issue",
         ("POST", ["repos", _, _, "issues", _, "comments"]) => "create comment",

@@ -151,7 +151,6 @@ impl World {
         }
     }
 
-    /// Closes the issues of the first `n` seeded links (spread over the three repositories).
     /// Closes `n` linked issues, spread evenly over the repositories (34/33/33 for 100).
     pub fn close_issues(&self, n: usize) {
         for (r, repo) in REPOS.iter().enumerate() {
@@ -159,6 +158,23 @@ impl World {
             for (_, _, number) in self.links.iter().filter(|l| l.1 == r).take(share) {
                 self.sb.github.close_issue(repo, *number, "completed", "alice");
             }
+        }
+    }
+
+    /// Closes `n` linked issues of `REPOS[0]`.
+    pub fn close_issues_in_first_repo(&self, n: usize) {
+        for (_, _, number) in self.links.iter().filter(|l| l.1 == 0).take(n) {
+            self.sb.github.close_issue(REPOS[0], *number, "completed", "alice");
+        }
+    }
+
+    /// A busy `REPOS[0]`: `events` events (labels, mentions, subscriptions, assignments) on 30
+    /// issues that no ticket links to, all made now.
+    pub fn unrelated_activity(&self, events: usize) {
+        let gh = &self.sb.github;
+        for i in 0..30 {
+            let n = gh.add_issue(REPOS[0], &format!("Refactor module {i}"), "", "dev-alice");
+            gh.seed_events(REPOS[0], n, events / 30, "triage-bot", self.sb.clock.now());
         }
     }
 

@@ -1,12 +1,59 @@
-//! Listing: conditional (ETag) lists with `since` watermarks and `Link` pagination, issue events.
+//! Listing: conditional (ETag) lists with `since` watermarks, read in keyset pages so that
+//! nothing is lost to changes made while a list is paged, and `Link` pagination on the same
+//! origin only.
 
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
 use reqwest::header::ETAG;
 use reqwest::{Method, StatusCode};
 use url::Url;
 
-use super::{parse_time, wire, GithubClient, IssueComment, IssueEvent, ListedIssue, Listing, SVC};
+use super::{parse_time, wire, GithubClient, IssueComment, ListedIssue, Listing, SVC};
 use crate::domain::{IssueNumber, RepoName};
 use crate::http::{self, ApiError};
+
+/// Items per page of every list ticket-sync reads (GitHub's maximum).
+pub(super) const PER_PAGE: usize = 100;
+
+/// What a list sorted by update gave: unchanged (a free 304), or every item updated at or
+/// after `since`, each once in its newest version, oldest update first.
+#[derive(Debug, Clone)]
+pub enum Updates<T> {
+    NotModified,
+    Changed {
+        items: Vec<T>,
+        /// For a single-page answer, the ETag that makes the same request a free 304 next time.
+        etag: Option<String>,
+        /// Set when part of the list had to be read by offset (many items in one second) and
+        /// may have shifted under the reader: the next listing must start no later than this.
+        recheck_from: Option<DateTime<Utc>>,
+    },
+}
+
+/// An item of a list sorted by update: what keyset paging needs to know of it.
+trait Updated {
+    fn id(&self) -> u64;
+    fn updated(&self) -> Option<DateTime<Utc>>;
+}
+
+impl Updated for wire::WireIssue {
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn updated(&self) -> Option<DateTime<Utc>> {
+        parse_time(self.updated_at.as_deref())
+    }
+}
+
+impl Updated for wire::WireComment {
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn updated(&self) -> Option<DateTime<Utc>> {
+        parse_time(self.updated_at.as_deref())
+    }
+}
 
 impl GithubClient {
     /// Issues and pull requests updated at or after `since`, oldest update first, conditional on
@@ -14,17 +61,11 @@ impl GithubClient {
     pub async fn list_issues_since(
         &self,
         repo: &RepoName,
-        since: Option<chrono::DateTime<chrono::Utc>>,
+        since: Option<DateTime<Utc>>,
         etag: Option<&str>,
-    ) -> Result<Listing<ListedIssue>, ApiError> {
-        let url = self.updated_list_url(&format!("/repos/{repo}/issues"), since, true);
-        Ok(match self.list_all::<wire::WireIssue>(url, etag).await? {
-            Listing::NotModified => Listing::NotModified,
-            Listing::Changed { items, etag } => {
-                let items = items.into_iter().filter(|i| i.pull_request.is_none()).map(to_listed).collect();
-                Listing::Changed { items, etag }
-            }
-        })
+    ) -> Result<Updates<ListedIssue>, ApiError> {
+        let updates = self.list_updated::<wire::WireIssue>(&format!("/repos/{repo}/issues"), since, true, etag).await?;
+        Ok(updates.map(|items| items.into_iter().filter(|i| i.pull_request.is_none()).map(to_listed).collect()))
     }
 
     /// The repo-wide comment list (issues and pull requests), updated at or after `since`,
@@ -32,15 +73,96 @@ impl GithubClient {
     pub async fn list_comments_since(
         &self,
         repo: &RepoName,
-        since: Option<chrono::DateTime<chrono::Utc>>,
+        since: Option<DateTime<Utc>>,
         etag: Option<&str>,
-    ) -> Result<Listing<IssueComment>, ApiError> {
-        let url = self.updated_list_url(&format!("/repos/{repo}/issues/comments"), since, false);
-        Ok(match self.list_all::<wire::WireComment>(url, etag).await? {
-            Listing::NotModified => Listing::NotModified,
-            Listing::Changed { items, etag } => {
-                Listing::Changed { items: items.into_iter().filter_map(to_comment).collect(), etag }
+    ) -> Result<Updates<IssueComment>, ApiError> {
+        let path = format!("/repos/{repo}/issues/comments");
+        let updates = self.list_updated::<wire::WireComment>(&path, since, false, etag).await?;
+        Ok(updates.map(|items| items.into_iter().filter_map(to_comment).collect()))
+    }
+
+    /// Every item of a list sorted by `updated` ascending from `since`, read so that an item
+    /// changed while the list is paged can never be skipped.
+    ///
+    /// Offset pages (`page=2`, what `rel="next"` names) are cut from the list as it is when
+    /// each page is asked for: an item of page 1 updated before page 2 is read jumps to the end,
+    /// every later item shifts back by one, and the first item of page 2 slides onto page 1,
+    /// already read. So after a full page this asks for the list again from the newest update
+    /// time on that page (keyset paging; `since` is inclusive, so the items of that second come
+    /// again and are deduplicated by id, the newest version kept). An item updated meanwhile
+    /// only moves towards the end, which is still to be read; nothing before the new `since`
+    /// can be missed, because everything that sorted there was on the pages already read.
+    ///
+    /// When more than half of a full page shares its newest second (a bulk edit), asking again
+    /// from that second would gain little or nothing, so the walk follows the page's
+    /// `rel="next"` (same origin only) instead. Within such offset steps a shift is possible
+    /// again. An update that causes one brings the item back later in the walk with a newer
+    /// time; so when any item was read twice with different times and any offset step was
+    /// taken (conservatively, without asking which came first), `recheck_from` tells the caller
+    /// to start the next listing no later than the first offset step, where an item may have
+    /// been skipped. (A deletion or transfer in the middle of such a step shifts the list
+    /// without trace; that needs more than half a page of updates in one second and a removal
+    /// within the milliseconds between two requests.)
+    async fn list_updated<T: serde::de::DeserializeOwned + Updated>(
+        &self,
+        path: &str,
+        mut since: Option<DateTime<Utc>>,
+        all_states: bool,
+        etag: Option<&str>,
+    ) -> Result<Updates<T>, ApiError> {
+        let first = self.updated_list_url(path, since, all_states);
+        let (status, headers, bytes) = self.call(Method::GET, first, None, etag).await?;
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(Updates::NotModified);
+        }
+        let new_etag = headers.get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let mut page: Vec<T> = http::decode(SVC, &bytes)?;
+        let mut more = has_next(&headers);
+        let single_page = !more;
+        let mut next = self.next_link(&headers);
+        let mut read: HashMap<u64, (T, Option<DateTime<Utc>>)> = HashMap::new();
+        let (mut offset_from, mut moved) = (None::<DateTime<Utc>>, false);
+        loop {
+            let newest = page.iter().filter_map(Updated::updated).max();
+            let crowded = page.iter().filter(|i| i.updated() == newest).count() > page.len() / 2;
+            for item in page {
+                let updated = item.updated();
+                if let Some((_, before)) = read.insert(item.id(), (item, updated)) {
+                    moved |= before != updated;
+                }
             }
+            if !more {
+                break;
+            }
+            let url = match newest {
+                Some(t) if !crowded && since.is_none_or(|s| t > s) => {
+                    since = Some(t);
+                    self.updated_list_url(path, since, all_states)
+                }
+                _ => {
+                    let step = newest.or(since).unwrap_or_default();
+                    offset_from = Some(offset_from.map_or(step, |o| o.min(step)));
+                    match next.take() {
+                        Some(url) => url,
+                        // A `next` elsewhere is never followed: read the rest next time.
+                        None => {
+                            moved = true;
+                            break;
+                        }
+                    }
+                }
+            };
+            let (_, headers, bytes) = self.call(Method::GET, url, None, None).await?;
+            page = http::decode(SVC, &bytes)?;
+            more = has_next(&headers);
+            next = self.next_link(&headers);
+        }
+        let mut items: Vec<(T, Option<DateTime<Utc>>)> = read.into_values().collect();
+        items.sort_by_key(|(i, updated)| (*updated, i.id()));
+        Ok(Updates::Changed {
+            items: items.into_iter().map(|(i, _)| i).collect(),
+            etag: new_etag.filter(|_| single_page),
+            recheck_from: offset_from.filter(|_| moved),
         })
     }
 
@@ -55,49 +177,9 @@ impl GithubClient {
             if let Some(t) = since {
                 q.append_pair("since", &t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
             }
-            q.append_pair("per_page", "100");
+            q.append_pair("per_page", &PER_PAGE.to_string());
         }
         url
-    }
-
-    /// Issue events of the repository newer than `after_id` (and not older than `floor`), oldest
-    /// first. The list is newest first, so pages are read only until a known event shows up.
-    pub async fn issue_events_after(
-        &self,
-        repo: &RepoName,
-        after_id: Option<u64>,
-        floor: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Result<Vec<IssueEvent>, ApiError> {
-        let mut url = self.url(&format!("/repos/{repo}/issues/events"));
-        url.query_pairs_mut().append_pair("per_page", "100");
-        let mut next = Some(url);
-        let mut out = Vec::new();
-        while let Some(url) = next {
-            let (_, headers, bytes) = self.call(Method::GET, url, None, None).await?;
-            let page: Vec<wire::WireEvent> = http::decode(SVC, &bytes)?;
-            let mut reached = page.is_empty();
-            for e in page {
-                let created_at = parse_time(e.created_at.as_deref());
-                let old =
-                    after_id.is_some_and(|a| e.id <= a) || matches!((created_at, floor), (Some(c), Some(f)) if c < f);
-                if old {
-                    reached = true;
-                    continue;
-                }
-                let Some(issue) = e.issue.filter(|i| i.pull_request.is_none()) else { continue };
-                out.push(IssueEvent {
-                    id: e.id,
-                    kind: e.event,
-                    actor: e.actor.map(|a| a.login),
-                    created_at,
-                    state_reason: e.state_reason,
-                    issue_number: IssueNumber(issue.number),
-                });
-            }
-            next = if reached { None } else { self.next_link(&headers) };
-        }
-        out.sort_by_key(|e| e.id);
-        Ok(out)
     }
 
     /// Every page of a list, following `Link: rel="next"` exactly as given. With an ETag, an
@@ -128,19 +210,44 @@ impl GithubClient {
     /// The `rel="next"` URL, only if it points at the same origin as the configured API
     /// (the token must never be sent elsewhere).
     fn next_link(&self, headers: &reqwest::header::HeaderMap) -> Option<Url> {
+        self.link(headers, "next")
+    }
+
+    /// The URL of a `Link` relation (`next`, `prev`, `first`, `last`), only if it points at
+    /// the same origin as the configured API.
+    pub(super) fn link(&self, headers: &reqwest::header::HeaderMap, rel: &str) -> Option<Url> {
         let link = headers.get("link")?.to_str().ok()?;
-        let next = parse_next_link(link)?;
-        let url = Url::parse(&next).ok()?;
+        let url = Url::parse(&parse_link(link, rel)?).ok()?;
         (url.origin() == self.base.origin()).then_some(url)
     }
 }
 
+impl<T> Updates<T> {
+    fn map<U>(self, f: impl FnOnce(Vec<T>) -> Vec<U>) -> Updates<U> {
+        match self {
+            Updates::NotModified => Updates::NotModified,
+            Updates::Changed { items, etag, recheck_from } => Updates::Changed { items: f(items), etag, recheck_from },
+        }
+    }
+}
+
+/// Whether the answer says more pages follow (wherever its `rel="next"` points).
+fn has_next(headers: &reqwest::header::HeaderMap) -> bool {
+    headers.get("link").and_then(|v| v.to_str().ok()).and_then(parse_next_link).is_some()
+}
+
 /// Extracts the `rel="next"` target from a `Link` header.
 pub fn parse_next_link(link: &str) -> Option<String> {
+    parse_link(link, "next")
+}
+
+/// Extracts the target of relation `rel` from a `Link` header.
+fn parse_link(link: &str, rel: &str) -> Option<String> {
+    let wanted = format!("rel=\"{rel}\"");
     link.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
-        let is_next = params.split(';').any(|p| p.trim().replace(' ', "") == "rel=\"next\"");
-        is_next.then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        let found = params.split(';').any(|p| p.trim().replace(' ', "") == wanted);
+        found.then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_string())
     })
 }
 
@@ -186,5 +293,7 @@ mod tests {
         assert_eq!(parse_next_link(link).unwrap(), "https://api.github.com/repositories/1/issues?page=2");
         let last = r#"<https://x/repositories/1/issues?page=1>; rel="first", <https://x/repositories/1/issues?page=4>; rel="prev""#;
         assert_eq!(parse_next_link(last), None);
+        assert_eq!(parse_link(last, "prev").unwrap(), "https://x/repositories/1/issues?page=4");
+        assert_eq!(parse_link(link, "last").unwrap(), "https://api.github.com/repositories/1/issues?page=5");
     }
 }

@@ -1,9 +1,10 @@
 //! The GitHub client: repositories, issues, comments, conditional listing with `Link` pagination, and write pacing.
 
+mod events;
 mod lists;
 mod wire;
 
-pub use lists::parse_next_link;
+pub use lists::{parse_next_link, Updates};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,7 +59,7 @@ pub struct ListedIssue {
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// A state change from the repo-wide issue event list (`closed`, `reopened`, …).
+/// An entry of an issue's history (`closed`, `reopened`, `labeled`, …), from an event list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssueEvent {
     pub id: u64,

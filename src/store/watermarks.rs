@@ -1,5 +1,7 @@
-//! Push-back progress: per-repository watermarks (`since` times, ETags, last comment and event
-//! ids), the issue state last seen on each mapping, and the ledger of pushed notes.
+//! Push-back progress: per-repository watermarks (`since` times, ETags, last comment id), the
+//! issue state last seen on each mapping (which is also where its events are read from), and
+//! the ledger of pushed notes. (The `last_event_id` column of `watermarks` is no longer used:
+//! events are read per changed issue from its last update seen.)
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
@@ -15,7 +17,6 @@ pub struct Watermark {
     pub comments_since: Option<DateTime<Utc>>,
     pub comments_etag: Option<String>,
     pub last_comment_id: Option<u64>,
-    pub last_event_id: Option<u64>,
 }
 
 /// The issue state a push pass saw, to store on the mapping.
@@ -35,7 +36,7 @@ impl Store {
         let row = self
             .conn()
             .query_row(
-                "SELECT issues_since, issues_etag, comments_since, comments_etag, last_comment_id, last_event_id
+                "SELECT issues_since, issues_etag, comments_since, comments_etag, last_comment_id
                  FROM watermarks WHERE repo = ?1",
                 [repo.to_string()],
                 |r| {
@@ -45,7 +46,6 @@ impl Store {
                         comments_since: r.get::<_, Option<String>>(2)?.and_then(|s| parse_ts(&s)),
                         comments_etag: r.get(3)?,
                         last_comment_id: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
-                        last_event_id: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
                     })
                 },
             )
@@ -56,8 +56,8 @@ impl Store {
     pub fn set_watermark(&self, repo: &RepoName, w: &Watermark) -> Result<()> {
         self.conn().execute(
             "INSERT OR REPLACE INTO watermarks
-             (repo, issues_since, issues_etag, comments_since, comments_etag, last_comment_id, last_event_id, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             (repo, issues_since, issues_etag, comments_since, comments_etag, last_comment_id, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 repo.to_string(),
                 w.issues_since.map(ts),
@@ -65,7 +65,6 @@ impl Store {
                 w.comments_since.map(ts),
                 w.comments_etag,
                 w.last_comment_id.map(|v| v as i64),
-                w.last_event_id.map(|v| v as i64),
                 ts(Utc::now()),
             ],
         )?;
@@ -144,7 +143,7 @@ pub(super) fn rewind(conn: &rusqlite::Connection, repo: &RepoName, to: DateTime<
     conn.execute(
         "UPDATE watermarks SET issues_since = MIN(COALESCE(issues_since, ?2), ?2),
                 comments_since = MIN(COALESCE(comments_since, ?2), ?2),
-                issues_etag = NULL, comments_etag = NULL, last_comment_id = NULL, last_event_id = NULL
+                issues_etag = NULL, comments_etag = NULL, last_comment_id = NULL
          WHERE repo = ?1",
         params![repo.to_string(), ts(to)],
     )?;

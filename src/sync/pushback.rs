@@ -1,11 +1,12 @@
 //! The push-back pass: GitHub issue changes → Zendesk notes and statuses, exactly once.
 //!
 //! Per repository: list issues and the repo-wide comments since the watermarks, each with its
-//! ETag (an idle repository costs two 304s); read the issue events only when a mapped issue's
-//! state changed; plan with `pushplan`; then per ticket, in order: ledger check → durable intent
-//! → (on a retry, look for the note's marker) → PUT note and status → ledger. The watermarks
-//! move only once every ticket of the repository is done or recorded as failed; a failed
-//! ticket's remaining notes stay queued as intents and are finished, in order, by a later pass.
+//! ETag (an idle repository costs two 304s); read the events of the mapped issues that changed,
+//! each from its last update seen (`github/events.rs`); plan with `pushplan`; then per ticket,
+//! in order: ledger check → durable intent → (on a retry, look for the note's marker) → PUT
+//! note and status → ledger. The watermarks move only once every ticket of the repository is
+//! done or recorded as failed; a failed ticket's remaining notes stay queued as intents and are
+//! finished, in order, by a later pass.
 //! A spent budget or a refused token stops the pass instead of failing each ticket in turn.
 //! Forwarding (Zendesk → GitHub, `forward.rs`) runs at the end of the pass when enabled.
 
@@ -14,14 +15,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::note::{write_once, Note, NoteOutcome};
 use super::pushplan::{self, PushAction, RepoInput, TicketPlan};
 use super::{body, settle, stops_pass, Engine, ItemError, PassError, PassReport};
 use crate::config::CommentsMode;
 use crate::domain::{IssueNumber, RepoName, TicketId};
-use crate::github::Listing;
+use crate::github::Updates;
 use crate::http::ApiError;
 use crate::store::{Intent, IntentKind, LinkState, Mapping};
 
@@ -146,8 +147,8 @@ async fn sync_repo(
     let comments_since = wm.comments_since.or(first_since);
     let issues = engine.github.list_issues_since(repo, issues_since, wm.issues_etag.as_deref()).await?;
     let comments = engine.github.list_comments_since(repo, comments_since, wm.comments_etag.as_deref()).await?;
-    let (issues, issues_etag) = changed(issues);
-    let (comments, comments_etag) = changed(comments);
+    let (issues, issues_etag, issues_recheck) = changed(issues);
+    let (comments, comments_etag, comments_recheck) = changed(comments);
     if issues.is_none() && comments.is_none() {
         return Ok(());
     }
@@ -155,20 +156,14 @@ async fn sync_repo(
     // Only the links of issues that appear in this pass are read: memory follows the changes.
     let touched: Vec<IssueNumber> =
         issues.iter().map(|i| i.number).chain(comments.iter().map(|c| c.issue_number)).collect();
-    let mut mappings: Vec<Mapping> = engine.store.active_mappings_for(repo, &touched)?;
-    let events = if pushplan::needs_events(&mappings, &issues) {
-        let floor = if wm.last_event_id.is_none() { issues_since } else { None };
-        engine.github.issue_events_after(repo, wm.last_event_id, floor).await?
-    } else {
-        Vec::new()
-    };
-    let unlisted: Vec<IssueNumber> =
-        events.iter().map(|e| e.issue_number).filter(|n| !mappings.iter().any(|m| m.issue_number == *n)).collect();
-    if !unlisted.is_empty() {
-        mappings.extend(engine.store.active_mappings_for(repo, &unlisted)?);
-    }
+    let mappings: Vec<Mapping> = engine.store.active_mappings_for(repo, &touched)?;
+    // Events only of the mapped issues that changed, each from its last update seen: the cost
+    // follows the linked issues' changes, never the repository's other activity.
+    let needs = pushplan::event_needs(&mappings, &issues);
+    let events = if needs.is_empty() { Vec::new() } else { engine.github.issue_events_since(repo, &needs).await? };
     let mapped = |n| mappings.iter().any(|m| m.issue_number == n);
-    let new_comments = comments.iter().any(|c| mapped(c.issue_number) && wm.last_comment_id.is_none_or(|l| c.id > l));
+    let new_comments = (comments.iter())
+        .any(|c| mapped(c.issue_number) && pushplan::is_new_comment(c, wm.last_comment_id, comments_since));
     let mirror = engine.rules.pushback.comments == CommentsMode::Internal;
     let bot = if new_comments && mirror || !events.is_empty() { Some(github_login(engine).await?) } else { None };
     let input = RepoInput {
@@ -178,6 +173,7 @@ async fn sync_repo(
         events: &events,
         comments: &comments,
         last_comment_id: wm.last_comment_id,
+        comments_from: comments_since,
         bot_login: bot.as_deref(),
     };
     let plan = pushplan::plan(&engine.rules.pushback, &input);
@@ -214,19 +210,18 @@ async fn sync_repo(
     if let Some(t) = issues.iter().filter_map(|i| i.updated_at).max() {
         wm.issues_since = Some(next_since(t, issues_etag.is_none(), Utc::now()));
     }
-    wm.issues_since = wm.issues_since.or(issues_since);
+    wm.issues_since = min_time(wm.issues_since.or(issues_since), issues_recheck);
     wm.issues_etag = issues_etag.or(wm.issues_etag);
     if let Some(t) = comments.iter().filter_map(|c| c.updated_at).max() {
-        wm.comments_since = Some(next_since(t, comments_etag.is_none(), Utc::now()));
+        wm.comments_since = Some(next_comments_since(t, comments_since, comments_etag.is_none(), Utc::now()));
     }
-    wm.comments_since = wm.comments_since.or(comments_since);
+    wm.comments_since = min_time(wm.comments_since.or(comments_since), comments_recheck);
     wm.comments_etag = comments_etag.or(wm.comments_etag);
     wm.last_comment_id = comments.iter().map(|c| c.id).chain(wm.last_comment_id).max();
-    let last_event = events.iter().map(|e| e.id).chain(wm.last_event_id).max();
-    wm.last_event_id = match plan.first_deferred_event {
-        Some(d) => last_event.map(|l| l.min(d - 1)),
-        None => last_event,
-    };
+    if let Some(first) = plan.first_deferred_event {
+        // Its issue's update seen stays before it, so the next pass reads it again.
+        debug!(event = first, "events after the listing wait for the next pass");
+    }
     engine.store.set_watermark(repo, &wm)?;
     Ok(())
 }
@@ -246,11 +241,39 @@ fn next_since(newest: DateTime<Utc>, multi_page: bool, now: DateTime<Utc>) -> Da
     }
 }
 
-/// Items and ETag of a changed listing; `None` for a 304.
-fn changed<T>(listing: Listing<T>) -> (Option<Vec<T>>, Option<String>) {
+/// The next `since` of the comment list after one read from `sent` whose newest comment was
+/// updated at `newest`. A comment can appear in the API a little after a later one
+/// (replication), with an earlier time than the newest already read; until that second is
+/// settled, the next listing looks back `SETTLED_SECOND_MINUTES` before it (never before
+/// `sent`, up to which the list was complete), and the ledger skips what was told already.
+/// Once settled, every comment up to it was visible when it was read.
+fn next_comments_since(
+    newest: DateTime<Utc>,
+    sent: Option<DateTime<Utc>>,
+    multi_page: bool,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    if newest < now - Duration::minutes(SETTLED_SECOND_MINUTES) {
+        return next_since(newest, multi_page, now);
+    }
+    let back = newest - Duration::minutes(SETTLED_SECOND_MINUTES);
+    sent.map_or(back, |s| s.max(back))
+}
+
+/// Items, ETag and recheck time of a changed listing; `None` for a 304.
+fn changed<T>(listing: Updates<T>) -> (Option<Vec<T>>, Option<String>, Option<DateTime<Utc>>) {
     match listing {
-        Listing::NotModified => (None, None),
-        Listing::Changed { items, etag } => (Some(items), etag),
+        Updates::NotModified => (None, None, None),
+        Updates::Changed { items, etag, recheck_from } => (Some(items), etag, recheck_from),
+    }
+}
+
+/// The earlier of a watermark and a recheck time (a listing that may have skipped something
+/// must be read again from there).
+fn min_time(since: Option<DateTime<Utc>>, recheck: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (since, recheck) {
+        (Some(s), Some(r)) => Some(s.min(r)),
+        (s, r) => s.or(r),
     }
 }
 
@@ -470,5 +493,17 @@ mod tests {
         assert_eq!(next_since(newest, true, later(11)), newest + Duration::seconds(1), "several pages, long past");
         assert_eq!(next_since(newest, true, later(5)), newest, "too recent: an update may still carry that second");
         assert_eq!(next_since(newest, false, later(60)), newest, "one page: its ETag makes the repeat free");
+    }
+
+    #[test]
+    fn the_comment_list_looks_back_until_its_newest_second_is_settled() {
+        let newest = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
+        let later = |m| newest + Duration::minutes(m);
+        let back = newest - Duration::minutes(10);
+        assert_eq!(next_comments_since(newest, None, false, later(1)), back, "recent: look back");
+        let sent = newest - Duration::minutes(3);
+        assert_eq!(next_comments_since(newest, Some(sent), false, later(1)), sent, "never before what was complete");
+        assert_eq!(next_comments_since(newest, Some(back), false, later(11)), newest, "settled: no look-back");
+        assert_eq!(next_comments_since(newest, None, true, later(11)), newest + Duration::seconds(1));
     }
 }

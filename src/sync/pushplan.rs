@@ -26,10 +26,13 @@ pub struct RepoInput<'a> {
     /// Active mappings of this repository.
     pub mappings: &'a [Mapping],
     pub issues: &'a [ListedIssue],
-    /// Events newer than the stored last event id, oldest first.
+    /// Events of mapped issues from the last update seen of each on (`event_needs`), oldest first.
     pub events: &'a [IssueEvent],
     pub comments: &'a [IssueComment],
     pub last_comment_id: Option<u64>,
+    /// The `since` the comment list was read from: comments created at or after it are new
+    /// even with a lower id than one seen before (see `is_new_comment`).
+    pub comments_from: Option<DateTime<Utc>>,
     /// The token's own login: its events and comments are the daemon's.
     pub bot_login: Option<&'a str>,
 }
@@ -61,12 +64,29 @@ pub struct RepoPlan {
     pub first_deferred_event: Option<u64>,
 }
 
-/// Whether the event list must be read: a mapped issue's state differs from the stored one, or
-/// it changed at all since last seen (closed and reopened between two passes looks unchanged
-/// in the listing, and only the events tell that story).
-pub fn needs_events(mappings: &[Mapping], issues: &[ListedIssue]) -> bool {
+/// How long before a link was made its issue's events are read when no update of the issue
+/// was ever seen (clock skew margin).
+const EVENTS_BEFORE_LINK_MINUTES: i64 = 10;
+
+/// The listed mapped issues whose events must be read, each with the time from which
+/// (inclusive): those whose state differs from the stored one, or that changed at all since
+/// last seen (closed and reopened between two passes looks unchanged in the listing, and only
+/// the events tell that story). The time is the update last seen: every event up to it was
+/// told, or deferred because it came after that listing (so at or after it); events of that
+/// very second may come again, and the ledger skips those already told.
+pub fn event_needs(mappings: &[Mapping], issues: &[ListedIssue]) -> Vec<(IssueNumber, DateTime<Utc>)> {
     let by_number: HashMap<IssueNumber, &Mapping> = mappings.iter().map(|m| (m.issue_number, m)).collect();
-    issues.iter().any(|i| by_number.get(&i.number).is_some_and(|m| state_differs(m, i) || updated_since(m, i)))
+    let mut needs: Vec<(IssueNumber, DateTime<Utc>)> = (issues.iter())
+        .filter_map(|i| by_number.get(&i.number).map(|m| (*m, i)))
+        .filter(|(m, i)| state_differs(m, i) || updated_since(m, i))
+        .map(|(m, i)| {
+            let before_link = m.created_at - chrono::Duration::minutes(EVENTS_BEFORE_LINK_MINUTES);
+            (i.number, m.issue_updated_at.unwrap_or(before_link))
+        })
+        .collect();
+    needs.sort();
+    needs.dedup();
+    needs
 }
 
 fn updated_since(m: &Mapping, i: &ListedIssue) -> bool {
@@ -196,6 +216,14 @@ fn state_note(
     PushAction { event_key, order, text, status }
 }
 
+/// Whether a listed comment is one to tell (if the ledger has not told it already): newer than
+/// any seen before, or created within the listing's look-back. A comment can show up in the
+/// API after a later one (replication), with the lower id; an edit of an old comment brings it
+/// back into the list but is not new.
+pub fn is_new_comment(c: &IssueComment, last_id: Option<u64>, from: Option<DateTime<Utc>>) -> bool {
+    last_id.is_none_or(|l| c.id > l) || matches!((c.created_at, from), (Some(at), Some(f)) if at >= f)
+}
+
 /// Notes for new human comments on the mapped issue.
 fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
     let is_own = |c: &IssueComment| {
@@ -206,7 +234,11 @@ fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
     input
         .comments
         .iter()
-        .filter(|c| c.issue_number == m.issue_number && input.last_comment_id.is_none_or(|l| c.id > l) && !is_own(c))
+        .filter(|c| {
+            c.issue_number == m.issue_number
+                && is_new_comment(c, input.last_comment_id, input.comments_from)
+                && !is_own(c)
+        })
         .map(|c| {
             let key = format!("gh-comment-{}", c.id);
             let text = body::defuse_markers(c.body.trim());
@@ -325,6 +357,7 @@ mod tests {
             events: &case.events,
             comments: &case.comments,
             last_comment_id: case.last_comment_id,
+            comments_from: None,
             bot_login: Some("ticket-sync-bot"),
         };
         plan(&rules(CommentsMode::Internal), &input)
@@ -471,6 +504,34 @@ mod tests {
     }
 
     #[test]
+    fn a_comment_shown_late_is_new_and_an_edited_old_one_is_not() {
+        let late = comment(5, 10, "carol", "written before 8, shown after", 6);
+        let mut old = comment(3, 10, "dave", "edited today", 1);
+        old.updated_at = Some(t(9));
+        assert!(is_new_comment(&late, Some(8), Some(t(5))), "within the look-back");
+        assert!(!is_new_comment(&late, Some(8), Some(t(7))), "before the look-back, id seen: not new");
+        assert!(!is_new_comment(&old, Some(8), Some(t(5))), "an edit is not a new comment");
+        assert!(is_new_comment(&comment(9, 10, "erin", "newer", 2), Some(8), Some(t(5))));
+        assert!(is_new_comment(&old, None, None), "nothing seen yet");
+    }
+
+    #[test]
+    fn events_are_read_for_changed_mapped_issues_from_the_update_last_seen() {
+        let mut never_seen = mapping(3, 30, "open");
+        never_seen.issue_updated_at = None;
+        let mappings = [mapping(1, 10, "open"), mapping(2, 20, "open"), never_seen];
+        let issues = [
+            issue(10, "closed", Some("completed"), 5),
+            ListedIssue { updated_at: Some(t(0)), ..issue(20, "open", None, 0) },
+            issue(30, "open", None, 2),
+            issue(40, "closed", None, 7),
+        ];
+        let needs = event_needs(&mappings, &issues);
+        assert_eq!(needs, [(IssueNumber(10), t(0)), (IssueNumber(30), t(0) - chrono::Duration::minutes(10))]);
+        assert!(event_needs(&mappings[1..2], &issues).is_empty(), "unchanged: no events");
+    }
+
+    #[test]
     fn notes_name_the_issue_the_actor_and_end_with_the_marker() {
         let case = Case {
             name: "text",
@@ -493,13 +554,14 @@ mod tests {
         assert!(close.contains("was closed as not planned by alice"), "{close}");
         assert!(close.contains("https://github.com/acme/backend/issues/10"), "{close}");
         assert!(close.ends_with("[ticket-sync:event gh-event-100]"), "{close}");
-        assert!(needs_events(&case.mappings, &case.issues));
-        assert!(!needs_events(
+        assert!(!event_needs(&case.mappings, &case.issues).is_empty());
+        assert!(event_needs(
             &[mapping(1, 10, "open")],
             &[ListedIssue { updated_at: Some(t(0)), ..issue(10, "open", None, 0) }]
-        ));
+        )
+        .is_empty());
         assert!(
-            needs_events(&[mapping(1, 10, "open")], &[issue(10, "open", None, 3)]),
+            !event_needs(&[mapping(1, 10, "open")], &[issue(10, "open", None, 3)]).is_empty(),
             "closed and reopened between two passes: same state, newer update"
         );
     }

@@ -11,5 +11,6 @@ mod hard_parts;
 mod harness;
 mod idle_cost;
 mod limits;
+mod lists;
 mod no_loss;
 mod pushback;

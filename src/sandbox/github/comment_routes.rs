@@ -1,5 +1,6 @@
 //! Handlers of the issue-comment endpoints: one issue's comments (list, create), one comment,
-//! and the repository-wide comment and issue-event lists that pollers use to catch up.
+//! the repository-wide comment and issue-event lists that pollers use to catch up, and one
+//! issue's event list.
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use serde_json::Value;
 
-use super::query::{paginate, CommentQuery, Params};
+use super::query::{paginate, paginate_limited, CommentQuery, Params};
 use super::reply::{docs, Answer, Reply};
 use super::routes::{live_issue, repo_index, with_link, PathMap};
 use super::wire::Wire;
@@ -36,7 +37,7 @@ pub async fn create_comment(State(s): State<Arc<Shared>>, Path(p): PathMap, body
     let (repo, number) = live_issue(&s, &model, &p, doc, "/comments")?;
     super::routes::refuse_write(&model.repos[repo], Some(number), doc)?;
     let text = input::comment_body(&body)?;
-    let id = model.add_comment(repo, number, &s.login, &text, s.now());
+    let id = model.add_comment(repo, number, &s.login, &text, true, s.now());
     let wire = Wire { base: &s.base, model: &model };
     let repo = &model.repos[repo];
     let comment = repo.comments.iter().find(|c| c.id == id).expect("just created");
@@ -50,7 +51,8 @@ pub async fn get_comment(State(s): State<Arc<Shared>>, Path(p): PathMap) -> Answ
     let model = s.model.lock().unwrap();
     let repo = &model.repos[repo_index(&model, &p).ok_or_else(|| Reply::not_found(doc))?];
     let id: Option<u64> = p.get("comment_id").and_then(|id| id.parse().ok());
-    let comment = (repo.comments.iter()).find(|c| Some(c.id) == id).ok_or_else(|| Reply::not_found(doc))?;
+    let comment =
+        (repo.comments.iter()).find(|c| c.visible && Some(c.id) == id).ok_or_else(|| Reply::not_found(doc))?;
     let wire = Wire { base: &s.base, model: &model };
     Ok(Reply::ok(wire.comment(repo, comment)))
 }
@@ -69,7 +71,21 @@ pub async fn list_repo_comments(State(s): State<Arc<Shared>>, Path(p): PathMap, 
     Ok(with_link(Reply::ok(body), link))
 }
 
-/// `GET …/issues/events`: the repository's issue events, newest first, paginated.
+/// How far back the repository-wide issue event list can be paged.
+///
+/// Assumed facts (from GitHub's documentation of its event feeds and from reports of the
+/// refusal; the exact number for this endpoint is not documented, **unverified**):
+/// - `GET /repos/{o}/{r}/issues/events` is newest first and serves only its newest part, about
+///   300 events; a deeper page answers `422` with the body of `Reply::pagination_limited`
+///   (`message` "In order to keep the API fast for everyone, pagination is limited for this
+///   resource. Check the rel=last link relation …", `documentation_url` `…/v3/#pagination`).
+/// - `rel="last"` names the last page that can be read; `rel="next"` still leads beyond it.
+/// - The per-issue list `GET /repos/{o}/{r}/issues/{n}/events` is oldest first, at most 100 per
+///   page, and has no such limit.
+pub const REPO_EVENTS_REACHABLE: usize = 300;
+
+/// `GET …/issues/events`: the repository's issue events of every kind, newest first, with the
+/// issue embedded, paginated up to `REPO_EVENTS_REACHABLE`.
 pub async fn list_repo_events(State(s): State<Arc<Shared>>, Path(p): PathMap, RawQuery(q): RawQuery) -> Answer {
     let doc = docs::REPO_EVENTS;
     let params = Params::parse(q.as_deref());
@@ -77,8 +93,24 @@ pub async fn list_repo_events(State(s): State<Arc<Shared>>, Path(p): PathMap, Ra
     let repo = &model.repos[repo_index(&model, &p).ok_or_else(|| Reply::not_found(doc))?];
     let selected: Vec<_> = repo.events.iter().rev().collect();
     let link_base = format!("{}/repositories/{}/issues/events", s.base, repo.id);
+    let (page, link) = paginate_limited(selected, &params, &link_base, REPO_EVENTS_REACHABLE)?;
+    let wire = Wire { base: &s.base, model: &model };
+    let body = Value::Array(page.iter().map(|e| wire.event(repo, e, true)).collect());
+    Ok(with_link(Reply::ok(body), link))
+}
+
+/// `GET …/issues/{n}/events`: one issue's events of every kind, oldest first, without the
+/// issue, paginated; a transferred issue redirects, a deleted one answers 410.
+pub async fn list_issue_events(State(s): State<Arc<Shared>>, Path(p): PathMap, RawQuery(q): RawQuery) -> Answer {
+    let doc = docs::ISSUE_EVENTS;
+    let params = Params::parse(q.as_deref());
+    let model = s.model.lock().unwrap();
+    let (repo, number) = live_issue(&s, &model, &p, doc, "/events")?;
+    let repo = &model.repos[repo];
+    let selected: Vec<_> = repo.events.iter().filter(|e| e.issue_number == number).collect();
+    let link_base = format!("{}/repositories/{}/issues/{number}/events", s.base, repo.id);
     let (page, link) = paginate(selected, &params, &link_base);
     let wire = Wire { base: &s.base, model: &model };
-    let body = Value::Array(page.iter().map(|e| wire.event(repo, e)).collect());
+    let body = Value::Array(page.iter().map(|e| wire.event(repo, e, false)).collect());
     Ok(with_link(Reply::ok(body), link))
 }

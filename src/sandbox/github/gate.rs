@@ -106,6 +106,7 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     if let Some(response) = over_limit(&shared, now, is_write, &request_id) {
         return response;
     }
+    super::hooks::run_due(&shared, req.method(), req.uri().path());
     let conditional =
         (*req.method() == Method::GET).then(|| req.headers().get(header::IF_NONE_MATCH).cloned()).flatten();
     let response = with_etag(next.run(req).await, conditional).await;

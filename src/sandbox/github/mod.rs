@@ -3,11 +3,13 @@
 //!
 //! Layout: `state` is the in-memory world, `routes`/`comment_routes` the handlers, `input`
 //! the request validation, `query` the list parameters and pagination, `wire` the JSON shapes,
-//! `reply` the answers and error bodies, `gate` auth, rate limits and ETags.
+//! `reply` the answers and error bodies, `gate` auth, rate limits and ETags, `hooks` changes
+//! timed against a client's requests, `bulk` seeding of large histories.
 
 mod bulk;
 mod comment_routes;
 mod gate;
+mod hooks;
 mod input;
 mod query;
 mod reply;
@@ -76,6 +78,7 @@ struct Shared {
     started_at: DateTime<Utc>,
     model: Mutex<Model>,
     limits: Mutex<Limits>,
+    hooks: Mutex<Vec<hooks::Hook>>,
 }
 
 impl Shared {
@@ -111,6 +114,7 @@ impl FakeGithub {
             clock,
             model: Mutex::new(Model::new(BOT_LOGIN)),
             limits: Mutex::new(Limits::default()),
+            hooks: Mutex::new(Vec::new()),
         });
         // The front door is outermost: it logs every request, refused ones included, and its
         // faults hit before GitHub's own checks, as a flaky network would.
@@ -194,10 +198,41 @@ impl FakeGithub {
 
     /// A human comments on the issue (or pull request); returns the comment id.
     pub fn add_comment(&self, repo: &str, number: u64, by_login: &str, body: &str) -> u64 {
+        self.comment(repo, number, by_login, body, true)
+    }
+
+    /// A comment that exists from now (id, times) but that the API shows only once
+    /// `publish_comment` is called: GitHub's replication lag, which can make a comment appear
+    /// after a later one was listed.
+    pub fn add_unpublished_comment(&self, repo: &str, number: u64, by_login: &str, body: &str) -> u64 {
+        self.comment(repo, number, by_login, body, false)
+    }
+
+    pub fn publish_comment(&self, repo: &str, id: u64) {
+        let mut model = self.shared.model.lock().unwrap();
+        let idx = repo_index(&model, repo);
+        model.publish_comment(idx, id);
+    }
+
+    /// A human edits a comment: its `updated_at` moves to now.
+    pub fn edit_comment(&self, repo: &str, id: u64, body: &str) {
+        let now = self.shared.now();
+        let mut model = self.shared.model.lock().unwrap();
+        let idx = repo_index(&model, repo);
+        assert!(model.edit_comment(idx, id, body, now), "fake GitHub has no comment {id} in {repo}");
+    }
+
+    /// A human sets the issue's labels (creating missing ones); each change is an event.
+    pub fn set_labels(&self, repo: &str, number: u64, labels: &[&str], by_login: &str) {
+        let labels = Some(labels.iter().map(|l| l.to_string()).collect());
+        self.patch(repo, number, IssuePatch { labels, ..IssuePatch::default() }, by_login);
+    }
+
+    fn comment(&self, repo: &str, number: u64, by_login: &str, body: &str, visible: bool) -> u64 {
         let now = self.shared.now();
         let mut model = self.shared.model.lock().unwrap();
         let idx = live_index(&model, repo, number);
-        model.add_comment(idx, number, by_login, body, now)
+        model.add_comment(idx, number, by_login, body, visible, now)
     }
 
     /// Opens a pull request (authored by the repository owner); returns its number.

@@ -72,27 +72,56 @@ impl Params {
 
 /// Cuts one page out of `items` and builds the `Link` header for it (None on a single page).
 /// Links point at `link_base`, which for repository lists is the `/repositories/{id}` form.
+/// Pages are cut at request time from the list as it is now, so a change between two page
+/// requests shifts the items, as on GitHub (offset pagination).
 pub fn paginate<T>(items: Vec<T>, params: &Params, link_base: &str) -> (Vec<T>, Option<String>) {
     let (per_page, page) = params.page();
     let last = items.len().div_ceil(per_page).max(1);
+    let link = links(params, link_base, page, last, last);
+    let items = items.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+    (items, link)
+}
+
+/// Like `paginate`, for a list GitHub serves only the first `reachable` items of: a page that
+/// starts beyond them answers 422 (`Reply::pagination_limited`), and `rel="last"` names the
+/// last page that can be read. `rel="next"` still appears while more items exist, so a client
+/// that follows it blindly runs into the refusal (the message points at `rel="last"`).
+pub fn paginate_limited<T>(
+    items: Vec<T>,
+    params: &Params,
+    link_base: &str,
+    reachable: usize,
+) -> Result<(Vec<T>, Option<String>), Reply> {
+    let (per_page, page) = params.page();
+    if (page - 1) * per_page >= reachable && page > 1 {
+        return Err(Reply::pagination_limited());
+    }
+    let last = items.len().div_ceil(per_page).max(1);
+    let last_reachable = reachable.div_ceil(per_page).clamp(1, last);
+    let link = links(params, link_base, page, last, last_reachable);
+    let items = items.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+    Ok((items, link))
+}
+
+/// The `Link` header of `page`: `next` while pages up to `last` remain, `last` naming
+/// `last_shown`.
+fn links(params: &Params, link_base: &str, page: usize, last: usize, last_shown: usize) -> Option<String> {
     let mut rels: Vec<(usize, &str)> = Vec::new();
     if page > 1 {
         rels.push((page - 1, "prev"));
     }
     if page < last {
         rels.push((page + 1, "next"));
-        rels.push((last, "last"));
+        rels.push((last_shown.max(page), "last"));
     }
     if page > 1 {
         rels.push((1, "first"));
     }
-    let link = (!rels.is_empty()).then(|| {
+    (!rels.is_empty()).then(|| {
         let parts: Vec<String> =
             (rels.iter()).map(|(n, rel)| format!("<{}>; rel=\"{rel}\"", params.page_url(link_base, *n))).collect();
         parts.join(", ")
-    });
-    let items = items.into_iter().skip((page - 1) * per_page).take(per_page).collect();
-    (items, link)
+    })
 }
 
 /// Parsed filters of `GET …/issues`.
@@ -186,7 +215,7 @@ impl CommentQuery {
 
     pub fn select<'a>(&self, repo: &'a Repo, issue_number: Option<u64>) -> Vec<&'a Comment> {
         let mut out: Vec<&Comment> = (repo.comments.iter())
-            .filter(|c| issue_number.is_none_or(|n| c.issue_number == n))
+            .filter(|c| c.visible && issue_number.is_none_or(|n| c.issue_number == n))
             .filter(|c| self.since.is_none_or(|s| c.updated_at >= s))
             .collect();
         out.sort_by(|a, b| {

@@ -19,6 +19,8 @@ pub mod docs {
     pub const GET_COMMENT: &str = "https://docs.github.com/rest/issues/comments#get-an-issue-comment";
     pub const REPO_COMMENTS: &str = "https://docs.github.com/rest/issues/comments#list-issue-comments-for-a-repository";
     pub const REPO_EVENTS: &str = "https://docs.github.com/rest/issues/events#list-issue-events-for-a-repository";
+    pub const ISSUE_EVENTS: &str = "https://docs.github.com/rest/issues/events#list-issue-events";
+    pub const PAGINATION: &str = "https://docs.github.com/v3/#pagination";
     pub const REDIRECTS: &str = "https://docs.github.com/v3/#http-redirects";
     pub const USER_AGENT: &str =
         "https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required";
@@ -82,6 +84,17 @@ impl Reply {
 
     pub fn bad_json(doc: &str) -> Self {
         Reply::error(StatusCode::BAD_REQUEST, "Problems parsing JSON", doc)
+    }
+
+    /// A page deeper than a list serves (see `query::paginate_limited`); the body has no
+    /// `status` field, as GitHub sends it.
+    pub fn pagination_limited() -> Self {
+        let body = json!({
+            "message": "In order to keep the API fast for everyone, pagination is limited for this resource. \
+                        Check the rel=last link relation in the Link response header to see how far back you can traverse.",
+            "documentation_url": docs::PAGINATION,
+        });
+        Reply::json(StatusCode::UNPROCESSABLE_ENTITY, body)
     }
 
     /// The redirect GitHub gives for a transferred issue; the body names the new location too.

@@ -12,7 +12,9 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::Value;
 
-use super::comment_routes::{create_comment, get_comment, list_issue_comments, list_repo_comments, list_repo_events};
+use super::comment_routes::{
+    create_comment, get_comment, list_issue_comments, list_issue_events, list_repo_comments, list_repo_events,
+};
 use super::query::{paginate, IssueQuery, Params};
 use super::reply::{docs, Answer, Reply};
 use super::state::{Located, Model};
@@ -33,7 +35,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
             .route(&path("/issues/events"), get(list_repo_events))
             .route(&path("/issues/comments/{comment_id}"), get(get_comment))
             .route(&path("/issues/{number}"), get(get_issue).patch(update_issue))
-            .route(&path("/issues/{number}/comments"), get(list_issue_comments).post(create_comment));
+            .route(&path("/issues/{number}/comments"), get(list_issue_comments).post(create_comment))
+            .route(&path("/issues/{number}/events"), get(list_issue_events));
     }
     // GitHub answers unknown paths and unsupported methods alike with a JSON 404.
     router.fallback(unknown_route).method_not_allowed_fallback(unknown_route).with_state(shared)

@@ -5,7 +5,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::state::{Comment, Issue, IssueEvent, Label, Model, Repo};
+use super::state::{Comment, EventDetail, Issue, IssueEvent, Label, Model, Repo};
 use super::Visibility;
 
 /// GitHub's timestamp format: whole seconds, UTC, `Z` suffix.
@@ -177,22 +177,43 @@ impl Wire<'_> {
         })
     }
 
-    /// An item of the repo-wide issue event list, with the issue embedded as GitHub does.
-    pub fn event(&self, repo: &Repo, event: &IssueEvent) -> Value {
-        let issue = (repo.issues.get(&event.issue_number)).map_or(Value::Null, |i| self.issue(repo, i));
-        json!({
+    /// An item of an issue event list. The repository-wide list embeds the issue, the
+    /// per-issue list does not (GitHub's `issue-event` and `issue-event-for-issue` shapes).
+    pub fn event(&self, repo: &Repo, event: &IssueEvent, with_issue: bool) -> Value {
+        let kind: String = (event.event.split('_'))
+            .map(|w| w[..1].to_uppercase() + &w[1..])
+            .chain(std::iter::once("Event".to_string()))
+            .collect();
+        let state_reason = match &event.detail {
+            EventDetail::Closed { state_reason } => Value::String(state_reason.clone()),
+            _ => Value::Null,
+        };
+        let mut body = json!({
             "id": event.id,
-            "node_id": node_id("ClosedEvent", event.id),
+            "node_id": node_id(&kind, event.id),
             "url": format!("{}/issues/events/{}", self.repo_api_url(repo), event.id),
             "actor": self.user(&event.actor),
             "event": event.event,
             "commit_id": null,
             "commit_url": null,
             "created_at": ts(event.created_at),
-            "state_reason": event.state_reason,
+            "state_reason": state_reason,
             "performed_via_github_app": null,
-            "issue": issue,
-        })
+        });
+        match &event.detail {
+            EventDetail::None | EventDetail::Closed { .. } => {}
+            EventDetail::Label { name, color } => merge(&mut body, json!({"label": {"name": name, "color": color}})),
+            EventDetail::Assignee { login } => {
+                let extra = json!({"assignee": self.user(login), "assigner": self.user(&event.actor)});
+                merge(&mut body, extra)
+            }
+            EventDetail::Rename { from, to } => merge(&mut body, json!({"rename": {"from": from, "to": to}})),
+        }
+        if with_issue {
+            let issue = (repo.issues.get(&event.issue_number)).map_or(Value::Null, |i| self.issue(repo, i));
+            merge(&mut body, json!({ "issue": issue }));
+        }
+        body
     }
 
     pub fn repo(&self, repo: &Repo) -> Value {

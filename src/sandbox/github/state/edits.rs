@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Comment, Fate, Issue, IssueEvent, IssuePatch, Label, Model, NewIssue, CLOSE_REASONS};
+use super::{Comment, EventDetail, Fate, Issue, IssueEvent, IssuePatch, Label, Model, NewIssue, CLOSE_REASONS};
 
 impl Model {
     /// Names of the labels to attach, creating the missing ones the way GitHub does on create.
@@ -63,9 +63,21 @@ impl Model {
         number
     }
 
+    /// Files an issue; labels, assignees and @mentions given at creation are recorded as
+    /// events, as GitHub records them.
     pub fn create_issue(&mut self, repo: usize, new: NewIssue, user: &str, now: DateTime<Utc>) -> u64 {
         let new = NewIssue { labels: self.ensure_labels(repo, &new.labels), assignees: dedupe(new.assignees), ..new };
-        self.insert_issue(repo, new, user, false, now)
+        let (labels, assignees) = (new.labels.clone(), new.assignees.clone());
+        let mentions = mentions(new.body.as_deref().unwrap_or(""));
+        let number = self.insert_issue(repo, new, user, false, now);
+        for name in &labels {
+            self.record_event(repo, number, "labeled", user, self.label_detail(repo, name), now);
+        }
+        for login in &assignees {
+            self.record_event(repo, number, "assigned", user, EventDetail::Assignee { login: login.clone() }, now);
+        }
+        self.record_mentions(repo, number, &mentions, now);
+        number
     }
 
     /// Pull requests are issues with a flag: they share the number sequence and the lists.
@@ -90,6 +102,7 @@ impl Model {
             a.iter().for_each(|a| self.register(a));
         }
         let issue = self.repos[repo].issues.get_mut(&number).expect("update of a missing issue");
+        let before = (issue.title.clone(), issue.labels.clone(), issue.assignees.clone());
         let mut changed = false;
         changed |= set_if_changed(&mut issue.title, patch.title);
         changed |= set_if_changed(&mut issue.body, patch.body);
@@ -104,7 +117,10 @@ impl Model {
                 issue.closed_at = Some(now);
                 issue.closed_by = Some(actor.to_string());
                 changed = true;
-                event = Some(("closed", issue.state_reason.clone()));
+                event = Some((
+                    "closed",
+                    EventDetail::Closed { state_reason: issue.state_reason.clone().unwrap_or_default() },
+                ));
             }
             Some(true) if !issue.open => {
                 issue.open = true;
@@ -112,27 +128,66 @@ impl Model {
                 issue.closed_at = None;
                 issue.closed_by = None;
                 changed = true;
-                event = Some(("reopened", None));
+                event = Some(("reopened", EventDetail::None));
             }
             _ => {}
         }
         if changed {
             issue.updated_at = now;
         }
-        if let Some((kind, state_reason)) = event {
-            self.record_event(repo, number, kind, actor, state_reason, now);
+        let after = (issue.title.clone(), issue.labels.clone(), issue.assignees.clone());
+        self.record_edit_events(repo, number, actor, before, after, now);
+        if let Some((kind, detail)) = event {
+            self.record_event(repo, number, kind, actor, detail, now);
         }
         changed
     }
 
-    /// Appends to the repository's issue event list, as GitHub does on every close and reopen.
-    fn record_event(
+    /// The `renamed`, `labeled`/`unlabeled` and `assigned`/`unassigned` events of one edit.
+    fn record_edit_events(
+        &mut self,
+        repo: usize,
+        number: u64,
+        actor: &str,
+        (old_title, old_labels, old_assignees): (String, Vec<String>, Vec<String>),
+        (title, labels, assignees): (String, Vec<String>, Vec<String>),
+        now: DateTime<Utc>,
+    ) {
+        if old_title != title {
+            let detail = EventDetail::Rename { from: old_title, to: title };
+            self.record_event(repo, number, "renamed", actor, detail, now);
+        }
+        for (kind, name) in diff(&old_labels, &labels, "labeled", "unlabeled") {
+            self.record_event(repo, number, kind, actor, self.label_detail(repo, &name), now);
+        }
+        for (kind, login) in diff(&old_assignees, &assignees, "assigned", "unassigned") {
+            self.record_event(repo, number, kind, actor, EventDetail::Assignee { login }, now);
+        }
+    }
+
+    pub(in crate::sandbox::github) fn label_detail(&self, repo: usize, name: &str) -> EventDetail {
+        let color = self.repos[repo].label(name).map_or_else(|| "ededed".to_string(), |l| l.color.clone());
+        EventDetail::Label { name: name.to_string(), color }
+    }
+
+    /// `mentioned` and `subscribed` for each @login a text names: GitHub records both, with
+    /// the mentioned user as the actor.
+    fn record_mentions(&mut self, repo: usize, number: u64, logins: &[String], now: DateTime<Utc>) {
+        for login in logins {
+            self.register(login);
+            self.record_event(repo, number, "mentioned", login, EventDetail::None, now);
+            self.record_event(repo, number, "subscribed", login, EventDetail::None, now);
+        }
+    }
+
+    /// Appends to the repository's issue event list, as GitHub does on every change it records.
+    pub(in crate::sandbox::github) fn record_event(
         &mut self,
         repo: usize,
         number: u64,
         kind: &str,
         actor: &str,
-        state_reason: Option<String>,
+        detail: EventDetail,
         now: DateTime<Utc>,
     ) {
         let id = self.next_event_id;
@@ -142,13 +197,23 @@ impl Model {
             issue_number: number,
             event: kind.to_string(),
             actor: actor.to_string(),
-            state_reason,
             created_at: now,
+            detail,
         });
     }
 
-    /// Adds a comment to a live issue (or pull request) and returns the comment's id.
-    pub fn add_comment(&mut self, repo: usize, number: u64, user: &str, body: &str, now: DateTime<Utc>) -> u64 {
+    /// Adds a comment to a live issue (or pull request) and returns the comment's id; its
+    /// @mentions are recorded as events. An invisible comment exists (id, times, the issue's
+    /// update) but the lists show it only once `publish_comment` is called.
+    pub fn add_comment(
+        &mut self,
+        repo: usize,
+        number: u64,
+        user: &str,
+        body: &str,
+        visible: bool,
+        now: DateTime<Utc>,
+    ) -> u64 {
         self.register(user);
         let id = self.next_comment_id;
         self.next_comment_id += 1;
@@ -163,8 +228,29 @@ impl Model {
             user: user.to_string(),
             created_at: now,
             updated_at: now,
+            visible,
         });
+        self.record_mentions(repo, number, &mentions(body), now);
         id
+    }
+
+    /// Makes a comment visible in the lists; its id and times stay as they were.
+    pub fn publish_comment(&mut self, repo: usize, id: u64) {
+        let comment = self.repos[repo].comments.iter_mut().find(|c| c.id == id).expect("publish of a missing comment");
+        comment.visible = true;
+    }
+
+    /// Edits a comment's text: its `updated_at` moves, so it moves to the end of lists sorted
+    /// by update. Returns false if the comment does not exist.
+    pub fn edit_comment(&mut self, repo: usize, id: u64, body: &str, now: DateTime<Utc>) -> bool {
+        let Some(comment) = self.repos[repo].comments.iter_mut().find(|c| c.id == id) else {
+            return false;
+        };
+        if comment.body != body {
+            comment.body = body.to_string();
+            comment.updated_at = now;
+        }
+        true
     }
 
     /// Moves a live issue with its comments to another repository, leaving a tombstone that
@@ -204,6 +290,31 @@ fn set_if_changed<T: PartialEq>(slot: &mut T, value: Option<T>) -> bool {
         }
         _ => false,
     }
+}
+
+/// What was added to and removed from a set of names, as (event kind, name).
+fn diff(old: &[String], new: &[String], added: &'static str, removed: &'static str) -> Vec<(&'static str, String)> {
+    let has = |set: &[String], name: &str| set.iter().any(|n| n.eq_ignore_ascii_case(name));
+    let gone = old.iter().filter(|n| !has(new, n)).map(|n| (removed, n.clone()));
+    let came = new.iter().filter(|n| !has(old, n)).map(|n| (added, n.clone()));
+    gone.chain(came).collect()
+}
+
+/// The distinct `@login`s a text mentions (an `@` inside a word, as in an e-mail address, is
+/// not a mention).
+pub fn mentions(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut prev = ' ';
+    for (i, c) in text.char_indices() {
+        if c == '@' && !prev.is_alphanumeric() {
+            let login: String = text[i + 1..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+            if !login.is_empty() && !out.iter().any(|l| l.eq_ignore_ascii_case(&login)) {
+                out.push(login);
+            }
+        }
+        prev = c;
+    }
+    out
 }
 
 fn dedupe(mut logins: Vec<String>) -> Vec<String> {

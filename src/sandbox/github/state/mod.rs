@@ -64,17 +64,46 @@ pub struct Comment {
     pub user: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// False while the comment exists but the API does not show it yet (replication lag): it
+    /// keeps its id and times, and appears in the lists once published.
+    pub visible: bool,
 }
 
-/// A state change recorded in the repository's issue event list (`closed`, `reopened`).
+/// What an issue event carries beyond its kind, as GitHub's issue-event objects do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventDetail {
+    None,
+    /// `closed`: why (completed, not_planned, duplicate).
+    Closed {
+        state_reason: String,
+    },
+    /// `labeled`, `unlabeled`.
+    Label {
+        name: String,
+        color: String,
+    },
+    /// `assigned`, `unassigned`: who was (un)assigned; the actor is the assigner.
+    Assignee {
+        login: String,
+    },
+    /// `renamed`.
+    Rename {
+        from: String,
+        to: String,
+    },
+}
+
+/// One entry of an issue's history, as the issue event lists show it: state changes
+/// (`closed`, `reopened`) and everything else GitHub records (`labeled`, `unlabeled`,
+/// `assigned`, `unassigned`, `renamed`, `mentioned`, `subscribed`).
 #[derive(Debug, Clone)]
 pub struct IssueEvent {
     pub id: u64,
     pub issue_number: u64,
     pub event: String,
     pub actor: String,
-    pub state_reason: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub detail: EventDetail,
 }
 
 #[derive(Debug)]

@@ -102,3 +102,23 @@ async fn repo_wide_comments_include_pull_requests_and_paginate() {
     let bad = h.get(&format!("{path}?sort=comments")).await;
     assert_eq!(bad.status(), 422);
 }
+
+#[tokio::test]
+async fn an_unpublished_comment_appears_later_with_its_own_id_and_time() {
+    let h = harness().await;
+    let n = h.create_issue("lag").await;
+    h.advance(1);
+    let late = h.gh.add_unpublished_comment(REPO, n, "alice", "written first");
+    h.advance(1);
+    let early = h.gh.add_comment(REPO, n, "bob", "shown first");
+    let path = format!("/repos/{REPO}/issues/comments?sort=updated&direction=asc");
+    assert_eq!(ids(&body(h.get(&path).await).await), [early]);
+    assert_eq!(h.get(&format!("/repos/{REPO}/issues/comments/{late}")).await.status(), 404);
+    h.advance(5);
+    h.gh.publish_comment(REPO, late);
+    let list = body(h.get(&path).await).await;
+    assert_eq!(ids(&list), [late, early], "ordered by its own (earlier) update time");
+    assert!(late < early);
+    let created = h.gh.comments(REPO, n).into_iter().find(|c| c.id == late).unwrap().created_at;
+    assert_eq!(list[0]["created_at"], json!(super::super::wire::ts(created)));
+}

@@ -110,3 +110,62 @@ async fn list_filters_by_state_creator_and_labels_and_sorts() {
     assert_eq!(h.numbers(&format!("{path}?state=all&direction=asc")).await, [tagged, other, human]);
     assert_eq!(h.numbers(&format!("{path}?state=all&sort=updated")).await, [other, human, tagged]);
 }
+
+/// Pages are cut at request time (offset pagination): an issue of page 1 updated before page 2
+/// is read moves to the end of an ascending list, every later issue shifts back by one, and the
+/// first issue of page 2 slides onto page 1, which the client has read already.
+#[tokio::test]
+async fn an_update_between_page_requests_shifts_the_offset_pages() {
+    let h = harness().await;
+    for i in 1..=5 {
+        h.create_issue(&format!("issue {i}")).await;
+        h.advance(1);
+    }
+    let gh = h.gh.clone();
+    h.gh.before_request("/issues", 2, move || {
+        gh.add_comment(REPO, 1, "alice", "bump");
+    });
+    let first = h.get(&format!("/repos/{REPO}/issues?sort=updated&direction=asc&per_page=2")).await;
+    let next = links(&first)["next"].clone();
+    assert_eq!(numbers(&body(first).await), [1, 2]);
+    let second = numbers(&body(h.get(&next).await).await);
+    assert_eq!(second, [4, 5], "issue 3 slid onto page 1 and is never seen by a client following the links");
+    let everything = h.numbers(&format!("/repos/{REPO}/issues?sort=updated&direction=asc")).await;
+    assert_eq!(everything, [2, 3, 4, 5, 1]);
+}
+
+#[tokio::test]
+async fn an_edited_comment_moves_to_the_end_of_the_list_by_update_between_pages() {
+    let h = harness().await;
+    let n = h.create_issue("busy").await;
+    let ids: Vec<u64> = (0..5)
+        .map(|i| {
+            h.advance(1);
+            h.gh.add_comment(REPO, n, "alice", &format!("comment {i}"))
+        })
+        .collect();
+    let gh = h.gh.clone();
+    let first_id = ids[0];
+    h.advance(1);
+    h.gh.before_request("/issues/comments", 2, move || gh.edit_comment(REPO, first_id, "edited"));
+    let path = format!("/repos/{REPO}/issues/comments?sort=updated&direction=asc&per_page=2");
+    let first = h.get(&path).await;
+    let next = links(&first)["next"].clone();
+    let read = |v: Value| -> Vec<u64> { v.as_array().unwrap().iter().map(|c| c["id"].as_u64().unwrap()).collect() };
+    assert_eq!(read(body(first).await), ids[..2]);
+    assert_eq!(read(body(h.get(&next).await).await), [ids[3], ids[4]], "the third comment was skipped");
+}
+
+#[tokio::test]
+async fn a_hook_runs_once_before_the_nth_matching_request_only() {
+    let h = harness().await;
+    let n = h.create_issue("quiet").await;
+    let gh = h.gh.clone();
+    h.gh.before_request("/issues", 2, move || gh.close_issue(REPO, n, "completed", "alice"));
+    let open = format!("/repos/{REPO}/issues/{n}");
+    assert_eq!(body(h.get(&open).await).await["state"], "open", "another path does not count");
+    assert_eq!(h.numbers(&format!("/repos/{REPO}/issues")).await, [n], "the first matching request");
+    assert_eq!(h.numbers(&format!("/repos/{REPO}/issues")).await, Vec::<u64>::new(), "closed before the second");
+    h.gh.reopen_issue(REPO, n, "alice");
+    assert_eq!(h.numbers(&format!("/repos/{REPO}/issues")).await, [n], "it ran once");
+}
