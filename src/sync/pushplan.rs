@@ -64,6 +64,9 @@ pub struct RepoPlan {
     pub first_deferred_event: Option<u64>,
 }
 
+/// How much later than its issue's `updated_at` GitHub may stamp the event of that update.
+const EVENT_SKEW_SECS: i64 = 2;
+
 /// How long before a link was made its issue's events are read when no update of the issue
 /// was ever seen (clock skew margin).
 const EVENTS_BEFORE_LINK_MINUTES: i64 = 10;
@@ -110,8 +113,10 @@ pub fn plan(rules: &Pushback, input: &RepoInput) -> RepoPlan {
         let Some(m) = mapped.get(&e.issue_number) else { continue };
         // What we know of the issue: the listing, else the stored state. An event newer than
         // that happened after the listing: it is applied next pass, with the state it led to.
+        // GitHub stamps an event up to a second or two after the issue's `updated_at`: within
+        // that skew the event is the change the listing shows, not a later one.
         let known = listed.get(&e.issue_number).map_or(m.issue_updated_at, |i| i.updated_at);
-        if matches!((e.created_at, known), (Some(c), Some(k)) if c <= k) {
+        if matches!((e.created_at, known), (Some(c), Some(k)) if c <= k + chrono::Duration::seconds(EVENT_SKEW_SECS)) {
             events.entry(e.issue_number).or_default().push(e);
         } else {
             first_deferred_event = Some(first_deferred_event.map_or(e.id, |f: u64| f.min(e.id)));
@@ -159,7 +164,14 @@ fn state_actions(
     let mut out = Vec::new();
     for e in events {
         let closed = e.kind == "closed";
-        state = if closed { "closed" } else { "open" }.to_string();
+        let after = if closed { "closed" } else { "open" };
+        if state == after {
+            // No transition from what the ticket was last told (a state note told this close
+            // already, while the event list lagged): one note per state transition, and a
+            // stale status is never applied again.
+            continue;
+        }
+        state = after.to_string();
         let actor = e.actor.as_deref().unwrap_or("someone");
         if input.bot_login.is_some_and(|b| b.eq_ignore_ascii_case(actor)) {
             continue;
@@ -226,10 +238,15 @@ pub fn is_new_comment(c: &IssueComment, last_id: Option<u64>, from: Option<DateT
 
 /// Notes for new human comments on the mapped issue.
 fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
+    // Ticket-sync's own comments are known by their author, never by text a person could
+    // copy (a quote-reply of a forwarded comment carries its hidden marker). Only when the
+    // daemon's login is unknown does the marker stand in for it.
     let is_own = |c: &IssueComment| {
         c.author_is_bot
-            || input.bot_login.is_some_and(|b| b.eq_ignore_ascii_case(&c.author))
-            || c.body.contains("<!-- ticket-sync:")
+            || match input.bot_login {
+                Some(b) => b.eq_ignore_ascii_case(&c.author),
+                None => c.body.contains("<!-- ticket-sync:"),
+            }
     };
     input
         .comments
@@ -404,11 +421,38 @@ mod tests {
                     comment(7, 10, "carol", "already seen", 1),
                     comment(8, 10, "carol", "first", 5),
                     comment(9, 10, "ticket-sync-bot", "forwarded", 7),
+                    // A person's quote-reply that copies a forwarded comment's marker is theirs.
                     comment(10, 10, "dave", "hi <!-- ticket-sync:forwarded zendesk=1 -->", 7),
                     comment(11, 10, "dave", "after", 8),
                 ],
                 last_comment_id: Some(7),
-                want: vec![(1, vec![("gh-comment-8", None), ("gh-event-100", None), ("gh-comment-11", None)])],
+                want: vec![(
+                    1,
+                    vec![
+                        ("gh-comment-8", None),
+                        ("gh-event-100", None),
+                        ("gh-comment-10", None),
+                        ("gh-comment-11", None),
+                    ],
+                )],
+            },
+            Case {
+                name: "a close event stamped a second after the listed update is that close: one note",
+                mappings: vec![mapping(1, 10, "open")],
+                issues: vec![issue(10, "closed", Some("completed"), 5)],
+                events: vec![event(100, 10, "closed", "alice", Some("completed"), 6)],
+                comments: vec![],
+                last_comment_id: None,
+                want: vec![(1, vec![("gh-event-100", Some("solved"))])],
+            },
+            Case {
+                name: "a close told by a state note is not told again when its event shows up late",
+                mappings: vec![mapping(1, 10, "closed")],
+                issues: vec![],
+                events: vec![event(100, 10, "closed", "alice", Some("completed"), 0)],
+                comments: vec![],
+                last_comment_id: None,
+                want: vec![],
             },
             Case {
                 name: "events by the daemon's login are not mirrored; unmapped issues are ignored",
