@@ -125,11 +125,15 @@ async fn the_daemons_own_notes_and_comments_are_not_echoed() {
     let (id, n) = env.linked("Echo").await;
     let bot = env.sb.github.login().to_string();
     env.sb.github.add_comment(REPO, n, &bot, "a comment the daemon wrote");
-    env.sb.github.add_comment(REPO, n, "someone", "forwarded\n<!-- ticket-sync:forwarded zendesk=1 -->");
+    // A person's quote-reply that copies a forwarded comment, hidden marker included, is
+    // theirs: it is mirrored (once, the marker defused), never taken for the daemon's own.
+    env.sb.github.add_comment(REPO, n, "someone", "> forwarded\n<!-- ticket-sync:forwarded zendesk=1 -->\nthanks");
     let gh_writes = env.github_writes();
     let report = env.push().await;
-    assert_eq!((report.pushed, report.failed), (0, 0), "{report:?}");
-    assert!(env.push_notes(id).is_empty());
+    assert_eq!((report.pushed, report.failed), (1, 0), "{report:?}");
+    let notes = env.push_notes(id);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].starts_with("someone commented") && !notes[0].contains("<!-- ticket-sync:"), "{}", notes[0]);
     assert_eq!(env.link_notes(id).len(), 1);
     assert_eq!(env.github_writes(), gh_writes, "the link note is not sent back to GitHub");
 }
