@@ -156,8 +156,36 @@ impl GithubClient {
         http::join_path(&self.base, path)
     }
 
-    /// Sends one request; returns status, headers and body, or the typed error for a failure status.
+    /// Sends one request; returns status, headers and body, or the typed error for a failure
+    /// status. A renamed repository answers every request under its old name with a redirect
+    /// to `/repositories/{id}/…`: that is followed once (same origin only). A redirect of one
+    /// issue (a transfer) is not: the caller gets `Moved` and moves the link.
     async fn call(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        etag: Option<&str>,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), ApiError> {
+        match self.call_once(method.clone(), url.clone(), body, etag).await {
+            Err(ApiError::Moved { location: Some(location), .. }) if !tells_a_transfer(&method, url.path()) => {
+                let to = self
+                    .same_origin(&location)
+                    .ok_or_else(|| ApiError::Moved { service: SVC.as_str(), location: Some(location.clone()) })?;
+                debug!(from = url.path(), to = to.path(), "the repository was renamed or moved; following");
+                self.call_once(method, to, body, etag).await
+            }
+            other => other,
+        }
+    }
+
+    /// `location` as a URL on the configured API's origin (the token never goes elsewhere).
+    fn same_origin(&self, location: &str) -> Option<Url> {
+        let url = Url::parse(location).ok()?;
+        (url.origin() == self.base.origin()).then_some(url)
+    }
+
+    async fn call_once(
         &self,
         method: Method,
         url: Url,
@@ -259,6 +287,22 @@ impl GithubClient {
             .map(|w| to_issue(repo, w)))
     }
 
+    /// Where a transferred issue went, from the `Location` of its redirect. GitHub names the
+    /// new repository by id (`/repositories/{id}/issues/{n}`), so the issue is read there (same
+    /// origin only) and its repository taken from its `repository_url`. `None` when the
+    /// location is elsewhere or names no issue.
+    pub async fn locate_moved(&self, location: &str) -> Result<Option<Issue>, ApiError> {
+        let Some(mut url) = self.same_origin(location) else { return Ok(None) };
+        // A sub-resource's redirect (`…/issues/{n}/comments`) names the issue too.
+        let Some(issue_path) = issue_path(url.path()) else { return Ok(None) };
+        url.set_path(&issue_path);
+        url.set_query(None);
+        let (_, _, bytes) = self.call_once(Method::GET, url, None, None).await?;
+        let w: wire::WireIssue = http::decode(SVC, &bytes)?;
+        let repo = w.repository_url.as_deref().and_then(repo_from_api_url).or_else(|| repo_from_html_url(&w.html_url));
+        Ok(repo.map(|repo| to_issue(&repo, w)))
+    }
+
     /// One issue; a transferred one answers `Moved`, a deleted one `Gone`.
     /// Reads an issue unless it is unchanged since `etag` (then `None`, a 304 that costs no budget).
     pub async fn get_issue_if_changed(
@@ -339,6 +383,41 @@ fn refuse_scope(e: ApiError, path: &str, body: &[u8]) -> ApiError {
     ApiError::Forbidden { service, scope, detail: if message.is_empty() { detail } else { message } }
 }
 
+/// Whether a redirect of this request is news the caller acts on (the issue was transferred:
+/// the link moves) rather than a renamed repository to follow: reading the issue itself, or
+/// writing to it or under it.
+fn tells_a_transfer(method: &Method, path: &str) -> bool {
+    match issue_path(path) {
+        Some(issue) => *method != Method::GET || issue == path.trim_end_matches('/'),
+        None => false,
+    }
+}
+
+/// The path up to and including `issues/{n}`, if the path names one issue.
+fn issue_path(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let at = segments
+        .windows(2)
+        .position(|w| w[0] == "issues" && !w[1].is_empty() && w[1].bytes().all(|b| b.is_ascii_digit()))?;
+    Some(segments[..at + 2].join("/"))
+}
+
+/// `owner/name` from `…/repos/{owner}/{name}`.
+fn repo_from_api_url(url: &str) -> Option<RepoName> {
+    let path = Url::parse(url).ok()?.path().to_string();
+    let rest = &path[path.find("/repos/")? + "/repos/".len()..];
+    rest.trim_end_matches('/').parse().ok()
+}
+
+/// `owner/name` from an issue's web URL `…/{owner}/{name}/issues/{n}` (any host: GitHub
+/// Enterprise Server too).
+fn repo_from_html_url(url: &str) -> Option<RepoName> {
+    let path = Url::parse(url).ok()?.path().to_string();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let at = segments.iter().rposition(|s| *s == "issues")?;
+    (at >= 2).then(|| format!("{}/{}", segments[at - 2], segments[at - 1]).parse().ok()).flatten()
+}
+
 /// The repository and number an issue API URL names (`…/repos/{owner}/{repo}/issues/{n}`),
 /// as a transfer's `Location` gives them.
 pub fn parse_issue_url(url: &str) -> Option<(RepoName, IssueNumber)> {
@@ -379,5 +458,22 @@ mod tests {
         let (repo, number) = parse_issue_url("https://api.github.com/repos/acme/other/issues/12").unwrap();
         assert_eq!((repo.to_string(), number), ("acme/other".to_string(), IssueNumber(12)));
         assert!(parse_issue_url("https://api.github.com/repositories/5/issues/12").is_none());
+    }
+
+    #[test]
+    fn redirect_shapes_are_told_apart() {
+        assert!(tells_a_transfer(&Method::GET, "/repositories/5/issues/12"));
+        assert!(tells_a_transfer(&Method::POST, "/repos/a/b/issues/12/comments"));
+        assert!(
+            !tells_a_transfer(&Method::GET, "/repos/a/b/issues/12/events"),
+            "a renamed repository's reads are followed"
+        );
+        assert!(!tells_a_transfer(&Method::POST, "/repos/a/b/issues"));
+        assert!(!tells_a_transfer(&Method::GET, "/repos/a/b/issues/comments"));
+        assert!(!tells_a_transfer(&Method::GET, "/repos/a/b"));
+        assert_eq!(issue_path("/repositories/5/issues/12/comments").as_deref(), Some("/repositories/5/issues/12"));
+        let repo = |s: &str| s.parse::<RepoName>().unwrap();
+        assert_eq!(repo_from_api_url("https://api.github.com/repos/acme/new-name"), Some(repo("acme/new-name")));
+        assert_eq!(repo_from_html_url("https://ghe.example/acme/x/issues/3"), Some(repo("acme/x")));
     }
 }

@@ -51,6 +51,9 @@ pub struct WireIssue {
     pub id: u64,
     pub number: u64,
     pub html_url: String,
+    /// `…/repos/{owner}/{name}`: names the repository even when the issue was read by id.
+    #[serde(default)]
+    pub repository_url: Option<String>,
     pub state: String,
     pub state_reason: Option<String>,
     pub body: Option<String>,

@@ -1,6 +1,6 @@
 //! The audit pass (`[schedule] audit`, daily by default): finds linked issues that were
 //! transferred or deleted on GitHub, which vanish from the repository listings the push pass
-//! reads. One conditional GET per open linked issue; an unchanged issue answers 304, which
+//! reads. One conditional GET per linked issue, open or closed; an unchanged issue answers 304, which
 //! GitHub does not count against the rate limit.
 
 use tokio_util::sync::CancellationToken;
@@ -8,7 +8,6 @@ use tracing::{info, info_span, warn, Instrument};
 
 use super::forward::issue_gone;
 use super::{stops_pass, Engine, ItemError, PassError, PassReport};
-use crate::github::parse_issue_url;
 use crate::http::ApiError;
 use crate::store::{LinkState, Mapping};
 
@@ -18,7 +17,9 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
         .store
         .mappings()?
         .into_iter()
-        .filter(|m| m.link_state == LinkState::Active && m.issue_state == "open")
+        // Closed issues too: a closed issue can be transferred or deleted (and reopened
+        // later where the push pass no longer looks). Unchanged ones answer a free 304.
+        .filter(|m| m.link_state == LinkState::Active)
         .collect();
     for m in open {
         if cancel.is_cancelled() {
@@ -49,17 +50,19 @@ async fn check(engine: &Engine, m: &Mapping, report: &mut PassReport) -> Result<
         Ok(Some((_, etag))) if !engine.dry_run => Ok(engine.store.set_issue_etag(m.ticket_id, etag.as_deref())?),
         Ok(Some(_)) => Ok(()),
         Err(ApiError::Moved { location, .. }) => {
-            let target = location.as_deref().and_then(parse_issue_url);
             if engine.dry_run {
                 report.planned.push(format!("follow or end the link of ticket {} (issue moved)", m.ticket_id));
                 return Ok(());
             }
-            let Some((repo, number)) = target else {
+            let found = match location.as_deref() {
+                Some(l) => engine.github.locate_moved(l).await?,
+                None => None,
+            };
+            let Some(issue) = found else {
                 return issue_gone(engine, m, "was moved where ticket-sync cannot follow it", report).await;
             };
-            let issue = engine.github.get_issue(&repo, number).await?;
-            info!(to = %format!("{repo}#{number}"), "the issue was transferred; the link follows it");
-            engine.store.move_mapping(m.ticket_id, &repo, number, &issue.html_url)?;
+            info!(to = %format!("{}#{}", issue.repo, issue.number), "the issue was transferred; the link follows it");
+            engine.store.move_mapping(m.ticket_id, &issue.repo, issue.number, &issue.html_url)?;
             engine.store.set_issue_etag(m.ticket_id, None)?;
             Ok(())
         }

@@ -20,7 +20,7 @@ use super::{body, guard, pushback, settle, Engine, ItemError, PassError, PassRep
 use crate::config::ForwardMode;
 use crate::crashpoint;
 use crate::domain::TicketId;
-use crate::github::{parse_issue_url, BODY_LIMIT};
+use crate::github::BODY_LIMIT;
 use crate::http::ApiError;
 use crate::store::{Intent, IntentKind, LinkState, Mapping};
 use crate::zendesk::TicketComment;
@@ -267,13 +267,16 @@ async fn forward_one(
                 return Ok(true);
             }
             Err(ApiError::Moved { location, .. }) => {
-                let Some((repo, number)) = location.as_deref().and_then(parse_issue_url) else {
+                let found = match location.as_deref() {
+                    Some(l) => engine.github.locate_moved(l).await?,
+                    None => None,
+                };
+                let Some(issue) = found else {
                     issue_gone(engine, &m, "was moved where ticket-sync cannot follow it", report).await?;
                     return Ok(false);
                 };
-                let issue = engine.github.get_issue(&repo, number).await?;
-                info!(to = %format!("{repo}#{number}"), "the issue was transferred; the link follows it");
-                engine.store.move_mapping(id, &repo, number, &issue.html_url)?;
+                info!(to = %format!("{}#{}", issue.repo, issue.number), "the issue was transferred; the link follows it");
+                engine.store.move_mapping(id, &issue.repo, issue.number, &issue.html_url)?;
             }
             Err(ApiError::Gone { .. } | ApiError::NotFound { .. }) => {
                 issue_gone(engine, &m, "was deleted (or is no longer visible to ticket-sync)", report).await?;

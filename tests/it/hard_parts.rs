@@ -316,3 +316,35 @@ async fn a_fast_host_clock_still_finds_the_issue_a_lost_create_made() {
     assert_eq!((report.created, report.recovered, report.failed), (0, 1, 0), "{report:?}");
     assert_eq!(env.issues_for(REPO, id).len(), 1, "a second issue was created");
 }
+
+/// Real redirects name `/repositories/{id}/…`, and a renamed repository answers 301 for every
+/// request under its old name: push-back failed the repository on every pass, and a transfer
+/// whose redirect had that shape ended the link.
+#[tokio::test]
+async fn a_renamed_repository_keeps_syncing_and_its_links_follow_the_new_name() {
+    let env = Env::with_routes(ROUTES, crate::harness::PUSHBACK).await;
+    let (id, n) = env.linked("Renamed").await;
+    env.sb.github.rename_repo(REPO, "backend-v2");
+    env.sb.github.close_issue("acme/backend-v2", n, "completed", "alice");
+    let report = env.push().await;
+    assert_eq!((report.pushed, report.failed), (1, 0), "{report:?}");
+    let audit = env.engine().audit(&tokio_util::sync::CancellationToken::new()).await.unwrap();
+    assert_eq!(audit.failed, 0, "{audit:?}");
+    let m = env.engine().store.mapping(TicketId(id)).unwrap().unwrap();
+    assert_eq!(
+        (m.repo.to_string(), m.link_state),
+        ("acme/backend-v2".to_string(), ticket_sync::store::LinkState::Active)
+    );
+}
+
+#[tokio::test]
+async fn a_transfer_redirect_by_repository_id_is_followed() {
+    let env = Env::with_routes(ROUTES, FORWARD).await;
+    let (id, n) = env.linked("Moved by id").await;
+    let moved = env.sb.github.transfer_issue(REPO, n, "acme/billing");
+    env.sb.zendesk.add_public_comment(id, env.requester, "still there?");
+    env.sb.settle();
+    let report = env.push().await;
+    assert_eq!((report.forwarded, report.failed), (1, 0), "{report:?}");
+    assert_eq!(forwarded(&env, "acme/billing", moved).len(), 1);
+}

@@ -102,6 +102,9 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     if let Some(reply) = refusal {
         return finish(&shared, reply.into_response(), &request_id, false);
     }
+    if let Some(location) = renamed(&shared, req.uri()) {
+        return finish(&shared, Reply::moved(&location).into_response(), &request_id, true);
+    }
     let is_write = req.method() == Method::POST || req.method() == Method::PATCH;
     if let Some(response) = over_limit(&shared, now, is_write, &request_id) {
         return response;
@@ -112,6 +115,23 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     let response = with_etag(next.run(req).await, conditional).await;
     let charge = response.status() != StatusCode::NOT_MODIFIED;
     finish(&shared, response, &request_id, charge)
+}
+
+/// A renamed repository answers every request under its old name with a 301 to the same
+/// resource under `/repositories/{id}` (GitHub keeps these redirects for renamed and
+/// transferred repositories).
+fn renamed(shared: &Shared, uri: &axum::http::Uri) -> Option<String> {
+    let rest = uri.path().strip_prefix("/repos/")?;
+    let mut parts = rest.splitn(3, '/');
+    let (owner, name) = (parts.next()?, parts.next()?);
+    let tail = parts.next().map(|t| format!("/{t}")).unwrap_or_default();
+    let model = shared.model.lock().unwrap();
+    if model.repo_by_name(owner, name).is_some() {
+        return None;
+    }
+    let repo = &model.repos[model.repo_by_former_name(owner, name)?];
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    Some(format!("{}/repositories/{}{tail}{query}", shared.base, repo.id))
 }
 
 /// The primary (budget spent) or secondary (too many writes a minute) refusal, if due.

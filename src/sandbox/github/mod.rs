@@ -287,6 +287,14 @@ impl FakeGithub {
         });
     }
 
+    /// Renames a repository (`owner/name` → `owner/new_name`); the old name redirects.
+    pub fn rename_repo(&self, repo: &str, new_name: &str) {
+        self.with_repo(repo, |r| {
+            r.former_names.push(r.full_name());
+            r.name = new_name.to_string();
+        });
+    }
+
     /// Makes a repository public, private or internal.
     pub fn set_visibility(&self, repo: &str, visibility: Visibility) {
         self.with_repo(repo, |r| r.visibility = visibility);

@@ -68,8 +68,8 @@ pub fn live_issue(
     match model.locate(repo, number) {
         Located::Live => Ok((repo, number)),
         Located::Moved { repo, number } => {
-            let wire = Wire { base: &shared.base, model };
-            let url = wire.issue_api_url(&model.repos[repo], number);
+            // Real transfer redirects name the repository by id, not by name.
+            let url = format!("{}/repositories/{}/issues/{number}", shared.base, model.repos[repo].id);
             Err(Reply::moved(&format!("{url}{suffix}")))
         }
         Located::Deleted => Err(Reply::issue_deleted(doc)),

@@ -126,6 +126,8 @@ pub struct Repo {
     pub writes_denied: bool,
     /// Locked issues: comments by the token are refused.
     pub locked: std::collections::BTreeSet<u64>,
+    /// Names the repository had before it was renamed (`owner/name`): they redirect here.
+    pub former_names: Vec<String>,
 }
 
 impl Repo {
@@ -230,6 +232,7 @@ impl Model {
             archived: false,
             writes_denied: false,
             locked: Default::default(),
+            former_names: Vec::new(),
         });
         id
     }
@@ -237,6 +240,12 @@ impl Model {
     /// GitHub resolves owner and repository names case-insensitively.
     pub fn repo_by_name(&self, owner: &str, name: &str) -> Option<usize> {
         self.repos.iter().position(|r| r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The repository that once had this name and was renamed since.
+    pub fn repo_by_former_name(&self, owner: &str, name: &str) -> Option<usize> {
+        let full = format!("{owner}/{name}");
+        self.repos.iter().position(|r| r.former_names.iter().any(|f| f.eq_ignore_ascii_case(&full)))
     }
 
     pub fn repo_by_full_name(&self, full_name: &str) -> Option<usize> {

@@ -147,11 +147,12 @@ async fn edits_replace_labels_and_no_op_edits_keep_updated_at() {
 #[tokio::test]
 async fn transferred_issue_answers_301_to_its_new_home_and_leaves_the_list() {
     let h = harness().await;
-    h.gh.add_repo("acme/other", Visibility::Public, true);
+    let other_id = h.gh.add_repo("acme/other", Visibility::Public, true);
     let n = h.create_issue("moving").await;
     h.gh.add_comment(REPO, n, "alice", "a comment travels along");
     let new_number = h.gh.transfer_issue(REPO, n, "acme/other");
-    let new_url = h.url(&format!("/repos/acme/other/issues/{new_number}"));
+    // Real transfer redirects name the new repository by id.
+    let new_url = h.url(&format!("/repositories/{other_id}/issues/{new_number}"));
     let old_path = format!("{}/{n}", issues_path());
     let moved = h.get(&old_path).await;
     assert_eq!(moved.status(), 301);
@@ -231,4 +232,25 @@ async fn per_resource_refusals_are_403_without_rate_limit_signs_and_reads_still_
     assert_eq!(body(archived).await["message"], "Repository was archived so is read-only.");
     assert_eq!(h.get(&format!("/repos/{REPO}/issues/{number}")).await.status(), 200, "reads still work");
     assert_eq!(body(h.get(&format!("/repos/{REPO}")).await).await["archived"], json!(true));
+}
+
+#[tokio::test]
+async fn a_renamed_repository_redirects_its_old_name_by_id_and_transfers_redirect_by_id() {
+    let h = harness().await;
+    let number = h.create_issue("Before the rename").await;
+    h.gh.rename_repo(REPO, "helpdesk");
+    let old = h.get(&format!("/repos/{REPO}/issues?state=all")).await;
+    assert_eq!(old.status(), 301);
+    let location = header(&old, "location").unwrap();
+    assert_eq!(location, h.url(&format!("/repositories/{}/issues?state=all", h.repo_id)));
+    assert_eq!(h.numbers(&location).await, vec![number]);
+    assert_eq!(h.get("/repos/acme/helpdesk").await.status(), 200, "the new name answers");
+
+    h.gh.add_repo("acme/other", Visibility::Private, true);
+    let moved = h.gh.transfer_issue("acme/helpdesk", number, "acme/other");
+    let gone = h.get(&format!("/repos/acme/helpdesk/issues/{number}")).await;
+    assert_eq!(gone.status(), 301);
+    let to = header(&gone, "location").unwrap();
+    assert!(to.contains("/repositories/") && to.ends_with(&format!("/issues/{moved}")), "{to}");
+    assert_eq!(body(h.get(&to).await).await["repository_url"], h.url("/repos/acme/other"));
 }
