@@ -10,7 +10,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use tokio::time::Instant;
 
-use crate::ratelimit::{retry_delay, Gate};
+use crate::ratelimit::{retry_delay, Gate, RollingWindow, Spacer};
 
 /// Which remote a request went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -96,12 +96,16 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs(v))
 }
 
-/// Counts of requests by service and status, and the last budget seen. Shared by both clients
-/// of one engine; read by the pass summary, `status` and the metrics endpoint.
+/// Counts of requests by service and status, the last budget seen, and the rate-limit state:
+/// gates and the paces the rules set. Shared by both clients of one engine and, in the daemon,
+/// by every engine across reloads, so a reload resets no limit; read by the pass summary,
+/// `status` and the metrics endpoint.
 #[derive(Debug, Default)]
 pub struct ApiStats {
     inner: Mutex<StatsInner>,
     gates: Mutex<BTreeMap<Service, Gate>>,
+    windows: Mutex<BTreeMap<&'static str, Arc<RollingWindow>>>,
+    spacers: Mutex<BTreeMap<&'static str, Arc<Spacer>>>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -150,6 +154,23 @@ impl ApiStats {
         self.inner.lock().unwrap().limited += 1;
         let reset_in = read_budget(headers).and_then(|b| b.reset_at).and_then(|r| (r - Utc::now()).to_std().ok());
         self.gates.lock().unwrap().entry(service).or_default().limited(retry_after(headers), reset_in, Instant::now())
+    }
+
+    /// The shared pace `name`: at most `limit` requests per `period`, whoever sends them. A
+    /// later call with another limit changes it (a reloaded rules file), keeping the history.
+    pub fn window(&self, name: &'static str, limit: u32, period: Duration) -> Arc<RollingWindow> {
+        let mut windows = self.windows.lock().unwrap();
+        let window = windows.entry(name).or_insert_with(|| Arc::new(RollingWindow::new(limit, period)));
+        window.set_limit(limit);
+        window.clone()
+    }
+
+    /// The shared spacing `name`: at least `interval` between two requests.
+    pub fn spacer(&self, name: &'static str, interval: Duration) -> Arc<Spacer> {
+        let mut spacers = self.spacers.lock().unwrap();
+        let spacer = spacers.entry(name).or_insert_with(|| Arc::new(Spacer::new(interval)));
+        spacer.set_interval(interval);
+        spacer.clone()
     }
 
     fn count_retry(&self) {

@@ -10,13 +10,12 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, ETAG, IF_NONE_MATCH};
 use reqwest::{Method, StatusCode};
-use tokio::time::Instant;
 use tracing::debug;
 use url::Url;
 
 use crate::domain::{Issue, IssueNumber, RepoName};
 use crate::http::{self, ApiError, ApiStats, Service};
-use crate::ratelimit::RollingWindow;
+use crate::ratelimit::{RollingWindow, Spacer};
 use crate::secret::Secret;
 
 const SVC: Service = Service::Github;
@@ -76,33 +75,35 @@ pub enum Listing<T> {
     Changed { items: Vec<T>, etag: Option<String> },
 }
 
-/// Spaces content-creating requests so GitHub's secondary limits are never reached.
+/// Spaces content-creating requests so GitHub's secondary limits are never reached. Its
+/// spacing and hourly window live in the shared `ApiStats`, so a new client (a reload) keeps
+/// counting where the last one stopped, under the limits the new rules set.
 #[derive(Debug)]
 struct Pacer {
-    interval: Option<Duration>,
-    next: tokio::sync::Mutex<Instant>,
+    spacing: Option<Arc<Spacer>>,
     /// GitHub allows 500 content creations an hour; a long backfill stops here, not at a 403.
-    hourly: Option<RollingWindow>,
+    hourly: Option<Arc<RollingWindow>>,
 }
 
 impl Pacer {
-    fn new(writes_per_minute: u32, writes_per_hour: u32) -> Self {
-        let interval = (writes_per_minute > 0).then(|| Duration::from_millis(60_000 / writes_per_minute as u64));
-        let hourly = (writes_per_hour > 0).then(|| RollingWindow::new(writes_per_hour, Duration::from_secs(3600)));
-        Pacer { interval, next: tokio::sync::Mutex::new(Instant::now()), hourly }
+    fn new(writes_per_minute: u32, writes_per_hour: u32, stats: &ApiStats) -> Self {
+        let spacing = (writes_per_minute > 0).then(|| {
+            stats.spacer("github writes", Duration::from_millis(60_000 / writes_per_minute as u64))
+        });
+        let hourly = (writes_per_hour > 0)
+            .then(|| stats.window("github writes per hour", writes_per_hour, Duration::from_secs(3600)));
+        Pacer { spacing, hourly }
     }
 
+    /// Waits for the write's turn; a turn further off than `MAX_INLINE_WAIT` stops the pass.
     async fn wait(&self) -> Result<(), ApiError> {
+        let limited = |wait| ApiError::RateLimited { service: SVC.as_str(), retry_after: Some(wait) };
         if let Some(hourly) = &self.hourly {
-            hourly
-                .acquire(http::MAX_INLINE_WAIT)
-                .await
-                .map_err(|wait| ApiError::RateLimited { service: SVC.as_str(), retry_after: Some(wait) })?;
+            hourly.acquire(http::MAX_INLINE_WAIT).await.map_err(limited)?;
         }
-        let Some(interval) = self.interval else { return Ok(()) };
-        let mut next = self.next.lock().await;
-        tokio::time::sleep_until(*next).await;
-        *next = Instant::now() + interval;
+        if let Some(spacing) = &self.spacing {
+            spacing.acquire(http::MAX_INLINE_WAIT).await.map_err(limited)?;
+        }
         Ok(())
     }
 }
@@ -124,7 +125,8 @@ impl std::fmt::Debug for GithubClient {
 
 impl GithubClient {
     /// A client whose content-creating requests are spaced to `writes_per_minute` and capped at
-    /// `writes_per_hour` in any rolling hour (0 switches either off).
+    /// `writes_per_hour` in any rolling hour (0 switches either off), counting what earlier
+    /// clients sharing `stats` sent.
     pub fn new(
         base: Url,
         token: &Secret,
@@ -136,7 +138,8 @@ impl GithubClient {
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
             .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid-token-characters"));
         auth.set_sensitive(true);
-        GithubClient { base, auth, http, stats, pacer: Arc::new(Pacer::new(writes_per_minute, writes_per_hour)) }
+        let pacer = Arc::new(Pacer::new(writes_per_minute, writes_per_hour, &stats));
+        GithubClient { base, auth, http, stats, pacer }
     }
 
     fn url(&self, path: &str) -> Url {

@@ -54,13 +54,15 @@ pub struct ZendeskClient {
     auth: HeaderValue,
     http: reqwest::Client,
     stats: Arc<ApiStats>,
-    /// Zendesk's export allows 10 requests a minute (30 with High Volume) and says so only by 429s.
+    /// Zendesk's export allows 10 requests a minute (30 with High Volume) and says so only by
+    /// 429s. The window lives in `stats`, so a new client (a reload) keeps its history.
     export_window: Arc<RollingWindow>,
 }
 
 impl ZendeskClient {
     /// A client that paces the incremental export to `export_per_minute` requests in any
-    /// rolling minute (Zendesk's limit is 10, or 30 with the High Volume add-on).
+    /// rolling minute (Zendesk's limit is 10, or 30 with the High Volume add-on), counting what
+    /// earlier clients sharing `stats` sent.
     pub fn new(
         base: Url,
         email: &str,
@@ -77,8 +79,8 @@ impl ZendeskClient {
             base,
             auth,
             http,
+            export_window: stats.window("zendesk incremental export", export_per_minute, MINUTE),
             stats,
-            export_window: Arc::new(RollingWindow::new(export_per_minute, MINUTE)),
         }
     }
 
