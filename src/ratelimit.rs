@@ -107,13 +107,11 @@ impl Gate {
     /// budget blocks until its reset; returns that block's length.
     pub fn observe(&mut self, remaining: Option<u64>, reset_in: Option<Duration>, now: Instant) -> Option<Duration> {
         self.limited_streak = 0;
-        if remaining.is_none() {
-            return None;
-        }
+        let left = remaining?;
         let reset_in = reset_in.map(capped);
-        self.remaining = remaining;
+        self.remaining = Some(left);
         self.reset_at = reset_in.map(|d| now + d);
-        let spent = reset_in.filter(|d| remaining == Some(0) && !d.is_zero())?;
+        let spent = reset_in.filter(|d| left == 0 && !d.is_zero())?;
         self.block(spent, now);
         Some(spent)
     }
@@ -395,4 +393,3 @@ mod tests {
         assert!(!b.take_wait(s(10), now), "no wait that leaves no time for the attempt");
     }
 }
-

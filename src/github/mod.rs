@@ -15,10 +15,13 @@ use url::Url;
 
 use crate::domain::{Issue, IssueNumber, RepoName};
 use crate::http::{self, ApiError, ApiStats, Service};
-use crate::ratelimit::{RollingWindow, Spacer};
+use crate::limits::Target;
+use crate::ratelimit::{RollingWindow, Scope, Spacer};
 use crate::secret::Secret;
 
 const SVC: Service = Service::Github;
+/// GitHub's content-creating requests (issues, comments, edits): 80 a minute, 500 an hour.
+pub const WRITE_ENDPOINT: &str = "content-creation";
 /// GitHub's limit on issue and comment bodies, in characters.
 pub const BODY_LIMIT: usize = 65_536;
 
@@ -87,17 +90,16 @@ struct Pacer {
 
 impl Pacer {
     fn new(writes_per_minute: u32, writes_per_hour: u32, stats: &ApiStats) -> Self {
-        let spacing = (writes_per_minute > 0).then(|| {
-            stats.spacer("github writes", Duration::from_millis(60_000 / writes_per_minute as u64))
-        });
+        let spacing = (writes_per_minute > 0)
+            .then(|| stats.limits.spacer("github writes", Duration::from_millis(60_000 / writes_per_minute as u64)));
         let hourly = (writes_per_hour > 0)
-            .then(|| stats.window("github writes per hour", writes_per_hour, Duration::from_secs(3600)));
+            .then(|| stats.limits.window("github writes per hour", writes_per_hour, Duration::from_secs(3600)));
         Pacer { spacing, hourly }
     }
 
     /// Waits for the write's turn; a turn further off than `MAX_INLINE_WAIT` stops the pass.
     async fn wait(&self) -> Result<(), ApiError> {
-        let limited = |wait| ApiError::RateLimited { service: SVC.as_str(), retry_after: Some(wait) };
+        let limited = |wait| ApiError::limited(SVC, Scope::endpoint(WRITE_ENDPOINT), wait);
         if let Some(hourly) = &self.hourly {
             hourly.acquire(http::MAX_INLINE_WAIT).await.map_err(limited)?;
         }
@@ -170,7 +172,7 @@ impl GithubClient {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let (status, headers, bytes) = http::execute(&self.stats, SVC, req).await?;
+        let (status, headers, bytes) = http::execute(&self.stats, &Target::service(SVC), req).await?;
         if !status.is_success() && status != StatusCode::NOT_MODIFIED {
             return Err(http::status_error(SVC, status, &headers, &bytes));
         }

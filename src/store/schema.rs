@@ -112,4 +112,15 @@ pub const MIGRATIONS: &[&str] = &[
     DROP INDEX ledger_event_key;
     CREATE INDEX ledger_event_key ON ledger (ticket_id, detail) WHERE detail IS NOT NULL;
     "#,
+    // 8: rate-limit blocks per service and scope, so a new process honours a wait it was told.
+    r#"
+    CREATE TABLE limit_blocks (
+        service TEXT NOT NULL,
+        scope   TEXT NOT NULL,
+        until   TEXT NOT NULL,
+        reason  TEXT NOT NULL,
+        set_at  TEXT NOT NULL,
+        PRIMARY KEY (service, scope)
+    );
+    "#,
 ];

@@ -18,7 +18,9 @@ use super::route::{decide, Decision};
 use super::{settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
 use crate::domain::{RepoName, Ticket};
+use crate::github::WRITE_ENDPOINT;
 use crate::http::{ApiError, Service};
+use crate::ratelimit::Scope;
 use crate::store::{Intent, IntentKind, LinkState};
 
 const CURSOR: &str = "zendesk_export";
@@ -191,7 +193,8 @@ fn defer_when_budget_is_short(engine: &Engine) -> Result<(), ItemError> {
     match engine.budget_remaining(Service::Github) {
         Some(left) if left < BACKFILL_RESERVE => {
             warn!(github_rate_left = left, "GitHub budget is low: new issues wait for the reset, push-back goes on");
-            Err(ItemError::Api(ApiError::RateLimited { service: "github", retry_after: None }))
+            let wait = std::time::Duration::from_secs(60);
+            Err(ItemError::Api(ApiError::limited(Service::Github, Scope::endpoint(WRITE_ENDPOINT), wait)))
         }
         _ => Ok(()),
     }

@@ -140,6 +140,11 @@ impl Engine {
             http,
             stats.clone(),
         );
+        // Waits an earlier process was told hold here too; new ones are kept for the next.
+        stats.limits.restore_blocks(store.active_blocks(chrono::Utc::now()).unwrap_or_default());
+        if !dry_run {
+            stats.limits.keep_blocks_in(store.clone());
+        }
         Engine {
             redactor: Redactor::new(rules.redact.clone()),
             rules,
@@ -234,9 +239,13 @@ impl Engine {
 }
 
 /// A spent budget or a refused token affects every item alike: the pass stops (the cursor and
-/// watermarks stay, unfinished intents wait) instead of failing each item in turn.
+/// watermarks stay, unfinished intents wait) instead of failing each item in turn. A ticket's
+/// own limit (Zendesk's per-ticket updates) fails that ticket only.
 pub(crate) fn stops_pass(e: &ApiError) -> bool {
-    matches!(e, ApiError::RateLimited { .. } | ApiError::Auth { .. })
+    match e {
+        ApiError::RateLimited { scope, .. } => !scope.is_ticket(),
+        _ => matches!(e, ApiError::Auth { .. }),
+    }
 }
 
 /// Records the outcome of one item of any pass. A success clears the item's failure from this
@@ -268,7 +277,11 @@ pub(crate) fn settle(
         tracing::warn!(ticket_id = %id, stage, error = %text, "would fail");
         return Ok(false);
     }
-    let f = engine.store.record_failure(id, stage, &text, snapshot, &engine.rules.retry)?;
+    let mut f = engine.store.record_failure(id, stage, &text, snapshot, &engine.rules.retry)?;
+    if let ItemError::Api(ApiError::RateLimited { until, .. }) = &e {
+        // The ticket's own limit: try again when it ends, not after the back-off.
+        f = engine.store.defer_failure(id, *until)?.unwrap_or(f);
+    }
     if f.parked {
         tracing::warn!(ticket_id = %id, stage, attempts = f.attempts, error = %text, "parked after repeated failures; fix the cause, then run `ticket-sync retry {id}`");
     } else {
