@@ -271,3 +271,25 @@ async fn a_black_holed_request_fails_its_item_and_the_next_one_proceeds() {
     let tries = env.sb.zendesk.door.log.count(|e| e.path.contains(&path));
     assert!((1..=4).contains(&tries), "retried only within the call's budget: {tries}");
 }
+
+#[tokio::test]
+async fn sync_stops_at_its_deadline_and_the_next_run_resumes() {
+    let env = Env::new().await;
+    let stuck = env.ticket("Stuck", &["escalated"]);
+    let next = env.ticket("Next", &["escalated"]);
+    let path = format!("/tickets/{stuck}/comments");
+    env.sb.zendesk.door.faults.push(FaultRule::new(Some(Method::GET), &path, Fault::BlackHole));
+    let patient = [("TICKET_SYNC_HTTP_TIMEOUT_MS", "600000"), ("TICKET_SYNC_CALL_BUDGET_MS", "600000")];
+    let out = bin_within(&env, &["sync", "--deadline", "2"], &patient, Duration::from_secs(60)).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("deadline"), "{stderr}");
+    assert!(env.issues_for(REPO, stuck).is_empty() && env.issues_for(REPO, next).is_empty());
+    assert_eq!(status_json(&env)["last_pass"]["escalate"]["outcome"], "failed", "not left as running");
+    let again = env.bin(&["sync"], &[]).await;
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    for id in [stuck, next] {
+        assert_eq!(env.issues_for(REPO, id).len(), 1, "ticket {id}");
+        assert_eq!(env.link_notes(id).len(), 1, "ticket {id}");
+    }
+}
