@@ -97,14 +97,19 @@ impl Pacer {
         Pacer { spacing, hourly }
     }
 
-    /// Waits for the write's turn; a turn further off than `MAX_INLINE_WAIT` stops the pass.
+    /// Waits for the write's turn; a turn further off than `MAX_INLINE_WAIT` (both paces
+    /// together) stops the pass. The spacing goes first: a turn it gives and the hourly window
+    /// then refuses only delays the next write, while an hourly slot taken for nothing would
+    /// be lost for an hour.
     async fn wait(&self) -> Result<(), ApiError> {
         let limited = |wait| ApiError::limited(SVC, Scope::endpoint(WRITE_ENDPOINT), wait);
-        if let Some(hourly) = &self.hourly {
-            hourly.acquire(http::MAX_INLINE_WAIT).await.map_err(limited)?;
-        }
+        let start = tokio::time::Instant::now();
         if let Some(spacing) = &self.spacing {
             spacing.acquire(http::MAX_INLINE_WAIT).await.map_err(limited)?;
+        }
+        if let Some(hourly) = &self.hourly {
+            let allowed = http::MAX_INLINE_WAIT.saturating_sub(start.elapsed());
+            hourly.acquire(allowed).await.map_err(limited)?;
         }
         Ok(())
     }

@@ -282,3 +282,38 @@ async fn sighup_keeps_the_export_pace() {
     daemon.signal("TERM");
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)).await, Some(0));
 }
+
+/// A notify socket whose messages are read and dropped, so the daemon never blocks on a full queue.
+fn notify_socket(env: &Env, name: &str) -> (String, Arc<std::sync::atomic::AtomicBool>) {
+    let path = env.dir.path().join(name);
+    let socket = UnixDatagram::bind(&path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = stop.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = socket.recv(&mut buf);
+        }
+    });
+    (path.to_str().unwrap().to_string(), stop)
+}
+
+#[tokio::test]
+async fn a_watchdog_shorter_than_one_request_is_reported_at_start() {
+    let env = Env::with_routes(ROUTES, EVERY_SECOND).await;
+    for (watchdog_usec, warned) in [("60000000", true), ("120000000", false)] {
+        let (socket, stop) = notify_socket(&env, &format!("notify-{watchdog_usec}.sock"));
+        let mut daemon = Daemon::start(&env, &[("NOTIFY_SOCKET", &socket), ("WATCHDOG_USEC", watchdog_usec)]);
+        daemon.wait_for_log("pass complete").await;
+        daemon.signal("TERM");
+        assert_eq!(daemon.wait_exit(Duration::from_secs(10)).await, Some(0));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let log = daemon.log_text();
+        assert_eq!(
+            log.contains("longer than half the watchdog interval"),
+            warned,
+            "WATCHDOG_USEC={watchdog_usec}:\n{log}"
+        );
+    }
+}
