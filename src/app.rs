@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
@@ -29,7 +30,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             with_rules(&path, |rules| status::print(&rules, json, ticket.map(TicketId)))
         }
         Command::Retry { ticket_id } => with_rules(&path, |rules| retry(&rules, TicketId(ticket_id))),
-        Command::Sync { dry_run } => sync(&path, dry_run).await,
+        Command::Sync { dry_run, deadline } => sync(&path, dry_run, Duration::from_secs(deadline)).await,
         Command::Run => daemon_main(&path).await,
     };
     ExitCode::from(code)
@@ -108,7 +109,10 @@ fn retry(rules: &Rules, id: TicketId) -> u8 {
     }
 }
 
-async fn sync(path: &Path, dry_run: bool) -> u8 {
+/// One escalation pass, then one push-back pass, both within `deadline`: a cron-driven run
+/// never outlives its slot, whatever a remote does. Work cut off at the deadline is safe (every
+/// write has its intent) and the next run resumes it.
+async fn sync(path: &Path, dry_run: bool, deadline: Duration) -> u8 {
     let rules = match load_rules(path) {
         Ok(r) => r,
         Err(code) => return code,
@@ -142,8 +146,35 @@ async fn sync(path: &Path, dry_run: bool) -> u8 {
     let engine = Engine::new(Arc::new(rules), store, &zt, &gt, dry_run);
     let cancel = CancellationToken::new();
     let mut failed = false;
+    let out_of_time = tokio::time::sleep(deadline);
+    tokio::pin!(out_of_time);
     for pass in ["escalate", "push"] {
-        let result = if pass == "escalate" { engine.escalate(&cancel).await } else { engine.push(&cancel).await };
+        let run = async {
+            if pass == "escalate" {
+                engine.escalate(&cancel).await
+            } else {
+                engine.push(&cancel).await
+            }
+        };
+        let result = tokio::select! {
+            r = run => r,
+            _ = &mut out_of_time => {
+                error!(pass, deadline_seconds = deadline.as_secs(), "sync stopped at its deadline");
+                eprintln!(
+                    "error: sync stopped at its deadline ({} s) during the {pass} pass; the next run resumes (raise --deadline for long backfills)",
+                    deadline.as_secs()
+                );
+                if !dry_run {
+                    // `status` shows the pass as stopped, not as still running.
+                    let summary = serde_json::json!({ "error": "sync deadline reached" });
+                    if let Err(e) = engine.store.pass_finished(pass, "failed", &summary) {
+                        eprintln!("error: {e}");
+                    }
+                }
+                failed = true;
+                break;
+            }
+        };
         match &result {
             Ok(report) => {
                 print_report(report, dry_run);

@@ -36,6 +36,9 @@ pub enum Command {
         /// Print what would be done; write nothing to Zendesk, GitHub or the state database.
         #[arg(long)]
         dry_run: bool,
+        /// Stop after this many seconds, whatever is left (the next run resumes it; exit 1).
+        #[arg(long, value_name = "SECONDS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        deadline: u64,
     },
     /// Validate the rules file (0 valid, 2 invalid).
     Check {

@@ -12,7 +12,7 @@ use tracing::{error, info, warn};
 
 use crate::app::load_tokens;
 use crate::config::{self, Rules};
-use crate::http::{ApiStats, Service};
+use crate::http::{ApiStats, Service, Timeouts};
 use crate::metrics::{self, Metrics};
 use crate::notify::Notifier;
 use crate::store::{Store, StoreError};
@@ -131,6 +131,7 @@ pub async fn run_with(
         info!(%addr, "serving /healthz and /metrics");
     }
     info!(rules = %path.display(), state = %engine.rules.state_path.display(), "ticket-sync started");
+    warn_if_calls_outlast_the_watchdog(&ctx.notifier);
     ctx.notifier.ready();
     let mut last_escalate = Utc::now();
     let mut last_push = Utc::now();
@@ -181,6 +182,20 @@ pub async fn run_with(
     ctx.notifier.stopping();
     info!("stopping");
     Ok(())
+}
+
+/// The watchdog is pinged between items, so one item must end well inside its interval: a
+/// call that may take longer than half of it (a `TICKET_SYNC_CALL_BUDGET_MS` too large, a
+/// `WatchdogSec` too short) risks a restart before the item's failure is recorded.
+fn warn_if_calls_outlast_the_watchdog(notifier: &Notifier) {
+    let call = Timeouts::get().call;
+    if let Some(half) = notifier.max_sleep().filter(|half| call >= *half) {
+        warn!(
+            call_budget_seconds = call.as_secs(),
+            watchdog_seconds = (half * 2).as_secs(),
+            "one request may take longer than half the watchdog interval; raise WatchdogSec or lower TICKET_SYNC_CALL_BUDGET_MS"
+        );
+    }
 }
 
 /// Runs one pass; after a shutdown request it gets `SHUTDOWN_GRACE` to finish its item.

@@ -1,16 +1,19 @@
-//! What both API clients share: the typed error the retry logic branches on, rate-limit
-//! headers, request counting, and the one place a request is sent.
+//! What both API clients share: the typed error the retry logic branches on, the account
+//! rate-limit headers, request counting, the time budgets of a request, and the one place a
+//! request is sent (through the gates of `limits.rs`).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use tokio::time::Instant;
+use tracing::warn;
 
-use crate::ratelimit::{retry_delay, Gate};
+use crate::limits::{chrono_secs, until, Limits, Target};
+use crate::ratelimit::{retry_delay, CallBudget, Scope};
 
 /// Which remote a request went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -26,12 +29,16 @@ impl Service {
             Service::Github => "github",
         }
     }
+
+    pub fn from_name(name: &str) -> Option<Service> {
+        [Service::Zendesk, Service::Github].into_iter().find(|s| s.as_str() == name)
+    }
 }
 
 /// What a refusal (403) is about, as the client that made the request judges it: how far the
 /// caller lets it reach (one ticket, one repository, or everything).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+pub enum ForbiddenScope {
     /// The credentials themselves (for example, a token without a needed account-wide scope).
     Account,
     /// One repository: archived, or the token may not write to it.
@@ -42,13 +49,13 @@ pub enum Scope {
     Ticket,
 }
 
-impl Scope {
+impl ForbiddenScope {
     pub fn as_str(self) -> &'static str {
         match self {
-            Scope::Account => "account",
-            Scope::Repository => "repository",
-            Scope::Issue => "issue",
-            Scope::Ticket => "ticket",
+            ForbiddenScope::Account => "account",
+            ForbiddenScope::Repository => "repository",
+            ForbiddenScope::Issue => "issue",
+            ForbiddenScope::Ticket => "ticket",
         }
     }
 }
@@ -58,8 +65,10 @@ impl Scope {
 /// error bodies.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
-    #[error("{service} rate limit reached; retry after {retry_after:?}")]
-    RateLimited { service: &'static str, retry_after: Option<Duration> },
+    /// A limit of `scope` is reached until `until` (at most an hour away). Only a ticket's own
+    /// limit leaves the rest of a pass alone.
+    #[error("{service} rate limit reached for {scope}; nothing is sent there before {until}")]
+    RateLimited { service: &'static str, scope: Scope, until: DateTime<Utc> },
     #[error("{service} transient failure: {detail}")]
     Transient { service: &'static str, detail: String },
     /// No answer in time: the server may still be carrying the request out, so a write's
@@ -75,7 +84,7 @@ pub enum ApiError {
     #[error("{service} refused the credentials ({status}): check the token and its permissions")]
     Unauthorized { service: &'static str, status: u16 },
     #[error("{service} refused access to this {} (403): {detail}", scope.as_str())]
-    Forbidden { service: &'static str, scope: Scope, detail: String },
+    Forbidden { service: &'static str, scope: ForbiddenScope, detail: String },
     #[error("{service}: the ticket is closed and takes no more updates")]
     TicketClosed { service: &'static str },
     #[error("{service} refused the status: {}", fields.join("; "))]
@@ -91,6 +100,11 @@ impl ApiError {
     /// limits are not: they say when to come back.
     pub fn is_transient(&self) -> bool {
         matches!(self, ApiError::Transient { .. } | ApiError::Decode { .. })
+    }
+
+    /// `scope` of `service` is limited for `wait` (cut to an hour) from now.
+    pub fn limited(service: Service, scope: Scope, wait: Duration) -> ApiError {
+        ApiError::RateLimited { service: service.as_str(), scope, until: Utc::now() + chrono_secs(wait) }
     }
 
     /// Whether the same request may succeed if sent again later.
@@ -133,26 +147,29 @@ pub fn read_budget(headers: &HeaderMap) -> Option<RateBudget> {
     let remaining =
         num(&["x-ratelimit-remaining", "x-rate-limit-remaining", "ratelimit-remaining", "rate-limit-remaining"])?;
     let limit = num(&["x-ratelimit-limit", "x-rate-limit", "ratelimit-limit", "rate-limit"]);
-    // GitHub sends the reset as epoch seconds, Zendesk as seconds from now.
+    // GitHub sends the reset as epoch seconds, Zendesk as seconds from now. Any value parses
+    // without panicking: an epoch out of range reads as none, a huge delay as an hour.
     let reset_at = match num(&["x-ratelimit-reset"]) {
-        Some(epoch) => DateTime::from_timestamp(epoch as i64, 0),
-        None => num(&["ratelimit-reset", "rate-limit-reset"]).map(|s| Utc::now() + chrono::Duration::seconds(s as i64)),
+        Some(epoch) => i64::try_from(epoch).ok().and_then(|e| DateTime::from_timestamp(e, 0)),
+        None => num(&["ratelimit-reset", "rate-limit-reset"]).map(|s| Utc::now() + chrono_secs(Duration::from_secs(s))),
     };
     Some(RateBudget { limit, remaining: Some(remaining), reset_at })
 }
 
-/// `Retry-After` in seconds (the only form either service sends).
+/// `Retry-After` in seconds (the only form either service sends), as sent: callers cap it.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get("retry-after")?.to_str().ok()?.trim().parse::<u64>().ok()?;
     Some(Duration::from_secs(v))
 }
 
-/// Counts of requests by service and status, and the last budget seen. Shared by both clients
-/// of one engine; read by the pass summary, `status` and the metrics endpoint.
+/// Counts of requests by service and status, the last budget seen, and the rate-limit state
+/// (`limits`). Shared by both clients of one engine and, in the daemon, by every engine
+/// across reloads, so a reload resets no limit; read by the pass summary, `status` and the
+/// metrics endpoint.
 #[derive(Default)]
 pub struct ApiStats {
     inner: Mutex<StatsInner>,
-    gates: Mutex<BTreeMap<Service, Gate>>,
+    pub limits: Limits,
     /// Told of every answer: a pass that gets answers is alive (systemd's watchdog), even in
     /// the middle of a long listing.
     heartbeat: Mutex<Option<Heartbeat>>,
@@ -208,21 +225,8 @@ impl ApiStats {
         }
     }
 
-    fn gate_wait(&self, service: Service) -> Duration {
-        self.gates.lock().unwrap().entry(service).or_default().wait_before(Instant::now())
-    }
-
-    fn gate_observe(&self, service: Service, headers: &HeaderMap) {
-        let budget = read_budget(headers);
-        let remaining = budget.as_ref().and_then(|b| b.remaining);
-        let reset_in = budget.and_then(|b| b.reset_at).and_then(|r| (r - Utc::now()).to_std().ok());
-        self.gates.lock().unwrap().entry(service).or_default().observe(remaining, reset_in, Instant::now());
-    }
-
-    fn gate_limited(&self, service: Service, headers: &HeaderMap) -> Duration {
+    fn count_limited(&self) {
         self.inner.lock().unwrap().limited += 1;
-        let reset_in = read_budget(headers).and_then(|b| b.reset_at).and_then(|r| (r - Utc::now()).to_std().ok());
-        self.gates.lock().unwrap().entry(service).or_default().limited(retry_after(headers), reset_in, Instant::now())
     }
 
     pub fn count_item_retry(&self) {
@@ -238,67 +242,145 @@ impl ApiStats {
     }
 }
 
-/// The longest a request waits in line for a rate limit before giving up on this pass.
+/// The longest one call waits in all (rate-limit gates and retry back-off) before giving up
+/// on this pass; a longer wait ends the call with `RateLimited` or its last error.
 pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(20);
 /// Retries of an idempotent request after transient failures.
 const MAX_RETRIES: u32 = 3;
 
-/// Sends a request through the service's rate-limit gate and reads its body. GET requests
-/// are retried after transient failures (5xx, timeouts, broken connections) with capped,
-/// jittered back-off, and after short limit waits. Writes are never repeated here: whether
-/// a failed write happened is for the caller's intent to reconcile. Returns the status,
-/// headers and body of the final answer, whatever its status.
+/// How long requests may take. The defaults fit well inside the systemd watchdog
+/// (`WatchdogSec=120s`, pinged between items): one call, all its attempts and waits included,
+/// ends within 45 s, so a black-holed endpoint fails its item and the pass goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// One attempt, from connecting to the last byte of the answer.
+    pub attempt: Duration,
+    /// One call: every attempt, back-off and rate-limit wait.
+    pub call: Duration,
+}
+
+impl Timeouts {
+    pub const DEFAULT: Timeouts =
+        Timeouts { connect: Duration::from_secs(5), attempt: Duration::from_secs(15), call: Duration::from_secs(45) };
+
+    /// The defaults, or `TICKET_SYNC_HTTP_TIMEOUT_MS` (one attempt) and
+    /// `TICKET_SYNC_CALL_BUDGET_MS` (one call) from the environment, read once per process:
+    /// tests shorten them to drive a black hole quickly.
+    pub fn get() -> Timeouts {
+        static TIMEOUTS: OnceLock<Timeouts> = OnceLock::new();
+        *TIMEOUTS.get_or_init(|| {
+            let ms = |name: &str| std::env::var(name).ok()?.trim().parse::<u64>().ok().filter(|v| *v > 0);
+            Timeouts::from_millis(ms("TICKET_SYNC_HTTP_TIMEOUT_MS"), ms("TICKET_SYNC_CALL_BUDGET_MS"))
+        })
+    }
+
+    fn from_millis(attempt_ms: Option<u64>, call_ms: Option<u64>) -> Timeouts {
+        let d = Timeouts::DEFAULT;
+        let attempt = attempt_ms.map_or(d.attempt, Duration::from_millis);
+        let call = call_ms.map_or(d.call, Duration::from_millis);
+        Timeouts { connect: d.connect.min(attempt), attempt, call }
+    }
+}
+
+/// Sends a request through its scopes' rate-limit gates and reads its body. GET requests are
+/// retried after transient failures (5xx, timeouts, broken connections) with capped, jittered
+/// back-off, and after short limit waits. Writes are never repeated here: whether a failed
+/// write happened is for the caller's intent to reconcile. The whole call, attempts and waits,
+/// stays within `Timeouts::call`, and its waits within `MAX_INLINE_WAIT`. A limit answer that
+/// is not waited out here is `RateLimited` with its scope; any other answer is returned with
+/// its status, headers and body, whatever the status.
 pub async fn execute(
     stats: &ApiStats,
-    service: Service,
+    target: &Target,
     request: RequestBuilder,
 ) -> Result<(StatusCode, HeaderMap, bytes::Bytes), ApiError> {
+    let service = target.service;
     let idempotent = request
         .try_clone()
         .and_then(|r| r.build().ok())
         .is_some_and(|r| matches!(*r.method(), reqwest::Method::GET | reqwest::Method::HEAD));
+    let mut budget = CallBudget::new(Timeouts::get().call, MAX_INLINE_WAIT, Instant::now());
     let mut attempt = 0;
     loop {
-        let wait = stats.gate_wait(service);
-        if wait > MAX_INLINE_WAIT {
-            return Err(ApiError::RateLimited { service: service.as_str(), retry_after: Some(wait) });
-        }
-        tokio::time::sleep(wait).await;
-        let req = request.try_clone().expect("ticket-sync only sends bodies that can be cloned");
-        let outcome = match send(stats, service, req).await {
-            Ok(resp) => {
-                let status = resp.status();
-                let headers = resp.headers().clone();
-                body_bytes(service, resp).await.map(|b| (status, headers, b))
+        let (wait, scope) = stats.limits.wait(target);
+        if !wait.is_zero() {
+            if !budget.take_wait(wait, Instant::now()) {
+                return Err(ApiError::limited(service, scope, wait));
             }
-            Err(e) => Err(e),
-        };
+            tokio::time::sleep(wait).await;
+        }
+        let req = request.try_clone().expect("ticket-sync only sends bodies that can be cloned");
+        let outcome = attempt_once(stats, service, req, budget.left(Instant::now())).await;
         let retryable = idempotent && attempt < MAX_RETRIES;
         match outcome {
             Ok((status, headers, body)) if is_limit_answer(status, &headers, &body) => {
-                let blocked = stats.gate_limited(service, &headers);
-                tracing::warn!(
+                stats.count_limited();
+                let (scope, blocked) = stats.limits.limited(target, status, &headers);
+                warn!(
                     service = service.as_str(),
                     status = status.as_u16(),
+                    scope = %scope,
                     wait_seconds = blocked.as_secs(),
-                    "rate limited; nothing is sent to this service until the wait is over"
+                    "rate limited; nothing is sent to this scope until the wait is over"
                 );
-                if !(retryable && blocked <= MAX_INLINE_WAIT) {
-                    return Ok((status, headers, body));
+                // The wait itself is taken at the top of the loop, from the same budget.
+                if !(retryable && budget.fits(blocked, Instant::now())) {
+                    return Err(ApiError::limited(service, scope, blocked));
                 }
             }
             Ok((status, headers, body)) => {
-                stats.gate_observe(service, &headers);
+                stats.limits.observe(target, &headers);
                 if !(retryable && status.is_server_error()) {
                     return Ok((status, headers, body));
                 }
-                tokio::time::sleep(retry_delay(attempt, rand::random())).await;
+                let delay = retry_delay(attempt, rand::random());
+                if !budget.take_wait(delay, Instant::now()) {
+                    return Ok((status, headers, body));
+                }
+                tokio::time::sleep(delay).await;
             }
-            Err(e) if retryable && e.is_retryable() => tokio::time::sleep(retry_delay(attempt, rand::random())).await,
+            Err(e) if retryable && e.is_retryable() => {
+                let delay = retry_delay(attempt, rand::random());
+                if !budget.take_wait(delay, Instant::now()) {
+                    return Err(e);
+                }
+                tokio::time::sleep(delay).await;
+            }
             Err(e) => return Err(e),
         }
         stats.count_retry();
         attempt += 1;
+    }
+}
+
+/// One attempt, cut off at `left` (the call's remaining budget) if the client's own attempt
+/// timeout has not ended it first.
+async fn attempt_once(
+    stats: &ApiStats,
+    service: Service,
+    request: RequestBuilder,
+    left: Duration,
+) -> Result<(StatusCode, HeaderMap, bytes::Bytes), ApiError> {
+    // Whether `send` counted the request already (the body may be what never comes).
+    let answered = std::sync::atomic::AtomicBool::new(false);
+    let attempt = async {
+        let resp = send(stats, service, request).await?;
+        answered.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        body_bytes(service, resp).await.map(|b| (status, headers, b))
+    };
+    match tokio::time::timeout(left, attempt).await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            let detail = "timed out: no answer within the call's time budget".to_string();
+            if answered.load(std::sync::atomic::Ordering::Relaxed) {
+                // The server answered; only its body did not come: it finished the request.
+                return Err(ApiError::Transient { service: service.as_str(), detail });
+            }
+            stats.record(service, 0, None);
+            Err(ApiError::Unanswered { service: service.as_str(), detail })
+        }
     }
 }
 
@@ -342,12 +424,10 @@ pub fn status_error(service: Service, status: StatusCode, headers: &HeaderMap, b
     let text = String::from_utf8_lossy(&body[..body.len().min(600)]).trim().to_string();
     match status.as_u16() {
         401 => ApiError::Unauthorized { service: s, status: 401 },
-        429 => ApiError::RateLimited { service: s, retry_after: retry_after(headers) },
-        403 if is_rate_limited_403(headers, &text) => {
-            ApiError::RateLimited { service: s, retry_after: retry_after(headers) }
-        }
-        // The client narrows the scope: it knows what the request was about.
-        403 => ApiError::Forbidden { service: s, scope: Scope::Account, detail: text },
+        429 => ApiError::limited(service, Scope::Service, limit_wait(headers)),
+        403 if is_rate_limited_403(headers, &text) => ApiError::limited(service, Scope::Service, limit_wait(headers)),
+        // The client narrows what the refusal is about: it knows what the request was.
+        403 => ApiError::Forbidden { service: s, scope: ForbiddenScope::Account, detail: text },
         404 => ApiError::NotFound { service: s, detail: text },
         410 => ApiError::Gone { service: s, detail: text },
         301 | 308 => ApiError::Moved {
@@ -357,6 +437,12 @@ pub fn status_error(service: Service, status: StatusCode, headers: &HeaderMap, b
         500..=599 => ApiError::Transient { service: s, detail: format!("{status}: {text}") },
         code => ApiError::Api { service: s, status: code, body: text },
     }
+}
+
+/// How long a limit answer asks to wait: `retry-after`, else the reset, else a minute.
+fn limit_wait(headers: &HeaderMap) -> Duration {
+    let reset = || read_budget(headers).and_then(|b| b.reset_at).map(until);
+    retry_after(headers).or_else(reset).unwrap_or(Duration::from_secs(60))
 }
 
 /// GitHub answers a primary or secondary rate limit with 403 as well as 429.
@@ -397,14 +483,61 @@ pub fn join_path(base: &url::Url, path: &str) -> url::Url {
     url
 }
 
-/// The HTTP client both services use: rustls, timeouts, no automatic redirects (a 301 on an
-/// issue means it was transferred, and the sync logic wants to see that).
+/// The HTTP client both services use: rustls, the attempt timeouts of `Timeouts::get`, no
+/// automatic redirects (a 301 on an issue means it was transferred, and the sync logic wants
+/// to see that).
 pub fn build_client() -> reqwest::Client {
+    let timeouts = Timeouts::get();
     reqwest::Client::builder()
         .user_agent(concat!("ticket-sync/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
+        .connect_timeout(timeouts.connect)
+        .timeout(timeouts.attempt)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("the TLS backend initialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn absurd_rate_limit_headers_parse_without_panicking() {
+        let huge = i64::MAX.to_string();
+        let h = headers(&[
+            ("ratelimit-remaining", "5"),
+            ("ratelimit-reset", &huge),
+            ("retry-after", "18446744073709551615"),
+        ]);
+        let reset = read_budget(&h).unwrap().reset_at.unwrap();
+        assert!(reset <= Utc::now() + chrono::Duration::hours(1), "cut to an hour: {reset}");
+        assert_eq!(limit_wait(&h), Duration::from_secs(u64::MAX), "as sent; the gate caps it");
+        let h = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &huge)]);
+        assert_eq!(read_budget(&h).unwrap().reset_at, None, "an epoch out of range reads as none");
+        let h = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "18446744073709551615")]);
+        assert_eq!(read_budget(&h).unwrap().reset_at, None);
+        let e = ApiError::limited(Service::Github, Scope::Service, Duration::MAX);
+        assert!(matches!(e, ApiError::RateLimited { until, .. } if until <= Utc::now() + chrono::Duration::hours(1)));
+    }
+
+    #[test]
+    fn timeouts_come_from_the_environment_or_the_defaults() {
+        assert_eq!(Timeouts::from_millis(None, None), Timeouts::DEFAULT);
+        let t = Timeouts::from_millis(Some(300), Some(1500));
+        assert_eq!(
+            (t.connect, t.attempt, t.call),
+            (Duration::from_millis(300), Duration::from_millis(300), Duration::from_millis(1500))
+        );
+        let d = Timeouts::DEFAULT;
+        assert!(d.call * 2 < Duration::from_secs(120), "a call fits twice into the watchdog interval");
+        assert!(d.attempt * (MAX_RETRIES + 1) > d.call, "the call budget, not the attempt count, bounds a black hole");
+    }
 }

@@ -1,24 +1,88 @@
-//! Rate-limit gates and retry timing, one gate per service. Pure timing decisions, tested
-//! with plain tables; `http::execute` applies them around every request.
+//! Rate-limit timing, pure and tested with plain tables: what a limit applies to (`Scope`),
+//! when it may be used again (`Gate`), the paces a service enforces without telling
+//! (`RollingWindow`, `Spacer`), retry back-off, and how long one call may take (`CallBudget`).
 //!
 //! Rules (see FACTS.md): after a 429/403 limit answer wait `retry-after`; else until the
 //! reported reset; else at least a minute, doubling with each limit answer in a row. When the
 //! reported budget runs low, spread the remaining requests over the time to the reset instead
-//! of spending them and then stalling.
+//! of spending them and then stalling; a spent budget blocks until its reset. No wait is longer
+//! than `MAX_WAIT`: a header asking for more is wrong, and one such answer must not silence a
+//! service for the life of the process.
 
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::domain::TicketId;
+
 /// Below this many requests left, requests are spaced out until the reset.
 pub const LOW_WATER: u64 = 50;
+/// The longest any rate-limit wait lasts, whatever a header says.
+pub const MAX_WAIT: Duration = Duration::from_secs(3600);
 /// A limit answer with no hint waits this long, doubled for each one in a row.
 const MIN_LIMIT_WAIT: Duration = Duration::from_secs(60);
 const MAX_LIMIT_WAIT: Duration = Duration::from_secs(30 * 60);
 const RETRY_BASE: Duration = Duration::from_millis(250);
 const RETRY_CAP: Duration = Duration::from_secs(8);
 
-/// What one service's gate knows.
+/// What a rate limit applies to: the whole service (the account budget, GitHub's primary and
+/// secondary limits), one endpoint (Zendesk's incremental export, GitHub content creation), or
+/// one ticket's updates (Zendesk's 30 per ticket per 10 minutes).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    Service,
+    Endpoint(String),
+    Ticket(TicketId),
+}
+
+impl Scope {
+    pub fn endpoint(name: &str) -> Scope {
+        Scope::Endpoint(name.to_string())
+    }
+
+    /// Only a ticket's own limit leaves the other items of a pass alone.
+    pub fn is_ticket(&self) -> bool {
+        matches!(self, Scope::Ticket(_))
+    }
+
+    /// `service`, `endpoint:NAME` or `ticket:ID`: how the store and `status --json` name it.
+    pub fn key(&self) -> String {
+        match self {
+            Scope::Service => "service".into(),
+            Scope::Endpoint(name) => format!("endpoint:{name}"),
+            Scope::Ticket(id) => format!("ticket:{id}"),
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Scope> {
+        match key.split_once(':') {
+            None if key == "service" => Some(Scope::Service),
+            Some(("endpoint", name)) if !name.is_empty() => Some(Scope::endpoint(name)),
+            Some(("ticket", id)) => id.parse().ok().map(|id| Scope::Ticket(TicketId(id))),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::Service => f.write_str("the whole service"),
+            Scope::Endpoint(name) => write!(f, "endpoint {name}"),
+            Scope::Ticket(id) => write!(f, "updates of ticket {id}"),
+        }
+    }
+}
+
+/// `wait` cut to `MAX_WAIT`.
+pub fn capped(wait: Duration) -> Duration {
+    wait.min(MAX_WAIT)
+}
+
+/// What one scope's gate knows.
 #[derive(Debug, Clone, Default)]
 pub struct Gate {
     blocked_until: Option<Instant>,
@@ -39,23 +103,38 @@ impl Gate {
         }
     }
 
-    /// Records the budget a successful (or at least not limited) answer reported.
-    pub fn observe(&mut self, remaining: Option<u64>, reset_in: Option<Duration>, now: Instant) {
+    /// Records the budget a successful (or at least not limited) answer reported. A spent
+    /// budget blocks until its reset; returns that block's length.
+    pub fn observe(&mut self, remaining: Option<u64>, reset_in: Option<Duration>, now: Instant) -> Option<Duration> {
         self.limited_streak = 0;
-        if remaining.is_some() {
-            self.remaining = remaining;
-            self.reset_at = reset_in.map(|d| now + d);
-        }
+        let left = remaining?;
+        let reset_in = reset_in.map(capped);
+        self.remaining = Some(left);
+        self.reset_at = reset_in.map(|d| now + d);
+        let spent = reset_in.filter(|d| left == 0 && !d.is_zero())?;
+        self.block(spent, now);
+        Some(spent)
     }
 
-    /// Records a limit answer; returns how long the service is now blocked.
+    /// Records a limit answer; returns how long the scope is now blocked (at most `MAX_WAIT`).
     pub fn limited(&mut self, retry_after: Option<Duration>, reset_in: Option<Duration>, now: Instant) -> Duration {
         let fallback = MIN_LIMIT_WAIT.saturating_mul(1 << self.limited_streak.min(5)).min(MAX_LIMIT_WAIT);
-        let wait = retry_after.or(reset_in.filter(|d| !d.is_zero())).unwrap_or(fallback);
+        let wait = capped(retry_after.or(reset_in.filter(|d| !d.is_zero())).unwrap_or(fallback));
         self.limited_streak += 1;
         self.blocked_until = Some(now + wait);
         self.remaining = Some(0).filter(|_| retry_after.is_none() && reset_in.is_some());
         wait
+    }
+
+    /// Blocks for `wait` (at most `MAX_WAIT`) unless a longer block is in force.
+    pub fn block(&mut self, wait: Duration, now: Instant) {
+        let until = now + capped(wait);
+        self.blocked_until = Some(self.blocked_until.map_or(until, |u| u.max(until)));
+    }
+
+    /// Whether the gate holds nothing back any more (it can be forgotten).
+    pub fn is_open(&self, now: Instant) -> bool {
+        self.blocked_until.is_none_or(|u| u <= now) && self.reset_at.is_none_or(|r| r <= now)
     }
 }
 
@@ -67,17 +146,22 @@ pub fn in_pass_delay(round: u32, jitter: f64) -> Duration {
 }
 
 /// At most `limit` requests in any rolling `period`: for limits a service enforces without
-/// telling (Zendesk's export: 10 a minute; GitHub's content creation: 500 an hour).
+/// telling (Zendesk's export: 10 a minute; GitHub's content creation: 500 an hour). The limit
+/// can change (a reloaded rules file) without forgetting what was sent.
 #[derive(Debug)]
 pub struct RollingWindow {
-    limit: u32,
+    limit: AtomicU32,
     period: Duration,
-    sent: std::sync::Mutex<std::collections::VecDeque<Instant>>,
+    sent: Mutex<std::collections::VecDeque<Instant>>,
 }
 
 impl RollingWindow {
     pub fn new(limit: u32, period: Duration) -> Self {
-        RollingWindow { limit: limit.max(1), period, sent: Default::default() }
+        RollingWindow { limit: AtomicU32::new(limit.max(1)), period, sent: Default::default() }
+    }
+
+    pub fn set_limit(&self, limit: u32) {
+        self.limit.store(limit.max(1), Ordering::Relaxed);
     }
 
     /// Takes a slot, waiting for one if the wait is at most `max_wait`; otherwise returns the
@@ -89,11 +173,13 @@ impl RollingWindow {
             while sent.front().is_some_and(|t| now.duration_since(*t) >= self.period) {
                 sent.pop_front();
             }
-            if (sent.len() as u32) < self.limit {
+            let limit = self.limit.load(Ordering::Relaxed) as usize;
+            if sent.len() < limit {
                 sent.push_back(now);
                 return Ok(());
             }
-            (sent[0] + self.period) - now
+            // With a lowered limit, a slot frees when all but `limit - 1` have aged out.
+            (sent[sent.len() - limit] + self.period) - now
         };
         if wait > max_wait {
             return Err(wait);
@@ -101,6 +187,70 @@ impl RollingWindow {
         tokio::time::sleep(wait).await;
         self.sent.lock().unwrap().push_back(Instant::now());
         Ok(())
+    }
+}
+
+/// At least `interval` between two requests: a per-minute pace spread evenly. The interval can
+/// change without forgetting when the last request went.
+#[derive(Debug)]
+pub struct Spacer {
+    interval: Mutex<Duration>,
+    next: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl Spacer {
+    pub fn new(interval: Duration) -> Self {
+        Spacer { interval: Mutex::new(interval), next: tokio::sync::Mutex::new(None) }
+    }
+
+    pub fn set_interval(&self, interval: Duration) {
+        *self.interval.lock().unwrap() = interval;
+    }
+
+    /// Waits for the request's turn if that is at most `max_wait`; otherwise returns the wait.
+    pub async fn acquire(&self, max_wait: Duration) -> Result<(), Duration> {
+        let mut next = self.next.lock().await;
+        let wait = next.map_or(Duration::ZERO, |n| n.saturating_duration_since(Instant::now()));
+        if wait > max_wait {
+            return Err(wait);
+        }
+        tokio::time::sleep(wait).await;
+        *next = Some(Instant::now() + *self.interval.lock().unwrap());
+        Ok(())
+    }
+}
+
+/// How long one call may still take. Its attempts and waits together end by `deadline`, and
+/// its waits (limit gates, retry back-off) add up to at most `wait_left`, so no call holds a
+/// pass longer than the caller allows, whatever the other side does.
+#[derive(Debug, Clone, Copy)]
+pub struct CallBudget {
+    deadline: Instant,
+    wait_left: Duration,
+}
+
+impl CallBudget {
+    pub fn new(total: Duration, max_wait: Duration, now: Instant) -> Self {
+        CallBudget { deadline: now + total, wait_left: max_wait }
+    }
+
+    /// Whether a wait of `wait` fits, leaving time for an attempt after it.
+    pub fn fits(&self, wait: Duration, now: Instant) -> bool {
+        wait <= self.wait_left && now + wait < self.deadline
+    }
+
+    /// Whether a wait of `wait` fits; if so it is counted.
+    pub fn take_wait(&mut self, wait: Duration, now: Instant) -> bool {
+        let fits = self.fits(wait, now);
+        if fits {
+            self.wait_left -= wait;
+        }
+        fits
+    }
+
+    /// Time left for the next attempt.
+    pub fn left(&self, now: Instant) -> Duration {
+        self.deadline.saturating_duration_since(now)
     }
 }
 
@@ -168,5 +318,85 @@ mod tests {
         assert_eq!(retry_delay(0, 0.0), Duration::from_millis(125));
         assert_eq!(retry_delay(2, 1.0), Duration::from_secs(1));
         assert_eq!(retry_delay(30, 1.0), Duration::from_secs(8));
+    }
+
+    #[test]
+    fn no_wait_is_longer_than_an_hour() {
+        let now = Instant::now();
+        let s = Duration::from_secs;
+        let mut g = Gate::default();
+        assert_eq!(g.limited(Some(Duration::MAX), None, now), MAX_WAIT);
+        assert_eq!(g.limited(None, Some(Duration::MAX), now), MAX_WAIT);
+        assert_eq!(g.wait_before(now), MAX_WAIT);
+        let mut g = Gate::default();
+        assert_eq!(g.observe(Some(0), Some(s(75 * 365 * 86_400)), now), Some(MAX_WAIT), "a reset in 2100");
+        assert_eq!(g.wait_before(now), MAX_WAIT);
+        assert_eq!(g.wait_before(now + MAX_WAIT), Duration::ZERO);
+        g.block(Duration::MAX, now);
+        assert_eq!(g.wait_before(now), MAX_WAIT);
+    }
+
+    #[test]
+    fn a_spent_budget_blocks_until_its_reset_and_a_block_is_never_shortened() {
+        let now = Instant::now();
+        let s = Duration::from_secs;
+        let mut g = Gate::default();
+        assert_eq!(g.observe(Some(0), Some(s(30)), now), Some(s(30)));
+        assert!(!g.is_open(now));
+        g.block(s(10), now);
+        assert_eq!(g.wait_before(now), s(30), "the longer block stays");
+        assert_eq!(g.observe(Some(5), Some(s(30)), now), None, "a budget left is no block");
+        assert!(g.is_open(now + s(31)));
+    }
+
+    #[test]
+    fn scopes_round_trip_through_their_keys() {
+        for scope in [Scope::Service, Scope::endpoint("incremental-export"), Scope::Ticket(TicketId(42))] {
+            assert_eq!(Scope::from_key(&scope.key()), Some(scope.clone()), "{scope}");
+        }
+        assert_eq!(Scope::from_key("ticket:x"), None);
+        assert_eq!(Scope::from_key("endpoint:"), None);
+        assert!(Scope::Ticket(TicketId(1)).is_ticket() && !Scope::Service.is_ticket());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lowered_window_limit_counts_what_was_already_sent() {
+        let window = RollingWindow::new(3, Duration::from_secs(3600));
+        for _ in 0..2 {
+            window.acquire(Duration::ZERO).await.unwrap();
+        }
+        window.set_limit(2);
+        assert!(window.acquire(Duration::ZERO).await.is_err(), "two of two already sent");
+        window.set_limit(3);
+        window.acquire(Duration::ZERO).await.unwrap();
+        assert!(window.acquire(Duration::ZERO).await.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_spacer_refuses_a_turn_further_off_than_allowed() {
+        let spacer = Spacer::new(Duration::from_secs(30));
+        spacer.acquire(Duration::from_secs(20)).await.unwrap();
+        assert_eq!(spacer.acquire(Duration::from_secs(20)).await, Err(Duration::from_secs(30)));
+        spacer.set_interval(Duration::from_secs(1));
+        tokio::time::advance(Duration::from_secs(15)).await;
+        spacer.acquire(Duration::from_secs(20)).await.unwrap();
+        let start = Instant::now();
+        spacer.acquire(Duration::from_secs(20)).await.unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(1), "the new interval applies");
+    }
+
+    #[test]
+    fn a_call_budget_bounds_waits_and_the_whole_call() {
+        let now = Instant::now();
+        let s = Duration::from_secs;
+        let mut b = CallBudget::new(s(45), s(20), now);
+        assert!(b.take_wait(s(15), now));
+        assert!(!b.take_wait(s(6), now + s(15)), "waits add up to 20 s at most");
+        assert!(b.take_wait(s(5), now + s(15)));
+        assert!(!b.take_wait(Duration::ZERO, now + s(45)), "nothing fits after the deadline");
+        assert_eq!(b.left(now + s(40)), s(5));
+        assert_eq!(b.left(now + s(50)), Duration::ZERO);
+        let mut b = CallBudget::new(s(10), s(20), now);
+        assert!(!b.take_wait(s(10), now), "no wait that leaves no time for the attempt");
     }
 }

@@ -21,6 +21,17 @@ pub struct StatusReport {
     pub repos: Vec<RepoRecord>,
     pub rate_limits: BTreeMap<String, RateBudget>,
     pub pending_intents: usize,
+    /// Rate-limit blocks in force: nothing is sent to that scope of that service before `until`.
+    pub blocks: Vec<BlockView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BlockView {
+    pub service: String,
+    /// `service`, `endpoint:NAME` or `ticket:ID`.
+    pub scope: String,
+    pub until: chrono::DateTime<Utc>,
+    pub reason: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -62,6 +73,16 @@ pub fn collect(rules: &Rules, store: &Store) -> crate::store::Result<StatusRepor
         repos: store.repo_records()?,
         rate_limits: store.budgets()?.into_iter().collect(),
         pending_intents: store.pending_intents()?.len(),
+        blocks: store
+            .active_blocks(now)?
+            .into_iter()
+            .map(|b| BlockView {
+                service: b.service.as_str().into(),
+                scope: b.scope.key(),
+                until: b.until,
+                reason: b.reason,
+            })
+            .collect(),
     })
 }
 
@@ -201,6 +222,20 @@ pub fn render_text(r: &StatusReport) -> String {
             "  {service:<8} {} of {} left\n",
             b.remaining.map_or("?".into(), |v| v.to_string()),
             b.limit.map_or("?".into(), |v| v.to_string())
+        ));
+    }
+    if !r.blocks.is_empty() {
+        out.push_str("\nrate-limit blocks (nothing is sent there before the time shown):\n");
+    }
+    let now = Utc::now();
+    for b in &r.blocks {
+        let minutes = (b.until - now).num_minutes();
+        out.push_str(&format!(
+            "  {:<8} {:<26} blocked until {} (in {minutes} min): {}\n",
+            b.service,
+            b.scope,
+            b.until.format("%Y-%m-%d %H:%M:%S UTC"),
+            b.reason
         ));
     }
     out

@@ -11,16 +11,18 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, ETAG, IF_NONE_MATCH};
 use reqwest::{Method, StatusCode};
-use tokio::time::Instant;
 use tracing::debug;
 use url::Url;
 
 use crate::domain::{Issue, IssueNumber, RepoName};
-use crate::http::{self, ApiError, ApiStats, Scope, Service};
-use crate::ratelimit::RollingWindow;
+use crate::http::{self, ApiError, ApiStats, ForbiddenScope, Service};
+use crate::limits::Target;
+use crate::ratelimit::{RollingWindow, Scope, Spacer};
 use crate::secret::Secret;
 
 const SVC: Service = Service::Github;
+/// GitHub's content-creating requests (issues, comments, edits): 80 a minute, 500 an hour.
+pub const WRITE_ENDPOINT: &str = "content-creation";
 /// GitHub's limit on issue and comment bodies, in characters.
 pub const BODY_LIMIT: usize = 65_536;
 
@@ -77,33 +79,39 @@ pub enum Listing<T> {
     Changed { items: Vec<T>, etag: Option<String> },
 }
 
-/// Spaces content-creating requests so GitHub's secondary limits are never reached.
+/// Spaces content-creating requests so GitHub's secondary limits are never reached. Its
+/// spacing and hourly window live in the shared `ApiStats`, so a new client (a reload) keeps
+/// counting where the last one stopped, under the limits the new rules set.
 #[derive(Debug)]
 struct Pacer {
-    interval: Option<Duration>,
-    next: tokio::sync::Mutex<Instant>,
+    spacing: Option<Arc<Spacer>>,
     /// GitHub allows 500 content creations an hour; a long backfill stops here, not at a 403.
-    hourly: Option<RollingWindow>,
+    hourly: Option<Arc<RollingWindow>>,
 }
 
 impl Pacer {
-    fn new(writes_per_minute: u32, writes_per_hour: u32) -> Self {
-        let interval = (writes_per_minute > 0).then(|| Duration::from_millis(60_000 / writes_per_minute as u64));
-        let hourly = (writes_per_hour > 0).then(|| RollingWindow::new(writes_per_hour, Duration::from_secs(3600)));
-        Pacer { interval, next: tokio::sync::Mutex::new(Instant::now()), hourly }
+    fn new(writes_per_minute: u32, writes_per_hour: u32, stats: &ApiStats) -> Self {
+        let spacing = (writes_per_minute > 0)
+            .then(|| stats.limits.spacer("github writes", Duration::from_millis(60_000 / writes_per_minute as u64)));
+        let hourly = (writes_per_hour > 0)
+            .then(|| stats.limits.window("github writes per hour", writes_per_hour, Duration::from_secs(3600)));
+        Pacer { spacing, hourly }
     }
 
+    /// Waits for the write's turn; a turn further off than `MAX_INLINE_WAIT` (both paces
+    /// together) stops the pass. The spacing goes first: a turn it gives and the hourly window
+    /// then refuses only delays the next write, while an hourly slot taken for nothing would
+    /// be lost for an hour.
     async fn wait(&self) -> Result<(), ApiError> {
-        if let Some(hourly) = &self.hourly {
-            hourly
-                .acquire(http::MAX_INLINE_WAIT)
-                .await
-                .map_err(|wait| ApiError::RateLimited { service: SVC.as_str(), retry_after: Some(wait) })?;
+        let limited = |wait| ApiError::limited(SVC, Scope::endpoint(WRITE_ENDPOINT), wait);
+        let start = tokio::time::Instant::now();
+        if let Some(spacing) = &self.spacing {
+            spacing.acquire(http::MAX_INLINE_WAIT).await.map_err(limited)?;
         }
-        let Some(interval) = self.interval else { return Ok(()) };
-        let mut next = self.next.lock().await;
-        tokio::time::sleep_until(*next).await;
-        *next = Instant::now() + interval;
+        if let Some(hourly) = &self.hourly {
+            let allowed = http::MAX_INLINE_WAIT.saturating_sub(start.elapsed());
+            hourly.acquire(allowed).await.map_err(limited)?;
+        }
         Ok(())
     }
 }
@@ -130,7 +138,8 @@ impl std::fmt::Debug for GithubClient {
 
 impl GithubClient {
     /// A client whose content-creating requests are spaced to `writes_per_minute` and capped at
-    /// `writes_per_hour` in any rolling hour (0 switches either off).
+    /// `writes_per_hour` in any rolling hour (0 switches either off), counting what earlier
+    /// clients sharing `stats` sent.
     pub fn new(
         base: Url,
         token: &Secret,
@@ -142,14 +151,8 @@ impl GithubClient {
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
             .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid-token-characters"));
         auth.set_sensitive(true);
-        GithubClient {
-            base,
-            auth,
-            http,
-            stats,
-            pacer: Arc::new(Pacer::new(writes_per_minute, writes_per_hour)),
-            clock_offset: Arc::default(),
-        }
+        let pacer = Arc::new(Pacer::new(writes_per_minute, writes_per_hour, &stats));
+        GithubClient { base, auth, http, stats, pacer, clock_offset: Arc::default() }
     }
 
     fn url(&self, path: &str) -> Url {
@@ -209,7 +212,7 @@ impl GithubClient {
             req = req.json(b);
         }
         let path = url.path().to_string();
-        let (status, headers, bytes) = http::execute(&self.stats, SVC, req).await?;
+        let (status, headers, bytes) = http::execute(&self.stats, &Target::service(SVC), req).await?;
         self.observe_clock(&headers);
         if !status.is_success() && status != StatusCode::NOT_MODIFIED {
             return Err(refuse_scope(http::status_error(SVC, status, &headers, &bytes), &path, &bytes));
@@ -374,11 +377,11 @@ fn refuse_scope(e: ApiError, path: &str, body: &[u8]) -> ApiError {
     let message = serde_json::from_slice::<wire::WireError>(body).ok().and_then(|b| b.message).unwrap_or_default();
     let in_repo = path.contains("/repos/") || path.contains("/repositories/");
     let scope = if !in_repo {
-        Scope::Account
+        ForbiddenScope::Account
     } else if message.to_ascii_lowercase().contains("locked") {
-        Scope::Issue
+        ForbiddenScope::Issue
     } else {
-        Scope::Repository
+        ForbiddenScope::Repository
     };
     ApiError::Forbidden { service, scope, detail: if message.is_empty() { detail } else { message } }
 }

@@ -38,9 +38,15 @@ pub enum Fault {
     RateLimited { retry_after_secs: u64 },
     /// The request is processed, and the response body is cut off half-way (a JSON body that ends early).
     Truncate,
-    /// The request is processed normally, but the answer comes only after this many
-    /// milliseconds (a busy server).
+    /// The request is processed after this many milliseconds and answered then (a busy
+    /// server); it is processed even if the client has stopped waiting.
     Slow { millis: u64 },
+    /// The connection is accepted and the request read, and no answer ever comes (a stuck proxy
+    /// in front of a dead backend); the handler does not run. Only a client timeout ends it.
+    BlackHole,
+    /// The request is processed and these headers are set on its answer, replacing the
+    /// handler's (absurd rate-limit values, a spent budget).
+    Headers(Vec<(String, String)>),
 }
 
 /// A scripted fault: fires on the next `times` requests matching `method` and `path_contains`.
@@ -221,6 +227,11 @@ pub async fn frontdoor(State(door): State<Arc<Frontdoor>>, req: Request, next: N
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let fault = door.faults.pick(&method, &path);
+    if fault == Some(Fault::BlackHole) {
+        door.log.record(LoggedRequest { method, path, query, status: 0, fault });
+        // Never answers; the server drops this future when the client gives up.
+        return std::future::pending().await;
+    }
     let response = match &fault {
         None => next.run(req).await,
         Some(Fault::LoseResponse) => {
@@ -230,14 +241,22 @@ pub async fn frontdoor(State(door): State<Arc<Frontdoor>>, req: Request, next: N
         Some(Fault::Drop) => broken_response(),
         Some(Fault::Truncate) => truncated(next.run(req).await).await,
         Some(Fault::Slow { millis }) => {
-            tokio::time::sleep(Duration::from_millis(*millis)).await;
-            next.run(req).await
+            // Like a real server, it carries the request out even if the client gives up
+            // waiting: the work does not belong to the connection.
+            let millis = *millis;
+            let work = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(millis)).await;
+                next.run(req).await
+            });
+            work.await.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
         Some(Fault::Status(code)) => error_response(door.service, *code),
         Some(Fault::RateLimited { retry_after_secs }) => rate_limited_response(door.service, *retry_after_secs),
+        Some(Fault::Headers(headers)) => with_headers(next.run(req).await, headers),
+        Some(Fault::BlackHole) => unreachable!("handled above"),
     };
     let status = match fault {
-        Some(Fault::Drop) | Some(Fault::LoseResponse) => 0,
+        Some(Fault::Drop) | Some(Fault::LoseResponse) | Some(Fault::BlackHole) => 0,
         _ => response.status().as_u16(),
     };
     door.log.record(LoggedRequest { method, path, query, status, fault });
@@ -252,6 +271,17 @@ async fn truncated(response: Response) -> Response {
     parts.headers.insert("content-length", HeaderValue::from(half.len()));
     parts.headers.remove("etag");
     Response::from_parts(parts, Body::from(half))
+}
+
+/// The same response with `headers` set (invalid names or values are skipped).
+fn with_headers(mut response: Response, headers: &[(String, String)]) -> Response {
+    for (name, value) in headers {
+        let name = axum::http::HeaderName::from_bytes(name.as_bytes());
+        if let (Ok(name), Ok(value)) = (name, HeaderValue::from_str(value)) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 /// A response whose body fails after the status line: the client sees a broken connection.

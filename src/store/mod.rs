@@ -1,10 +1,12 @@
 //! The state database (SQLite): the only module that runs SQL. Mappings, intents, cursors,
-//! failures, the ledger, pass records and push-back watermarks live here; see `schema.rs` for the tables.
+//! failures, the ledger, pass records, push-back watermarks and rate-limit blocks live here;
+//! see `schema.rs` for the tables.
 
 mod bulk;
 mod failures;
 mod forwarding;
 mod intents;
+mod limits;
 mod mappings;
 mod progress;
 mod schema;

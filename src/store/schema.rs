@@ -139,4 +139,15 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE failures;
     ALTER TABLE failures_v9 RENAME TO failures;
     "#,
+    // 10: rate-limit blocks per service and scope, so a new process honours a wait it was told.
+    r#"
+    CREATE TABLE limit_blocks (
+        service TEXT NOT NULL,
+        scope   TEXT NOT NULL,
+        until   TEXT NOT NULL,
+        reason  TEXT NOT NULL,
+        set_at  TEXT NOT NULL,
+        PRIMARY KEY (service, scope)
+    );
+    "#,
 ];

@@ -18,7 +18,9 @@ use super::{body, guard};
 use super::{settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
 use crate::domain::{RepoName, Ticket};
-use crate::http::{ApiError, Scope, Service};
+use crate::github::WRITE_ENDPOINT;
+use crate::http::{ApiError, ForbiddenScope, Service};
+use crate::ratelimit::Scope;
 use crate::store::{FailureClass, Intent, IntentKind, LinkState, NewFailure};
 
 const CURSOR: &str = "zendesk_export";
@@ -212,7 +214,8 @@ fn defer_when_budget_is_short(engine: &Engine) -> Result<(), ItemError> {
     match engine.budget_remaining(Service::Github) {
         Some(left) if left < BACKFILL_RESERVE => {
             warn!(github_rate_left = left, "GitHub budget is low: new issues wait for the reset, push-back goes on");
-            Err(ItemError::Api(ApiError::RateLimited { service: "github", retry_after: None }))
+            let wait = std::time::Duration::from_secs(60);
+            Err(ItemError::Api(ApiError::limited(Service::Github, Scope::endpoint(WRITE_ENDPOINT), wait)))
         }
         _ => Ok(()),
     }
@@ -260,7 +263,7 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
                 Ok(issue) => issue,
                 // The repository refuses this token's writes: its other tickets fail at once
                 // for the rest of this pass, without asking again.
-                Err(e @ ApiError::Forbidden { scope: Scope::Repository, .. }) => {
+                Err(e @ ApiError::Forbidden { scope: ForbiddenScope::Repository, .. }) => {
                     let why = format!("refused: GitHub does not let ticket-sync write to {}: {e}", payload.repo);
                     engine.repo_checks.lock().unwrap().insert(payload.repo.clone(), Some(why.clone()));
                     return Err(ItemError::Refused(why));

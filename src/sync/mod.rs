@@ -164,6 +164,11 @@ impl Engine {
             http,
             stats.clone(),
         );
+        // Waits an earlier process was told hold here too; new ones are kept for the next.
+        stats.limits.restore_blocks(store.active_blocks(chrono::Utc::now()).unwrap_or_default());
+        if !dry_run {
+            stats.limits.keep_blocks_in(store.clone());
+        }
         Engine {
             redactor: Redactor::new(rules.redact.clone()),
             epoch: format!("{}-{}", rules.fingerprint, process_nonce()),
@@ -262,9 +267,13 @@ impl Engine {
 
 /// A spent budget or a refused token affects every item alike: the pass stops (the cursor and
 /// watermarks stay, unfinished intents wait) instead of failing each item in turn. A refusal
-/// about one repository, issue or ticket (`Forbidden`) fails only what it is about.
+/// about one repository, issue or ticket (`Forbidden`) fails only what it is about, and so
+/// does a ticket's own limit (Zendesk's per-ticket updates).
 pub(crate) fn stops_pass(e: &ApiError) -> bool {
-    matches!(e, ApiError::RateLimited { .. } | ApiError::Unauthorized { .. })
+    match e {
+        ApiError::RateLimited { scope, .. } => !scope.is_ticket(),
+        _ => matches!(e, ApiError::Unauthorized { .. }),
+    }
 }
 
 /// Tries again, within the same pass, this many times after a passing failure.
@@ -301,10 +310,8 @@ fn classify(e: &ItemError) -> (FailureClass, Option<chrono::DateTime<chrono::Utc
         ItemError::Api(ApiError::Unanswered { .. }) => (FailureClass::Transient, Some(chrono::Utc::now() + SETTLE)),
         ItemError::Api(a) if a.is_transient() => (FailureClass::Transient, None),
         ItemError::Api(ApiError::Forbidden { .. } | ApiError::NotFound { .. }) => (FailureClass::Config, None),
-        ItemError::Api(ApiError::RateLimited { retry_after, .. }) => {
-            let until = retry_after.and_then(|d| chrono::Duration::from_std(d).ok()).map(|d| chrono::Utc::now() + d);
-            (FailureClass::Limited, until)
-        }
+        // The ticket's own limit: try again when it ends, not after the back-off.
+        ItemError::Api(ApiError::RateLimited { until, .. }) => (FailureClass::Limited, Some(*until)),
         _ => (FailureClass::Item, None),
     }
 }

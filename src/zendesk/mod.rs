@@ -13,11 +13,16 @@ use url::Url;
 
 use crate::domain::{Attachment, Ticket, TicketId};
 use crate::http::{self, ApiError, ApiStats, Service};
-use crate::ratelimit::RollingWindow;
+use crate::limits::Target;
+use crate::ratelimit::{RollingWindow, Scope};
 use crate::secret::Secret;
 
 const SVC: Service = Service::Zendesk;
 const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
+/// The incremental export's own limit (10 a minute), which its 429 does not name.
+pub const EXPORT_ENDPOINT: &str = "incremental-export";
+/// Ticket updates: the account-wide update limit, and per ticket 30 per 10 minutes.
+pub const UPDATE_ENDPOINT: &str = "tickets-update";
 
 /// Where an export read starts: a time for the very first poll, the stored cursor afterwards.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,13 +59,15 @@ pub struct ZendeskClient {
     auth: HeaderValue,
     http: reqwest::Client,
     stats: Arc<ApiStats>,
-    /// Zendesk's export allows 10 requests a minute (30 with High Volume) and says so only by 429s.
+    /// Zendesk's export allows 10 requests a minute (30 with High Volume) and says so only by
+    /// 429s. The window lives in `stats`, so a new client (a reload) keeps its history.
     export_window: Arc<RollingWindow>,
 }
 
 impl ZendeskClient {
     /// A client that paces the incremental export to `export_per_minute` requests in any
-    /// rolling minute (Zendesk's limit is 10, or 30 with the High Volume add-on).
+    /// rolling minute (Zendesk's limit is 10, or 30 with the High Volume add-on), counting what
+    /// earlier clients sharing `stats` sent.
     pub fn new(
         base: Url,
         email: &str,
@@ -77,8 +84,8 @@ impl ZendeskClient {
             base,
             auth,
             http,
+            export_window: stats.limits.window("zendesk incremental export", export_per_minute, MINUTE),
             stats,
-            export_window: Arc::new(RollingWindow::new(export_per_minute, MINUTE)),
         }
     }
 
@@ -86,13 +93,19 @@ impl ZendeskClient {
         http::join_path(&self.base, path)
     }
 
-    async fn call(&self, method: Method, url: Url, body: Option<&serde_json::Value>) -> Result<bytes::Bytes, ApiError> {
+    async fn call(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        target: &Target,
+    ) -> Result<bytes::Bytes, ApiError> {
         debug!(%method, path = url.path(), "zendesk request");
         let mut req = self.http.request(method, url).header(AUTHORIZATION, self.auth.clone());
         if let Some(b) = body {
             req = req.json(b);
         }
-        let (status, headers, bytes) = http::execute(&self.stats, SVC, req).await?;
+        let (status, headers, bytes) = http::execute(&self.stats, target, req).await?;
         if !status.is_success() {
             return Err(classify(http::status_error(SVC, status, &headers, &bytes), &bytes));
         }
@@ -104,7 +117,7 @@ impl ZendeskClient {
         self.export_window
             .acquire(http::MAX_INLINE_WAIT)
             .await
-            .map_err(|wait| ApiError::RateLimited { service: SVC.as_str(), retry_after: Some(wait) })?;
+            .map_err(|wait| ApiError::limited(SVC, Scope::endpoint(EXPORT_ENDPOINT), wait))?;
         let mut url = self.url("/api/v2/incremental/tickets/cursor.json");
         {
             let mut q = url.query_pairs_mut();
@@ -114,7 +127,7 @@ impl ZendeskClient {
             };
             q.append_pair("include", "organizations");
         }
-        let bytes = self.call(Method::GET, url, None).await?;
+        let bytes = self.call(Method::GET, url, None, &Target::silent_endpoint(SVC, EXPORT_ENDPOINT)).await?;
         let page: wire::ExportPage = http::decode(SVC, &bytes)?;
         Ok(to_domain_page(page))
     }
@@ -181,7 +194,8 @@ impl ZendeskClient {
                     q.append_pair("page[after]", a);
                 }
             }
-            let page: wire::CommentsPage = http::decode(SVC, &self.call(Method::GET, url, None).await?)?;
+            let bytes = self.call(Method::GET, url, None, &Target::service(SVC)).await?;
+            let page: wire::CommentsPage = http::decode(SVC, &bytes)?;
             let reached = stop_at.is_some_and(|s| page.comments.iter().any(|c| c.id <= s));
             out.extend(page.comments);
             // The page holding the stop mark also names the authors of its new comments.
@@ -212,7 +226,7 @@ impl ZendeskClient {
         }
         let body = serde_json::json!({ "ticket": ticket });
         let url = self.url(&format!("/api/v2/tickets/{id}.json"));
-        let bytes = self.call(Method::PUT, url, Some(&body)).await?;
+        let bytes = self.call(Method::PUT, url, Some(&body), &Target::ticket(SVC, UPDATE_ENDPOINT, id)).await?;
         let resp: wire::UpdateResponse = http::decode(SVC, &bytes)?;
         let comment_id = resp
             .audit
@@ -226,7 +240,7 @@ impl ZendeskClient {
 
     /// Checks the credentials; returns the API user's id and role.
     pub async fn whoami(&self) -> Result<(u64, Option<String>), ApiError> {
-        let bytes = self.call(Method::GET, self.url("/api/v2/users/me.json"), None).await?;
+        let bytes = self.call(Method::GET, self.url("/api/v2/users/me.json"), None, &Target::service(SVC)).await?;
         let env: wire::UserEnvelope = http::decode(SVC, &bytes)?;
         // An unauthenticated call to users/me answers 200 with an anonymous user (id 0 or null email).
         if env.user.id == 0 || env.user.email.is_none() {
@@ -243,7 +257,7 @@ impl ZendeskClient {
 fn classify(e: ApiError, body: &[u8]) -> ApiError {
     match e {
         ApiError::Forbidden { service, detail, .. } => {
-            ApiError::Forbidden { service, scope: http::Scope::Ticket, detail }
+            ApiError::Forbidden { service, scope: http::ForbiddenScope::Ticket, detail }
         }
         ApiError::Api { status: 422, service, body: text } => {
             let Ok(err) = serde_json::from_slice::<wire::ErrorBody>(body) else {

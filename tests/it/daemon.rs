@@ -66,6 +66,15 @@ impl Daemon {
         self.log.lock().unwrap().iter().filter(|l| l.contains(needle)).count()
     }
 
+    /// Waits (bounded) until `needle` has been logged at least `n` times.
+    async fn wait_for_count(&self, needle: &str, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.count_log(needle) < n {
+            assert!(Instant::now() < deadline, "fewer than {n} lines with {needle:?}; log:\n{}", self.log_text());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits for the process to exit, at most `limit`; returns its exit code.
     pub async fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
         let deadline = Instant::now() + limit;
@@ -218,4 +227,93 @@ async fn metrics_and_healthz_are_served_when_listen_is_set() {
     }
     daemon.signal("TERM");
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)).await, Some(0));
+}
+
+/// Rewrites the rules with one `[github]`/`[zendesk]` pacing key changed.
+fn set_pacing(env: &Env, key: &str, value: u32) {
+    env.rewrite_rules(ROUTES, EVERY_SECOND);
+    let text = std::fs::read_to_string(&env.rules_path).unwrap();
+    let line = text.lines().find(|l| l.starts_with(key)).expect("the sandbox rules set the key").to_string();
+    std::fs::write(&env.rules_path, text.replace(&line, &format!("{key} = {value}"))).unwrap();
+}
+
+#[tokio::test]
+async fn sighup_keeps_the_hourly_write_cap_and_applies_a_changed_one() {
+    let env = Env::with_routes(ROUTES, EVERY_SECOND).await;
+    env.sb.zendesk.set_export_limit_per_minute(None);
+    set_pacing(&env, "writes_per_hour", 2);
+    for i in 0..5 {
+        env.ticket(&format!("Backfill {i}"), &["escalated"]);
+    }
+    let issues = || env.sb.github.issues("acme/backend").len();
+    let mut daemon = Daemon::start(&env, &[]);
+    daemon.wait_for_count("pass failed", 1).await;
+    assert_eq!(issues(), 2, "the cap stopped the pass");
+    daemon.signal("HUP");
+    daemon.wait_for_count("rules reloaded", 1).await;
+    let failed = daemon.count_log("pass failed");
+    daemon.wait_for_count("pass failed", failed + 2).await;
+    assert_eq!(issues(), 2, "a reload does not reset the hourly cap");
+
+    set_pacing(&env, "writes_per_hour", 3);
+    daemon.signal("HUP");
+    daemon.wait_for_count("rules reloaded", 2).await;
+    let failed = daemon.count_log("pass failed");
+    daemon.wait_for_count("pass failed", failed + 2).await;
+    assert_eq!(issues(), 3, "a raised cap takes effect at once, counting the writes already made");
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)).await, Some(0));
+}
+
+#[tokio::test]
+async fn sighup_keeps_the_export_pace() {
+    let env = Env::with_routes(ROUTES, EVERY_SECOND).await;
+    env.sb.zendesk.set_export_limit_per_minute(None);
+    set_pacing(&env, "export_requests_per_minute", 1);
+    let exports = || env.sb.zendesk.door.log.count(|e| e.path.contains("/incremental/"));
+    let mut daemon = Daemon::start(&env, &[]);
+    daemon.wait_for_count("pass failed", 1).await;
+    assert_eq!(exports(), 1, "one export read a minute");
+    daemon.signal("HUP");
+    daemon.wait_for_count("rules reloaded", 1).await;
+    let failed = daemon.count_log("pass failed");
+    daemon.wait_for_count("pass failed", failed + 2).await;
+    assert_eq!(exports(), 1, "a reload does not reset the export pace");
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)).await, Some(0));
+}
+
+/// A notify socket whose messages are read and dropped, so the daemon never blocks on a full queue.
+fn notify_socket(env: &Env, name: &str) -> (String, Arc<std::sync::atomic::AtomicBool>) {
+    let path = env.dir.path().join(name);
+    let socket = UnixDatagram::bind(&path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = stop.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = socket.recv(&mut buf);
+        }
+    });
+    (path.to_str().unwrap().to_string(), stop)
+}
+
+#[tokio::test]
+async fn a_watchdog_shorter_than_one_request_is_reported_at_start() {
+    let env = Env::with_routes(ROUTES, EVERY_SECOND).await;
+    for (watchdog_usec, warned) in [("60000000", true), ("120000000", false)] {
+        let (socket, stop) = notify_socket(&env, &format!("notify-{watchdog_usec}.sock"));
+        let mut daemon = Daemon::start(&env, &[("NOTIFY_SOCKET", &socket), ("WATCHDOG_USEC", watchdog_usec)]);
+        daemon.wait_for_log("pass complete").await;
+        daemon.signal("TERM");
+        assert_eq!(daemon.wait_exit(Duration::from_secs(10)).await, Some(0));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let log = daemon.log_text();
+        assert_eq!(
+            log.contains("longer than half the watchdog interval"),
+            warned,
+            "WATCHDOG_USEC={watchdog_usec}:\n{log}"
+        );
+    }
 }

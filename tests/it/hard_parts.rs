@@ -348,3 +348,29 @@ async fn a_transfer_redirect_by_repository_id_is_followed() {
     assert_eq!((report.forwarded, report.failed), (1, 0), "{report:?}");
     assert_eq!(forwarded(&env, "acme/billing", moved).len(), 1);
 }
+
+/// A create that gets no answer in time may still be carried out by GitHub. Looking for it at
+/// once (an in-pass retry, or the ticket re-seen in the export) could miss it and create a
+/// second issue; the ticket waits until the server must have finished.
+#[tokio::test]
+async fn a_create_that_times_out_is_never_duplicated() {
+    let env = Env::new().await;
+    let id = env.ticket("Slow GitHub", &["escalated"]);
+    let slow = FaultRule::new(Some(Method::POST), "/acme/backend/issues", Fault::Slow { millis: 1500 });
+    env.sb.github.door.faults.push(slow);
+    let short = [("TICKET_SYNC_HTTP_TIMEOUT_MS", "300"), ("TICKET_SYNC_CALL_BUDGET_MS", "1000")];
+    let out = env.bin(&["sync"], &short).await;
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(env.issues_for(REPO, id).len(), 1, "GitHub carried the create out after the client gave up");
+    let failure = env.engine().store.failure_at(TicketId(id), "escalate").unwrap().expect("recorded");
+    assert!(failure.next_attempt_at > chrono::Utc::now() + chrono::Duration::seconds(30), "{failure:?}");
+
+    let again = env.bin(&["sync"], &[]).await;
+    assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(env.issues_for(REPO, id).len(), 1, "a second issue was created");
+    env.engine().store.retry_now(TicketId(id)).unwrap();
+    env.bin(&["sync"], &[]).await;
+    assert_eq!(env.issues_for(REPO, id).len(), 1);
+    assert_eq!(env.link_notes(id).len(), 1, "the create was adopted and linked");
+}

@@ -1,10 +1,18 @@
 //! Rate limits and faults: waits are honoured, transient failures retried, budgets kept for push-back.
 
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use axum::http::Method;
+use chrono::Utc;
+use ticket_sync::domain::TicketId;
+use ticket_sync::http::ApiError;
 use ticket_sync::sandbox::{Fault, FaultRule};
+use ticket_sync::store::Store;
 use ticket_sync::sync::PassError;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::Env;
+use crate::harness::{Env, PUSHBACK, ROUTES};
 
 #[tokio::test]
 async fn a_low_github_budget_defers_new_issues_without_losing_any() {
@@ -83,4 +91,207 @@ async fn the_hourly_write_cap_stops_a_backfill_without_failing_tickets() {
     assert_eq!(created, 2, "exactly the hourly cap");
     assert_eq!(env.sb.github.door.log.count(|e| e.method == axum::http::Method::POST), 2, "no request beyond the cap");
     assert!(engine.store.failures().unwrap().is_empty(), "waiting for the cap is not a failure");
+}
+
+const REPO: &str = "acme/backend";
+
+/// Runs the binary and kills it if it has not exited within `limit`, so a hang fails the test
+/// instead of stalling the suite.
+async fn bin_within(env: &Env, args: &[&str], vars: &[(&str, &str)], limit: Duration) -> Output {
+    let mut cmd = env.command(args, vars);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().expect("binary runs");
+    let pid = child.id() as i32;
+    let waiter = tokio::task::spawn_blocking(move || child.wait_with_output().expect("binary runs"));
+    match tokio::time::timeout(limit, waiter).await {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            // SAFETY: kill(2) on the pid of the child this test started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("`ticket-sync {}` did not finish within {limit:?}", args.join(" "));
+        }
+    }
+}
+
+/// `status --json`, read from the test's database.
+fn status_json(env: &Env) -> serde_json::Value {
+    let rules = ticket_sync::config::load(&env.rules_path).unwrap();
+    let store = Store::open_read_only(&rules.state_path).unwrap();
+    serde_json::to_value(ticket_sync::status::collect(&rules, &store).unwrap()).unwrap()
+}
+
+/// The active blocks `status --json` shows for `service`, as (scope, seconds left).
+fn blocks(env: &Env, service: &str) -> Vec<(String, i64)> {
+    let status = status_json(env);
+    let Some(list) = status["blocks"].as_array() else { panic!("status shows no blocks: {status}") };
+    list.iter()
+        .filter(|b| b["service"] == service)
+        .map(|b| {
+            let until = chrono::DateTime::parse_from_rfc3339(b["until"].as_str().unwrap()).unwrap();
+            (b["scope"].as_str().unwrap().to_string(), (until.to_utc() - Utc::now()).num_seconds())
+        })
+        .collect()
+}
+
+fn puts_to(env: &Env, ticket: u64) -> usize {
+    let path = format!("/api/v2/tickets/{ticket}.json");
+    env.sb.zendesk.door.log.count(|e| e.method == Method::PUT && e.path == path)
+}
+
+#[tokio::test]
+async fn a_hot_tickets_update_limit_fails_only_that_ticket() {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let (hot, hot_issue) = env.linked("Hot ticket").await;
+    let (calm, calm_issue) = env.linked("Calm ticket").await;
+    env.sb.zendesk.use_ticket_updates(hot, 30);
+    env.sb.github.close_issue(REPO, hot_issue, "completed", "alice");
+    env.sb.github.close_issue(REPO, calm_issue, "completed", "alice");
+    let engine = env.engine();
+    let cancel = CancellationToken::new();
+    let report = engine.push(&cancel).await.expect("one ticket's limit does not stop the pass");
+    assert_eq!((report.pushed, report.failed), (1, 1), "{report:?}");
+    assert_eq!(env.push_notes(calm).len(), 1);
+    assert!(env.push_notes(hot).is_empty());
+    let failure =
+        engine.store.failure_at(TicketId(hot), "push").unwrap().expect("the hot ticket's failure is recorded");
+    let wait = failure.next_attempt_at - Utc::now();
+    assert!(
+        wait > chrono::Duration::minutes(5) && wait <= chrono::Duration::seconds(600),
+        "the next attempt comes when the ticket's window ends, not after the 60 s back-off: {failure:?}"
+    );
+    assert!(!failure.parked);
+
+    // Zendesk is not closed for anyone else: a new escalation in the same process goes through.
+    let fresh = env.ticket("New escalation", &["escalated"]);
+    let report = engine.escalate(&cancel).await.expect("the service is not blocked");
+    assert_eq!(report.created, 1, "{report:?}");
+    assert_eq!(env.link_notes(fresh).len(), 1);
+    // The hot ticket is not asked again inside its window, by this process or the next.
+    let tries = puts_to(&env, hot);
+    env.sb.github.add_comment(REPO, hot_issue, "carol", "still on it");
+    engine.push(&cancel).await.expect("pass runs");
+    env.push().await;
+    assert_eq!(puts_to(&env, hot), tries);
+    assert!(blocks(&env, "zendesk").iter().any(|(scope, _)| *scope == format!("ticket:{hot}")), "status shows it");
+}
+
+#[tokio::test]
+async fn an_export_limit_blocks_only_the_export() {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let (id, issue) = env.linked("Linked").await;
+    env.sb.github.close_issue(REPO, issue, "completed", "alice");
+    let rule = FaultRule::new(None, "/incremental/", Fault::RateLimited { retry_after_secs: 300 });
+    env.sb.zendesk.door.faults.push(rule);
+    let engine = env.engine();
+    let cancel = CancellationToken::new();
+    let err = engine.escalate(&cancel).await.expect_err("the export read stops the escalation pass");
+    assert!(matches!(err, PassError::Api(ApiError::RateLimited { .. })), "{err}");
+    let report = engine.push(&cancel).await.expect("ticket updates are not behind the export's limit");
+    assert_eq!(report.pushed, 1, "{report:?}");
+    assert_eq!(env.push_notes(id).len(), 1);
+    let exports = env.sb.zendesk.door.log.count(|e| e.path.contains("/incremental/"));
+    engine.escalate(&cancel).await.expect_err("the export is still waiting");
+    assert_eq!(env.sb.zendesk.door.log.count(|e| e.path.contains("/incremental/")), exports, "not asked again");
+    assert_eq!(blocks(&env, "zendesk").len(), 1, "one block, on the export");
+}
+
+#[tokio::test]
+async fn absurd_rate_limit_headers_neither_panic_nor_silence_a_service_for_long() {
+    let env = Env::new().await;
+    let id = env.ticket("Absurd", &["escalated"]);
+    let absurd_reset = vec![("ratelimit-reset".to_string(), i64::MAX.to_string())];
+    env.sb.zendesk.door.faults.push(FaultRule::new(None, "/incremental/", Fault::Headers(absurd_reset)));
+    let endless = Fault::RateLimited { retry_after_secs: u64::MAX };
+    env.sb.github.door.faults.push(FaultRule::new(Some(Method::GET), "/repos/acme/backend", endless));
+    let err = env.engine().escalate(&CancellationToken::new()).await.expect_err("GitHub asked to wait");
+    assert!(matches!(err, PassError::Api(ApiError::RateLimited { .. })), "{err}");
+    let github = blocks(&env, "github");
+    assert_eq!(github.len(), 1, "{github:?}");
+    let (scope, left) = &github[0];
+    assert_eq!(scope, "service");
+    assert!((3500..=3600).contains(left), "the wait is capped at an hour: {left} s");
+    assert!(env.issues_for(REPO, id).is_empty());
+}
+
+#[tokio::test]
+async fn a_spent_budget_with_a_far_reset_blocks_for_an_hour_at_most_and_status_says_so() {
+    let env = Env::new().await;
+    env.ticket("Spent", &["escalated"]);
+    let spent = vec![
+        ("x-ratelimit-remaining".to_string(), "0".to_string()),
+        ("x-ratelimit-reset".to_string(), "4102444800".to_string()), // 2100-01-01
+    ];
+    env.sb.github.door.faults.push(FaultRule::new(Some(Method::GET), "/repos/acme/backend", Fault::Headers(spent)));
+    let err = env.engine().escalate(&CancellationToken::new()).await.expect_err("the budget is spent");
+    assert!(matches!(err, PassError::Api(ApiError::RateLimited { .. })), "{err}");
+    let github = blocks(&env, "github");
+    assert!(
+        github.iter().any(|(scope, left)| scope == "service" && (3500..=3600).contains(left)),
+        "blocked for an hour at most, and status says so: {github:?}"
+    );
+    let sent = env.sb.github.door.log.len();
+    env.engine().escalate(&CancellationToken::new()).await.expect_err("a new engine honours the block");
+    assert_eq!(env.sb.github.door.log.len(), sent, "nothing sent to GitHub inside the block");
+}
+
+#[tokio::test]
+async fn a_new_process_honours_a_wait_the_previous_one_was_told() {
+    let env = Env::new().await;
+    let id = env.ticket("Told to wait", &["escalated"]);
+    let told = Fault::RateLimited { retry_after_secs: 3000 };
+    env.sb.github.door.faults.push(FaultRule::new(Some(Method::POST), "/issues", told));
+    let first = env.bin(&["sync"], &[]).await;
+    assert_eq!(first.status.code(), Some(1), "{}", String::from_utf8_lossy(&first.stderr));
+    let sent = env.sb.github.door.log.len();
+    let second = env.bin(&["sync"], &[]).await;
+    assert_eq!(second.status.code(), Some(1), "{}", String::from_utf8_lossy(&second.stderr));
+    assert_eq!(env.sb.github.door.log.len(), sent, "the new process sent nothing to GitHub inside the wait");
+    assert!(env.issues_for(REPO, id).is_empty());
+    let status = env.bin(&["status"], &[]).await;
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("github") && text.contains("blocked until"), "{text}");
+}
+
+#[tokio::test]
+async fn a_black_holed_request_fails_its_item_and_the_next_one_proceeds() {
+    let env = Env::new().await;
+    let lost = env.ticket("Lost in a black hole", &["escalated"]);
+    let fine = env.ticket("Fine", &["escalated"]);
+    let path = format!("/tickets/{lost}/comments");
+    env.sb.zendesk.door.faults.push(FaultRule::new(Some(Method::GET), &path, Fault::BlackHole).times(100));
+    let short = [("TICKET_SYNC_HTTP_TIMEOUT_MS", "300"), ("TICKET_SYNC_CALL_BUDGET_MS", "1500")];
+    let out = bin_within(&env, &["sync"], &short, Duration::from_secs(60)).await;
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let store = Store::open_read_only(&env.db_path()).unwrap();
+    let failure =
+        store.failure_at(TicketId(lost), "escalate").unwrap().expect("the black-holed ticket's failure is recorded");
+    assert_eq!(failure.stage, "escalate");
+    assert!(failure.error.contains("timed out"), "{}", failure.error);
+    assert!(env.issues_for(REPO, lost).is_empty());
+    assert_eq!(env.issues_for(REPO, fine).len(), 1, "the next ticket went on");
+    assert_eq!(env.link_notes(fine).len(), 1);
+    let tries = env.sb.zendesk.door.log.count(|e| e.path.contains(&path));
+    assert!((1..=4).contains(&tries), "retried only within the call's budget: {tries}");
+}
+
+#[tokio::test]
+async fn sync_stops_at_its_deadline_and_the_next_run_resumes() {
+    let env = Env::new().await;
+    let stuck = env.ticket("Stuck", &["escalated"]);
+    let next = env.ticket("Next", &["escalated"]);
+    let path = format!("/tickets/{stuck}/comments");
+    env.sb.zendesk.door.faults.push(FaultRule::new(Some(Method::GET), &path, Fault::BlackHole));
+    let patient = [("TICKET_SYNC_HTTP_TIMEOUT_MS", "600000"), ("TICKET_SYNC_CALL_BUDGET_MS", "600000")];
+    let out = bin_within(&env, &["sync", "--deadline", "2"], &patient, Duration::from_secs(60)).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("deadline"), "{stderr}");
+    assert!(env.issues_for(REPO, stuck).is_empty() && env.issues_for(REPO, next).is_empty());
+    assert_eq!(status_json(&env)["last_pass"]["escalate"]["outcome"], "failed", "not left as running");
+    let again = env.bin(&["sync"], &[]).await;
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    for id in [stuck, next] {
+        assert_eq!(env.issues_for(REPO, id).len(), 1, "ticket {id}");
+        assert_eq!(env.link_notes(id).len(), 1, "ticket {id}");
+    }
 }

@@ -215,6 +215,16 @@ impl FakeZendesk {
         self.store().ticket_mut(ticket).filled_fields.insert(field_id);
     }
 
+    /// Counts `n` updates of ticket `id` against its per-ticket budget (30 per 10 minutes), as
+    /// another integration or a busy agent would; the ticket itself does not change.
+    pub fn use_ticket_updates(&self, id: u64, n: u32) {
+        let now = self.now();
+        let mut store = self.store();
+        for _ in 0..n {
+            let _ = store.limits.take_ticket_update(id, now);
+        }
+    }
+
     /// Incremental-export calls allowed per sandbox-clock minute; `None` lifts the limit.
     pub fn set_export_limit_per_minute(&self, limit: Option<u32>) {
         self.store().limits.export_limit = limit;

@@ -172,10 +172,28 @@ async fn per_ticket_updates_are_limited_to_30_per_10_minutes() {
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry_after: u64 = header(&refused, "retry-after").parse().unwrap();
     assert!((1..=600).contains(&retry_after));
+    // The refusal names its scope: the same header, spent, with the wait as its reset.
+    let spent = header(&refused, "zendesk-ratelimit-per-ticket-updates").to_string();
+    assert_eq!(spent, format!("total=30; remaining=0; resets={retry_after}"));
+    assert_ne!(header(&refused, "x-rate-limit-remaining"), "0", "the account budget is not what ran out");
     assert_eq!(sb.zd.comments(id).len(), 31, "the refused update was not applied");
-    assert_eq!(sb.update(other, json!({"status": "open"})).await.status(), StatusCode::OK);
+    let quiet = sb.update(other, json!({"status": "open"})).await;
+    assert_eq!(quiet.status(), StatusCode::OK);
+    assert!(header(&quiet, "zendesk-ratelimit-per-ticket-updates").starts_with("total=30; remaining=29; resets="));
     sb.advance(600);
     assert_eq!(sb.update(id, json!({"status": "open"})).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn updates_counted_by_another_client_spend_the_same_ticket_budget() {
+    let sb = sandbox().await;
+    let id = sb.customer_ticket("Hot");
+    sb.zd.use_ticket_updates(id, 29);
+    let last = sb.update(id, json!({"comment": {"body": "the thirtieth"}})).await;
+    assert_eq!(last.status(), StatusCode::OK);
+    assert!(header(&last, "zendesk-ratelimit-per-ticket-updates").starts_with("total=30; remaining=0; resets="));
+    let refused = sb.update(id, json!({"comment": {"body": "one too many"}})).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test]
@@ -192,6 +210,24 @@ async fn lost_response_on_put_applies_the_update_but_the_client_sees_an_error() 
     assert_eq!(sb.zd.comments(id).last().unwrap().body, "Fixed.");
     let logged = sb.zd.door.log.entries();
     assert_eq!(logged.last().unwrap().fault, Some(Fault::LoseResponse));
+}
+
+#[tokio::test]
+async fn a_black_hole_never_answers_and_injected_headers_replace_the_handlers() {
+    let sb = sandbox().await;
+    let id = sb.customer_ticket("Lost");
+    sb.zd.door.faults.push(FaultRule::new(Some(Method::GET), "/api/v2/tickets/", Fault::BlackHole));
+    let url = sb.url(&format!("/api/v2/tickets/{id}.json"));
+    let request = sb.http.get(&url).header("authorization", basic(EMAIL, TOKEN));
+    let outcome = request.timeout(std::time::Duration::from_millis(300)).send().await;
+    assert!(outcome.is_err_and(|e| e.is_timeout()), "no answer, only the client's timeout");
+    assert_eq!(sb.zd.door.log.entries().last().unwrap().status, 0);
+
+    let absurd = vec![("ratelimit-reset".to_string(), i64::MAX.to_string())];
+    sb.zd.door.faults.push(FaultRule::new(Some(Method::GET), "/api/v2/tickets/", Fault::Headers(absurd)));
+    let response = sb.get(&format!("/api/v2/tickets/{id}.json")).await;
+    assert_eq!(response.status(), StatusCode::OK, "the handler ran");
+    assert_eq!(header(&response, "ratelimit-reset"), "9223372036854775807");
 }
 
 #[tokio::test]

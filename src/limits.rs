@@ -1,0 +1,349 @@
+//! Rate limits as both clients meet them, beside `http.rs`: Zendesk's endpoint headers, what a
+//! limit answer limits (`Target` → `Scope`), and the state that outlives a client (`Limits`):
+//! a gate per service and scope, the paces the rules set, and the blocks kept in the state
+//! database so a new process honours a wait the last one was told.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use tokio::time::Instant;
+use tracing::error;
+
+use crate::domain::TicketId;
+use crate::http::{read_budget, retry_after, Service};
+use crate::ratelimit::{capped, Gate, RollingWindow, Scope, Spacer, MAX_WAIT};
+
+/// A wait as a chrono duration, cut to `MAX_WAIT` so that adding it to a time cannot overflow.
+pub(crate) fn chrono_secs(wait: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(capped(wait)).unwrap_or(chrono::Duration::hours(1))
+}
+
+/// How long until `at`, zero if it is past.
+pub(crate) fn until(at: DateTime<Utc>) -> Duration {
+    (at - Utc::now()).to_std().unwrap_or_default()
+}
+
+/// One of Zendesk's endpoint limits as its header reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointBudget {
+    pub total: Option<u64>,
+    pub remaining: u64,
+    pub resets: Duration,
+}
+
+/// The limit Zendesk names `per-ticket-updates`: 30 updates of one ticket per 10 minutes.
+const PER_TICKET: &str = "per-ticket-updates";
+
+/// Zendesk's endpoint limits, `zendesk-ratelimit-NAME: total=N; remaining=M; resets=S` (older
+/// spelling `zendesk-rate-limit-NAME`), by NAME. Values that do not parse are skipped.
+pub fn endpoint_budgets(headers: &HeaderMap) -> Vec<(String, EndpointBudget)> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        let name = name.as_str();
+        let Some(endpoint) = name.strip_prefix("zendesk-ratelimit-").or(name.strip_prefix("zendesk-rate-limit-"))
+        else {
+            continue;
+        };
+        let Some(value) = value.to_str().ok() else { continue };
+        let field = |key: &str| {
+            value.split(';').find_map(|part| {
+                let (k, v) = part.split_once('=')?;
+                (k.trim() == key).then(|| v.trim().parse::<u64>().ok()).flatten()
+            })
+        };
+        if let (Some(remaining), Some(resets)) = (field("remaining"), field("resets")) {
+            let budget = EndpointBudget { total: field("total"), remaining, resets: Duration::from_secs(resets) };
+            out.push((endpoint.to_string(), budget));
+        }
+    }
+    out
+}
+
+/// What a request is, as far as rate limits care: its service, the endpoint whose own limit
+/// it counts against, and the ticket it updates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub service: Service,
+    pub endpoint: Option<&'static str>,
+    pub ticket: Option<TicketId>,
+    /// The endpoint's own limit answers with a bare 429 that does not name it (Zendesk's
+    /// export): a 429 there, with the account budget left, is the endpoint's.
+    pub silent_limit: bool,
+}
+
+impl Target {
+    pub fn service(service: Service) -> Target {
+        Target { service, endpoint: None, ticket: None, silent_limit: false }
+    }
+
+    /// An endpoint with a limit of its own that its 429 does not name.
+    pub fn silent_endpoint(service: Service, endpoint: &'static str) -> Target {
+        Target { service, endpoint: Some(endpoint), ticket: None, silent_limit: true }
+    }
+
+    pub fn ticket(service: Service, endpoint: &'static str, ticket: TicketId) -> Target {
+        Target { service, endpoint: Some(endpoint), ticket: Some(ticket), silent_limit: false }
+    }
+
+    /// The scopes whose gates this request must pass.
+    fn scopes(&self) -> Vec<Scope> {
+        let mut scopes = vec![Scope::Service];
+        scopes.extend(self.endpoint.map(Scope::endpoint));
+        scopes.extend(self.ticket.map(Scope::Ticket));
+        scopes
+    }
+
+    /// The scope an endpoint header names: the ticket for `per-ticket-updates`, else the endpoint.
+    fn named(&self, endpoint: &str) -> Scope {
+        match self.ticket {
+            Some(id) if endpoint == PER_TICKET => Scope::Ticket(id),
+            _ => Scope::endpoint(endpoint),
+        }
+    }
+}
+
+/// What a limit answer to `target` limits, and the wait its headers give beyond `retry-after`:
+/// a spent account budget is the service's; a spent endpoint budget (the per-ticket one
+/// included) is that endpoint's or ticket's; a bare 429 from an endpoint with a silent limit
+/// of its own is that endpoint's; anything else is the service's.
+pub fn limit_scope(target: &Target, headers: &HeaderMap) -> (Scope, Option<Duration>) {
+    let account = read_budget(headers);
+    let account_reset = || account.as_ref().and_then(|b| b.reset_at).map(until);
+    if account.as_ref().and_then(|b| b.remaining) == Some(0) {
+        return (Scope::Service, account_reset());
+    }
+    if let Some((name, b)) = endpoint_budgets(headers).into_iter().find(|(_, b)| b.remaining == 0) {
+        return (target.named(&name), Some(b.resets));
+    }
+    match target.endpoint {
+        Some(e) if target.silent_limit => (Scope::endpoint(e), None),
+        _ => (Scope::Service, account_reset()),
+    }
+}
+
+/// A scope's block as the store keeps it, so a new process honours a wait the last one was told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub service: Service,
+    pub scope: Scope,
+    pub until: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// Where blocks are kept across processes (the state database).
+pub trait BlockStore: Send + Sync {
+    fn save_block(&self, block: &Block);
+}
+
+/// The block store, if any (a dry run keeps none).
+#[derive(Default)]
+struct BlockSink(Option<Arc<dyn BlockStore>>);
+
+impl std::fmt::Debug for BlockSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "BlockSink(store)" } else { "BlockSink(none)" })
+    }
+}
+
+/// Rate-limit state for the life of a process: gates per service and scope, shared paces, and
+/// where new blocks are kept.
+#[derive(Debug, Default)]
+pub struct Limits {
+    gates: Mutex<BTreeMap<(Service, Scope), Gate>>,
+    windows: Mutex<BTreeMap<&'static str, Arc<RollingWindow>>>,
+    spacers: Mutex<BTreeMap<&'static str, Arc<Spacer>>>,
+    sink: Mutex<BlockSink>,
+}
+
+impl Limits {
+    /// The longest wait any of the target's gates asks for, and whose it is.
+    pub fn wait(&self, target: &Target) -> (Duration, Scope) {
+        let now = Instant::now();
+        let gates = self.gates.lock().unwrap();
+        let wait =
+            |scope: &Scope| gates.get(&(target.service, scope.clone())).map_or(Duration::ZERO, |g| g.wait_before(now));
+        let scopes = target.scopes();
+        let longest = scopes.into_iter().map(|s| (wait(&s), s)).max_by_key(|(w, _)| *w);
+        longest.unwrap_or((Duration::ZERO, Scope::Service))
+    }
+
+    /// Records the budgets an answer reported: the account's, and any endpoint's that is spent.
+    pub fn observe(&self, target: &Target, headers: &HeaderMap) {
+        let budget = read_budget(headers);
+        let remaining = budget.as_ref().and_then(|b| b.remaining);
+        let reset_in = budget.as_ref().and_then(|b| b.reset_at).map(until);
+        let spent = self.gate(target.service, Scope::Service, |g, now| g.observe(remaining, reset_in, now));
+        if let Some(wait) = spent {
+            let asked = budget.and_then(|b| b.reset_at).map(until).unwrap_or(wait);
+            self.blocked(target.service, Scope::Service, asked, wait, "the budget is spent until its reset");
+        }
+        for (name, b) in endpoint_budgets(headers).into_iter().filter(|(_, b)| b.remaining == 0) {
+            let scope = target.named(&name);
+            let wait = capped(b.resets);
+            self.gate(target.service, scope.clone(), |g, now| g.block(wait, now));
+            self.blocked(
+                target.service,
+                scope,
+                b.resets,
+                wait,
+                &format!("{name}: the budget is spent until its reset"),
+            );
+        }
+    }
+
+    /// Records a limit answer to `target`; returns what it limits and for how long.
+    pub fn limited(&self, target: &Target, status: StatusCode, headers: &HeaderMap) -> (Scope, Duration) {
+        let (scope, reset_in) = limit_scope(target, headers);
+        let told = retry_after(headers);
+        let wait = self.gate(target.service, scope.clone(), |g, now| g.limited(told, reset_in, now));
+        let reason = match told {
+            Some(t) => format!("{} with retry-after {} s", status.as_u16(), t.as_secs()),
+            None => format!("{} without retry-after", status.as_u16()),
+        };
+        self.blocked(target.service, scope.clone(), told.or(reset_in).unwrap_or(wait), wait, &reason);
+        (scope, wait)
+    }
+
+    fn gate<T>(&self, service: Service, scope: Scope, f: impl FnOnce(&mut Gate, Instant) -> T) -> T {
+        let now = Instant::now();
+        let mut gates = self.gates.lock().unwrap();
+        // Ticket gates come and go with hot tickets; forget the ones that hold nothing back.
+        gates.retain(|(_, s), g| !s.is_ticket() || !g.is_open(now));
+        f(gates.entry((service, scope)).or_default(), now)
+    }
+
+    /// A new block: said loudly when the service asked for more than `MAX_WAIT`, and kept in
+    /// the block store for the next process.
+    fn blocked(&self, service: Service, scope: Scope, asked: Duration, wait: Duration, reason: &str) {
+        if asked > MAX_WAIT {
+            error!(
+                service = service.as_str(),
+                scope = %scope,
+                asked_seconds = asked.as_secs(),
+                waiting_seconds = wait.as_secs(),
+                "the service asked for a rate-limit wait longer than an hour; waiting an hour instead (a wrong header? check the service's status page)"
+            );
+        }
+        let block = Block { service, scope, until: Utc::now() + chrono_secs(wait), reason: reason.to_string() };
+        if let Some(store) = &self.sink.lock().unwrap().0 {
+            store.save_block(&block);
+        }
+    }
+
+    /// Keeps every new block in `store` from now on.
+    pub fn keep_blocks_in(&self, store: Arc<dyn BlockStore>) {
+        self.sink.lock().unwrap().0 = Some(store);
+    }
+
+    /// Closes the gates of blocks an earlier process was told about (each at most an hour).
+    pub fn restore_blocks(&self, blocks: impl IntoIterator<Item = Block>) {
+        for b in blocks {
+            let wait = until(b.until);
+            if !wait.is_zero() {
+                self.gate(b.service, b.scope, |g, now| g.block(wait, now));
+            }
+        }
+    }
+
+    /// The shared pace `name`: at most `limit` requests per `period`, whoever sends them. A
+    /// later call with another limit changes it (a reloaded rules file), keeping the history.
+    pub fn window(&self, name: &'static str, limit: u32, period: Duration) -> Arc<RollingWindow> {
+        let mut windows = self.windows.lock().unwrap();
+        let window = windows.entry(name).or_insert_with(|| Arc::new(RollingWindow::new(limit, period)));
+        window.set_limit(limit);
+        window.clone()
+    }
+
+    /// The shared spacing `name`: at least `interval` between two requests.
+    pub fn spacer(&self, name: &'static str, interval: Duration) -> Arc<Spacer> {
+        let mut spacers = self.spacers.lock().unwrap();
+        let spacer = spacers.entry(name).or_insert_with(|| Arc::new(Spacer::new(interval)));
+        spacer.set_interval(interval);
+        spacer.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn endpoint_headers_in_both_spellings() {
+        let h = headers(&[
+            ("zendesk-ratelimit-per-ticket-updates", "total=30; remaining=0; resets=468"),
+            ("zendesk-rate-limit-tickets-update", "total=20;remaining=19;resets=59"),
+            ("zendesk-ratelimit-broken", "total=x; remaining=; resets=1"),
+        ]);
+        let mut got = endpoint_budgets(&h);
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        let s = Duration::from_secs;
+        assert_eq!(
+            got,
+            [
+                ("per-ticket-updates".to_string(), EndpointBudget { total: Some(30), remaining: 0, resets: s(468) }),
+                ("tickets-update".to_string(), EndpointBudget { total: Some(20), remaining: 19, resets: s(59) }),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_limit_answer_is_scoped_to_what_it_limits() {
+        let zd = Service::Zendesk;
+        let update = Target::ticket(zd, "tickets-update", TicketId(7));
+        let export = Target::silent_endpoint(zd, "incremental-export");
+        let github = Target::service(Service::Github);
+        let account_left = ("x-rate-limit-remaining", "650");
+        let account_spent = ("ratelimit-remaining", "0");
+        let ticket_spent = ("zendesk-ratelimit-per-ticket-updates", "total=30; remaining=0; resets=468");
+        let s = Duration::from_secs;
+        type Case<'a> = (&'a Target, Vec<(&'static str, &'a str)>, Scope, Option<Duration>);
+        let cases: Vec<Case> = vec![
+            (&update, vec![account_left, ticket_spent], Scope::Ticket(TicketId(7)), Some(s(468))),
+            (&update, vec![account_spent, ticket_spent], Scope::Service, None),
+            (&update, vec![account_left], Scope::Service, None),
+            (
+                &update,
+                vec![("zendesk-rate-limit-tickets-update", "total=100; remaining=0; resets=20")],
+                Scope::endpoint("tickets-update"),
+                Some(s(20)),
+            ),
+            (&export, vec![account_left], Scope::endpoint("incremental-export"), None),
+            (&export, vec![], Scope::endpoint("incremental-export"), None),
+            (&export, vec![account_spent], Scope::Service, None),
+            (&github, vec![("x-ratelimit-remaining", "12")], Scope::Service, None),
+        ];
+        for (target, pairs, scope, reset) in cases {
+            assert_eq!(limit_scope(target, &headers(&pairs)), (scope, reset), "{target:?} {pairs:?}");
+        }
+    }
+
+    #[test]
+    fn gates_of_one_scope_leave_the_others_open() {
+        let limits = Limits::default();
+        let zd = Service::Zendesk;
+        let hot = Target::ticket(zd, "tickets-update", TicketId(7));
+        let calm = Target::ticket(zd, "tickets-update", TicketId(8));
+        let spent = headers(&[("zendesk-ratelimit-per-ticket-updates", "total=30; remaining=0; resets=468")]);
+        let (scope, wait) = limits.limited(&hot, StatusCode::TOO_MANY_REQUESTS, &spent);
+        assert_eq!((scope.clone(), wait), (Scope::Ticket(TicketId(7)), Duration::from_secs(468)));
+        assert_eq!(limits.wait(&hot).1, scope);
+        assert!(limits.wait(&hot).0 > Duration::from_secs(460));
+        assert_eq!(limits.wait(&calm).0, Duration::ZERO);
+        assert_eq!(limits.wait(&Target::service(zd)).0, Duration::ZERO);
+        let told = headers(&[("retry-after", "18446744073709551615")]);
+        let (scope, wait) = limits.limited(&Target::service(Service::Github), StatusCode::FORBIDDEN, &told);
+        assert_eq!((scope, wait), (Scope::Service, MAX_WAIT));
+    }
+}
