@@ -6,7 +6,7 @@
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
-use super::forward::issue_gone;
+use super::forward::{issue_gone, issue_not_found};
 use super::{stops_pass, Engine, ItemError, PassError, PassReport};
 use crate::http::ApiError;
 use crate::store::{LinkState, Mapping};
@@ -66,9 +66,8 @@ async fn check(engine: &Engine, m: &Mapping, report: &mut PassReport) -> Result<
             engine.store.set_issue_etag(m.ticket_id, None)?;
             Ok(())
         }
-        Err(ApiError::Gone { .. } | ApiError::NotFound { .. }) if !engine.dry_run => {
-            issue_gone(engine, m, "was deleted (or is no longer visible to ticket-sync)", report).await
-        }
+        Err(ApiError::Gone { .. }) if !engine.dry_run => issue_gone(engine, m, "was deleted", report).await,
+        Err(ApiError::NotFound { .. }) if !engine.dry_run => issue_not_found(engine, m, report).await,
         Err(e) => Err(e.into()),
     }
 }

@@ -278,8 +278,12 @@ async fn forward_one(
                 info!(to = %format!("{}#{}", issue.repo, issue.number), "the issue was transferred; the link follows it");
                 engine.store.move_mapping(id, &issue.repo, issue.number, &issue.html_url)?;
             }
-            Err(ApiError::Gone { .. } | ApiError::NotFound { .. }) => {
-                issue_gone(engine, &m, "was deleted (or is no longer visible to ticket-sync)", report).await?;
+            Err(ApiError::Gone { .. }) => {
+                issue_gone(engine, &m, "was deleted", report).await?;
+                return Ok(false);
+            }
+            Err(ApiError::NotFound { .. }) => {
+                issue_not_found(engine, &m, report).await?;
                 return Ok(false);
             }
             Err(e) => return Err(e.into()),
@@ -289,6 +293,22 @@ async fn forward_one(
         service: "github",
         detail: "the issue was transferred twice; retrying later".into(),
     }))
+}
+
+/// A 404 for a linked issue: deleted, or no longer visible? GitHub answers 404 both for an
+/// issue deleted or moved where the token may not follow and for everything in a repository
+/// the token can no longer see (access removed, a lapsed SSO authorisation). Only when the
+/// repository itself is still visible is the link ended; otherwise nothing is ended, and the
+/// item fails as a configuration problem until access is back.
+pub(super) async fn issue_not_found(engine: &Engine, m: &Mapping, report: &mut PassReport) -> Result<(), ItemError> {
+    match engine.github.get_repo(&m.repo).await {
+        Ok(_) => issue_gone(engine, m, "was deleted (or moved where ticket-sync cannot see it)", report).await,
+        Err(ApiError::NotFound { .. } | ApiError::Forbidden { .. }) => Err(ItemError::Refused(format!(
+            "ticket-sync can no longer see repository {} (token access removed, or its SSO authorisation lapsed?); the link is kept and tried again",
+            m.repo
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Ends a link whose issue is gone: one note on the ticket, the mapping marked, queued forwards dropped.

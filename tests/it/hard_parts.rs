@@ -374,3 +374,21 @@ async fn a_create_that_times_out_is_never_duplicated() {
     assert_eq!(env.issues_for(REPO, id).len(), 1);
     assert_eq!(env.link_notes(id).len(), 1, "the create was adopted and linked");
 }
+
+/// A 404 can mean "the token can no longer see this" (access removed, SSO authorisation
+/// lapsed), not "deleted": the audit ended every link of such a repository.
+#[tokio::test]
+async fn a_repository_the_token_no_longer_sees_keeps_its_links() {
+    let env = Env::with_routes(ROUTES, crate::harness::PUSHBACK).await;
+    let (id, _) = env.linked("Lapsed SSO").await;
+    env.sb.github.set_hidden(REPO, true);
+    let audit = env.engine().audit(&tokio_util::sync::CancellationToken::new()).await.unwrap();
+    assert_eq!(audit.failed, 1, "{audit:?}");
+    let m = env.engine().store.mapping(TicketId(id)).unwrap().unwrap();
+    assert_eq!(m.link_state, ticket_sync::store::LinkState::Active, "the link was ended");
+    assert!(env.push_notes(id).is_empty(), "no 'issue gone' note: {:?}", env.push_notes(id));
+
+    env.sb.github.set_hidden(REPO, false);
+    let again = env.engine().audit(&tokio_util::sync::CancellationToken::new()).await.unwrap();
+    assert_eq!(again.failed, 0, "{again:?}");
+}

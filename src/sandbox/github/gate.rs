@@ -102,6 +102,9 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     if let Some(reply) = refusal {
         return finish(&shared, reply.into_response(), &request_id, false);
     }
+    if hidden(&shared, req.uri()) {
+        return finish(&shared, Reply::not_found(super::reply::docs::GENERIC).into_response(), &request_id, true);
+    }
     if let Some(location) = renamed(&shared, req.uri()) {
         return finish(&shared, Reply::moved(&location).into_response(), &request_id, true);
     }
@@ -115,6 +118,25 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     let response = with_etag(next.run(req).await, conditional).await;
     let charge = response.status() != StatusCode::NOT_MODIFIED;
     finish(&shared, response, &request_id, charge)
+}
+
+/// Whether the request is about a repository the token cannot see (GitHub answers 404, not
+/// 403, so as not to reveal that a private repository exists).
+fn hidden(shared: &Shared, uri: &axum::http::Uri) -> bool {
+    let model = shared.model.lock().unwrap();
+    let path = uri.path();
+    let index = if let Some(rest) = path.strip_prefix("/repos/") {
+        let mut parts = rest.splitn(3, '/');
+        match (parts.next(), parts.next()) {
+            (Some(owner), Some(name)) => model.repo_by_name(owner, name),
+            _ => None,
+        }
+    } else if let Some(rest) = path.strip_prefix("/repositories/") {
+        rest.split('/').next().and_then(|id| id.parse().ok()).and_then(|id| model.repo_by_id(id))
+    } else {
+        None
+    };
+    index.is_some_and(|i| model.repos[i].hidden)
 }
 
 /// A renamed repository answers every request under its old name with a 301 to the same

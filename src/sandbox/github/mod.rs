@@ -295,6 +295,12 @@ impl FakeGithub {
         });
     }
 
+    /// Hides a repository from the token (or shows it again): every request about it, its
+    /// issues included, answers 404.
+    pub fn set_hidden(&self, repo: &str, hidden: bool) {
+        self.with_repo(repo, |r| r.hidden = hidden);
+    }
+
     /// Makes a repository public, private or internal.
     pub fn set_visibility(&self, repo: &str, visibility: Visibility) {
         self.with_repo(repo, |r| r.visibility = visibility);

@@ -128,6 +128,9 @@ pub struct Repo {
     pub locked: std::collections::BTreeSet<u64>,
     /// Names the repository had before it was renamed (`owner/name`): they redirect here.
     pub former_names: Vec<String>,
+    /// The token can no longer see the repository (access removed, SSO authorisation lapsed):
+    /// everything under it answers 404, as GitHub answers for private resources it hides.
+    pub hidden: bool,
 }
 
 impl Repo {
@@ -233,6 +236,7 @@ impl Model {
             writes_denied: false,
             locked: Default::default(),
             former_names: Vec::new(),
+            hidden: false,
         });
         id
     }

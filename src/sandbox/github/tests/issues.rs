@@ -254,3 +254,21 @@ async fn a_renamed_repository_redirects_its_old_name_by_id_and_transfers_redirec
     assert!(to.contains("/repositories/") && to.ends_with(&format!("/issues/{moved}")), "{to}");
     assert_eq!(body(h.get(&to).await).await["repository_url"], h.url("/repos/acme/other"));
 }
+
+#[tokio::test]
+async fn a_repository_hidden_from_the_token_answers_404_everywhere() {
+    let h = harness().await;
+    let number = h.create_issue("Secret").await;
+    h.gh.set_hidden(REPO, true);
+    for path in [
+        format!("/repos/{REPO}"),
+        format!("/repos/{REPO}/issues/{number}"),
+        format!("/repositories/{}/issues", h.repo_id),
+    ] {
+        let resp = h.get(&path).await;
+        assert_eq!(resp.status(), 404, "{path}");
+        assert_eq!(body(resp).await["message"], "Not Found");
+    }
+    h.gh.set_hidden(REPO, false);
+    assert_eq!(h.get(&format!("/repos/{REPO}/issues/{number}")).await.status(), 200);
+}
