@@ -87,6 +87,8 @@ pub enum ApiError {
     Forbidden { service: &'static str, scope: ForbiddenScope, detail: String },
     #[error("{service}: the ticket is closed and takes no more updates")]
     TicketClosed { service: &'static str },
+    #[error("{service}: the ticket was deleted")]
+    TicketDeleted { service: &'static str },
     #[error("{service} refused the status: {}", fields.join("; "))]
     StatusRefused { service: &'static str, fields: Vec<String> },
     #[error("{service} answered {status}: {body}")]
@@ -124,6 +126,7 @@ impl ApiError {
             ApiError::Api { status, .. } | ApiError::Unauthorized { status, .. } => Some(*status),
             ApiError::Forbidden { .. } => Some(403),
             ApiError::TicketClosed { .. } | ApiError::StatusRefused { .. } => Some(422),
+            ApiError::TicketDeleted { .. } => Some(404),
             ApiError::NotFound { .. } => Some(404),
             ApiError::Gone { .. } => Some(410),
             ApiError::Moved { .. } => Some(301),

@@ -16,6 +16,8 @@ pub enum LinkState {
     TicketClosed,
     /// The issue was deleted, or moved where we cannot follow.
     IssueGone,
+    /// The Zendesk ticket was deleted; nothing more is pushed.
+    TicketDeleted,
 }
 
 impl LinkState {
@@ -24,6 +26,7 @@ impl LinkState {
             LinkState::Active => "active",
             LinkState::TicketClosed => "ticket_closed",
             LinkState::IssueGone => "issue_gone",
+            LinkState::TicketDeleted => "ticket_deleted",
         }
     }
 
@@ -31,6 +34,7 @@ impl LinkState {
         match s {
             "ticket_closed" => LinkState::TicketClosed,
             "issue_gone" => LinkState::IssueGone,
+            "ticket_deleted" => LinkState::TicketDeleted,
             _ => LinkState::Active,
         }
     }

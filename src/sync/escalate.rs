@@ -21,7 +21,7 @@ use crate::domain::{RepoName, Ticket};
 use crate::github::WRITE_ENDPOINT;
 use crate::http::{ApiError, ForbiddenScope, Service};
 use crate::ratelimit::Scope;
-use crate::store::{FailureClass, Intent, IntentKind, LinkState, NewFailure};
+use crate::store::{FailureClass, Intent, IntentKind, NewFailure};
 
 const CURSOR: &str = "zendesk_export";
 /// The failures this pass records and clears.
@@ -308,10 +308,13 @@ async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut 
             report.notes += 1;
         }
         NoteOutcome::Found(comment_id) => engine.store.record_link_note(id, Some(comment_id), true)?,
-        NoteOutcome::TicketClosed => {
-            warn!("the ticket was closed before the link note could be written; the link is kept, no note");
-            engine.store.abandon_intent(IntentKind::LinkNote, id, "ticket closed")?;
-            engine.store.set_link_state(id, LinkState::TicketClosed)?;
+        NoteOutcome::TicketEnded(state) => {
+            warn!(
+                link = state.as_str(),
+                "the ticket was closed or deleted before the link note could be written; the link is kept, no note"
+            );
+            engine.store.abandon_intent(IntentKind::LinkNote, id, state.as_str())?;
+            engine.store.set_link_state(id, state)?;
         }
     }
     Ok(())

@@ -167,7 +167,16 @@ async fn resume(
 async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut PassReport) -> Result<(), ItemError> {
     let id = m.ticket_id;
     let mark = engine.store.forward_mark(id)?;
-    let comments = engine.zendesk.comments_with_authors(id, mark, COMMENT_PAGES).await?;
+    let comments = match engine.zendesk.comments_with_authors(id, mark, COMMENT_PAGES).await {
+        Err(ApiError::TicketDeleted { .. }) => {
+            warn!("the Zendesk ticket was deleted; its link ends");
+            engine.store.set_link_state(id, LinkState::TicketDeleted)?;
+            engine.store.abandon_event_intents(IntentKind::ForwardComment, id, "ticket deleted")?;
+            engine.store.abandon_push_intents(id, "ticket deleted")?;
+            return Ok(());
+        }
+        other => other?,
+    };
     let Some(newest) = comments.iter().map(|c| c.id).max() else { return Ok(()) };
     let after = match mark {
         Some(mark) => mark,

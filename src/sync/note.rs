@@ -11,6 +11,7 @@ use crate::crashpoint;
 use crate::domain::TicketId;
 use crate::http::ApiError;
 use crate::store::Intent;
+use crate::store::LinkState;
 
 /// Pages of recent ticket comments (100 each) searched for the marker of an earlier attempt.
 const RECENT_PAGES: usize = 10;
@@ -22,8 +23,9 @@ pub(super) enum NoteOutcome {
     Written(Option<u64>),
     /// An interrupted attempt had written it already.
     Found(u64),
-    /// The ticket is closed and can take no more updates (Zendesk's 422).
-    TicketClosed,
+    /// The ticket is closed and can take no more updates (Zendesk's 422), or was deleted
+    /// (404): the link ends in this state.
+    TicketEnded(LinkState),
 }
 
 /// One note to write: the text ends with `marker`, which nothing else on the ticket carries.
@@ -50,7 +52,10 @@ pub(super) async fn write_once(
         return send(engine, note).await;
     }
     if intent.attempts > 0 {
-        let comments = engine.zendesk.recent_comments(note.ticket, RECENT_PAGES).await?;
+        let comments = match engine.zendesk.recent_comments(note.ticket, RECENT_PAGES).await {
+            Err(ApiError::TicketDeleted { .. }) => return Ok(NoteOutcome::TicketEnded(LinkState::TicketDeleted)),
+            other => other?,
+        };
         if let Some(c) = comments.iter().find(|c| c.body.contains(note.marker)) {
             info!(comment_id = c.id, "note was already written by an interrupted attempt");
             return Ok(NoteOutcome::Found(c.id));
@@ -76,7 +81,8 @@ async fn send(engine: &Engine, note: &Note<'_>) -> Result<NoteOutcome, ItemError
             crashpoint::hit(note.crash_after);
             Ok(NoteOutcome::Written(comment_id))
         }
-        Err(ApiError::TicketClosed { .. }) => Ok(NoteOutcome::TicketClosed),
+        Err(ApiError::TicketClosed { .. }) => Ok(NoteOutcome::TicketEnded(LinkState::TicketClosed)),
+        Err(ApiError::TicketDeleted { .. }) => Ok(NoteOutcome::TicketEnded(LinkState::TicketDeleted)),
         Err(e) => Err(e.into()),
     }
 }

@@ -447,10 +447,10 @@ async fn push_note(
             engine.store.record_push_note(id, &intent.key, &p.event_key, Some(comment_id), true)?;
             Ok(Pushed::Done)
         }
-        NoteOutcome::TicketClosed => {
-            warn!("the Zendesk ticket is closed and takes no more notes; its link is marked closed and skipped from now on");
-            engine.store.set_link_state(id, LinkState::TicketClosed)?;
-            engine.store.abandon_push_intents(id, "ticket closed")?;
+        NoteOutcome::TicketEnded(state) => {
+            warn!(link = state.as_str(), "the Zendesk ticket is closed or deleted and takes no more notes; its link ends and is skipped from now on");
+            engine.store.set_link_state(id, state)?;
+            engine.store.abandon_push_intents(id, state.as_str())?;
             report.skipped += 1;
             Ok(Pushed::TicketClosed)
         }

@@ -101,13 +101,14 @@ impl ZendeskClient {
         target: &Target,
     ) -> Result<bytes::Bytes, ApiError> {
         debug!(%method, path = url.path(), "zendesk request");
+        let about_a_ticket = url.path().contains("/api/v2/tickets/");
         let mut req = self.http.request(method, url).header(AUTHORIZATION, self.auth.clone());
         if let Some(b) = body {
             req = req.json(b);
         }
         let (status, headers, bytes) = http::execute(&self.stats, target, req).await?;
         if !status.is_success() {
-            return Err(classify(http::status_error(SVC, status, &headers, &bytes), &bytes));
+            return Err(classify(http::status_error(SVC, status, &headers, &bytes), &bytes, about_a_ticket));
         }
         Ok(bytes)
     }
@@ -254,8 +255,21 @@ impl ZendeskClient {
 /// status"): every request ticket-sync sends is about one ticket, so a 403 is the ticket's; a
 /// closed ticket refuses any update; a status can be refused when the account requires fields
 /// before solving (`details.base[… "is required when solving a ticket"]`).
-fn classify(e: ApiError, body: &[u8]) -> ApiError {
+fn classify(e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
     match e {
+        // A deleted ticket answers `404 {"error":"RecordNotFound"}` on every ticket endpoint
+        // (FACTS.md, "Error bodies"); any other 404 (a wrong URL) is left as it is.
+        ApiError::NotFound { service, detail } => {
+            let record_not_found = serde_json::from_slice::<wire::ErrorBody>(body)
+                .ok()
+                .and_then(|b| b.error)
+                .is_some_and(|e| e == "RecordNotFound");
+            if about_a_ticket && record_not_found {
+                ApiError::TicketDeleted { service }
+            } else {
+                ApiError::NotFound { service, detail }
+            }
+        }
         ApiError::Forbidden { service, detail, .. } => {
             ApiError::Forbidden { service, scope: http::ForbiddenScope::Ticket, detail }
         }

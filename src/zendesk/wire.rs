@@ -117,6 +117,8 @@ pub struct WireUser {
 #[derive(Debug, Deserialize)]
 pub struct ErrorBody {
     #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
     pub details: Option<std::collections::HashMap<String, Vec<ErrorDetail>>>,
 }
 

@@ -392,3 +392,24 @@ async fn a_repository_the_token_no_longer_sees_keeps_its_links() {
     let again = env.engine().audit(&tokio_util::sync::CancellationToken::new()).await.unwrap();
     assert_eq!(again.failed, 0, "{again:?}");
 }
+
+/// A deleted Zendesk ticket answered 404 to every note, which failed and queued behind itself
+/// for ever; now its link ends with nothing left pending.
+#[tokio::test]
+async fn a_deleted_ticket_ends_its_link_instead_of_piling_up_notes() {
+    let env = Env::with_routes(ROUTES, &format!("{}\n{FORWARD}", crate::harness::PUSHBACK)).await;
+    let (id, n) = env.linked("Spam ticket").await;
+    env.sb.zendesk.delete_ticket(id);
+    env.sb.settle();
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    let first = env.push().await;
+    assert_eq!(first.failed, 0, "{first:?}");
+    let m = env.engine().store.mapping(TicketId(id)).unwrap().unwrap();
+    assert_eq!(m.link_state, ticket_sync::store::LinkState::TicketDeleted);
+    env.sb.github.add_comment(REPO, n, "carol", "anyone?");
+    env.sb.settle();
+    let second = env.push().await;
+    assert_eq!((second.pushed, second.failed), (0, 0), "{second:?}");
+    assert!(env.engine().store.pending_intents().unwrap().is_empty());
+    assert!(env.engine().store.failures().unwrap().is_empty());
+}

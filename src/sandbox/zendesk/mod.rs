@@ -210,6 +210,16 @@ impl FakeZendesk {
         self.store().required_to_solve.push((field_id, title.to_string()));
     }
 
+    /// Deletes a ticket, as an agent would (or a merge that removes it): from now on it answers
+    /// 404, and the export shows it once more with the status `deleted`.
+    pub fn delete_ticket(&self, id: u64) {
+        let now = self.now();
+        let mut store = self.store();
+        let ticket = store.ticket_mut(id);
+        ticket.status = "deleted".to_string();
+        ticket.touch(now);
+    }
+
     /// An agent fills in a custom field on a ticket.
     pub fn fill_field(&self, ticket: u64, field_id: u64) {
         self.store().ticket_mut(ticket).filled_fields.insert(field_id);

@@ -128,7 +128,7 @@ async fn export_tickets(State(shared): State<Arc<Shared>>, RawQuery(query): RawQ
 async fn show_ticket(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = record_id(&id)?;
     let store = shared.store.lock().unwrap();
-    let ticket = store.tickets.get(&id).ok_or_else(ApiError::not_found)?;
+    let ticket = store.live_ticket(id).ok_or_else(ApiError::not_found)?;
     Ok(json_response(StatusCode::OK, &json!({"ticket": wire::ticket(ticket, &shared.base_url)})))
 }
 
@@ -146,7 +146,7 @@ async fn update_ticket(
         Err(e) => return e.into_response(),
     };
     let mut store = shared.store.lock().unwrap();
-    if !store.tickets.contains_key(&id) {
+    if store.live_ticket(id).is_none() {
         return ApiError::not_found().into_response();
     }
     let (budget, allowed) = match store.limits.take_ticket_update(id, now) {
@@ -183,7 +183,7 @@ async fn list_comments(
     let id = record_id(&id)?;
     let params = query_pairs(query);
     let store = shared.store.lock().unwrap();
-    let ticket = store.tickets.get(&id).ok_or_else(ApiError::not_found)?;
+    let ticket = store.live_ticket(id).ok_or_else(ApiError::not_found)?;
     let paging = comments::parse(&params)?;
     let include_users = params.iter().any(|(k, v)| k == "include" && v.split(',').any(|s| s.trim() == "users"));
     let body = comments::render(&store, ticket, &paging, include_users, &shared.base_url);

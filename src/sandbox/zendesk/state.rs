@@ -254,6 +254,12 @@ impl Store {
     }
 
     /// The ticket, for seeding helpers; an unknown id is a bug in the calling test.
+    /// A ticket that was not deleted: deleted ones answer 404 everywhere but in the export,
+    /// which shows them once more with the status `deleted`.
+    pub fn live_ticket(&self, id: u64) -> Option<&Ticket> {
+        self.tickets.get(&id).filter(|t| t.status != "deleted")
+    }
+
     pub fn ticket_mut(&mut self, id: u64) -> &mut Ticket {
         self.tickets.get_mut(&id).unwrap_or_else(|| panic!("sandbox: no Zendesk ticket {id}"))
     }

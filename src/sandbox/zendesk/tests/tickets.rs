@@ -264,3 +264,24 @@ async fn a_required_field_refuses_solving_with_the_real_422_and_changes_nothing(
     let solved = sb.update(id, json!({"status": "solved"})).await;
     assert_eq!(solved.status(), StatusCode::OK, "once the field is filled, solving works");
 }
+
+#[tokio::test]
+async fn a_deleted_ticket_answers_record_not_found_and_shows_in_the_export_as_deleted() {
+    let sb = sandbox().await;
+    let id = sb.customer_ticket("Spam");
+    let start = sb.clock.now().timestamp() - 10;
+    sb.zd.delete_ticket(id);
+    for response in [
+        sb.get(&format!("/api/v2/tickets/{id}.json")).await,
+        sb.get(&format!("/api/v2/tickets/{id}/comments.json")).await,
+        sb.update(id, json!({"comment": {"body": "hello", "public": false}})).await,
+    ] {
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(json_of(response).await, json!({"error": "RecordNotFound", "description": "Not found"}));
+    }
+    sb.advance(120);
+    let export = json_of(sb.get(&format!("/api/v2/incremental/tickets/cursor.json?start_time={start}")).await).await;
+    let shown: Vec<&Value> = export["tickets"].as_array().unwrap().iter().filter(|t| t["id"] == json!(id)).collect();
+    assert_eq!(shown.len(), 1, "{export}");
+    assert_eq!(shown[0]["status"], json!("deleted"));
+}
