@@ -192,6 +192,8 @@ pub struct StatsInner {
     pub limited: u64,
     /// Items run again within a pass after a passing failure.
     pub item_retries: u64,
+    /// Each service's clock minus this host's, from its last `Date` header.
+    pub clock_offsets: BTreeMap<Service, chrono::Duration>,
 }
 
 impl StatsInner {
@@ -210,6 +212,20 @@ impl std::fmt::Debug for ApiStats {
 impl ApiStats {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// Records how far the service's clock (its `Date` header) is from this host's.
+    fn observe_clock(&self, service: Service, headers: &HeaderMap) {
+        let date = headers.get(reqwest::header::DATE).and_then(|v| v.to_str().ok());
+        if let Some(remote_now) = date.and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok()) {
+            self.inner.lock().unwrap().clock_offsets.insert(service, remote_now.to_utc() - Utc::now());
+        }
+    }
+
+    /// A moment of this host's clock on `service`'s clock, for comparing with the service's
+    /// own timestamps; `None` before any answer of the service was read.
+    pub fn service_time(&self, service: Service, host_time: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.inner.lock().unwrap().clock_offsets.get(&service).map(|offset| host_time + *offset)
     }
 
     /// Calls `beat` on every answer from now on.
@@ -334,6 +350,7 @@ pub async fn execute(
             }
             Ok((status, headers, body)) => {
                 stats.limits.observe(target, &headers);
+                stats.observe_clock(target.service, &headers);
                 if !(retryable && status.is_server_error()) {
                     return Ok((status, headers, body));
                 }

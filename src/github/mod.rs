@@ -123,8 +123,6 @@ pub struct GithubClient {
     http: reqwest::Client,
     stats: Arc<ApiStats>,
     pacer: Arc<Pacer>,
-    /// GitHub's clock minus this host's, from the last answer's `Date` header.
-    clock_offset: Arc<std::sync::Mutex<Option<chrono::Duration>>>,
 }
 
 /// How far back a host time is moved when GitHub's clock is not known yet (no answer read).
@@ -152,7 +150,7 @@ impl GithubClient {
             .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid-token-characters"));
         auth.set_sensitive(true);
         let pacer = Arc::new(Pacer::new(writes_per_minute, writes_per_hour, &stats));
-        GithubClient { base, auth, http, stats, pacer, clock_offset: Arc::default() }
+        GithubClient { base, auth, http, stats, pacer }
     }
 
     fn url(&self, path: &str) -> Url {
@@ -213,28 +211,18 @@ impl GithubClient {
         }
         let path = url.path().to_string();
         let (status, headers, bytes) = http::execute(&self.stats, &Target::service(SVC), req).await?;
-        self.observe_clock(&headers);
         if !status.is_success() && status != StatusCode::NOT_MODIFIED {
             return Err(refuse_scope(http::status_error(SVC, status, &headers, &bytes), &path, &bytes));
         }
         Ok((status, headers, bytes))
     }
 
-    fn observe_clock(&self, headers: &reqwest::header::HeaderMap) {
-        let date = headers.get(reqwest::header::DATE).and_then(|v| v.to_str().ok());
-        if let Some(github_now) = date.and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok()) {
-            *self.clock_offset.lock().unwrap() = Some(github_now.to_utc() - chrono::Utc::now());
-        }
-    }
-
     /// A moment of this host's clock on GitHub's clock, for comparing with GitHub's
     /// timestamps (`since`): a host that runs fast must not skip what GitHub stamped
     /// earlier. Before GitHub's clock is known, the moment is moved a day back instead.
     pub fn github_time(&self, host_time: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-        match *self.clock_offset.lock().unwrap() {
-            Some(offset) => host_time + offset,
-            None => host_time - chrono::Duration::hours(UNKNOWN_CLOCK_MARGIN_HOURS),
-        }
+        (self.stats.service_time(SVC, host_time))
+            .unwrap_or_else(|| host_time - chrono::Duration::hours(UNKNOWN_CLOCK_MARGIN_HOURS))
     }
 
     pub async fn get_repo(&self, repo: &RepoName) -> Result<RepoInfo, ApiError> {

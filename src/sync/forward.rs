@@ -86,10 +86,26 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken, report: &mu
     Ok(())
 }
 
-/// The first export starts a minute before the oldest link: nothing older is ever forwarded.
-fn first_start_time(engine: &Engine) -> Result<i64, PassError> {
-    let oldest = engine.store.mappings()?.iter().map(|m| m.created_at).min().unwrap_or_else(Utc::now);
-    Ok((oldest - Duration::minutes(1)).timestamp().min(Utc::now().timestamp() - 61))
+/// The first export starts when forwarding is switched on (a minute back, as the export
+/// requires): what happened before is history, and reading it would cost a request per page
+/// of every ticket changed since the oldest link.
+fn first_start_time(_engine: &Engine) -> Result<i64, PassError> {
+    Ok(Utc::now().timestamp() - 61)
+}
+
+/// When forwarding was switched on: replies older than that are history, never forwarded, so
+/// switching it on for links made months ago does not flood their issues. Stored at the first
+/// forwarding pass; a database that was already forwarding before this was recorded (its
+/// export cursor exists) has no such limit.
+fn forwarding_since(engine: &Engine) -> Result<chrono::DateTime<Utc>, PassError> {
+    const KEY: &str = "forward_enabled_at";
+    let already_forwarding = engine.store.cursor(CURSOR)?.is_some();
+    // On Zendesk's clock (its `Date` header; the export was read before this), since it is
+    // compared with Zendesk's comment times.
+    let now = engine.stats.service_time(crate::http::Service::Zendesk, Utc::now()).unwrap_or_else(Utc::now);
+    let default = if already_forwarding { chrono::DateTime::<Utc>::UNIX_EPOCH } else { now };
+    let stored = engine.store.meta_get_or_set(KEY, &default.timestamp().to_string())?;
+    Ok(stored.parse().ok().and_then(|t| chrono::DateTime::from_timestamp(t, 0)).unwrap_or(default))
 }
 
 /// Tickets whose comments could not be read last time (nothing was queued for them, and the
@@ -180,11 +196,13 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
     let Some(newest) = comments.iter().map(|c| c.id).max() else { return Ok(()) };
     let after = match mark {
         Some(mark) => mark,
-        None => first_look_boundary(m, &comments, newest),
+        None => first_look_boundary(m, &comments, newest, forwarding_since(engine).map_err(pass_to_item)?),
     };
     let mut queue_only = queued;
     let mut failure = None;
-    for c in comments.iter().filter(|c| c.id > after && c.public && !c.body.contains("ticket-sync:")) {
+    // Ticket-sync writes only internal notes on tickets, so every public comment is a
+    // person's, whatever its text says.
+    for c in comments.iter().filter(|c| c.id > after && c.public) {
         let event_key = format!("zd-comment-{}", c.id);
         if engine.store.forwarded(id, &event_key)? {
             continue;
@@ -218,13 +236,29 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
 /// was escalated. Comments created after the escalated snapshot (Zendesk's own clock, so host
 /// clock skew does not matter) are new, even if the link note is still pending. Links made
 /// before that time was recorded fall back to the link note, else to the newest comment.
-fn first_look_boundary(m: &Mapping, comments: &[TicketComment], newest: u64) -> u64 {
+/// Replies older than ten minutes before forwarding was switched on are history too (the
+/// margin covers a clock that could not be read from Zendesk).
+fn first_look_boundary(
+    m: &Mapping,
+    comments: &[TicketComment],
+    newest: u64,
+    forwarding_since: chrono::DateTime<Utc>,
+) -> u64 {
+    let history = forwarding_since - Duration::minutes(10);
     if let Some(escalated) = m.escalated_ticket_at {
-        let older = comments.iter().filter(|c| c.created_at.is_some_and(|t| t <= escalated));
+        let old = escalated.max(history);
+        let older = comments.iter().filter(|c| c.created_at.is_some_and(|t| t <= old));
         return older.map(|c| c.id).max().unwrap_or(0);
     }
     let link_note = body::link_note_marker(m.ticket_id);
     comments.iter().find(|c| c.body.contains(&link_note)).map_or(newest, |note| note.id)
+}
+
+fn pass_to_item(e: PassError) -> ItemError {
+    match e {
+        PassError::Store(e) => ItemError::Store(e),
+        PassError::Api(e) => ItemError::Api(e),
+    }
 }
 
 /// The GitHub comment: the author's name, the redacted text, the marker.

@@ -413,3 +413,38 @@ async fn a_deleted_ticket_ends_its_link_instead_of_piling_up_notes() {
     assert!(env.engine().store.pending_intents().unwrap().is_empty());
     assert!(env.engine().store.failures().unwrap().is_empty());
 }
+
+/// Switching forwarding on for links made long ago replayed every public reply since each
+/// link was made; only replies from the moment it is switched on are forwarded.
+#[tokio::test]
+async fn switching_forwarding_on_later_does_not_replay_history() {
+    let env = Env::new().await;
+    let (id, n) = env.linked("Old link").await;
+    env.sb.zendesk.add_public_comment(id, env.requester, "an old reply, long handled");
+    env.sb.clock.advance(std::time::Duration::from_secs(3600));
+    env.push().await;
+    env.rewrite_rules(ROUTES, FORWARD);
+    let first = env.push().await;
+    assert_eq!(first.forwarded, 0, "{first:?}");
+    env.sb.zendesk.add_public_comment(id, env.requester, "a new reply");
+    env.sb.settle();
+    let second = env.push().await;
+    assert_eq!(second.forwarded, 1, "{second:?}");
+    let comments = forwarded(&env, REPO, n);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(comments[0].contains("a new reply"));
+}
+
+/// forward.rs skipped any public reply whose text contained "ticket-sync:"; a customer quoting
+/// an error message lost their reply. Ticket-sync writes only internal notes, so every public
+/// comment is a person's.
+#[tokio::test]
+async fn a_reply_that_mentions_ticket_sync_is_still_forwarded() {
+    let env = Env::with_routes(ROUTES, FORWARD).await;
+    let (id, n) = env.linked("Quoting").await;
+    env.sb.zendesk.add_public_comment(id, env.requester, "The log says: ticket-sync: [ticket-sync:event x] boom");
+    env.sb.settle();
+    let report = env.push().await;
+    assert_eq!(report.forwarded, 1, "{report:?}");
+    assert_eq!(forwarded(&env, REPO, n).len(), 1);
+}

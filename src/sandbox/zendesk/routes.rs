@@ -73,10 +73,14 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
         return with_budget(ApiError::unauthorized().into_response(), budget);
     }
     let verdict = shared.store.lock().unwrap().limits.take_account(now);
-    match verdict {
+    let mut response = match verdict {
         Ok(budget) => with_budget(next.run(req).await, budget),
         Err(budget) => with_budget(too_many_requests(budget.resets), budget),
-    }
+    };
+    // `Date` is Zendesk's own clock (the sandbox clock here).
+    let date = shared.clock.now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    response.headers_mut().insert(header::DATE, HeaderValue::from_str(&date).unwrap());
+    response
 }
 
 /// Every spelling of the account rate-limit headers found in real responses.
