@@ -448,3 +448,43 @@ async fn a_reply_that_mentions_ticket_sync_is_still_forwarded() {
     assert_eq!(report.forwarded, 1, "{report:?}");
     assert_eq!(forwarded(&env, REPO, n).len(), 1);
 }
+
+/// Recovery in seconds: with one request in ten failing in passing (5xx, dropped
+/// connections, lost answers) on both services, a backfill and its push-back converge in one
+/// or two passes, not ten, and still exactly once.
+#[tokio::test]
+async fn a_ten_percent_fault_rate_converges_in_two_passes() {
+    use ticket_sync::sandbox::RandomFaults;
+    let env = Env::with_routes(ROUTES, crate::harness::PUSHBACK).await;
+    env.sb.zendesk.set_export_limit_per_minute(None);
+    let ids: Vec<u64> = (0..30).map(|i| env.ticket(&format!("Flaky {i}"), &["escalated"])).collect();
+    let faults = |seed| RandomFaults { seed, error_rate: 0.05, drop_rate: 0.03, lose_response_rate: 0.02 };
+    env.sb.zendesk.door.faults.set_random(Some(faults(20261130)));
+    env.sb.github.door.faults.set_random(Some(faults(20261130 ^ 0x9e37)));
+    let linked = |id: &u64| env.issues_for(REPO, *id).len() == 1 && env.link_notes(*id).len() == 1;
+    let mut passes = 0;
+    while !ids.iter().all(linked) {
+        passes += 1;
+        assert!(passes <= 2, "not converged after {} passes", passes - 1);
+        env.engine().escalate(&tokio_util::sync::CancellationToken::new()).await.ok();
+    }
+    for id in &ids {
+        assert_eq!((env.issues_for(REPO, *id).len(), env.link_notes(*id).len()), (1, 1), "ticket {id}");
+    }
+
+    for n in 1..=30 {
+        env.sb.github.close_issue(REPO, n, "completed", "alice");
+    }
+    let mut push_passes = 0;
+    while !ids.iter().all(|id| env.push_notes(*id).len() == 1) {
+        push_passes += 1;
+        assert!(push_passes <= 2, "push-back not converged after {} passes", push_passes - 1);
+        env.engine().push(&tokio_util::sync::CancellationToken::new()).await.ok();
+    }
+    env.sb.zendesk.door.faults.set_random(None);
+    env.sb.github.door.faults.set_random(None);
+    env.push().await;
+    for id in &ids {
+        assert_eq!(env.push_notes(*id).len(), 1, "ticket {id}: exactly one note");
+    }
+}
