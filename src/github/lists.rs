@@ -197,14 +197,27 @@ impl GithubClient {
         }
         let new_etag = headers.get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
         let mut items: Vec<T> = http::decode(SVC, &bytes)?;
-        let mut next = self.next_link(&headers);
+        let mut next = self.followable_next(&headers)?;
         let single_page = next.is_none();
         while let Some(url) = next {
             let (_, headers, bytes) = self.call(Method::GET, url, None, None).await?;
             items.extend(http::decode::<Vec<T>>(SVC, &bytes)?);
-            next = self.next_link(&headers);
+            next = self.followable_next(&headers)?;
         }
         Ok(Listing::Changed { items, etag: new_etag.filter(|_| single_page) })
+    }
+
+    /// The next page of a list that must be read whole (a marker search must not end early
+    /// and conclude "not written"): a `next` on another origin is an error, not the end.
+    fn followable_next(&self, headers: &reqwest::header::HeaderMap) -> Result<Option<Url>, ApiError> {
+        match self.next_link(headers) {
+            Some(url) => Ok(Some(url)),
+            None if has_next(headers) => Err(ApiError::Transient {
+                service: SVC.as_str(),
+                detail: "GitHub's next page is on another origin; it is not followed (the token never leaves the configured API)".into(),
+            }),
+            None => Ok(None),
+        }
     }
 
     /// The `rel="next"` URL, only if it points at the same origin as the configured API

@@ -488,3 +488,33 @@ async fn a_ten_percent_fault_rate_converges_in_two_passes() {
         assert_eq!(env.push_notes(*id).len(), 1, "ticket {id}: exactly one note");
     }
 }
+
+/// A marker search whose `next` page pointed at another origin ended early and concluded
+/// "not created": a lost create, with many issues created after it, was created again.
+#[tokio::test]
+async fn a_cross_origin_next_page_never_ends_a_marker_search_early() {
+    let env = Env::new().await;
+    let id = env.ticket("Odd proxy", &["escalated"]);
+    env.sb.github.door.faults.push(FaultRule::new(Some(Method::POST), "/issues", Fault::LoseResponse));
+    let search = FaultRule::new(Some(Method::GET), "/acme/backend/issues", Fault::Status(503)).times(1000);
+    env.sb.github.door.faults.push(search);
+    let first = env.escalate().await;
+    env.sb.github.door.faults.clear();
+    assert_eq!((first.created, first.failed), (0, 1), "{first:?}");
+    // A busy repository: 150 issues created since, so the lost one is on the second page.
+    let later = env.sb.clock.now();
+    let busy = (0..150).map(|i| (format!("Other {i}"), String::new(), later)).collect();
+    env.sb.github.seed_issues(REPO, busy, "someone");
+    let link = r#"<https://elsewhere.example/repositories/1/issues?page=2>; rel="next""#.to_string();
+    let odd = Fault::Headers(vec![("link".into(), link)]);
+    env.sb.github.door.faults.push(FaultRule::new(Some(Method::GET), "/acme/backend/issues", odd).times(1000));
+    env.engine().store.retry_now(TicketId(id)).unwrap();
+    let second = env.escalate().await;
+    env.sb.github.door.faults.clear();
+    assert_eq!(second.created, 0, "{second:?}");
+    assert_eq!(env.issues_for(REPO, id).len(), 1, "a second issue was created");
+    env.engine().store.retry_now(TicketId(id)).unwrap();
+    let third = env.escalate().await;
+    assert_eq!((third.recovered, third.failed), (1, 0), "{third:?}");
+    assert_eq!(env.issues_for(REPO, id).len(), 1);
+}
