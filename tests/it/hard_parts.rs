@@ -518,3 +518,20 @@ async fn a_cross_origin_next_page_never_ends_a_marker_search_early() {
     assert_eq!((third.recovered, third.failed), (1, 0), "{third:?}");
     assert_eq!(env.issues_for(REPO, id).len(), 1);
 }
+
+/// A close event stamped a second after its issue's `updated_at` was deferred, so the state
+/// note told the close, and the event told it again later: two notes, the status set twice.
+#[tokio::test]
+async fn a_close_event_stamped_after_its_issue_gives_one_note() {
+    let env = Env::with_routes(ROUTES, crate::harness::PUSHBACK).await;
+    let (id, n) = env.linked("Lagging event").await;
+    env.sb.github.set_event_lag(1);
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    env.push().await;
+    env.sb.settle();
+    env.sb.github.add_comment(REPO, n, "carol", "done");
+    env.sb.settle();
+    env.push().await;
+    let closes = env.push_notes(id).iter().filter(|n| n.contains("was closed")).count();
+    assert_eq!(closes, 1, "{:?}", env.push_notes(id));
+}

@@ -295,6 +295,12 @@ impl FakeGithub {
         });
     }
 
+    /// Stamps every later event `secs` seconds after the change that made it, as GitHub's
+    /// events can be stamped a second after their issue's `updated_at`.
+    pub fn set_event_lag(&self, secs: i64) {
+        self.shared.model.lock().unwrap().event_lag_secs = secs;
+    }
+
     /// Hides a repository from the token (or shows it again): every request about it, its
     /// issues included, answers 404.
     pub fn set_hidden(&self, repo: &str, hidden: bool) {

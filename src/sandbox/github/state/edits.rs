@@ -197,7 +197,7 @@ impl Model {
             issue_number: number,
             event: kind.to_string(),
             actor: actor.to_string(),
-            created_at: now,
+            created_at: now + chrono::Duration::seconds(self.event_lag_secs),
             detail,
         });
     }

@@ -180,6 +180,9 @@ pub struct Model {
     next_comment_id: u64,
     next_label_id: u64,
     next_event_id: u64,
+    /// Seconds by which events are stamped after the change that made them: GitHub's events
+    /// are written apart from the issue and can carry a later second than its `updated_at`.
+    pub event_lag_secs: i64,
 }
 
 impl Model {
@@ -192,6 +195,7 @@ impl Model {
             next_comment_id: FIRST_COMMENT_ID,
             next_label_id: FIRST_LABEL_ID,
             next_event_id: FIRST_EVENT_ID,
+            event_lag_secs: 0,
         }
     }
 

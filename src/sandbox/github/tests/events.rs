@@ -147,3 +147,16 @@ async fn one_issues_event_list_is_oldest_first_with_repositories_links_and_no_de
     h.gh.delete_issue(REPO, quiet);
     assert_eq!(h.get(&format!("/repos/{REPO}/issues/{quiet}/events")).await.status(), 410);
 }
+
+#[tokio::test]
+async fn an_event_can_be_stamped_a_second_after_its_issues_update() {
+    let h = harness().await;
+    let n = h.create_issue("lagging").await;
+    h.gh.set_event_lag(1);
+    h.gh.close_issue(REPO, n, "completed", "alice");
+    let issue = body(h.get(&format!("/repos/{REPO}/issues/{n}")).await).await;
+    let events = body(h.get(&format!("/repos/{REPO}/issues/events")).await).await;
+    let closed = events.as_array().unwrap().iter().find(|e| e["event"] == "closed").unwrap().clone();
+    let at = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    assert_eq!((at(&closed["created_at"]) - at(&issue["updated_at"])).num_seconds(), 1);
+}
