@@ -220,6 +220,14 @@ impl FakeZendesk {
         ticket.touch(now);
     }
 
+    /// An agent merges ticket `source` into `target`: the source is closed with a note.
+    pub fn merge_tickets(&self, source: u64, target: u64) {
+        let now = self.now();
+        let mut store = self.store();
+        let agent = store.bot_user_id;
+        store.merge(source, target, agent, now);
+    }
+
     /// An agent fills in a custom field on a ticket.
     pub fn fill_field(&self, ticket: u64, field_id: u64) {
         self.store().ticket_mut(ticket).filled_fields.insert(field_id);

@@ -290,4 +290,25 @@ impl Store {
         let audit_id = self.alloc_id();
         self.push_comment(id, audit_id, input, now)
     }
+
+    /// Merges ticket `source` into `target`, as an agent does in the web UI: each gets an
+    /// internal note saying so, and the source is closed (so it takes no more updates).
+    pub fn merge(&mut self, source: u64, target: u64, agent_id: u64, now: DateTime<Utc>) {
+        for (ticket, text) in [
+            (target, format!("Request #{source} was closed and merged into this request.")),
+            (source, format!("This request was closed and merged into request #{target}.")),
+        ] {
+            let input = CommentInput {
+                author_id: agent_id,
+                html_body: super::wire::text_to_html(&text),
+                body: text,
+                public: false,
+                attachments: Vec::new(),
+                channel: "web",
+            };
+            let audit_id = self.alloc_id();
+            self.push_comment(ticket, audit_id, input, now);
+        }
+        self.set_status(source, "closed", now);
+    }
 }

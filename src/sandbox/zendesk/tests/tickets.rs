@@ -285,3 +285,17 @@ async fn a_deleted_ticket_answers_record_not_found_and_shows_in_the_export_as_de
     assert_eq!(shown.len(), 1, "{export}");
     assert_eq!(shown[0]["status"], json!("deleted"));
 }
+
+#[tokio::test]
+async fn a_merged_ticket_is_closed_with_a_note_and_refuses_updates() {
+    let sb = sandbox().await;
+    let source = sb.customer_ticket("Duplicate report");
+    let target = sb.customer_ticket("Original report");
+    sb.zd.merge_tickets(source, target);
+    assert_eq!(sb.zd.ticket(source).unwrap().status, "closed");
+    assert!(sb.zd.comments(target).iter().any(|c| c.body.contains(&format!("Request #{source} was closed and merged"))));
+    let refused = sb.update(source, json!({"comment": {"body": "note", "public": false}})).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = json_of(refused).await;
+    assert_eq!(body["details"]["status"][0]["description"], json!("Status closed prevents ticket update"));
+}
