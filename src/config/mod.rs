@@ -69,6 +69,8 @@ pub struct ZendeskRules {
     pub token: TokenSource,
     /// Requests to the incremental export in any rolling minute (Zendesk allows 10; 30 with High Volume).
     pub export_requests_per_minute: u32,
+    /// See `GithubRules::settle_secs`.
+    pub settle_secs: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +82,10 @@ pub struct GithubRules {
     pub writes_per_minute: u32,
     /// Cap on content-creating requests in any rolling hour; 0 switches it off.
     pub writes_per_hour: u32,
+    /// How long after a write whose outcome is unknown (no answer, a 5xx, a broken connection)
+    /// it may be sent again: the server may still carry the first one out, and a look before
+    /// that could miss it. Looking for it is allowed at any time; sending it again is not.
+    pub settle_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

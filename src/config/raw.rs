@@ -43,6 +43,7 @@ pub struct RawZendesk {
     #[serde(default)]
     pub allow_insecure_http: bool,
     pub export_requests_per_minute: Option<S<i64>>,
+    pub settle_seconds: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +58,7 @@ pub struct RawGithub {
     pub writes_per_hour: Option<S<i64>>,
     #[serde(default)]
     pub allow_insecure_http: bool,
+    pub settle_seconds: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -122,7 +122,12 @@ impl GithubClient {
         let mut next = self.next_link(&headers);
         let mut read: HashMap<u64, (T, Option<DateTime<Utc>>)> = HashMap::new();
         let (mut offset_from, mut moved) = (None::<DateTime<Utc>>, false);
+        let mut pages = 1;
         loop {
+            if pages > MAX_PAGES {
+                return Err(too_many_pages());
+            }
+            pages += 1;
             let newest = page.iter().filter_map(Updated::updated).max();
             let crowded = page.iter().filter(|i| i.updated() == newest).count() > page.len() / 2;
             for item in page {
@@ -199,7 +204,12 @@ impl GithubClient {
         let mut items: Vec<T> = http::decode(SVC, &bytes)?;
         let mut next = self.followable_next(&headers)?;
         let single_page = next.is_none();
+        let mut pages = 1;
         while let Some(url) = next {
+            pages += 1;
+            if pages > MAX_PAGES {
+                return Err(too_many_pages());
+            }
             let (_, headers, bytes) = self.call(Method::GET, url, None, None).await?;
             items.extend(http::decode::<Vec<T>>(SVC, &bytes)?);
             next = self.followable_next(&headers)?;
@@ -242,6 +252,14 @@ impl<T> Updates<T> {
             Updates::Changed { items, etag, recheck_from } => Updates::Changed { items: f(items), etag, recheck_from },
         }
     }
+}
+
+/// A list longer than this many pages is not read to its end: a server that always names a
+/// next page would otherwise hold the pass for ever (its answers keep the watchdog fed).
+const MAX_PAGES: usize = 1_000;
+
+fn too_many_pages() -> ApiError {
+    ApiError::Transient { service: SVC.as_str(), detail: format!("a list went on past {MAX_PAGES} pages; stopped") }
 }
 
 /// Whether the answer says more pages follow (wherever its `rel="next"` points).

@@ -41,6 +41,9 @@ pub enum Fault {
     /// The request is processed after this many milliseconds and answered then (a busy
     /// server); it is processed even if the client has stopped waiting.
     Slow { millis: u64 },
+    /// Answers this status at once, and carries the request out `millis` later anyway (a
+    /// gateway that gave up on a backend that did not).
+    StatusThenLater { status: u16, millis: u64 },
     /// The connection is accepted and the request read, and no answer ever comes (a stuck proxy
     /// in front of a dead backend); the handler does not run. Only a client timeout ends it.
     BlackHole,
@@ -251,6 +254,14 @@ pub async fn frontdoor(State(door): State<Arc<Frontdoor>>, req: Request, next: N
             work.await.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
         Some(Fault::Status(code)) => error_response(door.service, *code),
+        Some(Fault::StatusThenLater { status, millis }) => {
+            let millis = *millis;
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(millis)).await;
+                let _ = next.run(req).await;
+            });
+            error_response(door.service, *status)
+        }
         Some(Fault::RateLimited { retry_after_secs }) => rate_limited_response(door.service, *retry_after_secs),
         Some(Fault::Headers(headers)) => with_headers(next.run(req).await, headers),
         Some(Fault::BlackHole) => unreachable!("handled above"),

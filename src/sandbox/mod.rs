@@ -49,12 +49,16 @@ token_env = "TS_SANDBOX_ZENDESK_TOKEN"
 # The fake enforces Zendesk's 10 a minute on the sandbox clock, which tests move forward;
 # the daemon's own pacing (real time) would only slow the tests down.
 export_requests_per_minute = 600
+# The fakes carry every request out before they answer (unless a test makes one slow), so a
+# look right after a failed write sees everything: no need to wait before writing again.
+settle_seconds = 0
 
 [github]
 url = "{gh}"
 token_env = "TS_SANDBOX_GITHUB_TOKEN"
 writes_per_minute = 0
 writes_per_hour = 0
+settle_seconds = 0
 
 [state]
 path = "{state_path}"

@@ -17,7 +17,8 @@ pub enum FailureClass {
     /// A dropped connection, a timeout, a 5xx, a lost answer: retried soon.
     Transient,
     /// Refused by the rules or by a permission (public repository, unknown repository, no write
-    /// access): tried again at once when the configuration changes, else after its back-off.
+    /// access): tried again at once when the rules change, else after its back-off; never
+    /// parked (fixing the cause is enough).
     Config,
     /// The item itself was refused (a validation error): back-off, then parked.
     Item,
@@ -125,13 +126,25 @@ impl Store {
         let first = previous.as_ref().map_or(now, |p| p.first_failed_at);
         let snapshot = match snapshot {
             Some(t) => Some(serde_json::to_string(t).expect("tickets serialise")),
-            None => previous.and_then(|p| p.ticket).map(|t| serde_json::to_string(&t).expect("tickets serialise")),
+            None => (previous.as_ref().and_then(|p| p.ticket.as_ref()))
+                .map(|t| serde_json::to_string(t).expect("tickets serialise")),
         };
-        let parks = matches!(f.class, FailureClass::Item | FailureClass::Config);
-        let parked = parks && attempts >= policy.max_attempts;
-        let mut next = now + backoff(attempts, policy.first_delay_secs);
-        if let Some(limit_end) = f.not_before {
-            next = limit_end.max(now);
+        // Only the item's own refusals park: a passing failure, a limit, or a refusal by the
+        // rules or a permission ends by itself (or with the configuration), never by `retry`.
+        let parked = f.class == FailureClass::Item && attempts >= policy.max_attempts;
+        let backed_off = now + backoff(attempts, policy.first_delay_secs);
+        let mut next = match (f.class, f.not_before) {
+            // A limit says exactly when it ends.
+            (FailureClass::Limited, Some(end)) => end.max(now),
+            // A first wait of this kind (a write settling) is what it asks for; later ones back
+            // off as well, so a write that never gets an answer is not tried every minute.
+            (_, Some(not_before)) if attempts == 1 => not_before.max(now),
+            (_, Some(not_before)) => (now + backoff(attempts - 1, policy.first_delay_secs)).max(not_before),
+            (_, None) => backed_off,
+        };
+        if let Some(p) = previous.as_ref().filter(|p| !p.parked) {
+            // A later failure never brings an earlier wait forward (a settling write).
+            next = next.max(p.next_attempt_at);
         }
         self.conn().execute(
             "INSERT OR REPLACE INTO failures (ticket_id, stage, class, epoch, error, attempts, first_failed_at, last_failed_at, next_attempt_at, parked, ticket)
@@ -192,5 +205,43 @@ impl Store {
             params![ticket.0 as i64, ts(Utc::now())],
         )?;
         Ok(n > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure<'a>(class: FailureClass, not_before: Option<DateTime<Utc>>) -> NewFailure<'a> {
+        NewFailure { stage: "escalate", class, error: "e", epoch: "rules-1", not_before }
+    }
+
+    #[test]
+    fn each_class_waits_as_it_should_and_only_item_failures_park() {
+        let store = Store::open_in_memory().unwrap();
+        let policy = RetryPolicy { max_attempts: 2, first_delay_secs: 60 };
+        let id = TicketId(1);
+        let soon = Utc::now() + chrono::Duration::seconds(5);
+        let first = store.record_failure(id, &failure(FailureClass::Transient, Some(soon)), None, &policy).unwrap();
+        assert_eq!(first.next_attempt_at.timestamp(), soon.timestamp(), "a first settle waits what it asks");
+        let second = store.record_failure(id, &failure(FailureClass::Transient, Some(soon)), None, &policy).unwrap();
+        assert!(second.next_attempt_at > Utc::now() + chrono::Duration::seconds(50), "then it backs off");
+        assert!(!second.parked, "passing failures never park");
+
+        let limit_end = Utc::now() + chrono::Duration::seconds(500);
+        let limited =
+            store.record_failure(TicketId(2), &failure(FailureClass::Limited, Some(limit_end)), None, &policy).unwrap();
+        assert_eq!(limited.next_attempt_at.timestamp(), limit_end.timestamp());
+
+        for _ in 0..3 {
+            store.record_failure(TicketId(3), &failure(FailureClass::Config, None), None, &policy).unwrap();
+        }
+        let config = store.failure_at(TicketId(3), "escalate").unwrap().unwrap();
+        assert!(!config.parked && config.is_due(Utc::now(), "rules-2"), "a rules change makes it due at once");
+        assert!(!config.is_due(Utc::now(), "rules-1"));
+
+        store.record_failure(TicketId(4), &failure(FailureClass::Item, None), None, &policy).unwrap();
+        let item = store.record_failure(TicketId(4), &failure(FailureClass::Item, None), None, &policy).unwrap();
+        assert!(item.parked);
     }
 }

@@ -60,6 +60,8 @@ pub struct Intent {
     pub created_at: DateTime<Utc>,
     /// Remote writes started for this intent. Above zero, the remote side may already hold the result.
     pub attempts: u32,
+    /// When the last write was started (None for intents from before v11, or never attempted).
+    pub attempted_at: Option<DateTime<Utc>>,
 }
 
 impl Store {
@@ -71,7 +73,7 @@ impl Store {
         let conn = self.conn();
         let row = conn
             .query_row(
-                "SELECT kind, ticket_id, repo, payload, created_at, attempts FROM intents WHERE key = ?1",
+                "SELECT kind, ticket_id, repo, payload, created_at, attempts, attempted_at FROM intents WHERE key = ?1",
                 [key],
                 |r| {
                     Ok((
@@ -81,11 +83,12 @@ impl Store {
                         r.get::<_, String>(3)?,
                         r.get::<_, String>(4)?,
                         r.get::<_, i64>(5)?,
+                        r.get::<_, Option<String>>(6)?,
                     ))
                 },
             )
             .optional()?;
-        Ok(row.and_then(|(k, t, repo, payload, created, attempts)| {
+        Ok(row.and_then(|(k, t, repo, payload, created, attempts, attempted)| {
             Some(Intent {
                 key: key.to_string(),
                 kind: IntentKind::parse(&k)?,
@@ -94,6 +97,7 @@ impl Store {
                 payload,
                 created_at: parse_ts(&created).unwrap_or_default(),
                 attempts: attempts as u32,
+                attempted_at: attempted.as_deref().and_then(parse_ts),
             })
         }))
     }
@@ -124,7 +128,7 @@ impl Store {
         payload: &str,
     ) -> Result<(Intent, bool)> {
         let inserted = self.conn().execute(
-            "INSERT OR IGNORE INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
+            "INSERT OR IGNORE INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts, attempted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?6)",
             params![key(kind, ticket), ticket.0 as i64, kind.as_str(), repo, payload, ts(Utc::now())],
         )?;
         Ok((self.intent(kind, ticket)?.expect("intent was just written"), inserted == 1))
@@ -136,7 +140,10 @@ impl Store {
     }
 
     pub fn intent_attempt_key(&self, key: &str) -> Result<()> {
-        self.conn().execute("UPDATE intents SET attempts = attempts + 1 WHERE key = ?1", [key])?;
+        self.conn().execute(
+            "UPDATE intents SET attempts = attempts + 1, attempted_at = ?2 WHERE key = ?1",
+            params![key, ts(Utc::now())],
+        )?;
         Ok(())
     }
 

@@ -198,7 +198,7 @@ impl Store {
             [super::intents::key(super::IntentKind::CreateIssue, ticket)],
         )?;
         tx.execute(
-            "INSERT INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
+            "INSERT INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts, attempted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?6)",
             params![
                 super::intents::key(super::IntentKind::LinkNote, ticket),
                 ticket.0 as i64,

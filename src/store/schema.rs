@@ -150,4 +150,9 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (service, scope)
     );
     "#,
+    // 11: when an intent's write was last attempted: it is not sent again until the server
+    // must have finished that attempt (`settle_seconds`).
+    r#"
+    ALTER TABLE intents ADD COLUMN attempted_at TEXT;
+    "#,
 ];

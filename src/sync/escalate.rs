@@ -65,7 +65,9 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
                 continue;
             }
             let span = info_span!("ticket", ticket_id = %id, repo = tracing::field::Empty, issue_number = tracing::field::Empty);
-            let result = retrying!(engine, resume(engine, intent.clone(), &mut report)).instrument(span).await;
+            // Each round reads the intent again: an earlier round may have finished it, or
+            // moved on to the next write (a created issue's link note).
+            let result = retrying!(engine, resume_by_key(engine, &intent.key, &mut report)).instrument(span).await;
             settle(engine, id, STAGE, None, result, &mut report)?;
         }
         for failure in engine.store.due_failures(STAGE, Utc::now(), engine.epoch())? {
@@ -73,7 +75,7 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
                 return Ok(report);
             }
             if let Some(ticket) = failure.ticket {
-                handle(engine, ticket, &mut report).await?;
+                handle(engine, ticket, true, &mut report).await?;
             }
         }
     }
@@ -97,7 +99,7 @@ async fn read_export(engine: &Engine, cancel: &CancellationToken, report: &mut P
             }
             engine.beat();
             report.seen += 1;
-            handle(engine, ticket, report).await?;
+            handle(engine, ticket, false, report).await?;
         }
         for (id, why) in page.rejected {
             report.seen += 1;
@@ -136,16 +138,25 @@ fn first_start_time(engine: &Engine) -> Result<i64, PassError> {
     Ok(start.min(Utc::now().timestamp() - 61))
 }
 
-/// One ticket from the export or a retry: decide, then act; failures are recorded, not raised.
-async fn handle(engine: &Engine, ticket: Ticket, report: &mut PassReport) -> Result<(), PassError> {
+/// One ticket from the export or a retry (`from_snapshot`: the copy stored with its failure):
+/// decide, then act; failures are recorded, not raised.
+async fn handle(
+    engine: &Engine,
+    ticket: Ticket,
+    from_snapshot: bool,
+    report: &mut PassReport,
+) -> Result<(), PassError> {
     let id = ticket.id;
     let span =
         info_span!("ticket", ticket_id = %id, repo = tracing::field::Empty, issue_number = tracing::field::Empty);
-    let result = retrying!(engine, act(engine, &ticket, report)).instrument(span).await;
+    let escalated_before = report.escalated;
+    let result = retrying!(engine, act(engine, &ticket, from_snapshot, report)).instrument(span).await;
+    // A ticket counts once, however many rounds it took.
+    report.escalated = report.escalated.min(escalated_before + 1);
     settle(engine, id, STAGE, Some(&ticket), result, report).map(|_| ())
 }
 
-async fn act(engine: &Engine, ticket: &Ticket, report: &mut PassReport) -> Result<(), ItemError> {
+async fn act(engine: &Engine, ticket: &Ticket, from_snapshot: bool, report: &mut PassReport) -> Result<(), ItemError> {
     if let Some(intent) = engine.store.intent(IntentKind::CreateIssue, ticket.id)? {
         if engine.held_back(ticket.id, STAGE)? {
             // A ticket that changes again while its create waits out a failure (perhaps a write
@@ -164,6 +175,12 @@ async fn act(engine: &Engine, ticket: &Ticket, report: &mut PassReport) -> Resul
     }
     let mapping = engine.store.mapping(ticket.id)?;
     if let Some(m) = &mapping {
+        if from_snapshot {
+            // A stored copy may be stale (the tag removed again since): the re-escalation rule
+            // acts only on what the export shows now, and a queued reopen note is the push
+            // pass's to finish.
+            return Ok(());
+        }
         return reescalate::track(engine, ticket, m, report).await;
     }
     match decide(&engine.rules, ticket, false) {
@@ -221,6 +238,14 @@ fn defer_when_budget_is_short(engine: &Engine) -> Result<(), ItemError> {
     }
 }
 
+/// Carries the intent stored under `key` to its end, if it is still there.
+async fn resume_by_key(engine: &Engine, key: &str, report: &mut PassReport) -> Result<(), ItemError> {
+    match engine.store.intent_by_key(key)? {
+        Some(intent) => resume(engine, intent, report).await,
+        None => Ok(()),
+    }
+}
+
 /// Carries an unfinished intent to its end (used at the start of a pass).
 async fn resume(engine: &Engine, intent: Intent, report: &mut PassReport) -> Result<(), ItemError> {
     match intent.kind {
@@ -254,6 +279,7 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
         None => {
             guard::check_repo(engine, &payload.repo).await?;
             if !fresh {
+                super::may_write_again(engine, &intent)?;
                 engine.store.intent_attempt(IntentKind::CreateIssue, id)?;
             }
             crashpoint::hit("before_issue_create");

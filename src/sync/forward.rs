@@ -265,9 +265,10 @@ fn pass_to_item(e: PassError) -> ItemError {
 fn render(engine: &Engine, c: &TicketComment) -> String {
     let name = c.author_name.as_deref().map(|n| engine.redactor.redact(n).into_owned());
     let name = body::defuse_markers(name.as_deref().unwrap_or("A Zendesk user"));
+    let name = body::truncate_chars(&name, 200).to_string();
     let text = body::defuse_markers(&engine.redactor.redact(c.body.trim()));
     let marker = forward_marker(c.id);
-    let room = BODY_LIMIT - 200 - name.chars().count() - marker.len();
+    let room = BODY_LIMIT.saturating_sub(200 + name.chars().count() + marker.len());
     let cut = body::truncate_chars(&text, room);
     let more = if cut.len() < text.len() { "\n\n[… cut; read the whole comment on the ticket]" } else { "" };
     format!("**{name}** wrote on the Zendesk ticket:\n\n{cut}{more}\n\n{marker}\n")
@@ -300,6 +301,9 @@ async fn forward_one(
         }
         // The issue may have been transferred, or its repository made public, since the link was made.
         guard::check_repo(engine, &m.repo).await?;
+        if let Some(current) = engine.store.intent_by_key(&intent.key)? {
+            super::may_write_again(engine, &current)?;
+        }
         engine.store.intent_attempt_key(&intent.key)?;
         crashpoint::hit("before_forward_comment");
         match engine.github.create_comment(&m.repo, m.issue_number, &p.body).await {

@@ -70,6 +70,10 @@ pub(crate) enum ItemError {
     /// that failure stays as it is.
     #[error("waiting for an earlier failure's next attempt")]
     Waiting,
+    /// An earlier attempt of this write got no clear answer and was not found: the server may
+    /// still be carrying it out, so it is not sent again before this time.
+    #[error("an earlier attempt of this write may still be carried out by the server; it is looked for again, and only then sent, after {0}")]
+    Settling(chrono::DateTime<chrono::Utc>),
 }
 
 /// What one pass did. Printed by `sync`, logged by the daemon, stored for `status`.
@@ -122,8 +126,9 @@ pub struct Engine {
     github_token_id: String,
     /// Told between items that the pass is making progress (systemd watchdog).
     heartbeat: Option<Arc<crate::notify::Notifier>>,
-    /// The configuration epoch: these rules in this process. A failure that depends on the
-    /// configuration is tried again at once under a new epoch (a reload, a new process).
+    /// The configuration epoch: a digest of the rules. A failure that depends on the
+    /// configuration is tried again at once when the rules change (a reload, or a new process
+    /// started with other rules).
     epoch: String,
 }
 
@@ -171,7 +176,7 @@ impl Engine {
         }
         Engine {
             redactor: Redactor::new(rules.redact.clone()),
-            epoch: format!("{}-{}", rules.fingerprint, process_nonce()),
+            epoch: rules.fingerprint.clone(),
             rules,
             store,
             zendesk,
@@ -303,10 +308,30 @@ pub(crate) async fn run_again(engine: &Engine, result: &Result<(), ItemError>, r
 /// timeout is shorter, so the server may go on after the client gave up).
 pub(crate) const SETTLE: chrono::Duration = chrono::Duration::seconds(75);
 
+/// Before an intent's write is sent again (its earlier attempt was looked for and not found):
+/// refuses while that attempt may still be carried out by the server (`settle_seconds` of
+/// `[github]` or `[zendesk]` after it was sent). Looking is allowed at any time; writing again
+/// is not.
+pub(crate) fn may_write_again(engine: &Engine, intent: &crate::store::Intent) -> Result<(), ItemError> {
+    let Some(at) = intent.attempted_at.filter(|_| intent.attempts > 0) else { return Ok(()) };
+    let settle = match intent.kind {
+        crate::store::IntentKind::CreateIssue | crate::store::IntentKind::ForwardComment => {
+            engine.rules.github.settle_secs
+        }
+        crate::store::IntentKind::LinkNote | crate::store::IntentKind::PushNote => engine.rules.zendesk.settle_secs,
+    };
+    let until = at + chrono::Duration::seconds(settle as i64);
+    if chrono::Utc::now() < until {
+        return Err(ItemError::Settling(until));
+    }
+    Ok(())
+}
+
 /// What kind of failure an item error is, and the earliest moment to try again if it says.
 fn classify(e: &ItemError) -> (FailureClass, Option<chrono::DateTime<chrono::Utc>>) {
     match e {
         ItemError::Refused(_) => (FailureClass::Config, None),
+        ItemError::Settling(until) => (FailureClass::Transient, Some(*until)),
         ItemError::Api(ApiError::Unanswered { .. }) => (FailureClass::Transient, Some(chrono::Utc::now() + SETTLE)),
         ItemError::Api(a) if a.is_transient() => (FailureClass::Transient, None),
         ItemError::Api(ApiError::Forbidden { .. } | ApiError::NotFound { .. }) => (FailureClass::Config, None),
@@ -355,13 +380,6 @@ pub(crate) fn settle(
         tracing::warn!(ticket_id = %id, stage, class = class.as_str(), attempts = f.attempts, next_attempt_at = %f.next_attempt_at, error = %text, "failed; it is retried after its back-off");
     }
     Ok(false)
-}
-
-/// Names this process among others that used the same database: a new process is a new
-/// configuration epoch.
-fn process_nonce() -> &'static str {
-    static NONCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NONCE.get_or_init(|| format!("{:016x}", rand::random::<u64>()))
 }
 
 impl Engine {

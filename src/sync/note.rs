@@ -61,6 +61,7 @@ pub(super) async fn write_once(
             return Ok(NoteOutcome::Found(c.id));
         }
     }
+    super::may_write_again(engine, intent)?;
     engine.store.intent_attempt_key(&intent.key)?;
     send(engine, note).await
 }

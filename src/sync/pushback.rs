@@ -471,7 +471,8 @@ async fn finish_reopen(engine: &Engine, intent: &Intent, p: &PushPayload) -> Res
             info!("re-escalated: the closed issue was reopened");
             Ok(true)
         }
-        Err(e) if e.is_retryable() => Err(e.into()),
+        // Transferred: the audit moves the link, then the reopen goes where the issue is.
+        Err(e) if e.is_retryable() || matches!(e, ApiError::Moved { .. }) => Err(e.into()),
         Err(e) => {
             let why = format!("the issue could not be reopened: {e}");
             warn!("{why}; the note that would announce it is dropped");

@@ -45,7 +45,7 @@ pub(super) async fn track(
     let (intent, _) = pushback::queue_reopen_note(engine, m, &key, &text)?;
     if let Err(e) = engine.github.reopen_issue(&m.repo, m.issue_number).await {
         // A refusal (not a passing failure) means the issue stays closed: the note would be untrue.
-        if !e.is_retryable() {
+        if !e.is_retryable() && !matches!(e, crate::http::ApiError::Moved { .. }) {
             let why = format!("the issue could not be reopened: {e}");
             engine.store.abandon_intent_key(IntentKind::PushNote, ticket.id, &intent.key, &why)?;
         }

@@ -535,3 +535,25 @@ async fn a_close_event_stamped_after_its_issue_gives_one_note() {
     let closes = env.push_notes(id).iter().filter(|n| n.contains("was closed")).count();
     assert_eq!(closes, 1, "{:?}", env.push_notes(id));
 }
+
+/// A gateway can answer 5xx while the backend goes on to create the issue. Looking for it at
+/// once finds nothing; writing again then made a second issue. A write whose outcome is
+/// unknown is sent again only after `[github] settle_seconds`; looking is allowed at once.
+#[tokio::test]
+async fn a_create_answered_502_but_carried_out_later_is_never_duplicated() {
+    let env = Env::new().await;
+    let text = std::fs::read_to_string(&env.rules_path).unwrap();
+    let text = text.replace("writes_per_hour = 0\nsettle_seconds = 0", "writes_per_hour = 0\nsettle_seconds = 2");
+    std::fs::write(&env.rules_path, text).unwrap();
+    let id = env.ticket("Gateway gave up", &["escalated"]);
+    let late = Fault::StatusThenLater { status: 502, millis: 700 };
+    env.sb.github.door.faults.push(FaultRule::new(Some(Method::POST), "/acme/backend/issues", late));
+    let first = env.escalate().await;
+    assert_eq!((first.created, first.failed), (0, 1), "{first:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(env.issues_for(REPO, id).len(), 1, "GitHub carried the create out");
+    let second = env.escalate().await;
+    assert_eq!((second.created, second.recovered, second.failed), (0, 1, 0), "{second:?}");
+    assert_eq!(env.issues_for(REPO, id).len(), 1, "a second issue was created");
+    assert_eq!(env.link_notes(id).len(), 1);
+}

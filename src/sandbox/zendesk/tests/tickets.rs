@@ -293,7 +293,11 @@ async fn a_merged_ticket_is_closed_with_a_note_and_refuses_updates() {
     let target = sb.customer_ticket("Original report");
     sb.zd.merge_tickets(source, target);
     assert_eq!(sb.zd.ticket(source).unwrap().status, "closed");
-    assert!(sb.zd.comments(target).iter().any(|c| c.body.contains(&format!("Request #{source} was closed and merged"))));
+    assert!(sb
+        .zd
+        .comments(target)
+        .iter()
+        .any(|c| c.body.contains(&format!("Request #{source} was closed and merged"))));
     let refused = sb.update(source, json!({"comment": {"body": "note", "public": false}})).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = json_of(refused).await;
