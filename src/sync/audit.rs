@@ -6,7 +6,7 @@
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
-use super::forward::{issue_gone, issue_not_found};
+use super::notes::{issue_gone, issue_not_found};
 use super::{stops_pass, Engine, ItemError, PassError, PassReport};
 use crate::http::ApiError;
 use crate::store::{LinkState, Mapping};

@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
 use super::export::ExportReader;
-use super::{body, guard, pushback, settle, Engine, ItemError, PassError, PassReport};
+use super::notes::{issue_gone, issue_not_found};
+use super::{body, guard, settle, Engine, ItemError, PassError, PassReport};
 use crate::config::ForwardMode;
 use crate::crashpoint;
 use crate::domain::TicketId;
@@ -340,41 +341,4 @@ async fn forward_one(
         service: "github",
         detail: "the issue was transferred twice; retrying later".into(),
     }))
-}
-
-/// A 404 for a linked issue: deleted, or no longer visible? GitHub answers 404 both for an
-/// issue deleted or moved where the token may not follow and for everything in a repository
-/// the token can no longer see (access removed, a lapsed SSO authorisation). Only when the
-/// repository itself is still visible is the link ended; otherwise nothing is ended, and the
-/// item fails as a configuration problem until access is back.
-pub(super) async fn issue_not_found(engine: &Engine, m: &Mapping, report: &mut PassReport) -> Result<(), ItemError> {
-    match engine.github.get_repo(&m.repo).await {
-        Ok(_) => issue_gone(engine, m, "was deleted (or moved where ticket-sync cannot see it)", report).await,
-        Err(ApiError::NotFound { .. } | ApiError::Forbidden { .. }) => Err(ItemError::Refused(format!(
-            "ticket-sync can no longer see repository {} (token access removed, or its SSO authorisation lapsed?); the link is kept and tried again",
-            m.repo
-        ))),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Ends a link whose issue is gone: one note on the ticket, the mapping marked, queued forwards dropped.
-pub(super) async fn issue_gone(
-    engine: &Engine,
-    m: &Mapping,
-    why: &str,
-    report: &mut PassReport,
-) -> Result<(), ItemError> {
-    warn!(issue = %format!("{}#{}", m.repo, m.issue_number), "the linked issue {why}; the link is ended");
-    let text = format!(
-        "GitHub issue {}#{} {why}. ticket-sync no longer syncs this ticket.\n{}\n\n{}",
-        m.repo,
-        m.issue_number,
-        m.issue_url,
-        body::push_note_marker("issue-gone")
-    );
-    pushback::note_once(engine, m, "issue-gone", &text, report).await?;
-    engine.store.set_link_state(m.ticket_id, LinkState::IssueGone)?;
-    engine.store.abandon_event_intents(IntentKind::ForwardComment, m.ticket_id, "the issue is gone")?;
-    Ok(())
 }

@@ -24,6 +24,7 @@ mod export;
 mod forward;
 mod guard;
 mod note;
+mod notes;
 mod online;
 mod pushback;
 mod pushplan;
@@ -223,7 +224,12 @@ impl Engine {
 
     /// One push-back pass: issue changes on GitHub become notes and statuses on Zendesk.
     pub async fn push(&self, cancel: &CancellationToken) -> Result<PassReport, PassError> {
-        self.run_pass("push", pushback::run(self, cancel)).await
+        self.run_pass("push", async {
+            let mut report = pushback::run(self, cancel).await?;
+            forward::run(self, cancel, &mut report).await?;
+            Ok(report)
+        })
+        .await
     }
 
     async fn run_pass(

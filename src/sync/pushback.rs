@@ -13,13 +13,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, info_span, warn, Instrument};
+use tracing::{debug, info_span, warn, Instrument};
 
-use super::note::{write_once, Note, NoteOutcome};
+use super::notes::{push_note, PushPayload, Pushed};
 use super::pushplan::{self, PushAction, RepoInput, TicketPlan};
-use super::{body, settle, stops_pass, Engine, ItemError, PassError, PassReport};
+use super::{settle, stops_pass, Engine, ItemError, PassError, PassReport};
 use crate::config::CommentsMode;
 use crate::domain::{IssueNumber, RepoName, TicketId};
 use crate::github::Updates;
@@ -33,26 +32,6 @@ const STAGE: &str = "push";
 
 /// How far before the oldest mapping a repository's first listing starts (clock skew margin).
 const FIRST_SINCE_MARGIN_MINUTES: i64 = 10;
-
-/// What a push-note intent carries: the whole write, and its place in the ticket's story.
-#[derive(Debug, Serialize, Deserialize)]
-pub(super) struct PushPayload {
-    event_key: String,
-    text: String,
-    status: Option<String>,
-    /// Unix seconds, tie-breaker kind, id: notes of one ticket are written in this order.
-    order: (i64, u8, u64),
-    /// The note tells of a reopen ticket-sync itself makes (a re-escalation): it is written
-    /// only once that reopen is done, and the push pass makes it if nobody has yet.
-    #[serde(default)]
-    reopens: bool,
-}
-
-/// How one note ended.
-enum Pushed {
-    Done,
-    TicketClosed,
-}
 
 pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<PassReport, PassError> {
     let mut report = PassReport::new("push");
@@ -75,7 +54,6 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
             }
         }
     }
-    super::forward::run(engine, cancel, &mut report).await?;
     Ok(report)
 }
 
@@ -357,128 +335,6 @@ fn describe(a: &PushAction) -> String {
     match &a.status {
         Some(s) => format!("{first} → status {s}"),
         None => first.to_string(),
-    }
-}
-
-/// Records the intent of a note that no GitHub event carries; the push pass finishes it if
-/// the caller cannot. Returns the intent as stored (an earlier one keeps its payload).
-pub(super) fn queue_note(
-    engine: &Engine,
-    m: &Mapping,
-    event_key: &str,
-    text: &str,
-) -> Result<(Intent, PushPayload), ItemError> {
-    queue(engine, m, event_key, text, false)
-}
-
-/// Like `queue_note`, for the note of a reopen ticket-sync makes: see `PushPayload::reopens`.
-pub(super) fn queue_reopen_note(
-    engine: &Engine,
-    m: &Mapping,
-    event_key: &str,
-    text: &str,
-) -> Result<(Intent, PushPayload), ItemError> {
-    queue(engine, m, event_key, text, true)
-}
-
-fn queue(
-    engine: &Engine,
-    m: &Mapping,
-    event_key: &str,
-    text: &str,
-    reopens: bool,
-) -> Result<(Intent, PushPayload), ItemError> {
-    let payload = PushPayload {
-        event_key: event_key.into(),
-        text: text.into(),
-        status: None,
-        order: (Utc::now().timestamp(), 3, 0),
-        reopens,
-    };
-    let json = serde_json::to_string(&payload).expect("payload serialises");
-    let intent = engine.store.begin_push_intent(m.ticket_id, event_key, &m.repo.to_string(), &json)?;
-    let payload = serde_json::from_str(&intent.payload).unwrap_or(payload);
-    Ok((intent, payload))
-}
-
-/// Writes one note that no GitHub event carries (the issue is gone, the ticket re-escalated) exactly once.
-pub(super) async fn note_once(
-    engine: &Engine,
-    m: &Mapping,
-    event_key: &str,
-    text: &str,
-    report: &mut PassReport,
-) -> Result<(), ItemError> {
-    if engine.store.push_note_done(m.ticket_id, event_key)? {
-        return Ok(());
-    }
-    let (intent, payload) = queue_note(engine, m, event_key, text)?;
-    push_note(engine, &intent, &payload, report).await.map(|_| ())
-}
-
-/// Writes one queued note exactly once and records it; a closed ticket ends its link.
-async fn push_note(
-    engine: &Engine,
-    intent: &Intent,
-    p: &PushPayload,
-    report: &mut PassReport,
-) -> Result<Pushed, ItemError> {
-    let id = intent.ticket_id;
-    if p.reopens && !engine.store.reopened(id, &p.event_key)? && !finish_reopen(engine, intent, p).await? {
-        return Ok(Pushed::Done);
-    }
-    let marker = body::push_note_marker(&p.event_key);
-    let note = Note {
-        ticket: id,
-        text: &p.text,
-        marker: &marker,
-        status: p.status.as_deref(),
-        crash_before: "before_push_note",
-        crash_after: "after_push_note",
-    };
-    match write_once(engine, intent, &note, false).await? {
-        NoteOutcome::Written(comment_id) => {
-            engine.store.record_push_note(id, &intent.key, &p.event_key, comment_id, false)?;
-            report.pushed += 1;
-            info!(event = %p.event_key, "note pushed");
-            Ok(Pushed::Done)
-        }
-        NoteOutcome::Found(comment_id) => {
-            engine.store.record_push_note(id, &intent.key, &p.event_key, Some(comment_id), true)?;
-            Ok(Pushed::Done)
-        }
-        NoteOutcome::TicketEnded(state) => {
-            warn!(link = state.as_str(), "the Zendesk ticket is closed or deleted and takes no more notes; its link ends and is skipped from now on");
-            engine.store.set_link_state(id, state)?;
-            engine.store.abandon_push_intents(id, state.as_str())?;
-            report.skipped += 1;
-            Ok(Pushed::TicketClosed)
-        }
-    }
-}
-
-/// Makes the reopen a re-escalation note tells of, before the note is written. False when the
-/// note must not be written (GitHub refused the reopen, or the link ended): it is dropped.
-async fn finish_reopen(engine: &Engine, intent: &Intent, p: &PushPayload) -> Result<bool, ItemError> {
-    let id = intent.ticket_id;
-    let Some(m) = engine.store.mapping(id)?.filter(|m| m.link_state == LinkState::Active) else {
-        engine.store.abandon_intent_key(IntentKind::PushNote, id, &intent.key, "the link is no longer active")?;
-        return Ok(false);
-    };
-    match engine.github.reopen_issue(&m.repo, m.issue_number).await {
-        Ok(()) => {
-            engine.store.record_reopened(id, &format!("{}#{}", m.repo, m.issue_number), &p.event_key)?;
-            info!("re-escalated: the closed issue was reopened");
-            Ok(true)
-        }
-        // Transferred: the audit moves the link, then the reopen goes where the issue is.
-        Err(e) if e.is_retryable() || matches!(e, ApiError::Moved { .. }) => Err(e.into()),
-        Err(e) => {
-            let why = format!("the issue could not be reopened: {e}");
-            warn!("{why}; the note that would announce it is dropped");
-            engine.store.abandon_intent_key(IntentKind::PushNote, id, &intent.key, &why)?;
-            Ok(false)
-        }
     }
 }
 

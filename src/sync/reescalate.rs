@@ -3,7 +3,7 @@
 
 use tracing::info;
 
-use super::{body, pushback, route, Engine, ItemError, PassReport};
+use super::{body, notes, route, Engine, ItemError, PassReport};
 use crate::domain::Ticket;
 use crate::store::{IntentKind, LinkState, Mapping};
 
@@ -42,7 +42,7 @@ pub(super) async fn track(
     // The note's intent first, marked as telling of a reopen: if the process dies, or the
     // reopen fails in passing, the push pass reopens the issue itself before writing it, and
     // never writes it while the issue stays closed.
-    let (intent, _) = pushback::queue_reopen_note(engine, m, &key, &text)?;
+    let (intent, _) = notes::queue_reopen_note(engine, m, &key, &text)?;
     if let Err(e) = engine.github.reopen_issue(&m.repo, m.issue_number).await {
         // A refusal (not a passing failure) means the issue stays closed: the note would be untrue.
         if !e.is_retryable() && !matches!(e, crate::http::ApiError::Moved { .. }) {
@@ -53,5 +53,5 @@ pub(super) async fn track(
     }
     engine.store.record_reopened(ticket.id, &format!("{}#{}", m.repo, m.issue_number), &key)?;
     info!("re-escalated: the closed issue was reopened");
-    pushback::note_once(engine, m, &key, &text, report).await
+    notes::note_once(engine, m, &key, &text, report).await
 }

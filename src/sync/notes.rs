@@ -1,0 +1,192 @@
+//! The notes every pass writes on tickets, exactly once: queued push-back notes (and the
+//! re-escalation note that waits for its reopen), one-off notes no GitHub event carries, and
+//! the end of a link whose issue is gone. Passes share these through this module and never
+//! import each other.
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use super::note::{write_once, Note, NoteOutcome};
+use super::{body, Engine, ItemError, PassReport};
+use crate::http::ApiError;
+use crate::store::{Intent, IntentKind, LinkState, Mapping};
+
+/// What a push-note intent carries: the whole write, and its place in the ticket's story.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct PushPayload {
+    pub event_key: String,
+    pub text: String,
+    pub status: Option<String>,
+    /// Unix seconds, tie-breaker kind, id: notes of one ticket are written in this order.
+    pub order: (i64, u8, u64),
+    /// The note tells of a reopen ticket-sync itself makes (a re-escalation): it is written
+    /// only once that reopen is done, and the push pass makes it if nobody has yet.
+    #[serde(default)]
+    pub reopens: bool,
+}
+
+/// How one note ended.
+pub(super) enum Pushed {
+    Done,
+    TicketClosed,
+}
+
+/// Records the intent of a note that no GitHub event carries; the push pass finishes it if
+/// the caller cannot. Returns the intent as stored (an earlier one keeps its payload).
+pub(super) fn queue_note(
+    engine: &Engine,
+    m: &Mapping,
+    event_key: &str,
+    text: &str,
+) -> Result<(Intent, PushPayload), ItemError> {
+    queue(engine, m, event_key, text, false)
+}
+
+/// Like `queue_note`, for the note of a reopen ticket-sync makes: see `PushPayload::reopens`.
+pub(super) fn queue_reopen_note(
+    engine: &Engine,
+    m: &Mapping,
+    event_key: &str,
+    text: &str,
+) -> Result<(Intent, PushPayload), ItemError> {
+    queue(engine, m, event_key, text, true)
+}
+
+fn queue(
+    engine: &Engine,
+    m: &Mapping,
+    event_key: &str,
+    text: &str,
+    reopens: bool,
+) -> Result<(Intent, PushPayload), ItemError> {
+    let payload = PushPayload {
+        event_key: event_key.into(),
+        text: text.into(),
+        status: None,
+        order: (Utc::now().timestamp(), 3, 0),
+        reopens,
+    };
+    let json = serde_json::to_string(&payload).expect("payload serialises");
+    let intent = engine.store.begin_push_intent(m.ticket_id, event_key, &m.repo.to_string(), &json)?;
+    let payload = serde_json::from_str(&intent.payload).unwrap_or(payload);
+    Ok((intent, payload))
+}
+
+/// Writes one note that no GitHub event carries (the issue is gone, the ticket re-escalated) exactly once.
+pub(super) async fn note_once(
+    engine: &Engine,
+    m: &Mapping,
+    event_key: &str,
+    text: &str,
+    report: &mut PassReport,
+) -> Result<(), ItemError> {
+    if engine.store.push_note_done(m.ticket_id, event_key)? {
+        return Ok(());
+    }
+    let (intent, payload) = queue_note(engine, m, event_key, text)?;
+    push_note(engine, &intent, &payload, report).await.map(|_| ())
+}
+
+/// Writes one queued note exactly once and records it; a closed ticket ends its link.
+pub(super) async fn push_note(
+    engine: &Engine,
+    intent: &Intent,
+    p: &PushPayload,
+    report: &mut PassReport,
+) -> Result<Pushed, ItemError> {
+    let id = intent.ticket_id;
+    if p.reopens && !engine.store.reopened(id, &p.event_key)? && !finish_reopen(engine, intent, p).await? {
+        return Ok(Pushed::Done);
+    }
+    let marker = body::push_note_marker(&p.event_key);
+    let note = Note {
+        ticket: id,
+        text: &p.text,
+        marker: &marker,
+        status: p.status.as_deref(),
+        crash_before: "before_push_note",
+        crash_after: "after_push_note",
+    };
+    match write_once(engine, intent, &note, false).await? {
+        NoteOutcome::Written(comment_id) => {
+            engine.store.record_push_note(id, &intent.key, &p.event_key, comment_id, false)?;
+            report.pushed += 1;
+            info!(event = %p.event_key, "note pushed");
+            Ok(Pushed::Done)
+        }
+        NoteOutcome::Found(comment_id) => {
+            engine.store.record_push_note(id, &intent.key, &p.event_key, Some(comment_id), true)?;
+            Ok(Pushed::Done)
+        }
+        NoteOutcome::TicketEnded(state) => {
+            warn!(link = state.as_str(), "the Zendesk ticket is closed or deleted and takes no more notes; its link ends and is skipped from now on");
+            engine.store.set_link_state(id, state)?;
+            engine.store.abandon_push_intents(id, state.as_str())?;
+            report.skipped += 1;
+            Ok(Pushed::TicketClosed)
+        }
+    }
+}
+
+/// Makes the reopen a re-escalation note tells of, before the note is written. False when the
+/// note must not be written (GitHub refused the reopen, or the link ended): it is dropped.
+async fn finish_reopen(engine: &Engine, intent: &Intent, p: &PushPayload) -> Result<bool, ItemError> {
+    let id = intent.ticket_id;
+    let Some(m) = engine.store.mapping(id)?.filter(|m| m.link_state == LinkState::Active) else {
+        engine.store.abandon_intent_key(IntentKind::PushNote, id, &intent.key, "the link is no longer active")?;
+        return Ok(false);
+    };
+    match engine.github.reopen_issue(&m.repo, m.issue_number).await {
+        Ok(()) => {
+            engine.store.record_reopened(id, &format!("{}#{}", m.repo, m.issue_number), &p.event_key)?;
+            info!("re-escalated: the closed issue was reopened");
+            Ok(true)
+        }
+        // Transferred: the audit moves the link, then the reopen goes where the issue is.
+        Err(e) if e.is_retryable() || matches!(e, ApiError::Moved { .. }) => Err(e.into()),
+        Err(e) => {
+            let why = format!("the issue could not be reopened: {e}");
+            warn!("{why}; the note that would announce it is dropped");
+            engine.store.abandon_intent_key(IntentKind::PushNote, id, &intent.key, &why)?;
+            Ok(false)
+        }
+    }
+}
+
+/// A 404 for a linked issue: deleted, or no longer visible? GitHub answers 404 both for an
+/// issue deleted or moved where the token may not follow and for everything in a repository
+/// the token can no longer see (access removed, a lapsed SSO authorisation). Only when the
+/// repository itself is still visible is the link ended; otherwise nothing is ended, and the
+/// item fails as a configuration problem until access is back.
+pub(super) async fn issue_not_found(engine: &Engine, m: &Mapping, report: &mut PassReport) -> Result<(), ItemError> {
+    match engine.github.get_repo(&m.repo).await {
+        Ok(_) => issue_gone(engine, m, "was deleted (or moved where ticket-sync cannot see it)", report).await,
+        Err(ApiError::NotFound { .. } | ApiError::Forbidden { .. }) => Err(ItemError::Refused(format!(
+            "ticket-sync can no longer see repository {} (token access removed, or its SSO authorisation lapsed?); the link is kept and tried again",
+            m.repo
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Ends a link whose issue is gone: one note on the ticket, the mapping marked, queued forwards dropped.
+pub(super) async fn issue_gone(
+    engine: &Engine,
+    m: &Mapping,
+    why: &str,
+    report: &mut PassReport,
+) -> Result<(), ItemError> {
+    warn!(issue = %format!("{}#{}", m.repo, m.issue_number), "the linked issue {why}; the link is ended");
+    let text = format!(
+        "GitHub issue {}#{} {why}. ticket-sync no longer syncs this ticket.\n{}\n\n{}",
+        m.repo,
+        m.issue_number,
+        m.issue_url,
+        body::push_note_marker("issue-gone")
+    );
+    note_once(engine, m, "issue-gone", &text, report).await?;
+    engine.store.set_link_state(m.ticket_id, LinkState::IssueGone)?;
+    engine.store.abandon_event_intents(IntentKind::ForwardComment, m.ticket_id, "the issue is gone")?;
+    Ok(())
+}
