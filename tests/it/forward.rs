@@ -16,11 +16,6 @@ fn reply(env: &Env, ticket: u64, text: &str) -> u64 {
     id
 }
 
-fn forwarded(env: &Env, repo: &str, number: u64) -> Vec<String> {
-    let comments = env.sb.github.comments(repo, number).into_iter();
-    comments.filter(|c| c.body.contains("<!-- ticket-sync:forwarded")).map(|c| c.body).collect()
-}
-
 #[tokio::test]
 async fn a_public_reply_is_forwarded_once_redacted_with_the_author_name_only() {
     let env = Env::with_routes(ROUTES, FORWARD).await;
@@ -28,7 +23,7 @@ async fn a_public_reply_is_forwarded_once_redacted_with_the_author_name_only() {
     reply(&env, id, "Still broken. Call me on +1 (555) 123-4567 or jane@globex.example");
     let report = env.push().await;
     assert_eq!((report.forwarded, report.failed), (1, 0), "{report:?}");
-    let comments = forwarded(&env, REPO, n);
+    let comments = env.forwarded(REPO, n);
     assert_eq!(comments.len(), 1, "{comments:?}");
     let c = &comments[0];
     assert!(c.starts_with("**Jane Customer** wrote on the Zendesk ticket:"), "{c}");
@@ -39,7 +34,7 @@ async fn a_public_reply_is_forwarded_once_redacted_with_the_author_name_only() {
     env.sb.settle();
     let again = env.push().await;
     assert_eq!((again.forwarded, again.pushed, again.failed), (0, 0, 0), "{again:?}");
-    assert_eq!(forwarded(&env, REPO, n).len(), 1);
+    assert_eq!(env.forwarded(REPO, n).len(), 1);
     let notes = env.sb.zendesk.comments(id).into_iter().filter(|c| c.body.contains("[ticket-sync:event ")).count();
     assert_eq!(notes, 0, "the forwarded comment is not mirrored back to the ticket");
 }
@@ -64,7 +59,7 @@ async fn a_transferred_issue_is_followed_where_github_says_it_went() {
     reply(&env, id, "any news?");
     let report = env.push().await;
     assert_eq!((report.forwarded, report.failed), (1, 0), "{report:?}");
-    assert_eq!(forwarded(&env, "acme/billing", moved).len(), 1);
+    assert_eq!(env.forwarded("acme/billing", moved).len(), 1);
     let m = env.engine().store.mapping(TicketId(id)).unwrap().unwrap();
     assert_eq!(
         (m.repo.to_string(), m.issue_number.0, m.link_state),
@@ -103,7 +98,7 @@ async fn kill_between_the_github_comment_and_the_ledger_gives_no_duplicate() {
         assert!(!crashed.status.success(), "{point}: the process must have aborted");
         let again = env.bin(&["sync"], &[]).await;
         assert!(again.status.success(), "{point}: {}", String::from_utf8_lossy(&again.stderr));
-        let comments = forwarded(&env, REPO, n);
+        let comments = env.forwarded(REPO, n);
         assert_eq!(comments.len(), 2, "{point}: {comments:?}");
         assert!(comments[0].contains("first") && comments[1].contains("second"), "{point}: {comments:?}");
         let store = Store::open_read_only(&env.db_path()).unwrap();

@@ -9,11 +9,6 @@ use crate::harness::{Env, FORWARD, ROUTES};
 
 const REPO: &str = "acme/backend";
 
-fn forwarded(env: &Env, repo: &str, number: u64) -> Vec<String> {
-    let comments = env.sb.github.comments(repo, number).into_iter();
-    comments.filter(|c| c.body.contains("<!-- ticket-sync:forwarded")).map(|c| c.body).collect()
-}
-
 /// zendesk comments_raw: the page that holds the stop mark was read, but the authors it
 /// side-loads were dropped, so every reply after the first was signed "A Zendesk user".
 #[tokio::test]
@@ -26,7 +21,7 @@ async fn every_forwarded_reply_carries_its_authors_name() {
         let report = env.push().await;
         assert_eq!((report.forwarded, report.failed), (1, 0), "{report:?}");
     }
-    let comments = forwarded(&env, REPO, n);
+    let comments = env.forwarded(REPO, n);
     assert_eq!(comments.len(), 3, "{comments:?}");
     for c in &comments {
         assert!(c.starts_with("**Jane Customer** wrote"), "{c}");
@@ -54,7 +49,7 @@ async fn a_reply_made_while_the_link_note_is_pending_is_forwarded() {
     env.sb.settle();
     env.engine().store.retry_now(TicketId(id)).unwrap();
     env.push().await;
-    let comments = forwarded(&env, REPO, n);
+    let comments = env.forwarded(REPO, n);
     assert_eq!(comments.len(), 1, "the reply was lost: {comments:?}");
     assert!(comments[0].contains("written while the note was pending"), "{}", comments[0]);
 }
@@ -93,8 +88,8 @@ async fn a_locked_issue_fails_only_its_own_forward() {
     env.sb.settle();
     let report = env.push().await;
     assert_eq!((report.forwarded, report.failed), (1, 1), "{report:?}");
-    assert_eq!(forwarded(&env, REPO, nb).len(), 1);
-    assert!(forwarded(&env, REPO, na).is_empty());
+    assert_eq!(env.forwarded(REPO, nb).len(), 1);
+    assert!(env.forwarded(REPO, na).is_empty());
 }
 
 /// pushback.rs sync_repo: a ticket held back by its back-off only queued its new notes, but
@@ -237,14 +232,14 @@ async fn customer_replies_never_reach_a_public_repository() {
     env.sb.settle();
     let first = env.push().await;
     assert_eq!((first.forwarded, first.failed), (0, 1), "{first:?}");
-    assert!(forwarded(&env, "acme/billing", n2_moved).is_empty(), "forwarded into a public repository");
+    assert!(env.forwarded("acme/billing", n2_moved).is_empty(), "forwarded into a public repository");
 
     env.sb.github.set_visibility(REPO, ticket_sync::sandbox::Visibility::Public);
     env.sb.zendesk.add_public_comment(made_public, env.requester, "my password is hunter2");
     env.sb.settle();
     let second = env.push().await;
     assert_eq!(second.forwarded, 0, "{second:?}");
-    assert!(forwarded(&env, REPO, n1).is_empty(), "forwarded into a public repository");
+    assert!(env.forwarded(REPO, n1).is_empty(), "forwarded into a public repository");
     let failures = env.engine().store.failures().unwrap();
     assert!(failures.iter().all(|f| f.error.contains("public")), "{failures:?}");
 
@@ -252,7 +247,7 @@ async fn customer_replies_never_reach_a_public_repository() {
     env.sb.github.set_visibility(REPO, ticket_sync::sandbox::Visibility::Private);
     env.engine().store.retry_now(TicketId(made_public)).unwrap();
     env.push().await;
-    assert_eq!(forwarded(&env, REPO, n1).len(), 1);
+    assert_eq!(env.forwarded(REPO, n1).len(), 1);
 }
 
 /// Watchdog: push-back, forwarding and list pagination never pinged it, so a push pass longer
@@ -346,7 +341,7 @@ async fn a_transfer_redirect_by_repository_id_is_followed() {
     env.sb.settle();
     let report = env.push().await;
     assert_eq!((report.forwarded, report.failed), (1, 0), "{report:?}");
-    assert_eq!(forwarded(&env, "acme/billing", moved).len(), 1);
+    assert_eq!(env.forwarded("acme/billing", moved).len(), 1);
 }
 
 /// A create that gets no answer in time may still be carried out by GitHub. Looking for it at
@@ -430,7 +425,7 @@ async fn switching_forwarding_on_later_does_not_replay_history() {
     env.sb.settle();
     let second = env.push().await;
     assert_eq!(second.forwarded, 1, "{second:?}");
-    let comments = forwarded(&env, REPO, n);
+    let comments = env.forwarded(REPO, n);
     assert_eq!(comments.len(), 1, "{comments:?}");
     assert!(comments[0].contains("a new reply"));
 }
@@ -446,7 +441,7 @@ async fn a_reply_that_mentions_ticket_sync_is_still_forwarded() {
     env.sb.settle();
     let report = env.push().await;
     assert_eq!(report.forwarded, 1, "{report:?}");
-    assert_eq!(forwarded(&env, REPO, n).len(), 1);
+    assert_eq!(env.forwarded(REPO, n).len(), 1);
 }
 
 /// Recovery in seconds: with one request in ten failing in passing (5xx, dropped

@@ -161,6 +161,12 @@ impl Env {
         (id, self.issues_for("acme/backend", id)[0])
     }
 
+    /// Comments ticket-sync forwarded to an issue (they carry the forward marker).
+    pub fn forwarded(&self, repo: &str, number: u64) -> Vec<String> {
+        let comments = self.sb.github.comments(repo, number).into_iter();
+        comments.filter(|c| c.body.contains("<!-- ticket-sync:forwarded")).map(|c| c.body).collect()
+    }
+
     pub async fn push(&self) -> PassReport {
         self.engine().push(&CancellationToken::new()).await.expect("pass runs")
     }
