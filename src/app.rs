@@ -60,15 +60,7 @@ async fn check(path: &Path, online: bool) -> u8 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    println!(
-        "{}: valid ({} route(s), state database {})",
-        path.display(),
-        rules.routes.len(),
-        rules.state_path.display()
-    );
-    if !online {
-        return EXIT_OK;
-    }
+    // Tokens are part of the configuration: a missing or unreadable one fails `check` too.
     let (zt, gt) = match load_tokens(&rules) {
         Ok(t) => t,
         Err(e) => {
@@ -76,6 +68,15 @@ async fn check(path: &Path, online: bool) -> u8 {
             return EXIT_CONFIG;
         }
     };
+    println!(
+        "{}: valid ({} route(s), state database {}; both tokens readable)",
+        path.display(),
+        rules.routes.len(),
+        rules.state_path.display()
+    );
+    if !online {
+        return EXIT_OK;
+    }
     let store = Arc::new(Store::open_in_memory().expect("in-memory database opens"));
     let engine = Engine::new(Arc::new(rules), store, &zt, &gt, true);
     if crate::sync::online_check(&engine).await {

@@ -88,6 +88,15 @@ pub fn collect(rules: &Rules, store: &Store) -> crate::store::Result<StatusRepor
 
 /// Prints the status; returns the exit code.
 pub fn print(rules: &Rules, json: bool, ticket: Option<TicketId>) -> u8 {
+    if !rules.state_path.exists() {
+        // An empty status would read as "the daemon did nothing".
+        eprintln!(
+            "error: no state database at {}: ticket-sync has not run with these rules yet, `[state] path` points \
+             elsewhere, or this user cannot see it (run as the service's user: `sudo -u ticket-sync ticket-sync status`)",
+            rules.state_path.display()
+        );
+        return 1;
+    }
     let store = match Store::open_read_only(&rules.state_path) {
         Ok(s) => s,
         Err(e) => {

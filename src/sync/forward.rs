@@ -312,6 +312,7 @@ async fn forward_one(
                 crashpoint::hit("after_forward_comment");
                 engine.store.record_forward(id, &intent.key, &p.event_key, cid, false)?;
                 report.forwarded += 1;
+                info!(ticket_id = id.0, repo = %m.repo, issue_number = m.issue_number.0, github_comment_id = cid, "reply forwarded to GitHub");
                 return Ok(true);
             }
             Err(ApiError::Moved { location, .. }) => {

@@ -42,6 +42,11 @@ pub fn decide<'r>(rules: &'r Rules, t: &Ticket, linked: bool) -> Decision<'r> {
     if matches!(t.status.as_str(), "closed" | "deleted") {
         return Decision::Unwritable;
     }
+    // A solved ticket is done: it is escalated only when the rules name `solved` in
+    // `status_in` (a first run must not open issues for months of solved tickets).
+    if t.status == "solved" && !rules.escalation.filter.status_in.iter().any(|s| s == "solved") {
+        return Decision::NotEscalated;
+    }
     match route_for(&rules.routes, t) {
         Some(r) => Decision::Create(r),
         None => Decision::NoRoute,
@@ -98,6 +103,8 @@ labels = ["support"]
             (&["billing"], "open", None, false, "not escalated"),
             (&["escalated"], "open", None, true, "linked"),
             (&["escalated"], "closed", None, false, "unwritable"),
+            // Solved tickets only when `status_in` names "solved" (these rules do not).
+            (&["escalated"], "solved", None, false, "not escalated"),
         ];
         for (tags, status, prio, linked, want) in cases {
             let got = match decide(&r, &ticket(tags, status, *prio), *linked) {
@@ -109,5 +116,12 @@ labels = ["support"]
             };
             assert_eq!(&got, want, "{tags:?} {status} {prio:?}");
         }
+    }
+
+    #[test]
+    fn solved_tickets_escalate_only_when_the_rules_ask() {
+        let mut r = rules();
+        r.escalation.filter.status_in = vec!["open".into(), "solved".into()];
+        assert!(matches!(decide(&r, &ticket(&["escalated"], "solved", None), false), Decision::Create(_)));
     }
 }

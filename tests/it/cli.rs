@@ -134,3 +134,28 @@ async fn the_state_database_is_private() {
     assert_eq!(mode(env.db_path().parent().unwrap()), 0o700, "state folder");
     assert_eq!(mode(&env.db_path()), 0o600, "database file");
 }
+
+/// An operator's first week: `status` pointed at a database that is not there (a wrong path,
+/// or a user who cannot see it) printed an empty status and exited 0.
+#[tokio::test]
+async fn status_without_a_database_says_so_and_fails() {
+    let env = Env::new().await;
+    let out = env.bin(&["status"], &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no state database"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+/// `check` without `--online` passed with a missing token.
+#[tokio::test]
+async fn check_fails_on_a_missing_token_without_going_online() {
+    let env = Env::new().await;
+    let mut cmd = env.command(&["check"], &[]);
+    cmd.env_remove("TS_SANDBOX_GITHUB_TOKEN");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("TS_SANDBOX_GITHUB_TOKEN"), "{stderr}");
+    assert_eq!(env.sb.zendesk.door.log.len() + env.sb.github.door.log.len(), 0, "no request was sent");
+}
