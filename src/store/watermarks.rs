@@ -130,7 +130,13 @@ impl Store {
             "zendesk",
             comment_id.map(|c| c.to_string()),
             event_key,
-        )
+        )?;
+        // Every note counts, however it was written (a queued one finished by a later pass too).
+        self.conn().execute(
+            "UPDATE mappings SET last_pushed_at = ?2 WHERE ticket_id = ?1",
+            params![ticket.0 as i64, ts(Utc::now())],
+        )?;
+        Ok(())
     }
 }
 

@@ -552,3 +552,21 @@ async fn a_create_answered_502_but_carried_out_later_is_never_duplicated() {
     assert_eq!(env.issues_for(REPO, id).len(), 1, "a second issue was created");
     assert_eq!(env.link_notes(id).len(), 1);
 }
+
+/// `status` said "pushed never" for a ticket whose note was written by a later pass (a
+/// queued note finished by `resume`).
+#[tokio::test]
+async fn a_note_finished_by_a_later_pass_counts_as_pushed() {
+    let env = Env::with_routes(ROUTES, crate::harness::PUSHBACK).await;
+    let (id, n) = env.linked("Pushed later").await;
+    let put = format!("/api/v2/tickets/{id}.json");
+    env.sb.zendesk.door.faults.push(FaultRule::new(Some(Method::PUT), &put, Fault::Status(422)));
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    let first = env.push().await;
+    assert_eq!(first.failed, 1, "{first:?}");
+    env.engine().store.retry_now(TicketId(id)).unwrap();
+    env.push().await;
+    assert_eq!(env.push_notes(id).len(), 1);
+    let m = env.engine().store.mapping(TicketId(id)).unwrap().unwrap();
+    assert!(m.last_pushed_at.is_some(), "status would say 'pushed never'");
+}
