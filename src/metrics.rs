@@ -59,6 +59,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     rate_remaining: Family<ServiceLabels, Gauge>,
     durations: Family<KindLabels, Histogram>,
+    last_success: Family<KindLabels, Gauge>,
     seen_requests: Mutex<BTreeMap<(Service, u16), u64>>,
     health: Mutex<BTreeMap<&'static str, PassHealth>>,
 }
@@ -83,6 +84,7 @@ impl Metrics {
         let failed = Family::<KindLabels, Counter>::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let rate_remaining = Family::<ServiceLabels, Gauge>::default();
+        let last_success = Family::<KindLabels, Gauge>::default();
         let durations = Family::<KindLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.01, 2.0, 14))
         });
@@ -92,6 +94,11 @@ impl Metrics {
         registry.register("api_requests", "API requests by service and HTTP status (0 = no answer)", requests.clone());
         registry.register("rate_limit_remaining", "Rate-limit budget left, as last reported", rate_remaining.clone());
         registry.register("pass_duration_seconds", "Duration of passes", durations.clone());
+        registry.register(
+            "last_success_timestamp_seconds",
+            "When a pass of this kind last finished without failing (Unix seconds); alert on its age",
+            last_success.clone(),
+        );
         Metrics {
             registry,
             passes,
@@ -100,6 +107,7 @@ impl Metrics {
             requests,
             rate_remaining,
             durations,
+            last_success,
             seen_requests: Mutex::new(BTreeMap::new()),
             health: Mutex::new(BTreeMap::new()),
         }
@@ -132,6 +140,9 @@ impl Metrics {
             Err(e) => ("failed", PassHealth { ok: false, detail: e, at: Utc::now() }),
         };
         self.passes.get_or_create(&PassLabels { kind: kind.to_string(), outcome: outcome.to_string() }).inc();
+        if outcome != "failed" {
+            self.last_success.get_or_create(&kind_label).set(Utc::now().timestamp());
+        }
         self.durations.get_or_create(&kind_label).observe(seconds);
         self.health.lock().unwrap().insert(kind, health);
         let mut seen = self.seen_requests.lock().unwrap();
@@ -195,5 +206,24 @@ async fn healthz(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
     match m.health() {
         Ok(text) => (StatusCode::OK, format!("{text}\n")),
         Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: {reason}\n")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pass_that_does_not_fail_sets_its_last_success_time_and_a_failed_one_does_not() {
+        let m = Metrics::new();
+        let stats = StatsInner::default();
+        m.record_pass("push", Err("refused".into()), 1.0, &stats);
+        assert!(!m.encode().contains("ticket_sync_last_success_timestamp_seconds{kind=\"push\"}"), "{}", m.encode());
+        m.record_pass("push", Ok(&PassReport::default()), 1.0, &stats);
+        let text = m.encode();
+        let line =
+            text.lines().find(|l| l.starts_with("ticket_sync_last_success_timestamp_seconds{kind=\"push\"}")).unwrap();
+        let at: i64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!((Utc::now().timestamp() - at).abs() < 60, "{line}");
     }
 }

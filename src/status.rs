@@ -196,11 +196,16 @@ pub fn render_text(r: &StatusReport) -> String {
             t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into())
         };
         out.push_str(&format!(
-            "  {kind:<9} last {} ({}), next {}\n",
+            "  {kind:<9} last {} ({}), last success {}, next {}\n",
             fmt(p.record.finished_at.or(Some(p.record.started_at))),
             p.record.outcome.as_deref().unwrap_or("running"),
+            fmt(p.record.last_success_at),
             fmt(p.next_at)
         ));
+        if p.record.outcome.as_deref() == Some("failed") {
+            let why = p.record.summary.as_ref().and_then(|s| s.get("error")).and_then(|e| e.as_str());
+            out.push_str(&format!("            failed because: {}\n", why.unwrap_or("unknown")));
+        }
     }
     out.push_str(&format!("\nfailures: {}\n", r.failures.len()));
     for f in &r.failures {

@@ -24,6 +24,8 @@ pub struct PassRecord {
     pub finished_at: Option<DateTime<Utc>>,
     pub outcome: Option<String>,
     pub summary: Option<serde_json::Value>,
+    /// When a pass of this kind last finished without failing.
+    pub last_success_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -120,7 +122,9 @@ impl Store {
 
     pub fn pass_finished(&self, kind: &str, outcome: &str, summary: &serde_json::Value) -> Result<()> {
         self.conn().execute(
-            "UPDATE passes SET finished_at = ?2, outcome = ?3, summary = ?4 WHERE kind = ?1",
+            "UPDATE passes SET finished_at = ?2, outcome = ?3, summary = ?4,
+                 last_success_at = CASE WHEN ?3 = 'failed' THEN last_success_at ELSE ?2 END
+             WHERE kind = ?1",
             params![kind, ts(Utc::now()), outcome, summary.to_string()],
         )?;
         Ok(())
@@ -128,8 +132,9 @@ impl Store {
 
     pub fn passes(&self) -> Result<Vec<PassRecord>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT kind, started_at, finished_at, outcome, summary FROM passes ORDER BY kind")?;
+        let mut stmt = conn.prepare(
+            "SELECT kind, started_at, finished_at, outcome, summary, last_success_at FROM passes ORDER BY kind",
+        )?;
         let rows = stmt
             .query_map([], |r| {
                 Ok(PassRecord {
@@ -138,6 +143,7 @@ impl Store {
                     finished_at: r.get::<_, Option<String>>(2)?.and_then(|s| parse_ts(&s)),
                     outcome: r.get(3)?,
                     summary: r.get::<_, Option<String>>(4)?.and_then(|s| serde_json::from_str(&s).ok()),
+                    last_success_at: r.get::<_, Option<String>>(5)?.and_then(|s| parse_ts(&s)),
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;

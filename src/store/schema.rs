@@ -155,4 +155,8 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE intents ADD COLUMN attempted_at TEXT;
     "#,
+    // 12: when each kind of pass last finished without failing (status, alerting).
+    r#"
+    ALTER TABLE passes ADD COLUMN last_success_at TEXT;
+    "#,
 ];

@@ -570,3 +570,19 @@ async fn a_note_finished_by_a_later_pass_counts_as_pushed() {
     let m = env.engine().store.mapping(TicketId(id)).unwrap().unwrap();
     assert!(m.last_pushed_at.is_some(), "status would say 'pushed never'");
 }
+
+/// An operator's first week: the status text hid why a pass failed and when a pass last
+/// succeeded.
+#[tokio::test]
+async fn status_tells_why_a_pass_failed_and_when_it_last_succeeded() {
+    let env = Env::new().await;
+    env.escalate().await;
+    env.ticket("Needs GitHub", &["escalated"]);
+    let bad = env.bin(&["sync"], &[("TS_SANDBOX_GITHUB_TOKEN", "revoked")]).await;
+    assert_ne!(bad.status.code(), Some(0));
+    let out = env.bin(&["status"], &[]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("failed because: github refused the credentials"), "{text}");
+    let escalate = text.lines().find(|l| l.trim_start().starts_with("escalate")).unwrap();
+    assert!(!escalate.contains("last success -"), "the successful pass is remembered: {escalate}");
+}
