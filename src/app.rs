@@ -110,6 +110,26 @@ fn retry(rules: &Rules, id: TicketId) -> u8 {
     }
 }
 
+/// Root running a command on a state folder that belongs to the service's user would leave
+/// root-owned files (the lock, the database's WAL) that the service then cannot open.
+fn refuse_foreign_state_dir(db: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    // The owner of /proc/self is this process's effective user (Linux, where the service runs).
+    let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid()) else { return Ok(()) };
+    let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) else { return Ok(()) };
+    let Ok(owner) = std::fs::metadata(dir).map(|m| m.uid()) else { return Ok(()) };
+    if me == 0 && owner != 0 {
+        return Err(format!(
+            "{} belongs to user id {owner}, and this command runs as root: files it creates there would lock the \
+             service out. Run it as the service's user instead, for example \
+             `sudo systemd-run --pipe --wait -p DynamicUser=yes -p StateDirectory=ticket-sync ticket-sync sync`, \
+             or `sudo -u '#{owner}' ticket-sync sync`",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
 /// One escalation pass, then one push-back pass, both within `deadline`: a cron-driven run
 /// never outlives its slot, whatever a remote does. Work cut off at the deadline is safe (every
 /// write has its intent) and the next run resumes it.
@@ -125,14 +145,13 @@ async fn sync(path: &Path, dry_run: bool, deadline: Duration) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    let opened = if dry_run { Store::open_read_only(&rules.state_path) } else { Store::open(&rules.state_path) };
-    let store = match opened {
-        Ok(s) => Arc::new(s),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_CONFIG;
+    if !dry_run {
+        if let Err(why) = refuse_foreign_state_dir(&rules.state_path) {
+            eprintln!("error: {why}");
+            return EXIT_ITEM_FAILED;
         }
-    };
+    }
+    // The lock first: two first runs must not both create and migrate the database.
     let _lock = if dry_run {
         None
     } else {
@@ -142,6 +161,16 @@ async fn sync(path: &Path, dry_run: bool, deadline: Duration) -> u8 {
                 eprintln!("error: {e}");
                 return EXIT_ITEM_FAILED;
             }
+        }
+    };
+    let opened = if dry_run { Store::open_read_only(&rules.state_path) } else { Store::open(&rules.state_path) };
+    let store = match opened {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            // A database that cannot be opened (full disk, permissions) is not a rules error:
+            // exit 2 stays for rules and tokens.
+            eprintln!("error: {e}");
+            return EXIT_ITEM_FAILED;
         }
     };
     let engine = Engine::new(Arc::new(rules), store, &zt, &gt, dry_run);

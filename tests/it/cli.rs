@@ -159,3 +159,36 @@ async fn check_fails_on_a_missing_token_without_going_online() {
     assert!(stderr.contains("TS_SANDBOX_GITHUB_TOKEN"), "{stderr}");
     assert_eq!(env.sb.zendesk.door.log.len() + env.sb.github.door.log.len(), 0, "no request was sent");
 }
+
+/// Two first-time `sync`s raced in the schema migration and the loser exited 2 ("configuration
+/// error"); the lock is now taken before the database is created.
+#[tokio::test]
+async fn two_first_syncs_at_once_never_report_a_configuration_error() {
+    let env = Env::new().await;
+    let id = env.ticket("Raced", &["escalated"]);
+    let (a, b) = tokio::join!(env.bin(&["sync"], &[]), env.bin(&["sync"], &[]));
+    for out in [&a, &b] {
+        assert_ne!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    env.bin(&["sync"], &[]).await;
+    assert_eq!(env.issues_for("acme/backend", id).len(), 1);
+}
+
+/// An operator's first week: `sync` run once as root in the service's state folder left a
+/// root-owned lock file, and the service then failed "Permission denied" in a loop.
+#[tokio::test]
+async fn root_is_refused_in_a_state_folder_that_belongs_to_the_service() {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self").map(|m| m.uid()).ok() != Some(0) {
+        return; // only meaningful (and only possible to set up) as root
+    }
+    let env = Env::new().await;
+    let state = env.db_path().parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&state).unwrap();
+    std::process::Command::new("chown").arg("4242").arg(&state).status().unwrap();
+    let out = env.bin(&["sync"], &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("runs as root"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&state).unwrap().count(), 0, "nothing was created there");
+}
