@@ -42,7 +42,12 @@ impl InstanceLock {
         lock_path.push(".lock");
         let lock_path = PathBuf::from(lock_path);
         if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
+            // Private, like the database it guards (the lock may be the first file created there).
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
                 .map_err(|e| DaemonError::Locked(format!("cannot create {}: {e}", dir.display())))?;
         }
         let file = File::options()

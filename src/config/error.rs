@@ -12,6 +12,8 @@ pub struct ConfigError {
     /// Dotted key path, e.g. `schedule.escalate` or `route[2].repo`.
     pub key: String,
     pub message: String,
+    /// Further errors found in the same file: `check` reports them all in one run.
+    pub more: Vec<ConfigError>,
 }
 
 impl std::error::Error for ConfigError {}
@@ -22,13 +24,27 @@ impl fmt::Display for ConfigError {
             Some(line) => write!(f, "{}:{line}: ", self.file.display())?,
             None => write!(f, "{}: ", self.file.display())?,
         }
-        write!(f, "key `{}`: {}", self.key, self.message)
+        write!(f, "key `{}`: {}", self.key, self.message)?;
+        // Callers print "error: " before the first; each further one gets its own line.
+        for e in &self.more {
+            write!(f, "\nerror: {e}")?;
+        }
+        Ok(())
     }
 }
 
 impl ConfigError {
     pub fn new(file: &Path, line: Option<usize>, key: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError { file: file.to_path_buf(), line, key: key.into(), message: message.into() }
+        ConfigError { file: file.to_path_buf(), line, key: key.into(), message: message.into(), more: Vec::new() }
+    }
+
+    /// One error carrying all of `errors` (in file order), or `None` when there are none.
+    pub fn all(mut errors: Vec<ConfigError>) -> Option<ConfigError> {
+        errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+        let mut iter = errors.into_iter();
+        let mut first = iter.next()?;
+        first.more.extend(iter);
+        Some(first)
     }
 
     /// An error about a value whose span is known.
@@ -53,6 +69,8 @@ impl ConfigError {
         let line_key = key_on_line(text, span.start);
         let key = match (field, message.starts_with("missing field")) {
             (Some(f), true) if section.is_empty() => format!("[{f}]"),
+            // An unknown table is named once (`notifications`, not `notifications.notifications`).
+            (Some(f), _) if is_header_line(text, span.start) && section == f => f,
             (Some(f), _) if message.starts_with("unknown field") || message.starts_with("missing field") => {
                 if let Some(k) = line_key.filter(|k| *k != f && !is_header_line(text, span.start)) {
                     section = join(&section, &k);
@@ -119,6 +137,34 @@ fn key_on_line(text: &str, offset: usize) -> Option<String> {
     let (key, _) = line.split_once('=')?;
     let key = key.trim().trim_matches('"');
     (!key.is_empty() && !key.starts_with('[') && !key.starts_with('#')).then(|| key.to_string())
+}
+
+/// The text with the line at `offset` blanked (and, for a table header, the whole table up to
+/// the next header), keeping every byte offset and line number: so parsing can go on past one
+/// bad key and report the next. `None` when nothing can be blanked.
+pub fn without_line_at(text: &str, offset: usize) -> Option<String> {
+    let offset = boundary(text, offset);
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let mut end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    if text[start..end].trim_start().starts_with('[') {
+        // The whole table: up to the next header line.
+        let mut pos = end;
+        while pos < text.len() {
+            let next_end = text[pos + 1..].find('\n').map_or(text.len(), |i| pos + 1 + i);
+            if text[(pos + 1).min(text.len())..next_end].trim_start().starts_with('[') {
+                break;
+            }
+            pos = next_end;
+        }
+        end = pos;
+    }
+    if text[start..end].trim().is_empty() {
+        return None;
+    }
+    // Every character becomes as many spaces as it has bytes, so offsets and lines stay put.
+    let blanked: String =
+        text[start..end].chars().map(|c| if c == '\n' { "\n".to_string() } else { " ".repeat(c.len_utf8()) }).collect();
+    Some(format!("{}{}{}", &text[..start], blanked, &text[end..]))
 }
 
 /// The table a byte offset belongs to: `zendesk`, or `route[1]` for the second `[[route]]`.

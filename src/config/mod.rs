@@ -184,7 +184,38 @@ pub fn load(path: &Path) -> Result<Rules, ConfigError> {
 }
 
 /// Validates rules-file text; `path` is used for messages and to resolve relative paths.
+/// Every error is reported, not only the first (as cargo does): a key the file cannot have
+/// (unknown, or of the wrong type) is set aside and the file read again, up to
+/// `MAX_REPORTED` errors; then each table's values are checked.
 pub fn parse(path: &Path, text: &str) -> Result<Rules, ConfigError> {
-    let raw: raw::RawRules = toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e))?;
-    validate::validate(path, text, raw)
+    const MAX_REPORTED: usize = 50;
+    let mut errors = Vec::new();
+    let mut work = text.to_string();
+    let raw = loop {
+        match toml::from_str::<raw::RawRules>(&work) {
+            Ok(raw) => break Some(raw),
+            Err(e) => {
+                errors.push(ConfigError::from_toml(path, &work, &e));
+                // A syntax error or a missing key cannot be set aside: stop there.
+                let one_key = e.message().starts_with("unknown field") || e.message().starts_with("invalid ");
+                let next = e.span().filter(|_| one_key).and_then(|span| error::without_line_at(&work, span.start));
+                match next {
+                    Some(next) if errors.len() < MAX_REPORTED => work = next,
+                    _ => break None,
+                }
+            }
+        }
+    };
+    match raw {
+        Some(raw) if errors.is_empty() => validate::validate(path, text, raw),
+        Some(raw) => {
+            // Check the rest too; report everything found.
+            if let Err(e) = validate::validate(path, text, raw) {
+                errors.push(ConfigError { more: Vec::new(), ..e.clone() });
+                errors.extend(e.more);
+            }
+            Err(ConfigError::all(errors).expect("at least one error"))
+        }
+        None => Err(ConfigError::all(errors).expect("at least one error")),
+    }
 }

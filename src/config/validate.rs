@@ -25,24 +25,51 @@ impl Ctx<'_> {
 
 pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, ConfigError> {
     let cx = Ctx { path, text };
-    let zendesk = zendesk(&cx, &raw.zendesk)?;
-    let github = github(&cx, raw.github.as_ref())?;
-    let schedule = schedule(&cx, raw.schedule.as_ref())?;
-    let escalation = escalation(&cx, &raw.escalation)?;
-    let routes = routes(&cx, &raw.route)?;
-    let pushback = pushback(&cx, raw.pushback.as_ref())?;
-    let forward = forward(&cx, raw.forward.as_ref())?;
-    let redact = redaction(&cx, raw.redact.as_ref())?;
-    let daemon = daemon(&cx, raw.daemon.as_ref())?;
-    let max_attempts = match raw.retry.as_ref().and_then(|r| r.max_attempts.as_ref()) {
-        None => 8,
-        Some(v) if (1..=1000).contains(v.get_ref()) => *v.get_ref() as u32,
-        Some(v) => return cx.err(v.span(), "retry.max_attempts", "must be between 1 and 1000"),
-    };
-    let first_delay_secs = match raw.retry.as_ref().and_then(|r| r.backoff_seconds.as_ref()) {
-        None => 60,
-        Some(v) if (1..=86_400).contains(v.get_ref()) => *v.get_ref() as u64,
-        Some(v) => return cx.err(v.span(), "retry.backoff_seconds", "must be between 1 and 86400"),
+    // Each table is checked even when an earlier one failed, so one run reports them all.
+    let mut errors = Vec::new();
+    let zendesk = keep(&mut errors, zendesk(&cx, &raw.zendesk));
+    let github = keep(&mut errors, github(&cx, raw.github.as_ref()));
+    let schedule = keep(&mut errors, schedule(&cx, raw.schedule.as_ref()));
+    let escalation = keep(&mut errors, escalation(&cx, &raw.escalation));
+    let routes = keep(&mut errors, routes(&cx, &raw.route));
+    let pushback = keep(&mut errors, pushback(&cx, raw.pushback.as_ref()));
+    let forward = keep(&mut errors, forward(&cx, raw.forward.as_ref()));
+    let redact = keep(&mut errors, redaction(&cx, raw.redact.as_ref()));
+    let daemon = keep(&mut errors, daemon(&cx, raw.daemon.as_ref()));
+    let max_attempts = keep(
+        &mut errors,
+        match raw.retry.as_ref().and_then(|r| r.max_attempts.as_ref()) {
+            None => Ok(8),
+            Some(v) if (1..=1000).contains(v.get_ref()) => Ok(*v.get_ref() as u32),
+            Some(v) => cx.err(v.span(), "retry.max_attempts", "must be between 1 and 1000"),
+        },
+    );
+    let first_delay_secs = keep(
+        &mut errors,
+        match raw.retry.as_ref().and_then(|r| r.backoff_seconds.as_ref()) {
+            None => Ok(60),
+            Some(v) if (1..=86_400).contains(v.get_ref()) => Ok(*v.get_ref() as u64),
+            Some(v) => cx.err(v.span(), "retry.backoff_seconds", "must be between 1 and 86400"),
+        },
+    );
+    let all = (zendesk, github, schedule, escalation, routes, pushback, forward, redact, daemon);
+    let (
+        (
+            Some(zendesk),
+            Some(github),
+            Some(schedule),
+            Some(escalation),
+            Some(routes),
+            Some(pushback),
+            Some(forward),
+            Some(redact),
+            Some(daemon),
+        ),
+        Some(max_attempts),
+        Some(first_delay_secs),
+    ) = (all, max_attempts, first_delay_secs)
+    else {
+        return Err(ConfigError::all(errors).expect("a table failed, so an error was kept"));
     };
     Ok(Rules {
         source: path.to_path_buf(),
@@ -59,6 +86,11 @@ pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, Co
         retry: RetryPolicy { max_attempts, first_delay_secs },
         fingerprint: fingerprint(text),
     })
+}
+
+/// The value of a table that checked out; otherwise its error joins `errors`.
+fn keep<T>(errors: &mut Vec<ConfigError>, r: Result<T, ConfigError>) -> Option<T> {
+    r.map_err(|e| errors.push(e)).ok()
 }
 
 /// A short digest of the rules text: a changed file gives a different value.

@@ -139,3 +139,25 @@ fn no_mutation_of_the_rules_file_panics_the_parser() {
     }
     assert!(valid > 100 && invalid > 1000, "the mutations exercise both outcomes ({valid} valid, {invalid} invalid)");
 }
+
+/// `check` stopped at the first error: a file with three mistakes took three rounds. Every
+/// error is reported in one run, each with its line and key; an unknown table is named once.
+#[tokio::test]
+async fn every_error_is_reported_in_one_run() {
+    let env = Env::new().await;
+    let good = std::fs::read_to_string(&env.rules_path).unwrap();
+    let text = good.replace("tags_any = [\"escalated\"]", "tags_any = [\"escalated\"]\ncolour = \"blue\"")
+        + "\n[schedule]\nescalate = \"not a cron\"\n\n[notifications]\nemail = \"ops@example.com\"\n";
+    std::fs::write(&env.rules_path, &text).unwrap();
+    let out = env.bin(&["check"], &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for (key, needle) in
+        [("escalation.colour", "colour"), ("schedule.escalate", "not a cron"), ("notifications", "[notifications]")]
+    {
+        let line = line_of(&text, needle);
+        assert!(stderr.contains(&format!(":{line}: key `{key}`")), "want {key} at line {line}: {stderr}");
+    }
+    assert!(!stderr.contains("notifications.notifications"), "{stderr}");
+    assert_eq!(stderr.matches("error: ").count(), 3, "{stderr}");
+}
