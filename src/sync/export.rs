@@ -3,8 +3,9 @@
 
 use super::{Engine, PassError};
 use crate::http::ApiError;
+use crate::ratelimit::Scope;
 use crate::store::StoreError;
-use crate::zendesk::{ExportFrom, ExportPage};
+use crate::zendesk::{ExportFrom, ExportPage, EXPORT_ENDPOINT};
 
 /// Where a pass is in the export. The cursor is stored only by `advance`, which the pass calls
 /// once every ticket of the page is done or recorded as failed.
@@ -28,12 +29,21 @@ impl ExportReader {
         Ok(ExportReader { cursor, from, done: false })
     }
 
-    /// The next page, or `None` once the end of the stream was reached.
+    /// The next page, or `None` once the end of the stream was reached, or when the export's
+    /// own pace (10 reads a minute, shared by escalation and forwarding) is spent: that is
+    /// normal operation, not a failure; the cursor is kept and the next pass reads on.
     pub async fn next_page(&self, engine: &Engine) -> Result<Option<ExportPage>, ApiError> {
         if self.done {
             return Ok(None);
         }
-        engine.zendesk.export_page(&self.from).await.map(Some)
+        match engine.zendesk.export_page(&self.from).await {
+            Ok(page) => Ok(Some(page)),
+            Err(ApiError::RateLimited { scope, until, .. }) if scope == Scope::endpoint(EXPORT_ENDPOINT) => {
+                tracing::info!(cursor = self.cursor, next_read_at = %until, "the export's pace is reached; the next pass reads on");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Stores the page's cursor (never in a dry run) and decides whether another page follows.
