@@ -253,13 +253,16 @@ impl GithubClient {
         Ok(to_issue(repo, w))
     }
 
-    /// Looks for the issue whose body holds `marker` among issues created since `since`, newest
-    /// first, through the list endpoint (it reads the primary store; search lags behind writes).
+    /// Looks for ticket-sync's own issue carrying `marker` among issues created since `since`,
+    /// newest first, through the list endpoint (it reads the primary store; search lags behind
+    /// writes). Own: opened by `login` (the token's user), with the body ending in the marker
+    /// as ticket-sync writes it, so neither a stranger's issue nor quoted text is adopted.
     pub async fn find_issue_with_marker(
         &self,
         repo: &RepoName,
         marker: &str,
         since: chrono::DateTime<chrono::Utc>,
+        login: &str,
     ) -> Result<Option<Issue>, ApiError> {
         let mut url = self.url(&format!("/repos/{repo}/issues"));
         url.query_pairs_mut()
@@ -271,11 +274,26 @@ impl GithubClient {
         let Listing::Changed { items, .. } = self.list_all::<wire::WireIssue>(url, None).await? else {
             return Ok(None);
         };
-        Ok(items
-            .into_iter()
-            .filter(|i| i.pull_request.is_none())
-            .find(|i| i.body.as_deref().is_some_and(|b| b.contains(marker)))
-            .map(|w| to_issue(repo, w)))
+        Ok(items.into_iter().find(|i| is_own_issue(i, login, marker)).map(|w| to_issue(repo, w)))
+    }
+
+    /// The issue `number` if it is ticket-sync's own issue carrying `marker` (see
+    /// `find_issue_with_marker`); `None` when it is someone else's, deleted or moved away.
+    pub async fn own_issue(
+        &self,
+        repo: &RepoName,
+        number: IssueNumber,
+        marker: &str,
+        login: &str,
+    ) -> Result<Option<Issue>, ApiError> {
+        let url = self.url(&format!("/repos/{repo}/issues/{number}"));
+        let bytes = match self.call(Method::GET, url, None, None).await {
+            Ok((_, _, bytes)) => bytes,
+            Err(ApiError::Gone { .. } | ApiError::NotFound { .. } | ApiError::Moved { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let w: wire::WireIssue = http::decode(SVC, &bytes)?;
+        Ok(is_own_issue(&w, login, marker).then(|| to_issue(repo, w)))
     }
 
     /// Where a transferred issue went, from the `Location` of its redirect. GitHub names the
@@ -409,6 +427,17 @@ fn repo_from_html_url(url: &str) -> Option<RepoName> {
     (at >= 2).then(|| format!("{}/{}", segments[at - 2], segments[at - 1]).parse().ok()).flatten()
 }
 
+/// The repository and number an issue page's URL names (`…/{owner}/{repo}/issues/{n}`), as
+/// the link note writes it.
+pub fn parse_issue_html_url(url: &str) -> Option<(RepoName, IssueNumber)> {
+    let path = Url::parse(url).ok()?.path().to_string();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let at = segments.iter().rposition(|s| *s == "issues")?;
+    let number = segments.get(at + 1)?.parse().ok()?;
+    (at >= 2 && at + 2 == segments.len()).then_some(())?;
+    Some((repo_from_html_url(url)?, IssueNumber(number)))
+}
+
 /// The repository and number an issue API URL names (`…/repos/{owner}/{repo}/issues/{n}`),
 /// as a transfer's `Location` gives them.
 pub fn parse_issue_url(url: &str) -> Option<(RepoName, IssueNumber)> {
@@ -438,6 +467,15 @@ fn to_issue(repo: &RepoName, w: wire::WireIssue) -> Issue {
         updated_at: parse_time(w.updated_at.as_deref()),
         closed_by: w.closed_by.map(|u| u.login),
     }
+}
+
+/// Opened by `login` (GitHub logins compare without case), not a pull request, and the body
+/// ends with `marker` on its own line, where `body::issue_body` puts it.
+fn is_own_issue(w: &wire::WireIssue, login: &str, marker: &str) -> bool {
+    let by = w.user.as_ref().is_some_and(|u| u.login.eq_ignore_ascii_case(login));
+    let body = w.body.as_deref().unwrap_or("").trim_end();
+    let placed = body.strip_suffix(marker).is_some_and(|rest| rest.is_empty() || rest.ends_with('\n'));
+    by && w.pull_request.is_none() && placed
 }
 
 #[cfg(test)]

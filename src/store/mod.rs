@@ -33,6 +33,9 @@ pub enum StoreError {
     Open { path: String, reason: String },
     #[error("state database was written by a newer ticket-sync (schema {found}, this build knows {known}); upgrade the binary")]
     TooNew { found: i64, known: i64 },
+    /// An issue to record for a ticket is already another ticket's (one issue, one ticket).
+    #[error("{repo}#{number} is already linked to ticket {other}")]
+    IssueTaken { repo: String, number: u64, other: u64 },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

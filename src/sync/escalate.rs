@@ -14,14 +14,14 @@ use super::export::ExportReader;
 use super::note::{write_once, Note, NoteOutcome};
 use super::reescalate;
 use super::route::{decide, Decision};
-use super::{body, guard};
+use super::{body, guard, identity};
 use super::{settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
 use crate::domain::{RepoName, Ticket};
 use crate::github::WRITE_ENDPOINT;
 use crate::http::{ApiError, ForbiddenScope, Service};
 use crate::ratelimit::Scope;
-use crate::store::{FailureClass, Intent, IntentKind, NewFailure};
+use crate::store::{FailureClass, Intent, IntentKind, NewFailure, StoreError};
 
 const CURSOR: &str = "zendesk_export";
 /// The failures this pass records and clears.
@@ -267,7 +267,8 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
     let found = if !fresh && intent.attempts > 0 {
         // An earlier attempt may have created the issue and lost the answer: look before writing.
         let since = engine.github.github_time(intent.created_at) - Duration::minutes(RECONCILE_MARGIN_MINUTES);
-        engine.github.find_issue_with_marker(&payload.repo, &marker, since).await?
+        let login = identity::github_login(engine).await?;
+        engine.github.find_issue_with_marker(&payload.repo, &marker, since, &login).await?
     } else {
         None
     };
@@ -302,7 +303,15 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
     };
     tracing::Span::current().record("issue_number", issue.number.0);
     let note = serde_json::to_string(&NotePayload { text: body::link_note(id, &issue) }).expect("serialises");
-    engine.store.record_issue_created(id, &issue, recovered, &note, payload.ticket_updated_at)?;
+    match engine.store.record_issue_created(id, &issue, recovered, &note, payload.ticket_updated_at) {
+        // Only an adopted issue can be another ticket's: that one ticket is refused.
+        Err(e @ StoreError::IssueTaken { .. }) => {
+            return Err(ItemError::Refused(format!(
+                "refused: the issue found for this ticket is not its own ({e}); check the issue and run `ticket-sync retry {id}`"
+            )))
+        }
+        other => other?,
+    }
     crashpoint::hit("after_mapping_write");
     if recovered {
         report.recovered += 1;

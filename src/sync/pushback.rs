@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, info_span, warn, Instrument};
 
+use super::identity::github_login;
 use super::note::{write_once, Note, NoteOutcome};
 use super::pushplan::{self, PushAction, RepoInput, TicketPlan};
 use super::{body, settle, stops_pass, Engine, ItemError, PassError, PassReport};
@@ -275,29 +276,6 @@ fn min_time(since: Option<DateTime<Utc>>, recheck: Option<DateTime<Utc>>) -> Opt
         (Some(s), Some(r)) => Some(s.min(r)),
         (s, r) => s.or(r),
     }
-}
-
-/// The token's own login, read once per engine.
-/// The token's own login: from memory, else from the database (stored with the token's id,
-/// so a new token is asked again), else from `GET /user` once.
-async fn github_login(engine: &Engine) -> Result<String, ApiError> {
-    if let Some(login) = engine.github_login.lock().unwrap().clone() {
-        return Ok(login);
-    }
-    let key = format!("github_login:{}", engine.github_token_id);
-    let stored = engine.store.meta(&key).ok().flatten();
-    let login = match stored {
-        Some(login) => login,
-        None => {
-            let login = engine.github.whoami().await?;
-            if !engine.dry_run {
-                let _ = engine.store.meta_get_or_set(&key, &login);
-            }
-            login
-        }
-    };
-    *engine.github_login.lock().unwrap() = Some(login.clone());
-    Ok(login)
 }
 
 /// One ticket's notes in order, then the state seen. Behind a failure (or a queue from an
