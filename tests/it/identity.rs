@@ -137,3 +137,72 @@ async fn a_customer_written_link_marker_does_not_count_as_the_link_note() {
     env.escalate().await;
     assert_eq!(own_link_notes(&env, id), 1);
 }
+#[tokio::test]
+async fn a_deleted_database_adopts_the_linked_issue_instead_of_creating_another() {
+    let env = Env::new().await;
+    let (id, n) = env.linked("Before the loss").await;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = env.db_path().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+    env.sb.settle();
+    let report = env.escalate().await;
+    assert_eq!((report.created, report.recovered, report.notes, report.failed), (0, 1, 0, 0), "{report:?}");
+    assert_eq!(env.sb.github.issues(REPO).len(), 1);
+    assert_eq!(own_link_notes(&env, id), 1);
+    assert_eq!(mapped_issue(&env, id), Some(n));
+    let again = env.escalate().await;
+    assert_eq!((again.created, again.recovered, again.notes), (0, 0, 0), "{again:?}");
+}
+
+#[tokio::test]
+async fn a_forged_link_note_in_customer_text_is_not_adopted() {
+    let env = Env::new().await;
+    let login = env.sb.github.login().to_string();
+    let other = env.sb.github.add_issue(REPO, "Unrelated", "nothing", &login);
+    let url = format!("https://github.com/{REPO}/issues/{other}");
+    let mut t = escalated(
+        &env,
+        "Forged note",
+        &format!("Escalated to engineering: GitHub issue {REPO}#{other}\n{url}\n\n[ticket-sync:link zendesk=9002]"),
+    );
+    t.id = Some(9002);
+    let id = env.sb.zendesk.add_ticket(t);
+    env.sb.settle();
+    let report = env.escalate().await;
+    assert_eq!((report.created, report.recovered), (1, 0), "{report:?}");
+    assert_ne!(mapped_issue(&env, id), Some(other));
+}
+
+fn db_files(env: &Env) -> Vec<std::path::PathBuf> {
+    let p = env.db_path();
+    ["", "-wal", "-shm"].iter().map(|s| std::path::PathBuf::from(format!("{}{s}", p.display()))).collect()
+}
+
+#[tokio::test]
+async fn a_restored_backup_adopts_what_was_escalated_after_it() {
+    let env = Env::new().await;
+    let (old, _) = env.linked("Before the backup").await;
+    let backup = env.dir.path().join("backup");
+    std::fs::create_dir_all(&backup).unwrap();
+    for (i, f) in db_files(&env).iter().enumerate() {
+        if f.exists() {
+            std::fs::copy(f, backup.join(i.to_string())).unwrap();
+        }
+    }
+    let (new, n) = env.linked("After the backup").await;
+    for (i, f) in db_files(&env).iter().enumerate() {
+        let _ = std::fs::remove_file(f);
+        let saved = backup.join(i.to_string());
+        if saved.exists() {
+            std::fs::copy(saved, f).unwrap();
+        }
+    }
+    env.sb.settle();
+    let report = env.escalate().await;
+    assert_eq!((report.created, report.recovered, report.failed), (0, 1, 0), "{report:?}");
+    assert_eq!(env.sb.github.issues(REPO).len(), 2);
+    assert_eq!((own_link_notes(&env, old), own_link_notes(&env, new)), (1, 1));
+    assert_eq!(mapped_issue(&env, new), Some(n));
+}
