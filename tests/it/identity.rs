@@ -206,3 +206,26 @@ async fn a_restored_backup_adopts_what_was_escalated_after_it() {
     assert_eq!((own_link_notes(&env, old), own_link_notes(&env, new)), (1, 1));
     assert_eq!(mapped_issue(&env, new), Some(n));
 }
+
+#[tokio::test]
+async fn a_database_deleted_under_the_running_daemon_stops_it_with_an_error() {
+    let schedule = "[schedule]\nescalate = \"* * * * * *\"\npush = \"* * * * * *\"\n";
+    let env = Env::with_routes(crate::harness::ROUTES, schedule).await;
+    let id = env.ticket("Before the loss", &["escalated"]);
+    let mut daemon = crate::daemon::Daemon::start(&env, &[]);
+    for _ in 0..400 {
+        if own_link_notes(&env, id) == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(own_link_notes(&env, id), 1, "the first pass escalated the ticket");
+    for f in db_files(&env) {
+        let _ = std::fs::remove_file(f);
+    }
+    // `wait_exit` is bounded: a daemon that goes on silently fails the test.
+    let code = daemon.wait_exit(std::time::Duration::from_secs(20)).await;
+    assert_eq!(code, Some(1), "{}", daemon.log_text());
+    assert!(daemon.log_text().contains("deleted or replaced"), "{}", daemon.log_text());
+    assert_eq!(env.sb.github.issues(REPO).len(), 1, "nothing escalated twice");
+}
