@@ -337,13 +337,15 @@ impl GithubClient {
         Ok(to_issue(repo, w))
     }
 
-    /// The id of the issue's comment whose body holds `marker`, among comments since `since`.
+    /// The id of ticket-sync's own comment on the issue carrying `marker` (written by `login`,
+    /// the marker ending its body), among comments since `since`.
     pub async fn find_comment_with_marker(
         &self,
         repo: &RepoName,
         number: IssueNumber,
         marker: &str,
         since: chrono::DateTime<chrono::Utc>,
+        login: &str,
     ) -> Result<Option<u64>, ApiError> {
         let mut url = self.url(&format!("/repos/{repo}/issues/{number}/comments"));
         url.query_pairs_mut()
@@ -352,7 +354,11 @@ impl GithubClient {
         let Listing::Changed { items, .. } = self.list_all::<wire::WireComment>(url, None).await? else {
             return Ok(None);
         };
-        Ok(items.into_iter().find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker))).map(|c| c.id))
+        let own = |c: &wire::WireComment| {
+            c.user.as_ref().is_some_and(|u| u.login.eq_ignore_ascii_case(login))
+                && ends_with_marker(c.body.as_deref().unwrap_or(""), marker)
+        };
+        Ok(items.into_iter().find(own).map(|c| c.id))
     }
 
     /// Adds a comment to an issue; returns the new comment's id.
@@ -473,9 +479,13 @@ fn to_issue(repo: &RepoName, w: wire::WireIssue) -> Issue {
 /// ends with `marker` on its own line, where `body::issue_body` puts it.
 fn is_own_issue(w: &wire::WireIssue, login: &str, marker: &str) -> bool {
     let by = w.user.as_ref().is_some_and(|u| u.login.eq_ignore_ascii_case(login));
-    let body = w.body.as_deref().unwrap_or("").trim_end();
-    let placed = body.strip_suffix(marker).is_some_and(|rest| rest.is_empty() || rest.ends_with('\n'));
-    by && w.pull_request.is_none() && placed
+    by && w.pull_request.is_none() && ends_with_marker(w.body.as_deref().unwrap_or(""), marker)
+}
+
+/// Whether `body` ends with `marker` on a line of its own (trailing blank space aside), the
+/// only place ticket-sync writes a marker.
+pub fn ends_with_marker(body: &str, marker: &str) -> bool {
+    body.trim_end().strip_suffix(marker).is_some_and(|rest| rest.is_empty() || rest.ends_with('\n'))
 }
 
 #[cfg(test)]

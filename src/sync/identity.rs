@@ -47,11 +47,7 @@ pub(super) async fn zendesk_user(engine: &Engine) -> Result<u64, ApiError> {
     Ok(id)
 }
 
-/// Whether `body` ends with `marker` on a line of its own (trailing blank space aside), the
-/// only place ticket-sync writes a marker.
-pub(super) fn ends_with_marker(body: &str, marker: &str) -> bool {
-    body.trim_end().strip_suffix(marker).is_some_and(|rest| rest.is_empty() || rest.ends_with('\n'))
-}
+pub(super) use crate::github::ends_with_marker;
 
 #[cfg(test)]
 mod tests {

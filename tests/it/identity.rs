@@ -229,3 +229,22 @@ async fn a_database_deleted_under_the_running_daemon_stops_it_with_an_error() {
     assert!(daemon.log_text().contains("deleted or replaced"), "{}", daemon.log_text());
     assert_eq!(env.sb.github.issues(REPO).len(), 1, "nothing escalated twice");
 }
+
+#[tokio::test]
+async fn a_colleagues_comment_quoting_a_forward_marker_does_not_count_as_forwarded() {
+    // Comments are not pushed back, so the colleague's comment does not touch the ticket.
+    let extra = format!("{}\n[pushback]\ncomments = \"off\"\n", crate::harness::FORWARD);
+    let env = Env::with_routes(crate::harness::ROUTES, &extra).await;
+    let (id, n) = env.linked("Forwarded").await;
+    let cid = env.sb.zendesk.add_public_comment(id, env.requester, "the customer's reply");
+    env.sb.settle();
+    let quote = format!("quoting\n\n<!-- ticket-sync:forwarded zendesk-comment={cid} -->\n");
+    env.sb.github.add_comment(REPO, n, "colleague", &quote);
+    env.sb.github.door.faults.push(FaultRule::new(Some(Method::POST), "/comments", Fault::Status(502)));
+    env.push().await;
+    env.sb.settle();
+    env.push().await;
+    let login = env.sb.github.login().to_string();
+    let own = env.sb.github.comments(REPO, n).into_iter().filter(|c| c.user_login == login);
+    assert_eq!(own.filter(|c| c.body.contains("the customer's reply")).count(), 1);
+}
