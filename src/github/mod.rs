@@ -515,4 +515,16 @@ mod tests {
         assert_eq!(repo_from_api_url("https://api.github.com/repos/acme/new-name"), Some(repo("acme/new-name")));
         assert_eq!(repo_from_html_url("https://ghe.example/acme/x/issues/3"), Some(repo("acme/x")));
     }
+
+    #[test]
+    fn a_link_notes_issue_url_names_repository_and_number() {
+        let repo = |s: &str| s.parse::<RepoName>().unwrap();
+        let parsed = parse_issue_html_url("https://github.com/acme/x/issues/3");
+        assert_eq!(parsed, Some((repo("acme/x"), IssueNumber(3))));
+        assert!(parse_issue_html_url("https://github.com/acme/x/issues/3/more").is_none());
+        assert!(parse_issue_html_url("https://github.com/acme/x/pull/3").is_none());
+        assert!(parse_issue_html_url("Escalated to engineering: GitHub issue acme/x#3").is_none());
+        assert!(ends_with_marker("text\n\n<!-- m -->\n", "<!-- m -->"));
+        assert!(!ends_with_marker("text <!-- m -->", "<!-- m -->"));
+    }
 }
