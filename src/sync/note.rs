@@ -2,7 +2,8 @@
 //!
 //! The caller has a durable intent. Before the write its attempt count is raised (durably);
 //! a retry of an intent that was attempted before first reads the ticket's recent comments and
-//! looks for the note's marker on a note ticket-sync's own Zendesk user wrote, so a crash between the write and the ledger never duplicates.
+//! looks for the note's marker on a note ticket-sync's own Zendesk user wrote, so a crash
+//! between the write and the ledger never duplicates.
 
 use tracing::{info, warn};
 
