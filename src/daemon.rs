@@ -27,6 +27,9 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Locked(String),
+    /// The state database was deleted or replaced under the running daemon.
+    #[error("{0}; stopping so the restored or new database is opened afresh (systemctl start ticket-sync)")]
+    StateReplaced(String),
 }
 
 /// An exclusive lock beside the database, held for the process's life, so two instances
@@ -167,6 +170,13 @@ pub async fn run_with(
             _ = tokio::time::sleep(sleep) => {}
         }
         ctx.notifier.watchdog();
+        if let Some(why) = store.replaced() {
+            // Writing on would record links in a file nobody reads again, and the next start
+            // would escalate everything once more: stop loudly instead.
+            error!(reason = %why, "the state database was deleted or replaced under the running daemon; stopping");
+            ctx.notifier.stopping();
+            return Err(DaemonError::StateReplaced(why));
+        }
         let now = Utc::now();
         if now >= next_escalate {
             ctx.notifier.status("escalating: reading the Zendesk export");

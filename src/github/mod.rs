@@ -253,13 +253,16 @@ impl GithubClient {
         Ok(to_issue(repo, w))
     }
 
-    /// Looks for the issue whose body holds `marker` among issues created since `since`, newest
-    /// first, through the list endpoint (it reads the primary store; search lags behind writes).
+    /// Looks for ticket-sync's own issue carrying `marker` among issues created since `since`,
+    /// newest first, through the list endpoint (it reads the primary store; search lags behind
+    /// writes). Own: opened by `login` (the token's user), with the body ending in the marker
+    /// as ticket-sync writes it, so neither a stranger's issue nor quoted text is adopted.
     pub async fn find_issue_with_marker(
         &self,
         repo: &RepoName,
         marker: &str,
         since: chrono::DateTime<chrono::Utc>,
+        login: &str,
     ) -> Result<Option<Issue>, ApiError> {
         let mut url = self.url(&format!("/repos/{repo}/issues"));
         url.query_pairs_mut()
@@ -271,11 +274,26 @@ impl GithubClient {
         let Listing::Changed { items, .. } = self.list_all::<wire::WireIssue>(url, None).await? else {
             return Ok(None);
         };
-        Ok(items
-            .into_iter()
-            .filter(|i| i.pull_request.is_none())
-            .find(|i| i.body.as_deref().is_some_and(|b| b.contains(marker)))
-            .map(|w| to_issue(repo, w)))
+        Ok(items.into_iter().find(|i| is_own_issue(i, login, marker)).map(|w| to_issue(repo, w)))
+    }
+
+    /// The issue `number` if it is ticket-sync's own issue carrying `marker` (see
+    /// `find_issue_with_marker`); `None` when it is someone else's, deleted or moved away.
+    pub async fn own_issue(
+        &self,
+        repo: &RepoName,
+        number: IssueNumber,
+        marker: &str,
+        login: &str,
+    ) -> Result<Option<Issue>, ApiError> {
+        let url = self.url(&format!("/repos/{repo}/issues/{number}"));
+        let bytes = match self.call(Method::GET, url, None, None).await {
+            Ok((_, _, bytes)) => bytes,
+            Err(ApiError::Gone { .. } | ApiError::NotFound { .. } | ApiError::Moved { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let w: wire::WireIssue = http::decode(SVC, &bytes)?;
+        Ok(is_own_issue(&w, login, marker).then(|| to_issue(repo, w)))
     }
 
     /// Where a transferred issue went, from the `Location` of its redirect. GitHub names the
@@ -319,13 +337,15 @@ impl GithubClient {
         Ok(to_issue(repo, w))
     }
 
-    /// The id of the issue's comment whose body holds `marker`, among comments since `since`.
+    /// The id of ticket-sync's own comment on the issue carrying `marker` (written by `login`,
+    /// the marker ending its body), among comments since `since`.
     pub async fn find_comment_with_marker(
         &self,
         repo: &RepoName,
         number: IssueNumber,
         marker: &str,
         since: chrono::DateTime<chrono::Utc>,
+        login: &str,
     ) -> Result<Option<u64>, ApiError> {
         let mut url = self.url(&format!("/repos/{repo}/issues/{number}/comments"));
         url.query_pairs_mut()
@@ -334,7 +354,11 @@ impl GithubClient {
         let Listing::Changed { items, .. } = self.list_all::<wire::WireComment>(url, None).await? else {
             return Ok(None);
         };
-        Ok(items.into_iter().find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker))).map(|c| c.id))
+        let own = |c: &wire::WireComment| {
+            c.user.as_ref().is_some_and(|u| u.login.eq_ignore_ascii_case(login))
+                && ends_with_marker(c.body.as_deref().unwrap_or(""), marker)
+        };
+        Ok(items.into_iter().find(own).map(|c| c.id))
     }
 
     /// Adds a comment to an issue; returns the new comment's id.
@@ -409,6 +433,17 @@ fn repo_from_html_url(url: &str) -> Option<RepoName> {
     (at >= 2).then(|| format!("{}/{}", segments[at - 2], segments[at - 1]).parse().ok()).flatten()
 }
 
+/// The repository and number an issue page's URL names (`…/{owner}/{repo}/issues/{n}`), as
+/// the link note writes it.
+pub fn parse_issue_html_url(url: &str) -> Option<(RepoName, IssueNumber)> {
+    let path = Url::parse(url).ok()?.path().to_string();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let at = segments.iter().rposition(|s| *s == "issues")?;
+    let number = segments.get(at + 1)?.parse().ok()?;
+    (at >= 2 && at + 2 == segments.len()).then_some(())?;
+    Some((repo_from_html_url(url)?, IssueNumber(number)))
+}
+
 /// The repository and number an issue API URL names (`…/repos/{owner}/{repo}/issues/{n}`),
 /// as a transfer's `Location` gives them.
 pub fn parse_issue_url(url: &str) -> Option<(RepoName, IssueNumber)> {
@@ -440,6 +475,19 @@ fn to_issue(repo: &RepoName, w: wire::WireIssue) -> Issue {
     }
 }
 
+/// Opened by `login` (GitHub logins compare without case), not a pull request, and the body
+/// ends with `marker` on its own line, where `body::issue_body` puts it.
+fn is_own_issue(w: &wire::WireIssue, login: &str, marker: &str) -> bool {
+    let by = w.user.as_ref().is_some_and(|u| u.login.eq_ignore_ascii_case(login));
+    by && w.pull_request.is_none() && ends_with_marker(w.body.as_deref().unwrap_or(""), marker)
+}
+
+/// Whether `body` ends with `marker` on a line of its own (trailing blank space aside), the
+/// only place ticket-sync writes a marker.
+pub fn ends_with_marker(body: &str, marker: &str) -> bool {
+    body.trim_end().strip_suffix(marker).is_some_and(|rest| rest.is_empty() || rest.ends_with('\n'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,5 +514,17 @@ mod tests {
         let repo = |s: &str| s.parse::<RepoName>().unwrap();
         assert_eq!(repo_from_api_url("https://api.github.com/repos/acme/new-name"), Some(repo("acme/new-name")));
         assert_eq!(repo_from_html_url("https://ghe.example/acme/x/issues/3"), Some(repo("acme/x")));
+    }
+
+    #[test]
+    fn a_link_notes_issue_url_names_repository_and_number() {
+        let repo = |s: &str| s.parse::<RepoName>().unwrap();
+        let parsed = parse_issue_html_url("https://github.com/acme/x/issues/3");
+        assert_eq!(parsed, Some((repo("acme/x"), IssueNumber(3))));
+        assert!(parse_issue_html_url("https://github.com/acme/x/issues/3/more").is_none());
+        assert!(parse_issue_html_url("https://github.com/acme/x/pull/3").is_none());
+        assert!(parse_issue_html_url("Escalated to engineering: GitHub issue acme/x#3").is_none());
+        assert!(ends_with_marker("text\n\n<!-- m -->\n", "<!-- m -->"));
+        assert!(!ends_with_marker("text <!-- m -->", "<!-- m -->"));
     }
 }

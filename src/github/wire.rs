@@ -60,6 +60,9 @@ pub struct WireIssue {
     pub updated_at: Option<String>,
     pub closed_at: Option<String>,
     pub closed_by: Option<WireUser>,
+    /// Who opened it.
+    #[serde(default)]
+    pub user: Option<WireUser>,
     /// Present only on pull requests, which the issue list returns too.
     pub pull_request: Option<serde_json::Value>,
 }

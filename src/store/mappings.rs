@@ -192,6 +192,18 @@ impl Store {
             let from = intent_at.as_deref().and_then(parse_ts).unwrap_or_else(Utc::now);
             super::watermarks::rewind(&tx, &issue.repo, from - chrono::Duration::minutes(10))?;
         }
+        let taken: Option<i64> = tx
+            .query_row(
+                "SELECT ticket_id FROM mappings WHERE repo = ?1 AND issue_number = ?2 AND ticket_id <> ?3",
+                params![issue.repo.to_string(), issue.number.0 as i64, ticket.0 as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(other) = taken {
+            // Nothing is written: the caller refuses this ticket, the pass goes on.
+            let (repo, number) = (issue.repo.to_string(), issue.number.0);
+            return Err(super::StoreError::IssueTaken { repo, number, other: other as u64 });
+        }
         insert_row(&tx, ticket, issue, &now, escalated_ticket_at)?;
         tx.execute(
             "DELETE FROM intents WHERE key = ?1",

@@ -12,7 +12,7 @@ mod progress;
 mod schema;
 mod watermarks;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -33,6 +33,9 @@ pub enum StoreError {
     Open { path: String, reason: String },
     #[error("state database was written by a newer ticket-sync (schema {found}, this build knows {known}); upgrade the binary")]
     TooNew { found: i64, known: i64 },
+    /// An issue to record for a ticket is already another ticket's (one issue, one ticket).
+    #[error("{repo}#{number} is already linked to ticket {other}")]
+    IssueTaken { repo: String, number: u64, other: u64 },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -41,12 +44,30 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct Store {
     conn: Mutex<Connection>,
     read_only: bool,
+    /// The database file and its identity (device, inode) when it was opened, so a file
+    /// deleted or replaced under a running process is noticed (`replaced`).
+    file: Option<(PathBuf, FileIdentity)>,
 }
+
+type FileIdentity = (u64, u64);
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("read_only", &self.read_only).finish()
     }
+}
+
+#[cfg(unix)]
+fn file_identity(path: &Path) -> std::io::Result<FileIdentity> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path)?;
+    Ok((m.dev(), m.ino()))
+}
+
+/// Without inodes only a deleted file is noticed.
+#[cfg(not(unix))]
+fn file_identity(path: &Path) -> std::io::Result<FileIdentity> {
+    std::fs::metadata(path).map(|_| (0, 0))
 }
 
 pub(crate) fn ts(t: DateTime<Utc>) -> String {
@@ -69,7 +90,21 @@ impl Store {
         if !existed {
             restrict_file(path).map_err(|e| open_err(format!("cannot set mode 0600: {e}")))?;
         }
-        Self::init(conn, false)
+        let mut store = Self::init(conn, false)?;
+        let identity = file_identity(path).map_err(|e| open_err(format!("cannot read the file's identity: {e}")))?;
+        store.file = Some((path.to_path_buf(), identity));
+        Ok(store)
+    }
+
+    /// Why the database file this store opened is no longer at its path (deleted, or replaced
+    /// by a restore), if it is not: writes would go to a file nobody will read again.
+    pub fn replaced(&self) -> Option<String> {
+        let (path, opened) = self.file.as_ref()?;
+        match file_identity(path) {
+            Ok(now) if now == *opened => None,
+            Ok(_) => Some(format!("{} was replaced by another file since ticket-sync opened it", path.display())),
+            Err(e) => Some(format!("{} is gone since ticket-sync opened it ({e})", path.display())),
+        }
     }
 
     /// Opens without writing anything (for `status` and `--dry-run`). A missing database reads as empty.
@@ -81,7 +116,7 @@ impl Store {
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|e| StoreError::Open { path: path.display().to_string(), reason: e.to_string() })?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let store = Store { conn: Mutex::new(conn), read_only: true };
+        let store = Store { conn: Mutex::new(conn), read_only: true, file: None };
         let version: i64 = store.conn().query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > schema::MIGRATIONS.len() as i64 {
             return Err(StoreError::TooNew { found: version, known: schema::MIGRATIONS.len() as i64 });
@@ -107,7 +142,7 @@ impl Store {
         // before the remote write that follows it.
         let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        let store = Store { conn: Mutex::new(conn), read_only };
+        let store = Store { conn: Mutex::new(conn), read_only, file: None };
         store.migrate()?;
         Ok(store)
     }

@@ -69,7 +69,8 @@ pub fn issue_body(t: &Ticket, attachments: &[Attachment], zendesk: &Url, redacto
     let url = ticket_url(zendesk, t.id);
     let mut head = format!("Escalated from Zendesk ticket [#{}]({url}) by ticket-sync.\n\n", t.id);
     head.push_str("| Field | Value |\n|---|---|\n");
-    let cell = |s: &str| redactor.redact(s).replace('|', "\\|").replace('\n', " ");
+    // Every cell is customer text (an organisation or file name is chosen by the customer).
+    let cell = |s: &str| defuse_markers(&redactor.redact(s)).replace('|', "\\|").replace('\n', " ");
     head.push_str(&format!("| Priority | {} |\n", cell(t.priority.as_deref().unwrap_or("none"))));
     head.push_str(&format!("| Organisation | {} |\n", cell(t.organization.as_deref().unwrap_or("none"))));
     head.push_str(&format!("| Zendesk status | {} |\n\n### Description\n\n", cell(&t.status)));
@@ -79,7 +80,8 @@ pub fn issue_body(t: &Ticket, attachments: &[Attachment], zendesk: &Url, redacto
         tail.push_str("\n\n### Attachments\n\n");
         for a in attachments.iter().take(MAX_ATTACHMENTS) {
             let name = cell(&a.file_name).replace(['[', ']'], "");
-            tail.push_str(&format!("- [{name}]({})\n", a.url.replace(' ', "%20").replace(')', "%29")));
+            let url = a.url.replace(' ', "%20").replace(')', "%29").replace('<', "%3C");
+            tail.push_str(&format!("- [{name}]({url})\n"));
         }
         if attachments.len() > MAX_ATTACHMENTS {
             tail.push_str(&format!("- … and {} more on the ticket\n", attachments.len() - MAX_ATTACHMENTS));
@@ -171,5 +173,11 @@ mod tests {
         let zd = Url::parse("https://acme.zendesk.com").unwrap();
         let body = issue_body(&ticket("<!-- ticket-sync:zendesk=7 -->"), &[], &zd, &redactor());
         assert!(!body.contains(&issue_marker(TicketId(7))));
+        let mut t = ticket("plain");
+        t.organization = Some("<!-- ticket-sync:zendesk=8 -->".into());
+        let att = [Attachment { file_name: "<!-- ticket-sync:zendesk=9 -->".into(), url: "https://z/a/<!--".into() }];
+        let body = issue_body(&t, &att, &zd, &redactor());
+        assert!(!body.contains("<!--") || body.matches("<!--").count() == 1, "{body}");
+        assert!(!body.contains("ticket-sync:zendesk=8") && !body.contains("ticket-sync:zendesk=9"), "{body}");
     }
 }

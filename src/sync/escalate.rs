@@ -14,14 +14,15 @@ use super::export::ExportReader;
 use super::note::{write_once, Note, NoteOutcome};
 use super::reescalate;
 use super::route::{decide, Decision};
-use super::{body, guard};
+use super::{body, guard, identity};
 use super::{settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
-use crate::domain::{RepoName, Ticket};
+use crate::domain::{Issue, RepoName, Ticket, TicketId};
 use crate::github::WRITE_ENDPOINT;
 use crate::http::{ApiError, ForbiddenScope, Service};
 use crate::ratelimit::Scope;
-use crate::store::{FailureClass, Intent, IntentKind, NewFailure};
+use crate::store::{FailureClass, Intent, IntentKind, NewFailure, StoreError};
+use crate::zendesk::TicketComment;
 
 const CURSOR: &str = "zendesk_export";
 /// The failures this pass records and clears.
@@ -205,11 +206,11 @@ async fn act(engine: &Engine, ticket: &Ticket, from_snapshot: bool, report: &mut
             }
             defer_when_budget_is_short(engine)?;
             guard::check_repo(engine, &route.repo).await?;
-            let attachments = if engine.rules.escalation.attachments {
-                engine.zendesk.attachments(ticket.id).await?
-            } else {
-                Vec::new()
-            };
+            let scan = engine.zendesk.attachments(ticket.id).await?;
+            if let Some(issue) = linked_issue(engine, ticket.id, &scan.internal_notes).await? {
+                return adopt(engine, ticket, issue, report).await;
+            }
+            let attachments = if engine.rules.escalation.attachments { scan.attachments } else { Vec::new() };
             let payload = CreatePayload {
                 repo: route.repo.clone(),
                 title: body::issue_title(ticket, &engine.redactor),
@@ -222,6 +223,51 @@ async fn act(engine: &Engine, ticket: &Ticket, from_snapshot: bool, report: &mut
                 engine.store.begin_intent(IntentKind::CreateIssue, ticket.id, Some(&route.repo.to_string()), &json)?;
             finish_create(engine, intent.0, intent.1, report).await
         }
+    }
+}
+
+/// The issue ticket-sync's own link note on the ticket names, when that issue is still
+/// ticket-sync's own with the ticket's marker: the ticket was escalated by a database that is
+/// gone (deleted, or restored from an older backup), and is adopted rather than escalated twice.
+async fn linked_issue(engine: &Engine, id: TicketId, notes: &[TicketComment]) -> Result<Option<Issue>, ItemError> {
+    let marker = body::link_note_marker(id);
+    let me = identity::zendesk_user(engine).await?;
+    let own = notes.iter().rev().find(|c| c.author_id == Some(me) && identity::ends_with_marker(&c.body, &marker));
+    let Some((repo, number)) = own.and_then(|c| c.body.lines().find_map(crate::github::parse_issue_html_url)) else {
+        return Ok(None);
+    };
+    let login = identity::github_login(engine).await?;
+    Ok(engine.github.own_issue(&repo, number, &body::issue_marker(id), &login).await?)
+}
+
+/// Records a found issue like a recovered create (push watermarks rewind, so its changes are
+/// seen), then finds its link note through the usual reconciliation.
+async fn adopt(engine: &Engine, ticket: &Ticket, issue: Issue, report: &mut PassReport) -> Result<(), ItemError> {
+    let id = ticket.id;
+    warn!(issue = %format!("{}#{}", issue.repo, issue.number), "the ticket already carries ticket-sync's link note; adopting its issue (was the state database deleted or restored?)");
+    let note = serde_json::to_string(&NotePayload { text: body::link_note(id, &issue) }).expect("serialises");
+    record_created(engine, id, &issue, true, &note, ticket.updated_at)?;
+    report.recovered += 1;
+    report.linked.push((id, format!("{}#{}", issue.repo, issue.number)));
+    let intent = engine.store.intent(IntentKind::LinkNote, id)?.expect("note intent recorded with the mapping");
+    finish_note(engine, intent, false, report).await
+}
+
+/// `record_issue_created`; only an adopted issue can already be another ticket's, and then
+/// this one ticket is refused rather than the pass stopped.
+fn record_created(
+    engine: &Engine,
+    id: TicketId,
+    issue: &Issue,
+    recovered: bool,
+    note: &str,
+    at: Option<chrono::DateTime<Utc>>,
+) -> Result<(), ItemError> {
+    match engine.store.record_issue_created(id, issue, recovered, note, at) {
+        Err(e @ StoreError::IssueTaken { .. }) => Err(ItemError::Refused(format!(
+            "refused: the issue found for this ticket is not its own ({e}); check the issue and run `ticket-sync retry {id}`"
+        ))),
+        other => Ok(other?),
     }
 }
 
@@ -267,7 +313,8 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
     let found = if !fresh && intent.attempts > 0 {
         // An earlier attempt may have created the issue and lost the answer: look before writing.
         let since = engine.github.github_time(intent.created_at) - Duration::minutes(RECONCILE_MARGIN_MINUTES);
-        engine.github.find_issue_with_marker(&payload.repo, &marker, since).await?
+        let login = identity::github_login(engine).await?;
+        engine.github.find_issue_with_marker(&payload.repo, &marker, since, &login).await?
     } else {
         None
     };
@@ -302,7 +349,7 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
     };
     tracing::Span::current().record("issue_number", issue.number.0);
     let note = serde_json::to_string(&NotePayload { text: body::link_note(id, &issue) }).expect("serialises");
-    engine.store.record_issue_created(id, &issue, recovered, &note, payload.ticket_updated_at)?;
+    record_created(engine, id, &issue, recovered, &note, payload.ticket_updated_at)?;
     crashpoint::hit("after_mapping_write");
     if recovered {
         report.recovered += 1;

@@ -23,6 +23,7 @@ mod escalate;
 mod export;
 mod forward;
 mod guard;
+mod identity;
 mod note;
 mod notes;
 mod online;
@@ -125,6 +126,10 @@ pub struct Engine {
     /// Names the GitHub token without revealing it: the stored login is reused only for the
     /// token it was read with.
     github_token_id: String,
+    /// The Zendesk API user's id (`GET /api/v2/users/me.json`), read once when first needed.
+    zendesk_user: Mutex<Option<u64>>,
+    /// Names the Zendesk token, as `github_token_id` does the GitHub one.
+    zendesk_token_id: String,
     /// Told between items that the pass is making progress (systemd watchdog).
     heartbeat: Option<Arc<crate::notify::Notifier>>,
     /// The configuration epoch: a digest of the rules. A failure that depends on the
@@ -187,6 +192,8 @@ impl Engine {
             repo_checks: Mutex::new(HashMap::new()),
             github_login: Mutex::new(None),
             github_token_id: token_id(github_token),
+            zendesk_user: Mutex::new(None),
+            zendesk_token_id: token_id(zendesk_token),
             heartbeat: None,
         }
     }

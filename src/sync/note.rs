@@ -2,7 +2,8 @@
 //!
 //! The caller has a durable intent. Before the write its attempt count is raised (durably);
 //! a retry of an intent that was attempted before first reads the ticket's recent comments and
-//! looks for the note's marker, so a crash between the write and the ledger never duplicates.
+//! looks for the note's marker on a note ticket-sync's own Zendesk user wrote, so a crash
+//! between the write and the ledger never duplicates.
 
 use tracing::{info, warn};
 
@@ -12,6 +13,7 @@ use crate::domain::TicketId;
 use crate::http::ApiError;
 use crate::store::Intent;
 use crate::store::LinkState;
+use crate::zendesk::TicketComment;
 
 /// Pages of recent ticket comments (100 each) searched for the marker of an earlier attempt.
 const RECENT_PAGES: usize = 10;
@@ -56,7 +58,11 @@ pub(super) async fn write_once(
             Err(ApiError::TicketDeleted { .. }) => return Ok(NoteOutcome::TicketEnded(LinkState::TicketDeleted)),
             other => other?,
         };
-        if let Some(c) = comments.iter().find(|c| c.body.contains(note.marker)) {
+        // Only ticket-sync's own note counts: a customer can quote the marker in their text.
+        let me = super::identity::zendesk_user(engine).await?;
+        let own =
+            |c: &&TicketComment| c.author_id == Some(me) && super::identity::ends_with_marker(&c.body, note.marker);
+        if let Some(c) = comments.iter().find(own) {
             info!(comment_id = c.id, "note was already written by an interrupted attempt");
             return Ok(NoteOutcome::Found(c.id));
         }

@@ -16,13 +16,13 @@ use chrono::{DateTime, Duration, Utc};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info_span, warn, Instrument};
 
+use super::identity::github_login;
 use super::notes::{push_note, PushPayload, Pushed};
 use super::pushplan::{self, PushAction, RepoInput, TicketPlan};
 use super::{settle, stops_pass, Engine, ItemError, PassError, PassReport};
 use crate::config::CommentsMode;
 use crate::domain::{IssueNumber, RepoName, TicketId};
 use crate::github::Updates;
-use crate::http::ApiError;
 use crate::store::{Intent, IntentKind, LinkState, Mapping};
 
 /// How old a second must be before no GitHub update can still carry it (clock skew included).
@@ -253,29 +253,6 @@ fn min_time(since: Option<DateTime<Utc>>, recheck: Option<DateTime<Utc>>) -> Opt
         (Some(s), Some(r)) => Some(s.min(r)),
         (s, r) => s.or(r),
     }
-}
-
-/// The token's own login, read once per engine.
-/// The token's own login: from memory, else from the database (stored with the token's id,
-/// so a new token is asked again), else from `GET /user` once.
-async fn github_login(engine: &Engine) -> Result<String, ApiError> {
-    if let Some(login) = engine.github_login.lock().unwrap().clone() {
-        return Ok(login);
-    }
-    let key = format!("github_login:{}", engine.github_token_id);
-    let stored = engine.store.meta(&key).ok().flatten();
-    let login = match stored {
-        Some(login) => login,
-        None => {
-            let login = engine.github.whoami().await?;
-            if !engine.dry_run {
-                let _ = engine.store.meta_get_or_set(&key, &login);
-            }
-            login
-        }
-    };
-    *engine.github_login.lock().unwrap() = Some(login.clone());
-    Ok(login)
 }
 
 /// One ticket's notes in order, then the state seen. Behind a failure (or a queue from an

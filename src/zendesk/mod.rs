@@ -53,6 +53,14 @@ pub struct TicketComment {
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// A ticket's comments as a new escalation reads them (`ZendeskClient::attachments`).
+#[derive(Debug, Clone, Default)]
+pub struct CommentScan {
+    pub attachments: Vec<Attachment>,
+    /// Internal notes, oldest first.
+    pub internal_notes: Vec<TicketComment>,
+}
+
 #[derive(Clone)]
 pub struct ZendeskClient {
     base: Url,
@@ -133,17 +141,22 @@ impl ZendeskClient {
         Ok(to_domain_page(page))
     }
 
-    /// Links to the files attached to the ticket's comments (the description's attachments first).
-    pub async fn attachments(&self, id: TicketId) -> Result<Vec<Attachment>, ApiError> {
-        let mut out = Vec::new();
-        for comment in self.comments_raw(id, false, false, 3, None).await?.0 {
-            for a in comment.attachments {
+    /// What a new escalation needs from the ticket's comments, in one read: links to the
+    /// attached files (the description's first) and the internal notes, where a link note an
+    /// earlier escalation wrote would be (a lost or restored database).
+    pub async fn attachments(&self, id: TicketId) -> Result<CommentScan, ApiError> {
+        let mut scan = CommentScan::default();
+        for mut comment in self.comments_raw(id, false, false, 3, None).await?.0 {
+            for a in std::mem::take(&mut comment.attachments) {
                 if let (Some(name), Some(url)) = (a.file_name, a.content_url) {
-                    out.push(Attachment { file_name: name, url });
+                    scan.attachments.push(Attachment { file_name: name, url });
                 }
             }
+            if !comment.public {
+                scan.internal_notes.push(to_comment(comment, &HashMap::new()));
+            }
         }
-        Ok(out)
+        Ok(scan)
     }
 
     /// The ticket's comments, newest first, up to `max_pages` pages of 100.

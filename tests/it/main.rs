@@ -9,6 +9,7 @@ mod escalate;
 mod forward;
 mod hard_parts;
 mod harness;
+mod identity;
 mod idle_cost;
 mod limits;
 mod lists;
