@@ -252,7 +252,8 @@ fn first_look_boundary(
         return older.map(|c| c.id).max().unwrap_or(0);
     }
     let link_note = body::link_note_marker(m.ticket_id);
-    comments.iter().find(|c| c.body.contains(&link_note)).map_or(newest, |note| note.id)
+    // Only an internal note counts: a customer cannot write one, whatever their text says.
+    comments.iter().find(|c| !c.public && c.body.contains(&link_note)).map_or(newest, |note| note.id)
 }
 
 fn pass_to_item(e: PassError) -> ItemError {
