@@ -124,9 +124,10 @@ pub async fn run_with(
     path: PathBuf,
     rules: Rules,
     shutdown: CancellationToken,
-    mut reload: mpsc::UnboundedReceiver<()>,
+    reload: mpsc::UnboundedReceiver<()>,
     notifier: Arc<Notifier>,
 ) -> Result<(), DaemonError> {
+    let mut reload = check_reloads(path.clone(), reload);
     let _lock = InstanceLock::acquire(&rules.state_path)?;
     let store = Arc::new(Store::open(&rules.state_path)?);
     let ctx = RunContext { notifier, metrics: Arc::new(Metrics::new()), stats: ApiStats::new() };
@@ -161,10 +162,12 @@ pub async fn run_with(
         ctx.notifier.watchdog();
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            Some(()) = reload.recv() => {
-                ctx.notifier.reloading();
-                engine = reloaded(&path, engine, store.clone(), &ctx);
-                ctx.notifier.ready();
+            Some(checked) = reload.recv() => {
+                if let Some(rules) = checked {
+                    ctx.notifier.reloading();
+                    engine = reloaded(rules, engine, store.clone(), &ctx);
+                    ctx.notifier.ready();
+                }
                 continue;
             }
             _ = tokio::time::sleep(sleep) => {}
@@ -251,14 +254,33 @@ fn next(schedule: &config::CronSchedule, after: DateTime<Utc>) -> DateTime<Utc> 
 }
 
 /// Re-reads the rules file; an invalid one is rejected and the running rules stay.
-fn reloaded(path: &Path, current: Engine, store: Arc<Store>, ctx: &RunContext) -> Engine {
-    let mut rules = match config::load(path) {
-        Ok(r) => r,
-        Err(e) => {
-            error!(error = %e, "rules file rejected on reload; the previous rules stay in force");
-            return current;
+/// Reads the rules file at each SIGHUP as it arrives, even while a pass runs, and says at once
+/// what came of it: every reload gets its own verdict, and a broken file is reported before a
+/// later fix could hide it. Valid rules are handed on (`None` for a rejected file) and applied
+/// by the scheduler after the pass in flight.
+fn check_reloads(path: PathBuf, mut signals: mpsc::UnboundedReceiver<()>) -> mpsc::UnboundedReceiver<Option<Rules>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while signals.recv().await.is_some() {
+            let checked = match config::load(&path) {
+                Ok(rules) => {
+                    info!(rules = %path.display(), "reload requested: the rules file is valid; it applies after the pass in flight");
+                    Some(rules)
+                }
+                Err(e) => {
+                    error!(error = %e, "rules file rejected on reload; the previous rules stay in force");
+                    None
+                }
+            };
+            if tx.send(checked).is_err() {
+                break;
+            }
         }
-    };
+    });
+    rx
+}
+
+fn reloaded(mut rules: Rules, current: Engine, store: Arc<Store>, ctx: &RunContext) -> Engine {
     if rules.state_path != current.rules.state_path {
         warn!(
             configured = %rules.state_path.display(),

@@ -586,3 +586,41 @@ async fn status_tells_why_a_pass_failed_and_when_it_last_succeeded() {
     let escalate = text.lines().find(|l| l.trim_start().starts_with("escalate")).unwrap();
     assert!(!escalate.contains("last success -"), "the successful pass is remembered: {escalate}");
 }
+
+/// A SIGHUP was read only after the pass in flight, so a broken rules file sent during a long
+/// pass was reported late, or never (when fixed before the pass ended). Every reload's verdict
+/// now comes at once.
+#[tokio::test]
+async fn a_reload_during_a_long_pass_is_judged_at_once() {
+    use std::time::Duration;
+    let schedule = "[schedule]\nescalate = \"0 0 0 1 1 *\"\npush = \"* * * * * *\"\n";
+    let env = Env::with_routes(ROUTES, schedule).await;
+    env.linked("Long pass").await;
+    let slow = FaultRule::new(Some(Method::GET), "/acme/backend/issues", Fault::Slow { millis: 2000 }).times(3);
+    env.sb.github.door.faults.push(slow);
+    let good = std::fs::read_to_string(&env.rules_path).unwrap();
+    let mut daemon = crate::daemon::Daemon::start(&env, &[]);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    std::fs::write(&env.rules_path, good.replace("[escalation]", "[escalation]\ncolour = 1")).unwrap();
+    daemon.signal("HUP");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let log = loop {
+        let log = daemon.log_text();
+        if log.contains("pass complete pass=\"push\"") || std::time::Instant::now() > deadline {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let rejected = log.find("rules file rejected on reload");
+    let pass_done = log.find("pass complete pass=\"push\"");
+    assert!(rejected.is_some() && rejected < pass_done, "the verdict waited for the pass:\n{log}");
+    std::fs::write(&env.rules_path, &good).unwrap();
+    daemon.signal("HUP");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !daemon.log_text().contains("rules reloaded") {
+        assert!(std::time::Instant::now() < deadline, "{}", daemon.log_text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    daemon.signal("TERM");
+    daemon.wait_exit(Duration::from_secs(15)).await;
+}
