@@ -6,6 +6,9 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// GitHub's limit on issue and comment bodies, in characters: every rendering keeps to it.
+pub const BODY_LIMIT: usize = 65_536;
+
 /// A Zendesk ticket id (64-bit in Zendesk).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -129,4 +132,194 @@ mod tests {
             assert!(bad.parse::<RepoName>().is_err(), "{bad}");
         }
     }
+}
+
+// What the push-back planner sees of GitHub and of the stored links: plain domain types
+// (the clients and the store convert to and from them), so the planner imports neither.
+
+/// A comment on an issue, from the repo-wide comment list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueComment {
+    pub id: u64,
+    pub issue_number: IssueNumber,
+    pub author: String,
+    pub author_is_bot: bool,
+    pub body: String,
+    pub html_url: String,
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// An issue as the push-back pass reads it from the issue list (pull requests are dropped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedIssue {
+    pub number: IssueNumber,
+    pub id: u64,
+    pub html_url: String,
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub closed_by: Option<String>,
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// An entry of an issue's history (`closed`, `reopened`, `labeled`, …), from an event list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueEvent {
+    pub id: u64,
+    pub kind: String,
+    pub actor: Option<String>,
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub state_reason: Option<String>,
+    pub issue_number: IssueNumber,
+}
+
+/// The issue state a push pass saw, to store on the mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenState {
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Whether a link is still synced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    Active,
+    /// The Zendesk ticket is closed and immutable; nothing more is pushed.
+    TicketClosed,
+    /// The issue was deleted, or moved where we cannot follow.
+    IssueGone,
+    /// The Zendesk ticket was deleted; nothing more is pushed.
+    TicketDeleted,
+}
+
+impl LinkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Active => "active",
+            LinkState::TicketClosed => "ticket_closed",
+            LinkState::IssueGone => "issue_gone",
+            LinkState::TicketDeleted => "ticket_deleted",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Self {
+        match s {
+            "ticket_closed" => LinkState::TicketClosed,
+            "issue_gone" => LinkState::IssueGone,
+            "ticket_deleted" => LinkState::TicketDeleted,
+            _ => LinkState::Active,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mapping {
+    pub ticket_id: TicketId,
+    pub repo: RepoName,
+    pub issue_number: IssueNumber,
+    pub issue_id: u64,
+    pub issue_url: String,
+    pub issue_state: String,
+    pub state_reason: Option<String>,
+    pub link_state: LinkState,
+    pub created_at: DateTime<Utc>,
+    pub issue_updated_at: Option<DateTime<Utc>>,
+    pub last_pushed_at: Option<DateTime<Utc>>,
+    /// When the issue was last closed, as last seen (None while open).
+    pub closed_at: Option<DateTime<Utc>>,
+    /// The ticket was last seen not matching `[escalation]`; matching again re-escalates it.
+    pub escalation_lost: bool,
+    /// The escalated ticket's `updated_at` (Zendesk's clock) when its issue was created; its
+    /// public comments created later are new to the issue. None for links made before v8.
+    pub escalated_ticket_at: Option<DateTime<Utc>>,
+}
+
+/// Which remote a request went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Service {
+    Zendesk,
+    Github,
+}
+
+impl Service {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Zendesk => "zendesk",
+            Service::Github => "github",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Service> {
+        [Service::Zendesk, Service::Github].into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// The rate-limit budget a service reported on its last answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateBudget {
+    pub limit: Option<u64>,
+    pub remaining: Option<u64>,
+    pub reset_at: Option<DateTime<Utc>>,
+}
+
+/// What a rate limit applies to: the whole service (the account budget, GitHub's primary and
+/// secondary limits), one endpoint (Zendesk's incremental export, GitHub content creation), or
+/// one ticket's updates (Zendesk's 30 per ticket per 10 minutes).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    Service,
+    Endpoint(String),
+    Ticket(TicketId),
+}
+
+impl Scope {
+    pub fn endpoint(name: &str) -> Scope {
+        Scope::Endpoint(name.to_string())
+    }
+
+    /// Only a ticket's own limit leaves the other items of a pass alone.
+    pub fn is_ticket(&self) -> bool {
+        matches!(self, Scope::Ticket(_))
+    }
+
+    /// `service`, `endpoint:NAME` or `ticket:ID`: how the store and `status --json` name it.
+    pub fn key(&self) -> String {
+        match self {
+            Scope::Service => "service".into(),
+            Scope::Endpoint(name) => format!("endpoint:{name}"),
+            Scope::Ticket(id) => format!("ticket:{id}"),
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Scope> {
+        match key.split_once(':') {
+            None if key == "service" => Some(Scope::Service),
+            Some(("endpoint", name)) if !name.is_empty() => Some(Scope::endpoint(name)),
+            Some(("ticket", id)) => id.parse().ok().map(|id| Scope::Ticket(TicketId(id))),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::Service => f.write_str("the whole service"),
+            Scope::Endpoint(name) => write!(f, "endpoint {name}"),
+            Scope::Ticket(id) => write!(f, "updates of ticket {id}"),
+        }
+    }
+}
+
+/// A scope's block as the store keeps it, so a new process honours a wait the last one was told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub service: Service,
+    pub scope: Scope,
+    pub until: DateTime<Utc>,
+    pub reason: String,
 }

@@ -12,28 +12,9 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use tokio::time::Instant;
 use tracing::warn;
 
+pub use crate::domain::{RateBudget, Service};
 use crate::limits::{chrono_secs, until, Limits, Target};
 use crate::ratelimit::{retry_delay, CallBudget, Scope};
-
-/// Which remote a request went to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Service {
-    Zendesk,
-    Github,
-}
-
-impl Service {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Service::Zendesk => "zendesk",
-            Service::Github => "github",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Service> {
-        [Service::Zendesk, Service::Github].into_iter().find(|s| s.as_str() == name)
-    }
-}
 
 /// What a refusal (403) is about, as the client that made the request judges it: how far the
 /// caller lets it reach (one ticket, one repository, or everything).
@@ -134,14 +115,6 @@ impl ApiError {
             _ => None,
         }
     }
-}
-
-/// The rate-limit budget a service reported on its last answer.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RateBudget {
-    pub limit: Option<u64>,
-    pub remaining: Option<u64>,
-    pub reset_at: Option<DateTime<Utc>>,
 }
 
 /// Reads GitHub's `x-ratelimit-*` or any of Zendesk's spellings.

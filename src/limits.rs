@@ -125,14 +125,7 @@ pub fn limit_scope(target: &Target, headers: &HeaderMap) -> (Scope, Option<Durat
     }
 }
 
-/// A scope's block as the store keeps it, so a new process honours a wait the last one was told.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Block {
-    pub service: Service,
-    pub scope: Scope,
-    pub until: DateTime<Utc>,
-    pub reason: String,
-}
+pub use crate::domain::Block;
 
 /// Where blocks are kept across processes (the state database).
 pub trait BlockStore: Send + Sync {

@@ -9,14 +9,11 @@
 //! than `MAX_WAIT`: a header asking for more is wrong, and one such answer must not silence a
 //! service for the life of the process.
 
-use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
-
-use crate::domain::TicketId;
 
 /// Below this many requests left, requests are spaced out until the reset.
 pub const LOW_WATER: u64 = 50;
@@ -28,54 +25,7 @@ const MAX_LIMIT_WAIT: Duration = Duration::from_secs(30 * 60);
 const RETRY_BASE: Duration = Duration::from_millis(250);
 const RETRY_CAP: Duration = Duration::from_secs(8);
 
-/// What a rate limit applies to: the whole service (the account budget, GitHub's primary and
-/// secondary limits), one endpoint (Zendesk's incremental export, GitHub content creation), or
-/// one ticket's updates (Zendesk's 30 per ticket per 10 minutes).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Scope {
-    Service,
-    Endpoint(String),
-    Ticket(TicketId),
-}
-
-impl Scope {
-    pub fn endpoint(name: &str) -> Scope {
-        Scope::Endpoint(name.to_string())
-    }
-
-    /// Only a ticket's own limit leaves the other items of a pass alone.
-    pub fn is_ticket(&self) -> bool {
-        matches!(self, Scope::Ticket(_))
-    }
-
-    /// `service`, `endpoint:NAME` or `ticket:ID`: how the store and `status --json` name it.
-    pub fn key(&self) -> String {
-        match self {
-            Scope::Service => "service".into(),
-            Scope::Endpoint(name) => format!("endpoint:{name}"),
-            Scope::Ticket(id) => format!("ticket:{id}"),
-        }
-    }
-
-    pub fn from_key(key: &str) -> Option<Scope> {
-        match key.split_once(':') {
-            None if key == "service" => Some(Scope::Service),
-            Some(("endpoint", name)) if !name.is_empty() => Some(Scope::endpoint(name)),
-            Some(("ticket", id)) => id.parse().ok().map(|id| Scope::Ticket(TicketId(id))),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Scope::Service => f.write_str("the whole service"),
-            Scope::Endpoint(name) => write!(f, "endpoint {name}"),
-            Scope::Ticket(id) => write!(f, "updates of ticket {id}"),
-        }
-    }
-}
+pub use crate::domain::Scope;
 
 /// `wait` cut to `MAX_WAIT`.
 pub fn capped(wait: Duration) -> Duration {
@@ -264,6 +214,7 @@ pub fn retry_delay(attempt: u32, jitter: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::TicketId;
 
     #[tokio::test(start_paused = true)]
     async fn a_rolling_window_paces_to_its_limit() {

@@ -15,6 +15,7 @@ use tracing::debug;
 use url::Url;
 
 use crate::domain::{Issue, IssueNumber, RepoName};
+pub use crate::domain::{IssueComment, IssueEvent, ListedIssue, BODY_LIMIT};
 use crate::http::{self, ApiError, ApiStats, ForbiddenScope, Service};
 use crate::limits::Target;
 use crate::ratelimit::{RollingWindow, Scope, Spacer};
@@ -23,8 +24,6 @@ use crate::secret::Secret;
 const SVC: Service = Service::Github;
 /// GitHub's content-creating requests (issues, comments, edits): 80 a minute, 500 an hour.
 pub const WRITE_ENDPOINT: &str = "content-creation";
-/// GitHub's limit on issue and comment bodies, in characters.
-pub const BODY_LIMIT: usize = 65_536;
 
 /// What `GET /repos/{owner}/{repo}` says about a repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,43 +32,6 @@ pub struct RepoInfo {
     pub visibility: String,
     pub has_issues: bool,
     pub archived: bool,
-}
-
-/// A comment on an issue, from the repo-wide comment list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssueComment {
-    pub id: u64,
-    pub issue_number: IssueNumber,
-    pub author: String,
-    pub author_is_bot: bool,
-    pub body: String,
-    pub html_url: String,
-    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// An issue as the push-back pass reads it from the issue list (pull requests are dropped).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedIssue {
-    pub number: IssueNumber,
-    pub id: u64,
-    pub html_url: String,
-    pub state: String,
-    pub state_reason: Option<String>,
-    pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub closed_by: Option<String>,
-    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// An entry of an issue's history (`closed`, `reopened`, `labeled`, …), from an event list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssueEvent {
-    pub id: u64,
-    pub kind: String,
-    pub actor: Option<String>,
-    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub state_reason: Option<String>,
-    pub issue_number: IssueNumber,
 }
 
 /// The answer to a conditional list: unchanged (304, free), or every page of the new content.

@@ -5,9 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::params;
 
 use super::{parse_ts, ts, Result, Store};
-use crate::http::Service;
-use crate::limits::{Block, BlockStore};
-use crate::ratelimit::Scope;
+use crate::domain::{Block, Scope, Service};
 
 impl Store {
     /// Keeps `block`, replacing the scope's earlier one; forgets blocks that are over.
@@ -44,14 +42,6 @@ impl Store {
                 })
             })
             .collect())
-    }
-}
-
-impl BlockStore for Store {
-    fn save_block(&self, block: &Block) {
-        if let Err(e) = Store::save_block(self, block) {
-            tracing::warn!(error = %e, service = block.service.as_str(), scope = %block.scope, "could not keep a rate-limit block in the state database; a restart may not honour it");
-        }
     }
 }
 

@@ -2,65 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
-use serde::Serialize;
 
 use super::{parse_ts, ts, Result, Store};
-use crate::domain::{Issue, IssueNumber, RepoName, TicketId};
-
-/// Whether a link is still synced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LinkState {
-    Active,
-    /// The Zendesk ticket is closed and immutable; nothing more is pushed.
-    TicketClosed,
-    /// The issue was deleted, or moved where we cannot follow.
-    IssueGone,
-    /// The Zendesk ticket was deleted; nothing more is pushed.
-    TicketDeleted,
-}
-
-impl LinkState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LinkState::Active => "active",
-            LinkState::TicketClosed => "ticket_closed",
-            LinkState::IssueGone => "issue_gone",
-            LinkState::TicketDeleted => "ticket_deleted",
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        match s {
-            "ticket_closed" => LinkState::TicketClosed,
-            "issue_gone" => LinkState::IssueGone,
-            "ticket_deleted" => LinkState::TicketDeleted,
-            _ => LinkState::Active,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Mapping {
-    pub ticket_id: TicketId,
-    pub repo: RepoName,
-    pub issue_number: IssueNumber,
-    pub issue_id: u64,
-    pub issue_url: String,
-    pub issue_state: String,
-    pub state_reason: Option<String>,
-    pub link_state: LinkState,
-    pub created_at: DateTime<Utc>,
-    pub issue_updated_at: Option<DateTime<Utc>>,
-    pub last_pushed_at: Option<DateTime<Utc>>,
-    /// When the issue was last closed, as last seen (None while open).
-    pub closed_at: Option<DateTime<Utc>>,
-    /// The ticket was last seen not matching `[escalation]`; matching again re-escalates it.
-    pub escalation_lost: bool,
-    /// The escalated ticket's `updated_at` (Zendesk's clock) when its issue was created; its
-    /// public comments created later are new to the issue. None for links made before v8.
-    pub escalated_ticket_at: Option<DateTime<Utc>>,
-}
+use crate::domain::{Issue, IssueNumber, LinkState, Mapping, RepoName, TicketId};
 
 const COLUMNS: &str = "ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, link_state, created_at, issue_updated_at, last_pushed_at, closed_at, escalation_lost, escalated_ticket_at";
 

@@ -18,11 +18,11 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
 
+pub use crate::domain::{LinkState, Mapping, SeenState};
 pub use failures::{Failure, FailureClass, NewFailure};
 pub use intents::{Intent, IntentKind};
-pub use mappings::{LinkState, Mapping};
 pub use progress::{LedgerEntry, PassRecord, RepoRecord};
-pub use watermarks::{SeenState, Watermark};
+pub use watermarks::Watermark;
 
 /// Errors from the state database. They are not per-item: a store failure stops the pass.
 #[derive(Debug, thiserror::Error)]

@@ -5,8 +5,8 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::{parse_ts, ts, Result, Store};
+use crate::domain::RateBudget;
 use crate::domain::{RepoName, TicketId};
-use crate::http::RateBudget;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RepoRecord {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::{parse_ts, ts, Result, Store};
-use crate::domain::{Issue, RepoName, TicketId};
+use crate::domain::{Issue, RepoName, SeenState, TicketId};
 
 /// How far a repository's push-back has read. All fields are GitHub's values, never local time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,15 +17,6 @@ pub struct Watermark {
     pub comments_since: Option<DateTime<Utc>>,
     pub comments_etag: Option<String>,
     pub last_comment_id: Option<u64>,
-}
-
-/// The issue state a push pass saw, to store on the mapping.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeenState {
-    pub state: String,
-    pub state_reason: Option<String>,
-    pub closed_at: Option<DateTime<Utc>>,
-    pub updated_at: Option<DateTime<Utc>>,
 }
 
 const PUSHED: &str = "push_note";

@@ -3,8 +3,8 @@
 
 use url::Url;
 
+use crate::domain::BODY_LIMIT;
 use crate::domain::{Attachment, Issue, Ticket, TicketId};
-use crate::github::BODY_LIMIT;
 use crate::redact::Redactor;
 
 const MAX_ATTACHMENTS: usize = 50;

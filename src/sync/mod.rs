@@ -425,3 +425,12 @@ fn summary_json(r: &PassReport) -> serde_json::Value {
         "notes": r.notes, "pushed": r.pushed, "forwarded": r.forwarded, "skipped": r.skipped, "failed": r.failed, "requests": r.requests,
     })
 }
+
+/// The engine keeps rate-limit blocks in its store (the limits layer knows only the trait).
+impl crate::limits::BlockStore for Store {
+    fn save_block(&self, block: &crate::domain::Block) {
+        if let Err(e) = Store::save_block(self, block) {
+            tracing::warn!(error = %e, service = block.service.as_str(), scope = %block.scope, "could not keep a rate-limit block in the state database; a restart may not honour it");
+        }
+    }
+}

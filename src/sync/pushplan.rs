@@ -13,9 +13,8 @@ use chrono::{DateTime, Utc};
 
 use super::body;
 use crate::config::{CommentsMode, Pushback, StatusAction};
+use crate::domain::{IssueComment, IssueEvent, ListedIssue, Mapping, SeenState};
 use crate::domain::{IssueNumber, RepoName, TicketId};
-use crate::github::{IssueComment, IssueEvent, ListedIssue};
-use crate::store::{Mapping, SeenState};
 
 /// Longest GitHub comment text copied into a note, in characters.
 const MAX_COMMENT: usize = 30_000;
@@ -277,7 +276,7 @@ fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::LinkState;
+    use crate::domain::LinkState;
 
     const REPO: &str = "acme/backend";
 
