@@ -433,9 +433,36 @@ pub async fn body_bytes(service: Service, resp: Response) -> Result<bytes::Bytes
     resp.bytes().await.map_err(|e| ApiError::Transient { service: service.as_str(), detail: describe(&e) })
 }
 
-/// Parses a JSON body into a wire type; a broken body fails this item, not the daemon.
+/// Parses a JSON body into a wire type; a broken body fails this item, not the daemon. Broken
+/// text (invalid UTF-8, a lone surrogate escape) is read lossily (`lenient::sanitize_json`),
+/// so only a broken structure is a `Decode` failure.
 pub fn decode<T: serde::de::DeserializeOwned>(service: Service, bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::Decode { service: service.as_str(), detail: e.to_string() })
+    serde_json::from_slice(&crate::lenient::sanitize_json(bytes))
+        .map_err(|e| ApiError::Decode { service: service.as_str(), detail: e.to_string() })
+}
+
+/// A list item that could not be read as its wire type: the raw value and why.
+#[derive(Debug, Clone)]
+pub struct BadItem {
+    pub raw: serde_json::Value,
+    pub detail: String,
+}
+
+/// Parses a JSON array item by item: the page must be an array, and each item that does not
+/// fit `T` is returned apart instead of failing the page (one bad item must not stop a list).
+pub fn decode_items<T: serde::de::DeserializeOwned>(
+    service: Service,
+    bytes: &[u8],
+) -> Result<(Vec<T>, Vec<BadItem>), ApiError> {
+    let values: Vec<serde_json::Value> = decode(service, bytes)?;
+    let (mut good, mut bad) = (Vec::with_capacity(values.len()), Vec::new());
+    for raw in values {
+        match T::deserialize(&raw) {
+            Ok(item) => good.push(item),
+            Err(e) => bad.push(BadItem { detail: e.to_string(), raw }),
+        }
+    }
+    Ok((good, bad))
 }
 
 /// The error for a non-success status, with a short body for the operator.

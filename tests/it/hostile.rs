@@ -1,0 +1,75 @@
+//! Hostile answers and hostile customer text: a malformed item fails alone, tokens echoed by
+//! a proxy are scrubbed, bodies are capped, and customer text cannot ping or cross-link on GitHub.
+
+use axum::http::Method;
+use ticket_sync::sandbox::{Fault, FaultRule};
+
+use crate::harness::{Env, PUSHBACK, ROUTES};
+
+const REPO: &str = "acme/backend";
+
+/// Rewrites every answer on `path` (many times) so `from` becomes the raw bytes `to`.
+fn rewrite(door: &ticket_sync::sandbox::Frontdoor, method: Method, path: &str, from: &str, to: &[u8]) {
+    let fault = Fault::Rewrite { from: from.to_string(), to: to.to_vec() };
+    door.faults.push(FaultRule::new(Some(method), path, fault).times(100));
+}
+
+/// Makes issue `number` unreadable in every listing: its `html_url` becomes a number.
+fn unreadable(env: &Env, number: u64) {
+    let url = env.sb.github.issue(REPO, number).unwrap().html_url;
+    rewrite(
+        &env.sb.github.door,
+        Method::GET,
+        "/repos/acme/backend/issues",
+        &format!("\"html_url\":\"{url}\""),
+        b"\"html_url\":17",
+    );
+}
+
+#[tokio::test]
+async fn a_lone_surrogate_or_invalid_utf8_in_one_ticket_does_not_stall_the_export() {
+    let env = Env::new().await;
+    let good = env.ticket("Fine ticket", &["escalated"]);
+    let bad = env.ticket("BROKENSUBJECT", &["escalated"]);
+    let worse = env.ticket("WORSESUBJECT", &["escalated"]);
+    rewrite(&env.sb.zendesk.door, Method::GET, "/incremental/", "BROKENSUBJECT", b"bad \\ud800 here");
+    rewrite(&env.sb.zendesk.door, Method::GET, "/incremental/", "WORSESUBJECT", b"bad \xff\xfe bytes");
+    let cursor_before = env.engine().store.cursor("zendesk_export").unwrap();
+    let report = env.engine().escalate(&Default::default()).await.expect("the page is read");
+    assert_eq!((report.created, report.failed), (3, 0), "{report:?}");
+    assert_ne!(env.engine().store.cursor("zendesk_export").unwrap(), cursor_before, "the cursor moved");
+    for id in [good, bad, worse] {
+        assert_eq!(env.issues_for(REPO, id).len(), 1, "ticket {id}");
+    }
+    let title = env.sb.github.issue(REPO, env.issues_for(REPO, bad)[0]).unwrap().title;
+    assert!(title.contains('\u{fffd}'), "{title}");
+}
+
+#[tokio::test]
+async fn one_bad_unrelated_issue_does_not_stop_a_repository_push_back() {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let (id, n) = env.linked("Crash on save").await;
+    let other = env.sb.github.add_issue(REPO, "UNRELATED", "not ours", "mallory");
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    unreadable(&env, other);
+    let report = env.push().await;
+    assert_eq!((report.pushed, report.failed), (1, 0), "{report:?}");
+    assert_eq!(env.push_notes(id).len(), 1);
+    assert_eq!(env.sb.zendesk.ticket(id).unwrap().status, "solved");
+}
+
+#[tokio::test]
+async fn a_bad_linked_issue_is_not_skipped_forever() {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let (id, n) = env.linked("Held back").await;
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    unreadable(&env, n);
+    env.engine().push(&Default::default()).await.ok();
+    assert_eq!(env.push_notes(id).len(), 0, "an unreadable issue is not acted on");
+    env.sb.github.door.faults.clear();
+    env.sb.clock.advance(std::time::Duration::from_secs(3600));
+    let report = env.push().await;
+    assert_eq!((report.pushed, report.failed), (1, 0), "{report:?}");
+    assert_eq!(env.sb.zendesk.ticket(id).unwrap().status, "solved");
+}
