@@ -428,9 +428,12 @@ pub async fn send(stats: &ApiStats, service: Service, request: RequestBuilder) -
     }
 }
 
-/// Reads a whole body; a connection that breaks mid-body is transient.
+/// Reads a whole body; a connection that breaks mid-body is transient. Known secrets are
+/// scrubbed from it here, before anything can log, store or show its text.
 pub async fn body_bytes(service: Service, resp: Response) -> Result<bytes::Bytes, ApiError> {
-    resp.bytes().await.map_err(|e| ApiError::Transient { service: service.as_str(), detail: describe(&e) })
+    let body =
+        resp.bytes().await.map_err(|e| ApiError::Transient { service: service.as_str(), detail: describe(&e) })?;
+    Ok(crate::secret::scrub_bytes(body))
 }
 
 /// Parses a JSON body into a wire type; a broken body fails this item, not the daemon. Broken

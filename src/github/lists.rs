@@ -282,7 +282,7 @@ fn hold_before(
 ) -> Option<DateTime<Utc>> {
     report_bad(bad);
     let times = bad.iter().map(|b| parse_time(b.raw.get("updated_at").and_then(|v| v.as_str())).or(since));
-    times.fold(held, |h, t| earliest(h, t))
+    times.fold(held, earliest)
 }
 
 fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {

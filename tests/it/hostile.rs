@@ -2,7 +2,7 @@
 //! a proxy are scrubbed, bodies are capped, and customer text cannot ping or cross-link on GitHub.
 
 use axum::http::Method;
-use ticket_sync::sandbox::{Fault, FaultRule};
+use ticket_sync::sandbox::{self, Fault, FaultRule};
 
 use crate::harness::{Env, PUSHBACK, ROUTES};
 
@@ -72,4 +72,47 @@ async fn a_bad_linked_issue_is_not_skipped_forever() {
     let report = env.push().await;
     assert_eq!((report.pushed, report.failed), (1, 0), "{report:?}");
     assert_eq!(env.sb.zendesk.ticket(id).unwrap().status, "solved");
+}
+
+/// Whether `text` holds any form of either sandbox token (raw, or Zendesk's Basic credential).
+fn leaks(text: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let basic = format!("{}/token:{}", sandbox::ZENDESK_EMAIL, sandbox::ZENDESK_TOKEN);
+    let basic = base64::engine::general_purpose::STANDARD.encode(basic);
+    [sandbox::GITHUB_TOKEN, sandbox::ZENDESK_TOKEN, basic.as_str()]
+        .into_iter()
+        .filter(|s| text.contains(s))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_token_echoed_in_an_error_body_is_stored_logged_and_shown_only_scrubbed() {
+    let env = Env::new().await;
+    env.ticket("Refused by a proxy", &["escalated"]);
+    env.ticket("Note refused by a proxy", &["escalated"]);
+    let echo = |code| Fault::EchoAuthorization(code);
+    env.sb.github.door.faults.push(FaultRule::new(Some(Method::POST), "/issues", echo(400)));
+    env.sb.zendesk.door.faults.push(FaultRule::new(Some(Method::PUT), "/api/v2/tickets/", echo(400)));
+    let out = env.bin(&["sync"], &[("RUST_LOG", "debug")]).await;
+    assert_eq!(out.status.code(), Some(1), "two items failed");
+    let logs = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(logs.contains("Authorization: "), "the echo reached the logs: {logs}");
+    assert_eq!(leaks(&logs), Vec::<String>::new(), "{logs}");
+
+    let status = env.bin(&["status", "--json"], &[]).await;
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(json["failures"].as_array().unwrap().len(), 2, "{json}");
+    assert_eq!(leaks(&json.to_string()), Vec::<String>::new(), "{json}");
+    let text = env.bin(&["status"], &[]).await;
+    assert_eq!(leaks(&String::from_utf8_lossy(&text.stdout)), Vec::<String>::new());
+
+    let mut stored = Vec::new();
+    for suffix in ["", "-wal"] {
+        let mut path = env.db_path().into_os_string();
+        path.push(suffix);
+        stored.extend(std::fs::read(&path).unwrap_or_default());
+    }
+    assert!(String::from_utf8_lossy(&stored).contains("Authorization: "), "the failure is stored");
+    assert_eq!(leaks(&String::from_utf8_lossy(&stored)), Vec::<String>::new());
 }
