@@ -428,12 +428,43 @@ pub async fn send(stats: &ApiStats, service: Service, request: RequestBuilder) -
     }
 }
 
-/// Reads a whole body; a connection that breaks mid-body is transient. Known secrets are
-/// scrubbed from it here, before anything can log, store or show its text.
-pub async fn body_bytes(service: Service, resp: Response) -> Result<bytes::Bytes, ApiError> {
-    let body =
-        resp.bytes().await.map_err(|e| ApiError::Transient { service: service.as_str(), detail: describe(&e) })?;
-    Ok(crate::secret::scrub_bytes(body))
+/// The most a body may hold: the incremental export's pages (a thousand tickets with their
+/// descriptions) may be large, every other answer is small. Both are far above real answers.
+pub const EXPORT_BODY_CAP: usize = 64 << 20;
+pub const BODY_CAP: usize = 16 << 20;
+
+/// The cap for an answer from `path`; `TICKET_SYNC_BODY_CAP_BYTES` (read once per process)
+/// replaces both caps, so tests can go past one with a small answer.
+pub fn body_cap(path: &str) -> usize {
+    static OVERRIDE: OnceLock<Option<usize>> = OnceLock::new();
+    let set = OVERRIDE.get_or_init(|| {
+        std::env::var("TICKET_SYNC_BODY_CAP_BYTES").ok()?.trim().parse::<usize>().ok().filter(|v| *v > 0)
+    });
+    set.unwrap_or(if path.contains("/incremental/") { EXPORT_BODY_CAP } else { BODY_CAP })
+}
+
+/// Reads a whole body in chunks, up to its endpoint's cap (`body_cap`): a larger answer fails
+/// this request (`Decode`) before it can take the memory, whatever its `Content-Length` says.
+/// A connection that breaks mid-body is transient. Known secrets are scrubbed from the body
+/// here, before anything can log, store or show its text.
+pub async fn body_bytes(service: Service, mut resp: Response) -> Result<bytes::Bytes, ApiError> {
+    let cap = body_cap(resp.url().path());
+    let too_big = || ApiError::Decode {
+        service: service.as_str(),
+        detail: format!("the answer is larger than the {cap}-byte cap for this endpoint; it was not read"),
+    };
+    if resp.content_length().is_some_and(|len| len > cap as u64) {
+        return Err(too_big());
+    }
+    let mut body = bytes::BytesMut::new();
+    let broken = |e: reqwest::Error| ApiError::Transient { service: service.as_str(), detail: describe(&e) };
+    while let Some(chunk) = resp.chunk().await.map_err(broken)? {
+        if body.len() + chunk.len() > cap {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(crate::secret::scrub_bytes(body.freeze()))
 }
 
 /// Parses a JSON body into a wire type; a broken body fails this item, not the daemon. Broken

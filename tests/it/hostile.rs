@@ -116,3 +116,25 @@ async fn a_token_echoed_in_an_error_body_is_stored_logged_and_shown_only_scrubbe
     assert!(String::from_utf8_lossy(&stored).contains("Authorization: "), "the failure is stored");
     assert_eq!(leaks(&String::from_utf8_lossy(&stored)), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn an_answer_past_the_body_cap_fails_its_request_clearly_and_nothing_is_escalated_from_it() {
+    let env = Env::new().await;
+    let mut big = ticket_sync::sandbox::NewTicket::new("Huge", &"x".repeat(20_000), env.requester);
+    big.tags = vec!["escalated".into()];
+    big.status = "open".into();
+    env.sb.zendesk.add_ticket(big);
+    env.sb.settle();
+    let cap = [("TICKET_SYNC_BODY_CAP_BYTES", "8192")];
+    let out = env.bin(&["sync"], &cap).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("larger than the 8192-byte cap"), "{stderr}");
+    assert_eq!(env.github_writes(), 0, "nothing was escalated from a page that was not read");
+    let exports = |e: &ticket_sync::sandbox::LoggedRequest| e.path.contains("/incremental/");
+    assert!(env.sb.zendesk.door.log.count(exports) >= 1);
+
+    let out = env.bin(&["sync"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(env.github_writes(), 1, "under the default cap the same page is read");
+}
