@@ -138,3 +138,38 @@ async fn an_answer_past_the_body_cap_fails_its_request_clearly_and_nothing_is_es
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(env.github_writes(), 1, "under the default cap the same page is read");
 }
+
+/// Mentions and references GitHub would act on: a login, a team, an issue here and elsewhere.
+const PINGS: [&str; 4] = ["@octocat", "@acme/owners", "#77", "acme/other#2"];
+
+fn pings_in(text: &str) -> Vec<&'static str> {
+    PINGS.into_iter().filter(|p| text.contains(p)).collect()
+}
+
+#[tokio::test]
+async fn customer_mentions_and_references_neither_ping_nor_cross_link_on_github() {
+    let env = Env::with_routes(ROUTES, crate::harness::FORWARD).await;
+    let text = "cc @octocat and @acme/owners, see #77 and acme/other#2; docs https://x.example/p#12, a@b";
+    let mut t = ticket_sync::sandbox::NewTicket::new("Ping @octocat about #77", text, env.requester);
+    t.tags = vec!["escalated".into()];
+    t.status = "open".into();
+    let id = env.sb.zendesk.add_ticket(t);
+    env.sb.settle();
+    env.escalate().await;
+    let n = env.issues_for(REPO, id)[0];
+    let issue = env.sb.github.issue(REPO, n).unwrap();
+    let body = issue.body.unwrap();
+    assert_eq!(pings_in(&issue.title), Vec::<&str>::new(), "{}", issue.title);
+    assert_eq!(pings_in(&body), Vec::<&str>::new(), "{body}");
+    assert!(body.contains("https://x.example/p#12"), "links keep their fragment: {body}");
+    assert!(body.contains("a@b"), "an @ inside a word is left: {body}");
+
+    env.sb.zendesk.add_public_comment(id, env.requester, "thanks @octocat, also #77 and acme/other#2 @acme/owners");
+    env.sb.settle();
+    let report = env.push().await;
+    assert_eq!(report.forwarded, 1, "{report:?}");
+    let forwarded: Vec<String> = env.sb.github.comments(REPO, n).into_iter().map(|c| c.body).collect();
+    let forwarded = forwarded.iter().find(|c| c.contains("<!-- ticket-sync:forwarded")).expect("forwarded");
+    assert!(forwarded.contains("thanks @\u{200b}octocat"), "{forwarded}");
+    assert_eq!(pings_in(forwarded), Vec::<&str>::new(), "{forwarded}");
+}
