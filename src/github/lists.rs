@@ -204,7 +204,7 @@ impl GithubClient {
         }
         let new_etag = headers.get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
         let (mut items, bad) = http::decode_items::<T>(SVC, &bytes)?;
-        report_bad(&bad);
+        whole_or_unrelated(&bad)?;
         let mut next = self.followable_next(&headers)?;
         let single_page = next.is_none();
         let mut pages = 1;
@@ -215,7 +215,7 @@ impl GithubClient {
             }
             let (_, headers, bytes) = self.call(Method::GET, url, None, None).await?;
             let (more, bad) = http::decode_items::<T>(SVC, &bytes)?;
-            report_bad(&bad);
+            whole_or_unrelated(&bad)?;
             items.extend(more);
             next = self.followable_next(&headers)?;
         }
@@ -270,6 +270,18 @@ fn report_bad(bad: &[http::BadItem]) {
         let id = item.raw.get("number").or_else(|| item.raw.get("id")).and_then(|v| v.as_u64());
         tracing::warn!(id, detail = %item.detail, "an item of a GitHub list could not be read; it is left out");
     }
+}
+
+/// A list read whole (a marker search, an issue's comments) may leave out an unreadable item
+/// only if it cannot be ticket-sync's own: one that carries a `ticket-sync:` marker fails the
+/// listing, so a marker search never concludes "not written" (and writes a second) past it.
+fn whole_or_unrelated(bad: &[http::BadItem]) -> Result<(), ApiError> {
+    report_bad(bad);
+    if bad.iter().any(|b| b.raw.to_string().contains("ticket-sync:")) {
+        let detail = "an item that may be ticket-sync's own could not be read".to_string();
+        return Err(ApiError::Decode { service: SVC.as_str(), detail });
+    }
+    Ok(())
 }
 
 /// Where the next listing must start again so that unreadable items are read again (a bad

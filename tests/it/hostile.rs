@@ -173,3 +173,26 @@ async fn customer_mentions_and_references_neither_ping_nor_cross_link_on_github(
     assert!(forwarded.contains("thanks @\u{200b}octocat"), "{forwarded}");
     assert_eq!(pings_in(forwarded), Vec::<&str>::new(), "{forwarded}");
 }
+
+#[tokio::test]
+async fn an_unreadable_issue_that_may_be_ours_fails_the_marker_search_instead_of_making_a_second() {
+    let env = Env::new().await;
+    let id = env.ticket("Lost and unreadable", &["escalated"]);
+    env.sb.github.door.faults.push(FaultRule::new(Some(Method::POST), "/issues", Fault::LoseResponse));
+    let url = format!("{}/acme/backend/issues/1", env.sb.github.base_url().trim_end_matches('/'));
+    rewrite(
+        &env.sb.github.door,
+        Method::GET,
+        "/repos/acme/backend/issues",
+        &format!("\"html_url\":\"{url}\""),
+        b"\"html_url\":17",
+    );
+    let first = env.escalate().await;
+    assert_eq!((first.created, first.recovered, first.failed), (0, 0, 1), "{first:?}");
+    assert_eq!(env.issues_for(REPO, id).len(), 1, "no second issue while the first cannot be read");
+    env.sb.github.door.faults.clear();
+    env.sb.clock.advance(std::time::Duration::from_secs(3600));
+    let second = env.escalate().await;
+    assert_eq!((second.created, second.failed), (0, 0), "{second:?}");
+    assert_eq!(env.issues_for(REPO, id).len(), 1);
+}
