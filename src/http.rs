@@ -401,14 +401,75 @@ pub async fn send(stats: &ApiStats, service: Service, request: RequestBuilder) -
     }
 }
 
-/// Reads a whole body; a connection that breaks mid-body is transient.
-pub async fn body_bytes(service: Service, resp: Response) -> Result<bytes::Bytes, ApiError> {
-    resp.bytes().await.map_err(|e| ApiError::Transient { service: service.as_str(), detail: describe(&e) })
+/// The most a body may hold: the incremental export's pages (a thousand tickets with their
+/// descriptions) may be large, every other answer is small. Both are far above real answers.
+pub const EXPORT_BODY_CAP: usize = 64 << 20;
+pub const BODY_CAP: usize = 16 << 20;
+
+/// The cap for an answer from `path`; `TICKET_SYNC_BODY_CAP_BYTES` (read once per process)
+/// replaces both caps, so tests can go past one with a small answer.
+pub fn body_cap(path: &str) -> usize {
+    static OVERRIDE: OnceLock<Option<usize>> = OnceLock::new();
+    let set = OVERRIDE.get_or_init(|| {
+        std::env::var("TICKET_SYNC_BODY_CAP_BYTES").ok()?.trim().parse::<usize>().ok().filter(|v| *v > 0)
+    });
+    set.unwrap_or(if path.contains("/incremental/") { EXPORT_BODY_CAP } else { BODY_CAP })
 }
 
-/// Parses a JSON body into a wire type; a broken body fails this item, not the daemon.
+/// Reads a whole body in chunks, up to its endpoint's cap (`body_cap`): a larger answer fails
+/// this request (`Decode`) before it can take the memory, whatever its `Content-Length` says.
+/// A connection that breaks mid-body is transient. Known secrets are scrubbed from the body
+/// here, before anything can log, store or show its text.
+pub async fn body_bytes(service: Service, mut resp: Response) -> Result<bytes::Bytes, ApiError> {
+    let cap = body_cap(resp.url().path());
+    let too_big = || ApiError::Decode {
+        service: service.as_str(),
+        detail: format!("the answer is larger than the {cap}-byte cap for this endpoint; it was not read"),
+    };
+    if resp.content_length().is_some_and(|len| len > cap as u64) {
+        return Err(too_big());
+    }
+    let mut body = bytes::BytesMut::new();
+    let broken = |e: reqwest::Error| ApiError::Transient { service: service.as_str(), detail: describe(&e) };
+    while let Some(chunk) = resp.chunk().await.map_err(broken)? {
+        if body.len() + chunk.len() > cap {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(crate::secret::scrub_bytes(body.freeze()))
+}
+
+/// Parses a JSON body into a wire type; a broken body fails this item, not the daemon. Broken
+/// text (invalid UTF-8, a lone surrogate escape) is read lossily (`lenient::sanitize_json`),
+/// so only a broken structure is a `Decode` failure.
 pub fn decode<T: serde::de::DeserializeOwned>(service: Service, bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::Decode { service: service.as_str(), detail: e.to_string() })
+    serde_json::from_slice(&crate::lenient::sanitize_json(bytes))
+        .map_err(|e| ApiError::Decode { service: service.as_str(), detail: e.to_string() })
+}
+
+/// A list item that could not be read as its wire type: the raw value and why.
+#[derive(Debug, Clone)]
+pub struct BadItem {
+    pub raw: serde_json::Value,
+    pub detail: String,
+}
+
+/// Parses a JSON array item by item: the page must be an array, and each item that does not
+/// fit `T` is returned apart instead of failing the page (one bad item must not stop a list).
+pub fn decode_items<T: serde::de::DeserializeOwned>(
+    service: Service,
+    bytes: &[u8],
+) -> Result<(Vec<T>, Vec<BadItem>), ApiError> {
+    let values: Vec<serde_json::Value> = decode(service, bytes)?;
+    let (mut good, mut bad) = (Vec::with_capacity(values.len()), Vec::new());
+    for raw in values {
+        match T::deserialize(&raw) {
+            Ok(item) => good.push(item),
+            Err(e) => bad.push(BadItem { detail: e.to_string(), raw }),
+        }
+    }
+    Ok((good, bad))
 }
 
 /// The error for a non-success status, with a short body for the operator.

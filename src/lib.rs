@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod github;
 pub mod http;
+pub mod lenient;
 pub mod limits;
 pub mod logging;
 pub mod metrics;

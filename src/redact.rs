@@ -1,4 +1,5 @@
-//! Redaction of personal data (e-mail addresses, phone numbers, operator patterns) from text sent to GitHub.
+//! Making customer text safe to write on GitHub: redaction of personal data (e-mail
+//! addresses, phone numbers, operator patterns), and neutralised mentions and references.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -15,6 +16,12 @@ static EMAIL: LazyLock<Regex> =
 /// candidate is then judged by `looks_like_phone`, so IP addresses, versions, dates, times and
 /// lists of ports survive. (No lookaround in `regex`: the surroundings are checked by hand.)
 static PHONE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\+?\(?\d[\d().\s-]{5,24}\d").unwrap());
+
+/// Links, left exactly as they are: a `#fragment` or an `@` in one is part of an address.
+static URL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b(?:https?|ftp)://[^\s<>\[\]()]+").unwrap());
+
+/// Breaks a GitHub autolink without changing what a reader sees.
+const ZERO_WIDTH_SPACE: char = '\u{200B}';
 
 static ISO_DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d{4}-\d{2}-\d{2}").unwrap());
 
@@ -63,7 +70,16 @@ impl Redactor {
         Redactor { rules }
     }
 
+    /// `text` ready for GitHub: operator patterns, e-mails and phones redacted as configured,
+    /// then mentions and references neutralised (`neutralise_references`, always on).
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        match self.redact_personal(text) {
+            Cow::Borrowed(t) => neutralise_references(t),
+            Cow::Owned(t) => Cow::Owned(neutralise_references(&t).into_owned()),
+        }
+    }
+
+    fn redact_personal<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
         for re in &self.rules.patterns {
             if re.is_match(&out) {
@@ -92,6 +108,49 @@ impl Redactor {
             }
         }
         out
+    }
+}
+
+/// Customer text that cannot notify anyone or link to anything on GitHub: a zero-width space
+/// follows the `@` of a mention (`@user`, `@org/team`) and the `#` of an issue reference
+/// (`#123`, `owner/repo#2`, `GH-123` gets one before its dash), so the text reads the same and
+/// GitHub sees no mention and makes no backlink. An `@` inside a word (`a@b`, an address) is
+/// not a mention and is left, as are links (`https://…/page#12`) and HTML entities (`&#123;`).
+pub fn neutralise_references(text: &str) -> Cow<'_, str> {
+    if !text.contains(['@', '#']) && !text.contains("GH-") && !text.contains("gh-") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut last = 0;
+    for link in URL.find_iter(text) {
+        neutralise_plain(&text[last..link.start()], &mut out);
+        out.push_str(link.as_str());
+        last = link.end();
+    }
+    neutralise_plain(&text[last..], &mut out);
+    if out == text {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(out)
+    }
+}
+
+fn neutralise_plain(text: &str, out: &mut String) {
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let prev = i.checked_sub(1).map(|p| chars[p]);
+        let next = chars.get(i + 1).copied();
+        let in_word = |ch: Option<char>| ch.is_some_and(|ch| ch.is_alphanumeric() || "_.+-`".contains(ch));
+        let gh = i >= 2 && chars[i - 2..i].iter().collect::<String>().eq_ignore_ascii_case("gh");
+        if c == '-' && gh && !in_word(i.checked_sub(3).map(|p| chars[p])) && next.is_some_and(|n| n.is_ascii_digit()) {
+            out.push(ZERO_WIDTH_SPACE);
+        }
+        out.push(c);
+        let mention = c == '@' && !in_word(prev) && next.is_some_and(|n| n.is_ascii_alphanumeric());
+        let reference = c == '#' && prev != Some('&') && next.is_some_and(|n| n.is_ascii_digit());
+        if mention || reference {
+            out.push(ZERO_WIDTH_SPACE);
+        }
     }
 }
 
@@ -159,6 +218,40 @@ mod tests {
         for text in survive {
             assert_eq!(r.redact(text), text, "{text}");
         }
+    }
+
+    #[test]
+    fn mentions_and_references_are_neutralised_and_nothing_else_changes() {
+        let z = '\u{200B}';
+        let cases = [
+            ("ping @octocat now".to_string(), format!("ping @{z}octocat now")),
+            ("@acme/owners!".into(), format!("@{z}acme/owners!")),
+            ("(@a-b)".into(), format!("(@{z}a-b)")),
+            ("see #123.".into(), format!("see #{z}123.")),
+            ("owner/repo#2 and repo#3".into(), format!("owner/repo#{z}2 and repo#{z}3")),
+            ("GH-45 and gh-6".into(), format!("GH{z}-45 and gh{z}-6")),
+            ("a@b and x@y.z stay".into(), "a@b and x@y.z stay".into()),
+            ("`code@host` stays".into(), "`code@host` stays".into()),
+            (
+                "https://x.example/p#12 and http://h/@me stay".into(),
+                "https://x.example/p#12 and http://h/@me stay".into(),
+            ),
+            ("[docs](https://x.example/a#1) then #9".into(), format!("[docs](https://x.example/a#1) then #{z}9")),
+            ("&#123; # heading #tag @ alone".into(), "&#123; # heading #tag @ alone".into()),
+            ("ТЕСТ @юзер #١".into(), "ТЕСТ @юзер #١".into()),
+            ("MAGH-12 stays".into(), "MAGH-12 stays".into()),
+        ];
+        for (input, want) in cases {
+            assert_eq!(neutralise_references(&input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn emails_are_redacted_before_mentions_are_looked_for() {
+        let r = default();
+        let z = '\u{200B}';
+        assert_eq!(r.redact("jo@example.com cc @jo"), format!("[redacted email] cc @{z}jo"));
+        assert!(matches!(r.redact("nothing to do"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -1,7 +1,13 @@
-//! API tokens: where they are read from, and a wrapper that never prints its value.
+//! API tokens: where they are read from, a wrapper that never prints its value, and the
+//! process-wide list of known secrets scrubbed from every remote answer (a proxy or WAF page
+//! may reflect the `Authorization` header).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+use base64::Engine as _;
 
 use crate::config::TokenSource;
 
@@ -10,8 +16,11 @@ use crate::config::TokenSource;
 pub struct Secret(String);
 
 impl Secret {
+    /// A token; its value (and base64 forms) is scrubbed from remote text from now on.
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        let value = value.into();
+        register(&value);
+        Secret(value)
     }
 
     /// The value, for building an `Authorization` header and nothing else.
@@ -68,7 +77,7 @@ pub fn load(service: &'static str, source: &TokenSource) -> Result<Secret, Token
 }
 
 fn from_env(var: &str) -> Option<Secret> {
-    std::env::var(var).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).map(Secret)
+    std::env::var(var).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).map(Secret::new)
 }
 
 fn from_file(path: &Path) -> std::io::Result<Secret> {
@@ -77,12 +86,77 @@ fn from_file(path: &Path) -> std::io::Result<Secret> {
     if value.is_empty() {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "the file is empty"));
     }
-    Ok(Secret(value))
+    Ok(Secret::new(value))
 }
 
 fn credential_path(name: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("CREDENTIALS_DIRECTORY").filter(|d| !d.is_empty())?;
     Some(PathBuf::from(dir).join(name))
+}
+
+/// Secrets known to this process, longest first, each with its base64 forms.
+static KNOWN: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Values shorter than this are not scrubbed: they would match ordinary text.
+const MIN_SECRET_LEN: usize = 6;
+
+/// Adds `value` and its base64 forms (standard and URL-safe, padded or not) to the secrets
+/// scrubbed from remote text. Credentials built from a token (Zendesk's `email/token:TOKEN`)
+/// are registered by the client that builds them.
+pub fn register(value: &str) {
+    if value.len() < MIN_SECRET_LEN {
+        return;
+    }
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let forms = [
+        value.to_string(),
+        STANDARD.encode(value),
+        STANDARD_NO_PAD.encode(value),
+        URL_SAFE.encode(value),
+        URL_SAFE_NO_PAD.encode(value),
+    ];
+    let mut known = KNOWN.write().unwrap_or_else(|e| e.into_inner());
+    for form in forms {
+        if !known.contains(&form) {
+            known.push(form);
+        }
+    }
+    // Longest first, so a padded form is replaced whole before its unpadded prefix.
+    known.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+/// `text` with every known secret replaced by `***`.
+pub fn scrub(text: &str) -> Cow<'_, str> {
+    let known = KNOWN.read().unwrap_or_else(|e| e.into_inner());
+    let mut out = Cow::Borrowed(text);
+    for secret in known.iter() {
+        if out.contains(secret.as_str()) {
+            out = Cow::Owned(out.replace(secret.as_str(), "***"));
+        }
+    }
+    out
+}
+
+/// `body` with every known secret replaced by `***`; an answer without one is not copied.
+pub fn scrub_bytes(body: bytes::Bytes) -> bytes::Bytes {
+    let known = KNOWN.read().unwrap_or_else(|e| e.into_inner());
+    if !known.iter().any(|s| memchr::memmem::find(&body, s.as_bytes()).is_some()) {
+        return body;
+    }
+    let mut out = body.to_vec();
+    for secret in known.iter() {
+        let finder = memchr::memmem::Finder::new(secret.as_bytes());
+        let mut next = Vec::with_capacity(out.len());
+        let mut rest: &[u8] = &out;
+        while let Some(at) = finder.find(rest) {
+            next.extend_from_slice(&rest[..at]);
+            next.extend_from_slice(b"***");
+            rest = &rest[at + secret.len()..];
+        }
+        next.extend_from_slice(rest);
+        out = next;
+    }
+    bytes::Bytes::from(out)
 }
 
 #[cfg(test)]
@@ -93,6 +167,21 @@ mod tests {
     fn secrets_do_not_print() {
         let s = Secret::new("ghp_verysecret");
         assert_eq!(format!("{s:?} {s}"), "Secret(***) ***");
+    }
+
+    #[test]
+    fn known_secrets_and_their_base64_forms_are_scrubbed() {
+        let basic = "bot@example.test/token:zd_scrub_me_0123";
+        register(basic);
+        let _ = Secret::new("ghp_scrub_me_4567");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(basic);
+        let text = format!("echo: Bearer ghp_scrub_me_4567 / Basic {b64} / short abc");
+        assert_eq!(scrub(&text), "echo: Bearer *** / Basic *** / short abc");
+        let mut raw = format!("{{\"e\":\"{b64}\"}}").into_bytes();
+        raw.push(0xff);
+        let body = bytes::Bytes::from(raw);
+        assert_eq!(&scrub_bytes(body)[..], b"{\"e\":\"***\"}\xff");
+        assert_eq!(scrub("nothing secret"), "nothing secret");
     }
 
     #[test]

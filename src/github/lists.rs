@@ -116,7 +116,8 @@ impl GithubClient {
             return Ok(Updates::NotModified);
         }
         let new_etag = headers.get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let mut page: Vec<T> = http::decode(SVC, &bytes)?;
+        let (mut page, mut bad) = http::decode_items::<T>(SVC, &bytes)?;
+        let mut held = hold_before(None, &bad, since);
         let mut more = has_next(&headers);
         let single_page = !more;
         let mut next = self.next_link(&headers);
@@ -158,7 +159,8 @@ impl GithubClient {
                 }
             };
             let (_, headers, bytes) = self.call(Method::GET, url, None, None).await?;
-            page = http::decode(SVC, &bytes)?;
+            (page, bad) = http::decode_items::<T>(SVC, &bytes)?;
+            held = hold_before(held, &bad, since);
             more = has_next(&headers);
             next = self.next_link(&headers);
         }
@@ -166,8 +168,8 @@ impl GithubClient {
         items.sort_by_key(|(i, updated)| (*updated, i.id()));
         Ok(Updates::Changed {
             items: items.into_iter().map(|(i, _)| i).collect(),
-            etag: new_etag.filter(|_| single_page),
-            recheck_from: offset_from.filter(|_| moved),
+            etag: new_etag.filter(|_| single_page && held.is_none()),
+            recheck_from: earliest(offset_from.filter(|_| moved), held),
         })
     }
 
@@ -201,7 +203,8 @@ impl GithubClient {
             return Ok(Listing::NotModified);
         }
         let new_etag = headers.get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let mut items: Vec<T> = http::decode(SVC, &bytes)?;
+        let (mut items, bad) = http::decode_items::<T>(SVC, &bytes)?;
+        whole_or_unrelated(&bad)?;
         let mut next = self.followable_next(&headers)?;
         let single_page = next.is_none();
         let mut pages = 1;
@@ -211,7 +214,9 @@ impl GithubClient {
                 return Err(too_many_pages());
             }
             let (_, headers, bytes) = self.call(Method::GET, url, None, None).await?;
-            items.extend(http::decode::<Vec<T>>(SVC, &bytes)?);
+            let (more, bad) = http::decode_items::<T>(SVC, &bytes)?;
+            whole_or_unrelated(&bad)?;
+            items.extend(more);
             next = self.followable_next(&headers)?;
         }
         Ok(Listing::Changed { items, etag: new_etag.filter(|_| single_page) })
@@ -257,6 +262,47 @@ impl<T> Updates<T> {
 /// A list longer than this many pages is not read to its end: a server that always names a
 /// next page would otherwise hold the pass for ever (its answers keep the watchdog fed).
 const MAX_PAGES: usize = 1_000;
+
+/// Logs the items of a list that could not be read (by id where it could be seen); they are
+/// left out, and the rest of the list is used.
+fn report_bad(bad: &[http::BadItem]) {
+    for item in bad {
+        let id = item.raw.get("number").or_else(|| item.raw.get("id")).and_then(|v| v.as_u64());
+        tracing::warn!(id, detail = %item.detail, "an item of a GitHub list could not be read; it is left out");
+    }
+}
+
+/// A list read whole (a marker search, an issue's comments) may leave out an unreadable item
+/// only if it cannot be ticket-sync's own: one that carries a `ticket-sync:` marker fails the
+/// listing, so a marker search never concludes "not written" (and writes a second) past it.
+fn whole_or_unrelated(bad: &[http::BadItem]) -> Result<(), ApiError> {
+    report_bad(bad);
+    if bad.iter().any(|b| b.raw.to_string().contains("ticket-sync:")) {
+        let detail = "an item that may be ticket-sync's own could not be read".to_string();
+        return Err(ApiError::Decode { service: SVC.as_str(), detail });
+    }
+    Ok(())
+}
+
+/// Where the next listing must start again so that unreadable items are read again (a bad
+/// linked issue is never skipped for good): the earliest update time among `bad`, else the
+/// listing's own `since` (an item without a readable time holds the watermark where it was).
+fn hold_before(
+    held: Option<DateTime<Utc>>,
+    bad: &[http::BadItem],
+    since: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    report_bad(bad);
+    let times = bad.iter().map(|b| parse_time(b.raw.get("updated_at").and_then(|v| v.as_str())).or(since));
+    times.fold(held, earliest)
+}
+
+fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
 
 fn too_many_pages() -> ApiError {
     ApiError::Transient { service: SVC.as_str(), detail: format!("a list went on past {MAX_PAGES} pages; stopped") }

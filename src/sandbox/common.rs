@@ -50,6 +50,12 @@ pub enum Fault {
     /// The request is processed and these headers are set on its answer, replacing the
     /// handler's (absurd rate-limit values, a spent budget).
     Headers(Vec<(String, String)>),
+    /// The request is processed and every `from` in its answer's body is replaced by the raw
+    /// bytes `to` (a lone-surrogate escape, invalid UTF-8: text no stored value can hold).
+    Rewrite { from: String, to: Vec<u8> },
+    /// Answers this status with a body that echoes the request's `Authorization` header (a
+    /// proxy or WAF page that reflects it); the handler does not run.
+    EchoAuthorization(u16),
 }
 
 /// A scripted fault: fires on the next `times` requests matching `method` and `path_contains`.
@@ -264,6 +270,8 @@ pub async fn frontdoor(State(door): State<Arc<Frontdoor>>, req: Request, next: N
         }
         Some(Fault::RateLimited { retry_after_secs }) => rate_limited_response(door.service, *retry_after_secs),
         Some(Fault::Headers(headers)) => with_headers(next.run(req).await, headers),
+        Some(Fault::Rewrite { from, to }) => rewritten(next.run(req).await, from.as_bytes(), to).await,
+        Some(Fault::EchoAuthorization(code)) => echo_authorization(&req, *code),
         Some(Fault::BlackHole) => unreachable!("handled above"),
     };
     let status = match fault {
@@ -282,6 +290,30 @@ async fn truncated(response: Response) -> Response {
     parts.headers.insert("content-length", HeaderValue::from(half.len()));
     parts.headers.remove("etag");
     Response::from_parts(parts, Body::from(half))
+}
+
+/// The same response with every `from` in its body replaced by `to`.
+async fn rewritten(response: Response, from: &[u8], to: &[u8]) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest: &[u8] = &bytes;
+    while let Some(at) = (!from.is_empty()).then(|| rest.windows(from.len()).position(|w| w == from)).flatten() {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(to);
+        rest = &rest[at + from.len()..];
+    }
+    out.extend_from_slice(rest);
+    parts.headers.insert("content-length", HeaderValue::from(out.len()));
+    parts.headers.remove("etag");
+    Response::from_parts(parts, Body::from(out))
+}
+
+/// An error page that reflects the request's `Authorization` header, as some proxies do.
+fn echo_authorization(req: &Request, code: u16) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+    let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    (status, format!("<html>Bad gateway. Your request: Authorization: {auth}</html>")).into_response()
 }
 
 /// The same response with `headers` set (invalid names or values are skipped).

@@ -9,7 +9,7 @@ pub mod zendesk;
 
 use std::sync::Arc;
 
-pub use common::{Clock, Fault, FaultRule, RandomFaults};
+pub use common::{Clock, Fault, FaultRule, Frontdoor, LoggedRequest, RandomFaults};
 pub use github::{FakeGithub, Visibility};
 pub use zendesk::{FakeZendesk, NewTicket};
 

@@ -85,6 +85,7 @@ impl ZendeskClient {
         stats: Arc<ApiStats>,
     ) -> Self {
         let raw = format!("{email}/token:{}", token.expose());
+        crate::secret::register(&raw);
         let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
         let mut auth = HeaderValue::from_str(&format!("Basic {encoded}")).expect("base64 is a valid header");
         auth.set_sensitive(true);

@@ -9,6 +9,7 @@ mod escalate;
 mod forward;
 mod hard_parts;
 mod harness;
+mod hostile;
 mod identity;
 mod idle_cost;
 mod limits;

@@ -303,3 +303,22 @@ async fn a_merged_ticket_is_closed_with_a_note_and_refuses_updates() {
     let body = json_of(refused).await;
     assert_eq!(body["details"]["status"][0]["description"], json!("Status closed prevents ticket update"));
 }
+
+#[tokio::test]
+async fn a_rewrite_serves_raw_bytes_and_an_echo_reflects_the_authorization_header() {
+    let sb = sandbox().await;
+    let id = sb.customer_ticket("MARKER subject");
+    let fault = Fault::Rewrite { from: "MARKER".into(), to: b"\\ud800 \xff".to_vec() };
+    sb.zd.door.faults.push(FaultRule::new(Some(Method::GET), "/api/v2/tickets/", fault));
+    let response = sb.get(&format!("/api/v2/tickets/{id}.json")).await;
+    assert_eq!(response.status(), StatusCode::OK, "the handler ran");
+    let bytes = response.bytes().await.unwrap();
+    assert!(bytes.windows(8).any(|w| w == b"\\ud800 \xff"), "the raw bytes are served");
+    assert!(serde_json::from_slice::<Value>(&bytes).is_err(), "and no strict reader can read them");
+    assert_eq!(sb.zd.ticket(id).unwrap().subject, "MARKER subject", "the stored ticket is unchanged");
+
+    sb.zd.door.faults.push(FaultRule::new(Some(Method::GET), "/api/v2/tickets/", Fault::EchoAuthorization(502)));
+    let response = sb.get(&format!("/api/v2/tickets/{id}.json")).await;
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert!(response.text().await.unwrap().contains(&basic(EMAIL, TOKEN)), "the header is reflected");
+}
