@@ -11,7 +11,6 @@ use tracing::{error, info};
 use crate::cli::{Cli, Command};
 use crate::config::{self, Rules};
 use crate::domain::TicketId;
-use crate::secret::{self, Secret};
 use crate::store::Store;
 use crate::sync::{Engine, PassReport};
 use crate::{daemon, demo, status};
@@ -50,10 +49,7 @@ fn with_rules(path: &Path, f: impl FnOnce(Rules) -> u8) -> u8 {
     }
 }
 
-/// Reads both tokens; a missing token is a configuration error.
-pub fn load_tokens(rules: &Rules) -> Result<(Secret, Secret), secret::TokenError> {
-    Ok((secret::load("zendesk", &rules.zendesk.token)?, secret::load("github", &rules.github.token)?))
-}
+use crate::secret::load_tokens;
 
 async fn check(path: &Path, online: bool) -> u8 {
     let rules = match load_rules(path) {

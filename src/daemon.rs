@@ -10,11 +10,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::app::load_tokens;
 use crate::config::{self, Rules};
 use crate::http::{ApiStats, Service, Timeouts};
 use crate::metrics::{self, Metrics};
 use crate::notify::Notifier;
+use crate::secret::load_tokens;
 use crate::store::{Store, StoreError};
 use crate::sync::{Engine, PassReport};
 

@@ -195,3 +195,8 @@ mod tests {
         assert!(err.contains("github.token_file"), "{err}");
     }
 }
+
+/// Reads both tokens the rules name; a missing token is a configuration error.
+pub fn load_tokens(rules: &crate::config::Rules) -> Result<(Secret, Secret), TokenError> {
+    Ok((load("zendesk", &rules.zendesk.token)?, load("github", &rules.github.token)?))
+}
