@@ -159,6 +159,11 @@ pub fn scrub_bytes(body: bytes::Bytes) -> bytes::Bytes {
     bytes::Bytes::from(out)
 }
 
+/// Reads both tokens the rules name; a missing token is a configuration error.
+pub fn load_tokens(rules: &crate::config::Rules) -> Result<(Secret, Secret), TokenError> {
+    Ok((load("zendesk", &rules.zendesk.token)?, load("github", &rules.github.token)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,9 +199,4 @@ mod tests {
         let err = load("github", &TokenSource::File(p)).unwrap_err().to_string();
         assert!(err.contains("github.token_file"), "{err}");
     }
-}
-
-/// Reads both tokens the rules name; a missing token is a configuration error.
-pub fn load_tokens(rules: &crate::config::Rules) -> Result<(Secret, Secret), TokenError> {
-    Ok((load("zendesk", &rules.zendesk.token)?, load("github", &rules.github.token)?))
 }
