@@ -251,7 +251,18 @@ impl GithubClient {
         let url = self.url(&format!("/repos/{repo}/issues/{number}"));
         let bytes = match self.call(Method::GET, url, None, None).await {
             Ok((_, _, bytes)) => bytes,
-            Err(ApiError::Gone { .. } | ApiError::NotFound { .. } | ApiError::Moved { .. }) => return Ok(None),
+            // Transferred (or its repository renamed): read it where it is now.
+            Err(ApiError::Moved { location: Some(location), .. }) => {
+                let Some(mut url) = self.same_origin(&location) else { return Ok(None) };
+                let Some(path) = issue_path(url.path()) else { return Ok(None) };
+                url.set_path(&path);
+                url.set_query(None);
+                let (_, _, bytes) = self.call_once(Method::GET, url, None, None).await?;
+                let w: wire::WireIssue = http::decode(SVC, &bytes)?;
+                let moved_to = w.repository_url.as_deref().and_then(repo_from_api_url);
+                let repo = moved_to.unwrap_or_else(|| repo.clone());
+                return Ok(is_own_issue(&w, login, marker).then(|| to_issue(&repo, w)));
+            }
             Err(e) => return Err(e),
         };
         let w: wire::WireIssue = http::decode(SVC, &bytes)?;

@@ -207,8 +207,23 @@ async fn act(engine: &Engine, ticket: &Ticket, from_snapshot: bool, report: &mut
             defer_when_budget_is_short(engine)?;
             guard::check_repo(engine, &route.repo).await?;
             let scan = engine.zendesk.attachments(ticket.id).await?;
-            if let Some(issue) = linked_issue(engine, ticket.id, &scan.internal_notes).await? {
-                return adopt(engine, ticket, issue, report).await;
+            let mut notes = scan.internal_notes.clone();
+            if scan.read_all_pages {
+                // A long ticket: its link note may be newer than the first pages read.
+                notes.extend(engine.zendesk.recent_comments(ticket.id, 10).await?.into_iter().filter(|c| !c.public));
+            }
+            if let Some(found) = linked_issue(engine, ticket.id, &notes).await? {
+                return match found {
+                    Some(issue) => adopt(engine, ticket, issue, report).await,
+                    // ticket-sync's own link note names an issue that cannot be adopted (deleted,
+                    // no longer ticket-sync's, out of sight): never create a second one.
+                    None => Err(ItemError::Refused(format!(
+                        "refused: ticket {} already carries ticket-sync's link note, but the issue it names cannot be \
+                         verified (deleted, moved out of sight, or no longer ticket-sync's); a second issue is not \
+                         created. Check the note's issue, then remove the note and run `ticket-sync retry {}` to escalate anew",
+                        ticket.id, ticket.id
+                    ))),
+                };
             }
             let attachments = if engine.rules.escalation.attachments { scan.attachments } else { Vec::new() };
             let payload = CreatePayload {
@@ -229,15 +244,29 @@ async fn act(engine: &Engine, ticket: &Ticket, from_snapshot: bool, report: &mut
 /// The issue ticket-sync's own link note on the ticket names, when that issue is still
 /// ticket-sync's own with the ticket's marker: the ticket was escalated by a database that is
 /// gone (deleted, or restored from an older backup), and is adopted rather than escalated twice.
-async fn linked_issue(engine: &Engine, id: TicketId, notes: &[TicketComment]) -> Result<Option<Issue>, ItemError> {
+/// `None`: no link note of ticket-sync's own; `Some(None)`: there is one, but its issue
+/// cannot be adopted; `Some(Some(issue))`: adopt it.
+async fn linked_issue(
+    engine: &Engine,
+    id: TicketId,
+    notes: &[TicketComment],
+) -> Result<Option<Option<Issue>>, ItemError> {
     let marker = body::link_note_marker(id);
     let me = identity::zendesk_user(engine).await?;
-    let own = notes.iter().rev().find(|c| c.author_id == Some(me) && identity::ends_with_marker(&c.body, &marker));
-    let Some((repo, number)) = own.and_then(|c| c.body.lines().find_map(crate::github::parse_issue_html_url)) else {
+    let Some(own) =
+        notes.iter().rev().find(|c| c.author_id == Some(me) && identity::ends_with_marker(&c.body, &marker))
+    else {
         return Ok(None);
     };
+    let Some((repo, number)) = own.body.lines().find_map(crate::github::parse_issue_html_url) else {
+        return Ok(Some(None));
+    };
     let login = identity::github_login(engine).await?;
-    Ok(engine.github.own_issue(&repo, number, &body::issue_marker(id), &login).await?)
+    match engine.github.own_issue(&repo, number, &body::issue_marker(id), &login).await {
+        Ok(found) => Ok(Some(found)),
+        Err(ApiError::Gone { .. } | ApiError::NotFound { .. }) => Ok(Some(None)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Records a found issue like a recovered create (push watermarks rewind, so its changes are

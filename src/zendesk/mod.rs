@@ -59,6 +59,8 @@ pub struct CommentScan {
     pub attachments: Vec<Attachment>,
     /// Internal notes, oldest first.
     pub internal_notes: Vec<TicketComment>,
+    /// Every page read was full: the ticket has more comments than were read.
+    pub read_all_pages: bool,
 }
 
 #[derive(Clone)]
@@ -146,8 +148,11 @@ impl ZendeskClient {
     /// attached files (the description's first) and the internal notes, where a link note an
     /// earlier escalation wrote would be (a lost or restored database).
     pub async fn attachments(&self, id: TicketId) -> Result<CommentScan, ApiError> {
+        const PAGES: usize = 3;
         let mut scan = CommentScan::default();
-        for mut comment in self.comments_raw(id, false, false, 3, None).await?.0 {
+        let comments = self.comments_raw(id, false, false, PAGES, None).await?.0;
+        scan.read_all_pages = comments.len() >= PAGES * 100;
+        for mut comment in comments {
             for a in std::mem::take(&mut comment.attachments) {
                 if let (Some(name), Some(url)) = (a.file_name, a.content_url) {
                     scan.attachments.push(Attachment { file_name: name, url });

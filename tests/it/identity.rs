@@ -248,3 +248,42 @@ async fn a_colleagues_comment_quoting_a_forward_marker_does_not_count_as_forward
     let own = env.sb.github.comments(REPO, n).into_iter().filter(|c| c.user_login == login);
     assert_eq!(own.filter(|c| c.body.contains("the customer's reply")).count(), 1);
 }
+
+/// From a cold review: after a lost database, a ticket whose link note names an issue that was
+/// deleted, transferred or whose repository was renamed got a second issue and a second note.
+#[tokio::test]
+async fn a_lost_database_never_creates_a_second_issue_for_a_linked_ticket() {
+    for case in ["deleted", "transferred", "renamed"] {
+        let env = Env::new().await;
+        let (id, n) = env.linked(&format!("Linked, then {case}")).await;
+        match case {
+            "deleted" => env.sb.github.delete_issue(REPO, n),
+            "transferred" => {
+                env.sb.github.transfer_issue(REPO, n, "acme/billing");
+            }
+            _ => env.sb.github.rename_repo(REPO, "backend-v2"),
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = env.db_path().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+        env.sb.settle();
+        if case == "renamed" {
+            // The route must name the repository as it is called now.
+            env.rewrite_rules(&crate::harness::ROUTES.replace("acme/backend", "acme/backend-v2"), "");
+        }
+        let report = env.escalate().await;
+        assert_eq!(report.created, 0, "{case}: {report:?}");
+        assert_eq!(own_link_notes(&env, id), 1, "{case}: a second link note");
+        let all: usize = ["acme/backend", "acme/billing", "acme/backend-v2"]
+            .iter()
+            .filter(|r| *r != &"acme/backend" || case != "renamed")
+            .map(|r| env.issues_for(r, id).len())
+            .sum();
+        assert!(all <= 1, "{case}: {all} issues carry the ticket's marker");
+        if case != "deleted" {
+            assert_eq!(report.recovered, 1, "{case}: the moved issue is adopted: {report:?}");
+        }
+    }
+}
