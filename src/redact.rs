@@ -37,26 +37,45 @@ fn looks_like_phone(text: &str, start: usize, end: usize) -> bool {
     }
     let before = text[..start].chars().next_back();
     let after = text[end..].chars().next();
+    // `tel:+1…` and `Tel:0151…` are phone numbers whatever sticks to them.
+    let tel = start >= 4 && text.get(start - 4..start).is_some_and(|t| t.eq_ignore_ascii_case("tel:"));
     let glued = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || matches!(c, '.' | ':' | '/' | '_' | '@'));
-    if glued(before) || after.is_some_and(|c| c.is_alphanumeric() || matches!(c, ':' | '/' | '_' | '@')) {
+    if (glued(before) && !tel) || after.is_some_and(|c| c.is_alphanumeric() || matches!(c, ':' | '/' | '_' | '@')) {
         return false;
     }
     let groups: Vec<&str> = m.split(|c: char| !c.is_ascii_digit()).filter(|g| !g.is_empty()).collect();
     let dots_only = m.chars().all(|c| c.is_ascii_digit() || c == '.');
-    if dots_only && groups.len() == 4 && groups.iter().all(|g| g.len() <= 3) {
+    let octet = |g: &&str| g.parse::<u16>().is_ok_and(|v| v <= 255) && (g.len() == 1 || !g.starts_with('0'));
+    if dots_only && groups.len() == 4 && groups.iter().all(octet) {
         return false; // an IPv4 address
     }
-    if dots_only && groups.iter().any(|g| g.len() == 1) {
-        return false; // a version number
+    // A version number: dotted, no national trunk `0` in front, a one-digit part after the first.
+    if dots_only && !m.starts_with('0') && groups.iter().skip(1).any(|g| g.len() == 1) {
+        return false;
     }
     let spaced_list = !m.starts_with('+') && m.chars().all(|c| c.is_ascii_digit() || c == ' ');
-    if spaced_list
-        && groups.len() >= 3
-        && groups.iter().all(|g| (4..=5).contains(&g.len()) && g.len() == groups[0].len())
-    {
+    let port_or_year = |g: &&str| (4..=5).contains(&g.len()) && !g.starts_with('0') && g.len() == groups[0].len();
+    if spaced_list && groups.len() >= 3 && groups.iter().all(port_or_year) {
         return false; // ports or years
     }
     true
+}
+
+/// Where a phone number starts and ends in the candidate at `start..end`: the whole, else the
+/// longest prefix cut at a space (a number followed by a time or another number), else `None`
+/// (the caller then looks again from the candidate's second word).
+fn phone_within(text: &str, start: usize, end: usize) -> Option<usize> {
+    let mut end = start + text[start..end].trim_end().len();
+    loop {
+        if looks_like_phone(text, start, end) {
+            return Some(end);
+        }
+        let cut = text[start..end].rfind(char::is_whitespace)?;
+        end = start + text[start..start + cut].trim_end().len();
+        if end <= start {
+            return None;
+        }
+    }
 }
 
 /// Applies the configured redaction to text.
@@ -92,14 +111,20 @@ impl Redactor {
         if self.rules.phones && PHONE.is_match(&out) {
             let text = out.as_ref();
             let mut replaced = String::with_capacity(text.len());
-            let mut last = 0;
-            for m in PHONE.find_iter(text) {
-                // A trailing space belongs to the text around it, not to the number.
-                let end = m.start() + m.as_str().trim_end().len();
-                if looks_like_phone(text, m.start(), end) {
-                    replaced.push_str(&text[last..m.start()]);
-                    replaced.push_str("[redacted phone]");
-                    last = end;
+            let (mut last, mut pos) = (0, 0);
+            while let Some(m) = PHONE.find_at(text, pos) {
+                match phone_within(text, m.start(), m.end()) {
+                    Some(end) => {
+                        replaced.push_str(&text[last..m.start()]);
+                        replaced.push_str("[redacted phone]");
+                        (last, pos) = (end, end);
+                    }
+                    // Not a phone as a whole: look again from its second word (a date or a
+                    // version in front of a number must not hide the number).
+                    None => match m.as_str().char_indices().find(|(_, c)| c.is_whitespace()) {
+                        Some((space, c)) => pos = m.start() + space + c.len_utf8(),
+                        None => pos = m.end(),
+                    },
                 }
             }
             if last > 0 {
@@ -200,6 +225,9 @@ mod tests {
             "555.123.4567",
             "+1-415-555-0199",
             "+44 (0)20 7946 0958",
+            "0151 1234 5678",
+            "1.800.555.0199",
+            "02.123.45.67",
         ];
         for phone in redacted {
             assert_eq!(r.redact(&format!("call {phone} now")), "call [redacted phone] now", "{phone}");
@@ -217,6 +245,22 @@ mod tests {
         ];
         for text in survive {
             assert_eq!(r.redact(text), text, "{text}");
+        }
+        let mixed = [
+            ("Tel:+49 30 1234567", "Tel:[redacted phone]"),
+            ("tel:+14155550199", "tel:[redacted phone]"),
+            ("call 415-555-0199 14:30", "call [redacted phone] 14:30"),
+            ("415-555-0199 415-555-0200", "[redacted phone] [redacted phone]"),
+            ("on 2026-11-30 call 415-555-0199", "on 2026-11-30 call [redacted phone]"),
+        ];
+        for (input, want) in mixed {
+            assert_eq!(r.redact(input), want, "{input}");
+        }
+        // Multi-byte spaces and digits around candidates never panic.
+        for odd in
+            ["415\u{3000}555\u{a0}0199 😀 1.2\u{3000}3 ４１５５５５０１９９", "\u{a0}2026-11-30\u{3000}415-555-0199"]
+        {
+            let _ = r.redact(odd);
         }
     }
 
