@@ -83,6 +83,10 @@ async fn check(path: &Path, online: bool) -> u8 {
 }
 
 fn retry(rules: &Rules, id: TicketId) -> u8 {
+    if let Err(why) = refuse_foreign_state_dir(&rules.state_path) {
+        eprintln!("error: {why}");
+        return EXIT_ITEM_FAILED;
+    }
     let store = match Store::open(&rules.state_path) {
         Ok(s) => s,
         Err(e) => {

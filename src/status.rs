@@ -92,7 +92,7 @@ pub fn print(rules: &Rules, json: bool, ticket: Option<TicketId>) -> u8 {
         // An empty status would read as "the daemon did nothing".
         eprintln!(
             "error: no state database at {}: ticket-sync has not run with these rules yet, `[state] path` points \
-             elsewhere, or this user cannot see it (run as the service's user: `sudo -u ticket-sync ticket-sync status`)",
+             elsewhere, or this user cannot read it (the service's folder is readable by root: `sudo ticket-sync … status`)",
             rules.state_path.display()
         );
         return 1;

@@ -69,8 +69,10 @@ impl ConfigError {
         let line_key = key_on_line(text, span.start);
         let key = match (field, message.starts_with("missing field")) {
             (Some(f), true) if section.is_empty() => format!("[{f}]"),
-            // An unknown table is named once (`notifications`, not `notifications.notifications`).
-            (Some(f), _) if is_header_line(text, span.start) && section == f => f,
+            // An unknown table is named once, as written (`notifications`, `routes`, `a.b`).
+            (Some(_), _) if message.starts_with("unknown field") && !header_name(text, span.start).is_empty() => {
+                header_name(text, span.start)
+            }
             (Some(f), _) if message.starts_with("unknown field") || message.starts_with("missing field") => {
                 if let Some(k) = line_key.filter(|k| *k != f && !is_header_line(text, span.start)) {
                     section = join(&section, &k);
@@ -127,6 +129,15 @@ fn line_at(text: &str, offset: usize) -> &str {
     &text[start..end]
 }
 
+/// The table name a header line at `offset` names (`a.b` for `[a.b]`, `route` for `[[route]]`).
+fn header_name(text: &str, offset: usize) -> String {
+    let line = line_at(text, offset).trim();
+    if !line.starts_with('[') {
+        return String::new();
+    }
+    line.trim_start_matches('[').split(']').next().unwrap_or_default().trim().to_string()
+}
+
 fn is_header_line(text: &str, offset: usize) -> bool {
     line_at(text, offset).trim_start().starts_with('[')
 }
@@ -146,17 +157,26 @@ pub fn without_line_at(text: &str, offset: usize) -> Option<String> {
     let offset = boundary(text, offset);
     let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let mut end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
-    if text[start..end].trim_start().starts_with('[') {
-        // The whole table: up to the next header line.
+    let line = &text[start..end];
+    if line.trim_start().starts_with('[') {
+        // An unknown table: set aside with its lines, if every one is plain (up to the next header).
         let mut pos = end;
         while pos < text.len() {
-            let next_end = text[pos + 1..].find('\n').map_or(text.len(), |i| pos + 1 + i);
-            if text[(pos + 1).min(text.len())..next_end].trim_start().starts_with('[') {
+            let next = pos + 1;
+            let next_end = text[next..].find('\n').map_or(text.len(), |i| next + i);
+            let l = &text[next..next_end];
+            if l.trim_start().starts_with('[') {
                 break;
+            }
+            let t = l.trim();
+            if !(t.is_empty() || t.starts_with('#') || plain_line(l)) {
+                return None;
             }
             pos = next_end;
         }
         end = pos;
+    } else if !plain_line(line) {
+        return None;
     }
     if text[start..end].trim().is_empty() {
         return None;
@@ -165,6 +185,18 @@ pub fn without_line_at(text: &str, offset: usize) -> Option<String> {
     let blanked: String =
         text[start..end].chars().map(|c| if c == '\n' { "\n".to_string() } else { " ".repeat(c.len_utf8()) }).collect();
     Some(format!("{}{}{}", &text[..start], blanked, &text[end..]))
+}
+
+/// A `key = value` line complete on its own: no inline table, no value going on over several
+/// lines. Only such lines are set aside (anything else could leave false errors behind).
+fn plain_line(line: &str) -> bool {
+    let balanced = |open: char, close: char| line.matches(open).count() == line.matches(close).count();
+    line.contains('=')
+        && !line.trim_start().starts_with('[')
+        && !line.contains('{')
+        && balanced('[', ']')
+        && !line.contains("\"\"\"")
+        && !line.contains("'''")
 }
 
 /// The table a byte offset belongs to: `zendesk`, or `route[1]` for the second `[[route]]`.

@@ -196,8 +196,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Rules, ConfigError> {
             Ok(raw) => break Some(raw),
             Err(e) => {
                 errors.push(ConfigError::from_toml(path, &work, &e));
-                // A syntax error or a missing key cannot be set aside: stop there.
-                let one_key = e.message().starts_with("unknown field") || e.message().starts_with("invalid ");
+                // Only an unknown key on a simple line of its own can be set aside (a missing or
+                // mistyped key would leave a false "missing" behind): otherwise stop there.
+                let one_key = e.message().starts_with("unknown field");
                 let next = e.span().filter(|_| one_key).and_then(|span| error::without_line_at(&work, span.start));
                 match next {
                     Some(next) if errors.len() < MAX_REPORTED => work = next,

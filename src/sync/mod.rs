@@ -158,6 +158,9 @@ impl Engine {
         dry_run: bool,
         stats: Arc<ApiStats>,
     ) -> Self {
+        // A Zendesk API token acts as whichever agent `email` names: both name the identity.
+        let zendesk_token_id =
+            token_id(&Secret::new(format!("{}/token:{}", rules.zendesk.email, zendesk_token.expose())));
         let http = crate::http::build_client();
         let zendesk = ZendeskClient::new(
             rules.zendesk.url.clone(),
@@ -193,7 +196,7 @@ impl Engine {
             github_login: Mutex::new(None),
             github_token_id: token_id(github_token),
             zendesk_user: Mutex::new(None),
-            zendesk_token_id: token_id(zendesk_token),
+            zendesk_token_id,
             heartbeat: None,
         }
     }
@@ -326,7 +329,11 @@ pub(crate) const SETTLE: chrono::Duration = chrono::Duration::seconds(75);
 /// `[github]` or `[zendesk]` after it was sent). Looking is allowed at any time; writing again
 /// is not.
 pub(crate) fn may_write_again(engine: &Engine, intent: &crate::store::Intent) -> Result<(), ItemError> {
-    let Some(at) = intent.attempted_at.filter(|_| intent.attempts > 0) else { return Ok(()) };
+    if intent.attempts == 0 {
+        return Ok(());
+    }
+    // Intents from before `attempted_at` was kept count from when they were made.
+    let at = intent.attempted_at.unwrap_or(intent.created_at);
     let settle = match intent.kind {
         crate::store::IntentKind::CreateIssue | crate::store::IntentKind::ForwardComment => {
             engine.rules.github.settle_secs
