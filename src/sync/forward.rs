@@ -8,7 +8,7 @@
 //! comment's marker on the issue) → POST → ledger. A transferred issue is followed where GitHub
 //! says it went; a deleted one ends the link with one note on the ticket.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -143,13 +143,7 @@ async fn resume(
     cancel: &CancellationToken,
     report: &mut PassReport,
 ) -> Result<BTreeSet<TicketId>, PassError> {
-    let mut queued: BTreeMap<TicketId, Vec<(ForwardPayload, Intent)>> = BTreeMap::new();
-    for intent in engine.store.pending_intents()?.into_iter().filter(|i| i.kind == IntentKind::ForwardComment) {
-        match serde_json::from_str::<ForwardPayload>(&intent.payload) {
-            Ok(p) => queued.entry(intent.ticket_id).or_default().push((p, intent)),
-            Err(e) => warn!(key = %intent.key, error = %e, "stored forward intent is unreadable; it is left as it is"),
-        }
-    }
+    let queued = super::notes::queued_by_ticket::<ForwardPayload>(engine, IntentKind::ForwardComment)?;
     let mut blocked = BTreeSet::new();
     for (id, mut items) in queued {
         blocked.insert(id);

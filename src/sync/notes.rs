@@ -190,3 +190,19 @@ pub(super) async fn issue_gone(
     engine.store.abandon_event_intents(IntentKind::ForwardComment, m.ticket_id, "the issue is gone")?;
     Ok(())
 }
+
+/// The unfinished per-event writes of one kind, by ticket, each with its payload (a payload
+/// this build cannot read is left as it is, and said so).
+pub(super) fn queued_by_ticket<P: serde::de::DeserializeOwned>(
+    engine: &Engine,
+    kind: IntentKind,
+) -> Result<std::collections::BTreeMap<crate::domain::TicketId, Vec<(P, Intent)>>, crate::store::StoreError> {
+    let mut queued: std::collections::BTreeMap<_, Vec<(P, Intent)>> = std::collections::BTreeMap::new();
+    for intent in engine.store.pending_intents()?.into_iter().filter(|i| i.kind == kind) {
+        match serde_json::from_str::<P>(&intent.payload) {
+            Ok(p) => queued.entry(intent.ticket_id).or_default().push((p, intent)),
+            Err(e) => warn!(key = %intent.key, error = %e, "stored intent is unreadable; it is left as it is"),
+        }
+    }
+    Ok(queued)
+}

@@ -10,7 +10,7 @@
 //! A spent budget or a refused token stops the pass instead of failing each ticket in turn.
 //! Forwarding (Zendesk → GitHub, `forward.rs`) runs at the end of the pass when enabled.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 use tokio_util::sync::CancellationToken;
@@ -23,7 +23,7 @@ use super::{settle, stops_pass, Engine, ItemError, PassError, PassReport};
 use crate::config::CommentsMode;
 use crate::domain::{IssueNumber, RepoName, TicketId};
 use crate::github::Updates;
-use crate::store::{Intent, IntentKind, LinkState, Mapping};
+use crate::store::{IntentKind, LinkState, Mapping};
 
 /// How old a second must be before no GitHub update can still carry it (clock skew included).
 const SETTLED_SECOND_MINUTES: i64 = 10;
@@ -64,15 +64,7 @@ async fn resume(
     cancel: &CancellationToken,
     report: &mut PassReport,
 ) -> Result<BTreeSet<TicketId>, PassError> {
-    let mut queued: BTreeMap<TicketId, Vec<(PushPayload, Intent)>> = BTreeMap::new();
-    for intent in engine.store.pending_intents()?.into_iter().filter(|i| i.kind == IntentKind::PushNote) {
-        match serde_json::from_str::<PushPayload>(&intent.payload) {
-            Ok(p) => queued.entry(intent.ticket_id).or_default().push((p, intent)),
-            Err(e) => {
-                warn!(key = %intent.key, error = %e, "stored push-note intent is unreadable; it is left as it is")
-            }
-        }
-    }
+    let queued = super::notes::queued_by_ticket::<PushPayload>(engine, IntentKind::PushNote)?;
     let mut blocked = BTreeSet::new();
     for (id, mut notes) in queued {
         blocked.insert(id);
