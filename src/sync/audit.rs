@@ -27,7 +27,7 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
         }
         engine.beat();
         report.seen += 1;
-        let span = info_span!("ticket", ticket_id = %m.ticket_id, repo = %m.repo, issue_number = m.issue_number.0);
+        let span = info_span!("ticket", ticket_id = m.ticket_id.0, repo = %m.repo, issue_number = m.issue_number.0);
         match check(engine, &m, &mut report).instrument(span).await {
             Ok(()) => {}
             Err(ItemError::Store(e)) => return Err(e.into()),
@@ -36,7 +36,7 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
                 // The next audit looks again; nothing was written.
                 report.failed += 1;
                 report.failures.push((m.ticket_id, e.to_string()));
-                warn!(ticket_id = %m.ticket_id, error = %e, "audit could not read the issue");
+                warn!(ticket_id = m.ticket_id.0, error = %e, "audit could not read the issue");
             }
         }
     }

@@ -65,7 +65,12 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
             if engine.held_back(id, STAGE)? {
                 continue;
             }
-            let span = info_span!("ticket", ticket_id = %id, repo = tracing::field::Empty, issue_number = tracing::field::Empty);
+            let span = info_span!(
+                "ticket",
+                ticket_id = id.0,
+                repo = tracing::field::Empty,
+                issue_number = tracing::field::Empty
+            );
             // Each round reads the intent again: an earlier round may have finished it, or
             // moved on to the next write (a created issue's link note).
             let result = retrying!(engine, resume_by_key(engine, &intent.key, &mut report)).instrument(span).await;
@@ -149,7 +154,7 @@ async fn handle(
 ) -> Result<(), PassError> {
     let id = ticket.id;
     let span =
-        info_span!("ticket", ticket_id = %id, repo = tracing::field::Empty, issue_number = tracing::field::Empty);
+        info_span!("ticket", ticket_id = id.0, repo = tracing::field::Empty, issue_number = tracing::field::Empty);
     let escalated_before = report.escalated;
     let result = retrying!(engine, act(engine, &ticket, from_snapshot, report)).instrument(span).await;
     // A ticket counts once, however many rounds it took.

@@ -74,7 +74,7 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken, report: &mu
             };
             let queued = blocked.contains(&m.ticket_id);
             let result = retrying!(engine, forward_ticket(engine, &m, queued, report))
-                .instrument(info_span!("ticket", ticket_id = %m.ticket_id))
+                .instrument(info_span!("ticket", ticket_id = m.ticket_id.0))
                 .await;
             if queued && result.is_ok() {
                 // Only queued behind an earlier failure, whose back-off stays as it is.
@@ -127,7 +127,7 @@ async fn retry_failed(
             continue;
         };
         let result = retrying!(engine, forward_ticket(engine, &m, false, report))
-            .instrument(info_span!("ticket", ticket_id = %m.ticket_id))
+            .instrument(info_span!("ticket", ticket_id = m.ticket_id.0))
             .await;
         if !settle(engine, m.ticket_id, STAGE, None, result, report)? {
             blocked.insert(m.ticket_id);
@@ -165,7 +165,7 @@ async fn resume(
             }
             Ok::<(), ItemError>(())
         })
-        .instrument(info_span!("ticket", ticket_id = %id))
+        .instrument(info_span!("ticket", ticket_id = id.0))
         .await;
         if settle(engine, id, STAGE, None, result, report)? {
             blocked.remove(&id);

@@ -388,16 +388,16 @@ pub(crate) fn settle(
     let text = e.to_string();
     report.failures.push((id, text.clone()));
     if engine.dry_run {
-        tracing::warn!(ticket_id = %id, stage, error = %text, "would fail");
+        tracing::warn!(ticket_id = id.0, stage, error = %text, "would fail");
         return Ok(false);
     }
     let (class, not_before) = classify(&e);
     let new = NewFailure { stage, class, error: &text, epoch: &engine.epoch, not_before };
     let f = engine.store.record_failure(id, &new, snapshot, &engine.rules.retry)?;
     if f.parked {
-        tracing::warn!(ticket_id = %id, stage, attempts = f.attempts, error = %text, "parked after repeated failures; fix the cause, then run `ticket-sync retry {id}`");
+        tracing::warn!(ticket_id = id.0, stage, attempts = f.attempts, error = %text, "parked after repeated failures; fix the cause, then run `ticket-sync retry {id}`");
     } else {
-        tracing::warn!(ticket_id = %id, stage, class = class.as_str(), attempts = f.attempts, next_attempt_at = %f.next_attempt_at, error = %text, "failed; it is retried after its back-off");
+        tracing::warn!(ticket_id = id.0, stage, class = class.as_str(), attempts = f.attempts, next_attempt_at = %f.next_attempt_at, error = %text, "failed; it is retried after its back-off");
     }
     Ok(false)
 }

@@ -112,7 +112,7 @@ pub(super) async fn push_note(
         NoteOutcome::Written(comment_id) => {
             engine.store.record_push_note(id, &intent.key, &p.event_key, comment_id, false)?;
             report.pushed += 1;
-            info!(event = %p.event_key, "note pushed");
+            info!(ticket_id = id.0, repo = intent.repo.as_deref().unwrap_or_default(), event = %p.event_key, "note pushed");
             Ok(Pushed::Done)
         }
         NoteOutcome::Found(comment_id) => {

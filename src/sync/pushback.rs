@@ -91,7 +91,7 @@ async fn resume(
             }
             Ok::<(), ItemError>(())
         })
-        .instrument(info_span!("ticket", ticket_id = %id))
+        .instrument(info_span!("ticket", ticket_id = id.0))
         .await;
         if settle(engine, id, STAGE, None, result, report)? {
             blocked.remove(&id);
@@ -158,7 +158,7 @@ async fn sync_repo(
         }
         engine.beat();
         let id = ticket.ticket;
-        let span = info_span!("ticket", ticket_id = %id, issue_number = tracing::field::Empty);
+        let span = info_span!("ticket", ticket_id = id.0, issue_number = tracing::field::Empty);
         if let Some(m) = engine.store.mapping(id).ok().flatten() {
             span.record("issue_number", m.issue_number.0);
         }

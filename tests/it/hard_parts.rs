@@ -624,3 +624,18 @@ async fn a_reload_during_a_long_pass_is_judged_at_once() {
     daemon.signal("TERM");
     daemon.wait_exit(Duration::from_secs(15)).await;
 }
+
+/// An operator's first week: in JSON logs, note lines lacked `repo` and ticket ids were strings.
+#[tokio::test]
+async fn json_log_lines_of_writes_carry_numeric_ids_and_the_repository() {
+    let env = Env::with_routes(ROUTES, crate::harness::PUSHBACK).await;
+    let (id, n) = env.linked("Logged").await;
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    let out = env.bin(&["--log-format", "json", "sync"], &[("RUST_LOG", "info")]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr.lines().find(|l| l.contains("note pushed")).unwrap_or_else(|| panic!("{stderr}"));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["ticket_id"], serde_json::json!(id), "{line}");
+    assert_eq!(v["repo"], serde_json::json!(REPO), "{line}");
+    assert_eq!(v["span"]["ticket_id"], serde_json::json!(id), "a number in the span too: {line}");
+}
