@@ -88,7 +88,7 @@ async fn json_logs_are_one_object_per_line_with_ticket_fields() {
     let lines: Vec<serde_json::Value> =
         stderr.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
     let created = lines.iter().find(|l| l["message"] == "issue created").expect("an `issue created` line");
-    assert_eq!(created["span"]["ticket_id"], id.to_string(), "{created}");
+    assert_eq!(created["span"]["ticket_id"], serde_json::json!(id), "a number, as every id in the logs: {created}");
     assert_eq!(created["span"]["repo"], "acme/backend", "{created}");
     assert!(lines.iter().any(|l| l["message"] == "pass complete" || l["message"].as_str().is_some()));
 }
