@@ -163,8 +163,6 @@ pub struct StatsInner {
     pub retries: u64,
     /// Limit answers (429, or 403 with a rate-limit sign) seen.
     pub limited: u64,
-    /// Items run again within a pass after a passing failure.
-    pub item_retries: u64,
     /// Each service's clock minus this host's, from its last `Date` header.
     pub clock_offsets: BTreeMap<Service, chrono::Duration>,
 }
@@ -219,10 +217,6 @@ impl ApiStats {
 
     fn count_limited(&self) {
         self.inner.lock().unwrap().limited += 1;
-    }
-
-    pub fn count_item_retry(&self) {
-        self.inner.lock().unwrap().item_retries += 1;
     }
 
     fn count_retry(&self) {
@@ -551,17 +545,20 @@ pub fn build_client() -> reqwest::Client {
         .expect("the TLS backend initialises")
 }
 
+/// Headers from name/value pairs, for the tests of this module and of `limits`.
+#[cfg(test)]
+pub(crate) fn test_headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        h.insert(*k, v.parse().unwrap());
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_headers as headers;
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, v.parse().unwrap());
-        }
-        h
-    }
 
     #[test]
     fn absurd_rate_limit_headers_parse_without_panicking() {

@@ -88,13 +88,6 @@ impl Gate {
     }
 }
 
-/// The pause before an item is tried again within the same pass: 100 ms, doubling, with up to
-/// as much again of jitter (`jitter` in 0..1), so a flapping server is not hit in lock step.
-pub fn in_pass_delay(round: u32, jitter: f64) -> Duration {
-    let base = Duration::from_millis(100).saturating_mul(1 << round.min(4));
-    base + base.mul_f64(jitter.clamp(0.0, 1.0))
-}
-
 /// At most `limit` requests in any rolling `period`: for limits a service enforces without
 /// telling (Zendesk's export: 10 a minute; GitHub's content creation: 500 an hour). The limit
 /// can change (a reloaded rules file) without forgetting what was sent.

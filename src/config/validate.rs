@@ -165,7 +165,7 @@ fn zendesk(cx: &Ctx, z: &S<raw::RawZendesk>) -> Result<ZendeskRules, ConfigError
         Some(v) if (1..=1000).contains(v.get_ref()) => *v.get_ref() as u32,
         Some(v) => return cx.err(v.span(), "zendesk.export_requests_per_minute", "must be between 1 and 1000"),
     };
-    let settle_secs = settle(cx, z.get_ref().settle_seconds.as_ref(), "zendesk.settle_seconds")?;
+    let settle_secs = settle(cx, z.get_ref().settle_seconds.as_ref(), "zendesk.settle_seconds", ZENDESK_SETTLE_SECS)?;
     Ok(ZendeskRules { url, email, token, export_requests_per_minute, settle_secs })
 }
 
@@ -178,7 +178,7 @@ fn github(cx: &Ctx, g: Option<&S<raw::RawGithub>>) -> Result<GithubRules, Config
             allow_public_repos: false,
             writes_per_minute: 60,
             writes_per_hour: 450,
-            settle_secs: DEFAULT_SETTLE_SECS,
+            settle_secs: GITHUB_SETTLE_SECS,
         });
     };
     let url = match &g.url {
@@ -197,7 +197,7 @@ fn github(cx: &Ctx, g: Option<&S<raw::RawGithub>>) -> Result<GithubRules, Config
         Some(v) if (0..=100_000).contains(v.get_ref()) => *v.get_ref() as u32,
         Some(v) => return cx.err(v.span(), "github.writes_per_hour", "must be between 0 (no cap) and 100000"),
     };
-    let settle_secs = settle(cx, g.settle_seconds.as_ref(), "github.settle_seconds")?;
+    let settle_secs = settle(cx, g.settle_seconds.as_ref(), "github.settle_seconds", GITHUB_SETTLE_SECS)?;
     Ok(GithubRules {
         url,
         token,
@@ -208,15 +208,15 @@ fn github(cx: &Ctx, g: Option<&S<raw::RawGithub>>) -> Result<GithubRules, Config
     })
 }
 
-/// A write with an unknown outcome is sent again only this long after it was (default). GitHub
-/// ends a request after about 10 s and Zendesk after about 60 s (assumed, not documented as a
-/// contract); 30 s covers the first, and a Zendesk note's retry waits for its `Unanswered`
-/// settle anyway.
-const DEFAULT_SETTLE_SECS: u64 = 30;
+/// How long after it was sent a write with an unknown outcome may still be carried out, by
+/// default. GitHub ends a request after about 10 s and Zendesk after about 60 s (assumed from
+/// their documentation of timeouts, not a contract), with a margin.
+const GITHUB_SETTLE_SECS: u64 = 30;
+const ZENDESK_SETTLE_SECS: u64 = 75;
 
-fn settle(cx: &Ctx, v: Option<&S<i64>>, key: &str) -> Result<u64, ConfigError> {
+fn settle(cx: &Ctx, v: Option<&S<i64>>, key: &str, default: u64) -> Result<u64, ConfigError> {
     match v {
-        None => Ok(DEFAULT_SETTLE_SECS),
+        None => Ok(default),
         Some(v) if (0..=3_600).contains(v.get_ref()) => Ok(*v.get_ref() as u64),
         Some(v) => cx.err(v.span(), key, "must be between 0 (trust a look at once) and 3600"),
     }

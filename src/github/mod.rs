@@ -251,15 +251,9 @@ impl GithubClient {
         let url = self.url(&format!("/repos/{repo}/issues/{number}"));
         let bytes = match self.call(Method::GET, url, None, None).await {
             Ok((_, _, bytes)) => bytes,
-            // Transferred (or its repository renamed): read it where it is now.
+            // Transferred (or its repository renamed): judge it where it is now.
             Err(ApiError::Moved { location: Some(location), .. }) => {
-                let Some(mut url) = self.same_origin(&location) else { return Ok(None) };
-                let Some(path) = issue_path(url.path()) else { return Ok(None) };
-                url.set_path(&path);
-                url.set_query(None);
-                let (_, _, bytes) = self.call_once(Method::GET, url, None, None).await?;
-                let w: wire::WireIssue = http::decode(SVC, &bytes)?;
-                let moved_to = w.repository_url.as_deref().and_then(repo_from_api_url);
+                let Some((moved_to, w)) = self.read_moved(&location).await? else { return Ok(None) };
                 let repo = moved_to.unwrap_or_else(|| repo.clone());
                 return Ok(is_own_issue(&w, login, marker).then(|| to_issue(&repo, w)));
             }
@@ -269,20 +263,26 @@ impl GithubClient {
         Ok(is_own_issue(&w, login, marker).then(|| to_issue(repo, w)))
     }
 
-    /// Where a transferred issue went, from the `Location` of its redirect. GitHub names the
-    /// new repository by id (`/repositories/{id}/issues/{n}`), so the issue is read there (same
-    /// origin only) and its repository taken from its `repository_url`. `None` when the
-    /// location is elsewhere or names no issue.
+    /// Where a transferred issue went, from the `Location` of its redirect. `None` when the
+    /// location is elsewhere, names no issue, or the issue's repository cannot be told.
     pub async fn locate_moved(&self, location: &str) -> Result<Option<Issue>, ApiError> {
+        let Some((repo, w)) = self.read_moved(location).await? else { return Ok(None) };
+        let repo = repo.or_else(|| repo_from_html_url(&w.html_url));
+        Ok(repo.map(|repo| to_issue(&repo, w)))
+    }
+
+    /// Reads the issue a redirect's `Location` names. GitHub names the new repository by id
+    /// (`/repositories/{id}/issues/{n}`), so the repository comes from the issue's
+    /// `repository_url`. Same origin only; a sub-resource's redirect (`…/issues/{n}/comments`)
+    /// names its issue too.
+    async fn read_moved(&self, location: &str) -> Result<Option<(Option<RepoName>, wire::WireIssue)>, ApiError> {
         let Some(mut url) = self.same_origin(location) else { return Ok(None) };
-        // A sub-resource's redirect (`…/issues/{n}/comments`) names the issue too.
-        let Some(issue_path) = issue_path(url.path()) else { return Ok(None) };
-        url.set_path(&issue_path);
+        let Some(path) = issue_path(url.path()) else { return Ok(None) };
+        url.set_path(&path);
         url.set_query(None);
         let (_, _, bytes) = self.call_once(Method::GET, url, None, None).await?;
         let w: wire::WireIssue = http::decode(SVC, &bytes)?;
-        let repo = w.repository_url.as_deref().and_then(repo_from_api_url).or_else(|| repo_from_html_url(&w.html_url));
-        Ok(repo.map(|repo| to_issue(&repo, w)))
+        Ok(Some((w.repository_url.as_deref().and_then(repo_from_api_url), w)))
     }
 
     /// One issue; a transferred one answers `Moved`, a deleted one `Gone`.

@@ -155,29 +155,23 @@ async fn handle(
     let id = ticket.id;
     let span =
         info_span!("ticket", ticket_id = id.0, repo = tracing::field::Empty, issue_number = tracing::field::Empty);
-    let escalated_before = report.escalated;
     let result = retrying!(engine, act(engine, &ticket, from_snapshot, report)).instrument(span).await;
-    // A ticket counts once, however many rounds it took.
-    report.escalated = report.escalated.min(escalated_before + 1);
     settle(engine, id, STAGE, Some(&ticket), result, report).map(|_| ())
 }
 
 async fn act(engine: &Engine, ticket: &Ticket, from_snapshot: bool, report: &mut PassReport) -> Result<(), ItemError> {
-    if let Some(intent) = engine.store.intent(IntentKind::CreateIssue, ticket.id)? {
-        if engine.held_back(ticket.id, STAGE)? {
-            // A ticket that changes again while its create waits out a failure (perhaps a write
-            // the server is still carrying out) waits too: looking now could miss that issue.
-            return Err(ItemError::Waiting);
-        }
-        report.escalated += 1;
-        return finish_create(engine, intent, false, report).await;
-    }
-    if let Some(intent) = engine.store.intent(IntentKind::LinkNote, ticket.id)? {
-        if engine.held_back(ticket.id, STAGE)? {
-            return Err(ItemError::Waiting);
-        }
+    // An unfinished write (an earlier escalation of this ticket, not a new one) is carried on,
+    // but not while it waits out a failure: the ticket changing again is no reason to hurry.
+    let unfinished = match engine.store.intent(IntentKind::CreateIssue, ticket.id)? {
+        Some(intent) => Some(intent),
         // The issue exists; its link note is still to be written (or found).
-        return finish_note(engine, intent, false, report).await;
+        None => engine.store.intent(IntentKind::LinkNote, ticket.id)?,
+    };
+    if let Some(intent) = unfinished {
+        if engine.held_back(ticket.id, STAGE)? {
+            return Err(ItemError::Waiting);
+        }
+        return resume(engine, intent, report).await;
     }
     let mapping = engine.store.mapping(ticket.id)?;
     if let Some(m) = &mapping {

@@ -191,7 +191,7 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
     let Some(newest) = comments.iter().map(|c| c.id).max() else { return Ok(()) };
     let after = match mark {
         Some(mark) => mark,
-        None => first_look_boundary(m, &comments, newest, forwarding_since(engine).map_err(pass_to_item)?),
+        None => first_look_boundary(m, &comments, newest, forwarding_since(engine)?),
     };
     let mut queue_only = queued;
     let mut failure = None;
@@ -248,13 +248,6 @@ fn first_look_boundary(
     let link_note = body::link_note_marker(m.ticket_id);
     // Only an internal note counts: a customer cannot write one, whatever their text says.
     comments.iter().find(|c| !c.public && c.body.contains(&link_note)).map_or(newest, |note| note.id)
-}
-
-fn pass_to_item(e: PassError) -> ItemError {
-    match e {
-        PassError::Store(e) => ItemError::Store(e),
-        PassError::Api(e) => ItemError::Api(e),
-    }
 }
 
 /// The GitHub comment: the author's name, the redacted text, the marker.

@@ -78,6 +78,16 @@ pub(crate) enum ItemError {
     Settling(chrono::DateTime<chrono::Utc>),
 }
 
+/// A pass-level error met inside one item (a store error, an API error) is that item's.
+impl From<PassError> for ItemError {
+    fn from(e: PassError) -> Self {
+        match e {
+            PassError::Store(e) => ItemError::Store(e),
+            PassError::Api(e) => ItemError::Api(e),
+        }
+    }
+}
+
 /// What one pass did. Printed by `sync`, logged by the daemon, stored for `status`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PassReport {
@@ -307,22 +317,15 @@ const IN_PASS_RETRIES: u32 = 3;
 pub(crate) async fn run_again(engine: &Engine, result: &Result<(), ItemError>, round: &mut u32) -> bool {
     match result {
         Err(ItemError::Api(e)) if e.is_transient() && *round < IN_PASS_RETRIES => {
-            engine.stats.count_item_retry();
             tracing::debug!(error = %e, round = *round, "passing failure; trying the item again in this pass");
             engine.beat();
-            tokio::time::sleep(crate::ratelimit::in_pass_delay(*round, rand::random())).await;
+            tokio::time::sleep(crate::ratelimit::retry_delay(*round, rand::random())).await;
             *round += 1;
             true
         }
         _ => false,
     }
 }
-
-/// How long a write that got no answer may still be carried out by the server. Before that,
-/// looking for its result could miss it and write it twice, so the item waits this long
-/// (GitHub and Zendesk end requests after about 10 and 60 seconds; ticket-sync's own request
-/// timeout is shorter, so the server may go on after the client gave up).
-pub(crate) const SETTLE: chrono::Duration = chrono::Duration::seconds(75);
 
 /// Before an intent's write is sent again (its earlier attempt was looked for and not found):
 /// refuses while that attempt may still be carried out by the server (`settle_seconds` of
@@ -352,7 +355,9 @@ fn classify(e: &ItemError) -> (FailureClass, Option<chrono::DateTime<chrono::Utc
     match e {
         ItemError::Refused(_) => (FailureClass::Config, None),
         ItemError::Settling(until) => (FailureClass::Transient, Some(*until)),
-        ItemError::Api(ApiError::Unanswered { .. }) => (FailureClass::Transient, Some(chrono::Utc::now() + SETTLE)),
+        // Not run again within the pass (the endpoint is likely still stuck); a write it may
+        // have made waits for its settle time before it is sent again (`may_write_again`).
+        ItemError::Api(ApiError::Unanswered { .. }) => (FailureClass::Transient, None),
         ItemError::Api(a) if a.is_transient() => (FailureClass::Transient, None),
         ItemError::Api(ApiError::Forbidden { .. } | ApiError::NotFound { .. }) => (FailureClass::Config, None),
         // The ticket's own limit: try again when it ends, not after the back-off.

@@ -169,10 +169,7 @@ async fn sync_repo(
             // its attempt count stay as they are.
             continue;
         }
-        settle(engine, id, STAGE, None, result, report).map_err(|e| match e {
-            PassError::Store(e) => ItemError::Store(e),
-            PassError::Api(e) => ItemError::Api(e),
-        })?;
+        settle(engine, id, STAGE, None, result, report)?;
     }
     if engine.dry_run {
         return Ok(());
