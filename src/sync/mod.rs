@@ -24,6 +24,7 @@ mod export;
 mod forward;
 mod guard;
 mod identity;
+pub mod linkref;
 mod note;
 mod notes;
 mod online;
