@@ -194,6 +194,8 @@ pub enum LinkState {
     IssueGone,
     /// The Zendesk ticket was deleted; nothing more is pushed.
     TicketDeleted,
+    /// An agent cleared the `[linking]` field: nothing more is pushed to this ticket.
+    Unlinked,
 }
 
 impl LinkState {
@@ -203,6 +205,7 @@ impl LinkState {
             LinkState::TicketClosed => "ticket_closed",
             LinkState::IssueGone => "issue_gone",
             LinkState::TicketDeleted => "ticket_deleted",
+            LinkState::Unlinked => "unlinked",
         }
     }
 
@@ -211,7 +214,35 @@ impl LinkState {
             "ticket_closed" => LinkState::TicketClosed,
             "issue_gone" => LinkState::IssueGone,
             "ticket_deleted" => LinkState::TicketDeleted,
+            "unlinked" => LinkState::Unlinked,
             _ => LinkState::Active,
+        }
+    }
+}
+
+/// How a ticket came to be linked to its issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkedBy {
+    /// ticket-sync created the issue for the escalated ticket.
+    Escalation,
+    /// An agent named an existing issue in the `[linking]` ticket field.
+    Field,
+}
+
+impl LinkedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkedBy::Escalation => "escalation",
+            LinkedBy::Field => "field",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Self {
+        if s == "field" {
+            LinkedBy::Field
+        } else {
+            LinkedBy::Escalation
         }
     }
 }
@@ -236,6 +267,7 @@ pub struct Mapping {
     /// The escalated ticket's `updated_at` (Zendesk's clock) when its issue was created; its
     /// public comments created later are new to the issue. None for links made before v8.
     pub escalated_ticket_at: Option<DateTime<Utc>>,
+    pub linked_by: LinkedBy,
 }
 
 /// Which remote a request went to.

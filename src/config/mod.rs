@@ -34,6 +34,8 @@ pub struct Rules {
     pub routes: Vec<Route>,
     pub pushback: Pushback,
     pub forward: Forward,
+    /// `[linking]`: tickets linked to existing issues through a ticket field.
+    pub linking: Option<Linking>,
     pub redact: Redaction,
     pub daemon: DaemonRules,
     pub retry: RetryPolicy,
@@ -145,6 +147,16 @@ pub struct Pushback {
     pub closed_duplicate: StatusAction,
     pub reopened: StatusAction,
     pub comments: CommentsMode,
+}
+
+/// `[linking]`: a Zendesk custom field that holds the linked GitHub issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Linking {
+    pub field_id: u64,
+    /// Repositories an agent may link to besides the routes' repositories.
+    pub repos: Vec<RepoName>,
+    /// Keep one of the tags `github_open` / `github_closed` on linked tickets.
+    pub state_tags: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -26,6 +26,8 @@ pub struct RawRules {
     #[serde(default)]
     pub forward: Option<RawForward>,
     #[serde(default)]
+    pub linking: Option<S<RawLinking>>,
+    #[serde(default)]
     pub redact: Option<RawRedact>,
     #[serde(default)]
     pub daemon: Option<RawDaemon>,
@@ -122,6 +124,16 @@ pub struct RawPushback {
 #[serde(deny_unknown_fields)]
 pub struct RawForward {
     pub comments: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLinking {
+    pub field_id: Option<S<i64>>,
+    #[serde(default)]
+    pub repos: Vec<S<String>>,
+    #[serde(default)]
+    pub state_tags: bool,
 }
 
 #[derive(Debug, Deserialize)]

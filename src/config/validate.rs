@@ -34,6 +34,7 @@ pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, Co
     let routes = keep(&mut errors, routes(&cx, &raw.route));
     let pushback = keep(&mut errors, pushback(&cx, raw.pushback.as_ref()));
     let forward = keep(&mut errors, forward(&cx, raw.forward.as_ref()));
+    let linking = keep(&mut errors, linking(&cx, raw.linking.as_ref()));
     let redact = keep(&mut errors, redaction(&cx, raw.redact.as_ref()));
     let daemon = keep(&mut errors, daemon(&cx, raw.daemon.as_ref()));
     let max_attempts = keep(
@@ -52,7 +53,7 @@ pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, Co
             Some(v) => cx.err(v.span(), "retry.backoff_seconds", "must be between 1 and 86400"),
         },
     );
-    let all = (zendesk, github, schedule, escalation, routes, pushback, forward, redact, daemon);
+    let all = (zendesk, github, schedule, escalation, routes, pushback, forward, redact, daemon, linking);
     let (
         (
             Some(zendesk),
@@ -64,6 +65,7 @@ pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, Co
             Some(forward),
             Some(redact),
             Some(daemon),
+            Some(linking),
         ),
         Some(max_attempts),
         Some(first_delay_secs),
@@ -81,6 +83,7 @@ pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, Co
         routes,
         pushback,
         forward,
+        linking,
         redact,
         daemon,
         retry: RetryPolicy { max_attempts, first_delay_secs },
@@ -414,6 +417,23 @@ fn forward(cx: &Ctx, f: Option<&raw::RawForward>) -> Result<Forward, ConfigError
         },
     };
     Ok(Forward { comments })
+}
+
+fn linking(cx: &Ctx, l: Option<&raw::S<raw::RawLinking>>) -> Result<Option<Linking>, ConfigError> {
+    let Some(l) = l else { return Ok(None) };
+    let field_id = match l.get_ref().field_id.as_ref() {
+        None => return cx.err(l.span(), "linking.field_id", "is required: the id of the Zendesk ticket field (text or regexp) that holds the linked issue"),
+        Some(v) if *v.get_ref() > 0 => *v.get_ref() as u64,
+        Some(v) => return cx.err(v.span(), "linking.field_id", "must be a positive Zendesk ticket field id"),
+    };
+    let mut repos = Vec::new();
+    for r in &l.get_ref().repos {
+        match r.get_ref().parse::<RepoName>() {
+            Ok(repo) => repos.push(repo),
+            Err(e) => return cx.err(r.span(), "linking.repos", format!("`{}` is not OWNER/REPO: {e}", r.get_ref())),
+        }
+    }
+    Ok(Some(Linking { field_id, repos, state_tags: l.get_ref().state_tags }))
 }
 
 fn redaction(cx: &Ctx, r: Option<&raw::RawRedact>) -> Result<Redaction, ConfigError> {

@@ -6,7 +6,7 @@ use rusqlite::{params, OptionalExtension, Row};
 use super::{parse_ts, ts, Result, Store};
 use crate::domain::{Issue, IssueNumber, LinkState, Mapping, RepoName, TicketId};
 
-const COLUMNS: &str = "ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, link_state, created_at, issue_updated_at, last_pushed_at, closed_at, escalation_lost, escalated_ticket_at";
+pub(super) const COLUMNS: &str = "ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, link_state, created_at, issue_updated_at, last_pushed_at, closed_at, escalation_lost, escalated_ticket_at, linked_by";
 
 /// Inserts one mapping row; the only place that writes a new mapping.
 pub(super) fn insert_row(
@@ -35,7 +35,7 @@ pub(super) fn insert_row(
     Ok(())
 }
 
-fn from_row(r: &Row) -> rusqlite::Result<Mapping> {
+pub(super) fn from_row(r: &Row) -> rusqlite::Result<Mapping> {
     let repo: String = r.get(1)?;
     let parse_err = |e: String| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into());
     Ok(Mapping {
@@ -53,6 +53,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Mapping> {
         closed_at: r.get::<_, Option<String>>(11)?.and_then(|s| parse_ts(&s)),
         escalation_lost: r.get::<_, i64>(12)? != 0,
         escalated_ticket_at: r.get::<_, Option<String>>(13)?.and_then(|s| parse_ts(&s)),
+        linked_by: crate::domain::LinkedBy::parse(&r.get::<_, String>(14)?),
     })
 }
 
@@ -138,7 +139,8 @@ impl Store {
         }
         let taken: Option<i64> = tx
             .query_row(
-                "SELECT ticket_id FROM mappings WHERE repo = ?1 AND issue_number = ?2 AND ticket_id <> ?3",
+                // Another ticket escalated to the same issue; tickets linked through the field share it.
+                "SELECT ticket_id FROM mappings WHERE repo = ?1 AND issue_number = ?2 AND ticket_id <> ?3 AND linked_by = 'escalation'",
                 params![issue.repo.to_string(), issue.number.0 as i64, ticket.0 as i64],
                 |r| r.get(0),
             )

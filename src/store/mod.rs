@@ -7,6 +7,7 @@ mod failures;
 mod forwarding;
 mod intents;
 mod limits;
+mod links;
 mod mappings;
 mod progress;
 mod schema;
@@ -21,6 +22,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use crate::domain::{LinkState, Mapping, SeenState};
 pub use failures::{Failure, FailureClass, NewFailure};
 pub use intents::{Intent, IntentKind};
+pub use links::{ChangeNote, Impact, LinkChange};
 pub use progress::{LedgerEntry, PassRecord, RepoRecord};
 pub use watermarks::Watermark;
 

@@ -159,4 +159,53 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE passes ADD COLUMN last_success_at TEXT;
     "#,
+    // v13: many tickets on one issue. `(repo, issue_number)` is no longer unique; a ticket still
+    // has at most one mapping (its primary key), which says how it was linked. The link field's
+    // last value acted on, and the issue's "linked tickets" comment.
+    r#"
+    CREATE TABLE mappings_v13 (
+        ticket_id           INTEGER PRIMARY KEY,
+        repo                TEXT NOT NULL,
+        issue_number        INTEGER NOT NULL,
+        issue_id            INTEGER NOT NULL,
+        issue_url           TEXT NOT NULL,
+        issue_state         TEXT NOT NULL,
+        state_reason        TEXT,
+        link_state          TEXT NOT NULL DEFAULT 'active',
+        created_at          TEXT NOT NULL,
+        issue_updated_at    TEXT,
+        last_pushed_at      TEXT,
+        closed_at           TEXT,
+        escalation_lost     INTEGER NOT NULL DEFAULT 0,
+        issue_etag          TEXT,
+        escalated_ticket_at TEXT,
+        linked_by           TEXT NOT NULL DEFAULT 'escalation',
+        impact_line         TEXT
+    );
+    INSERT INTO mappings_v13 (ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason,
+            link_state, created_at, issue_updated_at, last_pushed_at, closed_at, escalation_lost, issue_etag,
+            escalated_ticket_at)
+        SELECT ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason,
+            link_state, created_at, issue_updated_at, last_pushed_at, closed_at, escalation_lost, issue_etag,
+            escalated_ticket_at FROM mappings;
+    DROP TABLE mappings;
+    ALTER TABLE mappings_v13 RENAME TO mappings;
+    CREATE INDEX mappings_issue ON mappings (repo, issue_number);
+    CREATE INDEX mappings_active_repo ON mappings (link_state, repo);
+    CREATE TABLE link_fields (
+        ticket_id INTEGER PRIMARY KEY,
+        value     TEXT NOT NULL,
+        seen_at   TEXT NOT NULL
+    );
+    CREATE TABLE impacts (
+        repo         TEXT NOT NULL,
+        issue_number INTEGER NOT NULL,
+        comment_id   INTEGER,
+        body_digest  TEXT,
+        dirty        INTEGER NOT NULL DEFAULT 1,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        attempted_at TEXT,
+        PRIMARY KEY (repo, issue_number)
+    );
+    "#,
 ];

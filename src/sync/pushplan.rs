@@ -310,6 +310,7 @@ mod tests {
             closed_at: None,
             escalation_lost: false,
             escalated_ticket_at: None,
+            linked_by: crate::domain::LinkedBy::Escalation,
         }
     }
 

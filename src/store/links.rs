@@ -1,0 +1,262 @@
+//! Links made, moved and ended through the `[linking]` ticket field, the field value each
+//! ticket was last acted on, and each shared issue's "linked tickets" comment.
+//!
+//! A field change is recorded in one transaction with the note that tells the agent about it
+//! (a push-note intent the push pass finishes if this pass cannot), so a crash between the two
+//! neither loses the note nor acts on the change twice.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::{parse_ts, ts, IntentKind, Result, Store};
+use crate::domain::{Issue, IssueNumber, Mapping, RepoName, TicketId};
+
+/// What a change of the field does to the ticket's link.
+pub enum LinkChange<'a> {
+    /// Link the ticket to this issue, or move its link here.
+    Link { issue: &'a Issue, impact_line: &'a str, ticket_updated_at: Option<DateTime<Utc>> },
+    /// End the ticket's link (the field was cleared).
+    Unlink,
+    /// The value names nothing the ticket may be linked to; the link (if any) stays.
+    Refuse { why: &'a str },
+}
+
+/// The note that tells the agent what the change did, written by the push pass's machinery.
+pub struct ChangeNote<'a> {
+    pub event_key: &'a str,
+    pub repo: &'a str,
+    pub payload: &'a str,
+}
+
+/// An issue's "linked tickets" comment: where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Impact {
+    pub repo: RepoName,
+    pub issue_number: IssueNumber,
+    pub comment_id: Option<u64>,
+    pub body_digest: Option<String>,
+    pub attempts: u32,
+    pub attempted_at: Option<DateTime<Utc>>,
+}
+
+fn mark_dirty(tx: &Transaction, repo: &str, number: u64) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO impacts (repo, issue_number, dirty) VALUES (?1, ?2, 1)
+         ON CONFLICT (repo, issue_number) DO UPDATE SET dirty = 1",
+        params![repo, number as i64],
+    )?;
+    Ok(())
+}
+
+fn set_field(tx: &Transaction, ticket: TicketId, value: &str, seen_at: DateTime<Utc>) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO link_fields (ticket_id, value, seen_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (ticket_id) DO UPDATE SET value = excluded.value, seen_at = excluded.seen_at",
+        params![ticket.0 as i64, value, ts(seen_at)],
+    )?;
+    Ok(())
+}
+
+fn ledger(tx: &Transaction, ticket: TicketId, event: &str, remote: Option<&str>, detail: &str) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO ledger (ticket_id, at, event, side, remote_id, detail) VALUES (?1, ?2, ?3, 'local', ?4, ?5)",
+        params![ticket.0 as i64, ts(Utc::now()), event, remote, detail],
+    )?;
+    Ok(())
+}
+
+impl Store {
+    /// The field value last acted on for this ticket, with the ticket's `updated_at` (Zendesk's
+    /// clock) it was seen or written at: an older snapshot of the ticket says nothing new.
+    pub fn link_field(&self, ticket: TicketId) -> Result<Option<(String, DateTime<Utc>)>> {
+        let row: Option<(String, String)> = self
+            .conn()
+            .query_row("SELECT value, seen_at FROM link_fields WHERE ticket_id = ?1", [ticket.0 as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        Ok(row.map(|(v, at)| (v, parse_ts(&at).unwrap_or_default())))
+    }
+
+    /// Remembers a field value that changes nothing (ticket-sync's own write-back, or the
+    /// linked issue written another way).
+    pub fn record_link_field(&self, ticket: TicketId, value: &str, seen_at: DateTime<Utc>) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        set_field(&tx, ticket, value, seen_at)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Applies a change of the ticket's field in one transaction: the mapping, the value acted
+    /// on, a ledger line, the note's intent, and the affected issues' comments marked for update.
+    pub fn apply_link_change(
+        &self,
+        ticket: TicketId,
+        change: &LinkChange,
+        value: &str,
+        seen_at: DateTime<Utc>,
+        note: &ChangeNote,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let before: Option<(String, i64, String)> = tx
+            .query_row(
+                "SELECT repo, issue_number, link_state FROM mappings WHERE ticket_id = ?1",
+                [ticket.0 as i64],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let active_before = before.as_ref().filter(|b| b.2 == "active");
+        match change {
+            LinkChange::Link { issue, impact_line, ticket_updated_at } => {
+                let now = ts(Utc::now());
+                tx.execute(
+                    "INSERT INTO mappings (ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason,
+                         created_at, issue_updated_at, escalated_ticket_at, linked_by, impact_line)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'field', ?11)
+                     ON CONFLICT (ticket_id) DO UPDATE SET repo = excluded.repo, issue_number = excluded.issue_number,
+                         issue_id = excluded.issue_id, issue_url = excluded.issue_url, issue_state = excluded.issue_state,
+                         state_reason = excluded.state_reason, link_state = 'active', created_at = excluded.created_at,
+                         issue_updated_at = excluded.issue_updated_at, last_pushed_at = NULL, closed_at = NULL,
+                         escalation_lost = 0, issue_etag = NULL, escalated_ticket_at = excluded.escalated_ticket_at,
+                         linked_by = 'field', impact_line = excluded.impact_line",
+                    params![
+                        ticket.0 as i64,
+                        issue.repo.to_string(),
+                        issue.number.0 as i64,
+                        issue.id as i64,
+                        issue.html_url,
+                        issue.state,
+                        issue.state_reason,
+                        now,
+                        issue.updated_at.map(ts),
+                        ticket_updated_at.map(ts),
+                        impact_line,
+                    ],
+                )?;
+                let remote = format!("{}#{}", issue.repo, issue.number);
+                let event = if active_before.is_some() { "relinked_by_field" } else { "linked_by_field" };
+                ledger(&tx, ticket, event, Some(&remote), value)?;
+                mark_dirty(&tx, &issue.repo.to_string(), issue.number.0)?;
+            }
+            LinkChange::Unlink => {
+                tx.execute("UPDATE mappings SET link_state = 'unlinked' WHERE ticket_id = ?1", [ticket.0 as i64])?;
+                let remote = active_before.map(|(repo, n, _)| format!("{repo}#{n}"));
+                ledger(&tx, ticket, "unlinked_by_field", remote.as_deref(), "the link field was cleared")?;
+            }
+            LinkChange::Refuse { why } => ledger(&tx, ticket, "link_refused", None, why)?,
+        }
+        if let (Some((repo, n, _)), false) = (active_before, matches!(change, LinkChange::Refuse { .. })) {
+            mark_dirty(&tx, repo, *n as u64)?;
+        }
+        set_field(&tx, ticket, value, seen_at)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+            params![
+                super::intents::event_intent_key(IntentKind::PushNote, ticket, note.event_key),
+                ticket.0 as i64,
+                IntentKind::PushNote.as_str(),
+                note.repo,
+                note.payload,
+                ts(Utc::now())
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every ticket ever linked to this issue (any link state), oldest link first.
+    pub fn issue_links(&self, repo: &RepoName, number: IssueNumber) -> Result<Vec<(Mapping, Option<String>)>> {
+        let sql = format!(
+            "SELECT {}, impact_line FROM mappings WHERE repo = ?1 AND issue_number = ?2 ORDER BY created_at, ticket_id",
+            super::mappings::COLUMNS
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map(params![repo.to_string(), number.0 as i64], |r| {
+                Ok((super::mappings::from_row(r)?, r.get::<_, Option<String>>(15)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The line an escalated ticket shows in its issue's "linked tickets" comment.
+    pub fn set_impact_line(&self, ticket: TicketId, line: &str) -> Result<()> {
+        self.conn()
+            .execute("UPDATE mappings SET impact_line = ?2 WHERE ticket_id = ?1", params![ticket.0 as i64, line])?;
+        Ok(())
+    }
+
+    /// Issues whose "linked tickets" comment may be out of date.
+    pub fn dirty_impacts(&self) -> Result<Vec<Impact>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT repo, issue_number, comment_id, body_digest, attempts, attempted_at FROM impacts
+             WHERE dirty = 1 ORDER BY repo, issue_number",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(repo, n, comment, digest, attempts, at)| {
+                Some(Impact {
+                    repo: repo.parse().ok()?,
+                    issue_number: IssueNumber(n as u64),
+                    comment_id: comment.map(|c| c as u64),
+                    body_digest: digest,
+                    attempts: attempts as u32,
+                    attempted_at: at.as_deref().and_then(parse_ts),
+                })
+            })
+            .collect())
+    }
+
+    /// Marks an issue's comment for an update (a linked ticket's line changed).
+    pub fn mark_impact_dirty(&self, repo: &RepoName, number: IssueNumber) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        mark_dirty(&tx, &repo.to_string(), number.0)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records, before it is sent, that the comment is about to be created (the intent).
+    pub fn impact_attempt(&self, repo: &RepoName, number: IssueNumber) -> Result<()> {
+        self.conn().execute(
+            "UPDATE impacts SET attempts = attempts + 1, attempted_at = ?3 WHERE repo = ?1 AND issue_number = ?2",
+            params![repo.to_string(), number.0 as i64, ts(Utc::now())],
+        )?;
+        Ok(())
+    }
+
+    /// The comment is up to date: its id and what it says.
+    pub fn record_impact(&self, repo: &RepoName, number: IssueNumber, comment_id: Option<u64>, digest: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE impacts SET comment_id = COALESCE(?3, comment_id), body_digest = ?4, dirty = 0, attempts = 0
+             WHERE repo = ?1 AND issue_number = ?2",
+            params![repo.to_string(), number.0 as i64, comment_id.map(|c| c as i64), digest],
+        )?;
+        Ok(())
+    }
+
+    /// The issue needs no comment (one ticket, linked by escalation): nothing to keep up to date.
+    pub fn clear_impact(&self, repo: &RepoName, number: IssueNumber) -> Result<()> {
+        self.conn().execute(
+            "UPDATE impacts SET dirty = 0 WHERE repo = ?1 AND issue_number = ?2",
+            params![repo.to_string(), number.0 as i64],
+        )?;
+        Ok(())
+    }
+}
