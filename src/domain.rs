@@ -104,6 +104,28 @@ pub struct Ticket {
     pub tags: Vec<String>,
     pub organization: Option<String>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// Custom field values as text (`None` when empty or not text), by field id.
+    #[serde(default)]
+    pub fields: Vec<(u64, Option<String>)>,
+}
+
+impl Ticket {
+    /// The text of one custom field; empty when unset.
+    pub fn field(&self, id: u64) -> &str {
+        self.fields.iter().find(|(f, _)| *f == id).and_then(|(_, v)| v.as_deref()).unwrap_or_default()
+    }
+}
+
+/// One Zendesk ticket update ticket-sync makes: a comment, and what changes with it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TicketUpdate<'a> {
+    pub note: &'a str,
+    pub public: bool,
+    pub status: Option<&'a str>,
+    /// A custom field set in the same update (the `[linking]` write-back).
+    pub field: Option<(u64, &'a str)>,
+    pub add_tags: &'a [&'a str],
+    pub remove_tags: &'a [&'a str],
 }
 
 /// A GitHub issue as the sync logic sees it.
@@ -118,6 +140,9 @@ pub struct Issue {
     pub body: Option<String>,
     pub updated_at: Option<DateTime<Utc>>,
     pub closed_by: Option<String>,
+    /// GitHub serves pull requests through the issue endpoints too.
+    #[serde(default)]
+    pub is_pull_request: bool,
 }
 
 #[cfg(test)]

@@ -343,6 +343,15 @@ impl GithubClient {
         Ok(())
     }
 
+    /// Replaces a comment's body. Setting the same body again changes nothing, so a retry is
+    /// harmless; an edit notifies nobody.
+    pub async fn update_comment(&self, repo: &RepoName, comment_id: u64, body: &str) -> Result<(), ApiError> {
+        let payload = serde_json::to_value(wire::CreateComment { body }).expect("serialisable");
+        let url = self.url(&format!("/repos/{repo}/issues/comments/{comment_id}"));
+        self.call(Method::PATCH, url, Some(&payload), None).await?;
+        Ok(())
+    }
+
     pub async fn create_comment(&self, repo: &RepoName, number: IssueNumber, body: &str) -> Result<u64, ApiError> {
         let payload = serde_json::to_value(wire::CreateComment { body }).expect("serialisable");
         let url = self.url(&format!("/repos/{repo}/issues/{number}/comments"));
@@ -445,6 +454,7 @@ fn to_issue(repo: &RepoName, w: wire::WireIssue) -> Issue {
         body: w.body,
         updated_at: parse_time(w.updated_at.as_deref()),
         closed_by: w.closed_by.map(|u| u.login),
+        is_pull_request: w.pull_request.is_some(),
     }
 }
 

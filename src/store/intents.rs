@@ -169,6 +169,11 @@ impl Store {
         Ok(self.intent_by_key(&key)?.expect("intent was just written"))
     }
 
+    /// The unfinished push note of one event of a ticket, if any.
+    pub fn push_intent(&self, ticket: TicketId, event_key: &str) -> Result<Option<Intent>> {
+        self.intent_by_key(&event_intent_key(IntentKind::PushNote, ticket, event_key))
+    }
+
     /// Drops every unfinished push-back note of a ticket that can no longer take them.
     pub fn abandon_push_intents(&self, ticket: TicketId, why: &str) -> Result<()> {
         self.abandon_event_intents(IntentKind::PushNote, ticket, why)

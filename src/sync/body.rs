@@ -116,6 +116,61 @@ pub fn link_note(id: TicketId, issue: &Issue) -> String {
     )
 }
 
+/// The marker that ends the issue comment listing its linked tickets.
+pub const IMPACT_MARKER: &str = "<!-- ticket-sync:impact -->";
+
+/// Most linked tickets listed one by one in the impact comment; the count covers them all.
+const MAX_IMPACT_LINES: usize = 500;
+
+/// One linked ticket's row in the impact comment: link, organisation and priority, redacted
+/// like issue bodies (no requester names or e-mails).
+pub fn impact_line(t: &Ticket, zendesk: &Url, redactor: &Redactor) -> String {
+    let cell = |s: &str| defuse_markers(&redactor.redact(s)).replace('|', "\\|").replace('\n', " ");
+    format!(
+        "| [#{}]({}) | {} | {} |",
+        t.id,
+        ticket_url(zendesk, t.id),
+        cell(t.organization.as_deref().unwrap_or("none")),
+        cell(t.priority.as_deref().unwrap_or("none"))
+    )
+}
+
+/// The row of a ticket linked before its details were kept (an escalation from before v13).
+pub fn bare_impact_line(id: TicketId, zendesk: &Url) -> String {
+    format!("| [#{id}]({}) | | |", ticket_url(zendesk, id))
+}
+
+/// The one comment ticket-sync keeps up to date on an issue that tickets were linked to:
+/// how many tickets are linked, and a row for each. Edited in place, so it notifies nobody.
+pub fn impact_comment(lines: &[String]) -> String {
+    let n = lines.len();
+    let mut out = format!(
+        "**Customer impact** (kept up to date by ticket-sync): {n} Zendesk ticket{} linked to this issue.\n\n",
+        if n == 1 { " is" } else { "s are" }
+    );
+    if n > 0 {
+        out.push_str("| Ticket | Organisation | Priority |\n|---|---|---|\n");
+        for line in lines.iter().take(MAX_IMPACT_LINES) {
+            out.push_str(line);
+            out.push('\n');
+        }
+        if n > MAX_IMPACT_LINES {
+            out.push_str(&format!("\n… and {} more.\n", n - MAX_IMPACT_LINES));
+        }
+    }
+    out.push_str(&format!("\n{IMPACT_MARKER}\n"));
+    out
+}
+
+/// The internal note on a ticket an agent linked through the `[linking]` field.
+pub fn field_link_note(issue: &Issue, moved_from: Option<&str>) -> String {
+    let what = match moved_from {
+        Some(from) => format!("Link moved from {from} to GitHub issue"),
+        None => "Linked to GitHub issue".to_string(),
+    };
+    format!("{what} {}#{} ({}).\n{}\n", issue.repo, issue.number, issue.state, issue.html_url)
+}
+
 pub(crate) fn truncate_chars(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],

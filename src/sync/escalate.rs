@@ -14,7 +14,7 @@ use super::export::ExportReader;
 use super::note::{write_once, Note, NoteOutcome};
 use super::reescalate;
 use super::route::{decide, Decision};
-use super::{body, guard, identity};
+use super::{body, guard, identity, link, notes};
 use super::{settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
 use crate::domain::{Issue, RepoName, Ticket, TicketId};
@@ -42,12 +42,30 @@ struct CreatePayload {
     /// The ticket's `updated_at` when it was escalated (absent in intents from before v8).
     #[serde(default)]
     ticket_updated_at: Option<chrono::DateTime<Utc>>,
+    /// The ticket's row in its issue's linked-tickets comment, should more tickets be linked.
+    #[serde(default)]
+    impact_line: Option<String>,
 }
 
 /// What a link-note intent carries.
 #[derive(Debug, Serialize, Deserialize)]
 struct NotePayload {
     text: String,
+    /// `[linking]`: the issue's URL written into the field in the same update.
+    #[serde(default)]
+    field: Option<(u64, String)>,
+    #[serde(default)]
+    add_tags: Vec<String>,
+}
+
+impl NotePayload {
+    /// The link note of a created (or adopted) issue, with the `[linking]` write-back.
+    fn new(engine: &Engine, id: TicketId, issue: &Issue) -> String {
+        let field = engine.rules.linking.as_ref().map(|l| (l.field_id, issue.html_url.clone()));
+        let (add_tags, _) = notes::state_tags(engine, Some(issue.state == "closed"));
+        let payload = NotePayload { text: body::link_note(id, issue), field, add_tags };
+        serde_json::to_string(&payload).expect("serialises")
+    }
 }
 
 pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<PassReport, PassError> {
@@ -86,6 +104,7 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
         }
     }
     read_export(engine, cancel, &mut report).await?;
+    link::refresh_impacts(engine, &mut report).await?;
     Ok(report)
 }
 
@@ -174,6 +193,9 @@ async fn act(engine: &Engine, ticket: &Ticket, from_snapshot: bool, report: &mut
         return resume(engine, intent, report).await;
     }
     let mapping = engine.store.mapping(ticket.id)?;
+    if link::follow_field(engine, ticket, mapping.as_ref(), report).await? == link::Next::Done {
+        return Ok(());
+    }
     if let Some(m) = &mapping {
         if from_snapshot {
             // A stored copy may be stale (the tag removed again since): the re-escalation rule
@@ -231,6 +253,7 @@ async fn act(engine: &Engine, ticket: &Ticket, from_snapshot: bool, report: &mut
                 body: body::issue_body(ticket, &attachments, &engine.rules.zendesk.url, &engine.redactor),
                 labels: route.labels.clone(),
                 ticket_updated_at: ticket.updated_at,
+                impact_line: Some(body::impact_line(ticket, &engine.rules.zendesk.url, &engine.redactor)),
             };
             let json = serde_json::to_string(&payload).expect("payload serialises");
             let intent =
@@ -273,7 +296,7 @@ async fn linked_issue(
 async fn adopt(engine: &Engine, ticket: &Ticket, issue: Issue, report: &mut PassReport) -> Result<(), ItemError> {
     let id = ticket.id;
     warn!(issue = %format!("{}#{}", issue.repo, issue.number), "the ticket already carries ticket-sync's link note; adopting its issue (was the state database deleted or restored?)");
-    let note = serde_json::to_string(&NotePayload { text: body::link_note(id, &issue) }).expect("serialises");
+    let note = NotePayload::new(engine, id, &issue);
     record_created(engine, id, &issue, true, &note, ticket.updated_at)?;
     report.recovered += 1;
     report.linked.push((id, format!("{}#{}", issue.repo, issue.number)));
@@ -376,8 +399,11 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
         }
     };
     tracing::Span::current().record("issue_number", issue.number.0);
-    let note = serde_json::to_string(&NotePayload { text: body::link_note(id, &issue) }).expect("serialises");
+    let note = NotePayload::new(engine, id, &issue);
     record_created(engine, id, &issue, recovered, &note, payload.ticket_updated_at)?;
+    if let Some(line) = &payload.impact_line {
+        engine.store.set_impact_line(id, line)?;
+    }
     crashpoint::hit("after_mapping_write");
     if recovered {
         report.recovered += 1;
@@ -395,15 +421,26 @@ async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut 
     let payload: NotePayload = serde_json::from_str(&intent.payload)
         .map_err(|e| ItemError::Refused(format!("stored note intent is unreadable ({e})")))?;
     let marker = body::link_note_marker(id);
+    let add: Vec<&str> = payload.add_tags.iter().map(String::as_str).collect();
     let note = Note {
         ticket: id,
         text: &payload.text,
         marker: &marker,
         status: None,
+        field: payload.field.as_ref().map(|(f, v)| (*f, v.as_str())),
+        add_tags: &add,
+        remove_tags: &[],
         crash_before: "before_link_note",
         crash_after: "after_link_note",
     };
-    match write_once(engine, &intent, &note, fresh).await? {
+    let outcome = write_once(engine, &intent, &note, fresh).await?;
+    if let (NoteOutcome::Written(_) | NoteOutcome::Found(_), Some((_, url))) = (outcome, &payload.field) {
+        // The write-back is ticket-sync's own: the field holding it is no agent's change. A copy
+        // of the ticket older than this write says nothing about the field either.
+        let now = engine.stats.service_time(Service::Zendesk, Utc::now()).unwrap_or_else(Utc::now);
+        engine.store.record_link_field(id, url, now)?;
+    }
+    match outcome {
         NoteOutcome::Written(comment_id) => {
             engine.store.record_link_note(id, comment_id, false)?;
             report.notes += 1;

@@ -24,6 +24,7 @@ mod export;
 mod forward;
 mod guard;
 mod identity;
+mod link;
 pub mod linkref;
 mod note;
 mod notes;

@@ -9,7 +9,7 @@ use tracing::{info, warn};
 
 use super::{body, Engine, ItemError};
 use crate::crashpoint;
-use crate::domain::TicketId;
+use crate::domain::{TicketId, TicketUpdate};
 use crate::http::ApiError;
 use crate::store::Intent;
 use crate::store::LinkState;
@@ -36,6 +36,10 @@ pub(super) struct Note<'a> {
     pub text: &'a str,
     pub marker: &'a str,
     pub status: Option<&'a str>,
+    /// The `[linking]` field and state tags changed in the same update.
+    pub field: Option<(u64, &'a str)>,
+    pub add_tags: &'a [&'a str],
+    pub remove_tags: &'a [&'a str],
     /// Crash points around the write, for the crash tests (`before_…`, `after_…`).
     pub crash_before: &'static str,
     pub crash_after: &'static str,
@@ -74,14 +78,24 @@ pub(super) async fn write_once(
 
 async fn send(engine: &Engine, note: &Note<'_>) -> Result<NoteOutcome, ItemError> {
     crashpoint::hit(note.crash_before);
-    let mut sent = engine.zendesk.update_ticket(note.ticket, note.text, false, note.status).await;
+    let mut update = TicketUpdate {
+        note: note.text,
+        public: false,
+        status: note.status,
+        field: note.field,
+        add_tags: note.add_tags,
+        remove_tags: note.remove_tags,
+    };
+    let mut sent = engine.zendesk.update_ticket(note.ticket, &update).await;
     if let (Err(ApiError::StatusRefused { fields, .. }), Some(status)) = (&sent, note.status) {
         // Zendesk refused the whole update (nothing was written) because of the status alone,
         // typically fields required before solving. The note still goes, without the status
         // and saying so; later notes do not queue behind a status nobody can set.
         warn!(status, refused = %fields.join("; "), "Zendesk refused the status; the note is written without it");
         let text = body::without_status(note.text, status, fields);
-        sent = engine.zendesk.update_ticket(note.ticket, &text, false, None).await;
+        update.note = &text;
+        update.status = None;
+        sent = engine.zendesk.update_ticket(note.ticket, &update).await;
     }
     match sent {
         Ok(comment_id) => {

@@ -24,6 +24,35 @@ pub(super) struct PushPayload {
     /// only once that reopen is done, and the push pass makes it if nobody has yet.
     #[serde(default)]
     pub reopens: bool,
+    /// `[linking] state_tags`: tags added and removed in the same update.
+    #[serde(default)]
+    pub add_tags: Vec<String>,
+    #[serde(default)]
+    pub remove_tags: Vec<String>,
+    /// The note tells of a change of the link itself (linked, moved, unlinked, refused): it is
+    /// written whatever the link's state.
+    #[serde(default)]
+    pub about_link: bool,
+}
+
+/// The tag a linked ticket carries while its issue is open (`[linking] state_tags`).
+pub(super) const TAG_OPEN: &str = "github_open";
+/// The tag a linked ticket carries while its issue is closed.
+pub(super) const TAG_CLOSED: &str = "github_closed";
+
+/// The state tags to add and remove with a note that tells the issue is now closed
+/// (`Some(true)`), open (`Some(false)`), or that the ticket is no longer linked (`None`);
+/// nothing unless `[linking] state_tags` is on.
+pub(super) fn state_tags(engine: &Engine, closed: Option<bool>) -> (Vec<String>, Vec<String>) {
+    if !engine.rules.linking.as_ref().is_some_and(|l| l.state_tags) {
+        return (Vec::new(), Vec::new());
+    }
+    let (add, remove): (&[&str], &[&str]) = match closed {
+        Some(true) => (&[TAG_CLOSED], &[TAG_OPEN]),
+        Some(false) => (&[TAG_OPEN], &[TAG_CLOSED]),
+        None => (&[], &[TAG_OPEN, TAG_CLOSED]),
+    };
+    (add.iter().map(|t| t.to_string()).collect(), remove.iter().map(|t| t.to_string()).collect())
 }
 
 /// How one note ended.
@@ -60,12 +89,16 @@ fn queue(
     text: &str,
     reopens: bool,
 ) -> Result<(Intent, PushPayload), ItemError> {
+    let (add_tags, remove_tags) = if reopens { state_tags(engine, Some(false)) } else { Default::default() };
     let payload = PushPayload {
         event_key: event_key.into(),
         text: text.into(),
         status: None,
         order: (Utc::now().timestamp(), 3, 0),
         reopens,
+        add_tags,
+        remove_tags,
+        about_link: false,
     };
     let json = serde_json::to_string(&payload).expect("payload serialises");
     let intent = engine.store.begin_push_intent(m.ticket_id, event_key, &m.repo.to_string(), &json)?;
@@ -100,11 +133,16 @@ pub(super) async fn push_note(
         return Ok(Pushed::Done);
     }
     let marker = body::push_note_marker(&p.event_key);
+    let add: Vec<&str> = p.add_tags.iter().map(String::as_str).collect();
+    let remove: Vec<&str> = p.remove_tags.iter().map(String::as_str).collect();
     let note = Note {
         ticket: id,
         text: &p.text,
         marker: &marker,
         status: p.status.as_deref(),
+        field: None,
+        add_tags: &add,
+        remove_tags: &remove,
         crash_before: "before_push_note",
         crash_after: "after_push_note",
     };

@@ -265,7 +265,7 @@ async fn act(
             report.planned.push(format!("note on ticket {id} for {} ({})", action.event_key, describe(&action)));
             continue;
         }
-        let payload = payload(action);
+        let payload = payload(engine, action);
         let json = serde_json::to_string(&payload).expect("payload serialises");
         let intent = engine.store.begin_push_intent(id, &payload.event_key, &repo.to_string(), &json)?;
         if queue_only {
@@ -286,13 +286,17 @@ async fn act(
     failure.map_or(Ok(()), Err)
 }
 
-fn payload(a: PushAction) -> PushPayload {
+fn payload(engine: &Engine, a: PushAction) -> PushPayload {
+    let (add_tags, remove_tags) = a.closes.map(|c| super::notes::state_tags(engine, Some(c))).unwrap_or_default();
     PushPayload {
         event_key: a.event_key,
         text: a.text,
         status: a.status,
         order: (a.order.0.timestamp(), a.order.1, a.order.2),
         reopens: false,
+        add_tags,
+        remove_tags,
+        about_link: false,
     }
 }
 

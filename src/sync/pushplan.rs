@@ -44,6 +44,8 @@ pub struct PushAction {
     pub order: (DateTime<Utc>, u8, u64),
     pub text: String,
     pub status: Option<String>,
+    /// The note tells the issue is now closed (`Some(true)`) or open again (`Some(false)`).
+    pub closes: Option<bool>,
 }
 
 /// Everything to do for one ticket in this pass.
@@ -204,6 +206,7 @@ fn state_note(
     event_key: String,
     order: (DateTime<Utc>, u8, u64),
 ) -> PushAction {
+    let closes = Some(!matches!(change, Change::Reopened));
     let (what, action) = match change {
         Change::Closed(Some("not_planned")) => ("closed as not planned".to_string(), &rules.closed_not_planned),
         Change::Closed(Some("duplicate")) => ("closed as duplicate".to_string(), &rules.closed_duplicate),
@@ -224,7 +227,7 @@ fn state_note(
         text.push_str(&format!("{}\n", body::status_line(s)));
     }
     text.push_str(&format!("\n{}", body::push_note_marker(&event_key)));
-    PushAction { event_key, order, text, status }
+    PushAction { event_key, order, text, status, closes }
 }
 
 /// Whether a listed comment is one to tell (if the ledger has not told it already): newer than
@@ -268,7 +271,7 @@ fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
                 c.html_url,
                 body::push_note_marker(&key)
             );
-            PushAction { event_key: key, order: (c.created_at.unwrap_or_default(), 0, c.id), text, status: None }
+            PushAction { event_key: key, order: (c.created_at.unwrap_or_default(), 0, c.id), text, status: None, closes: None }
         })
         .collect()
 }

@@ -11,7 +11,7 @@ use reqwest::Method;
 use tracing::debug;
 use url::Url;
 
-use crate::domain::{Attachment, Ticket, TicketId};
+use crate::domain::{Attachment, Ticket, TicketId, TicketUpdate};
 use crate::http::{self, ApiError, ApiStats, Service};
 use crate::limits::Target;
 use crate::ratelimit::{RollingWindow, Scope};
@@ -231,18 +231,25 @@ impl ZendeskClient {
         Ok((out, names))
     }
 
-    /// Adds one comment (an internal note unless `public`) and optionally sets the status, in one update.
+    /// Adds one comment (an internal note unless `public`) with what changes along with it
+    /// (status, a custom field, tags), in one update.
     /// Returns the new comment's id when the audit reports it.
-    pub async fn update_ticket(
-        &self,
-        id: TicketId,
-        note: &str,
-        public: bool,
-        status: Option<&str>,
-    ) -> Result<Option<u64>, ApiError> {
-        let mut ticket = serde_json::json!({ "comment": { "body": note, "public": public } });
-        if let Some(s) = status {
+    pub async fn update_ticket(&self, id: TicketId, update: &TicketUpdate<'_>) -> Result<Option<u64>, ApiError> {
+        let mut ticket = serde_json::json!({ "comment": { "body": update.note, "public": update.public } });
+        if let Some(s) = update.status {
             ticket["status"] = serde_json::Value::String(s.to_string());
+        }
+        if let Some((field, value)) = update.field {
+            ticket["custom_fields"] = serde_json::json!([{ "id": field, "value": value }]);
+        }
+        // FACT (assumed): `additional_tags` / `remove_tags` add and remove tags without
+        // replacing the list (`tags` replaces it). Zendesk documents them under "Updating tag
+        // lists" for bulk updates; client libraries and integrations send them on single updates.
+        if !update.add_tags.is_empty() {
+            ticket["additional_tags"] = serde_json::json!(update.add_tags);
+        }
+        if !update.remove_tags.is_empty() {
+            ticket["remove_tags"] = serde_json::json!(update.remove_tags);
         }
         let body = serde_json::json!({ "ticket": ticket });
         let url = self.url(&format!("/api/v2/tickets/{id}.json"));
@@ -268,6 +275,35 @@ impl ZendeskClient {
         }
         Ok((env.user.id, env.user.role))
     }
+
+    /// One ticket field's type and title (`check --online` for `[linking] field_id`); `None`
+    /// when the account has no such field.
+    pub async fn ticket_field(&self, id: u64) -> Result<Option<TicketField>, ApiError> {
+        let url = self.url(&format!("/api/v2/ticket_fields/{id}.json"));
+        match self.call(Method::GET, url, None, &Target::service(SVC)).await {
+            Ok(bytes) => {
+                let f: wire::TicketFieldResponse = http::decode(SVC, &bytes)?;
+                Ok(Some(TicketField {
+                    id: f.ticket_field.id,
+                    kind: f.ticket_field.kind.unwrap_or_default(),
+                    title: f.ticket_field.title.unwrap_or_default(),
+                    active: f.ticket_field.active.unwrap_or(true),
+                }))
+            }
+            Err(ApiError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A Zendesk ticket field, as `check --online` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketField {
+    pub id: u64,
+    /// Zendesk's type name: `text`, `regexp`, `tagger`, …
+    pub kind: String,
+    pub title: String,
+    pub active: bool,
 }
 
 /// Narrows a generic error by what Zendesk's body says (FACTS.md, "Error bodies", "Ticket
@@ -357,7 +393,19 @@ fn to_ticket(t: wire::WireTicket, orgs: &HashMap<u64, String>) -> Result<Ticket,
         tags: t.tags.unwrap_or_default().into_iter().map(|s| s.to_lowercase()).collect(),
         organization: t.organization_id.and_then(|o| orgs.get(&o).cloned()),
         updated_at: t.updated_at.and_then(|u| chrono::DateTime::parse_from_rfc3339(&u).ok()).map(|d| d.to_utc()),
+        fields: t.custom_fields.into_iter().map(|f| (f.id, field_text(&f.value))).collect(),
     })
+}
+
+/// A custom field's value as text: strings as they are, numbers and booleans written out;
+/// lists and empty values are no text.
+fn field_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,39 @@ pub struct WireTicket {
     pub tags: Option<Vec<String>>,
     pub organization_id: Option<u64>,
     pub updated_at: Option<String>,
+    #[serde(default, deserialize_with = "lenient_fields")]
+    pub custom_fields: Vec<WireFieldValue>,
+}
+
+/// One `custom_fields` entry: `{"id": 123, "value": "x"}`. The value is a string, a number, a
+/// boolean, a list (multi-select) or null, depending on the field's type.
+#[derive(Debug, Deserialize)]
+pub struct WireFieldValue {
+    pub id: u64,
+    #[serde(default)]
+    pub value: serde_json::Value,
+}
+
+/// Entries that do not read as `{id, value}` are dropped: an odd field never fails its ticket.
+fn lenient_fields<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<WireFieldValue>, D::Error> {
+    let raw: Option<Vec<serde_json::Value>> = Option::deserialize(d).unwrap_or_default();
+    Ok(raw.unwrap_or_default().into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect())
+}
+
+/// `GET /api/v2/ticket_fields/{id}`.
+#[derive(Debug, Deserialize)]
+pub struct TicketFieldResponse {
+    pub ticket_field: WireTicketField,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireTicketField {
+    pub id: u64,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub title: Option<String>,
+    #[serde(default)]
+    pub active: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

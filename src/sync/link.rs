@@ -1,0 +1,322 @@
+//! `[linking]`: tickets linked to existing issues through a Zendesk ticket field, and the one
+//! comment on each shared issue that lists its linked tickets.
+//!
+//! The field is read from the tickets the escalation pass reads anyway. A value is acted on
+//! once: the value last acted on is stored with the ticket's `updated_at` (Zendesk's clock),
+//! so a copy of the ticket older than that (a page read again) says nothing new, and
+//! ticket-sync's own write-back (the URL of an issue it created) is never taken for an
+//! agent's change. Every change (link, move, unlink, refusal) is recorded in one transaction
+//! with the intent of the one note that tells the agent (`store::apply_link_change`); the note
+//! carries the event key `field-{updated_at}`, so the same change read again is the same note.
+
+use chrono::{DateTime, Utc};
+use tracing::{info, warn};
+
+use super::linkref::{self, FieldRef, RefProblem};
+use super::notes::{push_note, state_tags, PushPayload};
+use super::{body, guard, identity, Engine, ItemError, PassError, PassReport};
+use crate::domain::{Issue, IssueNumber, LinkState, Mapping, RepoName, Ticket};
+use crate::http::ApiError;
+use crate::store::{ChangeNote, Impact, LinkChange};
+
+/// What the escalation of a ticket does after its field was looked at.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Next {
+    /// The field says nothing new: escalate (or track re-escalation) as usual.
+    Escalate,
+    /// The field decided the ticket's link (or refused it): no issue is created for it.
+    Done,
+}
+
+/// Acts on the ticket's `[linking]` field, if it changed since it was last acted on.
+pub(super) async fn follow_field(
+    engine: &Engine,
+    ticket: &Ticket,
+    mapping: Option<&Mapping>,
+    report: &mut PassReport,
+) -> Result<Next, ItemError> {
+    let Some(linking) = &engine.rules.linking else { return Ok(Next::Escalate) };
+    let value = ticket.field(linking.field_id).trim();
+    let last = engine.store.link_field(ticket.id)?;
+    let last_value = last.as_ref().map_or("", |(v, _)| v.trim());
+    let stale = matches!((&last, ticket.updated_at), (Some((_, seen)), Some(at)) if at <= *seen);
+    let active = mapping.filter(|m| m.link_state == LinkState::Active);
+    if value == last_value || stale || matches!(ticket.status.as_str(), "closed" | "deleted") {
+        // Nothing new. A value that was refused still stands for the agent's intent: no
+        // issue is created beside it.
+        return Ok(if value.is_empty() || mapping.is_some() { Next::Escalate } else { Next::Done });
+    }
+    let seen_at = ticket.updated_at.unwrap_or_else(Utc::now);
+    let web = linkref::web_base(&engine.rules.github.url);
+    let change = match linkref::parse(value, &web) {
+        FieldRef::Empty => match active {
+            Some(_) => Change::Unlink,
+            None => {
+                if !engine.dry_run {
+                    engine.store.record_link_field(ticket.id, value, seen_at)?;
+                }
+                return Ok(Next::Escalate);
+            }
+        },
+        FieldRef::Issue(repo, number) => {
+            if active.is_some_and(|m| m.repo == repo && m.issue_number == number) {
+                // The linked issue, written another way (or ticket-sync's own write-back).
+                if !engine.dry_run {
+                    engine.store.record_link_field(ticket.id, value, seen_at)?;
+                }
+                return Ok(Next::Done);
+            }
+            match linkable(engine, &repo, number).await? {
+                Ok(issue) => Change::Link(Box::new(issue)),
+                Err(why) => Change::Refuse(why),
+            }
+        }
+        FieldRef::Invalid(problem) => Change::Refuse(refusal_text(engine, &problem)),
+    };
+    if engine.dry_run {
+        report.planned.push(format!("ticket {}: {}", ticket.id, change.describe()));
+        return Ok(Next::Done);
+    }
+    apply(engine, ticket, active, value, seen_at, change, report).await?;
+    Ok(Next::Done)
+}
+
+enum Change {
+    Link(Box<Issue>),
+    Unlink,
+    Refuse(String),
+}
+
+impl Change {
+    fn describe(&self) -> String {
+        match self {
+            Change::Link(issue) => format!("link to {}#{}", issue.repo, issue.number),
+            Change::Unlink => "unlink".into(),
+            Change::Refuse(why) => format!("refuse the link field: {why}"),
+        }
+    }
+}
+
+/// The issue an agent named, when the ticket may be linked to it; otherwise why not, for the
+/// agent. Errors that may pass (a 5xx, a rate limit) fail the ticket for a retry instead.
+async fn linkable(
+    engine: &Engine,
+    repo: &RepoName,
+    number: IssueNumber,
+) -> Result<Result<Issue, String>, ItemError> {
+    let allowed = engine.rules.routes.iter().any(|r| &r.repo == repo)
+        || engine.rules.linking.as_ref().is_some_and(|l| l.repos.contains(repo));
+    if !allowed {
+        return Ok(Err(format!(
+            "{repo} is not a repository ticket-sync links to. Use an issue in one of: {}; or ask the ticket-sync admin to add {repo} to `[linking] repos`",
+            allowed_repos(engine)
+        )));
+    }
+    match guard::check_repo(engine, repo).await {
+        Ok(()) => {}
+        Err(ItemError::Refused(why)) => return Ok(Err(why.trim_start_matches("refused: ").to_string())),
+        Err(e) => return Err(e),
+    }
+    let issue = match engine.github.get_issue(repo, number).await {
+        Ok(issue) => issue,
+        Err(ApiError::Moved { location: Some(location), .. }) => match engine.github.locate_moved(&location).await? {
+            Some(issue) => return Box::pin(linkable(engine, &issue.repo.clone(), issue.number)).await,
+            None => return Ok(Err(format!("{repo}#{number} was moved where ticket-sync cannot follow; use its new link"))),
+        },
+        Err(ApiError::NotFound { .. } | ApiError::Gone { .. }) => {
+            return Ok(Err(format!("{repo}#{number} does not exist (or was deleted)")))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if issue.is_pull_request {
+        return Ok(Err(format!("{repo}#{number} is a pull request, not an issue; link the issue it fixes")));
+    }
+    Ok(Ok(issue))
+}
+
+fn allowed_repos(engine: &Engine) -> String {
+    let mut repos: Vec<String> = engine.rules.routes.iter().map(|r| r.repo.to_string()).collect();
+    repos.extend(engine.rules.linking.iter().flat_map(|l| l.repos.iter().map(ToString::to_string)));
+    repos.sort();
+    repos.dedup();
+    repos.join(", ")
+}
+
+fn refusal_text(engine: &Engine, problem: &RefProblem) -> String {
+    let web = linkref::web_base(&engine.rules.github.url);
+    let example = format!("{}OWNER/REPO/issues/123", web.as_str());
+    match problem {
+        RefProblem::NotAReference => {
+            format!("the field does not name a GitHub issue. Write the issue's link ({example}) or OWNER/REPO#123")
+        }
+        RefProblem::PullRequest(repo, n) => {
+            format!("{repo}#{n} is a pull request, not an issue; link the issue it fixes")
+        }
+        RefProblem::OtherHost(host) => format!("{host} is not this GitHub; write a link like {example}"),
+    }
+}
+
+/// Records the change with its note's intent (one transaction), then writes the note.
+async fn apply(
+    engine: &Engine,
+    ticket: &Ticket,
+    active: Option<&Mapping>,
+    value: &str,
+    seen_at: DateTime<Utc>,
+    change: Change,
+    report: &mut PassReport,
+) -> Result<(), ItemError> {
+    let event_key = format!("field-{}", seen_at.timestamp());
+    let previous = active.map(|m| format!("{}#{}", m.repo, m.issue_number));
+    let (text, closed, repo) = match &change {
+        Change::Link(issue) => {
+            (body::field_link_note(issue, previous.as_deref()), Some(issue.state == "closed"), issue.repo.to_string())
+        }
+        Change::Unlink => (
+            format!(
+                "Unlinked from GitHub issue {}: the link field was cleared. ticket-sync no longer syncs this ticket with it.\n",
+                previous.as_deref().unwrap_or("(none)")
+            ),
+            None,
+            active.map(|m| m.repo.to_string()).unwrap_or_default(),
+        ),
+        Change::Refuse(why) => {
+            let stays = match &previous {
+                Some(p) => format!(" The ticket stays linked to {p}."),
+                None => " The ticket is not linked.".into(),
+            };
+            (
+                format!(
+                    "ticket-sync cannot link this ticket: {why}.{stays}\nFix the link field and the ticket is linked on the next pass.\n"
+                ),
+                None,
+                active.map(|m| m.repo.to_string()).unwrap_or_default(),
+            )
+        }
+    };
+    let (add_tags, remove_tags) = match &change {
+        Change::Refuse(_) => Default::default(),
+        _ => state_tags(engine, closed),
+    };
+    let text = format!("{text}\n{}", body::push_note_marker(&event_key));
+    let payload = PushPayload {
+        event_key: event_key.clone(),
+        text,
+        status: None,
+        order: (Utc::now().timestamp(), 4, 0),
+        reopens: false,
+        add_tags,
+        remove_tags,
+        about_link: true,
+    };
+    let json = serde_json::to_string(&payload).expect("payload serialises");
+    let impact_line = body::impact_line(ticket, &engine.rules.zendesk.url, &engine.redactor);
+    let store_change = match &change {
+        Change::Link(issue) => {
+            LinkChange::Link { issue, impact_line: &impact_line, ticket_updated_at: ticket.updated_at }
+        }
+        Change::Unlink => LinkChange::Unlink,
+        Change::Refuse(why) => LinkChange::Refuse { why },
+    };
+    let note = ChangeNote { event_key: &event_key, repo: &repo, payload: &json };
+    engine.store.apply_link_change(ticket.id, &store_change, value, seen_at, &note)?;
+    match &change {
+        Change::Link(issue) => {
+            info!(repo = %issue.repo, issue_number = issue.number.0, "ticket linked through the link field");
+            report.linked.push((ticket.id, format!("{}#{}", issue.repo, issue.number)));
+        }
+        Change::Unlink => info!("ticket unlinked: the link field was cleared"),
+        Change::Refuse(why) => warn!("link field refused: {why}"),
+    }
+    if let Some(intent) = engine.store.push_intent(ticket.id, &event_key)? {
+        let payload: PushPayload = serde_json::from_str(&intent.payload).unwrap_or(payload);
+        push_note(engine, &intent, &payload, report).await?;
+    }
+    Ok(())
+}
+
+/// Brings every changed issue's impact comment up to date. A failure leaves the issue marked,
+/// for the next pass; it never fails the pass.
+pub(super) async fn refresh_impacts(engine: &Engine, report: &mut PassReport) -> Result<(), PassError> {
+    if engine.dry_run {
+        return Ok(());
+    }
+    for impact in engine.store.dirty_impacts()? {
+        engine.beat();
+        let issue = format!("{}#{}", impact.repo, impact.issue_number);
+        match refresh(engine, &impact).await {
+            Ok(()) => {}
+            Err(ItemError::Store(e)) => return Err(e.into()),
+            Err(ItemError::Api(e)) if super::stops_pass(&e) => return Err(e.into()),
+            Err(e) => {
+                report.failed += 1;
+                warn!(%issue, error = %e, "the issue's linked-tickets comment was not updated; the next pass tries again");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn refresh(engine: &Engine, impact: &Impact) -> Result<(), ItemError> {
+    let (repo, number) = (&impact.repo, impact.issue_number);
+    let links = engine.store.issue_links(repo, number)?;
+    // An issue only escalation linked shows its one ticket in its body: no comment needed.
+    if impact.comment_id.is_none() && !links.iter().any(|(m, _)| m.linked_by == crate::domain::LinkedBy::Field) {
+        engine.store.clear_impact(repo, number)?;
+        return Ok(());
+    }
+    let lines: Vec<String> = links
+        .iter()
+        .filter(|(m, _)| m.link_state == LinkState::Active)
+        .map(|(m, line)| line.clone().unwrap_or_else(|| body::bare_impact_line(m.ticket_id, &engine.rules.zendesk.url)))
+        .collect();
+    let text = body::impact_comment(&lines);
+    let digest = digest(&text);
+    if impact.body_digest.as_deref() == Some(digest.as_str()) && impact.comment_id.is_some() {
+        engine.store.record_impact(repo, number, None, &digest)?;
+        return Ok(());
+    }
+    guard::check_repo(engine, repo).await?;
+    let id = match impact.comment_id {
+        Some(id) => {
+            engine.github.update_comment(repo, id, &text).await?;
+            id
+        }
+        None => {
+            let found = if impact.attempts > 0 {
+                // An earlier attempt may have created it and lost the answer.
+                let since = impact.attempted_at.unwrap_or_else(Utc::now) - chrono::Duration::minutes(10);
+                let login = identity::github_login(engine).await?;
+                let since = engine.github.github_time(since);
+                engine.github.find_comment_with_marker(repo, number, body::IMPACT_MARKER, since, &login).await?
+            } else {
+                None
+            };
+            match found {
+                Some(id) => {
+                    engine.github.update_comment(repo, id, &text).await?;
+                    id
+                }
+                None => {
+                    if let Some(at) = impact.attempted_at.filter(|_| impact.attempts > 0) {
+                        // Sent before and not found: not again while GitHub may still be carrying it out.
+                        let until = at + chrono::Duration::seconds(engine.rules.github.settle_secs as i64);
+                        if Utc::now() < until {
+                            return Err(ItemError::Settling(until));
+                        }
+                    }
+                    engine.store.impact_attempt(repo, number)?;
+                    engine.github.create_comment(repo, number, &text).await?
+                }
+            }
+        }
+    };
+    info!(repo = %repo, issue_number = number.0, tickets = lines.len(), "linked-tickets comment updated");
+    engine.store.record_impact(repo, number, Some(id), &digest)?;
+    Ok(())
+}
+
+fn digest(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
