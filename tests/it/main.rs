@@ -13,6 +13,7 @@ mod hostile;
 mod identity;
 mod idle_cost;
 mod limits;
+mod linking;
 mod lists;
 mod no_loss;
 mod pushback;

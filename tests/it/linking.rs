@@ -1,0 +1,267 @@
+//! `[linking]`: many tickets on one issue through a Zendesk ticket field — agent links,
+//! write-back, refusals once, unlink and relink, fan-out of push-back, state tags, the issue's
+//! linked-tickets comment.
+
+use axum::http::Method;
+use ticket_sync::domain::TicketId;
+use ticket_sync::sandbox::{Fault, FaultRule, Visibility};
+
+use crate::harness::{Env, PUSHBACK, ROUTES};
+
+const REPO: &str = "acme/backend";
+
+/// An environment with a text field for the link, `[linking]` on with state tags.
+async fn env() -> (Env, u64) {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let field = env.sb.zendesk.add_ticket_field("text", "GitHub issue");
+    env.rewrite_rules(ROUTES, &format!("{PUSHBACK}\n[linking]\nfield_id = {field}\nstate_tags = true\n"));
+    (env, field)
+}
+
+/// Notes that tell of a change of the link (they carry a `field-` event key).
+fn field_notes(env: &Env, ticket: u64) -> Vec<String> {
+    env.push_notes(ticket).into_iter().filter(|n| n.contains("[ticket-sync:event field-")).collect()
+}
+
+/// Notes that tell of a close or reopen of the issue.
+fn state_notes(env: &Env, ticket: u64) -> Vec<String> {
+    env.push_notes(ticket).into_iter().filter(|n| n.contains(" was closed ") || n.contains(" was reopened ")).collect()
+}
+
+fn tags(env: &Env, ticket: u64) -> Vec<String> {
+    env.sb.zendesk.ticket(ticket).unwrap().tags
+}
+
+/// ticket-sync's linked-tickets comments on an issue.
+fn impact(env: &Env, number: u64) -> Vec<String> {
+    let comments = env.sb.github.comments(REPO, number).into_iter();
+    comments.filter(|c| c.body.contains("<!-- ticket-sync:impact -->")).map(|c| c.body).collect()
+}
+
+/// An agent sets the link field on a ticket; the change ages past the export's delay.
+fn set_field(env: &Env, field: u64, ticket: u64, value: Option<&str>) {
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.zendesk.set_field(ticket, field, value);
+    env.sb.settle();
+}
+
+/// A plain ticket (not escalated) an agent will link.
+fn plain(env: &Env, subject: &str) -> u64 {
+    env.ticket(subject, &[])
+}
+
+#[tokio::test]
+async fn escalation_writes_the_issue_url_into_the_field_and_reading_it_back_changes_nothing() {
+    let (env, field) = env().await;
+    let (id, n) = env.linked("Crash on save").await;
+    let url = env.sb.github.issue(REPO, n).unwrap().html_url;
+    assert_eq!(env.sb.zendesk.field_value(id, field).as_deref(), Some(url.as_str()), "write-back");
+    assert_eq!(env.link_notes(id).len(), 1);
+    assert_eq!(tags(&env, id).iter().filter(|t| t.starts_with("github_")).collect::<Vec<_>>(), ["github_open"]);
+    // The write-back in the same update as the note: one Zendesk write in all.
+    assert_eq!(env.zendesk_writes(), 1);
+
+    env.sb.settle();
+    let writes = (env.github_writes(), env.zendesk_writes());
+    let report = env.escalate().await;
+    assert_eq!((report.created, report.notes, report.failed), (0, 0, 0), "{report:?}");
+    assert_eq!((env.github_writes(), env.zendesk_writes()), writes, "the daemon's own write-back is no change");
+    assert!(field_notes(&env, id).is_empty());
+    assert!(impact(&env, n).is_empty(), "one escalated ticket: its issue body shows it, no comment");
+}
+
+#[tokio::test]
+async fn two_tickets_on_one_issue_both_receive_the_close_once() {
+    let (env, field) = env().await;
+    let (first, n) = env.linked("Login fails").await;
+    let url = env.sb.github.issue(REPO, n).unwrap().html_url;
+    let second = plain(&env, "Login fails for us too");
+    set_field(&env, field, second, Some(&format!("  {REPO}#{n} ")));
+    let issues_before = env.sb.github.issues(REPO).len();
+    let report = env.escalate().await;
+    assert_eq!((report.created, report.failed), (0, 0), "{report:?}");
+    assert_eq!(env.sb.github.issues(REPO).len(), issues_before, "no new issue");
+    let notes = field_notes(&env, second);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains(&url), "{}", notes[0]);
+    assert!(env.link_notes(second).is_empty(), "the escalation link note is the escalated ticket's");
+    assert!(tags(&env, second).contains(&"github_open".to_string()));
+
+    let comments = impact(&env, n);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(comments[0].contains("2 Zendesk tickets are linked"), "{}", comments[0]);
+    assert!(comments[0].contains(&format!("#{first}")) && comments[0].contains(&format!("#{second}")));
+    assert!(comments[0].contains("Globex Corp") && !comments[0].contains("jane@globex.example"));
+
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    let report = env.push().await;
+    assert_eq!((report.pushed, report.failed), (2, 0), "{report:?}");
+    for id in [first, second] {
+        assert_eq!(state_notes(&env, id).len(), 1, "ticket {id}");
+        assert_eq!(env.sb.zendesk.ticket(id).unwrap().status, "solved");
+        let t = tags(&env, id);
+        assert!(t.contains(&"github_closed".to_string()) && !t.contains(&"github_open".to_string()), "{t:?}");
+    }
+
+    // Reruns of both passes write nothing anywhere.
+    env.sb.settle();
+    let writes = (env.github_writes(), env.zendesk_writes());
+    env.escalate().await;
+    env.push().await;
+    env.escalate().await;
+    assert_eq!((env.github_writes(), env.zendesk_writes()), writes);
+    assert_eq!(impact(&env, n).len(), 1);
+}
+
+#[tokio::test]
+async fn each_refusal_is_explained_once_and_nothing_is_written_to_github() {
+    let (env, field) = env().await;
+    env.sb.github.add_repo("acme/open-source", Visibility::Public, true);
+    env.sb.github.add_repo("acme/elsewhere", Visibility::Private, true);
+    let pr = env.sb.github.add_pull_request(REPO, "A fix");
+    let linking = format!("{PUSHBACK}\n[linking]\nfield_id = {field}\nrepos = [\"acme/open-source\"]\n");
+    env.rewrite_rules(ROUTES, &linking);
+    let id = plain(&env, "Wants a link");
+    let web = env.sb.github.base_url();
+    let cases = [
+        ("not a link at all".to_string(), "does not name a GitHub issue"),
+        ("acme/elsewhere#1".to_string(), "not a repository ticket-sync links to"),
+        (format!("{web}/{REPO}/pull/{pr}"), "pull request"),
+        (format!("{REPO}#999"), "does not exist"),
+        ("acme/open-source#1".to_string(), "public"),
+        ("https://gitlab.example/acme/backend/issues/1".to_string(), "not this GitHub"),
+    ];
+    for (i, (value, why)) in cases.iter().enumerate() {
+        set_field(&env, field, id, Some(value));
+        let github_writes = env.github_writes();
+        env.escalate().await;
+        env.escalate().await;
+        let notes = field_notes(&env, id);
+        assert_eq!(notes.len(), i + 1, "one note per refused value, not repeated: {notes:?}");
+        assert!(notes[i].contains(why), "{value}: {}", notes[i]);
+        assert!(notes[i].contains("cannot link"), "{}", notes[i]);
+        assert_eq!(env.github_writes(), github_writes, "a refusal writes nothing to GitHub");
+        assert!(env.engine().store.mapping(TicketId(id)).unwrap().is_none());
+    }
+    assert!(env.sb.github.issues(REPO).iter().all(|i| i.number == pr), "no issue created for a refused ticket");
+
+    // A valid value links the ticket.
+    let n = env.sb.github.add_issue(REPO, "Known bug", "", "alice");
+    set_field(&env, field, id, Some(&format!("{web}/{REPO}/issues/{n}")));
+    env.escalate().await;
+    let m = env.engine().store.mapping(TicketId(id)).unwrap().expect("linked");
+    assert_eq!(m.issue_number.0, n);
+    assert_eq!(field_notes(&env, id).len(), cases.len() + 1);
+}
+
+#[tokio::test]
+async fn an_escalated_ticket_with_a_refused_field_gets_no_issue() {
+    let (env, field) = env().await;
+    let id = env.ticket("Tagged and linked wrongly", &["escalated"]);
+    env.sb.zendesk.set_field(id, field, Some("acme/backend#nope"));
+    env.sb.settle();
+    env.escalate().await;
+    assert!(env.issues_for(REPO, id).is_empty(), "the agent meant an existing issue");
+    assert_eq!(field_notes(&env, id).len(), 1);
+}
+
+#[tokio::test]
+async fn unlinking_stops_push_back_and_the_count_drops() {
+    let (env, field) = env().await;
+    let (first, n) = env.linked("Export broken").await;
+    let second = plain(&env, "Export broken here too");
+    set_field(&env, field, second, Some(&format!("{REPO}#{n}")));
+    env.escalate().await;
+    assert!(impact(&env, n)[0].contains("2 Zendesk tickets"));
+
+    set_field(&env, field, second, None);
+    env.escalate().await;
+    let notes = field_notes(&env, second);
+    assert_eq!(notes.len(), 2, "linked, then unlinked: {notes:?}");
+    assert!(notes[1].contains("Unlinked"), "{}", notes[1]);
+    assert!(tags(&env, second).iter().all(|t| !t.starts_with("github_")), "{:?}", tags(&env, second));
+    let comments = impact(&env, n);
+    assert_eq!(comments.len(), 1, "edited in place: {comments:?}");
+    assert!(comments[0].contains("1 Zendesk ticket is linked"), "{}", comments[0]);
+    assert!(!comments[0].contains(&format!("#{second}]")), "{}", comments[0]);
+
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    env.push().await;
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.reopen_issue(REPO, n, "bob");
+    env.push().await;
+    assert_eq!(state_notes(&env, first).len(), 2);
+    assert!(state_notes(&env, second).is_empty(), "no note to the unlinked ticket");
+}
+
+#[tokio::test]
+async fn changing_the_field_moves_the_link() {
+    let (env, field) = env().await;
+    let a = env.sb.github.add_issue(REPO, "Bug A", "", "alice");
+    let b = env.sb.github.add_issue(REPO, "Bug B", "", "alice");
+    let id = plain(&env, "Which bug?");
+    set_field(&env, field, id, Some(&format!("{REPO}#{a}")));
+    env.escalate().await;
+    set_field(&env, field, id, Some(&format!("{REPO}#{b}")));
+    env.escalate().await;
+    let notes = field_notes(&env, id);
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[1].contains(&format!("moved from {REPO}#{a}")), "{}", notes[1]);
+    let m = env.engine().store.mapping(TicketId(id)).unwrap().unwrap();
+    assert_eq!(m.issue_number.0, b);
+
+    env.sb.github.close_issue(REPO, a, "completed", "alice");
+    env.push().await;
+    assert!(state_notes(&env, id).is_empty(), "the old issue no longer reaches the ticket");
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.close_issue(REPO, b, "completed", "alice");
+    env.push().await;
+    assert_eq!(state_notes(&env, id).len(), 1);
+    let history = env.engine().store.ledger(TicketId(id)).unwrap();
+    let events: Vec<&str> = history.iter().map(|e| e.event.as_str()).collect();
+    assert!(events.contains(&"linked_by_field") && events.contains(&"relinked_by_field"), "{events:?}");
+}
+
+#[tokio::test]
+async fn a_fan_out_interrupted_midway_writes_each_note_once() {
+    let (env, field) = env().await;
+    let (first, n) = env.linked("Outage").await;
+    let others: Vec<u64> = (0..3).map(|i| plain(&env, &format!("Outage {i}"))).collect();
+    for id in &others {
+        env.sb.zendesk.set_field(*id, field, Some(&format!("{REPO}#{n}")));
+    }
+    env.sb.settle();
+    env.escalate().await;
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    // The second ticket's update is carried out but its answer lost; the third fails outright.
+    env.sb.zendesk.door.faults.push(FaultRule::new(Some(Method::PUT), &format!("/tickets/{}", others[0]), Fault::LoseResponse));
+    env.sb.zendesk.door.faults.push(
+        FaultRule::new(Some(Method::PUT), &format!("/tickets/{}", others[1]), Fault::Status(500)).times(50),
+    );
+    let report = env.push().await;
+    assert!(report.failed >= 1, "{report:?}");
+    env.sb.zendesk.door.faults.clear();
+    for _ in 0..3 {
+        env.sb.clock.advance(std::time::Duration::from_secs(120));
+        env.push().await;
+    }
+    for id in std::iter::once(first).chain(others.iter().copied()) {
+        assert_eq!(state_notes(&env, id).len(), 1, "ticket {id}: {:?}", state_notes(&env, id));
+        assert_eq!(env.sb.zendesk.ticket(id).unwrap().status, "solved");
+    }
+}
+
+#[tokio::test]
+async fn a_closed_ticket_does_not_block_the_others() {
+    let (env, field) = env().await;
+    let (first, n) = env.linked("Shared").await;
+    let second = plain(&env, "Shared too");
+    set_field(&env, field, second, Some(&format!("{REPO}#{n}")));
+    env.escalate().await;
+    env.sb.zendesk.set_status(first, "closed");
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    let report = env.push().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(state_notes(&env, second).len(), 1);
+}
