@@ -14,7 +14,10 @@ use crate::store::{Failure, LedgerEntry, Mapping, PassRecord, RepoRecord, Store}
 #[derive(Debug, Serialize)]
 pub struct StatusReport {
     pub database: String,
+    /// Active links, one entry per linked ticket (several may share an issue).
     pub mappings: Vec<Mapping>,
+    /// Links that ended (ticket closed or deleted, issue gone, unlinked); kept in the database.
+    pub ended_links: usize,
     pub last_pass: BTreeMap<String, PassView>,
     pub failures: Vec<Failure>,
     pub cursors: BTreeMap<String, CursorView>,
@@ -60,9 +63,12 @@ pub fn collect(rules: &Rules, store: &Store) -> crate::store::Result<StatusRepor
         };
         last_pass.insert(record.kind.clone(), PassView { record, next_at });
     }
+    let (mappings, ended): (Vec<Mapping>, Vec<Mapping>) =
+        store.mappings()?.into_iter().partition(|m| m.link_state == crate::store::LinkState::Active);
     Ok(StatusReport {
         database: rules.state_path.display().to_string(),
-        mappings: store.mappings()?,
+        mappings,
+        ended_links: ended.len(),
         last_pass,
         failures: store.failures()?,
         cursors: store
@@ -137,14 +143,26 @@ fn ticket_history(store: &Store, id: TicketId, json: bool) -> crate::store::Resu
         return Ok(());
     }
     match &mapping {
-        Some(m) => {
-            println!("ticket {id} → {}#{} ({}, link {})", m.repo, m.issue_number, m.issue_state, m.link_state.as_str())
-        }
+        Some(m) => println!(
+            "ticket {id} → {}#{} ({}, link {}, linked by {})",
+            m.repo,
+            m.issue_number,
+            m.issue_state,
+            m.link_state.as_str(),
+            m.linked_by.as_str()
+        ),
         None => println!("ticket {id}: not linked"),
     }
     for e in &ledger {
+        // A link made through the field shows the value the agent wrote.
+        let detail = match e.event.as_str() {
+            "linked_by_field" | "relinked_by_field" | "unlinked_by_field" | "link_refused" => {
+                e.detail.as_deref().map(|d| format!("  ({d})")).unwrap_or_default()
+            }
+            _ => String::new(),
+        };
         println!(
-            "  {}  {:<20} {:<8} {}",
+            "  {}  {:<20} {:<8} {}{detail}",
             e.at.format("%Y-%m-%d %H:%M:%S"),
             e.event,
             e.side,
@@ -168,7 +186,7 @@ pub fn render_text(r: &StatusReport) -> String {
     for m in &r.mappings {
         *by_repo.entry((m.repo.to_string(), m.issue_state.clone())).or_default() += 1;
     }
-    out.push_str(&format!("\nmappings: {}\n", r.mappings.len()));
+    out.push_str(&format!("\nmappings: {} active, {} ended\n", r.mappings.len(), r.ended_links));
     for ((repo, state), n) in &by_repo {
         out.push_str(&format!("  {repo:<30} {state:<8} {n}\n"));
     }
@@ -185,6 +203,18 @@ pub fn render_text(r: &StatusReport) -> String {
                 m.link_state.as_str(),
                 pushed
             ));
+        }
+    }
+    // Issues that several tickets share, with their tickets.
+    let mut shared: BTreeMap<(String, u64), Vec<String>> = BTreeMap::new();
+    for m in &r.mappings {
+        shared.entry((m.repo.to_string(), m.issue_number.0)).or_default().push(m.ticket_id.to_string());
+    }
+    shared.retain(|_, tickets| tickets.len() > 1);
+    if !shared.is_empty() {
+        out.push_str("\nissues with several tickets:\n");
+        for ((repo, n), tickets) in shared.iter().take(50) {
+            out.push_str(&format!("  {repo}#{n:<6} {} tickets: {}\n", tickets.len(), tickets.join(", ")));
         }
     }
     out.push_str("\npasses:\n");

@@ -26,7 +26,33 @@ pub async fn online_check(engine: &Engine) -> bool {
             println!("FAIL  github: {e}");
         }
     }
-    let repos: BTreeSet<_> = engine.rules.routes.iter().map(|r| r.repo.clone()).collect();
+    if let Some(linking) = &engine.rules.linking {
+        let id = linking.field_id;
+        match engine.zendesk.ticket_field(id).await {
+            Ok(Some(f)) if !matches!(f.kind.as_str(), "text" | "regexp") => {
+                ok = false;
+                println!(
+                    "FAIL  linking.field_id: field {id} (\"{}\") is of type {}; it must be a text or regexp field",
+                    f.title, f.kind
+                );
+            }
+            Ok(Some(f)) if !f.active => {
+                ok = false;
+                println!("FAIL  linking.field_id: field {id} (\"{}\") is inactive; activate it in Admin Center", f.title);
+            }
+            Ok(Some(f)) => println!("ok    linking.field_id: field {id} (\"{}\", {})", f.title, f.kind),
+            Ok(None) => {
+                ok = false;
+                println!("FAIL  linking.field_id: Zendesk has no ticket field {id}");
+            }
+            Err(e) => {
+                ok = false;
+                println!("FAIL  linking.field_id: {e}");
+            }
+        }
+    }
+    let mut repos: BTreeSet<_> = engine.rules.routes.iter().map(|r| r.repo.clone()).collect();
+    repos.extend(engine.rules.linking.iter().flat_map(|l| l.repos.iter().cloned()));
     for repo in repos {
         match engine.github.get_repo(&repo).await {
             Ok(info) if !info.has_issues || info.archived => {
