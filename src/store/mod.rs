@@ -133,6 +133,20 @@ impl Store {
         Ok(store)
     }
 
+    /// Creates a database with only the first `version` schema steps, as an older release left
+    /// it (for upgrade tests).
+    #[doc(hidden)]
+    pub fn create_at_version(path: &Path, version: usize) -> Result<()> {
+        let mut conn = Connection::open(path)?;
+        for (i, sql) in schema::MIGRATIONS.iter().enumerate().take(version) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
     pub fn open_in_memory() -> Result<Store> {
         Self::init(Connection::open_in_memory()?, false)
     }

@@ -265,3 +265,44 @@ async fn a_closed_ticket_does_not_block_the_others() {
     assert_eq!(report.failed, 0, "{report:?}");
     assert_eq!(state_notes(&env, second).len(), 1);
 }
+
+#[tokio::test]
+async fn a_database_from_the_previous_release_upgrades_and_shares_issues() {
+    let (env, field) = env().await;
+    // What the previous release (schema 12) left: one escalated ticket, its issue, a ledger line.
+    let first = env.ticket("Old escalation", &["escalated"]);
+    let body = format!("Escalated.\n\n<!-- ticket-sync:zendesk={first} -->\n");
+    let n = env.sb.github.add_issue(REPO, "Old escalation", &body, env.sb.github.login());
+    let url = env.sb.github.issue(REPO, n).unwrap().html_url;
+    std::fs::create_dir_all(env.db_path().parent().unwrap()).unwrap();
+    ticket_sync::store::Store::create_at_version(&env.db_path(), 12).unwrap();
+    {
+        let conn = rusqlite::Connection::open(env.db_path()).unwrap();
+        conn.execute(
+            "INSERT INTO mappings (ticket_id, repo, issue_number, issue_id, issue_url, issue_state, created_at, issue_updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'open', '2026-01-01T00:00:00Z', NULL)",
+            rusqlite::params![first as i64, REPO, n as i64, 1000 + n as i64, url],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO ledger (ticket_id, at, event, side, remote_id) VALUES (?1, '2026-01-01T00:00:00Z', 'issue_created', 'github', ?2)",
+            rusqlite::params![first as i64, format!("{REPO}#{n}")],
+        )
+        .unwrap();
+    }
+    let store = env.engine().store;
+    let m = store.mapping(TicketId(first)).unwrap().expect("the old mapping survives the upgrade");
+    assert_eq!((m.issue_number.0, m.linked_by.as_str()), (n, "escalation"));
+    assert_eq!(store.ledger(TicketId(first)).unwrap().len(), 1);
+    drop(store);
+
+    let second = plain(&env, "New ticket, same bug");
+    set_field(&env, field, second, Some(&url));
+    let report = env.escalate().await;
+    assert_eq!((report.created, report.failed), (0, 0), "{report:?}");
+    assert_eq!(env.issues_for(REPO, first), [n], "the old ticket is not escalated again");
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    env.push().await;
+    assert_eq!(state_notes(&env, first).len(), 1);
+    assert_eq!(state_notes(&env, second).len(), 1);
+}
