@@ -1,6 +1,6 @@
-//! Handlers of the issue-comment endpoints: one issue's comments (list, create), one comment,
-//! the repository-wide comment and issue-event lists that pollers use to catch up, and one
-//! issue's event list.
+//! Handlers of the issue-comment endpoints: one issue's comments (list, create), one comment
+//! (get, edit), the repository-wide comment and issue-event lists that pollers use to catch
+//! up, and one issue's event list.
 
 use std::sync::Arc;
 
@@ -54,6 +54,29 @@ pub async fn get_comment(State(s): State<Arc<Shared>>, Path(p): PathMap) -> Answ
     let comment =
         (repo.comments.iter()).find(|c| c.visible && Some(c.id) == id).ok_or_else(|| Reply::not_found(doc))?;
     let wire = Wire { base: &s.base, model: &model };
+    Ok(Reply::ok(wire.comment(repo, comment)))
+}
+
+/// `PATCH …/issues/comments/{id}`: edit a comment's body; 200 with the whole comment.
+///
+/// The checks run in GitHub's order: an unknown (or not yet visible) comment is 404, then the
+/// write refusals creating a comment gets (archived repository, no write access, locked issue),
+/// then the body rules of creating one. The comment keeps its id and `created_at`; its
+/// `updated_at` moves (so the repository-wide `since` list shows it again) and no issue event
+/// is recorded. The secondary write limit applies through the gate, as for every PATCH.
+pub async fn update_comment(State(s): State<Arc<Shared>>, Path(p): PathMap, body: Bytes) -> Answer {
+    let doc = docs::UPDATE_COMMENT;
+    let mut model = s.model.lock().unwrap();
+    let repo = repo_index(&model, &p).ok_or_else(|| Reply::not_found(doc))?;
+    let id: Option<u64> = p.get("comment_id").and_then(|id| id.parse().ok());
+    let comment = (model.repos[repo].comments.iter()).find(|c| c.visible && Some(c.id) == id);
+    let (id, number) = comment.map(|c| (c.id, c.issue_number)).ok_or_else(|| Reply::not_found(doc))?;
+    super::routes::refuse_write(&model.repos[repo], Some(number), doc)?;
+    let text = input::comment_edit(&body)?;
+    model.edit_comment(repo, id, &text, s.now());
+    let wire = Wire { base: &s.base, model: &model };
+    let repo = &model.repos[repo];
+    let comment = repo.comments.iter().find(|c| c.id == id).expect("just edited");
     Ok(Reply::ok(wire.comment(repo, comment)))
 }
 

@@ -130,7 +130,17 @@ pub fn issue_patch(bytes: &[u8]) -> Result<IssuePatch, Reply> {
 
 /// `POST …/issues/{n}/comments`: `{body}` required and non-empty.
 pub fn comment_body(bytes: &[u8]) -> Result<String, Reply> {
-    let doc = docs::CREATE_COMMENT;
+    comment_text(bytes, docs::CREATE_COMMENT)
+}
+
+/// `PATCH …/issues/comments/{id}`: the same `{body}` rules as creating a comment.
+pub fn comment_edit(bytes: &[u8]) -> Result<String, Reply> {
+    comment_text(bytes, docs::UPDATE_COMMENT)
+}
+
+/// A comment's `{body}`: a string (anything else is GitHub's schema 422), non-blank (missing
+/// field 422), at most `MAX_BODY_CHARS` characters.
+fn comment_text(bytes: &[u8], doc: &str) -> Result<String, Reply> {
     let obj = object(bytes, doc)?;
     let body = nullable_string(&obj, "body", doc)?.flatten();
     let body =

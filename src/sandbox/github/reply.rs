@@ -17,6 +17,7 @@ pub mod docs {
     pub const LIST_COMMENTS: &str = "https://docs.github.com/rest/issues/comments#list-issue-comments";
     pub const CREATE_COMMENT: &str = "https://docs.github.com/rest/issues/comments#create-an-issue-comment";
     pub const GET_COMMENT: &str = "https://docs.github.com/rest/issues/comments#get-an-issue-comment";
+    pub const UPDATE_COMMENT: &str = "https://docs.github.com/rest/issues/comments#update-an-issue-comment";
     pub const REPO_COMMENTS: &str = "https://docs.github.com/rest/issues/comments#list-issue-comments-for-a-repository";
     pub const REPO_EVENTS: &str = "https://docs.github.com/rest/issues/events#list-issue-events-for-a-repository";
     pub const ISSUE_EVENTS: &str = "https://docs.github.com/rest/issues/events#list-issue-events";

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::comment_routes::{
     create_comment, get_comment, list_issue_comments, list_issue_events, list_repo_comments, list_repo_events,
+    update_comment,
 };
 use super::query::{paginate, IssueQuery, Params};
 use super::reply::{docs, Answer, Reply};
@@ -33,7 +34,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
             .route(&path("/issues"), get(list_issues).post(create_issue))
             .route(&path("/issues/comments"), get(list_repo_comments))
             .route(&path("/issues/events"), get(list_repo_events))
-            .route(&path("/issues/comments/{comment_id}"), get(get_comment))
+            .route(&path("/issues/comments/{comment_id}"), get(get_comment).patch(update_comment))
             .route(&path("/issues/{number}"), get(get_issue).patch(update_issue))
             .route(&path("/issues/{number}/comments"), get(list_issue_comments).post(create_comment))
             .route(&path("/issues/{number}/events"), get(list_issue_events));

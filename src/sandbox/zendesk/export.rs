@@ -119,7 +119,7 @@ pub(super) fn render(store: &Store, q: &ExportQuery, page: &Page, base: &str) ->
         url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect::<String>()
     );
     let mut body = Map::new();
-    body.insert("tickets".into(), tickets.iter().map(|t| wire::ticket(t, base)).collect());
+    body.insert("tickets".into(), tickets.iter().map(|t| wire::ticket(t, &store.fields, base)).collect());
     body.insert("after_url".into(), json!(after_url));
     body.insert("after_cursor".into(), json!(cursor));
     body.insert("before_url".into(), Value::Null);

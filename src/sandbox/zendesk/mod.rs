@@ -8,6 +8,7 @@
 mod bulk;
 mod comments;
 mod export;
+mod fields;
 mod limits;
 mod routes;
 mod state;
@@ -228,9 +229,53 @@ impl FakeZendesk {
         store.merge(source, target, agent, now);
     }
 
-    /// An agent fills in a custom field on a ticket.
+    /// An agent fills in a custom field on a ticket: an empty field gets a placeholder value
+    /// ("filled"), a filled one keeps its value. The ticket is not touched (use `set_field`
+    /// for an edit the export should show).
     pub fn fill_field(&self, ticket: u64, field_id: u64) {
-        self.store().ticket_mut(ticket).filled_fields.insert(field_id);
+        let mut store = self.store();
+        let ticket = store.ticket_mut(ticket);
+        if !ticket.has_value(field_id) {
+            ticket.custom_fields.insert(field_id, Some("filled".to_string()));
+        }
+    }
+
+    /// Registers an active custom ticket field of Zendesk type `field_type` ("text",
+    /// "textarea", "regexp", "tagger", "checkbox", "integer", …); returns its id. Every
+    /// ticket then renders it in `custom_fields` (null until set).
+    pub fn add_ticket_field(&self, field_type: &str, title: &str) -> u64 {
+        let now = self.now();
+        self.store().add_field(field_type, title, None, now)
+    }
+
+    /// Registers an active `regexp` field whose values must match `regexp`
+    /// (`regexp_for_validation`); an update with a non-matching value is refused with 422.
+    pub fn add_regexp_field(&self, title: &str, regexp: &str) -> u64 {
+        let now = self.now();
+        self.store().add_field("regexp", title, Some(regexp), now)
+    }
+
+    /// An agent edits custom field `field_id` of a ticket in the web UI (`None` or "" clears
+    /// it): the value changes and the ticket is touched, so the export shows it again.
+    /// Panics on an unknown ticket.
+    pub fn set_field(&self, ticket: u64, field_id: u64, value: Option<&str>) {
+        let now = self.now();
+        let mut store = self.store();
+        let ticket = store.ticket_mut(ticket);
+        let value = value.filter(|v| !v.is_empty()).map(str::to_string);
+        ticket.custom_fields.insert(field_id, value);
+        ticket.touch(now);
+    }
+
+    /// The ticket's value of custom field `field_id`; `None` when empty or the ticket is unknown.
+    pub fn field_value(&self, ticket: u64, field_id: u64) -> Option<String> {
+        self.store().tickets.get(&ticket).and_then(|t| t.custom_fields.get(&field_id).cloned().flatten())
+    }
+
+    /// The ticket's tags as stored (lower-cased, deduplicated), the same list as
+    /// `ticket(id).tags`; empty for an unknown ticket.
+    pub fn tags(&self, ticket: u64) -> Vec<String> {
+        self.ticket(ticket).map(|t| t.tags).unwrap_or_default()
     }
 
     /// Counts `n` updates of ticket `id` against its per-ticket budget (30 per 10 minutes), as

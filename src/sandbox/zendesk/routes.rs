@@ -18,7 +18,7 @@ use serde_json::json;
 use super::limits::Budget;
 use super::state::Store;
 use super::wire::{self, json_response, too_many_requests, ApiError};
-use super::{comments, export, update};
+use super::{comments, export, fields, update};
 use crate::sandbox::common::{frontdoor, Clock, Frontdoor};
 
 /// Everything the handlers share.
@@ -55,6 +55,7 @@ pub(super) fn router(shared: Arc<Shared>, door: Arc<Frontdoor>) -> Router {
         .route("/api/v2/tickets/{id}", get(show_ticket).put(update_ticket))
         .route("/api/v2/tickets/{id}/comments.json", get(list_comments))
         .route("/api/v2/tickets/{id}/comments", get(list_comments))
+        .route("/api/v2/ticket_fields/{id}", get(show_ticket_field))
         .route("/api/v2/users/{id}", get(show_user))
         .route("/api/v2/organizations/{id}", get(show_organization))
         .fallback(unknown_endpoint)
@@ -133,7 +134,7 @@ async fn show_ticket(State(shared): State<Arc<Shared>>, Path(id): Path<String>) 
     let id = record_id(&id)?;
     let store = shared.store.lock().unwrap();
     let ticket = store.live_ticket(id).ok_or_else(ApiError::not_found)?;
-    Ok(json_response(StatusCode::OK, &json!({"ticket": wire::ticket(ticket, &shared.base_url)})))
+    Ok(json_response(StatusCode::OK, &json!({"ticket": wire::ticket(ticket, &store.fields, &shared.base_url)})))
 }
 
 async fn update_ticket(
@@ -162,7 +163,7 @@ async fn update_ticket(
     } else {
         match update::apply(&mut store, id, &input, now, &shared.base_url) {
             Ok(audit) => {
-                let ticket = wire::ticket(&store.tickets[&id], &shared.base_url);
+                let ticket = wire::ticket(&store.tickets[&id], &store.fields, &shared.base_url);
                 json_response(StatusCode::OK, &json!({"ticket": ticket, "audit": audit}))
             }
             Err(e) => e.into_response(),
@@ -209,4 +210,11 @@ async fn show_organization(State(shared): State<Arc<Shared>>, Path(id): Path<Str
     let store = shared.store.lock().unwrap();
     let org = store.organizations.get(&id).ok_or_else(ApiError::not_found)?;
     Ok(json_response(StatusCode::OK, &json!({"organization": wire::organization(org, &shared.base_url)})))
+}
+
+async fn show_ticket_field(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = record_id(&id)?;
+    let store = shared.store.lock().unwrap();
+    let field = store.fields.get(&id).ok_or_else(ApiError::not_found)?;
+    Ok(json_response(StatusCode::OK, &json!({"ticket_field": fields::render(field, &shared.base_url)})))
 }

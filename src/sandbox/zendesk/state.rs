@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
+use super::fields::{Fields, TicketField, FIELD_TYPES};
 use super::limits::Limits;
 use super::NewTicket;
 
@@ -71,11 +72,16 @@ pub(super) struct Ticket {
     pub updated_at: DateTime<Utc>,
     pub generated_timestamp: i64,
     pub comments: Vec<Comment>,
-    /// Custom fields an agent has filled in (ids only; values are not modelled).
-    pub filled_fields: std::collections::BTreeSet<u64>,
+    /// Custom field values by field id; `None` (or no entry) is an empty field.
+    pub custom_fields: BTreeMap<u64, Option<String>>,
 }
 
 impl Ticket {
+    /// Whether custom field `field_id` holds a non-empty value.
+    pub fn has_value(&self, field_id: u64) -> bool {
+        self.custom_fields.get(&field_id).is_some_and(|v| v.as_deref().is_some_and(|v| !v.is_empty()))
+    }
+
     /// Record a change: the export matches on `generated_timestamp`, so every change must
     /// move it, or the daemon would never see the ticket again.
     pub fn touch(&mut self, now: DateTime<Utc>) {
@@ -109,6 +115,8 @@ pub(super) struct Store {
     pub limits: Limits,
     /// Ticket fields the account requires before a ticket may be solved: (field id, title).
     pub required_to_solve: Vec<(u64, String)>,
+    /// The account's custom ticket fields.
+    pub fields: Fields,
 }
 
 /// Zendesk timestamps have whole-second precision.
@@ -140,6 +148,7 @@ impl Store {
             tickets: BTreeMap::new(),
             limits: Limits::default(),
             required_to_solve: Vec::new(),
+            fields: Fields::new(),
         };
         let name = bot_email.split('@').next().unwrap_or("api").to_string();
         store.bot_user_id = store.add_user(&name, bot_email, None, "admin", now);
@@ -182,6 +191,26 @@ impl Store {
         id
     }
 
+    /// Registers an active custom ticket field; returns its id.
+    pub fn add_field(&mut self, field_type: &str, title: &str, regexp: Option<&str>, now: DateTime<Utc>) -> u64 {
+        assert!(FIELD_TYPES.contains(&field_type), "sandbox: unknown Zendesk field type {field_type:?}");
+        if let Some(pattern) = regexp {
+            assert!(regex::Regex::new(pattern).is_ok(), "sandbox: invalid regexp_for_validation {pattern:?}");
+        }
+        let id = self.alloc_id();
+        let field = TicketField {
+            id,
+            field_type: field_type.to_string(),
+            title: title.to_string(),
+            regexp: regexp.map(str::to_string),
+            active: true,
+            position: 9999 + self.fields.len() as u64,
+            created_at: whole_seconds(now),
+        };
+        self.fields.insert(id, field);
+        id
+    }
+
     /// Create a ticket whose description is its first public comment, by the requester.
     pub fn add_ticket(&mut self, t: NewTicket, now: DateTime<Utc>) -> u64 {
         let id = t.id.unwrap_or(self.next_ticket_id);
@@ -206,7 +235,7 @@ impl Store {
             updated_at: stamp,
             generated_timestamp: stamp.timestamp(),
             comments: Vec::new(),
-            filled_fields: Default::default(),
+            custom_fields: BTreeMap::new(),
         };
         self.tickets.insert(id, ticket);
         let first = CommentInput {

@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use super::state::{normalize_tags, whole_seconds, CommentInput, Store, PRIORITIES, STATUSES};
+use super::fields;
+use super::state::{normalize_tags, whole_seconds, CommentInput, Store, Ticket, PRIORITIES, STATUSES};
 use super::wire::{self, ApiError};
 
 /// Keys the real `TicketUpdateInput` permits, plus the tag helpers the update accepts.
@@ -89,6 +90,8 @@ struct Patch {
     tags: Option<Vec<String>>,
     additional_tags: Vec<String>,
     remove_tags: Vec<String>,
+    /// Values for known, active custom fields, in request order (`None` clears).
+    custom_fields: fields::Values,
     comment: Option<CommentInput>,
 }
 
@@ -98,6 +101,13 @@ fn reject(details: &mut Details, field: &str, description: String) {
     let list = details.entry(field.to_string()).or_insert_with(|| json!([]));
     if let Value::Array(list) = list {
         list.push(json!({ "description": description }));
+    }
+}
+
+fn push_base(details: &mut Details, error: Value) {
+    let list = details.entry("base".to_string()).or_insert_with(|| json!([]));
+    if let Value::Array(list) = list {
+        list.push(error);
     }
 }
 
@@ -181,6 +191,16 @@ fn parse_patch(input: &Map<String, Value>, store: &Store) -> Result<Patch, ApiEr
                 Err(()) => reject(&mut details, key, "Tags: must be a list of strings".into()),
             },
             "comment" => patch.comment = parse_comment(value, store, &mut details),
+            "custom_fields" => match fields::parse_update(value, &store.fields) {
+                Ok((set, errors)) => {
+                    patch.custom_fields = set;
+                    for error in errors {
+                        push_base(&mut details, error);
+                    }
+                }
+                // FACT (assumed): a `custom_fields` that is not a list of objects is refused.
+                Err(()) => reject(&mut details, "custom_fields", "Custom fields: is invalid".into()),
+            },
             // Permitted fields the sandbox does not model are accepted and left alone.
             _ => {}
         }
@@ -210,7 +230,7 @@ fn check_required_to_solve(store: &Store, id: u64, patch: &Patch) -> Result<(), 
     let missing: Vec<Value> = store
         .required_to_solve
         .iter()
-        .filter(|(field, _)| !ticket.filled_fields.contains(field))
+        .filter(|(field, _)| !filled_after(ticket, patch, *field))
         .map(|(field, title)| {
             json!({
                 "ticket_field_type": "FieldTagger",
@@ -226,6 +246,14 @@ fn check_required_to_solve(store: &Store, id: u64, patch: &Patch) -> Result<(), 
     let mut details = Details::new();
     details.insert("base".into(), Value::Array(missing));
     Err(ApiError::record_invalid(details))
+}
+
+/// Whether custom field `field` holds a value once `patch` is applied.
+fn filled_after(ticket: &Ticket, patch: &Patch, field: u64) -> bool {
+    match patch.custom_fields.iter().rev().find(|(id, _)| *id == field) {
+        Some((_, value)) => value.as_deref().is_some_and(|v| !v.is_empty()),
+        None => ticket.has_value(field),
+    }
 }
 
 /// `safe_update` with a stale `updated_stamp` is refused so concurrent writers notice.
@@ -306,11 +334,11 @@ fn final_tags(current: &[String], patch: &Patch) -> Vec<String> {
 }
 
 /// (field, previous, new) for each field the patch actually changes.
-fn changes(store: &mut Store, id: u64, patch: &Patch) -> Vec<(&'static str, Value, Value)> {
+fn changes(store: &mut Store, id: u64, patch: &Patch) -> Vec<(String, Value, Value)> {
     let t = store.ticket_mut(id);
     let mut out = Vec::new();
-    let mut diff = |field, before: Value, after: Option<Value>| match after {
-        Some(after) if after != before => out.push((field, before, after)),
+    let mut diff = |field: &str, before: Value, after: Option<Value>| match after {
+        Some(after) if after != before => out.push((field.to_string(), before, after)),
         _ => {}
     };
     diff("subject", json!(t.subject), patch.subject.as_ref().map(|s| json!(s)));
@@ -319,12 +347,22 @@ fn changes(store: &mut Store, id: u64, patch: &Patch) -> Vec<(&'static str, Valu
     diff("type", json!(t.ticket_type), patch.ticket_type.as_ref().map(|p| json!(p)));
     diff("external_id", json!(t.external_id), patch.external_id.as_ref().map(|p| json!(p)));
     diff("tags", json!(t.tags), Some(json!(final_tags(&t.tags, patch))));
+    // A custom field's change event names the field by its id.
+    let mut values = t.custom_fields.clone();
+    for (field, value) in &patch.custom_fields {
+        let before = json!(values.get(field).cloned().flatten());
+        diff(&field.to_string(), before, Some(json!(value)));
+        values.insert(*field, value.clone());
+    }
     out
 }
 
 fn apply_fields(store: &mut Store, id: u64, patch: Patch, now: DateTime<Utc>, changed: bool) {
     let t = store.ticket_mut(id);
     t.tags = final_tags(&t.tags, &patch);
+    for (field, value) in patch.custom_fields {
+        t.custom_fields.insert(field, value);
+    }
     if let Some(subject) = patch.subject {
         t.subject = subject;
     }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::fields::Fields;
 use super::state::{Attachment, Comment, Organization, Ticket, User};
 
 /// Zendesk's timestamp format: ISO 8601, UTC, whole seconds, `Z` suffix.
@@ -19,7 +20,9 @@ fn via(channel: &str) -> Value {
     json!({"channel": channel, "source": {"from": {}, "to": {}, "rel": null}})
 }
 
-pub(super) fn ticket(t: &Ticket, base: &str) -> Value {
+/// A ticket with its values for every active custom field of the account (`fields`).
+pub(super) fn ticket(t: &Ticket, fields: &Fields, base: &str) -> Value {
+    let custom_fields = super::fields::ticket_values(t, fields);
     json!({
         "url": format!("{base}/api/v2/tickets/{}.json", t.id),
         "id": t.id,
@@ -49,8 +52,9 @@ pub(super) fn ticket(t: &Ticket, base: &str) -> Value {
         "is_public": t.comments.iter().any(|c| c.public),
         "due_at": null,
         "tags": t.tags,
-        "custom_fields": [],
-        "fields": [],
+        // The real API sends the same list under both names.
+        "fields": custom_fields,
+        "custom_fields": custom_fields,
         "satisfaction_rating": null,
         "sharing_agreement_ids": [],
         "custom_status_id": null,

@@ -122,3 +122,129 @@ async fn an_unpublished_comment_appears_later_with_its_own_id_and_time() {
     let created = h.gh.comments(REPO, n).into_iter().find(|c| c.id == late).unwrap().created_at;
     assert_eq!(list[0]["created_at"], json!(super::super::wire::ts(created)));
 }
+
+#[tokio::test]
+async fn editing_a_comment_is_200_keeps_id_and_created_at_and_shows_in_since_again() {
+    let h = harness().await;
+    let n = h.create_issue("typo").await;
+    let created = body(h.post(&format!("/repos/{REPO}/issues/{n}/comments"), json!({"body": "Fixd"})).await).await;
+    let id = created["id"].as_u64().unwrap();
+    let events_before = body(h.get(&format!("/repos/{REPO}/issues/{n}/events")).await).await;
+    let issue_before = h.gh.issue(REPO, n).unwrap();
+    h.advance(120);
+    let since = super::super::wire::ts(h.clock.now() - chrono::Duration::seconds(10));
+    let since_path = format!("/repos/{REPO}/issues/comments?since={since}");
+    assert!(ids(&body(h.get(&since_path).await).await).is_empty());
+
+    let url = format!("/repos/{REPO}/issues/comments/{id}");
+    let resp = h.patch(&url, json!({"body": "Fixed"})).await;
+    assert_eq!(resp.status(), 200);
+    let edited = body(resp).await;
+    assert_eq!(edited["id"], json!(id));
+    assert_eq!(edited["body"], json!("Fixed"));
+    assert_eq!(edited["created_at"], created["created_at"]);
+    assert_ne!(edited["updated_at"], created["updated_at"]);
+    assert!(is_github_timestamp(&edited["updated_at"]));
+    let same_shape = ["node_id", "url", "html_url", "issue_url", "user", "author_association"];
+    for key in same_shape {
+        assert_eq!(edited[key], created[key], "{key}");
+    }
+    assert_eq!(body(h.get(&url).await).await, edited, "GET shows the edit");
+    assert_eq!(ids(&body(h.get(&since_path).await).await), [id], "the edit re-enters the since list");
+    assert_eq!(body(h.get(&format!("/repos/{REPO}/issues/{n}/events")).await).await, events_before, "no event");
+    let stored = h.gh.comments(REPO, n);
+    assert_eq!((stored.len(), stored[0].body.as_str()), (1, "Fixed"));
+    assert_eq!(h.gh.issue(REPO, n).unwrap().comments, issue_before.comments);
+    let by_id = h.patch(&format!("/repositories/{}/issues/comments/{id}", h.repo_id), json!({"body": "Fixed!"})).await;
+    assert_eq!(by_id.status(), 200, "the repository-id form answers too");
+    let logged = h.gh.door.log.count(|e| e.method == Method::PATCH && e.path == url && e.status == 200);
+    assert_eq!(logged, 1, "the request log records the edit");
+}
+
+#[tokio::test]
+async fn editing_an_unknown_or_unpublished_comment_is_404_basic_error() {
+    let h = harness().await;
+    let n = h.create_issue("x").await;
+    let hidden = h.gh.add_unpublished_comment(REPO, n, "alice", "lagging");
+    for path in [
+        format!("/repos/{REPO}/issues/comments/999999999"),
+        format!("/repos/{REPO}/issues/comments/{hidden}"),
+        format!("/repos/{REPO}/issues/comments/abc"),
+        format!("/repos/acme/nope/issues/comments/{hidden}"),
+    ] {
+        let resp = h.patch(&path, json!({"body": "edit"})).await;
+        assert_eq!(resp.status(), 404, "{path}");
+        let expected = json!({
+            "message": "Not Found",
+            "documentation_url": "https://docs.github.com/rest/issues/comments#update-an-issue-comment",
+            "status": "404",
+        });
+        assert_eq!(body(resp).await, expected, "{path}");
+    }
+    assert_eq!(h.gh.comments(REPO, n)[0].body, "lagging");
+}
+
+#[tokio::test]
+async fn editing_a_comment_without_a_string_body_or_over_65536_chars_is_422() {
+    let h = harness().await;
+    let n = h.create_issue("x").await;
+    let id = h.gh.add_comment(REPO, n, "ticket-sync-bot", "original");
+    let path = format!("/repos/{REPO}/issues/comments/{id}");
+    let expected = json!([{"resource": "IssueComment", "code": "missing_field", "field": "body"}]);
+    for missing in [json!({}), json!({"body": null}), json!({"body": "  "})] {
+        let resp = h.patch(&path, missing.clone()).await;
+        assert_eq!(resp.status(), 422, "{missing}");
+        let answer = body(resp).await;
+        assert_eq!(answer["message"], "Validation Failed");
+        assert_eq!(answer["errors"], expected, "{missing}");
+    }
+    let not_string = h.patch(&path, json!({"body": 42})).await;
+    assert_eq!(not_string.status(), 422);
+    let message = body(not_string).await["message"].as_str().unwrap().to_string();
+    assert!(message.starts_with("Invalid request."), "{message}");
+    let long = h.patch(&path, json!({"body": "y".repeat(65_537)})).await;
+    assert_eq!(long.status(), 422);
+    assert_eq!(body(long).await["errors"][0]["code"], "custom");
+    let at_cap = h.patch(&path, json!({"body": "y".repeat(65_536)})).await;
+    assert_eq!(at_cap.status(), 200, "65536 characters are allowed");
+    assert_eq!(h.gh.comments(REPO, n)[0].body.len(), 65_536);
+}
+
+#[tokio::test]
+async fn editing_a_comment_meets_the_same_refusals_as_creating_one() {
+    let h = harness().await;
+    let n = h.create_issue("x").await;
+    let id = h.gh.add_comment(REPO, n, "ticket-sync-bot", "original");
+    let path = format!("/repos/{REPO}/issues/comments/{id}");
+    let edit = || h.patch(&path, json!({"body": "changed"}));
+
+    h.gh.set_archived(REPO, true);
+    let archived = edit().await;
+    assert_eq!(archived.status(), 403);
+    assert_eq!(body(archived).await["message"], "Repository was archived so is read-only.");
+    h.gh.set_archived(REPO, false);
+
+    h.gh.set_writes_denied(REPO, true);
+    let denied = edit().await;
+    assert_eq!(denied.status(), 403);
+    assert_eq!(body(denied).await["message"], "Resource not accessible by personal access token");
+    h.gh.set_writes_denied(REPO, false);
+
+    h.gh.set_write_limit_per_minute(Some(0));
+    let limited = edit().await;
+    assert_eq!(limited.status(), 403);
+    assert_eq!(header(&limited, "retry-after").as_deref(), Some("60"));
+    h.gh.set_write_limit_per_minute(None);
+
+    h.gh.set_rate_limit_remaining(0);
+    let exhausted = edit().await;
+    assert_eq!(exhausted.status(), 403);
+    assert!(body(exhausted).await["message"].as_str().unwrap().starts_with("API rate limit exceeded"));
+    h.advance(3601);
+
+    h.gh.lock_issue(REPO, n);
+    let locked = edit().await;
+    assert_eq!(locked.status(), 403);
+    assert!(header(&locked, "retry-after").is_none());
+    assert_eq!(h.gh.comments(REPO, n)[0].body, "original", "no refused edit was applied");
+}

@@ -3,6 +3,7 @@
 
 mod comments;
 mod export;
+mod fields;
 mod tickets;
 
 use std::sync::Arc;
