@@ -422,7 +422,13 @@ fn forward(cx: &Ctx, f: Option<&raw::RawForward>) -> Result<Forward, ConfigError
 fn linking(cx: &Ctx, l: Option<&raw::S<raw::RawLinking>>) -> Result<Option<Linking>, ConfigError> {
     let Some(l) = l else { return Ok(None) };
     let field_id = match l.get_ref().field_id.as_ref() {
-        None => return cx.err(l.span(), "linking.field_id", "is required: the id of the Zendesk ticket field (text or regexp) that holds the linked issue"),
+        None => {
+            return cx.err(
+                l.span(),
+                "linking.field_id",
+                "is required: the id of the Zendesk ticket field (text or regexp) that holds the linked issue",
+            )
+        }
         Some(v) if *v.get_ref() > 0 => *v.get_ref() as u64,
         Some(v) => return cx.err(v.span(), "linking.field_id", "must be a positive Zendesk ticket field id"),
     };

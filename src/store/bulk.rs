@@ -50,6 +50,7 @@ mod tests {
                     body: None,
                     updated_at: Some(Utc::now()),
                     closed_by: None,
+                    is_pull_request: false,
                 };
                 (TicketId(10 + n), issue)
             })

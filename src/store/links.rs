@@ -242,7 +242,13 @@ impl Store {
     }
 
     /// The comment is up to date: its id and what it says.
-    pub fn record_impact(&self, repo: &RepoName, number: IssueNumber, comment_id: Option<u64>, digest: &str) -> Result<()> {
+    pub fn record_impact(
+        &self,
+        repo: &RepoName,
+        number: IssueNumber,
+        comment_id: Option<u64>,
+        digest: &str,
+    ) -> Result<()> {
         self.conn().execute(
             "UPDATE impacts SET comment_id = COALESCE(?3, comment_id), body_digest = ?4, dirty = 0, attempts = 0
              WHERE repo = ?1 AND issue_number = ?2",

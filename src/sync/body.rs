@@ -197,6 +197,7 @@ mod tests {
             tags: vec![],
             organization: Some("Acme | Corp".into()),
             updated_at: None,
+            fields: Vec::new(),
         }
     }
 

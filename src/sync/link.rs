@@ -99,11 +99,7 @@ impl Change {
 
 /// The issue an agent named, when the ticket may be linked to it; otherwise why not, for the
 /// agent. Errors that may pass (a 5xx, a rate limit) fail the ticket for a retry instead.
-async fn linkable(
-    engine: &Engine,
-    repo: &RepoName,
-    number: IssueNumber,
-) -> Result<Result<Issue, String>, ItemError> {
+async fn linkable(engine: &Engine, repo: &RepoName, number: IssueNumber) -> Result<Result<Issue, String>, ItemError> {
     let allowed = engine.rules.routes.iter().any(|r| &r.repo == repo)
         || engine.rules.linking.as_ref().is_some_and(|l| l.repos.contains(repo));
     if !allowed {
@@ -121,7 +117,9 @@ async fn linkable(
         Ok(issue) => issue,
         Err(ApiError::Moved { location: Some(location), .. }) => match engine.github.locate_moved(&location).await? {
             Some(issue) => return Box::pin(linkable(engine, &issue.repo.clone(), issue.number)).await,
-            None => return Ok(Err(format!("{repo}#{number} was moved where ticket-sync cannot follow; use its new link"))),
+            None => {
+                return Ok(Err(format!("{repo}#{number} was moved where ticket-sync cannot follow; use its new link")))
+            }
         },
         Err(ApiError::NotFound { .. } | ApiError::Gone { .. }) => {
             return Ok(Err(format!("{repo}#{number} does not exist (or was deleted)")))

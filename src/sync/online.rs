@@ -38,7 +38,10 @@ pub async fn online_check(engine: &Engine) -> bool {
             }
             Ok(Some(f)) if !f.active => {
                 ok = false;
-                println!("FAIL  linking.field_id: field {id} (\"{}\") is inactive; activate it in Admin Center", f.title);
+                println!(
+                    "FAIL  linking.field_id: field {id} (\"{}\") is inactive; activate it in Admin Center",
+                    f.title
+                );
             }
             Ok(Some(f)) => println!("ok    linking.field_id: field {id} (\"{}\", {})", f.title, f.kind),
             Ok(None) => {

@@ -271,7 +271,13 @@ fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
                 c.html_url,
                 body::push_note_marker(&key)
             );
-            PushAction { event_key: key, order: (c.created_at.unwrap_or_default(), 0, c.id), text, status: None, closes: None }
+            PushAction {
+                event_key: key,
+                order: (c.created_at.unwrap_or_default(), 0, c.id),
+                text,
+                status: None,
+                closes: None,
+            }
         })
         .collect()
 }

@@ -89,6 +89,7 @@ labels = ["support"]
             tags: tags.iter().map(|s| s.to_string()).collect(),
             organization: None,
             updated_at: None,
+            fields: Vec::new(),
         }
     }
 

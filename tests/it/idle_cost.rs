@@ -60,6 +60,7 @@ async fn seeded() -> Env {
                 body: None,
                 updated_at: Some(v.updated_at),
                 closed_by: None,
+                is_pull_request: false,
             };
             links.push((TicketId(*id), issue));
         }

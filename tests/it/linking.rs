@@ -235,10 +235,16 @@ async fn a_fan_out_interrupted_midway_writes_each_note_once() {
     env.escalate().await;
     env.sb.github.close_issue(REPO, n, "completed", "alice");
     // The second ticket's update is carried out but its answer lost; the third fails outright.
-    env.sb.zendesk.door.faults.push(FaultRule::new(Some(Method::PUT), &format!("/tickets/{}", others[0]), Fault::LoseResponse));
-    env.sb.zendesk.door.faults.push(
-        FaultRule::new(Some(Method::PUT), &format!("/tickets/{}", others[1]), Fault::Status(500)).times(50),
-    );
+    env.sb.zendesk.door.faults.push(FaultRule::new(
+        Some(Method::PUT),
+        &format!("/tickets/{}", others[0]),
+        Fault::LoseResponse,
+    ));
+    env.sb
+        .zendesk
+        .door
+        .faults
+        .push(FaultRule::new(Some(Method::PUT), &format!("/tickets/{}", others[1]), Fault::Status(500)).times(50));
     let report = env.push().await;
     assert!(report.failed >= 1, "{report:?}");
     env.sb.zendesk.door.faults.clear();

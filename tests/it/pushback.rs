@@ -167,6 +167,7 @@ async fn an_idle_pass_over_2000_mapped_issues_costs_two_requests_per_repo() {
             body: None,
             updated_at: Some(view.updated_at),
             closed_by: None,
+            is_pull_request: false,
         };
         store.insert_mapping(TicketId(ticket), &issue).unwrap();
         tickets.push((ticket, n));
