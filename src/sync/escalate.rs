@@ -17,7 +17,7 @@ use super::route::{decide, Decision};
 use super::{body, guard, identity};
 use super::{settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
-use crate::domain::{Issue, RepoName, Ticket, TicketId};
+use crate::domain::{Issue, RepoName, Stage, Ticket, TicketId};
 use crate::github::WRITE_ENDPOINT;
 use crate::http::{ApiError, ForbiddenScope, Service};
 use crate::ratelimit::Scope;
@@ -26,7 +26,7 @@ use crate::zendesk::TicketComment;
 
 const CURSOR: &str = "zendesk_export";
 /// The failures this pass records and clears.
-const STAGE: &str = "escalate";
+const STAGE: Stage = Stage::Escalate;
 /// How far before an intent's time to look for an issue an earlier attempt may have created.
 const RECONCILE_MARGIN_MINUTES: i64 = 10;
 /// GitHub requests kept back from new escalations for push-back when the budget runs low.
