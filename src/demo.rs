@@ -154,7 +154,10 @@ fn print_table(sb: &Sandbox, db: &Path, ids: &[u64]) -> anyhow::Result<()> {
         let (issue, state) = match store.mapping(crate::domain::TicketId(*id))? {
             Some(m) => {
                 let live = sb.github.issue(&m.repo.to_string(), m.issue_number.0);
-                (format!("{}#{}", m.repo, m.issue_number), live.map(|i| i.state).unwrap_or(m.issue_state))
+                (
+                    format!("{}#{}", m.repo, m.issue_number),
+                    live.map(|i| i.state).unwrap_or_else(|| m.issue_state.to_string()),
+                )
             }
             None => ("-".to_string(), "-".to_string()),
         };

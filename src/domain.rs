@@ -86,6 +86,216 @@ impl fmt::Display for RepoName {
     }
 }
 
+/// Defines a closed set of names read from a remote or the store: `as_str` gives the text kept
+/// in the store and in JSON (unchanged from when these were strings); any other text is kept
+/// in `Other`, so an unknown value from a server never fails decoding.
+macro_rules! named_set {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(from = "String", into = "String")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+            /// A value this version does not know, kept as it was read.
+            Other(String),
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)*
+                    $name::Other(s) => s,
+                }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                match s {
+                    $($text => $name::$variant,)*
+                    _ => $name::Other(s.to_string()),
+                }
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                match $name::from(s.as_str()) {
+                    $name::Other(_) => $name::Other(s),
+                    known => known,
+                }
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                match v {
+                    $name::Other(s) => s,
+                    known => known.as_str().to_string(),
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = std::convert::Infallible;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Ok($name::from(s))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_set! {
+    /// A Zendesk ticket's status.
+    TicketStatus {
+        New = "new",
+        Open = "open",
+        Pending = "pending",
+        Hold = "hold",
+        Solved = "solved",
+        Closed = "closed",
+        Deleted = "deleted",
+    }
+}
+
+named_set! {
+    /// Why a GitHub issue is in its state (`state_reason`).
+    StateReason {
+        Completed = "completed",
+        NotPlanned = "not_planned",
+        Duplicate = "duplicate",
+        Reopened = "reopened",
+    }
+}
+
+named_set! {
+    /// The kind of an issue event (`event` in GitHub's event lists); the planner acts on close
+    /// and reopen only.
+    EventKind {
+        Closed = "closed",
+        Reopened = "reopened",
+        Transferred = "transferred",
+    }
+}
+
+/// A GitHub issue's state. GitHub knows only these two; any other text is taken as open (the
+/// planner only ever asked whether an issue was closed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "&'static str")]
+pub enum IssueState {
+    Open,
+    Closed,
+}
+
+impl IssueState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueState::Open => "open",
+            IssueState::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        if s == "closed" {
+            IssueState::Closed
+        } else {
+            IssueState::Open
+        }
+    }
+}
+
+impl From<String> for IssueState {
+    fn from(s: String) -> Self {
+        IssueState::parse(&s)
+    }
+}
+
+impl From<&str> for IssueState {
+    fn from(s: &str) -> Self {
+        IssueState::parse(s)
+    }
+}
+
+impl From<IssueState> for &'static str {
+    fn from(s: IssueState) -> &'static str {
+        s.as_str()
+    }
+}
+
+impl fmt::Display for IssueState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The stage of a ticket's work a failure is kept for (`failures.stage`): one per pass that
+/// records failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    Escalate,
+    Push,
+    Forward,
+}
+
+impl Stage {
+    /// The text the store keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Escalate => "escalate",
+            Stage::Push => "push",
+            Stage::Forward => "forward",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A moment on a remote service's clock (its `Date` header), as opposed to this host's
+/// `Utc::now()`: only such a moment may be compared with the service's own timestamps
+/// (`ApiStats::service_time` makes one from a host time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServiceTime(DateTime<Utc>);
+
+impl ServiceTime {
+    /// A host time moved onto the service's clock by its known offset.
+    pub fn shifted(host_time: DateTime<Utc>, offset: chrono::Duration) -> Self {
+        ServiceTime(host_time + offset)
+    }
+
+    /// A host time taken as it is, where the service's clock is unknown or being off by the
+    /// clocks' skew is accepted (each use says why).
+    pub fn assume_host(host_time: DateTime<Utc>) -> Self {
+        ServiceTime(host_time)
+    }
+
+    /// A time the service stamped (one of its own timestamps).
+    pub fn stamped(at: DateTime<Utc>) -> Self {
+        ServiceTime(at)
+    }
+
+    /// The moment as a plain time, to compare with or store beside the service's timestamps.
+    pub fn utc(self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+impl std::ops::Sub<chrono::Duration> for ServiceTime {
+    type Output = ServiceTime;
+    fn sub(self, d: chrono::Duration) -> ServiceTime {
+        ServiceTime(self.0 - d)
+    }
+}
+
 /// One attachment on a ticket, as a link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
@@ -99,7 +309,7 @@ pub struct Ticket {
     pub id: TicketId,
     pub subject: String,
     pub description: String,
-    pub status: String,
+    pub status: TicketStatus,
     pub priority: Option<String>,
     pub tags: Vec<String>,
     pub organization: Option<String>,
@@ -135,8 +345,8 @@ pub struct Issue {
     pub number: IssueNumber,
     pub id: u64,
     pub html_url: String,
-    pub state: String,
-    pub state_reason: Option<String>,
+    pub state: IssueState,
+    pub state_reason: Option<StateReason>,
     pub body: Option<String>,
     pub updated_at: Option<DateTime<Utc>>,
     pub closed_by: Option<String>,
@@ -156,6 +366,24 @@ mod tests {
         for bad in ["acme", "acme/", "/x", "a/b/c", "ac me/x", "acme/..", ""] {
             assert!(bad.parse::<RepoName>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn closed_sets_keep_their_text_and_unknown_values() {
+        for s in ["new", "open", "pending", "hold", "solved", "closed", "deleted", "archived"] {
+            assert_eq!(TicketStatus::from(s).as_str(), s);
+        }
+        assert_eq!(TicketStatus::from("solved"), TicketStatus::Solved);
+        assert_eq!(EventKind::from("labeled"), EventKind::Other("labeled".into()));
+        assert_eq!(StateReason::from("not_planned"), StateReason::NotPlanned);
+        let t: Ticket = serde_json::from_str(
+            r#"{"id":1,"subject":"s","description":"d","status":"someday","priority":null,"tags":[],"organization":null,"updated_at":null}"#,
+        )
+        .unwrap();
+        assert_eq!(t.status, TicketStatus::Other("someday".into()));
+        assert_eq!(serde_json::to_value(&t).unwrap()["status"], "someday");
+        assert_eq!(serde_json::to_value(IssueState::Closed).unwrap(), "closed");
+        assert_eq!(serde_json::to_value(Some(StateReason::Completed)).unwrap(), "completed");
     }
 }
 
@@ -181,8 +409,8 @@ pub struct ListedIssue {
     pub number: IssueNumber,
     pub id: u64,
     pub html_url: String,
-    pub state: String,
-    pub state_reason: Option<String>,
+    pub state: IssueState,
+    pub state_reason: Option<StateReason>,
     pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
     pub closed_by: Option<String>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -192,18 +420,18 @@ pub struct ListedIssue {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssueEvent {
     pub id: u64,
-    pub kind: String,
+    pub kind: EventKind,
     pub actor: Option<String>,
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub state_reason: Option<String>,
+    pub state_reason: Option<StateReason>,
     pub issue_number: IssueNumber,
 }
 
 /// The issue state a push pass saw, to store on the mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeenState {
-    pub state: String,
-    pub state_reason: Option<String>,
+    pub state: IssueState,
+    pub state_reason: Option<StateReason>,
     pub closed_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -279,8 +507,8 @@ pub struct Mapping {
     pub issue_number: IssueNumber,
     pub issue_id: u64,
     pub issue_url: String,
-    pub issue_state: String,
-    pub state_reason: Option<String>,
+    pub issue_state: IssueState,
+    pub state_reason: Option<StateReason>,
     pub link_state: LinkState,
     pub created_at: DateTime<Utc>,
     pub issue_updated_at: Option<DateTime<Utc>>,

@@ -12,6 +12,7 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use tokio::time::Instant;
 use tracing::warn;
 
+use crate::domain::ServiceTime;
 pub use crate::domain::{RateBudget, Service};
 use crate::limits::{chrono_secs, until, Limits, Target};
 use crate::ratelimit::{retry_delay, CallBudget, Scope};
@@ -195,8 +196,8 @@ impl ApiStats {
 
     /// A moment of this host's clock on `service`'s clock, for comparing with the service's
     /// own timestamps; `None` before any answer of the service was read.
-    pub fn service_time(&self, service: Service, host_time: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.inner.lock().unwrap().clock_offsets.get(&service).map(|offset| host_time + *offset)
+    pub fn service_time(&self, service: Service, host_time: DateTime<Utc>) -> Option<ServiceTime> {
+        self.inner.lock().unwrap().clock_offsets.get(&service).map(|offset| ServiceTime::shifted(host_time, *offset))
     }
 
     /// Calls `beat` on every answer from now on.

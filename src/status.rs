@@ -184,7 +184,7 @@ pub fn render_text(r: &StatusReport) -> String {
     let mut out = format!("database: {}\n", r.database);
     let mut by_repo: BTreeMap<(String, String), usize> = BTreeMap::new();
     for m in &r.mappings {
-        *by_repo.entry((m.repo.to_string(), m.issue_state.clone())).or_default() += 1;
+        *by_repo.entry((m.repo.to_string(), m.issue_state.to_string())).or_default() += 1;
     }
     out.push_str(&format!("\nmappings: {} active, {} ended\n", r.mappings.len(), r.ended_links));
     for ((repo, state), n) in &by_repo {

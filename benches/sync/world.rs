@@ -130,7 +130,7 @@ impl World {
                     number: IssueNumber(view.number),
                     id: view.id,
                     html_url: view.html_url,
-                    state: view.state,
+                    state: view.state.into(),
                     state_reason: None,
                     body: None,
                     updated_at: Some(view.updated_at),

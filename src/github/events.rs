@@ -25,7 +25,7 @@ use url::Url;
 
 use super::lists::PER_PAGE;
 use super::{parse_time, wire, GithubClient, IssueEvent, SVC};
-use crate::domain::{IssueNumber, RepoName};
+use crate::domain::{EventKind, IssueNumber, RepoName, StateReason};
 use crate::http::{self, ApiError};
 
 /// At most this many pages of the repository's list are read before per-issue lists take
@@ -161,10 +161,10 @@ fn page_refused(e: &ApiError) -> bool {
 fn to_event(number: IssueNumber, e: wire::WireEvent) -> IssueEvent {
     IssueEvent {
         id: e.id,
-        kind: e.event,
+        kind: EventKind::from(e.event),
         actor: e.actor.map(|a| a.login),
         created_at: parse_time(e.created_at.as_deref()),
-        state_reason: e.state_reason,
+        state_reason: e.state_reason.map(StateReason::from),
         issue_number: number,
     }
 }

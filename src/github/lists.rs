@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use url::Url;
 
 use super::{parse_time, wire, GithubClient, IssueComment, ListedIssue, Listing, SVC};
-use crate::domain::{IssueNumber, RepoName};
+use crate::domain::{IssueNumber, IssueState, RepoName, StateReason};
 use crate::http::{self, ApiError};
 
 /// Items per page of every list ticket-sync reads (GitHub's maximum).
@@ -333,8 +333,8 @@ fn to_listed(w: wire::WireIssue) -> ListedIssue {
         number: IssueNumber(w.number),
         id: w.id,
         html_url: w.html_url,
-        state: w.state,
-        state_reason: w.state_reason,
+        state: IssueState::parse(&w.state),
+        state_reason: w.state_reason.map(StateReason::from),
         closed_at: parse_time(w.closed_at.as_deref()),
         closed_by: w.closed_by.map(|u| u.login),
         updated_at: parse_time(w.updated_at.as_deref()),

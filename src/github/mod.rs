@@ -14,7 +14,7 @@ use reqwest::{Method, StatusCode};
 use tracing::debug;
 use url::Url;
 
-use crate::domain::{Issue, IssueNumber, RepoName};
+use crate::domain::{Issue, IssueNumber, IssueState, RepoName, ServiceTime, StateReason};
 pub use crate::domain::{IssueComment, IssueEvent, ListedIssue, BODY_LIMIT};
 use crate::http::{self, ApiError, ApiStats, ForbiddenScope, Service};
 use crate::limits::Target;
@@ -182,9 +182,10 @@ impl GithubClient {
     /// A moment of this host's clock on GitHub's clock, for comparing with GitHub's
     /// timestamps (`since`): a host that runs fast must not skip what GitHub stamped
     /// earlier. Before GitHub's clock is known, the moment is moved a day back instead.
-    pub fn github_time(&self, host_time: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-        (self.stats.service_time(SVC, host_time))
-            .unwrap_or_else(|| host_time - chrono::Duration::hours(UNKNOWN_CLOCK_MARGIN_HOURS))
+    pub fn github_time(&self, host_time: chrono::DateTime<chrono::Utc>) -> ServiceTime {
+        (self.stats.service_time(SVC, host_time)).unwrap_or_else(|| {
+            ServiceTime::assume_host(host_time - chrono::Duration::hours(UNKNOWN_CLOCK_MARGIN_HOURS))
+        })
     }
 
     pub async fn get_repo(&self, repo: &RepoName) -> Result<RepoInfo, ApiError> {
@@ -223,7 +224,7 @@ impl GithubClient {
         &self,
         repo: &RepoName,
         marker: &str,
-        since: chrono::DateTime<chrono::Utc>,
+        since: ServiceTime,
         login: &str,
     ) -> Result<Option<Issue>, ApiError> {
         let mut url = self.url(&format!("/repos/{repo}/issues"));
@@ -231,7 +232,7 @@ impl GithubClient {
             .append_pair("state", "all")
             .append_pair("sort", "created")
             .append_pair("direction", "desc")
-            .append_pair("since", &since.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .append_pair("since", &since.utc().format("%Y-%m-%dT%H:%M:%SZ").to_string())
             .append_pair("per_page", "100");
         let Listing::Changed { items, .. } = self.list_all::<wire::WireIssue>(url, None).await? else {
             return Ok(None);
@@ -317,12 +318,12 @@ impl GithubClient {
         repo: &RepoName,
         number: IssueNumber,
         marker: &str,
-        since: chrono::DateTime<chrono::Utc>,
+        since: ServiceTime,
         login: &str,
     ) -> Result<Option<u64>, ApiError> {
         let mut url = self.url(&format!("/repos/{repo}/issues/{number}/comments"));
         url.query_pairs_mut()
-            .append_pair("since", &since.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .append_pair("since", &since.utc().format("%Y-%m-%dT%H:%M:%SZ").to_string())
             .append_pair("per_page", "100");
         let Listing::Changed { items, .. } = self.list_all::<wire::WireComment>(url, None).await? else {
             return Ok(None);
@@ -449,8 +450,8 @@ fn to_issue(repo: &RepoName, w: wire::WireIssue) -> Issue {
         number: IssueNumber(w.number),
         id: w.id,
         html_url: w.html_url,
-        state: w.state,
-        state_reason: w.state_reason,
+        state: IssueState::parse(&w.state),
+        state_reason: w.state_reason.map(StateReason::from),
         body: w.body,
         updated_at: parse_time(w.updated_at.as_deref()),
         closed_by: w.closed_by.map(|u| u.login),

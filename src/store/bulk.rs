@@ -45,7 +45,7 @@ mod tests {
                     number: IssueNumber(n),
                     id: 100 + n,
                     html_url: format!("https://github.example/acme/backend/issues/{n}"),
-                    state: "open".into(),
+                    state: crate::domain::IssueState::Open,
                     state_reason: None,
                     body: None,
                     updated_at: Some(Utc::now()),

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{parse_ts, ts, Result, Store};
 use crate::config::RetryPolicy;
-use crate::domain::{Ticket, TicketId};
+use crate::domain::{Stage, Ticket, TicketId};
 
 /// What kind of failure it was decides when it is tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -49,6 +49,8 @@ impl FailureClass {
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
     pub ticket_id: TicketId,
+    /// The stage as stored (`Stage::as_str`); kept as text, since early versions stored
+    /// stages that no longer exist, and `status` shows them as they are.
     pub stage: String,
     pub class: FailureClass,
     pub error: String,
@@ -76,7 +78,7 @@ impl Failure {
 
 /// What one recorded failure says: the class, the text, and (for limits) when it ends.
 pub struct NewFailure<'a> {
-    pub stage: &'a str,
+    pub stage: Stage,
     pub class: FailureClass,
     pub error: &'a str,
     pub epoch: &'a str,
@@ -149,17 +151,17 @@ impl Store {
         self.conn().execute(
             "INSERT OR REPLACE INTO failures (ticket_id, stage, class, epoch, error, attempts, first_failed_at, last_failed_at, next_attempt_at, parked, ticket)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![ticket.0 as i64, f.stage, f.class.as_str(), f.epoch, f.error, attempts, ts(first), ts(now), ts(next), parked as i64, snapshot],
+            params![ticket.0 as i64, f.stage.as_str(), f.class.as_str(), f.epoch, f.error, attempts, ts(first), ts(now), ts(next), parked as i64, snapshot],
         )?;
         Ok(self.failure_at(ticket, f.stage)?.expect("failure was just written"))
     }
 
     /// The ticket's failure at one stage.
-    pub fn failure_at(&self, ticket: TicketId, stage: &str) -> Result<Option<Failure>> {
+    pub fn failure_at(&self, ticket: TicketId, stage: Stage) -> Result<Option<Failure>> {
         let sql = format!("SELECT {COLUMNS} FROM failures WHERE ticket_id = ?1 AND stage = ?2");
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query_map(params![ticket.0 as i64, stage], from_row)?;
+        let mut rows = stmt.query_map(params![ticket.0 as i64, stage.as_str()], from_row)?;
         Ok(rows.next().transpose()?)
     }
 
@@ -181,19 +183,21 @@ impl Store {
     }
 
     /// Failures of `stage` that may be tried now (see `Failure::is_due`).
-    pub fn due_failures(&self, stage: &str, now: DateTime<Utc>, epoch: &str) -> Result<Vec<Failure>> {
-        Ok(self.failures()?.into_iter().filter(|f| f.stage == stage && f.is_due(now, epoch)).collect())
+    pub fn due_failures(&self, stage: Stage, now: DateTime<Utc>, epoch: &str) -> Result<Vec<Failure>> {
+        Ok(self.failures()?.into_iter().filter(|f| f.stage == stage.as_str() && f.is_due(now, epoch)).collect())
     }
 
     /// Whether the ticket's work at `stage` must wait: parked, or not yet due.
-    pub fn held_back(&self, ticket: TicketId, stage: &str, now: DateTime<Utc>, epoch: &str) -> Result<bool> {
+    pub fn held_back(&self, ticket: TicketId, stage: Stage, now: DateTime<Utc>, epoch: &str) -> Result<bool> {
         Ok(self.failure_at(ticket, stage)?.is_some_and(|f| !f.is_due(now, epoch)))
     }
 
     /// Clears the ticket's failure at `stage` (a success elsewhere leaves other stages alone).
-    pub fn clear_failure_of(&self, ticket: TicketId, stage: &str) -> Result<()> {
-        self.conn()
-            .execute("DELETE FROM failures WHERE ticket_id = ?1 AND stage = ?2", params![ticket.0 as i64, stage])?;
+    pub fn clear_failure_of(&self, ticket: TicketId, stage: Stage) -> Result<()> {
+        self.conn().execute(
+            "DELETE FROM failures WHERE ticket_id = ?1 AND stage = ?2",
+            params![ticket.0 as i64, stage.as_str()],
+        )?;
         Ok(())
     }
 
@@ -213,7 +217,7 @@ mod tests {
     use super::*;
 
     fn failure<'a>(class: FailureClass, not_before: Option<DateTime<Utc>>) -> NewFailure<'a> {
-        NewFailure { stage: "escalate", class, error: "e", epoch: "rules-1", not_before }
+        NewFailure { stage: Stage::Escalate, class, error: "e", epoch: "rules-1", not_before }
     }
 
     #[test]
@@ -236,7 +240,7 @@ mod tests {
         for _ in 0..3 {
             store.record_failure(TicketId(3), &failure(FailureClass::Config, None), None, &policy).unwrap();
         }
-        let config = store.failure_at(TicketId(3), "escalate").unwrap().unwrap();
+        let config = store.failure_at(TicketId(3), Stage::Escalate).unwrap().unwrap();
         assert!(!config.parked && config.is_due(Utc::now(), "rules-2"), "a rules change makes it due at once");
         assert!(!config.is_due(Utc::now(), "rules-1"));
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::{parse_ts, ts, Result, Store};
-use crate::domain::TicketId;
+use crate::domain::{Stage, TicketId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntentKind {
@@ -219,7 +219,10 @@ impl Store {
             "INSERT INTO ledger (ticket_id, at, event, side, remote_id) VALUES (?1, ?2, ?3, 'zendesk', ?4)",
             params![ticket.0 as i64, ts(Utc::now()), event, comment_id.map(|c| c.to_string())],
         )?;
-        tx.execute("DELETE FROM failures WHERE ticket_id = ?1 AND stage = 'escalate'", [ticket.0 as i64])?;
+        tx.execute(
+            "DELETE FROM failures WHERE ticket_id = ?1 AND stage = ?2",
+            params![ticket.0 as i64, Stage::Escalate.as_str()],
+        )?;
         tx.commit()?;
         Ok(())
     }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::{parse_ts, ts, Result, Store};
-use crate::domain::{Issue, IssueNumber, LinkState, Mapping, RepoName, TicketId};
+use crate::domain::{Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Stage, StateReason, TicketId};
 
 pub(super) const COLUMNS: &str = "ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, link_state, created_at, issue_updated_at, last_pushed_at, closed_at, escalation_lost, escalated_ticket_at, linked_by";
 
@@ -26,8 +26,8 @@ pub(super) fn insert_row(
         issue.number.0 as i64,
         issue.id as i64,
         issue.html_url,
-        issue.state,
-        issue.state_reason,
+        issue.state.as_str(),
+        issue.state_reason.as_ref().map(StateReason::as_str),
         now,
         issue.updated_at.map(ts),
         escalated_ticket_at.map(ts),
@@ -44,8 +44,8 @@ pub(super) fn from_row(r: &Row) -> rusqlite::Result<Mapping> {
         issue_number: IssueNumber(r.get::<_, i64>(2)? as u64),
         issue_id: r.get::<_, i64>(3)? as u64,
         issue_url: r.get(4)?,
-        issue_state: r.get(5)?,
-        state_reason: r.get(6)?,
+        issue_state: IssueState::parse(&r.get::<_, String>(5)?),
+        state_reason: r.get::<_, Option<String>>(6)?.map(StateReason::from),
         link_state: LinkState::parse(&r.get::<_, String>(7)?),
         created_at: parse_ts(&r.get::<_, String>(8)?).unwrap_or_default(),
         issue_updated_at: r.get::<_, Option<String>>(9)?.and_then(|s| parse_ts(&s)),
@@ -173,7 +173,10 @@ impl Store {
             "INSERT INTO ledger (ticket_id, at, event, side, remote_id) VALUES (?1, ?2, ?3, 'github', ?4)",
             params![ticket.0 as i64, now, event, remote],
         )?;
-        tx.execute("DELETE FROM failures WHERE ticket_id = ?1 AND stage = 'escalate'", [ticket.0 as i64])?;
+        tx.execute(
+            "DELETE FROM failures WHERE ticket_id = ?1 AND stage = ?2",
+            params![ticket.0 as i64, Stage::Escalate.as_str()],
+        )?;
         tx.commit()?;
         Ok(())
     }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::{parse_ts, ts, Result, Store};
-use crate::domain::{Issue, RepoName, SeenState, TicketId};
+use crate::domain::{Issue, RepoName, SeenState, StateReason, TicketId};
 
 /// How far a repository's push-back has read. All fields are GitHub's values, never local time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -81,8 +81,8 @@ impl Store {
              WHERE ticket_id = ?1",
             params![
                 ticket.0 as i64,
-                seen.state,
-                seen.state_reason,
+                seen.state.as_str(),
+                seen.state_reason.as_ref().map(StateReason::as_str),
                 seen.closed_at.map(ts),
                 seen.updated_at.map(ts),
                 pushed,

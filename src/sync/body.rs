@@ -73,7 +73,7 @@ pub fn issue_body(t: &Ticket, attachments: &[Attachment], zendesk: &Url, redacto
     let cell = |s: &str| defuse_markers(&redactor.redact(s)).replace('|', "\\|").replace('\n', " ");
     head.push_str(&format!("| Priority | {} |\n", cell(t.priority.as_deref().unwrap_or("none"))));
     head.push_str(&format!("| Organisation | {} |\n", cell(t.organization.as_deref().unwrap_or("none"))));
-    head.push_str(&format!("| Zendesk status | {} |\n\n### Description\n\n", cell(&t.status)));
+    head.push_str(&format!("| Zendesk status | {} |\n\n### Description\n\n", cell(t.status.as_str())));
 
     let mut tail = String::new();
     if !attachments.is_empty() {

@@ -17,7 +17,7 @@ use super::route::{decide, Decision};
 use super::{body, guard, identity, link, notes};
 use super::{settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
-use crate::domain::{Issue, RepoName, Ticket, TicketId};
+use crate::domain::{Issue, IssueState, RepoName, Stage, Ticket, TicketId};
 use crate::github::WRITE_ENDPOINT;
 use crate::http::{ApiError, ForbiddenScope, Service};
 use crate::ratelimit::Scope;
@@ -26,7 +26,7 @@ use crate::zendesk::TicketComment;
 
 const CURSOR: &str = "zendesk_export";
 /// The failures this pass records and clears.
-const STAGE: &str = "escalate";
+const STAGE: Stage = Stage::Escalate;
 /// How far before an intent's time to look for an issue an earlier attempt may have created.
 const RECONCILE_MARGIN_MINUTES: i64 = 10;
 /// GitHub requests kept back from new escalations for push-back when the budget runs low.
@@ -62,7 +62,7 @@ impl NotePayload {
     /// The link note of a created (or adopted) issue, with the `[linking]` write-back.
     fn new(engine: &Engine, id: TicketId, issue: &Issue) -> String {
         let field = engine.rules.linking.as_ref().map(|l| (l.field_id, issue.html_url.clone()));
-        let (add_tags, _) = notes::state_tags(engine, Some(issue.state == "closed"));
+        let (add_tags, _) = notes::state_tags(engine, Some(issue.state == IssueState::Closed));
         let payload = NotePayload { text: body::link_note(id, issue), field, add_tags };
         serde_json::to_string(&payload).expect("serialises")
     }
@@ -437,7 +437,7 @@ async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut 
     if let (NoteOutcome::Written(_) | NoteOutcome::Found(_), Some((_, url))) = (outcome, &payload.field) {
         // The write-back is ticket-sync's own: the field holding it is no agent's change. A copy
         // of the ticket older than this write says nothing about the field either.
-        let now = engine.stats.service_time(Service::Zendesk, Utc::now()).unwrap_or_else(Utc::now);
+        let now = engine.stats.service_time(Service::Zendesk, Utc::now()).map_or_else(Utc::now, |t| t.utc());
         engine.store.record_link_field(id, url, now)?;
     }
     match outcome {

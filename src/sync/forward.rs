@@ -20,7 +20,7 @@ use super::notes::{issue_gone, issue_not_found};
 use super::{body, guard, settle, Engine, ItemError, PassError, PassReport};
 use crate::config::ForwardMode;
 use crate::crashpoint;
-use crate::domain::TicketId;
+use crate::domain::{ServiceTime, Stage, TicketId};
 use crate::github::BODY_LIMIT;
 use crate::http::ApiError;
 use crate::store::{Intent, IntentKind, LinkState, Mapping};
@@ -28,7 +28,7 @@ use crate::zendesk::TicketComment;
 
 const CURSOR: &str = "forward_export";
 /// The failures this pass records and clears (and retries from the failures table).
-const STAGE: &str = "forward";
+const STAGE: Stage = Stage::Forward;
 /// Pages of 100 comments read per changed ticket.
 const COMMENT_PAGES: usize = 10;
 /// How far before an intent's time to look for the comment an interrupted attempt posted.
@@ -102,9 +102,10 @@ fn forwarding_since(engine: &Engine) -> Result<chrono::DateTime<Utc>, PassError>
     const KEY: &str = "forward_enabled_at";
     let already_forwarding = engine.store.cursor(CURSOR)?.is_some();
     // On Zendesk's clock (its `Date` header; the export was read before this), since it is
-    // compared with Zendesk's comment times.
-    let now = engine.stats.service_time(crate::http::Service::Zendesk, Utc::now()).unwrap_or_else(Utc::now);
-    let default = if already_forwarding { chrono::DateTime::<Utc>::UNIX_EPOCH } else { now };
+    // compared with Zendesk's comment times; the host's clock only if Zendesk's is not known.
+    let now = (engine.stats.service_time(crate::http::Service::Zendesk, Utc::now()))
+        .unwrap_or_else(|| ServiceTime::assume_host(Utc::now()));
+    let default = if already_forwarding { chrono::DateTime::<Utc>::UNIX_EPOCH } else { now.utc() };
     let stored = engine.store.meta_get_or_set(KEY, &default.timestamp().to_string())?;
     Ok(stored.parse().ok().and_then(|t| chrono::DateTime::from_timestamp(t, 0)).unwrap_or(default))
 }

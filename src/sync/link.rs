@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use super::linkref::{self, FieldRef, RefProblem};
 use super::notes::{push_note, state_tags, PushPayload};
 use super::{body, guard, identity, Engine, ItemError, PassError, PassReport};
-use crate::domain::{Issue, IssueNumber, LinkState, Mapping, RepoName, Ticket};
+use crate::domain::{Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Ticket, TicketStatus};
 use crate::http::ApiError;
 use crate::store::{ChangeNote, Impact, LinkChange};
 
@@ -41,7 +41,7 @@ pub(super) async fn follow_field(
     let last_value = last.as_ref().map_or("", |(v, _)| v.trim());
     let stale = matches!((&last, ticket.updated_at), (Some((_, seen)), Some(at)) if at <= *seen);
     let active = mapping.filter(|m| m.link_state == LinkState::Active);
-    if value == last_value || stale || matches!(ticket.status.as_str(), "closed" | "deleted") {
+    if value == last_value || stale || matches!(ticket.status, TicketStatus::Closed | TicketStatus::Deleted) {
         // Nothing new. A value that was refused still stands for the agent's intent: no
         // issue is created beside it.
         return Ok(if value.is_empty() || mapping.is_some() { Next::Escalate } else { Next::Done });
@@ -168,7 +168,7 @@ async fn apply(
     let previous = active.map(|m| format!("{}#{}", m.repo, m.issue_number));
     let (text, closed, repo) = match &change {
         Change::Link(issue) => {
-            (body::field_link_note(issue, previous.as_deref()), Some(issue.state == "closed"), issue.repo.to_string())
+            (body::field_link_note(issue, previous.as_deref()), Some(issue.state == IssueState::Closed), issue.repo.to_string())
         }
         Change::Unlink => (
             format!(

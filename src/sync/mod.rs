@@ -43,7 +43,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Rules;
-use crate::domain::{RepoName, TicketId};
+use crate::domain::{RepoName, Stage, TicketId};
 use crate::github::GithubClient;
 use crate::http::{ApiError, ApiStats, Service};
 use crate::redact::Redactor;
@@ -374,7 +374,7 @@ fn classify(e: &ItemError) -> (FailureClass, Option<chrono::DateTime<chrono::Utc
 pub(crate) fn settle(
     engine: &Engine,
     id: TicketId,
-    stage: &str,
+    stage: Stage,
     snapshot: Option<&crate::domain::Ticket>,
     result: Result<(), ItemError>,
     report: &mut PassReport,
@@ -395,16 +395,16 @@ pub(crate) fn settle(
     let text = e.to_string();
     report.failures.push((id, text.clone()));
     if engine.dry_run {
-        tracing::warn!(ticket_id = id.0, stage, error = %text, "would fail");
+        tracing::warn!(ticket_id = id.0, stage = stage.as_str(), error = %text, "would fail");
         return Ok(false);
     }
     let (class, not_before) = classify(&e);
     let new = NewFailure { stage, class, error: &text, epoch: &engine.epoch, not_before };
     let f = engine.store.record_failure(id, &new, snapshot, &engine.rules.retry)?;
     if f.parked {
-        tracing::warn!(ticket_id = id.0, stage, attempts = f.attempts, error = %text, "parked after repeated failures; fix the cause, then run `ticket-sync retry {id}`");
+        tracing::warn!(ticket_id = id.0, stage = stage.as_str(), attempts = f.attempts, error = %text, "parked after repeated failures; fix the cause, then run `ticket-sync retry {id}`");
     } else {
-        tracing::warn!(ticket_id = id.0, stage, class = class.as_str(), attempts = f.attempts, next_attempt_at = %f.next_attempt_at, error = %text, "failed; it is retried after its back-off");
+        tracing::warn!(ticket_id = id.0, stage = stage.as_str(), class = class.as_str(), attempts = f.attempts, next_attempt_at = %f.next_attempt_at, error = %text, "failed; it is retried after its back-off");
     }
     Ok(false)
 }
@@ -421,7 +421,7 @@ impl Engine {
     }
 
     /// Whether the ticket's work at `stage` must wait for its back-off.
-    pub(crate) fn held_back(&self, id: TicketId, stage: &str) -> Result<bool, StoreError> {
+    pub(crate) fn held_back(&self, id: TicketId, stage: Stage) -> Result<bool, StoreError> {
         self.store.held_back(id, stage, chrono::Utc::now(), &self.epoch)
     }
 }

@@ -21,14 +21,14 @@ use super::notes::{push_note, PushPayload, Pushed};
 use super::pushplan::{self, PushAction, RepoInput, TicketPlan};
 use super::{settle, stops_pass, Engine, ItemError, PassError, PassReport};
 use crate::config::CommentsMode;
-use crate::domain::{IssueNumber, RepoName, TicketId};
+use crate::domain::{IssueNumber, RepoName, ServiceTime, Stage, TicketId};
 use crate::github::Updates;
 use crate::store::{IntentKind, LinkState, Mapping};
 
 /// How old a second must be before no GitHub update can still carry it (clock skew included).
 const SETTLED_SECOND_MINUTES: i64 = 10;
 /// The failures this pass records and clears.
-const STAGE: &str = "push";
+const STAGE: Stage = Stage::Push;
 
 /// How far before the oldest mapping a repository's first listing starts (clock skew margin).
 const FIRST_SINCE_MARGIN_MINUTES: i64 = 10;
@@ -174,13 +174,16 @@ async fn sync_repo(
     if engine.dry_run {
         return Ok(());
     }
+    // The host's clock taken as GitHub's, as it always was here: a host running fast could call
+    // a second settled too early, which `github_time` would not (left for a change of its own).
+    let now = ServiceTime::assume_host(Utc::now());
     if let Some(t) = issues.iter().filter_map(|i| i.updated_at).max() {
-        wm.issues_since = Some(next_since(t, issues_etag.is_none(), Utc::now()));
+        wm.issues_since = Some(next_since(t, issues_etag.is_none(), now));
     }
     wm.issues_since = min_time(wm.issues_since.or(issues_since), issues_recheck);
     wm.issues_etag = issues_etag.or(wm.issues_etag);
     if let Some(t) = comments.iter().filter_map(|c| c.updated_at).max() {
-        wm.comments_since = Some(next_comments_since(t, comments_since, comments_etag.is_none(), Utc::now()));
+        wm.comments_since = Some(next_comments_since(t, comments_since, comments_etag.is_none(), now));
     }
     wm.comments_since = min_time(wm.comments_since.or(comments_since), comments_recheck);
     wm.comments_etag = comments_etag.or(wm.comments_etag);
@@ -200,8 +203,8 @@ async fn sync_repo(
 /// pages gets no ETag (a change further down would not alter its first page), so when the
 /// newest second lies safely in the past (no update can still get that time stamp) the
 /// watermark moves one second on, and the items already read are not read again.
-fn next_since(newest: DateTime<Utc>, multi_page: bool, now: DateTime<Utc>) -> DateTime<Utc> {
-    if multi_page && newest < now - Duration::minutes(SETTLED_SECOND_MINUTES) {
+fn next_since(newest: DateTime<Utc>, multi_page: bool, now: ServiceTime) -> DateTime<Utc> {
+    if multi_page && newest < (now - Duration::minutes(SETTLED_SECOND_MINUTES)).utc() {
         newest + Duration::seconds(1)
     } else {
         newest
@@ -218,9 +221,9 @@ fn next_comments_since(
     newest: DateTime<Utc>,
     sent: Option<DateTime<Utc>>,
     multi_page: bool,
-    now: DateTime<Utc>,
+    now: ServiceTime,
 ) -> DateTime<Utc> {
-    if newest < now - Duration::minutes(SETTLED_SECOND_MINUTES) {
+    if newest < (now - Duration::minutes(SETTLED_SECOND_MINUTES)).utc() {
         return next_since(newest, multi_page, now);
     }
     let back = newest - Duration::minutes(SETTLED_SECOND_MINUTES);
@@ -316,7 +319,7 @@ mod tests {
     #[test]
     fn a_settled_second_of_a_long_listing_is_not_read_again() {
         let newest = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
-        let later = |m| newest + Duration::minutes(m);
+        let later = |m| ServiceTime::stamped(newest + Duration::minutes(m));
         assert_eq!(next_since(newest, true, later(11)), newest + Duration::seconds(1), "several pages, long past");
         assert_eq!(next_since(newest, true, later(5)), newest, "too recent: an update may still carry that second");
         assert_eq!(next_since(newest, false, later(60)), newest, "one page: its ETag makes the repeat free");
@@ -325,7 +328,7 @@ mod tests {
     #[test]
     fn the_comment_list_looks_back_until_its_newest_second_is_settled() {
         let newest = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
-        let later = |m| newest + Duration::minutes(m);
+        let later = |m| ServiceTime::stamped(newest + Duration::minutes(m));
         let back = newest - Duration::minutes(10);
         assert_eq!(next_comments_since(newest, None, false, later(1)), back, "recent: look back");
         let sent = newest - Duration::minutes(3);

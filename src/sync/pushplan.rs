@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::body;
 use crate::config::{CommentsMode, Pushback, StatusAction};
-use crate::domain::{IssueComment, IssueEvent, ListedIssue, Mapping, SeenState};
+use crate::domain::{EventKind, IssueComment, IssueEvent, IssueState, ListedIssue, Mapping, SeenState, StateReason};
 use crate::domain::{IssueNumber, RepoName, TicketId};
 
 /// Longest GitHub comment text copied into a note, in characters.
@@ -110,7 +110,7 @@ pub fn plan(rules: &Pushback, input: &RepoInput) -> RepoPlan {
     let mut events: BTreeMap<IssueNumber, Vec<&IssueEvent>> = BTreeMap::new();
     let mut first_deferred_event = None;
     let mapped: HashMap<IssueNumber, &Mapping> = input.mappings.iter().map(|m| (m.issue_number, m)).collect();
-    for e in input.events.iter().filter(|e| e.kind == "closed" || e.kind == "reopened") {
+    for e in input.events.iter().filter(|e| matches!(e.kind, EventKind::Closed | EventKind::Reopened)) {
         let Some(m) = mapped.get(&e.issue_number) else { continue };
         // What we know of the issue: the listing, else the stored state. An event newer than
         // that happened after the listing: it is applied next pass, with the state it led to.
@@ -132,7 +132,7 @@ pub fn plan(rules: &Pushback, input: &RepoInput) -> RepoPlan {
         }
         actions.sort_by_key(|a| a.order);
         let seen = issue.map(|i| SeenState {
-            state: i.state.clone(),
+            state: i.state,
             state_reason: i.state_reason.clone(),
             closed_at: i.closed_at,
             updated_at: i.updated_at,
@@ -146,7 +146,7 @@ pub fn plan(rules: &Pushback, input: &RepoInput) -> RepoPlan {
 
 fn stored(m: &Mapping) -> SeenState {
     SeenState {
-        state: m.issue_state.clone(),
+        state: m.issue_state,
         state_reason: m.state_reason.clone(),
         closed_at: m.closed_at,
         updated_at: m.issue_updated_at,
@@ -161,30 +161,31 @@ fn state_actions(
     issue: Option<&ListedIssue>,
     events: &[&IssueEvent],
 ) -> Vec<PushAction> {
-    let mut state = m.issue_state.clone();
+    let mut state = m.issue_state;
     let mut out = Vec::new();
     for e in events {
-        let closed = e.kind == "closed";
-        let after = if closed { "closed" } else { "open" };
+        let closed = e.kind == EventKind::Closed;
+        let after = if closed { IssueState::Closed } else { IssueState::Open };
         if state == after {
             // No transition from what the ticket was last told (a state note told this close
             // already, while the event list lagged): one note per state transition, and a
             // stale status is never applied again.
             continue;
         }
-        state = after.to_string();
+        state = after;
         let actor = e.actor.as_deref().unwrap_or("someone");
         if input.bot_login.is_some_and(|b| b.eq_ignore_ascii_case(actor)) {
             continue;
         }
         let key = format!("gh-event-{}", e.id);
         let at = e.created_at.unwrap_or_default();
-        let change = if closed { Change::Closed(e.state_reason.as_deref()) } else { Change::Reopened };
+        let change = if closed { Change::Closed(e.state_reason.as_ref()) } else { Change::Reopened };
         out.push(state_note(rules, input.repo, m, change, actor, key, (at, 1, e.id)));
     }
     if let Some(i) = issue.filter(|i| i.state != state) {
-        let change = if i.state == "closed" { Change::Closed(i.state_reason.as_deref()) } else { Change::Reopened };
-        let actor = i.closed_by.as_deref().filter(|_| i.state == "closed").unwrap_or("someone");
+        let closed = i.state == IssueState::Closed;
+        let change = if closed { Change::Closed(i.state_reason.as_ref()) } else { Change::Reopened };
+        let actor = i.closed_by.as_deref().filter(|_| closed).unwrap_or("someone");
         let at = i.closed_at.or(i.updated_at).unwrap_or_default();
         let key = format!("gh-state-{}-{}-{}", i.number, i.state, at.timestamp());
         out.push(state_note(rules, input.repo, m, change, actor, key, (at, 2, 0)));
@@ -193,7 +194,7 @@ fn state_actions(
 }
 
 enum Change<'a> {
-    Closed(Option<&'a str>),
+    Closed(Option<&'a StateReason>),
     Reopened,
 }
 
@@ -208,8 +209,10 @@ fn state_note(
 ) -> PushAction {
     let closes = Some(!matches!(change, Change::Reopened));
     let (what, action) = match change {
-        Change::Closed(Some("not_planned")) => ("closed as not planned".to_string(), &rules.closed_not_planned),
-        Change::Closed(Some("duplicate")) => ("closed as duplicate".to_string(), &rules.closed_duplicate),
+        Change::Closed(Some(StateReason::NotPlanned)) => {
+            ("closed as not planned".to_string(), &rules.closed_not_planned)
+        }
+        Change::Closed(Some(StateReason::Duplicate)) => ("closed as duplicate".to_string(), &rules.closed_duplicate),
         Change::Closed(_) => ("closed as completed".to_string(), &rules.closed_completed),
         Change::Reopened => ("reopened".to_string(), &rules.reopened),
     };
@@ -329,7 +332,7 @@ mod tests {
             id: 1000 + number,
             html_url: format!("https://github.com/{REPO}/issues/{number}"),
             state: state.into(),
-            state_reason: reason.map(str::to_string),
+            state_reason: reason.map(StateReason::from),
             closed_at: (state == "closed").then(|| t(updated)),
             closed_by: (state == "closed").then(|| "alice".to_string()),
             updated_at: Some(t(updated)),
@@ -342,7 +345,7 @@ mod tests {
             kind: kind.into(),
             actor: Some(actor.into()),
             created_at: Some(t(at)),
-            state_reason: reason.map(str::to_string),
+            state_reason: reason.map(StateReason::from),
             issue_number: IssueNumber(number),
         }
     }

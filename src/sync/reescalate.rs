@@ -4,7 +4,7 @@
 use tracing::info;
 
 use super::{body, notes, route, Engine, ItemError, PassReport};
-use crate::domain::Ticket;
+use crate::domain::{IssueState, Ticket};
 use crate::store::{IntentKind, LinkState, Mapping};
 
 /// The re-escalation rule for a linked ticket: a ticket seen without its escalation tags and
@@ -24,7 +24,7 @@ pub(super) async fn track(
         engine.store.set_escalation_lost(ticket.id, true)?;
         return Ok(());
     }
-    if m.issue_state != "closed" || m.link_state != LinkState::Active {
+    if m.issue_state != IssueState::Closed || m.link_state != LinkState::Active {
         engine.store.set_escalation_lost(ticket.id, false)?;
         return Ok(());
     }

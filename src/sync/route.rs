@@ -1,7 +1,7 @@
 //! Pure escalation decisions: does a ticket escalate, and to which route. No I/O here.
 
 use crate::config::{Match, Route, Rules};
-use crate::domain::Ticket;
+use crate::domain::{Ticket, TicketStatus};
 
 /// What escalation should do with one ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub enum Decision<'r> {
 /// Whether a ticket satisfies a filter: any listed tag, and status and priority among those listed.
 pub fn matches(m: &Match, t: &Ticket) -> bool {
     let tags_ok = m.tags_any.is_empty() || m.tags_any.iter().any(|tag| t.tags.iter().any(|x| x == tag));
-    let status_ok = m.status_in.is_empty() || m.status_in.iter().any(|s| s == &t.status);
+    let status_ok = m.status_in.is_empty() || m.status_in.iter().any(|s| s == t.status.as_str());
     let priority_ok =
         m.priority_in.is_empty() || t.priority.as_ref().is_some_and(|p| m.priority_in.iter().any(|x| x == p));
     tags_ok && status_ok && priority_ok
@@ -39,12 +39,12 @@ pub fn decide<'r>(rules: &'r Rules, t: &Ticket, linked: bool) -> Decision<'r> {
     if linked {
         return Decision::AlreadyLinked;
     }
-    if matches!(t.status.as_str(), "closed" | "deleted") {
+    if matches!(t.status, TicketStatus::Closed | TicketStatus::Deleted) {
         return Decision::Unwritable;
     }
     // A solved ticket is done: it is escalated only when the rules name `solved` in
     // `status_in` (a first run must not open issues for months of solved tickets).
-    if t.status == "solved" && !rules.escalation.filter.status_in.iter().any(|s| s == "solved") {
+    if t.status == TicketStatus::Solved && !rules.escalation.filter.status_in.iter().any(|s| s == "solved") {
         return Decision::NotEscalated;
     }
     match route_for(&rules.routes, t) {

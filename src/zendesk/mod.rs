@@ -11,7 +11,7 @@ use reqwest::Method;
 use tracing::debug;
 use url::Url;
 
-use crate::domain::{Attachment, Ticket, TicketId, TicketUpdate};
+use crate::domain::{Attachment, Ticket, TicketId, TicketStatus, TicketUpdate};
 use crate::http::{self, ApiError, ApiStats, Service};
 use crate::limits::Target;
 use crate::ratelimit::{RollingWindow, Scope};
@@ -388,7 +388,7 @@ fn to_ticket(t: wire::WireTicket, orgs: &HashMap<u64, String>) -> Result<Ticket,
         id,
         subject: t.subject.or(t.raw_subject).filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "(no subject)".into()),
         description: t.description.unwrap_or_default(),
-        status,
+        status: TicketStatus::from(status),
         priority: t.priority,
         tags: t.tags.unwrap_or_default().into_iter().map(|s| s.to_lowercase()).collect(),
         organization: t.organization_id.and_then(|o| orgs.get(&o).cloned()),

@@ -2,7 +2,7 @@
 //! lie, replies that must not be lost or misattributed. Each test failed before its fix.
 
 use axum::http::Method;
-use ticket_sync::domain::TicketId;
+use ticket_sync::domain::{Stage, TicketId};
 use ticket_sync::sandbox::{Fault, FaultRule};
 
 use crate::harness::{Env, FORWARD, ROUTES};
@@ -358,7 +358,7 @@ async fn a_create_that_times_out_is_never_duplicated() {
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(env.issues_for(REPO, id).len(), 1, "GitHub carried the create out after the client gave up");
-    let failure = env.engine().store.failure_at(TicketId(id), "escalate").unwrap().expect("recorded");
+    let failure = env.engine().store.failure_at(TicketId(id), Stage::Escalate).unwrap().expect("recorded");
     assert!(failure.next_attempt_at > chrono::Utc::now() + chrono::Duration::seconds(30), "{failure:?}");
 
     let again = env.bin(&["sync"], &[]).await;

@@ -55,7 +55,7 @@ async fn seeded() -> Env {
                 number: IssueNumber(v.number),
                 id: v.id,
                 html_url: v.html_url,
-                state: v.state,
+                state: v.state.into(),
                 state_reason: None,
                 body: None,
                 updated_at: Some(v.updated_at),

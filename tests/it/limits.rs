@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::http::Method;
 use chrono::Utc;
-use ticket_sync::domain::TicketId;
+use ticket_sync::domain::{Stage, TicketId};
 use ticket_sync::http::ApiError;
 use ticket_sync::sandbox::{Fault, FaultRule};
 use ticket_sync::store::Store;
@@ -153,7 +153,7 @@ async fn a_hot_tickets_update_limit_fails_only_that_ticket() {
     assert_eq!(env.push_notes(calm).len(), 1);
     assert!(env.push_notes(hot).is_empty());
     let failure =
-        engine.store.failure_at(TicketId(hot), "push").unwrap().expect("the hot ticket's failure is recorded");
+        engine.store.failure_at(TicketId(hot), Stage::Push).unwrap().expect("the hot ticket's failure is recorded");
     let wait = failure.next_attempt_at - Utc::now();
     assert!(
         wait > chrono::Duration::minutes(5) && wait <= chrono::Duration::seconds(600),
@@ -265,8 +265,10 @@ async fn a_black_holed_request_fails_its_item_and_the_next_one_proceeds() {
     let out = bin_within(&env, &["sync"], &short, Duration::from_secs(60)).await;
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let store = Store::open_read_only(&env.db_path()).unwrap();
-    let failure =
-        store.failure_at(TicketId(lost), "escalate").unwrap().expect("the black-holed ticket's failure is recorded");
+    let failure = store
+        .failure_at(TicketId(lost), Stage::Escalate)
+        .unwrap()
+        .expect("the black-holed ticket's failure is recorded");
     assert_eq!(failure.stage, "escalate");
     assert!(failure.error.contains("timed out"), "{}", failure.error);
     assert!(env.issues_for(REPO, lost).is_empty());

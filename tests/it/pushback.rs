@@ -2,7 +2,7 @@
 //! once, in true order, without echoes, at a cost that grows with changes, not with links.
 
 use axum::http::Method;
-use ticket_sync::domain::{Issue, IssueNumber, TicketId};
+use ticket_sync::domain::{Issue, IssueNumber, StateReason, TicketId};
 use ticket_sync::sandbox::{Fault, FaultRule, NewTicket};
 use ticket_sync::store::{LinkState, Store};
 use ticket_sync::sync::PassReport;
@@ -44,7 +44,10 @@ async fn closing_an_issue_gives_one_internal_note_and_the_status() {
     assert_eq!(status(&env, id), "solved");
 
     let mapping = env.engine().store.mapping(TicketId(id)).unwrap().unwrap();
-    assert_eq!((mapping.issue_state.as_str(), mapping.state_reason.as_deref()), ("closed", Some("completed")));
+    assert_eq!(
+        (mapping.issue_state.as_str(), mapping.state_reason.as_ref().map(StateReason::as_str)),
+        ("closed", Some("completed"))
+    );
     assert!(mapping.last_pushed_at.is_some());
 }
 
@@ -162,7 +165,7 @@ async fn an_idle_pass_over_2000_mapped_issues_costs_two_requests_per_repo() {
             number: IssueNumber(n),
             id: view.id,
             html_url: view.html_url,
-            state: view.state,
+            state: view.state.into(),
             state_reason: None,
             body: None,
             updated_at: Some(view.updated_at),
