@@ -174,9 +174,9 @@ async fn sync_repo(
     if engine.dry_run {
         return Ok(());
     }
-    // The host's clock taken as GitHub's, as it always was here: a host running fast could call
-    // a second settled too early, which `github_time` would not (left for a change of its own).
-    let now = ServiceTime::assume_host(Utc::now());
+    // GitHub's clock (its `Date` header), not the host's: a host running fast would call a
+    // second settled while GitHub is still stamping changes with it.
+    let now = engine.github.github_time(Utc::now());
     if let Some(t) = issues.iter().filter_map(|i| i.updated_at).max() {
         wm.issues_since = Some(next_since(t, issues_etag.is_none(), now));
     }
