@@ -39,11 +39,12 @@ pub async fn run() -> u8 {
     }
 }
 
-fn write_rules(sb: &Sandbox, dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+fn write_rules(sb: &Sandbox, dir: &Path, link_field: u64) -> anyhow::Result<std::path::PathBuf> {
     std::fs::write(dir.join("zendesk-token"), ZENDESK_TOKEN)?;
     std::fs::write(dir.join("github-token"), GITHUB_TOKEN)?;
+    let routes = format!("{ROUTES}\n[linking]\nfield_id = {link_field}\nstate_tags = true\n");
     let text = sb
-        .rules_toml("state/demo.db", ROUTES)
+        .rules_toml("state/demo.db", &routes)
         .replace("token_env = \"TS_SANDBOX_ZENDESK_TOKEN\"", "token_file = \"zendesk-token\"")
         .replace("token_env = \"TS_SANDBOX_GITHUB_TOKEN\"", "token_file = \"github-token\"");
     let path = dir.join("sync-rules.toml");
@@ -54,7 +55,7 @@ fn write_rules(sb: &Sandbox, dir: &Path) -> anyhow::Result<std::path::PathBuf> {
 fn seed(sb: &Sandbox) -> Vec<u64> {
     let org = sb.zendesk.add_organization("Globex Corp");
     let jane = sb.zendesk.add_user("Jane Customer", "jane@globex.example", Some(org));
-    let tickets: [(&str, &str, &[&str], Option<&str>); 5] = [
+    let tickets: [(&str, &str, &[&str], Option<&str>); 6] = [
         (
             "Checkout fails with error 500",
             "Since this morning every checkout fails. Call me at +1 555 010 9999.",
@@ -70,6 +71,7 @@ fn seed(sb: &Sandbox) -> Vec<u64> {
         ("Dashboard is slow", "Loading the dashboard takes 40 seconds.", &["performance"], Some("normal")),
         ("How do I reset my password?", "I cannot find the reset link.", &["question"], None),
         ("Export to CSV drops rows", "Exports over 10,000 rows are cut off.", &["escalated"], Some("high")),
+        ("Payment page shows error 500", "Our customers cannot pay since 9:00.", &[], Some("urgent")),
     ];
     tickets
         .iter()
@@ -87,8 +89,9 @@ async fn story() -> anyhow::Result<()> {
     let sb = Sandbox::start().await?;
     sb.github.add_repo("acme/backend", Visibility::Private, true);
     sb.github.add_repo("acme/billing", Visibility::Private, true);
+    let link_field = sb.zendesk.add_ticket_field("text", "GitHub issue");
     let dir = tempfile_dir()?;
-    let rules_path = write_rules(&sb, dir.path())?;
+    let rules_path = write_rules(&sb, dir.path(), link_field)?;
     let ids = seed(&sb);
     sb.settle();
     println!("ticket-sync demo: sandbox Zendesk at {} and GitHub at {}", sb.zendesk.base_url(), sb.github.base_url());
@@ -108,7 +111,19 @@ async fn story() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let store = Store::open_read_only(&db)?;
     if let Some(m) = store.mapping(crate::domain::TicketId(ids[0]))? {
-        println!("t+6s  engineering comments on {}#{} and closes it as completed", m.repo, m.issue_number);
+        println!(
+            "t+6s  an agent links ticket {} (\"Payment page shows error 500\") to the same bug: its GitHub issue field gets {}#{}",
+            ids[5], m.repo, m.issue_number
+        );
+        sb.zendesk.set_field(ids[5], link_field, Some(&format!("{}#{}", m.repo, m.issue_number)));
+        sb.settle();
+    }
+    drop(store);
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let store = Store::open_read_only(&db)?;
+    if let Some(m) = store.mapping(crate::domain::TicketId(ids[0]))? {
+        println!("t+9s  engineering comments on {}#{} and closes it as completed", m.repo, m.issue_number);
         sb.github.add_comment(&m.repo.to_string(), m.issue_number.0, "dev-alice", "Fixed in v2.3.1, deploying now.");
         sb.github.close_issue(&m.repo.to_string(), m.issue_number.0, "completed", "dev-alice");
     }
@@ -145,9 +160,9 @@ impl Drop for TempDir {
 
 fn print_table(sb: &Sandbox, db: &Path, ids: &[u64]) -> anyhow::Result<()> {
     let store = Store::open_read_only(db)?;
-    println!("\n{:<7} {:<32} {:<22} {:<16} {:<7} {:<8} notes", "ticket", "subject", "tags", "issue", "issue", "ticket");
-    println!("{:<7} {:<32} {:<22} {:<16} {:<7} {:<8} on ticket", "", "", "", "", "state", "status");
-    println!("{}", "-".repeat(104));
+    println!("\n{:<7} {:<32} {:<34} {:<16} {:<7} {:<8} notes", "ticket", "subject", "tags", "issue", "issue", "ticket");
+    println!("{:<7} {:<32} {:<34} {:<16} {:<7} {:<8} on ticket", "", "", "", "", "state", "status");
+    println!("{}", "-".repeat(116));
     for id in ids {
         let t = sb.zendesk.ticket(*id).expect("seeded ticket exists");
         let notes = sb.zendesk.comments(*id).iter().filter(|c| !c.public).count();
@@ -162,7 +177,7 @@ fn print_table(sb: &Sandbox, db: &Path, ids: &[u64]) -> anyhow::Result<()> {
             None => ("-".to_string(), "-".to_string()),
         };
         let subject: String = t.subject.chars().take(31).collect();
-        println!("{id:<7} {subject:<32} {:<22} {issue:<16} {state:<7} {:<8} {notes}", t.tags.join(","), t.status);
+        println!("{id:<7} {subject:<32} {:<34} {issue:<16} {state:<7} {:<8} {notes}", t.tags.join(","), t.status);
     }
     println!("\nInternal notes written by ticket-sync:");
     for id in ids {
