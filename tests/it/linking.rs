@@ -312,3 +312,25 @@ async fn a_database_from_the_previous_release_upgrades_and_shares_issues() {
     assert_eq!(state_notes(&env, first).len(), 1);
     assert_eq!(state_notes(&env, second).len(), 1);
 }
+
+#[tokio::test]
+async fn public_replies_of_every_linked_ticket_are_forwarded() {
+    let env = Env::with_routes(ROUTES, crate::harness::FORWARD).await;
+    let field = env.sb.zendesk.add_ticket_field("text", "GitHub issue");
+    env.rewrite_rules(ROUTES, &format!("{}\n[linking]\nfield_id = {field}\n", crate::harness::FORWARD));
+    let (first, n) = env.linked("Shared bug").await;
+    let second = plain(&env, "Same bug here");
+    set_field(&env, field, second, Some(&format!("{REPO}#{n}")));
+    env.escalate().await;
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.zendesk.add_public_comment(first, env.requester, "Still broken for the first customer");
+    env.sb.zendesk.add_public_comment(second, env.requester, "And for the second one");
+    env.sb.settle();
+    env.push().await;
+    env.push().await;
+    let forwarded = env.forwarded(REPO, n);
+    assert_eq!(forwarded.len(), 2, "{forwarded:?}");
+    assert!(
+        forwarded.iter().any(|c| c.contains("first customer")) && forwarded.iter().any(|c| c.contains("second one"))
+    );
+}
