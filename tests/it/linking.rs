@@ -334,3 +334,35 @@ async fn public_replies_of_every_linked_ticket_are_forwarded() {
         forwarded.iter().any(|c| c.contains("first customer")) && forwarded.iter().any(|c| c.contains("second one"))
     );
 }
+
+#[tokio::test]
+async fn check_online_verifies_the_link_field() {
+    let (env, field) = env().await;
+    let ok = env.bin(&["check", "--online"], &[]).await;
+    let out = String::from_utf8_lossy(&ok.stdout).to_string();
+    assert!(ok.status.success(), "{out}");
+    assert!(out.contains(&format!("ok    linking.field_id: field {field}")), "{out}");
+
+    let tagger = env.sb.zendesk.add_ticket_field("tagger", "Product");
+    env.rewrite_rules(ROUTES, &format!("[linking]\nfield_id = {tagger}\n"));
+    let wrong = env.bin(&["check", "--online"], &[]).await;
+    let out = String::from_utf8_lossy(&wrong.stdout).to_string();
+    assert!(!wrong.status.success(), "{out}");
+    assert!(out.contains("is of type tagger; it must be a text or regexp field"), "{out}");
+
+    env.rewrite_rules(ROUTES, "[linking]\nfield_id = 999999\n");
+    let missing = env.bin(&["check", "--online"], &[]).await;
+    let out = String::from_utf8_lossy(&missing.stdout).to_string();
+    assert!(!missing.status.success() && out.contains("Zendesk has no ticket field 999999"), "{out}");
+}
+
+#[tokio::test]
+async fn linking_rules_are_checked_with_their_line() {
+    let env = Env::new().await;
+    env.rewrite_rules(ROUTES, "[linking]\nrepos = [\"not a repo\"]\nstate_tag = true\n");
+    let out = env.bin(&["check"], &[]).await;
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("linking.field_id") && err.contains("is required"), "{err}");
+    assert!(err.contains("linking.state_tag"), "the unknown key is reported too: {err}");
+}
