@@ -3,55 +3,69 @@
 //! reads. One conditional GET per linked issue, open or closed; an unchanged issue answers 304, which
 //! GitHub does not count against the rate limit.
 
+use std::collections::BTreeMap;
+
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
 use super::notes::{issue_gone, issue_not_found};
 use super::{stops_pass, Engine, ItemError, PassError, PassReport};
+use crate::domain::{IssueNumber, RepoName};
 use crate::http::ApiError;
 use crate::store::{LinkState, Mapping};
 
 pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<PassReport, PassError> {
     let mut report = PassReport::new("audit");
-    let open: Vec<Mapping> = engine
-        .store
-        .mappings()?
-        .into_iter()
-        // Closed issues too: a closed issue can be transferred or deleted (and reopened
-        // later where the push pass no longer looks). Unchanged ones answer a free 304.
-        .filter(|m| m.link_state == LinkState::Active)
-        .collect();
-    for m in open {
+    // Closed issues too: a closed issue can be transferred or deleted (and reopened later
+    // where the push pass no longer looks). Unchanged ones answer a free 304. An issue several
+    // tickets share is read once.
+    let mut issues: BTreeMap<(RepoName, IssueNumber), Vec<Mapping>> = BTreeMap::new();
+    for m in engine.store.mappings()?.into_iter().filter(|m| m.link_state == LinkState::Active) {
+        issues.entry((m.repo.clone(), m.issue_number)).or_default().push(m);
+    }
+    for ((repo, number), links) in issues {
         if cancel.is_cancelled() {
             break;
         }
         engine.beat();
-        report.seen += 1;
-        let span = info_span!("ticket", ticket_id = m.ticket_id.0, repo = %m.repo, issue_number = m.issue_number.0);
-        match check(engine, &m, &mut report).instrument(span).await {
+        report.seen += links.len() as u64;
+        let span = info_span!("issue", repo = %repo, issue_number = number.0, tickets = links.len());
+        match check(engine, &links, &mut report).instrument(span).await {
             Ok(()) => {}
             Err(ItemError::Store(e)) => return Err(e.into()),
             Err(ItemError::Api(e)) if stops_pass(&e) => return Err(e.into()),
             Err(e) => {
                 // The next audit looks again; nothing was written.
                 report.failed += 1;
-                report.failures.push((m.ticket_id, e.to_string()));
-                warn!(ticket_id = m.ticket_id.0, error = %e, "audit could not read the issue");
+                for m in &links {
+                    report.failures.push((m.ticket_id, e.to_string()));
+                }
+                warn!(%repo, issue_number = number.0, error = %e, "audit could not read the issue");
             }
         }
     }
     Ok(report)
 }
 
-async fn check(engine: &Engine, m: &Mapping, report: &mut PassReport) -> Result<(), ItemError> {
-    let etag = engine.store.issue_etag(m.ticket_id)?;
-    match engine.github.get_issue_if_changed(&m.repo, m.issue_number, etag.as_deref()).await {
+/// Reads one linked issue (with the first link's ETag) and applies what it says to every
+/// ticket linked to it.
+async fn check(engine: &Engine, links: &[Mapping], report: &mut PassReport) -> Result<(), ItemError> {
+    let first = &links[0];
+    let etag = engine.store.issue_etag(first.ticket_id)?;
+    match engine.github.get_issue_if_changed(&first.repo, first.issue_number, etag.as_deref()).await {
         Ok(None) => Ok(()),
-        Ok(Some((_, etag))) if !engine.dry_run => Ok(engine.store.set_issue_etag(m.ticket_id, etag.as_deref())?),
+        Ok(Some((_, etag))) if !engine.dry_run => {
+            for m in links {
+                engine.store.set_issue_etag(m.ticket_id, etag.as_deref())?;
+            }
+            Ok(())
+        }
         Ok(Some(_)) => Ok(()),
         Err(ApiError::Moved { location, .. }) => {
             if engine.dry_run {
-                report.planned.push(format!("follow or end the link of ticket {} (issue moved)", m.ticket_id));
+                report
+                    .planned
+                    .push(format!("follow or end the links of {}#{} (issue moved)", first.repo, first.issue_number));
                 return Ok(());
             }
             let found = match location.as_deref() {
@@ -59,15 +73,30 @@ async fn check(engine: &Engine, m: &Mapping, report: &mut PassReport) -> Result<
                 None => None,
             };
             let Some(issue) = found else {
-                return issue_gone(engine, m, "was moved where ticket-sync cannot follow it", report).await;
+                for m in links {
+                    issue_gone(engine, m, "was moved where ticket-sync cannot follow it", report).await?;
+                }
+                return Ok(());
             };
-            info!(to = %format!("{}#{}", issue.repo, issue.number), "the issue was transferred; the link follows it");
-            engine.store.move_mapping(m.ticket_id, &issue.repo, issue.number, &issue.html_url)?;
-            engine.store.set_issue_etag(m.ticket_id, None)?;
+            info!(to = %format!("{}#{}", issue.repo, issue.number), "the issue was transferred; the links follow it");
+            for m in links {
+                engine.store.move_mapping(m.ticket_id, &issue.repo, issue.number, &issue.html_url)?;
+                engine.store.set_issue_etag(m.ticket_id, None)?;
+            }
             Ok(())
         }
-        Err(ApiError::Gone { .. }) if !engine.dry_run => issue_gone(engine, m, "was deleted", report).await,
-        Err(ApiError::NotFound { .. }) if !engine.dry_run => issue_not_found(engine, m, report).await,
+        Err(ApiError::Gone { .. }) if !engine.dry_run => {
+            for m in links {
+                issue_gone(engine, m, "was deleted", report).await?;
+            }
+            Ok(())
+        }
+        Err(ApiError::NotFound { .. }) if !engine.dry_run => {
+            for m in links {
+                issue_not_found(engine, m, report).await?;
+            }
+            Ok(())
+        }
         Err(e) => Err(e.into()),
     }
 }

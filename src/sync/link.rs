@@ -41,6 +41,16 @@ pub(super) async fn follow_field(
     let last_value = last.as_ref().map_or("", |(v, _)| v.trim());
     let stale = matches!((&last, ticket.updated_at), (Some((_, seen)), Some(at)) if at <= *seen);
     let active = mapping.filter(|m| m.link_state == LinkState::Active);
+    if let Some((_, seen)) = &last {
+        // The note of the last change is still to be written (an earlier attempt failed).
+        if let Some(intent) = engine.store.push_intent(ticket.id, &change_key(*seen))? {
+            if !engine.dry_run {
+                let payload: PushPayload = serde_json::from_str(&intent.payload)
+                    .map_err(|e| ItemError::Refused(format!("stored note intent is unreadable ({e})")))?;
+                push_note(engine, &intent, &payload, report).await?;
+            }
+        }
+    }
     if value == last_value || stale || matches!(ticket.status, TicketStatus::Closed | TicketStatus::Deleted) {
         // Nothing new. A value that was refused still stands for the agent's intent: no
         // issue is created beside it.
@@ -79,6 +89,12 @@ pub(super) async fn follow_field(
     }
     apply(engine, ticket, active, value, seen_at, change, report).await?;
     Ok(Next::Done)
+}
+
+/// The event key of the note that tells of the field change seen at `seen_at`: the same
+/// change read again is the same note.
+fn change_key(seen_at: DateTime<Utc>) -> String {
+    format!("field-{}", seen_at.timestamp())
 }
 
 enum Change {
@@ -164,7 +180,7 @@ async fn apply(
     change: Change,
     report: &mut PassReport,
 ) -> Result<(), ItemError> {
-    let event_key = format!("field-{}", seen_at.timestamp());
+    let event_key = change_key(seen_at);
     let previous = active.map(|m| format!("{}#{}", m.repo, m.issue_number));
     let (text, closed, repo) = match &change {
         Change::Link(issue) => {

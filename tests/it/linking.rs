@@ -366,3 +366,65 @@ async fn linking_rules_are_checked_with_their_line() {
     assert!(err.contains("linking.field_id") && err.contains("is required"), "{err}");
     assert!(err.contains("linking.state_tag"), "the unknown key is reported too: {err}");
 }
+
+#[tokio::test]
+async fn a_link_note_that_failed_is_written_later_once_even_for_an_unlinked_ticket() {
+    let (env, field) = env().await;
+    let (_, n) = env.linked("Flaky").await;
+    let refused = plain(&env, "Bad value");
+    let unlinked = plain(&env, "Will unlink");
+    set_field(&env, field, unlinked, Some(&format!("{REPO}#{n}")));
+    env.escalate().await;
+    assert_eq!(field_notes(&env, unlinked).len(), 1);
+
+    set_field(&env, field, refused, Some("no reference here"));
+    set_field(&env, field, unlinked, None);
+    for id in [refused, unlinked] {
+        let rule = FaultRule::new(Some(Method::PUT), &format!("/tickets/{id}"), Fault::Status(500)).times(50);
+        env.sb.zendesk.door.faults.push(rule);
+    }
+    let report = env.escalate().await;
+    assert_eq!(report.failed, 2, "{report:?}");
+    assert_eq!(field_notes(&env, refused).len(), 0);
+    assert_eq!(field_notes(&env, unlinked).len(), 1);
+    env.sb.zendesk.door.faults.clear();
+    for id in [refused, unlinked] {
+        env.engine().store.retry_now(TicketId(id)).unwrap();
+    }
+    // Whichever pass comes first finishes the queued notes; neither writes one twice.
+    env.push().await;
+    env.escalate().await;
+    env.push().await;
+    assert_eq!(field_notes(&env, refused).len(), 1, "{:?}", field_notes(&env, refused));
+    let notes = field_notes(&env, unlinked);
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[1].contains("Unlinked"));
+    assert!(env.engine().store.pending_intents().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_audit_reads_a_shared_issue_once_and_tells_every_ticket() {
+    let (env, field) = env().await;
+    let (first, n) = env.linked("Shared and deleted").await;
+    let others: Vec<u64> = (0..2).map(|i| plain(&env, &format!("Also {i}"))).collect();
+    for id in &others {
+        env.sb.zendesk.set_field(*id, field, Some(&format!("{REPO}#{n}")));
+    }
+    env.sb.settle();
+    env.escalate().await;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let before = env.sb.github.door.log.len();
+    env.engine().audit(&cancel).await.unwrap();
+    let reads = env.sb.github.door.log.entries()[before..]
+        .iter()
+        .filter(|e| e.path.ends_with(&format!("/issues/{n}")))
+        .count();
+    assert_eq!(reads, 1, "one read for three tickets");
+
+    env.sb.github.delete_issue(REPO, n);
+    env.engine().audit(&cancel).await.unwrap();
+    for id in std::iter::once(first).chain(others) {
+        let gone: Vec<String> = env.push_notes(id).into_iter().filter(|n| n.contains("was deleted")).collect();
+        assert_eq!(gone.len(), 1, "ticket {id}: {gone:?}");
+    }
+}
