@@ -75,7 +75,8 @@ impl ConfigError {
             }
             (Some(f), _) if message.starts_with("unknown field") || message.starts_with("missing field") => {
                 if let Some(k) = line_key.filter(|k| *k != f && !is_header_line(text, span.start)) {
-                    section = join(&section, &k);
+                    // A dotted key (`when.size = 3`) already ends with the field.
+                    section = join(&section, k.strip_suffix(&format!(".{f}")).unwrap_or(&k));
                 }
                 join(&section, &f)
             }
@@ -150,53 +151,182 @@ fn key_on_line(text: &str, offset: usize) -> Option<String> {
     (!key.is_empty() && !key.starts_with('[') && !key.starts_with('#')).then(|| key.to_string())
 }
 
-/// The text with the line at `offset` blanked (and, for a table header, the whole table up to
-/// the next header), keeping every byte offset and line number: so parsing can go on past one
-/// bad key and report the next. `None` when nothing can be blanked.
-pub fn without_line_at(text: &str, offset: usize) -> Option<String> {
+/// The text with the key at `offset` set aside: its whole `key = value` (a value may go on over
+/// several lines: arrays, inline tables, multi-line strings), or, at a table header, the whole
+/// table up to the next header that is not one of its own sub-tables. Every byte offset and
+/// line number stays put, so parsing can go on past one bad key and report the next. `None`
+/// when nothing can be set aside.
+pub fn without_key_at(text: &str, offset: usize) -> Option<String> {
     let offset = boundary(text, offset);
-    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let mut end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
-    let line = &text[start..end];
-    if line.trim_start().starts_with('[') {
-        // An unknown table: set aside with its lines, if every one is plain (up to the next header).
-        let mut pos = end;
-        while pos < text.len() {
-            let next = pos + 1;
-            let next_end = text[next..].find('\n').map_or(text.len(), |i| next + i);
-            let l = &text[next..next_end];
-            if l.trim_start().starts_with('[') {
-                break;
-            }
-            let t = l.trim();
-            if !(t.is_empty() || t.starts_with('#') || plain_line(l)) {
-                return None;
-            }
-            pos = next_end;
-        }
-        end = pos;
-    } else if !plain_line(line) {
+    let range =
+        if is_header_line(text, offset) { table_extent(text, offset)? } else { key_value_extent(text, offset)? };
+    if text[range.clone()].trim().is_empty() {
         return None;
     }
-    if text[start..end].trim().is_empty() {
-        return None;
-    }
-    // Every character becomes as many spaces as it has bytes, so offsets and lines stay put.
-    let blanked: String =
-        text[start..end].chars().map(|c| if c == '\n' { "\n".to_string() } else { " ".repeat(c.len_utf8()) }).collect();
-    Some(format!("{}{}{}", &text[..start], blanked, &text[end..]))
+    // Every character becomes as many spaces as it has bytes; line breaks stay.
+    let blanked: String = text[range.clone()]
+        .chars()
+        .map(|c| if c == '\n' { "\n".to_string() } else { " ".repeat(c.len_utf8()) })
+        .collect();
+    Some(format!("{}{}{}", &text[..range.start], blanked, &text[range.end..]))
 }
 
-/// A `key = value` line complete on its own: no inline table, no value going on over several
-/// lines. Only such lines are set aside (anything else could leave false errors behind).
-fn plain_line(line: &str) -> bool {
-    let balanced = |open: char, close: char| line.matches(open).count() == line.matches(close).count();
-    line.contains('=')
-        && !line.trim_start().starts_with('[')
-        && !line.contains('{')
-        && balanced('[', ']')
-        && !line.contains("\"\"\"")
-        && !line.contains("'''")
+/// The `key = value` whose key (or last dotted part of it) starts at `offset`, with the comma
+/// after it when it sits in an inline table (TOML 1.1 allows the one that may be left before `}`).
+fn key_value_extent(text: &str, offset: usize) -> Option<Range<usize>> {
+    let b = text.as_bytes();
+    let start = dotted_key_start(b, offset);
+    let before = text[..start].trim_end_matches([' ', '\t']);
+    if !(before.is_empty() || before.ends_with(['\n', '{', ','])) {
+        return None;
+    }
+    let mut end = statement_end(b, start)?;
+    let after = end + text[end..].len() - text[end..].trim_start_matches([' ', '\t']).len();
+    if b.get(after) == Some(&b',') {
+        end = after + 1;
+    }
+    Some(start..end)
+}
+
+/// The table whose header is on the line holding `offset`, with all its keys and sub-tables.
+fn table_extent(text: &str, offset: usize) -> Option<Range<usize>> {
+    let b = text.as_bytes();
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let name = header_name(text, offset);
+    let mut end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    loop {
+        let next = skip_blank(b, end);
+        if next >= b.len() {
+            return Some(start..end);
+        }
+        if b[next] == b'[' {
+            let sub = header_name(text, next);
+            if name.is_empty() || !sub.starts_with(&format!("{name}.")) {
+                return Some(start..end);
+            }
+            end = text[next..].find('\n').map_or(text.len(), |i| next + i);
+        } else {
+            end = statement_end(b, next)?;
+        }
+    }
+}
+
+/// Past spaces, line breaks and comments.
+fn skip_blank(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() {
+        match b[i] {
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b'#' => i = line_end(b, i),
+            _ => break,
+        }
+    }
+    i
+}
+
+fn line_end(b: &[u8], i: usize) -> usize {
+    b[i..].iter().position(|&c| c == b'\n').map_or(b.len(), |n| i + n)
+}
+
+/// Back from the last part of a dotted key (`colour` in `when.colour`) to its first.
+fn dotted_key_start(b: &[u8], mut start: usize) -> usize {
+    let spaces = |mut j: usize| {
+        while j > 0 && matches!(b[j - 1], b' ' | b'\t') {
+            j -= 1;
+        }
+        j
+    };
+    loop {
+        let j = spaces(start);
+        if j == 0 || b[j - 1] != b'.' {
+            return start;
+        }
+        let mut j = spaces(j - 1);
+        match b.get(j.wrapping_sub(1)) {
+            Some(&q @ (b'"' | b'\'')) => {
+                j -= 1;
+                while j > 0 && b[j - 1] != q && b[j - 1] != b'\n' {
+                    j -= 1;
+                }
+                if j == 0 || b[j - 1] != q {
+                    return start;
+                }
+                j -= 1;
+            }
+            _ => {
+                let part = j;
+                while j > 0 && (b[j - 1].is_ascii_alphanumeric() || matches!(b[j - 1], b'_' | b'-')) {
+                    j -= 1;
+                }
+                if j == part {
+                    return start;
+                }
+            }
+        }
+        start = j;
+    }
+}
+
+/// The end of the `key = value` starting at `start` (trailing spaces and comment not included);
+/// `None` when there is no `=` on the key's line.
+fn statement_end(b: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    while i < b.len() && b[i] != b'=' {
+        match b[i] {
+            b'\n' => return None,
+            b'"' | b'\'' => i = string_end(b, i),
+            _ => i += 1,
+        }
+    }
+    if i >= b.len() {
+        return None;
+    }
+    let mut depth = 0usize;
+    i += 1;
+    while i < b.len() {
+        match b[i] {
+            b'"' | b'\'' => {
+                i = string_end(b, i);
+                continue;
+            }
+            b'#' if depth > 0 => {
+                i = line_end(b, i);
+                continue;
+            }
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' if depth > 0 => depth -= 1,
+            b']' | b'}' | b',' | b'\n' | b'#' if depth == 0 => break,
+            _ => {}
+        }
+        i += 1;
+    }
+    while i > start && b[i - 1].is_ascii_whitespace() {
+        i -= 1;
+    }
+    Some(i)
+}
+
+/// Just past the string opening at `i`: basic or literal, on one line or several.
+fn string_end(b: &[u8], i: usize) -> usize {
+    let q = b[i];
+    let triple = b.len() >= i + 3 && b[i + 1] == q && b[i + 2] == q;
+    let mut j = if triple { i + 3 } else { i + 1 };
+    while j < b.len() {
+        if q == b'"' && b[j] == b'\\' {
+            j += 2;
+            continue;
+        }
+        if !triple && b[j] == b'\n' {
+            return j;
+        }
+        if b[j] == q && (!triple || (b.len() >= j + 3 && b[j + 1] == q && b[j + 2] == q)) {
+            let close = j + if triple { 3 } else { 1 };
+            // A closing `"""` may have up to two quotes of the string's own before it.
+            let extra = if triple { b[close..].iter().take(2).take_while(|&&c| c == q).count() } else { 0 };
+            return close + extra;
+        }
+        j += 1;
+    }
+    b.len()
 }
 
 /// The table a byte offset belongs to: `zendesk`, or `route[1]` for the second `[[route]]`.
@@ -232,5 +362,17 @@ mod tests {
         assert_eq!(section_at(text, 12), "zendesk");
         assert_eq!(section_at(text, text.find("repo = 2").unwrap()), "route[1]");
         assert_eq!(line_of(text, text.find("repo = 2").unwrap()), 6);
+    }
+
+    #[test]
+    fn a_key_is_set_aside_with_its_whole_value() {
+        let text = "[a]\nx = [\n  \"]#\", # ]\n  [1],\n]\ny = 2\nw = { k = 1, bad = \"}\", z = 3 }\n";
+        let out = without_key_at(text, text.find("x =").unwrap()).unwrap();
+        assert_eq!((out.len(), out.lines().count()), (text.len(), text.lines().count()));
+        assert_eq!(out.split_whitespace().collect::<Vec<_>>()[..4], ["[a]", "y", "=", "2"]);
+        let out = without_key_at(text, text.find("bad").unwrap()).unwrap();
+        assert!(out.ends_with(&format!("w = {{ k = 1,{}z = 3 }}\n", " ".repeat(12))), "{out}");
+        let dotted = "[a]\nb.c = 1\n";
+        assert_eq!(without_key_at(dotted, dotted.find('c').unwrap()).unwrap().trim(), "[a]");
     }
 }

@@ -208,10 +208,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Rules, ConfigError> {
             Ok(raw) => break Some(raw),
             Err(e) => {
                 errors.push(ConfigError::from_toml(path, &work, &e));
-                // Only an unknown key on a simple line of its own can be set aside (a missing or
-                // mistyped key would leave a false "missing" behind): otherwise stop there.
+                // Only an unknown key or table can be set aside, with its whole value however many
+                // lines it takes (a missing or mistyped key would leave a false "missing" behind):
+                // otherwise stop there.
                 let one_key = e.message().starts_with("unknown field");
-                let next = e.span().filter(|_| one_key).and_then(|span| error::without_line_at(&work, span.start));
+                let next = e.span().filter(|_| one_key).and_then(|span| error::without_key_at(&work, span.start));
                 match next {
                     Some(next) if errors.len() < MAX_REPORTED => work = next,
                     _ => break None,

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
 use super::export::ExportReader;
-use super::notes::{issue_gone, issue_not_found};
+use super::notes::{issue_gone, issue_not_found, resume_queued, Queued};
 use super::{body, guard, settle, Engine, ItemError, PassError, PassReport};
 use crate::config::ForwardMode;
 use crate::crashpoint;
@@ -144,35 +144,18 @@ async fn resume(
     cancel: &CancellationToken,
     report: &mut PassReport,
 ) -> Result<BTreeSet<TicketId>, PassError> {
-    let queued = super::notes::queued_by_ticket::<ForwardPayload>(engine, IntentKind::ForwardComment)?;
-    let mut blocked = BTreeSet::new();
-    for (id, mut items) in queued {
-        blocked.insert(id);
-        if cancel.is_cancelled() {
-            continue;
-        }
-        engine.beat();
-        if engine.held_back(id, STAGE)? {
-            continue;
-        }
-        items.sort_by_key(|(p, _)| p.zendesk_comment_id);
-        let result = retrying!(engine, async {
-            for (payload, intent) in &items {
-                // A comment forwarded by an earlier round of this loop is not posted again.
-                let Some(intent) = engine.store.intent_by_key(&intent.key)? else { continue };
-                if !forward_one(engine, id, &intent, payload, report).await? {
-                    break;
-                }
-            }
-            Ok::<(), ItemError>(())
-        })
-        .instrument(info_span!("ticket", ticket_id = id.0))
-        .await;
-        if settle(engine, id, STAGE, None, result, report)? {
-            blocked.remove(&id);
-        }
+    resume_queued::<ForwardPayload>(engine, cancel, STAGE, None, report, |engine, id, intent, payload, report| {
+        Box::pin(forward_one(engine, id, intent, payload, report))
+    })
+    .await
+}
+
+impl Queued for ForwardPayload {
+    const KIND: IntentKind = IntentKind::ForwardComment;
+    type Order = u64;
+    fn order(&self) -> u64 {
+        self.zendesk_comment_id
     }
-    Ok(blocked)
 }
 
 /// Forwards the ticket's new public comments in order; behind a failure the rest only queue.

@@ -1,16 +1,20 @@
 //! The notes every pass writes on tickets, exactly once: queued push-back notes (and the
 //! re-escalation note that waits for its reopen), one-off notes no GitHub event carries, and
-//! the end of a link whose issue is gone. Passes share these through this module and never
-//! import each other.
+//! the end of a link whose issue is gone; and the loop that finishes any pass's queued writes
+//! (`resume_queued`). Passes share these through this module and never import each other.
+
+use std::collections::BTreeSet;
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use tracing::{info, warn};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, info_span, warn, Instrument};
 
 use super::note::{write_once, Note, NoteOutcome};
-use super::{body, Engine, ItemError, PassReport};
+use super::{body, settle, Engine, ItemError, PassError, PassReport};
+use crate::domain::TicketId;
 use crate::http::ApiError;
-use crate::store::{Intent, IntentKind, LinkState, Mapping};
+use crate::store::{Intent, IntentKind, LinkState, Mapping, StoreError};
 
 /// What a push-note intent carries: the whole write, and its place in the ticket's story.
 #[derive(Debug, Serialize, Deserialize)]
@@ -53,6 +57,14 @@ pub(super) fn state_tags(engine: &Engine, closed: Option<bool>) -> (Vec<String>,
         None => (&[], &[TAG_OPEN, TAG_CLOSED]),
     };
     (add.iter().map(|t| t.to_string()).collect(), remove.iter().map(|t| t.to_string()).collect())
+}
+
+impl Queued for PushPayload {
+    const KIND: IntentKind = IntentKind::PushNote;
+    type Order = (i64, u8, u64);
+    fn order(&self) -> Self::Order {
+        self.order
+    }
 }
 
 /// How one note ended.
@@ -243,4 +255,65 @@ pub(super) fn queued_by_ticket<P: serde::de::DeserializeOwned>(
         }
     }
     Ok(queued)
+}
+
+/// The payload of a per-event write that waits as an intent until it is done: its kind, and
+/// the order in which a ticket's queued writes are made.
+pub(super) trait Queued: serde::de::DeserializeOwned {
+    const KIND: IntentKind;
+    type Order: Ord;
+    fn order(&self) -> Self::Order;
+}
+
+/// One queued write in flight: whether the ticket's next writes may follow.
+pub(super) type WriteFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, ItemError>> + Send + 'a>>;
+
+/// Finishes the writes of one kind that earlier passes queued, in order per ticket, and
+/// records each ticket's outcome at `stage`. `precheck` may drop a ticket's queued writes
+/// (false: nothing is left queued for it); `write` makes one write and says whether the
+/// ticket's next ones may follow. Returns the tickets that still have queued writes: their new
+/// writes queue behind them.
+pub(super) async fn resume_queued<P: Queued>(
+    engine: &Engine,
+    cancel: &CancellationToken,
+    stage: &str,
+    precheck: Option<&(dyn Fn(TicketId) -> Result<bool, StoreError> + Sync)>,
+    report: &mut PassReport,
+    write: impl for<'a> Fn(&'a Engine, TicketId, &'a Intent, &'a P, &'a mut PassReport) -> WriteFuture<'a> + Sync,
+) -> Result<BTreeSet<TicketId>, PassError> {
+    let mut blocked = BTreeSet::new();
+    for (id, mut items) in queued_by_ticket::<P>(engine, P::KIND)? {
+        blocked.insert(id);
+        if cancel.is_cancelled() {
+            continue;
+        }
+        engine.beat();
+        if engine.held_back(id, stage)? {
+            continue;
+        }
+        if let Some(precheck) = precheck {
+            if !precheck(id)? {
+                blocked.remove(&id);
+                continue;
+            }
+        }
+        items.sort_by_key(|(p, _)| p.order());
+        let result = retrying!(engine, async {
+            for (payload, intent) in &items {
+                // A write made by an earlier round of this loop is not made again.
+                let Some(intent) = engine.store.intent_by_key(&intent.key)? else { continue };
+                if !write(engine, id, &intent, payload, report).await? {
+                    break;
+                }
+            }
+            Ok::<(), ItemError>(())
+        })
+        .instrument(info_span!("ticket", ticket_id = id.0))
+        .await;
+        if settle(engine, id, stage, None, result, report)? {
+            blocked.remove(&id);
+        }
+    }
+    Ok(blocked)
 }

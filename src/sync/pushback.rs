@@ -17,13 +17,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info_span, warn, Instrument};
 
 use super::identity::github_login;
-use super::notes::{push_note, PushPayload, Pushed};
+use super::notes::{push_note, resume_queued, PushPayload, Pushed};
 use super::pushplan::{self, PushAction, RepoInput, TicketPlan};
 use super::{settle, stops_pass, Engine, ItemError, PassError, PassReport};
 use crate::config::CommentsMode;
 use crate::domain::{IssueNumber, RepoName, ServiceTime, Stage, TicketId};
 use crate::github::Updates;
-use crate::store::{IntentKind, LinkState, Mapping};
+use crate::store::{LinkState, Mapping};
 
 /// How old a second must be before no GitHub update can still carry it (clock skew included).
 const SETTLED_SECOND_MINUTES: i64 = 10;
@@ -57,47 +57,25 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
     Ok(report)
 }
 
-/// Finishes the queued notes of earlier passes, oldest first per ticket. Returns the tickets
-/// that still have queued notes: their new notes queue behind them.
+/// Finishes the queued notes of earlier passes, oldest first per ticket; those of a link no
+/// longer active are dropped. Returns the tickets that still have queued notes: their new
+/// notes queue behind them.
 async fn resume(
     engine: &Engine,
     cancel: &CancellationToken,
     report: &mut PassReport,
 ) -> Result<BTreeSet<TicketId>, PassError> {
-    let queued = super::notes::queued_by_ticket::<PushPayload>(engine, IntentKind::PushNote)?;
-    let mut blocked = BTreeSet::new();
-    for (id, mut notes) in queued {
-        blocked.insert(id);
-        if cancel.is_cancelled() {
-            continue;
-        }
-        engine.beat();
-        if engine.held_back(id, STAGE)? {
-            continue;
-        }
+    let active = |id| {
         if engine.store.mapping(id)?.is_none_or(|m| m.link_state != LinkState::Active) {
             engine.store.abandon_push_intents(id, "the link is no longer active")?;
-            blocked.remove(&id);
-            continue;
+            return Ok(false);
         }
-        notes.sort_by_key(|(p, _)| p.order);
-        let result = retrying!(engine, async {
-            for (payload, intent) in &notes {
-                // A note written by an earlier round of this loop is not written again.
-                let Some(intent) = engine.store.intent_by_key(&intent.key)? else { continue };
-                if let Pushed::TicketClosed = push_note(engine, &intent, payload, report).await? {
-                    break;
-                }
-            }
-            Ok::<(), ItemError>(())
-        })
-        .instrument(info_span!("ticket", ticket_id = id.0))
-        .await;
-        if settle(engine, id, STAGE, None, result, report)? {
-            blocked.remove(&id);
-        }
-    }
-    Ok(blocked)
+        Ok(true)
+    };
+    resume_queued::<PushPayload>(engine, cancel, STAGE, Some(&active), report, |engine, _, intent, payload, report| {
+        Box::pin(async move { Ok(!matches!(push_note(engine, intent, payload, report).await?, Pushed::TicketClosed)) })
+    })
+    .await
 }
 
 async fn sync_repo(

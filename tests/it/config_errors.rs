@@ -161,3 +161,32 @@ async fn every_error_is_reported_in_one_run() {
     assert!(!stderr.contains("notifications.notifications"), "{stderr}");
     assert_eq!(stderr.matches("error: ").count(), 3, "{stderr}");
 }
+
+/// `check` stopped at an unknown key whose line could not be set aside on its own: one inside an
+/// inline table, one before a value going on over several lines, an unknown array of tables
+/// holding such values. Each is set aside with its whole value and the file read on, so every
+/// error is still reported in one run, each with its line and key.
+#[tokio::test]
+async fn unknown_keys_inside_multi_line_values_do_not_stop_the_report() {
+    let env = Env::new().await;
+    let good = std::fs::read_to_string(&env.rules_path).unwrap();
+    let text = good
+        .replace("when = { tags_any = [\"billing\"] }", "when = { tags_any = [\"billing\"], colour = \"red\" }")
+        .replace("[escalation]", "[[routes]]\nwhen = { tags_any = [\"x\"] }\nrepo = [\n  \"a/b\",\n]\n\n[escalation]")
+        .replace("tags_any = [\"escalated\"]", "tags_any = [\"escalated\"]\nshade = [\n  \"dark\",\n  \"light\",\n]")
+        + "\n[schedule]\nescalate = \"not a cron\"\n";
+    std::fs::write(&env.rules_path, &text).unwrap();
+    let out = env.bin(&["check"], &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for (key, needle) in [
+        ("route[0].when.colour", "colour"),
+        ("routes", "[[routes]]"),
+        ("escalation.shade", "shade"),
+        ("schedule.escalate", "not a cron"),
+    ] {
+        let line = line_of(&text, needle);
+        assert!(stderr.contains(&format!(":{line}: key `{key}`")), "want {key} at line {line}: {stderr}");
+    }
+    assert_eq!(stderr.matches("error: ").count(), 4, "{stderr}");
+}
