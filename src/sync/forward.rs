@@ -144,7 +144,7 @@ async fn resume(
     cancel: &CancellationToken,
     report: &mut PassReport,
 ) -> Result<BTreeSet<TicketId>, PassError> {
-    resume_queued::<ForwardPayload>(engine, cancel, STAGE, None, report, |engine, id, intent, payload, report| {
+    resume_queued::<ForwardPayload>(engine, cancel, STAGE, report, |engine, id, intent, payload, report| {
         Box::pin(forward_one(engine, id, intent, payload, report))
     })
     .await

@@ -12,9 +12,9 @@ use tracing::{info, info_span, warn, Instrument};
 
 use super::note::{write_once, Note, NoteOutcome};
 use super::{body, settle, Engine, ItemError, PassError, PassReport};
-use crate::domain::TicketId;
+use crate::domain::{Stage, TicketId};
 use crate::http::ApiError;
-use crate::store::{Intent, IntentKind, LinkState, Mapping, StoreError};
+use crate::store::{Intent, IntentKind, LinkState, Mapping};
 
 /// What a push-note intent carries: the whole write, and its place in the ticket's story.
 #[derive(Debug, Serialize, Deserialize)]
@@ -141,6 +141,12 @@ pub(super) async fn push_note(
     report: &mut PassReport,
 ) -> Result<Pushed, ItemError> {
     let id = intent.ticket_id;
+    // A note about the issue goes only to a ticket still linked to it; one about the link
+    // itself (linked, moved, unlinked, refused) goes whatever the link's state.
+    if !p.about_link && engine.store.mapping(id)?.is_none_or(|m| m.link_state != LinkState::Active) {
+        engine.store.abandon_intent_key(IntentKind::PushNote, id, &intent.key, "the link is no longer active")?;
+        return Ok(Pushed::Done);
+    }
     if p.reopens && !engine.store.reopened(id, &p.event_key)? && !finish_reopen(engine, intent, p).await? {
         return Ok(Pushed::Done);
     }
@@ -270,15 +276,13 @@ pub(super) type WriteFuture<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, ItemError>> + Send + 'a>>;
 
 /// Finishes the writes of one kind that earlier passes queued, in order per ticket, and
-/// records each ticket's outcome at `stage`. `precheck` may drop a ticket's queued writes
-/// (false: nothing is left queued for it); `write` makes one write and says whether the
+/// records each ticket's outcome at `stage`. `write` makes one write and says whether the
 /// ticket's next ones may follow. Returns the tickets that still have queued writes: their new
 /// writes queue behind them.
 pub(super) async fn resume_queued<P: Queued>(
     engine: &Engine,
     cancel: &CancellationToken,
-    stage: &str,
-    precheck: Option<&(dyn Fn(TicketId) -> Result<bool, StoreError> + Sync)>,
+    stage: Stage,
     report: &mut PassReport,
     write: impl for<'a> Fn(&'a Engine, TicketId, &'a Intent, &'a P, &'a mut PassReport) -> WriteFuture<'a> + Sync,
 ) -> Result<BTreeSet<TicketId>, PassError> {
@@ -291,12 +295,6 @@ pub(super) async fn resume_queued<P: Queued>(
         engine.beat();
         if engine.held_back(id, stage)? {
             continue;
-        }
-        if let Some(precheck) = precheck {
-            if !precheck(id)? {
-                blocked.remove(&id);
-                continue;
-            }
         }
         items.sort_by_key(|(p, _)| p.order());
         let result = retrying!(engine, async {

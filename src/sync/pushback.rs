@@ -23,7 +23,7 @@ use super::{settle, stops_pass, Engine, ItemError, PassError, PassReport};
 use crate::config::CommentsMode;
 use crate::domain::{IssueNumber, RepoName, ServiceTime, Stage, TicketId};
 use crate::github::Updates;
-use crate::store::{LinkState, Mapping};
+use crate::store::Mapping;
 
 /// How old a second must be before no GitHub update can still carry it (clock skew included).
 const SETTLED_SECOND_MINUTES: i64 = 10;
@@ -57,22 +57,15 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
     Ok(report)
 }
 
-/// Finishes the queued notes of earlier passes, oldest first per ticket; those of a link no
-/// longer active are dropped. Returns the tickets that still have queued notes: their new
-/// notes queue behind them.
+/// Finishes the queued notes of earlier passes, oldest first per ticket (`push_note` drops
+/// those of a link no longer active). Returns the tickets that still have queued notes: their
+/// new notes queue behind them.
 async fn resume(
     engine: &Engine,
     cancel: &CancellationToken,
     report: &mut PassReport,
 ) -> Result<BTreeSet<TicketId>, PassError> {
-    let active = |id| {
-        if engine.store.mapping(id)?.is_none_or(|m| m.link_state != LinkState::Active) {
-            engine.store.abandon_push_intents(id, "the link is no longer active")?;
-            return Ok(false);
-        }
-        Ok(true)
-    };
-    resume_queued::<PushPayload>(engine, cancel, STAGE, Some(&active), report, |engine, _, intent, payload, report| {
+    resume_queued::<PushPayload>(engine, cancel, STAGE, report, |engine, _, intent, payload, report| {
         Box::pin(async move { Ok(!matches!(push_note(engine, intent, payload, report).await?, Pushed::TicketClosed)) })
     })
     .await

@@ -415,10 +415,8 @@ async fn the_audit_reads_a_shared_issue_once_and_tells_every_ticket() {
     let cancel = tokio_util::sync::CancellationToken::new();
     let before = env.sb.github.door.log.len();
     env.engine().audit(&cancel).await.unwrap();
-    let reads = env.sb.github.door.log.entries()[before..]
-        .iter()
-        .filter(|e| e.path.ends_with(&format!("/issues/{n}")))
-        .count();
+    let reads =
+        env.sb.github.door.log.entries()[before..].iter().filter(|e| e.path.ends_with(&format!("/issues/{n}"))).count();
     assert_eq!(reads, 1, "one read for three tickets");
 
     env.sb.github.delete_issue(REPO, n);
