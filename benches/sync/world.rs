@@ -135,6 +135,7 @@ impl World {
                     body: None,
                     updated_at: Some(view.updated_at),
                     closed_by: None,
+                    is_pull_request: false,
                 };
                 links.push((TicketId(*id), issue));
                 self.links.push((*id, r, view.number));

@@ -60,7 +60,7 @@ struct NotePayload {
 
 impl NotePayload {
     /// The link note of a created (or adopted) issue, with the `[linking]` write-back.
-    fn new(engine: &Engine, id: TicketId, issue: &Issue) -> String {
+    fn json_for(engine: &Engine, id: TicketId, issue: &Issue) -> String {
         let field = engine.rules.linking.as_ref().map(|l| (l.field_id, issue.html_url.clone()));
         let (add_tags, _) = notes::state_tags(engine, Some(issue.state == IssueState::Closed));
         let payload = NotePayload { text: body::link_note(id, issue), field, add_tags };
@@ -296,7 +296,7 @@ async fn linked_issue(
 async fn adopt(engine: &Engine, ticket: &Ticket, issue: Issue, report: &mut PassReport) -> Result<(), ItemError> {
     let id = ticket.id;
     warn!(issue = %format!("{}#{}", issue.repo, issue.number), "the ticket already carries ticket-sync's link note; adopting its issue (was the state database deleted or restored?)");
-    let note = NotePayload::new(engine, id, &issue);
+    let note = NotePayload::json_for(engine, id, &issue);
     record_created(engine, id, &issue, true, &note, ticket.updated_at)?;
     report.recovered += 1;
     report.linked.push((id, format!("{}#{}", issue.repo, issue.number)));
@@ -399,7 +399,7 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
         }
     };
     tracing::Span::current().record("issue_number", issue.number.0);
-    let note = NotePayload::new(engine, id, &issue);
+    let note = NotePayload::json_for(engine, id, &issue);
     record_created(engine, id, &issue, recovered, &note, payload.ticket_updated_at)?;
     if let Some(line) = &payload.impact_line {
         engine.store.set_impact_line(id, line)?;
