@@ -265,4 +265,42 @@ impl Store {
         )?;
         Ok(())
     }
+
+    /// Remembers the `updated_at` of a ticket read directly (for a webhook delivery).
+    pub fn ticket_read(&self, ticket: TicketId, updated_at: Option<DateTime<Utc>>) -> Result<()> {
+        let Some(at) = updated_at else { return Ok(()) };
+        self.conn().execute(
+            "INSERT INTO ticket_reads (ticket_id, updated_at) VALUES (?1, ?2)
+             ON CONFLICT (ticket_id) DO UPDATE SET updated_at = MAX(updated_at, excluded.updated_at)",
+            params![ticket.0 as i64, ts(at)],
+        )?;
+        Ok(())
+    }
+
+    /// The newest `updated_at` of the ticket as read directly, if it ever was.
+    pub fn ticket_read_at(&self, ticket: TicketId) -> Result<Option<DateTime<Utc>>> {
+        let at: Option<String> = self
+            .conn()
+            .query_row("SELECT updated_at FROM ticket_reads WHERE ticket_id = ?1", [ticket.0 as i64], |r| r.get(0))
+            .optional()?;
+        Ok(at.as_deref().and_then(parse_ts))
+    }
+
+    /// Saves the webhook receiver's counters of one source (JSON), for `status`.
+    pub fn save_webhook_stats(&self, source: &str, stats: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO webhook_stats (source, stats, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (source) DO UPDATE SET stats = excluded.stats, updated_at = excluded.updated_at",
+            params![source, stats, ts(Utc::now())],
+        )?;
+        Ok(())
+    }
+
+    /// The webhook receiver's counters, by source, as last saved.
+    pub fn webhook_stats(&self) -> Result<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT source, stats FROM webhook_stats ORDER BY source")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
 }

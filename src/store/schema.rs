@@ -208,4 +208,17 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (repo, issue_number)
     );
     "#,
+    // v14: webhooks. The `updated_at` of tickets read directly for a delivery (an older copy
+    // from the export then says nothing new), and the receiver's counters for `status`.
+    r#"
+    CREATE TABLE ticket_reads (
+        ticket_id  INTEGER PRIMARY KEY,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE webhook_stats (
+        source     TEXT PRIMARY KEY,
+        stats      TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    "#,
 ];

@@ -247,11 +247,22 @@ impl Engine {
     /// One push-back pass: issue changes on GitHub become notes and statuses on Zendesk.
     pub async fn push(&self, cancel: &CancellationToken) -> Result<PassReport, PassError> {
         self.run_pass("push", async {
-            let mut report = pushback::run(self, cancel).await?;
+            let mut report = pushback::run(self, cancel, None).await?;
             forward::run(self, cancel, &mut report).await?;
             Ok(report)
         })
         .await
+    }
+
+    /// A webhook delivery named this ticket: read it as it is now and escalate it (or follow
+    /// its link field, or its re-escalation) exactly as the escalation pass would.
+    pub async fn ring_ticket(&self, id: TicketId, cancel: &CancellationToken) -> Result<PassReport, PassError> {
+        self.run_pass("webhook", escalate::one(self, id, cancel)).await
+    }
+
+    /// A webhook delivery named this repository: push its changes back now.
+    pub async fn ring_repo(&self, repo: &RepoName, cancel: &CancellationToken) -> Result<PassReport, PassError> {
+        self.run_pass("webhook", pushback::run(self, cancel, Some(repo))).await
     }
 
     async fn run_pass(

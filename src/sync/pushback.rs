@@ -33,11 +33,21 @@ const STAGE: Stage = Stage::Push;
 /// How far before the oldest mapping a repository's first listing starts (clock skew margin).
 const FIRST_SINCE_MARGIN_MINUTES: i64 = 10;
 
-pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<PassReport, PassError> {
+/// One push-back pass over every repository with linked issues, or (`only`, a webhook
+/// delivery) over one of them: the same watermarks, intents and ledger either way.
+pub(super) async fn run(
+    engine: &Engine,
+    cancel: &CancellationToken,
+    only: Option<&RepoName>,
+) -> Result<PassReport, PassError> {
     let mut report = PassReport::new("push");
     engine.forget_repo_checks();
     let blocked = if engine.dry_run { BTreeSet::new() } else { resume(engine, cancel, &mut report).await? };
-    for repo in engine.store.mapped_repos()? {
+    let mut repos = engine.store.mapped_repos()?;
+    if let Some(only) = only {
+        repos.retain(|r| r == only);
+    }
+    for repo in repos {
         if cancel.is_cancelled() {
             break;
         }

@@ -23,6 +23,8 @@ const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
 pub const EXPORT_ENDPOINT: &str = "incremental-export";
 /// Ticket updates: the account-wide update limit, and per ticket 30 per 10 minutes.
 pub const UPDATE_ENDPOINT: &str = "tickets-update";
+/// Reading one ticket (`show`), counted with the account's requests.
+pub const SHOW_ENDPOINT: &str = "tickets-show";
 
 /// Where an export read starts: a time for the very first poll, the stored cursor afterwards.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +144,22 @@ impl ZendeskClient {
         let bytes = self.call(Method::GET, url, None, &Target::silent_endpoint(SVC, EXPORT_ENDPOINT)).await?;
         let page: wire::ExportPage = http::decode(SVC, &bytes)?;
         Ok(to_domain_page(page))
+    }
+
+    /// One ticket as it is now, with its organisation side-loaded: what a webhook delivery
+    /// names is read directly, because the export shows a change only a minute later.
+    pub async fn show_ticket(&self, id: TicketId) -> Result<Ticket, ApiError> {
+        let mut url = self.url(&format!("/api/v2/tickets/{id}.json"));
+        url.query_pairs_mut().append_pair("include", "organizations");
+        let bytes = self.call(Method::GET, url, None, &Target::ticket(SVC, SHOW_ENDPOINT, id)).await?;
+        let shown: wire::ShowTicket = http::decode(SVC, &bytes)?;
+        let orgs: HashMap<u64, String> =
+            shown.organizations.into_iter().filter_map(|o| Some((o.id, o.name?))).collect();
+        let ticket = serde_json::from_value::<wire::WireTicket>(shown.ticket).map_err(|e| ApiError::Decode {
+            service: SVC.as_str(),
+            detail: format!("ticket {id} could not be read: {e}"),
+        })?;
+        to_ticket(ticket, &orgs).map_err(|(_, why)| ApiError::Decode { service: SVC.as_str(), detail: why })
     }
 
     /// What a new escalation needs from the ticket's comments, in one read: links to the

@@ -15,6 +15,14 @@ pub struct ExportPage {
     pub organizations: Vec<WireOrganization>,
 }
 
+/// `GET /api/v2/tickets/{id}.json?include=organizations`.
+#[derive(Debug, Deserialize)]
+pub struct ShowTicket {
+    pub ticket: serde_json::Value,
+    #[serde(default)]
+    pub organizations: Vec<WireOrganization>,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct WireTicket {
     pub id: u64,

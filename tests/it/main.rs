@@ -17,3 +17,4 @@ mod linking;
 mod lists;
 mod no_loss;
 mod pushback;
+mod webhooks;

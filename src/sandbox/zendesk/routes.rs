@@ -130,11 +130,24 @@ async fn export_tickets(State(shared): State<Arc<Shared>>, RawQuery(query): RawQ
     json_response(StatusCode::OK, &export::render(&store, &q, &page, &shared.base_url))
 }
 
-async fn show_ticket(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// `GET /api/v2/tickets/{id}`, with `include=organizations` side-loading the ticket's organisation.
+async fn show_ticket(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
     let id = record_id(&id)?;
     let store = shared.store.lock().unwrap();
     let ticket = store.live_ticket(id).ok_or_else(ApiError::not_found)?;
-    Ok(json_response(StatusCode::OK, &json!({"ticket": wire::ticket(ticket, &store.fields, &shared.base_url)})))
+    let mut body = json!({"ticket": wire::ticket(ticket, &store.fields, &shared.base_url)});
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
+    let wants_orgs = params.iter().any(|(k, v)| k == "include" && v.split(',').any(|s| s.trim() == "organizations"));
+    if wants_orgs {
+        let orgs = ticket.organization_id.and_then(|o| store.organizations.get(&o));
+        body["organizations"] = orgs.map(|o| wire::organization(o, &shared.base_url)).into_iter().collect();
+    }
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 async fn update_ticket(
