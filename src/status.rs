@@ -26,6 +26,9 @@ pub struct StatusReport {
     pub pending_intents: usize,
     /// Rate-limit blocks in force: nothing is sent to that scope of that service before `until`.
     pub blocks: Vec<BlockView>,
+    /// Webhook deliveries by source (`github`, `zendesk`), as the daemon last saved them:
+    /// received, refused by reason, ignored, dropped, acted on, last delivery.
+    pub webhooks: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -79,6 +82,11 @@ pub fn collect(rules: &Rules, store: &Store) -> crate::store::Result<StatusRepor
         repos: store.repo_records()?,
         rate_limits: store.budgets()?.into_iter().collect(),
         pending_intents: store.pending_intents()?.len(),
+        webhooks: store
+            .webhook_stats()?
+            .into_iter()
+            .filter_map(|(source, json)| Some((source, serde_json::from_str(&json).ok()?)))
+            .collect(),
         blocks: store
             .active_blocks(now)?
             .into_iter()
@@ -215,6 +223,20 @@ pub fn render_text(r: &StatusReport) -> String {
         out.push_str("\nissues with several tickets:\n");
         for ((repo, n), tickets) in shared.iter().take(50) {
             out.push_str(&format!("  {repo}#{n:<6} {} tickets: {}\n", tickets.len(), tickets.join(", ")));
+        }
+    }
+    if !r.webhooks.is_empty() {
+        out.push_str("\nwebhooks:\n");
+        for (source, v) in &r.webhooks {
+            let n = |k: &str| v.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
+            let refused: u64 = v.get("refused").and_then(|x| x.as_object()).map_or(0, |m| m.values().filter_map(|x| x.as_u64()).sum());
+            let last = v.get("last_delivery_at").and_then(|x| x.as_str()).unwrap_or("never");
+            out.push_str(&format!(
+                "  {source:<8} received {}, acted on {}, refused {refused}, dropped {}, last delivery {last}\n",
+                n("received"),
+                n("acted"),
+                n("dropped")
+            ));
         }
     }
     out.push_str("\npasses:\n");
