@@ -21,6 +21,8 @@ const CHANGES: usize = 100;
 const BUSY_LINKS: usize = 300;
 const BUSY_CLOSES: usize = 10;
 const BUSY_EVENTS: [usize; 2] = [300, 3_000];
+/// Tickets an agent links (through the `[linking]` field) to one issue that is then closed.
+const FAN_OUT: [usize; 3] = [1, 10, 200];
 
 struct Plan {
     sizes: Vec<usize>,
@@ -110,6 +112,76 @@ async fn busy(events: usize) -> Busy {
     let (_, counts) = w.sync().await;
     let pushed_ok = counts.zendesk.get("update").map_or(0, |v| v.0) == BUSY_CLOSES;
     Busy { events, counts, pushed_ok }
+}
+
+/// Tickets linked to one issue through the `[linking]` field, then the issue closed.
+struct FanOut {
+    n: usize,
+    /// The passes until every ticket was linked, and their requests together.
+    link_passes: usize,
+    link: Counts,
+    /// Passes after the links until a pass was at the idle minimum.
+    settle_passes: usize,
+    close: Counts,
+    notes_ok: bool,
+    idle: Counts,
+}
+
+async fn fan_out(n: usize) -> FanOut {
+    eprintln!("[bench] fan-out: a close to {n} linked tickets");
+    let mut w = World::new(true).await;
+    w.with_linking();
+    // A primed world with the usual links, and the issue the agents will name (filed by a
+    // human, not by an escalation), so the measured passes carry only the links and the close.
+    w.seed_links(BUSY_LINKS);
+    let number = w.sb.github.add_issue(REPOS[0], "Checkout fails with error 500", "Seen in production.", "dev-alice");
+    w.sync().await;
+    w.sync().await;
+    let (_, before) = w.sync().await;
+    assert!(is_idle(&before), "primed before linking: {}", before.describe());
+    let tickets = w.field_linked_tickets(n, REPOS[0], number);
+    let mut link = Counts::default();
+    let mut link_passes = 0;
+    while w.issue_link_count(REPOS[0], number) < n {
+        assert!(link_passes < 5, "{n} tickets not linked after {link_passes} passes");
+        let (_, counts) = w.sync().await;
+        link.add(&counts);
+        link_passes += 1;
+    }
+    // The link notes and the issue's linked-tickets comment show up once more in the next
+    // listings (the export, the comment list); run until a pass is at the idle minimum.
+    let mut settle_passes = 0;
+    loop {
+        let (_, counts) = w.sync().await;
+        settle_passes += 1;
+        if is_idle(&counts) {
+            break;
+        }
+        assert!(settle_passes < 5, "not idle after linking: {}", counts.describe());
+    }
+    w.sb.github.close_issue(REPOS[0], number, "completed", "alice");
+    let (_, close) = w.sync().await;
+    // One update to every linked ticket, none twice, all answered 200.
+    let mut updated: Vec<u64> =
+        w.sb.zendesk
+            .door
+            .log
+            .entries()
+            .iter()
+            .filter(|e| e.method.as_str() == "PUT" && e.status == 200)
+            .filter_map(|e| e.path.trim_matches('/').split('/').nth(3)?.trim_end_matches(".json").parse().ok())
+            .collect();
+    updated.sort_unstable();
+    let mut linked = tickets.clone();
+    linked.sort_unstable();
+    let notes_ok = close.zendesk.get("update").map_or(0, |v| v.0) == n && updated == linked;
+    let (_, idle) = w.sync().await;
+    FanOut { n, link_passes, link, settle_passes, close, notes_ok, idle }
+}
+
+/// The idle minimum: one export poll, and two conditional GitHub lists per repository, all 304.
+fn is_idle(c: &Counts) -> bool {
+    c.zendesk_total() == 1 && c.github_total() == 2 * REPOS.len() && c.github_304() == c.github_total()
 }
 
 struct Backfill {
@@ -208,6 +280,43 @@ fn print_busy(busy: &[Busy]) {
         let pushed = if b.pushed_ok { format!("{BUSY_CLOSES} of {BUSY_CLOSES}") } else { "MISSED".into() };
         let gh = b.counts.of(&PUSH_GITHUB, &[]);
         println!("| {} | {pushed} | {gh} | {} |", b.events, b.counts.describe());
+    }
+}
+
+fn print_fan_out(runs: &[FanOut]) {
+    let sizes: Vec<String> = FAN_OUT.iter().map(ToString::to_string).collect();
+    let (last, rest) = sizes.split_last().unwrap();
+    println!("\n### 6. A close fanned out to {} and {last} linked tickets (`[linking]`, one issue)\n", rest.join(", "));
+    println!(
+        "| linked tickets | passes to link (+ more until idle) | linking: GitHub / Zendesk (per ticket) | close pass: GitHub / Zendesk (per ticket) | notes pushed | idle pass after | close pass requests |"
+    );
+    println!("|---:|---:|---:|---:|---|---|---|");
+    let per = |c: &Counts, n: usize| {
+        let (gh, zd) = (c.github_total(), c.zendesk_total());
+        format!("{gh} / {zd} ({:.2} / {:.2})", gh as f64 / n as f64, zd as f64 / n as f64)
+    };
+    for f in runs {
+        let pushed = if f.notes_ok { format!("{} of {}", f.n, f.n) } else { "MISSED".into() };
+        let idle = format!(
+            "{} + {} ({}×304){}",
+            f.idle.zendesk_total(),
+            f.idle.github_total(),
+            f.idle.github_304(),
+            if is_idle(&f.idle) { "" } else { " ABOVE THE MINIMUM" }
+        );
+        println!(
+            "| {} | {} (+{}) | {} | {} | {pushed} | {idle} | {} |",
+            f.n,
+            f.link_passes,
+            f.settle_passes - 1,
+            per(&f.link, f.n),
+            per(&f.close, f.n),
+            f.close.describe()
+        );
+    }
+    println!("\nLinking requests:");
+    for f in runs {
+        println!("- {} tickets: {}", f.n, f.link.describe());
     }
 }
 
@@ -347,6 +456,10 @@ fn main() {
         for events in BUSY_EVENTS {
             busy_runs.push(busy(events).await);
         }
+        let mut fan = Vec::new();
+        for n in FAN_OUT {
+            fan.push(fan_out(n).await);
+        }
         let binary = std::fs::metadata(env!("CARGO_BIN_EXE_ticket-sync")).map_or(0, |m| m.len());
         println!("\n## ticket-sync benchmark\n");
         println!("Machine: {}. Binary: {}.", machine(), env!("CARGO_BIN_EXE_ticket-sync"));
@@ -355,6 +468,7 @@ fn main() {
         print_cpu(&scales, &bf, plan.backfill, tmpfs.as_ref());
         print_footprint(&scales, &bf, binary);
         print_busy(&busy_runs);
+        print_fan_out(&fan);
         let b = &bf[0];
         println!(
             "\nBackfill requests (run 1): {} for {} issues created = {:.2} per escalation; {}",

@@ -134,6 +134,17 @@ impl Counts {
         c
     }
 
+    /// Adds another pass's requests to these.
+    pub fn add(&mut self, other: &Counts) {
+        for (mine, theirs) in [(&mut self.github, &other.github), (&mut self.zendesk, &other.zendesk)] {
+            for (k, (n, n304)) in theirs {
+                let e = mine.entry(k).or_default();
+                e.0 += n;
+                e.1 += n304;
+            }
+        }
+    }
+
     pub fn github_total(&self) -> usize {
         self.github.values().map(|v| v.0).sum()
     }
@@ -192,10 +203,12 @@ fn github_kind(e: &LoggedRequest) -> &'static str {
         ("GET", ["repos", _, _, "issues"]) => "marker lookup",
         ("GET", ["repos", _, _, "issues", "comments"]) => "comment list",
         ("GET", ["repos", _, _, "issues", "events"]) => "event list",
+        ("GET", ["repos", _, _, "issues", _]) => "get issue",
         ("GET", ["repos", _, _, "issues", _, "events"]) => "issue events",
         ("POST", ["repos", _, _, "issues"]) => "create issue",
         ("PATCH", ["repos", _, _, "issues", _]) => "edit issue",
         ("POST", ["repos", _, _, "issues", _, "comments"]) => "create comment",
+        ("PATCH", ["repos", _, _, "issues", "comments", _]) => "edit comment",
         _ => "other",
     }
 }

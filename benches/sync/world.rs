@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ticket_sync::domain::{Issue, IssueNumber, TicketId};
+use ticket_sync::domain::{Issue, IssueNumber, LinkState, TicketId};
 use ticket_sync::sandbox::{NewTicket, Sandbox, Visibility};
 use ticket_sync::store::Store;
 
@@ -32,6 +32,8 @@ pub struct World {
     pub links: Vec<(u64, usize, u64)>,
     runs: usize,
     attachments: bool,
+    /// `[linking] field_id`, once `with_linking` registered the field (off by default).
+    linking: Option<u64>,
 }
 
 impl World {
@@ -47,8 +49,18 @@ impl World {
         let dir = tempfile::tempdir().expect("temp dir");
         let rules_path = dir.path().join("sync-rules.toml");
         let db = dir.path().join("state/bench.db");
-        let mut world =
-            World { sb, dir, rules_path, requester, db, _state_dir: None, links: Vec::new(), runs: 0, attachments };
+        let mut world = World {
+            sb,
+            dir,
+            rules_path,
+            requester,
+            db,
+            _state_dir: None,
+            links: Vec::new(),
+            runs: 0,
+            attachments,
+            linking: None,
+        };
         world.write_rules(attachments);
         world
     }
@@ -71,6 +83,9 @@ impl World {
             }
             routes.push_str(&format!("repo = \"{repo}\"\nlabels = [\"support\"]\n"));
         }
+        if let Some(field) = self.linking {
+            routes.push_str(&format!("\n[linking]\nfield_id = {field}\nstate_tags = true\n"));
+        }
         // The sandbox's own rules (pacing off), plus the attachment setting under test.
         let start = "start = \"2020-01-01T00:00:00Z\"";
         let text = self
@@ -79,6 +94,38 @@ impl World {
             .replace(start, &format!("{start}\nattachments = {attachments}"));
         assert!(text.contains("attachments = "), "the sandbox rules kept their [escalation] start line");
         std::fs::write(&self.rules_path, text).expect("rules written");
+    }
+
+    /// Registers a "GitHub issue" text field in the fake Zendesk and turns `[linking]` on
+    /// with it (`state_tags = true`); returns the field's id.
+    pub fn with_linking(&mut self) -> u64 {
+        let field = self.sb.zendesk.add_ticket_field("text", "GitHub issue");
+        self.linking = Some(field);
+        self.write_rules(self.attachments);
+        field
+    }
+
+    /// `n` plain (not escalated) tickets, created now, whose `[linking]` field an agent set to
+    /// `repo#number`; the export shows them once they settle.
+    pub fn field_linked_tickets(&self, n: usize, repo: &str, number: u64) -> Vec<u64> {
+        let field = self.linking.expect("with_linking was called");
+        let value = format!("{repo}#{number}");
+        (0..n)
+            .map(|i| {
+                let mut t = self.new_ticket(i, &format!("Checkout fails for another customer ({i})"));
+                t.tags = vec![ROUTE_TAGS[i % 3].into()];
+                let id = self.sb.zendesk.add_ticket(t);
+                self.sb.zendesk.set_field(id, field, Some(&value));
+                id
+            })
+            .collect()
+    }
+
+    /// The tickets actively linked to `repo#number` in the state database.
+    pub fn issue_link_count(&self, repo: &str, number: u64) -> usize {
+        let store = Store::open(&self.db_path()).expect("store opens");
+        let links = store.issue_links(&repo.parse().unwrap(), IssueNumber(number)).expect("links");
+        links.iter().filter(|(m, _)| m.link_state == LinkState::Active).count()
     }
 
     pub fn db_path(&self) -> PathBuf {
