@@ -42,9 +42,6 @@ struct CreatePayload {
     /// The ticket's `updated_at` when it was escalated (absent in intents from before v8).
     #[serde(default)]
     ticket_updated_at: Option<chrono::DateTime<Utc>>,
-    /// The ticket's row in its issue's linked-tickets comment, should more tickets be linked.
-    #[serde(default)]
-    impact_line: Option<String>,
 }
 
 /// What a link-note intent carries.
@@ -287,7 +284,6 @@ async fn act(engine: &Engine, ticket: &Ticket, from_snapshot: bool, report: &mut
                 body: body::issue_body(ticket, &attachments, &engine.rules.zendesk.url, &engine.redactor),
                 labels: route.labels.clone(),
                 ticket_updated_at: ticket.updated_at,
-                impact_line: Some(body::impact_line(ticket, &engine.rules.zendesk.url, &engine.redactor)),
             };
             let json = serde_json::to_string(&payload).expect("payload serialises");
             let intent =
@@ -435,9 +431,6 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
     tracing::Span::current().record("issue_number", issue.number.0);
     let note = NotePayload::json_for(engine, id, &issue);
     record_created(engine, id, &issue, recovered, &note, payload.ticket_updated_at)?;
-    if let Some(line) = &payload.impact_line {
-        engine.store.set_impact_line(id, line)?;
-    }
     crashpoint::hit("after_mapping_write");
     if recovered {
         report.recovered += 1;

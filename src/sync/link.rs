@@ -279,11 +279,24 @@ async fn refresh(engine: &Engine, impact: &Impact) -> Result<(), ItemError> {
         engine.store.clear_impact(repo, number)?;
         return Ok(());
     }
-    let lines: Vec<String> = links
-        .iter()
-        .filter(|(m, _)| m.link_state == LinkState::Active)
-        .map(|(m, line)| line.clone().unwrap_or_else(|| body::bare_impact_line(m.ticket_id, &engine.rules.zendesk.url)))
-        .collect();
+    let mut lines = Vec::new();
+    for (m, line) in links.iter().filter(|(m, _)| m.link_state == LinkState::Active) {
+        let line = match line {
+            Some(line) => line.clone(),
+            // An escalated ticket's row is made when its issue is first shared: one read of
+            // the ticket then, instead of a stored row for every escalation.
+            None => match engine.zendesk.show_ticket(m.ticket_id).await {
+                Ok(ticket) => {
+                    let line = body::impact_line(&ticket, &engine.rules.zendesk.url, &engine.redactor);
+                    engine.store.set_impact_line(m.ticket_id, &line)?;
+                    line
+                }
+                Err(e) if e.is_retryable() => return Err(e.into()),
+                Err(_) => body::bare_impact_line(m.ticket_id, &engine.rules.zendesk.url),
+            },
+        };
+        lines.push(line);
+    }
     let text = body::impact_comment(&lines);
     let digest = digest(&text);
     if impact.body_digest.as_deref() == Some(digest.as_str()) && impact.comment_id.is_some() {
