@@ -220,3 +220,32 @@ async fn attack_status_json_lists_active_links_only() {
     assert!(text.contains("linked_by_field") || text.contains("linked"), "{text}");
     assert!(text.contains("unlinked"), "{text}");
 }
+
+#[tokio::test]
+#[ignore = "unfixed defect: the bot's own reopen (re-escalation) is never fanned out to the other linked tickets (pushplan.rs:177)"]
+async fn attack_reescalation_of_a_shared_closed_issue_reopens_once_and_fans_out() {
+    let (env, field) = env().await;
+    let (first, n) = env.linked("Regressed").await;
+    let second = plain(&env, "Regressed too");
+    set_field(&env, field, second, Some(&format!("{REPO}#{n}")));
+    env.escalate().await;
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    env.push().await;
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.zendesk.set_tags(first, &[]);
+    env.sb.settle();
+    env.escalate().await;
+    env.sb.zendesk.set_tags(first, &["escalated"]);
+    env.sb.settle();
+    env.escalate().await;
+    env.push().await;
+    env.escalate().await;
+    env.push().await;
+    assert_eq!(env.sb.github.issue(REPO, n).unwrap().state, "open");
+    let reopened = |id: u64| env.push_notes(id).into_iter().filter(|n| n.contains("reopen")).count();
+    assert_eq!(reopened(first), 1, "{:?}", env.push_notes(first));
+    assert_eq!(reopened(second), 1, "{:?}", env.push_notes(second));
+    assert_eq!(env.sb.zendesk.ticket(second).unwrap().status, "open");
+    assert!(env.sb.zendesk.ticket(second).unwrap().tags.contains(&"github_open".to_string()));
+}
