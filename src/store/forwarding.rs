@@ -73,6 +73,12 @@ impl Store {
         if let Some(seen) = last_seen.as_deref().and_then(parse_ts) {
             super::watermarks::rewind(&tx, repo, seen - chrono::Duration::minutes(10))?;
         }
+        // The issue's linked-tickets comment moved with it: so does the row that knows its id.
+        tx.execute(
+            "UPDATE OR IGNORE impacts SET repo = ?2, issue_number = ?3, dirty = 1
+             WHERE (repo, issue_number) = (SELECT repo, issue_number FROM mappings WHERE ticket_id = ?1)",
+            params![ticket.0 as i64, repo.to_string(), number.0 as i64],
+        )?;
         tx.execute(
             "UPDATE mappings SET repo = ?2, issue_number = ?3, issue_url = ?4, link_state = ?5 WHERE ticket_id = ?1",
             params![ticket.0 as i64, repo.to_string(), number.0 as i64, url, LinkState::Active.as_str()],

@@ -150,12 +150,19 @@ pub fn impact_comment(lines: &[String]) -> String {
     );
     if n > 0 {
         out.push_str("| Ticket | Organisation | Priority |\n|---|---|---|\n");
+        // Room for the "… and N more" line and the marker: never over GitHub's limit.
+        let room = BODY_LIMIT - 200;
+        let mut shown = 0;
         for line in lines.iter().take(MAX_IMPACT_LINES) {
+            if out.chars().count() + line.chars().count() + 1 > room {
+                break;
+            }
             out.push_str(line);
             out.push('\n');
+            shown += 1;
         }
-        if n > MAX_IMPACT_LINES {
-            out.push_str(&format!("\n… and {} more.\n", n - MAX_IMPACT_LINES));
+        if n > shown {
+            out.push_str(&format!("\n… and {} more.\n", n - shown));
         }
     }
     out.push_str(&format!("\n{IMPACT_MARKER}\n"));

@@ -14,6 +14,7 @@ mod identity;
 mod idle_cost;
 mod limits;
 mod linking;
+mod linking_attack;
 mod lists;
 mod no_loss;
 mod pushback;
