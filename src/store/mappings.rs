@@ -184,10 +184,19 @@ impl Store {
 
 impl Store {
     pub fn set_link_state(&self, ticket: TicketId, state: LinkState) -> Result<()> {
-        self.conn().execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
             "UPDATE mappings SET link_state = ?2 WHERE ticket_id = ?1",
             params![ticket.0 as i64, state.as_str()],
         )?;
+        // The issue's linked-tickets comment (if it has one) counts active links only.
+        tx.execute(
+            "UPDATE impacts SET dirty = 1 WHERE (repo, issue_number) IN
+                 (SELECT repo, issue_number FROM mappings WHERE ticket_id = ?1)",
+            [ticket.0 as i64],
+        )?;
+        tx.commit()?;
         Ok(())
     }
 }

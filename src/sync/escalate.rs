@@ -449,19 +449,34 @@ async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut 
         .map_err(|e| ItemError::Refused(format!("stored note intent is unreadable ({e})")))?;
     let marker = body::link_note_marker(id);
     let add: Vec<&str> = payload.add_tags.iter().map(String::as_str).collect();
+    let mut field = payload.field.clone();
+    if let (false, Some((field_id, url))) = (fresh, &field) {
+        // The note waited (its first write failed): an agent may have written another issue
+        // into the field since. The write-back never overwrites that; the field is then the
+        // agent's, and following it moves the link.
+        let current = match engine.zendesk.show_ticket(id).await {
+            Ok(t) => t.field(*field_id).trim().to_string(),
+            Err(ApiError::TicketDeleted { .. } | ApiError::NotFound { .. }) => String::new(),
+            Err(e) => return Err(e.into()),
+        };
+        if !current.is_empty() && current != *url {
+            info!("the link field was set by an agent while the link note waited; it is left as the agent wrote it");
+            field = None;
+        }
+    }
     let note = Note {
         ticket: id,
         text: &payload.text,
         marker: &marker,
         status: None,
-        field: payload.field.as_ref().map(|(f, v)| (*f, v.as_str())),
+        field: field.as_ref().map(|(f, v)| (*f, v.as_str())),
         add_tags: &add,
         remove_tags: &[],
         crash_before: "before_link_note",
         crash_after: "after_link_note",
     };
     let outcome = write_once(engine, &intent, &note, fresh).await?;
-    if let (NoteOutcome::Written(_) | NoteOutcome::Found(_), Some((_, url))) = (outcome, &payload.field) {
+    if let (NoteOutcome::Written(_) | NoteOutcome::Found(_), Some((_, url))) = (outcome, &field) {
         // The write-back is ticket-sync's own: the field holding it is no agent's change. A copy
         // of the ticket older than this write says nothing about the field either.
         let now = engine.stats.service_time(Service::Zendesk, Utc::now()).map_or_else(Utc::now, |t| t.utc());

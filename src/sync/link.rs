@@ -304,13 +304,19 @@ async fn refresh(engine: &Engine, impact: &Impact) -> Result<(), ItemError> {
         return Ok(());
     }
     guard::check_repo(engine, repo).await?;
-    let id = match impact.comment_id {
-        Some(id) => {
-            engine.github.update_comment(repo, id, &text).await?;
-            id
-        }
+    // A comment someone deleted on GitHub is written anew.
+    let existing = match impact.comment_id {
+        Some(id) => match engine.github.update_comment(repo, id, &text).await {
+            Ok(()) => Some(id),
+            Err(ApiError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let id = match existing {
+        Some(id) => id,
         None => {
-            let found = if impact.attempts > 0 {
+            let found = if impact.attempts > 0 && impact.comment_id.is_none() {
                 // An earlier attempt may have created it and lost the answer.
                 let since = impact.attempted_at.unwrap_or_else(Utc::now) - chrono::Duration::minutes(10);
                 let login = identity::github_login(engine).await?;

@@ -185,6 +185,56 @@ pub(super) async fn push_note(
     }
 }
 
+/// Records the reopen ticket-sync made for a re-escalated ticket, and queues one note for
+/// every other ticket linked to the issue: the issue's own event is ticket-sync's and never
+/// mirrored, so this is how they hear of it (each exactly once, with the reopen status).
+pub(super) fn record_reopen(engine: &Engine, m: &Mapping, event_key: &str) -> Result<(), ItemError> {
+    let issue = format!("{}#{}", m.repo, m.issue_number);
+    if engine.store.reopened(m.ticket_id, event_key)? {
+        // Recorded, and its notes queued, before.
+        return Ok(());
+    }
+    // The other tickets' notes are queued before the reopen is recorded, so a crash between
+    // the two queues them again under the same keys: nothing doubles.
+
+    let status = match &engine.rules.pushback.reopened {
+        crate::config::StatusAction::Keep => None,
+        crate::config::StatusAction::Set(s) => Some(s.clone()),
+    };
+    let (add_tags, remove_tags) = state_tags(engine, Some(false));
+    for other in engine.store.issue_links(&m.repo, m.issue_number)? {
+        let other = other.0;
+        if other.ticket_id == m.ticket_id || other.link_state != LinkState::Active {
+            continue;
+        }
+        let key = format!("reopened-for-{}-{event_key}", m.ticket_id);
+        let mut text = format!(
+            "GitHub issue {issue} was reopened: Zendesk ticket #{} was escalated again.\n{}\n",
+            m.ticket_id, m.issue_url
+        );
+        if let Some(s) = &status {
+            text.push_str(&format!("{}\n", body::status_line(s)));
+        }
+        text.push_str(&format!("\n{}", body::push_note_marker(&key)));
+        let payload = PushPayload {
+            event_key: key.clone(),
+            text,
+            status: status.clone(),
+            order: (Utc::now().timestamp(), 3, 0),
+            reopens: false,
+            add_tags: add_tags.clone(),
+            remove_tags: remove_tags.clone(),
+            about_link: false,
+        };
+        let json = serde_json::to_string(&payload).expect("payload serialises");
+        if !engine.store.push_note_done(other.ticket_id, &key)? {
+            engine.store.begin_push_intent(other.ticket_id, &key, &other.repo.to_string(), &json)?;
+        }
+    }
+    engine.store.record_reopened(m.ticket_id, &issue, event_key)?;
+    Ok(())
+}
+
 /// Makes the reopen a re-escalation note tells of, before the note is written. False when the
 /// note must not be written (GitHub refused the reopen, or the link ended): it is dropped.
 async fn finish_reopen(engine: &Engine, intent: &Intent, p: &PushPayload) -> Result<bool, ItemError> {
@@ -195,7 +245,7 @@ async fn finish_reopen(engine: &Engine, intent: &Intent, p: &PushPayload) -> Res
     };
     match engine.github.reopen_issue(&m.repo, m.issue_number).await {
         Ok(()) => {
-            engine.store.record_reopened(id, &format!("{}#{}", m.repo, m.issue_number), &p.event_key)?;
+            record_reopen(engine, &m, &p.event_key)?;
             info!("re-escalated: the closed issue was reopened");
             Ok(true)
         }

@@ -51,7 +51,7 @@ pub(super) async fn track(
         }
         return Err(e.into());
     }
-    engine.store.record_reopened(ticket.id, &format!("{}#{}", m.repo, m.issue_number), &key)?;
+    notes::record_reopen(engine, m, &key)?;
     info!("re-escalated: the closed issue was reopened");
     notes::note_once(engine, m, &key, &text, report).await
 }

@@ -426,3 +426,23 @@ async fn the_audit_reads_a_shared_issue_once_and_tells_every_ticket() {
         assert_eq!(gone.len(), 1, "ticket {id}: {gone:?}");
     }
 }
+
+#[tokio::test]
+async fn a_link_that_ends_leaves_the_impact_count() {
+    let (env, field) = env().await;
+    let (_, n) = env.linked("Counted").await;
+    let others: Vec<u64> = (0..2).map(|i| plain(&env, &format!("Counted {i}"))).collect();
+    for id in &others {
+        env.sb.zendesk.set_field(*id, field, Some(&format!("{REPO}#{n}")));
+    }
+    env.sb.settle();
+    env.escalate().await;
+    assert!(impact(&env, n)[0].contains("3 Zendesk tickets"));
+    env.sb.zendesk.set_status(others[0], "closed");
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    env.push().await;
+    env.escalate().await;
+    let comments = impact(&env, n);
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].contains("2 Zendesk tickets"), "{}", comments[0]);
+}

@@ -135,7 +135,6 @@ async fn attack_many_links_with_long_organisation_names_stay_under_the_comment_l
 }
 
 #[tokio::test]
-#[ignore = "unfixed defect: a queued link note's write-back overwrites an agent's later field value (escalate.rs finish_note)"]
 async fn attack_an_agent_link_made_while_the_link_note_waits_is_not_overwritten_by_the_write_back() {
     let (env, field) = env().await;
     let known = env.sb.github.add_issue(REPO, "Known bug", "", "alice");
@@ -222,7 +221,6 @@ async fn attack_status_json_lists_active_links_only() {
 }
 
 #[tokio::test]
-#[ignore = "unfixed defect: the bot's own reopen (re-escalation) is never fanned out to the other linked tickets (pushplan.rs:177)"]
 async fn attack_reescalation_of_a_shared_closed_issue_reopens_once_and_fans_out() {
     let (env, field) = env().await;
     let (first, n) = env.linked("Regressed").await;
