@@ -5,13 +5,15 @@
 
 pub mod common;
 pub mod github;
+pub mod hooks;
 pub mod zendesk;
 
 use std::sync::Arc;
 
 pub use common::{Clock, Fault, FaultRule, Frontdoor, LoggedRequest, RandomFaults};
 pub use github::{FakeGithub, Visibility};
-pub use zendesk::{FakeZendesk, NewTicket};
+pub use hooks::DeliveryView;
+pub use zendesk::{FakeZendesk, NewTicket, ZendeskHookBody};
 
 /// Credentials the sandbox accepts. They are sandbox-only values, never real tokens.
 pub const ZENDESK_EMAIL: &str = "bot@sandbox.example";

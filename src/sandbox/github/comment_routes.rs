@@ -38,6 +38,7 @@ pub async fn create_comment(State(s): State<Arc<Shared>>, Path(p): PathMap, body
     super::routes::refuse_write(&model.repos[repo], Some(number), doc)?;
     let text = input::comment_body(&body)?;
     let id = model.add_comment(repo, number, &s.login, &text, true, s.now());
+    s.deliver_comment(&model, repo, id, "created", None, &s.login);
     let wire = Wire { base: &s.base, model: &model };
     let repo = &model.repos[repo];
     let comment = repo.comments.iter().find(|c| c.id == id).expect("just created");
@@ -73,7 +74,11 @@ pub async fn update_comment(State(s): State<Arc<Shared>>, Path(p): PathMap, body
     let (id, number) = comment.map(|c| (c.id, c.issue_number)).ok_or_else(|| Reply::not_found(doc))?;
     super::routes::refuse_write(&model.repos[repo], Some(number), doc)?;
     let text = input::comment_edit(&body)?;
+    let old = (model.repos[repo].comments.iter()).find(|c| c.id == id).map(|c| c.body.clone()).unwrap_or_default();
     model.edit_comment(repo, id, &text, s.now());
+    if old != text {
+        s.deliver_comment(&model, repo, id, "edited", Some(&old), &s.login);
+    }
     let wire = Wire { base: &s.base, model: &model };
     let repo = &model.repos[repo];
     let comment = repo.comments.iter().find(|c| c.id == id).expect("just edited");

@@ -8,6 +8,7 @@
 
 mod bulk;
 mod comment_routes;
+mod deliver;
 mod gate;
 mod hooks;
 mod input;
@@ -27,6 +28,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use tokio::task::JoinHandle;
 
 use super::common::{frontdoor, Clock, Frontdoor, Service};
+use super::hooks::{DeliveryView, Outbox};
 use gate::Limits;
 use state::{Comment, Issue, IssuePatch, Model, NewIssue, Repo, CLOSE_REASONS};
 use wire::Wire;
@@ -79,6 +81,8 @@ struct Shared {
     model: Mutex<Model>,
     limits: Mutex<Limits>,
     hooks: Mutex<Vec<hooks::Hook>>,
+    /// The repository webhook (one for every repository of the fake) and its delivery log.
+    outbox: Outbox,
 }
 
 impl Shared {
@@ -115,6 +119,7 @@ impl FakeGithub {
             model: Mutex::new(Model::new(BOT_LOGIN)),
             limits: Mutex::new(Limits::default()),
             hooks: Mutex::new(Vec::new()),
+            outbox: Outbox::new(),
         });
         // The front door is outermost: it logs every request, refused ones included, and its
         // faults hit before GitHub's own checks, as a flaky network would.
@@ -193,7 +198,9 @@ impl FakeGithub {
         let now = self.shared.now();
         let mut model = self.shared.model.lock().unwrap();
         let idx = live_index(&model, repo, number);
+        let before = model.repos[idx].issues[&number].clone();
         model.update_issue(idx, number, patch, by_login, now);
+        self.shared.deliver_issue_update(&model, idx, &before, by_login);
     }
 
     /// A human comments on the issue (or pull request); returns the comment id.
@@ -219,7 +226,12 @@ impl FakeGithub {
         let now = self.shared.now();
         let mut model = self.shared.model.lock().unwrap();
         let idx = repo_index(&model, repo);
+        let old = model.repos[idx].comments.iter().find(|c| c.id == id).map(|c| (c.body.clone(), c.user.clone()));
         assert!(model.edit_comment(idx, id, body, now), "fake GitHub has no comment {id} in {repo}");
+        // The helper stands for the author editing their own comment.
+        if let Some((old, author)) = old.filter(|(old, _)| old != body) {
+            self.shared.deliver_comment(&model, idx, id, "edited", Some(&old), &author);
+        }
     }
 
     /// A human sets the issue's labels (creating missing ones); each change is an event.
@@ -232,7 +244,10 @@ impl FakeGithub {
         let now = self.shared.now();
         let mut model = self.shared.model.lock().unwrap();
         let idx = live_index(&model, repo, number);
-        model.add_comment(idx, number, by_login, body, visible, now)
+        let id = model.add_comment(idx, number, by_login, body, visible, now);
+        // GitHub sends the delivery when the comment is made, whether or not the API shows it yet.
+        self.shared.deliver_comment(&model, idx, id, "created", None, by_login);
+        id
     }
 
     /// Opens a pull request (authored by the repository owner); returns its number.
@@ -250,7 +265,9 @@ impl FakeGithub {
         let mut model = self.shared.model.lock().unwrap();
         let idx = repo_index(&model, repo);
         let new = NewIssue { title: title.to_string(), body: Some(body.to_string()), ..NewIssue::default() };
-        model.create_issue(idx, new, by_login, now)
+        let number = model.create_issue(idx, new, by_login, now);
+        self.shared.deliver(&model, idx, number, ("issues", "opened"), serde_json::json!({}), by_login);
+        number
     }
 
     /// Moves the issue to `to_repo`; the old number answers 301 from now on.
@@ -259,7 +276,17 @@ impl FakeGithub {
         let mut model = self.shared.model.lock().unwrap();
         let from = live_index(&model, repo, number);
         let to = repo_index(&model, to_repo);
-        model.transfer(from, number, to, now)
+        let new_number = model.transfer(from, number, to, now);
+        // Sent to the old repository's hook, by its owner (an admin action), with where it went.
+        if self.shared.outbox.target().is_some() {
+            let wire = self.wire(&model);
+            let target = &model.repos[to];
+            let new_issue = target.issues.get(&new_number).map(|i| wire.issue(target, i));
+            let changes = serde_json::json!({"changes": {"new_issue": new_issue, "new_repository": wire.repo(target)}});
+            let owner = model.repos[from].owner.clone();
+            self.shared.deliver(&model, from, number, ("issues", "transferred"), changes, &owner);
+        }
+        new_number
     }
 
     /// Deletes the issue; its number answers 410 from now on.
@@ -267,6 +294,9 @@ impl FakeGithub {
         let mut model = self.shared.model.lock().unwrap();
         let idx = live_index(&model, repo, number);
         model.delete(idx, number);
+        // Deleting an issue takes an admin; the repository owner stands for one.
+        let owner = model.repos[idx].owner.clone();
+        self.shared.deliver(&model, idx, number, ("issues", "deleted"), serde_json::json!({}), &owner);
     }
 
     /// Secondary rate limit: at most `limit` POST/PATCH per rolling minute; `None` = off.
@@ -327,6 +357,35 @@ impl FakeGithub {
     pub fn set_rate_limit_remaining(&self, remaining: u32) {
         let now = self.shared.clock.now();
         self.shared.limits.lock().unwrap().set_remaining(now, remaining);
+    }
+
+    /// Sends a signed delivery to `url` for every later change of an issue or comment in any
+    /// repository of the fake (like one webhook on each repository), `secret` signing them.
+    pub fn set_webhook(&self, url: &str, secret: &str) {
+        let hook_id = 480_000_000 + u64::from(rand::random::<u16>());
+        self.shared.outbox.set(url, secret, &hook_id.to_string());
+    }
+
+    /// Removes the webhook: later changes send nothing.
+    pub fn clear_webhook(&self) {
+        self.shared.outbox.clear();
+    }
+
+    /// While paused, deliveries are built and logged as lost (status `None`) but not sent.
+    pub fn set_webhook_paused(&self, paused: bool) {
+        self.shared.outbox.set_paused(paused);
+    }
+
+    /// Every ended delivery attempt, in the order they ended (a delivery is logged once its
+    /// answer came or failed; poll until the count you expect is there).
+    pub fn deliveries(&self) -> Vec<DeliveryView> {
+        self.shared.outbox.deliveries()
+    }
+
+    /// Sends delivery `delivery_id` again: the same body, `X-GitHub-Delivery` and signature,
+    /// to the URL it first went to. Panics if no such delivery was made.
+    pub fn redeliver(&self, delivery_id: &str) {
+        assert!(self.shared.outbox.redeliver(delivery_id), "fake GitHub made no delivery {delivery_id}");
     }
 
     fn wire<'a>(&'a self, model: &'a Model) -> Wire<'a> {

@@ -123,6 +123,7 @@ async fn create_issue(State(s): State<Arc<Shared>>, Path(p): PathMap, body: Byte
     refuse_write(&model.repos[repo], None, doc)?;
     let new = input::new_issue(&body)?;
     let number = model.create_issue(repo, new, &s.login, s.now());
+    s.deliver(&model, repo, number, ("issues", "opened"), serde_json::json!({}), &s.login);
     let wire = Wire { base: &s.base, model: &model };
     let repo = &model.repos[repo];
     let issue = repo.live(number).expect("just created");
@@ -143,7 +144,9 @@ async fn update_issue(State(s): State<Arc<Shared>>, Path(p): PathMap, body: Byte
     let (repo, number) = live_issue(&s, &model, &p, doc, "")?;
     refuse_write(&model.repos[repo], None, doc)?;
     let patch = input::issue_patch(&body)?;
+    let before = model.repos[repo].issues[&number].clone();
     model.update_issue(repo, number, patch, &s.login, s.now());
+    s.deliver_issue_update(&model, repo, &before, &s.login);
     render_issue(&s, &model, repo, number)
 }
 

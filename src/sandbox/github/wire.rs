@@ -88,7 +88,7 @@ impl Wire<'_> {
         user
     }
 
-    fn label(&self, repo: &Repo, label: &Label) -> Value {
+    pub fn label(&self, repo: &Repo, label: &Label) -> Value {
         json!({
             "id": label.id,
             "node_id": node_id("Label", label.id),

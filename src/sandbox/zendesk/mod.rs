@@ -7,6 +7,7 @@
 
 mod bulk;
 mod comments;
+mod deliver;
 mod export;
 mod fields;
 mod limits;
@@ -26,6 +27,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::sandbox::common::{Clock, Frontdoor, Service};
+use crate::sandbox::hooks::{DeliveryView, Outbox};
+pub use deliver::ZendeskHookBody;
 use routes::Shared;
 use state::{Comment, Store, Ticket};
 
@@ -132,6 +135,8 @@ impl FakeZendesk {
             base_url: format!("http://{addr}"),
             email: email.to_string(),
             token: token.to_string(),
+            outbox: Outbox::new(),
+            hook_body: Mutex::new(ZendeskHookBody::default()),
         });
         let door = Frontdoor::new(Service::Zendesk);
         let app = routes::router(shared.clone(), door.clone());
@@ -173,25 +178,41 @@ impl FakeZendesk {
     /// organization is the requester's.
     pub fn add_ticket(&self, t: NewTicket) -> u64 {
         let now = self.now();
-        self.store().add_ticket(t, now)
+        let requester = t.requester_id;
+        let mut store = self.store();
+        let id = store.add_ticket(t, now);
+        self.shared.deliver_created(&store, id, requester);
+        id
     }
 
     /// Replace the tags, as an agent would in the web UI. Panics on an unknown ticket.
     pub fn set_tags(&self, id: u64, tags: &[&str]) {
         let now = self.now();
-        self.store().set_tags(id, tags, now);
+        let mut store = self.store();
+        let before = self.shared.watch(&store, id);
+        store.set_tags(id, tags, now);
+        let agent = store.bot_user_id;
+        self.shared.deliver_update(&store, id, before, agent);
     }
 
     /// Set the status, as an agent would in the web UI (closed tickets included).
     pub fn set_status(&self, id: u64, status: &str) {
         let now = self.now();
-        self.store().set_status(id, status, now);
+        let mut store = self.store();
+        let before = self.shared.watch(&store, id);
+        store.set_status(id, status, now);
+        let agent = store.bot_user_id;
+        self.shared.deliver_update(&store, id, before, agent);
     }
 
     /// A public comment by `author_id`, e.g. a customer reply. Returns the comment id.
     pub fn add_public_comment(&self, id: u64, author_id: u64, body: &str) -> u64 {
         let now = self.now();
-        self.store().add_public_comment(id, author_id, body, now)
+        let mut store = self.store();
+        let before = self.shared.watch(&store, id);
+        let comment = store.add_public_comment(id, author_id, body, now);
+        self.shared.deliver_update(&store, id, before, author_id);
+        comment
     }
 
     pub fn ticket(&self, id: u64) -> Option<TicketView> {
@@ -216,9 +237,12 @@ impl FakeZendesk {
     pub fn delete_ticket(&self, id: u64) {
         let now = self.now();
         let mut store = self.store();
+        let before = self.shared.watch(&store, id);
         let ticket = store.ticket_mut(id);
         ticket.status = "deleted".to_string();
         ticket.touch(now);
+        let agent = store.bot_user_id;
+        self.shared.deliver_update(&store, id, before, agent);
     }
 
     /// An agent merges ticket `source` into `target`: the source is closed with a note.
@@ -226,7 +250,10 @@ impl FakeZendesk {
         let now = self.now();
         let mut store = self.store();
         let agent = store.bot_user_id;
+        let (before_source, before_target) = (self.shared.watch(&store, source), self.shared.watch(&store, target));
         store.merge(source, target, agent, now);
+        self.shared.deliver_update(&store, target, before_target, agent);
+        self.shared.deliver_update(&store, source, before_source, agent);
     }
 
     /// An agent fills in a custom field on a ticket: an empty field gets a placeholder value
@@ -261,10 +288,42 @@ impl FakeZendesk {
     pub fn set_field(&self, ticket: u64, field_id: u64, value: Option<&str>) {
         let now = self.now();
         let mut store = self.store();
-        let ticket = store.ticket_mut(ticket);
+        let before = self.shared.watch(&store, ticket);
+        let id = ticket;
+        let ticket = store.ticket_mut(id);
         let value = value.filter(|v| !v.is_empty()).map(str::to_string);
         ticket.custom_fields.insert(field_id, value);
         ticket.touch(now);
+        let agent = store.bot_user_id;
+        self.shared.deliver_update(&store, id, before, agent);
+    }
+
+    /// Models a trigger ("Ticket is Created" or "Ticket is Updated", "Notify webhook") or a
+    /// ticket event webhook: every later ticket change, through the API or a helper, sends a
+    /// delivery to `url` signed with `secret` (the body as `set_webhook_body_style` says).
+    pub fn set_webhook(&self, url: &str, secret: &str) {
+        self.shared.outbox.set(url, secret, &deliver::webhook_id());
+    }
+
+    /// Removes the webhook: later changes send nothing.
+    pub fn clear_webhook(&self) {
+        self.shared.outbox.clear();
+    }
+
+    /// The body of later deliveries (default: a trigger's `{"ticket_id": "<id>"}`).
+    pub fn set_webhook_body_style(&self, style: ZendeskHookBody) {
+        *self.shared.hook_body.lock().unwrap() = style;
+    }
+
+    /// While paused, deliveries are built and logged as lost (status `None`) but not sent.
+    pub fn set_webhook_paused(&self, paused: bool) {
+        self.shared.outbox.set_paused(paused);
+    }
+
+    /// Every ended delivery attempt, in the order they ended (a delivery is logged once its
+    /// answer came or failed; poll until the count you expect is there).
+    pub fn deliveries(&self) -> Vec<DeliveryView> {
+        self.shared.outbox.deliveries()
     }
 
     /// The ticket's value of custom field `field_id`; `None` when empty or the ticket is unknown.

@@ -20,6 +20,7 @@ use super::state::Store;
 use super::wire::{self, json_response, too_many_requests, ApiError};
 use super::{comments, export, fields, update};
 use crate::sandbox::common::{frontdoor, Clock, Frontdoor};
+use crate::sandbox::hooks::Outbox;
 
 /// Everything the handlers share.
 pub(super) struct Shared {
@@ -28,6 +29,9 @@ pub(super) struct Shared {
     pub base_url: String,
     pub email: String,
     pub token: String,
+    /// The webhook deliveries go to, and their log.
+    pub outbox: Outbox,
+    pub hook_body: Mutex<super::ZendeskHookBody>,
 }
 
 impl Shared {
@@ -174,8 +178,11 @@ async fn update_ticket(
     let mut response = if !allowed {
         too_many_requests(budget.resets)
     } else {
+        let before = shared.watch(&store, id);
         match update::apply(&mut store, id, &input, now, &shared.base_url) {
             Ok(audit) => {
+                let bot = store.bot_user_id;
+                shared.deliver_update(&store, id, before, bot);
                 let ticket = wire::ticket(&store.tickets[&id], &store.fields, &shared.base_url);
                 json_response(StatusCode::OK, &json!({"ticket": ticket, "audit": audit}))
             }

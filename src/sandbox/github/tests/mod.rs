@@ -6,6 +6,7 @@ mod events;
 mod gatekeeping;
 mod issues;
 mod lists;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::Arc;

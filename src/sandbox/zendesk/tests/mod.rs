@@ -5,6 +5,7 @@ mod comments;
 mod export;
 mod fields;
 mod tickets;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;

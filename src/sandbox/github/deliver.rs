@@ -1,0 +1,144 @@
+//! Webhook deliveries of the fake GitHub: one `issues` or `issue_comment` delivery per change
+//! of an issue or comment, whoever made it (the token through the REST API, or a test helper
+//! acting as a person), shaped and signed like GitHub's.
+//!
+//! Each is built while the model lock is held, right after the change, and posted on its own
+//! task by the shared `Outbox`; nothing is built while no webhook is set.
+//!
+//! Assumptions beyond the reference payloads:
+//! - FACT (assumed): one change sends one delivery. GitHub sends one per action, so a single
+//!   PATCH that closes an issue and changes its labels would send `closed` and `labeled`; the
+//!   fake sends the most telling one (closed/reopened, then edited, then labeled/unlabeled,
+//!   then assigned/unassigned).
+//! - FACT (assumed): no `X-Hub-Signature` (SHA-1) header; GitHub still sends it beside the
+//!   SHA-256 one when a secret is set, but receivers should only check the SHA-256 one.
+//! - The repository object is the REST one without `permissions` (webhook payloads carry no
+//!   permissions of the caller).
+
+use serde_json::{json, Map, Value};
+
+use super::state::{Issue, Model};
+use super::wire::Wire;
+use super::Shared;
+use crate::sandbox::hooks::{github_signature_256, guid, Delivery};
+
+/// The `User-Agent` GitHub's webhook sender uses (`GitHub-Hookshot/<short commit hex>`).
+const USER_AGENT: &str = "GitHub-Hookshot/5c2d8f1";
+
+impl Shared {
+    /// Sends an (`event`, `action`) delivery about issue `number` of repository `repo`; `extra` keys (an
+    /// object: `comment`, `changes`, `label`, …) join the payload.
+    pub(super) fn deliver(
+        &self,
+        model: &Model,
+        repo: usize,
+        number: u64,
+        (event, action): (&str, &str),
+        extra: Value,
+        sender: &str,
+    ) {
+        let Some(target) = self.outbox.target() else {
+            return;
+        };
+        let wire = Wire { base: &self.base, model };
+        let r = &model.repos[repo];
+        let Some(issue) = r.issues.get(&number) else {
+            return;
+        };
+        let mut repository = wire.repo(r);
+        if let Some(object) = repository.as_object_mut() {
+            object.remove("permissions");
+        }
+        let mut payload = Map::new();
+        payload.insert("action".into(), json!(action));
+        payload.insert("issue".into(), wire.issue(r, issue));
+        if let Value::Object(extra) = extra {
+            payload.extend(extra);
+        }
+        payload.insert("repository".into(), repository);
+        payload.insert("sender".into(), wire.user(sender));
+        let body = serde_json::to_vec(&Value::Object(payload)).expect("JSON serializes");
+        let id = guid();
+        let headers = vec![
+            ("Content-Type".to_string(), "application/json".to_string()),
+            ("User-Agent".to_string(), USER_AGENT.to_string()),
+            ("X-GitHub-Event".to_string(), event.to_string()),
+            ("X-GitHub-Delivery".to_string(), id.clone()),
+            ("X-GitHub-Hook-ID".to_string(), target.id.clone()),
+            ("X-GitHub-Hook-Installation-Target-ID".to_string(), r.id.to_string()),
+            ("X-GitHub-Hook-Installation-Target-Type".to_string(), "repository".to_string()),
+            ("X-Hub-Signature-256".to_string(), github_signature_256(&target.secret, &body)),
+        ];
+        let (event, action) = (event.to_string(), action.to_string());
+        self.outbox.dispatch(Delivery { id, event, action, url: target.url, headers, body });
+    }
+
+    /// An `issues` delivery for an issue update, if it changed anything (`before` is the
+    /// issue as it was).
+    pub(super) fn deliver_issue_update(&self, model: &Model, repo: usize, before: &Issue, sender: &str) {
+        if self.outbox.target().is_none() {
+            return;
+        }
+        let r = &model.repos[repo];
+        let Some(after) = r.issues.get(&before.number) else {
+            return;
+        };
+        let wire = Wire { base: &self.base, model };
+        let label = |name: &String| r.label(name).map_or(json!({"name": name}), |l| wire.label(r, l));
+        let added_labels: Vec<&String> = after.labels.iter().filter(|l| !before.labels.contains(l)).collect();
+        let removed_labels: Vec<&String> = before.labels.iter().filter(|l| !after.labels.contains(l)).collect();
+        let added_assignees: Vec<&String> = after.assignees.iter().filter(|a| !before.assignees.contains(a)).collect();
+        let removed_assignees: Vec<&String> =
+            before.assignees.iter().filter(|a| !after.assignees.contains(a)).collect();
+        let (action, extra) = if before.open && !after.open {
+            ("closed", json!({}))
+        } else if !before.open && after.open {
+            ("reopened", json!({}))
+        } else if before.title != after.title || before.body != after.body {
+            let mut changes = Map::new();
+            if before.title != after.title {
+                changes.insert("title".into(), json!({"from": before.title}));
+            }
+            if before.body != after.body {
+                changes.insert("body".into(), json!({"from": before.body}));
+            }
+            ("edited", json!({ "changes": changes }))
+        } else if let Some(name) = added_labels.first() {
+            ("labeled", json!({ "label": label(name) }))
+        } else if let Some(name) = removed_labels.first() {
+            ("unlabeled", json!({ "label": label(name) }))
+        } else if let Some(login) = added_assignees.first() {
+            ("assigned", json!({ "assignee": wire.user(login) }))
+        } else if let Some(login) = removed_assignees.first() {
+            ("unassigned", json!({ "assignee": wire.user(login) }))
+        } else {
+            return;
+        };
+        self.deliver(model, repo, before.number, ("issues", action), extra, sender);
+    }
+
+    /// An `issue_comment` delivery about comment `id` (`created`, `edited` with the old body).
+    pub(super) fn deliver_comment(
+        &self,
+        model: &Model,
+        repo: usize,
+        id: u64,
+        action: &str,
+        old_body: Option<&str>,
+        sender: &str,
+    ) {
+        if self.outbox.target().is_none() {
+            return;
+        }
+        let r = &model.repos[repo];
+        let Some(comment) = r.comments.iter().find(|c| c.id == id) else {
+            return;
+        };
+        let wire = Wire { base: &self.base, model };
+        let mut extra = json!({ "comment": wire.comment(r, comment) });
+        if let Some(old) = old_body {
+            extra["changes"] = json!({"body": {"from": old}});
+        }
+        self.deliver(model, repo, comment.issue_number, ("issue_comment", action), extra, sender);
+    }
+}
