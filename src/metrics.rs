@@ -38,6 +38,13 @@ struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    source: String,
+    /// `received`, `acted`, `ignored`, `dropped`, or `refused_<reason>`.
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ServiceLabels {
     service: String,
 }
@@ -60,6 +67,8 @@ pub struct Metrics {
     rate_remaining: Family<ServiceLabels, Gauge>,
     durations: Family<KindLabels, Histogram>,
     last_success: Family<KindLabels, Gauge>,
+    deliveries: Family<DeliveryLabels, Gauge>,
+    last_delivery: Family<ServiceLabels, Gauge>,
     seen_requests: Mutex<BTreeMap<(Service, u16), u64>>,
     health: Mutex<BTreeMap<&'static str, PassHealth>>,
 }
@@ -85,6 +94,8 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let rate_remaining = Family::<ServiceLabels, Gauge>::default();
         let last_success = Family::<KindLabels, Gauge>::default();
+        let deliveries = Family::<DeliveryLabels, Gauge>::default();
+        let last_delivery = Family::<ServiceLabels, Gauge>::default();
         let durations = Family::<KindLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.01, 2.0, 14))
         });
@@ -99,6 +110,16 @@ impl Metrics {
             "When a pass of this kind last finished without failing (Unix seconds); alert on its age",
             last_success.clone(),
         );
+        registry.register(
+            "webhook_deliveries",
+            "Webhook deliveries since the start, by source and outcome (received, acted, ignored, dropped, refused_<reason>)",
+            deliveries.clone(),
+        );
+        registry.register(
+            "webhook_last_delivery_timestamp_seconds",
+            "When the last valid webhook delivery of this source arrived (Unix seconds)",
+            last_delivery.clone(),
+        );
         Metrics {
             registry,
             passes,
@@ -108,6 +129,8 @@ impl Metrics {
             rate_remaining,
             durations,
             last_success,
+            deliveries,
+            last_delivery,
             seen_requests: Mutex::new(BTreeMap::new()),
             health: Mutex::new(BTreeMap::new()),
         }
@@ -156,6 +179,26 @@ impl Metrics {
                 let labels = ServiceLabels { service: service.as_str().to_string() };
                 self.rate_remaining.get_or_create(&labels).set(left as i64);
             }
+        }
+    }
+
+    /// The webhook receiver's counters of one source, as its snapshot (JSON) gives them.
+    pub fn record_webhooks(&self, source: &str, snapshot: &serde_json::Value) {
+        let set = |outcome: String, n: u64| {
+            let labels = DeliveryLabels { source: source.to_string(), outcome };
+            self.deliveries.get_or_create(&labels).set(n as i64);
+        };
+        for key in ["received", "acted", "ignored", "dropped"] {
+            set(key.to_string(), snapshot.get(key).and_then(|v| v.as_u64()).unwrap_or(0));
+        }
+        if let Some(refused) = snapshot.get("refused").and_then(|v| v.as_object()) {
+            for (reason, n) in refused {
+                set(format!("refused_{reason}"), n.as_u64().unwrap_or(0));
+            }
+        }
+        let last = snapshot.get("last_delivery_at").and_then(|v| v.as_str()).and_then(|s| s.parse::<DateTime<Utc>>().ok());
+        if let Some(at) = last {
+            self.last_delivery.get_or_create(&ServiceLabels { service: source.to_string() }).set(at.timestamp());
         }
     }
 

@@ -254,6 +254,12 @@ impl Engine {
         .await
     }
 
+    /// ticket-sync's own GitHub login, when it can be had (read once and kept): deliveries
+    /// about its own writes are echoes.
+    pub async fn own_github_login(&self) -> Option<String> {
+        identity::github_login(self).await.ok()
+    }
+
     /// A webhook delivery named this ticket: read it as it is now and escalate it (or follow
     /// its link field, or its re-escalation) exactly as the escalation pass would.
     pub async fn ring_ticket(&self, id: TicketId, cancel: &CancellationToken) -> Result<PassReport, PassError> {
