@@ -17,6 +17,7 @@ use crate::notify::Notifier;
 use crate::secret::load_tokens;
 use crate::store::{Store, StoreError};
 use crate::sync::{Engine, PassReport};
+use crate::webhooks::{self, Bell, Doorbell, WebhookSecrets, WebhookStats};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -139,6 +140,15 @@ pub async fn run_with(
             .map_err(|e| DaemonError::Config(format!("daemon.listen: cannot listen on {addr}: {e}")))?;
         info!(%addr, "serving /healthz and /metrics");
     }
+    let bell = Bell::new(webhooks::QUEUE_CAPACITY);
+    let deliveries = Arc::new(WebhookStats::default());
+    if let Some(w) = engine.rules.webhooks.clone() {
+        let secrets = WebhookSecrets::load(&w).map_err(|e| DaemonError::Config(e.to_string()))?;
+        let addr = webhooks::serve(w.listen, secrets, bell.clone(), deliveries.clone(), shutdown.clone())
+            .await
+            .map_err(|e| DaemonError::Config(format!("webhooks.listen: cannot listen on {}: {e}", w.listen)))?;
+        info!(%addr, "receiving webhooks on /webhooks/github and /webhooks/zendesk (a reload does not move them)");
+    }
     info!(rules = %path.display(), state = %engine.rules.state_path.display(), "ticket-sync started");
     warn_if_calls_outlast_the_watchdog(&ctx.notifier);
     ctx.notifier.ready();
@@ -170,8 +180,13 @@ pub async fn run_with(
                 }
                 continue;
             }
+            _ = bell.rung() => {
+                answer_doorbells(&engine, &bell, &deliveries, &shutdown, &ctx).await;
+                continue;
+            }
             _ = tokio::time::sleep(sleep) => {}
         }
+        save_delivery_stats(&engine, &deliveries, &ctx);
         ctx.notifier.watchdog();
         if let Some(why) = store.replaced() {
             // Writing on would record links in a file nobody reads again, and the next start
@@ -200,6 +215,65 @@ pub async fn run_with(
     ctx.notifier.stopping();
     info!("stopping");
     Ok(())
+}
+
+/// Acts on the doorbells the webhook receiver queued: each names a ticket to read now or a
+/// repository to push back now. Deliveries about ticket-sync's own GitHub writes are echoes
+/// and cost nothing.
+async fn answer_doorbells(
+    engine: &Engine,
+    bell: &Bell,
+    deliveries: &WebhookStats,
+    shutdown: &CancellationToken,
+    ctx: &RunContext,
+) {
+    let doorbells = bell.take();
+    if doorbells.is_empty() {
+        return;
+    }
+    ctx.notifier.status("answering webhook deliveries");
+    let own = engine.own_github_login().await;
+    for doorbell in doorbells {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        ctx.notifier.watchdog();
+        let started = std::time::Instant::now();
+        let result = match doorbell {
+            Doorbell::Ticket(id) => {
+                deliveries.acted("zendesk");
+                engine.ring_ticket(id, shutdown).await
+            }
+            Doorbell::Repo { repo, senders } => {
+                let echo = own.as_deref().is_some_and(|me| senders.iter().all(|s| s.eq_ignore_ascii_case(me)));
+                if echo {
+                    continue;
+                }
+                deliveries.acted("github");
+                engine.ring_repo(&repo, shutdown).await
+            }
+        };
+        let stats = ctx.stats.snapshot();
+        ctx.metrics.record_pass("webhook", result.as_ref().map_err(|e| e.to_string()), started.elapsed().as_secs_f64(), &stats);
+        log_pass("webhook", engine, result);
+    }
+    save_delivery_stats(engine, deliveries, ctx);
+}
+
+/// The receiver's counters go to the store (for `status`) and to `/metrics`.
+fn save_delivery_stats(engine: &Engine, deliveries: &WebhookStats, ctx: &RunContext) {
+    if engine.rules.webhooks.is_none() {
+        return;
+    }
+    let snapshot = serde_json::to_value(deliveries.snapshot()).unwrap_or_default();
+    if let Some(sources) = snapshot.as_object() {
+        for (source, v) in sources {
+            ctx.metrics.record_webhooks(source, v);
+            if let Err(e) = engine.store.save_webhook_stats(source, &v.to_string()) {
+                warn!(error = %e, "webhook counters not saved");
+            }
+        }
+    }
 }
 
 /// The watchdog is pinged between items, so one item must end well inside its interval: a

@@ -16,6 +16,14 @@ pub struct Daemon {
     log: Arc<Mutex<Vec<String>>>,
 }
 
+impl Drop for Daemon {
+    /// A test that fails (or ends) with its daemon running leaves no process behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Daemon {
     pub fn start(env: &Env, extra_env: &[(&str, &str)]) -> Daemon {
         let mut cmd = env.command(&["run"], extra_env);

@@ -78,3 +78,174 @@ async fn a_delivery_showing_the_tag_removed_ends_the_stored_retry() {
     env.escalate().await;
     assert!(env.issues_for(REPO, id).is_empty(), "the tag was removed before the retry");
 }
+
+// ---- The receiver in the running daemon, with the fakes' signed deliveries ----
+
+use std::time::{Duration, Instant};
+
+use crate::daemon::Daemon;
+
+const GITHUB_SECRET: &str = "gh-webhook-secret-for-tests";
+const ZENDESK_SECRET: &str = "zd-webhook-secret-for-tests";
+/// Schedules that never fire during a test: everything must come from deliveries.
+const NEVER: &str = "[schedule]\nescalate = \"0 0 1 1 *\"\npush = \"0 0 1 1 *\"\naudit = \"0 0 1 1 *\"\n";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// An environment whose daemon polls never and receives webhooks on a free port; the fakes
+/// deliver to it.
+async fn hooked(extra: &str) -> (Env, u16) {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let port = free_port();
+    std::fs::write(env.dir.path().join("gh-secret"), GITHUB_SECRET).unwrap();
+    std::fs::write(env.dir.path().join("zd-secret"), ZENDESK_SECRET).unwrap();
+    let hooks = format!(
+        "{PUSHBACK}\n{NEVER}\n{extra}\n[webhooks]\nlisten = \"127.0.0.1:{port}\"\ngithub_secret_file = \"gh-secret\"\nzendesk_secret_file = \"zd-secret\"\n"
+    );
+    env.rewrite_rules(ROUTES, &hooks);
+    env.sb.github.set_webhook(&format!("http://127.0.0.1:{port}/webhooks/github"), GITHUB_SECRET);
+    env.sb.zendesk.set_webhook(&format!("http://127.0.0.1:{port}/webhooks/zendesk"), ZENDESK_SECRET);
+    (env, port)
+}
+
+async fn start(env: &Env, port: u16) -> Daemon {
+    let daemon = Daemon::start(env, &[]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the receiver never listened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    daemon
+}
+
+/// Waits (bounded) until `done` holds.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn escalation_and_close_complete_from_deliveries_alone() {
+    let (env, port) = hooked("").await;
+    let daemon = start(&env, port).await;
+    let id = fresh_ticket(&env, "Delivered", &["escalated"]);
+    until("the issue", || env.issues_for(REPO, id).len() == 1 && env.link_notes(id).len() == 1).await;
+    let n = env.issues_for(REPO, id)[0];
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    until("the close note", || env.push_notes(id).len() == 1).await;
+    until("the status", || env.sb.zendesk.ticket(id).unwrap().status == "solved").await;
+    // The daemon's own writes came back as deliveries too; they wrote nothing more.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(env.issues_for(REPO, id).len(), 1);
+    assert_eq!(env.link_notes(id).len(), 1);
+    assert_eq!(env.push_notes(id).len(), 1);
+    let log = daemon.kill();
+    assert!(!log.contains(GITHUB_SECRET) && !log.contains(ZENDESK_SECRET), "{log}");
+}
+
+#[tokio::test]
+async fn a_delivery_sent_twice_and_the_poll_write_once() {
+    let (env, port) = hooked("").await;
+    let daemon = start(&env, port).await;
+    let (id, n) = {
+        let id = fresh_ticket(&env, "Twice", &["escalated"]);
+        until("the issue", || env.issues_for(REPO, id).len() == 1).await;
+        (id, env.issues_for(REPO, id)[0])
+    };
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    until("the close note", || env.push_notes(id).len() == 1).await;
+    let close = env.sb.github.deliveries().into_iter().find(|d| d.action == "closed").expect("a close delivery");
+    env.sb.github.redeliver(&close.id);
+    until("the redelivery answered", || env.sb.github.deliveries().iter().filter(|d| d.id == close.id).count() == 2)
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(daemon);
+    // And the poll that sees the same changes later.
+    env.sb.settle();
+    env.escalate().await;
+    env.push().await;
+    assert_eq!(env.issues_for(REPO, id).len(), 1);
+    assert_eq!(env.link_notes(id).len(), 1);
+    assert_eq!(env.push_notes(id).len(), 1);
+}
+
+#[tokio::test]
+async fn refused_deliveries_cause_no_api_request() {
+    let (env, port) = hooked("").await;
+    let _daemon = start(&env, port).await;
+    let before = env.sb.github.door.log.len() + env.sb.zendesk.door.log.len();
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let body = r#"{"ticket_id": "1"}"#;
+    let stamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let good = ticket_sync::sandbox::hooks::zendesk_signature(ZENDESK_SECRET, &stamp, body.as_bytes());
+    let forged = ticket_sync::sandbox::hooks::zendesk_signature("wrong", &stamp, body.as_bytes());
+    let old = (chrono::Utc::now() - chrono::Duration::minutes(10)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let old_sig = ticket_sync::sandbox::hooks::zendesk_signature(ZENDESK_SECRET, &old, body.as_bytes());
+    let send = |stamp: String, sig: String, body: Vec<u8>| {
+        client
+            .post(url("/webhooks/zendesk"))
+            .header("content-type", "application/json")
+            .header("X-Zendesk-Webhook-Signature-Timestamp", stamp)
+            .header("X-Zendesk-Webhook-Signature", sig)
+            .body(body)
+            .send()
+    };
+    assert_eq!(send(stamp.clone(), forged, body.into()).await.unwrap().status(), 401);
+    assert_eq!(send(old, old_sig, body.into()).await.unwrap().status(), 401);
+    let big = vec![b' '; 1024 * 1024 + 1];
+    let big_sig = ticket_sync::sandbox::hooks::zendesk_signature(ZENDESK_SECRET, &stamp, &big);
+    assert_eq!(send(stamp.clone(), big_sig, big).await.unwrap().status(), 413);
+    let bad = b"{not json".to_vec();
+    let bad_sig = ticket_sync::sandbox::hooks::zendesk_signature(ZENDESK_SECRET, &stamp, &bad);
+    assert_eq!(send(stamp.clone(), bad_sig, bad).await.unwrap().status(), 400);
+    let gh = client
+        .post(url("/webhooks/github"))
+        .header("X-GitHub-Event", "issues")
+        .header("X-Hub-Signature-256", "sha256=00")
+        .body(r#"{"repository":{"full_name":"acme/backend"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gh.status(), 401);
+    assert!(good.len() > 10);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(env.sb.github.door.log.len() + env.sb.zendesk.door.log.len(), before, "no API request");
+}
+
+#[tokio::test]
+async fn the_receiver_survives_a_burst_of_a_thousand_deliveries() {
+    let (env, port) = hooked("").await;
+    let mut daemon = start(&env, port).await;
+    let id = fresh_ticket(&env, "Burst", &["escalated"]);
+    let client = reqwest::Client::new();
+    let mut answers = Vec::new();
+    for chunk in 0..10 {
+        let sends = (0..100).map(|i| {
+            let body = format!(r#"{{"ticket_id": "{}"}}"#, if (chunk * 100 + i) % 2 == 0 { id } else { id + 1000 });
+            let stamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            let sig = ticket_sync::sandbox::hooks::zendesk_signature(ZENDESK_SECRET, &stamp, body.as_bytes());
+            client
+                .post(format!("http://127.0.0.1:{port}/webhooks/zendesk"))
+                .header("content-type", "application/json")
+                .header("X-Zendesk-Webhook-Signature-Timestamp", stamp)
+                .header("X-Zendesk-Webhook-Signature", sig)
+                .body(body)
+                .send()
+        });
+        for r in futures_util::future::join_all(sends).await {
+            answers.push(r.unwrap().status().as_u16());
+        }
+    }
+    assert_eq!(answers.len(), 1000);
+    assert!(answers.iter().all(|s| (200..300).contains(s)), "{:?}", answers.iter().filter(|s| **s >= 300).count());
+    until("the issue", || env.issues_for(REPO, id).len() == 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(env.issues_for(REPO, id).len(), 1);
+    assert_eq!(daemon.wait_exit(Duration::from_millis(10)).await, None, "still running");
+}
