@@ -22,4 +22,5 @@ pub mod secret;
 pub mod status;
 pub mod store;
 pub mod sync;
+pub mod webhooks;
 pub mod zendesk;

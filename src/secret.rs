@@ -76,11 +76,11 @@ pub fn load(service: &'static str, source: &TokenSource) -> Result<Secret, Token
     }
 }
 
-fn from_env(var: &str) -> Option<Secret> {
+pub(crate) fn from_env(var: &str) -> Option<Secret> {
     std::env::var(var).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).map(Secret::new)
 }
 
-fn from_file(path: &Path) -> std::io::Result<Secret> {
+pub(crate) fn from_file(path: &Path) -> std::io::Result<Secret> {
     let text = std::fs::read_to_string(path)?;
     let value = text.trim().to_string();
     if value.is_empty() {
@@ -89,7 +89,7 @@ fn from_file(path: &Path) -> std::io::Result<Secret> {
     Ok(Secret::new(value))
 }
 
-fn credential_path(name: &str) -> Option<PathBuf> {
+pub(crate) fn credential_path(name: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("CREDENTIALS_DIRECTORY").filter(|d| !d.is_empty())?;
     Some(PathBuf::from(dir).join(name))
 }

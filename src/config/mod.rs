@@ -39,6 +39,8 @@ pub struct Rules {
     pub redact: Redaction,
     pub daemon: DaemonRules,
     pub retry: RetryPolicy,
+    /// `[webhooks]`: the receiver of signed deliveries from GitHub and Zendesk; off when absent.
+    pub webhooks: Option<WebhookRules>,
     /// A digest of the rules text, so failures that depend on the configuration are tried
     /// again as soon as it changes.
     pub fingerprint: String,
@@ -176,6 +178,20 @@ pub struct DaemonRules {
     pub listen: Option<SocketAddr>,
     /// A pass still running after this long is stopped; the next one resumes its work.
     pub pass_deadline_secs: u64,
+}
+
+/// `[webhooks]`: where the receiver listens and where each source's signing secret comes from.
+/// A `Default` source that finds nothing leaves that source off (its deliveries are refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRules {
+    /// Default 127.0.0.1:9465.
+    pub listen: SocketAddr,
+    /// `github_secret_env` / `github_secret_file`; default GITHUB_WEBHOOK_SECRET, then the
+    /// systemd credential `github-webhook-secret`.
+    pub github_secret: TokenSource,
+    /// `zendesk_secret_env` / `zendesk_secret_file`; default ZENDESK_WEBHOOK_SECRET, then the
+    /// systemd credential `zendesk-webhook-secret`.
+    pub zendesk_secret: TokenSource,
 }
 
 /// Which rules file to use: `--config`, then `TICKET_SYNC_CONFIG`, then `./sync-rules.toml`.

@@ -33,6 +33,8 @@ pub struct RawRules {
     pub daemon: Option<RawDaemon>,
     #[serde(default)]
     pub retry: Option<RawRetry>,
+    #[serde(default)]
+    pub webhooks: Option<S<RawWebhooks>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,4 +165,14 @@ pub struct RawDaemon {
 pub struct RawRetry {
     pub max_attempts: Option<S<i64>>,
     pub backoff_seconds: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhooks {
+    pub listen: Option<S<String>>,
+    pub github_secret_env: Option<S<String>>,
+    pub github_secret_file: Option<S<String>>,
+    pub zendesk_secret_env: Option<S<String>>,
+    pub zendesk_secret_file: Option<S<String>>,
 }

@@ -37,6 +37,7 @@ pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, Co
     let linking = keep(&mut errors, linking(&cx, raw.linking.as_ref()));
     let redact = keep(&mut errors, redaction(&cx, raw.redact.as_ref()));
     let daemon = keep(&mut errors, daemon(&cx, raw.daemon.as_ref()));
+    let webhooks = keep(&mut errors, webhooks(&cx, raw.webhooks.as_ref()));
     let max_attempts = keep(
         &mut errors,
         match raw.retry.as_ref().and_then(|r| r.max_attempts.as_ref()) {
@@ -55,6 +56,7 @@ pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, Co
     );
     let all = (zendesk, github, schedule, escalation, routes, pushback, forward, redact, daemon, linking);
     let (
+        Some(webhooks),
         (
             Some(zendesk),
             Some(github),
@@ -69,7 +71,7 @@ pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, Co
         ),
         Some(max_attempts),
         Some(first_delay_secs),
-    ) = (all, max_attempts, first_delay_secs)
+    ) = (webhooks, all, max_attempts, first_delay_secs)
     else {
         return Err(ConfigError::all(errors).expect("a table failed, so an error was kept"));
     };
@@ -87,6 +89,7 @@ pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, Co
         redact,
         daemon,
         retry: RetryPolicy { max_attempts, first_delay_secs },
+        webhooks,
         fingerprint: fingerprint(text),
     })
 }
@@ -134,14 +137,30 @@ fn token_source(
     default_env: &str,
     credential: &str,
 ) -> Result<TokenSource, ConfigError> {
+    let keys = (format!("{table}.token_env"), format!("{table}.token_file"));
+    secret_source(cx, (&keys.0, &keys.1), env, file, default_env, credential)
+}
+
+/// Where a secret comes from: the `_env` key, the `_file` key (never both), else the default
+/// variable and then the systemd credential. `keys` are the full keys, for messages.
+fn secret_source(
+    cx: &Ctx,
+    keys: (&str, &str),
+    env: Option<&S<String>>,
+    file: Option<&S<String>>,
+    default_env: &str,
+    credential: &str,
+) -> Result<TokenSource, ConfigError> {
+    let short = |key: &str| key.rsplit('.').next().unwrap_or(key).to_string();
     match (env, file) {
         (Some(_), Some(f)) => {
-            cx.err(f.span(), &format!("{table}.token_file"), "give either token_env or token_file, not both")
+            cx.err(f.span(), keys.1, format!("give either {} or {}, not both", short(keys.0), short(keys.1)))
         }
         (Some(e), None) if e.get_ref().trim().is_empty() => {
-            cx.err(e.span(), &format!("{table}.token_env"), "must name an environment variable")
+            cx.err(e.span(), keys.0, "must name an environment variable")
         }
         (Some(e), None) => Ok(TokenSource::Env(e.get_ref().clone())),
+        (None, Some(f)) if f.get_ref().trim().is_empty() => cx.err(f.span(), keys.1, "must name a file"),
         (None, Some(f)) => Ok(TokenSource::File(resolve_relative(cx.path, f.get_ref()))),
         (None, None) => Ok(TokenSource::Default { env: default_env.into(), credential: credential.into() }),
     }
@@ -483,4 +502,114 @@ fn daemon(cx: &Ctx, d: Option<&raw::RawDaemon>) -> Result<DaemonRules, ConfigErr
         Some(v) => return cx.err(v.span(), "daemon.pass_deadline_seconds", "must be between 10 and 86400"),
     };
     Ok(DaemonRules { listen, pass_deadline_secs })
+}
+
+/// `[webhooks]`: off when the table is absent; `listen` defaults to 127.0.0.1:9465.
+fn webhooks(cx: &Ctx, w: Option<&S<raw::RawWebhooks>>) -> Result<Option<WebhookRules>, ConfigError> {
+    let Some(w) = w.map(|w| w.get_ref()) else { return Ok(None) };
+    let listen = match w.listen.as_ref() {
+        None => SocketAddr::from(([127, 0, 0, 1], 9465)),
+        Some(v) => match v.get_ref().parse() {
+            Ok(a) => a,
+            Err(_) => {
+                return cx.err(
+                    v.span(),
+                    "webhooks.listen",
+                    format!("`{}` is not an address such as 127.0.0.1:9465", v.get_ref()),
+                )
+            }
+        },
+    };
+    let github_secret = secret_source(
+        cx,
+        ("webhooks.github_secret_env", "webhooks.github_secret_file"),
+        w.github_secret_env.as_ref(),
+        w.github_secret_file.as_ref(),
+        "GITHUB_WEBHOOK_SECRET",
+        "github-webhook-secret",
+    )?;
+    let zendesk_secret = secret_source(
+        cx,
+        ("webhooks.zendesk_secret_env", "webhooks.zendesk_secret_file"),
+        w.zendesk_secret_env.as_ref(),
+        w.zendesk_secret_file.as_ref(),
+        "ZENDESK_WEBHOOK_SECRET",
+        "zendesk-webhook-secret",
+    )?;
+    Ok(Some(WebhookRules { listen, github_secret, zendesk_secret }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "[zendesk]\nurl = \"https://acme.zendesk.com\"\nemail = \"bot@acme.com\"\n\
+                        [escalation]\ntags_any = [\"escalated\"]\n[[route]]\nrepo = \"acme/backend\"\n";
+
+    fn parse(extra: &str) -> Result<Rules, ConfigError> {
+        super::super::parse(Path::new("/etc/ticket-sync/sync-rules.toml"), &format!("{BASE}{extra}"))
+    }
+
+    #[test]
+    fn webhooks_are_off_without_the_table() {
+        assert!(parse("").unwrap().webhooks.is_none());
+    }
+
+    #[test]
+    fn webhook_defaults_are_the_documented_address_variables_and_credentials() {
+        let w = parse("[webhooks]\n").unwrap().webhooks.unwrap();
+        assert_eq!(w.listen, "127.0.0.1:9465".parse().unwrap());
+        assert_eq!(
+            w.github_secret,
+            TokenSource::Default { env: "GITHUB_WEBHOOK_SECRET".into(), credential: "github-webhook-secret".into() }
+        );
+        assert_eq!(
+            w.zendesk_secret,
+            TokenSource::Default { env: "ZENDESK_WEBHOOK_SECRET".into(), credential: "zendesk-webhook-secret".into() }
+        );
+    }
+
+    #[test]
+    fn webhook_secrets_come_from_the_named_variable_or_file() {
+        let w = parse("[webhooks]\nlisten = \"0.0.0.0:8080\"\ngithub_secret_env = \"GH_HOOK\"\nzendesk_secret_file = \"zd-hook\"\n")
+            .unwrap()
+            .webhooks
+            .unwrap();
+        assert_eq!(w.listen, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(w.github_secret, TokenSource::Env("GH_HOOK".into()));
+        assert_eq!(w.zendesk_secret, TokenSource::File(PathBuf::from("/etc/ticket-sync/zd-hook")));
+    }
+
+    #[test]
+    fn both_env_and_file_for_one_source_is_an_error_with_key_and_line() {
+        for source in ["github", "zendesk"] {
+            let extra = format!("[webhooks]\n{source}_secret_env = \"X\"\n{source}_secret_file = \"/x\"\n");
+            let err = parse(&extra).unwrap_err().to_string();
+            assert!(err.contains(&format!("webhooks.{source}_secret_file")), "{err}");
+            assert!(err.contains(":10:"), "{err}");
+            assert!(err.contains("not both"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_sample_webhooks_example_is_valid_when_uncommented() {
+        let sample = include_str!("../../sync-rules.toml")
+            .replace("# [webhooks]", "[webhooks]")
+            .replace("# listen = \"127.0.0.1:9465\"", "listen = \"127.0.0.1:9465\"")
+            .replace("# github_secret_env", "github_secret_env")
+            .replace("# zendesk_secret_file", "zendesk_secret_file");
+        let rules = super::super::parse(Path::new("/etc/ticket-sync/sync-rules.toml"), &sample).unwrap();
+        let w = rules.webhooks.unwrap();
+        assert_eq!(w.listen, "127.0.0.1:9465".parse().unwrap());
+        assert_eq!(w.github_secret, TokenSource::Env("GITHUB_WEBHOOK_SECRET".into()));
+        assert_eq!(w.zendesk_secret, TokenSource::File("/etc/ticket-sync/zendesk-webhook-secret".into()));
+    }
+
+    #[test]
+    fn a_bad_listen_address_or_unknown_webhook_key_is_an_error_with_key() {
+        let err = parse("[webhooks]\nlisten = \"localhost\"\n").unwrap_err().to_string();
+        assert!(err.contains("webhooks.listen"), "{err}");
+        let err = parse("[webhooks]\nsecret = \"x\"\n").unwrap_err().to_string();
+        assert!(err.contains("webhooks.secret"), "{err}");
+    }
 }

@@ -1,0 +1,117 @@
+//! `[webhooks]`: the receiver of signed deliveries from GitHub and Zendesk. A delivery is a
+//! doorbell, not the truth: a valid one only queues *which* ticket or repository to look at
+//! (`Bell`); the daemon then reads the current state through the API as a poll would.
+//!
+//! `serve` binds the listener and runs the server until shutdown; `receiver.rs` checks each
+//! delivery (size, signature, timestamp, JSON) and answers at once; `verify.rs` holds the
+//! signature arithmetic; `stats.rs` the counters shown by `status` and `/metrics`.
+
+mod bell;
+mod receiver;
+mod stats;
+mod verify;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+pub use bell::{Bell, Doorbell, DEFAULT_CAPACITY};
+pub use receiver::{GITHUB_BODY_LIMIT, ZENDESK_BODY_LIMIT};
+pub use stats::{Refusal, Source, SourceSnapshot, WebhookSnapshot, WebhookStats};
+pub use verify::{
+    github_signature, github_signature_ok, zendesk_signature, zendesk_signature_ok, zendesk_timestamp_fresh,
+    ZENDESK_MAX_SKEW,
+};
+
+use crate::config::{TokenSource, WebhookRules};
+use crate::secret::{self, Secret};
+
+/// Each source's signing secret; a source without one refuses every delivery (401).
+/// `Debug` prints `Secret(***)`.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookSecrets {
+    pub github: Option<Secret>,
+    pub zendesk: Option<Secret>,
+}
+
+/// Why a webhook secret named in the rules could not be read; names the key to fix and never
+/// contains the secret.
+#[derive(Debug, thiserror::Error)]
+#[error("{service} webhook secret: {reason}")]
+pub struct WebhookSecretError {
+    pub service: &'static str,
+    pub reason: String,
+}
+
+impl WebhookSecrets {
+    /// Reads both secrets. A variable or file the rules name explicitly must be readable;
+    /// with nothing named, the default variable and then the systemd credential are tried,
+    /// and finding neither leaves that source off (`None`).
+    pub fn load(rules: &WebhookRules) -> Result<WebhookSecrets, WebhookSecretError> {
+        Ok(WebhookSecrets {
+            github: load_one(Source::Github, &rules.github_secret)?,
+            zendesk: load_one(Source::Zendesk, &rules.zendesk_secret)?,
+        })
+    }
+}
+
+fn load_one(source: Source, from: &TokenSource) -> Result<Option<Secret>, WebhookSecretError> {
+    let service = source.as_str();
+    let fail = |reason: String| WebhookSecretError { service, reason };
+    match from {
+        TokenSource::Env(var) => secret::from_env(var).map(Some).ok_or_else(|| {
+            fail(format!("environment variable {var} (named by webhooks.{service}_secret_env) is not set or empty"))
+        }),
+        TokenSource::File(path) => secret::from_file(path).map(Some).map_err(|e| {
+            fail(format!("cannot read {} (named by webhooks.{service}_secret_file): {e}", path.display()))
+        }),
+        TokenSource::Default { env, credential } => {
+            if let Some(s) = secret::from_env(env) {
+                return Ok(Some(s));
+            }
+            match secret::credential_path(credential) {
+                Some(path) if path.exists() => secret::from_file(&path)
+                    .map(Some)
+                    .map_err(|e| fail(format!("cannot read systemd credential {}: {e}", path.display()))),
+                _ => Ok(None),
+            }
+        }
+    }
+}
+
+/// Binds `addr` (port 0 picks a free port) and spawns the receiver; returns the bound address.
+/// The server stops when `shutdown` is cancelled.
+pub async fn serve(
+    addr: SocketAddr,
+    secrets: WebhookSecrets,
+    bell: Arc<Bell>,
+    stats: Arc<WebhookStats>,
+    shutdown: CancellationToken,
+) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    for source in Source::ALL {
+        let configured = match source {
+            Source::Github => secrets.github.is_some(),
+            Source::Zendesk => secrets.zendesk.is_some(),
+        };
+        if !configured {
+            tracing::warn!(
+                source = source.as_str(),
+                "no webhook secret configured: every delivery from this source is refused"
+            );
+        }
+    }
+    let app = receiver::router(secrets, bell, stats);
+    tracing::info!(%bound, "webhook receiver listening");
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await {
+            tracing::error!(error = %e, "webhook receiver stopped");
+        }
+    });
+    Ok(bound)
+}
+
+#[cfg(test)]
+mod tests;
