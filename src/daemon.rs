@@ -17,7 +17,7 @@ use crate::notify::Notifier;
 use crate::secret::load_tokens;
 use crate::store::{Store, StoreError};
 use crate::sync::{Engine, PassReport};
-use crate::webhooks::{self, Bell, Doorbell, WebhookSecrets, WebhookStats};
+use crate::webhooks::{self, Bell, Doorbell, Source, WebhookSecrets, WebhookStats};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -140,7 +140,7 @@ pub async fn run_with(
             .map_err(|e| DaemonError::Config(format!("daemon.listen: cannot listen on {addr}: {e}")))?;
         info!(%addr, "serving /healthz and /metrics");
     }
-    let bell = Bell::new(webhooks::QUEUE_CAPACITY);
+    let bell = Bell::new(webhooks::DEFAULT_CAPACITY);
     let deliveries = Arc::new(WebhookStats::default());
     if let Some(w) = engine.rules.webhooks.clone() {
         let secrets = WebhookSecrets::load(&w).map_err(|e| DaemonError::Config(e.to_string()))?;
@@ -241,7 +241,7 @@ async fn answer_doorbells(
         let started = std::time::Instant::now();
         let result = match doorbell {
             Doorbell::Ticket(id) => {
-                deliveries.acted("zendesk");
+                deliveries.acted(Source::Zendesk);
                 engine.ring_ticket(id, shutdown).await
             }
             Doorbell::Repo { repo, senders } => {
@@ -249,12 +249,17 @@ async fn answer_doorbells(
                 if echo {
                     continue;
                 }
-                deliveries.acted("github");
+                deliveries.acted(Source::Github);
                 engine.ring_repo(&repo, shutdown).await
             }
         };
         let stats = ctx.stats.snapshot();
-        ctx.metrics.record_pass("webhook", result.as_ref().map_err(|e| e.to_string()), started.elapsed().as_secs_f64(), &stats);
+        ctx.metrics.record_pass(
+            "webhook",
+            result.as_ref().map_err(|e| e.to_string()),
+            started.elapsed().as_secs_f64(),
+            &stats,
+        );
         log_pass("webhook", engine, result);
     }
     save_delivery_stats(engine, deliveries, ctx);

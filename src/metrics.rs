@@ -196,7 +196,7 @@ impl Metrics {
                 set(format!("refused_{reason}"), n.as_u64().unwrap_or(0));
             }
         }
-        let last = snapshot.get("last_delivery_at").and_then(|v| v.as_str()).and_then(|s| s.parse::<DateTime<Utc>>().ok());
+        let last = snapshot.get("last_delivery").and_then(|v| v.as_str()).and_then(|s| s.parse::<DateTime<Utc>>().ok());
         if let Some(at) = last {
             self.last_delivery.get_or_create(&ServiceLabels { service: source.to_string() }).set(at.timestamp());
         }

@@ -231,7 +231,7 @@ pub fn render_text(r: &StatusReport) -> String {
             let n = |k: &str| v.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
             let refused: u64 =
                 v.get("refused").and_then(|x| x.as_object()).map_or(0, |m| m.values().filter_map(|x| x.as_u64()).sum());
-            let last = v.get("last_delivery_at").and_then(|x| x.as_str()).unwrap_or("never");
+            let last = v.get("last_delivery").and_then(|x| x.as_str()).unwrap_or("never");
             out.push_str(&format!(
                 "  {source:<8} received {}, acted on {}, refused {refused}, dropped {}, last delivery {last}\n",
                 n("received"),

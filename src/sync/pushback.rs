@@ -45,7 +45,8 @@ pub(super) async fn run(
     let blocked = if engine.dry_run { BTreeSet::new() } else { resume(engine, cancel, &mut report).await? };
     let mut repos = engine.store.mapped_repos()?;
     if let Some(only) = only {
-        repos.retain(|r| r == only);
+        // GitHub names a repository with its own capitals; the rules may not.
+        repos.retain(|r| r.to_string().eq_ignore_ascii_case(&only.to_string()));
     }
     for repo in repos {
         if cancel.is_cancelled() {
