@@ -251,3 +251,18 @@ async fn the_receiver_survives_a_burst_of_a_thousand_deliveries() {
     let log = daemon.kill();
     assert!(!log.contains("panicked"), "{log}");
 }
+
+#[tokio::test]
+async fn check_online_says_whether_the_secrets_are_set() {
+    let (env, _) = hooked("").await;
+    let ok = env.bin(&["check", "--online"], &[]).await;
+    let out = String::from_utf8_lossy(&ok.stdout).to_string();
+    assert!(ok.status.success(), "{out}");
+    assert!(out.contains("ok    webhooks: the github secret is set") && out.contains("the zendesk secret is set"), "{out}");
+    assert!(!out.contains(GITHUB_SECRET) && !out.contains(ZENDESK_SECRET));
+    std::fs::remove_file(env.dir.path().join("zd-secret")).unwrap();
+    let missing = env.bin(&["check", "--online"], &[]).await;
+    let out = String::from_utf8_lossy(&missing.stdout).to_string();
+    assert!(!missing.status.success(), "{out}");
+    assert!(out.contains("FAIL  webhooks"), "{out}");
+}
