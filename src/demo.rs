@@ -9,10 +9,12 @@ use tokio_util::sync::CancellationToken;
 use crate::sandbox::{NewTicket, Sandbox, Visibility, GITHUB_TOKEN, ZENDESK_TOKEN};
 use crate::store::Store;
 
+/// Polling catches up the seeded backlog every 2 s; everything after it comes by webhook (the
+/// push poll runs only every 30 s, and the export hides the live changes for a minute).
 const ROUTES: &str = r#"
 [schedule]
 escalate = "*/2 * * * * *"
-push = "*/2 * * * * *"
+push = "*/30 * * * * *"
 
 [pushback]
 closed_completed = "solved"
@@ -39,10 +41,17 @@ pub async fn run() -> u8 {
     }
 }
 
-fn write_rules(sb: &Sandbox, dir: &Path, link_field: u64) -> anyhow::Result<std::path::PathBuf> {
+const GITHUB_HOOK_SECRET: &str = "demo-github-webhook-secret";
+const ZENDESK_HOOK_SECRET: &str = "demo-zendesk-webhook-secret";
+
+fn write_rules(sb: &Sandbox, dir: &Path, link_field: u64, port: u16) -> anyhow::Result<std::path::PathBuf> {
     std::fs::write(dir.join("zendesk-token"), ZENDESK_TOKEN)?;
     std::fs::write(dir.join("github-token"), GITHUB_TOKEN)?;
-    let routes = format!("{ROUTES}\n[linking]\nfield_id = {link_field}\nstate_tags = true\n");
+    std::fs::write(dir.join("github-webhook-secret"), GITHUB_HOOK_SECRET)?;
+    std::fs::write(dir.join("zendesk-webhook-secret"), ZENDESK_HOOK_SECRET)?;
+    let routes = format!(
+        "{ROUTES}\n[linking]\nfield_id = {link_field}\nstate_tags = true\n\n[webhooks]\nlisten = \"127.0.0.1:{port}\"\ngithub_secret_file = \"github-webhook-secret\"\nzendesk_secret_file = \"zendesk-webhook-secret\"\n"
+    );
     let text = sb
         .rules_toml("state/demo.db", &routes)
         .replace("token_env = \"TS_SANDBOX_ZENDESK_TOKEN\"", "token_file = \"zendesk-token\"")
@@ -91,50 +100,84 @@ async fn story() -> anyhow::Result<()> {
     sb.github.add_repo("acme/billing", Visibility::Private, true);
     let link_field = sb.zendesk.add_ticket_field("text", "GitHub issue");
     let dir = tempfile_dir()?;
-    let rules_path = write_rules(&sb, dir.path(), link_field)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let rules_path = write_rules(&sb, dir.path(), link_field, port)?;
     let ids = seed(&sb);
     sb.settle();
     println!("ticket-sync demo: sandbox Zendesk at {} and GitHub at {}", sb.zendesk.base_url(), sb.github.base_url());
-    println!("seeded {} tickets; {} carry the `escalated` tag. Running the daemon (passes every 2 s)…\n", ids.len(), 3);
+    println!(
+        "seeded {} tickets; {} carry the `escalated` tag. Running the daemon: polling catches up the backlog,\nthen webhooks on 127.0.0.1:{port} carry every change as it happens…\n",
+        ids.len(),
+        3
+    );
 
     let rules = crate::config::load(&rules_path)?;
     let db = rules.state_path.clone();
     let shutdown = CancellationToken::new();
     let (_reload_tx, reload_rx) = tokio::sync::mpsc::unbounded_channel();
     let daemon = tokio::spawn(crate::daemon::run(rules_path.clone(), rules, shutdown.clone(), reload_rx));
+    let listening = until(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()).await;
+    anyhow::ensure!(listening.is_some(), "the webhook receiver did not start");
+    sb.github.set_webhook(&format!("http://127.0.0.1:{port}/webhooks/github"), GITHUB_HOOK_SECRET);
+    sb.zendesk.set_webhook(&format!("http://127.0.0.1:{port}/webhooks/zendesk"), ZENDESK_HOOK_SECRET);
+    let backlog = until(Duration::from_secs(10), || linked(&db, ids[0]).is_some() && linked(&db, ids[4]).is_some()).await;
+    let backlog = backlog.map_or("not within 10 s".to_string(), |t| format!("{} ms after the daemon started", t.as_millis()));
+    println!("        the backlog's escalations are done by polling, {backlog}");
 
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    println!("t+3s  support adds `escalated` to ticket {} (\"Dashboard is slow\")", ids[2]);
+    println!("step 1  support adds `escalated` to ticket {} (\"Dashboard is slow\")", ids[2]);
     sb.zendesk.set_tags(ids[2], &["performance", "escalated"]);
-    sb.settle();
+    let t = until(Duration::from_secs(10), || linked(&db, ids[2]).is_some()).await;
+    println!("        → issue {} created and the link note written, {}", linked(&db, ids[2]).unwrap_or_default(), took(t));
 
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let store = Store::open_read_only(&db)?;
-    if let Some(m) = store.mapping(crate::domain::TicketId(ids[0]))? {
-        println!(
-            "t+6s  an agent links ticket {} (\"Payment page shows error 500\") to the same bug: its GitHub issue field gets {}#{}",
-            ids[5], m.repo, m.issue_number
-        );
-        sb.zendesk.set_field(ids[5], link_field, Some(&format!("{}#{}", m.repo, m.issue_number)));
-        sb.settle();
+    if let Some(issue) = linked(&db, ids[0]) {
+        println!("step 2  an agent links ticket {} (\"Payment page shows error 500\") to {issue}", ids[5]);
+        sb.zendesk.set_field(ids[5], link_field, Some(&issue));
+        let t = until(Duration::from_secs(10), || linked(&db, ids[5]).is_some()).await;
+        println!("        → ticket {} linked, its note written, {}", ids[5], took(t));
+
+        let (repo, number) = issue.split_once('#').unwrap_or_default();
+        let number: u64 = number.parse().unwrap_or_default();
+        println!("step 3  engineering comments on {issue} and closes it as completed");
+        sb.github.add_comment(repo, number, "dev-alice", "Fixed in v2.3.1, deploying now.");
+        sb.github.close_issue(repo, number, "completed", "dev-alice");
+        let solved = |id: u64| sb.zendesk.ticket(id).is_some_and(|t| t.status == "solved");
+        let t = until(Duration::from_secs(10), || solved(ids[0]) && solved(ids[5])).await;
+        println!("        → both linked tickets have the comment, the close and the status, {}", took(t));
     }
-    drop(store);
 
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let store = Store::open_read_only(&db)?;
-    if let Some(m) = store.mapping(crate::domain::TicketId(ids[0]))? {
-        println!("t+9s  engineering comments on {}#{} and closes it as completed", m.repo, m.issue_number);
-        sb.github.add_comment(&m.repo.to_string(), m.issue_number.0, "dev-alice", "Fixed in v2.3.1, deploying now.");
-        sb.github.close_issue(&m.repo.to_string(), m.issue_number.0, "completed", "dev-alice");
-    }
-    drop(store);
-
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     shutdown.cancel();
     daemon.await??;
     print_table(&sb, &db, &ids)?;
     println!("\nThe state database of this run was {} (removed on exit).", db.display());
     Ok(())
+}
+
+/// Polls `done` every 10 ms for at most `limit`; how long it took, if it came true.
+async fn until(limit: Duration, done: impl Fn() -> bool) -> Option<Duration> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if done() {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+fn took(t: Option<Duration>) -> String {
+    match t {
+        Some(t) => format!("{} ms after the change", t.as_millis()),
+        None => "not within 10 s (see the log)".to_string(),
+    }
+}
+
+/// The issue a ticket is linked to, as `owner/repo#n`, once the link note is written.
+fn linked(db: &Path, id: u64) -> Option<String> {
+    let store = Store::open_read_only(db).ok()?;
+    let m = store.mapping(crate::domain::TicketId(id)).ok()??;
+    let pending = store.pending_intents().ok()?.iter().any(|i| i.ticket_id.0 == id);
+    (!pending && m.link_state == crate::store::LinkState::Active).then(|| format!("{}#{}", m.repo, m.issue_number))
 }
 
 fn tempfile_dir() -> std::io::Result<TempDir> {
