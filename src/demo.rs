@@ -120,14 +120,20 @@ async fn story() -> anyhow::Result<()> {
     anyhow::ensure!(listening.is_some(), "the webhook receiver did not start");
     sb.github.set_webhook(&format!("http://127.0.0.1:{port}/webhooks/github"), GITHUB_HOOK_SECRET);
     sb.zendesk.set_webhook(&format!("http://127.0.0.1:{port}/webhooks/zendesk"), ZENDESK_HOOK_SECRET);
-    let backlog = until(Duration::from_secs(10), || linked(&db, ids[0]).is_some() && linked(&db, ids[4]).is_some()).await;
-    let backlog = backlog.map_or("not within 10 s".to_string(), |t| format!("{} ms after the daemon started", t.as_millis()));
+    let backlog =
+        until(Duration::from_secs(10), || linked(&db, ids[0]).is_some() && linked(&db, ids[4]).is_some()).await;
+    let backlog =
+        backlog.map_or("not within 10 s".to_string(), |t| format!("{} ms after the daemon started", t.as_millis()));
     println!("        the backlog's escalations are done by polling, {backlog}");
 
     println!("step 1  support adds `escalated` to ticket {} (\"Dashboard is slow\")", ids[2]);
     sb.zendesk.set_tags(ids[2], &["performance", "escalated"]);
     let t = until(Duration::from_secs(10), || linked(&db, ids[2]).is_some()).await;
-    println!("        → issue {} created and the link note written, {}", linked(&db, ids[2]).unwrap_or_default(), took(t));
+    println!(
+        "        → issue {} created and the link note written, {}",
+        linked(&db, ids[2]).unwrap_or_default(),
+        took(t)
+    );
 
     if let Some(issue) = linked(&db, ids[0]) {
         println!("step 2  an agent links ticket {} (\"Payment page shows error 500\") to {issue}", ids[5]);

@@ -258,7 +258,10 @@ async fn check_online_says_whether_the_secrets_are_set() {
     let ok = env.bin(&["check", "--online"], &[]).await;
     let out = String::from_utf8_lossy(&ok.stdout).to_string();
     assert!(ok.status.success(), "{out}");
-    assert!(out.contains("ok    webhooks: the github secret is set") && out.contains("the zendesk secret is set"), "{out}");
+    assert!(
+        out.contains("ok    webhooks: the github secret is set") && out.contains("the zendesk secret is set"),
+        "{out}"
+    );
     assert!(!out.contains(GITHUB_SECRET) && !out.contains(ZENDESK_SECRET));
     std::fs::remove_file(env.dir.path().join("zd-secret")).unwrap();
     let missing = env.bin(&["check", "--online"], &[]).await;
