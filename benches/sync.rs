@@ -5,6 +5,8 @@
 //! from `wait4` on the child process, so the sandbox's own work is not counted. Set
 //! `TICKET_SYNC_BENCH_QUICK=1` for a small run (seconds) that checks the machinery.
 
+#[path = "sync/latency.rs"]
+mod latency;
 #[path = "sync/measure.rs"]
 mod measure;
 #[path = "sync/world.rs"]
@@ -29,13 +31,21 @@ struct Plan {
     idle_rounds: usize,
     backfill: usize,
     backfill_rounds: usize,
+    /// Changes of each kind in section 7: with webhooks, and with polling only.
+    latency_changes: (usize, usize),
 }
 
 fn plan() -> Plan {
     if std::env::var_os("TICKET_SYNC_BENCH_QUICK").is_some() {
-        Plan { sizes: vec![300, 3_000], idle_rounds: 3, backfill: 1_000, backfill_rounds: 2 }
+        Plan { sizes: vec![300, 3_000], idle_rounds: 3, backfill: 1_000, backfill_rounds: 2, latency_changes: (50, 10) }
     } else {
-        Plan { sizes: vec![1_000, 10_000, 100_000], idle_rounds: 5, backfill: 10_000, backfill_rounds: 3 }
+        Plan {
+            sizes: vec![1_000, 10_000, 100_000],
+            idle_rounds: 5,
+            backfill: 10_000,
+            backfill_rounds: 3,
+            latency_changes: (50, 50),
+        }
     }
 }
 
@@ -409,6 +419,69 @@ fn print_footprint(scales: &[Scale], bf: &[Backfill], binary: u64) {
     println!("| release binary (`target/release/ticket-sync`) | {:.1} MB ({binary} bytes) | |", binary as f64 / 1e6);
 }
 
+fn print_latency(runs: &[latency::Latency], burst: Option<&latency::Burst>) {
+    use latency::{percentile, Mode};
+    println!("\n### 7. Latency from a change to its effect, `ticket-sync run` (changes one at a time)\n");
+    println!("| path | change → effect | changes | p50 | p95 | max | timed out | requests per change (GitHub + Zendesk) | target | requests over the series |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---|---|");
+    for l in runs {
+        let path = match l.mode {
+            Mode::Webhooks => "webhooks (schedules never fire)".to_string(),
+            Mode::Polling => format!("polling only, both passes every {} s", latency::POLL_EVERY_SECS),
+        };
+        let kinds = [
+            ("escalation: ticket tagged → issue + link note", &l.escalation),
+            ("close: issue closed → note on the ticket", &l.close),
+        ];
+        for (what, s) in kinds {
+            let n = s.latencies.len();
+            let p95 = percentile(&s.latencies, 95.0);
+            let target = match l.mode {
+                Mode::Webhooks if p95 < Duration::from_secs(2) && s.timed_out == 0 => "p95 < 2 s: met",
+                Mode::Webhooks => "p95 < 2 s: MISSED",
+                Mode::Polling => "",
+            };
+            let (gh, zd) = (s.counts.github_total(), s.counts.zendesk_total());
+            println!(
+                "| {path} | {what} | {n} | {:.0} ms | {:.0} ms | {:.0} ms | {} | {:.2} ({:.2} + {:.2}) | {target} | {} in {:.0} s: {} |",
+                ms(percentile(&s.latencies, 50.0)),
+                ms(p95),
+                ms(percentile(&s.latencies, 100.0)),
+                s.timed_out,
+                (gh + zd) as f64 / n as f64,
+                gh as f64 / n as f64,
+                zd as f64 / n as f64,
+                gh + zd,
+                s.phase.as_secs_f64(),
+                s.counts.describe()
+            );
+        }
+    }
+    for l in runs {
+        if l.issues_found != l.escalation.latencies.len() {
+            println!(
+                "\nMISSED: {} of {} escalations have their issue on GitHub.",
+                l.issues_found,
+                l.escalation.latencies.len()
+            );
+        }
+    }
+    if let Some(b) = burst {
+        println!(
+            "\nBurst: {} signed Zendesk deliveries naming {} tickets, sent at once: all answered in {:.0} ms ({:.0} deliveries/s), {} answered 2xx, {} not; the daemon's last request they caused came {:.0} ms after the first send; requests: {} ({}).",
+            latency::BURST_DELIVERIES,
+            latency::BURST_TICKETS,
+            ms(b.answered),
+            latency::BURST_DELIVERIES as f64 / b.answered.as_secs_f64(),
+            b.ok,
+            b.failed,
+            ms(b.drained),
+            b.counts.github_total() + b.counts.zendesk_total(),
+            b.counts.describe()
+        );
+    }
+}
+
 fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -460,6 +533,8 @@ fn main() {
         for n in FAN_OUT {
             fan.push(fan_out(n).await);
         }
+        let (hooked, burst) = latency::measure(latency::Mode::Webhooks, plan.latency_changes.0).await;
+        let (polled, _) = latency::measure(latency::Mode::Polling, plan.latency_changes.1).await;
         let binary = std::fs::metadata(env!("CARGO_BIN_EXE_ticket-sync")).map_or(0, |m| m.len());
         println!("\n## ticket-sync benchmark\n");
         println!("Machine: {}. Binary: {}.", machine(), env!("CARGO_BIN_EXE_ticket-sync"));
@@ -469,6 +544,7 @@ fn main() {
         print_footprint(&scales, &bf, binary);
         print_busy(&busy_runs);
         print_fan_out(&fan);
+        print_latency(&[hooked, polled], burst.as_ref());
         let b = &bf[0];
         println!(
             "\nBackfill requests (run 1): {} for {} issues created = {:.2} per escalation; {}",

@@ -219,6 +219,7 @@ fn zendesk_kind(e: &LoggedRequest) -> &'static str {
         (_, ["api", "v2", "incremental", ..]) => "export",
         ("GET", ["api", "v2", "tickets", _, c]) if c.starts_with("comments") => "comments",
         ("PUT", ["api", "v2", "tickets", _]) => "update",
+        ("GET", ["api", "v2", "tickets", _]) => "ticket read",
         ("GET", ["api", "v2", "users", ..]) => "users",
         _ => "other",
     }

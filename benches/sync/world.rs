@@ -192,6 +192,40 @@ impl World {
         store.import_mappings(&links).expect("mappings imported");
     }
 
+    /// One new escalated ticket (number `i` picks its route), created now; returns its id.
+    pub fn new_escalation(&self, i: usize) -> u64 {
+        self.sb.zendesk.add_ticket(self.new_ticket(i, &format!("Latency probe {i}")))
+    }
+
+    /// Appends `extra` (e.g. `[schedule]`, `[webhooks]`) to the rules file as written.
+    pub fn append_rules(&self, extra: &str) {
+        let text = std::fs::read_to_string(&self.rules_path).expect("rules read");
+        std::fs::write(&self.rules_path, format!("{text}\n{extra}\n")).expect("rules written");
+    }
+
+    /// Starts `ticket-sync --config RULES run` (the long-running daemon) directly, output to
+    /// `daemon.log` in the world's folder; the caller kills it.
+    pub fn spawn_daemon(&self) -> (std::process::Child, PathBuf) {
+        let log = self.dir.path().join("daemon.log");
+        let out = std::fs::File::create(&log).expect("log file");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_ticket-sync"))
+            .arg("--config")
+            .arg(&self.rules_path)
+            .arg("run")
+            .env("TS_SANDBOX_ZENDESK_TOKEN", ticket_sync::sandbox::ZENDESK_TOKEN)
+            .env("TS_SANDBOX_GITHUB_TOKEN", ticket_sync::sandbox::GITHUB_TOKEN)
+            .env_remove("RUST_LOG")
+            .env_remove("TICKET_SYNC_CRASHPOINT")
+            .env_remove("TICKET_SYNC_CONFIG")
+            .env_remove("STATE_DIRECTORY")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::from(out.try_clone().unwrap()))
+            .stderr(std::process::Stdio::from(out))
+            .spawn()
+            .expect("daemon starts");
+        (child, log)
+    }
+
     /// `n` new escalated tickets, created now (the next poll sees them once they settle).
     pub fn new_escalations(&self, n: usize) {
         for i in 0..n {
