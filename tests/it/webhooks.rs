@@ -179,7 +179,8 @@ async fn refused_deliveries_cause_no_api_request() {
     let (env, port) = hooked("").await;
     let _daemon = start(&env, port).await;
     let before = env.sb.github.door.log.len() + env.sb.zendesk.door.log.len();
-    let client = reqwest::Client::new();
+    // No kept-alive connections: the receiver closes one after refusing an oversized body.
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
     let body = r#"{"ticket_id": "1"}"#;
     let stamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -198,9 +199,24 @@ async fn refused_deliveries_cause_no_api_request() {
     };
     assert_eq!(send(stamp.clone(), forged, body.into()).await.unwrap().status(), 401);
     assert_eq!(send(old, old_sig, body.into()).await.unwrap().status(), 401);
-    let big = vec![b' '; 1024 * 1024 + 1];
-    let big_sig = ticket_sync::sandbox::hooks::zendesk_signature(ZENDESK_SECRET, &stamp, &big);
-    assert_eq!(send(stamp.clone(), big_sig, big).await.unwrap().status(), 413);
+    // An oversized body is refused from its Content-Length, before any of it is read: the
+    // headers alone get the answer (a client still sending would race the close).
+    let head = format!(
+        "POST /webhooks/zendesk HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Zendesk-Webhook-Signature-Timestamp: {stamp}\r\nX-Zendesk-Webhook-Signature: {good}\r\nContent-Length: {}\r\n\r\n",
+        1024 * 1024 + 1
+    );
+    let answer = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        tcp.write_all(head.as_bytes()).unwrap();
+        let mut buf = [0u8; 64];
+        let n = tcp.read(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     let bad = b"{not json".to_vec();
     let bad_sig = ticket_sync::sandbox::hooks::zendesk_signature(ZENDESK_SECRET, &stamp, &bad);
     assert_eq!(send(stamp.clone(), bad_sig, bad).await.unwrap().status(), 400);
@@ -223,7 +239,8 @@ async fn the_receiver_survives_a_burst_of_a_thousand_deliveries() {
     let (env, port) = hooked("").await;
     let daemon = start(&env, port).await;
     let id = fresh_ticket(&env, "Burst", &["escalated"]);
-    let client = reqwest::Client::new();
+    // No kept-alive connections: the receiver closes one after refusing an oversized body.
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
     let mut answers = Vec::new();
     for chunk in 0..10 {
         let sends = (0..100).map(|i| {
