@@ -360,6 +360,36 @@ async fn secrets_never_reach_the_trace_log_or_status() {
 
 // ---- status, /metrics and check ----
 
+#[tokio::test]
+async fn check_refuses_a_missing_webhook_secret_file_the_daemon_would_refuse() {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let port = free_port();
+    // gh-secret and zd-secret are named but never written.
+    env.rewrite_rules(ROUTES, &format!("{PUSHBACK}\n{}", webhooks_toml(port)));
+    let out = env.bin(&["check"], &[]).await;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "check passed a configuration the daemon refuses: {text}");
+    assert!(text.contains("webhooks.github_secret_file") || text.contains("github webhook secret"), "{text}");
+}
+
+#[tokio::test]
+async fn check_online_says_whether_the_webhook_secrets_are_set() {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let port = free_port();
+    std::fs::write(env.dir.path().join("gh-secret"), GITHUB_SECRET).unwrap();
+    env.rewrite_rules(
+        ROUTES,
+        &format!("{PUSHBACK}\n[webhooks]\nlisten = \"127.0.0.1:{port}\"\ngithub_secret_file = \"gh-secret\"\n"),
+    );
+    // Zendesk's secret is left to the defaults, and none of them is there.
+    let out = env.bin(&["check", "--online"], &[("ZENDESK_WEBHOOK_SECRET", "")]).await;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    let line = text.lines().find(|l| l.contains("webhook")).unwrap_or_else(|| panic!("nothing about webhooks: {text}"));
+    assert!(line.contains("github secret set") && line.contains("zendesk no secret"), "{line}");
+    assert!(!text.contains(GITHUB_SECRET), "{text}");
+}
+
 // ---- Reloads ----
 
 // ---- Connections ----
