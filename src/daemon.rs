@@ -106,6 +106,9 @@ struct RunContext {
     stats: Arc<ApiStats>,
 }
 
+/// How often changed webhook counters are saved for `status` and `/metrics` while idle.
+const DELIVERY_STATS_EVERY: Duration = Duration::from_secs(1);
+
 /// How long a pass may go on after SIGTERM to finish its item in flight. An item cut off
 /// after that is safe: its intent is reconciled on the next start.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
@@ -155,6 +158,11 @@ pub async fn run_with(
     let mut last_escalate = Utc::now();
     let mut last_push = Utc::now();
     let mut last_audit = Utc::now();
+    // Refused or ignored deliveries ring no doorbell: their counters reach `status` and
+    // `/metrics` on this tick (only when they changed), not only after the next pass.
+    let mut stats_tick = tokio::time::interval(DELIVERY_STATS_EVERY);
+    stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stats_saved = deliveries.snapshot();
     loop {
         let next_escalate = next(&engine.rules.schedule.escalate, last_escalate);
         let next_push = next(&engine.rules.schedule.push, last_push);
@@ -182,6 +190,14 @@ pub async fn run_with(
             }
             _ = bell.rung() => {
                 answer_doorbells(&engine, &bell, &deliveries, &shutdown, &ctx).await;
+                continue;
+            }
+            _ = stats_tick.tick(), if engine.rules.webhooks.is_some() => {
+                let now = deliveries.snapshot();
+                if now != stats_saved {
+                    save_delivery_stats(&engine, &deliveries, &ctx);
+                    stats_saved = now;
+                }
                 continue;
             }
             _ = tokio::time::sleep(sleep) => {}

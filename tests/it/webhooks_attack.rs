@@ -361,6 +361,33 @@ async fn secrets_never_reach_the_trace_log_or_status() {
 // ---- status, /metrics and check ----
 
 #[tokio::test]
+async fn status_and_metrics_show_a_refused_delivery_without_waiting_for_a_poll() {
+    let mport = free_port();
+    let (env, port) = hooked(&format!("[daemon]\nlisten = \"127.0.0.1:{mport}\"\n")).await;
+    let _daemon = start(&env, port).await;
+    assert_eq!(zendesk_raw(port, &stamp(), "forged", br#"{"ticket_id": 1}"#).await, 401);
+    assert_eq!(github_with(port, "issues", "{}", "sha256=00").await, 401);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = env.bin(&["status", "--json"], &[]).await;
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let zd = json["webhooks"]["zendesk"]["refused"]["bad_signature"].as_u64();
+        let gh = json["webhooks"]["github"]["refused"]["bad_signature"].as_u64();
+        if zd == Some(1) && gh == Some(1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "status never showed the refusals: {}", json["webhooks"]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let metrics = client().get(format!("http://127.0.0.1:{mport}/metrics")).send().await.unwrap().text().await.unwrap();
+    let refused = metrics
+        .lines()
+        .find(|l| l.contains("webhook_deliveries") && l.contains("zendesk") && l.contains("refused_bad_signature"))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(refused.ends_with(" 1"), "{refused}");
+}
+
+#[tokio::test]
 async fn check_refuses_a_missing_webhook_secret_file_the_daemon_would_refuse() {
     let env = Env::with_routes(ROUTES, PUSHBACK).await;
     let port = free_port();
