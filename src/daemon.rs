@@ -387,6 +387,12 @@ fn reloaded(mut rules: Rules, current: Engine, store: Arc<Store>, ctx: &RunConte
     if rules.daemon.listen != current.rules.daemon.listen {
         warn!("[daemon] listen changed; it takes effect only after a restart");
     }
+    if rules.webhooks != current.rules.webhooks {
+        // The receiver, its address and its secrets were set up at start; the rules keep
+        // describing them, so its deliveries are still answered and counted.
+        warn!("[webhooks] changed; it takes effect only after a restart (systemctl restart ticket-sync)");
+        rules.webhooks = current.rules.webhooks.clone();
+    }
     match build_engine(rules, store, ctx) {
         Ok(engine) => {
             info!(

@@ -419,6 +419,34 @@ async fn check_online_says_whether_the_webhook_secrets_are_set() {
 
 // ---- Reloads ----
 
+#[tokio::test]
+async fn a_reload_that_changes_webhooks_says_it_needs_a_restart_and_keeps_the_receiver_counted() {
+    let (env, port) = hooked("").await;
+    let daemon = start(&env, port).await;
+    // The operator switches webhooks off (or rotates a secret file, or moves the port).
+    env.rewrite_rules(ROUTES, &format!("{PUSHBACK}\n{NEVER}\n"));
+    daemon.signal("HUP");
+    until("the reload", || daemon.log_text().contains("rules reloaded")).await;
+    let log = daemon.log_text();
+    assert!(
+        log.lines().any(|l| l.contains("[webhooks]") && l.contains("restart")),
+        "a changed [webhooks] is silently ignored on reload: {log}"
+    );
+    // The receiver still runs (it cannot be moved without a restart), so its refusals are
+    // still counted for `status`.
+    assert_eq!(zendesk_raw(port, &stamp(), "forged", b"{}").await, 401);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = env.bin(&["status", "--json"], &[]).await;
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if json["webhooks"]["zendesk"]["refused"]["bad_signature"].as_u64() == Some(1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "status lost the receiver after the reload: {}", json["webhooks"]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 // ---- Connections ----
 
 #[tokio::test]
