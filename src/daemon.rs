@@ -188,8 +188,9 @@ pub async fn run_with(
                 }
                 continue;
             }
-            _ = bell.rung() => {
-                answer_doorbells(&engine, &bell, &deliveries, &shutdown, &ctx).await;
+            // A pass already due goes first (a zero sleep is not ready at once; the bell is).
+            _ = bell.rung(), if !sleep.is_zero() => {
+                answer_doorbells(&engine, &bell, &deliveries, &shutdown, &ctx, wake).await;
                 continue;
             }
             _ = stats_tick.tick(), if engine.rules.webhooks.is_some() => {
@@ -235,13 +236,15 @@ pub async fn run_with(
 
 /// Acts on the doorbells the webhook receiver queued: each names a ticket to read now or a
 /// repository to push back now. Deliveries about ticket-sync's own GitHub writes are echoes
-/// and cost nothing.
+/// and cost nothing. Once a scheduled pass is due (`until`), the doorbells not yet answered go
+/// back on the queue: polling stays on its schedule however long the queue is.
 async fn answer_doorbells(
     engine: &Engine,
     bell: &Bell,
     deliveries: &WebhookStats,
     shutdown: &CancellationToken,
     ctx: &RunContext,
+    until: DateTime<Utc>,
 ) {
     let doorbells = bell.take();
     if doorbells.is_empty() {
@@ -249,10 +252,21 @@ async fn answer_doorbells(
     }
     ctx.notifier.status("answering webhook deliveries");
     let own = engine.own_github_login().await;
-    for doorbell in doorbells {
+    let mut doorbells = doorbells.into_iter();
+    let mut answered = 0;
+    while let Some(doorbell) = doorbells.next() {
         if shutdown.is_cancelled() {
             break;
         }
+        if answered > 0 && Utc::now() >= until {
+            // Back on the queue, in their order, behind the due pass (a full queue leaves
+            // them to the polls).
+            for later in std::iter::once(doorbell).chain(doorbells.by_ref()) {
+                bell.ring(later);
+            }
+            break;
+        }
+        answered += 1;
         ctx.notifier.watchdog();
         let started = std::time::Instant::now();
         let result = match doorbell {

@@ -480,3 +480,35 @@ async fn the_delivery_after_an_oversized_one_on_the_same_connection_is_not_lost(
 }
 
 // ---- Polling stays the backstop ----
+
+#[tokio::test]
+async fn a_long_queue_of_doorbells_does_not_hold_up_a_due_push_pass() {
+    use axum::http::Method;
+    use ticket_sync::sandbox::{Fault, FaultRule};
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let (id, n) = env.linked("Closed while the bell rings").await;
+    let every_second = "[schedule]\nescalate = \"0 0 1 1 *\"\npush = \"* * * * * *\"\naudit = \"0 0 1 1 *\"\n";
+    let port = hook_up(&env, every_second, "");
+    // GitHub's delivery of the close is lost: only the push pass can carry it.
+    env.sb.github.clear_webhook();
+    let daemon = start(&env, port).await;
+    // Forty doorbells for tickets whose every read takes half a second: twenty seconds of work.
+    let slow = FaultRule::new(Some(Method::GET), "/tickets/9", Fault::Slow { millis: 500 }).times(10_000);
+    env.sb.zendesk.door.faults.push(slow);
+    for i in 0..40 {
+        assert_eq!(zendesk(port, &format!(r#"{{"ticket_id": {}}}"#, 900_000 + i)).await, 202);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    let started = Instant::now();
+    let deadline = Duration::from_secs(8);
+    while env.push_notes(id).is_empty() {
+        assert!(
+            started.elapsed() < deadline,
+            "the push pass due every second waited behind the doorbells: {}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    env.sb.zendesk.door.faults.clear();
+}
