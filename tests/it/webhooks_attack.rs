@@ -512,3 +512,34 @@ async fn a_long_queue_of_doorbells_does_not_hold_up_a_due_push_pass() {
     }
     env.sb.zendesk.door.faults.clear();
 }
+
+#[tokio::test]
+async fn a_delivery_lost_while_the_receiver_is_down_is_caught_up_by_the_poll() {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let every_second = "[schedule]\nescalate = \"* * * * * *\"\npush = \"0 0 1 1 *\"\naudit = \"0 0 1 1 *\"\n";
+    let port = hook_up(&env, every_second, "");
+    // Nobody listens yet: Zendesk's delivery of this change is lost.
+    let id = fresh_ticket(&env, "Lost delivery", &["escalated"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    env.sb.settle();
+    let _daemon = start(&env, port).await;
+    until("the poll's issue", || env.issues_for(REPO, id).len() == 1 && env.link_notes(id).len() == 1).await;
+}
+
+#[tokio::test]
+async fn sigterm_with_a_long_queue_of_doorbells_stops_promptly() {
+    use axum::http::Method;
+    use ticket_sync::sandbox::{Fault, FaultRule};
+    let (env, port) = hooked("").await;
+    let mut daemon = start(&env, port).await;
+    let slow = FaultRule::new(Some(Method::GET), "/tickets/9", Fault::Slow { millis: 500 }).times(10_000);
+    env.sb.zendesk.door.faults.push(slow);
+    for i in 0..40 {
+        assert_eq!(zendesk(port, &format!(r#"{{"ticket_id": {}}}"#, 900_000 + i)).await, 202);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(10)).await, Some(0));
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+}
