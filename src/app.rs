@@ -70,6 +70,31 @@ async fn check(path: &Path, online: bool) -> u8 {
         rules.routes.len(),
         rules.state_path.display()
     );
+    // The daemon refuses to start without a webhook secret the rules name explicitly: so
+    // does `check`. A source without one refuses every delivery: say so.
+    if let Some(w) = &rules.webhooks {
+        match crate::webhooks::WebhookSecrets::load(w) {
+            Ok(secrets) => {
+                let set = |s: &Option<crate::secret::Secret>| {
+                    if s.is_some() {
+                        "secret set"
+                    } else {
+                        "no secret: every delivery refused"
+                    }
+                };
+                println!(
+                    "webhooks on {}: github {}, zendesk {}",
+                    w.listen,
+                    set(&secrets.github),
+                    set(&secrets.zendesk)
+                );
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_CONFIG;
+            }
+        }
+    }
     if !online {
         return EXIT_OK;
     }

@@ -106,6 +106,9 @@ struct RunContext {
     stats: Arc<ApiStats>,
 }
 
+/// How often changed webhook counters are saved for `status` and `/metrics` while idle.
+const DELIVERY_STATS_EVERY: Duration = Duration::from_secs(1);
+
 /// How long a pass may go on after SIGTERM to finish its item in flight. An item cut off
 /// after that is safe: its intent is reconciled on the next start.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
@@ -155,6 +158,11 @@ pub async fn run_with(
     let mut last_escalate = Utc::now();
     let mut last_push = Utc::now();
     let mut last_audit = Utc::now();
+    // Refused or ignored deliveries ring no doorbell: their counters reach `status` and
+    // `/metrics` on this tick (only when they changed), not only after the next pass.
+    let mut stats_tick = tokio::time::interval(DELIVERY_STATS_EVERY);
+    stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stats_saved = deliveries.snapshot();
     loop {
         let next_escalate = next(&engine.rules.schedule.escalate, last_escalate);
         let next_push = next(&engine.rules.schedule.push, last_push);
@@ -180,8 +188,17 @@ pub async fn run_with(
                 }
                 continue;
             }
-            _ = bell.rung() => {
-                answer_doorbells(&engine, &bell, &deliveries, &shutdown, &ctx).await;
+            // A pass already due goes first (a zero sleep is not ready at once; the bell is).
+            _ = bell.rung(), if !sleep.is_zero() => {
+                answer_doorbells(&engine, &bell, &deliveries, &shutdown, &ctx, wake).await;
+                continue;
+            }
+            _ = stats_tick.tick(), if engine.rules.webhooks.is_some() => {
+                let now = deliveries.snapshot();
+                if now != stats_saved {
+                    save_delivery_stats(&engine, &deliveries, &ctx);
+                    stats_saved = now;
+                }
                 continue;
             }
             _ = tokio::time::sleep(sleep) => {}
@@ -219,13 +236,15 @@ pub async fn run_with(
 
 /// Acts on the doorbells the webhook receiver queued: each names a ticket to read now or a
 /// repository to push back now. Deliveries about ticket-sync's own GitHub writes are echoes
-/// and cost nothing.
+/// and cost nothing. Once a scheduled pass is due (`until`), the doorbells not yet answered go
+/// back on the queue: polling stays on its schedule however long the queue is.
 async fn answer_doorbells(
     engine: &Engine,
     bell: &Bell,
     deliveries: &WebhookStats,
     shutdown: &CancellationToken,
     ctx: &RunContext,
+    until: DateTime<Utc>,
 ) {
     let doorbells = bell.take();
     if doorbells.is_empty() {
@@ -233,10 +252,21 @@ async fn answer_doorbells(
     }
     ctx.notifier.status("answering webhook deliveries");
     let own = engine.own_github_login().await;
-    for doorbell in doorbells {
+    let mut doorbells = doorbells.into_iter();
+    let mut answered = 0;
+    while let Some(doorbell) = doorbells.next() {
         if shutdown.is_cancelled() {
             break;
         }
+        if answered > 0 && Utc::now() >= until {
+            // Back on the queue, in their order, behind the due pass (a full queue leaves
+            // them to the polls).
+            for later in std::iter::once(doorbell).chain(doorbells.by_ref()) {
+                bell.ring(later);
+            }
+            break;
+        }
+        answered += 1;
         ctx.notifier.watchdog();
         let started = std::time::Instant::now();
         let result = match doorbell {
@@ -370,6 +400,12 @@ fn reloaded(mut rules: Rules, current: Engine, store: Arc<Store>, ctx: &RunConte
     }
     if rules.daemon.listen != current.rules.daemon.listen {
         warn!("[daemon] listen changed; it takes effect only after a restart");
+    }
+    if rules.webhooks != current.rules.webhooks {
+        // The receiver, its address and its secrets were set up at start; the rules keep
+        // describing them, so its deliveries are still answered and counted.
+        warn!("[webhooks] changed; it takes effect only after a restart (systemctl restart ticket-sync)");
+        rules.webhooks = current.rules.webhooks.clone();
     }
     match build_engine(rules, store, ctx) {
         Ok(engine) => {

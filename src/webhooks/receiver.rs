@@ -122,7 +122,8 @@ impl Receiver {
             }
             Err(_) => {
                 debug!(source = src.as_str(), "webhook delivery body took too long");
-                Err((StatusCode::REQUEST_TIMEOUT, "the body took too long").into_response())
+                Err((StatusCode::REQUEST_TIMEOUT, [(header::CONNECTION, "close")], "the body took too long")
+                    .into_response())
             }
         }
     }
@@ -137,6 +138,11 @@ impl Receiver {
             Refusal::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
             Refusal::BadJson => (StatusCode::BAD_REQUEST, "body is not JSON"),
         };
+        if reason == Refusal::TooLarge {
+            // The rest of the body is left unread on the connection: say it closes, or the
+            // sender's next delivery on it (a pooled connection) is cut off and lost.
+            return (status, [(header::CONNECTION, "close")], message).into_response();
+        }
         (status, message).into_response()
     }
 

@@ -19,3 +19,4 @@ mod lists;
 mod no_loss;
 mod pushback;
 mod webhooks;
+mod webhooks_attack;
