@@ -11,7 +11,7 @@ use crate::harness::{Env, PUSHBACK, ROUTES};
 const REPO: &str = "acme/backend";
 
 /// An environment with a text field for the link, `[linking]` on with state tags.
-async fn env() -> (Env, u64) {
+pub(crate) async fn env() -> (Env, u64) {
     let env = Env::with_routes(ROUTES, PUSHBACK).await;
     let field = env.sb.zendesk.add_ticket_field("text", "GitHub issue");
     env.rewrite_rules(ROUTES, &format!("{PUSHBACK}\n[linking]\nfield_id = {field}\nstate_tags = true\n"));
@@ -19,7 +19,7 @@ async fn env() -> (Env, u64) {
 }
 
 /// Notes that tell of a change of the link (they carry a `field-` event key).
-fn field_notes(env: &Env, ticket: u64) -> Vec<String> {
+pub(crate) fn field_notes(env: &Env, ticket: u64) -> Vec<String> {
     env.push_notes(ticket).into_iter().filter(|n| n.contains("[ticket-sync:event field-")).collect()
 }
 
@@ -39,14 +39,14 @@ fn impact(env: &Env, number: u64) -> Vec<String> {
 }
 
 /// An agent sets the link field on a ticket; the change ages past the export's delay.
-fn set_field(env: &Env, field: u64, ticket: u64, value: Option<&str>) {
+pub(crate) fn set_field(env: &Env, field: u64, ticket: u64, value: Option<&str>) {
     env.sb.clock.advance(std::time::Duration::from_secs(1));
     env.sb.zendesk.set_field(ticket, field, value);
     env.sb.settle();
 }
 
 /// A plain ticket (not escalated) an agent will link.
-fn plain(env: &Env, subject: &str) -> u64 {
+pub(crate) fn plain(env: &Env, subject: &str) -> u64 {
     env.ticket(subject, &[])
 }
 

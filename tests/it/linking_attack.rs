@@ -11,35 +11,15 @@ use ticket_sync::store::Store;
 use ticket_sync::sync::Engine;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::{Env, PUSHBACK, ROUTES};
+use crate::harness::Env;
+use crate::linking::{env, field_notes, plain, set_field};
 
 const REPO: &str = "acme/backend";
 const MARKER: &str = "<!-- ticket-sync:impact -->";
 
-async fn env() -> (Env, u64) {
-    let env = Env::with_routes(ROUTES, PUSHBACK).await;
-    let field = env.sb.zendesk.add_ticket_field("text", "GitHub issue");
-    env.rewrite_rules(ROUTES, &format!("{PUSHBACK}\n[linking]\nfield_id = {field}\nstate_tags = true\n"));
-    (env, field)
-}
-
 fn impact_in(env: &Env, repo: &str, number: u64) -> Vec<String> {
     let comments = env.sb.github.comments(repo, number).into_iter();
     comments.filter(|c| c.body.contains(MARKER)).map(|c| c.body).collect()
-}
-
-fn field_notes(env: &Env, ticket: u64) -> Vec<String> {
-    env.push_notes(ticket).into_iter().filter(|n| n.contains("[ticket-sync:event field-")).collect()
-}
-
-fn set_field(env: &Env, field: u64, ticket: u64, value: Option<&str>) {
-    env.sb.clock.advance(std::time::Duration::from_secs(1));
-    env.sb.zendesk.set_field(ticket, field, value);
-    env.sb.settle();
-}
-
-fn plain(env: &Env, subject: &str) -> u64 {
-    env.ticket(subject, &[])
 }
 
 fn dry_engine(env: &Env) -> Engine {
