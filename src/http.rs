@@ -77,6 +77,12 @@ pub enum ApiError {
     Api { service: &'static str, status: u16, body: String },
     #[error("{service} answered with a body that could not be read: {detail}")]
     Decode { service: &'static str, detail: String },
+    /// The server's TLS certificate was not accepted (unknown authority, expired, wrong name):
+    /// a configuration problem, never retried.
+    #[error(
+        "{service}: the server's TLS certificate was not accepted ({detail}); if it comes from an internal certificate authority or a TLS-inspecting proxy, set ca_file in [{service}] to that authority's certificate (PEM)"
+    )]
+    Certificate { service: &'static str, detail: String },
 }
 
 impl ApiError {
@@ -386,6 +392,9 @@ pub async fn send(stats: &ApiStats, service: Service, request: RequestBuilder) -
         }
         Err(e) => {
             stats.record(service, 0, None);
+            if let Some(detail) = certificate_problem(&e) {
+                return Err(ApiError::Certificate { service: service.as_str(), detail });
+            }
             let detail = describe(&e);
             if e.is_timeout() {
                 Err(ApiError::Unanswered { service: service.as_str(), detail })
@@ -532,18 +541,95 @@ pub fn join_path(base: &url::Url, path: &str) -> url::Url {
     url
 }
 
-/// The HTTP client both services use: rustls, the attempt timeouts of `Timeouts::get`, no
+/// What is wrong with the server's certificate, when `error` (a failed request) comes from
+/// the TLS handshake refusing it. The `rustls::Error` is looked for in the source chain
+/// (inside the `io::Error` hyper wraps it in, whose `source` skips it); the text rustls gives
+/// that error ("invalid peer certificate") is the fallback, should the wrapping change.
+pub fn certificate_problem(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    // Each cause in turn, looking into an `io::Error` for what it wraps (its `source` skips it).
+    let chain = || {
+        std::iter::successors(Some(error), |e| match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        })
+    };
+    chain().find_map(rustls_certificate_error).or_else(|| {
+        chain().find_map(|e| {
+            let text = e.to_string();
+            text.find("invalid peer certificate").map(|at| text[at..].to_string())
+        })
+    })
+}
+
+fn rustls_certificate_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(c) = e.downcast_ref::<rustls::Error>()? else {
+        return None;
+    };
+    let plain = match c {
+        C::UnknownIssuer => "it is signed by an authority this host does not trust (UnknownIssuer)".to_string(),
+        C::Expired | C::ExpiredContext { .. } => "it has expired".to_string(),
+        C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".to_string(),
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            "it is not valid for the host name in the URL".to_string()
+        }
+        C::Revoked => "it has been revoked".to_string(),
+        other => format!("invalid certificate: {other:?}"),
+    };
+    Some(plain)
+}
+
+/// Reads a `ca_file`: one or more PEM certificates, each a valid trust anchor. The error says
+/// what is wrong, for the rules-file message.
+pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("{} is not a PEM certificate bundle: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{} holds no PEM certificate (a block starting -----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    // Adding them to a client's root store parses each certificate: a broken one fails here,
+    // with the rules file's key and line, and not when the daemon starts its clients.
+    let mut check = reqwest::Client::builder().use_rustls_tls().tls_built_in_root_certs(false);
+    for c in &certs {
+        check = check.add_root_certificate(c.clone());
+    }
+    check.build().map_err(|e| format!("{} holds a certificate that cannot be used: {e}", path.display()))?;
+    Ok(certs)
+}
+
+/// The HTTP client of one service: rustls, the attempt timeouts of `Timeouts::get`, no
 /// automatic redirects (a 301 on an issue means it was transferred, and the sync logic wants
-/// to see that).
-pub fn build_client() -> reqwest::Client {
+/// to see that). It trusts the bundled roots, the system's store (or, when `SSL_CERT_FILE` is
+/// set, the certificates of that file instead: rustls-native-certs reads it), and `extra_roots`
+/// (the service's `ca_file`).
+pub fn build_client(extra_roots: &[reqwest::Certificate]) -> reqwest::Client {
     let timeouts = Timeouts::get();
-    reqwest::Client::builder()
+    warn_unreadable_ssl_cert_file();
+    let mut builder = reqwest::Client::builder()
         .user_agent(concat!("ticket-sync/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(timeouts.connect)
         .timeout(timeouts.attempt)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("the TLS backend initialises")
+        .redirect(reqwest::redirect::Policy::none());
+    for cert in extra_roots {
+        builder = builder.add_root_certificate(cert.clone());
+    }
+    builder.build().expect("the TLS backend initialises; ca_file certificates were checked when the rules were read")
+}
+
+/// The system store loader ignores an `SSL_CERT_FILE` it cannot read: say so, once.
+fn warn_unreadable_ssl_cert_file() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) else { return };
+        let path = std::path::PathBuf::from(path);
+        if let Err(e) = read_ca_file(&path) {
+            warn!(error = %e, "SSL_CERT_FILE is set but unusable; only the bundled roots and ca_file are trusted");
+        }
+    });
 }
 
 /// Headers from name/value pairs, for the tests of this module and of `limits`.
@@ -591,5 +677,30 @@ mod tests {
         let d = Timeouts::DEFAULT;
         assert!(d.call * 2 < Duration::from_secs(120), "a call fits twice into the watchdog interval");
         assert!(d.attempt * (MAX_RETRIES + 1) > d.call, "the call budget, not the attempt count, bounds a black hole");
+    }
+
+    /// Wraps an error the way hyper hands a handshake failure to reqwest: inside an `io::Error`.
+    #[derive(Debug, thiserror::Error)]
+    #[error("client error (Connect)")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn a_rustls_certificate_error_is_found_in_the_chain_or_by_its_text() {
+        let cases = [
+            (rustls::CertificateError::UnknownIssuer, "authority this host does not trust"),
+            (rustls::CertificateError::Expired, "expired"),
+            (rustls::CertificateError::NotValidForName, "not valid for the host name"),
+            (rustls::CertificateError::BadSignature, "BadSignature"),
+        ];
+        for (cert, want) in cases {
+            let e = Outer(std::io::Error::other(rustls::Error::InvalidCertificate(cert)));
+            let found = certificate_problem(&e).expect("found");
+            assert!(found.contains(want), "{found}");
+        }
+        let text = Outer(std::io::Error::other("invalid peer certificate: UnknownIssuer"));
+        assert_eq!(certificate_problem(&text).as_deref(), Some("invalid peer certificate: UnknownIssuer"));
+        let other = Outer(std::io::Error::other(rustls::Error::HandshakeNotComplete));
+        assert_eq!(certificate_problem(&other), None);
+        assert_eq!(certificate_problem(&Outer(std::io::Error::other("connection refused"))), None);
     }
 }

@@ -66,6 +66,20 @@ pub enum TokenSource {
     Default { env: String, credential: String },
 }
 
+/// `ca_file`: extra trusted roots for one service (an internal certificate authority, a
+/// TLS-inspecting proxy), read and checked when the rules are read.
+#[derive(Clone)]
+pub struct CaFile {
+    pub path: PathBuf,
+    pub certs: Vec<reqwest::Certificate>,
+}
+
+impl std::fmt::Debug for CaFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaFile").field("path", &self.path).field("certs", &self.certs.len()).finish()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ZendeskRules {
     pub url: Url,
@@ -75,6 +89,8 @@ pub struct ZendeskRules {
     pub export_requests_per_minute: u32,
     /// See `GithubRules::settle_secs`.
     pub settle_secs: u64,
+    /// Extra trusted roots for the Zendesk client.
+    pub ca_file: Option<CaFile>,
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +106,8 @@ pub struct GithubRules {
     /// it may be sent again: the server may still carry the first one out, and a look before
     /// that could miss it. Looking for it is allowed at any time; sending it again is not.
     pub settle_secs: u64,
+    /// Extra trusted roots for the GitHub client (GitHub Enterprise Server with an internal CA).
+    pub ca_file: Option<CaFile>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -48,6 +48,7 @@ pub struct RawZendesk {
     pub allow_insecure_http: bool,
     pub export_requests_per_minute: Option<S<i64>>,
     pub settle_seconds: Option<S<i64>>,
+    pub ca_file: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,6 +64,7 @@ pub struct RawGithub {
     #[serde(default)]
     pub allow_insecure_http: bool,
     pub settle_seconds: Option<S<i64>>,
+    pub ca_file: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -188,7 +188,8 @@ fn zendesk(cx: &Ctx, z: &S<raw::RawZendesk>) -> Result<ZendeskRules, ConfigError
         Some(v) => return cx.err(v.span(), "zendesk.export_requests_per_minute", "must be between 1 and 1000"),
     };
     let settle_secs = settle(cx, z.get_ref().settle_seconds.as_ref(), "zendesk.settle_seconds", ZENDESK_SETTLE_SECS)?;
-    Ok(ZendeskRules { url, email, token, export_requests_per_minute, settle_secs })
+    let ca_file = ca_file(cx, r.ca_file.as_ref(), "zendesk.ca_file")?;
+    Ok(ZendeskRules { url, email, token, export_requests_per_minute, settle_secs, ca_file })
 }
 
 fn github(cx: &Ctx, g: Option<&S<raw::RawGithub>>) -> Result<GithubRules, ConfigError> {
@@ -201,6 +202,7 @@ fn github(cx: &Ctx, g: Option<&S<raw::RawGithub>>) -> Result<GithubRules, Config
             writes_per_minute: 60,
             writes_per_hour: 450,
             settle_secs: GITHUB_SETTLE_SECS,
+            ca_file: None,
         });
     };
     let url = match &g.url {
@@ -220,6 +222,7 @@ fn github(cx: &Ctx, g: Option<&S<raw::RawGithub>>) -> Result<GithubRules, Config
         Some(v) => return cx.err(v.span(), "github.writes_per_hour", "must be between 0 (no cap) and 100000"),
     };
     let settle_secs = settle(cx, g.settle_seconds.as_ref(), "github.settle_seconds", GITHUB_SETTLE_SECS)?;
+    let ca_file = ca_file(cx, g.ca_file.as_ref(), "github.ca_file")?;
     Ok(GithubRules {
         url,
         token,
@@ -227,7 +230,22 @@ fn github(cx: &Ctx, g: Option<&S<raw::RawGithub>>) -> Result<GithubRules, Config
         writes_per_minute,
         writes_per_hour,
         settle_secs,
+        ca_file,
     })
+}
+
+/// `ca_file`, resolved against the rules file's folder, read and checked now: a missing,
+/// unreadable or non-PEM file is an error of the rules, before any request.
+fn ca_file(cx: &Ctx, v: Option<&S<String>>, key: &str) -> Result<Option<CaFile>, ConfigError> {
+    let Some(v) = v else { return Ok(None) };
+    if v.get_ref().trim().is_empty() {
+        return cx.err(v.span(), key, "must name a PEM file of CA certificates");
+    }
+    let path = resolve_relative(cx.path, v.get_ref());
+    match crate::http::read_ca_file(&path) {
+        Ok(certs) => Ok(Some(CaFile { path, certs })),
+        Err(msg) => cx.err(v.span(), key, msg),
+    }
 }
 
 /// How long after it was sent a write with an unknown outcome may still be carried out, by
@@ -611,5 +629,28 @@ mod tests {
         assert!(err.contains("webhooks.listen"), "{err}");
         let err = parse("[webhooks]\nsecret = \"x\"\n").unwrap_err().to_string();
         assert!(err.contains("webhooks.secret"), "{err}");
+    }
+
+    #[test]
+    fn ca_file_is_resolved_next_to_the_rules_and_checked_when_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("sync-rules.toml");
+        let ca = rcgen::generate_simple_self_signed(vec!["ca.internal".to_string()]).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca.cert.pem()).unwrap();
+        std::fs::write(dir.path().join("junk.pem"), "not a certificate").unwrap();
+        let load = |extra: &str| super::super::parse(&rules, &format!("{BASE}{extra}"));
+
+        let r = load("[github]\nca_file = \"ca.pem\"\n").unwrap();
+        let ca_file = r.github.ca_file.unwrap();
+        assert_eq!((ca_file.path, ca_file.certs.len()), (dir.path().join("ca.pem"), 1));
+        assert!(r.zendesk.ca_file.is_none());
+
+        let err = load("[github]\nca_file = \"gone.pem\"\n").unwrap_err();
+        assert_eq!((err.key.as_str(), err.line), ("github.ca_file", Some(9)));
+        assert!(err.message.contains("cannot read") && err.message.contains("gone.pem"), "{err}");
+        let err = super::super::parse(&rules, &BASE.replace("[escalation]", "ca_file = \"junk.pem\"\n[escalation]"))
+            .unwrap_err();
+        assert_eq!((err.key.as_str(), err.line), ("zendesk.ca_file", Some(4)));
+        assert!(err.message.contains("holds no PEM certificate"), "{err}");
     }
 }

@@ -173,13 +173,14 @@ impl Engine {
         // A Zendesk API token acts as whichever agent `email` names: both name the identity.
         let zendesk_token_id =
             token_id(&Secret::new(format!("{}/token:{}", rules.zendesk.email, zendesk_token.expose())));
-        let http = crate::http::build_client();
+        let zendesk_http = crate::http::build_client(rules.zendesk.ca_file.as_ref().map_or(&[], |c| &c.certs));
+        let github_http = crate::http::build_client(rules.github.ca_file.as_ref().map_or(&[], |c| &c.certs));
         let zendesk = ZendeskClient::new(
             rules.zendesk.url.clone(),
             &rules.zendesk.email,
             zendesk_token,
             rules.zendesk.export_requests_per_minute,
-            http.clone(),
+            zendesk_http,
             stats.clone(),
         );
         let github = GithubClient::new(
@@ -187,7 +188,7 @@ impl Engine {
             github_token,
             rules.github.writes_per_minute,
             rules.github.writes_per_hour,
-            http,
+            github_http,
             stats.clone(),
         );
         // Waits an earlier process was told hold here too; new ones are kept for the next.
@@ -322,7 +323,7 @@ impl Engine {
 pub(crate) fn stops_pass(e: &ApiError) -> bool {
     match e {
         ApiError::RateLimited { scope, .. } => !scope.is_ticket(),
-        _ => matches!(e, ApiError::Unauthorized { .. }),
+        _ => matches!(e, ApiError::Unauthorized { .. } | ApiError::Certificate { .. }),
     }
 }
 
@@ -378,7 +379,9 @@ fn classify(e: &ItemError) -> (FailureClass, Option<chrono::DateTime<chrono::Utc
         // have made waits for its settle time before it is sent again (`may_write_again`).
         ItemError::Api(ApiError::Unanswered { .. }) => (FailureClass::Transient, None),
         ItemError::Api(a) if a.is_transient() => (FailureClass::Transient, None),
-        ItemError::Api(ApiError::Forbidden { .. } | ApiError::NotFound { .. }) => (FailureClass::Config, None),
+        ItemError::Api(ApiError::Forbidden { .. } | ApiError::NotFound { .. } | ApiError::Certificate { .. }) => {
+            (FailureClass::Config, None)
+        }
         // The ticket's own limit: try again when it ends, not after the back-off.
         ItemError::Api(ApiError::RateLimited { until, .. }) => (FailureClass::Limited, Some(*until)),
         _ => (FailureClass::Item, None),
@@ -463,5 +466,17 @@ impl crate::limits::BlockStore for Store {
         if let Err(e) = Store::save_block(self, block) {
             tracing::warn!(error = %e, service = block.service.as_str(), scope = %block.scope, "could not keep a rate-limit block in the state database; a restart may not honour it");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_error_stops_the_pass_and_is_a_config_failure() {
+        let e = ApiError::Certificate { service: "github", detail: "UnknownIssuer".into() };
+        assert!(stops_pass(&e) && !e.is_retryable() && !e.is_transient());
+        assert_eq!(classify(&ItemError::Api(e)).0, FailureClass::Config);
     }
 }

@@ -50,6 +50,25 @@ async fn each_config_error_names_key_and_line_and_sends_nothing() {
 }
 
 #[tokio::test]
+async fn a_bad_ca_file_is_a_config_error_and_sends_nothing() {
+    let env = Env::new().await;
+    let good = std::fs::read_to_string(&env.rules_path).unwrap();
+    std::fs::write(env.dir.path().join("not-pem.pem"), "this is not a certificate\n").unwrap();
+    let broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    std::fs::write(env.dir.path().join("broken.pem"), broken).unwrap();
+    let cases = [
+        (good.replacen("[github]\n", "[github]\nca_file = \"missing.pem\"\n", 1), "github.ca_file", "ca_file"),
+        (good.replacen("[zendesk]\n", "[zendesk]\nca_file = \"not-pem.pem\"\n", 1), "zendesk.ca_file", "ca_file"),
+        (good.replacen("[github]\n", "[github]\nca_file = \"broken.pem\"\n", 1), "github.ca_file", "ca_file"),
+        (good.replacen("[github]\n", "[github]\nca_file = \"\"\n", 1), "github.ca_file", "ca_file"),
+    ];
+    for (text, key, needle) in cases {
+        let line = line_of(&text, needle);
+        assert_rejected(&env, &text, key, line).await;
+    }
+}
+
+#[tokio::test]
 async fn a_missing_token_is_a_config_error_and_sends_nothing() {
     let env = Env::new().await;
     let out = env.bin(&["sync"], &[("TS_SANDBOX_GITHUB_TOKEN", "")]).await;

@@ -18,5 +18,6 @@ mod linking_attack;
 mod lists;
 mod no_loss;
 mod pushback;
+mod tls;
 mod webhooks;
 mod webhooks_attack;
