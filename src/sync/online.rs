@@ -54,28 +54,6 @@ pub async fn online_check(engine: &Engine) -> bool {
             }
         }
     }
-    if let Some(w) = &engine.rules.webhooks {
-        match crate::webhooks::WebhookSecrets::load(w) {
-            Ok(secrets) => {
-                for (source, secret) in [("github", &secrets.github), ("zendesk", &secrets.zendesk)] {
-                    if secret.is_some() {
-                        println!("ok    webhooks: the {source} secret is set");
-                    } else {
-                        // Not an error: a team may use one source's webhooks only.
-                        println!(
-                            "warn  webhooks: no {source} secret (set {}_secret_env or {source}_secret_file, {}, or the {source}-webhook-secret credential); its deliveries are refused",
-                            source,
-                            if source == "github" { "GITHUB_WEBHOOK_SECRET" } else { "ZENDESK_WEBHOOK_SECRET" }
-                        );
-                    }
-                }
-            }
-            Err(e) => {
-                ok = false;
-                println!("FAIL  webhooks: {e}");
-            }
-        }
-    }
     let mut repos: BTreeSet<_> = engine.rules.routes.iter().map(|r| r.repo.clone()).collect();
     repos.extend(engine.rules.linking.iter().flat_map(|l| l.repos.iter().cloned()));
     for repo in repos {

@@ -5,73 +5,14 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use ticket_sync::sandbox::hooks::{github_signature_256, zendesk_signature};
-use ticket_sync::sandbox::NewTicket;
 
-use crate::daemon::Daemon;
 use crate::harness::{Env, PUSHBACK, ROUTES};
+use crate::webhooks::{
+    free_port, fresh_ticket, hook_up, hooked, start, start_with, until, webhooks_toml, GITHUB_SECRET, NEVER,
+    ZENDESK_SECRET,
+};
 
 const REPO: &str = "acme/backend";
-const GITHUB_SECRET: &str = "gh-attack-secret-0123456789";
-const ZENDESK_SECRET: &str = "zd-attack-secret-0123456789";
-/// Schedules that never fire during a test: everything must come from deliveries.
-const NEVER: &str = "[schedule]\nescalate = \"0 0 1 1 *\"\npush = \"0 0 1 1 *\"\naudit = \"0 0 1 1 *\"\n";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn fresh_ticket(env: &Env, subject: &str, tags: &[&str]) -> u64 {
-    let mut t = NewTicket::new(subject, "Described", env.requester);
-    t.tags = tags.iter().map(|s| s.to_string()).collect();
-    t.status = "open".into();
-    env.sb.zendesk.add_ticket(t)
-}
-
-fn webhooks_toml(port: u16) -> String {
-    format!(
-        "[webhooks]\nlisten = \"127.0.0.1:{port}\"\ngithub_secret_file = \"gh-secret\"\nzendesk_secret_file = \"zd-secret\"\n"
-    )
-}
-
-/// A daemon that polls never and receives webhooks on a free port; the fakes deliver to it.
-async fn hooked(extra: &str) -> (Env, u16) {
-    let env = Env::with_routes(ROUTES, PUSHBACK).await;
-    let port = hook_up(&env, NEVER, extra);
-    (env, port)
-}
-
-/// Rules with `schedule` and webhooks on a free port; the fakes deliver to it.
-fn hook_up(env: &Env, schedule: &str, extra: &str) -> u16 {
-    let port = free_port();
-    std::fs::write(env.dir.path().join("gh-secret"), GITHUB_SECRET).unwrap();
-    std::fs::write(env.dir.path().join("zd-secret"), ZENDESK_SECRET).unwrap();
-    env.rewrite_rules(ROUTES, &format!("{PUSHBACK}\n{schedule}\n{extra}\n{}", webhooks_toml(port)));
-    env.sb.github.set_webhook(&format!("http://127.0.0.1:{port}/webhooks/github"), GITHUB_SECRET);
-    env.sb.zendesk.set_webhook(&format!("http://127.0.0.1:{port}/webhooks/zendesk"), ZENDESK_SECRET);
-    port
-}
-
-async fn start_with(env: &Env, port: u16, extra_env: &[(&str, &str)]) -> Daemon {
-    let daemon = Daemon::start(env, extra_env);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the receiver never listened: {}", daemon.log_text());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    daemon
-}
-
-async fn start(env: &Env, port: u16) -> Daemon {
-    start_with(env, port, &[]).await
-}
-
-async fn until(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn stamp() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
