@@ -153,13 +153,21 @@ impl ZendeskClient {
         url.query_pairs_mut().append_pair("include", "organizations");
         let bytes = self.call(Method::GET, url, None, &Target::ticket(SVC, SHOW_ENDPOINT, id)).await?;
         let shown: wire::ShowTicket = http::decode(SVC, &bytes)?;
-        let orgs: HashMap<u64, String> =
-            shown.organizations.into_iter().filter_map(|o| Some((o.id, o.name?))).collect();
-        let ticket = serde_json::from_value::<wire::WireTicket>(shown.ticket).map_err(|e| ApiError::Decode {
-            service: SVC.as_str(),
-            detail: format!("ticket {id} could not be read: {e}"),
-        })?;
-        to_ticket(ticket, &orgs).map_err(|(_, why)| ApiError::Decode { service: SVC.as_str(), detail: why })
+        // Read exactly as an export page's ticket is, side-loaded organisation included.
+        let page = wire::ExportPage {
+            tickets: vec![shown.ticket],
+            after_cursor: None,
+            end_of_stream: true,
+            organizations: shown.organizations,
+        };
+        let mut page = to_domain_page(page);
+        match (page.tickets.pop(), page.rejected.pop()) {
+            (Some(ticket), _) => Ok(ticket),
+            (None, rejected) => Err(ApiError::Decode {
+                service: SVC.as_str(),
+                detail: rejected.map_or_else(|| format!("ticket {id} could not be read"), |(_, why)| why),
+            }),
+        }
     }
 
     /// What a new escalation needs from the ticket's comments, in one read: links to the
