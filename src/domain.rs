@@ -260,6 +260,35 @@ impl fmt::Display for Stage {
     }
 }
 
+/// ticket-sync's GitHub identity: the login it writes as now (a token's user, or an App's
+/// `{slug}[bot]`), and the logins it wrote as before (a token's user before a switch to an
+/// App). A former login's comments and events count as ticket-sync's own only from before the
+/// current identity began (`since`): the person behind a former token is a person again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GithubIdentity {
+    pub login: String,
+    pub former: Vec<String>,
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl GithubIdentity {
+    /// Whether `author` acting `at` was ticket-sync (logins compare without case).
+    pub fn acted(&self, author: &str, at: Option<DateTime<Utc>>) -> bool {
+        if author.eq_ignore_ascii_case(&self.login) {
+            return true;
+        }
+        let before_switch = matches!((at, self.since), (Some(at), Some(since)) if at < since);
+        before_switch && self.former.iter().any(|f| f.eq_ignore_ascii_case(author))
+    }
+
+    /// Every login ticket-sync wrote as: reconciliation looks for its own issues and comments
+    /// (with its marker at the end) among what any of them wrote, so an intent recorded before
+    /// a switch is still found after it.
+    pub fn all(&self) -> Vec<&str> {
+        std::iter::once(self.login.as_str()).chain(self.former.iter().map(String::as_str)).collect()
+    }
+}
+
 /// A moment on a remote service's clock (its `Date` header), as opposed to this host's
 /// `Utc::now()`: only such a moment may be compared with the service's own timestamps
 /// (`ApiStats::service_time` makes one from a host time).
@@ -559,6 +588,8 @@ pub enum Scope {
     Service,
     Endpoint(String),
     Ticket(TicketId),
+    /// One GitHub App installation's own budget (an organisation's share of the App's limits).
+    Installation(u64),
 }
 
 impl Scope {
@@ -566,9 +597,14 @@ impl Scope {
         Scope::Endpoint(name.to_string())
     }
 
-    /// Only a ticket's own limit leaves the other items of a pass alone.
     pub fn is_ticket(&self) -> bool {
         matches!(self, Scope::Ticket(_))
+    }
+
+    /// Only a ticket's own limit, or one App installation's (its repositories), leaves the
+    /// other items of a pass alone.
+    pub fn spares_the_pass(&self) -> bool {
+        matches!(self, Scope::Ticket(_) | Scope::Installation(_))
     }
 
     /// `service`, `endpoint:NAME` or `ticket:ID`: how the store and `status --json` name it.
@@ -577,6 +613,7 @@ impl Scope {
             Scope::Service => "service".into(),
             Scope::Endpoint(name) => format!("endpoint:{name}"),
             Scope::Ticket(id) => format!("ticket:{id}"),
+            Scope::Installation(id) => format!("installation:{id}"),
         }
     }
 
@@ -585,6 +622,7 @@ impl Scope {
             None if key == "service" => Some(Scope::Service),
             Some(("endpoint", name)) if !name.is_empty() => Some(Scope::endpoint(name)),
             Some(("ticket", id)) => id.parse().ok().map(|id| Scope::Ticket(TicketId(id))),
+            Some(("installation", id)) => id.parse().ok().map(Scope::Installation),
             _ => None,
         }
     }
@@ -596,6 +634,7 @@ impl fmt::Display for Scope {
             Scope::Service => f.write_str("the whole service"),
             Scope::Endpoint(name) => write!(f, "endpoint {name}"),
             Scope::Ticket(id) => write!(f, "updates of ticket {id}"),
+            Scope::Installation(id) => write!(f, "GitHub App installation {id}"),
         }
     }
 }

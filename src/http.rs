@@ -63,8 +63,11 @@ pub enum ApiError {
     Gone { service: &'static str, detail: String },
     #[error("{service} says moved permanently to {location:?}")]
     Moved { service: &'static str, location: Option<String> },
-    #[error("{service} refused the credentials ({status}): check the token and its permissions")]
-    Unauthorized { service: &'static str, status: u16 },
+    #[error(
+        "{service} refused the credentials ({status}): {}",
+        detail.as_deref().unwrap_or("check the token and its permissions")
+    )]
+    Unauthorized { service: &'static str, status: u16, detail: Option<String> },
     #[error("{service} refused access to this {} (403): {detail}", scope.as_str())]
     Forbidden { service: &'static str, scope: ForbiddenScope, detail: String },
     #[error("{service}: the ticket is closed and takes no more updates")]
@@ -481,7 +484,7 @@ pub fn status_error(service: Service, status: StatusCode, headers: &HeaderMap, b
     let s = service.as_str();
     let text = String::from_utf8_lossy(&body[..body.len().min(600)]).trim().to_string();
     match status.as_u16() {
-        401 => ApiError::Unauthorized { service: s, status: 401 },
+        401 => ApiError::Unauthorized { service: s, status: 401, detail: None },
         429 => ApiError::limited(service, Scope::Service, limit_wait(headers)),
         403 if is_rate_limited_403(headers, &text) => ApiError::limited(service, Scope::Service, limit_wait(headers)),
         // The client narrows what the refusal is about: it knows what the request was.

@@ -73,25 +73,37 @@ pub struct Target {
     /// The endpoint's own limit answers with a bare 429 that does not name it (Zendesk's
     /// export): a 429 there, with the account budget left, is the endpoint's.
     pub silent_limit: bool,
+    /// The GitHub App installation whose token the request carries: its budget is its own.
+    pub installation: Option<u64>,
 }
 
 impl Target {
     pub fn service(service: Service) -> Target {
-        Target { service, endpoint: None, ticket: None, silent_limit: false }
+        Target { service, endpoint: None, ticket: None, silent_limit: false, installation: None }
+    }
+
+    /// A request made with one GitHub App installation's token.
+    pub fn installation(service: Service, installation: Option<u64>) -> Target {
+        Target { installation, ..Target::service(service) }
+    }
+
+    /// Whose budget the account-wide headers report: the installation's, else the service's.
+    fn account(&self) -> Scope {
+        self.installation.map_or(Scope::Service, Scope::Installation)
     }
 
     /// An endpoint with a limit of its own that its 429 does not name.
     pub fn silent_endpoint(service: Service, endpoint: &'static str) -> Target {
-        Target { service, endpoint: Some(endpoint), ticket: None, silent_limit: true }
+        Target { service, endpoint: Some(endpoint), ticket: None, silent_limit: true, installation: None }
     }
 
     pub fn ticket(service: Service, endpoint: &'static str, ticket: TicketId) -> Target {
-        Target { service, endpoint: Some(endpoint), ticket: Some(ticket), silent_limit: false }
+        Target { service, endpoint: Some(endpoint), ticket: Some(ticket), silent_limit: false, installation: None }
     }
 
     /// The scopes whose gates this request must pass.
     fn scopes(&self) -> Vec<Scope> {
-        let mut scopes = vec![Scope::Service];
+        let mut scopes = vec![self.account()];
         scopes.extend(self.endpoint.map(Scope::endpoint));
         scopes.extend(self.ticket.map(Scope::Ticket));
         scopes
@@ -114,14 +126,14 @@ pub fn limit_scope(target: &Target, headers: &HeaderMap) -> (Scope, Option<Durat
     let account = read_budget(headers);
     let account_reset = || account.as_ref().and_then(|b| b.reset_at).map(until);
     if account.as_ref().and_then(|b| b.remaining) == Some(0) {
-        return (Scope::Service, account_reset());
+        return (target.account(), account_reset());
     }
     if let Some((name, b)) = endpoint_budgets(headers).into_iter().find(|(_, b)| b.remaining == 0) {
         return (target.named(&name), Some(b.resets));
     }
     match target.endpoint {
         Some(e) if target.silent_limit => (Scope::endpoint(e), None),
-        _ => (Scope::Service, account_reset()),
+        _ => (target.account(), account_reset()),
     }
 }
 
@@ -147,8 +159,8 @@ impl std::fmt::Debug for BlockSink {
 #[derive(Debug, Default)]
 pub struct Limits {
     gates: Mutex<BTreeMap<(Service, Scope), Gate>>,
-    windows: Mutex<BTreeMap<&'static str, Arc<RollingWindow>>>,
-    spacers: Mutex<BTreeMap<&'static str, Arc<Spacer>>>,
+    windows: Mutex<BTreeMap<String, Arc<RollingWindow>>>,
+    spacers: Mutex<BTreeMap<String, Arc<Spacer>>>,
     sink: Mutex<BlockSink>,
 }
 
@@ -169,10 +181,10 @@ impl Limits {
         let budget = read_budget(headers);
         let remaining = budget.as_ref().and_then(|b| b.remaining);
         let reset_in = budget.as_ref().and_then(|b| b.reset_at).map(until);
-        let spent = self.gate(target.service, Scope::Service, |g, now| g.observe(remaining, reset_in, now));
+        let spent = self.gate(target.service, target.account(), |g, now| g.observe(remaining, reset_in, now));
         if let Some(wait) = spent {
             let asked = budget.and_then(|b| b.reset_at).map(until).unwrap_or(wait);
-            self.blocked(target.service, Scope::Service, asked, wait, "the budget is spent until its reset");
+            self.blocked(target.service, target.account(), asked, wait, "the budget is spent until its reset");
         }
         for (name, b) in endpoint_budgets(headers).into_iter().filter(|(_, b)| b.remaining == 0) {
             let scope = target.named(&name);
@@ -244,17 +256,17 @@ impl Limits {
 
     /// The shared pace `name`: at most `limit` requests per `period`, whoever sends them. A
     /// later call with another limit changes it (a reloaded rules file), keeping the history.
-    pub fn window(&self, name: &'static str, limit: u32, period: Duration) -> Arc<RollingWindow> {
+    pub fn window(&self, name: &str, limit: u32, period: Duration) -> Arc<RollingWindow> {
         let mut windows = self.windows.lock().unwrap();
-        let window = windows.entry(name).or_insert_with(|| Arc::new(RollingWindow::new(limit, period)));
+        let window = windows.entry(name.to_string()).or_insert_with(|| Arc::new(RollingWindow::new(limit, period)));
         window.set_limit(limit);
         window.clone()
     }
 
     /// The shared spacing `name`: at least `interval` between two requests.
-    pub fn spacer(&self, name: &'static str, interval: Duration) -> Arc<Spacer> {
+    pub fn spacer(&self, name: &str, interval: Duration) -> Arc<Spacer> {
         let mut spacers = self.spacers.lock().unwrap();
-        let spacer = spacers.entry(name).or_insert_with(|| Arc::new(Spacer::new(interval)));
+        let spacer = spacers.entry(name.to_string()).or_insert_with(|| Arc::new(Spacer::new(interval)));
         spacer.set_interval(interval);
         spacer.clone()
     }
@@ -290,6 +302,7 @@ mod tests {
         let update = Target::ticket(zd, "tickets-update", TicketId(7));
         let export = Target::silent_endpoint(zd, "incremental-export");
         let github = Target::service(Service::Github);
+        let installed = Target::installation(Service::Github, Some(77));
         let account_left = ("x-rate-limit-remaining", "650");
         let account_spent = ("ratelimit-remaining", "0");
         let ticket_spent = ("zendesk-ratelimit-per-ticket-updates", "total=30; remaining=0; resets=468");
@@ -309,6 +322,8 @@ mod tests {
             (&export, vec![], Scope::endpoint("incremental-export"), None),
             (&export, vec![account_spent], Scope::Service, None),
             (&github, vec![("x-ratelimit-remaining", "12")], Scope::Service, None),
+            (&installed, vec![("x-ratelimit-remaining", "0")], Scope::Installation(77), None),
+            (&installed, vec![("x-ratelimit-remaining", "12")], Scope::Installation(77), None),
         ];
         for (target, pairs, scope, reset) in cases {
             assert_eq!(limit_scope(target, &headers(&pairs)), (scope, reset), "{target:?} {pairs:?}");
@@ -331,5 +346,20 @@ mod tests {
         let told = headers(&[("retry-after", "18446744073709551615")]);
         let (scope, wait) = limits.limited(&Target::service(Service::Github), StatusCode::FORBIDDEN, &told);
         assert_eq!((scope, wait), (Scope::Service, MAX_WAIT));
+    }
+
+    #[test]
+    fn an_installations_spent_budget_holds_back_only_that_installation() {
+        let limits = Limits::default();
+        let gh = Service::Github;
+        let (one, two) = (Target::installation(gh, Some(1)), Target::installation(gh, Some(2)));
+        let spent = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "9999999999")]);
+        let (scope, _) = limits.limited(&one, StatusCode::FORBIDDEN, &spent);
+        assert_eq!(scope, Scope::Installation(1));
+        assert!(limits.wait(&one).0 > Duration::from_secs(60));
+        assert_eq!(limits.wait(&two).0, Duration::ZERO);
+        assert_eq!(limits.wait(&Target::service(gh)).0, Duration::ZERO);
+        limits.observe(&two, &spent);
+        assert_eq!(limits.wait(&two).1, Scope::Installation(2));
     }
 }

@@ -9,7 +9,7 @@ use std::sync::RwLock;
 
 use base64::Engine as _;
 
-use crate::config::TokenSource;
+use crate::config::{AppRules, GithubAuth, KeySource, TokenSource};
 
 /// A token. `Debug` and `Display` print `***`, so a token cannot reach a log by accident.
 #[derive(Clone, PartialEq, Eq)]
@@ -43,15 +43,17 @@ impl fmt::Display for Secret {
 
 /// Why a token could not be read; says which key or variable to fix.
 #[derive(Debug, thiserror::Error)]
-#[error("{service} token: {reason}")]
+#[error("{service} {what}: {reason}")]
 pub struct TokenError {
     pub service: &'static str,
+    /// `token`, or `App key`.
+    pub what: &'static str,
     pub reason: String,
 }
 
 /// Reads a token from its source. A file's trailing newline is dropped.
 pub fn load(service: &'static str, source: &TokenSource) -> Result<Secret, TokenError> {
-    let fail = |reason: String| TokenError { service, reason };
+    let fail = |reason: String| TokenError { service, what: "token", reason };
     match source {
         TokenSource::Env(var) => from_env(var).ok_or_else(|| {
             fail(format!("environment variable {var} (named by {service}.token_env) is not set or empty"))
@@ -125,6 +127,21 @@ pub fn register(value: &str) {
     known.sort_by_key(|s| std::cmp::Reverse(s.len()));
 }
 
+/// Stops scrubbing `value` (and its forms): a short-lived token that has been replaced. Without
+/// this, a daemon minting a token an hour would scrub a list that grows for ever.
+pub fn forget(value: &str) {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let forms = [
+        value.to_string(),
+        STANDARD.encode(value),
+        STANDARD_NO_PAD.encode(value),
+        URL_SAFE.encode(value),
+        URL_SAFE_NO_PAD.encode(value),
+    ];
+    let mut known = KNOWN.write().unwrap_or_else(|e| e.into_inner());
+    known.retain(|k| !forms.contains(k));
+}
+
 /// `text` with every known secret replaced by `***`.
 pub fn scrub(text: &str) -> Cow<'_, str> {
     let known = KNOWN.read().unwrap_or_else(|e| e.into_inner());
@@ -159,9 +176,132 @@ pub fn scrub_bytes(body: bytes::Bytes) -> bytes::Bytes {
     bytes::Bytes::from(out)
 }
 
-/// Reads both tokens the rules name; a missing token is a configuration error.
-pub fn load_tokens(rules: &crate::config::Rules) -> Result<(Secret, Secret), TokenError> {
-    Ok((load("zendesk", &rules.zendesk.token)?, load("github", &rules.github.token)?))
+/// How ticket-sync proves who it is to GitHub.
+#[derive(Clone)]
+pub enum GithubCredential {
+    Token(Secret),
+    App(std::sync::Arc<AppKey>),
+}
+
+impl fmt::Debug for GithubCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GithubCredential::Token(_) => f.write_str("GithubCredential::Token(***)"),
+            GithubCredential::App(key) => write!(f, "GithubCredential::App(app_id {})", key.app_id),
+        }
+    }
+}
+
+impl GithubCredential {
+    /// Names the identity without revealing a secret: a token's hash, or the App's id (every
+    /// key of one App acts as the same `slug[bot]`).
+    pub fn identity_id(&self) -> String {
+        use sha2::Digest;
+        let named = match self {
+            GithubCredential::Token(t) => t.expose().to_string(),
+            GithubCredential::App(key) => format!("github-app:{}", key.app_id),
+        };
+        let digest = sha2::Sha256::digest(named.as_bytes());
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// A GitHub App's id and private key, checked when read. `Debug` never shows the key.
+pub struct AppKey {
+    pub app_id: u64,
+    /// `installation_id` from the rules: the one installation to use.
+    pub installation_id: Option<u64>,
+    key: jsonwebtoken::EncodingKey,
+}
+
+impl fmt::Debug for AppKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppKey").field("app_id", &self.app_id).finish_non_exhaustive()
+    }
+}
+
+/// How far back a JWT's `iat` is put, for clocks that disagree (GitHub's advice).
+const JWT_BACKDATE_SECS: i64 = 60;
+/// A JWT's life from `iat`: GitHub refuses an `exp` more than 10 minutes ahead of its clock,
+/// so `exp` is 9 minutes after `now` (10 after the backdated `iat`).
+const JWT_LIFE_SECS: i64 = 600;
+
+impl AppKey {
+    /// A JWT (RS256) for the App's own endpoints, valid from a minute before `now` for ten
+    /// minutes. `now` should be GitHub's clock where it is known. Returns it with its `exp`.
+    pub fn jwt(&self, now: chrono::DateTime<chrono::Utc>) -> Result<(Secret, chrono::DateTime<chrono::Utc>), String> {
+        #[derive(serde::Serialize)]
+        struct Claims {
+            iat: i64,
+            exp: i64,
+            iss: String,
+        }
+        let iat = now.timestamp() - JWT_BACKDATE_SECS;
+        let exp = iat + JWT_LIFE_SECS;
+        let claims = Claims { iat, exp, iss: self.app_id.to_string() };
+        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        // The error says what failed, never the key.
+        let jwt = jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|e| format!("the App's key could not sign a JWT ({:?})", e.kind()))?;
+        let exp = chrono::DateTime::from_timestamp(exp, 0).unwrap_or(now);
+        Ok((Secret::new(jwt), exp))
+    }
+}
+
+/// Reads and checks the App's private key: present, readable by this user only (not by every
+/// user of the host), an RSA key in PEM form, and able to sign. Nothing is sent anywhere.
+pub fn load_app_key(rules: &AppRules) -> Result<AppKey, TokenError> {
+    let fail = |reason: String| TokenError { service: "github", what: "App key", reason };
+    let (path, named) = match &rules.key {
+        KeySource::File(path) => (path.clone(), "named by github.private_key_file".to_string()),
+        KeySource::Credential(name) => match credential_path(name).filter(|p| p.exists()) {
+            Some(path) => (path, format!("the systemd credential {name}")),
+            None => {
+                return Err(fail(format!(
+                    "no GitHub App private key found: set github.private_key_file in the rules file, or pass a \
+                     systemd credential named {name} (LoadCredential={name}:/etc/ticket-sync/github-app.pem)"
+                )))
+            }
+        },
+    };
+    let shown = path.display();
+    let meta = std::fs::metadata(&path).map_err(|e| fail(format!("cannot read {shown} ({named}): {e}")))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o004 != 0 {
+            return Err(fail(format!(
+                "{shown} ({named}) can be read by every user of this host (mode {mode:03o}): it is the App's private \
+                 key; run `chmod 600 {shown}` and give it to the service's user, or pass it as a systemd credential"
+            )));
+        }
+    }
+    let pem = std::fs::read(&path).map_err(|e| fail(format!("cannot read {shown} ({named}): {e}")))?;
+    let not_rsa = || {
+        fail(format!(
+            "{shown} ({named}) is not an RSA private key in PEM form: use the .pem file GitHub lets you download \
+             under the App's settings, Private keys (it begins with -----BEGIN RSA PRIVATE KEY-----)"
+        ))
+    };
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem).map_err(|_| not_rsa())?;
+    let key = AppKey { app_id: rules.app_id, installation_id: rules.installation_id, key };
+    // The PEM parser checks the form; signing once checks the key itself.
+    let (probe, _) = key.jwt(chrono::Utc::now()).map_err(|_| not_rsa())?;
+    forget(probe.expose());
+    Ok(key)
+}
+
+/// Reads the GitHub credential the rules name.
+pub fn load_github(auth: &GithubAuth) -> Result<GithubCredential, TokenError> {
+    match auth {
+        GithubAuth::Token(source) => Ok(GithubCredential::Token(load("github", source)?)),
+        GithubAuth::App(app) => Ok(GithubCredential::App(std::sync::Arc::new(load_app_key(app)?))),
+    }
+}
+
+/// Reads both services' credentials the rules name; a missing one is a configuration error.
+pub fn load_tokens(rules: &crate::config::Rules) -> Result<(Secret, GithubCredential), TokenError> {
+    Ok((load("zendesk", &rules.zendesk.token)?, load_github(&rules.github.auth)?))
 }
 
 #[cfg(test)]
@@ -198,5 +338,78 @@ mod tests {
         std::fs::write(&p, "\n").unwrap();
         let err = load("github", &TokenSource::File(p)).unwrap_err().to_string();
         assert!(err.contains("github.token_file"), "{err}");
+    }
+
+    const KEY: &str = include_str!("sandbox/keys/app-test-key.pem");
+    const KEY_PKCS8: &str = include_str!("sandbox/keys/app-test-key.pkcs8.pem");
+    const PUBLIC: &str = include_str!("sandbox/keys/app-test-key.pub.pem");
+    const EC_KEY: &str = include_str!("sandbox/keys/ec-key.pem");
+
+    fn key_file(dir: &Path, name: &str, text: &str, mode: u32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    fn app(path: PathBuf) -> AppRules {
+        AppRules { app_id: 4242, key: KeySource::File(path), installation_id: None }
+    }
+
+    #[test]
+    fn an_app_key_signs_jwts_github_accepts_the_form_of() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, pem) in [("pkcs1.pem", KEY), ("pkcs8.pem", KEY_PKCS8)] {
+            let key = load_app_key(&app(key_file(dir.path(), name, pem, 0o600))).unwrap();
+            let now = chrono::Utc::now();
+            let (jwt, exp) = key.jwt(now).unwrap();
+            let mut check = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+            check.set_required_spec_claims(&["exp", "iat", "iss"]);
+            check.set_issuer(&["4242"]);
+            let public = jsonwebtoken::DecodingKey::from_rsa_pem(PUBLIC.as_bytes()).unwrap();
+            let claims = jsonwebtoken::decode::<serde_json::Value>(jwt.expose(), &public, &check).unwrap().claims;
+            let (iat, exp_claim) = (claims["iat"].as_i64().unwrap(), claims["exp"].as_i64().unwrap());
+            assert_eq!(iat, now.timestamp() - 60, "{name}: iat a minute back, for drift");
+            assert_eq!(exp_claim - now.timestamp(), 540, "{name}: exp under GitHub's 10-minute limit");
+            assert_eq!(exp.timestamp(), exp_claim);
+            assert!(!format!("{key:?}").contains("BEGIN"), "Debug shows no key");
+        }
+    }
+
+    #[test]
+    fn a_bad_app_key_is_a_clear_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let cases: Vec<(AppRules, &str)> = vec![
+            (app(d.join("missing.pem")), "cannot read"),
+            (app(key_file(d, "open.pem", KEY, 0o644)), "can be read by every user"),
+            (app(key_file(d, "ec.pem", EC_KEY, 0o600)), "not an RSA private key"),
+            (app(key_file(d, "junk.pem", "not a key at all\n", 0o600)), "not an RSA private key"),
+            (app(key_file(d, "token.pem", "ghp_0123456789abcdef\n", 0o600)), "not an RSA private key"),
+            (
+                AppRules { key: KeySource::Credential("no-such-credential".into()), ..app(d.join("x")) },
+                "LoadCredential=",
+            ),
+        ];
+        for (rules, says) in cases {
+            let err = load_app_key(&rules).unwrap_err().to_string();
+            assert!(err.contains(says), "{rules:?}: {err}");
+            assert!(err.starts_with("github App key: "), "{err}");
+            assert!(!err.contains("MII"), "no key material in {err}");
+        }
+        // Root reads any file whatever its mode; an unreadable file is tested where it can be.
+        let unreadable = key_file(d, "locked.pem", KEY, 0o000);
+        if std::fs::read(&unreadable).is_err() {
+            assert!(load_app_key(&app(unreadable)).unwrap_err().to_string().contains("cannot read"));
+        }
+    }
+
+    #[test]
+    fn a_forgotten_secret_is_no_longer_scrubbed() {
+        register("ghs_short_lived_token_1");
+        assert_eq!(scrub("x ghs_short_lived_token_1"), "x ***");
+        forget("ghs_short_lived_token_1");
+        assert_eq!(scrub("x ghs_short_lived_token_1"), "x ghs_short_lived_token_1");
     }
 }

@@ -66,6 +66,32 @@ pub enum TokenSource {
     Default { env: String, credential: String },
 }
 
+/// How ticket-sync authenticates to GitHub: a token, or as a GitHub App.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GithubAuth {
+    Token(TokenSource),
+    App(AppRules),
+}
+
+/// `[github] app_id`, `private_key_file`, `installation_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRules {
+    pub app_id: u64,
+    /// The PEM GitHub lets one download: `private_key_file`, else the systemd credential.
+    pub key: KeySource,
+    /// The one installation to use; otherwise found per repository.
+    pub installation_id: Option<u64>,
+}
+
+/// Where the App's private key is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// `private_key_file`, resolved next to the rules file.
+    File(PathBuf),
+    /// Unset: `$CREDENTIALS_DIRECTORY/<credential>`.
+    Credential(String),
+}
+
 /// `ca_file`: extra trusted roots for one service (an internal certificate authority, a
 /// TLS-inspecting proxy), read and checked when the rules are read.
 #[derive(Clone)]
@@ -96,7 +122,8 @@ pub struct ZendeskRules {
 #[derive(Debug, Clone)]
 pub struct GithubRules {
     pub url: Url,
-    pub token: TokenSource,
+    /// A token, or a GitHub App's key.
+    pub auth: GithubAuth,
     pub allow_public_repos: bool,
     /// Pace of content-creating requests; 0 switches pacing off.
     pub writes_per_minute: u32,

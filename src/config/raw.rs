@@ -65,6 +65,9 @@ pub struct RawGithub {
     pub allow_insecure_http: bool,
     pub settle_seconds: Option<S<i64>>,
     pub ca_file: Option<S<String>>,
+    pub app_id: Option<S<i64>>,
+    pub private_key_file: Option<S<String>>,
+    pub installation_id: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -197,7 +197,10 @@ fn github(cx: &Ctx, g: Option<&S<raw::RawGithub>>) -> Result<GithubRules, Config
     let Some(g) = g.map(|g| g.get_ref()) else {
         return Ok(GithubRules {
             url: default_url,
-            token: TokenSource::Default { env: "GITHUB_TOKEN".into(), credential: "github-token".into() },
+            auth: GithubAuth::Token(TokenSource::Default {
+                env: "GITHUB_TOKEN".into(),
+                credential: "github-token".into(),
+            }),
             allow_public_repos: false,
             writes_per_minute: 60,
             writes_per_hour: 450,
@@ -209,8 +212,7 @@ fn github(cx: &Ctx, g: Option<&S<raw::RawGithub>>) -> Result<GithubRules, Config
         Some(u) => base_url(cx, u, "github.url", g.allow_insecure_http)?,
         None => default_url,
     };
-    let token =
-        token_source(cx, "github", g.token_env.as_ref(), g.token_file.as_ref(), "GITHUB_TOKEN", "github-token")?;
+    let auth = github_auth(cx, g)?;
     let writes_per_minute = match &g.writes_per_minute {
         None => 60,
         Some(v) if (0..=1000).contains(v.get_ref()) => *v.get_ref() as u32,
@@ -225,13 +227,62 @@ fn github(cx: &Ctx, g: Option<&S<raw::RawGithub>>) -> Result<GithubRules, Config
     let ca_file = ca_file(cx, g.ca_file.as_ref(), "github.ca_file")?;
     Ok(GithubRules {
         url,
-        token,
+        auth,
         allow_public_repos: g.allow_public_repos,
         writes_per_minute,
         writes_per_hour,
         settle_secs,
         ca_file,
     })
+}
+
+/// A token (`token_env` / `token_file` / the defaults) or a GitHub App (`app_id` with
+/// `private_key_file` or the `github-app-key` credential), never both.
+fn github_auth(cx: &Ctx, g: &raw::RawGithub) -> Result<GithubAuth, ConfigError> {
+    let Some(app_id) = &g.app_id else {
+        if let Some(v) = &g.private_key_file {
+            return cx.err(
+                v.span(),
+                "github.private_key_file",
+                "is for a GitHub App: set app_id too, or remove it to use a token",
+            );
+        }
+        if let Some(v) = &g.installation_id {
+            return cx.err(
+                v.span(),
+                "github.installation_id",
+                "is for a GitHub App: set app_id too, or remove it to use a token",
+            );
+        }
+        let token =
+            token_source(cx, "github", g.token_env.as_ref(), g.token_file.as_ref(), "GITHUB_TOKEN", "github-token")?;
+        return Ok(GithubAuth::Token(token));
+    };
+    for (v, key) in [(&g.token_env, "github.token_env"), (&g.token_file, "github.token_file")] {
+        if let Some(v) = v {
+            return cx.err(
+                v.span(),
+                key,
+                "give either a token (token_env / token_file) or a GitHub App (app_id, private_key_file), not both",
+            );
+        }
+    }
+    let positive = |v: &S<i64>, key: &str| -> Result<u64, ConfigError> {
+        match u64::try_from(*v.get_ref()) {
+            Ok(n) if n > 0 => Ok(n),
+            _ => cx.err(v.span(), key, "must be a positive whole number (the id GitHub shows)"),
+        }
+    };
+    let app_id = positive(app_id, "github.app_id")?;
+    let installation_id = g.installation_id.as_ref().map(|v| positive(v, "github.installation_id")).transpose()?;
+    let key = match &g.private_key_file {
+        Some(f) if f.get_ref().trim().is_empty() => {
+            return cx.err(f.span(), "github.private_key_file", "must name the App's private key file (PEM)")
+        }
+        Some(f) => KeySource::File(resolve_relative(cx.path, f.get_ref())),
+        None => KeySource::Credential("github-app-key".into()),
+    };
+    Ok(GithubAuth::App(AppRules { app_id, key, installation_id }))
 }
 
 /// `ca_file`, resolved against the rules file's folder, read and checked now: a missing,
@@ -566,6 +617,36 @@ mod tests {
 
     fn parse(extra: &str) -> Result<Rules, ConfigError> {
         super::super::parse(Path::new("/etc/ticket-sync/sync-rules.toml"), &format!("{BASE}{extra}"))
+    }
+
+    #[test]
+    fn a_github_app_is_read_with_its_defaults_and_never_beside_a_token() {
+        let app = |extra: &str| parse(&format!("[github]\n{extra}"));
+        let GithubAuth::App(a) = app("app_id = 123456\n").unwrap().github.auth else { panic!("App mode") };
+        assert_eq!(
+            a,
+            AppRules { app_id: 123456, key: KeySource::Credential("github-app-key".into()), installation_id: None }
+        );
+        let r = app("app_id = 7\nprivate_key_file = \"keys/app.pem\"\ninstallation_id = 789\n").unwrap();
+        let GithubAuth::App(a) = r.github.auth else { panic!("App mode") };
+        assert_eq!(a.key, KeySource::File("/etc/ticket-sync/keys/app.pem".into()));
+        assert_eq!(a.installation_id, Some(789));
+        // BASE has 7 lines; [github] is line 8.
+        type Case<'a> = (&'a str, &'a str, usize, &'a str);
+        let cases: Vec<Case> = vec![
+            ("app_id = 1\ntoken_env = \"GH\"\n", "github.token_env", 10, "not both"),
+            ("token_file = \"t\"\napp_id = 1\n", "github.token_file", 9, "not both"),
+            ("private_key_file = \"k.pem\"\n", "github.private_key_file", 9, "set app_id too"),
+            ("installation_id = 5\n", "github.installation_id", 9, "set app_id too"),
+            ("app_id = 0\n", "github.app_id", 9, "positive"),
+            ("app_id = 1\ninstallation_id = -3\n", "github.installation_id", 10, "positive"),
+            ("app_id = 1\nprivate_key_file = \" \"\n", "github.private_key_file", 10, "must name"),
+        ];
+        for (extra, key, line, says) in cases {
+            let err = app(extra).unwrap_err();
+            assert_eq!((err.key.as_str(), err.line), (key, Some(line)), "{extra}");
+            assert!(err.to_string().contains(says), "{extra}: {err}");
+        }
     }
 
     #[test]

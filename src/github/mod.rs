@@ -1,5 +1,6 @@
 //! The GitHub client: repositories, issues, comments, conditional listing with `Link` pagination, and write pacing.
 
+mod auth;
 mod events;
 mod lists;
 mod wire;
@@ -19,7 +20,8 @@ pub use crate::domain::{IssueComment, IssueEvent, ListedIssue, BODY_LIMIT};
 use crate::http::{self, ApiError, ApiStats, ForbiddenScope, Service};
 use crate::limits::Target;
 use crate::ratelimit::{RollingWindow, Scope, Spacer};
-use crate::secret::Secret;
+use crate::secret::GithubCredential;
+use auth::{Auth, Credential, Needs};
 
 const SVC: Service = Service::Github;
 /// GitHub's content-creating requests (issues, comments, edits): 80 a minute, 500 an hour.
@@ -52,11 +54,17 @@ struct Pacer {
 }
 
 impl Pacer {
-    fn new(writes_per_minute: u32, writes_per_hour: u32, stats: &ApiStats) -> Self {
-        let spacing = (writes_per_minute > 0)
-            .then(|| stats.limits.spacer("github writes", Duration::from_millis(60_000 / writes_per_minute as u64)));
-        let hourly = (writes_per_hour > 0)
-            .then(|| stats.limits.window("github writes per hour", writes_per_hour, Duration::from_secs(3600)));
+    /// The pace of one identity: the token's, or one App installation's (each installation has
+    /// its own limits, so each has its own pace).
+    fn new(writes_per_minute: u32, writes_per_hour: u32, stats: &ApiStats, installation: Option<u64>) -> Self {
+        let whose = installation.map(|id| format!(" of installation {id}")).unwrap_or_default();
+        let spacing = (writes_per_minute > 0).then(|| {
+            let interval = Duration::from_millis(60_000 / writes_per_minute as u64);
+            stats.limits.spacer(&format!("github writes{whose}"), interval)
+        });
+        let hourly = (writes_per_hour > 0).then(|| {
+            stats.limits.window(&format!("github writes per hour{whose}"), writes_per_hour, Duration::from_secs(3600))
+        });
         Pacer { spacing, hourly }
     }
 
@@ -78,13 +86,29 @@ impl Pacer {
     }
 }
 
+/// The paces of the identities one client writes as, made when first needed.
+#[derive(Debug)]
+struct Pacers {
+    writes_per_minute: u32,
+    writes_per_hour: u32,
+    by_installation: std::sync::Mutex<std::collections::HashMap<Option<u64>, Arc<Pacer>>>,
+}
+
+impl Pacers {
+    fn get(&self, stats: &ApiStats, installation: Option<u64>) -> Arc<Pacer> {
+        let mut pacers = self.by_installation.lock().unwrap();
+        let make = || Arc::new(Pacer::new(self.writes_per_minute, self.writes_per_hour, stats, installation));
+        pacers.entry(installation).or_insert_with(make).clone()
+    }
+}
+
 #[derive(Clone)]
 pub struct GithubClient {
     base: Url,
-    auth: HeaderValue,
+    auth: Arc<Auth>,
     http: reqwest::Client,
     stats: Arc<ApiStats>,
-    pacer: Arc<Pacer>,
+    pacers: Arc<Pacers>,
 }
 
 /// How far back a host time is moved when GitHub's clock is not known yet (no answer read).
@@ -102,17 +126,157 @@ impl GithubClient {
     /// clients sharing `stats` sent.
     pub fn new(
         base: Url,
-        token: &Secret,
+        credential: &GithubCredential,
         writes_per_minute: u32,
         writes_per_hour: u32,
         http: reqwest::Client,
         stats: Arc<ApiStats>,
     ) -> Self {
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-            .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid-token-characters"));
-        auth.set_sensitive(true);
-        let pacer = Arc::new(Pacer::new(writes_per_minute, writes_per_hour, &stats));
-        GithubClient { base, auth, http, stats, pacer }
+        let auth = Arc::new(Auth::new(credential));
+        let pacers = Arc::new(Pacers { writes_per_minute, writes_per_hour, by_installation: Default::default() });
+        GithubClient { base, auth, http, stats, pacers }
+    }
+
+    /// Whether the client acts as a GitHub App.
+    pub fn is_app(&self) -> bool {
+        matches!(*self.auth, Auth::App(_))
+    }
+
+    /// `url`'s path below the configured base (GitHub Enterprise Server's `/api/v3`).
+    fn relative_path(&self, url: &Url) -> String {
+        let prefix = self.base.path().trim_end_matches('/');
+        url.path().strip_prefix(prefix).filter(|p| p.starts_with('/')).unwrap_or(url.path()).to_string()
+    }
+
+    /// Now on GitHub's clock when it is known (JWT times and token expiries are GitHub's), else
+    /// this host's.
+    fn github_now(&self) -> chrono::DateTime<chrono::Utc> {
+        let now = chrono::Utc::now();
+        self.stats.service_time(SVC, now).map_or(now, ServiceTime::utc)
+    }
+
+    /// The credential a request to `url` goes with: the token, or in App mode a JWT for the
+    /// App's own endpoints and the covering installation's token for a repository.
+    async fn credential(&self, url: &Url) -> Result<Credential, ApiError> {
+        let app = match &*self.auth {
+            Auth::Token(header) => return Ok(Credential { header: header.clone(), installation: None }),
+            Auth::App(app) => app,
+        };
+        let path = self.relative_path(url);
+        let owner = match auth::needs(&path) {
+            Needs::Jwt | Needs::Unscoped => return self.jwt_credential(app),
+            Needs::Account(owner) => owner,
+            Needs::RepositoryId(id) => match app.alias(id) {
+                Some(owner) => owner,
+                None => {
+                    // Only reached through a link or redirect GitHub gave for a repository
+                    // request, which names it: with one installation, that is the one.
+                    let known = app.known_installations();
+                    let [only] = known.as_slice() else {
+                        return Err(ApiError::Forbidden {
+                            service: SVC.as_str(),
+                            scope: ForbiddenScope::Repository,
+                            detail: format!("cannot tell which GitHub App installation covers repository id {id}"),
+                        });
+                    };
+                    return self.installation_credential(app, *only).await;
+                }
+            },
+        };
+        let installation = match app.installation_of(&owner) {
+            Some(id) => id,
+            None => self.find_installation(app, &owner, &path).await?,
+        };
+        self.installation_credential(app, installation).await
+    }
+
+    fn jwt_credential(&self, app: &auth::AppSession) -> Result<Credential, ApiError> {
+        let header = app.jwt(self.github_now()).map_err(|detail| ApiError::Unauthorized {
+            service: SVC.as_str(),
+            status: 0,
+            detail: Some(detail),
+        })?;
+        Ok(Credential { header, installation: None })
+    }
+
+    /// `installation`'s token: the one held, or a new one (one mint at a time).
+    async fn installation_credential(&self, app: &auth::AppSession, installation: u64) -> Result<Credential, ApiError> {
+        if let Some(held) = app.token(installation, self.github_now()) {
+            return Ok(held);
+        }
+        let _one_at_a_time = app.minting.lock().await;
+        if let Some(held) = app.token(installation, self.github_now()) {
+            return Ok(held);
+        }
+        let path = format!("/app/installations/{installation}/access_tokens");
+        let bytes = self.app_request(app, Method::POST, &path).await.map_err(|e| match e {
+            ApiError::NotFound { .. } => ApiError::Unauthorized {
+                service: SVC.as_str(),
+                status: 404,
+                detail: Some(format!(
+                    "GitHub App installation {installation} does not exist or is not this App's (check installation_id)"
+                )),
+            },
+            e => e,
+        })?;
+        let minted: wire::WireAccessToken = http::decode(SVC, &bytes)?;
+        // Only `expires_at` says how long a token lasts; without one, it is used briefly.
+        let expires_at = parse_time(minted.expires_at.as_deref())
+            .unwrap_or_else(|| self.github_now() + chrono::Duration::seconds(auth::RENEW_BEFORE_SECS + 300));
+        debug!(installation, %expires_at, "minted an installation token");
+        Ok(app.store_token(installation, crate::secret::Secret::new(minted.token), expires_at))
+    }
+
+    /// The installation covering `owner`'s repository that `path` names
+    /// (`GET /repos/{owner}/{repo}/installation`), remembered for the account.
+    async fn find_installation(&self, app: &auth::AppSession, owner: &str, path: &str) -> Result<u64, ApiError> {
+        let mut parts = path.trim_start_matches('/').split('/').skip(1);
+        let (Some(owner_seg), Some(name)) = (parts.next(), parts.next()) else {
+            return Err(ApiError::NotFound { service: SVC.as_str(), detail: format!("no repository in {path}") });
+        };
+        let lookup = format!("/repos/{owner_seg}/{name}/installation");
+        let bytes = self.app_request(app, Method::GET, &lookup).await.map_err(|e| match e {
+            ApiError::NotFound { .. } => ApiError::Forbidden {
+                service: SVC.as_str(),
+                scope: ForbiddenScope::Repository,
+                detail: format!(
+                    "the GitHub App is not installed on {owner} (or not for {owner}/{name}): install it there with Issues read and write"
+                ),
+            },
+            e => e,
+        })?;
+        let found: wire::WireInstallation = http::decode(SVC, &bytes)?;
+        app.remember_installation(owner, found.id);
+        Ok(found.id)
+    }
+
+    /// A request to the App's own endpoints, signed with a JWT; a 401 is tried once more with
+    /// a JWT signed anew (the first may have been signed before GitHub's clock was known).
+    async fn app_request(&self, app: &auth::AppSession, method: Method, path: &str) -> Result<bytes::Bytes, ApiError> {
+        let url = self.url(path);
+        let mut retried = false;
+        loop {
+            let cred = self.jwt_credential(app)?;
+            match self.send(&cred, method.clone(), url.clone(), None, None).await {
+                Err(ApiError::Unauthorized { .. }) if !retried => {
+                    app.forget_jwt();
+                    retried = true;
+                }
+                other => return other.map(|(_, _, bytes)| bytes),
+            }
+        }
+    }
+
+    /// The installations this client has used (App mode), for `check --online`.
+    pub async fn installation_permissions(
+        &self,
+        repo: &RepoName,
+    ) -> Result<Option<(u64, Vec<(String, String)>)>, ApiError> {
+        let Auth::App(app) = &*self.auth else { return Ok(None) };
+        let bytes = self.app_request(app, Method::GET, &format!("/repos/{repo}/installation")).await?;
+        let found: wire::WireInstallation = http::decode(SVC, &bytes)?;
+        app.remember_installation(repo.owner(), found.id);
+        Ok(Some((found.id, found.permissions.into_iter().collect())))
     }
 
     fn url(&self, path: &str) -> Url {
@@ -130,7 +294,15 @@ impl GithubClient {
         body: Option<&serde_json::Value>,
         etag: Option<&str>,
     ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), ApiError> {
-        match self.call_once(method.clone(), url.clone(), body, etag).await {
+        let answer = self.call_once(method.clone(), url.clone(), body, etag).await;
+        if let (Err(ApiError::Moved { location: Some(location), .. }), Auth::App(app)) = (&answer, &*self.auth) {
+            // A renamed repository, or a transferred issue (transfers stay within one account):
+            // its new home by id is covered by the same installation.
+            if let Ok(value) = HeaderValue::from_str(&format!("<{location}>")) {
+                self.learn_aliases(app, &url, Some(&value));
+            }
+        }
+        match answer {
             Err(ApiError::Moved { location: Some(location), .. }) if !tells_a_transfer(&method, url.path()) => {
                 let to = self
                     .same_origin(&location)
@@ -155,14 +327,43 @@ impl GithubClient {
         body: Option<&serde_json::Value>,
         etag: Option<&str>,
     ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), ApiError> {
+        let cred = self.credential(&url).await?;
         if method != Method::GET {
-            self.pacer.wait().await?;
+            self.pacers.get(&self.stats, cred.installation).wait().await?;
         }
+        let answer = self.send(&cred, method.clone(), url.clone(), body, etag).await;
+        let answer = match (answer, &*self.auth, cred.installation) {
+            // An installation token GitHub no longer takes (revoked, or lapsed early): minted
+            // anew once before the request counts as failed. A 401 carried nothing out, so a
+            // write is safe to send again.
+            (Err(ApiError::Unauthorized { .. }), Auth::App(app), Some(installation)) => {
+                app.drop_token(installation, &cred.header);
+                debug!(installation, "GitHub refused the installation token; minting a new one");
+                let cred = self.credential(&url).await?;
+                self.send(&cred, method, url.clone(), body, etag).await
+            }
+            (answer, _, _) => answer,
+        };
+        if let (Ok((_, headers, _)), Auth::App(app)) = (&answer, &*self.auth) {
+            self.learn_aliases(app, &url, headers.get(reqwest::header::LINK));
+        }
+        answer
+    }
+
+    /// Sends one request with `cred`; returns status, headers and body, or the typed error.
+    async fn send(
+        &self,
+        cred: &Credential,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        etag: Option<&str>,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), ApiError> {
         debug!(%method, path = url.path(), "github request");
         let mut req = self
             .http
             .request(method, url.clone())
-            .header(AUTHORIZATION, self.auth.clone())
+            .header(AUTHORIZATION, cred.header.clone())
             .header(ACCEPT, "application/vnd.github+json")
             .header("X-GitHub-Api-Version", "2022-11-28");
         if let Some(tag) = etag {
@@ -172,11 +373,30 @@ impl GithubClient {
             req = req.json(b);
         }
         let path = url.path().to_string();
-        let (status, headers, bytes) = http::execute(&self.stats, &Target::service(SVC), req).await?;
+        let target = Target::installation(SVC, cred.installation);
+        let (status, headers, bytes) = http::execute(&self.stats, &target, req).await?;
         if !status.is_success() && status != StatusCode::NOT_MODIFIED {
             return Err(refuse_scope(http::status_error(SVC, status, &headers, &bytes), &path, &bytes));
         }
         Ok((status, headers, bytes))
+    }
+
+    /// Remembers which account a `/repositories/{id}` path belongs to, from a request that
+    /// named the repository as `/repos/{owner}/…` and was answered with a link or redirect by id.
+    fn learn_aliases(&self, app: &auth::AppSession, asked: &Url, link: Option<&HeaderValue>) {
+        let Needs::Account(owner) = auth::needs(&self.relative_path(asked)) else { return };
+        let text = link.and_then(|v| v.to_str().ok()).unwrap_or("");
+        for part in text.split(',') {
+            let Some(url) = part.split(';').next().map(|u| u.trim().trim_start_matches('<').trim_end_matches('>'))
+            else {
+                continue;
+            };
+            if let Ok(url) = Url::parse(url) {
+                if let Needs::RepositoryId(id) = auth::needs(&self.relative_path(&url)) {
+                    app.remember_alias(id, &owner);
+                }
+            }
+        }
     }
 
     /// A moment of this host's clock on GitHub's clock, for comparing with GitHub's
@@ -195,8 +415,15 @@ impl GithubClient {
         Ok(RepoInfo { id: r.id, visibility, has_issues: r.has_issues, archived: r.archived })
     }
 
-    /// The login the token belongs to (checks the credentials).
+    /// The login ticket-sync writes as (checks the credentials): the token's user
+    /// (`GET /user`), or a GitHub App's bot, `{slug}[bot]` (`GET /app` with the JWT; `GET /user`
+    /// refuses installation tokens).
     pub async fn whoami(&self) -> Result<String, ApiError> {
+        if let Auth::App(app) = &*self.auth {
+            let bytes = self.app_request(app, Method::GET, "/app").await?;
+            let a: wire::WireApp = http::decode(SVC, &bytes)?;
+            return Ok(format!("{}[bot]", a.slug));
+        }
         let (_, _, bytes) = self.call(Method::GET, self.url("/user"), None, None).await?;
         let u: wire::WireUser = http::decode(SVC, &bytes)?;
         Ok(u.login)
@@ -225,7 +452,7 @@ impl GithubClient {
         repo: &RepoName,
         marker: &str,
         since: ServiceTime,
-        login: &str,
+        logins: &[&str],
     ) -> Result<Option<Issue>, ApiError> {
         let mut url = self.url(&format!("/repos/{repo}/issues"));
         url.query_pairs_mut()
@@ -237,7 +464,7 @@ impl GithubClient {
         let Listing::Changed { items, .. } = self.list_all::<wire::WireIssue>(url, None).await? else {
             return Ok(None);
         };
-        Ok(items.into_iter().find(|i| is_own_issue(i, login, marker)).map(|w| to_issue(repo, w)))
+        Ok(items.into_iter().find(|i| is_own_issue(i, logins, marker)).map(|w| to_issue(repo, w)))
     }
 
     /// The issue `number` if it is ticket-sync's own issue carrying `marker` (see
@@ -247,7 +474,7 @@ impl GithubClient {
         repo: &RepoName,
         number: IssueNumber,
         marker: &str,
-        login: &str,
+        logins: &[&str],
     ) -> Result<Option<Issue>, ApiError> {
         let url = self.url(&format!("/repos/{repo}/issues/{number}"));
         let bytes = match self.call(Method::GET, url, None, None).await {
@@ -256,12 +483,12 @@ impl GithubClient {
             Err(ApiError::Moved { location: Some(location), .. }) => {
                 let Some((moved_to, w)) = self.read_moved(&location).await? else { return Ok(None) };
                 let repo = moved_to.unwrap_or_else(|| repo.clone());
-                return Ok(is_own_issue(&w, login, marker).then(|| to_issue(&repo, w)));
+                return Ok(is_own_issue(&w, logins, marker).then(|| to_issue(&repo, w)));
             }
             Err(e) => return Err(e),
         };
         let w: wire::WireIssue = http::decode(SVC, &bytes)?;
-        Ok(is_own_issue(&w, login, marker).then(|| to_issue(repo, w)))
+        Ok(is_own_issue(&w, logins, marker).then(|| to_issue(repo, w)))
     }
 
     /// Where a transferred issue went, from the `Location` of its redirect. `None` when the
@@ -319,7 +546,7 @@ impl GithubClient {
         number: IssueNumber,
         marker: &str,
         since: ServiceTime,
-        login: &str,
+        logins: &[&str],
     ) -> Result<Option<u64>, ApiError> {
         let mut url = self.url(&format!("/repos/{repo}/issues/{number}/comments"));
         url.query_pairs_mut()
@@ -329,7 +556,7 @@ impl GithubClient {
             return Ok(None);
         };
         let own = |c: &wire::WireComment| {
-            c.user.as_ref().is_some_and(|u| u.login.eq_ignore_ascii_case(login))
+            c.user.as_ref().is_some_and(|u| is_one_of(&u.login, logins))
                 && ends_with_marker(c.body.as_deref().unwrap_or(""), marker)
         };
         Ok(items.into_iter().find(own).map(|c| c.id))
@@ -461,9 +688,14 @@ fn to_issue(repo: &RepoName, w: wire::WireIssue) -> Issue {
 
 /// Opened by `login` (GitHub logins compare without case), not a pull request, and the body
 /// ends with `marker` on its own line, where `body::issue_body` puts it.
-fn is_own_issue(w: &wire::WireIssue, login: &str, marker: &str) -> bool {
-    let by = w.user.as_ref().is_some_and(|u| u.login.eq_ignore_ascii_case(login));
+fn is_own_issue(w: &wire::WireIssue, logins: &[&str], marker: &str) -> bool {
+    let by = w.user.as_ref().is_some_and(|u| is_one_of(&u.login, logins));
     by && w.pull_request.is_none() && ends_with_marker(w.body.as_deref().unwrap_or(""), marker)
+}
+
+/// Whether `login` is one of `logins` (GitHub logins compare without case).
+fn is_one_of(login: &str, logins: &[&str]) -> bool {
+    logins.iter().any(|l| l.eq_ignore_ascii_case(login))
 }
 
 /// Whether `body` ends with `marker` on a line of its own (trailing blank space aside), the

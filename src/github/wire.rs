@@ -96,3 +96,24 @@ pub struct CreateIssue<'a> {
 pub struct WireError {
     pub message: Option<String>,
 }
+
+/// `GET /app`: the App's own description (only its slug is used: the bot is `{slug}[bot]`).
+#[derive(Debug, Deserialize)]
+pub struct WireApp {
+    pub slug: String,
+}
+
+/// `GET /repos/{owner}/{repo}/installation`, `GET /app/installations/{id}`.
+#[derive(Debug, Deserialize)]
+pub struct WireInstallation {
+    pub id: u64,
+    #[serde(default)]
+    pub permissions: std::collections::BTreeMap<String, String>,
+}
+
+/// `POST /app/installations/{id}/access_tokens`.
+#[derive(Deserialize)]
+pub struct WireAccessToken {
+    pub token: String,
+    pub expires_at: Option<String>,
+}

@@ -313,8 +313,8 @@ async fn linked_issue(
     let Some((repo, number)) = own.body.lines().find_map(crate::github::parse_issue_html_url) else {
         return Ok(Some(None));
     };
-    let login = identity::github_login(engine).await?;
-    match engine.github.own_issue(&repo, number, &body::issue_marker(id), &login).await {
+    let identity = identity::github_identity(engine).await?;
+    match engine.github.own_issue(&repo, number, &body::issue_marker(id), &identity.all()).await {
         Ok(found) => Ok(Some(found)),
         Err(ApiError::Gone { .. } | ApiError::NotFound { .. }) => Ok(Some(None)),
         Err(e) => Err(e.into()),
@@ -394,8 +394,8 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
     let found = if !fresh && intent.attempts > 0 {
         // An earlier attempt may have created the issue and lost the answer: look before writing.
         let since = engine.github.github_time(intent.created_at) - Duration::minutes(RECONCILE_MARGIN_MINUTES);
-        let login = identity::github_login(engine).await?;
-        engine.github.find_issue_with_marker(&payload.repo, &marker, since, &login).await?
+        let own = identity::github_identity(engine).await?;
+        engine.github.find_issue_with_marker(&payload.repo, &marker, since, &own.all()).await?
     } else {
         None
     };

@@ -266,8 +266,9 @@ async fn forward_one(
         let attempted = engine.store.intent_by_key(&intent.key)?.map_or(intent.attempts, |i| i.attempts);
         if attempted > 0 {
             let since = engine.github.github_time(intent.created_at) - Duration::minutes(RECONCILE_MARGIN_MINUTES);
-            let login = super::identity::github_login(engine).await?;
-            let found = engine.github.find_comment_with_marker(&m.repo, m.issue_number, &marker, since, &login).await?;
+            let own = super::identity::github_identity(engine).await?;
+            let found =
+                engine.github.find_comment_with_marker(&m.repo, m.issue_number, &marker, since, &own.all()).await?;
             if let Some(cid) = found {
                 info!(github_comment_id = cid, "comment was already forwarded by an interrupted attempt");
                 engine.store.record_forward(id, &intent.key, &p.event_key, cid, true)?;

@@ -2,28 +2,54 @@
 //! tokens belong to. Reconciliation adopts only what this identity wrote, so text a customer or
 //! a colleague wrote (however it quotes a marker) never counts as ticket-sync's own.
 
+use std::sync::Arc;
+
+use chrono::DateTime;
+
 use super::Engine;
+pub use crate::domain::GithubIdentity;
 use crate::http::ApiError;
 
-/// The GitHub token's login: from memory, else from the database (stored with the token's id,
-/// so a new token is asked again), else from `GET /user` once.
+const LOGIN_KEY: &str = "github_login:";
+const SINCE_KEY: &str = "github_login_since:";
+
+/// The login ticket-sync writes to GitHub as: from memory, else from the database (stored
+/// with the credential's id, so a new token or App is asked again), else once from GitHub
+/// (`GET /user` for a token, `GET /app` for an App: `{slug}[bot]`).
 pub(super) async fn github_login(engine: &Engine) -> Result<String, ApiError> {
-    if let Some(login) = engine.github_login.lock().unwrap().clone() {
-        return Ok(login);
+    Ok(github_identity(engine).await?.login.clone())
+}
+
+/// ticket-sync's GitHub identity now, and the logins it wrote as before (see `GithubIdentity`).
+pub(super) async fn github_identity(engine: &Engine) -> Result<Arc<GithubIdentity>, ApiError> {
+    if let Some(known) = engine.github_login.lock().unwrap().clone() {
+        return Ok(known);
     }
-    let key = format!("github_login:{}", engine.github_token_id);
+    let key = format!("{LOGIN_KEY}{}", engine.github_token_id);
+    let since_key = format!("{SINCE_KEY}{}", engine.github_token_id);
     let login = match engine.store.meta(&key).ok().flatten() {
         Some(login) => login,
         None => {
             let login = engine.github.whoami().await?;
             if !engine.dry_run {
+                // When this identity began: what a former one did before it is ticket-sync's.
+                let _ = engine.store.meta_get_or_set(&since_key, &chrono::Utc::now().to_rfc3339());
                 let _ = engine.store.meta_get_or_set(&key, &login);
             }
             login
         }
     };
-    *engine.github_login.lock().unwrap() = Some(login.clone());
-    Ok(login)
+    let since = engine.store.meta(&since_key).ok().flatten().and_then(|s| DateTime::parse_from_rfc3339(&s).ok());
+    let mut former: Vec<String> = (engine.store.meta_with_prefix(LOGIN_KEY).unwrap_or_default().into_iter())
+        .filter(|(k, _)| *k != key)
+        .map(|(_, login)| login)
+        .filter(|l| !l.eq_ignore_ascii_case(&login))
+        .collect();
+    former.sort();
+    former.dedup();
+    let identity = Arc::new(GithubIdentity { login, former, since: since.map(|d| d.to_utc()) });
+    *engine.github_login.lock().unwrap() = Some(identity.clone());
+    Ok(identity)
 }
 
 /// The Zendesk API user's id (`GET /api/v2/users/me.json`), read the same way: memory, the

@@ -319,9 +319,9 @@ async fn refresh(engine: &Engine, impact: &Impact) -> Result<(), ItemError> {
             let found = if impact.attempts > 0 && impact.comment_id.is_none() {
                 // An earlier attempt may have created it and lost the answer.
                 let since = impact.attempted_at.unwrap_or_else(Utc::now) - chrono::Duration::minutes(10);
-                let login = identity::github_login(engine).await?;
+                let own = identity::github_identity(engine).await?;
                 let since = engine.github.github_time(since);
-                engine.github.find_comment_with_marker(repo, number, body::IMPACT_MARKER, since, &login).await?
+                engine.github.find_comment_with_marker(repo, number, body::IMPACT_MARKER, since, &own.all()).await?
             } else {
                 None
             };

@@ -47,7 +47,7 @@ use crate::domain::{RepoName, Stage, TicketId};
 use crate::github::GithubClient;
 use crate::http::{ApiError, ApiStats, Service};
 use crate::redact::Redactor;
-use crate::secret::Secret;
+use crate::secret::{GithubCredential, Secret};
 use crate::store::{FailureClass, NewFailure, Store, StoreError};
 use crate::zendesk::ZendeskClient;
 
@@ -134,7 +134,7 @@ pub struct Engine {
     /// Repository checks made during this pass: repo → refusal reason, if any.
     repo_checks: Mutex<HashMap<RepoName, Option<String>>>,
     /// The GitHub token's login (`GET /user`), read once when first needed.
-    github_login: Mutex<Option<String>>,
+    github_login: Mutex<Option<Arc<crate::domain::GithubIdentity>>>,
     /// Names the GitHub token without revealing it: the stored login is reused only for the
     /// token it was read with.
     github_token_id: String,
@@ -155,7 +155,7 @@ impl Engine {
         rules: Arc<Rules>,
         store: Arc<Store>,
         zendesk_token: &Secret,
-        github_token: &Secret,
+        github_token: &GithubCredential,
         dry_run: bool,
     ) -> Self {
         Self::with_stats(rules, store, zendesk_token, github_token, dry_run, ApiStats::new())
@@ -166,7 +166,7 @@ impl Engine {
         rules: Arc<Rules>,
         store: Arc<Store>,
         zendesk_token: &Secret,
-        github_token: &Secret,
+        github_token: &GithubCredential,
         dry_run: bool,
         stats: Arc<ApiStats>,
     ) -> Self {
@@ -207,7 +207,7 @@ impl Engine {
             dry_run,
             repo_checks: Mutex::new(HashMap::new()),
             github_login: Mutex::new(None),
-            github_token_id: token_id(github_token),
+            github_token_id: github_token.identity_id(),
             zendesk_user: Mutex::new(None),
             zendesk_token_id,
             heartbeat: None,
@@ -322,7 +322,7 @@ impl Engine {
 /// does a ticket's own limit (Zendesk's per-ticket updates).
 pub(crate) fn stops_pass(e: &ApiError) -> bool {
     match e {
-        ApiError::RateLimited { scope, .. } => !scope.is_ticket(),
+        ApiError::RateLimited { scope, .. } => !scope.spares_the_pass(),
         _ => matches!(e, ApiError::Unauthorized { .. } | ApiError::Certificate { .. }),
     }
 }

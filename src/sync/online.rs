@@ -19,8 +19,9 @@ pub async fn online_check(engine: &Engine) -> bool {
             println!("FAIL  zendesk: {e}");
         }
     }
+    let as_app = if engine.github.is_app() { " (GitHub App: the key signs, GET /app answers)" } else { "" };
     match engine.github.whoami().await {
-        Ok(login) => println!("ok    github: authenticated as {login}"),
+        Ok(login) => println!("ok    github: authenticated as {login}{as_app}"),
         Err(e) => {
             ok = false;
             println!("FAIL  github: {e}");
@@ -57,6 +58,10 @@ pub async fn online_check(engine: &Engine) -> bool {
     let mut repos: BTreeSet<_> = engine.rules.routes.iter().map(|r| r.repo.clone()).collect();
     repos.extend(engine.rules.linking.iter().flat_map(|l| l.repos.iter().cloned()));
     for repo in repos {
+        if engine.github.is_app() && !installation_ok(engine, &repo).await {
+            ok = false;
+            continue;
+        }
         match engine.github.get_repo(&repo).await {
             Ok(info) if !info.has_issues || info.archived => {
                 ok = false;
@@ -74,4 +79,29 @@ pub async fn online_check(engine: &Engine) -> bool {
         }
     }
     ok
+}
+
+/// In App mode: the repository has an installation of the App that may write issues.
+async fn installation_ok(engine: &Engine, repo: &crate::domain::RepoName) -> bool {
+    match engine.github.installation_permissions(repo).await {
+        Ok(Some((id, permissions))) => {
+            let issues = permissions.iter().find(|(k, _)| k == "issues").map(|(_, v)| v.as_str());
+            if issues == Some("write") {
+                println!("ok    {repo}: GitHub App installation {id} may write issues");
+                true
+            } else {
+                let has = issues.map_or("no issues permission".to_string(), |v| format!("issues: {v}"));
+                println!(
+                    "FAIL  {repo}: GitHub App installation {id} lacks the permission issues: write ({has}); \
+                     grant Issues: Read and write in the App's settings, then accept the new permissions in the installation"
+                );
+                false
+            }
+        }
+        Ok(None) => true,
+        Err(e) => {
+            println!("FAIL  {repo}: {e}");
+            false
+        }
+    }
 }

@@ -16,7 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info_span, warn, Instrument};
 
-use super::identity::github_login;
+use super::identity::github_identity;
 use super::notes::{push_note, resume_queued, PushPayload, Pushed};
 use super::pushplan::{self, PushAction, RepoInput, TicketPlan};
 use super::{settle, stops_pass, Engine, ItemError, PassError, PassReport};
@@ -117,7 +117,7 @@ async fn sync_repo(
     let new_comments = (comments.iter())
         .any(|c| mapped(c.issue_number) && pushplan::is_new_comment(c, wm.last_comment_id, comments_since));
     let mirror = engine.rules.pushback.comments == CommentsMode::Internal;
-    let bot = if new_comments && mirror || !events.is_empty() { Some(github_login(engine).await?) } else { None };
+    let own = if new_comments && mirror || !events.is_empty() { Some(github_identity(engine).await?) } else { None };
     let input = RepoInput {
         repo,
         mappings: &mappings,
@@ -126,7 +126,7 @@ async fn sync_repo(
         comments: &comments,
         last_comment_id: wm.last_comment_id,
         comments_from: comments_since,
-        bot_login: bot.as_deref(),
+        own: own.as_deref(),
     };
     let plan = pushplan::plan(&engine.rules.pushback, &input);
     let changes: usize = plan.tickets.iter().map(|t| t.actions.len()).sum();

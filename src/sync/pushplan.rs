@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use super::body;
 use crate::config::{CommentsMode, Pushback, StatusAction};
 use crate::domain::{EventKind, IssueComment, IssueEvent, IssueState, ListedIssue, Mapping, SeenState, StateReason};
-use crate::domain::{IssueNumber, RepoName, TicketId};
+use crate::domain::{GithubIdentity, IssueNumber, RepoName, TicketId};
 
 /// Longest GitHub comment text copied into a note, in characters.
 const MAX_COMMENT: usize = 30_000;
@@ -32,8 +32,8 @@ pub struct RepoInput<'a> {
     /// The `since` the comment list was read from: comments created at or after it are new
     /// even with a lower id than one seen before (see `is_new_comment`).
     pub comments_from: Option<DateTime<Utc>>,
-    /// The token's own login: its events and comments are the daemon's.
-    pub bot_login: Option<&'a str>,
+    /// ticket-sync's own GitHub identity: its events and comments are the daemon's.
+    pub own: Option<&'a GithubIdentity>,
 }
 
 /// One note to write on a ticket; `event_key` names the GitHub event, unique per ticket.
@@ -174,7 +174,7 @@ fn state_actions(
         }
         state = after;
         let actor = e.actor.as_deref().unwrap_or("someone");
-        if input.bot_login.is_some_and(|b| b.eq_ignore_ascii_case(actor)) {
+        if input.own.is_some_and(|o| o.acted(actor, e.created_at)) {
             continue;
         }
         let key = format!("gh-event-{}", e.id);
@@ -248,8 +248,8 @@ fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
     // daemon's login is unknown does the marker stand in for it.
     let is_own = |c: &IssueComment| {
         c.author_is_bot
-            || match input.bot_login {
-                Some(b) => b.eq_ignore_ascii_case(&c.author),
+            || match input.own {
+                Some(o) => o.acted(&c.author, c.created_at),
                 None => c.body.contains("<!-- ticket-sync:"),
             }
     };
@@ -379,6 +379,12 @@ mod tests {
 
     fn run(case: &Case) -> RepoPlan {
         let repo: RepoName = REPO.parse().unwrap();
+        // ticket-sync wrote as `old-token-user` until t(20), as a GitHub App since.
+        let identity = GithubIdentity {
+            login: "ticket-sync-bot".into(),
+            former: vec!["old-token-user".into()],
+            since: Some(t(20)),
+        };
         let input = RepoInput {
             repo: &repo,
             mappings: &case.mappings,
@@ -387,7 +393,7 @@ mod tests {
             comments: &case.comments,
             last_comment_id: case.last_comment_id,
             comments_from: None,
-            bot_login: Some("ticket-sync-bot"),
+            own: Some(&identity),
         };
         plan(&rules(CommentsMode::Internal), &input)
     }
@@ -465,6 +471,21 @@ mod tests {
                 comments: vec![],
                 last_comment_id: None,
                 want: vec![],
+            },
+            Case {
+                name: "a former login's comments and events are its own before the switch, a person's after",
+                mappings: vec![mapping(1, 10, "open")],
+                issues: vec![issue(10, "open", None, 30)],
+                events: vec![
+                    event(100, 10, "closed", "old-token-user", Some("completed"), 5),
+                    event(101, 10, "reopened", "Old-Token-User", None, 30),
+                ],
+                comments: vec![
+                    comment(12, 10, "old-token-user", "forwarded before the switch", 6),
+                    comment(13, 10, "old-token-user", "a person again", 31),
+                ],
+                last_comment_id: None,
+                want: vec![(1, vec![("gh-event-101", Some("open")), ("gh-comment-13", None)])],
             },
             Case {
                 name: "events by the daemon's login are not mirrored; unmapped issues are ignored",

@@ -297,7 +297,7 @@ impl ZendeskClient {
         let env: wire::UserEnvelope = http::decode(SVC, &bytes)?;
         // An unauthenticated call to users/me answers 200 with an anonymous user (id 0 or null email).
         if env.user.id == 0 || env.user.email.is_none() {
-            return Err(ApiError::Unauthorized { service: SVC.as_str(), status: 200 });
+            return Err(ApiError::Unauthorized { service: SVC.as_str(), status: 200, detail: None });
         }
         Ok((env.user.id, env.user.role))
     }

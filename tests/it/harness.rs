@@ -6,7 +6,7 @@ use std::process::Output;
 use std::sync::Arc;
 
 use ticket_sync::sandbox::{self, NewTicket, Sandbox, Visibility};
-use ticket_sync::secret::Secret;
+use ticket_sync::secret::{GithubCredential, Secret};
 use ticket_sync::store::Store;
 use ticket_sync::sync::{Engine, PassReport};
 use tokio_util::sync::CancellationToken;
@@ -34,6 +34,16 @@ comments = "internal"
 
 /// Forwarding of public ticket comments switched on.
 pub const FORWARD: &str = "[forward]\ncomments = \"public\"\n";
+
+/// The GitHub credential the rules name: the sandbox token, or the App's key they point at.
+pub fn github_credential(rules: &ticket_sync::config::Rules) -> GithubCredential {
+    match &rules.github.auth {
+        ticket_sync::config::GithubAuth::App(_) => {
+            ticket_sync::secret::load_github(&rules.github.auth).expect("App key")
+        }
+        ticket_sync::config::GithubAuth::Token(_) => GithubCredential::Token(Secret::new(sandbox::GITHUB_TOKEN)),
+    }
+}
 
 pub struct Env {
     pub sb: Sandbox,
@@ -84,13 +94,8 @@ impl Env {
     pub fn engine(&self) -> Engine {
         let rules = ticket_sync::config::load(&self.rules_path).expect("rules valid");
         let store = Arc::new(Store::open(&rules.state_path).expect("store opens"));
-        Engine::new(
-            Arc::new(rules),
-            store,
-            &Secret::new(sandbox::ZENDESK_TOKEN),
-            &Secret::new(sandbox::GITHUB_TOKEN),
-            false,
-        )
+        let github = github_credential(&rules);
+        Engine::new(Arc::new(rules), store, &Secret::new(sandbox::ZENDESK_TOKEN), &github, false)
     }
 
     pub async fn escalate(&self) -> PassReport {

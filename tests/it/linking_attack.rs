@@ -25,7 +25,8 @@ fn impact_in(env: &Env, repo: &str, number: u64) -> Vec<String> {
 fn dry_engine(env: &Env) -> Engine {
     let rules = ticket_sync::config::load(&env.rules_path).expect("rules valid");
     let store = Arc::new(Store::open(&rules.state_path).expect("store opens"));
-    Engine::new(Arc::new(rules), store, &Secret::new(sandbox::ZENDESK_TOKEN), &Secret::new(sandbox::GITHUB_TOKEN), true)
+    let github = super::harness::github_credential(&rules);
+    Engine::new(Arc::new(rules), store, &Secret::new(sandbox::ZENDESK_TOKEN), &github, true)
 }
 
 #[tokio::test]
