@@ -64,8 +64,14 @@ async fn check(path: &Path, online: bool) -> u8 {
             return EXIT_CONFIG;
         }
     };
+    let credentials = match &gt {
+        crate::secret::GithubCredential::Token(_) => "both tokens readable".to_string(),
+        crate::secret::GithubCredential::App(key) => {
+            format!("Zendesk token readable; GitHub App {} key readable and signs", key.app_id)
+        }
+    };
     println!(
-        "{}: valid ({} route(s), state database {}; both tokens readable)",
+        "{}: valid ({} route(s), state database {}; {credentials})",
         path.display(),
         rules.routes.len(),
         rules.state_path.display()

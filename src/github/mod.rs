@@ -267,13 +267,24 @@ impl GithubClient {
         }
     }
 
-    /// The installations this client has used (App mode), for `check --online`.
+    /// The installation covering `repo` and its permissions (App mode; `None` with a token),
+    /// for `check --online`.
     pub async fn installation_permissions(
         &self,
         repo: &RepoName,
     ) -> Result<Option<(u64, Vec<(String, String)>)>, ApiError> {
         let Auth::App(app) = &*self.auth else { return Ok(None) };
-        let bytes = self.app_request(app, Method::GET, &format!("/repos/{repo}/installation")).await?;
+        let path = format!("/repos/{repo}/installation");
+        let bytes = self.app_request(app, Method::GET, &path).await.map_err(|e| match e {
+            ApiError::NotFound { service, .. } => ApiError::NotFound {
+                service,
+                detail: format!(
+                    "the GitHub App is not installed on {} (or not for this repository): install it there",
+                    repo.owner()
+                ),
+            },
+            e => e,
+        })?;
         let found: wire::WireInstallation = http::decode(SVC, &bytes)?;
         app.remember_installation(repo.owner(), found.id);
         Ok(Some((found.id, found.permissions.into_iter().collect())))
