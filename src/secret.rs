@@ -248,6 +248,16 @@ impl AppKey {
     }
 }
 
+impl AppKey {
+    /// The sandbox's test key (`src/sandbox/keys/`), for unit tests of what holds a key.
+    #[cfg(test)]
+    pub fn for_tests(rules: &AppRules) -> AppKey {
+        let pem = include_bytes!("sandbox/keys/app-test-key.pem");
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem).expect("test key");
+        AppKey { app_id: rules.app_id, installation_id: rules.installation_id, key }
+    }
+}
+
 /// Reads and checks the App's private key: present, readable by this user only (not by every
 /// user of the host), an RSA key in PEM form, and able to sign. Nothing is sent anywhere.
 pub fn load_app_key(rules: &AppRules) -> Result<AppKey, TokenError> {

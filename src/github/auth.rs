@@ -66,7 +66,9 @@ pub(super) fn bearer(secret: &Secret) -> HeaderValue {
 struct Minted {
     token: Secret,
     header: HeaderValue,
-    expires_at: DateTime<Utc>,
+    /// From here on the token is minted anew: `RENEW_BEFORE_SECS` before `expires_at`, or half
+    /// way through its life if GitHub ever gives tokens that short (never one mint a request).
+    renew_at: DateTime<Utc>,
 }
 
 /// The App's state in one client: its key, the installations found, the tokens minted.
@@ -147,19 +149,26 @@ impl AppSession {
         ids
     }
 
-    /// The held token of `installation`, unless it lapses within `RENEW_BEFORE_SECS` of GitHub's
-    /// clock `now`.
+    /// The held token of `installation`, unless it is due to be renewed at GitHub's clock `now`.
     pub fn token(&self, installation: u64, now: DateTime<Utc>) -> Option<Credential> {
         let tokens = self.tokens.lock().unwrap();
         let minted = tokens.get(&installation)?;
-        (minted.expires_at - ChronoDuration::seconds(RENEW_BEFORE_SECS) > now)
-            .then(|| Credential { header: minted.header.clone(), installation: Some(installation) })
+        (minted.renew_at > now).then(|| Credential { header: minted.header.clone(), installation: Some(installation) })
     }
 
-    pub fn store_token(&self, installation: u64, token: Secret, expires_at: DateTime<Utc>) -> Credential {
+    /// Keeps a token minted at GitHub's clock `now`.
+    pub fn store_token(
+        &self,
+        installation: u64,
+        token: Secret,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Credential {
         let header = bearer(&token);
-        let old =
-            self.tokens.lock().unwrap().insert(installation, Minted { token, header: header.clone(), expires_at });
+        let margin = ChronoDuration::seconds(RENEW_BEFORE_SECS).min((expires_at - now) / 2);
+        let renew_at = expires_at - margin.max(ChronoDuration::zero());
+        let minted = Minted { token, header: header.clone(), renew_at };
+        let old = self.tokens.lock().unwrap().insert(installation, minted);
         if let Some(old) = old {
             secret::forget(old.token.expose());
         }
@@ -206,6 +215,36 @@ pub(super) fn needs(path: &str) -> Needs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn session() -> AppSession {
+        let rules = crate::config::AppRules {
+            app_id: 1,
+            key: crate::config::KeySource::File("unused".into()),
+            installation_id: None,
+        };
+        AppSession::new(Arc::new(AppKey::for_tests(&rules)))
+    }
+
+    #[test]
+    fn a_token_is_renewed_before_it_lapses_and_never_on_every_request() {
+        let app = session();
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let at = |secs| t0 + ChronoDuration::seconds(secs);
+        app.store_token(7, Secret::new("ghs_hour_long_token_A"), at(3600), t0);
+        assert!(app.token(7, at(3299)).is_some(), "held until five minutes before expires_at");
+        assert!(app.token(7, at(3300)).is_none());
+        // A token that lives two minutes is renewed half way, not at once.
+        app.store_token(8, Secret::new("ghs_short_token_B"), at(120), t0);
+        assert!(app.token(8, at(59)).is_some() && app.token(8, at(60)).is_none());
+        // A 401 drops the token only if it is still the one refused.
+        let held = app.token(7, t0).unwrap().header;
+        app.store_token(7, Secret::new("ghs_newer_token_C"), at(3600), t0);
+        app.drop_token(7, &held);
+        assert!(app.token(7, t0).is_some(), "a newer token stays");
+        let newer = app.token(7, t0).unwrap().header;
+        app.drop_token(7, &newer);
+        assert!(app.token(7, t0).is_none());
+    }
 
     #[test]
     fn each_path_needs_its_credential() {

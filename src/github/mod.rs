@@ -224,7 +224,7 @@ impl GithubClient {
         let expires_at = parse_time(minted.expires_at.as_deref())
             .unwrap_or_else(|| self.github_now() + chrono::Duration::seconds(auth::RENEW_BEFORE_SECS + 300));
         debug!(installation, %expires_at, "minted an installation token");
-        Ok(app.store_token(installation, crate::secret::Secret::new(minted.token), expires_at))
+        Ok(app.store_token(installation, crate::secret::Secret::new(minted.token), expires_at, self.github_now()))
     }
 
     /// The installation covering `owner`'s repository that `path` names
