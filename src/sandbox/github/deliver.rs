@@ -18,7 +18,7 @@
 use serde_json::{json, Map, Value};
 
 use super::state::{Issue, Model};
-use super::wire::Wire;
+use super::wire::{node_id, Wire};
 use super::Shared;
 use crate::sandbox::hooks::{github_signature_256, guid, Delivery};
 
@@ -56,8 +56,22 @@ impl Shared {
             payload.extend(extra);
         }
         payload.insert("repository".into(), repository);
+        // In App mode the App's webhook gets the delivery, naming the installation on the
+        // repository's account.
+        let (app_id, installation) = {
+            let state = self.app.lock().unwrap();
+            let app_id = state.app.as_ref().map(|a| a.id);
+            (app_id, app_id.and(state.installation_for(&r.owner).map(|i| i.id)))
+        };
+        if let Some(id) = installation {
+            payload.insert("installation".into(), json!({"id": id, "node_id": node_id("IntegrationInstallation", id)}));
+        }
         payload.insert("sender".into(), wire.user(sender));
         let body = serde_json::to_vec(&Value::Object(payload)).expect("JSON serializes");
+        let (target_type, target_id) = match app_id {
+            Some(app_id) => ("integration", app_id.to_string()),
+            None => ("repository", r.id.to_string()),
+        };
         let id = guid();
         let headers = vec![
             ("Content-Type".to_string(), "application/json".to_string()),
@@ -65,8 +79,8 @@ impl Shared {
             ("X-GitHub-Event".to_string(), event.to_string()),
             ("X-GitHub-Delivery".to_string(), id.clone()),
             ("X-GitHub-Hook-ID".to_string(), target.id.clone()),
-            ("X-GitHub-Hook-Installation-Target-ID".to_string(), r.id.to_string()),
-            ("X-GitHub-Hook-Installation-Target-Type".to_string(), "repository".to_string()),
+            ("X-GitHub-Hook-Installation-Target-ID".to_string(), target_id),
+            ("X-GitHub-Hook-Installation-Target-Type".to_string(), target_type.to_string()),
             ("X-Hub-Signature-256".to_string(), github_signature_256(&target.secret, &body)),
         ];
         let (event, action) = (event.to_string(), action.to_string());

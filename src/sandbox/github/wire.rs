@@ -18,7 +18,7 @@ fn opt_ts(at: Option<DateTime<Utc>>) -> Value {
 }
 
 /// A legacy-style global node id (`base64("05:Issue123")`), the shape the recordings carry.
-fn node_id(kind: &str, id: u64) -> String {
+pub fn node_id(kind: &str, id: u64) -> String {
     let raw = format!("0{}:{}{}", kind.len(), kind, id);
     base64::engine::general_purpose::STANDARD.encode(raw)
 }
@@ -61,6 +61,21 @@ impl Wire<'_> {
         let id = self.model.user_id(login);
         let api = format!("{}/users/{login}", self.base);
         let is_org = self.model.repos.iter().any(|r| r.owner == login) && id != 1;
+        // A GitHub App acts as `{slug}[bot]`; logins cannot otherwise contain brackets.
+        if let Some(slug) = login.strip_suffix("[bot]") {
+            return json!({
+                "login": login,
+                "id": id,
+                "node_id": node_id("Bot", id),
+                "avatar_url": format!("{}/avatars/in/{id}?v=4", self.base),
+                "gravatar_id": "",
+                "url": api,
+                "html_url": format!("{}/apps/{slug}", self.base),
+                "repos_url": format!("{api}/repos"),
+                "type": "Bot",
+                "site_admin": false,
+            });
+        }
         json!({
             "login": login,
             "id": id,
