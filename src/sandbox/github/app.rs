@@ -85,6 +85,7 @@ use serde_json::{json, Value};
 
 use super::gate::Limits;
 use super::reply::{docs, Reply};
+use super::state::AppInfo;
 use super::{FakeGithub, Shared};
 
 /// The sandbox App's private key (PKCS#1, as GitHub hands it out), its public half, and an
@@ -115,7 +116,6 @@ pub struct App {
     pub id: u64,
     pub slug: String,
     key: DecodingKey,
-    pub created_at: DateTime<Utc>,
 }
 
 pub struct Installation {
@@ -207,7 +207,9 @@ impl FakeGithub {
     pub fn enable_app(&self, app_id: u64, slug: &str, public_key_pem: &str) {
         let key = DecodingKey::from_rsa_pem(public_key_pem.as_bytes()).expect("an RSA public key in PEM");
         let created_at = self.shared.now();
-        let app = App { id: app_id, slug: slug.to_string(), key, created_at };
+        let info = AppInfo { id: app_id, slug: slug.to_string(), created_at };
+        self.shared.model.lock().unwrap().app = Some(info);
+        let app = App { id: app_id, slug: slug.to_string(), key };
         self.shared.app.lock().unwrap().app = Some(app);
     }
 

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::app::{App, AppState, Installation};
 use super::reply::{docs, Answer, Reply};
-use super::wire::{node_id, ts, Wire};
+use super::wire::{ts, Wire};
 use super::Shared;
 
 /// The events the sandbox App subscribes to.
@@ -91,33 +91,12 @@ fn installation_json(s: &Shared, i: &InstallationView) -> Value {
 
 /// `GET /app`: the authenticated App.
 async fn get_app(State(s): State<Arc<Shared>>) -> Answer {
-    let state = s.app.lock().unwrap();
-    let app = state.app.as_ref().ok_or_else(|| Reply::not_found(docs::GET_APP))?;
-    let owner = "ticket-sync-sandbox";
-    Ok(Reply::ok(json!({
-        "id": app.id,
-        "slug": app.slug,
-        "client_id": format!("Iv1.{:016x}", app.id),
-        "node_id": node_id("App", app.id),
-        "owner": {
-            "login": owner,
-            "id": 9_000_001,
-            "node_id": node_id("Organization", 9_000_001),
-            "url": format!("{}/users/{owner}", s.base),
-            "html_url": format!("{}/{owner}", s.base),
-            "type": "Organization",
-            "site_admin": false,
-        },
-        "name": app.slug,
-        "description": "The sandbox's GitHub App",
-        "external_url": format!("{}/{owner}", s.base),
-        "html_url": format!("{}/apps/{}", s.base, app.slug),
-        "created_at": ts(app.created_at),
-        "updated_at": ts(app.created_at),
-        "permissions": {"issues": "write", "metadata": "read"},
-        "events": EVENTS,
-        "installations_count": state.installations.len(),
-    })))
+    let installations_count = s.app.lock().unwrap().installations.len();
+    let model = s.model.lock().unwrap();
+    let app = model.app.as_ref().ok_or_else(|| Reply::not_found(docs::GET_APP))?;
+    let mut body = Wire { base: &s.base, model: &model }.app(app);
+    body["installations_count"] = json!(installations_count);
+    Ok(Reply::ok(body))
 }
 
 /// `GET /app/installations`: every installation, oldest first.

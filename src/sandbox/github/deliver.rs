@@ -14,6 +14,10 @@
 //!   SHA-256 one when a secret is set, but receivers should only check the SHA-256 one.
 //! - The repository object is the REST one without `permissions` (webhook payloads carry no
 //!   permissions of the caller).
+//! - App mode (see `app`): a change in a repository the App is installed on is delivered as
+//!   the App's webhook delivers it (`installation: {id, node_id}` in the payload, hook target
+//!   type `integration` with the App id); the hook URL and secret stay the one `set_webhook`
+//!   names. Changes the App makes have the bot (`type: "Bot"`) as sender.
 
 use serde_json::{json, Map, Value};
 
@@ -56,20 +60,20 @@ impl Shared {
             payload.extend(extra);
         }
         payload.insert("repository".into(), repository);
-        // In App mode the App's webhook gets the delivery, naming the installation on the
-        // repository's account.
-        let (app_id, installation) = {
+        // In App mode a repository the App is installed on delivers through the App's webhook,
+        // naming the installation; other repositories keep their repository webhook.
+        let installed = {
             let state = self.app.lock().unwrap();
             let app_id = state.app.as_ref().map(|a| a.id);
-            (app_id, app_id.and(state.installation_for(&r.owner).map(|i| i.id)))
+            app_id.zip(state.installation_for(&r.owner).map(|i| i.id))
         };
-        if let Some(id) = installation {
+        if let Some((_, id)) = installed {
             payload.insert("installation".into(), json!({"id": id, "node_id": node_id("IntegrationInstallation", id)}));
         }
         payload.insert("sender".into(), wire.user(sender));
         let body = serde_json::to_vec(&Value::Object(payload)).expect("JSON serializes");
-        let (target_type, target_id) = match app_id {
-            Some(app_id) => ("integration", app_id.to_string()),
+        let (target_type, target_id) = match installed {
+            Some((app_id, _)) => ("integration", app_id.to_string()),
             None => ("repository", r.id.to_string()),
         };
         let id = guid();

@@ -248,6 +248,8 @@ async fn the_apps_issues_comments_and_closes_are_by_the_bot() {
     let issue = body(created).await;
     assert_eq!((issue["user"]["login"].as_str(), issue["user"]["type"].as_str()), (Some(BOT), Some("Bot")));
     assert!(issue["user"]["html_url"].as_str().unwrap().ends_with(&format!("/apps/{SLUG}")));
+    assert_eq!(issue["performed_via_github_app"]["id"], APP_ID);
+    assert_eq!(issue["performed_via_github_app"]["slug"], SLUG);
     let n = issue["number"].as_u64().unwrap();
     let comment_path = format!("/repos/{REPO}/issues/{n}/comments");
     let comment = body(call(&h, Method::POST, &comment_path, &token, Some(json!({"body": "hi"}))).await).await;
@@ -255,6 +257,12 @@ async fn the_apps_issues_comments_and_closes_are_by_the_bot() {
     let close = json!({"state": "closed"});
     let closed = body(call(&h, Method::PATCH, &format!("/repos/{REPO}/issues/{n}"), &token, Some(close)).await).await;
     assert_eq!(closed["closed_by"]["login"], BOT);
+    // What people do stays theirs.
+    h.gh.add_comment(REPO, n, "alice", "human");
+    let comments = body(get_as(&h, &comment_path, &token).await).await;
+    assert_eq!(comments[0]["performed_via_github_app"]["slug"], SLUG);
+    assert!(comments[1]["performed_via_github_app"].is_null());
+    assert_eq!(comments[1]["user"]["type"], "User");
     let view = h.gh.issue(REPO, n).unwrap();
     assert_eq!((view.user_login.as_str(), view.closed_by.as_deref()), (BOT, Some(BOT)));
     let events = body(get_as(&h, &format!("/repos/{REPO}/issues/{n}/events"), &token).await).await;
@@ -344,4 +352,6 @@ async fn deliveries_name_the_installation_and_the_bot_sender() {
     assert_eq!(r.header("x-github-hook-installation-target-type"), "integration");
     assert_eq!(r.header("x-github-hook-installation-target-id"), APP_ID.to_string());
     assert!(by_repo(ELSEWHERE).get("installation").is_none());
+    let r = got.iter().find(|r| r.json()["repository"]["full_name"] == ELSEWHERE).unwrap();
+    assert_eq!(r.header("x-github-hook-installation-target-type"), "repository");
 }
