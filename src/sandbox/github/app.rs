@@ -72,7 +72,16 @@
 //!   client's `author_is_bot` reads `type`). GitHub logins cannot contain `[`, so the suffix
 //!   alone marks a bot in the fake.
 //! - FACT: deliveries to an App carry `installation: {id, node_id}` (shared/api-reference/FACTS.md,
-//!   `issues` payload).
+//!   `issues` payload). ASSUMED: the App's hook names itself with
+//!   `X-GitHub-Hook-Installation-Target-Type: integration` and the App id (the header names are
+//!   in FACTS.md; the values are from memory).
+//! - ASSUMED: issues, comments and events the App's installation token made carry the App in
+//!   `performed_via_github_app` (null otherwise, as before).
+//!
+//! Not modelled: narrowing a token to some repositories or permissions in the mint request
+//! (the body is ignored), installations on selected repositories only, suspended installations,
+//! the client id as `iss`, JWT budgets' exact size, the per-repository and per-user increments
+//! of an installation's budget, `GET /installation/repositories`, user-to-server tokens.
 
 use std::collections::HashMap;
 
