@@ -411,13 +411,14 @@ fn verify_jwt(app: &App, jwt: &str, now: i64) -> Result<(), Reply> {
         return Err(jwt_error("Integration not found"));
     }
     decode::<Value>(jwt, &app.key, &relaxed()).map_err(|_| undecodable())?;
-    let exp = claims["exp"].as_i64().filter(|exp| *exp > now).ok_or_else(|| {
+    // `exp` may be any number (the message says "numeric"); `iat` must be an integer.
+    let exp = claims["exp"].as_f64().filter(|exp| *exp > now as f64).ok_or_else(|| {
         jwt_error(
             "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the \
              assertion expires",
         )
     })?;
-    if exp > now + JWT_MAX_SECS {
+    if exp > (now + JWT_MAX_SECS) as f64 {
         return Err(jwt_error("'Expiration time' claim ('exp') is too far in the future"));
     }
     if claims["iat"].as_i64().is_none_or(|iat| iat > now) {
