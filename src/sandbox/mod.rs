@@ -11,7 +11,7 @@ pub mod zendesk;
 use std::sync::Arc;
 
 pub use common::{Clock, Fault, FaultRule, Frontdoor, LoggedRequest, RandomFaults};
-pub use github::{FakeGithub, Visibility};
+pub use github::{FakeGithub, Visibility, APP_TEST_KEY_PEM, APP_TEST_PUBLIC_KEY_PEM, OTHER_RSA_KEY_PEM};
 pub use hooks::DeliveryView;
 pub use zendesk::{FakeZendesk, NewTicket, ZendeskHookBody};
 

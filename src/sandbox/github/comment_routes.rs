@@ -5,10 +5,11 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use serde_json::Value;
 
+use super::app::Actor;
 use super::query::{paginate, paginate_limited, CommentQuery, Params};
 use super::reply::{docs, Answer, Reply};
 use super::routes::{live_issue, repo_index, with_link, PathMap};
@@ -31,14 +32,19 @@ pub async fn list_issue_comments(State(s): State<Arc<Shared>>, Path(p): PathMap,
 }
 
 /// `POST …/issues/{n}/comments`: 201 with `Location` of the new comment.
-pub async fn create_comment(State(s): State<Arc<Shared>>, Path(p): PathMap, body: Bytes) -> Answer {
+pub async fn create_comment(
+    State(s): State<Arc<Shared>>,
+    Extension(actor): Extension<Actor>,
+    Path(p): PathMap,
+    body: Bytes,
+) -> Answer {
     let doc = docs::CREATE_COMMENT;
     let mut model = s.model.lock().unwrap();
     let (repo, number) = live_issue(&s, &model, &p, doc, "/comments")?;
     super::routes::refuse_write(&model.repos[repo], Some(number), doc)?;
     let text = input::comment_body(&body)?;
-    let id = model.add_comment(repo, number, &s.login, &text, true, s.now());
-    s.deliver_comment(&model, repo, id, "created", None, &s.login);
+    let id = model.add_comment(repo, number, &actor.login, &text, true, s.now());
+    s.deliver_comment(&model, repo, id, "created", None, &actor.login);
     let wire = Wire { base: &s.base, model: &model };
     let repo = &model.repos[repo];
     let comment = repo.comments.iter().find(|c| c.id == id).expect("just created");
@@ -65,7 +71,12 @@ pub async fn get_comment(State(s): State<Arc<Shared>>, Path(p): PathMap) -> Answ
 /// then the body rules of creating one. The comment keeps its id and `created_at`; its
 /// `updated_at` moves (so the repository-wide `since` list shows it again) and no issue event
 /// is recorded. The secondary write limit applies through the gate, as for every PATCH.
-pub async fn update_comment(State(s): State<Arc<Shared>>, Path(p): PathMap, body: Bytes) -> Answer {
+pub async fn update_comment(
+    State(s): State<Arc<Shared>>,
+    Extension(actor): Extension<Actor>,
+    Path(p): PathMap,
+    body: Bytes,
+) -> Answer {
     let doc = docs::UPDATE_COMMENT;
     let mut model = s.model.lock().unwrap();
     let repo = repo_index(&model, &p).ok_or_else(|| Reply::not_found(doc))?;
@@ -77,7 +88,7 @@ pub async fn update_comment(State(s): State<Arc<Shared>>, Path(p): PathMap, body
     let old = (model.repos[repo].comments.iter()).find(|c| c.id == id).map(|c| c.body.clone()).unwrap_or_default();
     model.edit_comment(repo, id, &text, s.now());
     if old != text {
-        s.deliver_comment(&model, repo, id, "edited", Some(&old), &s.login);
+        s.deliver_comment(&model, repo, id, "edited", Some(&old), &actor.login);
     }
     let wire = Wire { base: &s.base, model: &model };
     let repo = &model.repos[repo];

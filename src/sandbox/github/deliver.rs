@@ -14,11 +14,15 @@
 //!   SHA-256 one when a secret is set, but receivers should only check the SHA-256 one.
 //! - The repository object is the REST one without `permissions` (webhook payloads carry no
 //!   permissions of the caller).
+//! - App mode (see `app`): a change in a repository the App is installed on is delivered as
+//!   the App's webhook delivers it (`installation: {id, node_id}` in the payload, hook target
+//!   type `integration` with the App id); the hook URL and secret stay the one `set_webhook`
+//!   names. Changes the App makes have the bot (`type: "Bot"`) as sender.
 
 use serde_json::{json, Map, Value};
 
 use super::state::{Issue, Model};
-use super::wire::Wire;
+use super::wire::{node_id, Wire};
 use super::Shared;
 use crate::sandbox::hooks::{github_signature_256, guid, Delivery};
 
@@ -56,8 +60,22 @@ impl Shared {
             payload.extend(extra);
         }
         payload.insert("repository".into(), repository);
+        // In App mode a repository the App is installed on delivers through the App's webhook,
+        // naming the installation; other repositories keep their repository webhook.
+        let installed = {
+            let state = self.app.lock().unwrap();
+            let app_id = state.app.as_ref().map(|a| a.id);
+            app_id.zip(state.installation_for(&r.owner).map(|i| i.id))
+        };
+        if let Some((_, id)) = installed {
+            payload.insert("installation".into(), json!({"id": id, "node_id": node_id("IntegrationInstallation", id)}));
+        }
         payload.insert("sender".into(), wire.user(sender));
         let body = serde_json::to_vec(&Value::Object(payload)).expect("JSON serializes");
+        let (target_type, target_id) = match installed {
+            Some((app_id, _)) => ("integration", app_id.to_string()),
+            None => ("repository", r.id.to_string()),
+        };
         let id = guid();
         let headers = vec![
             ("Content-Type".to_string(), "application/json".to_string()),
@@ -65,8 +83,8 @@ impl Shared {
             ("X-GitHub-Event".to_string(), event.to_string()),
             ("X-GitHub-Delivery".to_string(), id.clone()),
             ("X-GitHub-Hook-ID".to_string(), target.id.clone()),
-            ("X-GitHub-Hook-Installation-Target-ID".to_string(), r.id.to_string()),
-            ("X-GitHub-Hook-Installation-Target-Type".to_string(), "repository".to_string()),
+            ("X-GitHub-Hook-Installation-Target-ID".to_string(), target_id),
+            ("X-GitHub-Hook-Installation-Target-Type".to_string(), target_type.to_string()),
             ("X-Hub-Signature-256".to_string(), github_signature_256(&target.secret, &body)),
         ];
         let (event, action) = (event.to_string(), action.to_string());

@@ -13,13 +13,15 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::app::{self, Credential};
 use super::reply::{docs, Reply};
 use super::Shared;
 
 /// The primary budget of a personal access token.
 const HOURLY_LIMIT: u32 = 5000;
 
-/// Rate-limit bookkeeping of the one token the fake knows.
+/// Rate-limit bookkeeping of one credential: the personal token (whose `Limits` also keeps the
+/// secondary write limit and the request count), the App's JWTs, or one installation.
 #[derive(Default)]
 pub struct Limits {
     /// End of the current one-hour window; the window opens with the first request after the
@@ -32,7 +34,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    fn roll(&mut self, now: DateTime<Utc>) {
+    pub fn roll(&mut self, now: DateTime<Utc>) {
         if self.reset_at.is_none_or(|r| now >= r) {
             self.reset_at = Some(now + Duration::hours(1));
             self.used = 0;
@@ -84,7 +86,7 @@ impl Limits {
 }
 
 /// axum middleware in front of every route of the fake.
-pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+pub async fn gate(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     let now = shared.clock.now();
     let request_id = {
         let mut limits = shared.limits.lock().unwrap();
@@ -92,32 +94,57 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
         limits.requests += 1;
         format!("0FA{:X}:1B2C:{:07X}", limits.requests % 16, limits.requests)
     };
-    let refusal = if !has_user_agent(req.headers()) {
-        Some(no_user_agent())
-    } else if !authorized(req.headers(), &shared.token) {
-        Some(bad_credentials())
+    let identified = if !has_user_agent(req.headers()) {
+        Err(no_user_agent())
     } else {
-        None
+        app::identify(&shared, given_credential(req.headers()))
     };
-    if let Some(reply) = refusal {
-        return finish(&shared, reply.into_response(), &request_id, false);
+    let credential = match identified {
+        Ok(credential) => credential,
+        Err(reply) => return finish(&shared, reply.into_response(), &request_id, false, Credential::Personal),
+    };
+    if let Err(reply) = app::admit(&shared, credential, req.method(), req.uri().path()) {
+        let charge = reply.status != StatusCode::UNAUTHORIZED;
+        return finish(&shared, reply.into_response(), &request_id, charge, credential);
     }
     if hidden(&shared, req.uri()) {
-        return finish(&shared, Reply::not_found(super::reply::docs::GENERIC).into_response(), &request_id, true);
+        let reply = Reply::not_found(super::reply::docs::GENERIC);
+        return finish(&shared, reply.into_response(), &request_id, true, credential);
     }
     if let Some(location) = renamed(&shared, req.uri()) {
-        return finish(&shared, Reply::moved(&location).into_response(), &request_id, true);
+        return finish(&shared, Reply::moved(&location).into_response(), &request_id, true, credential);
     }
     let is_write = req.method() == Method::POST || req.method() == Method::PATCH;
-    if let Some(response) = over_limit(&shared, now, is_write, &request_id) {
+    if let Some(response) = over_limit(&shared, now, is_write, &request_id, credential) {
         return response;
     }
     super::hooks::run_due(&shared, req.method(), req.uri().path());
+    req.extensions_mut().insert(app::actor(&shared, credential));
     let conditional =
         (*req.method() == Method::GET).then(|| req.headers().get(header::IF_NONE_MATCH).cloned()).flatten();
     let response = with_etag(next.run(req).await, conditional).await;
     let charge = response.status() != StatusCode::NOT_MODIFIED;
-    finish(&shared, response, &request_id, charge)
+    finish(&shared, response, &request_id, charge, credential)
+}
+
+/// Runs `f` on the budget `credential` spends: the personal token's, the JWTs', or its
+/// installation's (each rolls its own hour window).
+fn with_budget<R>(shared: &Shared, credential: Credential, f: impl FnOnce(&mut Limits) -> R) -> R {
+    let now = shared.clock.now();
+    match credential {
+        Credential::Personal => f(&mut shared.limits.lock().unwrap()),
+        Credential::Jwt => {
+            let mut state = shared.app.lock().unwrap();
+            state.jwt_limits.roll(now);
+            f(&mut state.jwt_limits)
+        }
+        Credential::Installation(id) => {
+            let mut state = shared.app.lock().unwrap();
+            let limits = &mut state.installation_mut(id).expect("tokens belong to installations").limits;
+            limits.roll(now);
+            f(limits)
+        }
+    }
 }
 
 /// Whether the request is about a repository the token cannot see (GitHub answers 404, not
@@ -156,41 +183,52 @@ fn renamed(shared: &Shared, uri: &axum::http::Uri) -> Option<String> {
     Some(format!("{}/repositories/{}{tail}{query}", shared.base, repo.id))
 }
 
-/// The primary (budget spent) or secondary (too many writes a minute) refusal, if due.
-fn over_limit(shared: &Shared, now: DateTime<Utc>, is_write: bool, request_id: &str) -> Option<Response> {
-    let mut limits = shared.limits.lock().unwrap();
-    if limits.remaining() == 0 {
+/// The primary (budget spent) or secondary (too many writes a minute) refusal, if due. The
+/// secondary limit counts every credential's writes together.
+fn over_limit(
+    shared: &Shared,
+    now: DateTime<Utc>,
+    is_write: bool,
+    request_id: &str,
+    credential: Credential,
+) -> Option<Response> {
+    if with_budget(shared, credential, |limits| limits.remaining() == 0) {
         let message = format!(
-            "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, \
-             please include the request ID {request_id}."
+            "API rate limit exceeded for {}. If you reach out to GitHub Support for help, \
+             please include the request ID {request_id}.",
+            app::rate_limit_subject(credential)
         );
         let body = json!({"message": message, "documentation_url": docs::RATE_LIMIT});
         let mut response = Reply::json(StatusCode::FORBIDDEN, body).into_response();
-        limits.stamp(response.headers_mut());
+        with_budget(shared, credential, |limits| limits.stamp(response.headers_mut()));
         return Some(response);
     }
-    if is_write && !limits.admit_write(now) {
-        limits.used += 1;
+    let admitted = !is_write || shared.limits.lock().unwrap().admit_write(now);
+    if !admitted {
         let body = json!({
             "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
             "documentation_url": docs::SECONDARY_LIMIT,
         });
         let reply = Reply::json(StatusCode::FORBIDDEN, body).header(header::RETRY_AFTER, "60");
         let mut response = reply.into_response();
-        limits.stamp(response.headers_mut());
+        with_budget(shared, credential, |limits| {
+            limits.used += 1;
+            limits.stamp(response.headers_mut());
+        });
         return Some(response);
     }
     None
 }
 
 /// Charges the unit (unless told not to) and adds the headers every GitHub answer carries.
-fn finish(shared: &Shared, mut response: Response, request_id: &str, charge: bool) -> Response {
-    let mut limits = shared.limits.lock().unwrap();
-    if charge {
-        limits.used = (limits.used + 1).min(HOURLY_LIMIT);
-    }
+fn finish(shared: &Shared, mut response: Response, request_id: &str, charge: bool, credential: Credential) -> Response {
     let headers = response.headers_mut();
-    limits.stamp(headers);
+    with_budget(shared, credential, |limits| {
+        if charge {
+            limits.used = (limits.used + 1).min(HOURLY_LIMIT);
+        }
+        limits.stamp(headers);
+    });
     let fixed = [("x-github-media-type", "github.v3; format=json"), ("x-github-api-version-selected", "2022-11-28")];
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));
@@ -238,16 +276,12 @@ fn has_user_agent(headers: &HeaderMap) -> bool {
     ua.is_some_and(|v| !v.trim().is_empty())
 }
 
-/// `Authorization: token T` (what the recordings send) or `Bearer T`.
-fn authorized(headers: &HeaderMap, token: &str) -> bool {
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let Some((scheme, given)) = value.trim().split_once(' ') else {
-        return false;
-    };
+/// The credential of `Authorization: token T` (what the recordings send) or `Bearer T`.
+fn given_credential(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())?;
+    let (scheme, given) = value.trim().split_once(' ')?;
     let scheme_ok = scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer");
-    scheme_ok && given.trim() == token
+    scheme_ok.then(|| given.trim())
 }
 
 fn no_user_agent() -> Reply {
@@ -257,8 +291,4 @@ fn no_user_agent() -> Reply {
         docs::USER_AGENT
     );
     Reply::json(StatusCode::FORBIDDEN, json!({ "message": message }))
-}
-
-fn bad_credentials() -> Reply {
-    Reply::error(StatusCode::UNAUTHORIZED, "Bad credentials", docs::GENERIC)
 }

@@ -4,8 +4,11 @@
 //! Layout: `state` is the in-memory world, `routes`/`comment_routes` the handlers, `input`
 //! the request validation, `query` the list parameters and pagination, `wire` the JSON shapes,
 //! `reply` the answers and error bodies, `gate` auth, rate limits and ETags, `hooks` changes
-//! timed against a client's requests, `bulk` seeding of large histories.
+//! timed against a client's requests, `bulk` seeding of large histories, `app` the GitHub App
+//! mode (JWTs, installations, installation tokens) and `app_routes` its endpoints.
 
+mod app;
+mod app_routes;
 mod bulk;
 mod comment_routes;
 mod deliver;
@@ -29,6 +32,7 @@ use tokio::task::JoinHandle;
 
 use super::common::{frontdoor, Clock, Frontdoor, Service};
 use super::hooks::{DeliveryView, Outbox};
+pub use app::{APP_TEST_KEY_PEM, APP_TEST_PUBLIC_KEY_PEM, OTHER_RSA_KEY_PEM};
 use gate::Limits;
 use state::{Comment, Issue, IssuePatch, Model, NewIssue, Repo, CLOSE_REASONS};
 use wire::Wire;
@@ -80,6 +84,8 @@ struct Shared {
     started_at: DateTime<Utc>,
     model: Mutex<Model>,
     limits: Mutex<Limits>,
+    /// The GitHub App, its installations and tokens (App mode); empty in token mode.
+    app: Mutex<app::AppState>,
     hooks: Mutex<Vec<hooks::Hook>>,
     /// The repository webhook (one for every repository of the fake) and its delivery log.
     outbox: Outbox,
@@ -118,6 +124,7 @@ impl FakeGithub {
             clock,
             model: Mutex::new(Model::new(BOT_LOGIN)),
             limits: Mutex::new(Limits::default()),
+            app: Mutex::new(app::AppState::default()),
             hooks: Mutex::new(Vec::new()),
             outbox: Outbox::new(),
         });

@@ -9,6 +9,14 @@ use serde_json::{json, Value};
 /// Documentation links GitHub puts in its error bodies, one per operation.
 pub mod docs {
     pub const GENERIC: &str = "https://docs.github.com/rest";
+    pub const GET_USER: &str = "https://docs.github.com/rest/users/users#get-the-authenticated-user";
+    pub const GET_APP: &str = "https://docs.github.com/rest/apps/apps#get-the-authenticated-app";
+    pub const GET_INSTALLATION: &str =
+        "https://docs.github.com/rest/apps/apps#get-an-installation-for-the-authenticated-app";
+    pub const CREATE_TOKEN: &str =
+        "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app";
+    pub const REPO_INSTALLATION: &str =
+        "https://docs.github.com/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app";
     pub const GET_REPO: &str = "https://docs.github.com/rest/repos/repos#get-a-repository";
     pub const LIST_ISSUES: &str = "https://docs.github.com/rest/issues/issues#list-repository-issues";
     pub const CREATE_ISSUE: &str = "https://docs.github.com/rest/issues/issues#create-an-issue";

@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use serde_json::Value;
 
+use super::app::Actor;
 use super::comment_routes::{
     create_comment, get_comment, list_issue_comments, list_issue_events, list_repo_comments, list_repo_events,
     update_comment,
@@ -20,13 +21,13 @@ use super::query::{paginate, IssueQuery, Params};
 use super::reply::{docs, Answer, Reply};
 use super::state::{Located, Model};
 use super::wire::Wire;
-use super::{input, Shared};
+use super::{app_routes, input, Shared};
 
 /// Path parameters by name; the handlers accept either repository form.
 pub type PathMap = Path<HashMap<String, String>>;
 
 pub fn router(shared: Arc<Shared>) -> Router {
-    let mut router = Router::new().route("/user", get(get_user));
+    let mut router = app_routes::routes(Router::new().route("/user", get(get_user)));
     for prefix in ["/repos/{owner}/{repo}", "/repositories/{repo_id}"] {
         let path = |suffix: &str| format!("{prefix}{suffix}");
         router = router
@@ -113,7 +114,12 @@ pub fn with_link(reply: Reply, link: Option<String>) -> Reply {
 }
 
 /// `POST …/issues`: 404 unknown repo, 410 issues disabled, 400 bad JSON, 422 invalid fields.
-async fn create_issue(State(s): State<Arc<Shared>>, Path(p): PathMap, body: Bytes) -> Answer {
+async fn create_issue(
+    State(s): State<Arc<Shared>>,
+    Extension(actor): Extension<Actor>,
+    Path(p): PathMap,
+    body: Bytes,
+) -> Answer {
     let doc = docs::CREATE_ISSUE;
     let mut model = s.model.lock().unwrap();
     let repo = repo_index(&model, &p).ok_or_else(|| Reply::not_found(doc))?;
@@ -122,8 +128,8 @@ async fn create_issue(State(s): State<Arc<Shared>>, Path(p): PathMap, body: Byte
     }
     refuse_write(&model.repos[repo], None, doc)?;
     let new = input::new_issue(&body)?;
-    let number = model.create_issue(repo, new, &s.login, s.now());
-    s.deliver(&model, repo, number, ("issues", "opened"), serde_json::json!({}), &s.login);
+    let number = model.create_issue(repo, new, &actor.login, s.now());
+    s.deliver(&model, repo, number, ("issues", "opened"), serde_json::json!({}), &actor.login);
     let wire = Wire { base: &s.base, model: &model };
     let repo = &model.repos[repo];
     let issue = repo.live(number).expect("just created");
@@ -137,16 +143,21 @@ async fn get_issue(State(s): State<Arc<Shared>>, Path(p): PathMap) -> Answer {
     render_issue(&s, &model, repo, number)
 }
 
-/// `PATCH …/issues/{n}`: the bot is the actor, so closing records it in `closed_by`.
-async fn update_issue(State(s): State<Arc<Shared>>, Path(p): PathMap, body: Bytes) -> Answer {
+/// `PATCH …/issues/{n}`: the caller is the actor, so closing records it in `closed_by`.
+async fn update_issue(
+    State(s): State<Arc<Shared>>,
+    Extension(actor): Extension<Actor>,
+    Path(p): PathMap,
+    body: Bytes,
+) -> Answer {
     let doc = docs::UPDATE_ISSUE;
     let mut model = s.model.lock().unwrap();
     let (repo, number) = live_issue(&s, &model, &p, doc, "")?;
     refuse_write(&model.repos[repo], None, doc)?;
     let patch = input::issue_patch(&body)?;
     let before = model.repos[repo].issues[&number].clone();
-    model.update_issue(repo, number, patch, &s.login, s.now());
-    s.deliver_issue_update(&model, repo, &before, &s.login);
+    model.update_issue(repo, number, patch, &actor.login, s.now());
+    s.deliver_issue_update(&model, repo, &before, &actor.login);
     render_issue(&s, &model, repo, number)
 }
 

@@ -5,7 +5,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::state::{Comment, EventDetail, Issue, IssueEvent, Label, Model, Repo};
+use super::state::{AppInfo, Comment, EventDetail, Issue, IssueEvent, Label, Model, Repo};
 use super::Visibility;
 
 /// GitHub's timestamp format: whole seconds, UTC, `Z` suffix.
@@ -18,7 +18,7 @@ fn opt_ts(at: Option<DateTime<Utc>>) -> Value {
 }
 
 /// A legacy-style global node id (`base64("05:Issue123")`), the shape the recordings carry.
-fn node_id(kind: &str, id: u64) -> String {
+pub fn node_id(kind: &str, id: u64) -> String {
     let raw = format!("0{}:{}{}", kind.len(), kind, id);
     base64::engine::general_purpose::STANDARD.encode(raw)
 }
@@ -61,6 +61,21 @@ impl Wire<'_> {
         let id = self.model.user_id(login);
         let api = format!("{}/users/{login}", self.base);
         let is_org = self.model.repos.iter().any(|r| r.owner == login) && id != 1;
+        // A GitHub App acts as `{slug}[bot]`; logins cannot otherwise contain brackets.
+        if let Some(slug) = login.strip_suffix("[bot]") {
+            return json!({
+                "login": login,
+                "id": id,
+                "node_id": node_id("Bot", id),
+                "avatar_url": format!("{}/avatars/in/{id}?v=4", self.base),
+                "gravatar_id": "",
+                "url": api,
+                "html_url": format!("{}/apps/{slug}", self.base),
+                "repos_url": format!("{api}/repos"),
+                "type": "Bot",
+                "site_admin": false,
+            });
+        }
         json!({
             "login": login,
             "id": id,
@@ -86,6 +101,45 @@ impl Wire<'_> {
         });
         merge(&mut user, extra);
         user
+    }
+
+    /// The App object (`GET /app` adds `installations_count`). Its owner is a fixed sandbox
+    /// organisation.
+    pub fn app(&self, app: &AppInfo) -> Value {
+        let owner = "ticket-sync-sandbox";
+        let owner_id = 9_000_001;
+        json!({
+            "id": app.id,
+            "slug": app.slug,
+            "client_id": format!("Iv1.{:016x}", app.id),
+            "node_id": node_id("App", app.id),
+            "owner": {
+                "login": owner,
+                "id": owner_id,
+                "node_id": node_id("Organization", owner_id),
+                "url": format!("{}/users/{owner}", self.base),
+                "html_url": format!("{}/{owner}", self.base),
+                "type": "Organization",
+                "site_admin": false,
+            },
+            "name": app.slug,
+            "description": "The sandbox's GitHub App",
+            "external_url": format!("{}/{owner}", self.base),
+            "html_url": format!("{}/apps/{}", self.base, app.slug),
+            "created_at": ts(app.created_at),
+            "updated_at": ts(app.created_at),
+            "permissions": {"issues": "write", "metadata": "read"},
+            "events": ["issues", "issue_comment"],
+        })
+    }
+
+    /// `performed_via_github_app` of what `login` made: the App when it is the App's bot
+    /// (ASSUMED: GitHub fills it for everything an App's installation token creates).
+    fn via_app(&self, login: &str) -> Value {
+        match &self.model.app {
+            Some(app) if app.bot_login().eq_ignore_ascii_case(login) => self.app(app),
+            _ => Value::Null,
+        }
     }
 
     pub fn label(&self, repo: &Repo, label: &Label) -> Value {
@@ -144,7 +198,7 @@ impl Wire<'_> {
             "closed_at": opt_ts(issue.closed_at),
             "closed_by": issue.closed_by.as_deref().map_or(Value::Null, |u| self.user(u)),
             "author_association": self.association(repo, &issue.user),
-            "performed_via_github_app": null,
+            "performed_via_github_app": self.via_app(&issue.user),
         });
         // Only pull requests carry this key; clients use its presence to skip them.
         if issue.is_pull_request {
@@ -173,7 +227,7 @@ impl Wire<'_> {
             "created_at": ts(comment.created_at),
             "updated_at": ts(comment.updated_at),
             "author_association": self.association(repo, &comment.user),
-            "performed_via_github_app": null,
+            "performed_via_github_app": self.via_app(&comment.user),
         })
     }
 
@@ -198,7 +252,7 @@ impl Wire<'_> {
             "commit_url": null,
             "created_at": ts(event.created_at),
             "state_reason": state_reason,
-            "performed_via_github_app": null,
+            "performed_via_github_app": self.via_app(&event.actor),
         });
         match &event.detail {
             EventDetail::None | EventDetail::Closed { .. } => {}

@@ -171,8 +171,24 @@ pub struct IssuePatch {
     pub assignees: Option<Vec<String>>,
 }
 
+/// The GitHub App of App mode, as the objects it made name it (`performed_via_github_app`).
+#[derive(Debug, Clone)]
+pub struct AppInfo {
+    pub id: u64,
+    pub slug: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl AppInfo {
+    pub fn bot_login(&self) -> String {
+        format!("{}[bot]", self.slug)
+    }
+}
+
 pub struct Model {
     pub repos: Vec<Repo>,
+    /// The App, once App mode is on.
+    pub app: Option<AppInfo>,
     /// Logins in registration order; a user's id is its position plus one (the bot is 1).
     users: Vec<String>,
     next_repo_id: u64,
@@ -189,6 +205,7 @@ impl Model {
     pub fn new(bot_login: &str) -> Self {
         Model {
             repos: Vec::new(),
+            app: None,
             users: vec![bot_login.to_string()],
             next_repo_id: FIRST_REPO_ID,
             next_issue_id: FIRST_ISSUE_ID,

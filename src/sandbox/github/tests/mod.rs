@@ -1,6 +1,7 @@
 //! Tests of the fake GitHub through its HTTP surface, with reqwest as the client, plus the
 //! harness they share (a started fake, one repository, an authenticated client).
 
+mod app;
 mod comments;
 mod events;
 mod gatekeeping;
