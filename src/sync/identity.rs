@@ -32,8 +32,14 @@ pub(super) async fn github_identity(engine: &Engine) -> Result<Arc<GithubIdentit
         None => {
             let login = engine.github.whoami().await?;
             if !engine.dry_run {
-                // When this identity began: what a former one did before it is ticket-sync's.
-                let _ = engine.store.meta_get_or_set(&since_key, &chrono::Utc::now().to_rfc3339());
+                // When this identity began, on GitHub's clock (just read from its answer): what
+                // a former one did before it is ticket-sync's.
+                let now = chrono::Utc::now();
+                let began = engine.stats.service_time(crate::domain::Service::Github, now).map_or(now, |t| t.utc());
+                // GitHub stamps whole seconds: a former login's write stamped in the second
+                // the switch began is not counted as before it.
+                let began = chrono::SubsecRound::trunc_subsecs(began, 0);
+                let _ = engine.store.meta_get_or_set(&since_key, &began.to_rfc3339());
                 let _ = engine.store.meta_get_or_set(&key, &login);
             }
             login

@@ -7,6 +7,7 @@ mod config_errors;
 mod daemon;
 mod escalate;
 mod forward;
+mod github_app;
 mod hard_parts;
 mod harness;
 mod hostile;

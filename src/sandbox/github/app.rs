@@ -256,6 +256,11 @@ impl FakeGithub {
         state.tokens.values_mut().for_each(|t| t.revoked = true);
     }
 
+    /// Every installation token minted so far (tests look for them where they must not be).
+    pub fn minted_tokens(&self) -> Vec<String> {
+        self.shared.app.lock().unwrap().tokens.keys().cloned().collect()
+    }
+
     pub fn tokens_minted(&self, installation_id: u64) -> u64 {
         self.shared.app.lock().unwrap().installation(installation_id).map_or(0, |i| i.minted)
     }
