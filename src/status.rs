@@ -29,6 +29,19 @@ pub struct StatusReport {
     /// Webhook deliveries by source (`github`, `zendesk`), as the daemon last saved them:
     /// received, refused by reason, ignored, dropped, acted on, last delivery.
     pub webhooks: BTreeMap<String, serde_json::Value>,
+    /// How the rules authenticate to GitHub, and the logins ticket-sync has written as.
+    pub github_auth: GithubAuthView,
+}
+
+/// `github_auth` in `status --json`: never a secret, only what names the identity.
+#[derive(Debug, Serialize)]
+pub struct GithubAuthView {
+    /// `token` or `app`.
+    pub mode: &'static str,
+    pub app_id: Option<u64>,
+    pub installation_id: Option<u64>,
+    /// Every login ticket-sync has written to GitHub as, as the database remembers them.
+    pub logins: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,6 +100,17 @@ pub fn collect(rules: &Rules, store: &Store) -> crate::store::Result<StatusRepor
             .into_iter()
             .filter_map(|(source, json)| Some((source, serde_json::from_str(&json).ok()?)))
             .collect(),
+        github_auth: {
+            let (mode, app_id, installation_id) = match &rules.github.auth {
+                crate::config::GithubAuth::Token(_) => ("token", None, None),
+                crate::config::GithubAuth::App(a) => ("app", Some(a.app_id), a.installation_id),
+            };
+            let mut logins: Vec<String> =
+                store.meta_with_prefix("github_login:")?.into_iter().map(|(_, login)| login).collect();
+            logins.sort();
+            logins.dedup();
+            GithubAuthView { mode, app_id, installation_id, logins }
+        },
         blocks: store
             .active_blocks(now)?
             .into_iter()
@@ -225,6 +249,13 @@ pub fn render_text(r: &StatusReport) -> String {
             out.push_str(&format!("  {repo}#{n:<6} {} tickets: {}\n", tickets.len(), tickets.join(", ")));
         }
     }
+    let a = &r.github_auth;
+    let how = match a.app_id {
+        Some(id) => format!("GitHub App {id}"),
+        None => "token".to_string(),
+    };
+    let logins = if a.logins.is_empty() { "none yet".to_string() } else { a.logins.join(", ") };
+    out.push_str(&format!("\ngithub: as {how}; has written as {logins}\n"));
     if !r.webhooks.is_empty() {
         out.push_str("\nwebhooks:\n");
         for (source, v) in &r.webhooks {

@@ -244,6 +244,14 @@ async fn a_switch_from_a_token_keeps_what_the_token_wrote_its_own() {
     let report = push(&engine).await;
     assert_eq!(report.failed, 0, "{report:?}");
     assert!(env.push_notes(id).iter().any(|note| note.contains("I am a person now.")), "{:?}", env.push_notes(id));
+
+    // `status` names both identities, and no secret.
+    let out = env.bin(&["status", "--json"], &[]).await;
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status --json");
+    let auth = &status["github_auth"];
+    assert_eq!((auth["mode"].as_str(), auth["app_id"].as_u64()), (Some("app"), Some(APP_ID)), "{auth}");
+    let logins: Vec<&str> = auth["logins"].as_array().unwrap().iter().filter_map(|l| l.as_str()).collect();
+    assert_eq!(logins, vec![BOT, old_login.as_str()], "{auth}");
 }
 
 #[tokio::test]
