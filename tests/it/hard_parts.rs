@@ -533,9 +533,6 @@ async fn a_next_page_outside_the_api_prefix_is_not_followed() {
     env.sb.github.door.faults.push(search);
     env.escalate().await;
     env.sb.github.door.faults.clear();
-    let later = env.sb.clock.now();
-    let busy = (0..150).map(|i| (format!("Other {i}"), String::new(), later)).collect();
-    env.sb.github.seed_issues(REPO, busy, "someone");
     let link = format!("<{web}/repositories/1/issues?page=2>; rel=\"next\"");
     let odd = Fault::Headers(vec![("link".into(), link)]);
     env.sb.github.door.faults.push(FaultRule::new(Some(Method::GET), "/acme/backend/issues", odd).times(1000));
