@@ -224,7 +224,7 @@ impl GithubClient {
 
     /// The next page of a list that must be read whole (a marker search must not end early
     /// and conclude "not written"): a `next` outside the API is an error, not the end.
-    fn followable_next(&self, headers: &reqwest::header::HeaderMap) -> Result<Option<Url>, ApiError> {
+    pub(super) fn followable_next(&self, headers: &reqwest::header::HeaderMap) -> Result<Option<Url>, ApiError> {
         match self.next_link(headers) {
             Some(url) => Ok(Some(url)),
             None if has_next(headers) => Err(ApiError::Transient {
@@ -308,7 +308,7 @@ fn too_many_pages() -> ApiError {
 }
 
 /// Whether the answer says more pages follow (wherever its `rel="next"` points).
-fn has_next(headers: &reqwest::header::HeaderMap) -> bool {
+pub(super) fn has_next(headers: &reqwest::header::HeaderMap) -> bool {
     headers.get("link").and_then(|v| v.to_str().ok()).and_then(parse_next_link).is_some()
 }
 
