@@ -95,7 +95,7 @@ impl GithubClient {
     ///
     /// When more than half of a full page shares its newest second (a bulk edit), asking again
     /// from that second would gain little or nothing, so the walk follows the page's
-    /// `rel="next"` (same origin only) instead. Within such offset steps a shift is possible
+    /// `rel="next"` (within the API only) instead. Within such offset steps a shift is possible
     /// again. An update that causes one brings the item back later in the walk with a newer
     /// time; so when any item was read twice with different times and any offset step was
     /// taken (conservatively, without asking which came first), `recheck_from` tells the caller
