@@ -23,7 +23,7 @@ use reqwest::Method;
 use tracing::warn;
 use url::Url;
 
-use super::lists::PER_PAGE;
+use super::lists::{has_next, PER_PAGE};
 use super::{parse_time, wire, GithubClient, IssueEvent, SVC};
 use crate::domain::{EventKind, IssueNumber, RepoName, StateReason};
 use crate::http::{self, ApiError};
@@ -92,6 +92,11 @@ impl GithubClient {
             }
             url = self.link(&headers, "next");
             if url.is_none() {
+                if has_next(&headers) {
+                    // A next page outside the API (another origin, or outside GitHub Enterprise
+                    // Server's `/api/v3`) is not followed, and the list was not seen to its end.
+                    break;
+                }
                 return Ok((out, None));
             }
             if matches!((oldest, earliest), (Some(o), Some(e)) if o < e) {
@@ -116,7 +121,7 @@ impl GithubClient {
         let mut out: Vec<IssueEvent> = first.into_iter().map(|e| to_event(number, e)).collect();
         let (mut url, backwards) = match self.link(&headers, "last") {
             Some(last) => (Some(last), true),
-            None => (self.link(&headers, "next"), false),
+            None => (self.followable_next(&headers)?, false),
         };
         while let Some(this) = url.take() {
             let (page, headers) = match self.event_page(this).await {
@@ -130,7 +135,7 @@ impl GithubClient {
             let passed = page.first().and_then(|e| parse_time(e.created_at.as_deref())).is_some_and(|t| t < from);
             out.extend(page.into_iter().map(|e| to_event(number, e)));
             url = if !backwards {
-                self.link(&headers, "next")
+                self.followable_next(&headers)?
             } else if passed {
                 None
             } else {

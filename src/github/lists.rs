@@ -95,7 +95,7 @@ impl GithubClient {
     ///
     /// When more than half of a full page shares its newest second (a bulk edit), asking again
     /// from that second would gain little or nothing, so the walk follows the page's
-    /// `rel="next"` (same origin only) instead. Within such offset steps a shift is possible
+    /// `rel="next"` (within the API only) instead. Within such offset steps a shift is possible
     /// again. An update that causes one brings the item back later in the walk with a newer
     /// time; so when any item was read twice with different times and any offset step was
     /// taken (conservatively, without asking which came first), `recheck_from` tells the caller
@@ -223,30 +223,29 @@ impl GithubClient {
     }
 
     /// The next page of a list that must be read whole (a marker search must not end early
-    /// and conclude "not written"): a `next` on another origin is an error, not the end.
-    fn followable_next(&self, headers: &reqwest::header::HeaderMap) -> Result<Option<Url>, ApiError> {
+    /// and conclude "not written"): a `next` outside the API is an error, not the end.
+    pub(super) fn followable_next(&self, headers: &reqwest::header::HeaderMap) -> Result<Option<Url>, ApiError> {
         match self.next_link(headers) {
             Some(url) => Ok(Some(url)),
             None if has_next(headers) => Err(ApiError::Transient {
                 service: SVC.as_str(),
-                detail: "GitHub's next page is on another origin; it is not followed (the token never leaves the configured API)".into(),
+                detail: "GitHub's next page is outside the configured API (another origin, or outside its path); it is not followed (the token never leaves the configured API)".into(),
             }),
             None => Ok(None),
         }
     }
 
-    /// The `rel="next"` URL, only if it points at the same origin as the configured API
-    /// (the token must never be sent elsewhere).
+    /// The `rel="next"` URL, only if it points at the configured API (the token must never
+    /// be sent elsewhere).
     fn next_link(&self, headers: &reqwest::header::HeaderMap) -> Option<Url> {
         self.link(headers, "next")
     }
 
     /// The URL of a `Link` relation (`next`, `prev`, `first`, `last`), only if it points at
-    /// the same origin as the configured API.
+    /// the configured API: its origin, and under its path (GitHub Enterprise Server's `/api/v3`).
     pub(super) fn link(&self, headers: &reqwest::header::HeaderMap, rel: &str) -> Option<Url> {
         let link = headers.get("link")?.to_str().ok()?;
-        let url = Url::parse(&parse_link(link, rel)?).ok()?;
-        (url.origin() == self.base.origin()).then_some(url)
+        super::within_api(&self.base, &parse_link(link, rel)?)
     }
 }
 
@@ -309,7 +308,7 @@ fn too_many_pages() -> ApiError {
 }
 
 /// Whether the answer says more pages follow (wherever its `rel="next"` points).
-fn has_next(headers: &reqwest::header::HeaderMap) -> bool {
+pub(super) fn has_next(headers: &reqwest::header::HeaderMap) -> bool {
     headers.get("link").and_then(|v| v.to_str().ok()).and_then(parse_next_link).is_some()
 }
 

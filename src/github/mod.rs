@@ -325,10 +325,9 @@ impl GithubClient {
         }
     }
 
-    /// `location` as a URL on the configured API's origin (the token never goes elsewhere).
+    /// `location` as a URL of the configured API (the token never goes elsewhere).
     fn same_origin(&self, location: &str) -> Option<Url> {
-        let url = Url::parse(location).ok()?;
-        (url.origin() == self.base.origin()).then_some(url)
+        within_api(&self.base, location)
     }
 
     async fn call_once(
@@ -600,6 +599,21 @@ impl GithubClient {
     }
 }
 
+/// `location` if it is a URL of the API at `base`: the same origin and, for a base with a path
+/// (GitHub Enterprise Server's `https://HOST/api/v3`), under that path. The rest of such a
+/// host is its web site, where neither a redirect nor a `Link` of the API leads and where the
+/// token has no business.
+// FACT: GHES's REST endpoints are all prefixed with `http(s)://HOSTNAME/api/v3`, not
+// configurable (docs.github.com/en/enterprise-server@3.10/rest/enterprise-admin, "Endpoint
+// URLs"; github.com/orgs/community/discussions/24365); its `Link` and `Location` URLs are
+// absolute URLs under that prefix.
+fn within_api(base: &Url, location: &str) -> Option<Url> {
+    let url = Url::parse(location).ok()?;
+    let prefix = base.path().trim_end_matches('/');
+    let under = url.path() == prefix || url.path().strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'));
+    (url.origin() == base.origin() && under).then_some(url)
+}
+
 /// Narrows a 403 that is not a rate limit (`http` has told those apart) to what it is about.
 /// GitHub refuses per resource: an archived repository ("Repository was archived so is
 /// read-only"), a token or App without write access to one repository ("Resource not
@@ -741,6 +755,51 @@ mod tests {
         let repo = |s: &str| s.parse::<RepoName>().unwrap();
         assert_eq!(repo_from_api_url("https://api.github.com/repos/acme/new-name"), Some(repo("acme/new-name")));
         assert_eq!(repo_from_html_url("https://ghe.example/acme/x/issues/3"), Some(repo("acme/x")));
+    }
+
+    #[test]
+    fn api_urls_stay_under_an_enterprise_servers_prefix() {
+        let base = Url::parse("https://ghe.corp.example/api/v3").unwrap();
+        let within = |l: &str| within_api(&base, l).map(|u| u.to_string());
+        let renamed = "https://ghe.corp.example/api/v3/repositories/5/issues?page=2";
+        assert_eq!(within(renamed).as_deref(), Some(renamed));
+        assert!(within("https://ghe.corp.example/login?return_to=%2Frepos").is_none(), "the web site");
+        assert!(within("https://ghe.corp.example/acme/x/issues/3").is_none(), "an issue page");
+        assert!(within("https://ghe.corp.example/api/v30/repos/acme/x").is_none(), "a longer segment");
+        assert!(within("https://other.example/api/v3/repos/acme/x").is_none(), "another host");
+        assert!(within("http://ghe.corp.example/api/v3/repos/acme/x").is_none(), "another scheme");
+        let trailing = Url::parse("https://ghe.corp.example/api/v3/").unwrap();
+        assert!(within_api(&trailing, "https://ghe.corp.example/api/v3/repos/acme/x").is_some());
+        let dotcom = Url::parse("https://api.github.com").unwrap();
+        assert!(within_api(&dotcom, "https://api.github.com/repositories/5/issues/1").is_some());
+    }
+
+    #[test]
+    fn enterprise_server_urls_keep_the_prefix_and_name_the_issue() {
+        let base = Url::parse("https://ghe.corp.example/api/v3").unwrap();
+        let url = http::join_path(&base, "/repos/acme/x/issues/3");
+        assert_eq!(url.as_str(), "https://ghe.corp.example/api/v3/repos/acme/x/issues/3");
+        let trailing = Url::parse("https://ghe.corp.example/api/v3/").unwrap();
+        assert_eq!(http::join_path(&trailing, "/user").as_str(), "https://ghe.corp.example/api/v3/user");
+        let repo = |s: &str| s.parse::<RepoName>().unwrap();
+        assert_eq!(parse_issue_url(url.as_str()), Some((repo("acme/x"), IssueNumber(3))));
+        let moved = "/api/v3/repositories/5/issues/12/comments";
+        assert_eq!(issue_path(moved).as_deref(), Some("/api/v3/repositories/5/issues/12"));
+        assert!(tells_a_transfer(&Method::GET, "/api/v3/repositories/5/issues/12"));
+        assert!(!tells_a_transfer(&Method::GET, "/api/v3/repos/a/b/issues/12/events"));
+        let api = "https://ghe.corp.example/api/v3/repos/acme/new-name";
+        assert_eq!(repo_from_api_url(api), Some(repo("acme/new-name")));
+        let page = parse_issue_html_url("https://ghe.corp.example/acme/x/issues/3");
+        assert_eq!(page, Some((repo("acme/x"), IssueNumber(3))));
+        let forbidden = |path: &str| {
+            let e = ApiError::Forbidden { service: "github", scope: ForbiddenScope::Account, detail: String::new() };
+            match refuse_scope(e, path, br#"{"message":"Resource not accessible by integration"}"#) {
+                ApiError::Forbidden { scope, .. } => scope,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(forbidden("/api/v3/repos/acme/x/issues"), ForbiddenScope::Repository);
+        assert_eq!(forbidden("/api/v3/user"), ForbiddenScope::Account);
     }
 
     #[test]

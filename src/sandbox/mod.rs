@@ -20,6 +20,16 @@ pub const ZENDESK_EMAIL: &str = "bot@sandbox.example";
 pub const ZENDESK_TOKEN: &str = "sandbox-zendesk-token";
 pub const GITHUB_TOKEN: &str = "sandbox-github-token";
 
+/// Where GitHub Enterprise Server's REST API answers on its host.
+pub const GHES_API_PREFIX: &str = "/api/v3";
+/// Set to `1` to start `Sandbox::start`'s fake GitHub in GitHub Enterprise Server's layout.
+pub const GHES_ENV: &str = "TICKET_SYNC_SANDBOX_GHES";
+
+/// Whether `Sandbox::start` uses GitHub Enterprise Server's layout (`TICKET_SYNC_SANDBOX_GHES=1`).
+pub fn ghes_layout() -> bool {
+    std::env::var(GHES_ENV).is_ok_and(|v| v == "1")
+}
+
 /// Both fakes and their shared clock.
 pub struct Sandbox {
     pub clock: Arc<Clock>,
@@ -28,11 +38,14 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Starts both fakes on 127.0.0.1 with ephemeral ports.
+    /// Starts both fakes on 127.0.0.1 with ephemeral ports. With `TICKET_SYNC_SANDBOX_GHES=1`
+    /// in the environment, the fake GitHub takes GitHub Enterprise Server's layout (the API
+    /// under `/api/v3`), so the same tests run against both layouts.
     pub async fn start() -> std::io::Result<Sandbox> {
         let clock = Arc::new(Clock::default());
         let zendesk = FakeZendesk::start(ZENDESK_EMAIL, ZENDESK_TOKEN, clock.clone()).await?;
-        let github = FakeGithub::start(GITHUB_TOKEN, clock.clone()).await?;
+        let prefix = if ghes_layout() { GHES_API_PREFIX } else { "" };
+        let github = FakeGithub::start_with_prefix(GITHUB_TOKEN, clock.clone(), prefix).await?;
         Ok(Sandbox { clock, zendesk, github })
     }
 

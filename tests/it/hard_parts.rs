@@ -514,6 +514,40 @@ async fn a_cross_origin_next_page_never_ends_a_marker_search_early() {
     assert_eq!(env.issues_for(REPO, id).len(), 1);
 }
 
+/// On GitHub Enterprise Server the API is under `/api/v3` of a host whose other paths are its
+/// web site: a `next` page on that host but outside the prefix is not the API. It was
+/// followed (the origin matched), sending the token to a web page. It is refused like another
+/// origin, and the marker search fails instead of ending early.
+#[tokio::test]
+async fn a_next_page_outside_the_api_prefix_is_not_followed() {
+    let env = Env::new().await;
+    let web = env.sb.github.web_url();
+    if env.sb.github.base_url() == web {
+        // Only GitHub Enterprise Server's layout (TICKET_SYNC_SANDBOX_GHES=1) has a same-origin
+        // URL outside the API; in api.github.com's layout every path of the origin is the API.
+        return;
+    }
+    let id = env.ticket("Odd page", &["escalated"]);
+    env.sb.github.door.faults.push(FaultRule::new(Some(Method::POST), "/issues", Fault::LoseResponse));
+    let search = FaultRule::new(Some(Method::GET), "/acme/backend/issues", Fault::Status(503)).times(1000);
+    env.sb.github.door.faults.push(search);
+    env.escalate().await;
+    env.sb.github.door.faults.clear();
+    let link = format!("<{web}/repositories/1/issues?page=2>; rel=\"next\"");
+    let odd = Fault::Headers(vec![("link".into(), link)]);
+    env.sb.github.door.faults.push(FaultRule::new(Some(Method::GET), "/acme/backend/issues", odd).times(1000));
+    env.engine().store.retry_now(TicketId(id)).unwrap();
+    let second = env.escalate().await;
+    env.sb.github.door.faults.clear();
+    assert_eq!((second.created, second.failed), (0, 1), "{second:?}");
+    let why = &second.failures[0].1;
+    assert!(why.contains("outside the configured API"), "{why}");
+    assert_eq!(env.issues_for(REPO, id).len(), 1, "a second issue was created");
+    env.engine().store.retry_now(TicketId(id)).unwrap();
+    let third = env.escalate().await;
+    assert_eq!((third.recovered, third.failed), (1, 0), "{third:?}");
+}
+
 /// A close event stamped a second after its issue's `updated_at` was deferred, so the state
 /// note told the close, and the event told it again later: two notes, the status set twice.
 #[tokio::test]

@@ -179,7 +179,7 @@ async fn an_unreadable_issue_that_may_be_ours_fails_the_marker_search_instead_of
     let env = Env::new().await;
     let id = env.ticket("Lost and unreadable", &["escalated"]);
     env.sb.github.door.faults.push(FaultRule::new(Some(Method::POST), "/issues", Fault::LoseResponse));
-    let url = format!("{}/acme/backend/issues/1", env.sb.github.base_url().trim_end_matches('/'));
+    let url = format!("{}/acme/backend/issues/1", env.sb.github.web_url());
     rewrite(
         &env.sb.github.door,
         Method::GET,

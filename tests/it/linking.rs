@@ -123,7 +123,7 @@ async fn each_refusal_is_explained_once_and_nothing_is_written_to_github() {
     let linking = format!("{PUSHBACK}\n[linking]\nfield_id = {field}\nrepos = [\"acme/open-source\"]\n");
     env.rewrite_rules(ROUTES, &linking);
     let id = plain(&env, "Wants a link");
-    let web = env.sb.github.base_url();
+    let web = env.sb.github.web_url();
     let cases = [
         ("not a link at all".to_string(), "does not name a GitHub issue"),
         ("acme/elsewhere#1".to_string(), "not a repository ticket-sync links to"),

@@ -227,3 +227,39 @@ async fn a_comment_that_becomes_visible_after_a_later_one_is_pushed_back() {
     assert!(notes[1].contains("Written first, shown late."), "{notes:?}");
     assert_eq!(env.push().await.pushed, 0, "the overlap does not repeat a note");
 }
+
+/// The repository's event list, newest first, with a `next` page the client does not follow
+/// (another origin; on GitHub Enterprise Server, the host's web site outside `/api/v3`) was
+/// taken as read to its end: the linked issues' events on the pages after it were never
+/// looked for. It counts as read only as far back as its first page; each linked issue's own
+/// list tells the rest.
+#[tokio::test]
+async fn an_event_list_whose_next_page_is_outside_the_api_is_not_taken_as_complete() {
+    let env = env().await;
+    let gh = &env.sb.github;
+    let linked = [env.linked("First").await, env.linked("Second").await, env.linked("Third").await];
+    env.push().await;
+    tick(&env);
+    for (_, n) in &linked {
+        gh.close_issue(REPO, *n, "completed", "alice");
+    }
+    tick(&env);
+    // The closes lie under a page of newer, unrelated events.
+    let u = gh.add_issue(REPO, "Unrelated", "", "alice");
+    gh.seed_events(REPO, u, 150, "triage-bot", env.sb.clock.now());
+    let outside = if gh.web_url() == gh.base_url() { "https://elsewhere.example".to_string() } else { gh.web_url() };
+    let link = format!("<{outside}/repositories/1/issues/events?page=2>; rel=\"next\"");
+    gh.door.faults.push(FaultRule::new(
+        Some(Method::GET),
+        "/issues/events",
+        Fault::Headers(vec![("link".into(), link)]),
+    ));
+    gh.door.log.clear();
+    let report = env.push().await;
+    assert_eq!((report.pushed, report.failed), (3, 0), "{report:?}");
+    for (id, n) in &linked {
+        let own = format!("/issues/{n}/events");
+        assert!(gh.door.log.count(|r| r.path.ends_with(&own)) >= 1, "{n}: {:?}", gh.door.log.entries());
+        assert_eq!(status(&env, *id), "solved");
+    }
+}

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::app::{App, AppState, Installation};
 use super::reply::{docs, Answer, Reply};
-use super::wire::{ts, Wire};
+use super::wire::ts;
 use super::Shared;
 
 /// The events the sandbox App subscribes to.
@@ -63,7 +63,7 @@ fn views(
 
 fn installation_json(s: &Shared, i: &InstallationView) -> Value {
     let model = s.model.lock().unwrap();
-    let wire = Wire { base: &s.base, model: &model };
+    let wire = s.wire(&model);
     let account = wire.user(&i.account);
     json!({
         "id": i.id,
@@ -94,7 +94,7 @@ async fn get_app(State(s): State<Arc<Shared>>) -> Answer {
     let installations_count = s.app.lock().unwrap().installations.len();
     let model = s.model.lock().unwrap();
     let app = model.app.as_ref().ok_or_else(|| Reply::not_found(docs::GET_APP))?;
-    let mut body = Wire { base: &s.base, model: &model }.app(app);
+    let mut body = s.wire(&model).app(app);
     body["installations_count"] = json!(installations_count);
     Ok(Reply::ok(body))
 }

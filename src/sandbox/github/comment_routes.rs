@@ -13,7 +13,6 @@ use super::app::Actor;
 use super::query::{paginate, paginate_limited, CommentQuery, Params};
 use super::reply::{docs, Answer, Reply};
 use super::routes::{live_issue, repo_index, with_link, PathMap};
-use super::wire::Wire;
 use super::{input, Shared};
 
 /// `GET …/issues/{n}/comments`: ascending id, `since`, paginated.
@@ -26,7 +25,7 @@ pub async fn list_issue_comments(State(s): State<Arc<Shared>>, Path(p): PathMap,
     let selected = CommentQuery::parse_for_issue(&params, doc)?.select(repo, Some(number));
     let link_base = format!("{}/repositories/{}/issues/{number}/comments", s.base, repo.id);
     let (page, link) = paginate(selected, &params, &link_base);
-    let wire = Wire { base: &s.base, model: &model };
+    let wire = s.wire(&model);
     let body = Value::Array(page.iter().map(|c| wire.comment(repo, c)).collect());
     Ok(with_link(Reply::ok(body), link))
 }
@@ -45,7 +44,7 @@ pub async fn create_comment(
     let text = input::comment_body(&body)?;
     let id = model.add_comment(repo, number, &actor.login, &text, true, s.now());
     s.deliver_comment(&model, repo, id, "created", None, &actor.login);
-    let wire = Wire { base: &s.base, model: &model };
+    let wire = s.wire(&model);
     let repo = &model.repos[repo];
     let comment = repo.comments.iter().find(|c| c.id == id).expect("just created");
     let reply = Reply::json(StatusCode::CREATED, wire.comment(repo, comment));
@@ -60,7 +59,7 @@ pub async fn get_comment(State(s): State<Arc<Shared>>, Path(p): PathMap) -> Answ
     let id: Option<u64> = p.get("comment_id").and_then(|id| id.parse().ok());
     let comment =
         (repo.comments.iter()).find(|c| c.visible && Some(c.id) == id).ok_or_else(|| Reply::not_found(doc))?;
-    let wire = Wire { base: &s.base, model: &model };
+    let wire = s.wire(&model);
     Ok(Reply::ok(wire.comment(repo, comment)))
 }
 
@@ -90,7 +89,7 @@ pub async fn update_comment(
     if old != text {
         s.deliver_comment(&model, repo, id, "edited", Some(&old), &actor.login);
     }
-    let wire = Wire { base: &s.base, model: &model };
+    let wire = s.wire(&model);
     let repo = &model.repos[repo];
     let comment = repo.comments.iter().find(|c| c.id == id).expect("just edited");
     Ok(Reply::ok(wire.comment(repo, comment)))
@@ -105,7 +104,7 @@ pub async fn list_repo_comments(State(s): State<Arc<Shared>>, Path(p): PathMap, 
     let selected = CommentQuery::parse_repo_wide(&params, doc)?.select(repo, None);
     let link_base = format!("{}/repositories/{}/issues/comments", s.base, repo.id);
     let (page, link) = paginate(selected, &params, &link_base);
-    let wire = Wire { base: &s.base, model: &model };
+    let wire = s.wire(&model);
     let body = Value::Array(page.iter().map(|c| wire.comment(repo, c)).collect());
     Ok(with_link(Reply::ok(body), link))
 }
@@ -133,7 +132,7 @@ pub async fn list_repo_events(State(s): State<Arc<Shared>>, Path(p): PathMap, Ra
     let selected: Vec<_> = repo.events.iter().rev().collect();
     let link_base = format!("{}/repositories/{}/issues/events", s.base, repo.id);
     let (page, link) = paginate_limited(selected, &params, &link_base, REPO_EVENTS_REACHABLE)?;
-    let wire = Wire { base: &s.base, model: &model };
+    let wire = s.wire(&model);
     let body = Value::Array(page.iter().map(|e| wire.event(repo, e, true)).collect());
     Ok(with_link(Reply::ok(body), link))
 }
@@ -149,7 +148,7 @@ pub async fn list_issue_events(State(s): State<Arc<Shared>>, Path(p): PathMap, R
     let selected: Vec<_> = repo.events.iter().filter(|e| e.issue_number == number).collect();
     let link_base = format!("{}/repositories/{}/issues/{number}/events", s.base, repo.id);
     let (page, link) = paginate(selected, &params, &link_base);
-    let wire = Wire { base: &s.base, model: &model };
+    let wire = s.wire(&model);
     let body = Value::Array(page.iter().map(|e| wire.event(repo, e, false)).collect());
     Ok(with_link(Reply::ok(body), link))
 }

@@ -22,7 +22,7 @@
 use serde_json::{json, Map, Value};
 
 use super::state::{Issue, Model};
-use super::wire::{node_id, Wire};
+use super::wire::node_id;
 use super::Shared;
 use crate::sandbox::hooks::{github_signature_256, guid, Delivery};
 
@@ -44,7 +44,7 @@ impl Shared {
         let Some(target) = self.outbox.target() else {
             return;
         };
-        let wire = Wire { base: &self.base, model };
+        let wire = self.wire(model);
         let r = &model.repos[repo];
         let Some(issue) = r.issues.get(&number) else {
             return;
@@ -101,7 +101,7 @@ impl Shared {
         let Some(after) = r.issues.get(&before.number) else {
             return;
         };
-        let wire = Wire { base: &self.base, model };
+        let wire = self.wire(model);
         let label = |name: &String| r.label(name).map_or(json!({"name": name}), |l| wire.label(r, l));
         let added_labels: Vec<&String> = after.labels.iter().filter(|l| !before.labels.contains(l)).collect();
         let removed_labels: Vec<&String> = before.labels.iter().filter(|l| !after.labels.contains(l)).collect();
@@ -152,7 +152,7 @@ impl Shared {
         let Some(comment) = r.comments.iter().find(|c| c.id == id) else {
             return;
         };
-        let wire = Wire { base: &self.base, model };
+        let wire = self.wire(model);
         let mut extra = json!({ "comment": wire.comment(r, comment) });
         if let Some(old) = old_body {
             extra["changes"] = json!({"body": {"from": old}});

@@ -6,6 +6,10 @@
 //! `reply` the answers and error bodies, `gate` auth, rate limits and ETags, `hooks` changes
 //! timed against a client's requests, `bulk` seeding of large histories, `app` the GitHub App
 //! mode (JWTs, installations, installation tokens) and `app_routes` its endpoints.
+//!
+//! Two layouts: api.github.com's (the API at the server's root) and GitHub Enterprise
+//! Server's (`start_with_prefix(…, "/api/v3")`: the API under the prefix, web pages on the
+//! server's host without it, and a 404 for anything outside the prefix).
 
 mod app;
 mod app_routes;
@@ -79,7 +83,10 @@ pub struct CommentView {
 struct Shared {
     token: String,
     login: String,
+    /// The API base: `http://127.0.0.1:PORT`, or `http://127.0.0.1:PORT/api/v3` in GHES layout.
     base: String,
+    /// The web base (`html_url`s): `http://127.0.0.1:PORT` in both layouts.
+    web: String,
     clock: Arc<Clock>,
     started_at: DateTime<Utc>,
     model: Mutex<Model>,
@@ -95,6 +102,10 @@ impl Shared {
     /// Sandbox time in whole seconds, the resolution GitHub's timestamps have.
     fn now(&self) -> DateTime<Utc> {
         self.clock.now().trunc_subsecs(0)
+    }
+
+    fn wire<'a>(&'a self, model: &'a Model) -> Wire<'a> {
+        Wire { base: &self.base, web: &self.web, model }
     }
 }
 
@@ -113,13 +124,22 @@ impl Drop for FakeGithub {
 impl FakeGithub {
     /// Binds 127.0.0.1:0 and serves on the current tokio runtime; returns once bound.
     pub async fn start(token: &str, clock: Arc<Clock>) -> std::io::Result<Arc<FakeGithub>> {
+        Self::start_with_prefix(token, clock, "").await
+    }
+
+    /// Like `start`, with the API under `prefix` (`"/api/v3"`: GitHub Enterprise Server's
+    /// layout) and web pages at the server's root; `""` is `start`'s layout.
+    pub async fn start_with_prefix(token: &str, clock: Arc<Clock>, prefix: &str) -> std::io::Result<Arc<FakeGithub>> {
+        let prefix = prefix.trim_end_matches('/');
+        assert!(prefix.is_empty() || prefix.starts_with('/'), "an API prefix starts with '/': {prefix:?}");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
+        let web = format!("http://{}", listener.local_addr()?);
         let door = Frontdoor::new(Service::Github);
         let shared = Arc::new(Shared {
             token: token.to_string(),
             login: BOT_LOGIN.to_string(),
-            base,
+            base: format!("{web}{prefix}"),
+            web,
             started_at: clock.now().trunc_subsecs(0),
             clock,
             model: Mutex::new(Model::new(BOT_LOGIN)),
@@ -130,17 +150,26 @@ impl FakeGithub {
         });
         // The front door is outermost: it logs every request, refused ones included, and its
         // faults hit before GitHub's own checks, as a flaky network would.
-        let app = routes::router(shared.clone())
+        // Under a prefix, both layers sit inside it: they (and the front door's log and fault
+        // rules) see the same prefix-less paths in both layouts.
+        let api = routes::router(shared.clone())
             .layer(from_fn_with_state(shared.clone(), gate::gate))
             .layer(from_fn_with_state(door.clone(), frontdoor));
+        let app = if prefix.is_empty() { api } else { routes::outside_prefix(prefix, api) };
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         Ok(Arc::new(FakeGithub { door, shared, server }))
     }
 
+    /// The API base, what goes into the rules file's `[github] url`.
     pub fn base_url(&self) -> String {
         self.shared.base.clone()
+    }
+
+    /// The web base `html_url`s start with: the server's host, without any API prefix.
+    pub fn web_url(&self) -> String {
+        self.shared.web.clone()
     }
 
     pub fn login(&self) -> &str {
@@ -396,7 +425,7 @@ impl FakeGithub {
     }
 
     fn wire<'a>(&'a self, model: &'a Model) -> Wire<'a> {
-        Wire { base: &self.shared.base, model }
+        self.shared.wire(model)
     }
 }
 

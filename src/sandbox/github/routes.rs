@@ -20,7 +20,6 @@ use super::comment_routes::{
 use super::query::{paginate, IssueQuery, Params};
 use super::reply::{docs, Answer, Reply};
 use super::state::{Located, Model};
-use super::wire::Wire;
 use super::{app_routes, input, Shared};
 
 /// Path parameters by name; the handlers accept either repository form.
@@ -42,6 +41,19 @@ pub fn router(shared: Arc<Shared>) -> Router {
     }
     // GitHub answers unknown paths and unsupported methods alike with a JSON 404.
     router.fallback(unknown_route).method_not_allowed_fallback(unknown_route).with_state(shared)
+}
+
+/// GitHub Enterprise Server's layout: `api` (the fake with its layers) under `prefix`. The
+/// nested router sees paths without the prefix. Anything outside the prefix is the server's
+/// web site, which the fake does not have: a 404 page, not the API's JSON.
+// FACT: GHES's REST endpoints are prefixed with `http(s)://HOSTNAME/api/v3`, and the prefix is
+// not configurable (docs.github.com/en/enterprise-server@3.10/rest/enterprise-admin, "Endpoint
+// URLs"; github.com/orgs/community/discussions/24365).
+// ASSUMED: the web UI is at the host's root (`http(s)://HOSTNAME/OWNER/REPO/issues/N`), so what
+// the real server answers outside `/api/v3` is a web page; any 404 stands for it here.
+pub fn outside_prefix(prefix: &str, api: Router) -> Router {
+    let not_found = || async { (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/html")], "<h1>Not Found</h1>") };
+    Router::new().nest(prefix, api).fallback(not_found)
 }
 
 async fn unknown_route() -> Reply {
@@ -81,14 +93,14 @@ pub fn live_issue(
 
 async fn get_user(State(s): State<Arc<Shared>>) -> Reply {
     let model = s.model.lock().unwrap();
-    let wire = Wire { base: &s.base, model: &model };
+    let wire = s.wire(&model);
     Reply::ok(wire.authenticated_user(&s.login, s.started_at))
 }
 
 async fn get_repo(State(s): State<Arc<Shared>>, Path(p): PathMap) -> Answer {
     let model = s.model.lock().unwrap();
     let repo = repo_index(&model, &p).ok_or_else(|| Reply::not_found(docs::GET_REPO))?;
-    let wire = Wire { base: &s.base, model: &model };
+    let wire = s.wire(&model);
     Ok(Reply::ok(wire.repo(&model.repos[repo])))
 }
 
@@ -101,7 +113,7 @@ async fn list_issues(State(s): State<Arc<Shared>>, Path(p): PathMap, RawQuery(q)
     let selected = IssueQuery::parse(&params, doc)?.select(repo);
     let link_base = format!("{}/repositories/{}/issues", s.base, repo.id);
     let (page, link) = paginate(selected, &params, &link_base);
-    let wire = Wire { base: &s.base, model: &model };
+    let wire = s.wire(&model);
     let body = Value::Array(page.iter().map(|i| wire.issue(repo, i)).collect());
     Ok(with_link(Reply::ok(body), link))
 }
@@ -130,7 +142,7 @@ async fn create_issue(
     let new = input::new_issue(&body)?;
     let number = model.create_issue(repo, new, &actor.login, s.now());
     s.deliver(&model, repo, number, ("issues", "opened"), serde_json::json!({}), &actor.login);
-    let wire = Wire { base: &s.base, model: &model };
+    let wire = s.wire(&model);
     let repo = &model.repos[repo];
     let issue = repo.live(number).expect("just created");
     let reply = Reply::json(StatusCode::CREATED, wire.issue(repo, issue));
@@ -177,7 +189,7 @@ pub fn refuse_write(repo: &super::state::Repo, comment_on: Option<u64>, doc: &st
 }
 
 fn render_issue(s: &Shared, model: &Model, repo: usize, number: u64) -> Answer {
-    let wire = Wire { base: &s.base, model };
+    let wire = s.wire(model);
     let repo = &model.repos[repo];
     Ok(Reply::ok(wire.issue(repo, repo.live(number).expect("located live"))))
 }

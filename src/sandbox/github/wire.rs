@@ -1,5 +1,7 @@
 //! JSON rendering of the fake's objects in GitHub's REST shapes (user, label, issue, comment,
-//! repository). URL fields hang off the fake's base URL so clients can follow them.
+//! repository). API URL fields hang off the fake's API base so clients can follow them; web
+//! pages (`html_url`) hang off its web base, which for GitHub Enterprise Server is the
+//! server's host without the API's `/api/v3` prefix.
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -23,9 +25,12 @@ pub fn node_id(kind: &str, id: u64) -> String {
     base64::engine::general_purpose::STANDARD.encode(raw)
 }
 
-/// Renders objects for one request: knows the base URL and can look users up.
+/// Renders objects for one request: knows the base URLs and can look users up.
 pub struct Wire<'a> {
+    /// Where the REST API answers (`http://HOST` or `http://HOST/api/v3`).
     pub base: &'a str,
+    /// Where the web pages are (`http://HOST` in both layouts).
+    pub web: &'a str,
     pub model: &'a Model,
 }
 
@@ -43,7 +48,7 @@ impl Wire<'_> {
     }
 
     fn html_repo_url(&self, repo: &Repo) -> String {
-        format!("{}/{}/{}", self.base, repo.owner, repo.name)
+        format!("{}/{}/{}", self.web, repo.owner, repo.name)
     }
 
     pub fn issue_html_url(&self, repo: &Repo, issue: &Issue) -> String {
@@ -67,10 +72,10 @@ impl Wire<'_> {
                 "login": login,
                 "id": id,
                 "node_id": node_id("Bot", id),
-                "avatar_url": format!("{}/avatars/in/{id}?v=4", self.base),
+                "avatar_url": format!("{}/avatars/in/{id}?v=4", self.web),
                 "gravatar_id": "",
                 "url": api,
-                "html_url": format!("{}/apps/{slug}", self.base),
+                "html_url": format!("{}/apps/{slug}", self.web),
                 "repos_url": format!("{api}/repos"),
                 "type": "Bot",
                 "site_admin": false,
@@ -80,10 +85,10 @@ impl Wire<'_> {
             "login": login,
             "id": id,
             "node_id": node_id("User", id),
-            "avatar_url": format!("{}/avatars/u/{id}?v=4", self.base),
+            "avatar_url": format!("{}/avatars/u/{id}?v=4", self.web),
             "gravatar_id": "",
             "url": api,
-            "html_url": format!("{}/{login}", self.base),
+            "html_url": format!("{}/{login}", self.web),
             "repos_url": format!("{api}/repos"),
             "type": if is_org { "Organization" } else { "User" },
             "site_admin": false,
@@ -118,14 +123,14 @@ impl Wire<'_> {
                 "id": owner_id,
                 "node_id": node_id("Organization", owner_id),
                 "url": format!("{}/users/{owner}", self.base),
-                "html_url": format!("{}/{owner}", self.base),
+                "html_url": format!("{}/{owner}", self.web),
                 "type": "Organization",
                 "site_admin": false,
             },
             "name": app.slug,
             "description": "The sandbox's GitHub App",
-            "external_url": format!("{}/{owner}", self.base),
-            "html_url": format!("{}/apps/{}", self.base, app.slug),
+            "external_url": format!("{}/{owner}", self.web),
+            "html_url": format!("{}/apps/{}", self.web, app.slug),
             "created_at": ts(app.created_at),
             "updated_at": ts(app.created_at),
             "permissions": {"issues": "write", "metadata": "read"},

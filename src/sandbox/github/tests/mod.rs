@@ -5,6 +5,7 @@ mod app;
 mod comments;
 mod events;
 mod gatekeeping;
+mod ghes;
 mod issues;
 mod lists;
 mod webhooks;
@@ -30,8 +31,13 @@ struct Harness {
 }
 
 async fn harness() -> Harness {
+    harness_with_prefix("").await
+}
+
+/// The harness with the fake's API under `prefix` (`"/api/v3"`: GitHub Enterprise Server).
+async fn harness_with_prefix(prefix: &str) -> Harness {
     let clock = Arc::new(Clock::default());
-    let gh = FakeGithub::start(TOKEN, clock.clone()).await.unwrap();
+    let gh = FakeGithub::start_with_prefix(TOKEN, clock.clone(), prefix).await.unwrap();
     let repo_id = gh.add_repo(REPO, Visibility::Public, true);
     // Redirects are not followed so the tests can see GitHub's 301s.
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
