@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::sandbox::{NewTicket, Sandbox, Visibility, GITHUB_TOKEN, ZENDESK_TOKEN};
+use crate::sandbox::{NewTicket, Sandbox, Visibility, ZENDESK_TOKEN};
 use crate::store::Store;
 
 /// Polling catches up the seeded backlog every 2 s; everything after it comes by webhook (the
@@ -41,12 +41,18 @@ pub async fn run() -> u8 {
     }
 }
 
+const DEMO_APP_ID: u64 = 1001;
+const DEMO_APP_SLUG: &str = "support-sync-demo";
+
 const GITHUB_HOOK_SECRET: &str = "demo-github-webhook-secret";
 const ZENDESK_HOOK_SECRET: &str = "demo-zendesk-webhook-secret";
 
 fn write_rules(sb: &Sandbox, dir: &Path, link_field: u64, port: u16) -> anyhow::Result<std::path::PathBuf> {
     std::fs::write(dir.join("zendesk-token"), ZENDESK_TOKEN)?;
-    std::fs::write(dir.join("github-token"), GITHUB_TOKEN)?;
+    // The demo acts as a GitHub App (the sandbox's test key; a real one comes from GitHub).
+    let key = dir.join("github-app.pem");
+    std::fs::write(&key, crate::sandbox::APP_TEST_KEY_PEM)?;
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     std::fs::write(dir.join("github-webhook-secret"), GITHUB_HOOK_SECRET)?;
     std::fs::write(dir.join("zendesk-webhook-secret"), ZENDESK_HOOK_SECRET)?;
     let routes = format!(
@@ -55,7 +61,10 @@ fn write_rules(sb: &Sandbox, dir: &Path, link_field: u64, port: u16) -> anyhow::
     let text = sb
         .rules_toml("state/demo.db", &routes)
         .replace("token_env = \"TS_SANDBOX_ZENDESK_TOKEN\"", "token_file = \"zendesk-token\"")
-        .replace("token_env = \"TS_SANDBOX_GITHUB_TOKEN\"", "token_file = \"github-token\"");
+        .replace(
+            "token_env = \"TS_SANDBOX_GITHUB_TOKEN\"",
+            &format!("app_id = {DEMO_APP_ID}\nprivate_key_file = \"github-app.pem\""),
+        );
     let path = dir.join("sync-rules.toml");
     std::fs::write(&path, text)?;
     Ok(path)
@@ -98,13 +107,20 @@ async fn story() -> anyhow::Result<()> {
     let sb = Sandbox::start().await?;
     sb.github.add_repo("acme/backend", Visibility::Private, true);
     sb.github.add_repo("acme/billing", Visibility::Private, true);
+    sb.github.enable_app(DEMO_APP_ID, DEMO_APP_SLUG, crate::sandbox::APP_TEST_PUBLIC_KEY_PEM);
+    sb.github.add_installation("acme", Some("write"));
     let link_field = sb.zendesk.add_ticket_field("text", "GitHub issue");
     let dir = tempfile_dir()?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let rules_path = write_rules(&sb, dir.path(), link_field, port)?;
     let ids = seed(&sb);
     sb.settle();
-    println!("ticket-sync demo: sandbox Zendesk at {} and GitHub at {}", sb.zendesk.base_url(), sb.github.base_url());
+    println!(
+        "ticket-sync demo: sandbox Zendesk at {} and GitHub at {}, ticket-sync acting as the GitHub App {}",
+        sb.zendesk.base_url(),
+        sb.github.base_url(),
+        sb.github.app_bot_login()
+    );
     println!(
         "seeded {} tickets; {} carry the `escalated` tag. Running the daemon: polling catches up the backlog,\nthen webhooks on 127.0.0.1:{port} carry every change as it happens…\n",
         ids.len(),

@@ -192,3 +192,26 @@ async fn root_is_refused_in_a_state_folder_that_belongs_to_the_service() {
     assert!(stderr.contains("runs as root"), "{stderr}");
     assert_eq!(std::fs::read_dir(&state).unwrap().count(), 0, "nothing was created there");
 }
+
+/// The README's first command works as written: the demo runs the daemon against the sandbox
+/// (as a GitHub App, with webhooks) and every step completes.
+#[tokio::test]
+async fn the_demo_runs_every_step_to_its_end() {
+    let out = tokio::task::spawn_blocking(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ticket-sync"))
+            .arg("demo")
+            .env_remove("RUST_LOG")
+            .env_remove("TICKET_SYNC_CONFIG")
+            .output()
+            .expect("binary runs")
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("acting as the GitHub App support-sync-demo[bot]"), "{text}");
+    for step in ["issue acme/backend#3 created", "ticket 6 linked", "both linked tickets have the comment"] {
+        assert!(text.contains(step), "missing `{step}`:\n{text}");
+    }
+    assert!(!text.contains("not within"), "a step timed out:\n{text}");
+}
