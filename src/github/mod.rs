@@ -733,6 +733,21 @@ pub fn ends_with_marker(body: &str, marker: &str) -> bool {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn each_installation_has_its_own_write_pace_and_the_same_one_across_clients() {
+        let stats = ApiStats::new();
+        // One write an hour: a second write of the same identity waits, another's does not.
+        let pacers = || Pacers { writes_per_minute: 0, writes_per_hour: 1, by_installation: Default::default() };
+        let (first, second) = (pacers(), pacers());
+        assert!(first.get(&stats, Some(1)).wait().await.is_ok());
+        assert!(first.get(&stats, Some(2)).wait().await.is_ok(), "another installation's hour is its own");
+        assert!(first.get(&stats, None).wait().await.is_ok(), "the token's too");
+        let refused = first.get(&stats, Some(1)).wait().await;
+        assert!(matches!(refused, Err(ApiError::RateLimited { .. })), "{refused:?}");
+        let refused = second.get(&stats, Some(1)).wait().await;
+        assert!(matches!(refused, Err(ApiError::RateLimited { .. })), "a new client (a reload) counts on: {refused:?}");
+    }
+
     #[test]
     fn a_transfer_location_names_the_new_repository_and_number() {
         let (repo, number) = parse_issue_url("https://api.github.com/repos/acme/other/issues/12").unwrap();
