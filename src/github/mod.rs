@@ -386,9 +386,29 @@ impl GithubClient {
         let target = Target::installation(SVC, cred.installation);
         let (status, headers, bytes) = http::execute(&self.stats, &target, req).await?;
         if !status.is_success() && status != StatusCode::NOT_MODIFIED {
-            return Err(refuse_scope(http::status_error(SVC, status, &headers, &bytes), &path, &bytes));
+            let e = refuse_scope(http::status_error(SVC, status, &headers, &bytes), &path, &bytes);
+            return Err(self.explain_refusal(e, &bytes));
         }
         Ok((status, headers, bytes))
+    }
+
+    /// A refused credential in App mode says what GitHub said (a JWT's claim, an unknown App)
+    /// and what to check: a token's advice would mislead. The body has been scrubbed of every
+    /// known secret.
+    fn explain_refusal(&self, e: ApiError, body: &[u8]) -> ApiError {
+        match (e, &*self.auth) {
+            (ApiError::Unauthorized { service, status, detail: None }, Auth::App(_)) => {
+                let said = serde_json::from_slice::<wire::WireError>(body).ok().and_then(|b| b.message);
+                let said = said
+                    .map(|m| format!("GitHub says \"{}\"; ", m.chars().take(200).collect::<String>()))
+                    .unwrap_or_default();
+                let detail = format!(
+                    "{said}check [github] app_id, that private_key_file is a current key of that App, and this host's clock"
+                );
+                ApiError::Unauthorized { service, status, detail: Some(detail) }
+            }
+            (e, _) => e,
+        }
     }
 
     /// Remembers which account a `/repositories/{id}` path belongs to, from a request that

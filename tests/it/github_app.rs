@@ -312,7 +312,8 @@ repo = "acme/backend"
     let out = env.bin(&["check", "--online"], &[]).await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(text.lines().any(|l| l.starts_with("FAIL  github:")), "{text}");
+    let refused = text.lines().find(|l| l.starts_with("FAIL  github:")).unwrap_or_default();
+    assert!(refused.contains("A JSON web token could not be decoded") && refused.contains("app_id"), "{text}");
 }
 
 #[tokio::test]
