@@ -169,6 +169,8 @@ pub struct StatsInner {
     /// (service, status) → count; status 0 means no answer (timeout, reset).
     pub requests: BTreeMap<(Service, u16), u64>,
     pub budgets: BTreeMap<Service, RateBudget>,
+    /// Each GitHub App installation's own budget, from the answers to its token.
+    pub installation_budgets: BTreeMap<u64, RateBudget>,
     /// Requests sent again after a transient failure or a short limit wait.
     pub retries: u64,
     /// Limit answers (429, or 403 with a rate-limit sign) seen.
@@ -222,6 +224,12 @@ impl ApiStats {
         *inner.requests.entry((service, status)).or_insert(0) += 1;
         if let Some(b) = budget {
             inner.budgets.insert(service, b);
+        }
+    }
+
+    fn record_installation(&self, installation: u64, headers: &HeaderMap) {
+        if let Some(b) = read_budget(headers) {
+            self.inner.lock().unwrap().installation_budgets.insert(installation, b);
         }
     }
 
@@ -312,6 +320,9 @@ pub async fn execute(
         match outcome {
             Ok((status, headers, body)) if is_limit_answer(status, &headers, &body) => {
                 stats.count_limited();
+                if let Some(installation) = target.installation {
+                    stats.record_installation(installation, &headers);
+                }
                 let (scope, blocked) = stats.limits.limited(target, status, &headers);
                 warn!(
                     service = service.as_str(),
@@ -327,6 +338,9 @@ pub async fn execute(
             }
             Ok((status, headers, body)) => {
                 stats.limits.observe(target, &headers);
+                if let Some(installation) = target.installation {
+                    stats.record_installation(installation, &headers);
+                }
                 stats.observe_clock(target.service, &headers);
                 if !(retryable && status.is_server_error()) {
                     return Ok((status, headers, body));

@@ -296,6 +296,10 @@ impl Engine {
         for (service, budget) in &after.budgets {
             self.store.save_budget(service.as_str(), budget)?;
         }
+        // `status` shows each App installation's budget beside the service's last one.
+        for (installation, budget) in &after.installation_budgets {
+            self.store.save_budget(&format!("github installation {installation}"), budget)?;
+        }
         match result {
             Ok(report) => {
                 let outcome = if report.failed == 0 { "ok" } else { "partial" };

@@ -141,6 +141,15 @@ labels = ["support"]
     let failures = engine.store.failures_of(ticket_sync::domain::TicketId(g2)).unwrap();
     let failure = failures.first().expect("recorded");
     assert_eq!(failure.class.as_str(), "limited", "{failure:?}");
+
+    // `status` shows each installation's budget: Globex's spent, Acme's not.
+    let out = env.bin(&["status", "--json"], &[]).await;
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status --json");
+    let remaining = |id: u64| status["rate_limits"][format!("github installation {id}")]["remaining"].as_u64();
+    assert_eq!(remaining(globex), Some(0), "{}", status["rate_limits"]);
+    assert!(remaining(acme).is_some_and(|r| r > 4000), "{}", status["rate_limits"]);
+    let blocks = status["blocks"].as_array().unwrap();
+    assert!(blocks.iter().any(|b| b["scope"] == format!("installation:{globex}")), "{blocks:?}");
 }
 
 #[tokio::test]
