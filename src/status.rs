@@ -47,7 +47,7 @@ pub struct GithubAuthView {
 #[derive(Debug, Serialize)]
 pub struct BlockView {
     pub service: String,
-    /// `service`, `endpoint:NAME` or `ticket:ID`.
+    /// `service`, `endpoint:NAME`, `ticket:ID` or `installation:ID`.
     pub scope: String,
     pub until: chrono::DateTime<Utc>,
     pub reason: String,
