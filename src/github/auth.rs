@@ -131,6 +131,17 @@ impl AppSession {
         self.installations.lock().unwrap().insert(owner.to_lowercase(), id);
     }
 
+    /// Forgets installation `id` (GitHub no longer knows it: the App was uninstalled there);
+    /// returns the accounts it was found for. Their next request looks the installation up
+    /// again, so installing the App anew needs no restart.
+    pub fn forget_installation(&self, id: u64) -> Vec<String> {
+        let mut installations = self.installations.lock().unwrap();
+        let mut owners: Vec<String> = installations.iter().filter(|(_, i)| **i == id).map(|(o, _)| o.clone()).collect();
+        installations.retain(|_, i| *i != id);
+        owners.sort();
+        owners
+    }
+
     /// The account a `/repositories/{id}` path belongs to, as learned.
     pub fn alias(&self, repository_id: u64) -> Option<String> {
         self.aliases.lock().unwrap().get(&repository_id).cloned()

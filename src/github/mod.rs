@@ -48,6 +48,9 @@ pub enum Listing<T> {
 /// counting where the last one stopped, under the limits the new rules set.
 #[derive(Debug)]
 struct Pacer {
+    /// What a write that must wait is limited by: the token's writes, or one installation's
+    /// (which leaves the other installations' repositories to go on).
+    scope: Scope,
     spacing: Option<Arc<Spacer>>,
     /// GitHub allows 500 content creations an hour; a long backfill stops here, not at a 403.
     hourly: Option<Arc<RollingWindow>>,
@@ -65,7 +68,8 @@ impl Pacer {
         let hourly = (writes_per_hour > 0).then(|| {
             stats.limits.window(&format!("github writes per hour{whose}"), writes_per_hour, Duration::from_secs(3600))
         });
-        Pacer { spacing, hourly }
+        let scope = installation.map_or_else(|| Scope::endpoint(WRITE_ENDPOINT), Scope::Installation);
+        Pacer { scope, spacing, hourly }
     }
 
     /// Waits for the write's turn; a turn further off than `MAX_INLINE_WAIT` (both paces
@@ -73,7 +77,7 @@ impl Pacer {
     /// then refuses only delays the next write, while an hourly slot taken for nothing would
     /// be lost for an hour.
     async fn wait(&self) -> Result<(), ApiError> {
-        let limited = |wait| ApiError::limited(SVC, Scope::endpoint(WRITE_ENDPOINT), wait);
+        let limited = |wait| ApiError::limited(SVC, self.scope.clone(), wait);
         let start = tokio::time::Instant::now();
         if let Some(spacing) = &self.spacing {
             spacing.acquire(http::MAX_INLINE_WAIT).await.map_err(limited)?;
@@ -140,6 +144,14 @@ impl GithubClient {
     /// Whether the client acts as a GitHub App.
     pub fn is_app(&self) -> bool {
         matches!(*self.auth, Auth::App(_))
+    }
+
+    /// In App mode, the installation known to cover `repo` and what its budget had left at its
+    /// last answer (`None` in token mode, where the service's budget is the token's).
+    pub fn installation_budget(&self, repo: &RepoName) -> Option<(u64, Option<u64>)> {
+        let Auth::App(app) = &*self.auth else { return None };
+        let installation = app.installation_of(repo.owner())?;
+        Some((installation, self.stats.limits.remaining(SVC, &Scope::Installation(installation))))
     }
 
     /// `url`'s path below the configured base (GitHub Enterprise Server's `/api/v3`).
@@ -210,19 +222,36 @@ impl GithubClient {
         }
         let path = format!("/app/installations/{installation}/access_tokens");
         let bytes = self.app_request(app, Method::POST, &path).await.map_err(|e| match e {
-            ApiError::NotFound { .. } => ApiError::Unauthorized {
+            // The configured installation: every repository goes through it, so the rules are wrong.
+            ApiError::NotFound { .. } if app.key.installation_id == Some(installation) => ApiError::Unauthorized {
                 service: SVC.as_str(),
                 status: 404,
                 detail: Some(format!(
                     "GitHub App installation {installation} does not exist or is not this App's (check installation_id)"
                 )),
             },
+            // One found for an organisation that has since uninstalled the App: only its
+            // repositories fail, and the next request looks for its installation again.
+            ApiError::NotFound { .. } => {
+                let owners = app.forget_installation(installation).join(", ");
+                ApiError::Forbidden {
+                    service: SVC.as_str(),
+                    scope: ForbiddenScope::Repository,
+                    detail: format!(
+                        "GitHub App installation {installation} (on {owners}) no longer exists: the App was uninstalled \
+                         there; install it again with Issues read and write"
+                    ),
+                }
+            }
             e => e,
         })?;
         let minted: wire::WireAccessToken = http::decode(SVC, &bytes)?;
-        // Only `expires_at` says how long a token lasts; without one, it is used briefly.
+        // Only `expires_at` says how long a token lasts; without one (or with one that is not
+        // ahead of GitHub's clock, which would mean a mint a request), it is used briefly.
+        let now = self.github_now();
         let expires_at = parse_time(minted.expires_at.as_deref())
-            .unwrap_or_else(|| self.github_now() + chrono::Duration::seconds(auth::RENEW_BEFORE_SECS + 300));
+            .filter(|at| *at > now)
+            .unwrap_or_else(|| now + chrono::Duration::seconds(auth::RENEW_BEFORE_SECS + 300));
         debug!(installation, %expires_at, "minted an installation token");
         Ok(app.store_token(installation, crate::secret::Secret::new(minted.token), expires_at, self.github_now()))
     }

@@ -162,6 +162,8 @@ pub struct AppState {
     ttl: Duration,
     jwt_requests: u64,
     pub jwt_limits: Limits,
+    /// Installations removed so far: ids are never given twice.
+    removed: u64,
 }
 
 impl Default for AppState {
@@ -173,6 +175,7 @@ impl Default for AppState {
             ttl: Duration::hours(1),
             jwt_requests: 0,
             jwt_limits: Limits::default(),
+            removed: 0,
         }
     }
 }
@@ -228,7 +231,7 @@ impl FakeGithub {
         assert!(matches!(issues_permission, None | Some("read") | Some("write")), "issues: read | write | None");
         let created_at = self.shared.now();
         let mut state = self.shared.app.lock().unwrap();
-        let id = FIRST_INSTALLATION_ID + state.installations.len() as u64;
+        let id = FIRST_INSTALLATION_ID + state.installations.len() as u64 + state.removed;
         state.installations.push(Installation {
             id,
             account: account.to_string(),
@@ -238,6 +241,16 @@ impl FakeGithub {
             limits: Limits::default(),
         });
         id
+    }
+
+    /// Uninstalls installation `id` (its organisation removed the App): its tokens stop working
+    /// at once, minting for it answers 404, and its account's repositories have no installation.
+    pub fn remove_installation(&self, id: u64) {
+        let mut state = self.shared.app.lock().unwrap();
+        let before = state.installations.len();
+        state.installations.retain(|i| i.id != id);
+        state.removed += (before - state.installations.len()) as u64;
+        state.tokens.retain(|_, t| t.installation != id);
     }
 
     /// `{slug}[bot]`, the login the App's changes are authored by.

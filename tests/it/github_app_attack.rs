@@ -1,0 +1,139 @@
+//! Attacks on ticket-sync as a GitHub App: an organisation that uninstalls the App mid-run, one
+//! organisation's spent budget or write cap, and a mint answer whose `expires_at` is already past.
+//! Each must touch only what it is about: the other organisations' repositories go on.
+
+use ticket_sync::domain::TicketId;
+use ticket_sync::sandbox::{Fault, FaultRule, Visibility};
+use tokio_util::sync::CancellationToken;
+
+use crate::github_app::{app_env, engine, escalate};
+use crate::harness::Env;
+
+const TWO_ORGS: &str = r#"
+[[route]]
+when = { tags_any = ["globex"] }
+repo = "globex/app"
+labels = ["support"]
+
+[[route]]
+repo = "acme/backend"
+labels = ["support"]
+"#;
+
+/// The App installed on `acme` and `globex`, both with issues: write.
+async fn two_orgs(extra: &str) -> (Env, u64, u64) {
+    let (env, acme) = app_env(TWO_ORGS, extra).await;
+    env.sb.github.add_repo("globex/app", Visibility::Private, true);
+    let globex = env.sb.github.add_installation("globex", Some("write"));
+    (env, acme, globex)
+}
+
+#[tokio::test]
+async fn an_organisation_that_uninstalls_the_app_mid_run_fails_only_its_own_repositories() {
+    let (env, acme, globex) = two_orgs("").await;
+    let engine = engine(&env);
+    env.ticket("Globex first", &["escalated", "globex"]);
+    env.ticket("Acme first", &["escalated"]);
+    let report = escalate(&engine).await;
+    assert_eq!((report.created, report.failed), (2, 0), "{report:?}");
+
+    // Globex removes the App: its token stops working and minting for it answers 404.
+    env.sb.github.remove_installation(globex);
+    let g = env.ticket("Globex again", &["escalated", "globex"]);
+    let a = env.ticket("Acme again", &["escalated"]);
+    let report = engine.escalate(&CancellationToken::new()).await.expect("one organisation does not stop the pass");
+    assert_eq!((report.created, report.failed), (1, 1), "{report:?}");
+    assert_eq!(env.issues_for("acme/backend", a).len(), 1, "Acme's ticket goes on");
+    assert!(env.issues_for("globex/app", g).is_empty());
+    let failures = engine.store.failures_of(TicketId(g)).unwrap();
+    let failure = failures.first().expect("Globex's ticket is recorded, not lost");
+    assert!(failure.error.contains("globex"), "the failure names the organisation: {failure:?}");
+    assert_eq!(env.sb.github.tokens_minted(acme), 1);
+
+    // Globex installs the App again (a new installation): the next try finds it, no restart.
+    let again = env.sb.github.add_installation("globex", Some("write"));
+    assert!(engine.store.retry_now(TicketId(g)).unwrap());
+    let report = escalate(&engine).await;
+    assert_eq!((report.created, report.failed), (1, 0), "{report:?}");
+    assert_eq!(env.issues_for("globex/app", g).len(), 1);
+    assert_eq!(env.sb.github.tokens_minted(again), 1);
+}
+
+#[tokio::test]
+async fn a_suspended_installation_fails_only_its_own_repositories() {
+    let (env, _, globex) = two_orgs("").await;
+    let engine = engine(&env);
+    env.ticket("Globex first", &["escalated", "globex"]);
+    env.ticket("Acme first", &["escalated"]);
+    assert_eq!(escalate(&engine).await.created, 2);
+    // Suspended: its tokens are refused and minting answers 403.
+    env.sb.github.revoke_installation_tokens();
+    let mint = format!("/app/installations/{globex}/access_tokens");
+    env.sb.github.door.faults.push(FaultRule::new(None, &mint, Fault::Status(403)).times(100));
+    let g = env.ticket("Globex again", &["escalated", "globex"]);
+    let a = env.ticket("Acme again", &["escalated"]);
+    let report = engine.escalate(&CancellationToken::new()).await.expect("one organisation does not stop the pass");
+    assert_eq!((report.created, report.failed), (1, 1), "{report:?}");
+    assert_eq!(env.issues_for("acme/backend", a).len(), 1);
+    assert!(!engine.store.failures_of(TicketId(g)).unwrap().is_empty(), "recorded, not lost");
+}
+
+#[tokio::test]
+async fn one_installations_hourly_write_cap_waits_only_its_own_repositories() {
+    let (env, _, _) = two_orgs("").await;
+    let rules = std::fs::read_to_string(&env.rules_path).unwrap();
+    assert!(rules.contains("writes_per_hour = 0\n"));
+    std::fs::write(&env.rules_path, rules.replace("writes_per_hour = 0\n", "writes_per_hour = 1\n")).unwrap();
+    let engine = engine(&env);
+    // Globex's one write this hour goes to its first ticket; its second waits. Acme's
+    // installation has a cap of its own, untouched.
+    let g1 = env.ticket("Globex one", &["escalated", "globex"]);
+    let g2 = env.ticket("Globex two", &["escalated", "globex"]);
+    let a = env.ticket("Acme one", &["escalated"]);
+    let report =
+        engine.escalate(&CancellationToken::new()).await.expect("one installation's cap does not stop the pass");
+    assert_eq!((report.created, report.failed), (2, 1), "{report:?}");
+    assert_eq!(env.issues_for("globex/app", g1).len(), 1);
+    assert!(env.issues_for("globex/app", g2).is_empty());
+    assert_eq!(env.issues_for("acme/backend", a).len(), 1, "Acme's ticket is not held back by Globex's cap");
+    let failures = engine.store.failures_of(TicketId(g2)).unwrap();
+    assert_eq!(failures.first().expect("recorded").class.as_str(), "limited", "{failures:?}");
+}
+
+#[tokio::test]
+async fn one_installations_low_budget_defers_only_its_own_new_issues() {
+    let (env, _, globex) = two_orgs("").await;
+    let engine = engine(&env);
+    env.ticket("Globex first", &["escalated", "globex"]);
+    env.ticket("Acme first", &["escalated"]);
+    assert_eq!(escalate(&engine).await.created, 2);
+    // Globex's budget runs low (new issues wait for its reset); Acme's is full.
+    env.sb.github.set_installation_rate_limit_remaining(globex, 50);
+    let g = env.ticket("Globex low", &["escalated", "globex"]);
+    let a = env.ticket("Acme full", &["escalated"]);
+    let g2 = env.ticket("Globex low again", &["escalated", "globex"]);
+    let report =
+        engine.escalate(&CancellationToken::new()).await.expect("one installation's budget does not stop the pass");
+    assert_eq!(
+        env.issues_for("acme/backend", a).len(),
+        1,
+        "Acme's new issue does not wait for Globex's budget: {report:?}"
+    );
+    assert!(env.issues_for("globex/app", g2).is_empty(), "Globex's new issues wait: {report:?}");
+    let _ = g;
+}
+
+#[tokio::test]
+async fn a_mint_answer_whose_expires_at_is_past_is_not_minted_again_on_every_request() {
+    let (env, installation) = app_env(crate::harness::ROUTES, "").await;
+    // Every mint answer claims the token expired long ago (a year 19xx).
+    let past = Fault::Rewrite { from: "\"expires_at\":\"20".into(), to: b"\"expires_at\":\"19".to_vec() };
+    env.sb.github.door.faults.push(FaultRule::new(None, "/access_tokens", past).times(100));
+    let engine = engine(&env);
+    let a = env.ticket("One", &["escalated"]);
+    let b = env.ticket("Two", &["escalated"]);
+    let report = escalate(&engine).await;
+    assert_eq!((report.created, report.failed), (2, 0), "{report:?}");
+    assert_eq!((env.issues_for("acme/backend", a).len(), env.issues_for("acme/backend", b).len()), (1, 1));
+    assert_eq!(env.sb.github.tokens_minted(installation), 1, "one mint serves the pass, not one a request");
+}
