@@ -137,3 +137,73 @@ async fn a_mint_answer_whose_expires_at_is_past_is_not_minted_again_on_every_req
     assert_eq!((env.issues_for("acme/backend", a).len(), env.issues_for("acme/backend", b).len()), (1, 1));
     assert_eq!(env.sb.github.tokens_minted(installation), 1, "one mint serves the pass, not one a request");
 }
+
+#[tokio::test]
+async fn a_switch_back_from_the_app_to_the_token_keeps_the_bots_comments_its_own() {
+    use crate::github_app::{app_rules, key_file, push, APP_ID, BOT, SLUG};
+    use crate::harness::{FORWARD, PUSHBACK, ROUTES};
+    use ticket_sync::sandbox::{APP_TEST_KEY_PEM, APP_TEST_PUBLIC_KEY_PEM};
+    let extra = format!("{PUSHBACK}\n{FORWARD}");
+    let env = Env::with_routes(ROUTES, &extra).await;
+    let token_rules = std::fs::read_to_string(&env.rules_path).unwrap();
+    // As a token: one ticket escalated.
+    let (id, n) = env.linked("Token, App, token").await;
+    assert_eq!(env.push().await.failed, 0);
+
+    // As the App: a customer's reply is forwarded by the bot.
+    env.sb.clock.advance(std::time::Duration::from_secs(60));
+    env.sb.github.enable_app(APP_ID, SLUG, APP_TEST_PUBLIC_KEY_PEM);
+    env.sb.github.add_installation("acme", Some("write"));
+    let key = key_file(&env, "github-app.pem", APP_TEST_KEY_PEM, 0o600);
+    std::fs::write(&env.rules_path, app_rules(&env, ROUTES, &extra, &key)).unwrap();
+    let app = engine(&env);
+    assert_eq!(push(&app).await.failed, 0);
+    env.sb.clock.advance(std::time::Duration::from_secs(60));
+    env.sb.zendesk.add_public_comment(id, env.requester, "Forwarded by the bot.");
+    env.sb.settle();
+    assert_eq!(push(&app).await.forwarded, 1);
+    assert!(env.sb.github.comments("acme/backend", n).iter().any(|c| c.user_login == BOT));
+
+    // Back to the token: the bot's forwarded reply is ticket-sync's own, never mirrored back.
+    env.sb.clock.advance(std::time::Duration::from_secs(60));
+    env.sb.github.disable_app();
+    std::fs::write(&env.rules_path, token_rules).unwrap();
+    env.sb.settle();
+    let report = env.push().await;
+    assert_eq!((report.pushed, report.failed), (0, 0), "the bot's comment is not pushed back: {report:?}");
+    assert!(env.push_notes(id).is_empty(), "{:?}", env.push_notes(id));
+}
+
+#[tokio::test]
+async fn a_jwt_or_token_echoed_by_the_app_endpoints_reaches_no_failure_nor_status() {
+    let (env, _, globex) = two_orgs("").await;
+    let engine = engine(&env);
+    env.ticket("Globex first", &["escalated", "globex"]);
+    assert_eq!(escalate(&engine).await.created, 1);
+    // The held token is refused, and the mint answer (a proxy page) reflects the JWT.
+    env.sb.github.revoke_installation_tokens();
+    let mint = format!("/app/installations/{globex}/access_tokens");
+    env.sb.github.door.faults.push(FaultRule::new(None, &mint, Fault::EchoAuthorization(403)).times(100));
+    let g = env.ticket("Globex echoed", &["escalated", "globex"]);
+    let report = engine.escalate(&CancellationToken::new()).await.expect("pass runs");
+    assert_eq!(report.failed, 1, "{report:?}");
+    let failures = engine.store.failures_of(TicketId(g)).unwrap();
+    let failure = failures.first().expect("recorded");
+    assert!(!failure.error.contains("eyJ") && failure.error.contains("***"), "{failure:?}");
+    let out = env.bin(&["status", "--json"], &[]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("eyJ") && !text.contains("ghs_"), "{text}");
+}
+
+#[tokio::test]
+async fn a_github_clock_far_from_this_hosts_is_learned_before_the_jwt_is_refused_for_good() {
+    let (env, installation) = app_env(crate::harness::ROUTES, "").await;
+    // GitHub's clock is three hours ahead of this host's from the very first request.
+    env.sb.clock.advance(std::time::Duration::from_secs(3 * 3600));
+    let engine = engine(&env);
+    let id = env.ticket("Clock", &["escalated"]);
+    let report = escalate(&engine).await;
+    assert_eq!((report.created, report.failed), (1, 0), "{report:?}");
+    assert_eq!(env.issues_for("acme/backend", id).len(), 1);
+    assert_eq!(env.sb.github.tokens_minted(installation), 1);
+}

@@ -225,6 +225,13 @@ impl FakeGithub {
         self.shared.app.lock().unwrap().app = Some(app);
     }
 
+    /// Switches App mode off again (the organisation goes back to a person's token): the
+    /// personal token is accepted once more; what the App's bot wrote stays its.
+    pub fn disable_app(&self) {
+        self.shared.app.lock().unwrap().app = None;
+        self.shared.model.lock().unwrap().app = None;
+    }
+
     /// Installs the App on every repository of `account`; `issues_permission` is `Some("write")`,
     /// `Some("read")` or `None`. Returns the installation id.
     pub fn add_installation(&self, account: &str, issues_permission: Option<&str>) -> u64 {
