@@ -207,3 +207,28 @@ async fn a_github_clock_far_from_this_hosts_is_learned_before_the_jwt_is_refused
     assert_eq!(env.issues_for("acme/backend", id).len(), 1);
     assert_eq!(env.sb.github.tokens_minted(installation), 1);
 }
+
+#[tokio::test]
+async fn check_online_says_when_the_pinned_installation_id_is_not_the_repositorys() {
+    use crate::github_app::APP_ID;
+    let (env, acme) = app_env(crate::harness::ROUTES, "").await;
+    let globex = env.sb.github.add_installation("globex", Some("write"));
+    let rules = std::fs::read_to_string(&env.rules_path).unwrap();
+    let pin = |id: u64| {
+        rules.replace(&format!("app_id = {APP_ID}\n"), &format!("app_id = {APP_ID}\ninstallation_id = {id}\n"))
+    };
+    // Pinned to another organisation's installation, then to one that does not exist.
+    for wrong in [globex, 999] {
+        std::fs::write(&env.rules_path, pin(wrong)).unwrap();
+        let out = env.bin(&["check", "--online"], &[]).await;
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        assert!(!text.lines().any(|l| l.starts_with("ok    acme/")), "no repository is said to be ok: {text}");
+        let line = text.lines().find(|l| l.contains("acme/backend")).unwrap_or_default();
+        assert!(line.starts_with("FAIL") && line.contains("installation_id"), "{text}");
+    }
+    // The right one: ok.
+    std::fs::write(&env.rules_path, pin(acme)).unwrap();
+    let out = env.bin(&["check", "--online"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
