@@ -232,3 +232,34 @@ async fn check_online_says_when_the_pinned_installation_id_is_not_the_repository
     let out = env.bin(&["check", "--online"], &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+#[tokio::test]
+async fn the_webhook_daemon_as_an_app_takes_the_bots_deliveries_as_echoes() {
+    use crate::github_app::{key_file, APP_ID, BOT, SLUG};
+    use crate::webhooks::{fresh_ticket, hooked, start, until};
+    use ticket_sync::sandbox::{APP_TEST_KEY_PEM, APP_TEST_PUBLIC_KEY_PEM};
+    let (env, port) = hooked("").await;
+    env.sb.github.enable_app(APP_ID, SLUG, APP_TEST_PUBLIC_KEY_PEM);
+    env.sb.github.add_installation("acme", Some("write"));
+    let key = key_file(&env, "github-app.pem", APP_TEST_KEY_PEM, 0o600);
+    let rules = std::fs::read_to_string(&env.rules_path).unwrap();
+    let app = format!("app_id = {APP_ID}\nprivate_key_file = \"{}\"\n", key.display());
+    std::fs::write(&env.rules_path, rules.replace("token_env = \"TS_SANDBOX_GITHUB_TOKEN\"\n", &app)).unwrap();
+    let daemon = start(&env, port).await;
+    let id = fresh_ticket(&env, "Delivered to the App", &["escalated"]);
+    until("the issue", || env.issues_for("acme/backend", id).len() == 1 && env.link_notes(id).len() == 1).await;
+    let n = env.issues_for("acme/backend", id)[0];
+    assert_eq!(env.sb.github.issue("acme/backend", n).unwrap().user_login, BOT);
+    // The bot's own issue came back as a delivery with the bot as sender: an echo, no push-back.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let reads = |env: &Env| {
+        env.sb.github.door.log.count(|r| r.method == reqwest::Method::GET && r.path.contains(&format!("/issues/{n}")))
+    };
+    assert_eq!(reads(&env), 0, "the echo read nothing: {}", daemon.log_text());
+    // A person's close is no echo: answered.
+    env.sb.github.close_issue("acme/backend", n, "completed", "alice");
+    until("the close note", || env.push_notes(id).len() == 1).await;
+    assert!(reads(&env) > 0);
+    let log = daemon.kill();
+    assert!(!log.contains("ghs_") && !log.contains("eyJ"), "{log}");
+}
