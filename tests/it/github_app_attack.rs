@@ -263,3 +263,22 @@ async fn the_webhook_daemon_as_an_app_takes_the_bots_deliveries_as_echoes() {
     let log = daemon.kill();
     assert!(!log.contains("ghs_") && !log.contains("eyJ"), "{log}");
 }
+
+#[tokio::test]
+async fn a_transferred_issue_is_followed_as_an_app_with_several_installations_known() {
+    use crate::harness::FORWARD;
+    let (env, _, _) = two_orgs(FORWARD).await;
+    let engine = engine(&env);
+    env.ticket("Globex", &["escalated", "globex"]);
+    let id = env.ticket("Acme wrong team", &["escalated"]);
+    assert_eq!(escalate(&engine).await.created, 2);
+    let n = env.issues_for("acme/backend", id)[0];
+    // Moved to another repository of the same organisation: GitHub names it by id.
+    let moved = env.sb.github.transfer_issue("acme/backend", n, "acme/billing");
+    env.sb.zendesk.add_public_comment(id, env.requester, "any news?");
+    env.sb.settle();
+    let report = crate::github_app::push(&engine).await;
+    assert_eq!((report.forwarded, report.failed), (1, 0), "{report:?}");
+    let m = engine.store.mapping(TicketId(id)).unwrap().unwrap();
+    assert_eq!((m.repo.to_string(), m.issue_number.0), ("acme/billing".to_string(), moved));
+}
