@@ -83,6 +83,9 @@ pub(super) struct AppSession {
     tokens: Mutex<HashMap<u64, Minted>>,
     /// One mint at a time: requests that find no token wait for the one being minted.
     pub minting: tokio::sync::Mutex<()>,
+    /// One installation lookup at a time: requests for an organisation not yet known wait for
+    /// the lookup under way instead of each asking GitHub.
+    pub looking_up: tokio::sync::Mutex<()>,
 }
 
 impl AppSession {
@@ -94,6 +97,7 @@ impl AppSession {
             aliases: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
             minting: tokio::sync::Mutex::new(()),
+            looking_up: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -197,7 +197,13 @@ impl GithubClient {
         };
         let installation = match app.installation_of(&owner) {
             Some(id) => id,
-            None => self.find_installation(app, &owner, &path).await?,
+            None => {
+                let _one_at_a_time = app.looking_up.lock().await;
+                match app.installation_of(&owner) {
+                    Some(id) => id,
+                    None => self.find_installation(app, &owner, &path).await?,
+                }
+            }
         };
         self.installation_credential(app, installation).await
     }

@@ -282,3 +282,21 @@ async fn a_transferred_issue_is_followed_as_an_app_with_several_installations_kn
     let m = engine.store.mapping(TicketId(id)).unwrap().unwrap();
     assert_eq!((m.repo.to_string(), m.issue_number.0), ("acme/billing".to_string(), moved));
 }
+
+#[tokio::test]
+async fn concurrent_requests_of_one_organisation_mint_one_token_and_look_it_up_once() {
+    let (env, installation) = app_env(crate::harness::ROUTES, "").await;
+    let engine = engine(&env);
+    let repo: ticket_sync::domain::RepoName = "acme/backend".parse().unwrap();
+    env.sb.github.door.log.clear();
+    let calls = (0..12).map(|_| {
+        let (github, repo) = (engine.github.clone(), repo.clone());
+        tokio::spawn(async move { github.get_repo(&repo).await.map(|_| ()) })
+    });
+    for call in calls.collect::<Vec<_>>() {
+        call.await.unwrap().expect("every request succeeds");
+    }
+    assert_eq!(env.sb.github.tokens_minted(installation), 1, "one mint for all");
+    let lookups = env.sb.github.door.log.count(|r| r.path.ends_with("/installation"));
+    assert_eq!(lookups, 1, "one installation lookup for all");
+}
