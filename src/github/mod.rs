@@ -297,6 +297,15 @@ impl GithubClient {
                     app.forget_jwt();
                     retried = true;
                 }
+                // A JWT refused twice: the App's id or key is not what GitHub knows.
+                Err(ApiError::Unauthorized { service, status, detail: None }) => {
+                    let detail = format!(
+                        "GitHub refused the GitHub App's JWT: check that app_id ({}) is the App's ID and that \
+                         private_key_file is one of that App's private keys (not revoked)",
+                        app.key.app_id
+                    );
+                    return Err(ApiError::Unauthorized { service, status, detail: Some(detail) });
+                }
                 other => return other.map(|(_, _, bytes)| bytes),
             }
         }

@@ -300,3 +300,18 @@ async fn concurrent_requests_of_one_organisation_mint_one_token_and_look_it_up_o
     let lookups = env.sb.github.door.log.count(|r| r.path.ends_with("/installation"));
     assert_eq!(lookups, 1, "one installation lookup for all");
 }
+
+#[tokio::test]
+async fn a_refused_jwt_is_explained_in_app_terms_not_as_a_token() {
+    use crate::github_app::APP_ID;
+    let (env, _) = app_env(crate::harness::ROUTES, "").await;
+    // An app_id GitHub does not know for this key (a typo).
+    let rules = std::fs::read_to_string(&env.rules_path).unwrap();
+    std::fs::write(&env.rules_path, rules.replace(&format!("app_id = {APP_ID}\n"), "app_id = 4243\n")).unwrap();
+    let out = env.bin(&["check", "--online"], &[]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    let line = text.lines().find(|l| l.starts_with("FAIL  github:")).unwrap_or_default();
+    assert!(line.contains("app_id") && line.contains("private_key_file"), "{text}");
+    assert!(!line.contains("check the token"), "{text}");
+}
