@@ -315,3 +315,19 @@ async fn a_refused_jwt_is_explained_in_app_terms_not_as_a_token() {
     assert!(line.contains("app_id") && line.contains("private_key_file"), "{text}");
     assert!(!line.contains("check the token"), "{text}");
 }
+
+#[tokio::test]
+async fn a_mint_answer_without_or_with_a_garbage_expires_at_serves_the_pass_with_one_token() {
+    for (from, to) in [("\"expires_at\"", "\"expires_xx\""), ("\"expires_at\":\"20", "\"expires_at\":\"soon, 20")] {
+        let (env, installation) = app_env(crate::harness::ROUTES, "").await;
+        let fault = Fault::Rewrite { from: from.into(), to: to.as_bytes().to_vec() };
+        env.sb.github.door.faults.push(FaultRule::new(None, "/access_tokens", fault).times(100));
+        let engine = engine(&env);
+        let a = env.ticket("One", &["escalated"]);
+        let b = env.ticket("Two", &["escalated"]);
+        let report = escalate(&engine).await;
+        assert_eq!((report.created, report.failed), (2, 0), "{from}: {report:?}");
+        assert_eq!((env.issues_for("acme/backend", a).len(), env.issues_for("acme/backend", b).len()), (1, 1));
+        assert_eq!(env.sb.github.tokens_minted(installation), 1, "{from}");
+    }
+}
