@@ -331,3 +331,30 @@ async fn a_mint_answer_without_or_with_a_garbage_expires_at_serves_the_pass_with
         assert_eq!(env.sb.github.tokens_minted(installation), 1, "{from}");
     }
 }
+
+#[tokio::test]
+async fn a_renamed_repository_named_by_id_is_served_by_its_own_organisations_installation() {
+    use crate::harness::{FORWARD, PUSHBACK};
+    let (env, acme, globex) = two_orgs(&format!("{PUSHBACK}\n{FORWARD}")).await;
+    let engine = engine(&env);
+    let g = env.ticket("Globex", &["escalated", "globex"]);
+    let a = env.ticket("Acme", &["escalated"]);
+    assert_eq!(escalate(&engine).await.created, 2);
+    let n = env.issues_for("acme/backend", a)[0];
+    // Acme renames its repository: every request by the old name is redirected by id.
+    env.sb.github.rename_repo("acme/backend", "backend-renamed");
+    for i in 0..3 {
+        env.sb.github.add_comment("acme/backend-renamed", n, "alice", &format!("Comment {i}"));
+    }
+    let gn = env.issues_for("globex/app", g)[0];
+    env.sb.github.add_comment("globex/app", gn, "bob", "Globex comment");
+    env.sb.settle();
+    let report = crate::github_app::push(&engine).await;
+    assert_eq!((report.pushed, report.failed), (4, 0), "{report:?}");
+    let a2 = env.ticket("Acme after the rename", &["escalated"]);
+    let report = escalate(&engine).await;
+    assert_eq!((report.created, report.failed), (1, 0), "{report:?}");
+    assert_eq!(env.issues_for("acme/backend-renamed", a2).len(), 1);
+    assert_eq!((env.sb.github.tokens_minted(acme), env.sb.github.tokens_minted(globex)), (1, 1));
+    assert!(env.sb.github.door.log.count(|r| r.path.contains("/repositories/")) > 0, "requests went by id");
+}
