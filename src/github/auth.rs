@@ -220,7 +220,7 @@ pub(super) fn needs(path: &str) -> Needs {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
         ["app", ..] => Needs::Jwt,
-        ["repos", _, _, "installation"] => Needs::Jwt,
+        ["repos", _, _, "installation"] | ["orgs" | "users", _, "installation"] => Needs::Jwt,
         ["repos", owner, ..] if !owner.is_empty() => Needs::Account(owner.to_string()),
         ["repositories", id, ..] => id.parse().map_or(Needs::Unscoped, Needs::RepositoryId),
         _ => Needs::Unscoped,
@@ -266,6 +266,8 @@ mod tests {
         assert_eq!(needs("/app"), Needs::Jwt);
         assert_eq!(needs("/app/installations/5/access_tokens"), Needs::Jwt);
         assert_eq!(needs("/repos/acme/x/installation"), Needs::Jwt);
+        assert_eq!(needs("/orgs/acme/installation"), Needs::Jwt);
+        assert_eq!(needs("/users/acme/installation"), Needs::Jwt);
         assert_eq!(needs("/repos/acme/x/issues/3"), Needs::Account("acme".into()));
         assert_eq!(needs("/repos/acme/installation/issues"), Needs::Account("acme".into()));
         assert_eq!(needs("/repositories/42/issues"), Needs::RepositoryId(42));

@@ -265,17 +265,37 @@ impl GithubClient {
     /// The installation covering `owner`'s repository that `path` names
     /// (`GET /repos/{owner}/{repo}/installation`), remembered for the account.
     async fn find_installation(&self, app: &auth::AppSession, owner: &str, path: &str) -> Result<u64, ApiError> {
-        let mut parts = path.trim_start_matches('/').split('/').skip(1);
-        let (Some(owner_seg), Some(name)) = (parts.next(), parts.next()) else {
-            return Err(ApiError::NotFound { service: SVC.as_str(), detail: format!("no repository in {path}") });
+        // The repository by name when the path names it (`/repos/{owner}/{repo}…`); a path by
+        // id (`/repositories/{id}…`, its account learned) is looked up by account.
+        let by_name = match path.trim_start_matches('/').split('/').collect::<Vec<_>>().as_slice() {
+            ["repos", owner_seg, name, ..] => Some(format!("{owner_seg}/{name}")),
+            _ => None,
         };
-        let lookup = format!("/repos/{owner_seg}/{name}/installation");
-        let bytes = self.app_request(app, Method::GET, &lookup).await.map_err(|e| match e {
+        let repo_lookup = match &by_name {
+            Some(repo) => self.app_request(app, Method::GET, &format!("/repos/{repo}/installation")).await,
+            None => Err(ApiError::Moved { service: SVC.as_str(), location: None }),
+        };
+        let bytes = match repo_lookup {
+            // A renamed or transferred repository redirects by id: that redirect is the
+            // lookup's, not the request's. One App is installed once per account, so the
+            // account's installation is the one (an organisation's, else a user's).
+            Err(ApiError::Moved { .. }) => {
+                match self.app_request(app, Method::GET, &format!("/orgs/{owner}/installation")).await {
+                    Err(ApiError::NotFound { .. }) => {
+                        self.app_request(app, Method::GET, &format!("/users/{owner}/installation")).await
+                    }
+                    other => other,
+                }
+            }
+            other => other,
+        };
+        let name = by_name.unwrap_or_else(|| owner.to_string());
+        let bytes = bytes.map_err(|e| match e {
             ApiError::NotFound { .. } => ApiError::Forbidden {
                 service: SVC.as_str(),
                 scope: ForbiddenScope::Repository,
                 detail: format!(
-                    "the GitHub App is not installed on {owner} (or not for {owner}/{name}): install it there with Issues read and write"
+                    "the GitHub App is not installed on {owner} (or not for {name}): install it there with Issues read and write"
                 ),
             },
             e => e,

@@ -358,3 +358,19 @@ async fn a_renamed_repository_named_by_id_is_served_by_its_own_organisations_ins
     assert_eq!((env.sb.github.tokens_minted(acme), env.sb.github.tokens_minted(globex)), (1, 1));
     assert!(env.sb.github.door.log.count(|r| r.path.contains("/repositories/")) > 0, "requests went by id");
 }
+
+#[tokio::test]
+async fn a_repository_renamed_before_the_app_first_looks_is_still_found_by_its_organisation() {
+    let (env, acme) = app_env(crate::harness::ROUTES, "").await;
+    // Renamed before ticket-sync ever asked as the App; the routes still name the old name,
+    // which a token follows.
+    env.sb.github.rename_repo("acme/backend", "backend-renamed");
+    let engine = engine(&env);
+    let id = env.ticket("Renamed first", &["escalated"]);
+    let report = escalate(&engine).await;
+    let paths: Vec<String> =
+        env.sb.github.door.log.entries().iter().map(|r| format!("{} {} {}", r.method, r.path, r.status)).collect();
+    assert_eq!((report.created, report.failed), (1, 0), "{report:?} {paths:?}");
+    assert_eq!(env.issues_for("acme/backend-renamed", id).len(), 1);
+    assert_eq!(env.sb.github.tokens_minted(acme), 1);
+}

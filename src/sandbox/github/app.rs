@@ -333,7 +333,7 @@ pub fn actor(shared: &Shared, credential: Credential) -> Actor {
 
 /// Whether `credential` may make this request at all (before rate limits and handlers).
 pub fn admit(shared: &Shared, credential: Credential, method: &Method, path: &str) -> Result<(), Reply> {
-    let app_endpoint = is_app_path(path) || is_repo_installation_path(path);
+    let app_endpoint = is_app_path(path) || is_repo_installation_path(path) || is_account_installation_path(path);
     match credential {
         Credential::Personal => Ok(()),
         Credential::Jwt if app_endpoint => Ok(()),
@@ -410,6 +410,12 @@ fn is_app_path(path: &str) -> bool {
 fn is_repo_installation_path(path: &str) -> bool {
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     parts.len() == 4 && parts[0] == "repos" && parts[3] == "installation"
+}
+
+/// `/orgs/{org}/installation` or `/users/{username}/installation`.
+fn is_account_installation_path(path: &str) -> bool {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    parts.len() == 3 && (parts[0] == "orgs" || parts[0] == "users") && parts[2] == "installation"
 }
 
 /// Three non-empty base64url parts: what GitHub treats as a JWT rather than an opaque token.
