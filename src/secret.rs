@@ -444,6 +444,11 @@ mod tests {
         let huge = key_file(d, "huge.pem", &format!("{KEY}{}", "x".repeat(2 << 20)), 0o600);
         let err = load_app_key(&app(huge)).unwrap_err().to_string();
         assert!(err.contains("too large for a private key"), "{err}");
+        // Saved on Windows (CRLF), or with a byte-order mark and blank lines around it.
+        let crlf = key_file(d, "crlf.pem", &KEY.replace('\n', "\r\n"), 0o600);
+        assert!(load_app_key(&app(crlf)).is_ok(), "a key with CRLF line ends");
+        let bom = key_file(d, "bom.pem", &format!("\u{feff}\n\n{KEY}\n\n"), 0o600);
+        assert!(load_app_key(&app(bom)).is_ok(), "a key with a byte-order mark and blank lines");
         let link = d.join("link.pem");
         std::os::unix::fs::symlink(key_file(d, "target.pem", KEY, 0o600), &link).unwrap();
         assert!(load_app_key(&app(link)).is_ok(), "a symlink to a good key (a systemd credential is one)");

@@ -374,3 +374,22 @@ async fn a_repository_renamed_before_the_app_first_looks_is_still_found_by_its_o
     assert_eq!(env.issues_for("acme/backend-renamed", id).len(), 1);
     assert_eq!(env.sb.github.tokens_minted(acme), 1);
 }
+
+#[tokio::test]
+async fn an_issue_whose_answer_was_lost_is_adopted_as_the_bots_not_created_twice() {
+    let (env, _) = app_env(crate::harness::ROUTES, "").await;
+    let engine = engine(&env);
+    let id = env.ticket("Lost answer as the App", &["escalated"]);
+    let faults = &env.sb.github.door.faults;
+    faults.push(FaultRule::new(Some(reqwest::Method::POST), "/repos/acme/backend/issues", Fault::LoseResponse));
+    let report = escalate(&engine).await;
+    assert_eq!(env.issues_for("acme/backend", id).len(), 1, "GitHub created it: {report:?}");
+    env.sb.settle();
+    if report.failed > 0 {
+        assert!(engine.store.retry_now(TicketId(id)).unwrap());
+        let report = escalate(&engine).await;
+        assert_eq!(report.failed, 0, "{report:?}");
+    }
+    assert_eq!(env.issues_for("acme/backend", id).len(), 1, "never a second issue");
+    assert_eq!(env.link_notes(id).len(), 1);
+}
