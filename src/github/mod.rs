@@ -169,7 +169,21 @@ impl GithubClient {
 
     /// The credential a request to `url` goes with: the token, or in App mode a JWT for the
     /// App's own endpoints and the covering installation's token for a repository.
+    ///
+    /// An answer of the App's endpoints that would read as news about the resource itself (a
+    /// redirect, 404 or 410 the callers take as a moved, missing or deleted issue) is a passing
+    /// failure of getting the credential instead: it never ends a link.
     async fn credential(&self, url: &Url) -> Result<Credential, ApiError> {
+        self.credential_for(url).await.map_err(|e| match e {
+            ApiError::Moved { .. } | ApiError::Gone { .. } | ApiError::NotFound { .. } => ApiError::Transient {
+                service: SVC.as_str(),
+                detail: format!("the GitHub App's credentials for this request could not be had: {e}"),
+            },
+            e => e,
+        })
+    }
+
+    async fn credential_for(&self, url: &Url) -> Result<Credential, ApiError> {
         let app = match &*self.auth {
             Auth::Token(header) => return Ok(Credential { header: header.clone(), installation: None }),
             Auth::App(app) => app,

@@ -407,3 +407,60 @@ async fn a_github_clock_far_behind_this_hosts_is_learned_before_the_jwt_is_refus
     assert_eq!(env.issues_for("acme/backend", id).len(), 1);
     assert_eq!(env.sb.github.tokens_minted(installation), 1);
 }
+
+#[tokio::test]
+async fn a_mint_answered_gone_or_moved_is_not_taken_as_the_issues_own_answer() {
+    use crate::harness::FORWARD;
+    use ticket_sync::domain::LinkState;
+    for status in [410, 301] {
+        let (env, installation) = app_env(crate::harness::ROUTES, FORWARD).await;
+        let engine = engine(&env);
+        let id = env.ticket("Linked", &["escalated"]);
+        assert_eq!(escalate(&engine).await.created, 1);
+        let n = env.issues_for("acme/backend", id)[0];
+        // The held token is refused, and the mint answers oddly (a proxy in the way).
+        env.sb.github.revoke_installation_tokens();
+        let mint = format!("/app/installations/{installation}/access_tokens");
+        env.sb.github.door.faults.push(FaultRule::new(None, &mint, Fault::Status(status)).times(100));
+        env.sb.zendesk.add_public_comment(id, env.requester, "any news?");
+        env.sb.settle();
+        let _ = engine.push(&CancellationToken::new()).await;
+        let m = engine.store.mapping(TicketId(id)).unwrap().unwrap();
+        assert_eq!(
+            (m.repo.to_string(), m.issue_number.0, m.link_state),
+            ("acme/backend".to_string(), n, LinkState::Active),
+            "{status}: the link stays"
+        );
+        let gone = env.sb.zendesk.comments(id).into_iter().filter(|c| c.body.contains("issue-gone]")).count();
+        assert_eq!(gone, 0, "{status}: no 'issue gone' note");
+        // The mint recovers: the reply is forwarded, once.
+        env.sb.github.door.faults.clear();
+        env.sb.settle();
+        let _ = engine.store.retry_now(TicketId(id));
+        let report = engine.push(&CancellationToken::new()).await.expect("pass runs");
+        assert_eq!(report.failed, 0, "{status}: {report:?}");
+        let forwarded =
+            env.sb.github.comments("acme/backend", n).into_iter().filter(|c| c.body.contains("any news?")).count();
+        assert_eq!(forwarded, 1, "{status}");
+    }
+}
+
+#[tokio::test]
+async fn the_audit_does_not_end_a_link_because_a_mint_answered_gone_or_moved() {
+    use ticket_sync::domain::LinkState;
+    for status in [410, 301] {
+        let (env, installation) = app_env(crate::harness::ROUTES, "").await;
+        let engine = engine(&env);
+        let id = env.ticket("Linked", &["escalated"]);
+        assert_eq!(escalate(&engine).await.created, 1);
+        let n = env.issues_for("acme/backend", id)[0];
+        env.sb.github.revoke_installation_tokens();
+        let mint = format!("/app/installations/{installation}/access_tokens");
+        env.sb.github.door.faults.push(FaultRule::new(None, &mint, Fault::Status(status)).times(100));
+        let _ = engine.audit(&CancellationToken::new()).await;
+        let m = engine.store.mapping(TicketId(id)).unwrap().unwrap();
+        assert_eq!((m.issue_number.0, m.link_state), (n, LinkState::Active), "{status}: the link stays");
+        let gone = env.sb.zendesk.comments(id).into_iter().filter(|c| c.body.contains("issue-gone]")).count();
+        assert_eq!(gone, 0, "{status}: no 'issue gone' note");
+    }
+}
