@@ -293,14 +293,7 @@ impl GithubClient {
             // A renamed or transferred repository redirects by id: that redirect is the
             // lookup's, not the request's. One App is installed once per account, so the
             // account's installation is the one (an organisation's, else a user's).
-            Err(ApiError::Moved { .. }) => {
-                match self.app_request(app, Method::GET, &format!("/orgs/{owner}/installation")).await {
-                    Err(ApiError::NotFound { .. }) => {
-                        self.app_request(app, Method::GET, &format!("/users/{owner}/installation")).await
-                    }
-                    other => other,
-                }
-            }
+            Err(ApiError::Moved { .. }) => self.account_installation(app, owner).await,
             other => other,
         };
         let name = by_name.unwrap_or_else(|| owner.to_string());
@@ -317,6 +310,16 @@ impl GithubClient {
         let found: wire::WireInstallation = http::decode(SVC, &bytes)?;
         app.remember_installation(owner, found.id);
         Ok(found.id)
+    }
+
+    /// The installation on `owner`'s account: an organisation's, else a user's.
+    async fn account_installation(&self, app: &auth::AppSession, owner: &str) -> Result<bytes::Bytes, ApiError> {
+        match self.app_request(app, Method::GET, &format!("/orgs/{owner}/installation")).await {
+            Err(ApiError::NotFound { .. }) => {
+                self.app_request(app, Method::GET, &format!("/users/{owner}/installation")).await
+            }
+            other => other,
+        }
     }
 
     /// A request to the App's own endpoints, signed with a JWT; a 401 is tried once more with
@@ -353,7 +356,12 @@ impl GithubClient {
     ) -> Result<Option<(u64, Vec<(String, String)>)>, ApiError> {
         let Auth::App(app) = &*self.auth else { return Ok(None) };
         let path = format!("/repos/{repo}/installation");
-        let bytes = self.app_request(app, Method::GET, &path).await.map_err(|e| match e {
+        let bytes = match self.app_request(app, Method::GET, &path).await {
+            // Renamed or moved since the rules named it: its account's installation.
+            Err(ApiError::Moved { .. }) => self.account_installation(app, repo.owner()).await,
+            other => other,
+        };
+        let bytes = bytes.map_err(|e| match e {
             ApiError::NotFound { service, .. } => ApiError::NotFound {
                 service,
                 detail: format!(

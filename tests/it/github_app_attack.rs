@@ -464,3 +464,13 @@ async fn the_audit_does_not_end_a_link_because_a_mint_answered_gone_or_moved() {
         assert_eq!(gone, 0, "{status}: no 'issue gone' note");
     }
 }
+
+#[tokio::test]
+async fn check_online_finds_the_installation_of_a_renamed_repository() {
+    let (env, acme) = app_env(crate::harness::ROUTES, "").await;
+    env.sb.github.rename_repo("acme/backend", "backend-renamed");
+    let out = env.bin(&["check", "--online"], &[]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(&format!("ok    acme/backend: GitHub App installation {acme} may write issues")), "{text}");
+}
