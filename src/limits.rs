@@ -176,6 +176,12 @@ impl Limits {
         longest.unwrap_or((Duration::ZERO, Scope::Service))
     }
 
+    /// What `scope`'s budget had left at its last answer, unless that budget has been reset since.
+    pub fn remaining(&self, service: Service, scope: &Scope) -> Option<u64> {
+        let gates = self.gates.lock().unwrap();
+        gates.get(&(service, scope.clone())).and_then(|g| g.remaining_at(Instant::now()))
+    }
+
     /// Records the budgets an answer reported: the account's, and any endpoint's that is spent.
     pub fn observe(&self, target: &Target, headers: &HeaderMap) {
         let budget = read_budget(headers);

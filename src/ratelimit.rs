@@ -82,6 +82,11 @@ impl Gate {
         self.blocked_until = Some(self.blocked_until.map_or(until, |u| u.max(until)));
     }
 
+    /// The budget left at the last answer, unless its reset has come since.
+    pub fn remaining_at(&self, now: Instant) -> Option<u64> {
+        self.remaining.filter(|_| self.reset_at.is_none_or(|r| r > now))
+    }
+
     /// Whether the gate holds nothing back any more (it can be forgotten).
     pub fn is_open(&self, now: Instant) -> bool {
         self.blocked_until.is_none_or(|u| u <= now) && self.reset_at.is_none_or(|r| r <= now)

@@ -258,6 +258,9 @@ impl AppKey {
     }
 }
 
+/// The most of a key file read (a PEM RSA key of 16384 bits is under 13 KB).
+const MAX_KEY_BYTES: u64 = 64 * 1024;
+
 /// Reads and checks the App's private key: present, readable by this user only (not by every
 /// user of the host), an RSA key in PEM form, and able to sign. Nothing is sent anywhere.
 pub fn load_app_key(rules: &AppRules) -> Result<AppKey, TokenError> {
@@ -276,6 +279,9 @@ pub fn load_app_key(rules: &AppRules) -> Result<AppKey, TokenError> {
     };
     let shown = path.display();
     let meta = std::fs::metadata(&path).map_err(|e| fail(format!("cannot read {shown} ({named}): {e}")))?;
+    if meta.is_dir() {
+        return Err(fail(format!("{shown} ({named}) is a directory, not a file: name the App's .pem file itself")));
+    }
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode() & 0o777;
@@ -286,7 +292,22 @@ pub fn load_app_key(rules: &AppRules) -> Result<AppKey, TokenError> {
             )));
         }
     }
-    let pem = std::fs::read(&path).map_err(|e| fail(format!("cannot read {shown} ({named}): {e}")))?;
+    // A 4096-bit key's PEM is about 3 KB: a far larger file is not one, and is not read whole.
+    let mut pem = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(
+            std::fs::File::open(&path).map_err(|e| fail(format!("cannot read {shown} ({named}): {e}")))?,
+            MAX_KEY_BYTES + 1,
+        ),
+        &mut pem,
+    )
+    .map_err(|e| fail(format!("cannot read {shown} ({named}): {e}")))?;
+    if pem.len() as u64 > MAX_KEY_BYTES {
+        return Err(fail(format!(
+            "{shown} ({named}) is too large for a private key (over {MAX_KEY_BYTES} bytes): name the .pem file \
+             GitHub lets you download"
+        )));
+    }
     let not_rsa = || {
         fail(format!(
             "{shown} ({named}) is not an RSA private key in PEM form: use the .pem file GitHub lets you download \
@@ -408,6 +429,29 @@ mod tests {
             assert!(err.starts_with("github App key: "), "{err}");
             assert!(!err.contains("MII"), "no key material in {err}");
         }
+        // A directory, an empty file, a huge file, a symlink to the key: each a clear answer,
+        // and a huge file is not read whole.
+        let dir = d.join("keys.d");
+        std::fs::create_dir(&dir).unwrap();
+        for mode in [0o700, 0o755] {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = load_app_key(&app(dir.clone())).unwrap_err().to_string();
+            assert!(err.contains("is a directory, not a file"), "{mode:o}: {err}");
+        }
+        let err = load_app_key(&app(key_file(d, "empty.pem", "", 0o600))).unwrap_err().to_string();
+        assert!(err.contains("not an RSA private key"), "{err}");
+        let huge = key_file(d, "huge.pem", &format!("{KEY}{}", "x".repeat(2 << 20)), 0o600);
+        let err = load_app_key(&app(huge)).unwrap_err().to_string();
+        assert!(err.contains("too large for a private key"), "{err}");
+        // Saved on Windows (CRLF), or with a byte-order mark and blank lines around it.
+        let crlf = key_file(d, "crlf.pem", &KEY.replace('\n', "\r\n"), 0o600);
+        assert!(load_app_key(&app(crlf)).is_ok(), "a key with CRLF line ends");
+        let bom = key_file(d, "bom.pem", &format!("\u{feff}\n\n{KEY}\n\n"), 0o600);
+        assert!(load_app_key(&app(bom)).is_ok(), "a key with a byte-order mark and blank lines");
+        let link = d.join("link.pem");
+        std::os::unix::fs::symlink(key_file(d, "target.pem", KEY, 0o600), &link).unwrap();
+        assert!(load_app_key(&app(link)).is_ok(), "a symlink to a good key (a systemd credential is one)");
         // Root reads any file whatever its mode; an unreadable file is tested where it can be.
         let unreadable = key_file(d, "locked.pem", KEY, 0o000);
         if std::fs::read(&unreadable).is_err() {

@@ -83,6 +83,9 @@ pub(super) struct AppSession {
     tokens: Mutex<HashMap<u64, Minted>>,
     /// One mint at a time: requests that find no token wait for the one being minted.
     pub minting: tokio::sync::Mutex<()>,
+    /// One installation lookup at a time: requests for an organisation not yet known wait for
+    /// the lookup under way instead of each asking GitHub.
+    pub looking_up: tokio::sync::Mutex<()>,
 }
 
 impl AppSession {
@@ -94,6 +97,7 @@ impl AppSession {
             aliases: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
             minting: tokio::sync::Mutex::new(()),
+            looking_up: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -129,6 +133,17 @@ impl AppSession {
 
     pub fn remember_installation(&self, owner: &str, id: u64) {
         self.installations.lock().unwrap().insert(owner.to_lowercase(), id);
+    }
+
+    /// Forgets installation `id` (GitHub no longer knows it: the App was uninstalled there);
+    /// returns the accounts it was found for. Their next request looks the installation up
+    /// again, so installing the App anew needs no restart.
+    pub fn forget_installation(&self, id: u64) -> Vec<String> {
+        let mut installations = self.installations.lock().unwrap();
+        let mut owners: Vec<String> = installations.iter().filter(|(_, i)| **i == id).map(|(o, _)| o.clone()).collect();
+        installations.retain(|_, i| *i != id);
+        owners.sort();
+        owners
     }
 
     /// The account a `/repositories/{id}` path belongs to, as learned.
@@ -205,7 +220,7 @@ pub(super) fn needs(path: &str) -> Needs {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
         ["app", ..] => Needs::Jwt,
-        ["repos", _, _, "installation"] => Needs::Jwt,
+        ["repos", _, _, "installation"] | ["orgs" | "users", _, "installation"] => Needs::Jwt,
         ["repos", owner, ..] if !owner.is_empty() => Needs::Account(owner.to_string()),
         ["repositories", id, ..] => id.parse().map_or(Needs::Unscoped, Needs::RepositoryId),
         _ => Needs::Unscoped,
@@ -251,6 +266,8 @@ mod tests {
         assert_eq!(needs("/app"), Needs::Jwt);
         assert_eq!(needs("/app/installations/5/access_tokens"), Needs::Jwt);
         assert_eq!(needs("/repos/acme/x/installation"), Needs::Jwt);
+        assert_eq!(needs("/orgs/acme/installation"), Needs::Jwt);
+        assert_eq!(needs("/users/acme/installation"), Needs::Jwt);
         assert_eq!(needs("/repos/acme/x/issues/3"), Needs::Account("acme".into()));
         assert_eq!(needs("/repos/acme/installation/issues"), Needs::Account("acme".into()));
         assert_eq!(needs("/repositories/42/issues"), Needs::RepositoryId(42));

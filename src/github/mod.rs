@@ -48,6 +48,9 @@ pub enum Listing<T> {
 /// counting where the last one stopped, under the limits the new rules set.
 #[derive(Debug)]
 struct Pacer {
+    /// What a write that must wait is limited by: the token's writes, or one installation's
+    /// (which leaves the other installations' repositories to go on).
+    scope: Scope,
     spacing: Option<Arc<Spacer>>,
     /// GitHub allows 500 content creations an hour; a long backfill stops here, not at a 403.
     hourly: Option<Arc<RollingWindow>>,
@@ -65,7 +68,8 @@ impl Pacer {
         let hourly = (writes_per_hour > 0).then(|| {
             stats.limits.window(&format!("github writes per hour{whose}"), writes_per_hour, Duration::from_secs(3600))
         });
-        Pacer { spacing, hourly }
+        let scope = installation.map_or_else(|| Scope::endpoint(WRITE_ENDPOINT), Scope::Installation);
+        Pacer { scope, spacing, hourly }
     }
 
     /// Waits for the write's turn; a turn further off than `MAX_INLINE_WAIT` (both paces
@@ -73,7 +77,7 @@ impl Pacer {
     /// then refuses only delays the next write, while an hourly slot taken for nothing would
     /// be lost for an hour.
     async fn wait(&self) -> Result<(), ApiError> {
-        let limited = |wait| ApiError::limited(SVC, Scope::endpoint(WRITE_ENDPOINT), wait);
+        let limited = |wait| ApiError::limited(SVC, self.scope.clone(), wait);
         let start = tokio::time::Instant::now();
         if let Some(spacing) = &self.spacing {
             spacing.acquire(http::MAX_INLINE_WAIT).await.map_err(limited)?;
@@ -142,6 +146,14 @@ impl GithubClient {
         matches!(*self.auth, Auth::App(_))
     }
 
+    /// In App mode, the installation known to cover `repo` and what its budget had left at its
+    /// last answer (`None` in token mode, where the service's budget is the token's).
+    pub fn installation_budget(&self, repo: &RepoName) -> Option<(u64, Option<u64>)> {
+        let Auth::App(app) = &*self.auth else { return None };
+        let installation = app.installation_of(repo.owner())?;
+        Some((installation, self.stats.limits.remaining(SVC, &Scope::Installation(installation))))
+    }
+
     /// `url`'s path below the configured base (GitHub Enterprise Server's `/api/v3`).
     fn relative_path(&self, url: &Url) -> String {
         let prefix = self.base.path().trim_end_matches('/');
@@ -157,7 +169,21 @@ impl GithubClient {
 
     /// The credential a request to `url` goes with: the token, or in App mode a JWT for the
     /// App's own endpoints and the covering installation's token for a repository.
+    ///
+    /// An answer of the App's endpoints that would read as news about the resource itself (a
+    /// redirect, 404 or 410 the callers take as a moved, missing or deleted issue) is a passing
+    /// failure of getting the credential instead: it never ends a link.
     async fn credential(&self, url: &Url) -> Result<Credential, ApiError> {
+        self.credential_for(url).await.map_err(|e| match e {
+            ApiError::Moved { .. } | ApiError::Gone { .. } | ApiError::NotFound { .. } => ApiError::Transient {
+                service: SVC.as_str(),
+                detail: format!("the GitHub App's credentials for this request could not be had: {e}"),
+            },
+            e => e,
+        })
+    }
+
+    async fn credential_for(&self, url: &Url) -> Result<Credential, ApiError> {
         let app = match &*self.auth {
             Auth::Token(header) => return Ok(Credential { header: header.clone(), installation: None }),
             Auth::App(app) => app,
@@ -185,7 +211,13 @@ impl GithubClient {
         };
         let installation = match app.installation_of(&owner) {
             Some(id) => id,
-            None => self.find_installation(app, &owner, &path).await?,
+            None => {
+                let _one_at_a_time = app.looking_up.lock().await;
+                match app.installation_of(&owner) {
+                    Some(id) => id,
+                    None => self.find_installation(app, &owner, &path).await?,
+                }
+            }
         };
         self.installation_credential(app, installation).await
     }
@@ -210,19 +242,36 @@ impl GithubClient {
         }
         let path = format!("/app/installations/{installation}/access_tokens");
         let bytes = self.app_request(app, Method::POST, &path).await.map_err(|e| match e {
-            ApiError::NotFound { .. } => ApiError::Unauthorized {
+            // The configured installation: every repository goes through it, so the rules are wrong.
+            ApiError::NotFound { .. } if app.key.installation_id == Some(installation) => ApiError::Unauthorized {
                 service: SVC.as_str(),
                 status: 404,
                 detail: Some(format!(
                     "GitHub App installation {installation} does not exist or is not this App's (check installation_id)"
                 )),
             },
+            // One found for an organisation that has since uninstalled the App: only its
+            // repositories fail, and the next request looks for its installation again.
+            ApiError::NotFound { .. } => {
+                let owners = app.forget_installation(installation).join(", ");
+                ApiError::Forbidden {
+                    service: SVC.as_str(),
+                    scope: ForbiddenScope::Repository,
+                    detail: format!(
+                        "GitHub App installation {installation} (on {owners}) no longer exists: the App was uninstalled \
+                         there; install it again with Issues read and write"
+                    ),
+                }
+            }
             e => e,
         })?;
         let minted: wire::WireAccessToken = http::decode(SVC, &bytes)?;
-        // Only `expires_at` says how long a token lasts; without one, it is used briefly.
+        // Only `expires_at` says how long a token lasts; without one (or with one that is not
+        // ahead of GitHub's clock, which would mean a mint a request), it is used briefly.
+        let now = self.github_now();
         let expires_at = parse_time(minted.expires_at.as_deref())
-            .unwrap_or_else(|| self.github_now() + chrono::Duration::seconds(auth::RENEW_BEFORE_SECS + 300));
+            .filter(|at| *at > now)
+            .unwrap_or_else(|| now + chrono::Duration::seconds(auth::RENEW_BEFORE_SECS + 300));
         debug!(installation, %expires_at, "minted an installation token");
         Ok(app.store_token(installation, crate::secret::Secret::new(minted.token), expires_at, self.github_now()))
     }
@@ -230,17 +279,30 @@ impl GithubClient {
     /// The installation covering `owner`'s repository that `path` names
     /// (`GET /repos/{owner}/{repo}/installation`), remembered for the account.
     async fn find_installation(&self, app: &auth::AppSession, owner: &str, path: &str) -> Result<u64, ApiError> {
-        let mut parts = path.trim_start_matches('/').split('/').skip(1);
-        let (Some(owner_seg), Some(name)) = (parts.next(), parts.next()) else {
-            return Err(ApiError::NotFound { service: SVC.as_str(), detail: format!("no repository in {path}") });
+        // The repository by name when the path names it (`/repos/{owner}/{repo}…`); a path by
+        // id (`/repositories/{id}…`, its account learned) is looked up by account.
+        let by_name = match path.trim_start_matches('/').split('/').collect::<Vec<_>>().as_slice() {
+            ["repos", owner_seg, name, ..] => Some(format!("{owner_seg}/{name}")),
+            _ => None,
         };
-        let lookup = format!("/repos/{owner_seg}/{name}/installation");
-        let bytes = self.app_request(app, Method::GET, &lookup).await.map_err(|e| match e {
+        let repo_lookup = match &by_name {
+            Some(repo) => self.app_request(app, Method::GET, &format!("/repos/{repo}/installation")).await,
+            None => Err(ApiError::Moved { service: SVC.as_str(), location: None }),
+        };
+        let bytes = match repo_lookup {
+            // A renamed or transferred repository redirects by id: that redirect is the
+            // lookup's, not the request's. One App is installed once per account, so the
+            // account's installation is the one (an organisation's, else a user's).
+            Err(ApiError::Moved { .. }) => self.account_installation(app, owner).await,
+            other => other,
+        };
+        let name = by_name.unwrap_or_else(|| owner.to_string());
+        let bytes = bytes.map_err(|e| match e {
             ApiError::NotFound { .. } => ApiError::Forbidden {
                 service: SVC.as_str(),
                 scope: ForbiddenScope::Repository,
                 detail: format!(
-                    "the GitHub App is not installed on {owner} (or not for {owner}/{name}): install it there with Issues read and write"
+                    "the GitHub App is not installed on {owner} (or not for {name}): install it there with Issues read and write"
                 ),
             },
             e => e,
@@ -248,6 +310,16 @@ impl GithubClient {
         let found: wire::WireInstallation = http::decode(SVC, &bytes)?;
         app.remember_installation(owner, found.id);
         Ok(found.id)
+    }
+
+    /// The installation on `owner`'s account: an organisation's, else a user's.
+    async fn account_installation(&self, app: &auth::AppSession, owner: &str) -> Result<bytes::Bytes, ApiError> {
+        match self.app_request(app, Method::GET, &format!("/orgs/{owner}/installation")).await {
+            Err(ApiError::NotFound { .. }) => {
+                self.app_request(app, Method::GET, &format!("/users/{owner}/installation")).await
+            }
+            other => other,
+        }
     }
 
     /// A request to the App's own endpoints, signed with a JWT; a 401 is tried once more with
@@ -262,6 +334,15 @@ impl GithubClient {
                     app.forget_jwt();
                     retried = true;
                 }
+                // A JWT refused twice: the App's id or key is not what GitHub knows.
+                Err(ApiError::Unauthorized { service, status, detail: None }) => {
+                    let detail = format!(
+                        "GitHub refused the GitHub App's JWT: check that app_id ({}) is the App's ID and that \
+                         private_key_file is one of that App's private keys (not revoked)",
+                        app.key.app_id
+                    );
+                    return Err(ApiError::Unauthorized { service, status, detail: Some(detail) });
+                }
                 other => return other.map(|(_, _, bytes)| bytes),
             }
         }
@@ -275,7 +356,12 @@ impl GithubClient {
     ) -> Result<Option<(u64, Vec<(String, String)>)>, ApiError> {
         let Auth::App(app) = &*self.auth else { return Ok(None) };
         let path = format!("/repos/{repo}/installation");
-        let bytes = self.app_request(app, Method::GET, &path).await.map_err(|e| match e {
+        let bytes = match self.app_request(app, Method::GET, &path).await {
+            // Renamed or moved since the rules named it: its account's installation.
+            Err(ApiError::Moved { .. }) => self.account_installation(app, repo.owner()).await,
+            other => other,
+        };
+        let bytes = bytes.map_err(|e| match e {
             ApiError::NotFound { service, .. } => ApiError::NotFound {
                 service,
                 detail: format!(

@@ -256,7 +256,7 @@ async fn act(engine: &Engine, ticket: &Ticket, from_snapshot: bool, report: &mut
                     .push(format!("create an issue in {} for ticket {} \"{}\"", route.repo, ticket.id, ticket.subject));
                 return Ok(());
             }
-            defer_when_budget_is_short(engine)?;
+            defer_when_budget_is_short(engine, &route.repo)?;
             guard::check_repo(engine, &route.repo).await?;
             let scan = engine.zendesk.attachments(ticket.id).await?;
             let mut notes = scan.internal_notes.clone();
@@ -354,12 +354,18 @@ fn record_created(
 
 /// New issues wait when GitHub's budget is nearly spent, so push-back of status changes
 /// (which does not wait) keeps working through a large backfill.
-fn defer_when_budget_is_short(engine: &Engine) -> Result<(), ItemError> {
-    match engine.budget_remaining(Service::Github) {
+/// As a GitHub App, the budget is that of the installation covering `repo`: another
+/// organisation's low budget holds back only its own new issues.
+fn defer_when_budget_is_short(engine: &Engine, repo: &RepoName) -> Result<(), ItemError> {
+    let (left, scope) = match engine.github.installation_budget(repo) {
+        Some((installation, left)) => (left, Scope::Installation(installation)),
+        None => (engine.budget_remaining(Service::Github), Scope::endpoint(WRITE_ENDPOINT)),
+    };
+    match left {
         Some(left) if left < BACKFILL_RESERVE => {
-            warn!(github_rate_left = left, "GitHub budget is low: new issues wait for the reset, push-back goes on");
+            warn!(github_rate_left = left, %scope, "GitHub budget is low: new issues wait for the reset, push-back goes on");
             let wait = std::time::Duration::from_secs(60);
-            Err(ItemError::Api(ApiError::limited(Service::Github, Scope::endpoint(WRITE_ENDPOINT), wait)))
+            Err(ItemError::Api(ApiError::limited(Service::Github, scope, wait)))
         }
         _ => Ok(()),
     }

@@ -85,6 +85,17 @@ pub async fn online_check(engine: &Engine) -> bool {
 async fn installation_ok(engine: &Engine, repo: &crate::domain::RepoName) -> bool {
     match engine.github.installation_permissions(repo).await {
         Ok(Some((id, permissions))) => {
+            // A pinned installation is the one every request uses: it must be this one.
+            if let crate::config::GithubAuth::App(app) = &engine.rules.github.auth {
+                if let Some(pinned) = app.installation_id.filter(|pinned| *pinned != id) {
+                    println!(
+                        "FAIL  {repo}: installation_id = {pinned} in the rules, but the App's installation on {} is {id}; \
+                         set installation_id = {id}, or remove it to find each organisation's installation",
+                        repo.owner()
+                    );
+                    return false;
+                }
+            }
             let issues = permissions.iter().find(|(k, _)| k == "issues").map(|(_, v)| v.as_str());
             if issues == Some("write") {
                 println!("ok    {repo}: GitHub App installation {id} may write issues");

@@ -14,12 +14,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::harness::{Env, FORWARD, PUSHBACK, ROUTES};
 
-const APP_ID: u64 = 424242;
-const SLUG: &str = "acme-support-sync";
-const BOT: &str = "acme-support-sync[bot]";
+pub(crate) const APP_ID: u64 = 424242;
+pub(crate) const SLUG: &str = "acme-support-sync";
+pub(crate) const BOT: &str = "acme-support-sync[bot]";
 
 /// Writes `pem` next to the rules with `mode`; returns its path.
-fn key_file(env: &Env, name: &str, pem: &str, mode: u32) -> PathBuf {
+pub(crate) fn key_file(env: &Env, name: &str, pem: &str, mode: u32) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let path = env.dir.path().join(name);
     std::fs::write(&path, pem).unwrap();
@@ -28,7 +28,7 @@ fn key_file(env: &Env, name: &str, pem: &str, mode: u32) -> PathBuf {
 }
 
 /// The rules of `env` with the token lines replaced by the App's.
-fn app_rules(env: &Env, routes: &str, extra: &str, key: &std::path::Path) -> String {
+pub(crate) fn app_rules(env: &Env, routes: &str, extra: &str, key: &std::path::Path) -> String {
     let text = format!("{}\n{extra}", env.sb.rules_toml("state/test.db", routes));
     let app = format!("app_id = {APP_ID}\nprivate_key_file = \"{}\"\n", key.display());
     text.replace("token_env = \"TS_SANDBOX_GITHUB_TOKEN\"\n", &app)
@@ -36,7 +36,7 @@ fn app_rules(env: &Env, routes: &str, extra: &str, key: &std::path::Path) -> Str
 
 /// A sandbox whose GitHub knows the App, installed on `acme` with issues: write, and rules that
 /// authenticate as it.
-async fn app_env(routes: &str, extra: &str) -> (Env, u64) {
+pub(crate) async fn app_env(routes: &str, extra: &str) -> (Env, u64) {
     let env = Env::with_routes(routes, extra).await;
     env.sb.github.enable_app(APP_ID, SLUG, APP_TEST_PUBLIC_KEY_PEM);
     let installation = env.sb.github.add_installation("acme", Some("write"));
@@ -46,18 +46,18 @@ async fn app_env(routes: &str, extra: &str) -> (Env, u64) {
 }
 
 /// One engine for several passes (its installation tokens live as long as it does).
-fn engine(env: &Env) -> Engine {
+pub(crate) fn engine(env: &Env) -> Engine {
     let rules = ticket_sync::config::load(&env.rules_path).expect("rules valid");
     let store = Arc::new(Store::open(&rules.state_path).expect("store opens"));
     let github = crate::harness::github_credential(&rules);
     Engine::new(Arc::new(rules), store, &ticket_sync::secret::Secret::new(sandbox::ZENDESK_TOKEN), &github, false)
 }
 
-async fn escalate(engine: &Engine) -> PassReport {
+pub(crate) async fn escalate(engine: &Engine) -> PassReport {
     engine.escalate(&CancellationToken::new()).await.expect("pass runs")
 }
 
-async fn push(engine: &Engine) -> PassReport {
+pub(crate) async fn push(engine: &Engine) -> PassReport {
     engine.push(&CancellationToken::new()).await.expect("pass runs")
 }
 

@@ -8,6 +8,7 @@ mod daemon;
 mod escalate;
 mod forward;
 mod github_app;
+mod github_app_attack;
 mod hard_parts;
 mod harness;
 mod hostile;

@@ -162,6 +162,8 @@ pub struct AppState {
     ttl: Duration,
     jwt_requests: u64,
     pub jwt_limits: Limits,
+    /// Installations removed so far: ids are never given twice.
+    removed: u64,
 }
 
 impl Default for AppState {
@@ -173,6 +175,7 @@ impl Default for AppState {
             ttl: Duration::hours(1),
             jwt_requests: 0,
             jwt_limits: Limits::default(),
+            removed: 0,
         }
     }
 }
@@ -222,13 +225,20 @@ impl FakeGithub {
         self.shared.app.lock().unwrap().app = Some(app);
     }
 
+    /// Switches App mode off again (the organisation goes back to a person's token): the
+    /// personal token is accepted once more; what the App's bot wrote stays its.
+    pub fn disable_app(&self) {
+        self.shared.app.lock().unwrap().app = None;
+        self.shared.model.lock().unwrap().app = None;
+    }
+
     /// Installs the App on every repository of `account`; `issues_permission` is `Some("write")`,
     /// `Some("read")` or `None`. Returns the installation id.
     pub fn add_installation(&self, account: &str, issues_permission: Option<&str>) -> u64 {
         assert!(matches!(issues_permission, None | Some("read") | Some("write")), "issues: read | write | None");
         let created_at = self.shared.now();
         let mut state = self.shared.app.lock().unwrap();
-        let id = FIRST_INSTALLATION_ID + state.installations.len() as u64;
+        let id = FIRST_INSTALLATION_ID + state.installations.len() as u64 + state.removed;
         state.installations.push(Installation {
             id,
             account: account.to_string(),
@@ -238,6 +248,16 @@ impl FakeGithub {
             limits: Limits::default(),
         });
         id
+    }
+
+    /// Uninstalls installation `id` (its organisation removed the App): its tokens stop working
+    /// at once, minting for it answers 404, and its account's repositories have no installation.
+    pub fn remove_installation(&self, id: u64) {
+        let mut state = self.shared.app.lock().unwrap();
+        let before = state.installations.len();
+        state.installations.retain(|i| i.id != id);
+        state.removed += (before - state.installations.len()) as u64;
+        state.tokens.retain(|_, t| t.installation != id);
     }
 
     /// `{slug}[bot]`, the login the App's changes are authored by.
@@ -313,7 +333,7 @@ pub fn actor(shared: &Shared, credential: Credential) -> Actor {
 
 /// Whether `credential` may make this request at all (before rate limits and handlers).
 pub fn admit(shared: &Shared, credential: Credential, method: &Method, path: &str) -> Result<(), Reply> {
-    let app_endpoint = is_app_path(path) || is_repo_installation_path(path);
+    let app_endpoint = is_app_path(path) || is_repo_installation_path(path) || is_account_installation_path(path);
     match credential {
         Credential::Personal => Ok(()),
         Credential::Jwt if app_endpoint => Ok(()),
@@ -390,6 +410,12 @@ fn is_app_path(path: &str) -> bool {
 fn is_repo_installation_path(path: &str) -> bool {
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     parts.len() == 4 && parts[0] == "repos" && parts[3] == "installation"
+}
+
+/// `/orgs/{org}/installation` or `/users/{username}/installation`.
+fn is_account_installation_path(path: &str) -> bool {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    parts.len() == 3 && (parts[0] == "orgs" || parts[0] == "users") && parts[2] == "installation"
 }
 
 /// Three non-empty base64url parts: what GitHub treats as a JWT rather than an opaque token.

@@ -27,6 +27,8 @@ pub fn routes(router: Router<Arc<Shared>>) -> Router<Arc<Shared>> {
         .route("/app/installations/{installation_id}", get(get_installation))
         .route("/app/installations/{installation_id}/access_tokens", post(create_token))
         .route("/repos/{owner}/{repo}/installation", get(repo_installation))
+        .route("/orgs/{account}/installation", get(org_installation))
+        .route("/users/{account}/installation", get(user_installation))
 }
 
 /// What an installation object needs, copied out so the App lock is not held while rendering.
@@ -152,4 +154,22 @@ async fn repo_installation(State(s): State<Arc<Shared>>, Path(p): Path<HashMap<S
     let found = views(&s, |state, i| state.installation_for(&owner).is_some_and(|f| f.id == i.id), doc)?;
     let installation = found.first().ok_or_else(|| Reply::not_found(doc))?;
     Ok(Reply::ok(installation_json(&s, installation)))
+}
+
+/// `GET /orgs/{org}/installation` and `GET /users/{username}/installation`: the installation on
+/// the account, or 404. ASSUMED: the fake does not tell organisations from users, so both
+/// answer for any account.
+async fn account_installation(s: &Shared, p: &HashMap<String, String>, doc: &str) -> Answer {
+    let account = p.get("account").map_or("", String::as_str);
+    let found = views(s, |state, i| state.installation_for(account).is_some_and(|f| f.id == i.id), doc)?;
+    let installation = found.first().ok_or_else(|| Reply::not_found(doc))?;
+    Ok(Reply::ok(installation_json(s, installation)))
+}
+
+async fn org_installation(State(s): State<Arc<Shared>>, Path(p): Path<HashMap<String, String>>) -> Answer {
+    account_installation(&s, &p, docs::ORG_INSTALLATION).await
+}
+
+async fn user_installation(State(s): State<Arc<Shared>>, Path(p): Path<HashMap<String, String>>) -> Answer {
+    account_installation(&s, &p, docs::USER_INSTALLATION).await
 }

@@ -17,6 +17,10 @@ pub mod docs {
         "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app";
     pub const REPO_INSTALLATION: &str =
         "https://docs.github.com/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app";
+    pub const ORG_INSTALLATION: &str =
+        "https://docs.github.com/rest/apps/apps#get-an-organization-installation-for-the-authenticated-app";
+    pub const USER_INSTALLATION: &str =
+        "https://docs.github.com/rest/apps/apps#get-a-user-installation-for-the-authenticated-app";
     pub const GET_REPO: &str = "https://docs.github.com/rest/repos/repos#get-a-repository";
     pub const LIST_ISSUES: &str = "https://docs.github.com/rest/issues/issues#list-repository-issues";
     pub const CREATE_ISSUE: &str = "https://docs.github.com/rest/issues/issues#create-an-issue";
