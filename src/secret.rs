@@ -102,6 +102,19 @@ static KNOWN: RwLock<Vec<String>> = RwLock::new(Vec::new());
 /// Values shorter than this are not scrubbed: they would match ordinary text.
 const MIN_SECRET_LEN: usize = 6;
 
+/// `value` and its base64 forms (standard and URL-safe, padded or not): how a secret may come
+/// back in a remote answer.
+fn forms(value: &str) -> [String; 5] {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    [
+        value.to_string(),
+        STANDARD.encode(value),
+        STANDARD_NO_PAD.encode(value),
+        URL_SAFE.encode(value),
+        URL_SAFE_NO_PAD.encode(value),
+    ]
+}
+
 /// Adds `value` and its base64 forms (standard and URL-safe, padded or not) to the secrets
 /// scrubbed from remote text. Credentials built from a token (Zendesk's `email/token:TOKEN`)
 /// are registered by the client that builds them.
@@ -109,16 +122,8 @@ pub fn register(value: &str) {
     if value.len() < MIN_SECRET_LEN {
         return;
     }
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    let forms = [
-        value.to_string(),
-        STANDARD.encode(value),
-        STANDARD_NO_PAD.encode(value),
-        URL_SAFE.encode(value),
-        URL_SAFE_NO_PAD.encode(value),
-    ];
     let mut known = KNOWN.write().unwrap_or_else(|e| e.into_inner());
-    for form in forms {
+    for form in forms(value) {
         if !known.contains(&form) {
             known.push(form);
         }
@@ -130,14 +135,7 @@ pub fn register(value: &str) {
 /// Stops scrubbing `value` (and its forms): a short-lived token that has been replaced. Without
 /// this, a daemon minting a token an hour would scrub a list that grows for ever.
 pub fn forget(value: &str) {
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    let forms = [
-        value.to_string(),
-        STANDARD.encode(value),
-        STANDARD_NO_PAD.encode(value),
-        URL_SAFE.encode(value),
-        URL_SAFE_NO_PAD.encode(value),
-    ];
+    let forms = forms(value);
     let mut known = KNOWN.write().unwrap_or_else(|e| e.into_inner());
     known.retain(|k| !forms.contains(k));
 }

@@ -276,8 +276,8 @@ impl GithubClient {
         Ok(app.store_token(installation, crate::secret::Secret::new(minted.token), expires_at, self.github_now()))
     }
 
-    /// The installation covering `owner`'s repository that `path` names
-    /// (`GET /repos/{owner}/{repo}/installation`), remembered for the account.
+    /// The installation covering `owner`'s repository that `path` names, remembered for the
+    /// account.
     async fn find_installation(&self, app: &auth::AppSession, owner: &str, path: &str) -> Result<u64, ApiError> {
         // The repository by name when the path names it (`/repos/{owner}/{repo}…`); a path by
         // id (`/repositories/{id}…`, its account learned) is looked up by account.
@@ -285,18 +285,28 @@ impl GithubClient {
             ["repos", owner_seg, name, ..] => Some(format!("{owner_seg}/{name}")),
             _ => None,
         };
-        let repo_lookup = match &by_name {
+        Ok(self.lookup_installation(app, owner, by_name.as_deref()).await?.id)
+    }
+
+    /// The installation covering `repo` (`GET /repos/{repo}/installation`), or with no
+    /// repository or a renamed or transferred one (its lookup redirects by id: that redirect is
+    /// the lookup's, not the request's), the installation on `owner`'s account: one App is
+    /// installed once per account. Remembered for the account; none is a repository's refusal.
+    async fn lookup_installation(
+        &self,
+        app: &auth::AppSession,
+        owner: &str,
+        repo: Option<&str>,
+    ) -> Result<wire::WireInstallation, ApiError> {
+        let repo_lookup = match repo {
             Some(repo) => self.app_request(app, Method::GET, &format!("/repos/{repo}/installation")).await,
             None => Err(ApiError::Moved { service: SVC.as_str(), location: None }),
         };
         let bytes = match repo_lookup {
-            // A renamed or transferred repository redirects by id: that redirect is the
-            // lookup's, not the request's. One App is installed once per account, so the
-            // account's installation is the one (an organisation's, else a user's).
             Err(ApiError::Moved { .. }) => self.account_installation(app, owner).await,
             other => other,
         };
-        let name = by_name.unwrap_or_else(|| owner.to_string());
+        let name = repo.unwrap_or(owner);
         let bytes = bytes.map_err(|e| match e {
             ApiError::NotFound { .. } => ApiError::Forbidden {
                 service: SVC.as_str(),
@@ -309,7 +319,7 @@ impl GithubClient {
         })?;
         let found: wire::WireInstallation = http::decode(SVC, &bytes)?;
         app.remember_installation(owner, found.id);
-        Ok(found.id)
+        Ok(found)
     }
 
     /// The installation on `owner`'s account: an organisation's, else a user's.
@@ -355,24 +365,7 @@ impl GithubClient {
         repo: &RepoName,
     ) -> Result<Option<(u64, Vec<(String, String)>)>, ApiError> {
         let Auth::App(app) = &*self.auth else { return Ok(None) };
-        let path = format!("/repos/{repo}/installation");
-        let bytes = match self.app_request(app, Method::GET, &path).await {
-            // Renamed or moved since the rules named it: its account's installation.
-            Err(ApiError::Moved { .. }) => self.account_installation(app, repo.owner()).await,
-            other => other,
-        };
-        let bytes = bytes.map_err(|e| match e {
-            ApiError::NotFound { service, .. } => ApiError::NotFound {
-                service,
-                detail: format!(
-                    "the GitHub App is not installed on {} (or not for this repository): install it there",
-                    repo.owner()
-                ),
-            },
-            e => e,
-        })?;
-        let found: wire::WireInstallation = http::decode(SVC, &bytes)?;
-        app.remember_installation(repo.owner(), found.id);
+        let found = self.lookup_installation(app, repo.owner(), Some(&repo.to_string())).await?;
         Ok(Some((found.id, found.permissions.into_iter().collect())))
     }
 

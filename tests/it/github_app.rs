@@ -45,6 +45,26 @@ pub(crate) async fn app_env(routes: &str, extra: &str) -> (Env, u64) {
     (env, installation)
 }
 
+const TWO_ORGS: &str = r#"
+[[route]]
+when = { tags_any = ["globex"] }
+repo = "globex/app"
+labels = ["support"]
+
+[[route]]
+repo = "acme/backend"
+labels = ["support"]
+"#;
+
+/// The App installed on `acme` and `globex` (tickets tagged `globex` go there), both with
+/// issues: write: (env, acme's installation, globex's).
+pub(crate) async fn two_orgs(extra: &str) -> (Env, u64, u64) {
+    let (env, acme) = app_env(TWO_ORGS, extra).await;
+    env.sb.github.add_repo("globex/app", Visibility::Private, true);
+    let globex = env.sb.github.add_installation("globex", Some("write"));
+    (env, acme, globex)
+}
+
 /// One engine for several passes (its installation tokens live as long as it does).
 pub(crate) fn engine(env: &Env) -> Engine {
     let rules = ticket_sync::config::load(&env.rules_path).expect("rules valid");
@@ -108,19 +128,7 @@ async fn escalation_push_back_and_forwarding_work_as_the_apps_bot() {
 
 #[tokio::test]
 async fn each_organisation_is_served_by_its_own_installation() {
-    let routes = r#"
-[[route]]
-when = { tags_any = ["globex"] }
-repo = "globex/app"
-labels = ["support"]
-
-[[route]]
-repo = "acme/backend"
-labels = ["support"]
-"#;
-    let (env, acme) = app_env(routes, "").await;
-    env.sb.github.add_repo("globex/app", Visibility::Private, true);
-    let globex = env.sb.github.add_installation("globex", Some("write"));
+    let (env, acme, globex) = two_orgs("").await;
     let engine = engine(&env);
     let a = env.ticket("Acme thing", &["escalated"]);
     let g = env.ticket("Globex thing", &["escalated", "globex"]);
