@@ -353,17 +353,26 @@ async fn the_key_jwts_and_installation_tokens_never_reach_the_trace_log() {
     }
 }
 
+/// GitHub's clock three hours ahead of this host's (a JWT on the host's clock has expired) or
+/// behind it (its `exp` is far beyond GitHub's ten minutes): the first JWT is refused, the
+/// answer's `Date` teaches GitHub's clock, and the JWT signed on it is taken.
 #[tokio::test]
 async fn a_host_clock_far_from_githubs_costs_one_refused_jwt_then_signs_on_githubs_clock() {
-    let (env, installation) = app_env(ROUTES, "").await;
-    // GitHub's clock is two hours ahead of this host's: a JWT on the host's clock has expired.
-    env.sb.clock.advance(Duration::from_secs(2 * 3600));
-    let engine = engine(&env);
-    let id = env.ticket("Clock skew", &["escalated"]);
-    let report = escalate(&engine).await;
-    assert_eq!((report.created, report.failed), (1, 0), "{report:?}");
-    assert_eq!(env.issues_for("acme/backend", id).len(), 1);
-    assert_eq!(env.sb.github.tokens_minted(installation), 1);
-    let refused = env.sb.github.door.log.count(|r| r.status == 401);
-    assert!(refused <= 1, "at most the first JWT, signed before GitHub's clock was known: {refused}");
+    let skew = Duration::from_secs(3 * 3600);
+    for ahead in [true, false] {
+        let (env, installation) = app_env(ROUTES, "").await;
+        if ahead {
+            env.sb.clock.advance(skew);
+        } else {
+            env.sb.clock.rewind(skew);
+        }
+        let engine = engine(&env);
+        let id = env.ticket("Clock skew", &["escalated"]);
+        let report = escalate(&engine).await;
+        assert_eq!((report.created, report.failed), (1, 0), "GitHub ahead {ahead}: {report:?}");
+        assert_eq!(env.issues_for("acme/backend", id).len(), 1);
+        assert_eq!(env.sb.github.tokens_minted(installation), 1);
+        let refused = env.sb.github.door.log.count(|r| r.status == 401);
+        assert!(refused <= 1, "GitHub ahead {ahead}: at most the first JWT is refused, not {refused}");
+    }
 }

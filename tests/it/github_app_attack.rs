@@ -162,19 +162,6 @@ async fn a_jwt_or_token_echoed_by_the_app_endpoints_reaches_no_failure_nor_statu
 }
 
 #[tokio::test]
-async fn a_github_clock_far_from_this_hosts_is_learned_before_the_jwt_is_refused_for_good() {
-    let (env, installation) = app_env(crate::harness::ROUTES, "").await;
-    // GitHub's clock is three hours ahead of this host's from the very first request.
-    env.sb.clock.advance(std::time::Duration::from_secs(3 * 3600));
-    let engine = engine(&env);
-    let id = env.ticket("Clock", &["escalated"]);
-    let report = escalate(&engine).await;
-    assert_eq!((report.created, report.failed), (1, 0), "{report:?}");
-    assert_eq!(env.issues_for("acme/backend", id).len(), 1);
-    assert_eq!(env.sb.github.tokens_minted(installation), 1);
-}
-
-#[tokio::test]
 async fn check_online_says_when_the_pinned_installation_id_is_not_the_repositorys() {
     use crate::github_app::APP_ID;
     let (env, acme) = app_env(crate::harness::ROUTES, "").await;
@@ -365,20 +352,6 @@ async fn an_issue_whose_answer_was_lost_is_adopted_as_the_bots_not_created_twice
     }
     assert_eq!(env.issues_for("acme/backend", id).len(), 1, "never a second issue");
     assert_eq!(env.link_notes(id).len(), 1);
-}
-
-#[tokio::test]
-async fn a_github_clock_far_behind_this_hosts_is_learned_before_the_jwt_is_refused_for_good() {
-    let (env, installation) = app_env(crate::harness::ROUTES, "").await;
-    // This host runs three hours fast: its first JWT's exp is far beyond GitHub's ten minutes.
-    env.sb.clock.rewind(std::time::Duration::from_secs(3 * 3600));
-    let engine = engine(&env);
-    let id = env.ticket("Fast host", &["escalated"]);
-    env.sb.settle();
-    let report = escalate(&engine).await;
-    assert_eq!((report.created, report.failed), (1, 0), "{report:?}");
-    assert_eq!(env.issues_for("acme/backend", id).len(), 1);
-    assert_eq!(env.sb.github.tokens_minted(installation), 1);
 }
 
 #[tokio::test]
