@@ -10,7 +10,7 @@ pub use lists::{parse_next_link, Updates};
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, ETAG, IF_NONE_MATCH};
+use reqwest::header::{ACCEPT, AUTHORIZATION, ETAG, IF_NONE_MATCH};
 use reqwest::{Method, StatusCode};
 use tracing::debug;
 use url::Url;
@@ -388,9 +388,7 @@ impl GithubClient {
         if let (Err(ApiError::Moved { location: Some(location), .. }), Auth::App(app)) = (&answer, &*self.auth) {
             // A renamed repository, or a transferred issue (transfers stay within one account):
             // its new home by id is covered by the same installation.
-            if let Ok(value) = HeaderValue::from_str(&format!("<{location}>")) {
-                self.learn_aliases(app, &url, Some(&value));
-            }
+            self.learn_alias(app, &url, self.same_origin(location));
         }
         match answer {
             Err(ApiError::Moved { location: Some(location), .. }) if !tells_a_transfer(&method, url.path()) => {
@@ -434,7 +432,8 @@ impl GithubClient {
             (answer, _, _) => answer,
         };
         if let (Ok((_, headers, _)), Auth::App(app)) = (&answer, &*self.auth) {
-            self.learn_aliases(app, &url, headers.get(reqwest::header::LINK));
+            // Pagination goes on by id: only the next page is ever followed.
+            self.learn_alias(app, &url, self.link(headers, "next"));
         }
         answer
     }
@@ -491,20 +490,12 @@ impl GithubClient {
     }
 
     /// Remembers which account a `/repositories/{id}` path belongs to, from a request that
-    /// named the repository as `/repos/{owner}/…` and was answered with a link or redirect by id.
-    fn learn_aliases(&self, app: &auth::AppSession, asked: &Url, link: Option<&HeaderValue>) {
+    /// named the repository as `/repos/{owner}/…` and was sent on by id (`to`: its next page,
+    /// or a redirect).
+    fn learn_alias(&self, app: &auth::AppSession, asked: &Url, to: Option<Url>) {
         let Needs::Account(owner) = auth::needs(&self.relative_path(asked)) else { return };
-        let text = link.and_then(|v| v.to_str().ok()).unwrap_or("");
-        for part in text.split(',') {
-            let Some(url) = part.split(';').next().map(|u| u.trim().trim_start_matches('<').trim_end_matches('>'))
-            else {
-                continue;
-            };
-            if let Ok(url) = Url::parse(url) {
-                if let Needs::RepositoryId(id) = auth::needs(&self.relative_path(&url)) {
-                    app.remember_alias(id, &owner);
-                }
-            }
+        if let Some(Needs::RepositoryId(id)) = to.map(|to| auth::needs(&self.relative_path(&to))) {
+            app.remember_alias(id, &owner);
         }
     }
 

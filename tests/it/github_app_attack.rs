@@ -354,20 +354,26 @@ async fn an_issue_whose_answer_was_lost_is_adopted_as_the_bots_not_created_twice
     assert_eq!(env.link_notes(id).len(), 1);
 }
 
+/// A ticket linked to an issue as the App; then the held token is refused and every mint
+/// answers `status` (a proxy in the way): (env, engine, ticket, issue number).
+async fn linked_then_mint_answers(status: u16, extra: &str) -> (Env, ticket_sync::sync::Engine, u64, u64) {
+    let (env, installation) = app_env(crate::harness::ROUTES, extra).await;
+    let engine = engine(&env);
+    let id = env.ticket("Linked", &["escalated"]);
+    assert_eq!(escalate(&engine).await.created, 1);
+    let n = env.issues_for("acme/backend", id)[0];
+    env.sb.github.revoke_installation_tokens();
+    let mint = format!("/app/installations/{installation}/access_tokens");
+    env.sb.github.door.faults.push(FaultRule::new(None, &mint, Fault::Status(status)).times(100));
+    (env, engine, id, n)
+}
+
 #[tokio::test]
 async fn a_mint_answered_gone_or_moved_is_not_taken_as_the_issues_own_answer() {
     use crate::harness::FORWARD;
     use ticket_sync::domain::LinkState;
     for status in [410, 301] {
-        let (env, installation) = app_env(crate::harness::ROUTES, FORWARD).await;
-        let engine = engine(&env);
-        let id = env.ticket("Linked", &["escalated"]);
-        assert_eq!(escalate(&engine).await.created, 1);
-        let n = env.issues_for("acme/backend", id)[0];
-        // The held token is refused, and the mint answers oddly (a proxy in the way).
-        env.sb.github.revoke_installation_tokens();
-        let mint = format!("/app/installations/{installation}/access_tokens");
-        env.sb.github.door.faults.push(FaultRule::new(None, &mint, Fault::Status(status)).times(100));
+        let (env, engine, id, n) = linked_then_mint_answers(status, FORWARD).await;
         env.sb.zendesk.add_public_comment(id, env.requester, "any news?");
         env.sb.settle();
         let _ = engine.push(&CancellationToken::new()).await;
@@ -395,14 +401,7 @@ async fn a_mint_answered_gone_or_moved_is_not_taken_as_the_issues_own_answer() {
 async fn the_audit_does_not_end_a_link_because_a_mint_answered_gone_or_moved() {
     use ticket_sync::domain::LinkState;
     for status in [410, 301] {
-        let (env, installation) = app_env(crate::harness::ROUTES, "").await;
-        let engine = engine(&env);
-        let id = env.ticket("Linked", &["escalated"]);
-        assert_eq!(escalate(&engine).await.created, 1);
-        let n = env.issues_for("acme/backend", id)[0];
-        env.sb.github.revoke_installation_tokens();
-        let mint = format!("/app/installations/{installation}/access_tokens");
-        env.sb.github.door.faults.push(FaultRule::new(None, &mint, Fault::Status(status)).times(100));
+        let (env, engine, id, n) = linked_then_mint_answers(status, "").await;
         let _ = engine.audit(&CancellationToken::new()).await;
         let m = engine.store.mapping(TicketId(id)).unwrap().unwrap();
         assert_eq!((m.issue_number.0, m.link_state), (n, LinkState::Active), "{status}: the link stays");
@@ -419,4 +418,31 @@ async fn check_online_finds_the_installation_of_a_renamed_repository() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains(&format!("ok    acme/backend: GitHub App installation {acme} may write issues")), "{text}");
+}
+
+/// A repository's list read in pages: GitHub's next page names the repository by id
+/// (`/repositories/{id}/…`). With two installations known, that page still goes with the
+/// repository's own organisation's token.
+#[tokio::test]
+async fn a_next_page_by_repository_id_goes_with_its_organisations_token() {
+    use crate::harness::PUSHBACK;
+    let (env, _, globex) = two_orgs(PUSHBACK).await;
+    let engine = engine(&env);
+    env.ticket("Acme", &["escalated"]);
+    let g = env.ticket("Globex", &["escalated", "globex"]);
+    assert_eq!(escalate(&engine).await.created, 2);
+    let n = env.issues_for("globex/app", g)[0];
+    // 150 comments on another issue: the comment list takes two pages.
+    let other = env.sb.github.add_issue("globex/app", "Unrelated", "busy thread", "alice");
+    for i in 0..150 {
+        env.sb.github.add_comment("globex/app", other, "alice", &format!("comment {i}"));
+    }
+    env.sb.github.close_issue("globex/app", n, "completed", "alice");
+    env.sb.settle();
+    env.sb.github.door.log.clear();
+    let report = engine.push(&CancellationToken::new()).await.expect("pass runs");
+    assert_eq!((report.pushed, report.failed), (1, 0), "{report:?}");
+    let by_id = env.sb.github.door.log.count(|r| r.path.starts_with("/repositories/") && r.status == 200);
+    assert!(by_id >= 1, "a page was read by id: {:?}", env.sb.github.door.log.entries());
+    assert_eq!(env.sb.github.tokens_minted(globex), 1);
 }
