@@ -236,6 +236,8 @@ async fn sync(path: &Path, dry_run: bool, deadline: Duration) -> u8 {
                 break;
             }
         };
+        // Refused credentials would be refused by the next pass too: it is not run.
+        let refused = matches!(&result, Err(crate::sync::PassError::Api(crate::http::ApiError::Unauthorized { .. })));
         match &result {
             Ok(report) => {
                 print_report(report, dry_run);
@@ -247,6 +249,9 @@ async fn sync(path: &Path, dry_run: bool, deadline: Duration) -> u8 {
             }
         }
         daemon::log_pass(pass, &engine, result);
+        if refused {
+            break;
+        }
     }
     if failed {
         EXIT_ITEM_FAILED

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::sandbox::{NewTicket, Sandbox, Visibility, ZENDESK_TOKEN};
+use crate::sandbox::{NewTicket, Sandbox, Visibility, ZENDESK_CLIENT_ID, ZENDESK_CLIENT_SECRET};
 use crate::store::Store;
 
 /// Polling catches up the seeded backlog every 2 s; everything after it comes by webhook (the
@@ -48,7 +48,11 @@ const GITHUB_HOOK_SECRET: &str = "demo-github-webhook-secret";
 const ZENDESK_HOOK_SECRET: &str = "demo-zendesk-webhook-secret";
 
 fn write_rules(sb: &Sandbox, dir: &Path, link_field: u64, port: u16) -> anyhow::Result<std::path::PathBuf> {
-    std::fs::write(dir.join("zendesk-token"), ZENDESK_TOKEN)?;
+    // The demo authenticates to Zendesk as an OAuth client (its secret in a file, as a
+    // systemd credential would be) and acts on GitHub as a GitHub App.
+    let secret = dir.join("zendesk-client-secret");
+    std::fs::write(&secret, ZENDESK_CLIENT_SECRET)?;
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     // The demo acts as a GitHub App (the sandbox's test key; a real one comes from GitHub).
     let key = dir.join("github-app.pem");
     std::fs::write(&key, crate::sandbox::APP_TEST_KEY_PEM)?;
@@ -60,7 +64,10 @@ fn write_rules(sb: &Sandbox, dir: &Path, link_field: u64, port: u16) -> anyhow::
     );
     let text = sb
         .rules_toml("state/demo.db", &routes)
-        .replace("token_env = \"TS_SANDBOX_ZENDESK_TOKEN\"", "token_file = \"zendesk-token\"")
+        .replace(
+            &Sandbox::zendesk_auth_toml(crate::sandbox::zendesk_auth_mode()),
+            &format!("client_id = \"{ZENDESK_CLIENT_ID}\"\nclient_secret_file = \"zendesk-client-secret\""),
+        )
         .replace(
             "token_env = \"TS_SANDBOX_GITHUB_TOKEN\"",
             &format!("app_id = {DEMO_APP_ID}\nprivate_key_file = \"github-app.pem\""),
@@ -105,6 +112,8 @@ fn seed(sb: &Sandbox) -> Vec<u64> {
 
 async fn story() -> anyhow::Result<()> {
     let sb = Sandbox::start().await?;
+    // Zendesk as it is from 2027-04-30: OAuth only.
+    sb.zendesk.switch_off_api_tokens(true);
     sb.github.add_repo("acme/backend", Visibility::Private, true);
     sb.github.add_repo("acme/billing", Visibility::Private, true);
     sb.github.enable_app(DEMO_APP_ID, DEMO_APP_SLUG, crate::sandbox::APP_TEST_PUBLIC_KEY_PEM);
@@ -116,7 +125,8 @@ async fn story() -> anyhow::Result<()> {
     let ids = seed(&sb);
     sb.settle();
     println!(
-        "ticket-sync demo: sandbox Zendesk at {} and GitHub at {}, ticket-sync acting as the GitHub App {}",
+        "ticket-sync demo: sandbox Zendesk at {} and GitHub at {}, ticket-sync signed in to Zendesk as the OAuth \
+         client {ZENDESK_CLIENT_ID} and acting on GitHub as the GitHub App {}",
         sb.zendesk.base_url(),
         sb.github.base_url(),
         sb.github.app_bot_login()

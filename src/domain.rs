@@ -289,6 +289,23 @@ impl GithubIdentity {
     }
 }
 
+/// The Zendesk user ticket-sync writes as now (an OAuth client's user, or an API token's
+/// agent), and the users it wrote as before a switch of credentials. Reconciliation looks for
+/// its notes among what any of them wrote (with its marker at the end), so a note written by
+/// the API token before a switch to OAuth is found after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZendeskIdentity {
+    pub user: u64,
+    pub former: Vec<u64>,
+}
+
+impl ZendeskIdentity {
+    /// Whether a comment by `author` may be ticket-sync's own (a note still needs its marker).
+    pub fn wrote(&self, author: Option<u64>) -> bool {
+        author.is_some_and(|a| a == self.user || self.former.contains(&a))
+    }
+}
+
 /// A moment on a remote service's clock (its `Date` header), as opposed to this host's
 /// `Utc::now()`: only such a moment may be compared with the service's own timestamps
 /// (`ApiStats::service_time` makes one from a host time).

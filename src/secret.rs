@@ -9,7 +9,7 @@ use std::sync::RwLock;
 
 use base64::Engine as _;
 
-use crate::config::{AppRules, GithubAuth, KeySource, TokenSource};
+use crate::config::{AppRules, GithubAuth, KeySource, OAuthRules, TokenSource, ZendeskAuth};
 
 /// A token. `Debug` and `Display` print `***`, so a token cannot reach a log by accident.
 #[derive(Clone, PartialEq, Eq)]
@@ -53,13 +53,24 @@ pub struct TokenError {
 
 /// Reads a token from its source. A file's trailing newline is dropped.
 pub fn load(service: &'static str, source: &TokenSource) -> Result<Secret, TokenError> {
-    let fail = |reason: String| TokenError { service, what: "token", reason };
+    let keys = (format!("{service}.token_env"), format!("{service}.token_file"));
+    load_named(service, "token", source, (&keys.0, &keys.1))
+}
+
+/// Reads a secret from its source; messages name `keys` (the `_env` and `_file` keys).
+fn load_named(
+    service: &'static str,
+    what: &'static str,
+    source: &TokenSource,
+    keys: (&str, &str),
+) -> Result<Secret, TokenError> {
+    let fail = |reason: String| TokenError { service, what, reason };
     match source {
-        TokenSource::Env(var) => from_env(var).ok_or_else(|| {
-            fail(format!("environment variable {var} (named by {service}.token_env) is not set or empty"))
-        }),
-        TokenSource::File(path) => from_file(path)
-            .map_err(|e| fail(format!("cannot read {} (named by {service}.token_file): {e}", path.display()))),
+        TokenSource::Env(var) => from_env(var)
+            .ok_or_else(|| fail(format!("environment variable {var} (named by {}) is not set or empty", keys.0))),
+        TokenSource::File(path) => {
+            from_file(path).map_err(|e| fail(format!("cannot read {} (named by {}): {e}", path.display(), keys.1)))
+        }
         TokenSource::Default { env, credential } => {
             if let Some(s) = from_env(env) {
                 return Ok(s);
@@ -71,10 +82,23 @@ pub fn load(service: &'static str, source: &TokenSource) -> Result<Secret, Token
                 }
             }
             Err(fail(format!(
-                "no token found: set {env}, or set {service}.token_env / {service}.token_file in the rules file, \
-                 or pass a systemd credential named {credential} (LoadCredential={credential}:...)"
+                "none found: set {env}, or set {} / {} in the rules file, or pass a systemd credential named \
+                 {credential} (LoadCredential={credential}:...)",
+                keys.0, keys.1
             )))
         }
+    }
+}
+
+/// Where a secret was read from, for messages that must say which one to fix (never the value).
+pub fn describe_source(source: &TokenSource, keys: (&str, &str)) -> String {
+    match source {
+        TokenSource::Env(var) => format!("environment variable {var} ({})", keys.0),
+        TokenSource::File(path) => format!("file {} ({})", path.display(), keys.1),
+        TokenSource::Default { env, credential } => match from_env(env) {
+            Some(_) => format!("environment variable {env}"),
+            None => format!("systemd credential {credential}"),
+        },
     }
 }
 
@@ -328,9 +352,92 @@ pub fn load_github(auth: &GithubAuth) -> Result<GithubCredential, TokenError> {
     }
 }
 
+/// How ticket-sync proves who it is to Zendesk.
+#[derive(Clone)]
+pub enum ZendeskCredential {
+    /// An OAuth client: access tokens come from `POST /oauth/tokens` (client credentials).
+    OAuth(std::sync::Arc<OAuthClient>),
+    /// An API token of the agent `email` (Basic auth; ends on 2027-04-30).
+    ApiToken { email: String, token: Secret },
+}
+
+/// An OAuth client's id, secret and scopes. `Debug` never shows the secret.
+pub struct OAuthClient {
+    pub client_id: String,
+    pub secret: Secret,
+    pub scopes: Vec<String>,
+    /// Where the secret was read from (`environment variable …`, `systemd credential …`), for
+    /// the message that says which one to fix when Zendesk refuses the client.
+    pub secret_source: String,
+}
+
+impl fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthClient").field("client_id", &self.client_id).field("scopes", &self.scopes).finish()
+    }
+}
+
+impl fmt::Debug for ZendeskCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ZendeskCredential::OAuth(c) => write!(f, "ZendeskCredential::OAuth(client_id {})", c.client_id),
+            ZendeskCredential::ApiToken { email, .. } => write!(f, "ZendeskCredential::ApiToken({email}, ***)"),
+        }
+    }
+}
+
+impl ZendeskCredential {
+    /// An API token for `email` (the sandbox and older set-ups).
+    pub fn api_token(email: &str, token: Secret) -> ZendeskCredential {
+        // Zendesk's Basic credential is `email/token:TOKEN`: that whole text is a secret too.
+        register(&format!("{email}/token:{}", token.expose()));
+        ZendeskCredential::ApiToken { email: email.to_string(), token }
+    }
+
+    /// An OAuth client (its secret is registered for scrubbing by `Secret::new`).
+    pub fn oauth(client_id: &str, secret: Secret, scopes: Vec<String>, secret_source: &str) -> ZendeskCredential {
+        let client =
+            OAuthClient { client_id: client_id.to_string(), secret, scopes, secret_source: secret_source.to_string() };
+        ZendeskCredential::OAuth(std::sync::Arc::new(client))
+    }
+
+    /// Names the identity without revealing a secret (a digest): an API token acts as the
+    /// agent `email` names; an OAuth client as the user its tokens belong to, which only a new
+    /// client or secret can change.
+    pub fn identity_id(&self) -> String {
+        use sha2::Digest;
+        let named = match self {
+            ZendeskCredential::ApiToken { email, token } => format!("{email}/token:{}", token.expose()),
+            ZendeskCredential::OAuth(c) => format!("oauth:{}:{}", c.client_id, c.secret.expose()),
+        };
+        let digest = sha2::Sha256::digest(named.as_bytes());
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// `oauth` or `api_token`: the mode `status` and `/metrics` show.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            ZendeskCredential::OAuth(_) => "oauth",
+            ZendeskCredential::ApiToken { .. } => "api_token",
+        }
+    }
+}
+
+/// Reads the Zendesk credential the rules name.
+pub fn load_zendesk(auth: &ZendeskAuth) -> Result<ZendeskCredential, TokenError> {
+    match auth {
+        ZendeskAuth::ApiToken { email, token } => Ok(ZendeskCredential::api_token(email, load("zendesk", token)?)),
+        ZendeskAuth::OAuth(OAuthRules { client_id, secret, scopes }) => {
+            let keys = ("zendesk.client_secret_env", "zendesk.client_secret_file");
+            let value = load_named("zendesk", "OAuth client secret", secret, keys)?;
+            Ok(ZendeskCredential::oauth(client_id, value, scopes.clone(), &describe_source(secret, keys)))
+        }
+    }
+}
+
 /// Reads both services' credentials the rules name; a missing one is a configuration error.
-pub fn load_tokens(rules: &crate::config::Rules) -> Result<(Secret, GithubCredential), TokenError> {
-    Ok((load("zendesk", &rules.zendesk.token)?, load_github(&rules.github.auth)?))
+pub fn load_tokens(rules: &crate::config::Rules) -> Result<(ZendeskCredential, GithubCredential), TokenError> {
+    Ok((load_zendesk(&rules.zendesk.auth)?, load_github(&rules.github.auth)?))
 }
 
 #[cfg(test)]
@@ -367,6 +474,12 @@ mod tests {
         std::fs::write(&p, "\n").unwrap();
         let err = load("github", &TokenSource::File(p)).unwrap_err().to_string();
         assert!(err.contains("github.token_file"), "{err}");
+        let none = TokenSource::Default { env: "TS_UNSET_SECRET_VAR".into(), credential: "no-such".into() };
+        let keys = ("zendesk.client_secret_env", "zendesk.client_secret_file");
+        let err = load_named("zendesk", "OAuth client secret", &none, keys).unwrap_err().to_string();
+        assert!(err.starts_with("zendesk OAuth client secret: none found: set TS_UNSET_SECRET_VAR"), "{err}");
+        assert!(err.contains("zendesk.client_secret_env / zendesk.client_secret_file"), "{err}");
+        assert!(err.contains("LoadCredential=no-such:"), "{err}");
     }
 
     const KEY: &str = include_str!("sandbox/keys/app-test-key.pem");

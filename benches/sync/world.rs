@@ -213,6 +213,7 @@ impl World {
             .arg(&self.rules_path)
             .arg("run")
             .env("TS_SANDBOX_ZENDESK_TOKEN", ticket_sync::sandbox::ZENDESK_TOKEN)
+            .env("TS_SANDBOX_ZENDESK_SECRET", ticket_sync::sandbox::ZENDESK_CLIENT_SECRET)
             .env("TS_SANDBOX_GITHUB_TOKEN", ticket_sync::sandbox::GITHUB_TOKEN)
             .env_remove("RUST_LOG")
             .env_remove("TICKET_SYNC_CRASHPOINT")

@@ -106,11 +106,37 @@ impl std::fmt::Debug for CaFile {
     }
 }
 
+/// How ticket-sync authenticates to Zendesk: an OAuth client (the default from part 11), or
+/// an API token (ends on 2027-04-30).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ZendeskAuth {
+    OAuth(OAuthRules),
+    ApiToken { email: String, token: TokenSource },
+}
+
+/// `[zendesk] client_id`, `client_secret_env` / `client_secret_file`, `scopes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthRules {
+    /// The OAuth client's *Identifier* in Admin Center.
+    pub client_id: String,
+    /// The client's secret: `client_secret_env`, `client_secret_file`, else
+    /// `ZENDESK_CLIENT_SECRET`, then the systemd credential `zendesk-client-secret`.
+    pub secret: TokenSource,
+    /// The scopes asked for; `DEFAULT_ZENDESK_SCOPES` unless the rules name others.
+    pub scopes: Vec<String>,
+}
+
+/// The narrowest scopes ticket-sync is known to work with (see the README, "Zendesk OAuth"):
+/// `read` for every read (the incremental export, tickets, comments with their side-loaded
+/// authors, `users/me`, ticket fields: `tickets:read` was seen not to cover ticket fields, and
+/// nothing documents which reads the resource scopes cover); `tickets:write` for the only
+/// writes it makes (notes, statuses, tags, the link field), all on tickets.
+pub const DEFAULT_ZENDESK_SCOPES: [&str; 2] = ["read", "tickets:write"];
+
 #[derive(Debug, Clone)]
 pub struct ZendeskRules {
     pub url: Url,
-    pub email: String,
-    pub token: TokenSource,
+    pub auth: ZendeskAuth,
     /// Requests to the incremental export in any rolling minute (Zendesk allows 10; 30 with High Volume).
     pub export_requests_per_minute: u32,
     /// See `GithubRules::settle_secs`.

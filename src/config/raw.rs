@@ -41,6 +41,10 @@ pub struct RawRules {
 #[serde(deny_unknown_fields)]
 pub struct RawZendesk {
     pub url: S<String>,
+    pub client_id: Option<S<String>>,
+    pub client_secret_env: Option<S<String>>,
+    pub client_secret_file: Option<S<String>>,
+    pub scopes: Option<S<Vec<String>>>,
     pub email: Option<S<String>>,
     pub token_env: Option<S<String>>,
     pub token_file: Option<S<String>>,

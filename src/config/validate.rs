@@ -168,20 +168,8 @@ fn secret_source(
 
 fn zendesk(cx: &Ctx, z: &S<raw::RawZendesk>) -> Result<ZendeskRules, ConfigError> {
     let url = base_url(cx, &z.get_ref().url, "zendesk.url", z.get_ref().allow_insecure_http)?;
-    let email = match &z.get_ref().email {
-        Some(e) if e.get_ref().contains('@') => e.get_ref().clone(),
-        Some(e) => return cx.err(e.span(), "zendesk.email", "must be the e-mail address of the API user"),
-        None => {
-            return cx.err(
-                z.span(),
-                "zendesk.email",
-                "missing: the API user's e-mail address is required with an API token",
-            )
-        }
-    };
     let r = z.get_ref();
-    let token =
-        token_source(cx, "zendesk", r.token_env.as_ref(), r.token_file.as_ref(), "ZENDESK_API_TOKEN", "zendesk-token")?;
+    let auth = zendesk_auth(cx, z)?;
     let export_requests_per_minute = match &r.export_requests_per_minute {
         None => 10,
         Some(v) if (1..=1000).contains(v.get_ref()) => *v.get_ref() as u32,
@@ -189,7 +177,112 @@ fn zendesk(cx: &Ctx, z: &S<raw::RawZendesk>) -> Result<ZendeskRules, ConfigError
     };
     let settle_secs = settle(cx, z.get_ref().settle_seconds.as_ref(), "zendesk.settle_seconds", ZENDESK_SETTLE_SECS)?;
     let ca_file = ca_file(cx, r.ca_file.as_ref(), "zendesk.ca_file")?;
-    Ok(ZendeskRules { url, email, token, export_requests_per_minute, settle_secs, ca_file })
+    Ok(ZendeskRules { url, auth, export_requests_per_minute, settle_secs, ca_file })
+}
+
+/// An OAuth client (`client_id` with its secret and scopes) or an API token (`email` with
+/// `token_env` / `token_file`), never both.
+fn zendesk_auth(cx: &Ctx, z: &S<raw::RawZendesk>) -> Result<ZendeskAuth, ConfigError> {
+    let r = z.get_ref();
+    let Some(client_id) = &r.client_id else {
+        let oauth_only = [
+            (r.client_secret_env.as_ref().map(|v| v.span()), "zendesk.client_secret_env"),
+            (r.client_secret_file.as_ref().map(|v| v.span()), "zendesk.client_secret_file"),
+            (r.scopes.as_ref().map(|v| v.span()), "zendesk.scopes"),
+        ];
+        if let Some((Some(span), key)) = oauth_only.into_iter().find(|(s, _)| s.is_some()) {
+            return cx.err(span, key, "is for an OAuth client: set client_id too, or remove it to use an API token");
+        }
+        let email =
+            match &r.email {
+                Some(e) if e.get_ref().contains('@') => e.get_ref().clone(),
+                Some(e) => return cx.err(e.span(), "zendesk.email", "must be the e-mail address of the API user"),
+                None => return cx.err(
+                    z.span(),
+                    "zendesk.client_id",
+                    "missing: set client_id to the Identifier of the OAuth client ticket-sync uses (Admin Center → \
+                     Apps and integrations → APIs → OAuth clients); an API token (email with token_env / token_file) \
+                     still works until Zendesk switches API tokens off on 2027-04-30",
+                ),
+            };
+        let token = token_source(
+            cx,
+            "zendesk",
+            r.token_env.as_ref(),
+            r.token_file.as_ref(),
+            "ZENDESK_API_TOKEN",
+            "zendesk-token",
+        )?;
+        return Ok(ZendeskAuth::ApiToken { email, token });
+    };
+    let token_keys =
+        [(&r.email, "zendesk.email"), (&r.token_env, "zendesk.token_env"), (&r.token_file, "zendesk.token_file")];
+    if let Some((Some(v), key)) = token_keys.into_iter().find(|(v, _)| v.is_some()) {
+        return cx.err(
+            v.span(),
+            key,
+            "give either an OAuth client (client_id, client_secret_env / client_secret_file) or an API token \
+             (email, token_env / token_file), not both",
+        );
+    }
+    let id = client_id.get_ref().trim();
+    // Zendesk's identifiers are the unique name an admin gives the client: letters, digits,
+    // `_` and `-`; nothing that would need escaping in a form.
+    let valid = !id.is_empty() && id.len() <= 255 && id.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    if !valid {
+        return cx.err(
+            client_id.span(),
+            "zendesk.client_id",
+            "must be the OAuth client's Identifier as Admin Center shows it (letters, digits, `_`, `-`)",
+        );
+    }
+    let secret = secret_source(
+        cx,
+        ("zendesk.client_secret_env", "zendesk.client_secret_file"),
+        r.client_secret_env.as_ref(),
+        r.client_secret_file.as_ref(),
+        "ZENDESK_CLIENT_SECRET",
+        "zendesk-client-secret",
+    )?;
+    let scopes = match &r.scopes {
+        None => DEFAULT_ZENDESK_SCOPES.iter().map(|s| s.to_string()).collect(),
+        Some(list) => {
+            if list.get_ref().is_empty() {
+                return cx.err(
+                    list.span(),
+                    "zendesk.scopes",
+                    "must name at least one scope (or be left out for the default)",
+                );
+            }
+            if let Some(bad) = list.get_ref().iter().find(|s| !is_zendesk_scope(s)) {
+                return cx.err(
+                    list.span(),
+                    "zendesk.scopes",
+                    format!(
+                        "`{bad}` is not a Zendesk OAuth scope: use read, write, or RESOURCE:read / RESOURCE:write \
+                         (tickets, users, ...); leave scopes out for the default ({})",
+                        DEFAULT_ZENDESK_SCOPES.join(" ")
+                    ),
+                );
+            }
+            let mut scopes: Vec<String> = list.get_ref().iter().map(|s| s.trim().to_string()).collect();
+            scopes.dedup();
+            scopes
+        }
+    };
+    Ok(ZendeskAuth::OAuth(OAuthRules { client_id: id.to_string(), secret, scopes }))
+}
+
+/// Zendesk's scope grammar: `read`, `write`, `impersonate`, or `RESOURCE:read|write`.
+fn is_zendesk_scope(s: &str) -> bool {
+    match s.trim().split_once(':') {
+        None => matches!(s.trim(), "read" | "write" | "impersonate"),
+        Some((resource, access)) => {
+            !resource.is_empty()
+                && resource.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                && matches!(access, "read" | "write")
+        }
+    }
 }
 
 fn github(cx: &Ctx, g: Option<&S<raw::RawGithub>>) -> Result<GithubRules, ConfigError> {

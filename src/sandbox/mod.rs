@@ -19,6 +19,33 @@ pub use zendesk::{FakeZendesk, NewTicket, ZendeskHookBody};
 pub const ZENDESK_EMAIL: &str = "bot@sandbox.example";
 pub const ZENDESK_TOKEN: &str = "sandbox-zendesk-token";
 pub const GITHUB_TOKEN: &str = "sandbox-github-token";
+/// The sandbox Zendesk's one OAuth client (confidential): its Identifier and secret.
+pub const ZENDESK_CLIENT_ID: &str = "ticket_sync_sandbox";
+pub const ZENDESK_CLIENT_SECRET: &str = "sandbox-zendesk-client-secret";
+/// How long the sandbox's access tokens live (sandbox seconds): two of the tests' one-minute
+/// `settle` steps, so tokens expire and are renewed all through every test.
+pub const ZENDESK_TOKEN_LIFE_SECS: u64 = 120;
+/// Set to `token` to start `Sandbox::start`'s fake Zendesk with API tokens on and write rules
+/// that use one (`email` + `token_env`); by default the sandbox is OAuth only, as Zendesk is
+/// from 2027-04-30.
+pub const ZENDESK_AUTH_ENV: &str = "TICKET_SYNC_SANDBOX_ZENDESK_AUTH";
+
+/// How `Sandbox::start` authenticates to Zendesk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZendeskAuthMode {
+    /// An OAuth client; API tokens are refused; tokens expire every two minutes.
+    OAuth,
+    /// An API token (the set-up before part 11).
+    ApiToken,
+}
+
+/// The Zendesk authentication `Sandbox::start` uses (`TICKET_SYNC_SANDBOX_ZENDESK_AUTH`).
+pub fn zendesk_auth_mode() -> ZendeskAuthMode {
+    match std::env::var(ZENDESK_AUTH_ENV).as_deref() {
+        Ok("token") => ZendeskAuthMode::ApiToken,
+        _ => ZendeskAuthMode::OAuth,
+    }
+}
 
 /// Where GitHub Enterprise Server's REST API answers on its host.
 pub const GHES_API_PREFIX: &str = "/api/v3";
@@ -44,6 +71,10 @@ impl Sandbox {
     pub async fn start() -> std::io::Result<Sandbox> {
         let clock = Arc::new(Clock::default());
         let zendesk = FakeZendesk::start(ZENDESK_EMAIL, ZENDESK_TOKEN, clock.clone()).await?;
+        if zendesk_auth_mode() == ZendeskAuthMode::OAuth {
+            zendesk.switch_off_api_tokens(true);
+            zendesk.set_token_life(ZENDESK_TOKEN_LIFE_SECS);
+        }
         let prefix = if ghes_layout() { GHES_API_PREFIX } else { "" };
         let github = FakeGithub::start_with_prefix(GITHUB_TOKEN, clock.clone(), prefix).await?;
         Ok(Sandbox { clock, zendesk, github })
@@ -54,13 +85,41 @@ impl Sandbox {
         self.clock.advance(std::time::Duration::from_secs(61));
     }
 
+    /// The `[zendesk]` keys that authenticate to this sandbox in `mode`; the secrets come
+    /// from the environment (`TS_SANDBOX_ZENDESK_SECRET` or `TS_SANDBOX_ZENDESK_TOKEN`).
+    pub fn zendesk_auth_toml(mode: ZendeskAuthMode) -> String {
+        match mode {
+            ZendeskAuthMode::OAuth => {
+                format!("client_id = \"{ZENDESK_CLIENT_ID}\"\nclient_secret_env = \"TS_SANDBOX_ZENDESK_SECRET\"")
+            }
+            ZendeskAuthMode::ApiToken => {
+                format!("email = \"{ZENDESK_EMAIL}\"\ntoken_env = \"TS_SANDBOX_ZENDESK_TOKEN\"")
+            }
+        }
+    }
+
+    /// The Zendesk credential the rules `rules_toml` writes name, without the environment.
+    pub fn zendesk_credential(rules: &crate::config::Rules) -> crate::secret::ZendeskCredential {
+        use crate::secret::{Secret, ZendeskCredential};
+        match &rules.zendesk.auth {
+            crate::config::ZendeskAuth::OAuth(o) => ZendeskCredential::oauth(
+                &o.client_id,
+                Secret::new(ZENDESK_CLIENT_SECRET),
+                o.scopes.clone(),
+                "environment variable TS_SANDBOX_ZENDESK_SECRET",
+            ),
+            crate::config::ZendeskAuth::ApiToken { email, .. } => {
+                ZendeskCredential::api_token(email, Secret::new(ZENDESK_TOKEN))
+            }
+        }
+    }
+
     /// A rules file pointing at this sandbox, with the given `[[route]]` tables appended.
     pub fn rules_toml(&self, state_path: &str, routes: &str) -> String {
         format!(
             r#"[zendesk]
 url = "{zd}"
-email = "{email}"
-token_env = "TS_SANDBOX_ZENDESK_TOKEN"
+{auth}
 # The fake enforces Zendesk's 10 a minute on the sandbox clock, which tests move forward;
 # the daemon's own pacing (real time) would only slow the tests down.
 export_requests_per_minute = 600
@@ -86,7 +145,7 @@ start = "2020-01-01T00:00:00Z"
 "#,
             zd = self.zendesk.base_url(),
             gh = self.github.base_url(),
-            email = ZENDESK_EMAIL,
+            auth = Self::zendesk_auth_toml(zendesk_auth_mode()),
         )
     }
 }

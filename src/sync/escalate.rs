@@ -304,9 +304,8 @@ async fn linked_issue(
     notes: &[TicketComment],
 ) -> Result<Option<Option<Issue>>, ItemError> {
     let marker = body::link_note_marker(id);
-    let me = identity::zendesk_user(engine).await?;
-    let Some(own) =
-        notes.iter().rev().find(|c| c.author_id == Some(me) && identity::ends_with_marker(&c.body, &marker))
+    let me = identity::zendesk_identity(engine).await?;
+    let Some(own) = notes.iter().rev().find(|c| me.wrote(c.author_id) && identity::ends_with_marker(&c.body, &marker))
     else {
         return Ok(None);
     };

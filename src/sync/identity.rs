@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::DateTime;
 
 use super::Engine;
-pub use crate::domain::GithubIdentity;
+pub use crate::domain::{GithubIdentity, ZendeskIdentity};
 use crate::http::ApiError;
 
 const LOGIN_KEY: &str = "github_login:";
@@ -58,14 +58,18 @@ pub(super) async fn github_identity(engine: &Engine) -> Result<Arc<GithubIdentit
     Ok(identity)
 }
 
-/// The Zendesk API user's id (`GET /api/v2/users/me.json`), read the same way: memory, the
-/// database under the token's id, else once from Zendesk.
-pub(super) async fn zendesk_user(engine: &Engine) -> Result<u64, ApiError> {
-    if let Some(id) = *engine.zendesk_user.lock().unwrap() {
-        return Ok(id);
+const ZENDESK_KEY: &str = "zendesk_user:";
+
+/// The Zendesk user ticket-sync writes as, read the same way: memory, the database under the
+/// credential's id, else once from Zendesk (`GET /api/v2/users/me.json`, with the OAuth token
+/// or the API token); with the users it wrote as under earlier credentials (an API token before
+/// a switch to OAuth), so its earlier notes stay its own.
+pub(super) async fn zendesk_identity(engine: &Engine) -> Result<Arc<ZendeskIdentity>, ApiError> {
+    if let Some(known) = engine.zendesk_user.lock().unwrap().clone() {
+        return Ok(known);
     }
-    let key = format!("zendesk_user:{}", engine.zendesk_token_id);
-    let id = match engine.store.meta(&key).ok().flatten().and_then(|s| s.parse().ok()) {
+    let key = format!("{ZENDESK_KEY}{}", engine.zendesk_token_id);
+    let user = match engine.store.meta(&key).ok().flatten().and_then(|s| s.parse().ok()) {
         Some(id) => id,
         None => {
             let (id, _) = engine.zendesk.whoami().await?;
@@ -75,8 +79,29 @@ pub(super) async fn zendesk_user(engine: &Engine) -> Result<u64, ApiError> {
             id
         }
     };
-    *engine.zendesk_user.lock().unwrap() = Some(id);
-    Ok(id)
+    let mut former: Vec<u64> = (engine.store.meta_with_prefix(ZENDESK_KEY).unwrap_or_default().into_iter())
+        .filter(|(k, _)| *k != key)
+        .filter_map(|(_, v)| v.parse().ok())
+        .filter(|id| *id != user)
+        .collect();
+    former.sort_unstable();
+    former.dedup();
+    let identity = Arc::new(ZendeskIdentity { user, former });
+    *engine.zendesk_user.lock().unwrap() = Some(identity.clone());
+    Ok(identity)
+}
+
+/// Both identities read and kept before a pass writes anything: a write whose answer is lost
+/// is then always by an identity the database knows, whatever credential a later process
+/// uses (a crash right after a write, then a switch from a token to OAuth or an App). Costs a
+/// request per service only the first time a credential is used with a database.
+pub(super) async fn record_writers(engine: &Engine) -> Result<(), ApiError> {
+    if engine.dry_run {
+        return Ok(());
+    }
+    zendesk_identity(engine).await?;
+    github_identity(engine).await?;
+    Ok(())
 }
 
 pub(super) use crate::github::ends_with_marker;

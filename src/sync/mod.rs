@@ -47,7 +47,7 @@ use crate::domain::{RepoName, Stage, TicketId};
 use crate::github::GithubClient;
 use crate::http::{ApiError, ApiStats, Service};
 use crate::redact::Redactor;
-use crate::secret::{GithubCredential, Secret};
+use crate::secret::{GithubCredential, ZendeskCredential};
 use crate::store::{FailureClass, NewFailure, Store, StoreError};
 use crate::zendesk::ZendeskClient;
 
@@ -138,9 +138,10 @@ pub struct Engine {
     /// Names the GitHub token without revealing it: the stored login is reused only for the
     /// token it was read with.
     github_token_id: String,
-    /// The Zendesk API user's id (`GET /api/v2/users/me.json`), read once when first needed.
-    zendesk_user: Mutex<Option<u64>>,
-    /// Names the Zendesk token, as `github_token_id` does the GitHub one.
+    /// The Zendesk user ticket-sync writes as (`GET /api/v2/users/me.json`), and those it
+    /// wrote as before: read once when first needed.
+    zendesk_user: Mutex<Option<Arc<crate::domain::ZendeskIdentity>>>,
+    /// Names the Zendesk credential, as `github_token_id` does the GitHub one.
     zendesk_token_id: String,
     /// Told between items that the pass is making progress (systemd watchdog).
     heartbeat: Option<Arc<crate::notify::Notifier>>,
@@ -154,31 +155,28 @@ impl Engine {
     pub fn new(
         rules: Arc<Rules>,
         store: Arc<Store>,
-        zendesk_token: &Secret,
+        zendesk_credential: &ZendeskCredential,
         github_token: &GithubCredential,
         dry_run: bool,
     ) -> Self {
-        Self::with_stats(rules, store, zendesk_token, github_token, dry_run, ApiStats::new())
+        Self::with_stats(rules, store, zendesk_credential, github_token, dry_run, ApiStats::new())
     }
 
     /// Like `new`, counting requests into `stats` (shared across rules reloads by the daemon).
     pub fn with_stats(
         rules: Arc<Rules>,
         store: Arc<Store>,
-        zendesk_token: &Secret,
+        zendesk_credential: &ZendeskCredential,
         github_token: &GithubCredential,
         dry_run: bool,
         stats: Arc<ApiStats>,
     ) -> Self {
-        // A Zendesk API token acts as whichever agent `email` names: both name the identity.
-        let zendesk_token_id =
-            token_id(&Secret::new(format!("{}/token:{}", rules.zendesk.email, zendesk_token.expose())));
+        let zendesk_token_id = zendesk_credential.identity_id();
         let zendesk_http = crate::http::build_client(rules.zendesk.ca_file.as_ref().map_or(&[], |c| &c.certs));
         let github_http = crate::http::build_client(rules.github.ca_file.as_ref().map_or(&[], |c| &c.certs));
         let zendesk = ZendeskClient::new(
             rules.zendesk.url.clone(),
-            &rules.zendesk.email,
-            zendesk_token,
+            zendesk_credential,
             rules.zendesk.export_requests_per_minute,
             zendesk_http,
             stats.clone(),
@@ -281,7 +279,11 @@ impl Engine {
         if !self.dry_run {
             self.store.pass_started(kind, chrono::Utc::now())?;
         }
-        let result = pass.await;
+        // Who writes is known before anything is written (read once per credential and database).
+        let result = match identity::record_writers(self).await {
+            Ok(()) => pass.await,
+            Err(e) => Err(PassError::Api(e)),
+        };
         let after = self.stats.snapshot();
         let requests = after.total() - before.total();
         let result = result.map(|mut r| {
@@ -451,12 +453,6 @@ impl Engine {
 }
 
 /// A short SHA-256 prefix of a token: enough to notice a different token, useless to an attacker.
-fn token_id(token: &Secret) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(token.expose().as_bytes());
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
-}
-
 fn summary_json(r: &PassReport) -> serde_json::Value {
     serde_json::json!({
         "seen": r.seen, "escalated": r.escalated, "created": r.created, "recovered": r.recovered,

@@ -63,9 +63,8 @@ pub(super) async fn write_once(
             other => other?,
         };
         // Only ticket-sync's own note counts: a customer can quote the marker in their text.
-        let me = super::identity::zendesk_user(engine).await?;
-        let own =
-            |c: &&TicketComment| c.author_id == Some(me) && super::identity::ends_with_marker(&c.body, note.marker);
+        let me = super::identity::zendesk_identity(engine).await?;
+        let own = |c: &&TicketComment| me.wrote(c.author_id) && super::identity::ends_with_marker(&c.body, note.marker);
         if let Some(c) = comments.iter().find(own) {
             info!(comment_id = c.id, "note was already written by an interrupted attempt");
             return Ok(NoteOutcome::Found(c.id));

@@ -1,21 +1,24 @@
 //! The Zendesk client: the incremental ticket export, ticket comments, and ticket updates (notes and status).
 
+mod auth;
 mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use base64::Engine as _;
+pub use auth::Grant;
+use auth::{Auth, OAuthSession};
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 use reqwest::Method;
 use tracing::debug;
 use url::Url;
 
+use crate::domain::ServiceTime;
 use crate::domain::{Attachment, Ticket, TicketId, TicketStatus, TicketUpdate};
 use crate::http::{self, ApiError, ApiStats, Service};
 use crate::limits::Target;
 use crate::ratelimit::{RollingWindow, Scope};
-use crate::secret::Secret;
+use crate::secret::{Secret, ZendeskCredential};
 
 const SVC: Service = Service::Zendesk;
 const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -68,7 +71,7 @@ pub struct CommentScan {
 #[derive(Clone)]
 pub struct ZendeskClient {
     base: Url,
-    auth: HeaderValue,
+    auth: Arc<Auth>,
     http: reqwest::Client,
     stats: Arc<ApiStats>,
     /// Zendesk's export allows 10 requests a minute (30 with High Volume) and says so only by
@@ -82,20 +85,14 @@ impl ZendeskClient {
     /// earlier clients sharing `stats` sent.
     pub fn new(
         base: Url,
-        email: &str,
-        token: &Secret,
+        credential: &ZendeskCredential,
         export_per_minute: u32,
         http: reqwest::Client,
         stats: Arc<ApiStats>,
     ) -> Self {
-        let raw = format!("{email}/token:{}", token.expose());
-        crate::secret::register(&raw);
-        let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
-        let mut auth = HeaderValue::from_str(&format!("Basic {encoded}")).expect("base64 is a valid header");
-        auth.set_sensitive(true);
         ZendeskClient {
             base,
-            auth,
+            auth: Arc::new(Auth::new(credential)),
             http,
             export_window: stats.limits.window("zendesk incremental export", export_per_minute, MINUTE),
             stats,
@@ -104,6 +101,88 @@ impl ZendeskClient {
 
     fn url(&self, path: &str) -> Url {
         http::join_path(&self.base, path)
+    }
+
+    /// Zendesk's clock now, as its last `Date` header tells (the host's until one was read).
+    fn zendesk_now(&self) -> chrono::DateTime<chrono::Utc> {
+        let now = chrono::Utc::now();
+        self.stats.service_time(SVC, now).map_or(now, ServiceTime::utc)
+    }
+
+    /// `oauth` or `api_token`.
+    pub fn auth_mode(&self) -> &'static str {
+        match &*self.auth {
+            Auth::Basic(_) => "api_token",
+            Auth::OAuth(_) => "oauth",
+        }
+    }
+
+    /// What the last OAuth token granted (`None` with an API token or before the first mint).
+    pub fn oauth_grant(&self) -> Option<Grant> {
+        match &*self.auth {
+            Auth::OAuth(session) => session.granted(),
+            Auth::Basic(_) => None,
+        }
+    }
+
+    /// The `Authorization` value for the next request: the API token, or an access token held
+    /// or minted now (one mint at a time; the others wait for it).
+    async fn authorization(&self) -> Result<HeaderValue, ApiError> {
+        let session = match &*self.auth {
+            Auth::Basic(header) => return Ok(header.clone()),
+            Auth::OAuth(session) => session,
+        };
+        if let Some(held) = session.token(self.zendesk_now()) {
+            return Ok(held);
+        }
+        let _one_at_a_time = session.minting.lock().await;
+        if let Some(held) = session.token(self.zendesk_now()) {
+            return Ok(held);
+        }
+        self.mint(session).await
+    }
+
+    /// `POST /oauth/tokens` (client credentials). A refused client is a credentials error that
+    /// names `client_id` and where the secret came from; anything else is classified as usual.
+    async fn mint(&self, session: &OAuthSession) -> Result<HeaderValue, ApiError> {
+        let client = &session.client;
+        let body = serde_json::json!({
+            "grant_type": "client_credentials",
+            "client_id": client.client_id,
+            "client_secret": client.secret.expose(),
+            "scope": client.scopes.join(" "),
+            "expires_in": auth::ASKED_LIFE_SECS,
+        });
+        debug!(client_id = %client.client_id, "minting a Zendesk OAuth access token");
+        let req = self.http.post(self.url("/oauth/tokens")).json(&body);
+        let (status, headers, bytes) = http::execute(&self.stats, &Target::service(SVC), req).await?;
+        if !status.is_success() {
+            let refusal = serde_json::from_slice::<wire::OAuthError>(&bytes).ok().and_then(|e| e.refusal());
+            return Err(match refusal {
+                Some((code, description)) => ApiError::Unauthorized {
+                    service: SVC.as_str(),
+                    status: status.as_u16(),
+                    detail: Some(refused_client(client, &code, description.as_deref())),
+                },
+                None if status.as_u16() == 401 => ApiError::Unauthorized {
+                    service: SVC.as_str(),
+                    status: 401,
+                    detail: Some(refused_client(client, "401", None)),
+                },
+                None => http::status_error(SVC, status, &headers, &bytes),
+            });
+        }
+        let answer: wire::TokenAnswer = http::decode(SVC, &bytes)?;
+        let Some(token) = answer.access_token.filter(|t| !t.trim().is_empty()) else {
+            return Err(ApiError::Decode {
+                service: SVC.as_str(),
+                detail: "the token answer holds no access_token".into(),
+            });
+        };
+        let token = Secret::new(token.trim());
+        let expires_in = answer.expires_in.filter(|s| *s > 0);
+        debug!(?expires_in, scope = answer.scope.as_deref().unwrap_or(""), "minted a Zendesk access token");
+        Ok(session.store(token, expires_in, answer.scope.as_deref(), self.zendesk_now()))
     }
 
     async fn call(
@@ -115,15 +194,27 @@ impl ZendeskClient {
     ) -> Result<bytes::Bytes, ApiError> {
         debug!(%method, path = url.path(), "zendesk request");
         let about_a_ticket = url.path().contains("/api/v2/tickets/");
-        let mut req = self.http.request(method, url).header(AUTHORIZATION, self.auth.clone());
-        if let Some(b) = body {
-            req = req.json(b);
+        let mut renewed = false;
+        loop {
+            let authorization = self.authorization().await?;
+            let mut req = self.http.request(method.clone(), url.clone()).header(AUTHORIZATION, authorization.clone());
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let (status, headers, bytes) = http::execute(&self.stats, target, req).await?;
+            if let (401, Auth::OAuth(session), false) = (status.as_u16(), &*self.auth, renewed) {
+                // An access token Zendesk no longer takes (expired early, revoked): minted anew
+                // once before the request counts as failed. A 401 carried nothing out.
+                debug!("Zendesk refused the access token; minting a new one");
+                session.drop_token(&authorization);
+                renewed = true;
+                continue;
+            }
+            if !status.is_success() {
+                return Err(classify(http::status_error(SVC, status, &headers, &bytes), &bytes, about_a_ticket));
+            }
+            return Ok(bytes);
         }
-        let (status, headers, bytes) = http::execute(&self.stats, target, req).await?;
-        if !status.is_success() {
-            return Err(classify(http::status_error(SVC, status, &headers, &bytes), &bytes, about_a_ticket));
-        }
-        Ok(bytes)
     }
 
     /// Reads one page of the cursor-based incremental ticket export, with organisations side-loaded.
@@ -295,11 +386,16 @@ impl ZendeskClient {
     pub async fn whoami(&self) -> Result<(u64, Option<String>), ApiError> {
         let bytes = self.call(Method::GET, self.url("/api/v2/users/me.json"), None, &Target::service(SVC)).await?;
         let env: wire::UserEnvelope = http::decode(SVC, &bytes)?;
-        // An unauthenticated call to users/me answers 200 with an anonymous user (id 0 or null email).
-        if env.user.id == 0 || env.user.email.is_none() {
-            return Err(ApiError::Unauthorized { service: SVC.as_str(), status: 200, detail: None });
+        // An unauthenticated call to users/me answers 200 with an anonymous user: `id: null`
+        // (FACTS), and no e-mail.
+        match env.user.id.filter(|id| *id != 0) {
+            Some(id) if env.user.email.is_some() => Ok((id, env.user.role)),
+            _ => Err(ApiError::Unauthorized {
+                service: SVC.as_str(),
+                status: 200,
+                detail: Some("Zendesk answered as an anonymous user: the credentials were not accepted".into()),
+            }),
         }
-        Ok((env.user.id, env.user.role))
     }
 
     /// One ticket field's type and title (`check --online` for `[linking] field_id`); `None`
@@ -320,6 +416,17 @@ impl ZendeskClient {
             Err(e) => Err(e),
         }
     }
+}
+
+/// What to tell the operator when Zendesk refuses the OAuth client.
+fn refused_client(client: &crate::secret::OAuthClient, code: &str, description: Option<&str>) -> String {
+    let said = description.map(|d| format!(": {}", crate::secret::scrub(d))).unwrap_or_default();
+    format!(
+        "Zendesk refused the OAuth client `{}` ({code}{said}); check zendesk.client_id (the client's Identifier in \
+         Admin Center → Apps and integrations → APIs → OAuth clients, of kind confidential) and the client secret \
+         from the {}",
+        client.client_id, client.secret_source
+    )
 }
 
 /// A Zendesk ticket field, as `check --online` reports it.

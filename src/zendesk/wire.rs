@@ -149,7 +149,8 @@ pub struct UserEnvelope {
 
 #[derive(Debug, Deserialize)]
 pub struct WireUser {
-    pub id: u64,
+    /// `null` for the anonymous user an unauthenticated `users/me` answers with.
+    pub id: Option<u64>,
     pub role: Option<String>,
     pub email: Option<String>,
 }
@@ -166,4 +167,39 @@ pub struct ErrorBody {
 #[derive(Debug, Deserialize)]
 pub struct ErrorDetail {
     pub description: Option<String>,
+}
+
+/// The answer of `POST /oauth/tokens`.
+#[derive(Debug, Deserialize)]
+pub struct TokenAnswer {
+    pub access_token: Option<String>,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub expires_in: Option<i64>,
+}
+
+/// An OAuth refusal: `{"error": "invalid_client", "error_description": "…"}` (RFC 6749 §5.2).
+#[derive(Debug, Deserialize)]
+pub struct OAuthError {
+    #[serde(default)]
+    pub error: Option<serde_json::Value>,
+    #[serde(default)]
+    pub error_description: Option<String>,
+}
+
+impl OAuthError {
+    /// The refusal's code and description, when the body is an OAuth refusal.
+    pub fn refusal(self) -> Option<(String, Option<String>)> {
+        const CODES: [&str; 6] = [
+            "invalid_client",
+            "unauthorized_client",
+            "invalid_grant",
+            "invalid_scope",
+            "unsupported_grant_type",
+            "invalid_request",
+        ];
+        let code = self.error?.as_str()?.to_string();
+        CODES.contains(&code.as_str()).then_some((code, self.error_description))
+    }
 }

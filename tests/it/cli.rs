@@ -54,7 +54,9 @@ async fn tokens_never_reach_the_output_even_at_trace_level() {
     let all = outputs.join("\n");
     assert!(all.contains("issue created"), "trace output was produced: {}", &all[..all.len().min(2000)]);
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{ZENDESK_EMAIL}/token:{ZENDESK_TOKEN}"));
-    for secret in [ZENDESK_TOKEN, GITHUB_TOKEN, basic.as_str()] {
+    // `zdsbx` begins every access token the sandbox's OAuth client is given.
+    let client_secret = ticket_sync::sandbox::ZENDESK_CLIENT_SECRET;
+    for secret in [ZENDESK_TOKEN, GITHUB_TOKEN, basic.as_str(), client_secret, "zdsbx"] {
         assert!(!all.contains(secret), "secret {secret} leaked");
     }
 }
@@ -209,7 +211,8 @@ async fn the_demo_runs_every_step_to_its_end() {
     .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("acting as the GitHub App support-sync-demo[bot]"), "{text}");
+    assert!(text.contains("acting on GitHub as the GitHub App support-sync-demo[bot]"), "{text}");
+    assert!(text.contains("signed in to Zendesk as the OAuth client ticket_sync_sandbox"), "{text}");
     for step in ["issue acme/backend#3 created", "ticket 6 linked", "both linked tickets have the comment"] {
         assert!(text.contains(step), "missing `{step}`:\n{text}");
     }

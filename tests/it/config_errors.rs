@@ -40,7 +40,11 @@ async fn each_config_error_names_key_and_line_and_sends_nothing() {
             "repo = \"acme-billing\"",
         ),
         (good.replace("tags_any = [\"escalated\"]\n", ""), "escalation.tags_any", "[escalation]"),
-        (good.replacen("email = ", "mail = ", 1), "zendesk.mail", "mail = "),
+        (
+            good.replacen("export_requests_per_minute = ", "export_request_per_minute = ", 1),
+            "zendesk.export_request_per_minute",
+            "export_request_per_minute = ",
+        ),
         (good.replace("[escalation]", "[escalation\n"), "escalation", "[escalation"),
     ];
     for (text, key, needle) in cases {

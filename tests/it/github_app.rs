@@ -70,7 +70,8 @@ pub(crate) fn engine(env: &Env) -> Engine {
     let rules = ticket_sync::config::load(&env.rules_path).expect("rules valid");
     let store = Arc::new(Store::open(&rules.state_path).expect("store opens"));
     let github = crate::harness::github_credential(&rules);
-    Engine::new(Arc::new(rules), store, &ticket_sync::secret::Secret::new(sandbox::ZENDESK_TOKEN), &github, false)
+    let zendesk = sandbox::Sandbox::zendesk_credential(&rules);
+    Engine::new(Arc::new(rules), store, &zendesk, &github, false)
 }
 
 pub(crate) async fn escalate(engine: &Engine) -> PassReport {

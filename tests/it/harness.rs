@@ -95,7 +95,8 @@ impl Env {
         let rules = ticket_sync::config::load(&self.rules_path).expect("rules valid");
         let store = Arc::new(Store::open(&rules.state_path).expect("store opens"));
         let github = github_credential(&rules);
-        Engine::new(Arc::new(rules), store, &Secret::new(sandbox::ZENDESK_TOKEN), &github, false)
+        let zendesk = Sandbox::zendesk_credential(&rules);
+        Engine::new(Arc::new(rules), store, &zendesk, &github, false)
     }
 
     pub async fn escalate(&self) -> PassReport {
@@ -107,6 +108,7 @@ impl Env {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ticket-sync"));
         cmd.arg("--config").arg(&self.rules_path).args(args);
         cmd.env("TS_SANDBOX_ZENDESK_TOKEN", sandbox::ZENDESK_TOKEN)
+            .env("TS_SANDBOX_ZENDESK_SECRET", sandbox::ZENDESK_CLIENT_SECRET)
             .env("TS_SANDBOX_GITHUB_TOKEN", sandbox::GITHUB_TOKEN)
             .env_remove("RUST_LOG")
             .env_remove("TICKET_SYNC_CRASHPOINT")
@@ -149,6 +151,14 @@ impl Env {
             .filter(|i| i.body.as_deref().unwrap_or("").contains(&marker))
             .map(|i| i.number)
             .collect()
+    }
+
+    /// The Zendesk user ticket-sync writes as: the OAuth client's creator, or the API token's agent.
+    pub fn zendesk_user(&self) -> u64 {
+        match sandbox::zendesk_auth_mode() {
+            sandbox::ZendeskAuthMode::OAuth => self.sb.zendesk.oauth_user_id(),
+            sandbox::ZendeskAuthMode::ApiToken => self.sb.zendesk.bot_user_id(),
+        }
     }
 
     pub fn github_writes(&self) -> usize {

@@ -79,7 +79,8 @@ fn leaks(text: &str) -> Vec<String> {
     use base64::Engine as _;
     let basic = format!("{}/token:{}", sandbox::ZENDESK_EMAIL, sandbox::ZENDESK_TOKEN);
     let basic = base64::engine::general_purpose::STANDARD.encode(basic);
-    [sandbox::GITHUB_TOKEN, sandbox::ZENDESK_TOKEN, basic.as_str()]
+    // `zdsbx` begins every access token the sandbox's OAuth client is given.
+    [sandbox::GITHUB_TOKEN, sandbox::ZENDESK_TOKEN, basic.as_str(), sandbox::ZENDESK_CLIENT_SECRET, "zdsbx"]
         .into_iter()
         .filter(|s| text.contains(s))
         .map(str::to_string)

@@ -28,7 +28,7 @@ fn mapped_issue(env: &Env, id: u64) -> Option<u64> {
 /// Internal notes by ticket-sync's Zendesk user that carry the ticket's link marker.
 fn own_link_notes(env: &Env, id: u64) -> usize {
     let marker = format!("[ticket-sync:link zendesk={id}]");
-    let bot = env.sb.zendesk.bot_user_id();
+    let bot = env.zendesk_user();
     env.sb.zendesk.comments(id).iter().filter(|c| !c.public && c.author_id == bot && c.body.contains(&marker)).count()
 }
 

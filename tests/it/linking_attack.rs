@@ -6,7 +6,6 @@ use std::sync::Arc;
 use axum::http::Method;
 use ticket_sync::domain::TicketId;
 use ticket_sync::sandbox::{self, Fault, FaultRule, NewTicket};
-use ticket_sync::secret::Secret;
 use ticket_sync::store::Store;
 use ticket_sync::sync::Engine;
 use tokio_util::sync::CancellationToken;
@@ -26,7 +25,8 @@ fn dry_engine(env: &Env) -> Engine {
     let rules = ticket_sync::config::load(&env.rules_path).expect("rules valid");
     let store = Arc::new(Store::open(&rules.state_path).expect("store opens"));
     let github = super::harness::github_credential(&rules);
-    Engine::new(Arc::new(rules), store, &Secret::new(sandbox::ZENDESK_TOKEN), &github, true)
+    let zendesk = sandbox::Sandbox::zendesk_credential(&rules);
+    Engine::new(Arc::new(rules), store, &zendesk, &github, true)
 }
 
 #[tokio::test]

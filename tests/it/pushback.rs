@@ -184,7 +184,9 @@ async fn an_idle_pass_over_2000_mapped_issues_costs_two_requests_per_repo() {
     env.sb.zendesk.door.log.clear();
     let report = env.push().await;
     let gh_requests = env.sb.github.door.log.entries();
-    let zd_requests = env.sb.zendesk.door.log.len();
+    // A new engine mints an OAuth access token the first time it needs Zendesk; that is no
+    // cost of the pass (a daemon keeps its token for an hour).
+    let zd_requests = env.sb.zendesk.door.log.count(|e| e.path != "/oauth/tokens");
     eprintln!("idle pass: {} GitHub request(s), {zd_requests} Zendesk request(s)", gh_requests.len());
     assert!(gh_requests.len() <= 2, "{gh_requests:?}");
     assert!(gh_requests.iter().all(|r| r.status == 304), "{gh_requests:?}");
@@ -198,7 +200,8 @@ async fn an_idle_pass_over_2000_mapped_issues_costs_two_requests_per_repo() {
     env.sb.github.door.log.clear();
     env.sb.zendesk.door.log.clear();
     let report = env.push().await;
-    let (gh_n, zd_n) = (env.sb.github.door.log.len(), env.sb.zendesk.door.log.len());
+    let gh_n = env.sb.github.door.log.len();
+    let zd_n = env.sb.zendesk.door.log.count(|e| e.path != "/oauth/tokens");
     eprintln!("pass with 10 changes: {gh_n} GitHub request(s), {zd_n} Zendesk request(s)");
     assert_eq!((report.pushed, report.failed), (10, 0), "{report:?}");
     let puts = env.sb.zendesk.door.log.count(|e| e.method == Method::PUT);

@@ -11,6 +11,7 @@ mod deliver;
 mod export;
 mod fields;
 mod limits;
+mod oauth;
 mod routes;
 mod state;
 mod update;
@@ -125,12 +126,21 @@ impl From<&Comment> for CommentView {
 
 impl FakeZendesk {
     /// Bind 127.0.0.1:0 and serve on the current tokio runtime. `email`/`token` are the only
-    /// credentials accepted; the bot user (the API caller) is created with that email.
+    /// API-token credentials accepted (the bot user, the API caller, is created with that
+    /// email); the one OAuth client is `crate::sandbox::ZENDESK_CLIENT_ID` with its secret,
+    /// created by a second admin ("Integration User") whose tokens act as that user.
     pub async fn start(email: &str, token: &str, clock: Arc<Clock>) -> std::io::Result<Arc<FakeZendesk>> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
+        let mut store = Store::new(email, clock.now());
+        let integration = store.add_user("Integration User", "integration@sandbox.example", None, "admin", clock.now());
         let shared = Arc::new(Shared {
-            store: Mutex::new(Store::new(email, clock.now())),
+            oauth: oauth::OAuth::new(
+                crate::sandbox::ZENDESK_CLIENT_ID,
+                crate::sandbox::ZENDESK_CLIENT_SECRET,
+                integration,
+            ),
+            store: Mutex::new(store),
             clock,
             base_url: format!("http://{addr}"),
             email: email.to_string(),
@@ -159,8 +169,40 @@ impl FakeZendesk {
         format!("http://{}", self.addr)
     }
 
+    /// The user the API token acts as.
     pub fn bot_user_id(&self) -> u64 {
         self.store().bot_user_id
+    }
+
+    /// The admin who created the OAuth client: its tokens act as this user.
+    pub fn oauth_user_id(&self) -> u64 {
+        self.shared.oauth.user_id
+    }
+
+    /// From now on, Basic API-token credentials are refused (Zendesk's 2027-04-30), or accepted again.
+    pub fn switch_off_api_tokens(&self, off: bool) {
+        self.shared.oauth.api_tokens_off.store(off, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Access tokens minted from now on live at most `secs` sandbox seconds, whatever was asked.
+    pub fn set_token_life(&self, secs: u64) {
+        self.shared.oauth.max_life_secs.store(secs.max(1), std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Every access token is refused after `requests` requests (0: never): a token that
+    /// expires in the middle of a pass.
+    pub fn set_token_uses(&self, requests: u64) {
+        self.shared.oauth.uses_per_token.store(requests, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many access tokens were minted.
+    pub fn tokens_minted(&self) -> u64 {
+        self.shared.oauth.minted()
+    }
+
+    /// Every access token given so far stops working (an admin revoked them).
+    pub fn revoke_tokens(&self) {
+        self.shared.oauth.revoke_all();
     }
 
     pub fn add_organization(&self, name: &str) -> u64 {

@@ -133,7 +133,7 @@ fn tag_list(value: &Value) -> Result<Vec<String>, ()> {
     }
 }
 
-fn parse_comment(value: &Value, store: &Store, details: &mut Details) -> Option<CommentInput> {
+fn parse_comment(value: &Value, store: &Store, caller: u64, details: &mut Details) -> Option<CommentInput> {
     let Some(obj) = value.as_object() else {
         reject(details, "comment", "Comment: is invalid".into());
         return None;
@@ -148,7 +148,7 @@ fn parse_comment(value: &Value, store: &Store, details: &mut Details) -> Option<
         }
     };
     let author_id = match obj.get("author_id") {
-        None | Some(Value::Null) => store.bot_user_id,
+        None | Some(Value::Null) => caller,
         Some(v) => match v.as_u64().filter(|id| store.users.contains_key(id)) {
             Some(id) => id,
             None => {
@@ -162,7 +162,7 @@ fn parse_comment(value: &Value, store: &Store, details: &mut Details) -> Option<
     Some(CommentInput { author_id, body, html_body, public, attachments: Vec::new(), channel })
 }
 
-fn parse_patch(input: &Map<String, Value>, store: &Store) -> Result<Patch, ApiError> {
+fn parse_patch(input: &Map<String, Value>, store: &Store, caller: u64) -> Result<Patch, ApiError> {
     let mut details = Details::new();
     let mut patch = Patch::default();
     for (key, value) in input {
@@ -190,7 +190,7 @@ fn parse_patch(input: &Map<String, Value>, store: &Store) -> Result<Patch, ApiEr
                 Ok(tags) => patch.remove_tags = tags,
                 Err(()) => reject(&mut details, key, "Tags: must be a list of strings".into()),
             },
-            "comment" => patch.comment = parse_comment(value, store, &mut details),
+            "comment" => patch.comment = parse_comment(value, store, caller, &mut details),
             "custom_fields" => match fields::parse_update(value, &store.fields) {
                 Ok((set, errors)) => {
                     patch.custom_fields = set;
@@ -278,6 +278,7 @@ pub(super) fn apply(
     store: &mut Store,
     id: u64,
     input: &Map<String, Value>,
+    caller: u64,
     now: DateTime<Utc>,
     base: &str,
 ) -> Result<Value, ApiError> {
@@ -286,7 +287,7 @@ pub(super) fn apply(
         return Err(closed_error());
     }
     check_safe_update(input, ticket.updated_at)?;
-    let mut patch = parse_patch(input, store)?;
+    let mut patch = parse_patch(input, store, caller)?;
     check_required_to_solve(store, id, &patch)?;
     let audit_id = store.alloc_id();
     let mut events = Vec::new();
@@ -307,7 +308,7 @@ pub(super) fn apply(
         "id": audit_id,
         "ticket_id": id,
         "created_at": wire::time(whole_seconds(now)),
-        "author_id": store.bot_user_id,
+        "author_id": caller,
         "metadata": {"system": {"client": "ticket-sync sandbox", "ip_address": "127.0.0.1"}, "custom": {}},
         "via": {"channel": "api", "source": {"from": {}, "to": {"name": "", "address": ""}, "rel": null}},
         "events": events,

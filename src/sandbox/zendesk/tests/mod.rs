@@ -4,6 +4,7 @@
 mod comments;
 mod export;
 mod fields;
+mod oauth;
 mod tickets;
 mod webhooks;
 
@@ -90,12 +91,11 @@ fn header<'a>(response: &'a Response, name: &str) -> &'a str {
 #[tokio::test]
 async fn requests_without_valid_api_token_are_401() {
     let sb = sandbox().await;
-    let url = sb.url("/api/v2/users/me.json");
+    let url = sb.url("/api/v2/tickets/1.json");
     let attempts = [
         None,
         Some(basic(EMAIL, "wrong-token")),
         Some(basic("someone@else.test", TOKEN)),
-        Some(format!("Bearer {TOKEN}")),
         // The token used as a password: Zendesk wants the "/token" suffix.
         Some(basic_raw(&format!("{EMAIL}:{TOKEN}"))),
     ];
@@ -108,6 +108,22 @@ async fn requests_without_valid_api_token_are_401() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "auth {auth:?}");
         assert_eq!(json_of(response).await, json!({"error": "Couldn't authenticate you"}));
     }
+    // An API token as a Bearer token is no OAuth token.
+    let response = sb.http.get(&url).header("authorization", format!("Bearer {TOKEN}")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(json_of(response).await["error"], "invalid_token");
+}
+
+#[tokio::test]
+async fn users_me_without_credentials_is_the_anonymous_user_with_a_null_id() {
+    let sb = sandbox().await;
+    let response = sb.http.get(sb.url("/api/v2/users/me.json")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let user = json_of(response).await["user"].clone();
+    assert_eq!((user["id"].clone(), user["name"].clone()), (Value::Null, json!("Anonymous user")));
+    // With credentials Zendesk does not take, it is a 401 as elsewhere.
+    let wrong = sb.http.get(sb.url("/api/v2/users/me.json")).header("authorization", basic(EMAIL, "nope"));
+    assert_eq!(wrong.send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
