@@ -64,18 +64,24 @@ async fn check(path: &Path, online: bool) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    let credentials = match &gt {
-        crate::secret::GithubCredential::Token(_) => "both tokens readable".to_string(),
-        crate::secret::GithubCredential::App(key) => {
-            format!("Zendesk token readable; GitHub App {} key readable and signs", key.app_id)
-        }
+    let zendesk = match &zt {
+        crate::secret::ZendeskCredential::OAuth(c) => format!("Zendesk OAuth client {} secret readable", c.client_id),
+        crate::secret::ZendeskCredential::ApiToken { .. } => "Zendesk API token readable".to_string(),
     };
+    let github = match &gt {
+        crate::secret::GithubCredential::Token(_) => "GitHub token readable".to_string(),
+        crate::secret::GithubCredential::App(key) => format!("GitHub App {} key readable and signs", key.app_id),
+    };
+    let credentials = format!("{zendesk}; {github}");
     println!(
         "{}: valid ({} route(s), state database {}; {credentials})",
         path.display(),
         rules.routes.len(),
         rules.state_path.display()
     );
+    if matches!(zt, crate::secret::ZendeskCredential::ApiToken { .. }) {
+        eprintln!("warning: zendesk: {}", crate::secret::API_TOKEN_SUNSET);
+    }
     // The daemon refuses to start without a webhook secret the rules name explicitly: so
     // does `check`. A source without one refuses every delivery: say so.
     if let Some(w) = &rules.webhooks {

@@ -94,6 +94,12 @@ pub fn spawn_signal_handlers(shutdown: CancellationToken) -> mpsc::UnboundedRece
 
 fn build_engine(rules: Rules, store: Arc<Store>, ctx: &RunContext) -> Result<Engine, DaemonError> {
     let (zt, gt) = load_tokens(&rules).map_err(|e| DaemonError::Config(e.to_string()))?;
+    ctx.metrics.set_auth_mode("zendesk", zt.mode(), &["oauth", "api_token"]);
+    let github_mode = match gt {
+        crate::secret::GithubCredential::Token(_) => "token",
+        crate::secret::GithubCredential::App(_) => "app",
+    };
+    ctx.metrics.set_auth_mode("github", github_mode, &["token", "app"]);
     let mut engine = Engine::with_stats(Arc::new(rules), store, &zt, &gt, false, ctx.stats.clone());
     engine.set_heartbeat(ctx.notifier.clone());
     Ok(engine)
@@ -152,7 +158,15 @@ pub async fn run_with(
             .map_err(|e| DaemonError::Config(format!("webhooks.listen: cannot listen on {}: {e}", w.listen)))?;
         info!(%addr, "receiving webhooks on /webhooks/github and /webhooks/zendesk (a reload does not move them)");
     }
-    info!(rules = %path.display(), state = %engine.rules.state_path.display(), "ticket-sync started");
+    info!(
+        rules = %path.display(),
+        state = %engine.rules.state_path.display(),
+        zendesk_auth = engine.zendesk.auth_mode(),
+        "ticket-sync started"
+    );
+    if engine.zendesk.auth_mode() == "api_token" {
+        warn!("zendesk: {}", crate::secret::API_TOKEN_SUNSET);
+    }
     warn_if_calls_outlast_the_watchdog(&ctx.notifier);
     ctx.notifier.ready();
     let mut last_escalate = Utc::now();

@@ -49,6 +49,13 @@ struct ServiceLabels {
     service: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AuthLabels {
+    service: String,
+    /// Zendesk: `oauth` or `api_token`; GitHub: `token` or `app`.
+    mode: String,
+}
+
 /// The last outcome of each pass kind, for `/healthz`.
 #[derive(Debug, Clone)]
 struct PassHealth {
@@ -69,6 +76,7 @@ pub struct Metrics {
     last_success: Family<KindLabels, Gauge>,
     deliveries: Family<DeliveryLabels, Gauge>,
     last_delivery: Family<ServiceLabels, Gauge>,
+    auth: Family<AuthLabels, Gauge>,
     seen_requests: Mutex<BTreeMap<(Service, u16), u64>>,
     health: Mutex<BTreeMap<&'static str, PassHealth>>,
 }
@@ -96,6 +104,7 @@ impl Metrics {
         let last_success = Family::<KindLabels, Gauge>::default();
         let deliveries = Family::<DeliveryLabels, Gauge>::default();
         let last_delivery = Family::<ServiceLabels, Gauge>::default();
+        let auth = Family::<AuthLabels, Gauge>::default();
         let durations = Family::<KindLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.01, 2.0, 14))
         });
@@ -120,7 +129,13 @@ impl Metrics {
             "When the last valid webhook delivery of this source arrived (Unix seconds)",
             last_delivery.clone(),
         );
+        registry.register(
+            "auth_mode",
+            "How ticket-sync authenticates to each service: 1 for the mode in use (zendesk: oauth or api_token; github: token or app)",
+            auth.clone(),
+        );
         Metrics {
+            auth,
             registry,
             passes,
             synced,
@@ -133,6 +148,14 @@ impl Metrics {
             last_delivery,
             seen_requests: Mutex::new(BTreeMap::new()),
             health: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Shows `mode` as the way ticket-sync authenticates to `service` (the other modes 0).
+    pub fn set_auth_mode(&self, service: &str, mode: &str, modes: &[&str]) {
+        for m in modes {
+            let labels = AuthLabels { service: service.to_string(), mode: m.to_string() };
+            self.auth.get_or_create(&labels).set(i64::from(*m == mode));
         }
     }
 

@@ -31,6 +31,22 @@ pub struct StatusReport {
     pub webhooks: BTreeMap<String, serde_json::Value>,
     /// How the rules authenticate to GitHub, and the logins ticket-sync has written as.
     pub github_auth: GithubAuthView,
+    /// How the rules authenticate to Zendesk, and the users ticket-sync has written as.
+    pub zendesk_auth: ZendeskAuthView,
+}
+
+/// `zendesk_auth` in `status --json`: never a secret, only what names the identity.
+#[derive(Debug, Serialize)]
+pub struct ZendeskAuthView {
+    /// `oauth` or `api_token`.
+    pub mode: &'static str,
+    pub client_id: Option<String>,
+    /// The scopes asked for (OAuth).
+    pub scopes: Vec<String>,
+    /// Every Zendesk user id ticket-sync has written as, as the database remembers them.
+    pub users: Vec<u64>,
+    /// With an API token: the day Zendesk switches API tokens off.
+    pub ends: Option<&'static str>,
 }
 
 /// `github_auth` in `status --json`: never a secret, only what names the identity.
@@ -110,6 +126,17 @@ pub fn collect(rules: &Rules, store: &Store) -> crate::store::Result<StatusRepor
             logins.sort();
             logins.dedup();
             GithubAuthView { mode, app_id, installation_id, logins }
+        },
+        zendesk_auth: {
+            let (mode, client_id, scopes, ends) = match &rules.zendesk.auth {
+                crate::config::ZendeskAuth::OAuth(o) => ("oauth", Some(o.client_id.clone()), o.scopes.clone(), None),
+                crate::config::ZendeskAuth::ApiToken { .. } => ("api_token", None, Vec::new(), Some("2027-04-30")),
+            };
+            let mut users: Vec<u64> =
+                store.meta_with_prefix("zendesk_user:")?.into_iter().filter_map(|(_, id)| id.parse().ok()).collect();
+            users.sort_unstable();
+            users.dedup();
+            ZendeskAuthView { mode, client_id, scopes, users, ends }
         },
         blocks: store
             .active_blocks(now)?
@@ -256,6 +283,18 @@ pub fn render_text(r: &StatusReport) -> String {
     };
     let logins = if a.logins.is_empty() { "none yet".to_string() } else { a.logins.join(", ") };
     out.push_str(&format!("\ngithub: as {how}; has written as {logins}\n"));
+    let z = &r.zendesk_auth;
+    let how = match (&z.client_id, z.ends) {
+        (Some(id), _) => format!("OAuth client {id} (scopes {})", z.scopes.join(" ")),
+        (None, Some(ends)) => format!("API token (Zendesk switches API tokens off on {ends}: move to an OAuth client)"),
+        (None, None) => "API token".to_string(),
+    };
+    let users = if z.users.is_empty() {
+        "none yet".to_string()
+    } else {
+        z.users.iter().map(|u| format!("user {u}")).collect::<Vec<_>>().join(", ")
+    };
+    out.push_str(&format!("zendesk: as {how}; has written as {users}\n"));
     if !r.webhooks.is_empty() {
         out.push_str("\nwebhooks:\n");
         for (source, v) in &r.webhooks {

@@ -743,6 +743,73 @@ mod tests {
     }
 
     #[test]
+    fn a_zendesk_oauth_client_is_read_with_its_defaults_and_never_beside_an_api_token() {
+        let zd = |keys: &str| {
+            let text = format!(
+                "[zendesk]\nurl = \"https://acme.zendesk.com\"\n{keys}[escalation]\ntags_any = [\"e\"]\n[[route]]\nrepo = \"a/b\"\n"
+            );
+            super::super::parse(Path::new("/etc/ticket-sync/sync-rules.toml"), &text)
+        };
+        let ZendeskAuth::OAuth(o) = zd("client_id = \"ticket_sync\"\n").unwrap().zendesk.auth else { panic!("OAuth") };
+        let default_secret =
+            TokenSource::Default { env: "ZENDESK_CLIENT_SECRET".into(), credential: "zendesk-client-secret".into() };
+        assert_eq!(
+            o,
+            OAuthRules {
+                client_id: "ticket_sync".into(),
+                secret: default_secret,
+                scopes: vec!["read".into(), "tickets:write".into()]
+            }
+        );
+        let ZendeskAuth::OAuth(o) =
+            zd("client_id = \"ts\"\nclient_secret_file = \"zd.secret\"\nscopes = [\"read\", \"write\"]\n")
+                .unwrap()
+                .zendesk
+                .auth
+        else {
+            panic!("OAuth")
+        };
+        assert_eq!(o.secret, TokenSource::File("/etc/ticket-sync/zd.secret".into()));
+        assert_eq!(o.scopes, ["read", "write"]);
+        let ZendeskAuth::ApiToken { email, token } =
+            zd("email = \"bot@acme.com\"\ntoken_env = \"ZD\"\n").unwrap().zendesk.auth
+        else {
+            panic!("API token")
+        };
+        assert_eq!((email.as_str(), token), ("bot@acme.com", TokenSource::Env("ZD".into())));
+        // [zendesk] is line 1, url line 2: the keys start on line 3.
+        type Case<'a> = (&'a str, &'a str, usize, &'a str);
+        let cases: Vec<Case> = vec![
+            ("client_id = \"ts\"\nemail = \"bot@acme.com\"\n", "zendesk.email", 4, "not both"),
+            ("client_id = \"ts\"\ntoken_env = \"ZD\"\n", "zendesk.token_env", 4, "not both"),
+            ("token_file = \"t\"\nclient_id = \"ts\"\n", "zendesk.token_file", 3, "not both"),
+            ("client_secret_env = \"X\"\nemail = \"b@a.com\"\n", "zendesk.client_secret_env", 3, "set client_id too"),
+            ("scopes = [\"read\"]\n", "zendesk.scopes", 3, "set client_id too"),
+            ("client_id = \"ts\"\nscopes = []\n", "zendesk.scopes", 4, "at least one scope"),
+            (
+                "client_id = \"ts\"\nscopes = [\"read\", \"tickets:delete\"]\n",
+                "zendesk.scopes",
+                4,
+                "`tickets:delete` is not",
+            ),
+            ("client_id = \"two words\"\n", "zendesk.client_id", 3, "Identifier"),
+            ("client_id = \"\"\n", "zendesk.client_id", 3, "Identifier"),
+            (
+                "client_id = \"ts\"\nclient_secret_env = \"X\"\nclient_secret_file = \"f\"\n",
+                "zendesk.client_secret_file",
+                5,
+                "not both",
+            ),
+            ("", "zendesk.client_id", 1, "2027-04-30"),
+        ];
+        for (keys, key, line, says) in cases {
+            let err = zd(keys).unwrap_err();
+            assert_eq!((err.key.as_str(), err.line), (key, Some(line)), "{keys}: {err}");
+            assert!(err.to_string().contains(says), "{keys}: {err}");
+        }
+    }
+
+    #[test]
     fn webhooks_are_off_without_the_table() {
         assert!(parse("").unwrap().webhooks.is_none());
     }

@@ -153,6 +153,8 @@ pub struct LoggedRequest {
     pub query: String,
     pub status: u16,
     pub fault: Option<Fault>,
+    /// The scheme of its `Authorization` header (`Basic`, `Bearer`), never the credential.
+    pub auth_scheme: Option<String>,
 }
 
 /// Every request a fake received, in order. Tests count requests with it.
@@ -236,9 +238,15 @@ pub async fn frontdoor(State(door): State<Arc<Frontdoor>>, req: Request, next: N
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
+    let auth_scheme = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_whitespace().next())
+        .map(str::to_string);
     let fault = door.faults.pick(&method, &path);
     if fault == Some(Fault::BlackHole) {
-        door.log.record(LoggedRequest { method, path, query, status: 0, fault });
+        door.log.record(LoggedRequest { method, path, query, status: 0, fault, auth_scheme });
         // Never answers; the server drops this future when the client gives up.
         return std::future::pending().await;
     }
@@ -279,7 +287,7 @@ pub async fn frontdoor(State(door): State<Arc<Frontdoor>>, req: Request, next: N
         Some(Fault::Drop) | Some(Fault::LoseResponse) | Some(Fault::BlackHole) => 0,
         _ => response.status().as_u16(),
     };
-    door.log.record(LoggedRequest { method, path, query, status, fault });
+    door.log.record(LoggedRequest { method, path, query, status, fault, auth_scheme });
     response
 }
 

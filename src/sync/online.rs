@@ -9,10 +9,15 @@ pub async fn online_check(engine: &Engine) -> bool {
     let mut ok = true;
     match engine.zendesk.whoami().await {
         Ok((id, role)) => {
-            println!("ok    zendesk: authenticated as user {id} (role {})", role.as_deref().unwrap_or("unknown"));
+            let how = match engine.zendesk.auth_mode() {
+                "oauth" => "with an OAuth access token",
+                _ => "with an API token",
+            };
+            println!("ok    zendesk: authenticated {how} as user {id} (role {})", role.as_deref().unwrap_or("unknown"));
             if role.as_deref().is_some_and(|r| r != "admin") {
                 println!("warn  zendesk: the incremental export needs an admin user");
             }
+            ok &= scopes_ok(engine);
         }
         Err(e) => {
             ok = false;
@@ -114,5 +119,62 @@ async fn installation_ok(engine: &Engine, repo: &crate::domain::RepoName) -> boo
             println!("FAIL  {repo}: {e}");
             false
         }
+    }
+}
+
+/// With OAuth: the scopes the token was granted, and a FAIL naming any that ticket-sync needs
+/// and lacks. Reads need `read` (`tickets:read` with `users:read` may do, but `tickets:read`
+/// was seen not to cover ticket fields, which `[linking]` reads); writes need `write` or
+/// `tickets:write`.
+fn scopes_ok(engine: &Engine) -> bool {
+    let Some(grant) = engine.zendesk.oauth_grant() else { return true };
+    if grant.scopes.is_empty() {
+        println!("warn  zendesk: the token answer did not say which scopes were granted; requests show it");
+        return true;
+    }
+    let missing = missing_scopes(&grant.scopes, engine.rules.linking.is_some());
+    let life = grant.expires_in.map_or("no expiry given".to_string(), |s| format!("expires in {s} s"));
+    if missing.is_empty() {
+        println!("ok    zendesk: OAuth token granted scopes {} ({life})", grant.scopes.join(" "));
+        true
+    } else {
+        println!(
+            "FAIL  zendesk: the OAuth token lacks the scope(s) {} (granted: {}); add them to zendesk.scopes, or \
+             leave scopes out for the default, and allow them on the OAuth client in Admin Center",
+            missing.join(", "),
+            grant.scopes.join(" ")
+        );
+        false
+    }
+}
+
+/// The scopes ticket-sync needs that `granted` does not cover.
+fn missing_scopes(granted: &[String], linking: bool) -> Vec<&'static str> {
+    let has = |s: &str| granted.iter().any(|g| g == s);
+    let mut missing = Vec::new();
+    let reads = has("read") || (!linking && has("tickets:read") && has("users:read"));
+    if !reads {
+        missing.push("read");
+    }
+    if !(has("write") || has("tickets:write")) {
+        missing.push("tickets:write");
+    }
+    missing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_scopes;
+
+    #[test]
+    fn the_scopes_ticket_sync_needs_are_named_when_missing() {
+        let s = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(missing_scopes(&s(&["read", "tickets:write"]), true).is_empty());
+        assert!(missing_scopes(&s(&["read", "write"]), true).is_empty());
+        assert!(missing_scopes(&s(&["tickets:read", "users:read", "tickets:write"]), false).is_empty());
+        assert_eq!(missing_scopes(&s(&["tickets:read", "users:read", "tickets:write"]), true), ["read"]);
+        assert_eq!(missing_scopes(&s(&["read"]), false), ["tickets:write"]);
+        assert_eq!(missing_scopes(&s(&["tickets:write"]), false), ["read"]);
+        assert_eq!(missing_scopes(&s(&["users:write"]), false), ["read", "tickets:write"]);
     }
 }

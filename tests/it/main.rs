@@ -23,3 +23,4 @@ mod pushback;
 mod tls;
 mod webhooks;
 mod webhooks_attack;
+mod zendesk_oauth;
