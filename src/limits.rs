@@ -70,8 +70,9 @@ pub struct Target {
     pub service: Service,
     pub endpoint: Option<&'static str>,
     pub ticket: Option<TicketId>,
-    /// The endpoint's own limit answers with a bare 429 that does not name it (Zendesk's
-    /// export): a 429 there, with the account budget left, is the endpoint's.
+    /// The endpoint's own limit may answer with a bare 429 that does not name it (Zendesk's
+    /// export names its budget in a header, but a 429 without it is still the export's): a
+    /// 429 there, with the account budget left, is the endpoint's.
     pub silent_limit: bool,
     /// The GitHub App installation whose token the request carries: its budget is its own.
     pub installation: Option<u64>,
@@ -306,7 +307,8 @@ mod tests {
     fn a_limit_answer_is_scoped_to_what_it_limits() {
         let zd = Service::Zendesk;
         let update = Target::ticket(zd, "tickets-update", TicketId(7));
-        let export = Target::silent_endpoint(zd, "incremental-export");
+        let export = Target::silent_endpoint(zd, "incremental-exports");
+        let export_spent = ("zendesk-ratelimit-incremental-exports", "total=10; remaining=0; resets=40");
         let github = Target::service(Service::Github);
         let installed = Target::installation(Service::Github, Some(77));
         let account_left = ("x-rate-limit-remaining", "650");
@@ -324,8 +326,9 @@ mod tests {
                 Scope::endpoint("tickets-update"),
                 Some(s(20)),
             ),
-            (&export, vec![account_left], Scope::endpoint("incremental-export"), None),
-            (&export, vec![], Scope::endpoint("incremental-export"), None),
+            (&export, vec![account_left, export_spent], Scope::endpoint("incremental-exports"), Some(s(40))),
+            (&export, vec![account_left], Scope::endpoint("incremental-exports"), None),
+            (&export, vec![], Scope::endpoint("incremental-exports"), None),
             (&export, vec![account_spent], Scope::Service, None),
             (&github, vec![("x-ratelimit-remaining", "12")], Scope::Service, None),
             (&installed, vec![("x-ratelimit-remaining", "0")], Scope::Installation(77), None),

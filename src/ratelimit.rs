@@ -300,7 +300,7 @@ mod tests {
 
     #[test]
     fn scopes_round_trip_through_their_keys() {
-        for scope in [Scope::Service, Scope::endpoint("incremental-export"), Scope::Ticket(TicketId(42))] {
+        for scope in [Scope::Service, Scope::endpoint("incremental-exports"), Scope::Ticket(TicketId(42))] {
             assert_eq!(Scope::from_key(&scope.key()), Some(scope.clone()), "{scope}");
         }
         assert_eq!(Scope::from_key("ticket:x"), None);

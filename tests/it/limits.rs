@@ -12,7 +12,7 @@ use ticket_sync::store::Store;
 use ticket_sync::sync::PassError;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::{Env, PUSHBACK, ROUTES};
+use crate::harness::{Env, FORWARD, PUSHBACK, ROUTES};
 
 #[tokio::test]
 async fn a_low_github_budget_defers_new_issues_without_losing_any() {
@@ -195,6 +195,68 @@ async fn an_export_limit_blocks_only_the_export() {
     assert_eq!(waiting.failed, 0, "{waiting:?}");
     assert_eq!(env.sb.zendesk.door.log.count(|e| e.path.contains("/incremental/")), exports, "not asked again");
     assert_eq!(blocks(&env, "zendesk").len(), 1, "one block, on the export");
+}
+
+/// Moves the sandbox clock to the start of its next minute: the fake's per-minute export
+/// budget then resets about a minute later, and cannot roll over within the test.
+fn start_of_a_minute(env: &Env) {
+    let into = env.sb.clock.now().timestamp().rem_euclid(60) as u64;
+    env.sb.clock.advance(Duration::from_secs(60 - into));
+}
+
+fn export_reads(env: &Env) -> usize {
+    env.sb.zendesk.door.log.count(|e| e.path.contains("/incremental/"))
+}
+
+/// The one block `status` shows for Zendesk: its scope and seconds left.
+fn the_zendesk_block(env: &Env) -> (String, i64) {
+    let zendesk = blocks(env, "zendesk");
+    assert_eq!(zendesk.len(), 1, "{zendesk:?}");
+    zendesk[0].clone()
+}
+
+#[tokio::test]
+async fn an_export_429_naming_its_budget_waits_alone_while_push_back_and_forwarding_go_on() {
+    let env = Env::with_routes(ROUTES, &format!("{PUSHBACK}\n{FORWARD}")).await;
+    let (id, issue) = env.linked("Linked").await;
+    env.sb.github.close_issue(REPO, issue, "completed", "alice");
+    start_of_a_minute(&env);
+    // Another integration spent this minute's export budget: the next read is a 429 whose
+    // `zendesk-ratelimit-incremental-exports` header names the export's budget.
+    env.sb.zendesk.use_export_requests(10);
+    let reads = export_reads(&env);
+    let engine = env.engine();
+    let cancel = CancellationToken::new();
+    let paced = engine.escalate(&cancel).await.expect("the export's limit is no failure");
+    assert_eq!((paced.seen, paced.failed), (0, 0), "{paced:?}");
+    assert_eq!(export_reads(&env), reads + 1, "the 429 is not sent again inside its wait");
+    let report = engine.push(&cancel).await.expect("push-back is not behind the export's limit");
+    assert_eq!((report.pushed, report.failed), (1, 0), "forwarding waits for the export quietly: {report:?}");
+    assert_eq!(env.push_notes(id).len(), 1);
+    env.escalate().await;
+    env.push().await;
+    assert_eq!(export_reads(&env), reads + 1, "a new engine sends nothing to the export inside the wait");
+    let (scope, left) = the_zendesk_block(&env);
+    assert_eq!(scope, "endpoint:incremental-exports", "the block has the header's name");
+    assert!((30..=60).contains(&left), "until the budget's reset: {left} s");
+}
+
+#[tokio::test]
+async fn an_export_answer_that_spends_its_budget_holds_the_next_read_until_the_reset() {
+    let env = Env::new().await;
+    let id = env.ticket("Last read of the minute", &["escalated"]);
+    start_of_a_minute(&env);
+    env.sb.zendesk.use_export_requests(9);
+    let report = env.escalate().await;
+    assert_eq!((report.created, report.failed), (1, 0), "{report:?}");
+    assert_eq!(env.issues_for(REPO, id).len(), 1);
+    let reads = export_reads(&env);
+    let waiting = env.escalate().await;
+    assert_eq!((waiting.seen, waiting.failed), (0, 0), "{waiting:?}");
+    assert_eq!(export_reads(&env), reads, "remaining=0 was heeded: no 429 asked for");
+    let (scope, left) = the_zendesk_block(&env);
+    assert_eq!(scope, "endpoint:incremental-exports");
+    assert!((30..=60).contains(&left), "{left} s");
 }
 
 #[tokio::test]

@@ -347,6 +347,16 @@ impl FakeZendesk {
         }
     }
 
+    /// Counts `n` export calls against the account's export budget of this sandbox-clock
+    /// minute, as another integration reading the export would.
+    pub fn use_export_requests(&self, n: u32) {
+        let now = self.now();
+        let mut store = self.store();
+        for _ in 0..n {
+            let _ = store.limits.take_export(now);
+        }
+    }
+
     /// Incremental-export calls allowed per sandbox-clock minute; `None` lifts the limit.
     pub fn set_export_limit_per_minute(&self, limit: Option<u32>) {
         self.store().limits.export_limit = limit;

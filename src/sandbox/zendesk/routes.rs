@@ -120,18 +120,24 @@ fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
     url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect()
 }
 
+/// Every answer of the export names the export's budget, its 429 included.
 async fn export_tickets(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
     let now = shared.clock.now();
     let mut store = shared.store.lock().unwrap();
-    if let Err(retry_after) = store.limits.take_export(now) {
-        return too_many_requests(retry_after);
-    }
-    let q = match export::parse_query(&query_pairs(query), now) {
-        Ok(q) => q,
-        Err(e) => return e.into_response(),
+    let (mut response, budget) = match store.limits.take_export(now) {
+        Err(spent) => (too_many_requests(spent.resets), Some(spent)),
+        Ok(budget) => match export::parse_query(&query_pairs(query), now) {
+            Ok(q) => {
+                let page = export::page(&store, &q, now);
+                (json_response(StatusCode::OK, &export::render(&store, &q, &page, &shared.base_url)), budget)
+            }
+            Err(e) => (e.into_response(), budget),
+        },
     };
-    let page = export::page(&store, &q, now);
-    json_response(StatusCode::OK, &export::render(&store, &q, &page, &shared.base_url))
+    if let Some(b) = budget {
+        response.headers_mut().insert(super::limits::EXPORT_HEADER, b.header_value());
+    }
+    response
 }
 
 /// `GET /api/v2/tickets/{id}`, with `include=organizations` side-loading the ticket's organisation.
