@@ -70,17 +70,17 @@ pub struct Target {
     pub service: Service,
     pub endpoint: Option<&'static str>,
     pub ticket: Option<TicketId>,
-    /// The endpoint's own limit may answer with a bare 429 that does not name it (Zendesk's
-    /// export names its budget in a header, but a 429 without it is still the export's): a
-    /// 429 there, with the account budget left, is the endpoint's.
-    pub silent_limit: bool,
+    /// Whose limit a bare 429 is (one that names no spent budget while the account's is
+    /// left): the endpoint's or the ticket's own, when their limit may answer that way;
+    /// `None`: the account's.
+    pub silent_limit: Option<Scope>,
     /// The GitHub App installation whose token the request carries: its budget is its own.
     pub installation: Option<u64>,
 }
 
 impl Target {
     pub fn service(service: Service) -> Target {
-        Target { service, endpoint: None, ticket: None, silent_limit: false, installation: None }
+        Target { service, endpoint: None, ticket: None, silent_limit: None, installation: None }
     }
 
     /// A request made with one GitHub App installation's token.
@@ -93,13 +93,28 @@ impl Target {
         self.installation.map_or(Scope::Service, Scope::Installation)
     }
 
-    /// An endpoint with a limit of its own that its 429 does not name.
+    /// An endpoint with a limit of its own that its 429 may not name.
     pub fn silent_endpoint(service: Service, endpoint: &'static str) -> Target {
-        Target { service, endpoint: Some(endpoint), ticket: None, silent_limit: true, installation: None }
+        let silent_limit = Some(Scope::endpoint(endpoint));
+        Target { service, endpoint: Some(endpoint), ticket: None, silent_limit, installation: None }
     }
 
+    /// An update of one ticket (`endpoint` is the account-wide update limit's name). Zendesk's
+    /// 429 for the ticket's own limit (30 updates per 10 minutes) may name no budget at all:
+    /// its documented example is a plain-text body with `Retry-After` and no header (FACTS.md,
+    /// "Ticket-update rate limits"), so a bare 429 holds back this ticket only, never all of
+    /// Zendesk; one that says the account's budget is spent is the account's.
+    /// ASSUMED: the account-wide update limit names itself (`tickets-update`) when it refuses;
+    /// if it ever answered bare, each ticket would fail alone, one request each.
     pub fn ticket(service: Service, endpoint: &'static str, ticket: TicketId) -> Target {
-        Target { service, endpoint: Some(endpoint), ticket: Some(ticket), silent_limit: false, installation: None }
+        let silent_limit = Some(Scope::Ticket(ticket));
+        Target { service, endpoint: Some(endpoint), ticket: Some(ticket), silent_limit, installation: None }
+    }
+
+    /// A read of one ticket: held back while the ticket's updates are, but it has no limit of
+    /// its own, so a bare 429 is the account's.
+    pub fn ticket_read(service: Service, endpoint: &'static str, ticket: TicketId) -> Target {
+        Target { silent_limit: None, ..Target::ticket(service, endpoint, ticket) }
     }
 
     /// The scopes whose gates this request must pass.
@@ -121,8 +136,9 @@ impl Target {
 
 /// What a limit answer to `target` limits, and the wait its headers give beyond `retry-after`:
 /// a spent account budget is the service's; a spent endpoint budget (the per-ticket one
-/// included) is that endpoint's or ticket's; a bare 429 from an endpoint with a silent limit
-/// of its own is that endpoint's; anything else is the service's.
+/// included) is that endpoint's or ticket's; a bare 429 to a target whose own limit may answer
+/// bare (`silent_limit`: the export, a ticket's updates) is that limit's; anything else is
+/// the service's.
 pub fn limit_scope(target: &Target, headers: &HeaderMap) -> (Scope, Option<Duration>) {
     let account = read_budget(headers);
     let account_reset = || account.as_ref().and_then(|b| b.reset_at).map(until);
@@ -132,9 +148,9 @@ pub fn limit_scope(target: &Target, headers: &HeaderMap) -> (Scope, Option<Durat
     if let Some((name, b)) = endpoint_budgets(headers).into_iter().find(|(_, b)| b.remaining == 0) {
         return (target.named(&name), Some(b.resets));
     }
-    match target.endpoint {
-        Some(e) if target.silent_limit => (Scope::endpoint(e), None),
-        _ => (target.account(), account_reset()),
+    match &target.silent_limit {
+        Some(scope) => (scope.clone(), None),
+        None => (target.account(), account_reset()),
     }
 }
 
@@ -307,6 +323,7 @@ mod tests {
     fn a_limit_answer_is_scoped_to_what_it_limits() {
         let zd = Service::Zendesk;
         let update = Target::ticket(zd, "tickets-update", TicketId(7));
+        let read = Target::ticket_read(zd, "tickets-show", TicketId(7));
         let export = Target::silent_endpoint(zd, "incremental-exports");
         let export_spent = ("zendesk-ratelimit-incremental-exports", "total=10; remaining=0; resets=40");
         let github = Target::service(Service::Github);
@@ -319,7 +336,12 @@ mod tests {
         let cases: Vec<Case> = vec![
             (&update, vec![account_left, ticket_spent], Scope::Ticket(TicketId(7)), Some(s(468))),
             (&update, vec![account_spent, ticket_spent], Scope::Service, None),
-            (&update, vec![account_left], Scope::Service, None),
+            (&update, vec![account_spent], Scope::Service, None),
+            // Zendesk's documented per-ticket 429 names no budget (FACTS.md).
+            (&update, vec![account_left], Scope::Ticket(TicketId(7)), None),
+            (&update, vec![], Scope::Ticket(TicketId(7)), None),
+            (&read, vec![account_left], Scope::Service, None),
+            (&read, vec![account_left, ticket_spent], Scope::Ticket(TicketId(7)), Some(s(468))),
             (
                 &update,
                 vec![("zendesk-rate-limit-tickets-update", "total=100; remaining=0; resets=20")],

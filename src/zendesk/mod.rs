@@ -154,7 +154,7 @@ impl ZendeskClient {
     pub async fn show_ticket(&self, id: TicketId) -> Result<Ticket, ApiError> {
         let mut url = self.url(&format!("/api/v2/tickets/{id}.json"));
         url.query_pairs_mut().append_pair("include", "organizations");
-        let bytes = self.call(Method::GET, url, None, &Target::ticket(SVC, SHOW_ENDPOINT, id)).await?;
+        let bytes = self.call(Method::GET, url, None, &Target::ticket_read(SVC, SHOW_ENDPOINT, id)).await?;
         let shown: wire::ShowTicket = http::decode(SVC, &bytes)?;
         // Read exactly as an export page's ticket is, side-loaded organisation included.
         let page = wire::ExportPage {

@@ -7,6 +7,7 @@ use axum::http::Method;
 use chrono::Utc;
 use ticket_sync::domain::{Stage, TicketId};
 use ticket_sync::http::ApiError;
+use ticket_sync::ratelimit::Scope;
 use ticket_sync::sandbox::{Fault, FaultRule};
 use ticket_sync::store::Store;
 use ticket_sync::sync::PassError;
@@ -173,6 +174,55 @@ async fn a_hot_tickets_update_limit_fails_only_that_ticket() {
     env.push().await;
     assert_eq!(puts_to(&env, hot), tries);
     assert!(blocks(&env, "zendesk").iter().any(|(scope, _)| *scope == format!("ticket:{hot}")), "status shows it");
+}
+
+/// Zendesk's own example of a per-ticket 429 carries `Retry-After: 93` and no budget header
+/// ("Best practices for avoiding rate limiting"): the sandbox's injected 429 is just that.
+#[tokio::test]
+async fn a_bare_429_on_one_tickets_update_fails_that_ticket_until_retry_after_and_zendesk_stays_open() {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let (hot, hot_issue) = env.linked("Hot ticket").await;
+    let (calm, calm_issue) = env.linked("Calm ticket").await;
+    let path = format!("/api/v2/tickets/{hot}.json");
+    env.sb.zendesk.door.faults.push(FaultRule::new(
+        Some(Method::PUT),
+        &path,
+        Fault::RateLimited { retry_after_secs: 93 },
+    ));
+    env.sb.github.close_issue(REPO, hot_issue, "completed", "alice");
+    env.sb.github.close_issue(REPO, calm_issue, "completed", "alice");
+    let engine = env.engine();
+    let cancel = CancellationToken::new();
+    let tries = puts_to(&env, hot) + 1;
+    let report = engine.push(&cancel).await.expect("one ticket's 429 does not stop the pass");
+    assert_eq!((report.pushed, report.failed), (1, 1), "{report:?}");
+    assert_eq!((env.push_notes(calm).len(), env.push_notes(hot).len()), (1, 0));
+    let failure = engine.store.failure_at(TicketId(hot), Stage::Push).unwrap().expect("the hot ticket failed");
+    let due_in = (failure.next_attempt_at - Utc::now()).num_seconds();
+    assert!((85..=93).contains(&due_in), "due again when its Retry-After ends: {due_in} s");
+    assert_eq!(puts_to(&env, hot), tries, "the 429 was not sent again");
+    let fresh = env.ticket("New escalation", &["escalated"]);
+    assert_eq!(engine.escalate(&cancel).await.expect("Zendesk is not blocked").created, 1);
+    assert_eq!(env.link_notes(fresh).len(), 1);
+    env.push().await;
+    assert_eq!(puts_to(&env, hot), tries, "not asked again inside its wait, by this process or the next");
+    let (scope, left) = the_zendesk_block(&env);
+    assert_eq!(scope, format!("ticket:{hot}"));
+    assert!((85..=93).contains(&left), "{left} s");
+}
+
+#[tokio::test]
+async fn a_429_that_says_the_account_budget_is_spent_still_stops_zendesk() {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let (id, issue) = env.linked("Busy account").await;
+    env.sb.github.close_issue(REPO, issue, "completed", "alice");
+    start_of_a_minute(&env);
+    env.sb.zendesk.use_account_requests(700);
+    let err = env.engine().push(&CancellationToken::new()).await.expect_err("the account's budget is spent");
+    assert!(matches!(&err, PassError::Api(ApiError::RateLimited { scope: Scope::Service, .. })), "{err}");
+    let store = Store::open_read_only(&env.db_path()).unwrap();
+    assert!(store.failure_at(TicketId(id), Stage::Push).unwrap().is_none(), "no ticket's failure");
+    assert_eq!(the_zendesk_block(&env).0, "service");
 }
 
 #[tokio::test]

@@ -7,6 +7,14 @@
 //! - FACTS (FACTS.md, "Incremental ticket export" → "Rate limit"; live answers): every answer
 //!   of the export, its `429` + `Retry-After` included, names the export's budget:
 //!   `zendesk-ratelimit-incremental-exports: total=10; remaining=N; resets=S`.
+//! - FACTS (FACTS.md, "Ticket-update rate limits"; recorded): an update carries
+//!   `zendesk-ratelimit-per-ticket-updates: total=30; remaining=29; resets=468`.
+//! - FACTS (developer.zendesk.com, "Best practices for avoiding rate limiting", its example
+//!   of a 429): a refused ticket update is `429`, `Content-Type: text/html; charset=utf-8`,
+//!   `Retry-After: 93` and the plain-text body "Rate limit for ticket updates exceeded,
+//!   please wait before updating this ticket again", with no per-ticket header (the example
+//!   shows no account headers either; this fake keeps those on every answer, as FACTS.md's
+//!   "Rate limits" says Zendesk sends them).
 
 use std::collections::HashMap;
 
@@ -23,6 +31,9 @@ pub(super) const TICKET_WINDOW_SECS: i64 = 600;
 
 /// The export's own budget, on every answer of the export, its 429 included.
 pub(super) const EXPORT_HEADER: &str = "zendesk-ratelimit-incremental-exports";
+/// A ticket's update budget, on the answers of the updates counted against it (not on the
+/// 429 that refuses one).
+pub(super) const PER_TICKET_HEADER: &str = "zendesk-ratelimit-per-ticket-updates";
 
 /// What the rate-limit headers report after a request was counted (or refused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -347,6 +347,16 @@ impl FakeZendesk {
         }
     }
 
+    /// Counts `n` requests against the account's budget of this sandbox-clock minute (700), as
+    /// other integrations of the account would.
+    pub fn use_account_requests(&self, n: u32) {
+        let now = self.now();
+        let mut store = self.store();
+        for _ in 0..n {
+            let _ = store.limits.take_account(now);
+        }
+    }
+
     /// Counts `n` export calls against the account's export budget of this sandbox-clock
     /// minute, as another integration reading the export would.
     pub fn use_export_requests(&self, n: u32) {

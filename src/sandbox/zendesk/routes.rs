@@ -177,27 +177,23 @@ async fn update_ticket(
     if store.live_ticket(id).is_none() {
         return ApiError::not_found().into_response();
     }
-    let (budget, allowed) = match store.limits.take_ticket_update(id, now) {
-        Ok(b) => (b, true),
-        Err(b) => (b, false),
+    let budget = match store.limits.take_ticket_update(id, now) {
+        Ok(b) => b,
+        // The refusal names no budget: only the updates it was counted against do.
+        Err(spent) => return wire::ticket_updates_exceeded(spent.resets),
     };
-    let mut response = if !allowed {
-        too_many_requests(budget.resets)
-    } else {
-        let before = shared.watch(&store, id);
-        match update::apply(&mut store, id, &input, now, &shared.base_url) {
-            Ok(audit) => {
-                let bot = store.bot_user_id;
-                shared.deliver_update(&store, id, before, bot);
-                let ticket = wire::ticket(&store.tickets[&id], &store.fields, &shared.base_url);
-                json_response(StatusCode::OK, &json!({"ticket": ticket, "audit": audit}))
-            }
-            Err(e) => e.into_response(),
+    let before = shared.watch(&store, id);
+    let mut response = match update::apply(&mut store, id, &input, now, &shared.base_url) {
+        Ok(audit) => {
+            let bot = store.bot_user_id;
+            shared.deliver_update(&store, id, before, bot);
+            let ticket = wire::ticket(&store.tickets[&id], &store.fields, &shared.base_url);
+            json_response(StatusCode::OK, &json!({"ticket": ticket, "audit": audit}))
         }
+        Err(e) => e.into_response(),
     };
     let headers = response.headers_mut();
-    let per_ticket = format!("total={}; remaining={}; resets={}", budget.limit, budget.remaining, budget.resets);
-    headers.insert("zendesk-ratelimit-per-ticket-updates", HeaderValue::from_str(&per_ticket).unwrap());
+    headers.insert(super::limits::PER_TICKET_HEADER, budget.header_value());
     // Keys are escaped to ASCII when the warning is built, so this always converts.
     let warn = update::unpermitted_warning(&input).and_then(|w| HeaderValue::from_str(&w).ok());
     if let Some(warn) = warn {
