@@ -135,23 +135,21 @@ impl Target {
 }
 
 /// What a limit answer to `target` limits, and the wait its headers give beyond `retry-after`:
-/// a spent account budget is the service's; a spent endpoint budget (the per-ticket one
-/// included) is that endpoint's or ticket's; a bare 429 to a target whose own limit may answer
-/// bare (`silent_limit`: the export, a ticket's updates) is that limit's; anything else is
-/// the service's.
+/// a spent account budget is the service's, until its reset; a spent endpoint budget (the
+/// per-ticket one included) is that endpoint's or ticket's, until its reset; a bare 429 to a
+/// target whose own limit may answer bare (`silent_limit`: the export, a ticket's updates) is
+/// that limit's; anything else is the service's (GitHub's secondary limits), with no wait from
+/// the headers: the reset of a budget that is not spent says nothing about this limit
+/// (`Gate::limited` then waits at least a minute, longer while the limit keeps answering).
 pub fn limit_scope(target: &Target, headers: &HeaderMap) -> (Scope, Option<Duration>) {
     let account = read_budget(headers);
-    let account_reset = || account.as_ref().and_then(|b| b.reset_at).map(until);
     if account.as_ref().and_then(|b| b.remaining) == Some(0) {
-        return (target.account(), account_reset());
+        return (target.account(), account.and_then(|b| b.reset_at).map(until));
     }
     if let Some((name, b)) = endpoint_budgets(headers).into_iter().find(|(_, b)| b.remaining == 0) {
         return (target.named(&name), Some(b.resets));
     }
-    match &target.silent_limit {
-        Some(scope) => (scope.clone(), None),
-        None => (target.account(), account_reset()),
-    }
+    (target.silent_limit.clone().unwrap_or_else(|| target.account()), None)
 }
 
 pub use crate::domain::Block;
@@ -359,6 +357,31 @@ mod tests {
         for (target, pairs, scope, reset) in cases {
             assert_eq!(limit_scope(target, &headers(&pairs)), (scope, reset), "{target:?} {pairs:?}");
         }
+    }
+
+    /// FACTS.md "Secondary limits": no `retry-after` and budget left: at least a minute, more
+    /// while it keeps failing; never the primary budget's reset (here 55 minutes away).
+    #[tokio::test(start_paused = true)]
+    async fn a_secondary_limit_without_retry_after_waits_a_minute_and_more_never_the_primary_reset() {
+        let limits = Limits::default();
+        let github = Target::service(Service::Github);
+        let reset = (Utc::now() + chrono::Duration::minutes(55)).timestamp().to_string();
+        let left = headers(&[("x-ratelimit-remaining", "4990"), ("x-ratelimit-reset", &reset)]);
+        assert_eq!(limit_scope(&github, &left), (Scope::Service, None));
+        let mut waits = Vec::new();
+        for _ in 0..4 {
+            let (scope, wait) = limits.limited(&github, StatusCode::FORBIDDEN, &left);
+            assert_eq!((scope, limits.wait(&github).0), (Scope::Service, wait));
+            waits.push(wait.as_secs());
+            tokio::time::advance(wait / 2).await;
+            limits.observe(&github, &left);
+            tokio::time::advance(wait / 2).await;
+            assert_eq!(limits.wait(&github).0, Duration::ZERO, "open again once the wait is over");
+        }
+        assert_eq!(waits, [60, 120, 240, 480], "a read between does not end the streak");
+        let spent = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset)]);
+        let (_, primary) = limits.limited(&github, StatusCode::FORBIDDEN, &spent);
+        assert!(primary > Duration::from_secs(54 * 60), "a spent budget waits for its reset: {primary:?}");
     }
 
     #[test]

@@ -309,6 +309,29 @@ async fn an_export_answer_that_spends_its_budget_holds_the_next_read_until_the_r
     assert!((30..=60).contains(&left), "{left} s");
 }
 
+/// FACTS.md, "Secondary limits": without `retry-after`, with budget left, wait at least a
+/// minute; the primary window's reset (up to an hour away) is not this limit's.
+#[tokio::test]
+async fn a_secondary_limit_without_retry_after_blocks_github_for_a_minute_not_until_the_primary_reset() {
+    let env = Env::new().await;
+    let first = env.ticket("First", &["escalated"]);
+    let second = env.ticket("Second", &["escalated"]);
+    env.sb.github.set_write_limit_per_minute(Some(1));
+    env.sb.github.set_secondary_retry_after(false);
+    let err = env.engine().escalate(&CancellationToken::new()).await.expect_err("the secondary limit stops the pass");
+    assert!(matches!(&err, PassError::Api(ApiError::RateLimited { scope: Scope::Service, .. })), "{err}");
+    assert_eq!(env.issues_for(REPO, first).len() + env.issues_for(REPO, second).len(), 1);
+    let github = blocks(&env, "github");
+    assert_eq!(github.len(), 1, "{github:?}");
+    let (scope, left) = &github[0];
+    assert_eq!(scope, "service");
+    assert!((50..=60).contains(left), "a minute, not the primary reset an hour away: {left} s");
+    let sent = env.sb.github.door.log.len();
+    env.engine().escalate(&CancellationToken::new()).await.expect_err("still inside the minute");
+    assert_eq!(env.sb.github.door.log.len(), sent, "nothing sent to GitHub inside the wait");
+    assert!(env.engine().store.failures().unwrap().is_empty(), "waiting is not a ticket's failure");
+}
+
 #[tokio::test]
 async fn absurd_rate_limit_headers_neither_panic_nor_silence_a_service_for_long() {
     let env = Env::new().await;
