@@ -469,6 +469,8 @@ pub struct IssueEvent {
     pub kind: EventKind,
     pub actor: Option<String>,
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Why a `closed` event closed the issue, only if the server said so: GitHub's issue
+    /// events do not (the listed issue's `state_reason` is its last close's).
     pub state_reason: Option<StateReason>,
     pub issue_number: IssueNumber,
 }

@@ -514,9 +514,12 @@ pub fn status_error(service: Service, status: StatusCode, headers: &HeaderMap, b
     }
 }
 
-/// How long a limit answer asks to wait: `retry-after`, else the reset, else a minute.
+/// How long a limit answer asks to wait: `retry-after`; else, when the budget is spent, until
+/// its reset; else a minute (GitHub's secondary limits answer with budget left, whose reset
+/// may be an hour away and says nothing about them; FACTS.md, "Secondary limits").
 fn limit_wait(headers: &HeaderMap) -> Duration {
-    let reset = || read_budget(headers).and_then(|b| b.reset_at).map(until);
+    let spent = read_budget(headers).filter(|b| b.remaining == Some(0));
+    let reset = || spent.and_then(|b| b.reset_at).map(until);
     retry_after(headers).or_else(reset).unwrap_or(Duration::from_secs(60))
 }
 
@@ -675,6 +678,11 @@ mod tests {
         let reset = read_budget(&h).unwrap().reset_at.unwrap();
         assert!(reset <= Utc::now() + chrono::Duration::hours(1), "cut to an hour: {reset}");
         assert_eq!(limit_wait(&h), Duration::from_secs(u64::MAX), "as sent; the gate caps it");
+        let reset = (Utc::now() + chrono::Duration::minutes(50)).timestamp().to_string();
+        let secondary = headers(&[("x-ratelimit-remaining", "4000"), ("x-ratelimit-reset", &reset)]);
+        assert_eq!(limit_wait(&secondary), Duration::from_secs(60), "not the reset of a budget left");
+        let primary = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset)]);
+        assert!(limit_wait(&primary) > Duration::from_secs(49 * 60), "a spent budget waits for its reset");
         let h = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &huge)]);
         assert_eq!(read_budget(&h).unwrap().reset_at, None, "an epoch out of range reads as none");
         let h = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "18446744073709551615")]);

@@ -70,16 +70,17 @@ pub struct Target {
     pub service: Service,
     pub endpoint: Option<&'static str>,
     pub ticket: Option<TicketId>,
-    /// The endpoint's own limit answers with a bare 429 that does not name it (Zendesk's
-    /// export): a 429 there, with the account budget left, is the endpoint's.
-    pub silent_limit: bool,
+    /// Whose limit a bare 429 is (one that names no spent budget while the account's is
+    /// left): the endpoint's or the ticket's own, when their limit may answer that way;
+    /// `None`: the account's.
+    pub silent_limit: Option<Scope>,
     /// The GitHub App installation whose token the request carries: its budget is its own.
     pub installation: Option<u64>,
 }
 
 impl Target {
     pub fn service(service: Service) -> Target {
-        Target { service, endpoint: None, ticket: None, silent_limit: false, installation: None }
+        Target { service, endpoint: None, ticket: None, silent_limit: None, installation: None }
     }
 
     /// A request made with one GitHub App installation's token.
@@ -92,13 +93,28 @@ impl Target {
         self.installation.map_or(Scope::Service, Scope::Installation)
     }
 
-    /// An endpoint with a limit of its own that its 429 does not name.
+    /// An endpoint with a limit of its own that its 429 may not name.
     pub fn silent_endpoint(service: Service, endpoint: &'static str) -> Target {
-        Target { service, endpoint: Some(endpoint), ticket: None, silent_limit: true, installation: None }
+        let silent_limit = Some(Scope::endpoint(endpoint));
+        Target { service, endpoint: Some(endpoint), ticket: None, silent_limit, installation: None }
     }
 
+    /// An update of one ticket (`endpoint` is the account-wide update limit's name). Zendesk's
+    /// 429 for the ticket's own limit (30 updates per 10 minutes) may name no budget at all:
+    /// its documented example is a plain-text body with `Retry-After` and no header (FACTS.md,
+    /// "Ticket-update rate limits"), so a bare 429 holds back this ticket only, never all of
+    /// Zendesk; one that says the account's budget is spent is the account's.
+    /// ASSUMED: the account-wide update limit names itself (`tickets-update`) when it refuses;
+    /// if it ever answered bare, each ticket would fail alone, one request each.
     pub fn ticket(service: Service, endpoint: &'static str, ticket: TicketId) -> Target {
-        Target { service, endpoint: Some(endpoint), ticket: Some(ticket), silent_limit: false, installation: None }
+        let silent_limit = Some(Scope::Ticket(ticket));
+        Target { service, endpoint: Some(endpoint), ticket: Some(ticket), silent_limit, installation: None }
+    }
+
+    /// A read of one ticket: held back while the ticket's updates are, but it has no limit of
+    /// its own, so a bare 429 is the account's.
+    pub fn ticket_read(service: Service, endpoint: &'static str, ticket: TicketId) -> Target {
+        Target { silent_limit: None, ..Target::ticket(service, endpoint, ticket) }
     }
 
     /// The scopes whose gates this request must pass.
@@ -119,22 +135,21 @@ impl Target {
 }
 
 /// What a limit answer to `target` limits, and the wait its headers give beyond `retry-after`:
-/// a spent account budget is the service's; a spent endpoint budget (the per-ticket one
-/// included) is that endpoint's or ticket's; a bare 429 from an endpoint with a silent limit
-/// of its own is that endpoint's; anything else is the service's.
+/// a spent account budget is the service's, until its reset; a spent endpoint budget (the
+/// per-ticket one included) is that endpoint's or ticket's, until its reset; a bare 429 to a
+/// target whose own limit may answer bare (`silent_limit`: the export, a ticket's updates) is
+/// that limit's; anything else is the service's (GitHub's secondary limits), with no wait from
+/// the headers: the reset of a budget that is not spent says nothing about this limit
+/// (`Gate::limited` then waits at least a minute, longer while the limit keeps answering).
 pub fn limit_scope(target: &Target, headers: &HeaderMap) -> (Scope, Option<Duration>) {
     let account = read_budget(headers);
-    let account_reset = || account.as_ref().and_then(|b| b.reset_at).map(until);
     if account.as_ref().and_then(|b| b.remaining) == Some(0) {
-        return (target.account(), account_reset());
+        return (target.account(), account.and_then(|b| b.reset_at).map(until));
     }
     if let Some((name, b)) = endpoint_budgets(headers).into_iter().find(|(_, b)| b.remaining == 0) {
         return (target.named(&name), Some(b.resets));
     }
-    match target.endpoint {
-        Some(e) if target.silent_limit => (Scope::endpoint(e), None),
-        _ => (target.account(), account_reset()),
-    }
+    (target.silent_limit.clone().unwrap_or_else(|| target.account()), None)
 }
 
 pub use crate::domain::Block;
@@ -306,7 +321,9 @@ mod tests {
     fn a_limit_answer_is_scoped_to_what_it_limits() {
         let zd = Service::Zendesk;
         let update = Target::ticket(zd, "tickets-update", TicketId(7));
-        let export = Target::silent_endpoint(zd, "incremental-export");
+        let read = Target::ticket_read(zd, "tickets-show", TicketId(7));
+        let export = Target::silent_endpoint(zd, "incremental-exports");
+        let export_spent = ("zendesk-ratelimit-incremental-exports", "total=10; remaining=0; resets=40");
         let github = Target::service(Service::Github);
         let installed = Target::installation(Service::Github, Some(77));
         let account_left = ("x-rate-limit-remaining", "650");
@@ -317,15 +334,21 @@ mod tests {
         let cases: Vec<Case> = vec![
             (&update, vec![account_left, ticket_spent], Scope::Ticket(TicketId(7)), Some(s(468))),
             (&update, vec![account_spent, ticket_spent], Scope::Service, None),
-            (&update, vec![account_left], Scope::Service, None),
+            (&update, vec![account_spent], Scope::Service, None),
+            // Zendesk's documented per-ticket 429 names no budget (FACTS.md).
+            (&update, vec![account_left], Scope::Ticket(TicketId(7)), None),
+            (&update, vec![], Scope::Ticket(TicketId(7)), None),
+            (&read, vec![account_left], Scope::Service, None),
+            (&read, vec![account_left, ticket_spent], Scope::Ticket(TicketId(7)), Some(s(468))),
             (
                 &update,
                 vec![("zendesk-rate-limit-tickets-update", "total=100; remaining=0; resets=20")],
                 Scope::endpoint("tickets-update"),
                 Some(s(20)),
             ),
-            (&export, vec![account_left], Scope::endpoint("incremental-export"), None),
-            (&export, vec![], Scope::endpoint("incremental-export"), None),
+            (&export, vec![account_left, export_spent], Scope::endpoint("incremental-exports"), Some(s(40))),
+            (&export, vec![account_left], Scope::endpoint("incremental-exports"), None),
+            (&export, vec![], Scope::endpoint("incremental-exports"), None),
             (&export, vec![account_spent], Scope::Service, None),
             (&github, vec![("x-ratelimit-remaining", "12")], Scope::Service, None),
             (&installed, vec![("x-ratelimit-remaining", "0")], Scope::Installation(77), None),
@@ -334,6 +357,31 @@ mod tests {
         for (target, pairs, scope, reset) in cases {
             assert_eq!(limit_scope(target, &headers(&pairs)), (scope, reset), "{target:?} {pairs:?}");
         }
+    }
+
+    /// FACTS.md "Secondary limits": no `retry-after` and budget left: at least a minute, more
+    /// while it keeps failing; never the primary budget's reset (here 55 minutes away).
+    #[tokio::test(start_paused = true)]
+    async fn a_secondary_limit_without_retry_after_waits_a_minute_and_more_never_the_primary_reset() {
+        let limits = Limits::default();
+        let github = Target::service(Service::Github);
+        let reset = (Utc::now() + chrono::Duration::minutes(55)).timestamp().to_string();
+        let left = headers(&[("x-ratelimit-remaining", "4990"), ("x-ratelimit-reset", &reset)]);
+        assert_eq!(limit_scope(&github, &left), (Scope::Service, None));
+        let mut waits = Vec::new();
+        for _ in 0..4 {
+            let (scope, wait) = limits.limited(&github, StatusCode::FORBIDDEN, &left);
+            assert_eq!((scope, limits.wait(&github).0), (Scope::Service, wait));
+            waits.push(wait.as_secs());
+            tokio::time::advance(wait / 2).await;
+            limits.observe(&github, &left);
+            tokio::time::advance(wait / 2).await;
+            assert_eq!(limits.wait(&github).0, Duration::ZERO, "open again once the wait is over");
+        }
+        assert_eq!(waits, [60, 120, 240, 480], "a read between does not end the streak");
+        let spent = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset)]);
+        let (_, primary) = limits.limited(&github, StatusCode::FORBIDDEN, &spent);
+        assert!(primary > Duration::from_secs(54 * 60), "a spent budget waits for its reset: {primary:?}");
     }
 
     #[test]

@@ -2,12 +2,25 @@
 //! when it may be used again (`Gate`), the paces a service enforces without telling
 //! (`RollingWindow`, `Spacer`), retry back-off, and how long one call may take (`CallBudget`).
 //!
-//! Rules (see FACTS.md): after a 429/403 limit answer wait `retry-after`; else until the
-//! reported reset; else at least a minute, doubling with each limit answer in a row. When the
+//! Rules (see FACTS.md): after a 429/403 limit answer wait `retry-after`; else, when the
+//! budget is spent, until the reported reset; else at least a minute, doubling while the
+//! limit answers keep coming (GitHub's secondary limits; never the reset of a budget that is
+//! not spent, which may be an hour away and says nothing about this limit). When the
 //! reported budget runs low, spread the remaining requests over the time to the reset instead
 //! of spending them and then stalling; a spent budget blocks until its reset. No wait is longer
 //! than `MAX_WAIT`: a header asking for more is wrong, and one such answer must not silence a
 //! service for the life of the process.
+//!
+//! FACTS (docs.github.com, "Rate limits for the REST API" → "Exceeding the rate limit" and
+//! "Handle rate limit errors appropriately"; FACTS.md "Secondary limits"; the docs' text as
+//! quoted in JuliaWeb/GitHub.jl#231): a secondary limit answers 403 or 429; with
+//! `retry-after`, wait that long; else if `x-ratelimit-remaining` is 0, until
+//! `x-ratelimit-reset`; "Otherwise, wait for at least one minute before retrying. If your
+//! request continues to fail due to a secondary rate limit, wait for an exponentially
+//! increasing amount of time between retries". `x-ratelimit-remaining` may be above 0 then.
+//! ASSUMED: "continues to fail" is a limit answer within as long again as the last wait after
+//! it ended; the doubling stops at half an hour (the docs give no cap); the streak lives in
+//! the process (`ApiStats`), a new process starts again at a minute.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -21,6 +34,7 @@ pub const LOW_WATER: u64 = 50;
 pub const MAX_WAIT: Duration = Duration::from_secs(3600);
 /// A limit answer with no hint waits this long, doubled for each one in a row.
 const MIN_LIMIT_WAIT: Duration = Duration::from_secs(60);
+/// Where the doubling stops (60 s, 2, 4, 8, 16, 30 min): well inside `MAX_WAIT`.
 const MAX_LIMIT_WAIT: Duration = Duration::from_secs(30 * 60);
 const RETRY_BASE: Duration = Duration::from_millis(250);
 const RETRY_CAP: Duration = Duration::from_secs(8);
@@ -36,7 +50,13 @@ pub fn capped(wait: Duration) -> Duration {
 #[derive(Debug, Clone, Default)]
 pub struct Gate {
     blocked_until: Option<Instant>,
+    /// Limit answers in a row: each came before the one before it was `streak_until`.
     limited_streak: u32,
+    /// A limit answer before this moment (the last wait's end plus as long again) means the
+    /// limit "continues to fail" and the next unhinted wait doubles; a later one starts again
+    /// at a minute. Successful answers in between (reads while writes are refused) do not
+    /// break the streak: only a calm as long as the last wait does.
+    streak_until: Option<Instant>,
     remaining: Option<u64>,
     reset_at: Option<Instant>,
 }
@@ -56,7 +76,6 @@ impl Gate {
     /// Records the budget a successful (or at least not limited) answer reported. A spent
     /// budget blocks until its reset; returns that block's length.
     pub fn observe(&mut self, remaining: Option<u64>, reset_in: Option<Duration>, now: Instant) -> Option<Duration> {
-        self.limited_streak = 0;
         let left = remaining?;
         let reset_in = reset_in.map(capped);
         self.remaining = Some(left);
@@ -66,11 +85,17 @@ impl Gate {
         Some(spent)
     }
 
-    /// Records a limit answer; returns how long the scope is now blocked (at most `MAX_WAIT`).
+    /// Records a limit answer; returns how long the scope is now blocked (at most `MAX_WAIT`):
+    /// `retry_after`, else `reset_in` (the caller gives it only for a spent budget), else a
+    /// minute doubled for each limit answer in a row, up to `MAX_LIMIT_WAIT`.
     pub fn limited(&mut self, retry_after: Option<Duration>, reset_in: Option<Duration>, now: Instant) -> Duration {
+        if self.streak_until.is_none_or(|until| now >= until) {
+            self.limited_streak = 0;
+        }
         let fallback = MIN_LIMIT_WAIT.saturating_mul(1 << self.limited_streak.min(5)).min(MAX_LIMIT_WAIT);
         let wait = capped(retry_after.or(reset_in.filter(|d| !d.is_zero())).unwrap_or(fallback));
         self.limited_streak += 1;
+        self.streak_until = Some(now + wait * 2);
         self.blocked_until = Some(now + wait);
         self.remaining = Some(0).filter(|_| retry_after.is_none() && reset_in.is_some());
         wait
@@ -244,10 +269,20 @@ mod tests {
             assert_eq!(g.wait_before(now + want), Duration::ZERO);
         }
         let mut g = Gate::default();
-        let waits: Vec<_> = (0..4).map(|_| g.limited(None, None, now).as_secs()).collect();
-        assert_eq!(waits, [60, 120, 240, 480]);
-        g.observe(Some(4000), Some(s(100)), now);
-        assert_eq!(g.limited(None, None, now), s(60), "a success resets the streak");
+        let mut at = now;
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            let wait = g.limited(None, None, at);
+            waits.push(wait.as_secs());
+            // Sent again when the block ends (a read went through meanwhile), limited again.
+            g.observe(Some(4000), Some(s(3000)), at + wait / 2);
+            at += wait;
+        }
+        assert_eq!(waits, [60, 120, 240, 480, 960, 1800, 1800, 1800], "doubling, capped at half an hour");
+        let calm = at + s(1800);
+        assert_eq!(g.limited(None, None, calm), s(60), "a calm as long as the last wait starts over");
+        assert_eq!(g.limited(Some(s(5)), None, calm + s(5)), s(5), "retry-after is obeyed as sent");
+        assert_eq!(g.limited(None, None, calm + s(10)), s(240), "…and counts in the streak");
     }
 
     #[test]
@@ -300,7 +335,7 @@ mod tests {
 
     #[test]
     fn scopes_round_trip_through_their_keys() {
-        for scope in [Scope::Service, Scope::endpoint("incremental-export"), Scope::Ticket(TicketId(42))] {
+        for scope in [Scope::Service, Scope::endpoint("incremental-exports"), Scope::Ticket(TicketId(42))] {
             assert_eq!(Scope::from_key(&scope.key()), Some(scope.clone()), "{scope}");
         }
         assert_eq!(Scope::from_key("ticket:x"), None);

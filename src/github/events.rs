@@ -15,6 +15,11 @@
 //! events the issue itself gained (the events of the very second an issue was last seen are
 //! read again, as the time is inclusive); never anything for unrelated events. Appending to an
 //! oldest-first list moves nothing already there, so this walk cannot skip an event.
+//!
+//! FACTS (FACTS.md, "Issue events"; GH-OAS `issue-event`, `issue-event-for-issue`): an event
+//! has no `state_reason`; the issue object (and the timeline's state-change event) has it. A
+//! `closed` event therefore says who and when, not why: the planner takes the reason from the
+//! listed issue (`sync/pushplan.rs`), and uses an event's only if a server sends one.
 
 use std::collections::BTreeMap;
 

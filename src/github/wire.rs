@@ -31,6 +31,9 @@ pub struct WireEvent {
     pub event: String,
     pub actor: Option<WireUser>,
     pub created_at: Option<String>,
+    /// Not in GitHub's `issue-event` schema (FACTS.md, "Issue events"): read should a server
+    /// send it, never relied on; why an issue was closed is the issue's `state_reason`.
+    #[serde(default)]
     pub state_reason: Option<String>,
     pub issue: Option<WireEventIssue>,
 }

@@ -30,6 +30,12 @@ pub fn status_line(status: &str) -> String {
     format!("Ticket status set to {status} by ticket-sync.")
 }
 
+/// The line of a push-back note about a close whose reason is not known (only the issue's
+/// last close has one), in place of a status line.
+pub fn close_reason_unknown_line() -> &'static str {
+    "GitHub tells why an issue was closed only for its last close, so this note sets no status."
+}
+
 /// The note's text when Zendesk refused its status: the status line becomes an explanation,
 /// so the note still arrives and tells the agent what is left to do by hand.
 pub fn without_status(text: &str, status: &str, reasons: &[String]) -> String {

@@ -6,6 +6,17 @@
 //! by the daemon's own login and comments it wrote are never mirrored. If the events do not
 //! explain the issue's final state (they were missed), one note reports that state, so the
 //! ticket's final status always matches the issue's.
+//!
+//! Why an issue was closed (completed, not planned, duplicate) is the listed issue's
+//! `state_reason`: GitHub's issue events do not carry it (FACTS.md, "Issue events": the
+//! `issue-event` schema has no `state_reason`; the issue object has it). The issue tells only
+//! its last close's reason, so the close it names is the last close event when the listed
+//! issue is still closed (the events are in order, and those after the listing wait for the
+//! next pass). An earlier close between two passes (closed, reopened, closed again) has no
+//! known reason unless its event happens to carry one: its note says it was closed and
+//! leaves the status as it is, since a guessed status (say "solved" for what may have been
+//! "not planned") could set off the ticket's own triggers, and the reopen's and the last
+//! close's notes that follow set the status the issue's state calls for.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -163,6 +174,11 @@ fn state_actions(
 ) -> Vec<PushAction> {
     let mut state = m.issue_state;
     let mut out = Vec::new();
+    // The close the listed issue shows, whose reason is the issue's.
+    let last_close = events
+        .last()
+        .filter(|e| e.kind == EventKind::Closed && issue.is_some_and(|i| i.state == IssueState::Closed))
+        .map(|e| e.id);
     for e in events {
         let closed = e.kind == EventKind::Closed;
         let after = if closed { IssueState::Closed } else { IssueState::Open };
@@ -179,7 +195,12 @@ fn state_actions(
         }
         let key = format!("gh-event-{}", e.id);
         let at = e.created_at.unwrap_or_default();
-        let change = if closed { Change::Closed(e.state_reason.as_ref()) } else { Change::Reopened };
+        let change = match (closed, issue.filter(|_| last_close == Some(e.id))) {
+            (false, _) => Change::Reopened,
+            // No reason on an issue closed by a server older than `state_reason`: completed.
+            (true, Some(i)) => Change::Closed(i.state_reason.as_ref().or(e.state_reason.as_ref())),
+            (true, None) => e.state_reason.as_ref().map_or(Change::ClosedWhyUnknown, |r| Change::Closed(Some(r))),
+        };
         out.push(state_note(rules, input.repo, m, change, actor, key, (at, 1, e.id)));
     }
     if let Some(i) = issue.filter(|i| i.state != state) {
@@ -195,6 +216,8 @@ fn state_actions(
 
 enum Change<'a> {
     Closed(Option<&'a StateReason>),
+    /// A close whose reason nothing tells (an earlier close than the issue's last).
+    ClosedWhyUnknown,
     Reopened,
 }
 
@@ -208,12 +231,14 @@ fn state_note(
     order: (DateTime<Utc>, u8, u64),
 ) -> PushAction {
     let closes = Some(!matches!(change, Change::Reopened));
+    let why_unknown = matches!(change, Change::ClosedWhyUnknown);
     let (what, action) = match change {
         Change::Closed(Some(StateReason::NotPlanned)) => {
             ("closed as not planned".to_string(), &rules.closed_not_planned)
         }
         Change::Closed(Some(StateReason::Duplicate)) => ("closed as duplicate".to_string(), &rules.closed_duplicate),
         Change::Closed(_) => ("closed as completed".to_string(), &rules.closed_completed),
+        Change::ClosedWhyUnknown => ("closed".to_string(), &StatusAction::Keep),
         Change::Reopened => ("reopened".to_string(), &rules.reopened),
     };
     let status = match action {
@@ -228,6 +253,8 @@ fn state_note(
     );
     if let Some(s) = &status {
         text.push_str(&format!("{}\n", body::status_line(s)));
+    } else if why_unknown {
+        text.push_str(&format!("{}\n", body::close_reason_unknown_line()));
     }
     text.push_str(&format!("\n{}", body::push_note_marker(&event_key)));
     PushAction { event_key, order, text, status, closes }
@@ -415,26 +442,49 @@ mod tests {
                 mappings: vec![mapping(1, 10, "open")],
                 issues: vec![issue(10, "closed", Some("not_planned"), 9)],
                 events: vec![
-                    event(100, 10, "closed", "alice", Some("completed"), 5),
+                    event(100, 10, "closed", "alice", None, 5),
                     event(101, 10, "reopened", "bob", None, 7),
-                    event(102, 10, "closed", "alice", Some("not_planned"), 9),
+                    event(102, 10, "closed", "alice", None, 9),
                 ],
                 comments: vec![],
                 last_comment_id: None,
                 want: vec![(
                     1,
-                    vec![
-                        ("gh-event-100", Some("solved")),
-                        ("gh-event-101", Some("open")),
-                        ("gh-event-102", Some("open")),
-                    ],
+                    vec![("gh-event-100", None), ("gh-event-101", Some("open")), ("gh-event-102", Some("open"))],
                 )],
+            },
+            Case {
+                name:
+                    "closed and reopened: the close's reason is not the open issue's; a reason an event carries is used",
+                mappings: vec![mapping(1, 10, "open"), mapping(2, 20, "open")],
+                issues: vec![issue(10, "open", Some("reopened"), 7), issue(20, "open", Some("reopened"), 7)],
+                events: vec![
+                    event(100, 10, "closed", "alice", None, 5),
+                    event(101, 10, "reopened", "bob", None, 7),
+                    event(102, 20, "closed", "alice", Some("not_planned"), 5),
+                    event(103, 20, "reopened", "bob", None, 7),
+                ],
+                comments: vec![],
+                last_comment_id: None,
+                want: vec![
+                    (1, vec![("gh-event-100", None), ("gh-event-101", Some("open"))]),
+                    (2, vec![("gh-event-102", Some("open")), ("gh-event-103", Some("open"))]),
+                ],
+            },
+            Case {
+                name: "the last close's reason is the listed issue's, over what its event may say",
+                mappings: vec![mapping(1, 10, "open")],
+                issues: vec![issue(10, "closed", Some("not_planned"), 5)],
+                events: vec![event(100, 10, "closed", "alice", Some("completed"), 5)],
+                comments: vec![],
+                last_comment_id: None,
+                want: vec![(1, vec![("gh-event-100", Some("open"))])],
             },
             Case {
                 name: "duplicate keeps the status; comments interleave by time; old and own comments are skipped",
                 mappings: vec![mapping(1, 10, "open")],
                 issues: vec![issue(10, "closed", Some("duplicate"), 9)],
-                events: vec![event(100, 10, "closed", "alice", Some("duplicate"), 6)],
+                events: vec![event(100, 10, "closed", "alice", None, 6)],
                 comments: vec![
                     comment(7, 10, "carol", "already seen", 1),
                     comment(8, 10, "carol", "first", 5),
@@ -535,6 +585,30 @@ mod tests {
     }
 
     #[test]
+    fn an_earlier_close_between_two_passes_says_it_was_closed_and_sets_no_status() {
+        let case = Case {
+            name: "flapping",
+            mappings: vec![mapping(1, 10, "open")],
+            issues: vec![issue(10, "closed", Some("duplicate"), 9)],
+            events: vec![
+                event(100, 10, "closed", "alice", None, 5),
+                event(101, 10, "reopened", "bob", None, 7),
+                event(102, 10, "closed", "carol", None, 9),
+            ],
+            comments: vec![],
+            last_comment_id: None,
+            want: vec![],
+        };
+        let plan = run(&case);
+        let texts: Vec<&str> = plan.tickets[0].actions.iter().map(|a| a.text.as_str()).collect();
+        assert!(texts[0].starts_with("GitHub issue acme/backend#10 was closed by alice.\n"), "{}", texts[0]);
+        assert!(texts[0].contains(body::close_reason_unknown_line()), "{}", texts[0]);
+        assert!(texts[2].starts_with("GitHub issue acme/backend#10 was closed as duplicate by carol."), "{}", texts[2]);
+        let closes: Vec<Option<bool>> = plan.tickets[0].actions.iter().map(|a| a.closes).collect();
+        assert_eq!(closes, [Some(true), Some(false), Some(true)]);
+    }
+
+    #[test]
     fn events_after_the_listing_are_deferred_and_hold_the_watermark() {
         let case = Case {
             name: "deferred",
@@ -614,7 +688,7 @@ mod tests {
             name: "text",
             mappings: vec![mapping(1, 10, "open")],
             issues: vec![issue(10, "closed", Some("not_planned"), 5)],
-            events: vec![event(100, 10, "closed", "alice", Some("not_planned"), 5)],
+            events: vec![event(100, 10, "closed", "alice", None, 5)],
             comments: vec![comment(8, 10, "carol", "Fixed in [ticket-sync:event gh-event-1]", 4)],
             last_comment_id: None,
             want: vec![],

@@ -7,12 +7,13 @@ use axum::http::Method;
 use chrono::Utc;
 use ticket_sync::domain::{Stage, TicketId};
 use ticket_sync::http::ApiError;
+use ticket_sync::ratelimit::Scope;
 use ticket_sync::sandbox::{Fault, FaultRule};
 use ticket_sync::store::Store;
 use ticket_sync::sync::PassError;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::{Env, PUSHBACK, ROUTES};
+use crate::harness::{Env, FORWARD, PUSHBACK, ROUTES};
 
 #[tokio::test]
 async fn a_low_github_budget_defers_new_issues_without_losing_any() {
@@ -175,6 +176,55 @@ async fn a_hot_tickets_update_limit_fails_only_that_ticket() {
     assert!(blocks(&env, "zendesk").iter().any(|(scope, _)| *scope == format!("ticket:{hot}")), "status shows it");
 }
 
+/// Zendesk's own example of a per-ticket 429 carries `Retry-After: 93` and no budget header
+/// ("Best practices for avoiding rate limiting"): the sandbox's injected 429 is just that.
+#[tokio::test]
+async fn a_bare_429_on_one_tickets_update_fails_that_ticket_until_retry_after_and_zendesk_stays_open() {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let (hot, hot_issue) = env.linked("Hot ticket").await;
+    let (calm, calm_issue) = env.linked("Calm ticket").await;
+    let path = format!("/api/v2/tickets/{hot}.json");
+    env.sb.zendesk.door.faults.push(FaultRule::new(
+        Some(Method::PUT),
+        &path,
+        Fault::RateLimited { retry_after_secs: 93 },
+    ));
+    env.sb.github.close_issue(REPO, hot_issue, "completed", "alice");
+    env.sb.github.close_issue(REPO, calm_issue, "completed", "alice");
+    let engine = env.engine();
+    let cancel = CancellationToken::new();
+    let tries = puts_to(&env, hot) + 1;
+    let report = engine.push(&cancel).await.expect("one ticket's 429 does not stop the pass");
+    assert_eq!((report.pushed, report.failed), (1, 1), "{report:?}");
+    assert_eq!((env.push_notes(calm).len(), env.push_notes(hot).len()), (1, 0));
+    let failure = engine.store.failure_at(TicketId(hot), Stage::Push).unwrap().expect("the hot ticket failed");
+    let due_in = (failure.next_attempt_at - Utc::now()).num_seconds();
+    assert!((60..=93).contains(&due_in), "due again when its Retry-After ends: {due_in} s");
+    assert_eq!(puts_to(&env, hot), tries, "the 429 was not sent again");
+    let fresh = env.ticket("New escalation", &["escalated"]);
+    assert_eq!(engine.escalate(&cancel).await.expect("Zendesk is not blocked").created, 1);
+    assert_eq!(env.link_notes(fresh).len(), 1);
+    env.push().await;
+    assert_eq!(puts_to(&env, hot), tries, "not asked again inside its wait, by this process or the next");
+    let (scope, left) = the_zendesk_block(&env);
+    assert_eq!(scope, format!("ticket:{hot}"));
+    assert!((60..=93).contains(&left), "{left} s");
+}
+
+#[tokio::test]
+async fn a_429_that_says_the_account_budget_is_spent_still_stops_zendesk() {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let (id, issue) = env.linked("Busy account").await;
+    env.sb.github.close_issue(REPO, issue, "completed", "alice");
+    start_of_a_minute(&env);
+    env.sb.zendesk.use_account_requests(700);
+    let err = env.engine().push(&CancellationToken::new()).await.expect_err("the account's budget is spent");
+    assert!(matches!(&err, PassError::Api(ApiError::RateLimited { scope: Scope::Service, .. })), "{err}");
+    let store = Store::open_read_only(&env.db_path()).unwrap();
+    assert!(store.failure_at(TicketId(id), Stage::Push).unwrap().is_none(), "no ticket's failure");
+    assert_eq!(the_zendesk_block(&env).0, "service");
+}
+
 #[tokio::test]
 async fn an_export_limit_blocks_only_the_export() {
     let env = Env::with_routes(ROUTES, PUSHBACK).await;
@@ -195,6 +245,91 @@ async fn an_export_limit_blocks_only_the_export() {
     assert_eq!(waiting.failed, 0, "{waiting:?}");
     assert_eq!(env.sb.zendesk.door.log.count(|e| e.path.contains("/incremental/")), exports, "not asked again");
     assert_eq!(blocks(&env, "zendesk").len(), 1, "one block, on the export");
+}
+
+/// Moves the sandbox clock to the start of its next minute: the fake's per-minute export
+/// budget then resets about a minute later, and cannot roll over within the test.
+fn start_of_a_minute(env: &Env) {
+    let into = env.sb.clock.now().timestamp().rem_euclid(60) as u64;
+    env.sb.clock.advance(Duration::from_secs(60 - into));
+}
+
+fn export_reads(env: &Env) -> usize {
+    env.sb.zendesk.door.log.count(|e| e.path.contains("/incremental/"))
+}
+
+/// The one block `status` shows for Zendesk: its scope and seconds left.
+fn the_zendesk_block(env: &Env) -> (String, i64) {
+    let zendesk = blocks(env, "zendesk");
+    assert_eq!(zendesk.len(), 1, "{zendesk:?}");
+    zendesk[0].clone()
+}
+
+#[tokio::test]
+async fn an_export_429_naming_its_budget_waits_alone_while_push_back_and_forwarding_go_on() {
+    let env = Env::with_routes(ROUTES, &format!("{PUSHBACK}\n{FORWARD}")).await;
+    let (id, issue) = env.linked("Linked").await;
+    env.sb.github.close_issue(REPO, issue, "completed", "alice");
+    start_of_a_minute(&env);
+    // Another integration spent this minute's export budget: the next read is a 429 whose
+    // `zendesk-ratelimit-incremental-exports` header names the export's budget.
+    env.sb.zendesk.use_export_requests(10);
+    let reads = export_reads(&env);
+    let engine = env.engine();
+    let cancel = CancellationToken::new();
+    let paced = engine.escalate(&cancel).await.expect("the export's limit is no failure");
+    assert_eq!((paced.seen, paced.failed), (0, 0), "{paced:?}");
+    assert_eq!(export_reads(&env), reads + 1, "the 429 is not sent again inside its wait");
+    let report = engine.push(&cancel).await.expect("push-back is not behind the export's limit");
+    assert_eq!((report.pushed, report.failed), (1, 0), "forwarding waits for the export quietly: {report:?}");
+    assert_eq!(env.push_notes(id).len(), 1);
+    env.escalate().await;
+    env.push().await;
+    assert_eq!(export_reads(&env), reads + 1, "a new engine sends nothing to the export inside the wait");
+    let (scope, left) = the_zendesk_block(&env);
+    assert_eq!(scope, "endpoint:incremental-exports", "the block has the header's name");
+    assert!((30..=60).contains(&left), "until the budget's reset: {left} s");
+}
+
+#[tokio::test]
+async fn an_export_answer_that_spends_its_budget_holds_the_next_read_until_the_reset() {
+    let env = Env::new().await;
+    let id = env.ticket("Last read of the minute", &["escalated"]);
+    start_of_a_minute(&env);
+    env.sb.zendesk.use_export_requests(9);
+    let report = env.escalate().await;
+    assert_eq!((report.created, report.failed), (1, 0), "{report:?}");
+    assert_eq!(env.issues_for(REPO, id).len(), 1);
+    let reads = export_reads(&env);
+    let waiting = env.escalate().await;
+    assert_eq!((waiting.seen, waiting.failed), (0, 0), "{waiting:?}");
+    assert_eq!(export_reads(&env), reads, "remaining=0 was heeded: no 429 asked for");
+    let (scope, left) = the_zendesk_block(&env);
+    assert_eq!(scope, "endpoint:incremental-exports");
+    assert!((30..=60).contains(&left), "{left} s");
+}
+
+/// FACTS.md, "Secondary limits": without `retry-after`, with budget left, wait at least a
+/// minute; the primary window's reset (up to an hour away) is not this limit's.
+#[tokio::test]
+async fn a_secondary_limit_without_retry_after_blocks_github_for_a_minute_not_until_the_primary_reset() {
+    let env = Env::new().await;
+    let first = env.ticket("First", &["escalated"]);
+    let second = env.ticket("Second", &["escalated"]);
+    env.sb.github.set_write_limit_per_minute(Some(1));
+    env.sb.github.set_secondary_retry_after(false);
+    let err = env.engine().escalate(&CancellationToken::new()).await.expect_err("the secondary limit stops the pass");
+    assert!(matches!(&err, PassError::Api(ApiError::RateLimited { scope: Scope::Service, .. })), "{err}");
+    assert_eq!(env.issues_for(REPO, first).len() + env.issues_for(REPO, second).len(), 1);
+    let github = blocks(&env, "github");
+    assert_eq!(github.len(), 1, "{github:?}");
+    let (scope, left) = &github[0];
+    assert_eq!(scope, "service");
+    assert!((30..=60).contains(left), "a minute, not the primary reset an hour away: {left} s");
+    let sent = env.sb.github.door.log.len();
+    env.engine().escalate(&CancellationToken::new()).await.expect_err("still inside the minute");
+    assert_eq!(env.sb.github.door.log.len(), sent, "nothing sent to GitHub inside the wait");
+    assert!(env.engine().store.failures().unwrap().is_empty(), "waiting is not a ticket's failure");
 }
 
 #[tokio::test]

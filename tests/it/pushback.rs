@@ -82,6 +82,23 @@ async fn reopening_gives_one_note_and_the_reopened_status() {
     assert_eq!(status(&env, id), "open");
 }
 
+/// GitHub's issue events carry no `state_reason` (FACTS.md, "Issue events"): why an issue
+/// was closed is read from the issue itself.
+#[tokio::test]
+async fn closes_as_not_planned_and_as_duplicate_set_their_statuses_from_the_issues_reason() {
+    let env = env().await;
+    let (not_planned, a) = env.linked("Won't fix").await;
+    let (duplicate, b) = env.linked("Seen before").await;
+    env.sb.github.close_issue(REPO, a, "not_planned", "alice");
+    env.sb.github.close_issue(REPO, b, "duplicate", "bob");
+    let report = env.push().await;
+    assert_eq!((report.pushed, report.failed), (2, 0), "{report:?}");
+    let first_line = |id| env.push_notes(id)[0].lines().next().unwrap().to_string();
+    assert!(first_line(not_planned).ends_with("was closed as not planned by alice."), "{}", first_line(not_planned));
+    assert!(first_line(duplicate).ends_with("was closed as duplicate by bob."), "{}", first_line(duplicate));
+    assert_eq!((status(&env, not_planned), status(&env, duplicate)), ("hold".into(), "pending".into()));
+}
+
 #[tokio::test]
 async fn a_comment_becomes_one_internal_note_with_author_text_and_link() {
     let env = env().await;
@@ -114,7 +131,10 @@ async fn closed_reopened_closed_between_passes_gives_three_notes_in_order() {
     let notes = env.push_notes(id);
     let firsts: Vec<&str> = notes.iter().map(|n| n.lines().next().unwrap()).collect();
     assert_eq!(firsts.len(), 4, "{notes:?}");
-    assert!(firsts[0].ends_with("was closed as completed by alice."), "{firsts:?}");
+    // GitHub's events do not say why an issue was closed, and the issue tells only its last
+    // close's reason: the first close's note says it was closed and sets no status.
+    assert!(firsts[0].ends_with("was closed by alice."), "{firsts:?}");
+    assert!(!notes[0].contains("Ticket status set to"), "{}", notes[0]);
     assert!(firsts[1].starts_with("bob commented"), "{firsts:?}");
     assert!(firsts[2].ends_with("was reopened by bob."), "{firsts:?}");
     assert!(firsts[3].ends_with("was closed as duplicate by alice."), "{firsts:?}");
@@ -314,7 +334,8 @@ async fn closed_and_reopened_between_passes_is_told_though_the_state_looks_uncha
     let report = env.push().await;
     assert_eq!(report.pushed, 2, "{report:?}");
     let notes = env.push_notes(id);
-    assert!(notes[0].lines().next().unwrap().ends_with("was closed as not planned by alice."), "{notes:?}");
+    // The reopened issue's `state_reason` is "reopened": why it was closed is not known.
+    assert!(notes[0].lines().next().unwrap().ends_with("was closed by alice."), "{notes:?}");
     assert!(notes[1].lines().next().unwrap().ends_with("was reopened by bob."), "{notes:?}");
     assert_eq!(status(&env, id), "open");
 }

@@ -30,6 +30,8 @@ pub struct Limits {
     used: u32,
     write_limit: Option<u32>,
     writes: VecDeque<DateTime<Utc>>,
+    /// The secondary limit's refusal carries no `retry-after` (GitHub does not always send one).
+    secondary_without_retry_after: bool,
     requests: u64,
 }
 
@@ -49,6 +51,10 @@ impl Limits {
     pub fn set_write_limit(&mut self, limit: Option<u32>) {
         self.write_limit = limit;
         self.writes.clear();
+    }
+
+    pub fn set_secondary_retry_after(&mut self, sent: bool) {
+        self.secondary_without_retry_after = !sent;
     }
 
     /// Counts a POST/PATCH in the rolling minute; false when the secondary limit is hit.
@@ -184,7 +190,10 @@ fn renamed(shared: &Shared, uri: &axum::http::Uri) -> Option<String> {
 }
 
 /// The primary (budget spent) or secondary (too many writes a minute) refusal, if due. The
-/// secondary limit counts every credential's writes together.
+/// secondary limit counts every credential's writes together; its refusal is a 403 with the
+/// real body (FACTS.md, "Secondary limits"; `error-secondary-rate-limit.observed.json`), the
+/// primary budget's headers (what is left, and its reset an hour away at most, are not this
+/// limit's), and `retry-after: 60` unless the test asked for none.
 fn over_limit(
     shared: &Shared,
     now: DateTime<Utc>,
@@ -203,13 +212,19 @@ fn over_limit(
         with_budget(shared, credential, |limits| limits.stamp(response.headers_mut()));
         return Some(response);
     }
-    let admitted = !is_write || shared.limits.lock().unwrap().admit_write(now);
+    let (admitted, without_retry_after) = {
+        let mut limits = shared.limits.lock().unwrap();
+        (!is_write || limits.admit_write(now), limits.secondary_without_retry_after)
+    };
     if !admitted {
         let body = json!({
             "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
             "documentation_url": docs::SECONDARY_LIMIT,
         });
-        let reply = Reply::json(StatusCode::FORBIDDEN, body).header(header::RETRY_AFTER, "60");
+        let mut reply = Reply::json(StatusCode::FORBIDDEN, body);
+        if !without_retry_after {
+            reply = reply.header(header::RETRY_AFTER, "60");
+        }
         let mut response = reply.into_response();
         with_budget(shared, credential, |limits| {
             limits.used += 1;

@@ -389,6 +389,12 @@ impl FakeGithub {
         self.shared.limits.lock().unwrap().set_write_limit(limit);
     }
 
+    /// Whether the write limit's 403 carries `retry-after: 60` (the default) or, as GitHub's
+    /// secondary limits sometimes answer, none (then only its body says what it is).
+    pub fn set_secondary_retry_after(&self, sent: bool) {
+        self.shared.limits.lock().unwrap().set_secondary_retry_after(sent);
+    }
+
     /// Sets what is left of the primary budget in the current hour window.
     pub fn set_rate_limit_remaining(&self, remaining: u32) {
         let now = self.shared.clock.now();

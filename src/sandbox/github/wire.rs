@@ -238,15 +238,14 @@ impl Wire<'_> {
 
     /// An item of an issue event list. The repository-wide list embeds the issue, the
     /// per-issue list does not (GitHub's `issue-event` and `issue-event-for-issue` shapes).
+    /// Neither has `state_reason` (FACTS.md, "Issue events": the OpenAPI `issue-event` schema
+    /// has none; the issue object and the timeline's state-change event carry it), so a
+    /// `closed` event does not say why: only the issue does, for its last close.
     pub fn event(&self, repo: &Repo, event: &IssueEvent, with_issue: bool) -> Value {
         let kind: String = (event.event.split('_'))
             .map(|w| w[..1].to_uppercase() + &w[1..])
             .chain(std::iter::once("Event".to_string()))
             .collect();
-        let state_reason = match &event.detail {
-            EventDetail::Closed { state_reason } => Value::String(state_reason.clone()),
-            _ => Value::Null,
-        };
         let mut body = json!({
             "id": event.id,
             "node_id": node_id(&kind, event.id),
@@ -256,11 +255,10 @@ impl Wire<'_> {
             "commit_id": null,
             "commit_url": null,
             "created_at": ts(event.created_at),
-            "state_reason": state_reason,
             "performed_via_github_app": self.via_app(&event.actor),
         });
         match &event.detail {
-            EventDetail::None | EventDetail::Closed { .. } => {}
+            EventDetail::None => {}
             EventDetail::Label { name, color } => merge(&mut body, json!({"label": {"name": name, "color": color}})),
             EventDetail::Assignee { login } => {
                 let extra = json!({"assignee": self.user(login), "assigner": self.user(&event.actor)});

@@ -1,10 +1,24 @@
 //! Zendesk's rate limits, counted on the sandbox clock: the account budget per minute, the
 //! incremental-export budget per minute, and the per-ticket update budget per ten minutes.
 //!
-//! Pure counters; the routes turn a refusal into `429` + `Retry-After`.
+//! Pure counters; the routes turn a refusal into `429` + `Retry-After`, and a budget into the
+//! endpoint header that names it (`Budget::header_value`).
+//!
+//! - FACTS (FACTS.md, "Incremental ticket export" → "Rate limit"; live answers): every answer
+//!   of the export, its `429` + `Retry-After` included, names the export's budget:
+//!   `zendesk-ratelimit-incremental-exports: total=10; remaining=N; resets=S`.
+//! - FACTS (FACTS.md, "Ticket-update rate limits"; recorded): an update carries
+//!   `zendesk-ratelimit-per-ticket-updates: total=30; remaining=29; resets=468`.
+//! - FACTS (developer.zendesk.com, "Best practices for avoiding rate limiting", its example
+//!   of a 429): a refused ticket update is `429`, `Content-Type: text/html; charset=utf-8`,
+//!   `Retry-After: 93` and the plain-text body "Rate limit for ticket updates exceeded,
+//!   please wait before updating this ticket again", with no per-ticket header (the example
+//!   shows no account headers either; this fake keeps those on every answer, as FACTS.md's
+//!   "Rate limits" says Zendesk sends them).
 
 use std::collections::HashMap;
 
+use axum::http::HeaderValue;
 use chrono::{DateTime, Utc};
 
 /// The account-wide budget every recording shows (Enterprise plan).
@@ -15,6 +29,12 @@ pub(super) const EXPORT_PER_MINUTE: u32 = 10;
 pub(super) const TICKET_UPDATES: u32 = 30;
 pub(super) const TICKET_WINDOW_SECS: i64 = 600;
 
+/// The export's own budget, on every answer of the export, its 429 included.
+pub(super) const EXPORT_HEADER: &str = "zendesk-ratelimit-incremental-exports";
+/// A ticket's update budget, on the answers of the updates counted against it (not on the
+/// 429 that refuses one).
+pub(super) const PER_TICKET_HEADER: &str = "zendesk-ratelimit-per-ticket-updates";
+
 /// What the rate-limit headers report after a request was counted (or refused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Budget {
@@ -22,6 +42,14 @@ pub(super) struct Budget {
     pub remaining: u32,
     /// Seconds until the window ends; also the `Retry-After` of a refusal.
     pub resets: u64,
+}
+
+impl Budget {
+    /// The value of an endpoint header: `total=N; remaining=M; resets=S`.
+    pub fn header_value(&self) -> HeaderValue {
+        let text = format!("total={}; remaining={}; resets={}", self.limit, self.remaining, self.resets);
+        HeaderValue::from_str(&text).expect("digits and separators are a valid header value")
+    }
 }
 
 /// Counts requests in fixed windows aligned to the sandbox clock's minutes, which is what
@@ -92,11 +120,12 @@ impl Limits {
         self.account.peek(now, ACCOUNT_PER_MINUTE)
     }
 
-    /// Count one incremental-export call; `Err(retry_after_secs)` when over the limit.
-    pub fn take_export(&mut self, now: DateTime<Utc>) -> Result<(), u64> {
+    /// Count one incremental-export call: the budget after it (`None` while the limit is
+    /// lifted), or `Err` with the spent budget when over the limit.
+    pub fn take_export(&mut self, now: DateTime<Utc>) -> Result<Option<Budget>, Budget> {
         match self.export_limit {
-            None => Ok(()),
-            Some(limit) => self.export.take(now, limit).map(|_| ()).map_err(|b| b.resets),
+            None => Ok(None),
+            Some(limit) => self.export.take(now, limit).map(Some),
         }
     }
 
@@ -131,7 +160,7 @@ mod tests {
         let mut limits = Limits { export_limit: Some(2), ..Limits::default() };
         assert!(limits.take_export(at(120)).is_ok());
         assert!(limits.take_export(at(130)).is_ok());
-        assert_eq!(limits.take_export(at(170)), Err(10));
+        assert_eq!(limits.take_export(at(170)), Err(Budget { limit: 2, remaining: 0, resets: 10 }));
         assert!(limits.take_export(at(180)).is_ok());
     }
 

@@ -389,6 +389,26 @@ impl FakeZendesk {
         }
     }
 
+    /// Counts `n` requests against the account's budget of this sandbox-clock minute (700), as
+    /// other integrations of the account would.
+    pub fn use_account_requests(&self, n: u32) {
+        let now = self.now();
+        let mut store = self.store();
+        for _ in 0..n {
+            let _ = store.limits.take_account(now);
+        }
+    }
+
+    /// Counts `n` export calls against the account's export budget of this sandbox-clock
+    /// minute, as another integration reading the export would.
+    pub fn use_export_requests(&self, n: u32) {
+        let now = self.now();
+        let mut store = self.store();
+        for _ in 0..n {
+            let _ = store.limits.take_export(now);
+        }
+    }
+
     /// Incremental-export calls allowed per sandbox-clock minute; `None` lifts the limit.
     pub fn set_export_limit_per_minute(&self, limit: Option<u32>) {
         self.store().limits.export_limit = limit;

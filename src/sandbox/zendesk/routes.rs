@@ -166,18 +166,24 @@ fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
     url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect()
 }
 
+/// Every answer of the export names the export's budget, its 429 included.
 async fn export_tickets(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
     let now = shared.clock.now();
     let mut store = shared.store.lock().unwrap();
-    if let Err(retry_after) = store.limits.take_export(now) {
-        return too_many_requests(retry_after);
-    }
-    let q = match export::parse_query(&query_pairs(query), now) {
-        Ok(q) => q,
-        Err(e) => return e.into_response(),
+    let (mut response, budget) = match store.limits.take_export(now) {
+        Err(spent) => (too_many_requests(spent.resets), Some(spent)),
+        Ok(budget) => match export::parse_query(&query_pairs(query), now) {
+            Ok(q) => {
+                let page = export::page(&store, &q, now);
+                (json_response(StatusCode::OK, &export::render(&store, &q, &page, &shared.base_url)), budget)
+            }
+            Err(e) => (e.into_response(), budget),
+        },
     };
-    let page = export::page(&store, &q, now);
-    json_response(StatusCode::OK, &export::render(&store, &q, &page, &shared.base_url))
+    if let Some(b) = budget {
+        response.headers_mut().insert(super::limits::EXPORT_HEADER, b.header_value());
+    }
+    response
 }
 
 /// `GET /api/v2/tickets/{id}`, with `include=organizations` side-loading the ticket's organisation.
@@ -218,26 +224,22 @@ async fn update_ticket(
     if store.live_ticket(id).is_none() {
         return ApiError::not_found().into_response();
     }
-    let (budget, allowed) = match store.limits.take_ticket_update(id, now) {
-        Ok(b) => (b, true),
-        Err(b) => (b, false),
+    let budget = match store.limits.take_ticket_update(id, now) {
+        Ok(b) => b,
+        // The refusal names no budget: only the updates it was counted against do.
+        Err(spent) => return wire::ticket_updates_exceeded(spent.resets),
     };
-    let mut response = if !allowed {
-        too_many_requests(budget.resets)
-    } else {
-        let before = shared.watch(&store, id);
-        match update::apply(&mut store, id, &input, caller.user_id, now, &shared.base_url) {
-            Ok(audit) => {
-                shared.deliver_update(&store, id, before, caller.user_id);
-                let ticket = wire::ticket(&store.tickets[&id], &store.fields, &shared.base_url);
-                json_response(StatusCode::OK, &json!({"ticket": ticket, "audit": audit}))
-            }
-            Err(e) => e.into_response(),
+    let before = shared.watch(&store, id);
+    let mut response = match update::apply(&mut store, id, &input, caller.user_id, now, &shared.base_url) {
+        Ok(audit) => {
+            shared.deliver_update(&store, id, before, caller.user_id);
+            let ticket = wire::ticket(&store.tickets[&id], &store.fields, &shared.base_url);
+            json_response(StatusCode::OK, &json!({"ticket": ticket, "audit": audit}))
         }
+        Err(e) => e.into_response(),
     };
     let headers = response.headers_mut();
-    let per_ticket = format!("total={}; remaining={}; resets={}", budget.limit, budget.remaining, budget.resets);
-    headers.insert("zendesk-ratelimit-per-ticket-updates", HeaderValue::from_str(&per_ticket).unwrap());
+    headers.insert(super::limits::PER_TICKET_HEADER, budget.header_value());
     // Keys are escaped to ASCII when the warning is built, so this always converts.
     let warn = update::unpermitted_warning(&input).and_then(|w| HeaderValue::from_str(&w).ok());
     if let Some(warn) = warn {

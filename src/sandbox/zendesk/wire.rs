@@ -264,6 +264,18 @@ pub(super) fn too_many_requests(retry_after_secs: u64) -> Response {
     response
 }
 
+/// The 429 of a ticket whose update budget is spent, as Zendesk's own example shows it
+/// ("Best practices for avoiding rate limiting"): `text/html`, `Retry-After`, a plain-text
+/// sentence, and no header naming the per-ticket budget.
+pub(super) fn ticket_updates_exceeded(retry_after_secs: u64) -> Response {
+    let text = "Rate limit for ticket updates exceeded, please wait before updating this ticket again";
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, text).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

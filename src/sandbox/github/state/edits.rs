@@ -117,10 +117,8 @@ impl Model {
                 issue.closed_at = Some(now);
                 issue.closed_by = Some(actor.to_string());
                 changed = true;
-                event = Some((
-                    "closed",
-                    EventDetail::Closed { state_reason: issue.state_reason.clone().unwrap_or_default() },
-                ));
+                // The reason is the issue's: the issue-event schema has no `state_reason`.
+                event = Some(("closed", EventDetail::None));
             }
             Some(true) if !issue.open => {
                 issue.open = true;

@@ -73,10 +73,6 @@ pub struct Comment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventDetail {
     None,
-    /// `closed`: why (completed, not_planned, duplicate).
-    Closed {
-        state_reason: String,
-    },
     /// `labeled`, `unlabeled`.
     Label {
         name: String,

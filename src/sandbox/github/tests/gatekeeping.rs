@@ -130,6 +130,34 @@ async fn secondary_write_limit_refuses_extra_writes_with_retry_after() {
     }
 }
 
+/// FACTS.md, "Secondary limits": the refusal may carry no `retry-after`, and
+/// `x-ratelimit-remaining` may be above 0; the body is the real one.
+#[tokio::test]
+async fn a_secondary_limit_may_answer_without_retry_after_and_with_budget_left() {
+    let h = harness().await;
+    h.gh.set_write_limit_per_minute(Some(1));
+    h.gh.set_secondary_retry_after(false);
+    h.create_issue("a").await;
+    let refused = h.post(&format!("/repos/{REPO}/issues"), json!({"title": "b"})).await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(header(&refused, "retry-after"), None);
+    let remaining: u32 = header(&refused, "x-ratelimit-remaining").unwrap().parse().unwrap();
+    assert!(remaining > 4000, "the primary budget is not what ran out: {remaining}");
+    let reset: i64 = header(&refused, "x-ratelimit-reset").unwrap().parse().unwrap();
+    let reset_in = reset - h.clock.now().timestamp();
+    assert!((3500..=3600).contains(&reset_in), "the primary window's reset, an hour away: {reset_in}");
+    assert_eq!(
+        body(refused).await,
+        json!({
+            "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+            "documentation_url": "https://docs.github.com/en/free-pro-team@latest/rest/overview/resources-in-the-rest-api#secondary-rate-limits",
+        })
+    );
+    assert_eq!(h.gh.issues(REPO).len(), 1);
+    h.advance(61);
+    h.create_issue("b").await;
+}
+
 #[tokio::test]
 async fn lost_response_on_create_still_creates_the_issue() {
     let h = harness().await;

@@ -166,6 +166,30 @@ async fn export_is_limited_per_minute_with_429_retry_after_and_plain_text_body()
 }
 
 #[tokio::test]
+async fn every_export_answer_names_the_exports_budget_the_429_included() {
+    let sb = sandbox().await;
+    sb.align_to_minute();
+    let path = format!("{EXPORT}?start_time={}", an_hour_ago(&sb));
+    let budget = |r: &reqwest::Response| header(r, "zendesk-ratelimit-incremental-exports").to_string();
+    let first = sb.get(&path).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert!(budget(&first).starts_with("total=10; remaining=9; resets="), "{}", budget(&first));
+    let too_recent = sb.get(&format!("{EXPORT}?start_time={}", sb.clock.now().timestamp())).await;
+    assert_eq!(too_recent.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(budget(&too_recent).starts_with("total=10; remaining=8; resets="), "on an error answer too");
+    sb.zd.use_export_requests(7);
+    let last = sb.get(&path).await;
+    assert!(budget(&last).starts_with("total=10; remaining=0; resets="), "{}", budget(&last));
+    let refused = sb.get(&path).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after = header(&refused, "retry-after").to_string();
+    assert_eq!(budget(&refused), format!("total=10; remaining=0; resets={retry_after}"));
+    assert_ne!(header(&refused, "x-rate-limit-remaining"), "0", "the account's budget is not what ran out");
+    let other = sb.get("/api/v2/users/me.json").await;
+    assert_eq!(budget(&other), "", "only the export's answers carry its budget");
+}
+
+#[tokio::test]
 async fn export_answers_on_the_path_without_json_suffix() {
     let sb = sandbox().await;
     let path = format!("/api/v2/incremental/tickets/cursor?start_time={}", an_hour_ago(&sb));
