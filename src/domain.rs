@@ -380,8 +380,6 @@ pub struct TicketUpdate<'a> {
     pub status: Option<&'a str>,
     /// A custom field set in the same update (the `[linking]` write-back).
     pub field: Option<(u64, &'a str)>,
-    pub add_tags: &'a [&'a str],
-    pub remove_tags: &'a [&'a str],
 }
 
 /// A GitHub issue as the sync logic sees it.

@@ -329,6 +329,9 @@ impl Engine {
 pub(crate) fn stops_pass(e: &ApiError) -> bool {
     match e {
         ApiError::RateLimited { scope, .. } => !scope.spares_the_pass(),
+        // Zendesk's role, plan or scope refusal is every ticket's alike: the next pass tries
+        // again, so a fixed role is picked up without a restart.
+        ApiError::Forbidden { service, scope: crate::http::ForbiddenScope::Account, .. } => *service == "zendesk",
         _ => matches!(e, ApiError::Unauthorized { .. } | ApiError::Certificate { .. }),
     }
 }

@@ -36,8 +36,9 @@ pub(super) struct Note<'a> {
     pub text: &'a str,
     pub marker: &'a str,
     pub status: Option<&'a str>,
-    /// The `[linking]` field and state tags changed in the same update.
+    /// The `[linking]` field set in the same update.
     pub field: Option<(u64, &'a str)>,
+    /// State tags added and removed once the note is there (through the Tags endpoints).
     pub add_tags: &'a [&'a str],
     pub remove_tags: &'a [&'a str],
     /// Crash points around the write, for the crash tests (`before_…`, `after_…`).
@@ -54,6 +55,29 @@ pub(super) async fn write_once(
     note: &Note<'_>,
     fresh: bool,
 ) -> Result<NoteOutcome, ItemError> {
+    let outcome = write_note(engine, intent, note, fresh).await?;
+    if let NoteOutcome::Written(_) | NoteOutcome::Found(_) = outcome {
+        change_tags(engine, note).await?;
+    }
+    Ok(outcome)
+}
+
+/// The state tags that go with the note, once it is there (written now, or found from an
+/// interrupted attempt). Adding and removing tags are deltas, so a retry after a failure here
+/// (the note is then found, not written again) sends them again harmlessly.
+async fn change_tags(engine: &Engine, note: &Note<'_>) -> Result<(), ItemError> {
+    if note.add_tags.is_empty() && note.remove_tags.is_empty() {
+        return Ok(());
+    }
+    match engine.zendesk.change_tags(note.ticket, note.add_tags, note.remove_tags).await {
+        // A ticket closed or deleted since the note: its tags are no one's concern any more,
+        // and the next note about it ends the link.
+        Err(ApiError::TicketClosed { .. } | ApiError::TicketDeleted { .. }) => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+async fn write_note(engine: &Engine, intent: &Intent, note: &Note<'_>, fresh: bool) -> Result<NoteOutcome, ItemError> {
     if fresh {
         return send(engine, note).await;
     }
@@ -77,14 +101,7 @@ pub(super) async fn write_once(
 
 async fn send(engine: &Engine, note: &Note<'_>) -> Result<NoteOutcome, ItemError> {
     crashpoint::hit(note.crash_before);
-    let mut update = TicketUpdate {
-        note: note.text,
-        public: false,
-        status: note.status,
-        field: note.field,
-        add_tags: note.add_tags,
-        remove_tags: note.remove_tags,
-    };
+    let mut update = TicketUpdate { note: note.text, public: false, status: note.status, field: note.field };
     let mut sent = engine.zendesk.update_ticket(note.ticket, &update).await;
     if let (Err(ApiError::StatusRefused { fields, .. }), Some(status)) = (&sent, note.status) {
         // Zendesk refused the whole update (nothing was written) because of the status alone,

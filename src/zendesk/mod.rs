@@ -77,8 +77,10 @@ pub struct ZendeskClient {
     auth: Arc<Auth>,
     http: reqwest::Client,
     stats: Arc<ApiStats>,
-    /// Zendesk's export allows 10 requests a minute (30 with High Volume) and says so only by
-    /// 429s. The window lives in `stats`, so a new client (a reload) keeps its history.
+    /// Zendesk's export allows 10 requests a minute (30 with High Volume); its answers name
+    /// that budget (`zendesk-ratelimit-incremental-exports`), and this pace keeps ticket-sync
+    /// under it before any refusal. The window lives in `stats`, so a new client (a reload)
+    /// keeps its history.
     export_window: Arc<RollingWindow>,
 }
 
@@ -352,7 +354,7 @@ impl ZendeskClient {
     }
 
     /// Adds one comment (an internal note unless `public`) with what changes along with it
-    /// (status, a custom field, tags), in one update.
+    /// (status, a custom field), in one update.
     /// Returns the new comment's id when the audit reports it.
     pub async fn update_ticket(&self, id: TicketId, update: &TicketUpdate<'_>) -> Result<Option<u64>, ApiError> {
         let mut ticket = serde_json::json!({ "comment": { "body": update.note, "public": update.public } });
@@ -362,15 +364,9 @@ impl ZendeskClient {
         if let Some((field, value)) = update.field {
             ticket["custom_fields"] = serde_json::json!([{ "id": field, "value": value }]);
         }
-        // FACT (assumed): `additional_tags` / `remove_tags` add and remove tags without
-        // replacing the list (`tags` replaces it). Zendesk documents them under "Updating tag
-        // lists" for bulk updates; client libraries and integrations send them on single updates.
-        if !update.add_tags.is_empty() {
-            ticket["additional_tags"] = serde_json::json!(update.add_tags);
-        }
-        if !update.remove_tags.is_empty() {
-            ticket["remove_tags"] = serde_json::json!(update.remove_tags);
-        }
+        // Tags are never sent here: on a single ticket's update `tags` replaces the whole list
+        // and `additional_tags` / `remove_tags` are dropped (they work only on bulk updates);
+        // `change_tags` adds and removes them through the Tags endpoints.
         let body = serde_json::json!({ "ticket": ticket });
         let url = self.url(&format!("/api/v2/tickets/{id}.json"));
         let bytes = self.call(Method::PUT, url, Some(&body), &Target::ticket(SVC, UPDATE_ENDPOINT, id)).await?;
@@ -383,6 +379,29 @@ impl ZendeskClient {
             .and_then(|e| e.id);
         debug!(ticket_id = resp.ticket.id, status = ?resp.ticket.status, "ticket updated");
         Ok(comment_id)
+    }
+
+    /// Adds `add` and removes `remove` from the ticket's tags, leaving every other tag as it is
+    /// (an agent's tags set meanwhile included): `PUT /api/v2/tickets/{id}/tags` adds, `DELETE`
+    /// with the same body removes. Both are deltas, so sending one again changes nothing, and
+    /// no `safe_update` is needed: there is no list to collide with.
+    ///
+    /// FACTS (Zendesk OpenAPI, PutTagsTicket / DeleteTagsTicket; "Adding tags to tickets
+    /// without overwriting existing tags"): `PUT` answers 200 `{tags}`, `DELETE` 204; neither
+    /// works on a closed ticket. ASSUMED: both count as updates of the ticket (its per-ticket
+    /// limit), and a closed ticket's refusal reads like an update's (`TicketClosed`).
+    pub async fn change_tags(&self, id: TicketId, add: &[&str], remove: &[&str]) -> Result<(), ApiError> {
+        let url = self.url(&format!("/api/v2/tickets/{id}/tags.json"));
+        let target = Target::ticket(SVC, UPDATE_ENDPOINT, id);
+        if !add.is_empty() {
+            let body = serde_json::json!({ "tags": add });
+            self.call(Method::PUT, url.clone(), Some(&body), &target).await?;
+        }
+        if !remove.is_empty() {
+            let body = serde_json::json!({ "tags": remove });
+            self.call(Method::DELETE, url, Some(&body), &target).await?;
+        }
+        Ok(())
     }
 
     /// Checks the credentials; returns the API user's id and role.
@@ -443,9 +462,10 @@ pub struct TicketField {
 }
 
 /// Narrows a generic error by what Zendesk's body says (FACTS.md, "Error bodies", "Ticket
-/// status"): every request ticket-sync sends is about one ticket, so a 403 is the ticket's; a
-/// closed ticket refuses any update; a status can be refused when the account requires fields
-/// before solving (`details.base[… "is required when solving a ticket"]`).
+/// status"): a 403 is the ticket's unless its body says the role, the plan or the token's
+/// scopes forbid it (then it is the account's: every ticket would meet it); a closed ticket
+/// refuses any update; a status can be refused when the account requires fields before
+/// solving (`details.base[… "is required when solving a ticket"]`).
 fn classify(e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
     match e {
         // A deleted ticket answers `404 {"error":"RecordNotFound"}` on every ticket endpoint
@@ -461,9 +481,10 @@ fn classify(e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
                 ApiError::NotFound { service, detail }
             }
         }
-        ApiError::Forbidden { service, detail, .. } => {
-            ApiError::Forbidden { service, scope: http::ForbiddenScope::Ticket, detail }
-        }
+        ApiError::Forbidden { service, detail, .. } => match account_refusal(body) {
+            Some(why) => ApiError::Forbidden { service, scope: http::ForbiddenScope::Account, detail: why },
+            None => ApiError::Forbidden { service, scope: http::ForbiddenScope::Ticket, detail },
+        },
         ApiError::Api { status: 422, service, body: text } => {
             let Ok(err) = serde_json::from_slice::<wire::ErrorBody>(body) else {
                 return ApiError::Api { status: 422, service, body: text };
@@ -484,6 +505,41 @@ fn classify(e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
         }
         other => other,
     }
+}
+
+/// What an account-wide 403 says, in words for the operator; `None` for any other 403.
+///
+/// FACTS (real bodies): a role or plan that may not use an endpoint answers
+/// `{"error":{"title":"Forbidden","message":"You do not have access to this page. Please contact
+/// the account owner of this help desk for further help."}}` (zenpy#336, tap-zendesk); a token
+/// without a scope `{"error":"Forbidden","description":"You are missing the following required
+/// scopes: read"}`. A plain-text form of the first is also seen. ASSUMED: an admin (which
+/// ticket-sync's user must be) meets the first only when its role or the plan changed, not for
+/// one ticket; no capture of a 403 about a single ticket was found.
+fn account_refusal(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let value = serde_json::from_slice::<serde_json::Value>(body).ok();
+    let description = value.as_ref().and_then(|v| v.get("description")).and_then(|d| d.as_str()).unwrap_or("");
+    if let Some(scopes) = description.strip_prefix("You are missing the following required scopes:") {
+        return Some(format!(
+            "the OAuth token lacks the scope(s) {}: add them to zendesk.scopes (or leave scopes out for the default) \
+             and allow them on the OAuth client",
+            scopes.trim()
+        ));
+    }
+    let envelope = value.as_ref().and_then(|v| v.get("error")).is_some_and(|e| e.is_object());
+    if envelope || text.contains("contact the account owner") {
+        let message = value
+            .as_ref()
+            .and_then(|v| v.pointer("/error/message"))
+            .and_then(|m| m.as_str())
+            .map_or_else(|| text.trim().chars().take(200).collect::<String>(), str::to_string);
+        return Some(format!(
+            "Zendesk says the role of ticket-sync's user or the account's plan does not allow this ({message}); \
+             the user that owns the credentials (the OAuth client's creator) must be an admin"
+        ));
+    }
+    None
 }
 
 fn to_comment(c: wire::WireComment, names: &HashMap<u64, String>) -> TicketComment {

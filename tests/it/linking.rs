@@ -58,8 +58,11 @@ async fn escalation_writes_the_issue_url_into_the_field_and_reading_it_back_chan
     assert_eq!(env.sb.zendesk.field_value(id, field).as_deref(), Some(url.as_str()), "write-back");
     assert_eq!(env.link_notes(id).len(), 1);
     assert_eq!(tags(&env, id).iter().filter(|t| t.starts_with("github_")).collect::<Vec<_>>(), ["github_open"]);
-    // The write-back in the same update as the note: one Zendesk write in all.
-    assert_eq!(env.zendesk_writes(), 1);
+    // The write-back in the same update as the note, the state tag added through the Tags
+    // endpoint (a single update drops tag deltas): two Zendesk writes in all.
+    assert_eq!(env.zendesk_writes(), 2);
+    let tag_writes = env.sb.zendesk.door.log.count(|e| e.method == Method::PUT && e.path.ends_with("/tags.json"));
+    assert_eq!(tag_writes, 1);
 
     env.sb.settle();
     let writes = (env.github_writes(), env.zendesk_writes());
@@ -445,4 +448,47 @@ async fn a_link_that_ends_leaves_the_impact_count() {
     let comments = impact(&env, n);
     assert_eq!(comments.len(), 1);
     assert!(comments[0].contains("2 Zendesk tickets"), "{}", comments[0]);
+}
+
+/// State tags go through the Tags endpoints after the note: an agent's tags set meanwhile stay,
+/// a tag write that fails leaves the note written once and the tags changed on the next try,
+/// and a crash between the note and its tags changes them on the next pass.
+#[tokio::test]
+async fn state_tags_change_once_the_note_is_there_whatever_fails_between() {
+    let (env, _field) = env().await;
+    let (id, n) = env.linked("Tagged").await;
+    assert!(tags(&env, id).contains(&"github_open".to_string()));
+    // An agent adds a tag of their own.
+    env.sb.zendesk.set_tags(id, &["escalated", "github_open", "vip"]);
+    env.sb.settle();
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    // The tag removal fails with a 503 on every try of this pass.
+    let tags_path = format!("/api/v2/tickets/{id}/tags");
+    env.sb.zendesk.door.faults.push(FaultRule::new(Some(Method::DELETE), &tags_path, Fault::Status(503)).times(50));
+    let report = env.push().await;
+    assert_eq!(report.failed, 1, "{report:?}");
+    assert_eq!(state_notes(&env, id).len(), 1, "the note is written");
+    env.sb.zendesk.door.faults.clear();
+    env.sb.settle();
+    env.engine().store.retry_now(TicketId(id)).unwrap();
+    let report = env.push().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(state_notes(&env, id).len(), 1, "found, not written again");
+    let t = tags(&env, id);
+    assert!(t.contains(&"github_closed".to_string()) && !t.contains(&"github_open".to_string()), "{t:?}");
+    assert!(t.contains(&"vip".to_string()), "the agent's tag stays: {t:?}");
+
+    // A crash between a note and its tags: the next run finds the note and changes the tags.
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.reopen_issue(REPO, n, "bob");
+    let crashed = env.bin(&["sync"], &[("TICKET_SYNC_CRASHPOINT", "after_push_note")]).await;
+    assert_ne!(crashed.status.code(), Some(0));
+    assert!(tags(&env, id).contains(&"github_closed".to_string()), "the crash came before the tags");
+    env.sb.settle();
+    let out = env.bin(&["sync"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(state_notes(&env, id).len(), 2, "close and reopen, each once");
+    let t = tags(&env, id);
+    assert!(t.contains(&"github_open".to_string()) && !t.contains(&"github_closed".to_string()), "{t:?}");
 }

@@ -245,3 +245,51 @@ async fn a_create_interrupted_before_a_switch_to_the_app_is_adopted_not_repeated
     assert_eq!(env.issues_for(REPO, id).len(), 1, "one issue, not a second by the bot");
     assert_eq!(env.link_notes(id).len(), 1);
 }
+
+/// A 403 that says the role or plan forbids it is every ticket's: the pass stops once with a
+/// message naming the cause (not one failure per ticket), and the next pass after the role is
+/// given back syncs by itself. A 403 about one ticket still fails only that ticket.
+#[tokio::test]
+async fn a_role_or_plan_refusal_stops_the_pass_and_a_tickets_own_403_fails_only_it() {
+    use axum::http::Method;
+    use ticket_sync::sandbox::{Fault, FaultRule};
+    let env = Env::new().await;
+    let user = env.zendesk_user();
+    for i in 0..3 {
+        env.ticket(&format!("Demoted {i}"), &["escalated"]);
+    }
+    env.sb.zendesk.set_user_role(user, "agent");
+    let result = env.engine().escalate(&tokio_util::sync::CancellationToken::new()).await;
+    let err = result.expect_err("the pass stops").to_string();
+    assert!(err.contains("must be an admin") && err.contains("contact the account owner"), "{err}");
+    assert_eq!(env.sb.github.issues(REPO).len(), 0);
+    let store = env.engine().store;
+    assert!(store.failures().unwrap().is_empty(), "no ticket was failed for it");
+    env.sb.zendesk.set_user_role(user, "admin");
+    let report = env.escalate().await;
+    assert_eq!((report.created, report.failed), (3, 0), "{report:?}");
+
+    let a = env.ticket("Forbidden one", &["escalated"]);
+    let b = env.ticket("Fine one", &["escalated"]);
+    let put = format!("/api/v2/tickets/{a}.json");
+    env.sb.zendesk.door.faults.push(FaultRule::new(Some(Method::PUT), &put, Fault::Status(403)).times(10));
+    let report = env.escalate().await;
+    assert_eq!(report.failed, 1, "{report:?}");
+    assert_eq!(env.link_notes(b).len(), 1, "the other ticket goes on");
+}
+
+/// An OAuth token without the scope a write needs: the pass stops naming the scope.
+#[tokio::test]
+async fn a_token_without_a_needed_scope_stops_the_pass_naming_the_scope() {
+    let env = Env::new().await;
+    rules_in(&env, ZendeskAuthMode::OAuth, "");
+    let narrow = std::fs::read_to_string(&env.rules_path)
+        .unwrap()
+        .replace("client_secret_env", "scopes = [\"read\"]\nclient_secret_env");
+    std::fs::write(&env.rules_path, narrow).unwrap();
+    env.ticket("Read only", &["escalated"]);
+    let out = env.bin(&["sync"], &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the OAuth token lacks the scope(s) write"), "{stderr}");
+}

@@ -14,6 +14,7 @@ mod limits;
 mod oauth;
 mod routes;
 mod state;
+mod tags;
 mod update;
 mod wire;
 
@@ -172,6 +173,14 @@ impl FakeZendesk {
     /// The user the API token acts as.
     pub fn bot_user_id(&self) -> u64 {
         self.store().bot_user_id
+    }
+
+    /// Changes a user's role (`admin`, `agent`, `end-user`), as an account owner would: an
+    /// agent may not read the incremental export.
+    pub fn set_user_role(&self, user_id: u64, role: &'static str) {
+        if let Some(u) = self.store().users.get_mut(&user_id) {
+            u.role = role;
+        }
     }
 
     /// The admin who created the OAuth client: its tokens act as this user.

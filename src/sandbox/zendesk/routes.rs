@@ -18,8 +18,9 @@ use serde_json::json;
 use super::limits::Budget;
 use super::oauth::{Caller, OAuth, Refusal};
 use super::state::Store;
+use super::tags::TagChange;
 use super::wire::{self, json_response, too_many_requests, ApiError};
-use super::{comments, export, fields, update};
+use super::{comments, export, fields, tags, update};
 use crate::sandbox::common::{frontdoor, Clock, Frontdoor};
 use crate::sandbox::hooks::Outbox;
 
@@ -70,6 +71,8 @@ pub(super) fn router(shared: Arc<Shared>, door: Arc<Frontdoor>) -> Router {
         .route("/api/v2/incremental/tickets/cursor.json", get(export_tickets))
         .route("/api/v2/incremental/tickets/cursor", get(export_tickets))
         .route("/api/v2/tickets/{id}", get(show_ticket).put(update_ticket))
+        .route("/api/v2/tickets/{id}/tags.json", get(list_tags).put(add_tags).post(set_tags).delete(remove_tags))
+        .route("/api/v2/tickets/{id}/tags", get(list_tags).put(add_tags).post(set_tags).delete(remove_tags))
         .route("/api/v2/tickets/{id}/comments.json", get(list_comments))
         .route("/api/v2/tickets/{id}/comments", get(list_comments))
         .route("/api/v2/ticket_fields/{id}", get(show_ticket_field))
@@ -166,10 +169,18 @@ fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
     url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect()
 }
 
-/// Every answer of the export names the export's budget, its 429 included.
-async fn export_tickets(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+/// Every answer of the export names the export's budget, its 429 included. Only admins may
+/// read it (FACTS: "Allowed for: Admins"); anyone else gets the role-or-plan refusal.
+async fn export_tickets(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let now = shared.clock.now();
     let mut store = shared.store.lock().unwrap();
+    if store.users.get(&caller.user_id).is_none_or(|u| u.role != "admin") {
+        return wire::no_access_to_this_page();
+    }
     let (mut response, budget) = match store.limits.take_export(now) {
         Err(spent) => (too_many_requests(spent.resets), Some(spent)),
         Ok(budget) => match export::parse_query(&query_pairs(query), now) {
@@ -245,6 +256,78 @@ async fn update_ticket(
     if let Some(warn) = warn {
         headers.insert("x-zendesk-api-warn", warn);
     }
+    response
+}
+
+async fn list_tags(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = record_id(&id)?;
+    let store = shared.store.lock().unwrap();
+    let ticket = store.live_ticket(id).ok_or_else(ApiError::not_found)?;
+    Ok(json_response(StatusCode::OK, &json!({ "tags": ticket.tags })))
+}
+
+async fn add_tags(
+    State(s): State<Arc<Shared>>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    change_tags(&s, c, &id, q, &body, TagChange::Add)
+}
+
+async fn set_tags(
+    State(s): State<Arc<Shared>>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    change_tags(&s, c, &id, q, &body, TagChange::Set)
+}
+
+async fn remove_tags(
+    State(s): State<Arc<Shared>>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    change_tags(&s, c, &id, q, &body, TagChange::Remove)
+}
+
+/// A Tags-endpoint change, counted against the ticket's update limit like an update.
+fn change_tags(
+    shared: &Shared,
+    caller: Caller,
+    id: &str,
+    query: Option<String>,
+    body: &[u8],
+    change: TagChange,
+) -> Response {
+    let now = shared.clock.now();
+    let parsed = record_id(id).and_then(|id| Ok((id, tags::parse(body, &query_pairs(query))?)));
+    let (id, (list, input)) = match parsed {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let mut store = shared.store.lock().unwrap();
+    if store.live_ticket(id).is_none() {
+        return ApiError::not_found().into_response();
+    }
+    let budget = match store.limits.take_ticket_update(id, now) {
+        Ok(b) => b,
+        Err(spent) => return wire::ticket_updates_exceeded(spent.resets),
+    };
+    let before = shared.watch(&store, id);
+    let mut response = match tags::apply(&mut store, id, change, &list, &input, now) {
+        Ok(response) => {
+            shared.deliver_update(&store, id, before, caller.user_id);
+            response
+        }
+        Err(e) => e.into_response(),
+    };
+    response.headers_mut().insert(super::limits::PER_TICKET_HEADER, budget.header_value());
     response
 }
 

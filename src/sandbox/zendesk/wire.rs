@@ -276,6 +276,18 @@ pub(super) fn ticket_updates_exceeded(retry_after_secs: u64) -> Response {
     response
 }
 
+/// The refusal of a role or plan that may not use an endpoint (real bodies: zenpy#336 for a
+/// non-admin agent, tap-zendesk for a plan without the feature): the `error` is an object.
+/// ASSUMED: the incremental export refuses a non-admin with this same body (its 403 is
+/// reported, its body not captured).
+pub(super) fn no_access_to_this_page() -> Response {
+    let body = json!({"error": {
+        "title": "Forbidden",
+        "message": "You do not have access to this page. Please contact the account owner of this help desk for further help.",
+    }});
+    (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,14 +46,61 @@ async fn update_adds_a_bot_comment_changes_fields_and_returns_the_audit() {
     assert_eq!(after.priority.as_deref(), Some("high"));
 }
 
+/// FACTS: `additional_tags` / `remove_tags` work only on bulk updates; one ticket's update
+/// drops them (and names them among the unpermitted keys). `tags` replaces the list.
 #[tokio::test]
-async fn additional_and_remove_tags_edit_the_tag_list() {
+async fn a_single_update_drops_additional_and_remove_tags_and_warns() {
     let sb = sandbox().await;
     let id = sb.customer_ticket("Tags");
     sb.zd.set_tags(id, &["a", "b"]);
     let response = sb.update(id, json!({"additional_tags": ["c"], "remove_tags": "a"})).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(sb.zd.ticket(id).unwrap().tags, vec!["b", "c"]);
+    let warn = header(&response, "x-zendesk-api-warn").to_string();
+    assert!(warn.contains(":unpermitted_keys=>[\"ticket.additional_tags\", \"ticket.remove_tags\"]"), "{warn}");
+    assert_eq!(sb.zd.ticket(id).unwrap().tags, vec!["a", "b"], "nothing changed");
+    sb.update(id, json!({"tags": ["c"]})).await;
+    assert_eq!(sb.zd.ticket(id).unwrap().tags, vec!["c"], "`tags` replaces the list");
+}
+
+#[tokio::test]
+async fn the_tags_endpoints_add_remove_and_set_without_touching_other_tags() {
+    let sb = sandbox().await;
+    let id = sb.customer_ticket("Tags");
+    sb.zd.set_tags(id, &["vip", "github_open"]);
+    let url = sb.url(&format!("/api/v2/tickets/{id}/tags.json"));
+    let auth = basic(EMAIL, TOKEN);
+    let send = |method: reqwest::Method, body: Value| {
+        sb.http.request(method, &url).header("authorization", &auth).json(&body).send()
+    };
+    let added = send(reqwest::Method::PUT, json!({"tags": ["github_closed"]})).await.unwrap();
+    assert_eq!(added.status(), StatusCode::OK);
+    assert_eq!(json_of(added).await, json!({"tags": ["vip", "github_open", "github_closed"]}));
+    let removed = send(reqwest::Method::DELETE, json!({"tags": ["github_open"]})).await.unwrap();
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(sb.zd.ticket(id).unwrap().tags, ["vip", "github_closed"]);
+    // Removing again, or adding what is there, changes nothing and does not touch the ticket.
+    let stamp = sb.zd.ticket(id).unwrap().updated_at;
+    sb.advance(5);
+    assert_eq!(
+        send(reqwest::Method::DELETE, json!({"tags": ["github_open"]})).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(sb.zd.ticket(id).unwrap().updated_at, stamp);
+    // `DELETE` with the tags in the query works too.
+    let by_query = sb.http.delete(format!("{url}?tags=vip")).header("authorization", &auth).send().await.unwrap();
+    assert_eq!(by_query.status(), StatusCode::NO_CONTENT);
+    assert_eq!(sb.zd.ticket(id).unwrap().tags, ["github_closed"]);
+    // `POST` replaces; a stale safe update is a 409 and changes nothing.
+    let set = send(reqwest::Method::POST, json!({"tags": ["x"]})).await.unwrap();
+    assert_eq!(set.status(), StatusCode::CREATED);
+    let stale = json!({"tags": ["y"], "safe_update": "true", "updated_stamp": "2001-01-01T00:00:00Z"});
+    let conflict = send(reqwest::Method::PUT, stale).await.unwrap();
+    assert_eq!(conflict.status(), StatusCode::CONFLICT);
+    assert_eq!(sb.zd.ticket(id).unwrap().tags, ["x"]);
+    // A closed ticket takes no tag change.
+    sb.zd.set_status(id, "closed");
+    let closed = send(reqwest::Method::PUT, json!({"tags": ["z"]})).await.unwrap();
+    assert_eq!(closed.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 #[tokio::test]
