@@ -233,6 +233,13 @@ async fn metrics_and_healthz_are_served_when_listen_is_set() {
     ] {
         assert!(metrics.contains(name), "missing {name} in\n{metrics}");
     }
+    let mode = match ticket_sync::sandbox::zendesk_auth_mode() {
+        ticket_sync::sandbox::ZendeskAuthMode::OAuth => "oauth",
+        ticket_sync::sandbox::ZendeskAuthMode::ApiToken => "api_token",
+    };
+    let auth = format!("ticket_sync_auth_mode{{service=\"zendesk\",mode=\"{mode}\"}} 1");
+    assert!(metrics.contains(&auth), "missing {auth} in\n{metrics}");
+    assert!(metrics.contains("ticket_sync_auth_mode{service=\"github\",mode=\"token\"} 1"), "{metrics}");
     daemon.signal("TERM");
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)).await, Some(0));
 }
