@@ -107,12 +107,25 @@ pub(crate) fn from_env(var: &str) -> Option<Secret> {
 }
 
 pub(crate) fn from_file(path: &Path) -> std::io::Result<Secret> {
+    // A FIFO or a device would block the read (and with it `check` and the start) for ever.
+    regular_file(path)?;
     let text = std::fs::read_to_string(path)?;
     let value = text.trim().to_string();
     if value.is_empty() {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "the file is empty"));
     }
     Ok(Secret::new(value))
+}
+
+/// `Ok` when `path` (followed through symlinks, as a systemd credential is one) is a regular
+/// file; a directory, FIFO, socket or device is refused before it is opened.
+fn regular_file(path: &Path) -> std::io::Result<()> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_file() {
+        return Ok(());
+    }
+    let kind = if meta.is_dir() { "a directory" } else { "not a regular file (a FIFO, socket or device)" };
+    Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is {kind}")))
 }
 
 pub(crate) fn credential_path(name: &str) -> Option<PathBuf> {
@@ -303,6 +316,12 @@ pub fn load_app_key(rules: &AppRules) -> Result<AppKey, TokenError> {
     let meta = std::fs::metadata(&path).map_err(|e| fail(format!("cannot read {shown} ({named}): {e}")))?;
     if meta.is_dir() {
         return Err(fail(format!("{shown} ({named}) is a directory, not a file: name the App's .pem file itself")));
+    }
+    if !meta.is_file() {
+        // A FIFO would block the read below (and `check`, and the start) for ever.
+        return Err(fail(format!(
+            "{shown} ({named}) is not a regular file (a FIFO, socket or device): name the App's .pem file itself"
+        )));
     }
     {
         use std::os::unix::fs::PermissionsExt;
@@ -567,6 +586,15 @@ mod tests {
         assert!(load_app_key(&app(crlf)).is_ok(), "a key with CRLF line ends");
         let bom = key_file(d, "bom.pem", &format!("\u{feff}\n\n{KEY}\n\n"), 0o600);
         assert!(load_app_key(&app(bom)).is_ok(), "a key with a byte-order mark and blank lines");
+        // A FIFO (or any non-regular file) is refused before it is opened: opening it would block.
+        let fifo = d.join("fifo.pem");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success());
+        if made {
+            let err = load_app_key(&app(fifo.clone())).unwrap_err().to_string();
+            assert!(err.contains("not a regular file"), "{err}");
+            let err = load("github", &TokenSource::File(fifo)).unwrap_err().to_string();
+            assert!(err.contains("not a regular file"), "{err}");
+        }
         let link = d.join("link.pem");
         std::os::unix::fs::symlink(key_file(d, "target.pem", KEY, 0o600), &link).unwrap();
         assert!(load_app_key(&app(link)).is_ok(), "a symlink to a good key (a systemd credential is one)");

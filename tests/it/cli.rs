@@ -218,3 +218,29 @@ async fn the_demo_runs_every_step_to_its_end() {
     }
     assert!(!text.contains("not within"), "a step timed out:\n{text}");
 }
+
+/// A key or secret file that is a FIFO would block `check` (and the start) for ever: it is
+/// refused before it is opened, with exit 2.
+#[tokio::test]
+async fn a_fifo_as_a_key_or_secret_file_is_refused_not_waited_on() {
+    let env = Env::new().await;
+    let fifo = env.dir.path().join("secret.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success());
+    assert!(made, "mkfifo works here");
+    let good = std::fs::read_to_string(&env.rules_path).unwrap();
+    let as_key = good.replacen(
+        "token_env = \"TS_SANDBOX_GITHUB_TOKEN\"",
+        &format!("app_id = 1\nprivate_key_file = \"{}\"", fifo.display()),
+        1,
+    );
+    let as_secret = format!("{good}\n[webhooks]\ngithub_secret_file = \"{}\"\n", fifo.display());
+    for rules in [as_key, as_secret] {
+        std::fs::write(&env.rules_path, &rules).unwrap();
+        let out = tokio::time::timeout(std::time::Duration::from_secs(30), env.bin(&["check"], &[]))
+            .await
+            .expect("check does not block on a FIFO");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("not a regular file"), "{stderr}");
+    }
+}
