@@ -19,6 +19,7 @@ pub mod ratelimit;
 pub mod redact;
 pub mod sandbox;
 pub mod secret;
+pub mod serve;
 pub mod status;
 pub mod store;
 pub mod sync;

@@ -248,13 +248,21 @@ impl Metrics {
 }
 
 /// Serves `/healthz` and `/metrics` on `addr` until `shutdown`. The listener is bound before returning.
+/// `/healthz` and `/metrics` are read by a monitor now and then: a few connections at once,
+/// each answered at once.
+pub const BOUNDS: crate::serve::Bounds = crate::serve::Bounds {
+    max_connections: 32,
+    header_read: std::time::Duration::from_secs(10),
+    lifetime: std::time::Duration::from_secs(30),
+};
+
 pub async fn serve(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    let app = axum::Router::new()
+    let app: axum::Router = axum::Router::new()
         .route("/healthz", get(healthz))
         .route(
             "/metrics",
@@ -263,9 +271,7 @@ pub async fn serve(
             }),
         )
         .with_state(metrics);
-    Ok(tokio::spawn(async move {
-        let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
-    }))
+    Ok(crate::serve::spawn(listener, app, BOUNDS, shutdown, "healthz"))
 }
 
 async fn healthz(State(m): State<Arc<Metrics>>) -> impl IntoResponse {

@@ -80,6 +80,17 @@ fn load_one(source: Source, from: &TokenSource) -> Result<Option<Secret>, Webhoo
     }
 }
 
+/// The receiver's limits: 128 connections at once (GitHub and Zendesk deliver one request per
+/// event; more at once is no sender of theirs), headers within 10 s, a connection closed 60 s
+/// after it opened (a body may take 30 s, `receiver::BODY_READ_TIMEOUT`). With the `/healthz`
+/// listener's 32 this stays far below the unit's descriptor limit, leaving the rest to the API
+/// clients and the database.
+pub const BOUNDS: crate::serve::Bounds = crate::serve::Bounds {
+    max_connections: 128,
+    header_read: std::time::Duration::from_secs(10),
+    lifetime: std::time::Duration::from_secs(60),
+};
+
 /// Binds `addr` (port 0 picks a free port) and spawns the receiver; returns the bound address.
 /// The server stops when `shutdown` is cancelled.
 pub async fn serve(
@@ -104,12 +115,8 @@ pub async fn serve(
         }
     }
     let app = receiver::router(secrets, bell, stats);
-    tracing::info!(%bound, "webhook receiver listening");
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await {
-            tracing::error!(error = %e, "webhook receiver stopped");
-        }
-    });
+    tracing::info!(%bound, max_connections = BOUNDS.max_connections, "webhook receiver listening");
+    crate::serve::spawn(listener, app, BOUNDS, shutdown, "webhooks");
     Ok(bound)
 }
 

@@ -29,15 +29,24 @@ pub const GITHUB_BODY_LIMIT: usize = 25 * 1024 * 1024;
 pub const ZENDESK_BODY_LIMIT: usize = 1024 * 1024;
 /// A body still arriving after this long is given up (GitHub itself waits 10 s for an answer).
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most the bodies being read may hold together (KiB), whatever the number of connections:
+/// a signature can only be checked once the whole body is in, so a sender without the secret
+/// could otherwise make the receiver hold 25 MiB per connection. One of GitHub's largest
+/// payloads fits; a body that finds the budget spent is answered 503 at once (the sender may
+/// try again; polling catches up on the change either way).
+pub const BODY_BUDGET_KIB: usize = 32 * 1024;
 
 struct Receiver {
     secrets: WebhookSecrets,
     bell: Arc<Bell>,
     stats: Arc<WebhookStats>,
+    /// Bytes of bodies held, in KiB: taken as a body arrives, given back when it is dropped.
+    budget: Arc<tokio::sync::Semaphore>,
 }
 
 pub(super) fn router(secrets: WebhookSecrets, bell: Arc<Bell>, stats: Arc<WebhookStats>) -> Router {
-    let rx = Arc::new(Receiver { secrets, bell, stats });
+    let budget = Arc::new(tokio::sync::Semaphore::new(BODY_BUDGET_KIB));
+    let rx = Arc::new(Receiver { secrets, bell, stats, budget });
     Router::new().route("/webhooks/github", post(github)).route("/webhooks/zendesk", post(zendesk)).with_state(rx)
 }
 
@@ -54,7 +63,7 @@ async fn github(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Body)
     rx.stats.received(src);
     let Some(secret) = rx.secrets.github.as_ref() else { return rx.refuse(src, Refusal::NoSecret) };
     let Some(signature) = headers.get("x-hub-signature-256") else { return rx.refuse(src, Refusal::BadSignature) };
-    let body = match rx.read(src, &headers, body, GITHUB_BODY_LIMIT).await {
+    let (body, _held) = match rx.read(src, &headers, body, GITHUB_BODY_LIMIT).await {
         Ok(body) => body,
         Err(answer) => return answer,
     };
@@ -82,7 +91,7 @@ async fn zendesk(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Body
     else {
         return rx.refuse(src, Refusal::BadSignature);
     };
-    let body = match rx.read(src, &headers, body, ZENDESK_BODY_LIMIT).await {
+    let (body, _held) = match rx.read(src, &headers, body, ZENDESK_BODY_LIMIT).await {
         Ok(body) => body,
         Err(answer) => return answer,
     };
@@ -106,15 +115,30 @@ async fn zendesk(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Body
 }
 
 impl Receiver {
-    /// The body, at most `limit` bytes: a declared length over it is refused before a byte is
-    /// read, and a chunked body is read only up to it.
-    async fn read(&self, src: Source, headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Response> {
+    /// The body, at most `limit` bytes, with the share of the body budget it holds (give it
+    /// back by dropping it with the body): a declared length over the limit is refused before a
+    /// byte is read, and a chunked body is read only up to it; a body that finds the budget
+    /// spent is answered 503 at once.
+    async fn read(
+        &self,
+        src: Source,
+        headers: &HeaderMap,
+        body: Body,
+        limit: usize,
+    ) -> Result<(Bytes, Held), Response> {
         let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(self.refuse(src, Refusal::TooLarge));
         }
-        match tokio::time::timeout(BODY_READ_TIMEOUT, read_capped(body, limit)).await {
-            Ok(Ok(body)) => Ok(body),
+        let mut held = Held { budget: self.budget.clone(), permit: None, kib: 0 };
+        if let Some(n) = declared {
+            if !held.take(n as usize) {
+                return Err(self.busy(src));
+            }
+        }
+        match tokio::time::timeout(BODY_READ_TIMEOUT, read_capped(body, limit, declared, &mut held)).await {
+            Ok(Ok(body)) => Ok((body, held)),
+            Ok(Err(Unread::Busy)) => Err(self.busy(src)),
             Ok(Err(Unread::TooLarge)) => Err(self.refuse(src, Refusal::TooLarge)),
             Ok(Err(Unread::Broken)) => {
                 debug!(source = src.as_str(), "webhook delivery body could not be read");
@@ -126,6 +150,15 @@ impl Receiver {
                     .into_response())
             }
         }
+    }
+
+    /// The body budget is spent by bodies being read: answered at once, the connection closed
+    /// (the rest of this body is not read).
+    fn busy(&self, src: Source) -> Response {
+        self.stats.dropped(src);
+        warn!(source = src.as_str(), "webhook bodies in flight fill the receiver's budget: delivery refused with 503");
+        let headers = [(header::CONNECTION, "close"), (header::RETRY_AFTER, "10")];
+        (StatusCode::SERVICE_UNAVAILABLE, headers, "busy; try again").into_response()
     }
 
     fn refuse(&self, src: Source, reason: Refusal) -> Response {
@@ -168,15 +201,58 @@ impl Receiver {
 enum Unread {
     TooLarge,
     Broken,
+    /// The body budget is spent.
+    Busy,
 }
 
-async fn read_capped(body: Body, limit: usize) -> Result<Bytes, Unread> {
+/// A body's share of the receiver's body budget, given back when dropped.
+pub(super) struct Held {
+    budget: Arc<tokio::sync::Semaphore>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// KiB held.
+    kib: usize,
+}
+
+impl Held {
+    /// Holds enough of the budget for `bytes` in all; false when the budget cannot give it now.
+    fn take(&mut self, bytes: usize) -> bool {
+        let want = bytes.div_ceil(1024);
+        if want <= self.kib {
+            return true;
+        }
+        let more = u32::try_from(want - self.kib).unwrap_or(u32::MAX);
+        match self.budget.clone().try_acquire_many_owned(more) {
+            Ok(permit) => {
+                match &mut self.permit {
+                    Some(held) => held.merge(permit),
+                    None => self.permit = Some(permit),
+                }
+                self.kib = want;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+async fn read_capped(body: Body, limit: usize, declared: Option<u64>, held: &mut Held) -> Result<Bytes, Unread> {
     let mut stream = body.into_data_stream();
-    let mut buf = BytesMut::new();
+    // A declared length is allocated once (it is within the limit and the budget holds it).
+    let mut buf = BytesMut::with_capacity(declared.map_or(0, |n| n as usize));
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| Unread::Broken)?;
         if buf.len() + chunk.len() > limit {
             return Err(Unread::TooLarge);
+        }
+        // The buffer grows by doubling, and the budget holds what it allocates, not only what
+        // it fills.
+        let needed = buf.len() + chunk.len();
+        if needed > buf.capacity() {
+            let grown = needed.max(buf.capacity() * 2).min(limit);
+            if !held.take(grown) {
+                return Err(Unread::Busy);
+            }
+            buf.reserve(grown - buf.len());
         }
         buf.extend_from_slice(&chunk);
     }
