@@ -104,8 +104,11 @@ impl Target {
     /// its documented example is a plain-text body with `Retry-After` and no header (FACTS.md,
     /// "Ticket-update rate limits"), so a bare 429 holds back this ticket only, never all of
     /// Zendesk; one that says the account's budget is spent is the account's.
-    /// ASSUMED: the account-wide update limit names itself (`tickets-update`) when it refuses;
-    /// if it ever answered bare, each ticket would fail alone, one request each.
+    /// FACTS (developer.zendesk.com, "Best practices for avoiding rate limiting": "If you receive a
+    /// 429 response, then look for endpoint-specific headers"; the Update Ticket limits name
+    /// `Zendesk-RateLimit-tickets-update`): the account-wide update limit names itself when it
+    /// refuses. ASSUMED: always (no captured 429 of that limit found); if it ever answered bare,
+    /// each ticket would fail alone, one request each.
     pub fn ticket(service: Service, endpoint: &'static str, ticket: TicketId) -> Target {
         let silent_limit = Some(Scope::Ticket(ticket));
         Target { service, endpoint: Some(endpoint), ticket: Some(ticket), silent_limit, installation: None }

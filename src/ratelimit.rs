@@ -20,7 +20,9 @@
 //! increasing amount of time between retries". `x-ratelimit-remaining` may be above 0 then.
 //! ASSUMED: "continues to fail" is a limit answer within as long again as the last wait after
 //! it ended; the doubling stops at half an hour (the docs give no cap); the streak lives in
-//! the process (`ApiStats`), a new process starts again at a minute.
+//! the process (`ApiStats`), a new process starts again at a minute. Searched GitHub's docs
+//! ("Troubleshooting the REST API" says the same words), octokit/plugin-throttling (a 60 s
+//! fallback, the back-off left to the caller) and go-github (no retry): none defines either.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;

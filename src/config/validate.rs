@@ -393,8 +393,10 @@ fn ca_file(cx: &Ctx, v: Option<&S<String>>, key: &str) -> Result<Option<CaFile>,
 }
 
 /// How long after it was sent a write with an unknown outcome may still be carried out, by
-/// default. GitHub ends a request after about 10 s and Zendesk after about 60 s (assumed from
-/// their documentation of timeouts, not a contract), with a margin.
+/// default, with a margin. FACTS (docs.github.com, "Troubleshooting the REST API" → "Timeouts"):
+/// GitHub ends a request that takes more than 10 s, and "reserves the right to change the
+/// timeout window". ASSUMED: Zendesk ends one after about 60 s; searched Zendesk's developer
+/// docs and help centre for a request timeout: none is stated.
 const GITHUB_SETTLE_SECS: u64 = 30;
 const ZENDESK_SETTLE_SECS: u64 = 75;
 

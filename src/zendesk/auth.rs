@@ -14,9 +14,11 @@
 //! - A client-credentials token acts as the admin who created the OAuth client:
 //!   `GET /api/v2/users/me` names that user, and notes written with it are theirs.
 //! - An expired or revoked token answers `401 {"error":"invalid_token",…}`.
-//! - ASSUMED (no capture found): a wrong client or secret answers `401 {"error":
-//!   "invalid_client","error_description":…}` (RFC 6749 as the rack-oauth2 gem words it); other
-//!   refusals of the token endpoint `400` with `invalid_scope`, `unsupported_grant_type`, …
+//! - ASSUMED (no capture found; searched as for the sandbox's `oauth`): a wrong client or secret
+//!   answers `401 {"error":"invalid_client","error_description":…}` (RFC 6749 as the rack-oauth2
+//!   gem words it); other refusals of the token endpoint `400` with `invalid_scope`,
+//!   `unsupported_grant_type`, … Whatever the status, a body with `error` is taken as a refused
+//!   client, so the status does not change what the daemon does.
 //!
 //! Tokens live in memory only (never the database, the logs or `status`), are minted anew a
 //! while before they expire (at most one refused token per renewal), and once more on a 401
@@ -36,10 +38,11 @@ pub const RENEW_BEFORE_SECS: i64 = 300;
 /// 172,800 s). A token is minted at each start and each reload, so a long life would leave
 /// live tokens behind every restart.
 pub const ASKED_LIFE_SECS: i64 = 3600;
-/// The life assumed when an answer gives no `expires_in`: Zendesk's default for clients with
-/// enforced lifetimes (30 minutes). A token that would in fact live longer is only minted
-/// again sooner than needed.
-const ASSUMED_LIFE_SECS: i64 = 1800;
+/// The life taken when an answer gives no `expires_in`: Zendesk's default for clients with
+/// enforced lifetimes (30 minutes). FACTS (zendesk/zcli `fetchClientCredentialsToken`, Zendesk's
+/// own client: a missing `expires_in` is taken as 1800). A token that would in fact live
+/// longer is only minted again sooner than needed.
+const DEFAULT_LIFE_SECS: i64 = 1800;
 
 /// `Basic …` or `Bearer …`, marked sensitive (never printed by the HTTP stack's own debugging).
 fn sensitive(value: &str) -> HeaderValue {
@@ -113,7 +116,7 @@ impl OAuthSession {
         now: DateTime<Utc>,
     ) -> HeaderValue {
         let header = sensitive(&format!("Bearer {}", token.expose()));
-        let life = expires_in.unwrap_or(ASSUMED_LIFE_SECS).max(0);
+        let life = expires_in.unwrap_or(DEFAULT_LIFE_SECS).max(0);
         // Renewed five minutes before it lapses, or half way through a shorter life: never a
         // mint a request, never a request with a token about to lapse.
         let renew_at = now + ChronoDuration::seconds(life - RENEW_BEFORE_SECS.min(life / 2));
@@ -167,7 +170,7 @@ mod tests {
         // A token that lives twenty seconds is renewed half way, not at once.
         s.store(Secret::new("zd_access_short_B"), Some(20), None, t0);
         assert!(s.token(at(9)).is_some() && s.token(at(10)).is_none());
-        // No `expires_in`: Zendesk's default life of 30 minutes is assumed.
+        // No `expires_in`: Zendesk's default life of 30 minutes, as zcli takes it.
         s.store(Secret::new("zd_access_default_C"), None, None, t0);
         assert!(s.token(at(1499)).is_some() && s.token(at(1500)).is_none());
         // A 401 drops the token only if it is still the one refused.

@@ -19,19 +19,23 @@
 //!   representing the future time at which the assertion expires` (sigmavirus24/github3.py#1050,
 //!   KnpLabs/php-github-api#1039).
 //! - FACT: an `iat` in GitHub's future is refused with 401 (microsoft/AL-Go#2289: a runner about
-//!   10 s ahead failed with a 10 s backdate, so the leeway is under 10 s). The fake allows none:
-//!   `iat > now` answers `'Issued at' claim ('iat') must be an Integer representing a time in
-//!   the past` (the message as the brief gives it; ASSUMED verbatim, no public capture found).
+//!   10 s ahead failed with a 10 s backdate, so the leeway is under 10 s). The fake allows none.
+//!   FACTS (lcobucci/jwt#582's body, probot/probot#967, tibdex/github-app-token#102; octokit's
+//!   auth-app matches the text to retry with GitHub's clock): the message is `'Issued at' claim
+//!   ('iat') must be an Integer representing the time that the assertion was issued`.
 //! - FACT: a JWT signed with a key that is not the App's answers 401 `A JSON web token could not
 //!   be decoded` (actions/create-github-app-token#153: GitHub staff reproduced it with an App id
 //!   and a private key that do not match; octokit/auth-app.js#375). The fake gives the same for
 //!   anything that does not decode or verify (garbage, wrong algorithm, wrong key).
 //! - FACT: a non-integer `iss` answers `'Issuer' claim ('iss') must be an Integer`
-//!   (actions/create-github-app-token#386). ASSUMED: a numeric string is accepted, as the
-//!   libraries that send one work (GitHub now also accepts the client id there; not modelled).
+//!   (actions/create-github-app-token#386). FACTS (docs.github.com, "Generating a JSON Web Token
+//!   (JWT) for a GitHub App": its Ruby example sends `iss: "YOUR_APP_ID"`, its Python one the id
+//!   as read from input): a numeric string is accepted. GitHub now also accepts the client id
+//!   there (same page); not modelled.
 //! - FACT: an `iss` naming no App answers `Integration not found` (octokit/rest.js#218,
-//!   octokit/authentication-strategies.js#165). ASSUMED: with status 401 (the threads do not
-//!   show the status).
+//!   octokit/authentication-strategies.js#165). ASSUMED: with status 401; searched octokit's and
+//!   actions/create-github-app-token's trackers and code for a capture with its status: none
+//!   (one third-party runbook calls it a 401).
 //! - FACT: a JWT works only on the App's own endpoints (`/app…`, `GET /repos/{o}/{r}/installation`);
 //!   on a repository endpoint GitHub answers 401 `Bad credentials`
 //!   (platform.github.community "How to call API v3 endpoints as a Github application";
@@ -52,10 +56,13 @@
 //! - FACT: a write the installation has no permission for answers 403 `Resource not accessible
 //!   by integration` and GitHub names the permission it wanted in `X-Accepted-GitHub-Permissions`
 //!   (gm3dmo/the-power#450 shows the header).
-//! - ASSUMED: a revoked token (or one GitHub stopped accepting early) answers 401 `Bad
-//!   credentials`, as every token GitHub does not know does.
-//! - ASSUMED: repositories of accounts the App is not installed on answer 404, as GitHub hides
-//!   what a credential cannot see; reading issues needs `issues: read` (write implies read).
+//! - FACTS (actions/create-github-app-token#72, trstringer/manual-approval#42): an expired
+//!   installation token answers 401 `Bad credentials`. ASSUMED: a revoked one (or one GitHub
+//!   stopped accepting early) answers the same; no capture of a revoked token's answer found.
+//! - FACTS (docs.github.com, "Troubleshooting the REST API" → "404 Not Found for an existing
+//!   resource"): GitHub answers 404, not 403, for what a credential may not see, and an
+//!   installation token reaches only the accounts the App is installed on; so repositories of
+//!   other accounts answer 404. Reading issues needs `issues: read` (write implies read).
 //! - FACT: `GET /repos/{o}/{r}/installation` answers 404 when the App is not installed there
 //!   (palantir/go-githubapp#61 and bazel-contrib/publish-to-bcr#40 branch on the 404).
 //!
@@ -63,20 +70,25 @@
 //! - FACT: installations have 5,000 requests an hour, plus 50 per repository and per user above
 //!   20, capped at 12,500 (shared/api-reference/FACTS.md). The fake gives each installation a
 //!   flat 5,000 (the increments are not modelled), counted apart from the personal token's and
-//!   from other installations'. ASSUMED: JWT requests have a budget of their own (5,000 here).
-//! - ASSUMED: the spent-budget message names the installation (`API rate limit exceeded for
-//!   installation ID N.`), from memory.
+//!   from other installations'. ASSUMED: JWT requests have a budget of their own (5,000 here);
+//!   searched GitHub's rate-limit docs and octokit's trackers: the JWT's budget is not stated.
+//! - FACTS (bobheadxi/deployments#67, dawidd6/action-download-artifact#163, github/codeql#5106):
+//!   the spent-budget message names the installation: `API rate limit exceeded for installation
+//!   ID N.`
 //!
 //! Users and webhooks
 //! - FACT: the App acts as the user `{slug}[bot]`, `type: "Bot"` (GitHub's bot accounts; the
 //!   client's `author_is_bot` reads `type`). GitHub logins cannot contain `[`, so the suffix
 //!   alone marks a bot in the fake.
 //! - FACT: deliveries to an App carry `installation: {id, node_id}` (shared/api-reference/FACTS.md,
-//!   `issues` payload). ASSUMED: the App's hook names itself with
-//!   `X-GitHub-Hook-Installation-Target-Type: integration` and the App id (the header names are
-//!   in FACTS.md; the values are from memory).
-//! - ASSUMED: issues, comments and events the App's installation token made carry the App in
-//!   `performed_via_github_app` (null otherwise, as before).
+//!   `issues` payload). FACTS (recorded App deliveries in public test fixtures, e.g. a `ping`
+//!   with `hook.type: "App"`; github/docs#41739 asks for the values): the App's hook names itself
+//!   with `X-GitHub-Hook-Installation-Target-Type: integration` and the App id in
+//!   `X-GitHub-Hook-Installation-Target-ID`.
+//! - FACTS (a captured issue an App created, and `github-actions`' comments carrying
+//!   `{id: 15368, slug: "github-actions"}`): issues and comments an App made carry it in
+//!   `performed_via_github_app` (null otherwise). ASSUMED: its issue events too (the field is in
+//!   the `issue-event` schema; no capture of an App's event found).
 //!
 //! Not modelled: narrowing a token to some repositories or permissions in the mint request
 //! (the body is ignored), installations on selected repositories only, suspended installations,
@@ -453,7 +465,9 @@ fn verify_jwt(app: &App, jwt: &str, now: i64) -> Result<(), Reply> {
         return Err(jwt_error("'Expiration time' claim ('exp') is too far in the future"));
     }
     if claims["iat"].as_i64().is_none_or(|iat| iat > now) {
-        return Err(jwt_error("'Issued at' claim ('iat') must be an Integer representing a time in the past"));
+        return Err(jwt_error(
+            "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued",
+        ));
     }
     Ok(())
 }
@@ -468,8 +482,9 @@ fn relaxed() -> Validation {
     validation
 }
 
-/// ASSUMED: JWT refusals carry `status` like every error body since 2024 (the 2022 captures
-/// predate the field).
+/// ASSUMED: JWT refusals carry `status` like every error body since 2024 (`Bad credentials` is
+/// captured with `"status":"401"`); searched for a JWT refusal's body with it: the captures
+/// found (2019–2022) predate the field.
 fn jwt_error(message: &str) -> Reply {
     Reply::error(StatusCode::UNAUTHORIZED, message, docs::GENERIC)
 }

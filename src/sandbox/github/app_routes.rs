@@ -157,8 +157,11 @@ async fn repo_installation(State(s): State<Arc<Shared>>, Path(p): Path<HashMap<S
 }
 
 /// `GET /orgs/{org}/installation` and `GET /users/{username}/installation`: the installation on
-/// the account, or 404. ASSUMED: the fake does not tell organisations from users, so both
-/// answer for any account.
+/// the account, or 404. FACTS (actions/create-github-app-token `getTokenFromOwner`: "This
+/// endpoint works for both users and organizations"): the `users` one answers for an
+/// organisation too. ASSUMED: the `orgs` one answers for a user's account as well (the fake
+/// does not tell organisations from users; GitHub presumably answers 404, which the client's
+/// fallback to `users` covers); no capture found.
 async fn account_installation(s: &Shared, p: &HashMap<String, String>, doc: &str) -> Answer {
     let account = p.get("account").map_or("", String::as_str);
     let found = views(s, |state, i| state.installation_for(account).is_some_and(|f| f.id == i.id), doc)?;

@@ -111,14 +111,18 @@ pub async fn list_repo_comments(State(s): State<Arc<Shared>>, Path(p): PathMap, 
 
 /// How far back the repository-wide issue event list can be paged.
 ///
-/// Assumed facts (from GitHub's documentation of its event feeds and from reports of the
-/// refusal; the exact number for this endpoint is not documented, **unverified**):
-/// - `GET /repos/{o}/{r}/issues/events` is newest first and serves only its newest part, about
-///   300 events; a deeper page answers `422` with the body of `Reply::pagination_limited`
-///   (`message` "In order to keep the API fast for everyone, pagination is limited for this
-///   resource. Check the rel=last link relation …", `documentation_url` `…/v3/#pagination`).
-/// - `rel="last"` names the last page that can be read; `rel="next"` still leads beyond it.
-/// - The per-issue list `GET /repos/{o}/{r}/issues/{n}/events` is oldest first, at most 100 per
+/// FACTS (octokit/octokit.net#1417, `IssuesEventsClient.GetAllForRepository`; the same 422 on
+/// other lists, theboi/github-update-readme#4): `GET /repos/{o}/{r}/issues/events` serves only
+/// its newest part; a deeper page answers `422` with the body of `Reply::pagination_limited`
+/// (`message` "In order to keep the API fast for everyone, pagination is limited for this
+/// resource. Check the rel=last link relation in the Link response header to see how far back
+/// you can traverse.").
+///
+/// ASSUMED (searched GitHub's docs and octokit's, go-github's and PyGithub's trackers; the
+/// number and the orders are not documented):
+/// - the list is newest first and the reachable part is about 300 events;
+/// - `rel="last"` names the last page that can be read; `rel="next"` still leads beyond it;
+/// - the per-issue list `GET /repos/{o}/{r}/issues/{n}/events` is oldest first, at most 100 per
 ///   page, and has no such limit.
 pub const REPO_EVENTS_REACHABLE: usize = 300;
 

@@ -6,12 +6,14 @@
 //! task by the shared `Outbox`; nothing is built while no webhook is set.
 //!
 //! Assumptions beyond the reference payloads:
-//! - FACT (assumed): one change sends one delivery. GitHub sends one per action, so a single
-//!   PATCH that closes an issue and changes its labels would send `closed` and `labeled`; the
-//!   fake sends the most telling one (closed/reopened, then edited, then labeled/unlabeled,
-//!   then assigned/unassigned).
-//! - FACT (assumed): no `X-Hub-Signature` (SHA-1) header; GitHub still sends it beside the
-//!   SHA-256 one when a secret is set, but receivers should only check the SHA-256 one.
+//! - ASSUMED: GitHub sends one delivery per action, so a single PATCH that closes an issue and
+//!   changes its labels would send `closed` and `labeled` (each action is its own `issues`
+//!   event; no capture of one PATCH's deliveries found). The fake sends one per change, the most
+//!   telling (closed/reopened, then edited, then labeled/unlabeled, then assigned/unassigned).
+//! - FACTS (docs.github.com, "Webhook events and payloads" → delivery headers; recorded
+//!   deliveries carry `x-hub-signature: sha1=…` beside the SHA-256 one): GitHub still sends the
+//!   legacy `X-Hub-Signature` when a secret is set. The fake leaves it out (the crate has no
+//!   SHA-1), which is what a receiver that checks only `X-Hub-Signature-256` must get along with.
 //! - The repository object is the REST one without `permissions` (webhook payloads carry no
 //!   permissions of the caller).
 //! - App mode (see `app`): a change in a repository the App is installed on is delivered as

@@ -49,8 +49,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
 // FACT: GHES's REST endpoints are prefixed with `http(s)://HOSTNAME/api/v3`, and the prefix is
 // not configurable (docs.github.com/en/enterprise-server@3.10/rest/enterprise-admin, "Endpoint
 // URLs"; github.com/orgs/community/discussions/24365).
-// ASSUMED: the web UI is at the host's root (`http(s)://HOSTNAME/OWNER/REPO/issues/N`), so what
-// the real server answers outside `/api/v3` is a web page; any 404 stands for it here.
+// FACTS (GHES users' reports of their repositories' addresses, e.g. FarhadG/init#15:
+// `https://git.<company>.com/<org>/<repo>`): the web UI is at the host's root
+// (`http(s)://HOSTNAME/OWNER/REPO/issues/N`), so what the real server answers outside `/api/v3`
+// is a web page; any 404 stands for it here.
 pub fn outside_prefix(prefix: &str, api: Router) -> Router {
     let not_found = || async { (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/html")], "<h1>Not Found</h1>") };
     Router::new().nest(prefix, api).fallback(not_found)

@@ -138,8 +138,8 @@ impl Wire<'_> {
         })
     }
 
-    /// `performed_via_github_app` of what `login` made: the App when it is the App's bot
-    /// (ASSUMED: GitHub fills it for everything an App's installation token creates).
+    /// `performed_via_github_app` of what `login` made: the App when it is the App's bot (FACTS
+    /// for issues and comments, ASSUMED for events: see `app`).
     fn via_app(&self, login: &str) -> Value {
         match &self.model.app {
             Some(app) if app.bot_login().eq_ignore_ascii_case(login) => self.app(app),

@@ -6,23 +6,32 @@
 //! base64(HMAC-SHA256(secret, timestamp + body)), the timestamp being the sandbox clock's now in
 //! `X-Zendesk-Webhook-Signature-Timestamp`.
 //!
-//! Assumptions (from memory of developer.zendesk.com, not checked against a recording):
-//! - FACT (assumed): a trigger's JSON body is whatever the admin wrote; `{"ticket_id":
-//!   "{{ticket.id}}"}` renders the id as a string, `{"ticket_id": {{ticket.id}}}` as a number.
-//! - FACT (assumed): headers are `User-Agent: Zendesk Webhook`, `X-Zendesk-Webhook-Id` (the
-//!   webhook's ULID-like id), `X-Zendesk-Webhook-Invocation-Id` (a number per invocation).
-//! - FACT (assumed): a ticket event webhook body is `{type, account_id, id (uuid), time (RFC 3339
-//!   with nanoseconds), zendesk_event_version: "2022-11-06", subject: "zen:ticket:<id>",
-//!   detail: the ticket (ids as strings, status/priority/type upper-case), event: what changed}`.
-//!   `event` per type: `status_changed`/`subject_changed`/`priority_changed`/`type_changed`/
-//!   `external_id_changed` → `{current, previous}`; `tags_changed` → `{tags: {added, removed}}`;
+//! - FACTS (developer.zendesk.com, "Anatomy of a webhook request"): every request carries
+//!   `x-zendesk-account-id`, `x-zendesk-webhook-id` (a ULID-like id),
+//!   `x-zendesk-webhook-invocation-id` (a number) and the two signature headers; the
+//!   `User-Agent: Zendesk Webhook` is from a third party's example delivery (prismatic.io).
+//! - FACTS (developer.zendesk.com, "Webhook event types" and "Ticket events"; prismatic.io's
+//!   example): a ticket event's body is `{type, account_id, id, time, zendesk_event_version:
+//!   "2022-11-06", subject: "zen:ticket:<id>", detail, event}`; `detail` holds exactly the
+//!   properties `detail` builds below, ids as strings; `event` has `meta.sequence {id,
+//!   position}`: "A single action can trigger a sequence of events. Events with the same
+//!   sequence id were triggered by the same action", so one update sends one event per kind of
+//!   change.
+//! - ASSUMED (searched Zendesk's webhook and trigger docs and public receivers' code; the
+//!   receivers disagree): each kind's own properties (`status_changed` and the like →
+//!   `{current, previous}`, upper-case; `tags_changed` → `{tags: {added, removed}}`;
 //!   `comment_added` → `{comment: {id, body, is_public, author: {id}}}`;
 //!   `custom_field_changed` → `{custom_field: {id}, current, previous}`; `created` and
-//!   `soft_deleted` → `{}`.
-//! - FACT (assumed): Zendesk sends one event per kind of change; the fake sends one delivery
-//!   per change, of its most telling kind (created, soft_deleted, status, comment, tags,
-//!   subject, priority, type, external id, custom field), whatever the body style, so a change
-//!   that touches nothing sends nothing (a no-op update makes no audit and fires no trigger).
+//!   `soft_deleted` → nothing more); `detail`'s status, priority and type upper-case (one
+//!   receiver's code says event webhooks send `OPEN`; prismatic.io's example shows `Open`). The
+//!   daemon reads only `type` and `detail.id`.
+//! - ASSUMED (searched the placeholders docs; no recorded trigger body found): a trigger's body
+//!   is whatever the admin wrote; `{"ticket_id": "{{ticket.id}}"}` renders the id as a string,
+//!   `{"ticket_id": {{ticket.id}}}` as a number. A trigger fires once per update: one delivery
+//!   named after the most telling change (created, soft_deleted, status, comment, tags,
+//!   subject, priority, type, external id, custom field).
+//! - A change that touches nothing sends nothing (a no-op update makes no audit and fires no
+//!   trigger).
 
 use std::collections::BTreeMap;
 
@@ -73,6 +82,9 @@ impl Snapshot {
     }
 }
 
+/// The sandbox account's id, in event bodies and the `X-Zendesk-Account-Id` header.
+const ACCOUNT_ID: u64 = 1;
+
 fn upper(v: &Option<String>) -> Value {
     v.as_ref().map_or(Value::Null, |s| json!(s.to_uppercase()))
 }
@@ -81,45 +93,57 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// The event kind and its `event` object, or `None` when nothing changed.
-fn change(before: Option<&Snapshot>, t: &Ticket) -> Option<(&'static str, Value)> {
+/// Each kind of change with its `event` object, the most telling first; empty when nothing
+/// changed.
+fn changes(before: Option<&Snapshot>, t: &Ticket) -> Vec<(&'static str, Value)> {
     let Some(b) = before else {
-        return Some(("created", json!({})));
+        return vec![("created", json!({}))];
     };
     let a = Snapshot::of(t);
-    if a == *b {
-        return None;
+    if a.status == "deleted" && b.status != "deleted" {
+        return vec![("soft_deleted", json!({}))];
     }
     let cur_prev = |current: Value, previous: Value| json!({"current": current, "previous": previous});
-    Some(if a.status == "deleted" && b.status != "deleted" {
-        ("soft_deleted", json!({}))
-    } else if a.status != b.status {
-        ("status_changed", cur_prev(json!(a.status.to_uppercase()), json!(b.status.to_uppercase())))
-    } else if a.comments > b.comments {
+    let mut out = Vec::new();
+    if a.status != b.status {
+        out.push(("status_changed", cur_prev(json!(a.status.to_uppercase()), json!(b.status.to_uppercase()))));
+    }
+    if a.comments > b.comments {
         let c = t.comments.last().expect("a comment was added");
         let comment = json!({
             "id": c.id.to_string(), "body": c.body, "is_public": c.public,
             "author": {"id": c.author_id.to_string()},
         });
-        ("comment_added", json!({ "comment": comment }))
-    } else if a.tags != b.tags {
+        out.push(("comment_added", json!({ "comment": comment })));
+    }
+    if a.tags != b.tags {
         let added: Vec<&String> = a.tags.iter().filter(|x| !b.tags.contains(x)).collect();
         let removed: Vec<&String> = b.tags.iter().filter(|x| !a.tags.contains(x)).collect();
-        ("tags_changed", json!({"tags": {"added": added, "removed": removed}}))
-    } else if a.subject != b.subject {
-        ("subject_changed", cur_prev(json!(a.subject), json!(b.subject)))
-    } else if a.priority != b.priority {
-        ("priority_changed", cur_prev(upper(&a.priority), upper(&b.priority)))
-    } else if a.ticket_type != b.ticket_type {
-        ("type_changed", cur_prev(upper(&a.ticket_type), upper(&b.ticket_type)))
-    } else if a.external_id != b.external_id {
-        ("external_id_changed", cur_prev(json!(a.external_id), json!(b.external_id)))
-    } else {
-        let (id, value) = (a.custom_fields.iter()).find(|(id, v)| b.custom_fields.get(id) != Some(v))?;
+        out.push(("tags_changed", json!({"tags": {"added": added, "removed": removed}})));
+    }
+    if a.subject != b.subject {
+        out.push(("subject_changed", cur_prev(json!(a.subject), json!(b.subject))));
+    }
+    if a.priority != b.priority {
+        out.push(("priority_changed", cur_prev(upper(&a.priority), upper(&b.priority))));
+    }
+    if a.ticket_type != b.ticket_type {
+        out.push(("type_changed", cur_prev(upper(&a.ticket_type), upper(&b.ticket_type))));
+    }
+    if a.external_id != b.external_id {
+        out.push(("external_id_changed", cur_prev(json!(a.external_id), json!(b.external_id))));
+    }
+    for (id, value) in a.custom_fields.iter().filter(|(id, v)| b.custom_fields.get(id) != Some(v)) {
         let previous = b.custom_fields.get(id).cloned().flatten();
         let event = json!({"custom_field": {"id": id.to_string()}, "current": value, "previous": previous});
-        ("custom_field_changed", event)
-    })
+        out.push(("custom_field_changed", event));
+    }
+    out
+}
+
+/// An action's sequence id, as Zendesk writes them (32 upper-case hex digits).
+fn sequence_id() -> String {
+    format!("{:032X}", rand::random::<u128>())
 }
 
 /// The `detail` of a ticket event: the ticket, ids as strings.
@@ -156,7 +180,7 @@ impl Shared {
         store.tickets.get(&id).map(Snapshot::of)
     }
 
-    /// After a change of ticket `id`, made by user `actor_id`: one delivery if it changed.
+    /// After a change of ticket `id`, made by user `actor_id`: its deliveries, if it changed.
     pub(super) fn deliver_update(&self, store: &Store, id: u64, before: Option<Snapshot>, actor_id: u64) {
         if let Some(before) = before {
             self.deliver(store, id, Some(&before), actor_id);
@@ -169,37 +193,49 @@ impl Shared {
     }
 
     fn deliver(&self, store: &Store, id: u64, before: Option<&Snapshot>, actor_id: u64) {
-        let Some(target) = self.outbox.target() else {
-            return;
-        };
         let Some(ticket) = store.tickets.get(&id) else {
             return;
         };
-        let Some((kind, event)) = change(before, ticket) else {
+        let changes = changes(before, ticket);
+        let Some((first, _)) = changes.first() else {
             return;
         };
-        let now = self.clock.now();
-        let event_type = format!("zen:event-type:ticket.{kind}");
-        let body = match *self.hook_body.lock().unwrap() {
-            ZendeskHookBody::TriggerString => json!({"ticket_id": id.to_string()}),
-            ZendeskHookBody::TriggerNumber => json!({"ticket_id": id}),
-            ZendeskHookBody::EventWebhook => json!({
-                "type": event_type,
-                "account_id": 1,
-                "id": guid(),
-                "time": now.to_rfc3339_opts(SecondsFormat::Nanos, true),
-                "zendesk_event_version": "2022-11-06",
-                "subject": format!("zen:ticket:{id}"),
-                "detail": detail(ticket, actor_id),
-                "event": event,
-            }),
+        let style = *self.hook_body.lock().unwrap();
+        match style {
+            ZendeskHookBody::TriggerString => self.send(first, json!({"ticket_id": id.to_string()})),
+            ZendeskHookBody::TriggerNumber => self.send(first, json!({"ticket_id": id})),
+            ZendeskHookBody::EventWebhook => {
+                let sequence = sequence_id();
+                for (position, (kind, mut event)) in changes.into_iter().enumerate() {
+                    event["meta"] = json!({"sequence": {"id": sequence, "position": position + 1}});
+                    let body = json!({
+                        "type": format!("zen:event-type:ticket.{kind}"),
+                        "account_id": ACCOUNT_ID,
+                        "id": guid(),
+                        "time": self.clock.now().to_rfc3339_opts(SecondsFormat::Nanos, true),
+                        "zendesk_event_version": "2022-11-06",
+                        "subject": format!("zen:ticket:{id}"),
+                        "detail": detail(ticket, actor_id),
+                        "event": event,
+                    });
+                    self.send(kind, body);
+                }
+            }
+        }
+    }
+
+    /// Signs and sends one delivery of change `kind` to the webhook, if one is set.
+    fn send(&self, kind: &str, body: Value) {
+        let Some(target) = self.outbox.target() else {
+            return;
         };
         let body = serde_json::to_vec(&body).expect("JSON serializes");
-        let timestamp = ts(now);
+        let timestamp = ts(self.clock.now());
         let invocation = (rand::random::<u64>() % 9_000_000_000_000 + 1_000_000_000_000).to_string();
         let headers = vec![
             ("Content-Type".to_string(), "application/json".to_string()),
             ("User-Agent".to_string(), "Zendesk Webhook".to_string()),
+            ("X-Zendesk-Account-Id".to_string(), ACCOUNT_ID.to_string()),
             ("X-Zendesk-Webhook-Id".to_string(), target.id.clone()),
             ("X-Zendesk-Webhook-Invocation-Id".to_string(), invocation.clone()),
             ("X-Zendesk-Webhook-Signature-Timestamp".to_string(), timestamp.clone()),
@@ -207,7 +243,7 @@ impl Shared {
         ];
         self.outbox.dispatch(Delivery {
             id: invocation,
-            event: event_type,
+            event: format!("zen:event-type:ticket.{kind}"),
             action: kind.to_string(),
             url: target.url,
             headers,

@@ -2,11 +2,15 @@
 //! ticket renders its values (`custom_fields` / `fields`), and how an update's
 //! `custom_fields` list is read and validated.
 //!
-//! FACT (assumed): Zendesk ignores an entry of `custom_fields` whose id names no (active)
-//! field of the account, silently: no error, no `x-zendesk-api-warn`, nothing stored.
-//! FACT (assumed): a `regexp` field whose new non-empty value does not match its
+//! ASSUMED: Zendesk ignores an entry of `custom_fields` whose id names no (active) field of the
+//! account, silently: no error, no `x-zendesk-api-warn`, nothing stored. Searched Zendesk's
+//! Tickets reference and zenpy's, node-zendesk's and zendesk_api_client_rb's trackers: only a
+//! silently dropped *value* of a drop-down field is reported (zenpy#420, node-zendesk#132).
+//! ASSUMED: a `regexp` field whose new non-empty value does not match its
 //! `regexp_for_validation` refuses the whole update with 422 RecordInvalid,
 //! `details.base[{description: "<Title> is invalid", error: "InvalidValue", field_key: <id>}]`.
+//! Searched the same places for that 422's body: only the "is required when solving" form of
+//! `details.base` is captured (zenpy#114).
 
 use std::collections::BTreeMap;
 
@@ -102,7 +106,7 @@ fn value_of(value: &Value) -> Result<Option<String>, ()> {
     }
 }
 
-/// The `base` entry of a field's 422 (see the module's assumed fact).
+/// The `base` entry of a field's 422 (see the module's `ASSUMED`).
 fn invalid(field: &TicketField) -> Value {
     json!({"description": format!("{} is invalid", field.title), "error": "InvalidValue", "field_key": field.id})
 }
@@ -123,7 +127,7 @@ pub(super) fn parse_update(value: &Value, fields: &Fields) -> Result<(Values, Ve
             Some(Value::String(s)) => s.parse().ok(),
             _ => None,
         };
-        // Unknown or inactive fields are ignored (assumed fact above).
+        // Unknown or inactive fields are ignored (ASSUMED above).
         let Some(field) = id.and_then(|id| fields.get(&id)).filter(|f| f.active) else {
             continue;
         };

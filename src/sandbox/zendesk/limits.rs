@@ -5,8 +5,10 @@
 //! endpoint header that names it (`Budget::header_value`).
 //!
 //! - FACTS (FACTS.md, "Incremental ticket export" → "Rate limit"; live answers): every answer
-//!   of the export, its `429` + `Retry-After` included, names the export's budget:
-//!   `zendesk-ratelimit-incremental-exports: total=10; remaining=N; resets=S`.
+//!   of the export names the export's budget: `zendesk-ratelimit-incremental-exports: total=10;
+//!   remaining=N; resets=S`; its `429` too, by the docs' advice ("Best practices for avoiding
+//!   rate limiting": "If you receive a 429 response, then look for endpoint-specific headers";
+//!   no captured export 429 with its headers was found).
 //! - FACTS (FACTS.md, "Ticket-update rate limits"; recorded): an update carries
 //!   `zendesk-ratelimit-per-ticket-updates: total=30; remaining=29; resets=468`.
 //! - FACTS (developer.zendesk.com, "Best practices for avoiding rate limiting", its example

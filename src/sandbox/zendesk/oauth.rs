@@ -21,14 +21,18 @@
 //!   {"error":"Forbidden","description":"You are missing the following required scopes: read"}`.
 //! - `read` covers every GET (side-loads included), `write` every POST/PUT/DELETE;
 //!   `tickets:read` was seen not to cover `GET /api/v2/ticket_fields`.
-//! - Refused Basic credentials (and, we assume, API tokens after they are switched off):
-//!   `401 {"error":"Couldn't authenticate you"}`.
+//! - Refused Basic credentials: `401 {"error":"Couldn't authenticate you"}`. ASSUMED: API
+//!   tokens after they are switched off answer the same (the docs say only that calls "will
+//!   fail"; no capture can exist before 2027-04-30).
 //!
-//! ASSUMED (not found in any capture): the token endpoint's refusals follow RFC 6749 as the
-//! rack-oauth2 gem words them: `401 invalid_client` for a wrong id or secret, `400` for
-//! `unsupported_grant_type` and `invalid_scope`; `tickets:read` / `tickets:write` cover the
-//! ticket endpoints under `/api/v2/tickets` and the incremental ticket export; `users:read`
-//! covers `/api/v2/users`.
+//! ASSUMED (searched Zendesk's OAuth docs, zendesk/zcli's token code and tests, and the
+//! trackers of zenpy, node-zendesk, zendesk_api_client_rb and nango: zcli reads a refusal's
+//! `{error, error_description}` but no capture shows its status): the token endpoint's
+//! refusals follow RFC 6749 as the rack-oauth2 gem words them: `401 invalid_client` for a wrong
+//! id or secret, `400` for `unsupported_grant_type` and `invalid_scope`; `tickets:read` /
+//! `tickets:write` cover the ticket endpoints under `/api/v2/tickets` and the incremental
+//! ticket export; `users:read` covers `/api/v2/users` (Zendesk documents no scope-to-endpoint
+//! mapping).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -127,7 +127,8 @@ fn is_anonymous_me(req: &Request) -> bool {
 
 /// FACTS (a 2026 live probe, node-zendesk#152): `users/me` without credentials answers 200
 /// with the anonymous user. ASSUMED: its `id` is `null` (clients are advised to check for a
-/// non-null id) and it has no e-mail.
+/// non-null id) and it has no e-mail; searched public code and trackers for the body past its
+/// `"name":"Anonymous user"`: not found.
 fn anonymous_me() -> Response {
     let body = json!({"user": {"id": null, "name": "Anonymous user", "email": null, "role": "end-user"}});
     json_response(StatusCode::OK, &body)

@@ -8,11 +8,12 @@
 //! - With `safe_update` and `updated_stamp` (the ticket's `updated_at`), a stale stamp is a 409.
 //! - None of them changes a closed ticket.
 //!
-//! ASSUMED (not found in a capture): `DELETE` takes the tags in a JSON body (the docs' curl) or
-//! a `tags` query (a newer route table lists one), so both are read; a change touches the
-//! ticket (`updated_at`, the export) and counts against the ticket's update limit like an
-//! update; a closed ticket is refused with the update's 422 "Status closed prevents ticket
-//! update"; the 409 body is the one the update's safe update gives.
+//! ASSUMED (searched Zendesk's Tags and rate-limit docs and node-zendesk's, zenpy's and
+//! zendesk_api_client_rb's trackers; no capture found): `DELETE` takes the tags in a JSON body
+//! (the docs' curl) or a `tags` query (a newer route table lists one), so both are read; a
+//! change touches the ticket (`updated_at`, the export) and counts against the ticket's update
+//! limit like an update; a closed ticket is refused with the update's 422 "Status closed
+//! prevents ticket update"; the 409 body is the one the update's safe update gives.
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};

@@ -17,7 +17,9 @@ use super::wire::{self, ApiError};
 /// bulk updates (`update_many` with `ids`); on one ticket's update they are dropped (FACTS:
 /// "Adding tags to tickets without overwriting existing tags"; the OpenAPI's
 /// `TicketUpdateInput` has neither). ASSUMED: Zendesk names them in the warning as it names
-/// other unpermitted keys (only the warning's form is confirmed).
+/// other unpermitted keys; searched zenpy's, node-zendesk's and the official clients' trackers
+/// for a single update's warning with them: only the warning's form is captured (`ticket.id`,
+/// `create_many`).
 const PERMITTED: &[&str] = &[
     "additional_collaborators",
     "assignee_email",
@@ -196,7 +198,8 @@ fn parse_patch(input: &Map<String, Value>, store: &Store, caller: u64) -> Result
                         push_base(&mut details, error);
                     }
                 }
-                // FACT (assumed): a `custom_fields` that is not a list of objects is refused.
+                // ASSUMED (no capture of this 422 found): a `custom_fields` that is not a list of
+                // objects is refused.
                 Err(()) => reject(&mut details, "custom_fields", "Custom fields: is invalid".into()),
             },
             // Permitted fields the sandbox does not model are accepted and left alone.

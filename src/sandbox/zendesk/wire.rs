@@ -278,8 +278,9 @@ pub(super) fn ticket_updates_exceeded(retry_after_secs: u64) -> Response {
 
 /// The refusal of a role or plan that may not use an endpoint (real bodies: zenpy#336 for a
 /// non-admin agent, tap-zendesk for a plan without the feature): the `error` is an object.
-/// ASSUMED: the incremental export refuses a non-admin with this same body (its 403 is
-/// reported, its body not captured).
+/// ASSUMED: the incremental export refuses a non-admin with this same body; searched
+/// dust-tt/dust#8860, kafka-docker-playground#961 and the Zendesk clients' trackers: the 403 is
+/// reported, its body never shown.
 pub(super) fn no_access_to_this_page() -> Response {
     let body = json!({"error": {
         "title": "Forbidden",

@@ -128,7 +128,9 @@ async fn a_jwt_expires_on_the_sandbox_clock_and_iat_may_not_be_in_the_future() {
                    the assertion expires";
     assert_401(get_as(&h, "/app", &jwt).await, message).await;
     let future = sign(&claims(&h, 5, 300), APP_TEST_KEY_PEM);
-    let message = "'Issued at' claim ('iat') must be an Integer representing a time in the past";
+    // FACTS (lcobucci/jwt#582, probot/probot#967): GitHub's own words, which octokit's auth-app
+    // matches to retry with GitHub's clock.
+    let message = "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued";
     assert_401(get_as(&h, "/app", &future).await, message).await;
 }
 

@@ -1,10 +1,11 @@
 //! Webhook deliveries of the fake Zendesk (a trigger's "Notify webhook" action, or a ticket
-//! event webhook), received by a tiny local server: one signed delivery per ticket change, the
-//! daemon's own API updates included.
+//! event webhook), received by a tiny local server: signed deliveries for every ticket change,
+//! the daemon's own API updates included (a trigger's one per update, an event webhook's one
+//! per kind of change).
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use serde_json::json;
+use serde_json::{json, Value};
 use sha2::Sha256;
 
 use super::{sandbox, Sandbox};
@@ -42,6 +43,7 @@ fn assert_zendesk_delivery(r: &Received) {
     assert_eq!(r.path, "/webhooks/zendesk");
     assert_eq!(r.header("content-type"), "application/json");
     assert_eq!(r.header("user-agent"), "Zendesk Webhook");
+    assert_eq!(r.header("x-zendesk-account-id"), "1");
     assert!(!r.header("x-zendesk-webhook-id").is_empty());
     assert!(r.header("x-zendesk-webhook-invocation-id").parse::<u64>().is_ok());
     let timestamp = r.header("x-zendesk-webhook-signature-timestamp");
@@ -74,6 +76,9 @@ async fn an_api_update_fires_one_signed_trigger_delivery() {
     // A no-op update makes no audit and fires nothing.
     assert_eq!(s.update(id, json!({"status": "open"})).await.status(), 200);
     assert_eq!(rx.settle().await.len(), 1);
+    // A trigger fires once per update, however many kinds of change it makes.
+    assert_eq!(s.update(id, json!({"status": "pending", "tags": ["waiting"]})).await.status(), 200);
+    assert_eq!(rx.settle().await.len(), 2);
 }
 
 #[tokio::test]
@@ -125,15 +130,32 @@ async fn the_number_body_style_renders_the_id_as_a_number() {
     assert_eq!(got[0].json(), json!({ "ticket_id": id }));
 }
 
+/// FACTS (developer.zendesk.com, "Ticket events"): "A single action can trigger a sequence of
+/// events"; each carries `event.meta.sequence {id, position}`, the same id for one action.
 #[tokio::test]
-async fn the_event_webhook_style_sends_ticket_events() {
+async fn the_event_webhook_style_sends_one_ticket_event_per_kind_of_change() {
     let (s, rx) = hooked().await;
     s.zd.set_webhook_body_style(ZendeskHookBody::EventWebhook);
     let id = s.customer_ticket("Events");
     rx.wait_for(1).await;
     assert_eq!(s.update(id, json!({"status": "open", "tags": ["escalated"]})).await.status(), 200);
-    let got = rx.wait_for(2).await;
-    assert_eq!(got.len(), 2);
+    let got = rx.wait_for(3).await;
+    assert_eq!(got.len(), 3);
+    let kinds: Vec<String> = got.iter().map(|r| r.json()["type"].as_str().unwrap().to_string()).collect();
+    for kind in ["created", "status_changed", "tags_changed"] {
+        assert!(kinds.contains(&format!("zen:event-type:ticket.{kind}")), "{kinds:?}");
+    }
+    let of_update: Vec<_> =
+        got.iter().map(Received::json).filter(|p| p["type"] != "zen:event-type:ticket.created").collect();
+    let sequences: Vec<&Value> = of_update.iter().map(|p| &p["event"]["meta"]["sequence"]["id"]).collect();
+    assert_eq!(sequences[0], sequences[1], "one action, one sequence");
+    assert_eq!(sequences[0].as_str().unwrap().len(), 32);
+    let mut positions: Vec<u64> =
+        of_update.iter().map(|p| p["event"]["meta"]["sequence"]["position"].as_u64().unwrap()).collect();
+    positions.sort();
+    assert_eq!(positions, [1, 2]);
+    let tags = of_update.iter().find(|p| p["type"] == "zen:event-type:ticket.tags_changed").unwrap();
+    assert_eq!(tags["event"]["tags"], json!({"added": ["escalated"], "removed": []}));
     let created = got.iter().map(Received::json).find(|p| p["type"] == "zen:event-type:ticket.created").unwrap();
     assert_eq!(created["detail"]["status"], "NEW");
     let changed = got.iter().find(|r| r.json()["type"] == "zen:event-type:ticket.status_changed").unwrap();
@@ -146,7 +168,7 @@ async fn the_event_webhook_style_sends_ticket_events() {
     assert_eq!(p["detail"]["status"], "OPEN");
     assert_eq!(p["detail"]["tags"], json!(["escalated"]));
     assert_eq!(p["detail"]["actor_id"], s.zd.bot_user_id().to_string());
-    assert_eq!(p["event"], json!({"current": "OPEN", "previous": "NEW"}));
+    assert_eq!((&p["event"]["current"], &p["event"]["previous"]), (&json!("OPEN"), &json!("NEW")));
     assert_eq!(p["id"].as_str().unwrap().len(), 36);
     assert!(chrono::DateTime::parse_from_rfc3339(p["time"].as_str().unwrap()).is_ok());
 }
