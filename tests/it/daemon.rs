@@ -26,7 +26,11 @@ impl Drop for Daemon {
 
 impl Daemon {
     pub fn start(env: &Env, extra_env: &[(&str, &str)]) -> Daemon {
-        let mut cmd = env.command(&["run"], extra_env);
+        Self::spawn(env.command(&["run"], extra_env))
+    }
+
+    /// `cmd` (a `run`) started, its stderr collected.
+    pub fn spawn(mut cmd: std::process::Command) -> Daemon {
         cmd.stderr(Stdio::piped()).stdout(Stdio::null());
         let mut child = cmd.spawn().expect("daemon starts");
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -49,8 +53,12 @@ impl Daemon {
         assert!(ok.success());
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits (bounded, so a broken daemon fails the test instead of hanging it) for a log line.
-    async fn wait_for_log(&self, needle: &str) {
+    pub async fn wait_for_log(&self, needle: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if self.log.lock().unwrap().iter().any(|l| l.contains(needle)) {

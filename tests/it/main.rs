@@ -19,6 +19,7 @@ mod linking;
 mod linking_attack;
 mod lists;
 mod no_loss;
+mod open_port;
 mod pushback;
 mod tls;
 mod webhooks;
