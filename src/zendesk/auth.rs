@@ -40,6 +40,9 @@ pub const ASKED_LIFE_SECS: i64 = 3600;
 /// enforced lifetimes (30 minutes). A token that would in fact live longer is only minted
 /// again sooner than needed.
 const ASSUMED_LIFE_SECS: i64 = 1800;
+/// The longest life Zendesk gives an access token (48 hours, `expires_in` less than 172,800 s):
+/// an answer that says more is not believed (and no date arithmetic overflows on it).
+const MAX_LIFE_SECS: i64 = 172_800;
 
 /// `Basic …` or `Bearer …`, marked sensitive (never printed by the HTTP stack's own debugging).
 fn sensitive(value: &str) -> HeaderValue {
@@ -113,7 +116,7 @@ impl OAuthSession {
         now: DateTime<Utc>,
     ) -> HeaderValue {
         let header = sensitive(&format!("Bearer {}", token.expose()));
-        let life = expires_in.unwrap_or(ASSUMED_LIFE_SECS).max(0);
+        let life = expires_in.unwrap_or(ASSUMED_LIFE_SECS).clamp(0, MAX_LIFE_SECS);
         // Renewed five minutes before it lapses, or half way through a shorter life: never a
         // mint a request, never a request with a token about to lapse.
         let renew_at = now + ChronoDuration::seconds(life - RENEW_BEFORE_SECS.min(life / 2));
@@ -179,6 +182,16 @@ mod tests {
         s.drop_token(&newer);
         assert!(s.token(t0).is_none());
         assert_eq!(secret::scrub("x zd_access_hour_A"), "x zd_access_hour_A", "a replaced token is forgotten");
+    }
+
+    #[test]
+    fn an_absurd_life_is_cut_to_zendesks_longest_and_panics_nothing() {
+        let s = session();
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        for life in [i64::MAX, 1_000_000_000_000_000, 172_800_000, i64::MIN] {
+            s.store(Secret::new("zd_access_absurd_E"), Some(life), None, t0);
+            assert!(s.token(t0 + ChronoDuration::seconds(MAX_LIFE_SECS)).is_none(), "{life}: renewed within 48 hours");
+        }
     }
 
     #[test]

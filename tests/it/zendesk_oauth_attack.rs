@@ -1,0 +1,41 @@
+//! Zendesk OAuth attacked: a token endpoint and an API on a bad day, and a careless operator.
+//! Each test either failed before its fix (the finding is named) or shows that the promise
+//! holds (marked "holds").
+
+use ticket_sync::sandbox::{Fault, FaultRule};
+use tokio_util::sync::CancellationToken;
+
+use crate::harness::Env;
+
+const REPO: &str = "acme/backend";
+
+/// Requests to the token endpoint.
+fn mints(env: &Env) -> usize {
+    env.sb.zendesk.door.log.count(|e| e.path == "/oauth/tokens")
+}
+
+/// The fake's answers with every `from` in the body replaced by `to`.
+fn rewrite(from: &str, to: &str) -> Fault {
+    Fault::Rewrite { from: from.into(), to: to.as_bytes().to_vec() }
+}
+
+/// The sandbox's token answers say `"expires_in":120`; a hostile one says `to` instead.
+fn token_life_says(env: &Env, to: &str, times: u32) {
+    let fault = rewrite(&format!("\"expires_in\":{}", ticket_sync::sandbox::ZENDESK_TOKEN_LIFE_SECS), to);
+    env.sb.zendesk.door.faults.push(FaultRule::new(None, "/oauth/tokens", fault).times(times));
+}
+
+/// Finding: an `expires_in` too large for a date (Zendesk's answer is not checked) panicked the
+/// pass (chrono's overflow); a life beyond Zendesk's 48 hours is not believed.
+#[tokio::test]
+async fn an_absurd_token_life_is_not_believed_and_panics_nothing() {
+    for life in ["9223372036854775807", "1000000000000000", "172800000"] {
+        let env = Env::new().await;
+        let id = env.ticket("Long-lived token", &["escalated"]);
+        token_life_says(&env, &format!("\"expires_in\":{life}"), 1);
+        let report = env.engine().escalate(&CancellationToken::new()).await.expect("the pass runs");
+        assert_eq!((report.created, report.failed), (1, 0), "{life}: {report:?}");
+        assert_eq!(env.issues_for(REPO, id).len(), 1);
+        assert_eq!(mints(&env), 1, "{life}");
+    }
+}
