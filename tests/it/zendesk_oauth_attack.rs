@@ -39,3 +39,27 @@ async fn an_absurd_token_life_is_not_believed_and_panics_nothing() {
         assert_eq!(mints(&env), 1, "{life}");
     }
 }
+
+/// Finding: a token answer whose `expires_in` or `scope` came in another JSON type (a string,
+/// a float, a list) was unreadable as a whole, so a good token was thrown away and every pass
+/// failed on it. The token is used; a life that cannot be read is the default one.
+#[tokio::test]
+async fn a_token_answer_with_odd_types_for_its_life_or_scope_still_gives_its_token() {
+    let odd_lives =
+        ["\"expires_in\":\"120\"", "\"expires_in\":120.0", "\"expires_in\":null", "\"expires_in\":{\"s\":1}"];
+    for odd in odd_lives.iter().map(|s| s.to_string()).chain(["scope".to_string()]) {
+        let env = Env::new().await;
+        let id = env.ticket("Odd token answer", &["escalated"]);
+        if odd == "scope" {
+            let fault = rewrite("\"scope\":\"read tickets:write\"", "\"scope\":[\"read\",\"tickets:write\"]");
+            env.sb.zendesk.door.faults.push(FaultRule::new(None, "/oauth/tokens", fault).times(100));
+        } else {
+            token_life_says(&env, &odd, 100);
+        }
+        let report = env.engine().escalate(&CancellationToken::new()).await;
+        let report = report.unwrap_or_else(|e| panic!("{odd}: the pass stopped: {e}"));
+        assert_eq!((report.created, report.failed), (1, 0), "{odd}: {report:?}");
+        assert_eq!(env.issues_for(REPO, id).len(), 1);
+        assert_eq!(mints(&env), 1, "{odd}: one token for the pass");
+    }
+}
