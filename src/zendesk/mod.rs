@@ -177,14 +177,29 @@ impl ZendeskClient {
                 None => http::status_error(SVC, status, &headers, &bytes),
             });
         }
-        let answer: wire::TokenAnswer = http::decode(SVC, &bytes)?;
-        let Some(token) = answer.access_token.filter(|t| !t.trim().is_empty()) else {
-            return Err(ApiError::Decode {
-                service: SVC.as_str(),
-                detail: "the token answer holds no access_token".into(),
-            });
+        // An answer without a token Zendesk's API would take is every request's problem, not
+        // one ticket's: it stops the pass (as a refusal does) instead of failing each ticket
+        // with a mint of its own, and the next pass asks again.
+        let unusable = |why: &str| ApiError::Unauthorized {
+            service: SVC.as_str(),
+            status: status.as_u16(),
+            detail: Some(format!(
+                "Zendesk's token endpoint answered {status} without a usable access token ({why}); check that \
+                 zendesk.url is the account's https://SUBDOMAIN.zendesk.com — the next pass asks again"
+            )),
         };
-        let token = Secret::new(token.trim());
+        let Ok(answer) = http::decode::<wire::TokenAnswer>(SVC, &bytes) else {
+            return Err(unusable("its body is not a token answer"));
+        };
+        let token = match answer.access_token.as_ref().map(|t| t.as_str().map(str::trim)) {
+            None | Some(Some("")) => return Err(unusable("no access_token")),
+            Some(None) => return Err(unusable("its access_token is not a string")),
+            Some(Some(token)) => token,
+        };
+        if HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+            return Err(unusable("its access_token holds characters no header may carry"));
+        }
+        let token = Secret::new(token);
         let expires_in = answer.expires_in.filter(|s| *s > 0);
         debug!(?expires_in, scope = answer.scope.as_deref().unwrap_or(""), "minted a Zendesk access token");
         Ok(session.store(token, expires_in, answer.scope.as_deref(), self.zendesk_now()))

@@ -174,7 +174,9 @@ pub struct ErrorDetail {
 /// it can be, else as not said, so a good token is never thrown away for them.
 #[derive(Debug, Deserialize)]
 pub struct TokenAnswer {
-    pub access_token: Option<String>,
+    /// Any JSON value, so that one of another type is refused without being repeated.
+    #[serde(default)]
+    pub access_token: Option<serde_json::Value>,
     #[serde(default, deserialize_with = "lenient_scope")]
     pub scope: Option<String>,
     #[serde(default, deserialize_with = "lenient_seconds")]

@@ -63,3 +63,64 @@ async fn a_token_answer_with_odd_types_for_its_life_or_scope_still_gives_its_tok
         assert_eq!(mints(&env), 1, "{odd}: one token for the pass");
     }
 }
+
+/// Three linked tickets whose issues were closed since: a push pass has a close to write on
+/// each. Returns the tickets.
+async fn three_closes(env: &Env) -> Vec<u64> {
+    let mut tickets = Vec::new();
+    for i in 0..3 {
+        let (id, n) = env.linked(&format!("Closed upstream {i}")).await;
+        env.sb.clock.advance(std::time::Duration::from_secs(1));
+        env.sb.github.close_issue(REPO, n, "completed", "alice");
+        tickets.push(id);
+    }
+    env.sb.settle();
+    tickets
+}
+
+/// Close notes on a ticket.
+fn closes(env: &Env, ticket: u64) -> usize {
+    env.sb.zendesk.comments(ticket).iter().filter(|c| c.body.contains(" was closed ")).count()
+}
+
+/// Finding: a token endpoint that answers 200 without a usable token (no `access_token`, an
+/// empty or non-string one, one with characters no header may carry, an HTML page) is every
+/// request's problem, yet each ticket failed in turn, and each of its in-pass retries minted
+/// again (twelve mints for three tickets); a token no header can carry was even sent as a
+/// placeholder, twice, and ended as "refused the credentials". Now the pass stops once, after
+/// one mint, failing no ticket, and the next pass writes every close once.
+#[tokio::test]
+async fn a_token_endpoint_answering_without_a_usable_token_stops_the_pass_once() {
+    use ticket_sync::sync::PassError;
+    let answers: Vec<(&str, Fault)> = vec![
+        ("no access_token", rewrite("\"access_token\"", "\"accessToken\"")),
+        ("an empty one", rewrite("\"access_token\":\"zdsbx", "\"access_token\":\"\",\"x\":\"")),
+        ("a number", rewrite("\"access_token\":\"zdsbx", "\"access_token\":12345,\"x\":\"")),
+        ("a newline in it", rewrite("\"access_token\":\"zdsbx", "\"access_token\":\"zd\\r\\nX-Injected: 1\\r\\nsbx")),
+        (
+            "an HTML page",
+            Fault::Reply { status: 200, headers: vec![], body: "<html>Welcome to our help center</html>".into() },
+        ),
+    ];
+    for (what, fault) in answers {
+        let env = Env::with_routes(crate::harness::ROUTES, crate::harness::PUSHBACK).await;
+        let tickets = three_closes(&env).await;
+        env.sb.zendesk.door.log.clear();
+        env.sb.zendesk.door.faults.push(FaultRule::new(None, "/oauth/tokens", fault).times(100));
+        let result = env.engine().push(&CancellationToken::new()).await;
+        let err = match result {
+            Err(PassError::Api(e)) => e.to_string(),
+            other => panic!("{what}: the pass goes on: {other:?}"),
+        };
+        assert!(err.contains("without a usable access token"), "{what}: {err}");
+        assert_eq!(mints(&env), 1, "{what}: one mint, then the pass stops");
+        assert_eq!(env.sb.zendesk.door.log.len(), 1, "{what}: nothing else is sent to Zendesk");
+        assert!(env.engine().store.failures().unwrap().is_empty(), "{what}: no ticket is failed for it");
+        env.sb.zendesk.door.faults.clear();
+        let report = env.push().await;
+        assert_eq!((report.pushed, report.failed), (3, 0), "{what}: {report:?}");
+        for t in &tickets {
+            assert_eq!(closes(&env, *t), 1, "{what}: ticket {t}");
+        }
+    }
+}
