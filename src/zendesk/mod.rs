@@ -231,9 +231,39 @@ impl ZendeskClient {
                 continue;
             }
             if !status.is_success() {
-                return Err(classify(http::status_error(SVC, status, &headers, &bytes), &bytes, about_a_ticket));
+                let e = classify(http::status_error(SVC, status, &headers, &bytes), &bytes, about_a_ticket);
+                return Err(self.confirm_role_refusal(e, &bytes, about_a_ticket).await);
             }
             return Ok(bytes);
+        }
+    }
+
+    /// A 403 about one ticket in the words of Zendesk's role-or-plan refusal is the account's
+    /// only if the account says so: those words are the only 403 body ever captured, so a
+    /// ticket the user may not see (another brand, a restricted group) may well get them too,
+    /// and one such ticket must not stop every pass at it. `users/me` naming an admin means the
+    /// refusal was that ticket's; a user no longer an admin (or no answer) keeps it the
+    /// account's. A refusal for missing scopes is the token's, whatever it was about.
+    async fn confirm_role_refusal(&self, e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
+        let ApiError::Forbidden { service, scope: http::ForbiddenScope::Account, detail } = e else { return e };
+        let Some(AccountRefusal::RoleOrPlan(said)) = account_refusal(body).filter(|_| about_a_ticket) else {
+            return ApiError::Forbidden { service, scope: http::ForbiddenScope::Account, detail };
+        };
+        if self.still_an_admin().await {
+            let detail = format!("Zendesk refused this ticket to ticket-sync's user, an admin ({said})");
+            return ApiError::Forbidden { service, scope: http::ForbiddenScope::Ticket, detail };
+        }
+        ApiError::Forbidden { service, scope: http::ForbiddenScope::Account, detail }
+    }
+
+    /// Whether `users/me` answers with an admin (one request, no retry on a 401).
+    async fn still_an_admin(&self) -> bool {
+        let Ok(authorization) = self.authorization().await else { return false };
+        let req = self.http.get(self.url("/api/v2/users/me.json")).header(AUTHORIZATION, authorization);
+        match http::execute(&self.stats, &Target::service(SVC), req).await {
+            Ok((status, _, bytes)) if status.is_success() => http::decode::<wire::UserEnvelope>(SVC, &bytes)
+                .is_ok_and(|me| me.user.id.is_some_and(|id| id != 0) && me.user.role.as_deref() == Some("admin")),
+            _ => false,
         }
     }
 
@@ -497,7 +527,7 @@ fn classify(e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
             }
         }
         ApiError::Forbidden { service, detail, .. } => match account_refusal(body) {
-            Some(why) => ApiError::Forbidden { service, scope: http::ForbiddenScope::Account, detail: why },
+            Some(why) => ApiError::Forbidden { service, scope: http::ForbiddenScope::Account, detail: why.explained() },
             None => ApiError::Forbidden { service, scope: http::ForbiddenScope::Ticket, detail },
         },
         ApiError::Api { status: 422, service, body: text } => {
@@ -522,7 +552,32 @@ fn classify(e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
     }
 }
 
-/// What an account-wide 403 says, in words for the operator; `None` for any other 403.
+/// An account-wide 403, by what Zendesk says forbids it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AccountRefusal {
+    /// The token lacks these scopes (space-separated as Zendesk lists them).
+    Scopes(String),
+    /// The role of ticket-sync's user or the plan: Zendesk's own message.
+    RoleOrPlan(String),
+}
+
+impl AccountRefusal {
+    /// In words for the operator.
+    fn explained(&self) -> String {
+        match self {
+            AccountRefusal::Scopes(scopes) => format!(
+                "the OAuth token lacks the scope(s) {scopes}: add them to zendesk.scopes (or leave scopes out for the \
+                 default) and allow them on the OAuth client"
+            ),
+            AccountRefusal::RoleOrPlan(message) => format!(
+                "Zendesk says the role of ticket-sync's user or the account's plan does not allow this ({message}); \
+                 the user that owns the credentials (the OAuth client's creator) must be an admin"
+            ),
+        }
+    }
+}
+
+/// What an account-wide 403 says; `None` for any other 403.
 ///
 /// FACTS (real bodies): a role or plan that may not use an endpoint answers
 /// `{"error":{"title":"Forbidden","message":"You do not have access to this page. Please contact
@@ -530,17 +585,14 @@ fn classify(e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
 /// without a scope `{"error":"Forbidden","description":"You are missing the following required
 /// scopes: read"}`. A plain-text form of the first is also seen. ASSUMED: an admin (which
 /// ticket-sync's user must be) meets the first only when its role or the plan changed, not for
-/// one ticket; no capture of a 403 about a single ticket was found.
-fn account_refusal(body: &[u8]) -> Option<String> {
+/// one ticket; no capture of a 403 about a single ticket was found, so a ticket's 403 in these
+/// words is confirmed with `users/me` before it stops a pass (`confirm_role_refusal`).
+fn account_refusal(body: &[u8]) -> Option<AccountRefusal> {
     let text = String::from_utf8_lossy(body);
     let value = serde_json::from_slice::<serde_json::Value>(body).ok();
     let description = value.as_ref().and_then(|v| v.get("description")).and_then(|d| d.as_str()).unwrap_or("");
     if let Some(scopes) = description.strip_prefix("You are missing the following required scopes:") {
-        return Some(format!(
-            "the OAuth token lacks the scope(s) {}: add them to zendesk.scopes (or leave scopes out for the default) \
-             and allow them on the OAuth client",
-            scopes.trim()
-        ));
+        return Some(AccountRefusal::Scopes(scopes.trim().to_string()));
     }
     let envelope = value.as_ref().and_then(|v| v.get("error")).is_some_and(|e| e.is_object());
     if envelope || text.contains("contact the account owner") {
@@ -549,10 +601,7 @@ fn account_refusal(body: &[u8]) -> Option<String> {
             .and_then(|v| v.pointer("/error/message"))
             .and_then(|m| m.as_str())
             .map_or_else(|| text.trim().chars().take(200).collect::<String>(), str::to_string);
-        return Some(format!(
-            "Zendesk says the role of ticket-sync's user or the account's plan does not allow this ({message}); \
-             the user that owns the credentials (the OAuth client's creator) must be an admin"
-        ));
+        return Some(AccountRefusal::RoleOrPlan(message));
     }
     None
 }

@@ -124,3 +124,51 @@ async fn a_token_endpoint_answering_without_a_usable_token_stops_the_pass_once()
         }
     }
 }
+
+/// Zendesk's refusal of a role or plan, word for word (zenpy#336).
+const ROLE_403: &str = r#"{"error":{"title":"Forbidden","message":"You do not have access to this page. Please contact the account owner of this help desk for further help."}}"#;
+
+fn role_403() -> Fault {
+    Fault::Reply { status: 403, headers: vec![], body: ROLE_403.into() }
+}
+
+/// Finding: a 403 about one ticket in the words Zendesk uses for a role or plan (the only 403
+/// body captured; a ticket in a brand or group the user may not see gets no other) stopped
+/// every pass at that ticket: the tickets after it were never escalated, pass after pass. Such
+/// a 403 is the account's only when Zendesk says ticket-sync's user is no longer an admin; else
+/// it fails that ticket alone. A user that did lose its role still stops the pass once.
+#[tokio::test]
+async fn a_role_worded_403_about_one_ticket_fails_that_ticket_and_the_rest_go_on() {
+    use axum::http::Method;
+    let env = Env::new().await;
+    let forbidden = env.ticket("In a brand we may not see", &["escalated"]);
+    let fine = env.ticket("Fine", &["escalated"]);
+    let put = format!("/api/v2/tickets/{forbidden}.json");
+    env.sb.zendesk.door.faults.push(FaultRule::new(Some(Method::PUT), &put, role_403()).times(100));
+    let report = env.engine().escalate(&CancellationToken::new()).await.expect("the pass goes on");
+    assert_eq!((report.created, report.failed), (2, 1), "{report:?}");
+    env.engine().escalate(&CancellationToken::new()).await.expect("and the next");
+    assert_eq!(env.link_notes(fine).len(), 1, "the ticket after it is escalated");
+    let failures = env.engine().store.failures().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].ticket_id.0, forbidden);
+    assert!(failures[0].error.contains("You do not have access"), "{}", failures[0].error);
+    env.sb.zendesk.door.faults.clear();
+
+    // The user is demoted: every ticket's update meets the same words, and the pass stops once.
+    let (id, n) = env.linked("Closed while demoted").await;
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    env.sb.settle();
+    env.sb.zendesk.set_user_role(env.zendesk_user(), "agent");
+    env.sb.zendesk.door.faults.push(FaultRule::new(Some(Method::PUT), "/api/v2/tickets/", role_403()).times(100));
+    let err = env.engine().push(&CancellationToken::new()).await.expect_err("the pass stops").to_string();
+    assert!(err.contains("must be an admin"), "{err}");
+    let failed: Vec<u64> = env.engine().store.failures().unwrap().iter().map(|f| f.ticket_id.0).collect();
+    assert_eq!(failed, [forbidden], "no ticket was failed for the demotion");
+    env.sb.zendesk.door.faults.clear();
+    env.sb.zendesk.set_user_role(env.zendesk_user(), "admin");
+    let report = env.push().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(closes(&env, id), 1);
+}
