@@ -144,6 +144,7 @@ impl ZendeskClient {
         if let Some(held) = session.token(self.zendesk_now()) {
             return Ok(held);
         }
+        session.drop_due(self.zendesk_now());
         self.mint(session).await
     }
 

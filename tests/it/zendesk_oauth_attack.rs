@@ -172,3 +172,32 @@ async fn a_role_worded_403_about_one_ticket_fails_that_ticket_and_the_rest_go_on
     assert_eq!(report.failed, 0, "{report:?}");
     assert_eq!(closes(&env, id), 1);
 }
+
+/// Finding: a Zendesk that gives a live token again when a new one is asked for (an OAuth
+/// server set to reuse tokens) had its answer scrubbed of that very token (it was a known
+/// secret), so ticket-sync sent `Bearer ***`, met a 401 and minted a third time at every
+/// renewal; and once read, a token "replaced" by itself was forgotten by the scrubber while
+/// still in use. The renewal now reads the token given again, sends it, and keeps it scrubbed
+/// from an answer that echoes it.
+#[tokio::test]
+async fn a_token_given_again_is_used_and_still_scrubbed_from_what_echoes_it() {
+    use axum::http::Method;
+    let env = Env::new().await;
+    env.sb.zendesk.reuse_live_tokens(true);
+    let engine = env.engine();
+    env.ticket("First", &["escalated"]);
+    engine.escalate(&CancellationToken::new()).await.expect("pass runs");
+    // A minute later the token is due for renewal, and the same one comes back; a proxy then
+    // echoes the request's Authorization header in its error page.
+    let echoed = env.ticket("Echoed", &["escalated"]);
+    let put = format!("/api/v2/tickets/{echoed}.json");
+    env.sb.zendesk.door.faults.push(FaultRule::new(Some(Method::PUT), &put, Fault::EchoAuthorization(400)).times(10));
+    let report = engine.escalate(&CancellationToken::new()).await.expect("pass runs");
+    assert_eq!(env.sb.zendesk.tokens_minted(), 1, "the server gave one token");
+    assert_eq!(mints(&env), 2, "asked once per renewal");
+    assert_eq!(env.sb.zendesk.door.log.count(|e| e.status == 401), 0, "the token given again is sent as it is");
+    assert_eq!(report.failed, 1, "{report:?}");
+    let stored = engine.store.failures().unwrap().pop().unwrap().error;
+    assert!(stored.contains("Authorization: Bearer ***"), "{stored}");
+    assert!(!stored.contains("zdsbx"), "the access token is stored: {stored}");
+}

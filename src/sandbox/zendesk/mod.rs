@@ -204,6 +204,12 @@ impl FakeZendesk {
         self.shared.oauth.uses_per_token.store(requests, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// From now on a mint while a token of the same scopes lives gives that token again (an
+    /// OAuth server set to reuse access tokens), or always a new one.
+    pub fn reuse_live_tokens(&self, reuse: bool) {
+        self.shared.oauth.reuse_live_tokens.store(reuse, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// How many access tokens were minted.
     pub fn tokens_minted(&self) -> u64 {
         self.shared.oauth.minted()
