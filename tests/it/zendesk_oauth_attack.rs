@@ -201,3 +201,29 @@ async fn a_token_given_again_is_used_and_still_scrubbed_from_what_echoes_it() {
     assert!(stored.contains("Authorization: Bearer ***"), "{stored}");
     assert!(!stored.contains("zdsbx"), "the access token is stored: {stored}");
 }
+
+/// The rules read the OAuth client's secret from `file` instead of the environment.
+fn secret_from_file(env: &Env, file: &std::path::Path) {
+    let rules = std::fs::read_to_string(&env.rules_path).unwrap();
+    let from_env = "client_secret_env = \"TS_SANDBOX_ZENDESK_SECRET\"";
+    assert!(rules.contains(from_env), "the sandbox's rules use OAuth: {rules}");
+    let rules = rules.replace(from_env, &format!("client_secret_file = \"{}\"", file.display()));
+    std::fs::write(&env.rules_path, rules).unwrap();
+}
+
+/// Finding: a secret file saved by Windows Notepad (a byte-order mark, CRLF, trailing spaces)
+/// kept its byte-order mark in the secret: Zendesk refused the client on every pass, and the
+/// message could only say "check the secret", which looks right in any editor. (The App key
+/// loader already took a byte-order mark.)
+#[tokio::test]
+async fn a_client_secret_file_saved_with_a_byte_order_mark_and_crlf_is_read() {
+    let env = Env::new().await;
+    let id = env.ticket("Secret from Notepad", &["escalated"]);
+    let file = env.dir.path().join("zendesk-client-secret");
+    std::fs::write(&file, format!("\u{feff}{}  \r\n\r\n", ticket_sync::sandbox::ZENDESK_CLIENT_SECRET)).unwrap();
+    secret_from_file(&env, &file);
+    let out = env.bin(&["sync"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(env.issues_for(REPO, id).len(), 1);
+    assert_eq!(env.link_notes(id).len(), 1);
+}
