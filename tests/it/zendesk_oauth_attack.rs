@@ -227,3 +227,40 @@ async fn a_client_secret_file_saved_with_a_byte_order_mark_and_crlf_is_read() {
     assert_eq!(env.issues_for(REPO, id).len(), 1);
     assert_eq!(env.link_notes(id).len(), 1);
 }
+
+/// Everything the database files hold, as text.
+fn database_text(env: &Env) -> String {
+    let mut stored = Vec::new();
+    for suffix in ["", "-wal"] {
+        let mut path = env.db_path().into_os_string();
+        path.push(suffix);
+        stored.extend(std::fs::read(&path).unwrap_or_default());
+    }
+    String::from_utf8_lossy(&stored).into_owned()
+}
+
+/// Finding: a redirect's `Location` is the one header ticket-sync repeats (in "moved
+/// permanently to …"), and it was not scrubbed: a token endpoint (or a proxy before it) that
+/// redirects to a URL carrying the client secret it was sent put the secret in the error, the
+/// logs, the database and `status`.
+#[tokio::test]
+async fn a_redirect_echoing_the_client_secret_in_its_location_is_shown_scrubbed() {
+    let env = Env::new().await;
+    env.ticket("Redirected", &["escalated"]);
+    let secret = ticket_sync::sandbox::ZENDESK_CLIENT_SECRET;
+    let location = format!("https://login.example/?client_id=ticket_sync_sandbox&client_secret={secret}");
+    let redirect = Fault::Reply { status: 301, headers: vec![("location".into(), location)], body: String::new() };
+    env.sb.zendesk.door.faults.push(FaultRule::new(None, "/oauth/tokens", redirect).times(10));
+    let out = env.bin(&["sync"], &[("RUST_LOG", "trace")]).await;
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(log.contains("login.example/?client_id=ticket_sync_sandbox&client_secret=***"), "{log}");
+    assert!(!log.contains(secret), "{log}");
+    for args in [&["status", "--json"][..], &["status"][..]] {
+        let status = env.bin(args, &[]).await;
+        let text = String::from_utf8_lossy(&status.stdout);
+        assert!(text.contains("client_secret=***"), "the pass's error is shown: {text}");
+        assert!(!text.contains(secret), "{text}");
+    }
+    assert!(!database_text(&env).contains(secret));
+}
