@@ -509,9 +509,9 @@ pub struct TicketField {
 
 /// Narrows a generic error by what Zendesk's body says (FACTS.md, "Error bodies", "Ticket
 /// status"): a 403 is the ticket's unless its body says the role, the plan or the token's
-/// scopes forbid it (then it is the account's: every ticket would meet it); a closed ticket
-/// refuses any update; a status can be refused when the account requires fields before
-/// solving (`details.base[… "is required when solving a ticket"]`).
+/// scopes forbid it (then it is the account's: every ticket would meet it); a 409 is a passing
+/// collision; a closed ticket refuses any update; a status can be refused when the account
+/// requires fields before solving (`details.base[… "is required when solving a ticket"]`).
 fn classify(e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
     match e {
         // A deleted ticket answers `404 {"error":"RecordNotFound"}` on every ticket endpoint
@@ -531,6 +531,13 @@ fn classify(e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
             Some(why) => ApiError::Forbidden { service, scope: http::ForbiddenScope::Account, detail: why.explained() },
             None => ApiError::Forbidden { service, scope: http::ForbiddenScope::Ticket, detail },
         },
+        // `409 {"error":"DatabaseConflict","description":"Database collision"}` answers an
+        // update that collided with another (FACTS, api-facts.md "another real 409"): sent
+        // again, it goes through. ticket-sync sends no `safe_update`, so no 409 is a stale
+        // stamp; a write it may have made is looked for before it is sent again.
+        ApiError::Api { status: 409, service, body: text } => {
+            ApiError::Transient { service, detail: format!("409 Conflict: {text}") }
+        }
         ApiError::Api { status: 422, service, body: text } => {
             let Ok(err) = serde_json::from_slice::<wire::ErrorBody>(body) else {
                 return ApiError::Api { status: 422, service, body: text };

@@ -264,3 +264,37 @@ async fn a_redirect_echoing_the_client_secret_in_its_location_is_shown_scrubbed(
     }
     assert!(!database_text(&env).contains(secret));
 }
+
+/// Finding: Zendesk's 409 (`DatabaseConflict`, "Database collision", a real answer to a ticket
+/// update that is fine to send again; a Tags change colliding with another) was the item's own
+/// refusal: not tried again in the pass, the ticket's later notes held behind it, and parked
+/// (`retry` by hand) after `max_attempts`. It is a passing failure: the same pass tries again,
+/// finds the note if it was written, and changes the tags once.
+#[tokio::test]
+async fn a_409_on_a_note_or_its_tags_is_tried_again_in_the_same_pass() {
+    use axum::http::Method;
+    let (env, _field) = crate::linking::env().await;
+    let (id, n) = env.linked("Collided").await;
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    env.sb.settle();
+    let collision = r#"{"error":"DatabaseConflict","description":"Database collision"}"#;
+    let conflict = || Fault::Reply { status: 409, headers: vec![], body: collision.into() };
+    env.sb.zendesk.door.faults.push(FaultRule::new(
+        Some(Method::PUT),
+        &format!("/api/v2/tickets/{id}.json"),
+        conflict(),
+    ));
+    env.sb.zendesk.door.faults.push(FaultRule::new(
+        Some(Method::DELETE),
+        &format!("/api/v2/tickets/{id}/tags"),
+        conflict(),
+    ));
+    let report = env.push().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(closes(&env, id), 1, "the close is written once");
+    assert_eq!(env.sb.zendesk.ticket(id).unwrap().status, "solved");
+    let tags = env.sb.zendesk.tags(id);
+    assert!(tags.contains(&"github_closed".to_string()) && !tags.contains(&"github_open".to_string()), "{tags:?}");
+    assert!(env.engine().store.failures().unwrap().is_empty());
+}
