@@ -298,3 +298,228 @@ async fn a_409_on_a_note_or_its_tags_is_tried_again_in_the_same_pass() {
     assert!(tags.contains(&"github_closed".to_string()) && !tags.contains(&"github_open".to_string()), "{tags:?}");
     assert!(env.engine().store.failures().unwrap().is_empty());
 }
+
+/// Holds: an API that answers 401 to every token costs one refused request, one new token and
+/// one more refusal, then the pass stops (no loop, no hammering); a single 401 on a write is
+/// sent again exactly once, and the note is there once.
+#[tokio::test]
+async fn holds_a_401_to_every_fresh_token_stops_the_pass_after_one_new_token() {
+    use axum::http::Method;
+    let env = Env::new().await;
+    env.ticket("Before", &["escalated"]);
+    env.escalate().await;
+    let id = env.ticket("Refused", &["escalated"]);
+    env.sb.zendesk.door.log.clear();
+    env.sb.zendesk.door.faults.push(FaultRule::new(None, "/api/v2/", Fault::Status(401)).times(1000));
+    let err = env.engine().escalate(&CancellationToken::new()).await.expect_err("the pass stops").to_string();
+    assert!(err.contains("refused the credentials (401)"), "{err}");
+    let api = env.sb.zendesk.door.log.count(|e| e.path.starts_with("/api/v2/"));
+    assert_eq!((mints(&env), api), (2, 2), "a token, a refusal, a new token, a refusal");
+    env.sb.zendesk.door.faults.clear();
+
+    let put = format!("/api/v2/tickets/{id}.json");
+    env.sb.zendesk.door.faults.push(FaultRule::new(Some(Method::PUT), &put, Fault::Status(401)));
+    env.sb.zendesk.door.log.clear();
+    let report = env.escalate().await;
+    assert_eq!((report.created, report.failed), (1, 0), "{report:?}");
+    let puts = env.sb.zendesk.door.log.count(|e| e.method == Method::PUT && e.path == put);
+    assert_eq!(puts, 2, "refused once, sent again once");
+    assert_eq!(env.link_notes(id).len(), 1);
+}
+
+/// Holds: Zendesk's clock three hours ahead of or behind this host's: tokens live on
+/// Zendesk's clock (its `Date`), so one token serves the whole pass, never a mint a request.
+#[tokio::test]
+async fn holds_a_zendesk_clock_far_from_the_hosts_costs_one_token_a_pass() {
+    for ahead in [true, false] {
+        let env = Env::new().await;
+        let skew = std::time::Duration::from_secs(3 * 3600);
+        if ahead {
+            env.sb.clock.advance(skew);
+        } else {
+            env.sb.clock.rewind(skew);
+        }
+        let tickets: Vec<u64> = (0..3).map(|i| env.ticket(&format!("Skewed {i}"), &["escalated"])).collect();
+        let report = env.escalate().await;
+        assert_eq!((report.created, report.failed), (3, 0), "ahead {ahead}: {report:?}");
+        assert_eq!(mints(&env), 1, "ahead {ahead}");
+        assert_eq!(env.sb.zendesk.door.log.count(|e| e.status == 401), 0, "ahead {ahead}");
+        for t in tickets {
+            assert_eq!(env.link_notes(t).len(), 1);
+        }
+    }
+}
+
+/// Holds: many requests that need a token at once wait for one mint.
+#[tokio::test]
+async fn holds_concurrent_requests_needing_a_token_share_one_mint() {
+    let env = Env::new().await;
+    let tickets: Vec<u64> = (0..16).map(|i| env.ticket(&format!("Concurrent {i}"), &[])).collect();
+    let engine = env.engine();
+    let reads = tickets.iter().map(|t| engine.zendesk.show_ticket(ticket_sync::domain::TicketId(*t)));
+    let results = futures_util::future::join_all(reads).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(mints(&env), 1);
+}
+
+/// Holds: `users/me` answering with an id that is null, 0, a string, too large or negative
+/// stops the pass with an error (no panic), before anything is written, and fails no ticket.
+#[tokio::test]
+async fn holds_odd_ids_from_users_me_stop_the_pass_before_any_write() {
+    for odd in ["null", "0", "\"12\"", "18446744073709551616", "-1", "1e3"] {
+        let env = Env::new().await;
+        env.ticket("Who am I", &["escalated"]);
+        let me = env.sb.zendesk.oauth_user_id();
+        let fault = rewrite(&format!("\"id\":{me},"), &format!("\"id\":{odd},"));
+        env.sb.zendesk.door.faults.push(FaultRule::new(None, "/users/me", fault).times(100));
+        let result = env.engine().escalate(&CancellationToken::new()).await;
+        assert!(result.is_err(), "{odd}: {result:?}");
+        assert_eq!((env.github_writes(), env.zendesk_writes()), (0, 0), "{odd}");
+        assert!(env.engine().store.failures().unwrap().is_empty(), "{odd}");
+    }
+}
+
+/// Holds: the Tags endpoints refusing after the note went through: a ticket deleted (404
+/// `RecordNotFound`) or closed (422) meanwhile fails nothing; a bare 429 holds back that
+/// ticket alone, and once it is over the tags change with the note found, not written again.
+#[tokio::test]
+async fn holds_tags_refused_after_the_note_fail_nothing_or_wait_for_the_ticket_alone() {
+    use axum::http::Method;
+    let (env, _field) = crate::linking::env().await;
+    let mut linked = Vec::new();
+    for name in ["Deleted meanwhile", "Closed meanwhile", "Limited", "Fine"] {
+        linked.push(env.linked(name).await);
+    }
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    for (_, n) in &linked {
+        env.sb.github.close_issue(REPO, *n, "completed", "alice");
+    }
+    env.sb.settle();
+    let tags_of = |i: usize| format!("/api/v2/tickets/{}/tags", linked[i].0);
+    let not_found = r#"{"error":"RecordNotFound","description":"Not found"}"#;
+    let closed = r#"{"error":"RecordInvalid","description":"Record validation errors","details":{"status":[{"description":"Status closed prevents ticket update"}]}}"#;
+    let reply = |status, body: &str| Fault::Reply { status, headers: vec![], body: body.into() };
+    let faults = &env.sb.zendesk.door.faults;
+    faults.push(FaultRule::new(Some(Method::DELETE), &tags_of(0), reply(404, not_found)).times(10));
+    faults.push(FaultRule::new(Some(Method::DELETE), &tags_of(1), reply(422, closed)).times(10));
+    faults.push(FaultRule::new(Some(Method::DELETE), &tags_of(2), Fault::RateLimited { retry_after_secs: 1 }));
+    let report = env.push().await;
+    let failed: Vec<u64> = report.failures.iter().map(|(t, _)| t.0).collect();
+    assert_eq!(failed, [linked[2].0], "only the limited ticket waits: {report:?}");
+    for (id, _) in &linked {
+        assert_eq!(closes(&env, *id), 1, "ticket {id}");
+    }
+    assert!(env.sb.zendesk.tags(linked[3].0).contains(&"github_closed".to_string()));
+    assert!(env.sb.zendesk.tags(linked[2].0).contains(&"github_open".to_string()), "not yet");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    env.engine().store.retry_now(ticket_sync::domain::TicketId(linked[2].0)).unwrap();
+    let report = env.push().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(closes(&env, linked[2].0), 1, "found, not written again");
+    let tags = env.sb.zendesk.tags(linked[2].0);
+    assert!(tags.contains(&"github_closed".to_string()) && !tags.contains(&"github_open".to_string()), "{tags:?}");
+}
+
+/// Holds: an agent who takes `github_closed` off by hand is not fought: tags change only with
+/// a note, so later passes send no tag change.
+#[tokio::test]
+async fn holds_an_agent_removing_a_state_tag_is_not_fought() {
+    use axum::http::Method;
+    let (env, _field) = crate::linking::env().await;
+    let (id, n) = env.linked("Agent knows best").await;
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    env.sb.settle();
+    env.push().await;
+    assert!(env.sb.zendesk.tags(id).contains(&"github_closed".to_string()));
+    env.sb.zendesk.set_tags(id, &["escalated", "vip"]);
+    env.sb.zendesk.door.log.clear();
+    for _ in 0..2 {
+        env.sb.settle();
+        env.escalate().await;
+        env.push().await;
+    }
+    let tag_writes = env.sb.zendesk.door.log.count(|e| e.path.contains("/tags") && e.method != Method::GET);
+    assert_eq!(tag_writes, 0);
+    assert_eq!(env.sb.zendesk.tags(id), ["escalated", "vip"]);
+}
+
+/// Holds: switching back from OAuth to an API token on the same database (a run that wrote a
+/// link note as the OAuth client's user and died before recording it): the note is found as
+/// ticket-sync's own, not written again, and push-back goes on as the token's agent.
+#[tokio::test]
+async fn holds_a_switch_back_from_oauth_to_an_api_token_keeps_the_oauth_notes_its_own() {
+    use crate::harness::{PUSHBACK, ROUTES};
+    use crate::zendesk_oauth::rules_in;
+    use ticket_sync::sandbox::ZendeskAuthMode;
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    rules_in(&env, ZendeskAuthMode::OAuth, PUSHBACK);
+    let crashed = env.ticket("Crashed after its note", &["escalated"]);
+    let out = env.bin(&["sync"], &[("TICKET_SYNC_CRASHPOINT", "after_link_note")]).await;
+    assert_ne!(out.status.code(), Some(0), "the crash point was reached");
+    assert_eq!(env.link_notes(crashed).len(), 1);
+    rules_in(&env, ZendeskAuthMode::ApiToken, PUSHBACK);
+    env.sb.zendesk.switch_off_api_tokens(false);
+    env.sb.settle();
+    let out = env.bin(&["sync"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(env.link_notes(crashed).len(), 1, "the OAuth note is ticket-sync's own");
+    assert_eq!(env.issues_for(REPO, crashed).len(), 1);
+    let n = env.issues_for(REPO, crashed)[0];
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    let out = env.bin(&["sync"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(closes(&env, crashed), 1);
+    assert_eq!(env.sb.zendesk.comments(crashed).pop().unwrap().author_id, env.sb.zendesk.bot_user_id());
+    let status = env.bin(&["status", "--json"], &[]).await;
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(v["zendesk_auth"]["mode"], "api_token");
+    let mut users = vec![env.sb.zendesk.bot_user_id(), env.sb.zendesk.oauth_user_id()];
+    users.sort_unstable();
+    assert_eq!(v["zendesk_auth"]["users"], serde_json::json!(users));
+}
+
+/// Holds: the daemon at `RUST_LOG=trace` with a wrong client secret in its file: each pass
+/// stops once after one refused mint (the daemon keeps running), and after the file is fixed
+/// and SIGHUP sent it syncs. Neither secret, nor any access token, reaches the log, `status`,
+/// `/metrics` or the database.
+#[tokio::test]
+async fn holds_a_refused_client_stops_each_pass_once_and_a_fixed_file_and_sighup_recover() {
+    use crate::daemon::Daemon;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let every_second = "[schedule]\nescalate = \"* * * * * *\"\npush = \"* * * * * *\"\n";
+    let env =
+        Env::with_routes(crate::harness::ROUTES, &format!("{every_second}\n[daemon]\nlisten = \"127.0.0.1:{port}\"\n"))
+            .await;
+    let id = env.ticket("Waits for the right secret", &["escalated"]);
+    let file = env.dir.path().join("zendesk-client-secret");
+    let wrong = "wrong-client-secret-7f3a9c";
+    std::fs::write(&file, format!("{wrong}\n")).unwrap();
+    secret_from_file(&env, &file);
+    let daemon = Daemon::start(&env, &[("RUST_LOG", "trace")]);
+    daemon.wait_for_count("refused the OAuth client `ticket_sync_sandbox` (invalid_client", 4).await;
+    let failed_passes = daemon.count_log("pass failed; it will run again on schedule");
+    assert!(mints(&env) <= failed_passes + 1, "{} mints for {failed_passes} passes", mints(&env));
+    assert_eq!(env.sb.github.door.log.len(), 0, "nothing reaches GitHub");
+    std::fs::write(&file, format!("{}\n", ticket_sync::sandbox::ZENDESK_CLIENT_SECRET)).unwrap();
+    daemon.signal("HUP");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while env.link_notes(id).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no sync after the fix:\n{}", daemon.log_text());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("oauth"), "{metrics}");
+    let log = daemon.kill();
+    assert_eq!(env.issues_for(REPO, id).len(), 1);
+    assert!(log.contains("TRACE"), "the trace log was written");
+    let status = env.bin(&["status", "--json"], &[]).await;
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    for (place, text) in [("log", &log), ("metrics", &metrics), ("status", &status), ("database", &database_text(&env))]
+    {
+        for secret in [wrong, ticket_sync::sandbox::ZENDESK_CLIENT_SECRET, "zdsbx"] {
+            assert!(!text.contains(secret), "{secret} in the {place}");
+        }
+    }
+}
