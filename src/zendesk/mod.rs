@@ -486,15 +486,31 @@ impl ZendeskClient {
     }
 }
 
-/// What to tell the operator when Zendesk refuses the OAuth client.
+/// What to tell the operator when Zendesk refuses the OAuth client: what the refusal says is
+/// wrong (the scopes, the client's kind, or its id and secret), never a hunt for the others.
 fn refused_client(client: &crate::secret::OAuthClient, code: &str, description: Option<&str>) -> String {
     let said = description.map(|d| format!(": {}", crate::secret::scrub(d))).unwrap_or_default();
-    format!(
-        "Zendesk refused the OAuth client `{}` ({code}{said}); check zendesk.client_id (the client's Identifier in \
-         Admin Center → Apps and integrations → APIs → OAuth clients, of kind confidential) and the client secret \
-         from the {}",
-        client.client_id, client.secret_source
-    )
+    let id = &client.client_id;
+    match code {
+        "invalid_scope" => format!(
+            "Zendesk refused the scopes `{}` for the OAuth client `{id}` ({code}{said}); allow them on the client \
+             (Admin Center → Apps and integrations → APIs → OAuth clients, Allowed scopes), or set zendesk.scopes to \
+             scopes it allows (leave it out for the default, {})",
+            client.scopes.join(" "),
+            crate::config::DEFAULT_ZENDESK_SCOPES.join(" ")
+        ),
+        "unauthorized_client" | "unsupported_grant_type" => format!(
+            "Zendesk does not let the OAuth client `{id}` use client credentials ({code}{said}); it must be of kind \
+             confidential (Admin Center → Apps and integrations → APIs → OAuth clients): create a confidential client \
+             and set zendesk.client_id to its Identifier"
+        ),
+        _ => format!(
+            "Zendesk refused the OAuth client `{id}` ({code}{said}); check zendesk.client_id (the client's Identifier \
+             in Admin Center → Apps and integrations → APIs → OAuth clients, of kind confidential) and the client \
+             secret from the {}",
+            client.secret_source
+        ),
+    }
 }
 
 /// A Zendesk ticket field, as `check --online` reports it.

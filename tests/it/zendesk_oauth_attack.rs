@@ -523,3 +523,35 @@ async fn holds_a_refused_client_stops_each_pass_once_and_a_fixed_file_and_sighup
         }
     }
 }
+
+/// Finding: every refusal of the token endpoint said "check zendesk.client_id … and the client
+/// secret", also when the id and secret were right and the client only refused the scopes
+/// asked for (`invalid_scope`: Allowed scopes set on the client) or the grant (a public
+/// client): the operator was sent to fix what was not broken. Each now names what to fix.
+#[tokio::test]
+async fn a_refusal_of_the_scopes_or_the_grant_names_what_to_fix() {
+    let env = Env::new().await;
+    env.ticket("Scopes", &["escalated"]);
+    let wide = std::fs::read_to_string(&env.rules_path)
+        .unwrap()
+        .replace("client_secret_env", "scopes = [\"read\", \"write\"]\nclient_secret_env");
+    std::fs::write(&env.rules_path, wide).unwrap();
+    env.sb.zendesk.set_allowed_scopes(Some(&["read", "tickets:write"]));
+    let out = env.bin(&["sync"], &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("(invalid_scope"), "{stderr}");
+    assert!(stderr.contains("zendesk.scopes") && stderr.contains("read write"), "names the scopes: {stderr}");
+    assert!(!stderr.contains("client secret"), "the secret is not the problem: {stderr}");
+
+    let public = Fault::Reply {
+        status: 400,
+        headers: vec![],
+        body: r#"{"error":"unauthorized_client","error_description":"The client is not authorized to use this grant type."}"#.into(),
+    };
+    env.sb.zendesk.door.faults.push(FaultRule::new(None, "/oauth/tokens", public).times(10));
+    let out = env.bin(&["sync"], &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("(unauthorized_client") && stderr.contains("confidential"), "{stderr}");
+    assert!(!stderr.contains("client secret"), "{stderr}");
+}

@@ -210,6 +210,11 @@ impl FakeZendesk {
         self.shared.oauth.reuse_live_tokens.store(reuse, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// The OAuth client's Allowed scopes (`None`: any scope): a token asked for others is refused.
+    pub fn set_allowed_scopes(&self, scopes: Option<&[&str]>) {
+        *self.shared.oauth.allowed_scopes.lock().unwrap() = scopes.map(|s| s.iter().map(|s| s.to_string()).collect());
+    }
+
     /// How many access tokens were minted.
     pub fn tokens_minted(&self) -> u64 {
         self.shared.oauth.minted()

@@ -57,6 +57,9 @@ pub(super) struct OAuth {
     /// life it has left (what an OAuth server set to reuse access tokens does, Doorkeeper's
     /// `reuse_access_token`; whether Zendesk's does is not documented).
     pub reuse_live_tokens: AtomicBool,
+    /// The client's Allowed scopes, when an admin set them: asking for any other scope is
+    /// refused with `invalid_scope` (a Zendesk reviewer's warning on zendesk/zcli#407).
+    pub allowed_scopes: Mutex<Option<Vec<String>>>,
     tokens: Mutex<HashMap<String, Issued>>,
     minted: AtomicU64,
 }
@@ -113,6 +116,7 @@ impl OAuth {
             uses_per_token: AtomicU64::new(0),
             api_tokens_off: AtomicBool::new(false),
             reuse_live_tokens: AtomicBool::new(false),
+            allowed_scopes: Mutex::new(None),
             tokens: Mutex::new(HashMap::new()),
             minted: AtomicU64::new(0),
         }
@@ -157,7 +161,9 @@ impl OAuth {
         }
         let scope = text("scope").unwrap_or_else(|| "read write".to_string());
         let scopes: Vec<String> = scope.split_whitespace().map(str::to_string).collect();
-        if scopes.is_empty() || !scopes.iter().all(|s| known_scope(s)) {
+        let allowed = self.allowed_scopes.lock().unwrap().clone();
+        let not_allowed = allowed.is_some_and(|allowed| !scopes.iter().all(|s| allowed.contains(s)));
+        if scopes.is_empty() || !scopes.iter().all(|s| known_scope(s)) || not_allowed {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_scope",

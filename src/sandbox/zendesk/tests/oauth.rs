@@ -142,6 +142,19 @@ async fn a_server_reusing_tokens_gives_the_live_one_again() {
     assert_eq!(sb.zd.tokens_minted(), 3);
 }
 
+/// A client with Allowed scopes refuses a token for any other scope (`invalid_scope`).
+#[tokio::test]
+async fn a_client_with_allowed_scopes_refuses_others() {
+    let sb = sandbox().await;
+    sb.zd.set_allowed_scopes(Some(&["read", "tickets:write"]));
+    let (status, body) = sb.mint(grant("read write")).await;
+    assert_eq!((status, body["error"].clone()), (StatusCode::BAD_REQUEST, json!("invalid_scope")), "{body}");
+    let (status, _) = sb.mint(grant("read tickets:write")).await;
+    assert_eq!(status, StatusCode::OK);
+    sb.zd.set_allowed_scopes(None);
+    assert_eq!(sb.mint(grant("read write")).await.0, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn a_token_without_the_needed_scope_is_forbidden_naming_it() {
     let sb = sandbox().await;
