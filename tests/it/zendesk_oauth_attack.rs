@@ -555,3 +555,36 @@ async fn a_refusal_of_the_scopes_or_the_grant_names_what_to_fix() {
     assert!(stderr.contains("(unauthorized_client") && stderr.contains("confidential"), "{stderr}");
     assert!(!stderr.contains("client secret"), "{stderr}");
 }
+
+/// Holds: the client secret is rotated in Zendesk while a pass runs (its token lapses and the
+/// next mint is refused `invalid_client`): the pass stops once, failing no ticket and sending
+/// nothing with a token it does not have; the tickets before the stop are done, and the next
+/// pass with the right secret does the rest, each once.
+#[tokio::test]
+async fn holds_a_client_refused_in_the_middle_of_a_pass_stops_it_once() {
+    let env = Env::new().await;
+    let engine = env.engine();
+    env.ticket("Warm-up", &["escalated"]);
+    engine.escalate(&CancellationToken::new()).await.expect("pass runs");
+    let tickets: Vec<u64> = (0..4).map(|i| env.ticket(&format!("Rotated {i}"), &["escalated"])).collect();
+    // The token held by the engine is refused after a few more requests; the mint after it is not taken.
+    env.sb.zendesk.set_token_uses(8);
+    let refused = r#"{"error":"invalid_client","error_description":"Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method."}"#;
+    let fault = Fault::Reply { status: 401, headers: vec![], body: refused.into() };
+    env.sb.zendesk.door.faults.push(FaultRule::new(None, "/oauth/tokens", fault).times(100));
+    env.sb.zendesk.door.log.clear();
+    let err = engine.escalate(&CancellationToken::new()).await.expect_err("the pass stops").to_string();
+    assert!(err.contains("invalid_client"), "{err}");
+    assert_eq!(mints(&env), 1, "one refused mint");
+    assert!(engine.store.failures().unwrap().is_empty(), "no ticket was failed for it");
+    let done = tickets.iter().filter(|t| env.link_notes(**t).len() == 1).count();
+    assert!(done < tickets.len(), "the token lapsed mid-pass ({done} done)");
+    env.sb.zendesk.door.faults.clear();
+    env.sb.zendesk.set_token_uses(0);
+    env.sb.settle();
+    let report = env.escalate().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    for t in &tickets {
+        assert_eq!((env.issues_for(REPO, *t).len(), env.link_notes(*t).len()), (1, 1), "ticket {t}");
+    }
+}
