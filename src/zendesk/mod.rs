@@ -161,7 +161,14 @@ impl ZendeskClient {
         });
         debug!(client_id = %client.client_id, "minting a Zendesk OAuth access token");
         let req = self.http.post(self.url("/oauth/tokens")).json(&body);
-        let (status, headers, bytes) = http::execute(&self.stats, &Target::service(SVC), req).await?;
+        let (status, headers, bytes) = match http::execute(&self.stats, &Target::service(SVC), req).await {
+            // An answer too large to read (past the body cap) holds no token either: the next
+            // mint would meet the same, so it stops the pass like any unusable answer.
+            Err(ApiError::Decode { detail, .. }) => {
+                return Err(unusable_answer(200, &format!("its answer could not be read: {detail}")))
+            }
+            other => other?,
+        };
         if !status.is_success() {
             let refusal = serde_json::from_slice::<wire::OAuthError>(&bytes).ok().and_then(|e| e.refusal());
             return Err(match refusal {
@@ -178,17 +185,7 @@ impl ZendeskClient {
                 None => http::status_error(SVC, status, &headers, &bytes),
             });
         }
-        // An answer without a token Zendesk's API would take is every request's problem, not
-        // one ticket's: it stops the pass (as a refusal does) instead of failing each ticket
-        // with a mint of its own, and the next pass asks again.
-        let unusable = |why: &str| ApiError::Unauthorized {
-            service: SVC.as_str(),
-            status: status.as_u16(),
-            detail: Some(format!(
-                "Zendesk's token endpoint answered {status} without a usable access token ({why}); check that \
-                 zendesk.url is the account's https://SUBDOMAIN.zendesk.com — the next pass asks again"
-            )),
-        };
+        let unusable = |why: &str| unusable_answer(status.as_u16(), why);
         let Ok(answer) = http::decode::<wire::TokenAnswer>(SVC, &bytes) else {
             return Err(unusable("its body is not a token answer"));
         };
@@ -483,6 +480,20 @@ impl ZendeskClient {
             Err(ApiError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// A token endpoint's answer (with `status`) without a token Zendesk's API would take. It is
+/// every request's problem, not one ticket's: it stops the pass (as a refusal does) instead of
+/// failing each ticket with a mint of its own, and the next pass asks again.
+fn unusable_answer(status: u16, why: &str) -> ApiError {
+    ApiError::Unauthorized {
+        service: SVC.as_str(),
+        status,
+        detail: Some(format!(
+            "Zendesk's token endpoint answered without a usable access token ({why}); check that zendesk.url is \
+             the account's https://SUBDOMAIN.zendesk.com — the next pass asks again"
+        )),
     }
 }
 

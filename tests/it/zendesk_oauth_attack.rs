@@ -588,3 +588,22 @@ async fn holds_a_client_refused_in_the_middle_of_a_pass_stops_it_once() {
         assert_eq!((env.issues_for(REPO, *t).len(), env.link_notes(*t).len()), (1, 1), "ticket {t}");
     }
 }
+
+/// Finding: a token answer past the body cap (a huge body) is no more usable than one without
+/// a token, but it failed each ticket in turn with a mint of its own, each read up to the cap
+/// again. It stops the pass once, after one mint.
+#[tokio::test]
+async fn a_token_answer_past_the_body_cap_stops_the_pass_once() {
+    let env = Env::with_routes(crate::harness::ROUTES, crate::harness::PUSHBACK).await;
+    three_closes(&env).await;
+    env.sb.zendesk.door.log.clear();
+    let huge = format!("{{\"access_token\":\"zdsbx-huge\",\"padding\":\"{}\"}}", "x".repeat(128 * 1024));
+    let fault = Fault::Reply { status: 200, headers: vec![], body: huge };
+    env.sb.zendesk.door.faults.push(FaultRule::new(None, "/oauth/tokens", fault).times(100));
+    let out = env.bin(&["sync"], &[("TICKET_SYNC_BODY_CAP_BYTES", "65536")]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("without a usable access token"), "{stderr}");
+    assert_eq!(mints(&env), 1, "{stderr}");
+    assert!(env.engine().store.failures().unwrap().is_empty(), "no ticket is failed for it");
+}
