@@ -60,6 +60,9 @@ pub enum Fault {
     /// as JSON, else `text/html`): an answer a real server or a proxy gives in a form the fake's
     /// handlers never do. The handler does not run.
     Reply { status: u16, headers: Vec<(String, String)>, body: String },
+    /// The request reaches the handler without its body (a proxy or load balancer that strips
+    /// the body of a `DELETE`).
+    DropBody,
 }
 
 /// A scripted fault: fires on the next `times` requests matching `method` and `path_contains`.
@@ -286,6 +289,12 @@ pub async fn frontdoor(State(door): State<Arc<Frontdoor>>, req: Request, next: N
         Some(Fault::Rewrite { from, to }) => rewritten(next.run(req).await, from.as_bytes(), to).await,
         Some(Fault::EchoAuthorization(code)) => echo_authorization(&req, *code),
         Some(Fault::Reply { status, headers, body }) => with_headers(reply(*status, body), headers),
+        Some(Fault::DropBody) => {
+            let (mut parts, _) = req.into_parts();
+            parts.headers.remove("content-length");
+            parts.headers.remove("content-type");
+            next.run(Request::from_parts(parts, Body::empty())).await
+        }
         Some(Fault::BlackHole) => unreachable!("handled above"),
     };
     let status = match fault {

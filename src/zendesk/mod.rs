@@ -441,7 +441,12 @@ impl ZendeskClient {
             self.call(Method::PUT, url.clone(), Some(&body), &target).await?;
         }
         if !remove.is_empty() {
+            // The docs' curl sends the list in a JSON body; a newer route table names a `tags`
+            // query; a proxy may strip a `DELETE`'s body. Both carry the same list (Zendesk
+            // tags hold no commas), so either form removes exactly these tags.
             let body = serde_json::json!({ "tags": remove });
+            let mut url = url;
+            url.query_pairs_mut().append_pair("tags", &remove.join(","));
             self.call(Method::DELETE, url, Some(&body), &target).await?;
         }
         Ok(())

@@ -607,3 +607,23 @@ async fn a_token_answer_past_the_body_cap_stops_the_pass_once() {
     assert_eq!(mints(&env), 1, "{stderr}");
     assert!(env.engine().store.failures().unwrap().is_empty(), "no ticket is failed for it");
 }
+
+/// Finding: the tags a `DELETE` removes went only in its JSON body, a form Zendesk's docs show
+/// but a newer route table does not (it names a `tags` query), and one a proxy or load
+/// balancer may strip from a `DELETE`: then every close failed its tag change and, retried,
+/// parked its ticket. The tags go in both the query and the body (the same list).
+#[tokio::test]
+async fn tags_to_remove_reach_zendesk_when_a_proxy_strips_the_delete_body() {
+    use axum::http::Method;
+    let (env, _field) = crate::linking::env().await;
+    let (id, n) = env.linked("Behind a proxy").await;
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    env.sb.settle();
+    env.sb.zendesk.door.faults.push(FaultRule::new(Some(Method::DELETE), "/tags", Fault::DropBody).times(100));
+    let report = env.push().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    let tags = env.sb.zendesk.tags(id);
+    assert!(tags.contains(&"github_closed".to_string()) && !tags.contains(&"github_open".to_string()), "{tags:?}");
+    assert_eq!(closes(&env, id), 1);
+}
