@@ -627,3 +627,26 @@ async fn tags_to_remove_reach_zendesk_when_a_proxy_strips_the_delete_body() {
     assert!(tags.contains(&"github_closed".to_string()) && !tags.contains(&"github_open".to_string()), "{tags:?}");
     assert_eq!(closes(&env, id), 1);
 }
+
+/// Holds: a `Date` header out of all reason on every answer (year 9999, 1900, 262143, 0, an
+/// offset of +99:59) panics nothing, and one token still serves the pass.
+#[tokio::test]
+async fn holds_absurd_date_headers_panic_nothing_and_cost_one_token() {
+    let dates = [
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        "Mon, 01 Jan 1900 00:00:00 GMT",
+        "Thu, 01 Jan 1970 00:00:00 +9959",
+        "Sat, 31 Dec 262143 23:59:59 GMT",
+        "Wed, 01 Jan 0000 00:00:00 GMT",
+    ];
+    for date in dates {
+        let env = Env::new().await;
+        let id = env.ticket("Dated", &["escalated"]);
+        let fault = Fault::Headers(vec![("date".into(), date.into())]);
+        env.sb.zendesk.door.faults.push(FaultRule::new(None, "/", fault).times(1000));
+        let report = env.engine().escalate(&CancellationToken::new()).await.expect("the pass runs");
+        assert_eq!((report.created, report.failed), (1, 0), "{date}: {report:?}");
+        assert_eq!(env.link_notes(id).len(), 1, "{date}");
+        assert_eq!(mints(&env), 1, "{date}");
+    }
+}
