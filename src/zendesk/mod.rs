@@ -160,6 +160,12 @@ impl ZendeskClient {
             "expires_in": auth::ASKED_LIFE_SECS,
         });
         debug!(client_id = %client.client_id, "minting a Zendesk OAuth access token");
+        // Zendesk's clock as the API's answers told it so far: a token is timed on the clock
+        // its requests are checked on. A token endpoint whose `Date` is hours off the API's
+        // (another host, a proxy) would otherwise make every token look lapsed to the next
+        // request. Before any answer, the token endpoint's own `Date` is all there is.
+        let host_before = chrono::Utc::now();
+        let known_offset = self.stats.service_time(SVC, host_before).map(|t| t.utc() - host_before);
         let req = self.http.post(self.url("/oauth/tokens")).json(&body);
         let (status, headers, bytes) = match http::execute(&self.stats, &Target::service(SVC), req).await {
             // An answer too large to read (past the body cap) holds no token either: the next
@@ -200,7 +206,8 @@ impl ZendeskClient {
         let token = Secret::new(token);
         let expires_in = answer.expires_in.filter(|s| *s > 0);
         debug!(?expires_in, scope = answer.scope.as_deref().unwrap_or(""), "minted a Zendesk access token");
-        Ok(session.store(token, expires_in, answer.scope.as_deref(), self.zendesk_now()))
+        let now = known_offset.map_or_else(|| self.zendesk_now(), |offset| chrono::Utc::now() + offset);
+        Ok(session.store(token, expires_in, answer.scope.as_deref(), now))
     }
 
     async fn call(

@@ -650,3 +650,27 @@ async fn holds_absurd_date_headers_panic_nothing_and_cost_one_token() {
         assert_eq!(mints(&env), 1, "{date}");
     }
 }
+
+/// Finding: a token endpoint whose `Date` is hours off the API's (another host or a proxy in
+/// front of `/oauth/tokens`): each token's renewal was set on the token endpoint's clock and
+/// checked on the API's, so every request found its token lapsed and minted another (ten
+/// mints for four tickets). A token is now timed on the clock the API's answers tell, once one
+/// is known: at most one mint more than with agreeing clocks.
+#[tokio::test]
+async fn a_token_endpoint_clock_far_from_the_apis_does_not_mint_a_token_a_request() {
+    for hours in [-2, 2] {
+        let env = Env::new().await;
+        let tickets: Vec<u64> = (0..4).map(|i| env.ticket(&format!("Split clock {i}"), &["escalated"])).collect();
+        let date =
+            (env.sb.clock.now() + chrono::Duration::hours(hours)).format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        let fault = Fault::Headers(vec![("date".into(), date)]);
+        env.sb.zendesk.door.faults.push(FaultRule::new(None, "/oauth/tokens", fault).times(1000));
+        let report = env.engine().escalate(&CancellationToken::new()).await.expect("the pass runs");
+        assert_eq!((report.created, report.failed), (4, 0), "{hours} h: {report:?}");
+        assert!(mints(&env) <= 2, "{hours} h: {} mints for {} requests", mints(&env), env.sb.zendesk.door.log.len());
+        assert_eq!(env.sb.zendesk.door.log.count(|e| e.status == 401), 0, "{hours} h");
+        for t in tickets {
+            assert_eq!(env.link_notes(t).len(), 1);
+        }
+    }
+}
