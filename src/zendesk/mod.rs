@@ -188,7 +188,15 @@ impl ZendeskClient {
                     status: 401,
                     detail: Some(refused_client(client, "401", None)),
                 },
-                None => http::status_error(SVC, status, &headers, &bytes),
+                None => match http::status_error(SVC, status, &headers, &bytes) {
+                    // A passing failure, a limit, or the account's refusal (an IP allowlist):
+                    // each is what it says.
+                    e @ (ApiError::Transient { .. } | ApiError::RateLimited { .. } | ApiError::Forbidden { .. }) => e,
+                    // A redirect (a sign-in page, a moved account), a 404 or 405, a 400 that is
+                    // no OAuth refusal: this is not answering as a token endpoint, and every
+                    // mint would meet the same.
+                    other => unusable_answer(status.as_u16(), &other.to_string()),
+                },
             });
         }
         let unusable = |why: &str| unusable_answer(status.as_u16(), why);

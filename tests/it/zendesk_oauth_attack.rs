@@ -674,3 +674,41 @@ async fn a_token_endpoint_clock_far_from_the_apis_does_not_mint_a_token_a_reques
         }
     }
 }
+
+/// Finding: a token endpoint that redirects (a 302 to a sign-in page, a 301 after the account
+/// moved) or is not there (404, 405, a 400 that is no OAuth refusal) answers every mint alike,
+/// yet in a push pass each ticket failed in turn with its own mint, as the item's own
+/// refusal: parked after `max_attempts`, holding the ticket's later notes. The pass stops once.
+#[tokio::test]
+async fn a_token_endpoint_that_redirects_or_is_not_there_stops_the_pass_once() {
+    use ticket_sync::sync::PassError;
+    let login = vec![("location".to_string(), "https://login.example/sso".to_string())];
+    let answers = [
+        (302, login.clone(), "<html>Sign in</html>"),
+        (301, login, ""),
+        (404, vec![], "<html>Page not found</html>"),
+        (405, vec![], ""),
+        (400, vec![], "Bad Request"),
+    ];
+    for (status, headers, body) in answers {
+        let env = Env::with_routes(crate::harness::ROUTES, crate::harness::PUSHBACK).await;
+        let tickets = three_closes(&env).await;
+        env.sb.zendesk.door.log.clear();
+        let fault = Fault::Reply { status, headers, body: body.into() };
+        env.sb.zendesk.door.faults.push(FaultRule::new(None, "/oauth/tokens", fault).times(100));
+        let result = env.engine().push(&CancellationToken::new()).await;
+        let err = match result {
+            Err(PassError::Api(e)) => e.to_string(),
+            other => panic!("{status}: the pass goes on: {other:?}"),
+        };
+        assert!(err.contains("token endpoint"), "{status}: {err}");
+        assert_eq!(mints(&env), 1, "{status}: one mint, then the pass stops");
+        assert!(env.engine().store.failures().unwrap().is_empty(), "{status}: no ticket is failed for it");
+        env.sb.zendesk.door.faults.clear();
+        let report = env.push().await;
+        assert_eq!(report.failed, 0, "{status}: {report:?}");
+        for t in &tickets {
+            assert_eq!(closes(&env, *t), 1, "{status}: ticket {t}");
+        }
+    }
+}
