@@ -447,8 +447,22 @@ impl ZendeskClient {
     /// FACTS (Zendesk OpenAPI, PutTagsTicket / DeleteTagsTicket; "Adding tags to tickets
     /// without overwriting existing tags"): `PUT` answers 200 `{tags}`, `DELETE` 204; neither
     /// works on a closed ticket. ASSUMED: both count as updates of the ticket (its per-ticket
-    /// limit), and a closed ticket's refusal reads like an update's (`TicketClosed`).
+    /// limit). How they refuse a closed ticket is not captured: the update's words are
+    /// `TicketClosed` at once, and any other 422 is checked against the ticket (one read).
     pub async fn change_tags(&self, id: TicketId, add: &[&str], remove: &[&str]) -> Result<(), ApiError> {
+        match self.change_tags_once(id, add, remove).await {
+            // The Tags endpoints' refusal of a closed ticket is documented, its body is not:
+            // a 422 in other words than the update's is checked against the ticket itself.
+            Err(ApiError::Api { status: 422, service, body }) => match self.show_ticket(id).await {
+                Ok(ticket) if ticket.status == TicketStatus::Closed => Err(ApiError::TicketClosed { service }),
+                Err(ApiError::TicketDeleted { service }) => Err(ApiError::TicketDeleted { service }),
+                _ => Err(ApiError::Api { status: 422, service, body }),
+            },
+            other => other,
+        }
+    }
+
+    async fn change_tags_once(&self, id: TicketId, add: &[&str], remove: &[&str]) -> Result<(), ApiError> {
         let url = self.url(&format!("/api/v2/tickets/{id}/tags.json"));
         let target = Target::ticket(SVC, UPDATE_ENDPOINT, id);
         if !add.is_empty() {

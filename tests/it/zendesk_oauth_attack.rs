@@ -712,3 +712,30 @@ async fn a_token_endpoint_that_redirects_or_is_not_there_stops_the_pass_once() {
         }
     }
 }
+
+/// Finding: the Tags endpoints' refusal of a closed ticket is documented but its body is not
+/// (only the update's "Status closed prevents ticket update" was captured). A ticket closed
+/// between its note and its tags, refused in other words, failed again at every try: the note
+/// was found each time and its tags refused, so the failure could never clear, not even by
+/// `retry`. A 422 from the Tags endpoints is now checked against the ticket: a closed one ends
+/// the write as an update's refusal would.
+#[tokio::test]
+async fn tags_refused_in_other_words_on_a_closed_ticket_end_the_write() {
+    let (env, _field) = crate::linking::env().await;
+    let (id, n) = env.linked("Closed between note and tags").await;
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    env.sb.settle();
+    let crashed = env.bin(&["sync"], &[("TICKET_SYNC_CRASHPOINT", "after_push_note")]).await;
+    assert_ne!(crashed.status.code(), Some(0), "the crash point was reached");
+    assert_eq!(closes(&env, id), 1);
+    env.sb.zendesk.set_status(id, "closed");
+    let refusal = r#"{"error":"RecordInvalid","description":"Record validation errors","details":{"base":[{"description":"Tags cannot be changed on a closed ticket"}]}}"#;
+    let fault = Fault::Reply { status: 422, headers: vec![], body: refusal.into() };
+    env.sb.zendesk.door.faults.push(FaultRule::new(None, &format!("/api/v2/tickets/{id}/tags"), fault).times(100));
+    env.sb.settle();
+    let out = env.bin(&["sync"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(env.engine().store.failures().unwrap().is_empty());
+    assert_eq!(closes(&env, id), 1, "the note is not written again");
+}
