@@ -505,9 +505,13 @@ pub fn status_error(service: Service, status: StatusCode, headers: &HeaderMap, b
         403 => ApiError::Forbidden { service: s, scope: ForbiddenScope::Account, detail: text },
         404 => ApiError::NotFound { service: s, detail: text },
         410 => ApiError::Gone { service: s, detail: text },
+        // The one header an error repeats: scrubbed like a body (a redirect may carry a secret).
         301 | 308 => ApiError::Moved {
             service: s,
-            location: headers.get("location").and_then(|v| v.to_str().ok()).map(str::to_string),
+            location: headers
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(|l| crate::secret::scrub(l).into_owned()),
         },
         500..=599 => ApiError::Transient { service: s, detail: format!("{status}: {text}") },
         code => ApiError::Api { service: s, status: code, body: text },
@@ -689,6 +693,17 @@ mod tests {
         assert_eq!(read_budget(&h).unwrap().reset_at, None);
         let e = ApiError::limited(Service::Github, Scope::Service, Duration::MAX);
         assert!(matches!(e, ApiError::RateLimited { until, .. } if until <= Utc::now() + chrono::Duration::hours(1)));
+    }
+
+    #[test]
+    fn a_redirect_is_repeated_without_the_secrets_it_carries() {
+        let _ = crate::secret::Secret::new("zd_redirect_echo_secret_1");
+        let h = headers(&[("location", "https://login.example/?secret=zd_redirect_echo_secret_1&x=1")]);
+        let e = status_error(Service::Zendesk, StatusCode::MOVED_PERMANENTLY, &h, b"");
+        assert!(
+            matches!(&e, ApiError::Moved { location: Some(l), .. } if l == "https://login.example/?secret=***&x=1"),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -51,7 +51,8 @@ pub struct TokenError {
     pub reason: String,
 }
 
-/// Reads a token from its source. A file's trailing newline is dropped.
+/// Reads a token from its source. The whitespace around it (a file's trailing newline, CRLF)
+/// and a leading byte-order mark are dropped.
 pub fn load(service: &'static str, source: &TokenSource) -> Result<Secret, TokenError> {
     let keys = (format!("{service}.token_env"), format!("{service}.token_file"));
     load_named(service, "token", source, (&keys.0, &keys.1))
@@ -103,14 +104,20 @@ pub fn describe_source(source: &TokenSource, keys: (&str, &str)) -> String {
 }
 
 pub(crate) fn from_env(var: &str) -> Option<Secret> {
-    std::env::var(var).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).map(Secret::new)
+    std::env::var(var).ok().map(|v| bare(&v).to_string()).filter(|v| !v.is_empty()).map(Secret::new)
+}
+
+/// A secret as written, without the whitespace around it or the byte-order mark an editor
+/// may put first (Windows Notepad does): `str::trim` keeps U+FEFF, which is no whitespace.
+fn bare(text: &str) -> &str {
+    text.trim().trim_start_matches('\u{feff}').trim()
 }
 
 pub(crate) fn from_file(path: &Path) -> std::io::Result<Secret> {
     // A FIFO or a device would block the read (and with it `check` and the start) for ever.
     regular_file(path)?;
     let text = std::fs::read_to_string(path)?;
-    let value = text.trim().to_string();
+    let value = bare(&text).to_string();
     if value.is_empty() {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "the file is empty"));
     }
@@ -497,6 +504,11 @@ mod tests {
         let p = dir.path().join("t");
         std::fs::write(&p, "abc\n").unwrap();
         assert_eq!(load("github", &TokenSource::File(p.clone())).unwrap().expose(), "abc");
+        // Saved by Windows Notepad: a byte-order mark, CRLF, trailing spaces.
+        std::fs::write(&p, "\u{feff}zd-client-secret \r\n\r\n").unwrap();
+        assert_eq!(load("zendesk", &TokenSource::File(p.clone())).unwrap().expose(), "zd-client-secret");
+        std::fs::write(&p, "\u{feff}\r\n").unwrap();
+        assert!(load("zendesk", &TokenSource::File(p.clone())).unwrap_err().to_string().contains("empty"));
         std::fs::write(&p, "\n").unwrap();
         let err = load("github", &TokenSource::File(p)).unwrap_err().to_string();
         assert!(err.contains("github.token_file"), "{err}");

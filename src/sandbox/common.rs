@@ -56,6 +56,13 @@ pub enum Fault {
     /// Answers this status with a body that echoes the request's `Authorization` header (a
     /// proxy or WAF page that reflects it); the handler does not run.
     EchoAuthorization(u16),
+    /// Answers this status with these headers and this body (`application/json` when it reads
+    /// as JSON, else `text/html`): an answer a real server or a proxy gives in a form the fake's
+    /// handlers never do. The handler does not run.
+    Reply { status: u16, headers: Vec<(String, String)>, body: String },
+    /// The request reaches the handler without its body (a proxy or load balancer that strips
+    /// the body of a `DELETE`).
+    DropBody,
 }
 
 /// A scripted fault: fires on the next `times` requests matching `method` and `path_contains`.
@@ -281,6 +288,13 @@ pub async fn frontdoor(State(door): State<Arc<Frontdoor>>, req: Request, next: N
         Some(Fault::Headers(headers)) => with_headers(next.run(req).await, headers),
         Some(Fault::Rewrite { from, to }) => rewritten(next.run(req).await, from.as_bytes(), to).await,
         Some(Fault::EchoAuthorization(code)) => echo_authorization(&req, *code),
+        Some(Fault::Reply { status, headers, body }) => with_headers(reply(*status, body), headers),
+        Some(Fault::DropBody) => {
+            let (mut parts, _) = req.into_parts();
+            parts.headers.remove("content-length");
+            parts.headers.remove("content-type");
+            next.run(Request::from_parts(parts, Body::empty())).await
+        }
         Some(Fault::BlackHole) => unreachable!("handled above"),
     };
     let status = match fault {
@@ -323,6 +337,14 @@ fn echo_authorization(req: &Request, code: u16) -> Response {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
     let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
     (status, format!("<html>Bad gateway. Your request: Authorization: {auth}</html>")).into_response()
+}
+
+/// `body` with `status`, typed as JSON when it is JSON.
+fn reply(status: u16, body: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let json = serde_json::from_str::<serde_json::Value>(body).is_ok();
+    let content_type = if json { "application/json; charset=utf-8" } else { "text/html; charset=utf-8" };
+    (status, [("content-type", content_type)], body.to_string()).into_response()
 }
 
 /// The same response with `headers` set (invalid names or values are skipped).

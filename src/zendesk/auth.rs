@@ -43,6 +43,9 @@ pub const ASKED_LIFE_SECS: i64 = 3600;
 /// own client: a missing `expires_in` is taken as 1800). A token that would in fact live
 /// longer is only minted again sooner than needed.
 const DEFAULT_LIFE_SECS: i64 = 1800;
+/// The longest life Zendesk gives an access token (48 hours, `expires_in` less than 172,800 s):
+/// an answer that says more is not believed (and no date arithmetic overflows on it).
+const MAX_LIFE_SECS: i64 = 172_800;
 
 /// `Basic …` or `Bearer …`, marked sensitive (never printed by the HTTP stack's own debugging).
 fn sensitive(value: &str) -> HeaderValue {
@@ -116,17 +119,31 @@ impl OAuthSession {
         now: DateTime<Utc>,
     ) -> HeaderValue {
         let header = sensitive(&format!("Bearer {}", token.expose()));
-        let life = expires_in.unwrap_or(DEFAULT_LIFE_SECS).max(0);
+        let life = expires_in.unwrap_or(DEFAULT_LIFE_SECS).clamp(0, MAX_LIFE_SECS);
         // Renewed five minutes before it lapses, or half way through a shorter life: never a
         // mint a request, never a request with a token about to lapse.
         let renew_at = now + ChronoDuration::seconds(life - RENEW_BEFORE_SECS.min(life / 2));
         let old = self.held.lock().unwrap().replace(Minted { token, header: header.clone(), renew_at });
-        if let Some(old) = old {
+        // A server may give the same token again: the one kept is never forgotten.
+        if let Some(old) = old.filter(|old| old.header != header) {
             secret::forget(old.token.expose());
         }
         let scopes = scope.map_or_else(Vec::new, |s| s.split_whitespace().map(str::to_string).collect());
         *self.granted.lock().unwrap() = Some(Grant { scopes, expires_in });
         header
+    }
+
+    /// Drops a held token that is due to be renewed at Zendesk's clock `now`, before the mint
+    /// that replaces it, and stops scrubbing it: a server that gives the same token again must
+    /// be read as it is, not as the `***` the scrubber would make of a known secret. Nothing
+    /// sends a token once it is due.
+    pub fn drop_due(&self, now: DateTime<Utc>) {
+        let mut held = self.held.lock().unwrap();
+        if held.as_ref().is_some_and(|m| m.renew_at <= now) {
+            if let Some(old) = held.take() {
+                secret::forget(old.token.expose());
+            }
+        }
     }
 
     /// Drops the held token if it is still the one `refused` (Zendesk answered 401 to it);
@@ -182,6 +199,27 @@ mod tests {
         s.drop_token(&newer);
         assert!(s.token(t0).is_none());
         assert_eq!(secret::scrub("x zd_access_hour_A"), "x zd_access_hour_A", "a replaced token is forgotten");
+    }
+
+    #[test]
+    fn an_absurd_life_is_cut_to_zendesks_longest_and_panics_nothing() {
+        let s = session();
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        for life in [i64::MAX, 1_000_000_000_000_000, 172_800_000, i64::MIN] {
+            s.store(Secret::new("zd_access_absurd_E"), Some(life), None, t0);
+            assert!(s.token(t0 + ChronoDuration::seconds(MAX_LIFE_SECS)).is_none(), "{life}: renewed within 48 hours");
+        }
+    }
+
+    #[test]
+    fn a_token_given_again_stays_scrubbed() {
+        let s = session();
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        s.store(Secret::new("zd_access_reused_F"), Some(3600), None, t0);
+        s.store(Secret::new("zd_access_reused_F"), Some(1800), None, t0);
+        assert_eq!(secret::scrub("echo zd_access_reused_F"), "echo ***", "the token in use is still scrubbed");
+        s.store(Secret::new("zd_access_after_G"), Some(3600), None, t0);
+        assert_eq!(secret::scrub("echo zd_access_reused_F"), "echo zd_access_reused_F", "forgotten once replaced");
     }
 
     #[test]

@@ -144,6 +144,7 @@ impl ZendeskClient {
         if let Some(held) = session.token(self.zendesk_now()) {
             return Ok(held);
         }
+        session.drop_due(self.zendesk_now());
         self.mint(session).await
     }
 
@@ -159,8 +160,21 @@ impl ZendeskClient {
             "expires_in": auth::ASKED_LIFE_SECS,
         });
         debug!(client_id = %client.client_id, "minting a Zendesk OAuth access token");
+        // Zendesk's clock as the API's answers told it so far: a token is timed on the clock
+        // its requests are checked on. A token endpoint whose `Date` is hours off the API's
+        // (another host, a proxy) would otherwise make every token look lapsed to the next
+        // request. Before any answer, the token endpoint's own `Date` is all there is.
+        let host_before = chrono::Utc::now();
+        let known_offset = self.stats.service_time(SVC, host_before).map(|t| t.utc() - host_before);
         let req = self.http.post(self.url("/oauth/tokens")).json(&body);
-        let (status, headers, bytes) = http::execute(&self.stats, &Target::service(SVC), req).await?;
+        let (status, headers, bytes) = match http::execute(&self.stats, &Target::service(SVC), req).await {
+            // An answer too large to read (past the body cap) holds no token either: the next
+            // mint would meet the same, so it stops the pass like any unusable answer.
+            Err(ApiError::Decode { detail, .. }) => {
+                return Err(unusable_answer(200, &format!("its answer could not be read: {detail}")))
+            }
+            other => other?,
+        };
         if !status.is_success() {
             let refusal = serde_json::from_slice::<wire::OAuthError>(&bytes).ok().and_then(|e| e.refusal());
             return Err(match refusal {
@@ -174,20 +188,34 @@ impl ZendeskClient {
                     status: 401,
                     detail: Some(refused_client(client, "401", None)),
                 },
-                None => http::status_error(SVC, status, &headers, &bytes),
+                None => match http::status_error(SVC, status, &headers, &bytes) {
+                    // A passing failure, a limit, or the account's refusal (an IP allowlist):
+                    // each is what it says.
+                    e @ (ApiError::Transient { .. } | ApiError::RateLimited { .. } | ApiError::Forbidden { .. }) => e,
+                    // A redirect (a sign-in page, a moved account), a 404 or 405, a 400 that is
+                    // no OAuth refusal: this is not answering as a token endpoint, and every
+                    // mint would meet the same.
+                    other => unusable_answer(status.as_u16(), &other.to_string()),
+                },
             });
         }
-        let answer: wire::TokenAnswer = http::decode(SVC, &bytes)?;
-        let Some(token) = answer.access_token.filter(|t| !t.trim().is_empty()) else {
-            return Err(ApiError::Decode {
-                service: SVC.as_str(),
-                detail: "the token answer holds no access_token".into(),
-            });
+        let unusable = |why: &str| unusable_answer(status.as_u16(), why);
+        let Ok(answer) = http::decode::<wire::TokenAnswer>(SVC, &bytes) else {
+            return Err(unusable("its body is not a token answer"));
         };
-        let token = Secret::new(token.trim());
+        let token = match answer.access_token.as_ref().map(|t| t.as_str().map(str::trim)) {
+            None | Some(Some("")) => return Err(unusable("no access_token")),
+            Some(None) => return Err(unusable("its access_token is not a string")),
+            Some(Some(token)) => token,
+        };
+        if HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+            return Err(unusable("its access_token holds characters no header may carry"));
+        }
+        let token = Secret::new(token);
         let expires_in = answer.expires_in.filter(|s| *s > 0);
         debug!(?expires_in, scope = answer.scope.as_deref().unwrap_or(""), "minted a Zendesk access token");
-        Ok(session.store(token, expires_in, answer.scope.as_deref(), self.zendesk_now()))
+        let now = known_offset.map_or_else(|| self.zendesk_now(), |offset| chrono::Utc::now() + offset);
+        Ok(session.store(token, expires_in, answer.scope.as_deref(), now))
     }
 
     async fn call(
@@ -216,9 +244,39 @@ impl ZendeskClient {
                 continue;
             }
             if !status.is_success() {
-                return Err(classify(http::status_error(SVC, status, &headers, &bytes), &bytes, about_a_ticket));
+                let e = classify(http::status_error(SVC, status, &headers, &bytes), &bytes, about_a_ticket);
+                return Err(self.confirm_role_refusal(e, &bytes, about_a_ticket).await);
             }
             return Ok(bytes);
+        }
+    }
+
+    /// A 403 about one ticket in the words of Zendesk's role-or-plan refusal is the account's
+    /// only if the account says so: those words are the only 403 body ever captured, so a
+    /// ticket the user may not see (another brand, a restricted group) may well get them too,
+    /// and one such ticket must not stop every pass at it. `users/me` naming an admin means the
+    /// refusal was that ticket's; a user no longer an admin (or no answer) keeps it the
+    /// account's. A refusal for missing scopes is the token's, whatever it was about.
+    async fn confirm_role_refusal(&self, e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
+        let ApiError::Forbidden { service, scope: http::ForbiddenScope::Account, detail } = e else { return e };
+        let Some(AccountRefusal::RoleOrPlan(said)) = account_refusal(body).filter(|_| about_a_ticket) else {
+            return ApiError::Forbidden { service, scope: http::ForbiddenScope::Account, detail };
+        };
+        if self.still_an_admin().await {
+            let detail = format!("Zendesk refused this ticket to ticket-sync's user, an admin ({said})");
+            return ApiError::Forbidden { service, scope: http::ForbiddenScope::Ticket, detail };
+        }
+        ApiError::Forbidden { service, scope: http::ForbiddenScope::Account, detail }
+    }
+
+    /// Whether `users/me` answers with an admin (one request, no retry on a 401).
+    async fn still_an_admin(&self) -> bool {
+        let Ok(authorization) = self.authorization().await else { return false };
+        let req = self.http.get(self.url("/api/v2/users/me.json")).header(AUTHORIZATION, authorization);
+        match http::execute(&self.stats, &Target::service(SVC), req).await {
+            Ok((status, _, bytes)) if status.is_success() => http::decode::<wire::UserEnvelope>(SVC, &bytes)
+                .is_ok_and(|me| me.user.id.is_some_and(|id| id != 0) && me.user.role.as_deref() == Some("admin")),
+            _ => false,
         }
     }
 
@@ -389,9 +447,22 @@ impl ZendeskClient {
     /// FACTS (Zendesk OpenAPI, PutTagsTicket / DeleteTagsTicket; "Adding tags to tickets
     /// without overwriting existing tags"): `PUT` answers 200 `{tags}`, `DELETE` 204; neither
     /// works on a closed ticket. ASSUMED: both count as updates of the ticket (its per-ticket
-    /// limit), and a closed ticket's refusal reads like an update's (`TicketClosed`); searched
-    /// Zendesk's Tags and rate-limit docs and the Zendesk clients' trackers: neither is stated.
+    /// limit). How they refuse a closed ticket is not captured: the update's words are
+    /// `TicketClosed` at once, and any other 422 is checked against the ticket (one read).
     pub async fn change_tags(&self, id: TicketId, add: &[&str], remove: &[&str]) -> Result<(), ApiError> {
+        match self.change_tags_once(id, add, remove).await {
+            // The Tags endpoints' refusal of a closed ticket is documented, its body is not:
+            // a 422 in other words than the update's is checked against the ticket itself.
+            Err(ApiError::Api { status: 422, service, body }) => match self.show_ticket(id).await {
+                Ok(ticket) if ticket.status == TicketStatus::Closed => Err(ApiError::TicketClosed { service }),
+                Err(ApiError::TicketDeleted { service }) => Err(ApiError::TicketDeleted { service }),
+                _ => Err(ApiError::Api { status: 422, service, body }),
+            },
+            other => other,
+        }
+    }
+
+    async fn change_tags_once(&self, id: TicketId, add: &[&str], remove: &[&str]) -> Result<(), ApiError> {
         let url = self.url(&format!("/api/v2/tickets/{id}/tags.json"));
         let target = Target::ticket(SVC, UPDATE_ENDPOINT, id);
         if !add.is_empty() {
@@ -399,7 +470,12 @@ impl ZendeskClient {
             self.call(Method::PUT, url.clone(), Some(&body), &target).await?;
         }
         if !remove.is_empty() {
+            // The docs' curl sends the list in a JSON body; a newer route table names a `tags`
+            // query; a proxy may strip a `DELETE`'s body. Both carry the same list (Zendesk
+            // tags hold no commas), so either form removes exactly these tags.
             let body = serde_json::json!({ "tags": remove });
+            let mut url = url;
+            url.query_pairs_mut().append_pair("tags", &remove.join(","));
             self.call(Method::DELETE, url, Some(&body), &target).await?;
         }
         Ok(())
@@ -441,15 +517,45 @@ impl ZendeskClient {
     }
 }
 
-/// What to tell the operator when Zendesk refuses the OAuth client.
+/// A token endpoint's answer (with `status`) without a token Zendesk's API would take. It is
+/// every request's problem, not one ticket's: it stops the pass (as a refusal does) instead of
+/// failing each ticket with a mint of its own, and the next pass asks again.
+fn unusable_answer(status: u16, why: &str) -> ApiError {
+    ApiError::Unauthorized {
+        service: SVC.as_str(),
+        status,
+        detail: Some(format!(
+            "Zendesk's token endpoint answered without a usable access token ({why}); check that zendesk.url is \
+             the account's https://SUBDOMAIN.zendesk.com — the next pass asks again"
+        )),
+    }
+}
+
+/// What to tell the operator when Zendesk refuses the OAuth client: what the refusal says is
+/// wrong (the scopes, the client's kind, or its id and secret), never a hunt for the others.
 fn refused_client(client: &crate::secret::OAuthClient, code: &str, description: Option<&str>) -> String {
     let said = description.map(|d| format!(": {}", crate::secret::scrub(d))).unwrap_or_default();
-    format!(
-        "Zendesk refused the OAuth client `{}` ({code}{said}); check zendesk.client_id (the client's Identifier in \
-         Admin Center → Apps and integrations → APIs → OAuth clients, of kind confidential) and the client secret \
-         from the {}",
-        client.client_id, client.secret_source
-    )
+    let id = &client.client_id;
+    match code {
+        "invalid_scope" => format!(
+            "Zendesk refused the scopes `{}` for the OAuth client `{id}` ({code}{said}); allow them on the client \
+             (Admin Center → Apps and integrations → APIs → OAuth clients, Allowed scopes), or set zendesk.scopes to \
+             scopes it allows (leave it out for the default, {})",
+            client.scopes.join(" "),
+            crate::config::DEFAULT_ZENDESK_SCOPES.join(" ")
+        ),
+        "unauthorized_client" | "unsupported_grant_type" => format!(
+            "Zendesk does not let the OAuth client `{id}` use client credentials ({code}{said}); it must be of kind \
+             confidential (Admin Center → Apps and integrations → APIs → OAuth clients): create a confidential client \
+             and set zendesk.client_id to its Identifier"
+        ),
+        _ => format!(
+            "Zendesk refused the OAuth client `{id}` ({code}{said}); check zendesk.client_id (the client's Identifier \
+             in Admin Center → Apps and integrations → APIs → OAuth clients, of kind confidential) and the client \
+             secret from the {}",
+            client.secret_source
+        ),
+    }
 }
 
 /// A Zendesk ticket field, as `check --online` reports it.
@@ -464,9 +570,9 @@ pub struct TicketField {
 
 /// Narrows a generic error by what Zendesk's body says (FACTS.md, "Error bodies", "Ticket
 /// status"): a 403 is the ticket's unless its body says the role, the plan or the token's
-/// scopes forbid it (then it is the account's: every ticket would meet it); a closed ticket
-/// refuses any update; a status can be refused when the account requires fields before
-/// solving (`details.base[… "is required when solving a ticket"]`).
+/// scopes forbid it (then it is the account's: every ticket would meet it); a 409 is a passing
+/// collision; a closed ticket refuses any update; a status can be refused when the account
+/// requires fields before solving (`details.base[… "is required when solving a ticket"]`).
 fn classify(e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
     match e {
         // A deleted ticket answers `404 {"error":"RecordNotFound"}` on every ticket endpoint
@@ -483,9 +589,16 @@ fn classify(e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
             }
         }
         ApiError::Forbidden { service, detail, .. } => match account_refusal(body) {
-            Some(why) => ApiError::Forbidden { service, scope: http::ForbiddenScope::Account, detail: why },
+            Some(why) => ApiError::Forbidden { service, scope: http::ForbiddenScope::Account, detail: why.explained() },
             None => ApiError::Forbidden { service, scope: http::ForbiddenScope::Ticket, detail },
         },
+        // `409 {"error":"DatabaseConflict","description":"Database collision"}` answers an
+        // update that collided with another (FACTS, api-facts.md "another real 409"): sent
+        // again, it goes through. ticket-sync sends no `safe_update`, so no 409 is a stale
+        // stamp; a write it may have made is looked for before it is sent again.
+        ApiError::Api { status: 409, service, body: text } => {
+            ApiError::Transient { service, detail: format!("409 Conflict: {text}") }
+        }
         ApiError::Api { status: 422, service, body: text } => {
             let Ok(err) = serde_json::from_slice::<wire::ErrorBody>(body) else {
                 return ApiError::Api { status: 422, service, body: text };
@@ -508,7 +621,32 @@ fn classify(e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
     }
 }
 
-/// What an account-wide 403 says, in words for the operator; `None` for any other 403.
+/// An account-wide 403, by what Zendesk says forbids it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AccountRefusal {
+    /// The token lacks these scopes (space-separated as Zendesk lists them).
+    Scopes(String),
+    /// The role of ticket-sync's user or the plan: Zendesk's own message.
+    RoleOrPlan(String),
+}
+
+impl AccountRefusal {
+    /// In words for the operator.
+    fn explained(&self) -> String {
+        match self {
+            AccountRefusal::Scopes(scopes) => format!(
+                "the OAuth token lacks the scope(s) {scopes}: add them to zendesk.scopes (or leave scopes out for the \
+                 default) and allow them on the OAuth client"
+            ),
+            AccountRefusal::RoleOrPlan(message) => format!(
+                "Zendesk says the role of ticket-sync's user or the account's plan does not allow this ({message}); \
+                 the user that owns the credentials (the OAuth client's creator) must be an admin"
+            ),
+        }
+    }
+}
+
+/// What an account-wide 403 says; `None` for any other 403.
 ///
 /// FACTS (real bodies): a role or plan that may not use an endpoint answers
 /// `{"error":{"title":"Forbidden","message":"You do not have access to this page. Please contact
@@ -516,18 +654,14 @@ fn classify(e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
 /// without a scope `{"error":"Forbidden","description":"You are missing the following required
 /// scopes: read"}`. A plain-text form of the first is also seen. ASSUMED: an admin (which
 /// ticket-sync's user must be) meets the first only when its role or the plan changed, not for
-/// one ticket; searched zenpy's, node-zendesk's, zendesk_api_client_rb's and connectors'
-/// trackers for a 403 about a single ticket: none captured (the ones seen are fakes).
-fn account_refusal(body: &[u8]) -> Option<String> {
+/// one ticket; no capture of a 403 about a single ticket was found, so a ticket's 403 in these
+/// words is confirmed with `users/me` before it stops a pass (`confirm_role_refusal`).
+fn account_refusal(body: &[u8]) -> Option<AccountRefusal> {
     let text = String::from_utf8_lossy(body);
     let value = serde_json::from_slice::<serde_json::Value>(body).ok();
     let description = value.as_ref().and_then(|v| v.get("description")).and_then(|d| d.as_str()).unwrap_or("");
     if let Some(scopes) = description.strip_prefix("You are missing the following required scopes:") {
-        return Some(format!(
-            "the OAuth token lacks the scope(s) {}: add them to zendesk.scopes (or leave scopes out for the default) \
-             and allow them on the OAuth client",
-            scopes.trim()
-        ));
+        return Some(AccountRefusal::Scopes(scopes.trim().to_string()));
     }
     let envelope = value.as_ref().and_then(|v| v.get("error")).is_some_and(|e| e.is_object());
     if envelope || text.contains("contact the account owner") {
@@ -536,10 +670,7 @@ fn account_refusal(body: &[u8]) -> Option<String> {
             .and_then(|v| v.pointer("/error/message"))
             .and_then(|m| m.as_str())
             .map_or_else(|| text.trim().chars().take(200).collect::<String>(), str::to_string);
-        return Some(format!(
-            "Zendesk says the role of ticket-sync's user or the account's plan does not allow this ({message}); \
-             the user that owns the credentials (the OAuth client's creator) must be an admin"
-        ));
+        return Some(AccountRefusal::RoleOrPlan(message));
     }
     None
 }

@@ -169,14 +169,41 @@ pub struct ErrorDetail {
     pub description: Option<String>,
 }
 
-/// The answer of `POST /oauth/tokens`.
+/// The answer of `POST /oauth/tokens`. Only the token must be what Zendesk documents: a
+/// life or a scope in another JSON type (a numeric string, a float, a list) is read as far as
+/// it can be, else as not said, so a good token is never thrown away for them.
 #[derive(Debug, Deserialize)]
 pub struct TokenAnswer {
-    pub access_token: Option<String>,
+    /// Any JSON value, so that one of another type is refused without being repeated.
     #[serde(default)]
+    pub access_token: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "lenient_scope")]
     pub scope: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_seconds")]
     pub expires_in: Option<i64>,
+}
+
+/// Whole seconds from a number or a numeric string; anything else is no value.
+fn lenient_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    let secs = match &value {
+        serde_json::Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
+        serde_json::Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64),
+        _ => None,
+    };
+    Ok(secs)
+}
+
+/// Space-separated scopes from a string, or from a list of strings; anything else is none.
+fn lenient_scope<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(match value {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Array(items) => {
+            Some(items.iter().filter_map(serde_json::Value::as_str).collect::<Vec<_>>().join(" "))
+        }
+        _ => None,
+    })
 }
 
 /// An OAuth refusal: `{"error": "invalid_client", "error_description": "…"}` (RFC 6749 §5.2).

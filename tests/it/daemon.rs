@@ -78,12 +78,12 @@ impl Daemon {
         self.log_text()
     }
 
-    fn count_log(&self, needle: &str) -> usize {
+    pub(crate) fn count_log(&self, needle: &str) -> usize {
         self.log.lock().unwrap().iter().filter(|l| l.contains(needle)).count()
     }
 
     /// Waits (bounded) until `needle` has been logged at least `n` times.
-    async fn wait_for_count(&self, needle: &str, n: usize) {
+    pub(crate) async fn wait_for_count(&self, needle: &str, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while self.count_log(needle) < n {
             assert!(Instant::now() < deadline, "fewer than {n} lines with {needle:?}; log:\n{}", self.log_text());

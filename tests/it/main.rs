@@ -25,3 +25,4 @@ mod tls;
 mod webhooks;
 mod webhooks_attack;
 mod zendesk_oauth;
+mod zendesk_oauth_attack;

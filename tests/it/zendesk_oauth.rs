@@ -21,7 +21,7 @@ fn refused(env: &Env) -> usize {
 }
 
 /// Rules for this sandbox with `mode`'s `[zendesk]` credentials and `extra` tables.
-fn rules_in(env: &Env, mode: ZendeskAuthMode, extra: &str) {
+pub(crate) fn rules_in(env: &Env, mode: ZendeskAuthMode, extra: &str) {
     env.rewrite_rules(ROUTES, extra);
     let text = std::fs::read_to_string(&env.rules_path).unwrap();
     let text =

@@ -204,6 +204,17 @@ impl FakeZendesk {
         self.shared.oauth.uses_per_token.store(requests, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// From now on a mint while a token of the same scopes lives gives that token again (an
+    /// OAuth server set to reuse access tokens), or always a new one.
+    pub fn reuse_live_tokens(&self, reuse: bool) {
+        self.shared.oauth.reuse_live_tokens.store(reuse, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The OAuth client's Allowed scopes (`None`: any scope): a token asked for others is refused.
+    pub fn set_allowed_scopes(&self, scopes: Option<&[&str]>) {
+        *self.shared.oauth.allowed_scopes.lock().unwrap() = scopes.map(|s| s.iter().map(|s| s.to_string()).collect());
+    }
+
     /// How many access tokens were minted.
     pub fn tokens_minted(&self) -> u64 {
         self.shared.oauth.minted()

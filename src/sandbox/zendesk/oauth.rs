@@ -57,6 +57,13 @@ pub(super) struct OAuth {
     pub uses_per_token: AtomicU64,
     /// Basic API-token credentials are refused (Zendesk's 2027-04-30).
     pub api_tokens_off: AtomicBool,
+    /// A mint while a token of the same scopes still lives gives that token again, with the
+    /// life it has left (what an OAuth server set to reuse access tokens does, Doorkeeper's
+    /// `reuse_access_token`; whether Zendesk's does is not documented).
+    pub reuse_live_tokens: AtomicBool,
+    /// The client's Allowed scopes, when an admin set them: asking for any other scope is
+    /// refused with `invalid_scope` (a Zendesk reviewer's warning on zendesk/zcli#407).
+    pub allowed_scopes: Mutex<Option<Vec<String>>>,
     tokens: Mutex<HashMap<String, Issued>>,
     minted: AtomicU64,
 }
@@ -112,6 +119,8 @@ impl OAuth {
             max_life_secs: AtomicU64::new(172_800),
             uses_per_token: AtomicU64::new(0),
             api_tokens_off: AtomicBool::new(false),
+            reuse_live_tokens: AtomicBool::new(false),
+            allowed_scopes: Mutex::new(None),
             tokens: Mutex::new(HashMap::new()),
             minted: AtomicU64::new(0),
         }
@@ -156,7 +165,9 @@ impl OAuth {
         }
         let scope = text("scope").unwrap_or_else(|| "read write".to_string());
         let scopes: Vec<String> = scope.split_whitespace().map(str::to_string).collect();
-        if scopes.is_empty() || !scopes.iter().all(|s| known_scope(s)) {
+        let allowed = self.allowed_scopes.lock().unwrap().clone();
+        let not_allowed = allowed.is_some_and(|allowed| !scopes.iter().all(|s| allowed.contains(s)));
+        if scopes.is_empty() || !scopes.iter().all(|s| known_scope(s)) || not_allowed {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_scope",
@@ -177,18 +188,22 @@ impl OAuth {
             },
         };
         let life = asked.min(self.max_life_secs.load(Ordering::SeqCst)).max(1);
+        if self.reuse_live_tokens.load(Ordering::SeqCst) {
+            let limit = self.uses_per_token.load(Ordering::SeqCst);
+            let tokens = self.tokens.lock().unwrap();
+            let live =
+                tokens.iter().find(|(_, t)| t.expires_at > now && t.scopes == scopes && (limit == 0 || t.uses < limit));
+            if let Some((token, issued)) = live {
+                let left = (issued.expires_at - now).num_seconds().max(1);
+                return token_answer(token, &scopes, left as u64);
+            }
+        }
         let n = self.minted.fetch_add(1, Ordering::SeqCst) + 1;
         // Opaque, long and unlike any other secret of the sandbox.
         let token = format!("zdsbx{n:04}{}", hex_digest(&format!("{}:{n}:{now}", self.secret)));
         let issued = Issued { expires_at: now + Duration::seconds(life as i64), scopes: scopes.clone(), uses: 0 };
         self.tokens.lock().unwrap().insert(token.clone(), issued);
-        let answer = json!({
-            "access_token": token,
-            "token_type": "bearer",
-            "scope": scopes.join(" "),
-            "expires_in": life,
-        });
-        (StatusCode::OK, [("content-type", "application/json; charset=utf-8")], answer.to_string()).into_response()
+        token_answer(&token, &scopes, life)
     }
 
     /// The caller of a `Bearer` request, or the refusal (401 for a bad token, 403 for a
@@ -257,6 +272,17 @@ fn needed_scope(method: &Method, path: &str) -> (Option<&'static str>, &'static 
 
 fn covers(granted: &[String], (resource, global): (Option<&str>, &str)) -> bool {
     granted.iter().any(|g| g == global || resource.is_some_and(|r| *g == format!("{r}:{global}")))
+}
+
+/// `{access_token, token_type, scope, expires_in}` with status 200.
+fn token_answer(token: &str, scopes: &[String], life: u64) -> Response {
+    let answer = json!({
+        "access_token": token,
+        "token_type": "bearer",
+        "scope": scopes.join(" "),
+        "expires_in": life,
+    });
+    (StatusCode::OK, [("content-type", "application/json; charset=utf-8")], answer.to_string()).into_response()
 }
 
 fn invalid_token() -> Response {

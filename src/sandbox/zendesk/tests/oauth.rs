@@ -120,6 +120,41 @@ async fn tokens_expire_on_zendesks_clock_and_after_their_uses() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// A server set to reuse access tokens gives a live token again with the life it has left;
+/// other scopes, or a token that lapsed, get a new one.
+#[tokio::test]
+async fn a_server_reusing_tokens_gives_the_live_one_again() {
+    let sb = sandbox().await;
+    sb.zd.set_token_life(120);
+    sb.zd.reuse_live_tokens(true);
+    let first = sb.token("read").await;
+    sb.advance(50);
+    let (status, again) = sb.mint(grant("read")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["access_token"].as_str(), Some(first.as_str()));
+    let left = again["expires_in"].as_u64().unwrap();
+    assert!((69..=70).contains(&left), "the life it has left: {left}");
+    let me = sb.bearer(reqwest::Method::GET, "/api/v2/users/me.json", &first, None).await;
+    assert_eq!(me.status(), StatusCode::OK, "the token given again works");
+    assert_ne!(sb.token("read tickets:write").await, first, "other scopes, another token");
+    sb.advance(71);
+    assert_ne!(sb.token("read").await, first, "a lapsed token is not given again");
+    assert_eq!(sb.zd.tokens_minted(), 3);
+}
+
+/// A client with Allowed scopes refuses a token for any other scope (`invalid_scope`).
+#[tokio::test]
+async fn a_client_with_allowed_scopes_refuses_others() {
+    let sb = sandbox().await;
+    sb.zd.set_allowed_scopes(Some(&["read", "tickets:write"]));
+    let (status, body) = sb.mint(grant("read write")).await;
+    assert_eq!((status, body["error"].clone()), (StatusCode::BAD_REQUEST, json!("invalid_scope")), "{body}");
+    let (status, _) = sb.mint(grant("read tickets:write")).await;
+    assert_eq!(status, StatusCode::OK);
+    sb.zd.set_allowed_scopes(None);
+    assert_eq!(sb.mint(grant("read write")).await.0, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn a_token_without_the_needed_scope_is_forbidden_naming_it() {
     let sb = sandbox().await;
