@@ -116,13 +116,24 @@ fn bare(text: &str) -> &str {
 pub(crate) fn from_file(path: &Path) -> std::io::Result<Secret> {
     // A FIFO or a device would block the read (and with it `check` and the start) for ever.
     regular_file(path)?;
-    let text = std::fs::read_to_string(path)?;
+    // A token or secret is a line; a far larger file is not one, and is not read whole.
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(std::fs::File::open(path)?, MAX_SECRET_BYTES + 1), &mut raw)?;
+    if raw.len() as u64 > MAX_SECRET_BYTES {
+        let what = format!("it is larger than {MAX_SECRET_BYTES} bytes: not a token or secret");
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, what));
+    }
+    let text = String::from_utf8(raw)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not text (UTF-8)"))?;
     let value = bare(&text).to_string();
     if value.is_empty() {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "the file is empty"));
     }
     Ok(Secret::new(value))
 }
+
+/// The most of a token or secret file read (a JWT-style access token is a few KiB).
+const MAX_SECRET_BYTES: u64 = 64 * 1024;
 
 /// `Ok` when `path` (followed through symlinks, as a systemd credential is one) is a regular
 /// file; a directory, FIFO, socket or device is refused before it is opened.
@@ -510,8 +521,11 @@ mod tests {
         std::fs::write(&p, "\u{feff}\r\n").unwrap();
         assert!(load("zendesk", &TokenSource::File(p.clone())).unwrap_err().to_string().contains("empty"));
         std::fs::write(&p, "\n").unwrap();
-        let err = load("github", &TokenSource::File(p)).unwrap_err().to_string();
+        let err = load("github", &TokenSource::File(p.clone())).unwrap_err().to_string();
         assert!(err.contains("github.token_file"), "{err}");
+        std::fs::write(&p, "x".repeat(100_000)).unwrap();
+        let err = load("github", &TokenSource::File(p)).unwrap_err().to_string();
+        assert!(err.contains("larger than 65536 bytes"), "{err}");
         let none = TokenSource::Default { env: "TS_UNSET_SECRET_VAR".into(), credential: "no-such".into() };
         let keys = ("zendesk.client_secret_env", "zendesk.client_secret_file");
         let err = load_named("zendesk", "OAuth client secret", &none, keys).unwrap_err().to_string();
