@@ -31,12 +31,47 @@ impl fmt::Display for IssueNumber {
     }
 }
 
-/// `owner/name` of a GitHub repository, validated.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// `owner/name` of a GitHub repository, validated. GitHub's owner and repository names are
+/// case-insensitive (`ACME/Backend` is `acme/backend`): two names compare, hash and sort equal
+/// whatever their letter case, and each keeps the spelling it was written with for display.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct RepoName {
     owner: String,
     name: String,
+}
+
+impl RepoName {
+    /// The name in lower case: what equality, hashing and order go by.
+    fn key(&self) -> (String, String) {
+        (self.owner.to_ascii_lowercase(), self.name.to_ascii_lowercase())
+    }
+}
+
+impl PartialEq for RepoName {
+    fn eq(&self, other: &Self) -> bool {
+        self.owner.eq_ignore_ascii_case(&other.owner) && self.name.eq_ignore_ascii_case(&other.name)
+    }
+}
+
+impl Eq for RepoName {}
+
+impl std::hash::Hash for RepoName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl PartialOrd for RepoName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for RepoName {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
 }
 
 impl RepoName {
@@ -402,6 +437,18 @@ pub struct Issue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repo_names_match_whatever_their_letter_case_and_keep_their_spelling() {
+        let a: RepoName = "ACME/Backend".parse().unwrap();
+        let b: RepoName = "acme/backend".parse().unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.cmp(&b), std::cmp::Ordering::Equal);
+        let set: std::collections::HashSet<RepoName> = [a.clone(), b.clone()].into_iter().collect();
+        assert_eq!(set.len(), 1);
+        assert_eq!((a.to_string(), b.to_string()), ("ACME/Backend".to_string(), "acme/backend".to_string()));
+        assert_ne!(a, "acme/frontend".parse::<RepoName>().unwrap());
+    }
 
     #[test]
     fn repo_names_must_be_owner_slash_name() {

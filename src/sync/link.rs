@@ -116,14 +116,30 @@ impl Change {
 /// The issue an agent named, when the ticket may be linked to it; otherwise why not, for the
 /// agent. Errors that may pass (a 5xx, a rate limit) fail the ticket for a retry instead.
 async fn linkable(engine: &Engine, repo: &RepoName, number: IssueNumber) -> Result<Result<Issue, String>, ItemError> {
-    let allowed = engine.rules.routes.iter().any(|r| &r.repo == repo)
-        || engine.rules.linking.as_ref().is_some_and(|l| l.repos.contains(repo));
-    if !allowed {
+    linkable_within(engine, repo, number, MAX_MOVES).await
+}
+
+/// How many transfers in a row a link follows before it says where it stopped (two issues
+/// moved into each other would otherwise be followed for ever).
+const MAX_MOVES: usize = 5;
+
+async fn linkable_within(
+    engine: &Engine,
+    repo: &RepoName,
+    number: IssueNumber,
+    moves_left: usize,
+) -> Result<Result<Issue, String>, ItemError> {
+    // The repository as the rules spell it (names match whatever their letter case), so that
+    // everything stored about it is under one spelling.
+    let configured =
+        engine.rules.routes.iter().map(|r| &r.repo).chain(engine.rules.linking.iter().flat_map(|l| &l.repos));
+    let Some(repo) = configured.into_iter().find(|r| *r == repo).cloned() else {
         return Ok(Err(format!(
             "{repo} is not a repository ticket-sync links to. Use an issue in one of: {}; or ask the ticket-sync admin to add {repo} to `[linking] repos`",
             allowed_repos(engine)
         )));
-    }
+    };
+    let repo = &repo;
     match guard::check_repo(engine, repo).await {
         Ok(()) => {}
         Err(ItemError::Refused(why)) => return Ok(Err(why.trim_start_matches("refused: ").to_string())),
@@ -131,8 +147,13 @@ async fn linkable(engine: &Engine, repo: &RepoName, number: IssueNumber) -> Resu
     }
     let issue = match engine.github.get_issue(repo, number).await {
         Ok(issue) => issue,
+        Err(ApiError::Moved { .. }) if moves_left == 0 => return Ok(Err(format!(
+            "{repo}#{number} was moved more than {MAX_MOVES} times in a row; use the link of the issue where it ends"
+        ))),
         Err(ApiError::Moved { location: Some(location), .. }) => match engine.github.locate_moved(&location).await? {
-            Some(issue) => return Box::pin(linkable(engine, &issue.repo.clone(), issue.number)).await,
+            Some(issue) => {
+                return Box::pin(linkable_within(engine, &issue.repo.clone(), issue.number, moves_left - 1)).await
+            }
             None => {
                 return Ok(Err(format!("{repo}#{number} was moved where ticket-sync cannot follow; use its new link")))
             }

@@ -492,3 +492,33 @@ async fn state_tags_change_once_the_note_is_there_whatever_fails_between() {
     let t = tags(&env, id);
     assert!(t.contains(&"github_open".to_string()) && !t.contains(&"github_closed".to_string()), "{t:?}");
 }
+
+/// GitHub's owner and repository names are case-insensitive: a reference in any letter case,
+/// or a browser URL in GitHub's own spelling, links the ticket to the repository the rules
+/// name, and the close reaches it (part 12, item 5).
+#[tokio::test]
+async fn a_link_in_any_letter_case_links_the_ticket() {
+    let (env, field) = env().await;
+    let (_, n) = env.linked("Case matters not").await;
+    let url = env.sb.github.issue(REPO, n).unwrap().html_url;
+    let shouting = plain(&env, "Upper case reference");
+    set_field(&env, field, shouting, Some(&format!("ACME/Backend#{n}")));
+    let browser = plain(&env, "Browser URL in another case");
+    set_field(&env, field, browser, Some(&url.replace("acme/backend", "Acme/BACKEND")));
+    let report = env.escalate().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    for id in [shouting, browser] {
+        let notes = field_notes(&env, id);
+        assert_eq!(notes.len(), 1, "ticket {id}: {notes:?}");
+        assert!(!notes[0].contains("not a repository ticket-sync links to"), "{}", notes[0]);
+        let m = env.engine().store.mapping(TicketId(id)).unwrap().expect("linked");
+        assert_eq!((m.repo.to_string(), m.issue_number.0), (REPO.to_string(), n), "stored as the rules spell it");
+    }
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    let report = env.push().await;
+    assert_eq!((report.pushed, report.failed), (3, 0), "{report:?}");
+    for id in [shouting, browser] {
+        assert_eq!(state_notes(&env, id).len(), 1, "ticket {id}");
+    }
+}
