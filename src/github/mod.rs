@@ -34,6 +34,8 @@ pub struct RepoInfo {
     pub visibility: String,
     pub has_issues: bool,
     pub archived: bool,
+    /// The repository's page (`html_url`): where GitHub's web pages are, as GitHub says.
+    pub html_url: Option<String>,
 }
 
 /// The answer to a conditional list: unchanged (304, free), or every page of the new content.
@@ -512,7 +514,7 @@ impl GithubClient {
         let (_, _, bytes) = self.call(Method::GET, self.url(&format!("/repos/{repo}")), None, None).await?;
         let r: wire::WireRepo = http::decode(SVC, &bytes)?;
         let visibility = r.visibility.unwrap_or_else(|| if r.private { "private".into() } else { "public".into() });
-        Ok(RepoInfo { id: r.id, visibility, has_issues: r.has_issues, archived: r.archived })
+        Ok(RepoInfo { id: r.id, visibility, has_issues: r.has_issues, archived: r.archived, html_url: r.html_url })
     }
 
     /// The login ticket-sync writes as (checks the credentials): the token's user

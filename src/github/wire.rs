@@ -74,6 +74,8 @@ pub struct WireIssue {
 pub struct WireRepo {
     pub id: u64,
     #[serde(default)]
+    pub html_url: Option<String>,
+    #[serde(default)]
     pub private: bool,
     pub visibility: Option<String>,
     #[serde(default = "yes")]

@@ -70,6 +70,12 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// Stores `value` under `key`, replacing what was there.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn().execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", [key, value])?;
+        Ok(())
+    }
+
     /// Stores `value` under `key` unless a value is there already; returns the stored value.
     pub fn meta_get_or_set(&self, key: &str, value: &str) -> Result<String> {
         self.conn().execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)", [key, value])?;

@@ -23,6 +23,7 @@ pub(super) async fn check_repo(engine: &Engine, repo: &RepoName) -> Result<(), I
         )),
         other => other.into(),
     })?;
+    engine.learn_web_base(repo, info.html_url.as_deref());
     let has_issues = info.has_issues && !info.archived;
     if !engine.dry_run {
         engine.store.save_repo_record(repo, info.id, &info.visibility, has_issues)?;

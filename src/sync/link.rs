@@ -57,8 +57,16 @@ pub(super) async fn follow_field(
         return Ok(if value.is_empty() || mapping.is_some() { Next::Escalate } else { Next::Done });
     }
     let seen_at = ticket.updated_at.unwrap_or_else(Utc::now);
-    let web = linkref::web_base(&engine.rules.github.url);
-    let change = match linkref::parse(value, &web) {
+    let mut web = engine.web_base();
+    let mut parsed = linkref::parse(value, &web);
+    if matches!(parsed, FieldRef::Invalid(RefProblem::OtherHost(_))) && !engine.web_base_learned() {
+        // Issue pages may be on a host the API URL does not tell (data residency, a second
+        // host name, a proxy): GitHub's own answer says where, read once.
+        learn_web_base(engine).await?;
+        web = engine.web_base();
+        parsed = linkref::parse(value, &web);
+    }
+    let change = match parsed {
         FieldRef::Empty => match active {
             Some(_) => Change::Unlink,
             None => {
@@ -147,9 +155,11 @@ async fn linkable_within(
     }
     let issue = match engine.github.get_issue(repo, number).await {
         Ok(issue) => issue,
-        Err(ApiError::Moved { .. }) if moves_left == 0 => return Ok(Err(format!(
+        Err(ApiError::Moved { .. }) if moves_left == 0 => {
+            return Ok(Err(format!(
             "{repo}#{number} was moved more than {MAX_MOVES} times in a row; use the link of the issue where it ends"
-        ))),
+        )))
+        }
         Err(ApiError::Moved { location: Some(location), .. }) => match engine.github.locate_moved(&location).await? {
             Some(issue) => {
                 return Box::pin(linkable_within(engine, &issue.repo.clone(), issue.number, moves_left - 1)).await
@@ -169,6 +179,21 @@ async fn linkable_within(
     Ok(Ok(issue))
 }
 
+/// Reads the web base off the first configured repository's page (`GET /repos/{repo}`).
+async fn learn_web_base(engine: &Engine) -> Result<(), ItemError> {
+    let configured =
+        engine.rules.routes.iter().map(|r| &r.repo).chain(engine.rules.linking.iter().flat_map(|l| &l.repos));
+    let Some(repo) = configured.into_iter().next() else { return Ok(()) };
+    match engine.github.get_repo(repo).await {
+        Ok(info) => engine.learn_web_base(repo, info.html_url.as_deref()),
+        // A repository that cannot be read says nothing of the web host; its own refusal
+        // comes when a link is made.
+        Err(ApiError::NotFound { .. } | ApiError::Forbidden { .. } | ApiError::Gone { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
 fn allowed_repos(engine: &Engine) -> String {
     let mut repos: Vec<String> = engine.rules.routes.iter().map(|r| r.repo.to_string()).collect();
     repos.extend(engine.rules.linking.iter().flat_map(|l| l.repos.iter().map(ToString::to_string)));
@@ -178,7 +203,7 @@ fn allowed_repos(engine: &Engine) -> String {
 }
 
 fn refusal_text(engine: &Engine, problem: &RefProblem) -> String {
-    let web = linkref::web_base(&engine.rules.github.url);
+    let web = engine.web_base();
     let example = format!("{}OWNER/REPO/issues/123", web.as_str());
     match problem {
         RefProblem::NotAReference => {

@@ -81,6 +81,23 @@ fn number_of(s: &str) -> Option<IssueNumber> {
     ok.then(|| s.parse().ok()).flatten().filter(|n| *n > 0).map(IssueNumber)
 }
 
+/// GitHub's web base as a repository's own page (`html_url`) shows it: the page without its
+/// `/{owner}/{name}` (any letter case). `None` when the page does not end with the repository.
+pub fn web_base_of(repo_page: &str, repo: &RepoName) -> Option<Url> {
+    let mut url = Url::parse(repo_page).ok()?;
+    let path = url.path().trim_end_matches('/').to_string();
+    let tail = format!("/{}/{}", repo.owner(), repo.name());
+    let cut = path.len().checked_sub(tail.len())?;
+    if !path.is_char_boundary(cut) || !path[cut..].eq_ignore_ascii_case(&tail) {
+        return None;
+    }
+    let base = &path[..cut];
+    url.set_path(if base.is_empty() { "/" } else { base });
+    url.set_query(None);
+    url.set_fragment(None);
+    Some(url)
+}
+
 /// GitHub's web host for an API base URL: `https://github.com` for `api.github.com`, the
 /// server without its `/api/v3` for GitHub Enterprise Server, else the API's own origin.
 pub fn web_base(api: &Url) -> Url {
@@ -100,6 +117,19 @@ pub fn web_base(api: &Url) -> Url {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_web_base_is_read_off_a_repository_page() {
+        let repo: RepoName = "acme/backend".parse().unwrap();
+        let base = |page: &str| web_base_of(page, &repo).map(|u| u.to_string());
+        assert_eq!(base("https://github.com/Acme/Backend"), Some("https://github.com/".into()));
+        assert_eq!(base("https://acme.ghe.com/acme/backend/"), Some("https://acme.ghe.com/".into()));
+        assert_eq!(base("https://git.example.com/github/acme/backend"), Some("https://git.example.com/github".into()));
+        assert_eq!(base("https://github.com/acme/other"), None);
+        assert_eq!(base("not a url"), None);
+        let parsed = parse("https://acme.ghe.com/ACME/backend/issues/4", &Url::parse("https://acme.ghe.com/").unwrap());
+        assert_eq!(parsed, FieldRef::Issue("acme/backend".parse().unwrap(), IssueNumber(4)));
+    }
 
     fn gh() -> Url {
         web_base(&Url::parse("https://api.github.com").unwrap())

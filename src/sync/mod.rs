@@ -131,6 +131,9 @@ pub struct Engine {
     pub stats: Arc<ApiStats>,
     pub dry_run: bool,
     redactor: Redactor,
+    /// GitHub's web base as GitHub's own answers showed it (a repository's `html_url`), once
+    /// learned in this engine; `None` until then (see `web_base`).
+    web_base: Mutex<Option<url::Url>>,
     /// Repository checks made during this pass: repo → refusal reason, if any.
     repo_checks: Mutex<HashMap<RepoName, Option<String>>>,
     /// The GitHub token's login (`GET /user`), read once when first needed.
@@ -204,12 +207,44 @@ impl Engine {
             stats,
             dry_run,
             repo_checks: Mutex::new(HashMap::new()),
+            web_base: Mutex::new(None),
             github_login: Mutex::new(None),
             github_token_id: github_token.identity_id(),
             zendesk_user: Mutex::new(None),
             zendesk_token_id,
             heartbeat: None,
         }
+    }
+
+    /// GitHub's web base, where issue pages are: as GitHub's own answers showed it (this
+    /// engine's, else the database's), else derived from the API URL (`api.github.com` →
+    /// `github.com`, GitHub Enterprise Server's host without `/api/v3`). The derived one is only
+    /// a first guess: with data residency (`api.SUB.ghe.com` → `SUB.ghe.com`), a second host
+    /// name or a proxy, GitHub's answers say otherwise.
+    pub(crate) fn web_base(&self) -> url::Url {
+        if let Some(known) = self.web_base.lock().unwrap().clone() {
+            return known;
+        }
+        let stored = self.store.meta(&self.web_base_key()).ok().flatten().and_then(|s| url::Url::parse(&s).ok());
+        stored.unwrap_or_else(|| linkref::web_base(&self.rules.github.url))
+    }
+
+    /// Whether this engine has read the web base from GitHub (not only from the database).
+    pub(crate) fn web_base_learned(&self) -> bool {
+        self.web_base.lock().unwrap().is_some()
+    }
+
+    /// Keeps the web base `repo`'s page (`html_url`, from GitHub) shows.
+    pub(crate) fn learn_web_base(&self, repo: &RepoName, page: Option<&str>) {
+        let Some(base) = page.and_then(|p| linkref::web_base_of(p, repo)) else { return };
+        let changed = self.web_base.lock().unwrap().replace(base.clone()).is_none_or(|old| old != base);
+        if changed && !self.dry_run {
+            let _ = self.store.set_meta(&self.web_base_key(), base.as_str());
+        }
+    }
+
+    fn web_base_key(&self) -> String {
+        format!("github_web_base:{}", self.rules.github.url)
     }
 
     /// Pings `notifier`'s watchdog between items of every pass.

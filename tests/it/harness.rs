@@ -59,7 +59,11 @@ impl Env {
     }
 
     pub async fn with_routes(routes: &str, extra: &str) -> Env {
-        let sb = Sandbox::start().await.expect("sandbox starts");
+        Self::on(Sandbox::start().await.expect("sandbox starts"), routes, extra).await
+    }
+
+    /// `with_routes` on a sandbox the test started itself (another layout of a fake).
+    pub async fn on(sb: Sandbox, routes: &str, extra: &str) -> Env {
         sb.github.add_repo("acme/billing", Visibility::Private, true);
         sb.github.add_repo("acme/backend", Visibility::Private, true);
         let org = sb.zendesk.add_organization("Globex Corp");

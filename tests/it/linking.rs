@@ -522,3 +522,32 @@ async fn a_link_in_any_letter_case_links_the_ticket() {
         assert_eq!(state_notes(&env, id).len(), 1, "ticket {id}");
     }
 }
+
+/// Issue pages on a host the API URL does not tell (GitHub Enterprise Cloud with data
+/// residency: API `api.SUB.ghe.com`, pages on `SUB.ghe.com`; a second host name; a proxy):
+/// the web host is read from GitHub's own answer, a pasted page link on it links the ticket,
+/// and a link on any other host is still refused (part 12, item 6).
+#[tokio::test]
+async fn a_link_on_githubs_own_page_host_links_though_the_api_is_elsewhere() {
+    use ticket_sync::sandbox::{FakeGithub, Sandbox, GITHUB_TOKEN};
+    let sb = Sandbox::start().await.unwrap();
+    let github = FakeGithub::start_with_layout(GITHUB_TOKEN, sb.clock.clone(), "", Some("localhost")).await.unwrap();
+    let sb = Sandbox { github, ..sb };
+    let env = Env::on(sb, ROUTES, PUSHBACK).await;
+    let field = env.sb.zendesk.add_ticket_field("text", "GitHub issue");
+    env.rewrite_rules(ROUTES, &format!("{PUSHBACK}\n[linking]\nfield_id = {field}\n"));
+    let n = env.sb.github.add_issue(REPO, "Data residency", "Seen on the EU instance", "alice");
+    let page = env.sb.github.issue(REPO, n).unwrap().html_url;
+    assert!(page.starts_with("http://localhost:"), "{page}");
+    let pasted = plain(&env, "Pasted the page link");
+    set_field(&env, field, pasted, Some(&page));
+    let elsewhere = plain(&env, "A link on another host");
+    set_field(&env, field, elsewhere, Some(&page.replace("localhost", "127.0.0.2")));
+    let report = env.escalate().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    let m = env.engine().store.mapping(TicketId(pasted)).unwrap().expect("linked");
+    assert_eq!((m.issue_number.0, m.issue_url.as_str()), (n, page.as_str()), "the issue's real page URL");
+    let refused = field_notes(&env, elsewhere);
+    assert!(refused.len() == 1 && refused[0].contains("is not this GitHub"), "{refused:?}");
+    assert!(refused[0].contains("http://localhost:"), "the example names the real page host: {}", refused[0]);
+}

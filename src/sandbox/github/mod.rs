@@ -130,15 +130,31 @@ impl FakeGithub {
     /// Like `start`, with the API under `prefix` (`"/api/v3"`: GitHub Enterprise Server's
     /// layout) and web pages at the server's root; `""` is `start`'s layout.
     pub async fn start_with_prefix(token: &str, clock: Arc<Clock>, prefix: &str) -> std::io::Result<Arc<FakeGithub>> {
+        Self::start_with_layout(token, clock, prefix, None).await
+    }
+
+    /// Like `start_with_prefix`, with the web pages (`html_url`s) named on `web_host` instead
+    /// of the API's `127.0.0.1` (same port): GitHub Enterprise Cloud with data residency
+    /// (`api.SUB.ghe.com` → `SUB.ghe.com`), a second host name, or a proxy in front of the API.
+    pub async fn start_with_layout(
+        token: &str,
+        clock: Arc<Clock>,
+        prefix: &str,
+        web_host: Option<&str>,
+    ) -> std::io::Result<Arc<FakeGithub>> {
         let prefix = prefix.trim_end_matches('/');
         assert!(prefix.is_empty() || prefix.starts_with('/'), "an API prefix starts with '/': {prefix:?}");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let web = format!("http://{}", listener.local_addr()?);
+        let api = format!("http://{}", listener.local_addr()?);
+        let web = match web_host {
+            Some(host) => format!("http://{host}:{}", listener.local_addr()?.port()),
+            None => api.clone(),
+        };
         let door = Frontdoor::new(Service::Github);
         let shared = Arc::new(Shared {
             token: token.to_string(),
             login: BOT_LOGIN.to_string(),
-            base: format!("{web}{prefix}"),
+            base: format!("{api}{prefix}"),
             web,
             started_at: clock.now().trunc_subsecs(0),
             clock,
