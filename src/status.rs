@@ -215,9 +215,13 @@ fn ticket_history(store: &Store, id: TicketId, json: bool) -> crate::store::Resu
     for e in &ledger {
         // A link made through the field shows the value the agent wrote.
         let detail = match e.event.as_str() {
-            "linked_by_field" | "relinked_by_field" | "unlinked_by_field" | "link_refused" => {
-                e.detail.as_deref().map(|d| format!("  ({d})")).unwrap_or_default()
-            }
+            // A note shows the event it told of (`closed-…`, `field-…`, `retagged-…`).
+            "linked_by_field"
+            | "relinked_by_field"
+            | "unlinked_by_field"
+            | "link_refused"
+            | "push_note"
+            | "push_note_recovered" => e.detail.as_deref().map(|d| format!("  ({d})")).unwrap_or_default(),
             _ => String::new(),
         };
         println!(

@@ -112,6 +112,23 @@ pub fn issue_body(t: &Ticket, attachments: &[Attachment], zendesk: &Url, redacto
 }
 
 /// The internal note that tells agents where the issue is.
+/// The note for a ticket escalated again (its escalation tag added back) after an agent cleared
+/// its link field: ticket-sync does not escalate it again by itself (a new issue for a ticket
+/// an agent unlinked on purpose is not what the tag asks), and says how to link it.
+pub fn escalated_after_unlink(
+    repo: &crate::domain::RepoName,
+    number: crate::domain::IssueNumber,
+    url: &str,
+    key: &str,
+) -> String {
+    format!(
+        "ticket-sync does not escalate this ticket again: an agent unlinked it from GitHub issue {repo}#{number} by \
+         clearing the link field.\nTo link it again, write an issue's link in the field (this one: {url}); the \
+         ticket is linked on the next pass.\n\n{}",
+        push_note_marker(key)
+    )
+}
+
 pub fn link_note(id: TicketId, issue: &Issue) -> String {
     format!(
         "Escalated to engineering: GitHub issue {}#{}\n{}\n\n{}",

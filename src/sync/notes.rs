@@ -81,7 +81,7 @@ pub(super) fn queue_note(
     event_key: &str,
     text: &str,
 ) -> Result<(Intent, PushPayload), ItemError> {
-    queue(engine, m, event_key, text, false)
+    queue(engine, m, event_key, text, false, false)
 }
 
 /// Like `queue_note`, for the note of a reopen ticket-sync makes: see `PushPayload::reopens`.
@@ -91,7 +91,7 @@ pub(super) fn queue_reopen_note(
     event_key: &str,
     text: &str,
 ) -> Result<(Intent, PushPayload), ItemError> {
-    queue(engine, m, event_key, text, true)
+    queue(engine, m, event_key, text, true, false)
 }
 
 fn queue(
@@ -100,6 +100,7 @@ fn queue(
     event_key: &str,
     text: &str,
     reopens: bool,
+    about_link: bool,
 ) -> Result<(Intent, PushPayload), ItemError> {
     let (add_tags, remove_tags) = if reopens { state_tags(engine, Some(false)) } else { Default::default() };
     let payload = PushPayload {
@@ -110,12 +111,28 @@ fn queue(
         reopens,
         add_tags,
         remove_tags,
-        about_link: false,
+        about_link,
     };
     let json = serde_json::to_string(&payload).expect("payload serialises");
     let intent = engine.store.begin_push_intent(m.ticket_id, event_key, &m.repo.to_string(), &json)?;
     let payload = serde_json::from_str(&intent.payload).unwrap_or(payload);
     Ok((intent, payload))
+}
+
+/// Writes one note about the link itself (not the issue) exactly once, whatever the link's
+/// state: an ended link's ticket still hears why ticket-sync does not act.
+pub(super) async fn link_note_once(
+    engine: &Engine,
+    m: &Mapping,
+    event_key: &str,
+    text: &str,
+    report: &mut PassReport,
+) -> Result<(), ItemError> {
+    if engine.store.push_note_done(m.ticket_id, event_key)? {
+        return Ok(());
+    }
+    let (intent, payload) = queue(engine, m, event_key, text, false, true)?;
+    push_note(engine, &intent, &payload, report).await.map(|_| ())
 }
 
 /// Writes one note that no GitHub event carries (the issue is gone, the ticket re-escalated) exactly once.

@@ -24,6 +24,15 @@ pub(super) async fn track(
         engine.store.set_escalation_lost(ticket.id, true)?;
         return Ok(());
     }
+    if m.link_state == LinkState::Unlinked {
+        // Tagged again after an agent unlinked it: one note says why nothing more happens.
+        let key = format!("retagged-{}", ticket.updated_at.map_or(0, |t| t.timestamp()));
+        let text = body::escalated_after_unlink(&m.repo, m.issue_number, &m.issue_url, &key);
+        notes::link_note_once(engine, m, &key, &text, report).await?;
+        engine.store.set_escalation_lost(ticket.id, false)?;
+        info!("escalated again after an agent unlinked it: not escalated, the ticket says why");
+        return Ok(());
+    }
     if m.issue_state != IssueState::Closed || m.link_state != LinkState::Active {
         engine.store.set_escalation_lost(ticket.id, false)?;
         return Ok(());

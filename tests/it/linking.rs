@@ -551,3 +551,37 @@ async fn a_link_on_githubs_own_page_host_links_though_the_api_is_elsewhere() {
     assert!(refused.len() == 1 && refused[0].contains("is not this GitHub"), "{refused:?}");
     assert!(refused[0].contains("http://localhost:"), "the example names the real page host: {}", refused[0]);
 }
+
+/// An escalated ticket whose field an agent cleared, then tagged again: ticket-sync does not
+/// escalate it to a second issue (nor silently do nothing): one note says why and how to link
+/// it, and `status --ticket` shows it (part 12, item 8).
+#[tokio::test]
+async fn tagging_again_after_an_unlink_is_answered_with_one_note() {
+    let (env, field) = env().await;
+    let (id, n) = env.linked("Unlinked then tagged again").await;
+    set_field(&env, field, id, None);
+    env.escalate().await;
+    assert!(field_notes(&env, id).iter().any(|note| note.contains("Unlinked")), "{:?}", field_notes(&env, id));
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.zendesk.set_tags(id, &["other"]);
+    env.sb.settle();
+    env.escalate().await;
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.zendesk.set_tags(id, &["escalated"]);
+    env.sb.settle();
+    let report = env.escalate().await;
+    assert_eq!((report.created, report.failed), (0, 0), "{report:?}");
+    let said: Vec<String> =
+        env.push_notes(id).into_iter().filter(|note| note.contains("does not escalate this ticket again")).collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains(&format!("{REPO}#{n}")), "{}", said[0]);
+    assert_eq!(env.issues_for(REPO, id).len(), 1, "no second issue");
+    env.sb.settle();
+    env.escalate().await;
+    let again =
+        env.push_notes(id).into_iter().filter(|note| note.contains("does not escalate this ticket again")).count();
+    assert_eq!(again, 1, "said once");
+    let out = env.bin(&["status", "--ticket", &id.to_string()], &[]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("retagged-"), "status --ticket shows the note: {text}");
+}
