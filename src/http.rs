@@ -80,6 +80,11 @@ pub enum ApiError {
     Api { service: &'static str, status: u16, body: String },
     #[error("{service} answered with a body that could not be read: {detail}")]
     Decode { service: &'static str, detail: String },
+    /// The answer is larger than the endpoint's cap (`body_cap`) and was not read: the same
+    /// request would meet the same answer, so it is not tried again as it is (a list reads
+    /// smaller pages instead).
+    #[error("{service}'s answer is larger than the {cap}-byte cap for this endpoint; it was not read")]
+    TooLarge { service: &'static str, cap: usize },
     /// The server's TLS certificate was not accepted (unknown authority, expired, wrong name):
     /// a configuration problem, never retried.
     #[error(
@@ -443,10 +448,7 @@ pub fn body_cap(path: &str) -> usize {
 /// here, before anything can log, store or show its text.
 pub async fn body_bytes(service: Service, mut resp: Response) -> Result<bytes::Bytes, ApiError> {
     let cap = body_cap(resp.url().path());
-    let too_big = || ApiError::Decode {
-        service: service.as_str(),
-        detail: format!("the answer is larger than the {cap}-byte cap for this endpoint; it was not read"),
-    };
+    let too_big = || ApiError::TooLarge { service: service.as_str(), cap };
     if resp.content_length().is_some_and(|len| len > cap as u64) {
         return Err(too_big());
     }

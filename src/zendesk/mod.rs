@@ -29,6 +29,8 @@ const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
 pub const EXPORT_ENDPOINT: &str = "incremental-exports";
 /// Ticket updates: the account-wide update limit, and per ticket 30 per 10 minutes.
 pub const UPDATE_ENDPOINT: &str = "tickets-update";
+/// Comments per page (Zendesk's most for cursor pages).
+const PAGE: usize = 100;
 /// Reading one ticket (`show`), counted with the account's requests.
 pub const SHOW_ENDPOINT: &str = "tickets-show";
 
@@ -376,14 +378,23 @@ impl ZendeskClient {
         max_pages: usize,
         stop_at: Option<u64>,
     ) -> Result<(Vec<wire::WireComment>, HashMap<u64, String>), ApiError> {
+        // Up to `max_pages` pages' worth of comments. A page over the body cap (comments made
+        // huge by their HTML, say) is read again from the same place in pages of 10, then of 1,
+        // for the next 100 comments, then back to 100: one large comment never makes its
+        // ticket unreadable for good.
+        let limit = max_pages * PAGE;
         let mut out = Vec::new();
         let mut names = HashMap::new();
         let mut after: Option<String> = None;
-        for _ in 0..max_pages {
+        let mut size = PAGE;
+        let mut small_left = 0;
+        let mut requests = 0;
+        while out.len() < limit && requests < max_pages * (PAGE + 1) {
+            requests += 1;
             let mut url = self.url(&format!("/api/v2/tickets/{id}/comments.json"));
             {
                 let mut q = url.query_pairs_mut();
-                q.append_pair("page[size]", "100");
+                q.append_pair("page[size]", &size.to_string());
                 if newest_first {
                     q.append_pair("sort", "-created_at");
                 }
@@ -394,14 +405,29 @@ impl ZendeskClient {
                     q.append_pair("page[after]", a);
                 }
             }
-            let bytes = self.call(Method::GET, url, None, &Target::service(SVC)).await?;
+            let bytes = match self.call(Method::GET, url, None, &Target::service(SVC)).await {
+                Err(ApiError::TooLarge { .. }) if size > 1 => {
+                    size = if size > 10 { 10 } else { 1 };
+                    small_left = PAGE;
+                    debug!(ticket_id = id.0, size, "a comments page is over the body cap; reading smaller pages");
+                    continue;
+                }
+                other => other?,
+            };
             let page: wire::CommentsPage = http::decode(SVC, &bytes)?;
             let reached = stop_at.is_some_and(|s| page.comments.iter().any(|c| c.id <= s));
+            let read = page.comments.len();
             out.extend(page.comments);
             // The page holding the stop mark also names the authors of its new comments.
             names.extend(page.users.into_iter().filter_map(|u| Some((u.id, u.name?))));
             if reached {
                 break;
+            }
+            if size < PAGE {
+                small_left = small_left.saturating_sub(read.max(1));
+                if small_left == 0 {
+                    size = PAGE;
+                }
             }
             match page.meta {
                 Some(m) if m.has_more && m.after_cursor.is_some() => after = m.after_cursor,

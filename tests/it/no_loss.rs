@@ -138,3 +138,30 @@ async fn a_reply_on_a_long_ticket_is_forwarded() {
     let fwd: Vec<_> = env.sb.github.comments(REPO, n).into_iter().filter(|c| c.body.contains("Any news?")).collect();
     assert_eq!(fwd.len(), 1, "the reply was never forwarded: {report:?}");
 }
+
+/// A ticket whose comments pages are over the body cap (large comments): they are read in
+/// smaller pages, so the ticket escalates and its later replies are forwarded, instead of
+/// failing on every attempt for good (part 12, item 4).
+#[tokio::test]
+async fn a_ticket_whose_comment_pages_are_over_the_cap_escalates_and_forwards() {
+    let env = Env::with_routes(ROUTES, FORWARD).await;
+    let id = env.ticket("Long and heavy history", &["escalated"]);
+    for i in 0..30 {
+        env.sb.zendesk.add_public_comment(id, env.requester, &format!("log {i}: {}", "y".repeat(3000)));
+    }
+    env.sb.settle();
+    // A page of 30 such comments is ~270 KB, of 10 ~90 KB: over this cap; one at a time fits.
+    let cap = [("TICKET_SYNC_BODY_CAP_BYTES", "40000")];
+    let out = env.bin(&["sync"], &cap).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let n = env.issues_for(REPO, id);
+    assert_eq!(n.len(), 1, "escalated");
+    assert_eq!(env.link_notes(id).len(), 1);
+    env.sb.zendesk.add_public_comment(id, env.requester, "Still broken after the update");
+    env.sb.settle();
+    let out = env.bin(&["sync"], &cap).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let fwd: Vec<_> = env.forwarded(REPO, n[0]);
+    assert_eq!(fwd.len(), 1, "{fwd:?}");
+    assert!(fwd[0].contains("Still broken after the update"));
+}
