@@ -172,8 +172,8 @@ impl ZendeskClient {
         let (status, headers, bytes) = match http::execute(&self.stats, &Target::service(SVC), req).await {
             // An answer too large to read (past the body cap) holds no token either: the next
             // mint would meet the same, so it stops the pass like any unusable answer.
-            Err(ApiError::Decode { detail, .. }) => {
-                return Err(unusable_answer(200, &format!("its answer could not be read: {detail}")))
+            Err(e @ (ApiError::Decode { .. } | ApiError::TooLarge { .. })) => {
+                return Err(unusable_answer(200, &format!("its answer could not be read: {e}")))
             }
             other => other?,
         };
