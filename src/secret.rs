@@ -66,27 +66,40 @@ fn load_named(
     keys: (&str, &str),
 ) -> Result<Secret, TokenError> {
     let fail = |reason: String| TokenError { service, what, reason };
-    match source {
-        TokenSource::Env(var) => from_env(var)
-            .ok_or_else(|| fail(format!("environment variable {var} (named by {}) is not set or empty", keys.0))),
-        TokenSource::File(path) => {
-            from_file(path).map_err(|e| fail(format!("cannot read {} (named by {}): {e}", path.display(), keys.1)))
-        }
-        TokenSource::Default { env, credential } => {
-            if let Some(s) = from_env(env) {
-                return Ok(s);
-            }
-            if let Some(path) = credential_path(credential) {
-                if path.exists() {
-                    return from_file(&path)
-                        .map_err(|e| fail(format!("cannot read systemd credential {}: {e}", path.display())));
-                }
-            }
+    match read_source(source, keys).map_err(fail)? {
+        Some(secret) => Ok(secret),
+        None => {
+            let TokenSource::Default { env, credential } = source else { unreachable!("only a default finds nothing") };
             Err(fail(format!(
                 "none found: set {env}, or set {} / {} in the rules file, or pass a systemd credential named \
                  {credential} (LoadCredential={credential}:...)",
                 keys.0, keys.1
             )))
+        }
+    }
+}
+
+/// A secret from its source: the variable or file the rules name (which must be readable), or
+/// the default variable and then the systemd credential; `None` when the default finds
+/// neither. The error says what to fix, naming `keys` (the `_env` and `_file` keys).
+pub fn read_source(source: &TokenSource, keys: (&str, &str)) -> Result<Option<Secret>, String> {
+    match source {
+        TokenSource::Env(var) => from_env(var)
+            .map(Some)
+            .ok_or_else(|| format!("environment variable {var} (named by {}) is not set or empty", keys.0)),
+        TokenSource::File(path) => {
+            from_file(path).map(Some).map_err(|e| format!("cannot read {} (named by {}): {e}", path.display(), keys.1))
+        }
+        TokenSource::Default { env, credential } => {
+            if let Some(s) = from_env(env) {
+                return Ok(Some(s));
+            }
+            match credential_path(credential) {
+                Some(path) if path.exists() => from_file(&path)
+                    .map(Some)
+                    .map_err(|e| format!("cannot read systemd credential {}: {e}", path.display())),
+                _ => Ok(None),
+            }
         }
     }
 }

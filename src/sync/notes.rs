@@ -73,6 +73,19 @@ pub(super) enum Pushed {
     TicketClosed,
 }
 
+/// What a note no GitHub event carries tells of, which decides when it is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Tells {
+    /// Something about the issue (it is gone, the ticket was escalated again): only to a
+    /// ticket still linked to it.
+    Issue,
+    /// A reopen ticket-sync makes itself: written only once that reopen is done (see
+    /// `PushPayload::reopens`).
+    Reopen,
+    /// Something about the link itself: written whatever the link's state.
+    Link,
+}
+
 /// Records the intent of a note that no GitHub event carries; the push pass finishes it if
 /// the caller cannot. Returns the intent as stored (an earlier one keeps its payload).
 pub(super) fn queue_note(
@@ -80,28 +93,9 @@ pub(super) fn queue_note(
     m: &Mapping,
     event_key: &str,
     text: &str,
+    tells: Tells,
 ) -> Result<(Intent, PushPayload), ItemError> {
-    queue(engine, m, event_key, text, false, false)
-}
-
-/// Like `queue_note`, for the note of a reopen ticket-sync makes: see `PushPayload::reopens`.
-pub(super) fn queue_reopen_note(
-    engine: &Engine,
-    m: &Mapping,
-    event_key: &str,
-    text: &str,
-) -> Result<(Intent, PushPayload), ItemError> {
-    queue(engine, m, event_key, text, true, false)
-}
-
-fn queue(
-    engine: &Engine,
-    m: &Mapping,
-    event_key: &str,
-    text: &str,
-    reopens: bool,
-    about_link: bool,
-) -> Result<(Intent, PushPayload), ItemError> {
+    let reopens = tells == Tells::Reopen;
     let (add_tags, remove_tags) = if reopens { state_tags(engine, Some(false)) } else { Default::default() };
     let payload = PushPayload {
         event_key: event_key.into(),
@@ -111,7 +105,7 @@ fn queue(
         reopens,
         add_tags,
         remove_tags,
-        about_link,
+        about_link: tells == Tells::Link,
     };
     let json = serde_json::to_string(&payload).expect("payload serialises");
     let intent = engine.store.begin_push_intent(m.ticket_id, event_key, &m.repo.to_string(), &json)?;
@@ -119,34 +113,20 @@ fn queue(
     Ok((intent, payload))
 }
 
-/// Writes one note about the link itself (not the issue) exactly once, whatever the link's
-/// state: an ended link's ticket still hears why ticket-sync does not act.
-pub(super) async fn link_note_once(
-    engine: &Engine,
-    m: &Mapping,
-    event_key: &str,
-    text: &str,
-    report: &mut PassReport,
-) -> Result<(), ItemError> {
-    if engine.store.push_note_done(m.ticket_id, event_key)? {
-        return Ok(());
-    }
-    let (intent, payload) = queue(engine, m, event_key, text, false, true)?;
-    push_note(engine, &intent, &payload, report).await.map(|_| ())
-}
-
-/// Writes one note that no GitHub event carries (the issue is gone, the ticket re-escalated) exactly once.
+/// Writes one note that no GitHub event carries (the issue is gone, the ticket re-escalated,
+/// tagged again after an unlink) exactly once.
 pub(super) async fn note_once(
     engine: &Engine,
     m: &Mapping,
     event_key: &str,
     text: &str,
+    tells: Tells,
     report: &mut PassReport,
 ) -> Result<(), ItemError> {
     if engine.store.push_note_done(m.ticket_id, event_key)? {
         return Ok(());
     }
-    let (intent, payload) = queue_note(engine, m, event_key, text)?;
+    let (intent, payload) = queue_note(engine, m, event_key, text, tells)?;
     push_note(engine, &intent, &payload, report).await.map(|_| ())
 }
 
@@ -308,7 +288,7 @@ pub(super) async fn issue_gone(
         m.issue_url,
         body::push_note_marker("issue-gone")
     );
-    note_once(engine, m, "issue-gone", &text, report).await?;
+    note_once(engine, m, "issue-gone", &text, Tells::Issue, report).await?;
     engine.store.set_link_state(m.ticket_id, LinkState::IssueGone)?;
     engine.store.abandon_event_intents(IntentKind::ForwardComment, m.ticket_id, "the issue is gone")?;
     Ok(())

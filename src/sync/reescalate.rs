@@ -28,7 +28,7 @@ pub(super) async fn track(
         // Tagged again after an agent unlinked it: one note says why nothing more happens.
         let key = format!("retagged-{}", ticket.updated_at.map_or(0, |t| t.timestamp()));
         let text = body::escalated_after_unlink(&m.repo, m.issue_number, &m.issue_url, &key);
-        notes::link_note_once(engine, m, &key, &text, report).await?;
+        notes::note_once(engine, m, &key, &text, notes::Tells::Link, report).await?;
         engine.store.set_escalation_lost(ticket.id, false)?;
         info!("escalated again after an agent unlinked it: not escalated, the ticket says why");
         return Ok(());
@@ -51,7 +51,7 @@ pub(super) async fn track(
     // The note's intent first, marked as telling of a reopen: if the process dies, or the
     // reopen fails in passing, the push pass reopens the issue itself before writing it, and
     // never writes it while the issue stays closed.
-    let (intent, _) = notes::queue_reopen_note(engine, m, &key, &text)?;
+    let (intent, _) = notes::queue_note(engine, m, &key, &text, notes::Tells::Reopen)?;
     if let Err(e) = engine.github.reopen_issue(&m.repo, m.issue_number).await {
         // A refusal (not a passing failure) means the issue stays closed: the note would be untrue.
         if !e.is_retryable() && !matches!(e, crate::http::ApiError::Moved { .. }) {
@@ -62,5 +62,5 @@ pub(super) async fn track(
     }
     notes::record_reopen(engine, m, &key)?;
     info!("re-escalated: the closed issue was reopened");
-    notes::note_once(engine, m, &key, &text, report).await
+    notes::note_once(engine, m, &key, &text, notes::Tells::Issue, report).await
 }

@@ -58,26 +58,8 @@ impl WebhookSecrets {
 
 fn load_one(source: Source, from: &TokenSource) -> Result<Option<Secret>, WebhookSecretError> {
     let service = source.as_str();
-    let fail = |reason: String| WebhookSecretError { service, reason };
-    match from {
-        TokenSource::Env(var) => secret::from_env(var).map(Some).ok_or_else(|| {
-            fail(format!("environment variable {var} (named by webhooks.{service}_secret_env) is not set or empty"))
-        }),
-        TokenSource::File(path) => secret::from_file(path).map(Some).map_err(|e| {
-            fail(format!("cannot read {} (named by webhooks.{service}_secret_file): {e}", path.display()))
-        }),
-        TokenSource::Default { env, credential } => {
-            if let Some(s) = secret::from_env(env) {
-                return Ok(Some(s));
-            }
-            match secret::credential_path(credential) {
-                Some(path) if path.exists() => secret::from_file(&path)
-                    .map(Some)
-                    .map_err(|e| fail(format!("cannot read systemd credential {}: {e}", path.display()))),
-                _ => Ok(None),
-            }
-        }
-    }
+    let keys = (format!("webhooks.{service}_secret_env"), format!("webhooks.{service}_secret_file"));
+    secret::read_source(from, (&keys.0, &keys.1)).map_err(|reason| WebhookSecretError { service, reason })
 }
 
 /// The receiver's limits: 128 connections at once (GitHub and Zendesk deliver one request per

@@ -91,7 +91,6 @@ fn closes(env: &Env, ticket: u64) -> usize {
 /// one mint, failing no ticket, and the next pass writes every close once.
 #[tokio::test]
 async fn a_token_endpoint_answering_without_a_usable_token_stops_the_pass_once() {
-    use ticket_sync::sync::PassError;
     let answers: Vec<(&str, Fault)> = vec![
         ("no access_token", rewrite("\"access_token\"", "\"accessToken\"")),
         ("an empty one", rewrite("\"access_token\":\"zdsbx", "\"access_token\":\"\",\"x\":\"")),
@@ -103,25 +102,33 @@ async fn a_token_endpoint_answering_without_a_usable_token_stops_the_pass_once()
         ),
     ];
     for (what, fault) in answers {
-        let env = Env::with_routes(crate::harness::ROUTES, crate::harness::PUSHBACK).await;
-        let tickets = three_closes(&env).await;
-        env.sb.zendesk.door.log.clear();
-        env.sb.zendesk.door.faults.push(FaultRule::new(None, "/oauth/tokens", fault).times(100));
-        let result = env.engine().push(&CancellationToken::new()).await;
-        let err = match result {
-            Err(PassError::Api(e)) => e.to_string(),
-            other => panic!("{what}: the pass goes on: {other:?}"),
-        };
-        assert!(err.contains("without a usable access token"), "{what}: {err}");
-        assert_eq!(mints(&env), 1, "{what}: one mint, then the pass stops");
-        assert_eq!(env.sb.zendesk.door.log.len(), 1, "{what}: nothing else is sent to Zendesk");
-        assert!(env.engine().store.failures().unwrap().is_empty(), "{what}: no ticket is failed for it");
-        env.sb.zendesk.door.faults.clear();
-        let report = env.push().await;
-        assert_eq!((report.pushed, report.failed), (3, 0), "{what}: {report:?}");
-        for t in &tickets {
-            assert_eq!(closes(&env, *t), 1, "{what}: ticket {t}");
-        }
+        a_mint_answer_stops_the_push_pass_once(what, fault, "without a usable access token").await;
+    }
+}
+
+/// Every mint answered with `fault`: a push pass with three closes to write stops once with an
+/// error that `says` so, after one mint and nothing else sent to Zendesk, failing no ticket;
+/// once the token endpoint answers again, the next pass writes every close once.
+async fn a_mint_answer_stops_the_push_pass_once(what: &str, fault: Fault, says: &str) {
+    use ticket_sync::sync::PassError;
+    let env = Env::with_routes(crate::harness::ROUTES, crate::harness::PUSHBACK).await;
+    let tickets = three_closes(&env).await;
+    env.sb.zendesk.door.log.clear();
+    env.sb.zendesk.door.faults.push(FaultRule::new(None, "/oauth/tokens", fault).times(100));
+    let result = env.engine().push(&CancellationToken::new()).await;
+    let err = match result {
+        Err(PassError::Api(e)) => e.to_string(),
+        other => panic!("{what}: the pass goes on: {other:?}"),
+    };
+    assert!(err.contains(says), "{what}: {err}");
+    assert_eq!(mints(&env), 1, "{what}: one mint, then the pass stops");
+    assert_eq!(env.sb.zendesk.door.log.len(), 1, "{what}: nothing else is sent to Zendesk");
+    assert!(env.engine().store.failures().unwrap().is_empty(), "{what}: no ticket is failed for it");
+    env.sb.zendesk.door.faults.clear();
+    let report = env.push().await;
+    assert_eq!((report.pushed, report.failed), (3, 0), "{what}: {report:?}");
+    for t in &tickets {
+        assert_eq!(closes(&env, *t), 1, "{what}: ticket {t}");
     }
 }
 
@@ -681,7 +688,6 @@ async fn a_token_endpoint_clock_far_from_the_apis_does_not_mint_a_token_a_reques
 /// refusal: parked after `max_attempts`, holding the ticket's later notes. The pass stops once.
 #[tokio::test]
 async fn a_token_endpoint_that_redirects_or_is_not_there_stops_the_pass_once() {
-    use ticket_sync::sync::PassError;
     let login = vec![("location".to_string(), "https://login.example/sso".to_string())];
     let answers = [
         (302, login.clone(), "<html>Sign in</html>"),
@@ -691,25 +697,8 @@ async fn a_token_endpoint_that_redirects_or_is_not_there_stops_the_pass_once() {
         (400, vec![], "Bad Request"),
     ];
     for (status, headers, body) in answers {
-        let env = Env::with_routes(crate::harness::ROUTES, crate::harness::PUSHBACK).await;
-        let tickets = three_closes(&env).await;
-        env.sb.zendesk.door.log.clear();
         let fault = Fault::Reply { status, headers, body: body.into() };
-        env.sb.zendesk.door.faults.push(FaultRule::new(None, "/oauth/tokens", fault).times(100));
-        let result = env.engine().push(&CancellationToken::new()).await;
-        let err = match result {
-            Err(PassError::Api(e)) => e.to_string(),
-            other => panic!("{status}: the pass goes on: {other:?}"),
-        };
-        assert!(err.contains("token endpoint"), "{status}: {err}");
-        assert_eq!(mints(&env), 1, "{status}: one mint, then the pass stops");
-        assert!(env.engine().store.failures().unwrap().is_empty(), "{status}: no ticket is failed for it");
-        env.sb.zendesk.door.faults.clear();
-        let report = env.push().await;
-        assert_eq!(report.failed, 0, "{status}: {report:?}");
-        for t in &tickets {
-            assert_eq!(closes(&env, *t), 1, "{status}: ticket {t}");
-        }
+        a_mint_answer_stops_the_push_pass_once(&status.to_string(), fault, "token endpoint").await;
     }
 }
 

@@ -71,8 +71,8 @@ pub(super) fn router(shared: Arc<Shared>, door: Arc<Frontdoor>) -> Router {
         .route("/api/v2/incremental/tickets/cursor.json", get(export_tickets))
         .route("/api/v2/incremental/tickets/cursor", get(export_tickets))
         .route("/api/v2/tickets/{id}", get(show_ticket).put(update_ticket))
-        .route("/api/v2/tickets/{id}/tags.json", get(list_tags).put(add_tags).post(set_tags).delete(remove_tags))
-        .route("/api/v2/tickets/{id}/tags", get(list_tags).put(add_tags).post(set_tags).delete(remove_tags))
+        .route("/api/v2/tickets/{id}/tags.json", get(list_tags).put(change_tags).post(change_tags).delete(change_tags))
+        .route("/api/v2/tickets/{id}/tags", get(list_tags).put(change_tags).post(change_tags).delete(change_tags))
         .route("/api/v2/tickets/{id}/comments.json", get(list_comments))
         .route("/api/v2/tickets/{id}/comments", get(list_comments))
         .route("/api/v2/ticket_fields/{id}", get(show_ticket_field))
@@ -267,47 +267,23 @@ async fn list_tags(State(shared): State<Arc<Shared>>, Path(id): Path<String>) ->
     Ok(json_response(StatusCode::OK, &json!({ "tags": ticket.tags })))
 }
 
-async fn add_tags(
-    State(s): State<Arc<Shared>>,
-    Extension(c): Extension<Caller>,
+/// A Tags-endpoint change (`PUT` adds, `POST` sets, `DELETE` removes), counted against the
+/// ticket's update limit like an update.
+async fn change_tags(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    method: axum::http::Method,
     Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    change_tags(&s, c, &id, q, &body, TagChange::Add)
-}
-
-async fn set_tags(
-    State(s): State<Arc<Shared>>,
-    Extension(c): Extension<Caller>,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
-    change_tags(&s, c, &id, q, &body, TagChange::Set)
-}
-
-async fn remove_tags(
-    State(s): State<Arc<Shared>>,
-    Extension(c): Extension<Caller>,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
-    change_tags(&s, c, &id, q, &body, TagChange::Remove)
-}
-
-/// A Tags-endpoint change, counted against the ticket's update limit like an update.
-fn change_tags(
-    shared: &Shared,
-    caller: Caller,
-    id: &str,
-    query: Option<String>,
-    body: &[u8],
-    change: TagChange,
-) -> Response {
+    let change = match method {
+        axum::http::Method::POST => TagChange::Set,
+        axum::http::Method::DELETE => TagChange::Remove,
+        _ => TagChange::Add,
+    };
     let now = shared.clock.now();
-    let parsed = record_id(id).and_then(|id| Ok((id, tags::parse(body, &query_pairs(query))?)));
+    let parsed = record_id(&id).and_then(|id| Ok((id, tags::parse(&body, &query_pairs(query))?)));
     let (id, (list, input)) = match parsed {
         Ok(p) => p,
         Err(e) => return e.into_response(),
