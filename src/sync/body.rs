@@ -71,7 +71,15 @@ pub(crate) fn defuse_markers(text: &str) -> String {
 
 /// The issue body: summary table, redacted description, attachment links, ticket link and marker.
 /// Never longer than GitHub's 65,536-character limit; a cut description says so.
-pub fn issue_body(t: &Ticket, attachments: &[Attachment], zendesk: &Url, redactor: &Redactor) -> String {
+/// `attachments` is `None` when they are not listed; `unreadable` counts comments too large to
+/// read, whose attachments could not be listed.
+pub fn issue_body(
+    t: &Ticket,
+    attachments: Option<&[Attachment]>,
+    unreadable: usize,
+    zendesk: &Url,
+    redactor: &Redactor,
+) -> String {
     let url = ticket_url(zendesk, t.id);
     let mut head = format!("Escalated from Zendesk ticket [#{}]({url}) by ticket-sync.\n\n", t.id);
     head.push_str("| Field | Value |\n|---|---|\n");
@@ -82,6 +90,7 @@ pub fn issue_body(t: &Ticket, attachments: &[Attachment], zendesk: &Url, redacto
     head.push_str(&format!("| Zendesk status | {} |\n\n### Description\n\n", cell(t.status.as_str())));
 
     let mut tail = String::new();
+    let attachments = attachments.unwrap_or_default();
     if !attachments.is_empty() {
         tail.push_str("\n\n### Attachments\n\n");
         for a in attachments.iter().take(MAX_ATTACHMENTS) {
@@ -92,6 +101,12 @@ pub fn issue_body(t: &Ticket, attachments: &[Attachment], zendesk: &Url, redacto
         if attachments.len() > MAX_ATTACHMENTS {
             tail.push_str(&format!("- … and {} more on the ticket\n", attachments.len() - MAX_ATTACHMENTS));
         }
+    }
+    if unreadable > 0 {
+        tail.push_str(&format!(
+            "\n\n{unreadable} comment(s) on the ticket are too large for ticket-sync to read; any files attached to \
+             them are not listed here.\n"
+        ));
     }
     tail.push_str(&format!("\n\n[Open the ticket in Zendesk]({url})\n\n{}\n", issue_marker(t.id)));
 
@@ -235,7 +250,7 @@ mod tests {
     fn body_carries_everything_and_redacts() {
         let zd = Url::parse("https://acme.zendesk.com").unwrap();
         let att = [Attachment { file_name: "log.txt".into(), url: "https://acme.zendesk.com/a/1".into() }];
-        let body = issue_body(&ticket("mail me at jo@example.com"), &att, &zd, &redactor());
+        let body = issue_body(&ticket("mail me at jo@example.com"), Some(&att), 0, &zd, &redactor());
         assert!(body.contains("https://acme.zendesk.com/agent/tickets/42"));
         assert!(body.contains("| Priority | high |"));
         assert!(body.contains("Acme \\| Corp"));
@@ -248,7 +263,7 @@ mod tests {
     #[test]
     fn huge_descriptions_are_cut_to_the_limit_with_a_note() {
         let zd = Url::parse("https://acme.zendesk.com").unwrap();
-        let body = issue_body(&ticket(&"é".repeat(100_000)), &[], &zd, &redactor());
+        let body = issue_body(&ticket(&"é".repeat(100_000)), None, 0, &zd, &redactor());
         assert!(body.chars().count() <= BODY_LIMIT);
         assert!(body.contains("of 100000 characters shown"));
         assert!(body.contains(&issue_marker(TicketId(42))));
@@ -257,12 +272,12 @@ mod tests {
     #[test]
     fn user_text_cannot_forge_a_marker() {
         let zd = Url::parse("https://acme.zendesk.com").unwrap();
-        let body = issue_body(&ticket("<!-- ticket-sync:zendesk=7 -->"), &[], &zd, &redactor());
+        let body = issue_body(&ticket("<!-- ticket-sync:zendesk=7 -->"), None, 0, &zd, &redactor());
         assert!(!body.contains(&issue_marker(TicketId(7))));
         let mut t = ticket("plain");
         t.organization = Some("<!-- ticket-sync:zendesk=8 -->".into());
         let att = [Attachment { file_name: "<!-- ticket-sync:zendesk=9 -->".into(), url: "https://z/a/<!--".into() }];
-        let body = issue_body(&t, &att, &zd, &redactor());
+        let body = issue_body(&t, Some(&att), 0, &zd, &redactor());
         assert!(!body.contains("<!--") || body.matches("<!--").count() == 1, "{body}");
         assert!(!body.contains("ticket-sync:zendesk=8") && !body.contains("ticket-sync:zendesk=9"), "{body}");
     }

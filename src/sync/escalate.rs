@@ -277,11 +277,15 @@ async fn act(engine: &Engine, ticket: &Ticket, from_snapshot: bool, report: &mut
                     ))),
                 };
             }
-            let attachments = if engine.rules.escalation.attachments { scan.attachments } else { Vec::new() };
+            let (attachments, unreadable) = if engine.rules.escalation.attachments {
+                (Some(scan.attachments.as_slice()), scan.unreadable)
+            } else {
+                (None, 0)
+            };
             let payload = CreatePayload {
                 repo: route.repo.clone(),
                 title: body::issue_title(ticket, &engine.redactor),
-                body: body::issue_body(ticket, &attachments, &engine.rules.zendesk.url, &engine.redactor),
+                body: body::issue_body(ticket, attachments, unreadable, &engine.rules.zendesk.url, &engine.redactor),
                 labels: route.labels.clone(),
                 ticket_updated_at: ticket.updated_at,
             };

@@ -38,13 +38,42 @@ const RECONCILE_MARGIN_MINUTES: i64 = 10;
 #[derive(Debug, Serialize, Deserialize)]
 struct ForwardPayload {
     event_key: String,
+    /// The forwarded comment's id; for a comment too large to read, the id of the comment just
+    /// older than it (0 when none is), which places it and names it.
     zendesk_comment_id: u64,
     body: String,
+    /// The write says that a comment could not be read, instead of forwarding one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    unreadable: bool,
+}
+
+impl ForwardPayload {
+    fn marker(&self) -> String {
+        if self.unreadable {
+            unreadable_marker(self.zendesk_comment_id)
+        } else {
+            forward_marker(self.zendesk_comment_id)
+        }
+    }
 }
 
 /// The marker at the end of every forwarded comment; push-back never mirrors such a comment.
 pub fn forward_marker(zendesk_comment_id: u64) -> String {
     format!("<!-- ticket-sync:forwarded zendesk-comment={zendesk_comment_id} -->")
+}
+
+/// A byte count as people read it: "16 MiB", "40 KB".
+fn size_words(bytes: usize) -> String {
+    if bytes >= 1 << 20 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{} KB", bytes.div_ceil(1000))
+    }
+}
+
+/// The marker of the comment that stands for one too large to read, just after `older`.
+fn unreadable_marker(older: u64) -> String {
+    format!("<!-- ticket-sync:forwarded zendesk-comment-unreadable-after={older} -->")
 }
 
 pub(super) async fn run(engine: &Engine, cancel: &CancellationToken, report: &mut PassReport) -> Result<(), PassError> {
@@ -162,7 +191,7 @@ impl Queued for ForwardPayload {
 async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut PassReport) -> Result<(), ItemError> {
     let id = m.ticket_id;
     let mark = engine.store.forward_mark(id)?;
-    let comments = match engine.zendesk.comments_with_authors(id, mark, COMMENT_PAGES).await {
+    let (comments, gaps) = match engine.zendesk.comments_with_authors(id, mark, COMMENT_PAGES).await {
         Err(ApiError::TicketDeleted { .. }) => {
             warn!("the Zendesk ticket was deleted; its link ends");
             engine.store.set_link_state(id, LinkState::TicketDeleted)?;
@@ -177,16 +206,44 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
         Some(mark) => mark,
         None => first_look_boundary(m, &comments, newest, forwarding_since(engine)?),
     };
-    let mut queue_only = queued;
-    let mut failure = None;
     // Ticket-sync writes only internal notes on tickets, so every public comment is a
-    // person's, whatever its text says.
-    for c in comments.iter().filter(|c| c.id > after && c.public) {
-        let event_key = format!("zd-comment-{}", c.id);
-        if engine.store.forwarded(id, &event_key)? {
+    // person's, whatever its text says. A comment too large to read (public or not: it could
+    // not be read) is told of once, in its place, so the issue's readers know one is missing.
+    let mut writes: Vec<ForwardPayload> = comments
+        .iter()
+        .filter(|c| c.id > after && c.public)
+        .map(|c| ForwardPayload {
+            event_key: format!("zd-comment-{}", c.id),
+            zendesk_comment_id: c.id,
+            body: render(engine, c),
+            unreadable: false,
+        })
+        .collect();
+    for gap in gaps {
+        let older = gap.older.unwrap_or(0);
+        if older < after {
             continue;
         }
-        let payload = ForwardPayload { event_key, zendesk_comment_id: c.id, body: render(engine, c) };
+        warn!(after_comment = older, "a comment on the ticket is too large to read; the issue is told it was skipped");
+        writes.push(ForwardPayload {
+            event_key: format!("zd-comment-unreadable-after-{older}"),
+            zendesk_comment_id: older,
+            body: format!(
+                "A comment on the Zendesk ticket is too large for ticket-sync to read (over {} with its \
+                 formatting and attachments' details), so it is not shown here: read it on the ticket.\n\n{}\n",
+                size_words(crate::http::body_cap("/api/v2/tickets/comments.json")),
+                unreadable_marker(older)
+            ),
+            unreadable: true,
+        });
+    }
+    writes.sort_by_key(|w| (w.zendesk_comment_id, w.unreadable));
+    let mut queue_only = queued;
+    let mut failure = None;
+    for payload in writes {
+        if engine.store.forwarded(id, &payload.event_key)? {
+            continue;
+        }
         let json = serde_json::to_string(&payload).expect("payload serialises");
         let intent = engine.store.begin_event_intent(
             IntentKind::ForwardComment,
@@ -255,7 +312,7 @@ async fn forward_one(
     p: &ForwardPayload,
     report: &mut PassReport,
 ) -> Result<bool, ItemError> {
-    let marker = forward_marker(p.zendesk_comment_id);
+    let marker = p.marker();
     // One transfer is followed within the attempt; a second one waits for the next pass.
     for _ in 0..2 {
         // The mapping is read now: a transfer found earlier may have moved it.

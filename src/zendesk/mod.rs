@@ -63,6 +63,21 @@ pub struct TicketComment {
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// A place in a ticket's comments where one comment was skipped: over the body cap even alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    /// The id of the readable comment just older than the skipped one; `None` when it was the oldest.
+    pub older: Option<u64>,
+}
+
+/// What one read of a ticket's comments returned.
+struct CommentRead {
+    comments: Vec<wire::WireComment>,
+    /// Authors' names by user id, when read with `include_users`.
+    names: HashMap<u64, String>,
+    gaps: Vec<Gap>,
+}
+
 /// A ticket's comments as a new escalation reads them (`ZendeskClient::attachments`).
 #[derive(Debug, Clone, Default)]
 pub struct CommentScan {
@@ -71,6 +86,8 @@ pub struct CommentScan {
     pub internal_notes: Vec<TicketComment>,
     /// Every page read was full: the ticket has more comments than were read.
     pub read_all_pages: bool,
+    /// Comments skipped because each alone is over the body cap.
+    pub unreadable: usize,
 }
 
 #[derive(Clone)]
@@ -332,9 +349,10 @@ impl ZendeskClient {
     pub async fn attachments(&self, id: TicketId) -> Result<CommentScan, ApiError> {
         const PAGES: usize = 3;
         let mut scan = CommentScan::default();
-        let comments = self.comments_raw(id, false, false, PAGES, None).await?.0;
-        scan.read_all_pages = comments.len() >= PAGES * 100;
-        for mut comment in comments {
+        let read = self.comments_raw(id, false, false, PAGES, None).await?;
+        scan.read_all_pages = read.comments.len() >= PAGES * 100;
+        scan.unreadable = read.gaps.len();
+        for mut comment in read.comments {
             for a in std::mem::take(&mut comment.attachments) {
                 if let (Some(name), Some(url)) = (a.file_name, a.content_url) {
                     scan.attachments.push(Attachment { file_name: name, url });
@@ -349,27 +367,34 @@ impl ZendeskClient {
 
     /// The ticket's comments, newest first, up to `max_pages` pages of 100.
     pub async fn recent_comments(&self, id: TicketId, max_pages: usize) -> Result<Vec<TicketComment>, ApiError> {
-        let (comments, _) = self.comments_raw(id, true, false, max_pages, None).await?;
-        Ok(comments.into_iter().map(|c| to_comment(c, &HashMap::new())).collect())
+        let read = self.comments_raw(id, true, false, max_pages, None).await?;
+        Ok(read.comments.into_iter().map(|c| to_comment(c, &HashMap::new())).collect())
     }
 
-    /// The ticket's comments, oldest first, with their authors' names (side-loaded users).
     /// The ticket's comments newer than `after` (all of the newest pages when `None`), oldest
-    /// first, with their authors' names. Read newest first, so a ticket with thousands of
-    /// comments costs the pages of its new ones, not of its history.
+    /// first, with their authors' names, and where a comment too large to read was skipped.
+    /// Read newest first, so a ticket with thousands of comments costs the pages of its new
+    /// ones, not of its history.
     pub async fn comments_with_authors(
         &self,
         id: TicketId,
         after: Option<u64>,
         max_pages: usize,
-    ) -> Result<Vec<TicketComment>, ApiError> {
-        let (comments, names) = self.comments_raw(id, true, true, max_pages, after).await?;
-        let mut out: Vec<TicketComment> = comments.into_iter().map(|c| to_comment(c, &names)).collect();
+    ) -> Result<(Vec<TicketComment>, Vec<Gap>), ApiError> {
+        let read = self.comments_raw(id, true, true, max_pages, after).await?;
+        let mut out: Vec<TicketComment> = read.comments.into_iter().map(|c| to_comment(c, &read.names)).collect();
         out.sort_by_key(|c| c.id);
-        Ok(out)
+        Ok((out, read.gaps))
     }
 
     /// Comments and, with `include_users`, the names of their authors by user id.
+    ///
+    /// Up to `max_pages` pages' worth of comments. A page over the body cap (comments made huge
+    /// by their HTML, say) is read again from the same place in pages of 10, then of 1, for the
+    /// next 100 comments, then back to 100. A comment over the cap even alone is skipped: the
+    /// rest is read with offset pages from the next position (cursors are opaque, so only an
+    /// offset can step over a record never read), and the place is reported as a `Gap`. One
+    /// huge comment never makes its ticket unreadable for good.
     async fn comments_raw(
         &self,
         id: TicketId,
@@ -377,15 +402,17 @@ impl ZendeskClient {
         include_users: bool,
         max_pages: usize,
         stop_at: Option<u64>,
-    ) -> Result<(Vec<wire::WireComment>, HashMap<u64, String>), ApiError> {
-        // Up to `max_pages` pages' worth of comments. A page over the body cap (comments made
-        // huge by their HTML, say) is read again from the same place in pages of 10, then of 1,
-        // for the next 100 comments, then back to 100: one large comment never makes its
-        // ticket unreadable for good.
+    ) -> Result<CommentRead, ApiError> {
         let limit = max_pages * PAGE;
-        let mut out = Vec::new();
+        let mut out: Vec<wire::WireComment> = Vec::new();
         let mut names = HashMap::new();
+        // Where the next page starts: a cursor, or (after a skipped comment) a record position.
         let mut after: Option<String> = None;
+        let mut offset: Option<usize> = None;
+        // Records passed in the requested order from the first: read, and skipped.
+        let mut position = 0;
+        // Where in `out` a comment was skipped.
+        let mut skipped_at: Vec<usize> = Vec::new();
         let mut size = PAGE;
         let mut small_left = 0;
         let mut requests = 0;
@@ -394,15 +421,26 @@ impl ZendeskClient {
             let mut url = self.url(&format!("/api/v2/tickets/{id}/comments.json"));
             {
                 let mut q = url.query_pairs_mut();
-                q.append_pair("page[size]", &size.to_string());
-                if newest_first {
-                    q.append_pair("sort", "-created_at");
+                match offset {
+                    None => {
+                        q.append_pair("page[size]", &size.to_string());
+                        if newest_first {
+                            q.append_pair("sort", "-created_at");
+                        }
+                        if let Some(a) = &after {
+                            q.append_pair("page[after]", a);
+                        }
+                    }
+                    Some(at) => {
+                        q.append_pair("page", &(at / size + 1).to_string());
+                        q.append_pair("per_page", &size.to_string());
+                        if newest_first {
+                            q.append_pair("sort_order", "desc");
+                        }
+                    }
                 }
                 if include_users {
                     q.append_pair("include", "users");
-                }
-                if let Some(a) = &after {
-                    q.append_pair("page[after]", a);
                 }
             }
             let bytes = match self.call(Method::GET, url, None, &Target::service(SVC)).await {
@@ -412,12 +450,33 @@ impl ZendeskClient {
                     debug!(ticket_id = id.0, size, "a comments page is over the body cap; reading smaller pages");
                     continue;
                 }
+                Err(ApiError::TooLarge { cap, .. }) => {
+                    tracing::warn!(
+                        ticket_id = id.0,
+                        position,
+                        cap,
+                        "a comment is over the body cap even on its own; it is skipped"
+                    );
+                    skipped_at.push(out.len());
+                    position += 1;
+                    offset = Some(position);
+                    continue;
+                }
                 other => other?,
             };
             let page: wire::CommentsPage = http::decode(SVC, &bytes)?;
-            let reached = stop_at.is_some_and(|s| page.comments.iter().any(|c| c.id <= s));
-            let read = page.comments.len();
-            out.extend(page.comments);
+            // An offset page starting before `position` (a larger page than the step) repeats
+            // records already passed; they are dropped.
+            let repeated = offset.map_or(0, |at| at % size);
+            let read = page.comments.len().saturating_sub(repeated);
+            let fresh = page.comments.into_iter().skip(repeated);
+            let reached = {
+                let fresh: Vec<_> = fresh.collect();
+                let reached = stop_at.is_some_and(|s| fresh.iter().any(|c| c.id <= s));
+                out.extend(fresh);
+                reached
+            };
+            position += read;
             // The page holding the stop mark also names the authors of its new comments.
             names.extend(page.users.into_iter().filter_map(|u| Some((u.id, u.name?))));
             if reached {
@@ -429,12 +488,33 @@ impl ZendeskClient {
                     size = PAGE;
                 }
             }
-            match page.meta {
-                Some(m) if m.has_more && m.after_cursor.is_some() => after = m.after_cursor,
-                _ => break,
+            let more = match (&offset, page.meta) {
+                (Some(_), _) => page.next_page.is_some() && read > 0,
+                (None, Some(m)) if m.has_more && m.after_cursor.is_some() => {
+                    after = m.after_cursor;
+                    true
+                }
+                (None, _) => false,
+            };
+            if !more {
+                break;
+            }
+            if offset.is_some() {
+                offset = Some(position);
             }
         }
-        Ok((out, names))
+        // The comment older than each skipped one, by id (offset pages may repeat a comment
+        // when one is added meanwhile, which the dedup below also removes).
+        let gaps = skipped_at
+            .iter()
+            .map(|&at| Gap {
+                older: if newest_first { out.get(at) } else { at.checked_sub(1).and_then(|i| out.get(i)) }
+                    .map(|c| c.id),
+            })
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|c| seen.insert(c.id));
+        Ok(CommentRead { comments: out, names, gaps })
     }
 
     /// Adds one comment (an internal note unless `public`) with what changes along with it

@@ -81,6 +81,9 @@ pub struct CommentsPage {
     #[serde(default)]
     pub comments: Vec<WireComment>,
     pub meta: Option<Meta>,
+    /// Offset pages only: the next page's URL, `null` on the last.
+    #[serde(default)]
+    pub next_page: Option<String>,
     /// Side-loaded with `include=users`.
     #[serde(default)]
     pub users: Vec<WireUserName>,

@@ -165,3 +165,47 @@ async fn a_ticket_whose_comment_pages_are_over_the_cap_escalates_and_forwards() 
     assert_eq!(fwd.len(), 1, "{fwd:?}");
     assert!(fwd[0].contains("Still broken after the update"));
 }
+
+/// zendesk::comments_raw: a comment over the body cap even on its own failed its ticket's
+/// comment reads on every attempt: the ticket could not escalate, and no later reply on it
+/// reached the issue, for good. It is now stepped over (offset pages from the next record), and
+/// the issue is told once, in its place, that a comment could not be read.
+#[tokio::test]
+async fn a_comment_too_large_to_read_alone_is_skipped_with_one_note() {
+    let env = Env::with_routes(ROUTES, FORWARD).await;
+    let id = env.ticket("Huge paste", &["escalated"]);
+    for i in 0..3 {
+        env.sb.zendesk.add_public_comment(id, env.requester, &format!("before {i}"));
+    }
+    env.sb.zendesk.add_public_comment(id, env.requester, &"z".repeat(60_000));
+    for i in 0..3 {
+        env.sb.zendesk.add_public_comment(id, env.requester, &format!("after {i}"));
+    }
+    env.sb.settle();
+    // One of those comments alone is ~60 KB: over this cap; every other fits.
+    let cap = [("TICKET_SYNC_BODY_CAP_BYTES", "40000")];
+    let out = env.bin(&["sync"], &cap).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let n = env.issues_for(REPO, id);
+    assert_eq!(n.len(), 1, "escalated: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(env.link_notes(id).len(), 1);
+
+    env.sb.clock.advance(std::time::Duration::from_secs(5));
+    env.sb.zendesk.add_public_comment(id, env.requester, "first reply");
+    env.sb.clock.advance(std::time::Duration::from_secs(5));
+    env.sb.zendesk.add_public_comment(id, env.requester, &"w".repeat(60_000));
+    env.sb.clock.advance(std::time::Duration::from_secs(5));
+    env.sb.zendesk.add_public_comment(id, env.requester, "Still broken after the update");
+    env.sb.settle();
+    for _ in 0..2 {
+        let out = env.bin(&["sync"], &cap).await;
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        env.sb.settle();
+    }
+    let fwd = env.forwarded(REPO, n[0]);
+    assert_eq!(fwd.len(), 3, "{fwd:?}");
+    assert!(fwd[0].contains("first reply"), "{fwd:?}");
+    assert!(fwd[1].contains("too large for ticket-sync to read (over 40 KB"), "{fwd:?}");
+    assert!(fwd[2].contains("Still broken after the update"), "{fwd:?}");
+    assert!(fwd.iter().all(|f| !f.contains("wwww")), "the huge comment itself was never read");
+}

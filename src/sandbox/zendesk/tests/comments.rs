@@ -126,6 +126,19 @@ async fn offset_pagination_reports_count_and_page_links() {
 }
 
 #[tokio::test]
+async fn offset_pagination_ends_at_the_ten_thousandth_record() {
+    let sb = sandbox().await;
+    let id = ticket_with_comments(&sb, 2);
+    let deepest = get_json(&sb, &format!("/api/v2/tickets/{id}/comments?page=10000&per_page=1")).await;
+    assert_eq!(bodies(&deepest), Vec::<String>::new());
+    for query in ["page=10001&per_page=1", "page=101&per_page=100", "page=101"] {
+        let response = sb.get(&format!("/api/v2/tickets/{id}/comments.json?{query}")).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(json_of(response).await["error"], json!("InvalidPaginationParameter"));
+    }
+}
+
+#[tokio::test]
 async fn comments_of_unknown_ticket_are_404() {
     let sb = sandbox().await;
     let response = sb.get("/api/v2/tickets/31337/comments.json").await;
