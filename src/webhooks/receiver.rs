@@ -70,7 +70,7 @@ async fn github(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Body)
     if !verify::github_signature_ok(secret.expose().as_bytes(), &body, signature.as_bytes()) {
         return rx.refuse(src, Refusal::BadSignature);
     }
-    let Ok(json) = serde_json::from_slice::<Value>(&body) else { return rx.refuse(src, Refusal::BadJson) };
+    let Some(json) = parse(&body) else { return rx.refuse(src, Refusal::BadJson) };
     let delivery = text(&headers, "x-github-delivery");
     let event = text(&headers, "x-github-event");
     rx.stats.accepted(src, Utc::now());
@@ -80,6 +80,13 @@ async fn github(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Body)
         GithubAction::Ring(d) => rx.ring(src, d, delivery),
         GithubAction::Ignore => rx.ignore(src, delivery),
     }
+}
+
+/// A signed delivery's JSON. Broken text inside a string (invalid UTF-8, a lone surrogate
+/// escape, as a customer's pasted comment can carry) is read lossily, as the APIs' answers are:
+/// such a delivery is genuine, and refusing it would only delay its change until the next poll.
+fn parse(body: &[u8]) -> Option<Value> {
+    serde_json::from_slice::<Value>(&crate::lenient::sanitize_json(body)).ok()
 }
 
 async fn zendesk(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Body) -> Response {
@@ -104,7 +111,7 @@ async fn zendesk(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Body
     if !verify::zendesk_timestamp_fresh(timestamp.as_bytes(), Utc::now()) {
         return rx.refuse(src, Refusal::StaleTimestamp);
     }
-    let Ok(json) = serde_json::from_slice::<Value>(&body) else { return rx.refuse(src, Refusal::BadJson) };
+    let Some(json) = parse(&body) else { return rx.refuse(src, Refusal::BadJson) };
     let delivery = text(&headers, "x-zendesk-webhook-invocation-id");
     rx.stats.accepted(src, Utc::now());
     debug!(source = src.as_str(), delivery, "webhook delivery accepted");

@@ -195,7 +195,7 @@ impl ZendeskClient {
             other => other?,
         };
         if !status.is_success() {
-            let refusal = serde_json::from_slice::<wire::OAuthError>(&bytes).ok().and_then(|e| e.refusal());
+            let refusal = http::error_body::<wire::OAuthError>(&bytes).and_then(|e| e.refusal());
             return Err(match refusal {
                 Some((code, description)) => ApiError::Unauthorized {
                     service: SVC.as_str(),
@@ -684,10 +684,8 @@ fn classify(e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
         // A deleted ticket answers `404 {"error":"RecordNotFound"}` on every ticket endpoint
         // (FACTS.md, "Error bodies"); any other 404 (a wrong URL) is left as it is.
         ApiError::NotFound { service, detail } => {
-            let record_not_found = serde_json::from_slice::<wire::ErrorBody>(body)
-                .ok()
-                .and_then(|b| b.error)
-                .is_some_and(|e| e == "RecordNotFound");
+            let record_not_found =
+                http::error_body::<wire::ErrorBody>(body).and_then(|b| b.error).is_some_and(|e| e == "RecordNotFound");
             if about_a_ticket && record_not_found {
                 ApiError::TicketDeleted { service }
             } else {
@@ -706,7 +704,7 @@ fn classify(e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
             ApiError::Transient { service, detail: format!("409 Conflict: {text}") }
         }
         ApiError::Api { status: 422, service, body: text } => {
-            let Ok(err) = serde_json::from_slice::<wire::ErrorBody>(body) else {
+            let Some(err) = http::error_body::<wire::ErrorBody>(body) else {
                 return ApiError::Api { status: 422, service, body: text };
             };
             let details = err.details.unwrap_or_default();
@@ -764,7 +762,7 @@ impl AccountRefusal {
 /// words is confirmed with `users/me` before it stops a pass (`confirm_role_refusal`).
 fn account_refusal(body: &[u8]) -> Option<AccountRefusal> {
     let text = String::from_utf8_lossy(body);
-    let value = serde_json::from_slice::<serde_json::Value>(body).ok();
+    let value = http::error_body::<serde_json::Value>(body);
     let description = value.as_ref().and_then(|v| v.get("description")).and_then(|d| d.as_str()).unwrap_or("");
     if let Some(scopes) = description.strip_prefix("You are missing the following required scopes:") {
         return Some(AccountRefusal::Scopes(scopes.trim().to_string()));
@@ -868,5 +866,24 @@ mod tests {
         let rejected: Vec<Option<u64>> = page.rejected.iter().map(|(id, _)| id.map(|i| i.0)).collect();
         assert_eq!(rejected, [Some(2), None, None], "{:?}", page.rejected);
         assert!(page.end_of_stream && page.after_cursor.as_deref() == Some("abc"));
+    }
+
+    /// An error body that echoes broken text (a lone surrogate, bytes that are not UTF-8) is
+    /// still classified by what it says: read strictly, a closed ticket or a refused status
+    /// became a plain 422, retried as if it might pass.
+    #[test]
+    fn error_bodies_with_broken_text_are_still_classified() {
+        let api =
+            |body: &[u8]| ApiError::Api { status: 422, service: "zendesk", body: String::from_utf8_lossy(body).into() };
+        let closed = br#"{"error":"RecordInvalid","description":"Record validation errors \ud800",
+            "details":{"status":[{"description":"Status: closed prevents ticket update"}]}}"#;
+        assert!(matches!(classify(api(closed), closed, true), ApiError::TicketClosed { .. }));
+        let mut required = br#"{"error":"RecordInvalid","details":{"base":[{"description":"Root cause "#.to_vec();
+        required.extend_from_slice(b"\xff is required when solving a ticket\"}]}}");
+        let got = classify(api(&required), &required, true);
+        assert!(matches!(&got, ApiError::StatusRefused { fields, .. } if fields.len() == 1), "{got:?}");
+        let gone = br#"{"error":"RecordNotFound","description":"Not found \udfff"}"#;
+        let not_found = ApiError::NotFound { service: "zendesk", detail: String::new() };
+        assert!(matches!(classify(not_found, gone, true), ApiError::TicketDeleted { .. }));
     }
 }

@@ -151,6 +151,31 @@ async fn signed_deliveries_naming_odd_repositories_and_tickets_write_nothing_and
     assert!(!log.contains("panicked"), "{log}");
 }
 
+/// receiver.rs: a signed delivery whose strings carry broken text (a lone surrogate escape,
+/// bytes that are not UTF-8, as a pasted comment can) was refused as bad JSON, so its change
+/// waited for the next poll; such text is now read lossily, as the APIs' answers are.
+#[tokio::test]
+async fn signed_deliveries_with_broken_text_in_their_strings_are_acted_on() {
+    let (env, port) = hooked("").await;
+    let daemon = start(&env, port).await;
+    drain(&env, port).await;
+    let id = fresh_ticket(&env, "Broken text", &["escalated"]);
+    let mut body = format!(r#"{{"ticket_id": {id}, "detail": {{"subject": "a \ud800 half", "raw": ""#).into_bytes();
+    body.extend_from_slice(b"\xff\xfe not utf-8\"}}");
+    assert!(std::str::from_utf8(&body).is_err());
+    assert_eq!(zendesk_raw(port, &stamp(), ZENDESK_SECRET, &body).await, 202);
+    until("the ticket escalated", || env.issues_for(REPO, id).len() == 1).await;
+    let gh = r#"{"action": "created", "repository": {"full_name": "acme/backend"}, "comment": {"body": "\udc00 x"}}"#;
+    assert!((200..300).contains(&github(port, "issue_comment", gh).await));
+    let out = env.bin(&["status", "--json"], &[]).await;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for src in ["zendesk", "github"] {
+        assert_eq!(json["webhooks"][src]["refused"]["bad_json"].as_u64(), Some(0), "{src}: {json}");
+    }
+    let log = daemon.kill();
+    assert!(!log.contains("panicked"), "{log}");
+}
+
 #[tokio::test]
 async fn zendesk_timestamps_at_the_edges() {
     let (env, port) = hooked("").await;
