@@ -57,7 +57,31 @@ pub(super) fn from_row(r: &Row) -> rusqlite::Result<Mapping> {
     })
 }
 
+/// The tables that hold a repository's name, and whether it is (part of) their key.
+const REPO_TABLES: [(&str, bool); 5] =
+    [("mappings", false), ("intents", false), ("repos", true), ("watermarks", true), ("impacts", true)];
+
 impl Store {
+    /// Spells `repo` everywhere as given where a row spells it in another letter case (GitHub's
+    /// names are case-insensitive; the rules changed their spelling, say). A keyed row whose
+    /// new spelling is taken already is the same repository's older copy, and is dropped.
+    /// Returns how many rows changed. A scan of each table: run once at start, not per pass.
+    pub fn respell_repo(&self, repo: &RepoName) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let name = repo.to_string();
+        let mut changed = 0;
+        for (table, keyed) in REPO_TABLES {
+            let other = "repo = ?1 COLLATE NOCASE AND repo <> ?1";
+            changed += tx.execute(&format!("UPDATE OR IGNORE {table} SET repo = ?1 WHERE {other}"), [&name])?;
+            if keyed {
+                tx.execute(&format!("DELETE FROM {table} WHERE {other}"), [&name])?;
+            }
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
     pub fn mapping(&self, ticket: TicketId) -> Result<Option<Mapping>> {
         let sql = format!("SELECT {COLUMNS} FROM mappings WHERE ticket_id = ?1");
         Ok(self.conn().query_row(&sql, [ticket.0 as i64], from_row).optional()?)

@@ -80,7 +80,12 @@ async fn check(engine: &Engine, links: &[Mapping], report: &mut PassReport) -> R
             };
             info!(to = %format!("{}#{}", issue.repo, issue.number), "the issue was transferred; the links follow it");
             for m in links {
-                engine.store.move_mapping(m.ticket_id, &issue.repo, issue.number, &issue.html_url)?;
+                engine.store.move_mapping(
+                    m.ticket_id,
+                    &engine.as_configured(&issue.repo),
+                    issue.number,
+                    &issue.html_url,
+                )?;
                 engine.store.set_issue_etag(m.ticket_id, None)?;
             }
             Ok(())

@@ -357,7 +357,7 @@ async fn forward_one(
                     return Ok(false);
                 };
                 info!(to = %format!("{}#{}", issue.repo, issue.number), "the issue was transferred; the link follows it");
-                engine.store.move_mapping(id, &issue.repo, issue.number, &issue.html_url)?;
+                engine.store.move_mapping(id, &engine.as_configured(&issue.repo), issue.number, &issue.html_url)?;
             }
             Err(ApiError::Gone { .. }) => {
                 issue_gone(engine, &m, "was deleted", report).await?;

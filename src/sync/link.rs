@@ -139,9 +139,7 @@ async fn linkable_within(
 ) -> Result<Result<Issue, String>, ItemError> {
     // The repository as the rules spell it (names match whatever their letter case), so that
     // everything stored about it is under one spelling.
-    let configured =
-        engine.rules.routes.iter().map(|r| &r.repo).chain(engine.rules.linking.iter().flat_map(|l| &l.repos));
-    let Some(repo) = configured.into_iter().find(|r| *r == repo).cloned() else {
+    let Some(repo) = engine.configured_repos().find(|r| *r == repo).cloned() else {
         return Ok(Err(format!(
             "{repo} is not a repository ticket-sync links to. Use an issue in one of: {}; or ask the ticket-sync admin to add {repo} to `[linking] repos`",
             allowed_repos(engine)
@@ -195,8 +193,7 @@ async fn learn_web_base(engine: &Engine) -> Result<(), ItemError> {
 }
 
 fn allowed_repos(engine: &Engine) -> String {
-    let mut repos: Vec<String> = engine.rules.routes.iter().map(|r| r.repo.to_string()).collect();
-    repos.extend(engine.rules.linking.iter().flat_map(|l| l.repos.iter().map(ToString::to_string)));
+    let mut repos: Vec<String> = engine.configured_repos().map(ToString::to_string).collect();
     repos.sort();
     repos.dedup();
     repos.join(", ")

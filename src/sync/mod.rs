@@ -196,6 +196,16 @@ impl Engine {
         stats.limits.restore_blocks(store.active_blocks(chrono::Utc::now()).unwrap_or_default());
         if !dry_run {
             stats.limits.keep_blocks_in(store.clone());
+            // Rules that now spell a repository in another letter case than the database
+            // does: the database follows the rules, so no lookup by the new spelling misses.
+            let configured = rules.routes.iter().map(|r| &r.repo).chain(rules.linking.iter().flat_map(|l| &l.repos));
+            for repo in configured {
+                match store.respell_repo(repo) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(%repo, rows = n, "stored rows now spell the repository as the rules do"),
+                    Err(e) => tracing::warn!(%repo, error = %e, "could not respell the repository in the database"),
+                }
+            }
         }
         Engine {
             redactor: Redactor::new(rules.redact.clone()),
@@ -214,6 +224,18 @@ impl Engine {
             zendesk_token_id,
             heartbeat: None,
         }
+    }
+
+    /// Every repository the rules name (routes and `[linking] repos`), as they spell them.
+    pub(crate) fn configured_repos(&self) -> impl Iterator<Item = &RepoName> {
+        self.rules.routes.iter().map(|r| &r.repo).chain(self.rules.linking.iter().flat_map(|l| &l.repos))
+    }
+
+    /// `repo` as the rules spell it when they name it (names match whatever their letter case),
+    /// else as given: everything stored about a repository is under one spelling, so a lookup
+    /// by the rules' name finds it whatever case GitHub or an agent's link used.
+    pub(crate) fn as_configured(&self, repo: &RepoName) -> RepoName {
+        self.configured_repos().find(|r| *r == repo).unwrap_or(repo).clone()
     }
 
     /// GitHub's web base, where issue pages are: as GitHub's own answers showed it (this

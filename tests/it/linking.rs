@@ -523,6 +523,38 @@ async fn a_link_in_any_letter_case_links_the_ticket() {
     }
 }
 
+/// store::respell_repo: rules that spell a repository in another letter case than the database
+/// (an operator copying GitHub's own spelling, `ACME/Backend`) split its issues' tickets in
+/// two: lookups by repository are exact matches, so a ticket linked after the change did not
+/// count those linked before, and the issue got a second "linked tickets" comment. The
+/// database now follows the rules' spelling when the engine starts.
+#[tokio::test]
+async fn rules_that_respell_a_repository_keep_one_count_of_its_tickets() {
+    let (env, field) = env().await;
+    let (first, n) = env.linked("Respelled").await;
+    let second = plain(&env, "Before the respelling");
+    set_field(&env, field, second, Some(&format!("{REPO}#{n}")));
+    env.escalate().await;
+    assert_eq!(impact(&env, n).len(), 1);
+    let linking = format!("{PUSHBACK}\n[linking]\nfield_id = {field}\nstate_tags = true\n");
+    env.rewrite_rules(&ROUTES.replace("acme/backend", "ACME/Backend"), &linking);
+    let third = plain(&env, "After the respelling");
+    set_field(&env, field, third, Some(&format!("{REPO}#{n}")));
+    let report = env.escalate().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    let comments = impact(&env, n);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(comments[0].contains("3 Zendesk tickets are linked"), "{}", comments[0]);
+    for id in [first, second, third] {
+        let m = env.engine().store.mapping(TicketId(id)).unwrap().expect("linked");
+        assert_eq!(m.repo.to_string(), "ACME/Backend", "ticket {id}");
+    }
+    env.sb.clock.advance(std::time::Duration::from_secs(1));
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    let report = env.push().await;
+    assert_eq!((report.pushed, report.failed), (3, 0), "{report:?}");
+}
+
 /// Issue pages on a host the API URL does not tell (GitHub Enterprise Cloud with data
 /// residency: API `api.SUB.ghe.com`, pages on `SUB.ghe.com`; a second host name; a proxy):
 /// the web host is read from GitHub's own answer, a pasted page link on it links the ticket,
