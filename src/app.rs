@@ -56,13 +56,24 @@ async fn check(path: &Path, online: bool) -> u8 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    // Tokens are part of the configuration: a missing or unreadable one fails `check` too.
-    let (zt, gt) = match load_tokens(&rules) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_CONFIG;
+    // Credentials are part of the configuration: every missing or unreadable one is reported,
+    // all in one run, and fails `check` as the daemon's start would fail.
+    let mut problems: Vec<String> = Vec::new();
+    let zt = crate::secret::load_zendesk(&rules.zendesk.auth).map_err(|e| problems.push(e.to_string())).ok();
+    let gt = crate::secret::load_github(&rules.github.auth).map_err(|e| problems.push(e.to_string())).ok();
+    let hooks = rules.webhooks.as_ref().and_then(|w| match crate::webhooks::WebhookSecrets::load_all(w) {
+        Ok(secrets) => Some((w.listen, secrets)),
+        Err(errors) => {
+            problems.extend(errors.iter().map(ToString::to_string));
+            None
         }
+    });
+    let (Some(zt), Some(gt), true) = (zt, gt, problems.is_empty()) else {
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        eprintln!("{}: {} credential problem(s); nothing was sent anywhere", path.display(), problems.len());
+        return EXIT_CONFIG;
     };
     let zendesk = match &zt {
         crate::secret::ZendeskCredential::OAuth(c) => format!("Zendesk OAuth client {} secret readable", c.client_id),
@@ -72,9 +83,8 @@ async fn check(path: &Path, online: bool) -> u8 {
         crate::secret::GithubCredential::Token(_) => "GitHub token readable".to_string(),
         crate::secret::GithubCredential::App(key) => format!("GitHub App {} key readable and signs", key.app_id),
     };
-    let credentials = format!("{zendesk}; {github}");
     println!(
-        "{}: valid ({} route(s), state database {}; {credentials})",
+        "{}: valid ({} route(s), state database {}; {zendesk}; {github})",
         path.display(),
         rules.routes.len(),
         rules.state_path.display()
@@ -82,30 +92,15 @@ async fn check(path: &Path, online: bool) -> u8 {
     if matches!(zt, crate::secret::ZendeskCredential::ApiToken { .. }) {
         eprintln!("warning: zendesk: {}", crate::secret::API_TOKEN_SUNSET);
     }
-    // The daemon refuses to start without a webhook secret the rules name explicitly: so
-    // does `check`. A source without one refuses every delivery: say so.
-    if let Some(w) = &rules.webhooks {
-        match crate::webhooks::WebhookSecrets::load(w) {
-            Ok(secrets) => {
-                let set = |s: &Option<crate::secret::Secret>| {
-                    if s.is_some() {
-                        "secret set"
-                    } else {
-                        "no secret: every delivery refused"
-                    }
-                };
-                println!(
-                    "webhooks on {}: github {}, zendesk {}",
-                    w.listen,
-                    set(&secrets.github),
-                    set(&secrets.zendesk)
-                );
+    if let Some((listen, secrets)) = hooks {
+        let set = |s: &Option<crate::secret::Secret>, name: &str| {
+            if s.is_some() {
+                format!("{name} secret set")
+            } else {
+                format!("{name} off ({name} = false)")
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_CONFIG;
-            }
-        }
+        };
+        println!("webhooks on {listen}: {}, {}", set(&secrets.github, "github"), set(&secrets.zendesk, "zendesk"));
     }
     if !online {
         return EXIT_OK;

@@ -84,9 +84,13 @@ fn load_named(
 /// neither. The error says what to fix, naming `keys` (the `_env` and `_file` keys).
 pub fn read_source(source: &TokenSource, keys: (&str, &str)) -> Result<Option<Secret>, String> {
     match source {
-        TokenSource::Env(var) => from_env(var)
-            .map(Some)
-            .ok_or_else(|| format!("environment variable {var} (named by {}) is not set or empty", keys.0)),
+        TokenSource::Env { var, credential } => from_env(var).map(Some).ok_or_else(|| {
+            format!(
+                "environment variable {var} (named by {}) is not set or empty; to use the systemd credential \
+                 {credential} instead (LoadCredential={credential}:...), remove {} from the rules file",
+                keys.0, keys.0
+            )
+        }),
         TokenSource::File(path) => {
             from_file(path).map(Some).map_err(|e| format!("cannot read {} (named by {}): {e}", path.display(), keys.1))
         }
@@ -107,7 +111,7 @@ pub fn read_source(source: &TokenSource, keys: (&str, &str)) -> Result<Option<Se
 /// Where a secret was read from, for messages that must say which one to fix (never the value).
 pub fn describe_source(source: &TokenSource, keys: (&str, &str)) -> String {
     match source {
-        TokenSource::Env(var) => format!("environment variable {var} ({})", keys.0),
+        TokenSource::Env { var, .. } => format!("environment variable {var} ({})", keys.0),
         TokenSource::File(path) => format!("file {} ({})", path.display(), keys.1),
         TokenSource::Default { env, credential } => match from_env(env) {
             Some(_) => format!("environment variable {env}"),

@@ -58,8 +58,9 @@ pub struct RetryPolicy {
 /// Where a token comes from. Resolved to a value only when a command needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenSource {
-    /// An environment variable named explicitly in the rules file.
-    Env(String),
+    /// An environment variable named explicitly in the rules file; `credential` is the systemd
+    /// credential the default would have read, for the message when the variable is not set.
+    Env { var: String, credential: String },
     /// A file named in the rules file.
     File(PathBuf),
     /// Nothing named: the default variable, then the systemd credential of this name.
@@ -252,17 +253,19 @@ pub struct DaemonRules {
 }
 
 /// `[webhooks]`: where the receiver listens and where each source's signing secret comes from.
-/// A `Default` source that finds nothing leaves that source off (its deliveries are refused).
+/// Each source is on unless the rules turn it off (`github = false`); one that is on must have
+/// its secret, or the daemon does not start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookRules {
     /// Default 127.0.0.1:9465.
     pub listen: SocketAddr,
     /// `github_secret_env` / `github_secret_file`; default GITHUB_WEBHOOK_SECRET, then the
-    /// systemd credential `github-webhook-secret`.
-    pub github_secret: TokenSource,
+    /// systemd credential `github-webhook-secret`. `None` with `github = false`: GitHub does not
+    /// deliver here, and its path refuses everything.
+    pub github_secret: Option<TokenSource>,
     /// `zendesk_secret_env` / `zendesk_secret_file`; default ZENDESK_WEBHOOK_SECRET, then the
-    /// systemd credential `zendesk-webhook-secret`.
-    pub zendesk_secret: TokenSource,
+    /// systemd credential `zendesk-webhook-secret`. `None` with `zendesk = false`.
+    pub zendesk_secret: Option<TokenSource>,
 }
 
 /// Which rules file to use: `--config`, then `TICKET_SYNC_CONFIG`, then `./sync-rules.toml`.

@@ -180,6 +180,8 @@ pub struct RawRetry {
 #[serde(deny_unknown_fields)]
 pub struct RawWebhooks {
     pub listen: Option<S<String>>,
+    pub github: Option<S<bool>>,
+    pub zendesk: Option<S<bool>>,
     pub github_secret_env: Option<S<String>>,
     pub github_secret_file: Option<S<String>>,
     pub zendesk_secret_env: Option<S<String>>,

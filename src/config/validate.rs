@@ -159,7 +159,7 @@ fn secret_source(
         (Some(e), None) if e.get_ref().trim().is_empty() => {
             cx.err(e.span(), keys.0, "must name an environment variable")
         }
-        (Some(e), None) => Ok(TokenSource::Env(e.get_ref().clone())),
+        (Some(e), None) => Ok(TokenSource::Env { var: e.get_ref().clone(), credential: credential.into() }),
         (None, Some(f)) if f.get_ref().trim().is_empty() => cx.err(f.span(), keys.1, "must name a file"),
         (None, Some(f)) => Ok(TokenSource::File(resolve_relative(cx.path, f.get_ref()))),
         (None, None) => Ok(TokenSource::Default { env: default_env.into(), credential: credential.into() }),
@@ -684,22 +684,34 @@ fn webhooks(cx: &Ctx, w: Option<&S<raw::RawWebhooks>>) -> Result<Option<WebhookR
             }
         },
     };
-    let github_secret = secret_source(
-        cx,
-        ("webhooks.github_secret_env", "webhooks.github_secret_file"),
-        w.github_secret_env.as_ref(),
-        w.github_secret_file.as_ref(),
-        "GITHUB_WEBHOOK_SECRET",
-        "github-webhook-secret",
-    )?;
-    let zendesk_secret = secret_source(
-        cx,
-        ("webhooks.zendesk_secret_env", "webhooks.zendesk_secret_file"),
-        w.zendesk_secret_env.as_ref(),
-        w.zendesk_secret_file.as_ref(),
-        "ZENDESK_WEBHOOK_SECRET",
-        "zendesk-webhook-secret",
-    )?;
+    // Each source is on unless the rules turn it off; one that is on needs its secret (without
+    // it every delivery would be refused, and nothing would say so until one was missed).
+    let source = |name: &str, on: Option<&S<bool>>, env: Option<&S<String>>, file: Option<&S<String>>| {
+        let (env_key, file_key) = (format!("webhooks.{name}_secret_env"), format!("webhooks.{name}_secret_file"));
+        if on.is_some_and(|o| !*o.get_ref()) {
+            if let Some(named) = env.or(file) {
+                let key = if env.is_some() { &env_key } else { &file_key };
+                return cx.err(
+                    named.span(),
+                    key,
+                    format!("names a secret for a source turned off by `{name} = false`"),
+                );
+            }
+            return Ok(None);
+        }
+        let upper = name.to_uppercase();
+        let default_env = format!("{upper}_WEBHOOK_SECRET");
+        let credential = format!("{name}-webhook-secret");
+        secret_source(cx, (&env_key, &file_key), env, file, &default_env, &credential).map(Some)
+    };
+    let github_secret =
+        source("github", w.github.as_ref(), w.github_secret_env.as_ref(), w.github_secret_file.as_ref())?;
+    let zendesk_secret =
+        source("zendesk", w.zendesk.as_ref(), w.zendesk_secret_env.as_ref(), w.zendesk_secret_file.as_ref())?;
+    if github_secret.is_none() && zendesk_secret.is_none() {
+        let at = w.github.as_ref().map_or_else(|| 0..0, |g| g.span());
+        return cx.err(at, "webhooks", "turns both sources off: remove the [webhooks] table instead");
+    }
     Ok(Some(WebhookRules { listen, github_secret, zendesk_secret }))
 }
 
@@ -778,7 +790,10 @@ mod tests {
         else {
             panic!("API token")
         };
-        assert_eq!((email.as_str(), token), ("bot@acme.com", TokenSource::Env("ZD".into())));
+        assert_eq!(
+            (email.as_str(), token),
+            ("bot@acme.com", TokenSource::Env { var: "ZD".into(), credential: "zendesk-token".into() })
+        );
         // [zendesk] is line 1, url line 2: the keys start on line 3.
         type Case<'a> = (&'a str, &'a str, usize, &'a str);
         let cases: Vec<Case> = vec![
@@ -822,11 +837,17 @@ mod tests {
         assert_eq!(w.listen, "127.0.0.1:9465".parse().unwrap());
         assert_eq!(
             w.github_secret,
-            TokenSource::Default { env: "GITHUB_WEBHOOK_SECRET".into(), credential: "github-webhook-secret".into() }
+            Some(TokenSource::Default {
+                env: "GITHUB_WEBHOOK_SECRET".into(),
+                credential: "github-webhook-secret".into()
+            })
         );
         assert_eq!(
             w.zendesk_secret,
-            TokenSource::Default { env: "ZENDESK_WEBHOOK_SECRET".into(), credential: "zendesk-webhook-secret".into() }
+            Some(TokenSource::Default {
+                env: "ZENDESK_WEBHOOK_SECRET".into(),
+                credential: "zendesk-webhook-secret".into()
+            })
         );
     }
 
@@ -837,8 +858,20 @@ mod tests {
             .webhooks
             .unwrap();
         assert_eq!(w.listen, "0.0.0.0:8080".parse().unwrap());
-        assert_eq!(w.github_secret, TokenSource::Env("GH_HOOK".into()));
-        assert_eq!(w.zendesk_secret, TokenSource::File(PathBuf::from("/etc/ticket-sync/zd-hook")));
+        let env = TokenSource::Env { var: "GH_HOOK".into(), credential: "github-webhook-secret".into() };
+        assert_eq!(w.github_secret, Some(env));
+        assert_eq!(w.zendesk_secret, Some(TokenSource::File(PathBuf::from("/etc/ticket-sync/zd-hook"))));
+    }
+
+    #[test]
+    fn a_webhook_source_is_on_unless_the_rules_turn_it_off() {
+        let w = parse("[webhooks]\nzendesk = false\ngithub = true\n").unwrap().webhooks.unwrap();
+        assert!(w.github_secret.is_some() && w.zendesk_secret.is_none());
+        let err = parse("[webhooks]\ngithub = false\ngithub_secret_env = \"X\"\n").unwrap_err().to_string();
+        assert!(err.contains("webhooks.github_secret_env") && err.contains("github = false"), "{err}");
+        let err = parse("[webhooks]\ngithub = false\nzendesk = false\n").unwrap_err().to_string();
+        assert!(err.contains("remove the [webhooks] table"), "{err}");
+        assert!(parse("[webhooks]\ngithub = \"no\"\n").is_err());
     }
 
     #[test]
@@ -862,8 +895,9 @@ mod tests {
         let rules = super::super::parse(Path::new("/etc/ticket-sync/sync-rules.toml"), &sample).unwrap();
         let w = rules.webhooks.unwrap();
         assert_eq!(w.listen, "127.0.0.1:9465".parse().unwrap());
-        assert_eq!(w.github_secret, TokenSource::Env("GITHUB_WEBHOOK_SECRET".into()));
-        assert_eq!(w.zendesk_secret, TokenSource::File("/etc/ticket-sync/zendesk-webhook-secret".into()));
+        let env = TokenSource::Env { var: "GITHUB_WEBHOOK_SECRET".into(), credential: "github-webhook-secret".into() };
+        assert_eq!(w.github_secret, Some(env));
+        assert_eq!(w.zendesk_secret, Some(TokenSource::File("/etc/ticket-sync/zendesk-webhook-secret".into())));
     }
 
     #[test]

@@ -45,21 +45,42 @@ pub struct WebhookSecretError {
 }
 
 impl WebhookSecrets {
-    /// Reads both secrets. A variable or file the rules name explicitly must be readable;
-    /// with nothing named, the default variable and then the systemd credential are tried,
-    /// and finding neither leaves that source off (`None`).
+    /// Reads the secret of each source that is on. A variable or file the rules name must be
+    /// readable; with nothing named, the default variable and then the systemd credential are
+    /// tried, and finding neither is an error too: a source without its secret would refuse
+    /// every delivery. A source the rules turn off (`github = false`) has none (`None`).
     pub fn load(rules: &WebhookRules) -> Result<WebhookSecrets, WebhookSecretError> {
-        Ok(WebhookSecrets {
-            github: load_one(Source::Github, &rules.github_secret)?,
-            zendesk: load_one(Source::Zendesk, &rules.zendesk_secret)?,
-        })
+        Self::load_all(rules).map_err(|mut errors| errors.remove(0))
+    }
+
+    /// Like `load`, with every source's error, not only the first (what `check` reports).
+    pub fn load_all(rules: &WebhookRules) -> Result<WebhookSecrets, Vec<WebhookSecretError>> {
+        match (load_one(Source::Github, &rules.github_secret), load_one(Source::Zendesk, &rules.zendesk_secret)) {
+            (Ok(github), Ok(zendesk)) => Ok(WebhookSecrets { github, zendesk }),
+            (github, zendesk) => Err(github.err().into_iter().chain(zendesk.err()).collect()),
+        }
     }
 }
 
-fn load_one(source: Source, from: &TokenSource) -> Result<Option<Secret>, WebhookSecretError> {
+fn load_one(source: Source, from: &Option<TokenSource>) -> Result<Option<Secret>, WebhookSecretError> {
+    let Some(from) = from else { return Ok(None) };
     let service = source.as_str();
     let keys = (format!("webhooks.{service}_secret_env"), format!("webhooks.{service}_secret_file"));
-    secret::read_source(from, (&keys.0, &keys.1)).map_err(|reason| WebhookSecretError { service, reason })
+    let fail = |reason: String| WebhookSecretError { service, reason };
+    match secret::read_source(from, (&keys.0, &keys.1)).map_err(fail)? {
+        Some(secret) => Ok(Some(secret)),
+        None => {
+            let TokenSource::Default { env, credential } = from else { unreachable!("only a default finds nothing") };
+            Err(fail(format!(
+                "none found: set {env}, or set {} / {} in the rules file, or pass a systemd credential named \
+                 {credential} (LoadCredential={credential}:...); if {} sends no webhooks here, set `{service} = \
+                 false` under [webhooks]",
+                keys.0,
+                keys.1,
+                source.vendor()
+            )))
+        }
+    }
 }
 
 /// The receiver's limits: 128 connections at once (GitHub and Zendesk deliver one request per

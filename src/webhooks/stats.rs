@@ -23,6 +23,14 @@ impl Source {
             Source::Zendesk => "zendesk",
         }
     }
+
+    /// The sender's name, as people write it.
+    pub fn vendor(self) -> &'static str {
+        match self {
+            Source::Github => "GitHub",
+            Source::Zendesk => "Zendesk",
+        }
+    }
 }
 
 /// Why a delivery was refused.

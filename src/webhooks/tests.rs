@@ -378,8 +378,11 @@ fn secrets_load_from_the_named_source_and_never_print() {
     std::env::set_var("TS_TEST_WEBHOOK_GH_SECRET", "gh-env-secret-value");
     let rules = crate::config::WebhookRules {
         listen: "127.0.0.1:0".parse().unwrap(),
-        github_secret: TokenSource::Env("TS_TEST_WEBHOOK_GH_SECRET".into()),
-        zendesk_secret: TokenSource::File(file),
+        github_secret: Some(TokenSource::Env {
+            var: "TS_TEST_WEBHOOK_GH_SECRET".into(),
+            credential: "github-webhook-secret".into(),
+        }),
+        zendesk_secret: Some(TokenSource::File(file)),
     };
     let secrets = WebhookSecrets::load(&rules).unwrap();
     assert_eq!(secrets.github.as_ref().unwrap().expose(), "gh-env-secret-value");
@@ -388,28 +391,32 @@ fn secrets_load_from_the_named_source_and_never_print() {
     assert!(!shown.contains("secret-value"), "{shown}");
 }
 
+/// A source that is on needs its secret, named or found by default; only a source the rules
+/// turn off has none (a source without one would refuse every delivery, silently).
 #[test]
-fn a_named_secret_that_is_missing_is_an_error_and_a_default_one_leaves_the_source_off() {
+fn a_source_that_is_on_without_its_secret_is_an_error_and_one_turned_off_has_none() {
+    let nothing = || TokenSource::Default {
+        env: "TS_TEST_WEBHOOK_UNSET_1".into(),
+        credential: "ts-test-no-such-credential".into(),
+    };
     let missing = crate::config::WebhookRules {
         listen: "127.0.0.1:0".parse().unwrap(),
-        github_secret: TokenSource::Default {
-            env: "TS_TEST_WEBHOOK_UNSET_1".into(),
-            credential: "ts-test-no-such-credential".into(),
-        },
-        zendesk_secret: TokenSource::Env("TS_TEST_WEBHOOK_UNSET_2".into()),
+        github_secret: None,
+        zendesk_secret: Some(TokenSource::Env {
+            var: "TS_TEST_WEBHOOK_UNSET_2".into(),
+            credential: "zendesk-webhook-secret".into(),
+        }),
     };
     let err = WebhookSecrets::load(&missing).unwrap_err().to_string();
     assert!(err.contains("webhooks.zendesk_secret_env") && err.contains("TS_TEST_WEBHOOK_UNSET_2"), "{err}");
-    let off = crate::config::WebhookRules {
-        zendesk_secret: TokenSource::Default {
-            env: "TS_TEST_WEBHOOK_UNSET_3".into(),
-            credential: "ts-test-no-such-credential".into(),
-        },
-        ..missing
-    };
+    assert!(err.contains("systemd credential zendesk-webhook-secret"), "says how to use the credential: {err}");
+    let by_default = crate::config::WebhookRules { zendesk_secret: Some(nothing()), ..missing.clone() };
+    let err = WebhookSecrets::load(&by_default).unwrap_err().to_string();
+    assert!(err.contains("none found") && err.contains("`zendesk = false`"), "{err}");
+    let off = crate::config::WebhookRules { zendesk_secret: None, github_secret: None, ..missing.clone() };
     let secrets = WebhookSecrets::load(&off).unwrap();
     assert!(secrets.github.is_none() && secrets.zendesk.is_none());
-    let file = crate::config::WebhookRules { github_secret: TokenSource::File("/nonexistent/gh".into()), ..off };
+    let file = crate::config::WebhookRules { github_secret: Some(TokenSource::File("/nonexistent/gh".into())), ..off };
     let err = WebhookSecrets::load(&file).unwrap_err().to_string();
     assert!(err.contains("webhooks.github_secret_file") && err.contains("/nonexistent/gh"), "{err}");
 }

@@ -162,6 +162,29 @@ async fn check_fails_on_a_missing_token_without_going_online() {
     assert_eq!(env.sb.zendesk.door.log.len() + env.sb.github.door.log.len(), 0, "no request was sent");
 }
 
+/// `check` reported one missing credential per run (the rules errors all at once): an operator
+/// fixed one, ran it again, and met the next. Every credential is now reported in one run, and
+/// "valid" is never printed beside an error.
+#[tokio::test]
+async fn check_reports_every_missing_credential_in_one_run() {
+    let env = Env::new().await;
+    let hooks = "[webhooks]\nlisten = \"127.0.0.1:0\"\ngithub_secret_env = \"TS_UNSET_GH_HOOK\"\n";
+    env.rewrite_rules(crate::harness::ROUTES, hooks);
+    let mut cmd = env.command(&["check"], &[("ZENDESK_WEBHOOK_SECRET", "")]);
+    cmd.env_remove("TS_SANDBOX_GITHUB_TOKEN").env_remove("TS_SANDBOX_ZENDESK_SECRET").env_remove("TS_UNSET_GH_HOOK");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for missing in
+        ["TS_SANDBOX_GITHUB_TOKEN", "TS_SANDBOX_ZENDESK_SECRET", "TS_UNSET_GH_HOOK", "zendesk-webhook-secret"]
+    {
+        assert!(stderr.contains(missing), "`{missing}` not reported: {stderr}");
+    }
+    assert!(stderr.contains("4 credential problem(s)"), "{stderr}");
+    assert!(stderr.contains("remove webhooks.github_secret_env"), "says how to use the credential: {stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("valid"), "valid and errors in one run");
+}
+
 /// Two first-time `sync`s raced in the schema migration and the loser exited 2 ("configuration
 /// error"); the lock is now taken before the database is created.
 #[tokio::test]

@@ -59,7 +59,7 @@ async fn the_daemon_keeps_syncing_while_1100_idle_connections_hold_its_receiver_
     let (hooks, health) = (free_port(), free_port());
     let extra = format!(
         "[schedule]\nescalate = \"* * * * * *\"\npush = \"* * * * * *\"\n\n[daemon]\nlisten = \"127.0.0.1:{health}\"\n\n\
-         [webhooks]\nlisten = \"127.0.0.1:{hooks}\"\n"
+         [webhooks]\nlisten = \"127.0.0.1:{hooks}\"\ngithub_secret_env = \"GITHUB_WEBHOOK_SECRET\"\nzendesk = false\n"
     );
     let env = Env::with_routes(ROUTES, &extra).await;
     let daemon = daemon_with_fd_limit(&env, 1024);
@@ -111,7 +111,9 @@ fn peak_rss_kib(pid: u32) -> u64 {
 #[tokio::test]
 async fn twenty_unsigned_20_mb_deliveries_at_once_keep_the_daemon_under_200_mb() {
     let hooks = free_port();
-    let extra = format!("[webhooks]\nlisten = \"127.0.0.1:{hooks}\"\ngithub_secret_env = \"GITHUB_WEBHOOK_SECRET\"\n");
+    let extra = format!(
+        "[webhooks]\nlisten = \"127.0.0.1:{hooks}\"\ngithub_secret_env = \"GITHUB_WEBHOOK_SECRET\"\nzendesk = false\n"
+    );
     let env = Env::with_routes(ROUTES, &extra).await;
     let daemon = daemon_with_fd_limit(&env, 1024);
     daemon.wait_for_log("webhook receiver listening").await;

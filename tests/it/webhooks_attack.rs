@@ -370,16 +370,20 @@ async fn check_online_says_whether_the_webhook_secrets_are_set() {
     let env = Env::with_routes(ROUTES, PUSHBACK).await;
     let port = free_port();
     std::fs::write(env.dir.path().join("gh-secret"), GITHUB_SECRET).unwrap();
-    env.rewrite_rules(
-        ROUTES,
-        &format!("{PUSHBACK}\n[webhooks]\nlisten = \"127.0.0.1:{port}\"\ngithub_secret_file = \"gh-secret\"\n"),
-    );
-    // Zendesk's secret is left to the defaults, and none of them is there.
+    let hooks = format!("[webhooks]\nlisten = \"127.0.0.1:{port}\"\ngithub_secret_file = \"gh-secret\"\n");
+    env.rewrite_rules(ROUTES, &format!("{PUSHBACK}\n{hooks}"));
+    // Zendesk's secret is left to the defaults, and none of them is there: every Zendesk
+    // delivery would be refused, so the rules must say that Zendesk sends none.
+    let out = env.bin(&["check", "--online"], &[("ZENDESK_WEBHOOK_SECRET", "")]).await;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("zendesk-webhook-secret") && text.contains("`zendesk = false`"), "{text}");
+    env.rewrite_rules(ROUTES, &format!("{PUSHBACK}\n{hooks}zendesk = false\n"));
     let out = env.bin(&["check", "--online"], &[("ZENDESK_WEBHOOK_SECRET", "")]).await;
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{text}");
     let line = text.lines().find(|l| l.contains("webhook")).unwrap_or_else(|| panic!("nothing about webhooks: {text}"));
-    assert!(line.contains("github secret set") && line.contains("zendesk no secret"), "{line}");
+    assert!(line.contains("github secret set") && line.contains("zendesk off"), "{line}");
     assert!(!text.contains(GITHUB_SECRET), "{text}");
 }
 
