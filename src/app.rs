@@ -115,6 +115,16 @@ async fn check(path: &Path, online: bool) -> u8 {
 }
 
 fn retry(rules: &Rules, id: TicketId) -> u8 {
+    // Never a new, empty database: the ticket's failure is in the one the daemon uses.
+    if !rules.state_path.exists() {
+        eprintln!(
+            "error: no state database at {}: nothing to retry. ticket-sync has not run with these rules yet, or \
+             `[state] path` points elsewhere (the service's is /var/lib/ticket-sync/ticket-sync.db when the rules \
+             say so); name the service's rules file with --config",
+            std::path::absolute(&rules.state_path).unwrap_or_else(|_| rules.state_path.clone()).display()
+        );
+        return EXIT_ITEM_FAILED;
+    }
     if let Err(why) = refuse_foreign_state_dir(&rules.state_path) {
         eprintln!("error: {why}");
         return EXIT_ITEM_FAILED;

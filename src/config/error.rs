@@ -24,7 +24,11 @@ impl fmt::Display for ConfigError {
             Some(line) => write!(f, "{}:{line}: ", self.file.display())?,
             None => write!(f, "{}: ", self.file.display())?,
         }
-        write!(f, "key `{}`: {}", self.key, self.message)?;
+        if self.key.is_empty() {
+            f.write_str(&self.message)?;
+        } else {
+            write!(f, "key `{}`: {}", self.key, self.message)?;
+        }
         // Callers print "error: " before the first; each further one gets its own line.
         for e in &self.more {
             write!(f, "\nerror: {e}")?;
@@ -52,8 +56,21 @@ impl ConfigError {
         Self::new(file, Some(line_of(text, span.start)), key, message)
     }
 
+    /// The rules file cannot be read: named by its absolute path, with the working directory
+    /// a relative one was taken from, and where a missing one is looked for.
     pub fn unreadable(file: &Path, err: &std::io::Error) -> Self {
-        Self::new(file, None, "(file)", format!("cannot read the rules file: {err}"))
+        let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+        let cwd = std::env::current_dir().map_or_else(|_| "an unknown directory".into(), |d| d.display().to_string());
+        let message = if err.kind() == std::io::ErrorKind::NotFound {
+            format!(
+                "no rules file here (working directory {cwd}). Name one with --config PATH or the \
+                 TICKET_SYNC_CONFIG variable (default ./sync-rules.toml); start from the commented sample \
+                 sync-rules.toml in ticket-sync's source tree, and see docs/configuration.md"
+            )
+        } else {
+            format!("cannot read the rules file (working directory {cwd}): {err}")
+        };
+        Self::new(&absolute, None, "", message)
     }
 
     /// Turns a TOML or serde error into one naming the key: unknown keys, missing keys,

@@ -149,6 +149,40 @@ async fn status_without_a_database_says_so_and_fails() {
     assert!(out.stdout.is_empty());
 }
 
+/// `retry ID` in a folder without a database silently created an empty one (and said there
+/// was nothing to retry, as if the ticket had not failed); a missing rules file was reported as
+/// "key `(file)`" with a relative path and no hint.
+#[tokio::test]
+async fn retry_never_creates_a_database_and_a_missing_rules_file_says_where_it_looked() {
+    let env = Env::new().await;
+    let out = env.bin(&["retry", "42"], &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no state database"), "{stderr}");
+    assert!(!env.db_path().exists(), "a database was created");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::task::spawn_blocking({
+        let dir = dir.path().to_path_buf();
+        move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_ticket-sync"))
+                .arg("check")
+                .current_dir(&dir)
+                .env_remove("TICKET_SYNC_CONFIG")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let absolute = dir.path().join("sync-rules.toml");
+    assert!(stderr.contains(&absolute.display().to_string()), "{stderr}");
+    assert!(stderr.contains("--config") && stderr.contains("TICKET_SYNC_CONFIG"), "{stderr}");
+    assert!(!stderr.contains("(file)"), "{stderr}");
+}
+
 /// `check` without `--online` passed with a missing token.
 #[tokio::test]
 async fn check_fails_on_a_missing_token_without_going_online() {
