@@ -23,7 +23,28 @@ pub const EXIT_CONFIG: u8 = 2;
 pub async fn run(cli: Cli) -> ExitCode {
     let path = config::resolve_path(cli.config.as_deref());
     let code = match cli.command {
-        Command::Demo => demo::run().await,
+        // The demo writes its own rules for its own sandbox: a rules file given would be ignored.
+        Command::Demo { .. } if cli.config.is_some() => {
+            eprintln!(
+                "error: demo runs against its own sandbox with its own rules, so --config is not used; to try your \
+                 rules, run `ticket-sync --config PATH check --online` or `sync --dry-run`"
+            );
+            EXIT_CONFIG
+        }
+        Command::Demo { keep } => demo::run(keep).await,
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "ticket-sync", &mut std::io::stdout());
+            EXIT_OK
+        }
+        Command::Man { page } => {
+            let text = match page {
+                crate::cli::ManPage::Cli => crate::manual::cli_page(),
+                crate::cli::ManPage::Rules => crate::manual::rules_page(),
+            };
+            print!("{text}");
+            EXIT_OK
+        }
         Command::Check { online } => check(&path, online).await,
         Command::Status { json, ticket } => {
             with_rules(&path, |rules| status::print(&rules, json, ticket.map(TicketId)))
@@ -33,6 +54,34 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Run => daemon_main(&path).await,
     };
     ExitCode::from(code)
+}
+
+/// Commands that open no network connection (and write only to stdout, stderr and files).
+pub fn offline(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Status { .. } | Command::Retry { .. } | Command::Completions { .. } | Command::Man { .. }
+    ) || matches!(command, Command::Check { online: false })
+}
+
+/// One line to stdout for `say!`; a reader that went away (`| head`) ends the process quietly.
+pub fn say_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{args}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(i32::from(EXIT_OK));
+        }
+    }
+}
+
+/// Restores the default action of SIGPIPE (the Rust runtime ignores it): writing to a closed
+/// pipe then ends the process quietly, as it ends `cat` or `grep`, instead of a panic.
+pub fn default_sigpipe() {
+    // SAFETY: called at the start of `main`, before any thread is started; `signal` with
+    // SIG_DFL only resets the disposition of one signal.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 fn load_rules(path: &Path) -> Result<Rules, u8> {
@@ -274,15 +323,24 @@ async fn sync(path: &Path, dry_run: bool, deadline: Duration) -> u8 {
 fn print_report(r: &PassReport, dry_run: bool) {
     if dry_run {
         for p in &r.planned {
-            println!("would {p}");
+            say!("would {p}");
         }
     }
-    println!(
+    say!(
         "{}: {} seen, {} escalated, {} created, {} recovered, {} notes, {} pushed, {} skipped, {} failed, {} requests",
-        r.kind, r.seen, r.escalated, r.created, r.recovered, r.notes, r.pushed, r.skipped, r.failed, r.requests
+        r.kind,
+        r.seen,
+        r.escalated,
+        r.created,
+        r.recovered,
+        r.notes,
+        r.pushed,
+        r.skipped,
+        r.failed,
+        r.requests
     );
     for (id, why) in &r.failures {
-        println!("  ticket {id} failed: {why}");
+        say!("  ticket {id} failed: {why}");
     }
 }
 

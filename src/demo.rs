@@ -30,9 +30,10 @@ repo = "acme/backend"
 labels = ["support"]
 "#;
 
-/// Runs the demo; returns the exit code.
-pub async fn run() -> u8 {
-    match story().await {
+/// Runs the demo; returns the exit code. With `keep`, its rules file and database stay in that
+/// folder (which must be new or empty) for `status` to be tried on them.
+pub async fn run(keep: Option<std::path::PathBuf>) -> u8 {
+    match story(keep).await {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("demo failed: {e:#}");
@@ -110,7 +111,7 @@ fn seed(sb: &Sandbox) -> Vec<u64> {
         .collect()
 }
 
-async fn story() -> anyhow::Result<()> {
+async fn story(keep: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     let sb = Sandbox::start().await?;
     // Zendesk as it is from 2027-04-30: OAuth only.
     sb.zendesk.switch_off_api_tokens(true);
@@ -119,19 +120,22 @@ async fn story() -> anyhow::Result<()> {
     sb.github.enable_app(DEMO_APP_ID, DEMO_APP_SLUG, crate::sandbox::APP_TEST_PUBLIC_KEY_PEM);
     sb.github.add_installation("acme", Some("write"));
     let link_field = sb.zendesk.add_ticket_field("text", "GitHub issue");
-    let dir = tempfile_dir()?;
+    let dir = match &keep {
+        Some(path) => kept_dir(path)?,
+        None => tempfile_dir()?,
+    };
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let rules_path = write_rules(&sb, dir.path(), link_field, port)?;
     let ids = seed(&sb);
     sb.settle();
-    println!(
+    say!(
         "ticket-sync demo: sandbox Zendesk at {} and GitHub at {}, ticket-sync signed in to Zendesk as the OAuth \
          client {ZENDESK_CLIENT_ID} and acting on GitHub as the GitHub App {}",
         sb.zendesk.base_url(),
         sb.github.base_url(),
         sb.github.app_bot_login()
     );
-    println!(
+    say!(
         "seeded {} tickets; {} carry the `escalated` tag. Running the daemon: polling catches up the backlog,\nthen webhooks on 127.0.0.1:{port} carry every change as it happens…\n",
         ids.len(),
         3
@@ -150,39 +154,75 @@ async fn story() -> anyhow::Result<()> {
         until(Duration::from_secs(10), || linked(&db, ids[0]).is_some() && linked(&db, ids[4]).is_some()).await;
     let backlog =
         backlog.map_or("not within 10 s".to_string(), |t| format!("{} ms after the daemon started", t.as_millis()));
-    println!("        the backlog's escalations are done by polling, {backlog}");
+    say!("        the backlog's escalations are done by polling, {backlog}");
 
-    println!("step 1  support adds `escalated` to ticket {} (\"Dashboard is slow\")", ids[2]);
+    say!("step 1  support adds `escalated` to ticket {} (\"Dashboard is slow\")", ids[2]);
     sb.zendesk.set_tags(ids[2], &["performance", "escalated"]);
     let t = until(Duration::from_secs(10), || linked(&db, ids[2]).is_some()).await;
-    println!(
-        "        → issue {} created and the link note written, {}",
-        linked(&db, ids[2]).unwrap_or_default(),
-        took(t)
-    );
+    say!("        → issue {} created and the link note written, {}", linked(&db, ids[2]).unwrap_or_default(), took(t));
 
     if let Some(issue) = linked(&db, ids[0]) {
-        println!("step 2  an agent links ticket {} (\"Payment page shows error 500\") to {issue}", ids[5]);
+        say!("step 2  an agent links ticket {} (\"Payment page shows error 500\") to {issue}", ids[5]);
         sb.zendesk.set_field(ids[5], link_field, Some(&issue));
         let t = until(Duration::from_secs(10), || linked(&db, ids[5]).is_some()).await;
-        println!("        → ticket {} linked, its note written, {}", ids[5], took(t));
+        say!("        → ticket {} linked, its note written, {}", ids[5], took(t));
 
         let (repo, number) = issue.split_once('#').unwrap_or_default();
         let number: u64 = number.parse().unwrap_or_default();
-        println!("step 3  engineering comments on {issue} and closes it as completed");
+        say!("step 3  engineering comments on {issue} and closes it as completed");
         sb.github.add_comment(repo, number, "dev-alice", "Fixed in v2.3.1, deploying now.");
         sb.github.close_issue(repo, number, "completed", "dev-alice");
         let solved = |id: u64| sb.zendesk.ticket(id).is_some_and(|t| t.status == "solved");
         let t = until(Duration::from_secs(10), || solved(ids[0]) && solved(ids[5])).await;
-        println!("        → both linked tickets have the comment, the close and the status, {}", took(t));
+        say!("        → both linked tickets have the comment, the close and the status, {}", took(t));
     }
 
     tokio::time::sleep(Duration::from_millis(500)).await;
     shutdown.cancel();
     daemon.await??;
     print_table(&sb, &db, &ids)?;
-    println!("\nThe state database of this run was {} (removed on exit).", db.display());
+    if let Some(issue) = linked(&db, ids[0]) {
+        print_issue(&sb, &issue);
+    }
+    match keep {
+        Some(_) => {
+            let rules = rules_path.display();
+            say!("\nThe rules file and database of this run are kept. Try:");
+            say!("  ticket-sync --config {rules} status");
+            say!("  ticket-sync --config {rules} status --ticket {}", ids[0]);
+            say!("  ticket-sync --config {rules} status --json");
+            say!("(The sandbox stopped with the demo: `status` reads only the database.)");
+            std::mem::forget(dir);
+        }
+        None => say!(
+            "\nThe state database of this run was {} (removed on exit; `ticket-sync demo --keep DIR` keeps it).",
+            db.display()
+        ),
+    }
     Ok(())
+}
+
+/// The folder `--keep` names: created, or one that is empty (nothing of the user's is
+/// overwritten). Absolute, so the commands printed at the end work from anywhere.
+fn kept_dir(path: &Path) -> anyhow::Result<TempDir> {
+    std::fs::create_dir_all(path)?;
+    let path = std::fs::canonicalize(path)?;
+    anyhow::ensure!(
+        std::fs::read_dir(&path)?.next().is_none(),
+        "--keep {}: the folder is not empty; name a new or empty one",
+        path.display()
+    );
+    Ok(TempDir(path))
+}
+
+/// The issue ticket-sync created for the first ticket, as GitHub shows it.
+fn print_issue(sb: &Sandbox, issue: &str) {
+    let Some((repo, number)) = issue.split_once('#') else { return };
+    let Some(i) = number.parse().ok().and_then(|n| sb.github.issue(repo, n)) else { return };
+    say!("\nThe issue ticket-sync created for the first ticket, {issue} \"{}\":", i.title);
+    for line in i.body.unwrap_or_default().lines() {
+        say!("  | {line}");
+    }
 }
 
 /// Polls `done` every 10 ms for at most `limit`; how long it took, if it came true.
@@ -235,9 +275,9 @@ impl Drop for TempDir {
 
 fn print_table(sb: &Sandbox, db: &Path, ids: &[u64]) -> anyhow::Result<()> {
     let store = Store::open_read_only(db)?;
-    println!("\n{:<7} {:<32} {:<34} {:<16} {:<7} {:<8} notes", "ticket", "subject", "tags", "issue", "issue", "ticket");
-    println!("{:<7} {:<32} {:<34} {:<16} {:<7} {:<8} on ticket", "", "", "", "", "state", "status");
-    println!("{}", "-".repeat(116));
+    say!("\n{:<7} {:<32} {:<34} {:<16} {:<7} {:<8} notes", "ticket", "subject", "tags", "issue", "issue", "ticket");
+    say!("{:<7} {:<32} {:<34} {:<16} {:<7} {:<8} on ticket", "", "", "", "", "state", "status");
+    say!("{}", "-".repeat(116));
     for id in ids {
         let t = sb.zendesk.ticket(*id).expect("seeded ticket exists");
         let notes = sb.zendesk.comments(*id).iter().filter(|c| !c.public).count();
@@ -252,13 +292,15 @@ fn print_table(sb: &Sandbox, db: &Path, ids: &[u64]) -> anyhow::Result<()> {
             None => ("-".to_string(), "-".to_string()),
         };
         let subject: String = t.subject.chars().take(31).collect();
-        println!("{id:<7} {subject:<32} {:<34} {issue:<16} {state:<7} {:<8} {notes}", t.tags.join(","), t.status);
+        say!("{id:<7} {subject:<32} {:<34} {issue:<16} {state:<7} {:<8} {notes}", t.tags.join(","), t.status);
     }
-    println!("\nInternal notes written by ticket-sync:");
+    say!("\nInternal notes written by ticket-sync, in full:");
     for id in ids {
         for c in sb.zendesk.comments(*id).iter().filter(|c| !c.public) {
-            let first = c.body.lines().next().unwrap_or("");
-            println!("  ticket {id}: {first}");
+            say!("  ticket {id}:");
+            for line in c.body.lines() {
+                say!("  | {line}");
+            }
         }
     }
     Ok(())

@@ -301,3 +301,82 @@ async fn a_fifo_as_a_key_or_secret_file_is_refused_not_waited_on() {
         assert!(stderr.contains("not a regular file"), "{stderr}");
     }
 }
+
+fn bare(args: &[&str], dir: Option<&std::path::Path>) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ticket-sync"));
+    cmd.args(args).env_remove("RUST_LOG").env_remove("TICKET_SYNC_CONFIG");
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    cmd.output().expect("binary runs")
+}
+
+/// Part 13's CLI contract: completions for the common shells and the two manual pages come
+/// from the command-line definition; `--version` names the commit; `--help` ends with the exit
+/// codes, the environment and examples.
+#[test]
+fn completions_manual_pages_version_and_help_explain_the_cli() {
+    for (shell, needle) in
+        [("bash", "complete -F"), ("zsh", "#compdef ticket-sync"), ("fish", "complete -c ticket-sync")]
+    {
+        let out = bare(&["completions", shell], None);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains(needle), "{shell}: {text}");
+        assert!(text.contains("dry-run") && text.contains("status"), "{shell}: subcommands and flags");
+    }
+    let out = bare(&["man"], None);
+    let page = String::from_utf8_lossy(&out.stdout).replace("\\-", "-");
+    assert!(out.status.success() && page.contains(".TH ticket-sync 1"), "{page}");
+    assert!(page.contains("EXIT STATUS") && page.contains("TICKET_SYNC_CONFIG"));
+    let out = bare(&["man", "rules"], None);
+    let page = String::from_utf8_lossy(&out.stdout).replace("\\-", "-");
+    assert!(out.status.success() && page.contains(".TH SYNC-RULES.TOML 5") && page.contains("client_id"));
+    let version = String::from_utf8_lossy(&bare(&["--version"], None).stdout).to_string();
+    assert!(version.starts_with("ticket-sync ") && version.contains("(commit "), "{version}");
+    let help = String::from_utf8_lossy(&bare(&["--help"], None).stdout).to_string();
+    for needle in ["Exit codes:", "Environment:", "Examples:", "CREDENTIALS_DIRECTORY", "ticket-sync demo"] {
+        assert!(help.contains(needle), "`{needle}` missing from --help:\n{help}");
+    }
+    let run = String::from_utf8_lossy(&bare(&["run", "--help"], None).stdout).to_string();
+    assert!(run.contains("Three schedules") && !run.contains("both schedules"), "{run}");
+}
+
+/// `demo | head -1` panicked on the closed pipe (exit 101); `demo` accepted `--config` and
+/// ignored it; its database could not be kept to try `status` on.
+#[test]
+fn the_demo_ends_quietly_into_head_refuses_config_and_keeps_its_database_when_asked() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ticket-sync"))
+        .arg("demo")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader takes one line and goes away, as `head -1` does.
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(first.starts_with("ticket-sync demo:"), "{first}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+
+    let out = bare(&["--config", "/etc/nowhere.toml", "demo"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--config is not used"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let keep = dir.path().join("kept");
+    let out = bare(&["demo", "--keep", keep.to_str().unwrap()], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("Internal notes written by ticket-sync, in full") && text.contains("<!-- ticket-sync:zendesk=")
+    );
+    let rules = keep.join("sync-rules.toml");
+    let out = bare(&["--config", rules.to_str().unwrap(), "status", "--json"], Some(dir.path()));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status --json on the kept database");
+    assert_eq!(json["mappings"].as_array().map(Vec::len), Some(5), "{json}");
+    let again = bare(&["demo", "--keep", keep.to_str().unwrap()], None);
+    assert_eq!(again.status.code(), Some(1), "a folder that is not empty is refused");
+}
