@@ -269,7 +269,13 @@ async fn sync(path: &Path, dry_run: bool, deadline: Duration) -> u8 {
     let mut failed = false;
     let out_of_time = tokio::time::sleep(deadline);
     tokio::pin!(out_of_time);
+    // On a terminal a long backfill shows it is alive; under journald (not a terminal) the
+    // per-item log lines are the record and nothing is added.
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| spawn_progress(&engine));
     for pass in ["escalate", "push"] {
+        if let Some(p) = &progress {
+            p.send_replace(pass);
+        }
         let run = async {
             if pass == "escalate" {
                 engine.escalate(&cancel).await
@@ -318,6 +324,33 @@ async fn sync(path: &Path, dry_run: bool, deadline: Duration) -> u8 {
     } else {
         EXIT_OK
     }
+}
+
+/// Every `PROGRESS_EVERY`, while a `sync` runs on a terminal: one line on stderr with the pass,
+/// its time so far, the requests sent and the links known. Stops when the sender is dropped.
+fn spawn_progress(engine: &Engine) -> tokio::sync::watch::Sender<&'static str> {
+    const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+    let (tx, mut rx) = tokio::sync::watch::channel("escalate");
+    let (stats, store) = (engine.stats.clone(), engine.store.clone());
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+        loop {
+            tokio::select! {
+                changed = rx.changed() => if changed.is_err() { break },
+                _ = tick.tick() => {
+                    let pass = *rx.borrow();
+                    let links = store.mapping_count().map_or_else(|_| "?".to_string(), |n| n.to_string());
+                    eprintln!(
+                        "… {pass} pass running: {} s, {} requests sent, {links} links",
+                        started.elapsed().as_secs(),
+                        stats.snapshot().total()
+                    );
+                }
+            }
+        }
+    });
+    tx
 }
 
 fn print_report(r: &PassReport, dry_run: bool) {

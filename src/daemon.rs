@@ -177,15 +177,28 @@ pub async fn run_with(
     let mut stats_tick = tokio::time::interval(DELIVERY_STATS_EVERY);
     stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stats_saved = deliveries.snapshot();
+    // When the schedules next fire is logged at start, after each round of passes and after a
+    // reload: an operator reading the journal knows when to expect the next one.
+    let mut announce = true;
     loop {
         let next_escalate = next(&engine.rules.schedule.escalate, last_escalate);
         let next_push = next(&engine.rules.schedule.push, last_push);
         let next_audit = next(&engine.rules.schedule.audit, last_audit);
         let wake = next_escalate.min(next_push).min(next_audit);
+        if std::mem::take(&mut announce) {
+            let at = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            info!(
+                escalate = %at(next_escalate),
+                push = %at(next_push),
+                audit = %at(next_audit),
+                "next passes scheduled"
+            );
+        }
         ctx.notifier.status(&format!(
-            "idle, next escalation pass {}, next push pass {}",
+            "idle, next escalation pass {}, next push pass {}, next audit {}",
             next_escalate.format("%H:%M:%S"),
-            next_push.format("%H:%M:%S")
+            next_push.format("%H:%M:%S"),
+            next_audit.format("%H:%M:%S")
         ));
         let mut sleep = (wake - Utc::now()).to_std().unwrap_or_default();
         if let Some(cap) = ctx.notifier.max_sleep() {
@@ -199,6 +212,7 @@ pub async fn run_with(
                     ctx.notifier.reloading();
                     engine = reloaded(rules, engine, store.clone(), &ctx);
                     ctx.notifier.ready();
+                    announce = true;
                 }
                 continue;
             }
@@ -227,6 +241,7 @@ pub async fn run_with(
             return Err(DaemonError::StateReplaced(why));
         }
         let now = Utc::now();
+        announce = true;
         if now >= next_escalate {
             ctx.notifier.status("escalating: reading the Zendesk export");
             run_pass("escalate", &engine, &shutdown, &ctx).await;

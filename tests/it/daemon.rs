@@ -195,6 +195,10 @@ async fn sighup_with_a_new_route_routes_the_next_ticket_there() {
     let mut daemon = Daemon::start(&env, &[]);
     daemon.wait_for_log("ticket-sync started").await;
     env.rewrite_rules(ROUTES, EVERY_SECOND);
+    // Part 13: the daemon says when its schedules next fire, at start and after passes.
+    daemon.wait_for_count("next passes scheduled", 2).await;
+    let line = daemon.log_text().lines().find(|l| l.contains("next passes scheduled")).unwrap().to_string();
+    assert!(line.contains("escalate=") && line.contains("push=") && line.contains("audit="), "{line}");
     daemon.signal("HUP");
     daemon.wait_for_log("rules reloaded").await;
     let id = env.ticket("Wrong invoice", &["escalated", "billing"]);
