@@ -6,7 +6,7 @@
 
 use axum::http::Method;
 use ticket_sync::domain::{Issue, IssueNumber, TicketId};
-use ticket_sync::sandbox::NewTicket;
+use ticket_sync::sandbox::{Fault, FaultRule, NewTicket};
 use ticket_sync::store::LinkState;
 use ticket_sync::sync::PassReport;
 use tokio_util::sync::CancellationToken;
@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::harness::{Env, PUSHBACK, ROUTES};
 
 const BACKEND: &str = "acme/backend";
+const BILLING: &str = "acme/billing";
 
 /// `count` finished escalations to `repo`, seeded in bulk the way a long-running install has
 /// them (tickets and issues a day old, the mappings imported): (ticket id, issue number) each.
@@ -60,6 +61,11 @@ async fn audit(env: &Env) -> PassReport {
     env.engine().audit(&CancellationToken::new()).await.expect("an audit never stops for a storm")
 }
 
+/// GitHub requests about `repo` since the log was last cleared.
+fn requests_about(env: &Env, repo: &str) -> usize {
+    env.sb.github.door.log.count(|e| e.path.contains(&format!("/repos/{repo}")))
+}
+
 /// Reads of one issue (not its comments or events) since the log was last cleared.
 fn issue_reads(env: &Env) -> usize {
     let one_issue = |p: &str| p.rsplit_once("/issues/").is_some_and(|(_, n)| n.bytes().all(|b| b.is_ascii_digit()));
@@ -82,6 +88,104 @@ fn ticket_requests(env: &Env, links: &[(u64, u64)]) -> usize {
         rest.split(['/', '.']).next()?.parse::<u64>().ok()
     };
     env.sb.zendesk.door.log.count(|e| ticket(&e.path).is_some_and(|t| links.iter().any(|(id, _)| *id == t)))
+}
+
+/// (a) A routed repository with 200 linked tickets is deleted (or made invisible to the token:
+/// GitHub answers both with the same 404). Push-back fails that repository alone, at one
+/// listing a pass, while the other repository's changes arrive; the audit, which reads every
+/// linked issue, asks about the repository once instead of twice per link (before: 400 requests
+/// and 200 failures a pass, for as long as the repository stayed away). No link ends and no
+/// ticket is told anything: a deleted repository can be restored, access granted again. Once it
+/// is back, what happened meanwhile arrives.
+#[tokio::test]
+async fn a_deleted_repository_fails_alone_at_one_read_a_pass_and_ends_no_link() {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let dead = seed_links(&env, BACKEND, 200);
+    let alive = seed_links(&env, BILLING, 3);
+    env.push().await;
+    assert_eq!(audit(&env).await.failed, 0, "the first audit reads every issue");
+
+    env.sb.github.set_deleted(BACKEND, true);
+    env.sb.github.close_issue(BILLING, alive[0].1, "completed", "alice");
+    let log = &env.sb.github.door.log;
+    log.clear();
+    let push = env.push().await;
+    assert_eq!((push.pushed, push.failed), (1, 1), "the other repository syncs, this one fails once: {push:?}");
+    assert_eq!(requests_about(&env, BACKEND), 1, "one listing's 404 fails the repository");
+    for pass in 1..=2 {
+        log.clear();
+        let report = audit(&env).await;
+        assert_eq!(report.failed, 1, "audit {pass}: one repository failed, not its 200 links: {report:?}");
+        let asked = requests_about(&env, BACKEND);
+        assert!(asked <= 2, "audit {pass}: {asked} requests about a repository that is not there");
+    }
+    assert!(all_in(&env, &dead, LinkState::Active), "links ended: {:?}", states(&env, &dead));
+    assert!(dead.iter().all(|(id, _)| env.push_notes(*id).is_empty()), "a ticket was told its issue is gone");
+
+    env.sb.github.set_deleted(BACKEND, false);
+    env.sb.github.close_issue(BACKEND, dead[7].1, "completed", "alice");
+    let push = env.push().await;
+    assert_eq!((push.pushed, push.failed), (1, 0), "the close made while it was away: {push:?}");
+    assert_eq!(env.push_notes(dead[7].0).len(), 1);
+    let report = audit(&env).await;
+    assert_eq!((report.failed, report.pushed), (0, 0), "{report:?}");
+    assert!(all_in(&env, &dead, LinkState::Active));
+}
+
+/// (a) An organisation uninstalls the GitHub App with 50 tickets linked to its repository:
+/// every read there is refused (a 403 for the repository, as for a lapsed SSO authorisation).
+/// The audit fails that repository once and reads nothing more of it, while the other
+/// organisation's links are audited as usual (before: one refused lookup and one failure per
+/// link, every audit).
+#[tokio::test]
+async fn an_organisation_that_uninstalls_the_app_fails_once_per_audit() {
+    let (env, _, globex) = crate::github_app::two_orgs(PUSHBACK).await;
+    let theirs = seed_links(&env, "globex/app", 50);
+    let ours = seed_links(&env, BACKEND, 5);
+    assert_eq!(audit(&env).await.failed, 0);
+
+    env.sb.github.remove_installation(globex);
+    for pass in 1..=2 {
+        env.sb.github.door.log.clear();
+        let report = audit(&env).await;
+        assert_eq!(report.failed, 1, "audit {pass}: one repository, not its 50 links: {report:?}");
+        let asked = env.sb.github.door.log.count(|e| e.path.contains("globex"));
+        assert!(asked <= 3, "audit {pass}: {asked} requests about an organisation without the App");
+        assert_eq!(issue_reads(&env), 5, "audit {pass}: the other organisation's issues are read");
+    }
+    assert!(all_in(&env, &theirs, LinkState::Active) && all_in(&env, &ours, LinkState::Active));
+    assert!(theirs.iter().all(|(id, _)| env.push_notes(*id).is_empty()));
+}
+
+/// A repository that answers 404 for a moment (an outage, access being granted again) ends no
+/// link. Before, one 404 to an issue followed by a repository that answered again ended the
+/// link for good, with a note telling the ticket its issue was deleted: the 404 is now checked
+/// by reading the issue again once the repository answers.
+#[tokio::test]
+async fn a_repository_404_for_a_moment_ends_no_link() {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let links = seed_links(&env, BACKEND, 20);
+    env.push().await;
+    audit(&env).await;
+    let faults = &env.sb.github.door.faults;
+    let not_found =
+        |times| FaultRule::new(Some(Method::GET), &format!("/repos/{BACKEND}"), Fault::Status(404)).times(times);
+    for times in 1..=3 {
+        faults.push(not_found(times));
+        audit(&env).await;
+        faults.clear();
+        assert!(all_in(&env, &links, LinkState::Active), "after {times} 404s: {:?}", states(&env, &links));
+    }
+    assert!(links.iter().all(|(id, _)| env.push_notes(*id).is_empty()), "a ticket was told its issue is gone");
+    assert_eq!(audit(&env).await.failed, 0);
+
+    // Push-back: the listing's 404 holds the watermarks, and the next pass catches up.
+    env.sb.github.close_issue(BACKEND, links[3].1, "completed", "alice");
+    faults.push(not_found(1));
+    let first = env.push().await;
+    assert_eq!((first.pushed, first.failed), (0, 1), "{first:?}");
+    let next = env.push().await;
+    assert_eq!((next.pushed, next.failed), (1, 0), "{next:?}");
 }
 
 /// (b) 150 of 200 linked issues are deleted at once (410 Gone). The audit ends each of their
