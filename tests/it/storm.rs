@@ -256,3 +256,40 @@ async fn a_storm_of_notes_that_meets_zendesks_limit_writes_each_note_once() {
     assert_eq!(notes, 60, "one note written a ticket");
     assert!(links.iter().all(|(id, _)| env.push_notes(*id).len() == 1));
 }
+
+/// (b) A shared issue (one escalation, three agents' links, a linked-tickets comment) is
+/// deleted, and an agent unlinks one ticket before the audit notices. The comment that went
+/// with the issue is not kept up to date (before: an edit answering 404 and a create answering
+/// 410, a failure on every escalation pass, for ever); the other three links end with one
+/// note each, and then cost nothing.
+#[tokio::test]
+async fn a_deleted_shared_issue_costs_nothing_once_its_links_ended() {
+    let (env, field) = crate::linking::env().await;
+    let (first, n) = env.linked("Shared, then deleted").await;
+    let others: Vec<u64> = (0..3).map(|i| crate::linking::plain(&env, &format!("Also hit {i}"))).collect();
+    for id in &others {
+        env.sb.zendesk.set_field(*id, field, Some(&format!("{BACKEND}#{n}")));
+    }
+    env.sb.settle();
+    env.escalate().await;
+    let comments = env.sb.github.comments(BACKEND, n);
+    assert_eq!(comments.iter().filter(|c| c.body.contains("<!-- ticket-sync:impact -->")).count(), 1);
+
+    env.sb.github.delete_issue(BACKEND, n);
+    crate::linking::set_field(&env, field, others[0], None);
+    let report = env.escalate().await;
+    assert_eq!(report.failed, 0, "the unlink, with the issue already deleted: {report:?}");
+    let report = audit(&env).await;
+    assert_eq!((report.pushed, report.failed), (3, 0), "{report:?}");
+    for pass in 1..=2 {
+        env.sb.github.door.log.clear();
+        let report = env.escalate().await;
+        assert_eq!(report.failed, 0, "escalation {pass}: {report:?}");
+        let about = env.sb.github.door.log.count(|e| e.path.contains("/issues/"));
+        assert_eq!(about, 0, "escalation {pass}: {:?}", env.sb.github.door.log.entries());
+    }
+    for id in std::iter::once(first).chain(others.iter().copied()) {
+        let gone: Vec<String> = env.push_notes(id).into_iter().filter(|n| n.contains("was deleted")).collect();
+        assert_eq!(gone.len(), usize::from(id != others[0]), "ticket {id}: {gone:?}");
+    }
+}
