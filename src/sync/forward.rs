@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
 use super::export::ExportReader;
-use super::notes::{issue_gone, issue_not_found, repo_out_of_sight, resume_queued, Missing, Queued};
+use super::notes::{issue_gone, issue_not_found, repo_out_of_sight, resume_queued, ticket_deleted, Missing, Queued};
 use super::{body, guard, settle, Engine, ItemError, PassError, PassReport};
 use crate::config::ForwardMode;
 use crate::crashpoint;
@@ -163,13 +163,7 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
     let id = m.ticket_id;
     let mark = engine.store.forward_mark(id)?;
     let comments = match engine.zendesk.comments_with_authors(id, mark, COMMENT_PAGES).await {
-        Err(ApiError::TicketDeleted { .. }) => {
-            warn!("the Zendesk ticket was deleted; its link ends");
-            engine.store.set_link_state(id, LinkState::TicketDeleted)?;
-            engine.store.abandon_event_intents(IntentKind::ForwardComment, id, "ticket deleted")?;
-            engine.store.abandon_push_intents(id, "ticket deleted")?;
-            return Ok(());
-        }
+        Err(ApiError::TicketDeleted { .. }) => return ticket_deleted(engine, id),
         other => other?,
     };
     let Some(newest) = comments.iter().map(|c| c.id).max() else { return Ok(()) };

@@ -329,6 +329,16 @@ pub(super) async fn issue_gone(
     Ok(())
 }
 
+/// Ends a link whose Zendesk ticket was deleted: nothing more is written to it, and what was
+/// queued for it (notes, forwarded comments) is dropped.
+pub(super) fn ticket_deleted(engine: &Engine, id: TicketId) -> Result<(), ItemError> {
+    warn!(ticket_id = id.0, "the Zendesk ticket was deleted; its link ends");
+    engine.store.set_link_state(id, LinkState::TicketDeleted)?;
+    engine.store.abandon_event_intents(IntentKind::ForwardComment, id, "ticket deleted")?;
+    engine.store.abandon_push_intents(id, "ticket deleted")?;
+    Ok(())
+}
+
 /// The unfinished per-event writes of one kind, by ticket, each with its payload (a payload
 /// this build cannot read is left as it is, and said so).
 pub(super) fn queued_by_ticket<P: serde::de::DeserializeOwned>(

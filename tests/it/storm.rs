@@ -293,3 +293,40 @@ async fn a_deleted_shared_issue_costs_nothing_once_its_links_ended() {
         assert_eq!(gone.len(), usize::from(id != others[0]), "ticket {id}: {gone:?}");
     }
 }
+
+/// (c) 60 of 100 linked tickets are deleted in bulk on Zendesk (every ticket endpoint answers
+/// 404 RecordNotFound; the export shows each once more with the status `deleted`). Their links
+/// end as the escalation pass reads that, at no request: before, they stayed active, every
+/// audit read their issues, and each cost a refused note once its issue changed.
+#[tokio::test]
+async fn tickets_deleted_in_bulk_end_their_links_without_a_request_each() {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let links = seed_links(&env, BACKEND, 100);
+    env.escalate().await;
+    env.push().await;
+    audit(&env).await;
+    let (deleted, kept) = links.split_at(60);
+    for (id, _) in deleted {
+        env.sb.zendesk.delete_ticket(*id);
+    }
+    env.sb.settle();
+
+    env.sb.github.door.log.clear();
+    env.sb.zendesk.door.log.clear();
+    let report = env.escalate().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert!(all_in(&env, deleted, LinkState::TicketDeleted), "{:?}", states(&env, deleted));
+    assert!(all_in(&env, kept, LinkState::Active));
+    assert_eq!((env.zendesk_writes(), env.sb.github.door.log.len()), (0, 0), "ending a link costs no request");
+
+    for (_, n) in &links {
+        env.sb.github.close_issue(BACKEND, *n, "completed", "alice");
+    }
+    env.sb.zendesk.door.log.clear();
+    let push = env.push().await;
+    assert_eq!((push.pushed, push.failed), (40, 0), "{push:?}");
+    assert_eq!(ticket_requests(&env, deleted), 0, "a note was sent to a deleted ticket");
+    env.sb.github.door.log.clear();
+    audit(&env).await;
+    assert_eq!(issue_reads(&env), 40, "only the live links' issues are read");
+}
