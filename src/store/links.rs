@@ -257,7 +257,8 @@ impl Store {
         Ok(())
     }
 
-    /// The issue needs no comment (one ticket, linked by escalation): nothing to keep up to date.
+    /// The issue needs no comment (one ticket, linked by escalation), or has none left to edit
+    /// (it was deleted): nothing to keep up to date.
     pub fn clear_impact(&self, repo: &RepoName, number: IssueNumber) -> Result<()> {
         self.conn().execute(
             "UPDATE impacts SET dirty = 0 WHERE repo = ?1 AND issue_number = ?2",

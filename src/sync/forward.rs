@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
 use super::export::ExportReader;
-use super::notes::{issue_gone, issue_not_found, resume_queued, Queued};
+use super::notes::{issue_gone, issue_not_found, repo_out_of_sight, resume_queued, ticket_deleted, Missing, Queued};
 use super::{body, guard, settle, Engine, ItemError, PassError, PassReport};
 use crate::config::ForwardMode;
 use crate::crashpoint;
@@ -192,13 +192,7 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
     let id = m.ticket_id;
     let mark = engine.store.forward_mark(id)?;
     let (comments, gaps) = match engine.zendesk.comments_with_authors(id, mark, COMMENT_PAGES).await {
-        Err(ApiError::TicketDeleted { .. }) => {
-            warn!("the Zendesk ticket was deleted; its link ends");
-            engine.store.set_link_state(id, LinkState::TicketDeleted)?;
-            engine.store.abandon_event_intents(IntentKind::ForwardComment, id, "ticket deleted")?;
-            engine.store.abandon_push_intents(id, "ticket deleted")?;
-            return Ok(());
-        }
+        Err(ApiError::TicketDeleted { .. }) => return ticket_deleted(engine, id),
         other => other?,
     };
     let Some(newest) = comments.iter().map(|c| c.id).max() else { return Ok(()) };
@@ -363,10 +357,18 @@ async fn forward_one(
                 issue_gone(engine, &m, "was deleted", report).await?;
                 return Ok(false);
             }
-            Err(ApiError::NotFound { .. }) => {
-                issue_not_found(engine, &m, report).await?;
-                return Ok(false);
-            }
+            Err(ApiError::NotFound { .. }) => match issue_not_found(engine, std::slice::from_ref(&m), report).await? {
+                Missing::Ended => return Ok(false),
+                Missing::RepoOutOfSight => return Err(repo_out_of_sight(&m.repo)),
+                // Found again: the comment was not posted (a 404 creates nothing); the retry
+                // looks for it first all the same.
+                Missing::Back => {
+                    return Err(ItemError::Api(ApiError::Transient {
+                        service: "github",
+                        detail: "the issue answered 404, then was found again; retrying".into(),
+                    }))
+                }
+            },
             Err(e) => return Err(e.into()),
         }
     }

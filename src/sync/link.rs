@@ -317,6 +317,12 @@ pub(super) async fn refresh_impacts(engine: &Engine, report: &mut PassReport) ->
 async fn refresh(engine: &Engine, impact: &Impact) -> Result<(), ItemError> {
     let (repo, number) = (&impact.repo, impact.issue_number);
     let links = engine.store.issue_links(repo, number)?;
+    // An issue found gone took its comment with it: there is nothing left to keep up to date,
+    // and trying would cost an edit (404) and a create (410) on every pass, for ever.
+    if links.iter().any(|(m, _)| m.link_state == LinkState::IssueGone) {
+        engine.store.clear_impact(repo, number)?;
+        return Ok(());
+    }
     // An issue only escalation linked shows its one ticket in its body: no comment needed.
     if impact.comment_id.is_none() && !links.iter().any(|(m, _)| m.linked_by == crate::domain::LinkedBy::Field) {
         engine.store.clear_impact(repo, number)?;
@@ -382,7 +388,17 @@ async fn refresh(engine: &Engine, impact: &Impact) -> Result<(), ItemError> {
                         }
                     }
                     engine.store.impact_attempt(repo, number)?;
-                    engine.github.create_comment(repo, number, &text).await?
+                    match engine.github.create_comment(repo, number, &text).await {
+                        Ok(id) => id,
+                        // Deleted before the audit noticed: the audit ends its links, and there
+                        // is no comment to keep until then.
+                        Err(ApiError::Gone { .. }) => {
+                            info!(repo = %repo, issue_number = number.0, "the issue was deleted; its linked-tickets comment went with it");
+                            engine.store.clear_impact(repo, number)?;
+                            return Ok(());
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
                 }
             }
         }

@@ -257,20 +257,55 @@ async fn finish_reopen(engine: &Engine, intent: &Intent, p: &PushPayload) -> Res
     }
 }
 
-/// A 404 for a linked issue: deleted, or no longer visible? GitHub answers 404 both for an
-/// issue deleted or moved where the token may not follow and for everything in a repository
-/// the token can no longer see (access removed, a lapsed SSO authorisation). Only when the
-/// repository itself is still visible is the link ended; otherwise nothing is ended, and the
-/// item fails as a configuration problem until access is back.
-pub(super) async fn issue_not_found(engine: &Engine, m: &Mapping, report: &mut PassReport) -> Result<(), ItemError> {
-    match engine.github.get_repo(&m.repo).await {
-        Ok(_) => issue_gone(engine, m, "was deleted (or moved where ticket-sync cannot see it)", report).await,
-        Err(ApiError::NotFound { .. } | ApiError::Forbidden { .. }) => Err(ItemError::Refused(format!(
-            "ticket-sync can no longer see repository {} (token access removed, or its SSO authorisation lapsed?); the link is kept and tried again",
-            m.repo
-        ))),
-        Err(e) => Err(e.into()),
+/// What a linked issue's 404 turned out to be (`issue_not_found`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Missing {
+    /// The repository answers and the issue still does not: its links were ended.
+    Ended,
+    /// The issue answers again: the 404 was passing, and nothing was ended.
+    Back,
+    /// The repository itself answers 404 (or 403): nothing was ended, and every other issue
+    /// of the repository would answer the same.
+    RepoOutOfSight,
+}
+
+/// A 404 for a linked issue (`links`: every ticket linked to it): deleted, or no longer
+/// visible? GitHub answers 404 both for an issue deleted or moved where the token may not
+/// follow and for everything in a repository the token can no longer see (deleted, access
+/// removed, a lapsed SSO authorisation). Only when the repository itself is still visible and
+/// the issue, read once more, still answers 404 are the links ended; a deleted repository can
+/// be restored and access granted again, so a repository's 404 ends nothing.
+pub(super) async fn issue_not_found(
+    engine: &Engine,
+    links: &[Mapping],
+    report: &mut PassReport,
+) -> Result<Missing, ItemError> {
+    let Some(first) = links.first() else { return Ok(Missing::Back) };
+    match engine.github.get_repo(&first.repo).await {
+        Ok(_) => {}
+        Err(ApiError::NotFound { .. } | ApiError::Forbidden { .. }) => return Ok(Missing::RepoOutOfSight),
+        Err(e) => return Err(e.into()),
     }
+    // The repository answers, but it may have come back only after the issue's 404 (an outage,
+    // access being granted again): only a second 404 says the issue itself is gone.
+    let why = match engine.github.get_issue(&first.repo, first.issue_number).await {
+        Err(ApiError::NotFound { .. }) => "was deleted (or moved where ticket-sync cannot see it)",
+        Err(ApiError::Gone { .. }) => "was deleted",
+        // It answers, or redirects (a transfer the audit follows): nothing is ended.
+        Ok(_) | Err(ApiError::Moved { .. }) => return Ok(Missing::Back),
+        Err(e) => return Err(e.into()),
+    };
+    for m in links {
+        issue_gone(engine, m, why, report).await?;
+    }
+    Ok(Missing::Ended)
+}
+
+/// The failure of an item whose repository ticket-sync can no longer see.
+pub(super) fn repo_out_of_sight(repo: &crate::domain::RepoName) -> ItemError {
+    ItemError::Refused(format!(
+        "ticket-sync can no longer see repository {repo} (deleted, token access removed, or its SSO authorisation lapsed?); the link is kept and tried again"
+    ))
 }
 
 /// Ends a link whose issue is gone: one note on the ticket, the mapping marked, queued forwards dropped.
@@ -291,6 +326,16 @@ pub(super) async fn issue_gone(
     note_once(engine, m, "issue-gone", &text, Tells::Issue, report).await?;
     engine.store.set_link_state(m.ticket_id, LinkState::IssueGone)?;
     engine.store.abandon_event_intents(IntentKind::ForwardComment, m.ticket_id, "the issue is gone")?;
+    Ok(())
+}
+
+/// Ends a link whose Zendesk ticket was deleted: nothing more is written to it, and what was
+/// queued for it (notes, forwarded comments) is dropped.
+pub(super) fn ticket_deleted(engine: &Engine, id: TicketId) -> Result<(), ItemError> {
+    warn!(ticket_id = id.0, "the Zendesk ticket was deleted; its link ends");
+    engine.store.set_link_state(id, LinkState::TicketDeleted)?;
+    engine.store.abandon_event_intents(IntentKind::ForwardComment, id, "ticket deleted")?;
+    engine.store.abandon_push_intents(id, "ticket deleted")?;
     Ok(())
 }
 

@@ -21,6 +21,7 @@ mod lists;
 mod no_loss;
 mod open_port;
 mod pushback;
+mod storm;
 mod tls;
 mod webhooks;
 mod webhooks_attack;

@@ -154,7 +154,7 @@ fn with_budget<R>(shared: &Shared, credential: Credential, f: impl FnOnce(&mut L
 }
 
 /// Whether the request is about a repository the token cannot see (GitHub answers 404, not
-/// 403, so as not to reveal that a private repository exists).
+/// 403, so as not to reveal that a private repository exists) or one that was deleted.
 fn hidden(shared: &Shared, uri: &axum::http::Uri) -> bool {
     let model = shared.model.lock().unwrap();
     let path = uri.path();
@@ -169,7 +169,7 @@ fn hidden(shared: &Shared, uri: &axum::http::Uri) -> bool {
     } else {
         None
     };
-    index.is_some_and(|i| model.repos[i].hidden)
+    index.is_some_and(|i| model.repos[i].hidden || model.repos[i].deleted)
 }
 
 /// A renamed repository answers every request under its old name with a 301 to the same

@@ -389,6 +389,15 @@ impl FakeGithub {
         self.with_repo(repo, |r| r.hidden = hidden);
     }
 
+    /// Deletes a repository, or restores it (`deleted = false`) with its issues as they were:
+    /// while deleted, every request about it answers 404 `{"message":"Not Found"}`.
+    // FACT: "Usually, deleted repositories can be restored within 90 days"
+    // (docs.github.com, repositories/creating-and-managing-repositories/restoring-a-deleted-repository);
+    // a deleted repository answers the same 404 as one the token cannot see (FACTS.md, Error bodies).
+    pub fn set_deleted(&self, repo: &str, deleted: bool) {
+        self.with_repo(repo, |r| r.deleted = deleted);
+    }
+
     /// Makes a repository public, private or internal.
     pub fn set_visibility(&self, repo: &str, visibility: Visibility) {
         self.with_repo(repo, |r| r.visibility = visibility);

@@ -127,6 +127,9 @@ pub struct Repo {
     /// The token can no longer see the repository (access removed, SSO authorisation lapsed):
     /// everything under it answers 404, as GitHub answers for private resources it hides.
     pub hidden: bool,
+    /// The repository was deleted: everything under it answers GitHub's plain 404, by name and
+    /// by id. An owner can restore it (with its issues and numbers) for a while.
+    pub deleted: bool,
 }
 
 impl Repo {
@@ -254,6 +257,7 @@ impl Model {
             locked: Default::default(),
             former_names: Vec::new(),
             hidden: false,
+            deleted: false,
         });
         id
     }

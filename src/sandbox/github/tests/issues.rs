@@ -189,6 +189,37 @@ async fn deleted_issue_answers_410_and_leaves_the_list() {
     assert_eq!(h.get(&format!("{}/999", issues_path())).await.status(), 404);
 }
 
+/// A deleted repository answers GitHub's plain 404 to everything under it, by name and by id,
+/// writes included; a deleted issue's 410 is the issue's alone. Restored, it answers as before.
+#[tokio::test]
+async fn a_deleted_repository_answers_404_everywhere_until_restored() {
+    let h = harness().await;
+    let n = h.create_issue("in a doomed repository").await;
+    h.gh.set_deleted(REPO, true);
+    for path in [
+        format!("/repos/{REPO}"),
+        issues_path(),
+        format!("{}/{n}", issues_path()),
+        format!("{}/{n}/comments", issues_path()),
+        format!("/repositories/{}/issues/{n}", h.repo_id),
+    ] {
+        let resp = h.get(&path).await;
+        assert_eq!(resp.status(), 404, "{path}");
+        let refusal = body(resp).await;
+        assert_eq!(
+            (refusal["message"].clone(), refusal["status"].clone()),
+            (json!("Not Found"), json!("404")),
+            "{path}"
+        );
+        assert!(refusal["documentation_url"].as_str().is_some_and(|d| d.starts_with("https://docs.github.com/")));
+    }
+    assert_eq!(h.post(&issues_path(), json!({"title": "x"})).await.status(), 404);
+    assert_eq!(h.post(&format!("{}/{n}/comments", issues_path()), json!({"body": "hi"})).await.status(), 404);
+    h.gh.set_deleted(REPO, false);
+    let restored = body(h.get(&format!("{}/{n}", issues_path())).await).await;
+    assert_eq!(restored["title"], "in a doomed repository");
+}
+
 #[tokio::test]
 async fn human_actions_through_helpers_show_in_the_api() {
     let h = harness().await;
