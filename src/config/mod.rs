@@ -6,6 +6,8 @@
 mod cron_expr;
 mod error;
 mod raw;
+#[cfg(test)]
+mod sample;
 mod validate;
 
 use std::net::SocketAddr;
