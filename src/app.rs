@@ -212,9 +212,11 @@ fn refuse_foreign_state_dir(db: &Path) -> Result<(), String> {
     if me == 0 && owner != 0 {
         return Err(format!(
             "{} belongs to user id {owner}, and this command runs as root: files it creates there would lock the \
-             service out. Run it as the service's user instead, for example \
-             `sudo systemd-run --pipe --wait -p DynamicUser=yes -p StateDirectory=ticket-sync ticket-sync sync`, \
-             or `sudo -u '#{owner}' ticket-sync sync`",
+             service out. Run it as the service's user, with the unit's own settings, for example \
+             `sudo systemd-run --quiet --pipe --wait --collect -p User=ticket-sync -p DynamicUser=yes \
+             -p StateDirectory=ticket-sync -p StateDirectoryMode=0700 -p UMask=0077 /usr/local/bin/ticket-sync \
+             --config /etc/ticket-sync/sync-rules.toml retry ID` (docs/install.md, \"One-off commands\"), or \
+             `sudo -u '#{owner}' ticket-sync …`",
             dir.display()
         ));
     }

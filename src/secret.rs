@@ -408,10 +408,10 @@ pub fn load_github(auth: &GithubAuth) -> Result<GithubCredential, TokenError> {
 
 /// What `check` and the daemon's start say once when Zendesk is reached with an API token.
 pub const API_TOKEN_SUNSET: &str = "API tokens stop working on 2027-04-30 (Zendesk retires them; none can be created \
-     since 2026-10-27): switch to an OAuth client — create one in Admin Center → Apps and integrations → APIs → OAuth \
-     clients (kind confidential), then set zendesk.client_id and give its secret (ZENDESK_CLIENT_SECRET, \
-     client_secret_file, or the systemd credential zendesk-client-secret) in place of email and the token; the \
-     README's set-up guide shows each step";
+     since 2026-10-27): switch to an OAuth client — create one in Admin Center → Apps and integrations → APIs → \
+     OAuth clients (kind confidential), then set zendesk.client_id and give its secret (ZENDESK_CLIENT_SECRET, \
+     client_secret_file, or the systemd credential zendesk-client-secret) in place of email and the token; \
+     docs/zendesk.md shows each step";
 
 /// How ticket-sync proves who it is to Zendesk.
 #[derive(Clone)]

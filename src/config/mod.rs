@@ -6,6 +6,8 @@
 mod cron_expr;
 mod error;
 mod raw;
+#[cfg(test)]
+mod sample;
 mod validate;
 
 use std::net::SocketAddr;
@@ -127,7 +129,7 @@ pub struct OAuthRules {
     pub scopes: Vec<String>,
 }
 
-/// The narrowest scopes ticket-sync is known to work with (see the README, "Zendesk OAuth"):
+/// The narrowest scopes ticket-sync is known to work with (see docs/zendesk.md, "Scopes"):
 /// `read` for every read (the incremental export, tickets, comments with their side-loaded
 /// authors, `users/me`, ticket fields: `tickets:read` was seen not to cover ticket fields, and
 /// nothing documents which reads the resource scopes cover); `tickets:write` for the only

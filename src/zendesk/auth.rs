@@ -2,7 +2,7 @@
 //! an API token (Basic auth, until Zendesk switches API tokens off on 2027-04-30).
 //!
 //! FACTS (Zendesk developer docs, "OAuth Tokens for Grant Types" and "Migrating from API tokens
-//! to OAuth access tokens"; see the README's "Known assumptions" for what stays unverified):
+//! to OAuth access tokens"; see docs/design.md, "Known assumptions", for what stays unverified):
 //! - `POST {url}/oauth/tokens` with `grant_type=client_credentials`, `client_id`,
 //!   `client_secret` and `scope` (space-separated) gives an access token for a confidential
 //!   client: `{access_token, token_type: "bearer", scope, expires_in?}`. It is sent as

@@ -5,6 +5,7 @@ mod chaos;
 mod cli;
 mod config_errors;
 mod daemon;
+mod docs;
 mod escalate;
 mod forward;
 mod github_app;
