@@ -199,6 +199,36 @@ async fn an_issue_created_as_the_disk_fills_is_found_again_not_created_twice() {
     assert_eq!(env.link_notes(id).len(), 1, "one link note");
 }
 
+#[tokio::test]
+async fn an_identity_that_cannot_be_recorded_stops_the_pass_before_any_write() {
+    let env = Env::new().await;
+    let disk = Disk::of(&env.db_path());
+    // A database that has polled before (its start time is kept) and meets these credentials
+    // for the first time: their identities are read and recorded before anything is written.
+    Store::open(&env.db_path()).unwrap().meta_get_or_set("first_start", "1577836800").unwrap();
+    let id = env.ticket("Escalated as the disk fills and frees", &["escalated"]);
+    // The disk is full as the GitHub login is recorded, and has room again a moment later
+    // (another process freed some) as the export is read.
+    let whoami = |m: &Method, p: &str| m == Method::GET && p.ends_with("/user");
+    env.sb.github.door.taps.after(1, whoami, move || disk.fill());
+    let export = |m: &Method, p: &str| m == Method::GET && p.contains("/incremental/");
+    env.sb.zendesk.door.taps.after(1, export, move || disk.free());
+    let engine = env.engine();
+    let cancel = CancellationToken::new();
+
+    let err = engine.escalate(&cancel).await.expect_err("the login could not be recorded");
+    assert!(err.to_string().contains("disk is full"), "{err}");
+    assert!(disk.refused() > 0);
+    assert_eq!(env.github_writes(), 0, "nothing is written by an identity the database does not know");
+
+    disk.free();
+    let report = engine.escalate(&cancel).await.expect("the pass runs once there is room");
+    assert_eq!((report.created, report.failed), (1, 0), "{report:?}");
+    let store = Store::open_read_only(&env.db_path()).unwrap();
+    assert_eq!(store.meta_with_prefix("github_login:").unwrap().len(), 1, "the login is recorded");
+    assert_eq!(env.issues_for(REPO, id).len(), 1);
+}
+
 /// The rules for the daemon run in this process: both passes every second, `/healthz` on
 /// `health`, and the secrets in files (this process's environment is its neighbours' too).
 fn daemon_rules(env: &Env, field: u64, health: u16) -> ticket_sync::config::Rules {
