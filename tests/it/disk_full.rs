@@ -100,7 +100,11 @@ async fn a_disk_that_fills_in_the_middle_of_a_fan_out_loses_and_doubles_no_note(
     let cancel = CancellationToken::new();
 
     let err = engine.push(&cancel).await.expect_err("a full disk stops the pass");
-    assert!(err.to_string().contains("disk is full"), "the error names the disk: {err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("disk is full") && text.contains("free space"),
+        "the error names the disk and what to do: {text}"
+    );
     assert!(disk.refused() > 0, "the disk was full when it mattered");
     assert_eq!(every_note_is_accounted_for(&env, &tickets), 5);
     let store = Store::open_read_only(&env.db_path()).unwrap();
