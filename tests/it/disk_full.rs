@@ -127,6 +127,8 @@ async fn a_disk_that_fills_in_the_middle_of_a_fan_out_loses_and_doubles_no_note(
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(status.status.success(), "{text}\n{}", String::from_utf8_lossy(&status.stderr));
     assert!(text.contains("unfinished writes: 1"), "{text}");
+    let push = text.lines().find(|l| l.trim_start().starts_with("push ")).unwrap_or_default();
+    assert!(push.contains("no end recorded") && push.contains("disk"), "the push pass that met the full disk: {text}");
 
     // Room again: the same engine finishes the fan-out, each note exactly once.
     disk.free();
