@@ -322,10 +322,21 @@ pub fn render_text(r: &StatusReport) -> String {
         let fmt = |t: Option<chrono::DateTime<Utc>>| {
             t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into())
         };
+        // A start later than the last end: the pass runs now, or it stopped before its end
+        // could be recorded. The outcome stored is the pass before's, not this one's.
+        if p.record.finished_at.is_none_or(|end| end < p.record.started_at) {
+            out.push_str(&format!(
+                "  {kind:<9} started {}, no end recorded (running now, or it stopped before recording its end: the daemon stopped, or the state database's disk is full), last success {}, next {}\n",
+                fmt(Some(p.record.started_at)),
+                fmt(p.record.last_success_at),
+                fmt(p.next_at)
+            ));
+            continue;
+        }
         out.push_str(&format!(
             "  {kind:<9} last {} ({}), last success {}, next {}\n",
             fmt(p.record.finished_at.or(Some(p.record.started_at))),
-            p.record.outcome.as_deref().unwrap_or("running"),
+            p.record.outcome.as_deref().unwrap_or("-"),
             fmt(p.record.last_success_at),
             fmt(p.next_at)
         ));

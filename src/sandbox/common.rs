@@ -3,7 +3,8 @@
 //! Faults are applied by one axum middleware in front of each fake, the way a load balancer
 //! or a flaky network would apply them: the handler never knows. Random faults come from a
 //! seeded generator so a chaos run is reproducible; scripted faults (`FaultRule`) fire a given
-//! number of times on requests that match a method and a path fragment.
+//! number of times on requests that match a method and a path fragment. A tap (`Taps`) runs a
+//! test's action once a given request has been carried out, before its answer leaves.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -227,16 +228,66 @@ impl Clock {
     }
 }
 
+/// Which requests a tap counts: their method and path.
+type TapMatch = Box<dyn Fn(&Method, &str) -> bool + Send + Sync>;
+
+/// One action waiting for its request.
+struct Tap {
+    matches: TapMatch,
+    /// Matching requests still to be carried out before the action runs.
+    left: u32,
+    action: Box<dyn FnOnce() + Send>,
+}
+
+/// Actions a test runs at an exact point of a client's work: once the fake has carried out a
+/// given request (its state changed) and before the client sees the answer, so the client's
+/// next step meets whatever the action changed (a disk made full, say).
+#[derive(Default)]
+pub struct Taps {
+    taps: Mutex<Vec<Tap>>,
+}
+
+impl Taps {
+    /// Runs `action` once, right after the `nth` request (from 1) matching `matches` was
+    /// carried out (answered with success, no fault injected).
+    pub fn after(
+        &self,
+        nth: u32,
+        matches: impl Fn(&Method, &str) -> bool + Send + Sync + 'static,
+        action: impl FnOnce() + Send + 'static,
+    ) {
+        let tap = Tap { matches: Box::new(matches), left: nth.max(1), action: Box::new(action) };
+        self.taps.lock().unwrap().push(tap);
+    }
+
+    /// Counts a request that was carried out, and runs the actions it was the last one for.
+    fn carried_out(&self, method: &Method, path: &str) {
+        let due: Vec<Tap> = {
+            let mut taps = self.taps.lock().unwrap();
+            for tap in taps.iter_mut().filter(|t| (t.matches)(method, path)) {
+                tap.left -= 1;
+            }
+            let (due, waiting) = std::mem::take(&mut *taps).into_iter().partition(|t| t.left == 0);
+            *taps = waiting;
+            due
+        };
+        for tap in due {
+            (tap.action)();
+        }
+    }
+}
+
 /// What the fault middleware needs to know about its server.
 pub struct Frontdoor {
     pub service: Service,
     pub faults: Faults,
     pub log: RequestLog,
+    pub taps: Taps,
 }
 
 impl Frontdoor {
     pub fn new(service: Service) -> Arc<Self> {
-        Arc::new(Frontdoor { service, faults: Faults::default(), log: RequestLog::default() })
+        Arc::new(Frontdoor { service, faults: Faults::default(), log: RequestLog::default(), taps: Taps::default() })
     }
 }
 
@@ -297,6 +348,9 @@ pub async fn frontdoor(State(door): State<Arc<Frontdoor>>, req: Request, next: N
         }
         Some(Fault::BlackHole) => unreachable!("handled above"),
     };
+    if fault.is_none() && response.status().is_success() {
+        door.taps.carried_out(&method, &path);
+    }
     let status = match fault {
         Some(Fault::Drop) | Some(Fault::LoseResponse) | Some(Fault::BlackHole) => 0,
         _ => response.status().as_u16(),

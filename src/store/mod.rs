@@ -30,7 +30,11 @@ pub use watermarks::Watermark;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("state database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    /// `SQLITE_FULL`: the disk (or the file system's quota) has no room for the next write.
+    /// Nothing was recorded, so nothing that needed the record was sent.
+    #[error("state database: the disk is full ({0}): free space on the disk that holds the [state] path; until then nothing is sent to Zendesk or GitHub, and the first pass after finishes the writes in progress, each once")]
+    DiskFull(rusqlite::Error),
     #[error("state database {path}: {reason}")]
     Open { path: String, reason: String },
     #[error("state database was written by a newer ticket-sync (schema {found}, this build knows {known}); upgrade the binary")]
@@ -38,6 +42,15 @@ pub enum StoreError {
     /// An issue to record for a ticket is already another ticket's (one issue, one ticket).
     #[error("{repo}#{number} is already linked to ticket {other}")]
     IssueTaken { repo: String, number: u64, other: u64 },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull(e),
+            _ => StoreError::Sqlite(e),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use chrono::DateTime;
 
-use super::Engine;
+use super::{Engine, PassError};
 pub use crate::domain::{GithubIdentity, ZendeskIdentity};
-use crate::http::ApiError;
 
 const LOGIN_KEY: &str = "github_login:";
 const SINCE_KEY: &str = "github_login_since:";
@@ -16,18 +15,20 @@ const SINCE_KEY: &str = "github_login_since:";
 /// The login ticket-sync writes to GitHub as: from memory, else from the database (stored
 /// with the credential's id, so a new token or App is asked again), else once from GitHub
 /// (`GET /user` for a token, `GET /app` for an App: `{slug}[bot]`).
-pub(super) async fn github_login(engine: &Engine) -> Result<String, ApiError> {
+pub(super) async fn github_login(engine: &Engine) -> Result<String, PassError> {
     Ok(github_identity(engine).await?.login.clone())
 }
 
 /// ticket-sync's GitHub identity now, and the logins it wrote as before (see `GithubIdentity`).
-pub(super) async fn github_identity(engine: &Engine) -> Result<Arc<GithubIdentity>, ApiError> {
+/// An identity that cannot be read from the database or kept there (a full disk) is an error:
+/// nothing may be written by an identity the database does not know.
+pub(super) async fn github_identity(engine: &Engine) -> Result<Arc<GithubIdentity>, PassError> {
     if let Some(known) = engine.github_login.lock().unwrap().clone() {
         return Ok(known);
     }
     let key = format!("{LOGIN_KEY}{}", engine.github_token_id);
     let since_key = format!("{SINCE_KEY}{}", engine.github_token_id);
-    let login = match engine.store.meta(&key).ok().flatten() {
+    let login = match engine.store.meta(&key)? {
         Some(login) => login,
         None => {
             let login = engine.github.whoami().await?;
@@ -39,14 +40,14 @@ pub(super) async fn github_identity(engine: &Engine) -> Result<Arc<GithubIdentit
                 // GitHub stamps whole seconds: a former login's write stamped in the second
                 // the switch began is not counted as before it.
                 let began = chrono::SubsecRound::trunc_subsecs(began, 0);
-                let _ = engine.store.meta_get_or_set(&since_key, &began.to_rfc3339());
-                let _ = engine.store.meta_get_or_set(&key, &login);
+                engine.store.meta_get_or_set(&since_key, &began.to_rfc3339())?;
+                engine.store.meta_get_or_set(&key, &login)?;
             }
             login
         }
     };
-    let since = engine.store.meta(&since_key).ok().flatten().and_then(|s| DateTime::parse_from_rfc3339(&s).ok());
-    let mut former: Vec<String> = (engine.store.meta_with_prefix(LOGIN_KEY).unwrap_or_default().into_iter())
+    let since = engine.store.meta(&since_key)?.and_then(|s| DateTime::parse_from_rfc3339(&s).ok());
+    let mut former: Vec<String> = (engine.store.meta_with_prefix(LOGIN_KEY)?.into_iter())
         .filter(|(k, _)| *k != key)
         .map(|(_, login)| login)
         .filter(|l| !l.eq_ignore_ascii_case(&login))
@@ -64,22 +65,22 @@ const ZENDESK_KEY: &str = "zendesk_user:";
 /// credential's id, else once from Zendesk (`GET /api/v2/users/me.json`, with the OAuth token
 /// or the API token); with the users it wrote as under earlier credentials (an API token before
 /// a switch to OAuth), so its earlier notes stay its own.
-pub(super) async fn zendesk_identity(engine: &Engine) -> Result<Arc<ZendeskIdentity>, ApiError> {
+pub(super) async fn zendesk_identity(engine: &Engine) -> Result<Arc<ZendeskIdentity>, PassError> {
     if let Some(known) = engine.zendesk_user.lock().unwrap().clone() {
         return Ok(known);
     }
     let key = format!("{ZENDESK_KEY}{}", engine.zendesk_token_id);
-    let user = match engine.store.meta(&key).ok().flatten().and_then(|s| s.parse().ok()) {
+    let user = match engine.store.meta(&key)?.and_then(|s| s.parse().ok()) {
         Some(id) => id,
         None => {
             let (id, _) = engine.zendesk.whoami().await?;
             if !engine.dry_run {
-                let _ = engine.store.meta_get_or_set(&key, &id.to_string());
+                engine.store.meta_get_or_set(&key, &id.to_string())?;
             }
             id
         }
     };
-    let mut former: Vec<u64> = (engine.store.meta_with_prefix(ZENDESK_KEY).unwrap_or_default().into_iter())
+    let mut former: Vec<u64> = (engine.store.meta_with_prefix(ZENDESK_KEY)?.into_iter())
         .filter(|(k, _)| *k != key)
         .filter_map(|(_, v)| v.parse().ok())
         .filter(|id| *id != user)
@@ -94,8 +95,9 @@ pub(super) async fn zendesk_identity(engine: &Engine) -> Result<Arc<ZendeskIdent
 /// Both identities read and kept before a pass writes anything: a write whose answer is lost
 /// is then always by an identity the database knows, whatever credential a later process
 /// uses (a crash right after a write, then a switch from a token to OAuth or an App). Costs a
-/// request per service only the first time a credential is used with a database.
-pub(super) async fn record_writers(engine: &Engine) -> Result<(), ApiError> {
+/// request per service only the first time a credential is used with a database. An identity
+/// the database cannot keep (a full disk) stops the pass before anything is written.
+pub(super) async fn record_writers(engine: &Engine) -> Result<(), PassError> {
     if engine.dry_run {
         return Ok(());
     }

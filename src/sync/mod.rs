@@ -337,10 +337,11 @@ impl Engine {
             self.store.pass_started(kind, chrono::Utc::now())?;
         }
         // Who writes is known before anything is written (read once per credential and database).
-        let result = match identity::record_writers(self).await {
-            Ok(()) => pass.await,
-            Err(e) => Err(PassError::Api(e)),
-        };
+        let result = async {
+            identity::record_writers(self).await?;
+            pass.await
+        }
+        .await;
         let after = self.stats.snapshot();
         let requests = after.total() - before.total();
         let result = result.map(|mut r| {

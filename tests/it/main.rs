@@ -5,6 +5,8 @@ mod chaos;
 mod cli;
 mod config_errors;
 mod daemon;
+mod disk;
+mod disk_full;
 mod docs;
 mod escalate;
 mod forward;

@@ -1,10 +1,13 @@
-//! The daemon's open ports against a sender that holds connections or sends large unsigned
-//! bodies: it keeps syncing, closes what it does not need within seconds, and its memory does
-//! not grow with the number of connections (part 12, items 2 and 3).
+//! The daemon's open ports against a sender that holds connections, sends large unsigned
+//! bodies, or opens connections faster than they close: it keeps syncing, closes what it does
+//! not need within seconds, and neither its memory, its descriptors nor its log grow with the
+//! number of connections (part 12, items 2 and 3; issue 19 item 9).
 
 use std::io::Read;
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::daemon::Daemon;
@@ -157,5 +160,120 @@ async fn twenty_unsigned_20_mb_deliveries_at_once_keep_the_daemon_under_200_mb()
     assert!(peak < 200 * 1024, "peak RSS {peak} kB");
     let refused = statuses.iter().chain(&chunked_statuses).filter(|s| matches!(**s, 401 | 503 | 0)).count();
     assert_eq!(refused, 40, "none was accepted: {statuses:?} {chunked_statuses:?}");
+    daemon.kill();
+}
+
+/// Closes `s` with a reset instead of a FIN when it is dropped (`SO_LINGER` 0): the way a
+/// sender that gives up on its connections leaves them.
+fn reset_when_dropped(s: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: a valid socket and a `linger` of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_LINGER: {}", std::io::Error::last_os_error());
+}
+
+/// One sender of the flood: connections to both ports, opened as fast as it can, until
+/// `stop`; in turn each is dropped at once, reset, or abandoned (held without a byte sent,
+/// the last 100 kept, older ones dropped). Counts the connections opened.
+fn flood(ports: [u16; 2], stop: &AtomicBool, opened: &AtomicUsize, first: usize) {
+    let mut abandoned = std::collections::VecDeque::new();
+    let mut i = first;
+    while !stop.load(Ordering::Relaxed) {
+        i += 1;
+        let addr = ([127, 0, 0, 1], ports[i % 2]).into();
+        let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else { continue };
+        opened.fetch_add(1, Ordering::Relaxed);
+        match i % 3 {
+            0 => drop(s),
+            1 => reset_when_dropped(&s),
+            _ => {
+                abandoned.push_back(s);
+                if abandoned.len() > 100 {
+                    abandoned.pop_front();
+                }
+            }
+        }
+    }
+}
+
+async fn healthz_answers(port: u16) -> bool {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
+    let answer = client.get(format!("http://127.0.0.1:{port}/healthz")).send().await;
+    answer.is_ok_and(|a| a.status().is_success() || a.status() == 503)
+}
+
+#[tokio::test]
+async fn a_flood_of_connections_opened_and_dropped_leaves_the_daemon_syncing_and_its_descriptors_as_they_were() {
+    let (hooks, health) = (free_port(), free_port());
+    let extra = format!(
+        "[schedule]\nescalate = \"* * * * * *\"\npush = \"* * * * * *\"\n\n[daemon]\nlisten = \"127.0.0.1:{health}\"\n\n\
+         [webhooks]\nlisten = \"127.0.0.1:{hooks}\"\n"
+    );
+    let env = Env::with_routes(ROUTES, &extra).await;
+    let daemon = daemon_with_fd_limit(&env, 1024);
+    daemon.wait_for_log("webhook receiver listening").await;
+    let pid = daemon.pid();
+    // The descriptors of a daemon that has synced once (its API connections are open).
+    let before = env.ticket("Before the flood", &["escalated"]);
+    let e = &env;
+    wait_until("the first issue", Duration::from_secs(20), || e.issues_for(REPO, before).len() == 1).await;
+    assert!(healthz_answers(health).await, "/healthz answers before the flood");
+    let baseline = open_descriptors(pid);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let opened = Arc::new(AtomicUsize::new(0));
+    let flooding = Instant::now();
+    let senders: Vec<_> = (0..4)
+        .map(|n| {
+            let (stop, opened) = (stop.clone(), opened.clone());
+            std::thread::spawn(move || flood([hooks, health], &stop, &opened, n))
+        })
+        .collect();
+    let o = opened.clone();
+    wait_until("the flood to start", Duration::from_secs(20), || o.load(Ordering::Relaxed) >= 1000).await;
+    // The daemon keeps escalating by polling while the flood goes on.
+    let during = env.ticket("During the flood", &["escalated"]);
+    let mut most = open_descriptors(pid);
+    wait_until("the issue during the flood", Duration::from_secs(30), || {
+        most = most.max(open_descriptors(pid));
+        e.issues_for(REPO, during).len() == 1
+    })
+    .await;
+    let at_issue = opened.load(Ordering::Relaxed);
+    // Many thousands in all, and still flooding after the issue.
+    wait_until("thousands of connections", Duration::from_secs(60), || {
+        most = most.max(open_descriptors(pid));
+        o.load(Ordering::Relaxed) >= (at_issue + 1000).max(10_000)
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    for s in senders {
+        s.join().unwrap();
+    }
+    let total = opened.load(Ordering::Relaxed);
+    assert!(most < 512, "the daemon held {most} descriptors at most during the flood (limit 1024)");
+
+    // Once the flood stops, /healthz answers, and the daemon's descriptors are back where they were.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !healthz_answers(health).await {
+        assert!(Instant::now() < deadline, "/healthz does not answer after the flood");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_until("the descriptors to come back", Duration::from_secs(30), || open_descriptors(pid) <= baseline + 8).await;
+    assert_eq!(env.link_notes(during).len(), 1);
+    // Each listener says it is full at most once a minute: the sender's flood is no flood of
+    // log lines (a disk filled by the log would stop the syncing).
+    let minutes = flooding.elapsed().as_secs() / 60;
+    let full = daemon.count_log("too many connections");
+    assert!(full as u64 <= 2 * (minutes + 1), "{full} log lines for {total} connections over {minutes} minute(s)");
     daemon.kill();
 }
