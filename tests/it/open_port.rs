@@ -216,7 +216,7 @@ async fn a_flood_of_connections_opened_and_dropped_leaves_the_daemon_syncing_and
     let (hooks, health) = (free_port(), free_port());
     let extra = format!(
         "[schedule]\nescalate = \"* * * * * *\"\npush = \"* * * * * *\"\n\n[daemon]\nlisten = \"127.0.0.1:{health}\"\n\n\
-         [webhooks]\nlisten = \"127.0.0.1:{hooks}\"\n"
+         [webhooks]\nlisten = \"127.0.0.1:{hooks}\"\ngithub_secret_env = \"GITHUB_WEBHOOK_SECRET\"\nzendesk = false\n"
     );
     let env = Env::with_routes(ROUTES, &extra).await;
     let daemon = daemon_with_fd_limit(&env, 1024);
