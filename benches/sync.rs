@@ -498,9 +498,9 @@ fn main() {
         return measure::serve_spawner();
     }
     let tokens = [
-        ("TS_SANDBOX_ZENDESK_TOKEN", ticket_sync::sandbox::ZENDESK_TOKEN),
-        ("TS_SANDBOX_ZENDESK_SECRET", ticket_sync::sandbox::ZENDESK_CLIENT_SECRET),
-        ("TS_SANDBOX_GITHUB_TOKEN", ticket_sync::sandbox::GITHUB_TOKEN),
+        ("TS_SANDBOX_ZENDESK_TOKEN", ticket_sync_sandbox::ZENDESK_TOKEN),
+        ("TS_SANDBOX_ZENDESK_SECRET", ticket_sync_sandbox::ZENDESK_CLIENT_SECRET),
+        ("TS_SANDBOX_GITHUB_TOKEN", ticket_sync_sandbox::GITHUB_TOKEN),
     ];
     let unset = ["RUST_LOG", "TICKET_SYNC_CRASHPOINT", "TICKET_SYNC_CONFIG", "STATE_DIRECTORY"];
     measure::start_spawner(&tokens, &unset);

@@ -10,10 +10,12 @@ use tracing::{error, info};
 
 use crate::cli::{Cli, Command};
 use crate::config::{self, Rules};
+#[cfg(feature = "demo")]
+use crate::demo;
 use crate::domain::TicketId;
 use crate::store::Store;
 use crate::sync::{Engine, PassReport};
-use crate::{daemon, demo, status};
+use crate::{daemon, status};
 
 /// Exit codes (a contract): 0 success, 1 some item failed, 2 configuration error.
 pub const EXIT_OK: u8 = 0;
@@ -31,7 +33,13 @@ pub async fn run(cli: Cli) -> ExitCode {
             );
             EXIT_CONFIG
         }
+        #[cfg(feature = "demo")]
         Command::Demo { keep } => demo::run(keep).await,
+        #[cfg(not(feature = "demo"))]
+        Command::Demo { .. } => {
+            eprintln!("error: this ticket-sync was built without the demo (cargo build --no-default-features)");
+            EXIT_CONFIG
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "ticket-sync", &mut std::io::stdout());

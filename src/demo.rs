@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::sandbox::{NewTicket, Sandbox, Visibility, ZENDESK_CLIENT_ID, ZENDESK_CLIENT_SECRET};
 use crate::store::Store;
+use ticket_sync_sandbox::{NewTicket, Sandbox, Visibility, ZENDESK_CLIENT_ID, ZENDESK_CLIENT_SECRET};
 
 /// Polling catches up the seeded backlog every 2 s; everything after it comes by webhook (the
 /// push poll runs only every 30 s, and the export hides the live changes for a minute).
@@ -56,7 +56,7 @@ fn write_rules(sb: &Sandbox, dir: &Path, link_field: u64, port: u16) -> anyhow::
     std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     // The demo acts as a GitHub App (the sandbox's test key; a real one comes from GitHub).
     let key = dir.join("github-app.pem");
-    std::fs::write(&key, crate::sandbox::APP_TEST_KEY_PEM)?;
+    std::fs::write(&key, ticket_sync_sandbox::APP_TEST_KEY_PEM)?;
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     std::fs::write(dir.join("github-webhook-secret"), GITHUB_HOOK_SECRET)?;
     std::fs::write(dir.join("zendesk-webhook-secret"), ZENDESK_HOOK_SECRET)?;
@@ -66,7 +66,7 @@ fn write_rules(sb: &Sandbox, dir: &Path, link_field: u64, port: u16) -> anyhow::
     let text = sb
         .rules_toml("state/demo.db", &routes)
         .replace(
-            &Sandbox::zendesk_auth_toml(crate::sandbox::zendesk_auth_mode()),
+            &Sandbox::zendesk_auth_toml(ticket_sync_sandbox::zendesk_auth_mode()),
             &format!("client_id = \"{ZENDESK_CLIENT_ID}\"\nclient_secret_file = \"zendesk-client-secret\""),
         )
         .replace(
@@ -117,7 +117,7 @@ async fn story(keep: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     sb.zendesk.switch_off_api_tokens(true);
     sb.github.add_repo("acme/backend", Visibility::Private, true);
     sb.github.add_repo("acme/billing", Visibility::Private, true);
-    sb.github.enable_app(DEMO_APP_ID, DEMO_APP_SLUG, crate::sandbox::APP_TEST_PUBLIC_KEY_PEM);
+    sb.github.enable_app(DEMO_APP_ID, DEMO_APP_SLUG, ticket_sync_sandbox::APP_TEST_PUBLIC_KEY_PEM);
     sb.github.add_installation("acme", Some("write"));
     let link_field = sb.zendesk.add_ticket_field("text", "GitHub issue");
     let dir = match &keep {

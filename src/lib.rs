@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod crashpoint;
 pub mod daemon;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod domain;
 pub mod github;
@@ -29,7 +30,6 @@ pub mod metrics;
 pub mod notify;
 pub mod ratelimit;
 pub mod redact;
-pub mod sandbox;
 pub mod secret;
 pub mod serve;
 pub mod status;

@@ -236,7 +236,7 @@ async fn burst(w: &World, port: u16, tickets: &[u64]) -> Burst {
     let sends = (0..BURST_DELIVERIES).map(|i| {
         let body = format!(r#"{{"ticket_id": "{}"}}"#, tickets[i % tickets.len()]);
         let stamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let sig = ticket_sync::sandbox::hooks::zendesk_signature(ZENDESK_SECRET, &stamp, body.as_bytes());
+        let sig = ticket_sync_sandbox::hooks::zendesk_signature(ZENDESK_SECRET, &stamp, body.as_bytes());
         client
             .post(&url)
             .header("content-type", "application/json")

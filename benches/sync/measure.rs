@@ -13,8 +13,8 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use ticket_sync::sandbox::common::LoggedRequest;
-use ticket_sync::sandbox::Sandbox;
+use ticket_sync_sandbox::common::LoggedRequest;
+use ticket_sync_sandbox::Sandbox;
 
 /// What one child process cost.
 #[derive(Debug, Clone)]

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ticket_sync::domain::{Issue, IssueNumber, LinkState, TicketId};
-use ticket_sync::sandbox::{NewTicket, Sandbox, Visibility};
 use ticket_sync::store::Store;
+use ticket_sync_sandbox::{NewTicket, Sandbox, Visibility};
 
 use crate::measure::{run_measured, Counts, Run};
 
@@ -212,9 +212,9 @@ impl World {
             .arg("--config")
             .arg(&self.rules_path)
             .arg("run")
-            .env("TS_SANDBOX_ZENDESK_TOKEN", ticket_sync::sandbox::ZENDESK_TOKEN)
-            .env("TS_SANDBOX_ZENDESK_SECRET", ticket_sync::sandbox::ZENDESK_CLIENT_SECRET)
-            .env("TS_SANDBOX_GITHUB_TOKEN", ticket_sync::sandbox::GITHUB_TOKEN)
+            .env("TS_SANDBOX_ZENDESK_TOKEN", ticket_sync_sandbox::ZENDESK_TOKEN)
+            .env("TS_SANDBOX_ZENDESK_SECRET", ticket_sync_sandbox::ZENDESK_CLIENT_SECRET)
+            .env("TS_SANDBOX_GITHUB_TOKEN", ticket_sync_sandbox::GITHUB_TOKEN)
             .env_remove("RUST_LOG")
             .env_remove("TICKET_SYNC_CRASHPOINT")
             .env_remove("TICKET_SYNC_CONFIG")

@@ -1,7 +1,7 @@
 //! Bad input from the APIs: odd content is used or cut, broken answers fail one item or one
 //! pass, never the daemon, never a stuck cursor.
 
-use ticket_sync::sandbox::{Fault, FaultRule, NewTicket};
+use ticket_sync_sandbox::{Fault, FaultRule, NewTicket};
 
 use crate::harness::Env;
 

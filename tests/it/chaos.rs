@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use ticket_sync::sandbox::{Fault, FaultRule, RandomFaults};
+use ticket_sync_sandbox::{Fault, FaultRule, RandomFaults};
 
 use crate::daemon::Daemon;
 use crate::harness::{Env, ROUTES};

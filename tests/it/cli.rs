@@ -34,7 +34,7 @@ async fn sync_exits_zero_and_status_json_lists_the_mapping() {
 #[tokio::test]
 async fn sync_exits_one_when_an_item_fails() {
     let env = Env::new().await;
-    env.sb.github.add_repo("acme/backend", ticket_sync::sandbox::Visibility::Public, true);
+    env.sb.github.add_repo("acme/backend", ticket_sync_sandbox::Visibility::Public, true);
     env.ticket("Refused", &["escalated"]);
     let out = env.bin(&["sync"], &[]).await;
     assert_eq!(out.status.code(), Some(1));
@@ -43,7 +43,7 @@ async fn sync_exits_one_when_an_item_fails() {
 #[tokio::test]
 async fn tokens_never_reach_the_output_even_at_trace_level() {
     use base64::Engine as _;
-    use ticket_sync::sandbox::{GITHUB_TOKEN, ZENDESK_EMAIL, ZENDESK_TOKEN};
+    use ticket_sync_sandbox::{GITHUB_TOKEN, ZENDESK_EMAIL, ZENDESK_TOKEN};
     let env = Env::new().await;
     env.ticket("Trace me", &["escalated"]);
     let mut outputs = Vec::new();
@@ -55,7 +55,7 @@ async fn tokens_never_reach_the_output_even_at_trace_level() {
     assert!(all.contains("issue created"), "trace output was produced: {}", &all[..all.len().min(2000)]);
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{ZENDESK_EMAIL}/token:{ZENDESK_TOKEN}"));
     // `zdsbx` begins every access token the sandbox's OAuth client is given.
-    let client_secret = ticket_sync::sandbox::ZENDESK_CLIENT_SECRET;
+    let client_secret = ticket_sync_sandbox::ZENDESK_CLIENT_SECRET;
     for secret in [ZENDESK_TOKEN, GITHUB_TOKEN, basic.as_str(), client_secret, "zdsbx"] {
         assert!(!all.contains(secret), "secret {secret} leaked");
     }
@@ -69,7 +69,7 @@ async fn check_online_verifies_tokens_and_every_routed_repo() {
     assert_eq!(ok.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("ok    acme/billing: exists, issues enabled, private"), "{stdout}");
 
-    env.sb.github.add_repo("acme/billing", ticket_sync::sandbox::Visibility::Public, true);
+    env.sb.github.add_repo("acme/billing", ticket_sync_sandbox::Visibility::Public, true);
     let public = env.bin(&["check", "--online"], &[]).await;
     assert_eq!(public.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&public.stdout).contains("FAIL  acme/billing: public repository"));

@@ -245,9 +245,9 @@ async fn metrics_and_healthz_are_served_when_listen_is_set() {
     ] {
         assert!(metrics.contains(name), "missing {name} in\n{metrics}");
     }
-    let mode = match ticket_sync::sandbox::zendesk_auth_mode() {
-        ticket_sync::sandbox::ZendeskAuthMode::OAuth => "oauth",
-        ticket_sync::sandbox::ZendeskAuthMode::ApiToken => "api_token",
+    let mode = match ticket_sync_sandbox::zendesk_auth_mode() {
+        ticket_sync_sandbox::ZendeskAuthMode::OAuth => "oauth",
+        ticket_sync_sandbox::ZendeskAuthMode::ApiToken => "api_token",
     };
     let auth = format!("ticket_sync_auth_mode{{service=\"zendesk\",mode=\"{mode}\"}} 1");
     assert!(metrics.contains(&auth), "missing {auth} in\n{metrics}");

@@ -245,9 +245,9 @@ fn daemon_rules(env: &Env, field: u64, health: u16) -> ticket_sync::config::Rule
     env.rewrite_rules(ROUTES, &extra);
     let mut text = std::fs::read_to_string(&env.rules_path).unwrap();
     for (var, secret) in [
-        ("TS_SANDBOX_GITHUB_TOKEN", ticket_sync::sandbox::GITHUB_TOKEN),
-        ("TS_SANDBOX_ZENDESK_TOKEN", ticket_sync::sandbox::ZENDESK_TOKEN),
-        ("TS_SANDBOX_ZENDESK_SECRET", ticket_sync::sandbox::ZENDESK_CLIENT_SECRET),
+        ("TS_SANDBOX_GITHUB_TOKEN", ticket_sync_sandbox::GITHUB_TOKEN),
+        ("TS_SANDBOX_ZENDESK_TOKEN", ticket_sync_sandbox::ZENDESK_TOKEN),
+        ("TS_SANDBOX_ZENDESK_SECRET", ticket_sync_sandbox::ZENDESK_CLIENT_SECRET),
     ] {
         let file = env.dir.path().join(var.to_lowercase());
         std::fs::write(&file, secret).unwrap();

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Output;
 
-use ticket_sync::sandbox;
+use ticket_sync_sandbox as sandbox;
 
 use crate::harness::Env;
 

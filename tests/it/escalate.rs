@@ -1,6 +1,6 @@
 //! Escalation (Zendesk → GitHub): routing, bodies, notes, reruns, crashes and lost answers.
 
-use ticket_sync::sandbox::{Fault, FaultRule, Visibility};
+use ticket_sync_sandbox::{Fault, FaultRule, Visibility};
 
 use crate::harness::Env;
 
@@ -27,7 +27,7 @@ async fn tickets_route_to_the_first_matching_repo_with_its_labels() {
 #[tokio::test]
 async fn issue_body_carries_the_ticket_and_redacts_personal_data() {
     let env = Env::new().await;
-    let mut t = ticket_sync::sandbox::NewTicket::new(
+    let mut t = ticket_sync_sandbox::NewTicket::new(
         "Printer on fire",
         "Call me on +1 (555) 123-4567 or mail jane@globex.example",
         env.requester,

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ticket_sync::sandbox::{self, Fault, FaultRule, Visibility, APP_TEST_KEY_PEM, APP_TEST_PUBLIC_KEY_PEM};
 use ticket_sync::store::Store;
 use ticket_sync::sync::{Engine, PassReport};
+use ticket_sync_sandbox::{self as sandbox, Fault, FaultRule, Visibility, APP_TEST_KEY_PEM, APP_TEST_PUBLIC_KEY_PEM};
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::{Env, FORWARD, PUSHBACK, ROUTES};
@@ -70,7 +70,7 @@ pub(crate) fn engine(env: &Env) -> Engine {
     let rules = ticket_sync::config::load(&env.rules_path).expect("rules valid");
     let store = Arc::new(Store::open(&rules.state_path).expect("store opens"));
     let github = crate::harness::github_credential(&rules);
-    let zendesk = sandbox::Sandbox::zendesk_credential(&rules);
+    let zendesk = crate::harness::sandbox_zendesk_credential(&rules);
     Engine::new(Arc::new(rules), store, &zendesk, &github, false)
 }
 
@@ -275,7 +275,7 @@ async fn a_switch_from_a_token_keeps_what_the_token_wrote_its_own() {
 #[tokio::test]
 async fn bad_keys_and_mixed_credentials_fail_check_with_exit_2_and_send_nothing() {
     let (env, _) = app_env(ROUTES, "").await;
-    let ec = key_file(&env, "ec.pem", include_str!("../../src/sandbox/keys/ec-key.pem"), 0o600);
+    let ec = key_file(&env, "ec.pem", include_str!("../../crates/sandbox/src/keys/ec-key.pem"), 0o600);
     let open = key_file(&env, "open.pem", APP_TEST_KEY_PEM, 0o644);
     let missing = env.dir.path().join("nowhere.pem");
     let cases: Vec<(String, &str)> = vec![

@@ -3,7 +3,7 @@
 //! Each must touch only what it is about: the other organisations' repositories go on.
 
 use ticket_sync::domain::TicketId;
-use ticket_sync::sandbox::{Fault, FaultRule};
+use ticket_sync_sandbox::{Fault, FaultRule};
 use tokio_util::sync::CancellationToken;
 
 use crate::github_app::{app_env, engine, escalate, two_orgs};
@@ -108,7 +108,7 @@ async fn one_installations_low_budget_defers_only_its_own_new_issues() {
 async fn a_switch_back_from_the_app_to_the_token_keeps_the_bots_comments_its_own() {
     use crate::github_app::{app_rules, key_file, push, APP_ID, BOT, SLUG};
     use crate::harness::{FORWARD, PUSHBACK, ROUTES};
-    use ticket_sync::sandbox::{APP_TEST_KEY_PEM, APP_TEST_PUBLIC_KEY_PEM};
+    use ticket_sync_sandbox::{APP_TEST_KEY_PEM, APP_TEST_PUBLIC_KEY_PEM};
     let extra = format!("{PUSHBACK}\n{FORWARD}");
     let env = Env::with_routes(ROUTES, &extra).await;
     let token_rules = std::fs::read_to_string(&env.rules_path).unwrap();
@@ -190,7 +190,7 @@ async fn check_online_says_when_the_pinned_installation_id_is_not_the_repository
 async fn the_webhook_daemon_as_an_app_takes_the_bots_deliveries_as_echoes() {
     use crate::github_app::{key_file, APP_ID, BOT, SLUG};
     use crate::webhooks::{fresh_ticket, hooked, start, until};
-    use ticket_sync::sandbox::{APP_TEST_KEY_PEM, APP_TEST_PUBLIC_KEY_PEM};
+    use ticket_sync_sandbox::{APP_TEST_KEY_PEM, APP_TEST_PUBLIC_KEY_PEM};
     let (env, port) = hooked("").await;
     env.sb.github.enable_app(APP_ID, SLUG, APP_TEST_PUBLIC_KEY_PEM);
     env.sb.github.add_installation("acme", Some("write"));

@@ -3,7 +3,7 @@
 
 use axum::http::Method;
 use ticket_sync::domain::{Stage, TicketId};
-use ticket_sync::sandbox::{Fault, FaultRule};
+use ticket_sync_sandbox::{Fault, FaultRule};
 
 use crate::harness::{Env, FORWARD, ROUTES};
 
@@ -141,7 +141,7 @@ async fn a_single_5xx_on_a_create_is_retried_within_the_pass() {
 #[tokio::test]
 async fn a_refusal_by_the_rules_is_retried_as_soon_as_the_rules_change() {
     let env = Env::new().await;
-    env.sb.github.set_visibility(REPO, ticket_sync::sandbox::Visibility::Public);
+    env.sb.github.set_visibility(REPO, ticket_sync_sandbox::Visibility::Public);
     let id = env.ticket("Customer data", &["escalated"]);
     let first = env.escalate().await;
     assert_eq!((first.created, first.failed), (0, 1), "{first:?}");
@@ -226,7 +226,7 @@ async fn customer_replies_never_reach_a_public_repository() {
     let env = Env::with_routes(ROUTES, FORWARD).await;
     let (made_public, n1) = env.linked("Repo goes public").await;
     let (moved, n2) = env.linked("Issue moves").await;
-    env.sb.github.set_visibility("acme/billing", ticket_sync::sandbox::Visibility::Public);
+    env.sb.github.set_visibility("acme/billing", ticket_sync_sandbox::Visibility::Public);
     let n2_moved = env.sb.github.transfer_issue(REPO, n2, "acme/billing");
     env.sb.zendesk.add_public_comment(moved, env.requester, "my account number is 12345");
     env.sb.settle();
@@ -234,7 +234,7 @@ async fn customer_replies_never_reach_a_public_repository() {
     assert_eq!((first.forwarded, first.failed), (0, 1), "{first:?}");
     assert!(env.forwarded("acme/billing", n2_moved).is_empty(), "forwarded into a public repository");
 
-    env.sb.github.set_visibility(REPO, ticket_sync::sandbox::Visibility::Public);
+    env.sb.github.set_visibility(REPO, ticket_sync_sandbox::Visibility::Public);
     env.sb.zendesk.add_public_comment(made_public, env.requester, "my password is hunter2");
     env.sb.settle();
     let second = env.push().await;
@@ -244,7 +244,7 @@ async fn customer_replies_never_reach_a_public_repository() {
     assert!(failures.iter().all(|f| f.error.contains("public")), "{failures:?}");
 
     // Made private again: the queued reply goes, once, at its next attempt.
-    env.sb.github.set_visibility(REPO, ticket_sync::sandbox::Visibility::Private);
+    env.sb.github.set_visibility(REPO, ticket_sync_sandbox::Visibility::Private);
     env.engine().store.retry_now(TicketId(made_public)).unwrap();
     env.push().await;
     assert_eq!(env.forwarded(REPO, n1).len(), 1);
@@ -449,7 +449,7 @@ async fn a_reply_that_mentions_ticket_sync_is_still_forwarded() {
 /// or two passes, not ten, and still exactly once.
 #[tokio::test]
 async fn a_ten_percent_fault_rate_converges_in_two_passes() {
-    use ticket_sync::sandbox::RandomFaults;
+    use ticket_sync_sandbox::RandomFaults;
     let env = Env::with_routes(ROUTES, crate::harness::PUSHBACK).await;
     env.sb.zendesk.set_export_limit_per_minute(None);
     let ids: Vec<u64> = (0..30).map(|i| env.ticket(&format!("Flaky {i}"), &["escalated"])).collect();

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::process::Output;
 use std::sync::Arc;
 
-use ticket_sync::sandbox::{self, NewTicket, Sandbox, Visibility};
 use ticket_sync::secret::{GithubCredential, Secret};
 use ticket_sync::store::Store;
 use ticket_sync::sync::{Engine, PassReport};
+use ticket_sync_sandbox::{self as sandbox, NewTicket, Sandbox, Visibility};
 use tokio_util::sync::CancellationToken;
 
 pub const ROUTES: &str = r#"
@@ -34,6 +34,23 @@ comments = "internal"
 
 /// Forwarding of public ticket comments switched on.
 pub const FORWARD: &str = "[forward]\ncomments = \"public\"\n";
+
+/// The Zendesk credential the sandbox's rules (`Sandbox::rules_toml`) name, without the
+/// environment: the sandbox's OAuth client or API token.
+pub fn sandbox_zendesk_credential(rules: &ticket_sync::config::Rules) -> ticket_sync::secret::ZendeskCredential {
+    use ticket_sync::secret::{Secret, ZendeskCredential};
+    match &rules.zendesk.auth {
+        ticket_sync::config::ZendeskAuth::OAuth(o) => ZendeskCredential::oauth(
+            &o.client_id,
+            Secret::new(sandbox::ZENDESK_CLIENT_SECRET),
+            o.scopes.clone(),
+            "environment variable TS_SANDBOX_ZENDESK_SECRET",
+        ),
+        ticket_sync::config::ZendeskAuth::ApiToken { email, .. } => {
+            ZendeskCredential::api_token(email, Secret::new(sandbox::ZENDESK_TOKEN))
+        }
+    }
+}
 
 /// The GitHub credential the rules name: the sandbox token, or the App's key they point at.
 pub fn github_credential(rules: &ticket_sync::config::Rules) -> GithubCredential {
@@ -99,7 +116,7 @@ impl Env {
         let rules = ticket_sync::config::load(&self.rules_path).expect("rules valid");
         let store = Arc::new(Store::open(&rules.state_path).expect("store opens"));
         let github = github_credential(&rules);
-        let zendesk = Sandbox::zendesk_credential(&rules);
+        let zendesk = crate::harness::sandbox_zendesk_credential(&rules);
         Engine::new(Arc::new(rules), store, &zendesk, &github, false)
     }
 

@@ -2,14 +2,14 @@
 //! a proxy are scrubbed, bodies are capped, and customer text cannot ping or cross-link on GitHub.
 
 use axum::http::Method;
-use ticket_sync::sandbox::{self, Fault, FaultRule};
+use ticket_sync_sandbox::{self as sandbox, Fault, FaultRule};
 
 use crate::harness::{Env, PUSHBACK, ROUTES};
 
 const REPO: &str = "acme/backend";
 
 /// Rewrites every answer on `path` (many times) so `from` becomes the raw bytes `to`.
-fn rewrite(door: &ticket_sync::sandbox::Frontdoor, method: Method, path: &str, from: &str, to: &[u8]) {
+fn rewrite(door: &ticket_sync_sandbox::Frontdoor, method: Method, path: &str, from: &str, to: &[u8]) {
     let fault = Fault::Rewrite { from: from.to_string(), to: to.to_vec() };
     door.faults.push(FaultRule::new(Some(method), path, fault).times(100));
 }
@@ -121,7 +121,7 @@ async fn a_token_echoed_in_an_error_body_is_stored_logged_and_shown_only_scrubbe
 #[tokio::test]
 async fn an_answer_past_the_body_cap_fails_its_request_clearly_and_nothing_is_escalated_from_it() {
     let env = Env::new().await;
-    let mut big = ticket_sync::sandbox::NewTicket::new("Huge", &"x".repeat(20_000), env.requester);
+    let mut big = ticket_sync_sandbox::NewTicket::new("Huge", &"x".repeat(20_000), env.requester);
     big.tags = vec!["escalated".into()];
     big.status = "open".into();
     env.sb.zendesk.add_ticket(big);
@@ -132,7 +132,7 @@ async fn an_answer_past_the_body_cap_fails_its_request_clearly_and_nothing_is_es
     assert_ne!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("larger than the 8192-byte cap"), "{stderr}");
     assert_eq!(env.github_writes(), 0, "nothing was escalated from a page that was not read");
-    let exports = |e: &ticket_sync::sandbox::LoggedRequest| e.path.contains("/incremental/");
+    let exports = |e: &ticket_sync_sandbox::LoggedRequest| e.path.contains("/incremental/");
     assert!(env.sb.zendesk.door.log.count(exports) >= 1);
 
     let out = env.bin(&["sync"], &[]).await;
@@ -151,7 +151,7 @@ fn pings_in(text: &str) -> Vec<&'static str> {
 async fn customer_mentions_and_references_neither_ping_nor_cross_link_on_github() {
     let env = Env::with_routes(ROUTES, crate::harness::FORWARD).await;
     let text = "cc @octocat and @acme/owners, see #77 and acme/other#2; docs https://x.example/p#12, a@b";
-    let mut t = ticket_sync::sandbox::NewTicket::new("Ping @octocat about #77", text, env.requester);
+    let mut t = ticket_sync_sandbox::NewTicket::new("Ping @octocat about #77", text, env.requester);
     t.tags = vec!["escalated".into()];
     t.status = "open".into();
     let id = env.sb.zendesk.add_ticket(t);

@@ -3,7 +3,7 @@
 
 use axum::http::Method;
 use ticket_sync::domain::TicketId;
-use ticket_sync::sandbox::{Fault, FaultRule, NewTicket};
+use ticket_sync_sandbox::{Fault, FaultRule, NewTicket};
 
 use crate::harness::Env;
 
@@ -106,7 +106,7 @@ async fn an_adoption_that_conflicts_with_a_mapping_refuses_that_ticket_only() {
     let url = format!("{}/repos/{REPO}/issues/{issue_a}", env.sb.github.base_url());
     let resp = reqwest::Client::new()
         .patch(url)
-        .header("authorization", format!("token {}", ticket_sync::sandbox::GITHUB_TOKEN))
+        .header("authorization", format!("token {}", ticket_sync_sandbox::GITHUB_TOKEN))
         .header("user-agent", "test")
         .json(&serde_json::json!({ "body": format!("moved\n\n<!-- ticket-sync:zendesk={b} -->\n") }))
         .send()

@@ -4,8 +4,8 @@
 
 use chrono::Duration;
 use ticket_sync::domain::{Issue, IssueNumber, TicketId};
-use ticket_sync::sandbox::{NewTicket, Visibility};
 use ticket_sync::store::Store;
+use ticket_sync_sandbox::{NewTicket, Visibility};
 
 use crate::harness::Env;
 

@@ -8,9 +8,9 @@ use chrono::Utc;
 use ticket_sync::domain::{Stage, TicketId};
 use ticket_sync::http::ApiError;
 use ticket_sync::ratelimit::Scope;
-use ticket_sync::sandbox::{Fault, FaultRule};
 use ticket_sync::store::Store;
 use ticket_sync::sync::PassError;
+use ticket_sync_sandbox::{Fault, FaultRule};
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::{Env, FORWARD, PUSHBACK, ROUTES};

@@ -4,7 +4,7 @@
 
 use axum::http::Method;
 use ticket_sync::domain::TicketId;
-use ticket_sync::sandbox::{Fault, FaultRule, Visibility};
+use ticket_sync_sandbox::{Fault, FaultRule, Visibility};
 
 use crate::harness::{Env, PUSHBACK, ROUTES};
 
@@ -561,7 +561,7 @@ async fn rules_that_respell_a_repository_keep_one_count_of_its_tickets() {
 /// and a link on any other host is still refused (part 12, item 6).
 #[tokio::test]
 async fn a_link_on_githubs_own_page_host_links_though_the_api_is_elsewhere() {
-    use ticket_sync::sandbox::{FakeGithub, Sandbox, GITHUB_TOKEN};
+    use ticket_sync_sandbox::{FakeGithub, Sandbox, GITHUB_TOKEN};
     let sb = Sandbox::start().await.unwrap();
     let github = FakeGithub::start_with_layout(GITHUB_TOKEN, sb.clock.clone(), "", Some("localhost")).await.unwrap();
     let sb = Sandbox { github, ..sb };

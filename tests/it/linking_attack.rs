@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use axum::http::Method;
 use ticket_sync::domain::TicketId;
-use ticket_sync::sandbox::{self, Fault, FaultRule, NewTicket};
 use ticket_sync::store::Store;
 use ticket_sync::sync::Engine;
+use ticket_sync_sandbox::{Fault, FaultRule, NewTicket};
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::Env;
@@ -25,7 +25,7 @@ fn dry_engine(env: &Env) -> Engine {
     let rules = ticket_sync::config::load(&env.rules_path).expect("rules valid");
     let store = Arc::new(Store::open(&rules.state_path).expect("store opens"));
     let github = super::harness::github_credential(&rules);
-    let zendesk = sandbox::Sandbox::zendesk_credential(&rules);
+    let zendesk = crate::harness::sandbox_zendesk_credential(&rules);
     Engine::new(Arc::new(rules), store, &zendesk, &github, true)
 }
 

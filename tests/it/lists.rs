@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use axum::http::Method;
-use ticket_sync::sandbox::common::LoggedRequest;
-use ticket_sync::sandbox::{Fault, FaultRule};
+use ticket_sync_sandbox::common::LoggedRequest;
+use ticket_sync_sandbox::{Fault, FaultRule};
 
 use crate::harness::{Env, PUSHBACK, ROUTES};
 

@@ -1,5 +1,6 @@
 //! Integration tests: the daemon's entry points driven against the sandbox fakes.
 
+mod architecture;
 mod bad_input;
 mod chaos;
 mod cli;

@@ -3,7 +3,7 @@
 
 use axum::http::Method;
 use ticket_sync::domain::TicketId;
-use ticket_sync::sandbox::{Fault, FaultRule};
+use ticket_sync_sandbox::{Fault, FaultRule};
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::{Env, FORWARD, PUSHBACK, ROUTES};

@@ -3,9 +3,9 @@
 
 use axum::http::Method;
 use ticket_sync::domain::{Issue, IssueNumber, StateReason, TicketId};
-use ticket_sync::sandbox::{Fault, FaultRule, NewTicket};
 use ticket_sync::store::{LinkState, Store};
 use ticket_sync::sync::PassReport;
+use ticket_sync_sandbox::{Fault, FaultRule, NewTicket};
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::{Env, PUSHBACK, ROUTES};
@@ -372,7 +372,7 @@ async fn audit(env: &Env) -> PassReport {
 #[tokio::test]
 async fn the_audit_follows_a_transferred_issue_and_ends_a_deleted_ones_link() {
     let env = env().await;
-    env.sb.github.add_repo("acme/platform", ticket_sync::sandbox::Visibility::Private, true);
+    env.sb.github.add_repo("acme/platform", ticket_sync_sandbox::Visibility::Private, true);
     let (moved, n_moved) = env.linked("Moves").await;
     let (deleted, n_deleted) = env.linked("Deleted").await;
     let (kept, _) = env.linked("Stays").await;

@@ -6,9 +6,9 @@
 
 use axum::http::Method;
 use ticket_sync::domain::{Issue, IssueNumber, TicketId};
-use ticket_sync::sandbox::{Fault, FaultRule, NewTicket};
 use ticket_sync::store::LinkState;
 use ticket_sync::sync::PassReport;
+use ticket_sync_sandbox::{Fault, FaultRule, NewTicket};
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::{Env, PUSHBACK, ROUTES};

@@ -3,7 +3,7 @@
 //! change the outcome.
 
 use ticket_sync::domain::{RepoName, TicketId};
-use ticket_sync::sandbox::NewTicket;
+use ticket_sync_sandbox::NewTicket;
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::{Env, PUSHBACK, ROUTES};
@@ -50,7 +50,7 @@ async fn a_repository_named_by_a_delivery_pushes_its_close_once() {
 #[tokio::test]
 async fn a_delivery_showing_the_tag_removed_ends_the_stored_retry() {
     use axum::http::Method;
-    use ticket_sync::sandbox::{Fault, FaultRule};
+    use ticket_sync_sandbox::{Fault, FaultRule};
     let env = Env::with_routes(ROUTES, PUSHBACK).await;
     let id = env.ticket("Escalated, then not", &["escalated"]);
     // Reading its comments fails before anything is written: the failure keeps the tagged
@@ -195,10 +195,10 @@ async fn refused_deliveries_cause_no_api_request() {
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
     let body = r#"{"ticket_id": "1"}"#;
     let stamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let good = ticket_sync::sandbox::hooks::zendesk_signature(ZENDESK_SECRET, &stamp, body.as_bytes());
-    let forged = ticket_sync::sandbox::hooks::zendesk_signature("wrong", &stamp, body.as_bytes());
+    let good = ticket_sync_sandbox::hooks::zendesk_signature(ZENDESK_SECRET, &stamp, body.as_bytes());
+    let forged = ticket_sync_sandbox::hooks::zendesk_signature("wrong", &stamp, body.as_bytes());
     let old = (chrono::Utc::now() - chrono::Duration::minutes(10)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let old_sig = ticket_sync::sandbox::hooks::zendesk_signature(ZENDESK_SECRET, &old, body.as_bytes());
+    let old_sig = ticket_sync_sandbox::hooks::zendesk_signature(ZENDESK_SECRET, &old, body.as_bytes());
     let send = |stamp: String, sig: String, body: Vec<u8>| {
         client
             .post(url("/webhooks/zendesk"))
@@ -229,7 +229,7 @@ async fn refused_deliveries_cause_no_api_request() {
     .unwrap();
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     let bad = b"{not json".to_vec();
-    let bad_sig = ticket_sync::sandbox::hooks::zendesk_signature(ZENDESK_SECRET, &stamp, &bad);
+    let bad_sig = ticket_sync_sandbox::hooks::zendesk_signature(ZENDESK_SECRET, &stamp, &bad);
     assert_eq!(send(stamp.clone(), bad_sig, bad).await.unwrap().status(), 400);
     let gh = client
         .post(url("/webhooks/github"))
@@ -257,7 +257,7 @@ async fn the_receiver_survives_a_burst_of_a_thousand_deliveries() {
         let sends = (0..100).map(|i| {
             let body = format!(r#"{{"ticket_id": "{}"}}"#, if (chunk * 100 + i) % 2 == 0 { id } else { id + 1000 });
             let stamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-            let sig = ticket_sync::sandbox::hooks::zendesk_signature(ZENDESK_SECRET, &stamp, body.as_bytes());
+            let sig = ticket_sync_sandbox::hooks::zendesk_signature(ZENDESK_SECRET, &stamp, body.as_bytes());
             client
                 .post(format!("http://127.0.0.1:{port}/webhooks/zendesk"))
                 .header("content-type", "application/json")

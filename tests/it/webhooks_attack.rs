@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use ticket_sync::sandbox::hooks::{github_signature_256, zendesk_signature};
+use ticket_sync_sandbox::hooks::{github_signature_256, zendesk_signature};
 
 use crate::harness::{Env, PUSHBACK, ROUTES};
 use crate::webhooks::{
@@ -242,7 +242,7 @@ async fn a_slowloris_does_not_hold_up_other_deliveries_or_the_daemon() {
 #[tokio::test]
 async fn deliveries_are_answered_within_a_second_while_the_daemon_is_busy() {
     use axum::http::Method;
-    use ticket_sync::sandbox::{Fault, FaultRule};
+    use ticket_sync_sandbox::{Fault, FaultRule};
     let (env, port) = hooked("").await;
     let _daemon = start(&env, port).await;
     // Every ticket read is slow: the daemon answers doorbells slowly.
@@ -454,7 +454,7 @@ async fn the_delivery_after_an_oversized_one_on_the_same_connection_is_not_lost(
 #[tokio::test]
 async fn a_long_queue_of_doorbells_does_not_hold_up_a_due_push_pass() {
     use axum::http::Method;
-    use ticket_sync::sandbox::{Fault, FaultRule};
+    use ticket_sync_sandbox::{Fault, FaultRule};
     let env = Env::with_routes(ROUTES, PUSHBACK).await;
     let (id, n) = env.linked("Closed while the bell rings").await;
     let every_second = "[schedule]\nescalate = \"0 0 1 1 *\"\npush = \"* * * * * *\"\naudit = \"0 0 1 1 *\"\n";
@@ -499,7 +499,7 @@ async fn a_delivery_lost_while_the_receiver_is_down_is_caught_up_by_the_poll() {
 #[tokio::test]
 async fn sigterm_with_a_long_queue_of_doorbells_stops_promptly() {
     use axum::http::Method;
-    use ticket_sync::sandbox::{Fault, FaultRule};
+    use ticket_sync_sandbox::{Fault, FaultRule};
     let (env, port) = hooked("").await;
     let mut daemon = start(&env, port).await;
     let slow = FaultRule::new(Some(Method::GET), "/tickets/9", Fault::Slow { millis: 500 }).times(10_000);

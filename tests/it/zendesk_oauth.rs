@@ -3,7 +3,7 @@
 //! used with an API token keeps that token's notes as ticket-sync's own after the switch.
 
 use axum::http::Method;
-use ticket_sync::sandbox::{self, Sandbox, ZendeskAuthMode};
+use ticket_sync_sandbox::{self as sandbox, Sandbox, ZendeskAuthMode};
 
 use crate::harness::{Env, FORWARD, PUSHBACK, ROUTES};
 use crate::linking::{field_notes, set_field};
@@ -252,7 +252,7 @@ async fn a_create_interrupted_before_a_switch_to_the_app_is_adopted_not_repeated
 #[tokio::test]
 async fn a_role_or_plan_refusal_stops_the_pass_and_a_tickets_own_403_fails_only_it() {
     use axum::http::Method;
-    use ticket_sync::sandbox::{Fault, FaultRule};
+    use ticket_sync_sandbox::{Fault, FaultRule};
     let env = Env::new().await;
     let user = env.zendesk_user();
     for i in 0..3 {

@@ -2,7 +2,7 @@
 //! Each test either failed before its fix (the finding is named) or shows that the promise
 //! holds (marked "holds").
 
-use ticket_sync::sandbox::{Fault, FaultRule};
+use ticket_sync_sandbox::{Fault, FaultRule};
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::Env;
@@ -21,7 +21,7 @@ fn rewrite(from: &str, to: &str) -> Fault {
 
 /// The sandbox's token answers say `"expires_in":120`; a hostile one says `to` instead.
 fn token_life_says(env: &Env, to: &str, times: u32) {
-    let fault = rewrite(&format!("\"expires_in\":{}", ticket_sync::sandbox::ZENDESK_TOKEN_LIFE_SECS), to);
+    let fault = rewrite(&format!("\"expires_in\":{}", ticket_sync_sandbox::ZENDESK_TOKEN_LIFE_SECS), to);
     env.sb.zendesk.door.faults.push(FaultRule::new(None, "/oauth/tokens", fault).times(times));
 }
 
@@ -227,7 +227,7 @@ async fn a_client_secret_file_saved_with_a_byte_order_mark_and_crlf_is_read() {
     let env = Env::new().await;
     let id = env.ticket("Secret from Notepad", &["escalated"]);
     let file = env.dir.path().join("zendesk-client-secret");
-    std::fs::write(&file, format!("\u{feff}{}  \r\n\r\n", ticket_sync::sandbox::ZENDESK_CLIENT_SECRET)).unwrap();
+    std::fs::write(&file, format!("\u{feff}{}  \r\n\r\n", ticket_sync_sandbox::ZENDESK_CLIENT_SECRET)).unwrap();
     secret_from_file(&env, &file);
     let out = env.bin(&["sync"], &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -254,7 +254,7 @@ fn database_text(env: &Env) -> String {
 async fn a_redirect_echoing_the_client_secret_in_its_location_is_shown_scrubbed() {
     let env = Env::new().await;
     env.ticket("Redirected", &["escalated"]);
-    let secret = ticket_sync::sandbox::ZENDESK_CLIENT_SECRET;
+    let secret = ticket_sync_sandbox::ZENDESK_CLIENT_SECRET;
     let location = format!("https://login.example/?client_id=ticket_sync_sandbox&client_secret={secret}");
     let redirect = Fault::Reply { status: 301, headers: vec![("location".into(), location)], body: String::new() };
     env.sb.zendesk.door.faults.push(FaultRule::new(None, "/oauth/tokens", redirect).times(10));
@@ -458,7 +458,7 @@ async fn holds_an_agent_removing_a_state_tag_is_not_fought() {
 async fn holds_a_switch_back_from_oauth_to_an_api_token_keeps_the_oauth_notes_its_own() {
     use crate::harness::{PUSHBACK, ROUTES};
     use crate::zendesk_oauth::rules_in;
-    use ticket_sync::sandbox::ZendeskAuthMode;
+    use ticket_sync_sandbox::ZendeskAuthMode;
     let env = Env::with_routes(ROUTES, PUSHBACK).await;
     rules_in(&env, ZendeskAuthMode::OAuth, PUSHBACK);
     let crashed = env.ticket("Crashed after its note", &["escalated"]);
@@ -509,7 +509,7 @@ async fn holds_a_refused_client_stops_each_pass_once_and_a_fixed_file_and_sighup
     let failed_passes = daemon.count_log("pass failed; it will run again on schedule");
     assert!(mints(&env) <= failed_passes + 1, "{} mints for {failed_passes} passes", mints(&env));
     assert_eq!(env.sb.github.door.log.len(), 0, "nothing reaches GitHub");
-    std::fs::write(&file, format!("{}\n", ticket_sync::sandbox::ZENDESK_CLIENT_SECRET)).unwrap();
+    std::fs::write(&file, format!("{}\n", ticket_sync_sandbox::ZENDESK_CLIENT_SECRET)).unwrap();
     daemon.signal("HUP");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while env.link_notes(id).is_empty() {
@@ -525,7 +525,7 @@ async fn holds_a_refused_client_stops_each_pass_once_and_a_fixed_file_and_sighup
     let status = String::from_utf8_lossy(&status.stdout).into_owned();
     for (place, text) in [("log", &log), ("metrics", &metrics), ("status", &status), ("database", &database_text(&env))]
     {
-        for secret in [wrong, ticket_sync::sandbox::ZENDESK_CLIENT_SECRET, "zdsbx"] {
+        for secret in [wrong, ticket_sync_sandbox::ZENDESK_CLIENT_SECRET, "zdsbx"] {
             assert!(!text.contains(secret), "{secret} in the {place}");
         }
     }

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use super::*;
-use crate::sandbox::common::{Fault, FaultRule};
+use crate::common::{Fault, FaultRule};
 
 #[tokio::test]
 async fn request_without_user_agent_is_forbidden() {

@@ -8,8 +8,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::sandbox::hooks::receiver::Receiver;
-use crate::sandbox::{APP_TEST_KEY_PEM, APP_TEST_PUBLIC_KEY_PEM, OTHER_RSA_KEY_PEM};
+use crate::hooks::receiver::Receiver;
+use crate::{APP_TEST_KEY_PEM, APP_TEST_PUBLIC_KEY_PEM, OTHER_RSA_KEY_PEM};
 
 const APP_ID: u64 = 424_242;
 const SLUG: &str = "ticket-sync-sandbox";

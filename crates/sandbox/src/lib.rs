@@ -1,4 +1,6 @@
-//! The built-in sandbox: stateful fake Zendesk and GitHub servers on loopback, used by `demo` and the tests.
+//! The built-in sandbox: stateful fake Zendesk and GitHub servers on loopback, used by
+//! ticket-sync's `demo`, its tests and its benchmarks. It depends on no crate of ticket-sync's
+//! (architecture invariant): it stands in for the services, and knows only their contracts.
 //!
 //! The fakes follow the real API contracts (see `shared/api-reference/FACTS.md`): they reject
 //! what the real services reject, paginate like them, and can inject faults.
@@ -94,22 +96,6 @@ impl Sandbox {
             }
             ZendeskAuthMode::ApiToken => {
                 format!("email = \"{ZENDESK_EMAIL}\"\ntoken_env = \"TS_SANDBOX_ZENDESK_TOKEN\"")
-            }
-        }
-    }
-
-    /// The Zendesk credential the rules `rules_toml` writes name, without the environment.
-    pub fn zendesk_credential(rules: &crate::config::Rules) -> crate::secret::ZendeskCredential {
-        use crate::secret::{Secret, ZendeskCredential};
-        match &rules.zendesk.auth {
-            crate::config::ZendeskAuth::OAuth(o) => ZendeskCredential::oauth(
-                &o.client_id,
-                Secret::new(ZENDESK_CLIENT_SECRET),
-                o.scopes.clone(),
-                "environment variable TS_SANDBOX_ZENDESK_SECRET",
-            ),
-            crate::config::ZendeskAuth::ApiToken { email, .. } => {
-                ZendeskCredential::api_token(email, Secret::new(ZENDESK_TOKEN))
             }
         }
     }

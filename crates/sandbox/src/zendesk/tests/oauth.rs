@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use super::{json_of, sandbox, Sandbox};
-use crate::sandbox::{ZENDESK_CLIENT_ID, ZENDESK_CLIENT_SECRET};
+use crate::{ZENDESK_CLIENT_ID, ZENDESK_CLIENT_SECRET};
 
 impl Sandbox {
     async fn mint(&self, body: Value) -> (StatusCode, Value) {

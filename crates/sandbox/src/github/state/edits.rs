@@ -163,7 +163,7 @@ impl Model {
         }
     }
 
-    pub(in crate::sandbox::github) fn label_detail(&self, repo: usize, name: &str) -> EventDetail {
+    pub(in crate::github) fn label_detail(&self, repo: usize, name: &str) -> EventDetail {
         let color = self.repos[repo].label(name).map_or_else(|| "ededed".to_string(), |l| l.color.clone());
         EventDetail::Label { name: name.to_string(), color }
     }
@@ -179,7 +179,7 @@ impl Model {
     }
 
     /// Appends to the repository's issue event list, as GitHub does on every change it records.
-    pub(in crate::sandbox::github) fn record_event(
+    pub(in crate::github) fn record_event(
         &mut self,
         repo: usize,
         number: u64,

@@ -28,8 +28,8 @@ use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::sandbox::common::{Clock, Frontdoor, Service};
-use crate::sandbox::hooks::{DeliveryView, Outbox};
+use crate::common::{Clock, Frontdoor, Service};
+use crate::hooks::{DeliveryView, Outbox};
 pub use deliver::ZendeskHookBody;
 use routes::Shared;
 use state::{Comment, Store, Ticket};
@@ -128,7 +128,7 @@ impl From<&Comment> for CommentView {
 impl FakeZendesk {
     /// Bind 127.0.0.1:0 and serve on the current tokio runtime. `email`/`token` are the only
     /// API-token credentials accepted (the bot user, the API caller, is created with that
-    /// email); the one OAuth client is `crate::sandbox::ZENDESK_CLIENT_ID` with its secret,
+    /// email); the one OAuth client is `crate::ZENDESK_CLIENT_ID` with its secret,
     /// created by a second admin ("Integration User") whose tokens act as that user.
     pub async fn start(email: &str, token: &str, clock: Arc<Clock>) -> std::io::Result<Arc<FakeZendesk>> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
@@ -136,11 +136,7 @@ impl FakeZendesk {
         let mut store = Store::new(email, clock.now());
         let integration = store.add_user("Integration User", "integration@sandbox.example", None, "admin", clock.now());
         let shared = Arc::new(Shared {
-            oauth: oauth::OAuth::new(
-                crate::sandbox::ZENDESK_CLIENT_ID,
-                crate::sandbox::ZENDESK_CLIENT_SECRET,
-                integration,
-            ),
+            oauth: oauth::OAuth::new(crate::ZENDESK_CLIENT_ID, crate::ZENDESK_CLIENT_SECRET, integration),
             store: Mutex::new(store),
             clock,
             base_url: format!("http://{addr}"),

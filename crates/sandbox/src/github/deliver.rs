@@ -26,7 +26,7 @@ use serde_json::{json, Map, Value};
 use super::state::{Issue, Model};
 use super::wire::node_id;
 use super::Shared;
-use crate::sandbox::hooks::{github_signature_256, guid, Delivery};
+use crate::hooks::{github_signature_256, guid, Delivery};
 
 /// The `User-Agent` GitHub's webhook sender uses (`GitHub-Hookshot/<short commit hex>`).
 const USER_AGENT: &str = "GitHub-Hookshot/5c2d8f1";

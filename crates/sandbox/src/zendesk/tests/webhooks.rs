@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use super::{sandbox, Sandbox};
-use crate::sandbox::hooks::receiver::{logged, Received, Receiver};
-use crate::sandbox::ZendeskHookBody;
+use crate::hooks::receiver::{logged, Received, Receiver};
+use crate::ZendeskHookBody;
 
 const SECRET: &str = "zd-signing-secret";
 
@@ -29,7 +29,7 @@ fn the_signature_construction_matches_the_test_vector() {
     let (timestamp, body) = ("2021-03-25T05:09:27Z", r#"{"event":"ticket.updated","id":123}"#);
     let expected = "S/RDdU2ERmj7LHDDoWJ2onPYH+t7/f2+LTM4dL7UiLM=";
     assert_eq!(expected_signature(secret, timestamp, body.as_bytes()), expected);
-    assert_eq!(crate::sandbox::hooks::zendesk_signature(secret, timestamp, body.as_bytes()), expected);
+    assert_eq!(crate::hooks::zendesk_signature(secret, timestamp, body.as_bytes()), expected);
 }
 
 async fn hooked() -> (Sandbox, Receiver) {

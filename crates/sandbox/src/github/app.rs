@@ -110,7 +110,7 @@ use super::state::AppInfo;
 use super::{FakeGithub, Shared};
 
 /// The sandbox App's private key (PKCS#1, as GitHub hands it out), its public half, and an
-/// unrelated RSA key. Test-only keys: see `src/sandbox/keys/README.md`.
+/// unrelated RSA key. Test-only keys: see `crates/sandbox/src/keys/README.md`.
 pub const APP_TEST_KEY_PEM: &str = include_str!("../keys/app-test-key.pem");
 pub const APP_TEST_PUBLIC_KEY_PEM: &str = include_str!("../keys/app-test-key.pub.pem");
 pub const OTHER_RSA_KEY_PEM: &str = include_str!("../keys/other-rsa-key.pem");

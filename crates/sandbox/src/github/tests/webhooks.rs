@@ -6,7 +6,7 @@ use serde_json::json;
 use sha2::Sha256;
 
 use super::{harness, Harness, REPO};
-use crate::sandbox::hooks::receiver::{logged, Received, Receiver};
+use crate::hooks::receiver::{logged, Received, Receiver};
 
 const SECRET: &str = "gh-webhook-secret";
 
@@ -156,7 +156,7 @@ async fn comments_send_issue_comment_deliveries() {
 #[tokio::test]
 async fn transfers_and_deletions_send_their_actions() {
     let (h, rx) = hooked().await;
-    h.gh.add_repo("acme/other", crate::sandbox::Visibility::Public, true);
+    h.gh.add_repo("acme/other", crate::Visibility::Public, true);
     let a = h.gh.add_issue(REPO, "Moving", "", "octocat");
     let b = h.gh.add_issue(REPO, "Going", "", "octocat");
     rx.wait_for(2).await;

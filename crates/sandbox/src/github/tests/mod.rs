@@ -18,7 +18,7 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 
 use super::{FakeGithub, Visibility};
-use crate::sandbox::common::Clock;
+use crate::common::Clock;
 
 const TOKEN: &str = "ghp_sandboxtoken0001";
 const REPO: &str = "acme/support";

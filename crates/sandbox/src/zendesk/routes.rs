@@ -21,8 +21,8 @@ use super::state::Store;
 use super::tags::TagChange;
 use super::wire::{self, json_response, too_many_requests, ApiError};
 use super::{comments, export, fields, tags, update};
-use crate::sandbox::common::{frontdoor, Clock, Frontdoor};
-use crate::sandbox::hooks::Outbox;
+use crate::common::{frontdoor, Clock, Frontdoor};
+use crate::hooks::Outbox;
 
 /// Everything the handlers share.
 pub(super) struct Shared {

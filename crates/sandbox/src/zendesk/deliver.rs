@@ -40,7 +40,7 @@ use serde_json::{json, Value};
 
 use super::routes::Shared;
 use super::state::{Store, Ticket};
-use crate::sandbox::hooks::{guid, zendesk_signature, Delivery};
+use crate::hooks::{guid, zendesk_signature, Delivery};
 
 /// What a delivery's body looks like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -15,7 +15,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 
 use super::{FakeZendesk, NewTicket};
-use crate::sandbox::common::Clock;
+use crate::common::Clock;
 
 const EMAIL: &str = "sync-bot@example.com";
 const TOKEN: &str = "s3cr3t-api-token";

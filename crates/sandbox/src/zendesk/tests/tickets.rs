@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use super::{basic, header, json_of, sandbox, EMAIL, TOKEN};
-use crate::sandbox::common::{Fault, FaultRule};
+use crate::common::{Fault, FaultRule};
 
 #[tokio::test]
 async fn update_adds_a_bot_comment_changes_fields_and_returns_the_audit() {

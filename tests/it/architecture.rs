@@ -1,0 +1,105 @@
+//! Architecture invariants (ARCHITECTURE.md), checked: the workspace's crate graph from
+//! `cargo metadata`, and the import rules inside the root crate from its sources. Each test
+//! names the rule it holds; breaking the rule fails it.
+
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A dependency on another workspace crate: (name, kind, optional); kind is "normal", "dev" or
+/// "build".
+type Edge = (String, String, bool);
+
+/// The workspace's packages, each with its dependencies on other workspace crates.
+fn workspace_edges() -> Vec<(String, Vec<Edge>)> {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--offline", "--no-deps"])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("cargo metadata is JSON");
+    let packages = meta["packages"].as_array().expect("packages");
+    packages
+        .iter()
+        .map(|p| {
+            let deps = p["dependencies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|d| d["path"].is_string())
+                .map(|d| {
+                    let kind = d["kind"].as_str().unwrap_or("normal").to_string();
+                    (d["name"].as_str().unwrap_or_default().to_string(), kind, d["optional"].as_bool() == Some(true))
+                })
+                .collect();
+            (p["name"].as_str().unwrap_or_default().to_string(), deps)
+        })
+        .collect()
+}
+
+/// Architecture invariant: the sandbox depends on no workspace crate. It stands in for
+/// Zendesk and GitHub and knows only their contracts (it signs its webhook deliveries with its
+/// own HMAC code, so a bug in the receiver's check shows in the webhook tests).
+#[test]
+fn the_sandbox_depends_on_no_workspace_crate() {
+    let edges = workspace_edges();
+    let sandbox = edges.iter().find(|(name, _)| name == "ticket-sync-sandbox").expect("the sandbox crate");
+    assert!(sandbox.1.is_empty(), "the sandbox depends on {:?}", sandbox.1);
+}
+
+/// Architecture invariant: the product reaches the sandbox only through the `demo` feature
+/// (an optional dependency; tests and benches take it as a dev-dependency), so
+/// `--no-default-features` builds a binary without any fake service (.ci/run builds it).
+#[test]
+fn the_product_reaches_the_sandbox_only_through_the_demo_feature() {
+    let edges = workspace_edges();
+    let product = edges.iter().find(|(name, _)| name == "ticket-sync").expect("the root crate");
+    for (name, kind, optional) in &product.1 {
+        if name == "ticket-sync-sandbox" && kind == "normal" {
+            assert!(optional, "the sandbox is a non-optional dependency of the product");
+        }
+    }
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let table: toml::Table = manifest.parse().unwrap();
+    assert_eq!(table["features"]["demo"].as_array().unwrap()[0].as_str(), Some("dep:ticket-sync-sandbox"));
+    let lib = std::fs::read_to_string(root().join("src/lib.rs")).unwrap();
+    assert!(lib.contains("#[cfg(feature = \"demo\")]\npub mod demo;"), "demo.rs is compiled only with the feature");
+    for file in rust_files(&root().join("src")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        if text.contains("ticket_sync_sandbox") {
+            assert!(file.ends_with("demo.rs"), "{} uses the sandbox", file.display());
+        }
+    }
+}
+
+/// Architecture invariant: passes never import each other (escalate, pushback, forward,
+/// audit); what two passes share lives in the shared helpers (`notes.rs`, `note.rs`, …).
+/// `reescalate.rs` and `link.rs` are parts of escalation, not passes.
+#[test]
+fn passes_never_import_each_other() {
+    const PASSES: [&str; 4] = ["escalate", "pushback", "forward", "audit"];
+    for pass in PASSES {
+        let text = std::fs::read_to_string(root().join(format!("src/sync/{pass}.rs"))).unwrap();
+        for other in PASSES.iter().filter(|o| **o != pass) {
+            for form in [format!("super::{other}"), format!("crate::sync::{other}"), format!("sync::{other}::")] {
+                assert!(!text.contains(&form), "src/sync/{pass}.rs imports the pass {other} ({form})");
+            }
+        }
+    }
+}
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out
+}
