@@ -9,13 +9,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 use crate::cli::{Cli, Command};
-use crate::config::{self, Rules};
+use crate::config;
 #[cfg(feature = "demo")]
 use crate::demo;
-use crate::domain::TicketId;
 use crate::store::Store;
 use crate::sync::{Engine, PassReport};
 use crate::{daemon, status};
+use ticket_sync_core::domain::TicketId;
+use ticket_sync_core::rules::Rules;
 
 /// Exit codes (a contract): 0 success, 1 some item failed, 2 configuration error.
 pub const EXIT_OK: u8 = 0;

@@ -10,7 +10,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::config::{self, Rules};
+use crate::config;
+
 use crate::http::{ApiStats, Service, Timeouts};
 use crate::metrics::{self, Metrics};
 use crate::notify::Notifier;
@@ -18,6 +19,7 @@ use crate::secret::load_tokens;
 use crate::store::{Store, StoreError};
 use crate::sync::{Engine, PassReport};
 use crate::webhooks::{self, Bell, Doorbell, Source, WebhookSecrets, WebhookStats};
+use ticket_sync_core::rules::Rules;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -387,7 +389,7 @@ async fn run_pass(kind: &'static str, engine: &Engine, shutdown: &CancellationTo
     log_pass(kind, engine, result);
 }
 
-fn next(schedule: &config::CronSchedule, after: DateTime<Utc>) -> DateTime<Utc> {
+fn next(schedule: &ticket_sync_core::cron::CronSchedule, after: DateTime<Utc>) -> DateTime<Utc> {
     schedule.next_after(after).unwrap_or(after + chrono::Duration::days(365))
 }
 

@@ -247,7 +247,7 @@ fn took(t: Option<Duration>) -> String {
 /// The issue a ticket is linked to, as `owner/repo#n`, once the link note is written.
 fn linked(db: &Path, id: u64) -> Option<String> {
     let store = Store::open_read_only(db).ok()?;
-    let m = store.mapping(crate::domain::TicketId(id)).ok()??;
+    let m = store.mapping(ticket_sync_core::domain::TicketId(id)).ok()??;
     let pending = store.pending_intents().ok()?.iter().any(|i| i.ticket_id.0 == id);
     (!pending && m.link_state == crate::store::LinkState::Active).then(|| format!("{}#{}", m.repo, m.issue_number))
 }
@@ -281,7 +281,7 @@ fn print_table(sb: &Sandbox, db: &Path, ids: &[u64]) -> anyhow::Result<()> {
     for id in ids {
         let t = sb.zendesk.ticket(*id).expect("seeded ticket exists");
         let notes = sb.zendesk.comments(*id).iter().filter(|c| !c.public).count();
-        let (issue, state) = match store.mapping(crate::domain::TicketId(*id))? {
+        let (issue, state) = match store.mapping(ticket_sync_core::domain::TicketId(*id))? {
             Some(m) => {
                 let live = sb.github.issue(&m.repo.to_string(), m.issue_number.0);
                 (

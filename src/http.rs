@@ -12,10 +12,10 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use tokio::time::Instant;
 use tracing::warn;
 
-use crate::domain::ServiceTime;
-pub use crate::domain::{RateBudget, Service};
 use crate::limits::{chrono_secs, until, Limits, Target};
 use crate::ratelimit::{retry_delay, CallBudget, Scope};
+use ticket_sync_core::domain::ServiceTime;
+pub use ticket_sync_core::domain::{RateBudget, Service};
 
 /// What a refusal (403) is about, as the client that made the request judges it: how far the
 /// caller lets it reach (one ticket, one repository, or everything).
@@ -612,9 +612,9 @@ fn rustls_certificate_error(e: &(dyn std::error::Error + 'static)) -> Option<Str
     Some(plain)
 }
 
-/// Reads a `ca_file`: one or more PEM certificates, each a valid trust anchor. The error says
-/// what is wrong, for the rules-file message.
-pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
+/// Reads a `ca_file`: one or more PEM certificates, each a valid trust anchor. Returns the
+/// file's content, checked; the error says what is wrong, for the rules-file message.
+pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
     let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem)
         .map_err(|e| format!("{} is not a PEM certificate bundle: {e}", path.display()))?;
@@ -631,15 +631,15 @@ pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>,
         check = check.add_root_certificate(c.clone());
     }
     check.build().map_err(|e| format!("{} holds a certificate that cannot be used: {e}", path.display()))?;
-    Ok(certs)
+    Ok(pem)
 }
 
 /// The HTTP client of one service: rustls, the attempt timeouts of `Timeouts::get`, no
 /// automatic redirects (a 301 on an issue means it was transferred, and the sync logic wants
 /// to see that). It trusts the bundled roots, the system's store (or, when `SSL_CERT_FILE` is
 /// set, the certificates of that file instead: rustls-native-certs reads it), and `extra_roots`
-/// (the service's `ca_file`).
-pub fn build_client(extra_roots: &[reqwest::Certificate]) -> reqwest::Client {
+/// (the service's `ca_file`: a PEM bundle `read_ca_file` checked).
+pub fn build_client(extra_roots: Option<&[u8]>) -> reqwest::Client {
     let timeouts = Timeouts::get();
     warn_unreadable_ssl_cert_file();
     let mut builder = reqwest::Client::builder()
@@ -647,8 +647,9 @@ pub fn build_client(extra_roots: &[reqwest::Certificate]) -> reqwest::Client {
         .connect_timeout(timeouts.connect)
         .timeout(timeouts.attempt)
         .redirect(reqwest::redirect::Policy::none());
-    for cert in extra_roots {
-        builder = builder.add_root_certificate(cert.clone());
+    let extra = extra_roots.map(reqwest::Certificate::from_pem_bundle).transpose();
+    for cert in extra.expect("ca_file certificates were checked when the rules were read").unwrap_or_default() {
+        builder = builder.add_root_certificate(cert);
     }
     builder.build().expect("the TLS backend initialises; ca_file certificates were checked when the rules were read")
 }

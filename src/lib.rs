@@ -19,7 +19,6 @@ pub mod crashpoint;
 pub mod daemon;
 #[cfg(feature = "demo")]
 pub mod demo;
-pub mod domain;
 pub mod github;
 pub mod http;
 pub mod lenient;
@@ -29,7 +28,6 @@ pub mod manual;
 pub mod metrics;
 pub mod notify;
 pub mod ratelimit;
-pub mod redact;
 pub mod secret;
 pub mod serve;
 pub mod status;

@@ -13,9 +13,9 @@ use reqwest::StatusCode;
 use tokio::time::Instant;
 use tracing::error;
 
-use crate::domain::TicketId;
 use crate::http::{read_budget, retry_after, Service};
 use crate::ratelimit::{capped, Gate, RollingWindow, Scope, Spacer, MAX_WAIT};
+use ticket_sync_core::domain::TicketId;
 
 /// A wait as a chrono duration, cut to `MAX_WAIT` so that adding it to a time cannot overflow.
 pub(crate) fn chrono_secs(wait: Duration) -> chrono::Duration {
@@ -155,7 +155,7 @@ pub fn limit_scope(target: &Target, headers: &HeaderMap) -> (Scope, Option<Durat
     (target.silent_limit.clone().unwrap_or_else(|| target.account()), None)
 }
 
-pub use crate::domain::Block;
+pub use ticket_sync_core::domain::Block;
 
 /// Where blocks are kept across processes (the state database).
 pub trait BlockStore: Send + Sync {

@@ -41,7 +41,7 @@ const MAX_LIMIT_WAIT: Duration = Duration::from_secs(30 * 60);
 const RETRY_BASE: Duration = Duration::from_millis(250);
 const RETRY_CAP: Duration = Duration::from_secs(8);
 
-pub use crate::domain::Scope;
+pub use ticket_sync_core::domain::Scope;
 
 /// `wait` cut to `MAX_WAIT`.
 pub fn capped(wait: Duration) -> Duration {
@@ -239,7 +239,7 @@ pub fn retry_delay(attempt: u32, jitter: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::TicketId;
+    use ticket_sync_core::domain::TicketId;
 
     #[tokio::test(start_paused = true)]
     async fn a_rolling_window_paces_to_its_limit() {

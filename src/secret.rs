@@ -9,7 +9,7 @@ use std::sync::RwLock;
 
 use base64::Engine as _;
 
-use crate::config::{AppRules, GithubAuth, KeySource, OAuthRules, TokenSource, ZendeskAuth};
+use ticket_sync_core::rules::{AppRules, GithubAuth, KeySource, OAuthRules, TokenSource, ZendeskAuth};
 
 /// A token. `Debug` and `Display` print `***`, so a token cannot reach a log by accident.
 #[derive(Clone, PartialEq, Eq)]
@@ -497,7 +497,9 @@ pub fn load_zendesk(auth: &ZendeskAuth) -> Result<ZendeskCredential, TokenError>
 }
 
 /// Reads both services' credentials the rules name; a missing one is a configuration error.
-pub fn load_tokens(rules: &crate::config::Rules) -> Result<(ZendeskCredential, GithubCredential), TokenError> {
+pub fn load_tokens(
+    rules: &ticket_sync_core::rules::Rules,
+) -> Result<(ZendeskCredential, GithubCredential), TokenError> {
     Ok((load_zendesk(&rules.zendesk.auth)?, load_github(&rules.github.auth)?))
 }
 

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use serde::Serialize;
 
-use crate::config::Rules;
-use crate::domain::TicketId;
 use crate::http::RateBudget;
 use crate::store::{Failure, LedgerEntry, Mapping, PassRecord, RepoRecord, Store};
+use ticket_sync_core::domain::TicketId;
+use ticket_sync_core::rules::Rules;
 
 /// The `status --json` object. `mappings`, `last_pass` and `failures` are a contract.
 #[derive(Debug, Serialize)]
@@ -118,8 +118,8 @@ pub fn collect(rules: &Rules, store: &Store) -> crate::store::Result<StatusRepor
             .collect(),
         github_auth: {
             let (mode, app_id, installation_id) = match &rules.github.auth {
-                crate::config::GithubAuth::Token(_) => ("token", None, None),
-                crate::config::GithubAuth::App(a) => ("app", Some(a.app_id), a.installation_id),
+                ticket_sync_core::rules::GithubAuth::Token(_) => ("token", None, None),
+                ticket_sync_core::rules::GithubAuth::App(a) => ("app", Some(a.app_id), a.installation_id),
             };
             let mut logins: Vec<String> =
                 store.meta_with_prefix("github_login:")?.into_iter().map(|(_, login)| login).collect();
@@ -129,8 +129,12 @@ pub fn collect(rules: &Rules, store: &Store) -> crate::store::Result<StatusRepor
         },
         zendesk_auth: {
             let (mode, client_id, scopes, ends) = match &rules.zendesk.auth {
-                crate::config::ZendeskAuth::OAuth(o) => ("oauth", Some(o.client_id.clone()), o.scopes.clone(), None),
-                crate::config::ZendeskAuth::ApiToken { .. } => ("api_token", None, Vec::new(), Some("2027-04-30")),
+                ticket_sync_core::rules::ZendeskAuth::OAuth(o) => {
+                    ("oauth", Some(o.client_id.clone()), o.scopes.clone(), None)
+                }
+                ticket_sync_core::rules::ZendeskAuth::ApiToken { .. } => {
+                    ("api_token", None, Vec::new(), Some("2027-04-30"))
+                }
             };
             let mut users: Vec<u64> =
                 store.meta_with_prefix("zendesk_user:")?.into_iter().filter_map(|(_, id)| id.parse().ok()).collect();

@@ -6,6 +6,12 @@ use chrono::DateTime;
 use regex::Regex;
 use url::Url;
 
+use std::net::SocketAddr;
+
+use ticket_sync_core::cron::CronSchedule;
+use ticket_sync_core::domain::RepoName;
+use ticket_sync_core::rules::*;
+
 use super::raw::{self, RawMatch, S};
 use super::*;
 
@@ -387,7 +393,7 @@ fn ca_file(cx: &Ctx, v: Option<&S<String>>, key: &str) -> Result<Option<CaFile>,
     }
     let path = resolve_relative(cx.path, v.get_ref());
     match crate::http::read_ca_file(&path) {
-        Ok(certs) => Ok(Some(CaFile { path, certs })),
+        Ok(pem) => Ok(Some(CaFile { path, pem })),
         Err(msg) => cx.err(v.span(), key, msg),
     }
 }
@@ -919,7 +925,8 @@ mod tests {
 
         let r = load("[github]\nca_file = \"ca.pem\"\n").unwrap();
         let ca_file = r.github.ca_file.unwrap();
-        assert_eq!((ca_file.path, ca_file.certs.len()), (dir.path().join("ca.pem"), 1));
+        let certs = reqwest::Certificate::from_pem_bundle(&ca_file.pem).unwrap().len();
+        assert_eq!((ca_file.path, certs), (dir.path().join("ca.pem"), 1));
         assert!(r.zendesk.ca_file.is_none());
 
         let err = load("[github]\nca_file = \"gone.pem\"\n").unwrap_err();

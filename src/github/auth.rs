@@ -232,9 +232,9 @@ mod tests {
     use super::*;
 
     fn session() -> AppSession {
-        let rules = crate::config::AppRules {
+        let rules = ticket_sync_core::rules::AppRules {
             app_id: 1,
-            key: crate::config::KeySource::File("unused".into()),
+            key: ticket_sync_core::rules::KeySource::File("unused".into()),
             installation_id: None,
         };
         AppSession::new(Arc::new(AppKey::for_tests(&rules)))

@@ -30,8 +30,8 @@ use url::Url;
 
 use super::lists::{has_next, PER_PAGE};
 use super::{parse_time, wire, GithubClient, IssueEvent, SVC};
-use crate::domain::{EventKind, IssueNumber, RepoName, StateReason};
 use crate::http::{self, ApiError};
+use ticket_sync_core::domain::{EventKind, IssueNumber, RepoName, StateReason};
 
 /// At most this many pages of the repository's list are read before per-issue lists take
 /// over (well inside the depth GitHub serves).

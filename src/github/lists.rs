@@ -10,8 +10,8 @@ use reqwest::{Method, StatusCode};
 use url::Url;
 
 use super::{parse_time, wire, GithubClient, IssueComment, ListedIssue, Listing, SVC};
-use crate::domain::{IssueNumber, IssueState, RepoName, StateReason};
 use crate::http::{self, ApiError};
+use ticket_sync_core::domain::{IssueNumber, IssueState, RepoName, StateReason};
 
 /// Items per page of every list ticket-sync reads (GitHub's maximum).
 pub(super) const PER_PAGE: usize = 100;

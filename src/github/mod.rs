@@ -15,13 +15,13 @@ use reqwest::{Method, StatusCode};
 use tracing::debug;
 use url::Url;
 
-use crate::domain::{Issue, IssueNumber, IssueState, RepoName, ServiceTime, StateReason};
-pub use crate::domain::{IssueComment, IssueEvent, ListedIssue, BODY_LIMIT};
 use crate::http::{self, ApiError, ApiStats, ForbiddenScope, Service};
 use crate::limits::Target;
 use crate::ratelimit::{RollingWindow, Scope, Spacer};
 use crate::secret::GithubCredential;
 use auth::{Auth, Credential, Needs};
+use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, RepoName, ServiceTime, StateReason};
+pub use ticket_sync_core::domain::{IssueComment, IssueEvent, ListedIssue, BODY_LIMIT};
 
 const SVC: Service = Service::Github;
 /// GitHub's content-creating requests (issues, comments, edits): 80 a minute, 500 an hour.

@@ -7,7 +7,7 @@ use chrono::Utc;
 use rusqlite::params;
 
 use super::{ts, Result, Store};
-use crate::domain::{Issue, TicketId};
+use ticket_sync_core::domain::{Issue, TicketId};
 
 impl Store {
     /// Inserts a mapping (and the ledger lines of its escalation) for each `(ticket, issue)`,
@@ -33,7 +33,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::IssueNumber;
+    use ticket_sync_core::domain::IssueNumber;
 
     #[test]
     fn imported_links_read_back_as_mappings() {
@@ -45,7 +45,7 @@ mod tests {
                     number: IssueNumber(n),
                     id: 100 + n,
                     html_url: format!("https://github.example/acme/backend/issues/{n}"),
-                    state: crate::domain::IssueState::Open,
+                    state: ticket_sync_core::domain::IssueState::Open,
                     state_reason: None,
                     body: None,
                     updated_at: Some(Utc::now()),

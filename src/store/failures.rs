@@ -7,8 +7,8 @@ use rusqlite::{params, Row};
 use serde::Serialize;
 
 use super::{parse_ts, ts, Result, Store};
-use crate::config::RetryPolicy;
-use crate::domain::{Stage, Ticket, TicketId};
+use ticket_sync_core::domain::{Stage, Ticket, TicketId};
+use ticket_sync_core::rules::RetryPolicy;
 
 /// What kind of failure it was decides when it is tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

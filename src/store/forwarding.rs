@@ -5,7 +5,7 @@ use chrono::Utc;
 use rusqlite::{params, OptionalExtension};
 
 use super::{parse_ts, ts, LinkState, Result, Store};
-use crate::domain::{IssueNumber, RepoName, TicketId};
+use ticket_sync_core::domain::{IssueNumber, RepoName, TicketId};
 
 const FORWARDED: &str = "forward_comment";
 const FORWARDED_RECOVERED: &str = "forward_comment_recovered";

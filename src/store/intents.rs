@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::{parse_ts, ts, Result, Store};
-use crate::domain::{Stage, TicketId};
+use ticket_sync_core::domain::{Stage, TicketId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntentKind {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::params;
 
 use super::{parse_ts, ts, Result, Store};
-use crate::domain::{Block, Scope, Service};
+use ticket_sync_core::domain::{Block, Scope, Service};
 
 impl Store {
     /// Keeps `block`, replacing the scope's earlier one; forgets blocks that are over.
@@ -48,7 +48,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::TicketId;
+    use ticket_sync_core::domain::TicketId;
 
     #[test]
     fn blocks_are_kept_per_scope_until_they_end() {

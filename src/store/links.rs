@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{parse_ts, ts, IntentKind, Result, Store};
-use crate::domain::{Issue, IssueNumber, Mapping, RepoName, TicketId};
+use ticket_sync_core::domain::{Issue, IssueNumber, Mapping, RepoName, TicketId};
 
 /// What a change of the field does to the ticket's link.
 pub enum LinkChange<'a> {
@@ -128,7 +128,7 @@ impl Store {
                         issue.id as i64,
                         issue.html_url,
                         issue.state.as_str(),
-                        issue.state_reason.as_ref().map(crate::domain::StateReason::as_str),
+                        issue.state_reason.as_ref().map(ticket_sync_core::domain::StateReason::as_str),
                         now,
                         issue.updated_at.map(ts),
                         ticket_updated_at.map(ts),

@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::{parse_ts, ts, Result, Store};
-use crate::domain::{Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Stage, StateReason, TicketId};
+use ticket_sync_core::domain::{
+    Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Stage, StateReason, TicketId,
+};
 
 pub(super) const COLUMNS: &str = "ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, link_state, created_at, issue_updated_at, last_pushed_at, closed_at, escalation_lost, escalated_ticket_at, linked_by";
 
@@ -53,7 +55,7 @@ pub(super) fn from_row(r: &Row) -> rusqlite::Result<Mapping> {
         closed_at: r.get::<_, Option<String>>(11)?.and_then(|s| parse_ts(&s)),
         escalation_lost: r.get::<_, i64>(12)? != 0,
         escalated_ticket_at: r.get::<_, Option<String>>(13)?.and_then(|s| parse_ts(&s)),
-        linked_by: crate::domain::LinkedBy::parse(&r.get::<_, String>(14)?),
+        linked_by: ticket_sync_core::domain::LinkedBy::parse(&r.get::<_, String>(14)?),
     })
 }
 

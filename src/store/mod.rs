@@ -19,11 +19,11 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
 
-pub use crate::domain::{LinkState, Mapping, SeenState};
 pub use failures::{Failure, FailureClass, NewFailure};
 pub use intents::{Intent, IntentKind};
 pub use links::{ChangeNote, Impact, LinkChange};
 pub use progress::{LedgerEntry, PassRecord, RepoRecord};
+pub use ticket_sync_core::domain::{LinkState, Mapping, SeenState};
 pub use watermarks::Watermark;
 
 /// Errors from the state database. They are not per-item: a store failure stops the pass.

@@ -5,8 +5,8 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::{parse_ts, ts, Result, Store};
-use crate::domain::RateBudget;
-use crate::domain::{RepoName, TicketId};
+use ticket_sync_core::domain::RateBudget;
+use ticket_sync_core::domain::{RepoName, TicketId};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RepoRecord {

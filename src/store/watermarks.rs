@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::{parse_ts, ts, Result, Store};
-use crate::domain::{Issue, RepoName, SeenState, StateReason, TicketId};
+use ticket_sync_core::domain::{Issue, RepoName, SeenState, StateReason, TicketId};
 
 /// How far a repository's push-back has read. All fields are GitHub's values, never local time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -12,9 +12,9 @@ use tracing::{info, info_span, warn, Instrument};
 
 use super::notes::{issue_gone, issue_not_found, Missing};
 use super::{stops_pass, Engine, ItemError, PassError, PassReport};
-use crate::domain::{IssueNumber, RepoName};
 use crate::http::{ApiError, ForbiddenScope};
 use crate::store::{LinkState, Mapping};
+use ticket_sync_core::domain::{IssueNumber, RepoName};
 
 pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<PassReport, PassError> {
     let mut report = PassReport::new("audit");

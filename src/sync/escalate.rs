@@ -13,16 +13,17 @@ use tracing::{info, info_span, warn, Instrument};
 use super::export::ExportReader;
 use super::note::{write_once, Note, NoteOutcome};
 use super::reescalate;
-use super::route::{decide, Decision};
-use super::{body, guard, identity, link, notes};
+use super::{guard, identity, link, notes};
 use super::{settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
-use crate::domain::{Issue, IssueState, RepoName, Stage, Ticket, TicketId, TicketStatus};
 use crate::github::WRITE_ENDPOINT;
 use crate::http::{ApiError, ForbiddenScope, Service};
 use crate::ratelimit::Scope;
 use crate::store::{FailureClass, Intent, IntentKind, LinkState, NewFailure, StoreError};
 use crate::zendesk::TicketComment;
+use ticket_sync_core::body;
+use ticket_sync_core::domain::{Issue, IssueState, RepoName, Stage, Ticket, TicketId, TicketStatus};
+use ticket_sync_core::route::{decide, Decision};
 
 const CURSOR: &str = "zendesk_export";
 /// The failures this pass records and clears.

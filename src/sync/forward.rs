@@ -17,14 +17,15 @@ use tracing::{info, info_span, warn, Instrument};
 
 use super::export::ExportReader;
 use super::notes::{issue_gone, issue_not_found, repo_out_of_sight, resume_queued, ticket_deleted, Missing, Queued};
-use super::{body, guard, settle, Engine, ItemError, PassError, PassReport};
-use crate::config::ForwardMode;
+use super::{guard, settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
-use crate::domain::{ServiceTime, Stage, TicketId};
 use crate::github::BODY_LIMIT;
 use crate::http::ApiError;
 use crate::store::{Intent, IntentKind, LinkState, Mapping};
 use crate::zendesk::TicketComment;
+use ticket_sync_core::body;
+use ticket_sync_core::domain::{ServiceTime, Stage, TicketId};
+use ticket_sync_core::rules::ForwardMode;
 
 const CURSOR: &str = "forward_export";
 /// The failures this pass records and clears (and retries from the failures table).

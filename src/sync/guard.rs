@@ -9,8 +9,8 @@
 use tracing::warn;
 
 use super::{Engine, ItemError};
-use crate::domain::RepoName;
 use crate::http::ApiError;
+use ticket_sync_core::domain::RepoName;
 
 /// Refuses writing customer text into `repo` when the rules or the repository forbid it.
 pub(super) async fn check_repo(engine: &Engine, repo: &RepoName) -> Result<(), ItemError> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::DateTime;
 
 use super::{Engine, PassError};
-pub use crate::domain::{GithubIdentity, ZendeskIdentity};
+pub use ticket_sync_core::domain::{GithubIdentity, ZendeskIdentity};
 
 const LOGIN_KEY: &str = "github_login:";
 const SINCE_KEY: &str = "github_login_since:";
@@ -36,7 +36,8 @@ pub(super) async fn github_identity(engine: &Engine) -> Result<Arc<GithubIdentit
                 // When this identity began, on GitHub's clock (just read from its answer): what
                 // a former one did before it is ticket-sync's.
                 let now = chrono::Utc::now();
-                let began = engine.stats.service_time(crate::domain::Service::Github, now).map_or(now, |t| t.utc());
+                let began =
+                    engine.stats.service_time(ticket_sync_core::domain::Service::Github, now).map_or(now, |t| t.utc());
                 // GitHub stamps whole seconds: a former login's write stamped in the second
                 // the switch began is not counted as before it.
                 let began = chrono::SubsecRound::trunc_subsecs(began, 0);

@@ -12,12 +12,13 @@
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
-use super::linkref::{self, FieldRef, RefProblem};
 use super::notes::{push_note, state_tags, PushPayload};
-use super::{body, guard, identity, Engine, ItemError, PassError, PassReport};
-use crate::domain::{Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Ticket, TicketStatus};
+use super::{guard, identity, Engine, ItemError, PassError, PassReport};
 use crate::http::ApiError;
 use crate::store::{ChangeNote, Impact, LinkChange};
+use ticket_sync_core::body;
+use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Ticket, TicketStatus};
+use ticket_sync_core::linkref::{self, FieldRef, RefProblem};
 
 /// What the escalation of a ticket does after its field was looked at.
 #[derive(Debug, PartialEq, Eq)]
@@ -324,7 +325,9 @@ async fn refresh(engine: &Engine, impact: &Impact) -> Result<(), ItemError> {
         return Ok(());
     }
     // An issue only escalation linked shows its one ticket in its body: no comment needed.
-    if impact.comment_id.is_none() && !links.iter().any(|(m, _)| m.linked_by == crate::domain::LinkedBy::Field) {
+    if impact.comment_id.is_none()
+        && !links.iter().any(|(m, _)| m.linked_by == ticket_sync_core::domain::LinkedBy::Field)
+    {
         engine.store.clear_impact(repo, number)?;
         return Ok(());
     }

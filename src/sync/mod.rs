@@ -18,21 +18,17 @@ macro_rules! retrying {
 }
 
 mod audit;
-pub mod body;
 mod escalate;
 mod export;
 mod forward;
 mod guard;
 mod identity;
 mod link;
-pub mod linkref;
 mod note;
 mod notes;
 mod online;
 mod pushback;
-mod pushplan;
 mod reescalate;
-pub mod route;
 
 pub use online::online_check;
 
@@ -42,14 +38,14 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Rules;
-use crate::domain::{RepoName, Stage, TicketId};
 use crate::github::GithubClient;
 use crate::http::{ApiError, ApiStats, Service};
-use crate::redact::Redactor;
 use crate::secret::{GithubCredential, ZendeskCredential};
 use crate::store::{FailureClass, NewFailure, Store, StoreError};
 use crate::zendesk::ZendeskClient;
+use ticket_sync_core::domain::{RepoName, Stage, TicketId};
+use ticket_sync_core::redact::Redactor;
+use ticket_sync_core::rules::Rules;
 
 /// Why a whole pass stopped. Per-item problems are not errors: they are recorded failures.
 #[derive(Debug, thiserror::Error)]
@@ -137,13 +133,13 @@ pub struct Engine {
     /// Repository checks made during this pass: repo → refusal reason, if any.
     repo_checks: Mutex<HashMap<RepoName, Option<String>>>,
     /// The GitHub token's login (`GET /user`), read once when first needed.
-    github_login: Mutex<Option<Arc<crate::domain::GithubIdentity>>>,
+    github_login: Mutex<Option<Arc<ticket_sync_core::domain::GithubIdentity>>>,
     /// Names the GitHub token without revealing it: the stored login is reused only for the
     /// token it was read with.
     github_token_id: String,
     /// The Zendesk user ticket-sync writes as (`GET /api/v2/users/me.json`), and those it
     /// wrote as before: read once when first needed.
-    zendesk_user: Mutex<Option<Arc<crate::domain::ZendeskIdentity>>>,
+    zendesk_user: Mutex<Option<Arc<ticket_sync_core::domain::ZendeskIdentity>>>,
     /// Names the Zendesk credential, as `github_token_id` does the GitHub one.
     zendesk_token_id: String,
     /// Told between items that the pass is making progress (systemd watchdog).
@@ -175,8 +171,8 @@ impl Engine {
         stats: Arc<ApiStats>,
     ) -> Self {
         let zendesk_token_id = zendesk_credential.identity_id();
-        let zendesk_http = crate::http::build_client(rules.zendesk.ca_file.as_ref().map_or(&[], |c| &c.certs));
-        let github_http = crate::http::build_client(rules.github.ca_file.as_ref().map_or(&[], |c| &c.certs));
+        let zendesk_http = crate::http::build_client(rules.zendesk.ca_file.as_ref().map(|c| c.pem.as_slice()));
+        let github_http = crate::http::build_client(rules.github.ca_file.as_ref().map(|c| c.pem.as_slice()));
         let zendesk = ZendeskClient::new(
             rules.zendesk.url.clone(),
             zendesk_credential,
@@ -248,7 +244,7 @@ impl Engine {
             return known;
         }
         let stored = self.store.meta(&self.web_base_key()).ok().flatten().and_then(|s| url::Url::parse(&s).ok());
-        stored.unwrap_or_else(|| linkref::web_base(&self.rules.github.url))
+        stored.unwrap_or_else(|| ticket_sync_core::linkref::web_base(&self.rules.github.url))
     }
 
     /// Whether this engine has read the web base from GitHub (not only from the database).
@@ -258,7 +254,7 @@ impl Engine {
 
     /// Keeps the web base `repo`'s page (`html_url`, from GitHub) shows.
     pub(crate) fn learn_web_base(&self, repo: &RepoName, page: Option<&str>) {
-        let Some(base) = page.and_then(|p| linkref::web_base_of(p, repo)) else { return };
+        let Some(base) = page.and_then(|p| ticket_sync_core::linkref::web_base_of(p, repo)) else { return };
         let changed = self.web_base.lock().unwrap().replace(base.clone()).is_none_or(|old| old != base);
         if changed && !self.dry_run {
             let _ = self.store.set_meta(&self.web_base_key(), base.as_str());
@@ -462,7 +458,7 @@ pub(crate) fn settle(
     engine: &Engine,
     id: TicketId,
     stage: Stage,
-    snapshot: Option<&crate::domain::Ticket>,
+    snapshot: Option<&ticket_sync_core::domain::Ticket>,
     result: Result<(), ItemError>,
     report: &mut PassReport,
 ) -> Result<bool, PassError> {
@@ -523,7 +519,7 @@ fn summary_json(r: &PassReport) -> serde_json::Value {
 
 /// The engine keeps rate-limit blocks in its store (the limits layer knows only the trait).
 impl crate::limits::BlockStore for Store {
-    fn save_block(&self, block: &crate::domain::Block) {
+    fn save_block(&self, block: &ticket_sync_core::domain::Block) {
         if let Err(e) = Store::save_block(self, block) {
             tracing::warn!(error = %e, service = block.service.as_str(), scope = %block.scope, "could not keep a rate-limit block in the state database; a restart may not honour it");
         }

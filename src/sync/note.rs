@@ -7,13 +7,14 @@
 
 use tracing::{info, warn};
 
-use super::{body, Engine, ItemError};
+use super::{Engine, ItemError};
 use crate::crashpoint;
-use crate::domain::{TicketId, TicketUpdate};
 use crate::http::ApiError;
 use crate::store::Intent;
 use crate::store::LinkState;
 use crate::zendesk::TicketComment;
+use ticket_sync_core::body;
+use ticket_sync_core::domain::{TicketId, TicketUpdate};
 
 /// Pages of recent ticket comments (100 each) searched for the marker of an earlier attempt.
 const RECENT_PAGES: usize = 10;

@@ -11,10 +11,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
 use super::note::{write_once, Note, NoteOutcome};
-use super::{body, settle, Engine, ItemError, PassError, PassReport};
-use crate::domain::{Stage, TicketId};
+use super::{settle, Engine, ItemError, PassError, PassReport};
 use crate::http::ApiError;
 use crate::store::{Intent, IntentKind, LinkState, Mapping};
+use ticket_sync_core::body;
+use ticket_sync_core::domain::{Stage, TicketId};
 
 /// What a push-note intent carries: the whole write, and its place in the ticket's story.
 #[derive(Debug, Serialize, Deserialize)]
@@ -195,8 +196,8 @@ pub(super) fn record_reopen(engine: &Engine, m: &Mapping, event_key: &str) -> Re
     // the two queues them again under the same keys: nothing doubles.
 
     let status = match &engine.rules.pushback.reopened {
-        crate::config::StatusAction::Keep => None,
-        crate::config::StatusAction::Set(s) => Some(s.clone()),
+        ticket_sync_core::rules::StatusAction::Keep => None,
+        ticket_sync_core::rules::StatusAction::Set(s) => Some(s.clone()),
     };
     let (add_tags, remove_tags) = state_tags(engine, Some(false));
     for other in engine.store.issue_links(&m.repo, m.issue_number)? {
@@ -302,7 +303,7 @@ pub(super) async fn issue_not_found(
 }
 
 /// The failure of an item whose repository ticket-sync can no longer see.
-pub(super) fn repo_out_of_sight(repo: &crate::domain::RepoName) -> ItemError {
+pub(super) fn repo_out_of_sight(repo: &ticket_sync_core::domain::RepoName) -> ItemError {
     ItemError::Refused(format!(
         "ticket-sync can no longer see repository {repo} (deleted, token access removed, or its SSO authorisation lapsed?); the link is kept and tried again"
     ))
@@ -344,7 +345,8 @@ pub(super) fn ticket_deleted(engine: &Engine, id: TicketId) -> Result<(), ItemEr
 pub(super) fn queued_by_ticket<P: serde::de::DeserializeOwned>(
     engine: &Engine,
     kind: IntentKind,
-) -> Result<std::collections::BTreeMap<crate::domain::TicketId, Vec<(P, Intent)>>, crate::store::StoreError> {
+) -> Result<std::collections::BTreeMap<ticket_sync_core::domain::TicketId, Vec<(P, Intent)>>, crate::store::StoreError>
+{
     let mut queued: std::collections::BTreeMap<_, Vec<(P, Intent)>> = std::collections::BTreeMap::new();
     for intent in engine.store.pending_intents()?.into_iter().filter(|i| i.kind == kind) {
         match serde_json::from_str::<P>(&intent.payload) {

@@ -87,11 +87,11 @@ pub async fn online_check(engine: &Engine) -> bool {
 }
 
 /// In App mode: the repository has an installation of the App that may write issues.
-async fn installation_ok(engine: &Engine, repo: &crate::domain::RepoName) -> bool {
+async fn installation_ok(engine: &Engine, repo: &ticket_sync_core::domain::RepoName) -> bool {
     match engine.github.installation_permissions(repo).await {
         Ok(Some((id, permissions))) => {
             // A pinned installation is the one every request uses: it must be this one.
-            if let crate::config::GithubAuth::App(app) = &engine.rules.github.auth {
+            if let ticket_sync_core::rules::GithubAuth::App(app) = &engine.rules.github.auth {
                 if let Some(pinned) = app.installation_id.filter(|pinned| *pinned != id) {
                     println!(
                         "FAIL  {repo}: installation_id = {pinned} in the rules, but the App's installation on {} is {id}; \

@@ -18,12 +18,12 @@ use tracing::{debug, info_span, warn, Instrument};
 
 use super::identity::github_identity;
 use super::notes::{push_note, resume_queued, PushPayload, Pushed};
-use super::pushplan::{self, PushAction, RepoInput, TicketPlan};
 use super::{settle, stops_pass, Engine, ItemError, PassError, PassReport};
-use crate::config::CommentsMode;
-use crate::domain::{IssueNumber, RepoName, ServiceTime, Stage, TicketId};
 use crate::github::Updates;
 use crate::store::Mapping;
+use ticket_sync_core::domain::{IssueNumber, RepoName, ServiceTime, Stage, TicketId};
+use ticket_sync_core::pushplan::{self, PushAction, RepoInput, TicketPlan};
+use ticket_sync_core::rules::CommentsMode;
 
 /// How old a second must be before no GitHub update can still carry it (clock skew included).
 const SETTLED_SECOND_MINUTES: i64 = 10;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-use crate::domain::{RepoName, TicketId};
+use ticket_sync_core::domain::{RepoName, TicketId};
 
 /// Default bound of the queue: more distinct items than this wait for the next poll.
 pub const DEFAULT_CAPACITY: usize = 10_000;

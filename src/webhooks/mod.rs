@@ -24,8 +24,8 @@ pub use verify::{
     ZENDESK_MAX_SKEW,
 };
 
-use crate::config::{TokenSource, WebhookRules};
 use crate::secret::{self, Secret};
+use ticket_sync_core::rules::{TokenSource, WebhookRules};
 
 /// Each source's signing secret; a source without one refuses every delivery (401).
 /// `Debug` prints `Secret(***)`.

@@ -21,7 +21,7 @@ use super::bell::{Bell, Doorbell};
 use super::stats::{Refusal, Source, WebhookStats};
 use super::verify;
 use super::WebhookSecrets;
-use crate::domain::{RepoName, TicketId};
+use ticket_sync_core::domain::{RepoName, TicketId};
 
 /// GitHub caps its payloads at 25 MB; anything larger is not GitHub's.
 pub const GITHUB_BODY_LIMIT: usize = 25 * 1024 * 1024;

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::domain::TicketId;
+use ticket_sync_core::domain::TicketId;
 
 const GH_SECRET: &str = "gh-hook-secret-for-tests";
 const ZD_SECRET: &str = "zd-hook-secret-for-tests";
@@ -376,7 +376,7 @@ fn secrets_load_from_the_named_source_and_never_print() {
     let file = dir.path().join("zd");
     std::fs::write(&file, "zd-file-secret-value\n").unwrap();
     std::env::set_var("TS_TEST_WEBHOOK_GH_SECRET", "gh-env-secret-value");
-    let rules = crate::config::WebhookRules {
+    let rules = ticket_sync_core::rules::WebhookRules {
         listen: "127.0.0.1:0".parse().unwrap(),
         github_secret: Some(TokenSource::Env {
             var: "TS_TEST_WEBHOOK_GH_SECRET".into(),
@@ -399,7 +399,7 @@ fn a_source_that_is_on_without_its_secret_is_an_error_and_one_turned_off_has_non
         env: "TS_TEST_WEBHOOK_UNSET_1".into(),
         credential: "ts-test-no-such-credential".into(),
     };
-    let missing = crate::config::WebhookRules {
+    let missing = ticket_sync_core::rules::WebhookRules {
         listen: "127.0.0.1:0".parse().unwrap(),
         github_secret: None,
         zendesk_secret: Some(TokenSource::Env {
@@ -410,13 +410,16 @@ fn a_source_that_is_on_without_its_secret_is_an_error_and_one_turned_off_has_non
     let err = WebhookSecrets::load(&missing).unwrap_err().to_string();
     assert!(err.contains("webhooks.zendesk_secret_env") && err.contains("TS_TEST_WEBHOOK_UNSET_2"), "{err}");
     assert!(err.contains("systemd credential zendesk-webhook-secret"), "says how to use the credential: {err}");
-    let by_default = crate::config::WebhookRules { zendesk_secret: Some(nothing()), ..missing.clone() };
+    let by_default = ticket_sync_core::rules::WebhookRules { zendesk_secret: Some(nothing()), ..missing.clone() };
     let err = WebhookSecrets::load(&by_default).unwrap_err().to_string();
     assert!(err.contains("none found") && err.contains("`zendesk = false`"), "{err}");
-    let off = crate::config::WebhookRules { zendesk_secret: None, github_secret: None, ..missing.clone() };
+    let off = ticket_sync_core::rules::WebhookRules { zendesk_secret: None, github_secret: None, ..missing.clone() };
     let secrets = WebhookSecrets::load(&off).unwrap();
     assert!(secrets.github.is_none() && secrets.zendesk.is_none());
-    let file = crate::config::WebhookRules { github_secret: Some(TokenSource::File("/nonexistent/gh".into())), ..off };
+    let file = ticket_sync_core::rules::WebhookRules {
+        github_secret: Some(TokenSource::File("/nonexistent/gh".into())),
+        ..off
+    };
     let err = WebhookSecrets::load(&file).unwrap_err().to_string();
     assert!(err.contains("webhooks.github_secret_file") && err.contains("/nonexistent/gh"), "{err}");
 }

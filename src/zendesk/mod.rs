@@ -13,12 +13,12 @@ use reqwest::Method;
 use tracing::debug;
 use url::Url;
 
-use crate::domain::ServiceTime;
-use crate::domain::{Attachment, Ticket, TicketId, TicketStatus, TicketUpdate};
 use crate::http::{self, ApiError, ApiStats, Service};
 use crate::limits::Target;
 use crate::ratelimit::{RollingWindow, Scope};
 use crate::secret::{Secret, ZendeskCredential};
+use ticket_sync_core::domain::ServiceTime;
+use ticket_sync_core::domain::{Attachment, Ticket, TicketId, TicketStatus, TicketUpdate};
 
 const SVC: Service = Service::Zendesk;
 const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -648,7 +648,7 @@ fn refused_client(client: &crate::secret::OAuthClient, code: &str, description: 
              (Admin Center → Apps and integrations → APIs → OAuth clients, Allowed scopes), or set zendesk.scopes to \
              scopes it allows (leave it out for the default, {})",
             client.scopes.join(" "),
-            crate::config::DEFAULT_ZENDESK_SCOPES.join(" ")
+            ticket_sync_core::rules::DEFAULT_ZENDESK_SCOPES.join(" ")
         ),
         "unauthorized_client" | "unsupported_grant_type" => format!(
             "Zendesk does not let the OAuth client `{id}` use client credentials ({code}{said}); it must be of kind \

@@ -50,6 +50,32 @@ fn the_sandbox_depends_on_no_workspace_crate() {
     assert!(sandbox.1.is_empty(), "the sandbox depends on {:?}", sandbox.1);
 }
 
+/// Architecture invariant: the core (domain types, rules as data, planners, texts) depends on
+/// no workspace crate and on no runtime, HTTP or database crate, not even through another
+/// crate; and it never reads the host's clock (its times are typed values handed to it).
+#[test]
+fn the_core_depends_on_no_workspace_crate_runtime_http_or_database() {
+    let edges = workspace_edges();
+    let core = edges.iter().find(|(name, _)| name == "ticket-sync-core").expect("the core crate");
+    assert!(core.1.iter().all(|(_, kind, _)| kind != "normal"), "the core depends on {:?}", core.1);
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["tree", "-p", "ticket-sync-core", "-e", "normal", "--prefix", "none", "--offline"])
+        .current_dir(root())
+        .output()
+        .expect("cargo tree runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tree = String::from_utf8_lossy(&out.stdout);
+    for forbidden in ["tokio", "reqwest", "rusqlite", "axum", "hyper", "ticket-sync", "ticket-sync-sandbox"] {
+        let found: Vec<&str> = tree.lines().filter(|l| l.starts_with(&format!("{forbidden} v"))).collect();
+        assert!(found.is_empty(), "the core depends on {found:?}");
+    }
+    for file in rust_files(&root().join("crates/core/src")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code: String = text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+        assert!(!code.contains("Utc::now()"), "{} reads the host's clock", file.display());
+    }
+}
+
 /// Architecture invariant: the product reaches the sandbox only through the `demo` feature
 /// (an optional dependency; tests and benches take it as a dev-dependency), so
 /// `--no-default-features` builds a binary without any fake service (.ci/run builds it).

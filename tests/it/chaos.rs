@@ -102,8 +102,11 @@ async fn chaos_converges_to_exactly_once() {
 
     // Phase 2: engineering works on 60 issues: closes, comments, reopens, closes again.
     let store = ticket_sync::store::Store::open_read_only(&env.db_path()).unwrap();
-    let mappings: Vec<_> =
-        ids.iter().take(60).map(|id| store.mapping(ticket_sync::domain::TicketId(*id)).unwrap().unwrap()).collect();
+    let mappings: Vec<_> = ids
+        .iter()
+        .take(60)
+        .map(|id| store.mapping(ticket_sync_core::domain::TicketId(*id)).unwrap().unwrap())
+        .collect();
     drop(store);
     let gh = &env.sb.github;
     let mut stories: BTreeMap<u64, Story> = BTreeMap::new();

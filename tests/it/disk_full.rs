@@ -6,8 +6,8 @@
 //! fake carried out a given request (`Taps`), through a VFS that answers `SQLITE_FULL` (`disk.rs`).
 
 use axum::http::Method;
-use ticket_sync::domain::TicketId;
 use ticket_sync::store::{IntentKind, Store};
+use ticket_sync_core::domain::TicketId;
 use tokio_util::sync::CancellationToken;
 
 use crate::disk::Disk;
@@ -237,7 +237,7 @@ async fn an_identity_that_cannot_be_recorded_stops_the_pass_before_any_write() {
 
 /// The rules for the daemon run in this process: both passes every second, `/healthz` on
 /// `health`, and the secrets in files (this process's environment is its neighbours' too).
-fn daemon_rules(env: &Env, field: u64, health: u16) -> ticket_sync::config::Rules {
+fn daemon_rules(env: &Env, field: u64, health: u16) -> ticket_sync_core::rules::Rules {
     let extra = format!(
         "{PUSHBACK}\n[linking]\nfield_id = {field}\nstate_tags = true\n\n\
          [schedule]\nescalate = \"* * * * * *\"\npush = \"* * * * * *\"\n\n[daemon]\nlisten = \"127.0.0.1:{health}\"\n"

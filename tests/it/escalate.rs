@@ -175,6 +175,6 @@ async fn public_repositories_are_refused_unless_allowed() {
         .unwrap()
         .replace("writes_per_minute = 0", "writes_per_minute = 0\nallow_public_repos = true");
     std::fs::write(&env.rules_path, text).unwrap();
-    env.engine().store.retry_now(ticket_sync::domain::TicketId(id)).unwrap();
+    env.engine().store.retry_now(ticket_sync_core::domain::TicketId(id)).unwrap();
     assert_eq!(env.escalate().await.created, 1);
 }

@@ -2,8 +2,8 @@
 //! issue comments once, redacted, never echoed; transferred issues are followed, deleted ones
 //! end the link with one note.
 
-use ticket_sync::domain::TicketId;
 use ticket_sync::store::{LinkState, Store};
+use ticket_sync_core::domain::TicketId;
 
 use crate::harness::{Env, FORWARD, ROUTES};
 

@@ -147,7 +147,7 @@ async fn each_organisation_is_served_by_its_own_installation() {
     assert_eq!((report.created, report.failed), (1, 1), "{report:?}");
     assert_eq!(env.issues_for("acme/backend", a2).len(), 1);
     assert!(env.issues_for("globex/app", g2).is_empty());
-    let failures = engine.store.failures_of(ticket_sync::domain::TicketId(g2)).unwrap();
+    let failures = engine.store.failures_of(ticket_sync_core::domain::TicketId(g2)).unwrap();
     let failure = failures.first().expect("recorded");
     assert_eq!(failure.class.as_str(), "limited", "{failure:?}");
 
@@ -248,7 +248,7 @@ async fn a_switch_from_a_token_keeps_what_the_token_wrote_its_own() {
     let key = key_file(&env, "github-app.pem", APP_TEST_KEY_PEM, 0o600);
     std::fs::write(&env.rules_path, app_rules(&env, ROUTES, &format!("{PUSHBACK}\n{FORWARD}"), &key)).unwrap();
     let engine = engine(&env);
-    assert!(engine.store.retry_now(ticket_sync::domain::TicketId(lost)).unwrap(), "the failure is due now");
+    assert!(engine.store.retry_now(ticket_sync_core::domain::TicketId(lost)).unwrap(), "the failure is due now");
     let report = escalate(&engine).await;
     assert_eq!((report.recovered, report.created, report.failed), (1, 0, 0), "{report:?}");
     assert_eq!(env.issues_for("acme/backend", lost).len(), 1, "the token's issue is adopted, not created again");

@@ -2,7 +2,7 @@
 //! organisation's spent budget or write cap, and a mint answer whose `expires_at` is already past.
 //! Each must touch only what it is about: the other organisations' repositories go on.
 
-use ticket_sync::domain::TicketId;
+use ticket_sync_core::domain::TicketId;
 use ticket_sync_sandbox::{Fault, FaultRule};
 use tokio_util::sync::CancellationToken;
 
@@ -240,7 +240,7 @@ async fn a_transferred_issue_is_followed_as_an_app_with_several_installations_kn
 async fn concurrent_requests_of_one_organisation_mint_one_token_and_look_it_up_once() {
     let (env, installation) = app_env(crate::harness::ROUTES, "").await;
     let engine = engine(&env);
-    let repo: ticket_sync::domain::RepoName = "acme/backend".parse().unwrap();
+    let repo: ticket_sync_core::domain::RepoName = "acme/backend".parse().unwrap();
     env.sb.github.door.log.clear();
     let calls = (0..12).map(|_| {
         let (github, repo) = (engine.github.clone(), repo.clone());
@@ -371,7 +371,7 @@ async fn linked_then_mint_answers(status: u16, extra: &str) -> (Env, ticket_sync
 #[tokio::test]
 async fn a_mint_answered_gone_or_moved_is_not_taken_as_the_issues_own_answer() {
     use crate::harness::FORWARD;
-    use ticket_sync::domain::LinkState;
+    use ticket_sync_core::domain::LinkState;
     for status in [410, 301] {
         let (env, engine, id, n) = linked_then_mint_answers(status, FORWARD).await;
         env.sb.zendesk.add_public_comment(id, env.requester, "any news?");
@@ -399,7 +399,7 @@ async fn a_mint_answered_gone_or_moved_is_not_taken_as_the_issues_own_answer() {
 
 #[tokio::test]
 async fn the_audit_does_not_end_a_link_because_a_mint_answered_gone_or_moved() {
-    use ticket_sync::domain::LinkState;
+    use ticket_sync_core::domain::LinkState;
     for status in [410, 301] {
         let (env, engine, id, n) = linked_then_mint_answers(status, "").await;
         let _ = engine.audit(&CancellationToken::new()).await;

@@ -2,7 +2,7 @@
 //! lie, replies that must not be lost or misattributed. Each test failed before its fix.
 
 use axum::http::Method;
-use ticket_sync::domain::{Stage, TicketId};
+use ticket_sync_core::domain::{Stage, TicketId};
 use ticket_sync_sandbox::{Fault, FaultRule};
 
 use crate::harness::{Env, FORWARD, ROUTES};

@@ -37,28 +37,28 @@ pub const FORWARD: &str = "[forward]\ncomments = \"public\"\n";
 
 /// The Zendesk credential the sandbox's rules (`Sandbox::rules_toml`) name, without the
 /// environment: the sandbox's OAuth client or API token.
-pub fn sandbox_zendesk_credential(rules: &ticket_sync::config::Rules) -> ticket_sync::secret::ZendeskCredential {
+pub fn sandbox_zendesk_credential(rules: &ticket_sync_core::rules::Rules) -> ticket_sync::secret::ZendeskCredential {
     use ticket_sync::secret::{Secret, ZendeskCredential};
     match &rules.zendesk.auth {
-        ticket_sync::config::ZendeskAuth::OAuth(o) => ZendeskCredential::oauth(
+        ticket_sync_core::rules::ZendeskAuth::OAuth(o) => ZendeskCredential::oauth(
             &o.client_id,
             Secret::new(sandbox::ZENDESK_CLIENT_SECRET),
             o.scopes.clone(),
             "environment variable TS_SANDBOX_ZENDESK_SECRET",
         ),
-        ticket_sync::config::ZendeskAuth::ApiToken { email, .. } => {
+        ticket_sync_core::rules::ZendeskAuth::ApiToken { email, .. } => {
             ZendeskCredential::api_token(email, Secret::new(sandbox::ZENDESK_TOKEN))
         }
     }
 }
 
 /// The GitHub credential the rules name: the sandbox token, or the App's key they point at.
-pub fn github_credential(rules: &ticket_sync::config::Rules) -> GithubCredential {
+pub fn github_credential(rules: &ticket_sync_core::rules::Rules) -> GithubCredential {
     match &rules.github.auth {
-        ticket_sync::config::GithubAuth::App(_) => {
+        ticket_sync_core::rules::GithubAuth::App(_) => {
             ticket_sync::secret::load_github(&rules.github.auth).expect("App key")
         }
-        ticket_sync::config::GithubAuth::Token(_) => GithubCredential::Token(Secret::new(sandbox::GITHUB_TOKEN)),
+        ticket_sync_core::rules::GithubAuth::Token(_) => GithubCredential::Token(Secret::new(sandbox::GITHUB_TOKEN)),
     }
 }
 

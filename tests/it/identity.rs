@@ -2,7 +2,7 @@
 //! marker in its own place; customer text never counts; a lost database adopts, never doubles.
 
 use axum::http::Method;
-use ticket_sync::domain::TicketId;
+use ticket_sync_core::domain::TicketId;
 use ticket_sync_sandbox::{Fault, FaultRule, NewTicket};
 
 use crate::harness::Env;

@@ -3,8 +3,8 @@
 //! request (the export poll) and two GitHub requests per repository, all of them 304s.
 
 use chrono::Duration;
-use ticket_sync::domain::{Issue, IssueNumber, TicketId};
 use ticket_sync::store::Store;
+use ticket_sync_core::domain::{Issue, IssueNumber, TicketId};
 use ticket_sync_sandbox::{NewTicket, Visibility};
 
 use crate::harness::Env;

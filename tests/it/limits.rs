@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use axum::http::Method;
 use chrono::Utc;
-use ticket_sync::domain::{Stage, TicketId};
 use ticket_sync::http::ApiError;
 use ticket_sync::ratelimit::Scope;
 use ticket_sync::store::Store;
 use ticket_sync::sync::PassError;
+use ticket_sync_core::domain::{Stage, TicketId};
 use ticket_sync_sandbox::{Fault, FaultRule};
 use tokio_util::sync::CancellationToken;
 

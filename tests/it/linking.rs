@@ -3,7 +3,7 @@
 //! linked-tickets comment.
 
 use axum::http::Method;
-use ticket_sync::domain::TicketId;
+use ticket_sync_core::domain::TicketId;
 use ticket_sync_sandbox::{Fault, FaultRule, Visibility};
 
 use crate::harness::{Env, PUSHBACK, ROUTES};

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use axum::http::Method;
-use ticket_sync::domain::TicketId;
 use ticket_sync::store::Store;
 use ticket_sync::sync::Engine;
+use ticket_sync_core::domain::TicketId;
 use ticket_sync_sandbox::{Fault, FaultRule, NewTicket};
 use tokio_util::sync::CancellationToken;
 

@@ -2,7 +2,7 @@
 //! forwards whose comment read failed, and replies on very long tickets.
 
 use axum::http::Method;
-use ticket_sync::domain::TicketId;
+use ticket_sync_core::domain::TicketId;
 use ticket_sync_sandbox::{Fault, FaultRule};
 use tokio_util::sync::CancellationToken;
 

@@ -2,9 +2,9 @@
 //! once, in true order, without echoes, at a cost that grows with changes, not with links.
 
 use axum::http::Method;
-use ticket_sync::domain::{Issue, IssueNumber, StateReason, TicketId};
 use ticket_sync::store::{LinkState, Store};
 use ticket_sync::sync::PassReport;
+use ticket_sync_core::domain::{Issue, IssueNumber, StateReason, TicketId};
 use ticket_sync_sandbox::{Fault, FaultRule, NewTicket};
 use tokio_util::sync::CancellationToken;
 

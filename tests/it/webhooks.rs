@@ -2,7 +2,7 @@
 //! its usual watermarks, intents and ledger, so duplicate, reordered or late deliveries never
 //! change the outcome.
 
-use ticket_sync::domain::{RepoName, TicketId};
+use ticket_sync_core::domain::{RepoName, TicketId};
 use ticket_sync_sandbox::NewTicket;
 use tokio_util::sync::CancellationToken;
 

@@ -363,7 +363,7 @@ async fn holds_concurrent_requests_needing_a_token_share_one_mint() {
     let env = Env::new().await;
     let tickets: Vec<u64> = (0..16).map(|i| env.ticket(&format!("Concurrent {i}"), &[])).collect();
     let engine = env.engine();
-    let reads = tickets.iter().map(|t| engine.zendesk.show_ticket(ticket_sync::domain::TicketId(*t)));
+    let reads = tickets.iter().map(|t| engine.zendesk.show_ticket(ticket_sync_core::domain::TicketId(*t)));
     let results = futures_util::future::join_all(reads).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(mints(&env), 1);
@@ -419,7 +419,7 @@ async fn holds_tags_refused_after_the_note_fail_nothing_or_wait_for_the_ticket_a
     assert!(env.sb.zendesk.tags(linked[3].0).contains(&"github_closed".to_string()));
     assert!(env.sb.zendesk.tags(linked[2].0).contains(&"github_open".to_string()), "not yet");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    env.engine().store.retry_now(ticket_sync::domain::TicketId(linked[2].0)).unwrap();
+    env.engine().store.retry_now(ticket_sync_core::domain::TicketId(linked[2].0)).unwrap();
     let report = env.push().await;
     assert_eq!(report.failed, 0, "{report:?}");
     assert_eq!(closes(&env, linked[2].0), 1, "found, not written again");

@@ -65,7 +65,7 @@ pub fn issue_title(t: &Ticket, redactor: &Redactor) -> String {
 }
 
 /// User text must not be able to forge a marker, or a retry could adopt the wrong issue.
-pub(crate) fn defuse_markers(text: &str) -> String {
+pub fn defuse_markers(text: &str) -> String {
     text.replace("<!--", "&lt;!--").replace("ticket-sync:", "ticket-sync\u{200b}:")
 }
 
@@ -216,7 +216,7 @@ pub fn field_link_note(issue: &Issue, moved_from: Option<&str>) -> String {
     format!("{what} {}#{} ({}).\n{}\n", issue.repo, issue.number, issue.state, issue.html_url)
 }
 
-pub(crate) fn truncate_chars(s: &str, max: usize) -> &str {
+pub fn truncate_chars(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
         None => s,
@@ -226,7 +226,7 @@ pub(crate) fn truncate_chars(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Redaction;
+    use crate::rules::Redaction;
 
     fn redactor() -> Redactor {
         Redactor::new(Redaction { emails: true, phones: true, patterns: vec![] })

@@ -22,10 +22,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use super::body;
-use crate::config::{CommentsMode, Pushback, StatusAction};
+use crate::body;
 use crate::domain::{EventKind, IssueComment, IssueEvent, IssueState, ListedIssue, Mapping, SeenState, StateReason};
 use crate::domain::{GithubIdentity, IssueNumber, RepoName, TicketId};
+use crate::rules::{CommentsMode, Pushback, StatusAction};
 
 /// Longest GitHub comment text copied into a note, in characters.
 const MAX_COMMENT: usize = 30_000;

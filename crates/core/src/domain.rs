@@ -555,7 +555,7 @@ impl LinkState {
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Self {
+    pub fn parse(s: &str) -> Self {
         match s {
             "ticket_closed" => LinkState::TicketClosed,
             "issue_gone" => LinkState::IssueGone,
@@ -584,7 +584,7 @@ impl LinkedBy {
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Self {
+    pub fn parse(s: &str) -> Self {
         if s == "field" {
             LinkedBy::Field
         } else {

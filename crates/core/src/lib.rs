@@ -1,0 +1,13 @@
+//! ticket-sync's core: the domain types, the validated rules as plain data, the pure planners
+//! (routing, push-back, link references) and every text ticket-sync writes (issue bodies,
+//! notes, markers, redaction). No I/O, no async runtime, no HTTP, no database: what the rest
+//! of ticket-sync decides is decided here, on values, so it can be tested as tables.
+
+pub mod body;
+pub mod cron;
+pub mod domain;
+pub mod linkref;
+pub mod pushplan;
+pub mod redact;
+pub mod route;
+pub mod rules;

@@ -1,0 +1,262 @@
+//! The validated rules: everything the daemon needs from `sync-rules.toml`, with defaults
+//! applied and paths resolved, as plain data. Reading and validating the file is the product's
+//! (`ticket_sync::config`); what the rules mean is decided here and in the planners.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use url::Url;
+
+use crate::cron::CronSchedule;
+use crate::domain::RepoName;
+
+/// Validated rules: everything the daemon needs, with defaults applied and paths resolved.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// The file these rules came from.
+    pub source: PathBuf,
+    pub zendesk: ZendeskRules,
+    pub github: GithubRules,
+    /// Where the SQLite database lives, resolved against the rules file's folder.
+    pub state_path: PathBuf,
+    pub schedule: Schedules,
+    pub escalation: Escalation,
+    pub routes: Vec<Route>,
+    pub pushback: Pushback,
+    pub forward: Forward,
+    /// `[linking]`: tickets linked to existing issues through a ticket field.
+    pub linking: Option<Linking>,
+    pub redact: Redaction,
+    pub daemon: DaemonRules,
+    pub retry: RetryPolicy,
+    /// `[webhooks]`: the receiver of signed deliveries from GitHub and Zendesk; off when absent.
+    pub webhooks: Option<WebhookRules>,
+    /// A digest of the rules text, so failures that depend on the configuration are tried
+    /// again as soon as it changes.
+    pub fingerprint: String,
+}
+
+/// When failed items are tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Failed attempts after which an item is parked until `ticket-sync retry`.
+    pub max_attempts: u32,
+    /// Delay before the second attempt; it doubles with each failure, up to six hours.
+    pub first_delay_secs: u64,
+}
+
+/// Where a token comes from. Resolved to a value only when a command needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// An environment variable named explicitly in the rules file; `credential` is the systemd
+    /// credential the default would have read, for the message when the variable is not set.
+    Env { var: String, credential: String },
+    /// A file named in the rules file.
+    File(PathBuf),
+    /// Nothing named: the default variable, then the systemd credential of this name.
+    Default { env: String, credential: String },
+}
+
+/// How ticket-sync authenticates to GitHub: a token, or as a GitHub App.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GithubAuth {
+    Token(TokenSource),
+    App(AppRules),
+}
+
+/// `[github] app_id`, `private_key_file`, `installation_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRules {
+    pub app_id: u64,
+    /// The PEM GitHub lets one download: `private_key_file`, else the systemd credential.
+    pub key: KeySource,
+    /// The one installation to use; otherwise found per repository.
+    pub installation_id: Option<u64>,
+}
+
+/// Where the App's private key is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// `private_key_file`, resolved next to the rules file.
+    File(PathBuf),
+    /// Unset: `$CREDENTIALS_DIRECTORY/<credential>`.
+    Credential(String),
+}
+
+/// `ca_file`: extra trusted roots for one service (an internal certificate authority, a
+/// TLS-inspecting proxy), read and checked when the rules are read.
+/// `pem` is the file's content, checked to be a bundle of certificates a TLS client accepts.
+#[derive(Clone)]
+pub struct CaFile {
+    pub path: PathBuf,
+    pub pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for CaFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaFile").field("path", &self.path).field("bytes", &self.pem.len()).finish()
+    }
+}
+
+/// How ticket-sync authenticates to Zendesk: an OAuth client (the default from part 11), or
+/// an API token (ends on 2027-04-30).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ZendeskAuth {
+    OAuth(OAuthRules),
+    ApiToken { email: String, token: TokenSource },
+}
+
+/// `[zendesk] client_id`, `client_secret_env` / `client_secret_file`, `scopes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthRules {
+    /// The OAuth client's *Identifier* in Admin Center.
+    pub client_id: String,
+    /// The client's secret: `client_secret_env`, `client_secret_file`, else
+    /// `ZENDESK_CLIENT_SECRET`, then the systemd credential `zendesk-client-secret`.
+    pub secret: TokenSource,
+    /// The scopes asked for; `DEFAULT_ZENDESK_SCOPES` unless the rules name others.
+    pub scopes: Vec<String>,
+}
+
+/// The narrowest scopes ticket-sync is known to work with (see docs/zendesk.md, "Scopes"):
+/// `read` for every read (the incremental export, tickets, comments with their side-loaded
+/// authors, `users/me`, ticket fields: `tickets:read` was seen not to cover ticket fields, and
+/// nothing documents which reads the resource scopes cover); `tickets:write` for the only
+/// writes it makes (notes, statuses, tags, the link field), all on tickets.
+pub const DEFAULT_ZENDESK_SCOPES: [&str; 2] = ["read", "tickets:write"];
+
+#[derive(Debug, Clone)]
+pub struct ZendeskRules {
+    pub url: Url,
+    pub auth: ZendeskAuth,
+    /// Requests to the incremental export in any rolling minute (Zendesk allows 10; 30 with High Volume).
+    pub export_requests_per_minute: u32,
+    /// See `GithubRules::settle_secs`.
+    pub settle_secs: u64,
+    /// Extra trusted roots for the Zendesk client.
+    pub ca_file: Option<CaFile>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GithubRules {
+    pub url: Url,
+    /// A token, or a GitHub App's key.
+    pub auth: GithubAuth,
+    pub allow_public_repos: bool,
+    /// Pace of content-creating requests; 0 switches pacing off.
+    pub writes_per_minute: u32,
+    /// Cap on content-creating requests in any rolling hour; 0 switches it off.
+    pub writes_per_hour: u32,
+    /// How long after a write whose outcome is unknown (no answer, a 5xx, a broken connection)
+    /// it may be sent again: the server may still carry the first one out, and a look before
+    /// that could miss it. Looking for it is allowed at any time; sending it again is not.
+    pub settle_secs: u64,
+    /// Extra trusted roots for the GitHub client (GitHub Enterprise Server with an internal CA).
+    pub ca_file: Option<CaFile>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedules {
+    pub escalate: CronSchedule,
+    pub push: CronSchedule,
+    /// Looks for transferred and deleted issues (one conditional GET per open linked issue).
+    pub audit: CronSchedule,
+}
+
+/// A ticket filter: every list given must match (tags: any one of them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Match {
+    pub tags_any: Vec<String>,
+    pub status_in: Vec<String>,
+    pub priority_in: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Escalation {
+    pub filter: Match,
+    pub start: Option<DateTime<Utc>>,
+    /// Whether to read the ticket's comments for attachment links (one request per escalation).
+    pub attachments: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub when: Option<Match>,
+    pub repo: RepoName,
+    pub labels: Vec<String>,
+}
+
+/// What a Zendesk status becomes when something happens on the issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusAction {
+    Keep,
+    Set(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommentsMode {
+    Off,
+    Internal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardMode {
+    Off,
+    Public,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pushback {
+    pub closed_completed: StatusAction,
+    pub closed_not_planned: StatusAction,
+    pub closed_duplicate: StatusAction,
+    pub reopened: StatusAction,
+    pub comments: CommentsMode,
+}
+
+/// `[linking]`: a Zendesk custom field that holds the linked GitHub issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Linking {
+    pub field_id: u64,
+    /// Repositories an agent may link to besides the routes' repositories.
+    pub repos: Vec<RepoName>,
+    /// Keep one of the tags `github_open` / `github_closed` on linked tickets.
+    pub state_tags: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Forward {
+    pub comments: ForwardMode,
+}
+
+#[derive(Debug, Clone)]
+pub struct Redaction {
+    pub emails: bool,
+    pub phones: bool,
+    pub patterns: Vec<Regex>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DaemonRules {
+    pub listen: Option<SocketAddr>,
+    /// A pass still running after this long is stopped; the next one resumes its work.
+    pub pass_deadline_secs: u64,
+}
+
+/// `[webhooks]`: where the receiver listens and where each source's signing secret comes from.
+/// Each source is on unless the rules turn it off (`github = false`); one that is on must have
+/// its secret, or the daemon does not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRules {
+    /// Default 127.0.0.1:9465.
+    pub listen: SocketAddr,
+    /// `github_secret_env` / `github_secret_file`; default GITHUB_WEBHOOK_SECRET, then the
+    /// systemd credential `github-webhook-secret`. `None` with `github = false`: GitHub does not
+    /// deliver here, and its path refuses everything.
+    pub github_secret: Option<TokenSource>,
+    /// `zendesk_secret_env` / `zendesk_secret_file`; default ZENDESK_WEBHOOK_SECRET, then the
+    /// systemd credential `zendesk-webhook-secret`. `None` with `zendesk = false`.
+    pub zendesk_secret: Option<TokenSource>,
+}
