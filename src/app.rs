@@ -12,11 +12,11 @@ use crate::cli::{Cli, Command};
 use crate::config;
 #[cfg(feature = "demo")]
 use crate::demo;
-use crate::store::Store;
 use crate::sync::{Engine, PassReport};
 use crate::{daemon, status};
 use ticket_sync_core::domain::TicketId;
 use ticket_sync_core::rules::Rules;
+use ticket_sync_store::Store;
 
 /// Exit codes (a contract): 0 success, 1 some item failed, 2 configuration error.
 pub const EXIT_OK: u8 = 0;

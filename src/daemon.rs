@@ -16,10 +16,10 @@ use crate::http::{ApiStats, Service, Timeouts};
 use crate::metrics::{self, Metrics};
 use crate::notify::Notifier;
 use crate::secret::load_tokens;
-use crate::store::{Store, StoreError};
 use crate::sync::{Engine, PassReport};
 use crate::webhooks::{self, Bell, Doorbell, Source, WebhookSecrets, WebhookStats};
 use ticket_sync_core::rules::Rules;
+use ticket_sync_store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::store::Store;
 use ticket_sync_sandbox::{NewTicket, Sandbox, Visibility, ZENDESK_CLIENT_ID, ZENDESK_CLIENT_SECRET};
+use ticket_sync_store::Store;
 
 /// Polling catches up the seeded backlog every 2 s; everything after it comes by webhook (the
 /// push poll runs only every 30 s, and the export hides the live changes for a minute).
@@ -249,7 +249,8 @@ fn linked(db: &Path, id: u64) -> Option<String> {
     let store = Store::open_read_only(db).ok()?;
     let m = store.mapping(ticket_sync_core::domain::TicketId(id)).ok()??;
     let pending = store.pending_intents().ok()?.iter().any(|i| i.ticket_id.0 == id);
-    (!pending && m.link_state == crate::store::LinkState::Active).then(|| format!("{}#{}", m.repo, m.issue_number))
+    (!pending && m.link_state == ticket_sync_core::domain::LinkState::Active)
+        .then(|| format!("{}#{}", m.repo, m.issue_number))
 }
 
 fn tempfile_dir() -> std::io::Result<TempDir> {

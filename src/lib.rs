@@ -31,7 +31,6 @@ pub mod ratelimit;
 pub mod secret;
 pub mod serve;
 pub mod status;
-pub mod store;
 pub mod sync;
 pub mod webhooks;
 pub mod zendesk;

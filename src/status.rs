@@ -6,9 +6,10 @@ use chrono::Utc;
 use serde::Serialize;
 
 use crate::http::RateBudget;
-use crate::store::{Failure, LedgerEntry, Mapping, PassRecord, RepoRecord, Store};
+use ticket_sync_core::domain::Mapping;
 use ticket_sync_core::domain::TicketId;
 use ticket_sync_core::rules::Rules;
+use ticket_sync_store::{Failure, LedgerEntry, PassRecord, RepoRecord, Store};
 
 /// The `status --json` object. `mappings`, `last_pass` and `failures` are a contract.
 #[derive(Debug, Serialize)]
@@ -83,7 +84,7 @@ pub struct CursorView {
     pub updated_at: String,
 }
 
-pub fn collect(rules: &Rules, store: &Store) -> crate::store::Result<StatusReport> {
+pub fn collect(rules: &Rules, store: &Store) -> ticket_sync_store::Result<StatusReport> {
     let now = Utc::now();
     let mut last_pass = BTreeMap::new();
     for record in store.passes()? {
@@ -96,7 +97,7 @@ pub fn collect(rules: &Rules, store: &Store) -> crate::store::Result<StatusRepor
         last_pass.insert(record.kind.clone(), PassView { record, next_at });
     }
     let (mappings, ended): (Vec<Mapping>, Vec<Mapping>) =
-        store.mappings()?.into_iter().partition(|m| m.link_state == crate::store::LinkState::Active);
+        store.mappings()?.into_iter().partition(|m| m.link_state == ticket_sync_core::domain::LinkState::Active);
     Ok(StatusReport {
         database: rules.state_path.display().to_string(),
         mappings,
@@ -192,7 +193,7 @@ pub fn print(rules: &Rules, json: bool, ticket: Option<TicketId>) -> u8 {
     }
 }
 
-fn ticket_history(store: &Store, id: TicketId, json: bool) -> crate::store::Result<()> {
+fn ticket_history(store: &Store, id: TicketId, json: bool) -> ticket_sync_store::Result<()> {
     let mapping = store.mapping(id)?;
     let ledger: Vec<LedgerEntry> = store.ledger(id)?;
     let failures = store.failures_of(id)?;

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ticket_sync::store::Store;
 use ticket_sync_core::domain::{Issue, IssueNumber, LinkState, TicketId};
 use ticket_sync_sandbox::{NewTicket, Sandbox, Visibility};
+use ticket_sync_store::Store;
 
 use crate::measure::{run_measured, Counts, Run};
 

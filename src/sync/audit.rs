@@ -13,8 +13,8 @@ use tracing::{info, info_span, warn, Instrument};
 use super::notes::{issue_gone, issue_not_found, Missing};
 use super::{stops_pass, Engine, ItemError, PassError, PassReport};
 use crate::http::{ApiError, ForbiddenScope};
-use crate::store::{LinkState, Mapping};
 use ticket_sync_core::domain::{IssueNumber, RepoName};
+use ticket_sync_core::domain::{LinkState, Mapping};
 
 pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<PassReport, PassError> {
     let mut report = PassReport::new("audit");

@@ -19,11 +19,12 @@ use crate::crashpoint;
 use crate::github::WRITE_ENDPOINT;
 use crate::http::{ApiError, ForbiddenScope, Service};
 use crate::ratelimit::Scope;
-use crate::store::{FailureClass, Intent, IntentKind, LinkState, NewFailure, StoreError};
 use crate::zendesk::TicketComment;
 use ticket_sync_core::body;
+use ticket_sync_core::domain::LinkState;
 use ticket_sync_core::domain::{Issue, IssueState, RepoName, Stage, Ticket, TicketId, TicketStatus};
 use ticket_sync_core::route::{decide, Decision};
+use ticket_sync_store::{FailureClass, Intent, IntentKind, NewFailure, StoreError};
 
 const CURSOR: &str = "zendesk_export";
 /// The failures this pass records and clears.

@@ -4,8 +4,8 @@
 use super::{Engine, PassError};
 use crate::http::ApiError;
 use crate::ratelimit::Scope;
-use crate::store::StoreError;
 use crate::zendesk::{ExportFrom, ExportPage, EXPORT_ENDPOINT};
+use ticket_sync_store::StoreError;
 
 /// Where a pass is in the export. The cursor is stored only by `advance`, which the pass calls
 /// once every ticket of the page is done or recorded as failed.

@@ -21,11 +21,12 @@ use super::{guard, settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
 use crate::github::BODY_LIMIT;
 use crate::http::ApiError;
-use crate::store::{Intent, IntentKind, LinkState, Mapping};
 use crate::zendesk::TicketComment;
 use ticket_sync_core::body;
+use ticket_sync_core::domain::{LinkState, Mapping};
 use ticket_sync_core::domain::{ServiceTime, Stage, TicketId};
 use ticket_sync_core::rules::ForwardMode;
+use ticket_sync_store::{Intent, IntentKind};
 
 const CURSOR: &str = "forward_export";
 /// The failures this pass records and clears (and retries from the failures table).

@@ -15,10 +15,10 @@ use tracing::{info, warn};
 use super::notes::{push_note, state_tags, PushPayload};
 use super::{guard, identity, Engine, ItemError, PassError, PassReport};
 use crate::http::ApiError;
-use crate::store::{ChangeNote, Impact, LinkChange};
 use ticket_sync_core::body;
 use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Ticket, TicketStatus};
 use ticket_sync_core::linkref::{self, FieldRef, RefProblem};
+use ticket_sync_store::{ChangeNote, Impact, LinkChange};
 
 /// What the escalation of a ticket does after its field was looked at.
 #[derive(Debug, PartialEq, Eq)]

@@ -41,11 +41,11 @@ use tokio_util::sync::CancellationToken;
 use crate::github::GithubClient;
 use crate::http::{ApiError, ApiStats, Service};
 use crate::secret::{GithubCredential, ZendeskCredential};
-use crate::store::{FailureClass, NewFailure, Store, StoreError};
 use crate::zendesk::ZendeskClient;
 use ticket_sync_core::domain::{RepoName, Stage, TicketId};
 use ticket_sync_core::redact::Redactor;
 use ticket_sync_core::rules::Rules;
+use ticket_sync_store::{FailureClass, NewFailure, Store, StoreError};
 
 /// Why a whole pass stopped. Per-item problems are not errors: they are recorded failures.
 #[derive(Debug, thiserror::Error)]
@@ -414,17 +414,19 @@ pub(crate) async fn run_again(engine: &Engine, result: &Result<(), ItemError>, r
 /// refuses while that attempt may still be carried out by the server (`settle_seconds` of
 /// `[github]` or `[zendesk]` after it was sent). Looking is allowed at any time; writing again
 /// is not.
-pub(crate) fn may_write_again(engine: &Engine, intent: &crate::store::Intent) -> Result<(), ItemError> {
+pub(crate) fn may_write_again(engine: &Engine, intent: &ticket_sync_store::Intent) -> Result<(), ItemError> {
     if intent.attempts == 0 {
         return Ok(());
     }
     // Intents from before `attempted_at` was kept count from when they were made.
     let at = intent.attempted_at.unwrap_or(intent.created_at);
     let settle = match intent.kind {
-        crate::store::IntentKind::CreateIssue | crate::store::IntentKind::ForwardComment => {
+        ticket_sync_store::IntentKind::CreateIssue | ticket_sync_store::IntentKind::ForwardComment => {
             engine.rules.github.settle_secs
         }
-        crate::store::IntentKind::LinkNote | crate::store::IntentKind::PushNote => engine.rules.zendesk.settle_secs,
+        ticket_sync_store::IntentKind::LinkNote | ticket_sync_store::IntentKind::PushNote => {
+            engine.rules.zendesk.settle_secs
+        }
     };
     let until = at + chrono::Duration::seconds(settle as i64);
     if chrono::Utc::now() < until {

@@ -10,11 +10,11 @@ use tracing::{info, warn};
 use super::{Engine, ItemError};
 use crate::crashpoint;
 use crate::http::ApiError;
-use crate::store::Intent;
-use crate::store::LinkState;
 use crate::zendesk::TicketComment;
 use ticket_sync_core::body;
+use ticket_sync_core::domain::LinkState;
 use ticket_sync_core::domain::{TicketId, TicketUpdate};
+use ticket_sync_store::Intent;
 
 /// Pages of recent ticket comments (100 each) searched for the marker of an earlier attempt.
 const RECENT_PAGES: usize = 10;

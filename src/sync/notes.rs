@@ -13,9 +13,10 @@ use tracing::{info, info_span, warn, Instrument};
 use super::note::{write_once, Note, NoteOutcome};
 use super::{settle, Engine, ItemError, PassError, PassReport};
 use crate::http::ApiError;
-use crate::store::{Intent, IntentKind, LinkState, Mapping};
 use ticket_sync_core::body;
+use ticket_sync_core::domain::{LinkState, Mapping};
 use ticket_sync_core::domain::{Stage, TicketId};
+use ticket_sync_store::{Intent, IntentKind};
 
 /// What a push-note intent carries: the whole write, and its place in the ticket's story.
 #[derive(Debug, Serialize, Deserialize)]
@@ -345,8 +346,10 @@ pub(super) fn ticket_deleted(engine: &Engine, id: TicketId) -> Result<(), ItemEr
 pub(super) fn queued_by_ticket<P: serde::de::DeserializeOwned>(
     engine: &Engine,
     kind: IntentKind,
-) -> Result<std::collections::BTreeMap<ticket_sync_core::domain::TicketId, Vec<(P, Intent)>>, crate::store::StoreError>
-{
+) -> Result<
+    std::collections::BTreeMap<ticket_sync_core::domain::TicketId, Vec<(P, Intent)>>,
+    ticket_sync_store::StoreError,
+> {
     let mut queued: std::collections::BTreeMap<_, Vec<(P, Intent)>> = std::collections::BTreeMap::new();
     for intent in engine.store.pending_intents()?.into_iter().filter(|i| i.kind == kind) {
         match serde_json::from_str::<P>(&intent.payload) {

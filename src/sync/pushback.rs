@@ -20,7 +20,7 @@ use super::identity::github_identity;
 use super::notes::{push_note, resume_queued, PushPayload, Pushed};
 use super::{settle, stops_pass, Engine, ItemError, PassError, PassReport};
 use crate::github::Updates;
-use crate::store::Mapping;
+use ticket_sync_core::domain::Mapping;
 use ticket_sync_core::domain::{IssueNumber, RepoName, ServiceTime, Stage, TicketId};
 use ticket_sync_core::pushplan::{self, PushAction, RepoInput, TicketPlan};
 use ticket_sync_core::rules::CommentsMode;

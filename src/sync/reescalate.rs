@@ -4,10 +4,11 @@
 use tracing::info;
 
 use super::{notes, Engine, ItemError, PassReport};
-use crate::store::{IntentKind, LinkState, Mapping};
 use ticket_sync_core::body;
 use ticket_sync_core::domain::{IssueState, Ticket};
+use ticket_sync_core::domain::{LinkState, Mapping};
 use ticket_sync_core::route;
+use ticket_sync_store::IntentKind;
 
 /// The re-escalation rule for a linked ticket: a ticket seen without its escalation tags and
 /// later with them again, while its issue is closed, reopens that issue (and gets one note)

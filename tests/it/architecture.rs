@@ -76,6 +76,39 @@ fn the_core_depends_on_no_workspace_crate_runtime_http_or_database() {
     }
 }
 
+/// Architecture invariant: the store depends on the core only of ticket-sync's crates, and it
+/// is the only crate that runs SQL: `rusqlite` is a normal dependency of the store alone, and
+/// no other crate's sources name it.
+#[test]
+fn only_the_store_runs_sql_and_it_depends_on_the_core_alone() {
+    let edges = workspace_edges();
+    let store = edges.iter().find(|(name, _)| name == "ticket-sync-store").expect("the store crate");
+    let normal: Vec<&str> =
+        store.1.iter().filter(|(_, kind, _)| kind == "normal").map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(normal, ["ticket-sync-core"], "the store's workspace dependencies");
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--offline", "--no-deps"])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata runs");
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for package in meta["packages"].as_array().unwrap() {
+        let name = package["name"].as_str().unwrap_or_default();
+        let sql = package["dependencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|d| d["name"] == "rusqlite" && d["kind"].is_null());
+        assert_eq!(sql, name == "ticket-sync-store", "{name} depends on rusqlite");
+    }
+    for dir in ["src", "crates/core/src", "crates/sandbox/src"] {
+        for file in rust_files(&root().join(dir)) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            assert!(!text.contains("rusqlite::"), "{} runs SQL", file.display());
+        }
+    }
+}
+
 /// Architecture invariant: the product reaches the sandbox only through the `demo` feature
 /// (an optional dependency; tests and benches take it as a dev-dependency), so
 /// `--no-default-features` builds a binary without any fake service (.ci/run builds it).

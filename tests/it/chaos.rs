@@ -101,7 +101,7 @@ async fn chaos_converges_to_exactly_once() {
     wait_for("every ticket linked", Duration::from_secs(60), || ids.iter().all(linked)).await;
 
     // Phase 2: engineering works on 60 issues: closes, comments, reopens, closes again.
-    let store = ticket_sync::store::Store::open_read_only(&env.db_path()).unwrap();
+    let store = ticket_sync_store::Store::open_read_only(&env.db_path()).unwrap();
     let mappings: Vec<_> = ids
         .iter()
         .take(60)
@@ -157,7 +157,7 @@ async fn chaos_converges_to_exactly_once() {
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)).await, Some(0));
     logs.push(daemon.log_text());
 
-    let store = ticket_sync::store::Store::open_read_only(&env.db_path()).unwrap();
+    let store = ticket_sync_store::Store::open_read_only(&env.db_path()).unwrap();
     assert_eq!(store.mapping_count().unwrap(), TICKETS, "one mapping per ticket");
     assert!(store.pending_intents().unwrap().is_empty(), "no unfinished write");
     for id in &ids {

@@ -160,7 +160,7 @@ async fn sigterm_during_a_pass_exits_zero_and_leaves_a_consistent_database() {
     assert_eq!(daemon.wait_exit(Duration::from_secs(10)).await, Some(0), "{}", daemon.log_text());
     let created = env.sb.github.issues("acme/backend").len();
     assert!(created < ids.len(), "the pass was interrupted ({created} of {})", ids.len());
-    let store = ticket_sync::store::Store::open_read_only(&env.db_path()).unwrap();
+    let store = ticket_sync_store::Store::open_read_only(&env.db_path()).unwrap();
     assert_eq!(store.mapping_count().unwrap() as usize, created, "every created issue has its mapping");
     assert!(store.pending_intents().unwrap().is_empty(), "the item in flight was finished");
     drop(store);

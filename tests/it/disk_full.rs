@@ -6,8 +6,8 @@
 //! fake carried out a given request (`Taps`), through a VFS that answers `SQLITE_FULL` (`disk.rs`).
 
 use axum::http::Method;
-use ticket_sync::store::{IntentKind, Store};
 use ticket_sync_core::domain::TicketId;
+use ticket_sync_store::{IntentKind, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::disk::Disk;

@@ -135,7 +135,7 @@ async fn kill_between_create_and_mapping_yields_one_issue() {
             assert_eq!(env.issues_for("acme/backend", id).len(), 1, "{point}: ticket {id}");
             assert_eq!(env.link_notes(id).len(), 1, "{point}: ticket {id}");
         }
-        let store = ticket_sync::store::Store::open_read_only(&env.db_path()).unwrap();
+        let store = ticket_sync_store::Store::open_read_only(&env.db_path()).unwrap();
         assert_eq!(store.mapping_count().unwrap(), 2, "{point}");
         assert!(store.pending_intents().unwrap().is_empty(), "{point}");
     }

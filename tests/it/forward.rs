@@ -2,7 +2,9 @@
 //! issue comments once, redacted, never echoed; transferred issues are followed, deleted ones
 //! end the link with one note.
 
-use ticket_sync::store::{LinkState, Store};
+use ticket_sync_store::Store;
+
+use ticket_sync_core::domain::LinkState;
 use ticket_sync_core::domain::TicketId;
 
 use crate::harness::{Env, FORWARD, ROUTES};

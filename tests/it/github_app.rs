@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ticket_sync::store::Store;
 use ticket_sync::sync::{Engine, PassReport};
 use ticket_sync_sandbox::{self as sandbox, Fault, FaultRule, Visibility, APP_TEST_KEY_PEM, APP_TEST_PUBLIC_KEY_PEM};
+use ticket_sync_store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::{Env, FORWARD, PUSHBACK, ROUTES};

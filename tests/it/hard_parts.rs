@@ -146,7 +146,7 @@ async fn a_refusal_by_the_rules_is_retried_as_soon_as_the_rules_change() {
     let first = env.escalate().await;
     assert_eq!((first.created, first.failed), (0, 1), "{first:?}");
     let failure = &env.engine().store.failures_of(TicketId(id)).unwrap()[0];
-    assert_eq!(failure.class, ticket_sync::store::FailureClass::Config);
+    assert_eq!(failure.class, ticket_sync_store::FailureClass::Config);
     let unchanged = env.escalate().await;
     assert_eq!((unchanged.created, unchanged.failed), (0, 0), "same rules: the back-off holds");
 
@@ -328,7 +328,7 @@ async fn a_renamed_repository_keeps_syncing_and_its_links_follow_the_new_name() 
     let m = env.engine().store.mapping(TicketId(id)).unwrap().unwrap();
     assert_eq!(
         (m.repo.to_string(), m.link_state),
-        ("acme/backend-v2".to_string(), ticket_sync::store::LinkState::Active)
+        ("acme/backend-v2".to_string(), ticket_sync_core::domain::LinkState::Active)
     );
 }
 
@@ -380,7 +380,7 @@ async fn a_repository_the_token_no_longer_sees_keeps_its_links() {
     let audit = env.engine().audit(&tokio_util::sync::CancellationToken::new()).await.unwrap();
     assert_eq!(audit.failed, 1, "{audit:?}");
     let m = env.engine().store.mapping(TicketId(id)).unwrap().unwrap();
-    assert_eq!(m.link_state, ticket_sync::store::LinkState::Active, "the link was ended");
+    assert_eq!(m.link_state, ticket_sync_core::domain::LinkState::Active, "the link was ended");
     assert!(env.push_notes(id).is_empty(), "no 'issue gone' note: {:?}", env.push_notes(id));
 
     env.sb.github.set_hidden(REPO, false);
@@ -400,7 +400,7 @@ async fn a_deleted_ticket_ends_its_link_instead_of_piling_up_notes() {
     let first = env.push().await;
     assert_eq!(first.failed, 0, "{first:?}");
     let m = env.engine().store.mapping(TicketId(id)).unwrap().unwrap();
-    assert_eq!(m.link_state, ticket_sync::store::LinkState::TicketDeleted);
+    assert_eq!(m.link_state, ticket_sync_core::domain::LinkState::TicketDeleted);
     env.sb.github.add_comment(REPO, n, "carol", "anyone?");
     env.sb.settle();
     let second = env.push().await;

@@ -6,9 +6,9 @@ use std::process::Output;
 use std::sync::Arc;
 
 use ticket_sync::secret::{GithubCredential, Secret};
-use ticket_sync::store::Store;
 use ticket_sync::sync::{Engine, PassReport};
 use ticket_sync_sandbox::{self as sandbox, NewTicket, Sandbox, Visibility};
+use ticket_sync_store::Store;
 use tokio_util::sync::CancellationToken;
 
 pub const ROUTES: &str = r#"

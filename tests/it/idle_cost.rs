@@ -3,9 +3,9 @@
 //! request (the export poll) and two GitHub requests per repository, all of them 304s.
 
 use chrono::Duration;
-use ticket_sync::store::Store;
 use ticket_sync_core::domain::{Issue, IssueNumber, TicketId};
 use ticket_sync_sandbox::{NewTicket, Visibility};
+use ticket_sync_store::Store;
 
 use crate::harness::Env;
 

@@ -7,10 +7,10 @@ use axum::http::Method;
 use chrono::Utc;
 use ticket_sync::http::ApiError;
 use ticket_sync::ratelimit::Scope;
-use ticket_sync::store::Store;
 use ticket_sync::sync::PassError;
 use ticket_sync_core::domain::{Stage, TicketId};
 use ticket_sync_sandbox::{Fault, FaultRule};
+use ticket_sync_store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::{Env, FORWARD, PUSHBACK, ROUTES};

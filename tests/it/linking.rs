@@ -284,7 +284,7 @@ async fn a_database_from_the_previous_release_upgrades_and_shares_issues() {
     let n = env.sb.github.add_issue(REPO, "Old escalation", &body, env.sb.github.login());
     let url = env.sb.github.issue(REPO, n).unwrap().html_url;
     std::fs::create_dir_all(env.db_path().parent().unwrap()).unwrap();
-    ticket_sync::store::Store::create_at_version(&env.db_path(), 12).unwrap();
+    ticket_sync_store::Store::create_at_version(&env.db_path(), 12).unwrap();
     {
         let conn = rusqlite::Connection::open(env.db_path()).unwrap();
         conn.execute(

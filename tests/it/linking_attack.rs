@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use axum::http::Method;
-use ticket_sync::store::Store;
 use ticket_sync::sync::Engine;
 use ticket_sync_core::domain::TicketId;
 use ticket_sync_sandbox::{Fault, FaultRule, NewTicket};
+use ticket_sync_store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::Env;

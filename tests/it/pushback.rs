@@ -2,10 +2,11 @@
 //! once, in true order, without echoes, at a cost that grows with changes, not with links.
 
 use axum::http::Method;
-use ticket_sync::store::{LinkState, Store};
 use ticket_sync::sync::PassReport;
+use ticket_sync_core::domain::LinkState;
 use ticket_sync_core::domain::{Issue, IssueNumber, StateReason, TicketId};
 use ticket_sync_sandbox::{Fault, FaultRule, NewTicket};
+use ticket_sync_store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::{Env, PUSHBACK, ROUTES};

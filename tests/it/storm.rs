@@ -5,8 +5,8 @@
 //! ends no link, since it may come back.
 
 use axum::http::Method;
-use ticket_sync::store::LinkState;
 use ticket_sync::sync::PassReport;
+use ticket_sync_core::domain::LinkState;
 use ticket_sync_core::domain::{Issue, IssueNumber, TicketId};
 use ticket_sync_sandbox::{Fault, FaultRule, NewTicket};
 use tokio_util::sync::CancellationToken;

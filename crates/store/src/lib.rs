@@ -1,4 +1,4 @@
-//! The state database (SQLite): the only module that runs SQL. Mappings, intents, cursors,
+//! The state database (SQLite): the only crate that runs SQL. Mappings, intents, cursors,
 //! failures, the ledger, pass records, push-back watermarks and rate-limit blocks live here;
 //! see `schema.rs` for the tables.
 
@@ -23,7 +23,6 @@ pub use failures::{Failure, FailureClass, NewFailure};
 pub use intents::{Intent, IntentKind};
 pub use links::{ChangeNote, Impact, LinkChange};
 pub use progress::{LedgerEntry, PassRecord, RepoRecord};
-pub use ticket_sync_core::domain::{LinkState, Mapping, SeenState};
 pub use watermarks::Watermark;
 
 /// Errors from the state database. They are not per-item: a store failure stops the pass.
@@ -85,11 +84,11 @@ fn file_identity(path: &Path) -> std::io::Result<FileIdentity> {
     std::fs::metadata(path).map(|_| (0, 0))
 }
 
-pub(crate) fn ts(t: DateTime<Utc>) -> String {
+pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-pub(crate) fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s).ok().map(|d| d.to_utc())
 }
 

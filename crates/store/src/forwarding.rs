@@ -4,7 +4,8 @@
 use chrono::Utc;
 use rusqlite::{params, OptionalExtension};
 
-use super::{parse_ts, ts, LinkState, Result, Store};
+use super::{parse_ts, ts, Result, Store};
+use ticket_sync_core::domain::LinkState;
 use ticket_sync_core::domain::{IssueNumber, RepoName, TicketId};
 
 const FORWARDED: &str = "forward_comment";
