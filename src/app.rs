@@ -107,7 +107,7 @@ fn with_rules(path: &Path, f: impl FnOnce(Rules) -> u8) -> u8 {
     }
 }
 
-use crate::secret::load_tokens;
+use ticket_sync_clients::secret::load_tokens;
 
 async fn check(path: &Path, online: bool) -> u8 {
     let rules = match load_rules(path) {
@@ -117,8 +117,10 @@ async fn check(path: &Path, online: bool) -> u8 {
     // Credentials are part of the configuration: every missing or unreadable one is reported,
     // all in one run, and fails `check` as the daemon's start would fail.
     let mut problems: Vec<String> = Vec::new();
-    let zt = crate::secret::load_zendesk(&rules.zendesk.auth).map_err(|e| problems.push(e.to_string())).ok();
-    let gt = crate::secret::load_github(&rules.github.auth).map_err(|e| problems.push(e.to_string())).ok();
+    let zt =
+        ticket_sync_clients::secret::load_zendesk(&rules.zendesk.auth).map_err(|e| problems.push(e.to_string())).ok();
+    let gt =
+        ticket_sync_clients::secret::load_github(&rules.github.auth).map_err(|e| problems.push(e.to_string())).ok();
     let hooks = rules.webhooks.as_ref().and_then(|w| match crate::webhooks::WebhookSecrets::load_all(w) {
         Ok(secrets) => Some((w.listen, secrets)),
         Err(errors) => {
@@ -134,12 +136,16 @@ async fn check(path: &Path, online: bool) -> u8 {
         return EXIT_CONFIG;
     };
     let zendesk = match &zt {
-        crate::secret::ZendeskCredential::OAuth(c) => format!("Zendesk OAuth client {} secret readable", c.client_id),
-        crate::secret::ZendeskCredential::ApiToken { .. } => "Zendesk API token readable".to_string(),
+        ticket_sync_clients::secret::ZendeskCredential::OAuth(c) => {
+            format!("Zendesk OAuth client {} secret readable", c.client_id)
+        }
+        ticket_sync_clients::secret::ZendeskCredential::ApiToken { .. } => "Zendesk API token readable".to_string(),
     };
     let github = match &gt {
-        crate::secret::GithubCredential::Token(_) => "GitHub token readable".to_string(),
-        crate::secret::GithubCredential::App(key) => format!("GitHub App {} key readable and signs", key.app_id),
+        ticket_sync_clients::secret::GithubCredential::Token(_) => "GitHub token readable".to_string(),
+        ticket_sync_clients::secret::GithubCredential::App(key) => {
+            format!("GitHub App {} key readable and signs", key.app_id)
+        }
     };
     println!(
         "{}: valid ({} route(s), state database {}; {zendesk}; {github})",
@@ -147,11 +153,11 @@ async fn check(path: &Path, online: bool) -> u8 {
         rules.routes.len(),
         rules.state_path.display()
     );
-    if matches!(zt, crate::secret::ZendeskCredential::ApiToken { .. }) {
-        eprintln!("warning: zendesk: {}", crate::secret::API_TOKEN_SUNSET);
+    if matches!(zt, ticket_sync_clients::secret::ZendeskCredential::ApiToken { .. }) {
+        eprintln!("warning: zendesk: {}", ticket_sync_clients::secret::API_TOKEN_SUNSET);
     }
     if let Some((listen, secrets)) = hooks {
-        let set = |s: &Option<crate::secret::Secret>, name: &str| {
+        let set = |s: &Option<ticket_sync_clients::secret::Secret>, name: &str| {
             if s.is_some() {
                 format!("{name} secret set")
             } else {
@@ -314,7 +320,10 @@ async fn sync(path: &Path, dry_run: bool, deadline: Duration) -> u8 {
             }
         };
         // Refused credentials would be refused by the next pass too: it is not run.
-        let refused = matches!(&result, Err(crate::sync::PassError::Api(crate::http::ApiError::Unauthorized { .. })));
+        let refused = matches!(
+            &result,
+            Err(crate::sync::PassError::Api(ticket_sync_clients::http::ApiError::Unauthorized { .. }))
+        );
         match &result {
             Ok(report) => {
                 print_report(report, dry_run);

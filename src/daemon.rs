@@ -12,12 +12,14 @@ use tracing::{error, info, warn};
 
 use crate::config;
 
-use crate::http::{ApiStats, Service, Timeouts};
+use ticket_sync_clients::http::{ApiStats, Timeouts};
+
 use crate::metrics::{self, Metrics};
 use crate::notify::Notifier;
-use crate::secret::load_tokens;
 use crate::sync::{Engine, PassReport};
 use crate::webhooks::{self, Bell, Doorbell, Source, WebhookSecrets, WebhookStats};
+use ticket_sync_clients::secret::load_tokens;
+use ticket_sync_core::domain::Service;
 use ticket_sync_core::rules::Rules;
 use ticket_sync_store::{Store, StoreError};
 
@@ -98,8 +100,8 @@ fn build_engine(rules: Rules, store: Arc<Store>, ctx: &RunContext) -> Result<Eng
     let (zt, gt) = load_tokens(&rules).map_err(|e| DaemonError::Config(e.to_string()))?;
     ctx.metrics.set_auth_mode("zendesk", zt.mode(), &["oauth", "api_token"]);
     let github_mode = match gt {
-        crate::secret::GithubCredential::Token(_) => "token",
-        crate::secret::GithubCredential::App(_) => "app",
+        ticket_sync_clients::secret::GithubCredential::Token(_) => "token",
+        ticket_sync_clients::secret::GithubCredential::App(_) => "app",
     };
     ctx.metrics.set_auth_mode("github", github_mode, &["token", "app"]);
     let mut engine = Engine::with_stats(Arc::new(rules), store, &zt, &gt, false, ctx.stats.clone());
@@ -167,7 +169,7 @@ pub async fn run_with(
         "ticket-sync started"
     );
     if engine.zendesk.auth_mode() == "api_token" {
-        warn!("zendesk: {}", crate::secret::API_TOKEN_SUNSET);
+        warn!("zendesk: {}", ticket_sync_clients::secret::API_TOKEN_SUNSET);
     }
     warn_if_calls_outlast_the_watchdog(&ctx.notifier);
     ctx.notifier.ready();

@@ -17,8 +17,10 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
-use crate::http::{Service, StatsInner};
+use ticket_sync_clients::http::StatsInner;
+
 use crate::sync::PassReport;
+use ticket_sync_core::domain::Service;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PassLabels {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use serde::Serialize;
 
-use crate::http::RateBudget;
 use ticket_sync_core::domain::Mapping;
+use ticket_sync_core::domain::RateBudget;
 use ticket_sync_core::domain::TicketId;
 use ticket_sync_core::rules::Rules;
 use ticket_sync_store::{Failure, LedgerEntry, PassRecord, RepoRecord, Store};

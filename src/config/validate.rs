@@ -392,7 +392,7 @@ fn ca_file(cx: &Ctx, v: Option<&S<String>>, key: &str) -> Result<Option<CaFile>,
         return cx.err(v.span(), key, "must name a PEM file of CA certificates");
     }
     let path = resolve_relative(cx.path, v.get_ref());
-    match crate::http::read_ca_file(&path) {
+    match ticket_sync_clients::http::read_ca_file(&path) {
         Ok(pem) => Ok(Some(CaFile { path, pem })),
         Err(msg) => cx.err(v.span(), key, msg),
     }

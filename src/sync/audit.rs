@@ -12,7 +12,7 @@ use tracing::{info, info_span, warn, Instrument};
 
 use super::notes::{issue_gone, issue_not_found, Missing};
 use super::{stops_pass, Engine, ItemError, PassError, PassReport};
-use crate::http::{ApiError, ForbiddenScope};
+use ticket_sync_clients::http::{ApiError, ForbiddenScope};
 use ticket_sync_core::domain::{IssueNumber, RepoName};
 use ticket_sync_core::domain::{LinkState, Mapping};
 

@@ -16,12 +16,13 @@ use super::reescalate;
 use super::{guard, identity, link, notes};
 use super::{settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
-use crate::github::WRITE_ENDPOINT;
-use crate::http::{ApiError, ForbiddenScope, Service};
-use crate::ratelimit::Scope;
-use crate::zendesk::TicketComment;
+use ticket_sync_clients::github::WRITE_ENDPOINT;
+use ticket_sync_clients::http::{ApiError, ForbiddenScope};
+use ticket_sync_clients::zendesk::TicketComment;
 use ticket_sync_core::body;
 use ticket_sync_core::domain::LinkState;
+use ticket_sync_core::domain::Scope;
+use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::{Issue, IssueState, RepoName, Stage, Ticket, TicketId, TicketStatus};
 use ticket_sync_core::route::{decide, Decision};
 use ticket_sync_store::{FailureClass, Intent, IntentKind, NewFailure, StoreError};
@@ -325,7 +326,7 @@ async fn linked_issue(
     else {
         return Ok(None);
     };
-    let Some((repo, number)) = own.body.lines().find_map(crate::github::parse_issue_html_url) else {
+    let Some((repo, number)) = own.body.lines().find_map(ticket_sync_clients::github::parse_issue_html_url) else {
         return Ok(Some(None));
     };
     let identity = identity::github_identity(engine).await?;

@@ -2,9 +2,9 @@
 //! escalation and forwarding passes (each with its own cursor).
 
 use super::{Engine, PassError};
-use crate::http::ApiError;
-use crate::ratelimit::Scope;
-use crate::zendesk::{ExportFrom, ExportPage, EXPORT_ENDPOINT};
+use ticket_sync_clients::http::ApiError;
+use ticket_sync_clients::zendesk::{ExportFrom, ExportPage, EXPORT_ENDPOINT};
+use ticket_sync_core::domain::Scope;
 use ticket_sync_store::StoreError;
 
 /// Where a pass is in the export. The cursor is stored only by `advance`, which the pass calls

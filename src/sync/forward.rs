@@ -19,10 +19,10 @@ use super::export::ExportReader;
 use super::notes::{issue_gone, issue_not_found, repo_out_of_sight, resume_queued, ticket_deleted, Missing, Queued};
 use super::{guard, settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
-use crate::github::BODY_LIMIT;
-use crate::http::ApiError;
-use crate::zendesk::TicketComment;
+use ticket_sync_clients::http::ApiError;
+use ticket_sync_clients::zendesk::TicketComment;
 use ticket_sync_core::body;
+use ticket_sync_core::domain::BODY_LIMIT;
 use ticket_sync_core::domain::{LinkState, Mapping};
 use ticket_sync_core::domain::{ServiceTime, Stage, TicketId};
 use ticket_sync_core::rules::ForwardMode;
@@ -134,7 +134,7 @@ fn forwarding_since(engine: &Engine) -> Result<chrono::DateTime<Utc>, PassError>
     let already_forwarding = engine.store.cursor(CURSOR)?.is_some();
     // On Zendesk's clock (its `Date` header; the export was read before this), since it is
     // compared with Zendesk's comment times; the host's clock only if Zendesk's is not known.
-    let now = (engine.stats.service_time(crate::http::Service::Zendesk, Utc::now()))
+    let now = (engine.stats.service_time(ticket_sync_core::domain::Service::Zendesk, Utc::now()))
         .unwrap_or_else(|| ServiceTime::assume_host(Utc::now()));
     let default = if already_forwarding { chrono::DateTime::<Utc>::UNIX_EPOCH } else { now.utc() };
     let stored = engine.store.meta_get_or_set(KEY, &default.timestamp().to_string())?;
@@ -227,7 +227,7 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
             body: format!(
                 "A comment on the Zendesk ticket is too large for ticket-sync to read (over {} with its \
                  formatting and attachments' details), so it is not shown here: read it on the ticket.\n\n{}\n",
-                size_words(crate::http::body_cap("/api/v2/tickets/comments.json")),
+                size_words(ticket_sync_clients::http::body_cap("/api/v2/tickets/comments.json")),
                 unreadable_marker(older)
             ),
             unreadable: true,

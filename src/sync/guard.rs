@@ -9,7 +9,7 @@
 use tracing::warn;
 
 use super::{Engine, ItemError};
-use crate::http::ApiError;
+use ticket_sync_clients::http::ApiError;
 use ticket_sync_core::domain::RepoName;
 
 /// Refuses writing customer text into `repo` when the rules or the repository forbid it.

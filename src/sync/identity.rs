@@ -107,7 +107,7 @@ pub(super) async fn record_writers(engine: &Engine) -> Result<(), PassError> {
     Ok(())
 }
 
-pub(super) use crate::github::ends_with_marker;
+pub(super) use ticket_sync_clients::github::ends_with_marker;
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use super::notes::{push_note, state_tags, PushPayload};
 use super::{guard, identity, Engine, ItemError, PassError, PassReport};
-use crate::http::ApiError;
+use ticket_sync_clients::http::ApiError;
 use ticket_sync_core::body;
 use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Ticket, TicketStatus};
 use ticket_sync_core::linkref::{self, FieldRef, RefProblem};

@@ -38,10 +38,11 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::github::GithubClient;
-use crate::http::{ApiError, ApiStats, Service};
-use crate::secret::{GithubCredential, ZendeskCredential};
-use crate::zendesk::ZendeskClient;
+use ticket_sync_clients::github::GithubClient;
+use ticket_sync_clients::http::{ApiError, ApiStats};
+use ticket_sync_clients::secret::{GithubCredential, ZendeskCredential};
+use ticket_sync_clients::zendesk::ZendeskClient;
+use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::{RepoName, Stage, TicketId};
 use ticket_sync_core::redact::Redactor;
 use ticket_sync_core::rules::Rules;
@@ -171,8 +172,10 @@ impl Engine {
         stats: Arc<ApiStats>,
     ) -> Self {
         let zendesk_token_id = zendesk_credential.identity_id();
-        let zendesk_http = crate::http::build_client(rules.zendesk.ca_file.as_ref().map(|c| c.pem.as_slice()));
-        let github_http = crate::http::build_client(rules.github.ca_file.as_ref().map(|c| c.pem.as_slice()));
+        let zendesk_http =
+            ticket_sync_clients::http::build_client(rules.zendesk.ca_file.as_ref().map(|c| c.pem.as_slice()));
+        let github_http =
+            ticket_sync_clients::http::build_client(rules.github.ca_file.as_ref().map(|c| c.pem.as_slice()));
         let zendesk = ZendeskClient::new(
             rules.zendesk.url.clone(),
             zendesk_credential,
@@ -191,7 +194,7 @@ impl Engine {
         // Waits an earlier process was told hold here too; new ones are kept for the next.
         stats.limits.restore_blocks(store.active_blocks(chrono::Utc::now()).unwrap_or_default());
         if !dry_run {
-            stats.limits.keep_blocks_in(store.clone());
+            stats.limits.keep_blocks_in(Arc::new(BlockKeeper(store.clone())));
             // Rules that now spell a repository in another letter case than the database
             // does: the database follows the rules, so no lookup by the new spelling misses.
             let configured = rules.routes.iter().map(|r| &r.repo).chain(rules.linking.iter().flat_map(|l| &l.repos));
@@ -385,7 +388,9 @@ pub(crate) fn stops_pass(e: &ApiError) -> bool {
         ApiError::RateLimited { scope, .. } => !scope.spares_the_pass(),
         // Zendesk's role, plan or scope refusal is every ticket's alike: the next pass tries
         // again, so a fixed role is picked up without a restart.
-        ApiError::Forbidden { service, scope: crate::http::ForbiddenScope::Account, .. } => *service == "zendesk",
+        ApiError::Forbidden { service, scope: ticket_sync_clients::http::ForbiddenScope::Account, .. } => {
+            *service == "zendesk"
+        }
         _ => matches!(e, ApiError::Unauthorized { .. } | ApiError::Certificate { .. }),
     }
 }
@@ -402,7 +407,7 @@ pub(crate) async fn run_again(engine: &Engine, result: &Result<(), ItemError>, r
         Err(ItemError::Api(e)) if e.is_transient() && *round < IN_PASS_RETRIES => {
             tracing::debug!(error = %e, round = *round, "passing failure; trying the item again in this pass");
             engine.beat();
-            tokio::time::sleep(crate::ratelimit::retry_delay(*round, rand::random())).await;
+            tokio::time::sleep(ticket_sync_clients::ratelimit::retry_delay(*round, rand::random())).await;
             *round += 1;
             true
         }
@@ -519,10 +524,13 @@ fn summary_json(r: &PassReport) -> serde_json::Value {
     })
 }
 
-/// The engine keeps rate-limit blocks in its store (the limits layer knows only the trait).
-impl crate::limits::BlockStore for Store {
+/// The engine keeps rate-limit blocks in its store (the limits layer knows only the trait, and
+/// the store knows no client: this adapter is where the two meet).
+struct BlockKeeper(Arc<Store>);
+
+impl ticket_sync_clients::limits::BlockStore for BlockKeeper {
     fn save_block(&self, block: &ticket_sync_core::domain::Block) {
-        if let Err(e) = Store::save_block(self, block) {
+        if let Err(e) = self.0.save_block(block) {
             tracing::warn!(error = %e, service = block.service.as_str(), scope = %block.scope, "could not keep a rate-limit block in the state database; a restart may not honour it");
         }
     }

@@ -9,8 +9,8 @@ use tracing::{info, warn};
 
 use super::{Engine, ItemError};
 use crate::crashpoint;
-use crate::http::ApiError;
-use crate::zendesk::TicketComment;
+use ticket_sync_clients::http::ApiError;
+use ticket_sync_clients::zendesk::TicketComment;
 use ticket_sync_core::body;
 use ticket_sync_core::domain::LinkState;
 use ticket_sync_core::domain::{TicketId, TicketUpdate};

@@ -12,7 +12,7 @@ use tracing::{info, info_span, warn, Instrument};
 
 use super::note::{write_once, Note, NoteOutcome};
 use super::{settle, Engine, ItemError, PassError, PassReport};
-use crate::http::ApiError;
+use ticket_sync_clients::http::ApiError;
 use ticket_sync_core::body;
 use ticket_sync_core::domain::{LinkState, Mapping};
 use ticket_sync_core::domain::{Stage, TicketId};

@@ -19,7 +19,7 @@ use tracing::{debug, info_span, warn, Instrument};
 use super::identity::github_identity;
 use super::notes::{push_note, resume_queued, PushPayload, Pushed};
 use super::{settle, stops_pass, Engine, ItemError, PassError, PassReport};
-use crate::github::Updates;
+use ticket_sync_clients::github::Updates;
 use ticket_sync_core::domain::Mapping;
 use ticket_sync_core::domain::{IssueNumber, RepoName, ServiceTime, Stage, TicketId};
 use ticket_sync_core::pushplan::{self, PushAction, RepoInput, TicketPlan};

@@ -57,7 +57,7 @@ pub(super) async fn track(
     let (intent, _) = notes::queue_note(engine, m, &key, &text, notes::Tells::Reopen)?;
     if let Err(e) = engine.github.reopen_issue(&m.repo, m.issue_number).await {
         // A refusal (not a passing failure) means the issue stays closed: the note would be untrue.
-        if !e.is_retryable() && !matches!(e, crate::http::ApiError::Moved { .. }) {
+        if !e.is_retryable() && !matches!(e, ticket_sync_clients::http::ApiError::Moved { .. }) {
             let why = format!("the issue could not be reopened: {e}");
             engine.store.abandon_intent_key(IntentKind::PushNote, ticket.id, &intent.key, &why)?;
         }

@@ -24,7 +24,7 @@ pub use verify::{
     ZENDESK_MAX_SKEW,
 };
 
-use crate::secret::{self, Secret};
+use ticket_sync_clients::secret::{self, Secret};
 use ticket_sync_core::rules::{TokenSource, WebhookRules};
 
 /// Each source's signing secret; a source without one refuses every delivery (401).

@@ -86,7 +86,7 @@ async fn github(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Body)
 /// escape, as a customer's pasted comment can carry) is read lossily, as the APIs' answers are:
 /// such a delivery is genuine, and refusing it would only delay its change until the next poll.
 fn parse(body: &[u8]) -> Option<Value> {
-    serde_json::from_slice::<Value>(&crate::lenient::sanitize_json(body)).ok()
+    serde_json::from_slice::<Value>(&ticket_sync_clients::lenient::sanitize_json(body)).ok()
 }
 
 async fn zendesk(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Body) -> Response {

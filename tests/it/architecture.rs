@@ -109,6 +109,36 @@ fn only_the_store_runs_sql_and_it_depends_on_the_core_alone() {
     }
 }
 
+/// Architecture invariant: the clients depend on the core alone of ticket-sync's crates (never
+/// the store, nor the store on them: rate-limit blocks reach the store through the clients'
+/// `BlockStore` trait), and only the clients talk HTTP to the services: `reqwest` is a normal
+/// dependency of the clients and of the sandbox (a stand-in that sends webhooks) alone, so the
+/// compiler refuses a `reqwest::` anywhere else in the product.
+#[test]
+fn only_the_clients_talk_http_and_they_depend_on_the_core_alone() {
+    let edges = workspace_edges();
+    let clients = edges.iter().find(|(name, _)| name == "ticket-sync-clients").expect("the clients crate");
+    let normal: Vec<&str> =
+        clients.1.iter().filter(|(_, kind, _)| kind == "normal").map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(normal, ["ticket-sync-core"], "the clients' workspace dependencies");
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--offline", "--no-deps"])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata runs");
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for package in meta["packages"].as_array().unwrap() {
+        let name = package["name"].as_str().unwrap_or_default();
+        let http = package["dependencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|d| d["name"] == "reqwest" && d["kind"].is_null());
+        let allowed = ["ticket-sync-clients", "ticket-sync-sandbox"].contains(&name);
+        assert_eq!(http, allowed, "{name} depends on reqwest");
+    }
+}
+
 /// Architecture invariant: the product reaches the sandbox only through the `demo` feature
 /// (an optional dependency; tests and benches take it as a dev-dependency), so
 /// `--no-default-features` builds a binary without any fake service (.ci/run builds it).

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::Output;
 use std::sync::Arc;
 
-use ticket_sync::secret::{GithubCredential, Secret};
 use ticket_sync::sync::{Engine, PassReport};
+use ticket_sync_clients::secret::{GithubCredential, Secret};
 use ticket_sync_sandbox::{self as sandbox, NewTicket, Sandbox, Visibility};
 use ticket_sync_store::Store;
 use tokio_util::sync::CancellationToken;
@@ -37,8 +37,10 @@ pub const FORWARD: &str = "[forward]\ncomments = \"public\"\n";
 
 /// The Zendesk credential the sandbox's rules (`Sandbox::rules_toml`) name, without the
 /// environment: the sandbox's OAuth client or API token.
-pub fn sandbox_zendesk_credential(rules: &ticket_sync_core::rules::Rules) -> ticket_sync::secret::ZendeskCredential {
-    use ticket_sync::secret::{Secret, ZendeskCredential};
+pub fn sandbox_zendesk_credential(
+    rules: &ticket_sync_core::rules::Rules,
+) -> ticket_sync_clients::secret::ZendeskCredential {
+    use ticket_sync_clients::secret::{Secret, ZendeskCredential};
     match &rules.zendesk.auth {
         ticket_sync_core::rules::ZendeskAuth::OAuth(o) => ZendeskCredential::oauth(
             &o.client_id,
@@ -56,7 +58,7 @@ pub fn sandbox_zendesk_credential(rules: &ticket_sync_core::rules::Rules) -> tic
 pub fn github_credential(rules: &ticket_sync_core::rules::Rules) -> GithubCredential {
     match &rules.github.auth {
         ticket_sync_core::rules::GithubAuth::App(_) => {
-            ticket_sync::secret::load_github(&rules.github.auth).expect("App key")
+            ticket_sync_clients::secret::load_github(&rules.github.auth).expect("App key")
         }
         ticket_sync_core::rules::GithubAuth::Token(_) => GithubCredential::Token(Secret::new(sandbox::GITHUB_TOKEN)),
     }

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use axum::http::Method;
 use chrono::Utc;
-use ticket_sync::http::ApiError;
-use ticket_sync::ratelimit::Scope;
 use ticket_sync::sync::PassError;
+use ticket_sync_clients::http::ApiError;
+use ticket_sync_core::domain::Scope;
 use ticket_sync_core::domain::{Stage, TicketId};
 use ticket_sync_sandbox::{Fault, FaultRule};
 use ticket_sync_store::Store;
@@ -22,7 +22,7 @@ async fn a_low_github_budget_defers_new_issues_without_losing_any() {
     env.sb.github.set_rate_limit_remaining(50);
     let engine = env.engine();
     let err = engine.escalate(&CancellationToken::new()).await.expect_err("the pass stops early");
-    assert!(matches!(err, PassError::Api(ticket_sync::http::ApiError::RateLimited { .. })), "{err}");
+    assert!(matches!(err, PassError::Api(ticket_sync_clients::http::ApiError::RateLimited { .. })), "{err}");
     let created = ids.iter().filter(|id| !env.issues_for("acme/backend", **id).is_empty()).count();
     assert!(created <= 1, "new issues wait while the budget is low ({created} created)");
     assert!(engine.store.failures().unwrap().is_empty(), "deferral is not an item failure");
@@ -87,7 +87,7 @@ async fn the_hourly_write_cap_stops_a_backfill_without_failing_tickets() {
     let ids: Vec<u64> = (0..4).map(|i| env.ticket(&format!("Capped {i}"), &["escalated"])).collect();
     let engine = env.engine();
     let err = engine.escalate(&CancellationToken::new()).await.expect_err("the cap stops the pass");
-    assert!(matches!(err, PassError::Api(ticket_sync::http::ApiError::RateLimited { .. })), "{err}");
+    assert!(matches!(err, PassError::Api(ticket_sync_clients::http::ApiError::RateLimited { .. })), "{err}");
     let created = ids.iter().filter(|id| !env.issues_for("acme/backend", **id).is_empty()).count();
     assert_eq!(created, 2, "exactly the hourly cap");
     assert_eq!(env.sb.github.door.log.count(|e| e.method == axum::http::Method::POST), 2, "no request beyond the cap");

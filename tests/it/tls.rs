@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::rustls;
 
 use crate::harness::Env;
-use ticket_sync::http::ApiError;
+use ticket_sync_clients::http::ApiError;
 
 /// An internal CA and a `localhost` certificate it signed.
 struct Pki {

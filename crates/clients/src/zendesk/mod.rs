@@ -13,10 +13,13 @@ use reqwest::Method;
 use tracing::debug;
 use url::Url;
 
-use crate::http::{self, ApiError, ApiStats, Service};
+use crate::http::{self, ApiError, ApiStats};
+
 use crate::limits::Target;
-use crate::ratelimit::{RollingWindow, Scope};
+use crate::ratelimit::RollingWindow;
 use crate::secret::{Secret, ZendeskCredential};
+use ticket_sync_core::domain::Scope;
+use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::ServiceTime;
 use ticket_sync_core::domain::{Attachment, Ticket, TicketId, TicketStatus, TicketUpdate};
 

@@ -15,13 +15,16 @@ use reqwest::{Method, StatusCode};
 use tracing::debug;
 use url::Url;
 
-use crate::http::{self, ApiError, ApiStats, ForbiddenScope, Service};
+use crate::http::{self, ApiError, ApiStats, ForbiddenScope};
+
 use crate::limits::Target;
-use crate::ratelimit::{RollingWindow, Scope, Spacer};
+use crate::ratelimit::{RollingWindow, Spacer};
 use crate::secret::GithubCredential;
 use auth::{Auth, Credential, Needs};
+use ticket_sync_core::domain::Scope;
+use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, RepoName, ServiceTime, StateReason};
-pub use ticket_sync_core::domain::{IssueComment, IssueEvent, ListedIssue, BODY_LIMIT};
+use ticket_sync_core::domain::{IssueComment, IssueEvent, ListedIssue};
 
 const SVC: Service = Service::Github;
 /// GitHub's content-creating requests (issues, comments, edits): 80 a minute, 500 an hour.

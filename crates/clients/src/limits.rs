@@ -13,8 +13,11 @@ use reqwest::StatusCode;
 use tokio::time::Instant;
 use tracing::error;
 
-use crate::http::{read_budget, retry_after, Service};
-use crate::ratelimit::{capped, Gate, RollingWindow, Scope, Spacer, MAX_WAIT};
+use crate::http::{read_budget, retry_after};
+
+use crate::ratelimit::{capped, Gate, RollingWindow, Spacer, MAX_WAIT};
+use ticket_sync_core::domain::Scope;
+use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::TicketId;
 
 /// A wait as a chrono duration, cut to `MAX_WAIT` so that adding it to a time cannot overflow.
@@ -155,7 +158,7 @@ pub fn limit_scope(target: &Target, headers: &HeaderMap) -> (Scope, Option<Durat
     (target.silent_limit.clone().unwrap_or_else(|| target.account()), None)
 }
 
-pub use ticket_sync_core::domain::Block;
+use ticket_sync_core::domain::Block;
 
 /// Where blocks are kept across processes (the state database).
 pub trait BlockStore: Send + Sync {

@@ -41,8 +41,6 @@ const MAX_LIMIT_WAIT: Duration = Duration::from_secs(30 * 60);
 const RETRY_BASE: Duration = Duration::from_millis(250);
 const RETRY_CAP: Duration = Duration::from_secs(8);
 
-pub use ticket_sync_core::domain::Scope;
-
 /// `wait` cut to `MAX_WAIT`.
 pub fn capped(wait: Duration) -> Duration {
     wait.min(MAX_WAIT)
@@ -239,6 +237,7 @@ pub fn retry_delay(attempt: u32, jitter: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ticket_sync_core::domain::Scope;
     use ticket_sync_core::domain::TicketId;
 
     #[tokio::test(start_paused = true)]

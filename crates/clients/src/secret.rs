@@ -322,7 +322,7 @@ impl AppKey {
     /// The sandbox's test key (`crates/sandbox/src/keys/`), for unit tests of what holds a key.
     #[cfg(test)]
     pub fn for_tests(rules: &AppRules) -> AppKey {
-        let pem = include_bytes!("../crates/sandbox/src/keys/app-test-key.pem");
+        let pem = include_bytes!("../../sandbox/src/keys/app-test-key.pem");
         let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem).expect("test key");
         AppKey { app_id: rules.app_id, installation_id: rules.installation_id, key }
     }
@@ -553,10 +553,10 @@ mod tests {
         assert!(err.contains("LoadCredential=no-such:"), "{err}");
     }
 
-    const KEY: &str = include_str!("../crates/sandbox/src/keys/app-test-key.pem");
-    const KEY_PKCS8: &str = include_str!("../crates/sandbox/src/keys/app-test-key.pkcs8.pem");
-    const PUBLIC: &str = include_str!("../crates/sandbox/src/keys/app-test-key.pub.pem");
-    const EC_KEY: &str = include_str!("../crates/sandbox/src/keys/ec-key.pem");
+    const KEY: &str = include_str!("../../sandbox/src/keys/app-test-key.pem");
+    const KEY_PKCS8: &str = include_str!("../../sandbox/src/keys/app-test-key.pkcs8.pem");
+    const PUBLIC: &str = include_str!("../../sandbox/src/keys/app-test-key.pub.pem");
+    const EC_KEY: &str = include_str!("../../sandbox/src/keys/ec-key.pem");
 
     fn key_file(dir: &Path, name: &str, text: &str, mode: u32) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;

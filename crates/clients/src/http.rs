@@ -13,9 +13,10 @@ use tokio::time::Instant;
 use tracing::warn;
 
 use crate::limits::{chrono_secs, until, Limits, Target};
-use crate::ratelimit::{retry_delay, CallBudget, Scope};
+use crate::ratelimit::{retry_delay, CallBudget};
+use ticket_sync_core::domain::Scope;
 use ticket_sync_core::domain::ServiceTime;
-pub use ticket_sync_core::domain::{RateBudget, Service};
+use ticket_sync_core::domain::{RateBudget, Service};
 
 /// What a refusal (403) is about, as the client that made the request judges it: how far the
 /// caller lets it reach (one ticket, one repository, or everything).
