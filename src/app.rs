@@ -14,6 +14,7 @@ use crate::config;
 use crate::demo;
 use crate::sync::{Engine, PassReport};
 use crate::{daemon, status};
+use ticket_sync_core::domain::PassKind;
 use ticket_sync_core::domain::TicketId;
 use ticket_sync_core::rules::Rules;
 use ticket_sync_store::Store;
@@ -289,21 +290,20 @@ async fn sync(path: &Path, dry_run: bool, deadline: Duration) -> u8 {
     // On a terminal a long backfill shows it is alive; under journald (not a terminal) the
     // per-item log lines are the record and nothing is added.
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| spawn_progress(&engine));
-    for pass in ["escalate", "push"] {
+    for pass in [PassKind::Escalate, PassKind::Push] {
         if let Some(p) = &progress {
             p.send_replace(pass);
         }
         let run = async {
-            if pass == "escalate" {
-                engine.escalate(&cancel).await
-            } else {
-                engine.push(&cancel).await
+            match pass {
+                PassKind::Escalate => engine.escalate(&cancel).await,
+                _ => engine.push(&cancel).await,
             }
         };
         let result = tokio::select! {
             r = run => r,
             _ = &mut out_of_time => {
-                error!(pass, deadline_seconds = deadline.as_secs(), "sync stopped at its deadline");
+                error!(pass = pass.as_str(), deadline_seconds = deadline.as_secs(), "sync stopped at its deadline");
                 eprintln!(
                     "error: sync stopped at its deadline ({} s) during the {pass} pass; the next run resumes (raise --deadline for long backfills)",
                     deadline.as_secs()
@@ -348,9 +348,9 @@ async fn sync(path: &Path, dry_run: bool, deadline: Duration) -> u8 {
 
 /// Every `PROGRESS_EVERY`, while a `sync` runs on a terminal: one line on stderr with the pass,
 /// its time so far, the requests sent and the links known. Stops when the sender is dropped.
-fn spawn_progress(engine: &Engine) -> tokio::sync::watch::Sender<&'static str> {
+fn spawn_progress(engine: &Engine) -> tokio::sync::watch::Sender<PassKind> {
     const PROGRESS_EVERY: Duration = Duration::from_secs(5);
-    let (tx, mut rx) = tokio::sync::watch::channel("escalate");
+    let (tx, mut rx) = tokio::sync::watch::channel(PassKind::Escalate);
     let (stats, store) = (engine.stats.clone(), engine.store.clone());
     tokio::spawn(async move {
         let started = std::time::Instant::now();

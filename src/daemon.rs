@@ -4,6 +4,7 @@ use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use ticket_sync_core::domain::PassKind;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
@@ -248,17 +249,17 @@ pub async fn run_with(
         announce = true;
         if now >= next_escalate {
             ctx.notifier.status("escalating: reading the Zendesk export");
-            run_pass("escalate", &engine, &shutdown, &ctx).await;
+            run_pass(Scheduled::Escalate, &engine, &shutdown, &ctx).await;
             last_escalate = Utc::now();
         }
         if now >= next_push && !shutdown.is_cancelled() {
             ctx.notifier.status("pushing GitHub changes to Zendesk");
-            run_pass("push", &engine, &shutdown, &ctx).await;
+            run_pass(Scheduled::Push, &engine, &shutdown, &ctx).await;
             last_push = Utc::now();
         }
         if now >= next_audit && !shutdown.is_cancelled() {
             ctx.notifier.status("auditing linked issues for transfers and deletions");
-            run_pass("audit", &engine, &shutdown, &ctx).await;
+            run_pass(Scheduled::Audit, &engine, &shutdown, &ctx).await;
             last_audit = Utc::now();
         }
     }
@@ -318,12 +319,12 @@ async fn answer_doorbells(
         };
         let stats = ctx.stats.snapshot();
         ctx.metrics.record_pass(
-            "webhook",
+            PassKind::Webhook,
             result.as_ref().map_err(|e| e.to_string()),
             started.elapsed().as_secs_f64(),
             &stats,
         );
-        log_pass("webhook", engine, result);
+        log_pass(PassKind::Webhook, engine, result);
     }
     save_delivery_stats(engine, deliveries, ctx);
 }
@@ -358,14 +359,33 @@ fn warn_if_calls_outlast_the_watchdog(notifier: &Notifier) {
     }
 }
 
+/// The passes a schedule runs (a webhook's are run by `answer_doorbells`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheduled {
+    Escalate,
+    Push,
+    Audit,
+}
+
+impl Scheduled {
+    fn kind(self) -> PassKind {
+        match self {
+            Scheduled::Escalate => PassKind::Escalate,
+            Scheduled::Push => PassKind::Push,
+            Scheduled::Audit => PassKind::Audit,
+        }
+    }
+}
+
 /// Runs one pass; after a shutdown request it gets `SHUTDOWN_GRACE` to finish its item.
-async fn run_pass(kind: &'static str, engine: &Engine, shutdown: &CancellationToken, ctx: &RunContext) {
+async fn run_pass(scheduled: Scheduled, engine: &Engine, shutdown: &CancellationToken, ctx: &RunContext) {
     let started = std::time::Instant::now();
+    let kind = scheduled.kind();
     let pass = async {
-        match kind {
-            "escalate" => engine.escalate(shutdown).await,
-            "push" => engine.push(shutdown).await,
-            _ => engine.audit(shutdown).await,
+        match scheduled {
+            Scheduled::Escalate => engine.escalate(shutdown).await,
+            Scheduled::Push => engine.push(shutdown).await,
+            Scheduled::Audit => engine.audit(shutdown).await,
         }
     };
     let grace = async {
@@ -376,12 +396,12 @@ async fn run_pass(kind: &'static str, engine: &Engine, shutdown: &CancellationTo
     let result = tokio::select! {
         r = pass => r,
         _ = deadline => {
-            warn!(pass = kind, deadline_seconds = engine.rules.daemon.pass_deadline_secs, "pass stopped at its deadline; the next pass resumes its work (raise daemon.pass_deadline_seconds for long backfills)");
+            warn!(pass = kind.as_str(), deadline_seconds = engine.rules.daemon.pass_deadline_secs, "pass stopped at its deadline; the next pass resumes its work (raise daemon.pass_deadline_seconds for long backfills)");
             ctx.metrics.record_pass(kind, Err("deadline reached".into()), engine.rules.daemon.pass_deadline_secs as f64, &ctx.stats.snapshot());
             return;
         }
         _ = grace => {
-            warn!(pass = kind, "the item in flight did not finish within the shutdown grace period; its intent is reconciled on the next start");
+            warn!(pass = kind.as_str(), "the item in flight did not finish within the shutdown grace period; its intent is reconciled on the next start");
             return;
         }
     };
@@ -460,12 +480,12 @@ fn budget_text(left: Option<u64>) -> String {
     left.map_or_else(|| "unknown".into(), |v| v.to_string())
 }
 
-pub(crate) fn log_pass(kind: &str, engine: &Engine, result: Result<PassReport, crate::sync::PassError>) {
+pub(crate) fn log_pass(kind: PassKind, engine: &Engine, result: Result<PassReport, crate::sync::PassError>) {
     let github_left = engine.budget_remaining(Service::Github);
     let zendesk_left = engine.budget_remaining(Service::Zendesk);
     match result {
         Ok(r) => info!(
-            pass = kind,
+            pass = kind.as_str(),
             seen = r.seen,
             escalated = r.escalated,
             created = r.created,
@@ -480,6 +500,6 @@ pub(crate) fn log_pass(kind: &str, engine: &Engine, result: Result<PassReport, c
             zendesk_rate_left = %budget_text(zendesk_left),
             "pass complete"
         ),
-        Err(e) => error!(pass = kind, error = %e, "pass failed; it will run again on schedule"),
+        Err(e) => error!(pass = kind.as_str(), error = %e, "pass failed; it will run again on schedule"),
     }
 }

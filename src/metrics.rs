@@ -164,12 +164,12 @@ impl Metrics {
     /// Records a finished pass (or its error) and the API counters since the last call.
     pub fn record_pass(
         &self,
-        kind: &'static str,
+        kind: ticket_sync_core::domain::PassKind,
         result: Result<&PassReport, String>,
         seconds: f64,
         stats: &StatsInner,
     ) {
-        let kind_label = KindLabels { kind: kind.to_string() };
+        let kind_label = KindLabels { kind: kind.as_str().to_string() };
         let (outcome, health) = match result {
             Ok(r) => {
                 let synced = r.created + r.recovered + r.notes + r.pushed;
@@ -192,7 +192,7 @@ impl Metrics {
             self.last_success.get_or_create(&kind_label).set(Utc::now().timestamp());
         }
         self.durations.get_or_create(&kind_label).observe(seconds);
-        self.health.lock().unwrap().insert(kind, health);
+        self.health.lock().unwrap().insert(kind.as_str(), health);
         let mut seen = self.seen_requests.lock().unwrap();
         for (&(service, status), &count) in &stats.requests {
             let before = seen.insert((service, status), count).unwrap_or(0);
@@ -291,9 +291,9 @@ mod tests {
     fn a_pass_that_does_not_fail_sets_its_last_success_time_and_a_failed_one_does_not() {
         let m = Metrics::new();
         let stats = StatsInner::default();
-        m.record_pass("push", Err("refused".into()), 1.0, &stats);
+        m.record_pass(ticket_sync_core::domain::PassKind::Push, Err("refused".into()), 1.0, &stats);
         assert!(!m.encode().contains("ticket_sync_last_success_timestamp_seconds{kind=\"push\"}"), "{}", m.encode());
-        m.record_pass("push", Ok(&PassReport::default()), 1.0, &stats);
+        m.record_pass(ticket_sync_core::domain::PassKind::Push, Ok(&PassReport::default()), 1.0, &stats);
         let text = m.encode();
         let line =
             text.lines().find(|l| l.starts_with("ticket_sync_last_success_timestamp_seconds{kind=\"push\"}")).unwrap();

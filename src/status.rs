@@ -88,11 +88,13 @@ pub fn collect(rules: &Rules, store: &Store) -> ticket_sync_store::Result<Status
     let now = Utc::now();
     let mut last_pass = BTreeMap::new();
     for record in store.passes()? {
-        let next_at = match record.kind.as_str() {
-            "escalate" => rules.schedule.escalate.next_after(now),
-            "push" => rules.schedule.push.next_after(now),
-            "audit" => rules.schedule.audit.next_after(now),
-            _ => None,
+        use ticket_sync_core::domain::PassKind;
+        // Each scheduled kind has its schedule; webhook passes (and a kind no release wrote) none.
+        let next_at = match PassKind::from_name(&record.kind) {
+            Some(PassKind::Escalate) => rules.schedule.escalate.next_after(now),
+            Some(PassKind::Push) => rules.schedule.push.next_after(now),
+            Some(PassKind::Audit) => rules.schedule.audit.next_after(now),
+            Some(PassKind::Webhook) | None => None,
         };
         last_pass.insert(record.kind.clone(), PassView { record, next_at });
     }

@@ -17,7 +17,7 @@ use ticket_sync_core::domain::{IssueNumber, RepoName};
 use ticket_sync_core::domain::{LinkState, Mapping};
 
 pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<PassReport, PassError> {
-    let mut report = PassReport::new("audit");
+    let mut report = PassReport::new(ticket_sync_core::domain::PassKind::Audit);
     // Closed issues too: a closed issue can be transferred or deleted (and reopened later
     // where the push pass no longer looks). Unchanged ones answer a free 304. An issue several
     // tickets share is read once.

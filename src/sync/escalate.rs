@@ -69,7 +69,7 @@ impl NotePayload {
 }
 
 pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<PassReport, PassError> {
-    let mut report = PassReport::new("escalate");
+    let mut report = PassReport::new(ticket_sync_core::domain::PassKind::Escalate);
     engine.forget_repo_checks();
     if !engine.dry_run {
         // Push-back notes and forwarded comments are the push pass's to finish.
@@ -111,7 +111,7 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
 /// One ticket a webhook delivery named, read directly (the export shows a change only a
 /// minute later). A ticket gone by now is nothing to do.
 pub(super) async fn one(engine: &Engine, id: TicketId, cancel: &CancellationToken) -> Result<PassReport, PassError> {
-    let mut report = PassReport::new("webhook");
+    let mut report = PassReport::new(ticket_sync_core::domain::PassKind::Webhook);
     if cancel.is_cancelled() {
         return Ok(report);
     }

@@ -366,7 +366,7 @@ async fn forward_one(
                 // looks for it first all the same.
                 Missing::Back => {
                     return Err(ItemError::Api(ApiError::Transient {
-                        service: "github",
+                        service: ticket_sync_core::domain::Service::Github,
                         detail: "the issue answered 404, then was found again; retrying".into(),
                     }))
                 }
@@ -375,7 +375,7 @@ async fn forward_one(
         }
     }
     Err(ItemError::Api(ApiError::Transient {
-        service: "github",
+        service: ticket_sync_core::domain::Service::Github,
         detail: "the issue was transferred twice; retrying later".into(),
     }))
 }

@@ -90,7 +90,7 @@ impl From<PassError> for ItemError {
 /// What one pass did. Printed by `sync`, logged by the daemon, stored for `status`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PassReport {
-    pub kind: &'static str,
+    pub kind: ticket_sync_core::domain::PassKind,
     pub seen: u64,
     pub escalated: u64,
     pub created: u64,
@@ -114,7 +114,7 @@ pub struct PassReport {
 }
 
 impl PassReport {
-    fn new(kind: &'static str) -> Self {
+    fn new(kind: ticket_sync_core::domain::PassKind) -> Self {
         PassReport { kind, ..Default::default() }
     }
 }
@@ -291,17 +291,17 @@ impl Engine {
 
     /// One escalation pass: finish unfinished intents, retry due failures, then read the export.
     pub async fn escalate(&self, cancel: &CancellationToken) -> Result<PassReport, PassError> {
-        self.run_pass("escalate", escalate::run(self, cancel)).await
+        self.run_pass(ticket_sync_core::domain::PassKind::Escalate, escalate::run(self, cancel)).await
     }
 
     /// One audit pass: follow transferred issues, end the links of deleted ones.
     pub async fn audit(&self, cancel: &CancellationToken) -> Result<PassReport, PassError> {
-        self.run_pass("audit", audit::run(self, cancel)).await
+        self.run_pass(ticket_sync_core::domain::PassKind::Audit, audit::run(self, cancel)).await
     }
 
     /// One push-back pass: issue changes on GitHub become notes and statuses on Zendesk.
     pub async fn push(&self, cancel: &CancellationToken) -> Result<PassReport, PassError> {
-        self.run_pass("push", async {
+        self.run_pass(ticket_sync_core::domain::PassKind::Push, async {
             let mut report = pushback::run(self, cancel, None).await?;
             forward::run(self, cancel, &mut report).await?;
             Ok(report)
@@ -318,17 +318,17 @@ impl Engine {
     /// A webhook delivery named this ticket: read it as it is now and escalate it (or follow
     /// its link field, or its re-escalation) exactly as the escalation pass would.
     pub async fn ring_ticket(&self, id: TicketId, cancel: &CancellationToken) -> Result<PassReport, PassError> {
-        self.run_pass("webhook", escalate::one(self, id, cancel)).await
+        self.run_pass(ticket_sync_core::domain::PassKind::Webhook, escalate::one(self, id, cancel)).await
     }
 
     /// A webhook delivery named this repository: push its changes back now.
     pub async fn ring_repo(&self, repo: &RepoName, cancel: &CancellationToken) -> Result<PassReport, PassError> {
-        self.run_pass("webhook", pushback::run(self, cancel, Some(repo))).await
+        self.run_pass(ticket_sync_core::domain::PassKind::Webhook, pushback::run(self, cancel, Some(repo))).await
     }
 
     async fn run_pass(
         &self,
-        kind: &'static str,
+        kind: ticket_sync_core::domain::PassKind,
         pass: impl std::future::Future<Output = Result<PassReport, PassError>>,
     ) -> Result<PassReport, PassError> {
         let before = self.stats.snapshot();
@@ -389,7 +389,7 @@ pub(crate) fn stops_pass(e: &ApiError) -> bool {
         // Zendesk's role, plan or scope refusal is every ticket's alike: the next pass tries
         // again, so a fixed role is picked up without a restart.
         ApiError::Forbidden { service, scope: ticket_sync_clients::http::ForbiddenScope::Account, .. } => {
-            *service == "zendesk"
+            *service == ticket_sync_core::domain::Service::Zendesk
         }
         _ => matches!(e, ApiError::Unauthorized { .. } | ApiError::Certificate { .. }),
     }
@@ -542,7 +542,10 @@ mod tests {
 
     #[test]
     fn a_certificate_error_stops_the_pass_and_is_a_config_failure() {
-        let e = ApiError::Certificate { service: "github", detail: "UnknownIssuer".into() };
+        let e = ApiError::Certificate {
+            service: ticket_sync_core::domain::Service::Github,
+            detail: "UnknownIssuer".into(),
+        };
         assert!(stops_pass(&e) && !e.is_retryable() && !e.is_transient());
         assert_eq!(classify(&ItemError::Api(e)).0, FailureClass::Config);
     }

@@ -40,7 +40,7 @@ pub(super) async fn run(
     cancel: &CancellationToken,
     only: Option<&RepoName>,
 ) -> Result<PassReport, PassError> {
-    let mut report = PassReport::new("push");
+    let mut report = PassReport::new(ticket_sync_core::domain::PassKind::Push);
     engine.forget_repo_checks();
     let blocked = if engine.dry_run { BTreeSet::new() } else { resume(engine, cancel, &mut report).await? };
     let mut repos = engine.store.mapped_repos()?;

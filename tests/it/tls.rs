@@ -91,7 +91,7 @@ async fn an_unknown_authority_is_a_config_error_and_ca_file_fixes_it() {
 
     point_github_at(&env, port, "");
     let err = env.engine().github.whoami().await.unwrap_err();
-    assert!(matches!(err, ApiError::Certificate { service: "github", .. }), "{err:?}");
+    assert!(matches!(err, ApiError::Certificate { service: ticket_sync_core::domain::Service::Github, .. }), "{err:?}");
     assert!(!err.is_retryable() && !err.is_transient());
     let text = err.to_string();
     // Found as a `rustls::Error` in the chain (the plain words), not only by its text.

@@ -51,47 +51,47 @@ pub enum ApiError {
     /// A limit of `scope` is reached until `until` (at most an hour away). Only a ticket's own
     /// limit leaves the rest of a pass alone.
     #[error("{service} rate limit reached for {scope}; nothing is sent there before {until}")]
-    RateLimited { service: &'static str, scope: Scope, until: DateTime<Utc> },
+    RateLimited { service: Service, scope: Scope, until: DateTime<Utc> },
     #[error("{service} transient failure: {detail}")]
-    Transient { service: &'static str, detail: String },
+    Transient { service: Service, detail: String },
     /// No answer in time: the server may still be carrying the request out, so a write's
     /// outcome is unknown until it has had time to finish (see `sync::SETTLE`).
     #[error("{service} did not answer in time: {detail}")]
-    Unanswered { service: &'static str, detail: String },
+    Unanswered { service: Service, detail: String },
     #[error("{service} says not found: {detail}")]
-    NotFound { service: &'static str, detail: String },
+    NotFound { service: Service, detail: String },
     #[error("{service} says gone (410): {detail}")]
-    Gone { service: &'static str, detail: String },
+    Gone { service: Service, detail: String },
     #[error("{service} says moved permanently to {location:?}")]
-    Moved { service: &'static str, location: Option<String> },
+    Moved { service: Service, location: Option<String> },
     #[error(
         "{service} refused the credentials ({status}): {}",
         detail.as_deref().unwrap_or("check the token and its permissions")
     )]
-    Unauthorized { service: &'static str, status: u16, detail: Option<String> },
+    Unauthorized { service: Service, status: u16, detail: Option<String> },
     #[error("{service} refused access to this {} (403): {detail}", scope.as_str())]
-    Forbidden { service: &'static str, scope: ForbiddenScope, detail: String },
+    Forbidden { service: Service, scope: ForbiddenScope, detail: String },
     #[error("{service}: the ticket is closed and takes no more updates")]
-    TicketClosed { service: &'static str },
+    TicketClosed { service: Service },
     #[error("{service}: the ticket was deleted")]
-    TicketDeleted { service: &'static str },
+    TicketDeleted { service: Service },
     #[error("{service} refused the status: {}", fields.join("; "))]
-    StatusRefused { service: &'static str, fields: Vec<String> },
+    StatusRefused { service: Service, fields: Vec<String> },
     #[error("{service} answered {status}: {body}")]
-    Api { service: &'static str, status: u16, body: String },
+    Api { service: Service, status: u16, body: String },
     #[error("{service} answered with a body that could not be read: {detail}")]
-    Decode { service: &'static str, detail: String },
+    Decode { service: Service, detail: String },
     /// The answer is larger than the endpoint's cap (`body_cap`) and was not read: the same
     /// request would meet the same answer, so it is not tried again as it is (a list reads
     /// smaller pages instead).
     #[error("{service}'s answer is larger than the {cap}-byte cap for this endpoint; it was not read")]
-    TooLarge { service: &'static str, cap: usize },
+    TooLarge { service: Service, cap: usize },
     /// The server's TLS certificate was not accepted (unknown authority, expired, wrong name):
     /// a configuration problem, never retried.
     #[error(
         "{service}: the server's TLS certificate was not accepted ({detail}); if it comes from an internal certificate authority or a TLS-inspecting proxy, set ca_file in [{service}] to that authority's certificate (PEM)"
     )]
-    Certificate { service: &'static str, detail: String },
+    Certificate { service: Service, detail: String },
 }
 
 impl ApiError {
@@ -103,7 +103,7 @@ impl ApiError {
 
     /// `scope` of `service` is limited for `wait` (cut to an hour) from now.
     pub fn limited(service: Service, scope: Scope, wait: Duration) -> ApiError {
-        ApiError::RateLimited { service: service.as_str(), scope, until: Utc::now() + chrono_secs(wait) }
+        ApiError::RateLimited { service, scope, until: Utc::now() + chrono_secs(wait) }
     }
 
     /// Whether the same request may succeed if sent again later.
@@ -393,10 +393,10 @@ async fn attempt_once(
             let detail = "timed out: no answer within the call's time budget".to_string();
             if answered.load(std::sync::atomic::Ordering::Relaxed) {
                 // The server answered; only its body did not come: it finished the request.
-                return Err(ApiError::Transient { service: service.as_str(), detail });
+                return Err(ApiError::Transient { service, detail });
             }
             stats.record(service, 0, None);
-            Err(ApiError::Unanswered { service: service.as_str(), detail })
+            Err(ApiError::Unanswered { service, detail })
         }
     }
 }
@@ -416,13 +416,13 @@ pub async fn send(stats: &ApiStats, service: Service, request: RequestBuilder) -
         Err(e) => {
             stats.record(service, 0, None);
             if let Some(detail) = certificate_problem(&e) {
-                return Err(ApiError::Certificate { service: service.as_str(), detail });
+                return Err(ApiError::Certificate { service, detail });
             }
             let detail = describe(&e);
             if e.is_timeout() {
-                Err(ApiError::Unanswered { service: service.as_str(), detail })
+                Err(ApiError::Unanswered { service, detail })
             } else {
-                Err(ApiError::Transient { service: service.as_str(), detail })
+                Err(ApiError::Transient { service, detail })
             }
         }
     }
@@ -449,12 +449,12 @@ pub fn body_cap(path: &str) -> usize {
 /// here, before anything can log, store or show its text.
 pub async fn body_bytes(service: Service, mut resp: Response) -> Result<bytes::Bytes, ApiError> {
     let cap = body_cap(resp.url().path());
-    let too_big = || ApiError::TooLarge { service: service.as_str(), cap };
+    let too_big = || ApiError::TooLarge { service, cap };
     if resp.content_length().is_some_and(|len| len > cap as u64) {
         return Err(too_big());
     }
     let mut body = bytes::BytesMut::new();
-    let broken = |e: reqwest::Error| ApiError::Transient { service: service.as_str(), detail: describe(&e) };
+    let broken = |e: reqwest::Error| ApiError::Transient { service, detail: describe(&e) };
     while let Some(chunk) = resp.chunk().await.map_err(broken)? {
         if body.len() + chunk.len() > cap {
             return Err(too_big());
@@ -469,7 +469,7 @@ pub async fn body_bytes(service: Service, mut resp: Response) -> Result<bytes::B
 /// so only a broken structure is a `Decode` failure.
 pub fn decode<T: serde::de::DeserializeOwned>(service: Service, bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(&crate::lenient::sanitize_json(bytes))
-        .map_err(|e| ApiError::Decode { service: service.as_str(), detail: e.to_string() })
+        .map_err(|e| ApiError::Decode { service, detail: e.to_string() })
 }
 
 /// An error answer's body as `T`, read as leniently as any answer (`decode`); `None` when it is
@@ -505,7 +505,7 @@ pub fn decode_items<T: serde::de::DeserializeOwned>(
 
 /// The error for a non-success status, with a short body for the operator.
 pub fn status_error(service: Service, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
-    let s = service.as_str();
+    let s = service;
     let text = String::from_utf8_lossy(&body[..body.len().min(600)]).trim().to_string();
     match status.as_u16() {
         401 => ApiError::Unauthorized { service: s, status: 401, detail: None },

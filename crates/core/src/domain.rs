@@ -438,6 +438,20 @@ pub struct Issue {
 mod tests {
     use super::*;
 
+    /// The names of the pass kinds and services are stored and shown: they never change.
+    #[test]
+    fn pass_kinds_and_services_keep_their_stored_names() {
+        let names: Vec<&str> = PassKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["escalate", "push", "audit", "webhook"]);
+        for kind in PassKind::ALL {
+            assert_eq!(PassKind::from_name(kind.as_str()), Some(kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+        assert_eq!(PassKind::from_name("sweep"), None);
+        assert_eq!((Service::Zendesk.to_string(), Service::Github.to_string()), ("zendesk".into(), "github".into()));
+    }
+
     #[test]
     fn repo_names_match_whatever_their_letter_case_and_keep_their_spelling() {
         let a: RepoName = "ACME/Backend".parse().unwrap();
@@ -616,6 +630,45 @@ pub struct Mapping {
     pub linked_by: LinkedBy,
 }
 
+/// A kind of pass, by the name the database, the logs, the metrics and `status` give it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PassKind {
+    /// New and changed tickets → issues (the `escalate` schedule).
+    #[default]
+    Escalate,
+    /// Issue changes → tickets, then forwarded replies (the `push` schedule).
+    Push,
+    /// Transferred and deleted issues (the `audit` schedule).
+    Audit,
+    /// One ticket or repository a webhook delivery named.
+    Webhook,
+}
+
+impl PassKind {
+    pub const ALL: [PassKind; 4] = [PassKind::Escalate, PassKind::Push, PassKind::Audit, PassKind::Webhook];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PassKind::Escalate => "escalate",
+            PassKind::Push => "push",
+            PassKind::Audit => "audit",
+            PassKind::Webhook => "webhook",
+        }
+    }
+
+    /// The kind a stored name stands for; `None` for a name no release wrote.
+    pub fn from_name(name: &str) -> Option<PassKind> {
+        PassKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl fmt::Display for PassKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Which remote a request went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Service {
@@ -633,6 +686,13 @@ impl Service {
 
     pub fn from_name(name: &str) -> Option<Service> {
         [Service::Zendesk, Service::Github].into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// The service's name as ticket-sync writes it in messages, logs and keys: `zendesk`, `github`.
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
+use ticket_sync_core::domain::PassKind;
 
 use super::{parse_ts, ts, Result, Store};
 use ticket_sync_core::domain::RateBudget;
@@ -126,21 +127,21 @@ impl Store {
         Ok(out)
     }
 
-    pub fn pass_started(&self, kind: &str, at: DateTime<Utc>) -> Result<()> {
+    pub fn pass_started(&self, kind: PassKind, at: DateTime<Utc>) -> Result<()> {
         self.conn().execute(
             "INSERT INTO passes (kind, started_at) VALUES (?1, ?2)
              ON CONFLICT (kind) DO UPDATE SET started_at = excluded.started_at",
-            params![kind, ts(at)],
+            params![kind.as_str(), ts(at)],
         )?;
         Ok(())
     }
 
-    pub fn pass_finished(&self, kind: &str, outcome: &str, summary: &serde_json::Value) -> Result<()> {
+    pub fn pass_finished(&self, kind: PassKind, outcome: &str, summary: &serde_json::Value) -> Result<()> {
         self.conn().execute(
             "UPDATE passes SET finished_at = ?2, outcome = ?3, summary = ?4,
                  last_success_at = CASE WHEN ?3 = 'failed' THEN last_success_at ELSE ?2 END
              WHERE kind = ?1",
-            params![kind, ts(Utc::now()), outcome, summary.to_string()],
+            params![kind.as_str(), ts(Utc::now()), outcome, summary.to_string()],
         )?;
         Ok(())
     }

@@ -228,7 +228,7 @@ impl GithubClient {
         match self.next_link(headers) {
             Some(url) => Ok(Some(url)),
             None if has_next(headers) => Err(ApiError::Transient {
-                service: SVC.as_str(),
+                service: SVC,
                 detail: "GitHub's next page is outside the configured API (another origin, or outside its path); it is not followed (the token never leaves the configured API)".into(),
             }),
             None => Ok(None),
@@ -278,7 +278,7 @@ fn whole_or_unrelated(bad: &[http::BadItem]) -> Result<(), ApiError> {
     report_bad(bad);
     if bad.iter().any(|b| b.raw.to_string().contains("ticket-sync:")) {
         let detail = "an item that may be ticket-sync's own could not be read".to_string();
-        return Err(ApiError::Decode { service: SVC.as_str(), detail });
+        return Err(ApiError::Decode { service: SVC, detail });
     }
     Ok(())
 }
@@ -304,7 +304,7 @@ fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTi
 }
 
 fn too_many_pages() -> ApiError {
-    ApiError::Transient { service: SVC.as_str(), detail: format!("a list went on past {MAX_PAGES} pages; stopped") }
+    ApiError::Transient { service: SVC, detail: format!("a list went on past {MAX_PAGES} pages; stopped") }
 }
 
 /// Whether the answer says more pages follow (wherever its `rel="next"` points).

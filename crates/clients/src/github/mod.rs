@@ -181,7 +181,7 @@ impl GithubClient {
     async fn credential(&self, url: &Url) -> Result<Credential, ApiError> {
         self.credential_for(url).await.map_err(|e| match e {
             ApiError::Moved { .. } | ApiError::Gone { .. } | ApiError::NotFound { .. } => ApiError::Transient {
-                service: SVC.as_str(),
+                service: SVC,
                 detail: format!("the GitHub App's credentials for this request could not be had: {e}"),
             },
             e => e,
@@ -205,7 +205,7 @@ impl GithubClient {
                     let known = app.known_installations();
                     let [only] = known.as_slice() else {
                         return Err(ApiError::Forbidden {
-                            service: SVC.as_str(),
+                            service: SVC,
                             scope: ForbiddenScope::Repository,
                             detail: format!("cannot tell which GitHub App installation covers repository id {id}"),
                         });
@@ -229,7 +229,7 @@ impl GithubClient {
 
     fn jwt_credential(&self, app: &auth::AppSession) -> Result<Credential, ApiError> {
         let header = app.jwt(self.github_now()).map_err(|detail| ApiError::Unauthorized {
-            service: SVC.as_str(),
+            service: SVC,
             status: 0,
             detail: Some(detail),
         })?;
@@ -249,7 +249,7 @@ impl GithubClient {
         let bytes = self.app_request(app, Method::POST, &path).await.map_err(|e| match e {
             // The configured installation: every repository goes through it, so the rules are wrong.
             ApiError::NotFound { .. } if app.key.installation_id == Some(installation) => ApiError::Unauthorized {
-                service: SVC.as_str(),
+                service: SVC,
                 status: 404,
                 detail: Some(format!(
                     "GitHub App installation {installation} does not exist or is not this App's (check installation_id)"
@@ -260,7 +260,7 @@ impl GithubClient {
             ApiError::NotFound { .. } => {
                 let owners = app.forget_installation(installation).join(", ");
                 ApiError::Forbidden {
-                    service: SVC.as_str(),
+                    service: SVC,
                     scope: ForbiddenScope::Repository,
                     detail: format!(
                         "GitHub App installation {installation} (on {owners}) no longer exists: the App was uninstalled \
@@ -305,7 +305,7 @@ impl GithubClient {
     ) -> Result<wire::WireInstallation, ApiError> {
         let repo_lookup = match repo {
             Some(repo) => self.app_request(app, Method::GET, &format!("/repos/{repo}/installation")).await,
-            None => Err(ApiError::Moved { service: SVC.as_str(), location: None }),
+            None => Err(ApiError::Moved { service: SVC, location: None }),
         };
         let bytes = match repo_lookup {
             Err(ApiError::Moved { .. }) => self.account_installation(app, owner).await,
@@ -314,7 +314,7 @@ impl GithubClient {
         let name = repo.unwrap_or(owner);
         let bytes = bytes.map_err(|e| match e {
             ApiError::NotFound { .. } => ApiError::Forbidden {
-                service: SVC.as_str(),
+                service: SVC,
                 scope: ForbiddenScope::Repository,
                 detail: format!(
                     "the GitHub App is not installed on {owner} (or not for {name}): install it there with Issues read and write"
@@ -399,7 +399,7 @@ impl GithubClient {
             Err(ApiError::Moved { location: Some(location), .. }) if !tells_a_transfer(&method, url.path()) => {
                 let to = self
                     .same_origin(&location)
-                    .ok_or_else(|| ApiError::Moved { service: SVC.as_str(), location: Some(location.clone()) })?;
+                    .ok_or_else(|| ApiError::Moved { service: SVC, location: Some(location.clone()) })?;
                 debug!(from = url.path(), to = to.path(), "the repository was renamed or moved; following");
                 self.call_once(method, to, body, etag).await
             }
@@ -902,7 +902,11 @@ mod tests {
         let page = parse_issue_html_url("https://ghe.corp.example/acme/x/issues/3");
         assert_eq!(page, Some((repo("acme/x"), IssueNumber(3))));
         let forbidden = |path: &str| {
-            let e = ApiError::Forbidden { service: "github", scope: ForbiddenScope::Account, detail: String::new() };
+            let e = ApiError::Forbidden {
+                service: ticket_sync_core::domain::Service::Github,
+                scope: ForbiddenScope::Account,
+                detail: String::new(),
+            };
             match refuse_scope(e, path, br#"{"message":"Resource not accessible by integration"}"#) {
                 ApiError::Forbidden { scope, .. } => scope,
                 other => panic!("{other:?}"),

@@ -201,12 +201,12 @@ impl ZendeskClient {
             let refusal = http::error_body::<wire::OAuthError>(&bytes).and_then(|e| e.refusal());
             return Err(match refusal {
                 Some((code, description)) => ApiError::Unauthorized {
-                    service: SVC.as_str(),
+                    service: SVC,
                     status: status.as_u16(),
                     detail: Some(refused_client(client, &code, description.as_deref())),
                 },
                 None if status.as_u16() == 401 => ApiError::Unauthorized {
-                    service: SVC.as_str(),
+                    service: SVC,
                     status: 401,
                     detail: Some(refused_client(client, "401", None)),
                 },
@@ -340,7 +340,7 @@ impl ZendeskClient {
         match (page.tickets.pop(), page.rejected.pop()) {
             (Some(ticket), _) => Ok(ticket),
             (None, rejected) => Err(ApiError::Decode {
-                service: SVC.as_str(),
+                service: SVC,
                 detail: rejected.map_or_else(|| format!("ticket {id} could not be read"), |(_, why)| why),
             }),
         }
@@ -599,7 +599,7 @@ impl ZendeskClient {
         match env.user.id.filter(|id| *id != 0) {
             Some(id) if env.user.email.is_some() => Ok((id, env.user.role)),
             _ => Err(ApiError::Unauthorized {
-                service: SVC.as_str(),
+                service: SVC,
                 status: 200,
                 detail: Some("Zendesk answered as an anonymous user: the credentials were not accepted".into()),
             }),
@@ -631,7 +631,7 @@ impl ZendeskClient {
 /// failing each ticket with a mint of its own, and the next pass asks again.
 fn unusable_answer(status: u16, why: &str) -> ApiError {
     ApiError::Unauthorized {
-        service: SVC.as_str(),
+        service: SVC,
         status,
         detail: Some(format!(
             "Zendesk's token endpoint answered without a usable access token ({why}); check that zendesk.url is \
@@ -876,8 +876,7 @@ mod tests {
     /// became a plain 422, retried as if it might pass.
     #[test]
     fn error_bodies_with_broken_text_are_still_classified() {
-        let api =
-            |body: &[u8]| ApiError::Api { status: 422, service: "zendesk", body: String::from_utf8_lossy(body).into() };
+        let api = |body: &[u8]| ApiError::Api { status: 422, service: SVC, body: String::from_utf8_lossy(body).into() };
         let closed = br#"{"error":"RecordInvalid","description":"Record validation errors \ud800",
             "details":{"status":[{"description":"Status: closed prevents ticket update"}]}}"#;
         assert!(matches!(classify(api(closed), closed, true), ApiError::TicketClosed { .. }));
@@ -886,7 +885,8 @@ mod tests {
         let got = classify(api(&required), &required, true);
         assert!(matches!(&got, ApiError::StatusRefused { fields, .. } if fields.len() == 1), "{got:?}");
         let gone = br#"{"error":"RecordNotFound","description":"Not found \udfff"}"#;
-        let not_found = ApiError::NotFound { service: "zendesk", detail: String::new() };
+        let not_found =
+            ApiError::NotFound { service: ticket_sync_core::domain::Service::Zendesk, detail: String::new() };
         assert!(matches!(classify(not_found, gone, true), ApiError::TicketDeleted { .. }));
     }
 }
