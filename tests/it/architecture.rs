@@ -12,8 +12,8 @@ fn root() -> PathBuf {
 /// "build".
 type Edge = (String, String, bool);
 
-/// The workspace's packages, each with its dependencies on other workspace crates.
-fn workspace_edges() -> Vec<(String, Vec<Edge>)> {
+/// The workspace's packages as `cargo metadata` describes them.
+fn packages() -> Vec<serde_json::Value> {
     let out = std::process::Command::new(env!("CARGO"))
         .args(["metadata", "--format-version", "1", "--offline", "--no-deps"])
         .current_dir(root())
@@ -21,8 +21,27 @@ fn workspace_edges() -> Vec<(String, Vec<Edge>)> {
         .expect("cargo metadata runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("cargo metadata is JSON");
-    let packages = meta["packages"].as_array().expect("packages");
-    packages
+    meta["packages"].as_array().expect("packages").clone()
+}
+
+/// The workspace's packages with a normal (not dev, not build) dependency on `crate_name`.
+fn normal_dependents(crate_name: &str) -> Vec<String> {
+    let depends = |p: &serde_json::Value| {
+        p["dependencies"].as_array().into_iter().flatten().any(|d| d["name"] == crate_name && d["kind"].is_null())
+    };
+    packages().iter().filter(|p| depends(p)).map(|p| p["name"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+/// A package's normal dependencies on other workspace crates.
+fn workspace_dependencies(package: &str) -> Vec<String> {
+    let edges = workspace_edges();
+    let (_, deps) = edges.iter().find(|(name, _)| name == package).unwrap_or_else(|| panic!("no crate {package}"));
+    deps.iter().filter(|(_, kind, _)| kind == "normal").map(|(n, _, _)| n.clone()).collect()
+}
+
+/// The workspace's packages, each with its dependencies on other workspace crates.
+fn workspace_edges() -> Vec<(String, Vec<Edge>)> {
+    packages()
         .iter()
         .map(|p| {
             let deps = p["dependencies"]
@@ -81,26 +100,8 @@ fn the_core_depends_on_no_workspace_crate_runtime_http_or_database() {
 /// no other crate's sources name it.
 #[test]
 fn only_the_store_runs_sql_and_it_depends_on_the_core_alone() {
-    let edges = workspace_edges();
-    let store = edges.iter().find(|(name, _)| name == "ticket-sync-store").expect("the store crate");
-    let normal: Vec<&str> =
-        store.1.iter().filter(|(_, kind, _)| kind == "normal").map(|(n, _, _)| n.as_str()).collect();
-    assert_eq!(normal, ["ticket-sync-core"], "the store's workspace dependencies");
-    let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--offline", "--no-deps"])
-        .current_dir(root())
-        .output()
-        .expect("cargo metadata runs");
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for package in meta["packages"].as_array().unwrap() {
-        let name = package["name"].as_str().unwrap_or_default();
-        let sql = package["dependencies"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|d| d["name"] == "rusqlite" && d["kind"].is_null());
-        assert_eq!(sql, name == "ticket-sync-store", "{name} depends on rusqlite");
-    }
+    assert_eq!(workspace_dependencies("ticket-sync-store"), ["ticket-sync-core"]);
+    assert_eq!(normal_dependents("rusqlite"), ["ticket-sync-store"]);
     for dir in ["src", "crates/core/src", "crates/sandbox/src"] {
         for file in rust_files(&root().join(dir)) {
             let text = std::fs::read_to_string(&file).unwrap();
@@ -116,27 +117,10 @@ fn only_the_store_runs_sql_and_it_depends_on_the_core_alone() {
 /// compiler refuses a `reqwest::` anywhere else in the product.
 #[test]
 fn only_the_clients_talk_http_and_they_depend_on_the_core_alone() {
-    let edges = workspace_edges();
-    let clients = edges.iter().find(|(name, _)| name == "ticket-sync-clients").expect("the clients crate");
-    let normal: Vec<&str> =
-        clients.1.iter().filter(|(_, kind, _)| kind == "normal").map(|(n, _, _)| n.as_str()).collect();
-    assert_eq!(normal, ["ticket-sync-core"], "the clients' workspace dependencies");
-    let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--offline", "--no-deps"])
-        .current_dir(root())
-        .output()
-        .expect("cargo metadata runs");
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for package in meta["packages"].as_array().unwrap() {
-        let name = package["name"].as_str().unwrap_or_default();
-        let http = package["dependencies"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|d| d["name"] == "reqwest" && d["kind"].is_null());
-        let allowed = ["ticket-sync-clients", "ticket-sync-sandbox"].contains(&name);
-        assert_eq!(http, allowed, "{name} depends on reqwest");
-    }
+    assert_eq!(workspace_dependencies("ticket-sync-clients"), ["ticket-sync-core"]);
+    let mut http = normal_dependents("reqwest");
+    http.sort();
+    assert_eq!(http, ["ticket-sync-clients", "ticket-sync-sandbox"]);
 }
 
 /// Architecture invariant: the product reaches the sandbox only through the `demo` feature
