@@ -148,7 +148,7 @@ async fn check(path: &Path, online: bool) -> u8 {
             format!("GitHub App {} key readable and signs", key.app_id)
         }
     };
-    println!(
+    say!(
         "{}: valid ({} route(s), state database {}; {zendesk}; {github})",
         path.display(),
         rules.routes.len(),
@@ -165,7 +165,7 @@ async fn check(path: &Path, online: bool) -> u8 {
                 format!("{name} off ({name} = false)")
             }
         };
-        println!("webhooks on {listen}: {}, {}", set(&secrets.github, "github"), set(&secrets.zendesk, "zendesk"));
+        say!("webhooks on {listen}: {}, {}", set(&secrets.github, "github"), set(&secrets.zendesk, "zendesk"));
     }
     if !online {
         return EXIT_OK;

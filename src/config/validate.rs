@@ -81,6 +81,8 @@ pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, Co
     else {
         return Err(ConfigError::all(errors).expect("a table failed, so an error was kept"));
     };
+    let (mut routes, mut linking) = (routes, linking);
+    one_spelling_per_repository(&mut routes, linking.as_mut());
     Ok(Rules {
         source: path.to_path_buf(),
         zendesk,
@@ -512,6 +514,21 @@ fn escalation(cx: &Ctx, e: &S<raw::RawEscalation>) -> Result<Escalation, ConfigE
     Ok(Escalation { filter, start, attachments: r.attachments.unwrap_or(true) })
 }
 
+/// GitHub's names match whatever their letter case: a repository the rules name twice in two
+/// spellings (`acme/x` in one route, `ACME/x` in another or in `[linking] repos`) is one
+/// repository, and everything ticket-sync stores about it is under one spelling, the first.
+fn one_spelling_per_repository(routes: &mut [Route], linking: Option<&mut Linking>) {
+    let mut first: Vec<RepoName> = Vec::new();
+    let mut settle = |repo: &mut RepoName| match first.iter().find(|r| *r == repo) {
+        Some(known) => *repo = known.clone(),
+        None => first.push(repo.clone()),
+    };
+    routes.iter_mut().for_each(|r| settle(&mut r.repo));
+    if let Some(l) = linking {
+        l.repos.iter_mut().for_each(&mut settle);
+    }
+}
+
 fn routes(cx: &Ctx, raw: &[S<raw::RawRoute>]) -> Result<Vec<Route>, ConfigError> {
     if raw.is_empty() {
         return Err(ConfigError::new(
@@ -867,6 +884,20 @@ mod tests {
         let env = TokenSource::Env { var: "GH_HOOK".into(), credential: "github-webhook-secret".into() };
         assert_eq!(w.github_secret, Some(env));
         assert_eq!(w.zendesk_secret, Some(TokenSource::File(PathBuf::from("/etc/ticket-sync/zd-hook"))));
+    }
+
+    #[test]
+    fn a_repository_named_in_two_spellings_keeps_the_first() {
+        let text = "[zendesk]\nurl = \"https://acme.zendesk.com\"\nemail = \"bot@acme.com\"\n\
+                    [escalation]\ntags_any = [\"escalated\"]\n\
+                    [[route]]\nwhen = { tags_any = [\"x\"] }\nrepo = \"Acme/Billing\"\n\
+                    [[route]]\nrepo = \"ACME/BILLING\"\n\
+                    [linking]\nfield_id = 1\nrepos = [\"acme/billing\", \"acme/other\"]\n";
+        let r = super::super::parse(Path::new("/etc/ticket-sync/sync-rules.toml"), text).unwrap();
+        let spelled: Vec<String> = r.routes.iter().map(|r| r.repo.to_string()).collect();
+        assert_eq!(spelled, ["Acme/Billing", "Acme/Billing"]);
+        let linked: Vec<String> = r.linking.unwrap().repos.iter().map(ToString::to_string).collect();
+        assert_eq!(linked, ["Acme/Billing", "acme/other"]);
     }
 
     #[test]

@@ -360,6 +360,9 @@ fn record_created(
     note: &str,
     at: Option<chrono::DateTime<Utc>>,
 ) -> Result<(), ItemError> {
+    // Stored under the rules' spelling of the repository, whatever GitHub's answer or an
+    // intent written under older rules spells it: one spelling in the database.
+    let issue = &Issue { repo: engine.as_configured(&issue.repo), ..issue.clone() };
     match engine.store.record_issue_created(id, issue, recovered, note, at) {
         Err(e @ StoreError::IssueTaken { .. }) => Err(ItemError::Refused(format!(
             "refused: the issue found for this ticket is not its own ({e}); check the issue and run `ticket-sync retry {id}`"

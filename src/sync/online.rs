@@ -13,23 +13,23 @@ pub async fn online_check(engine: &Engine) -> bool {
                 "oauth" => "with an OAuth access token",
                 _ => "with an API token",
             };
-            println!("ok    zendesk: authenticated {how} as user {id} (role {})", role.as_deref().unwrap_or("unknown"));
+            say!("ok    zendesk: authenticated {how} as user {id} (role {})", role.as_deref().unwrap_or("unknown"));
             if role.as_deref().is_some_and(|r| r != "admin") {
-                println!("warn  zendesk: the incremental export needs an admin user");
+                say!("warn  zendesk: the incremental export needs an admin user");
             }
             ok &= scopes_ok(engine);
         }
         Err(e) => {
             ok = false;
-            println!("FAIL  zendesk: {e}");
+            say!("FAIL  zendesk: {e}");
         }
     }
     let as_app = if engine.github.is_app() { " (GitHub App: the key signs, GET /app answers)" } else { "" };
     match engine.github.whoami().await {
-        Ok(login) => println!("ok    github: authenticated as {login}{as_app}"),
+        Ok(login) => say!("ok    github: authenticated as {login}{as_app}"),
         Err(e) => {
             ok = false;
-            println!("FAIL  github: {e}");
+            say!("FAIL  github: {e}");
         }
     }
     if let Some(linking) = &engine.rules.linking {
@@ -37,26 +37,24 @@ pub async fn online_check(engine: &Engine) -> bool {
         match engine.zendesk.ticket_field(id).await {
             Ok(Some(f)) if !matches!(f.kind.as_str(), "text" | "regexp") => {
                 ok = false;
-                println!(
+                say!(
                     "FAIL  linking.field_id: field {id} (\"{}\") is of type {}; it must be a text or regexp field",
-                    f.title, f.kind
+                    f.title,
+                    f.kind
                 );
             }
             Ok(Some(f)) if !f.active => {
                 ok = false;
-                println!(
-                    "FAIL  linking.field_id: field {id} (\"{}\") is inactive; activate it in Admin Center",
-                    f.title
-                );
+                say!("FAIL  linking.field_id: field {id} (\"{}\") is inactive; activate it in Admin Center", f.title);
             }
-            Ok(Some(f)) => println!("ok    linking.field_id: field {id} (\"{}\", {})", f.title, f.kind),
+            Ok(Some(f)) => say!("ok    linking.field_id: field {id} (\"{}\", {})", f.title, f.kind),
             Ok(None) => {
                 ok = false;
-                println!("FAIL  linking.field_id: Zendesk has no ticket field {id}");
+                say!("FAIL  linking.field_id: Zendesk has no ticket field {id}");
             }
             Err(e) => {
                 ok = false;
-                println!("FAIL  linking.field_id: {e}");
+                say!("FAIL  linking.field_id: {e}");
             }
         }
     }
@@ -70,16 +68,16 @@ pub async fn online_check(engine: &Engine) -> bool {
         match engine.github.get_repo(&repo).await {
             Ok(info) if !info.has_issues || info.archived => {
                 ok = false;
-                println!("FAIL  {repo}: issues are disabled or the repository is archived");
+                say!("FAIL  {repo}: issues are disabled or the repository is archived");
             }
             Ok(info) if info.visibility == "public" && !engine.rules.github.allow_public_repos => {
                 ok = false;
-                println!("FAIL  {repo}: public repository; set github.allow_public_repos = true to post tickets there");
+                say!("FAIL  {repo}: public repository; set github.allow_public_repos = true to post tickets there");
             }
-            Ok(info) => println!("ok    {repo}: exists, issues enabled, {}", info.visibility),
+            Ok(info) => say!("ok    {repo}: exists, issues enabled, {}", info.visibility),
             Err(e) => {
                 ok = false;
-                println!("FAIL  {repo}: {e}");
+                say!("FAIL  {repo}: {e}");
             }
         }
     }
@@ -93,7 +91,7 @@ async fn installation_ok(engine: &Engine, repo: &ticket_sync_core::domain::RepoN
             // A pinned installation is the one every request uses: it must be this one.
             if let ticket_sync_core::rules::GithubAuth::App(app) = &engine.rules.github.auth {
                 if let Some(pinned) = app.installation_id.filter(|pinned| *pinned != id) {
-                    println!(
+                    say!(
                         "FAIL  {repo}: installation_id = {pinned} in the rules, but the App's installation on {} is {id}; \
                          set installation_id = {id}, or remove it to find each organisation's installation",
                         repo.owner()
@@ -103,11 +101,11 @@ async fn installation_ok(engine: &Engine, repo: &ticket_sync_core::domain::RepoN
             }
             let issues = permissions.iter().find(|(k, _)| k == "issues").map(|(_, v)| v.as_str());
             if issues == Some("write") {
-                println!("ok    {repo}: GitHub App installation {id} may write issues");
+                say!("ok    {repo}: GitHub App installation {id} may write issues");
                 true
             } else {
                 let has = issues.map_or("no issues permission".to_string(), |v| format!("issues: {v}"));
-                println!(
+                say!(
                     "FAIL  {repo}: GitHub App installation {id} lacks the permission issues: write ({has}); \
                      grant Issues: Read and write in the App's settings, then accept the new permissions in the installation"
                 );
@@ -116,7 +114,7 @@ async fn installation_ok(engine: &Engine, repo: &ticket_sync_core::domain::RepoN
         }
         Ok(None) => true,
         Err(e) => {
-            println!("FAIL  {repo}: {e}");
+            say!("FAIL  {repo}: {e}");
             false
         }
     }
@@ -129,16 +127,16 @@ async fn installation_ok(engine: &Engine, repo: &ticket_sync_core::domain::RepoN
 fn scopes_ok(engine: &Engine) -> bool {
     let Some(grant) = engine.zendesk.oauth_grant() else { return true };
     if grant.scopes.is_empty() {
-        println!("warn  zendesk: the token answer did not say which scopes were granted; requests show it");
+        say!("warn  zendesk: the token answer did not say which scopes were granted; requests show it");
         return true;
     }
     let missing = missing_scopes(&grant.scopes, engine.rules.linking.is_some());
     let life = grant.expires_in.map_or("no expiry given".to_string(), |s| format!("expires in {s} s"));
     if missing.is_empty() {
-        println!("ok    zendesk: OAuth token granted scopes {} ({life})", grant.scopes.join(" "));
+        say!("ok    zendesk: OAuth token granted scopes {} ({life})", grant.scopes.join(" "));
         true
     } else {
-        println!(
+        say!(
             "FAIL  zendesk: the OAuth token lacks the scope(s) {} (granted: {}); add them to zendesk.scopes, or \
              leave scopes out for the default, and allow them on the OAuth client in Admin Center",
             missing.join(", "),

@@ -110,10 +110,13 @@ pub async fn serve(
             Source::Github => secrets.github.is_some(),
             Source::Zendesk => secrets.zendesk.is_some(),
         };
+        // A source that is on has its secret (`WebhookSecrets::load` refuses one without), so
+        // a source without one is one the rules turned off.
         if !configured {
-            tracing::warn!(
+            tracing::info!(
                 source = source.as_str(),
-                "no webhook secret configured: every delivery from this source is refused"
+                "this source is turned off in the rules ({} = false): its deliveries are refused",
+                source.as_str()
             );
         }
     }

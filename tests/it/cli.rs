@@ -380,3 +380,23 @@ fn the_demo_ends_quietly_into_head_refuses_config_and_keeps_its_database_when_as
     let again = bare(&["demo", "--keep", keep.to_str().unwrap()], None);
     assert_eq!(again.status.code(), Some(1), "a folder that is not empty is refused");
 }
+
+/// `check --online | true` panicked on the closed pipe ("failed printing to stdout"): it
+/// opens connections, so it keeps SIGPIPE ignored, and prints through `say!`, which ends
+/// quietly when the reader has gone.
+#[tokio::test]
+async fn check_online_into_a_closed_pipe_ends_quietly() {
+    let env = Env::new().await;
+    let mut cmd = env.command(&["check", "--online"], &[]);
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = cmd.spawn().unwrap();
+        drop(child.stdout.take()); // the reader goes away before anything is printed
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

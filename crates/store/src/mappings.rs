@@ -65,16 +65,34 @@ const REPO_TABLES: [(&str, bool); 5] =
 
 impl Store {
     /// Spells `repo` everywhere as given where a row spells it in another letter case (GitHub's
-    /// names are case-insensitive; the rules changed their spelling, say). A keyed row whose
-    /// new spelling is taken already is the same repository's older copy, and is dropped.
-    /// Returns how many rows changed. A scan of each table: run once at start, not per pass.
+    /// names are case-insensitive; the rules changed their spelling, say). Where a keyed row
+    /// exists in both spellings (a database written under rules that named the repository
+    /// twice), nothing that matters is dropped: of two watermarks the older is kept (reading
+    /// again is harmless, skipping is not), and a linked-tickets comment's id survives, marked
+    /// to be brought up to date. Returns how many rows changed. A scan of each table: run once
+    /// at start, not per pass.
     pub fn respell_repo(&self, repo: &RepoName) -> Result<usize> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let name = repo.to_string();
+        let other = "repo = ?1 COLLATE NOCASE AND repo <> ?1";
+        // The older watermark wins: drop the rules' spelling's row when an older one exists.
+        tx.execute(
+            "DELETE FROM watermarks WHERE repo = ?1 AND EXISTS (SELECT 1 FROM watermarks old
+                 WHERE old.repo = ?1 COLLATE NOCASE AND old.repo <> ?1
+                   AND COALESCE(old.issues_since, '') <= COALESCE(watermarks.issues_since, ''))",
+            [&name],
+        )?;
+        // A shared issue's comment id is kept whichever row held it.
+        tx.execute(
+            "UPDATE impacts SET dirty = 1, comment_id = COALESCE(comment_id, (SELECT old.comment_id FROM impacts old
+                 WHERE old.repo = ?1 COLLATE NOCASE AND old.repo <> ?1 AND old.issue_number = impacts.issue_number))
+             WHERE repo = ?1 AND EXISTS (SELECT 1 FROM impacts old
+                 WHERE old.repo = ?1 COLLATE NOCASE AND old.repo <> ?1 AND old.issue_number = impacts.issue_number)",
+            [&name],
+        )?;
         let mut changed = 0;
         for (table, keyed) in REPO_TABLES {
-            let other = "repo = ?1 COLLATE NOCASE AND repo <> ?1";
             changed += tx.execute(&format!("UPDATE OR IGNORE {table} SET repo = ?1 WHERE {other}"), [&name])?;
             if keyed {
                 tx.execute(&format!("DELETE FROM {table} WHERE {other}"), [&name])?;
@@ -291,5 +309,53 @@ impl Store {
             |r| r.get(0),
         )?;
         Ok(n as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written under rules that named one repository in two spellings: respelling
+    /// keeps the older watermark and the linked-tickets comment's id, whichever row held them.
+    #[test]
+    fn respelling_keeps_the_older_watermark_and_the_comment_id() {
+        let store = Store::open_in_memory().unwrap();
+        {
+            let conn = store.conn();
+            for (repo, since) in [("acme/x", "2026-06-01T00:00:00Z"), ("ACME/x", "2026-01-01T00:00:00Z")] {
+                conn.execute(
+                    "INSERT INTO watermarks (repo, issues_since, updated_at) VALUES (?1, ?2, ?2)",
+                    params![repo, since],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO impacts (repo, issue_number, comment_id, dirty) VALUES ('acme/x', 1, NULL, 0)",
+                [],
+            )
+            .unwrap();
+            conn.execute("INSERT INTO impacts (repo, issue_number, comment_id, dirty) VALUES ('ACME/x', 1, 77, 0)", [])
+                .unwrap();
+        }
+        let repo: RepoName = "acme/x".parse().unwrap();
+        store.respell_repo(&repo).unwrap();
+        let conn = store.conn();
+        let marks: Vec<(String, String)> = conn
+            .prepare("SELECT repo, issues_since FROM watermarks")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(marks, [("acme/x".to_string(), "2026-01-01T00:00:00Z".to_string())]);
+        let impacts: Vec<(String, Option<i64>, i64)> = conn
+            .prepare("SELECT repo, comment_id, dirty FROM impacts")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(impacts, [("acme/x".to_string(), Some(77), 1)]);
     }
 }
