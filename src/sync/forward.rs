@@ -47,16 +47,32 @@ struct ForwardPayload {
     /// The write says that a comment could not be read, instead of forwarding one.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     unreadable: bool,
+    /// The write says that more replies came after `zendesk_comment_id` (the forward mark) than
+    /// one pass reads, so the oldest of them are not forwarded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    too_many: bool,
 }
 
 impl ForwardPayload {
     fn marker(&self) -> String {
-        if self.unreadable {
+        if self.too_many {
+            too_many_marker(self.zendesk_comment_id)
+        } else if self.unreadable {
             unreadable_marker(self.zendesk_comment_id)
         } else {
             forward_marker(self.zendesk_comment_id)
         }
     }
+
+    /// Stands for comments instead of forwarding one.
+    fn placeholder(&self) -> bool {
+        self.unreadable || self.too_many
+    }
+}
+
+/// The marker of the comment that says replies after the forward mark `mark` were not read.
+fn too_many_marker(mark: u64) -> String {
+    format!("<!-- ticket-sync:forwarded zendesk-comments-not-read-after={mark} -->")
 }
 
 /// The marker at the end of every forwarded comment; push-back never mirrors such a comment.
@@ -193,10 +209,11 @@ impl Queued for ForwardPayload {
 async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut PassReport) -> Result<(), ItemError> {
     let id = m.ticket_id;
     let mark = engine.store.forward_mark(id)?;
-    let (comments, gaps) = match engine.zendesk.comments_with_authors(id, mark, COMMENT_PAGES).await {
+    let read = match engine.zendesk.comments_with_authors(id, mark, COMMENT_PAGES).await {
         Err(ApiError::TicketDeleted { .. }) => return ticket_deleted(engine, id),
         other => other?,
     };
+    let (comments, gaps) = (read.comments, read.gaps);
     let Some(newest) = comments.iter().map(|c| c.id).max() else { return Ok(()) };
     let after = match mark {
         Some(mark) => mark,
@@ -213,8 +230,31 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
             zendesk_comment_id: c.id,
             body: render(engine, c),
             unreadable: false,
+            too_many: false,
         })
         .collect();
+    // More replies since the mark than one read takes (`COMMENT_PAGES` pages): the newest are
+    // forwarded, and one comment before them says the older ones were not, so none is lost
+    // without a word (reading them all would cost a request per page of a flood, every pass).
+    if let (Some(mark), false) = (mark, read.complete) {
+        warn!(
+            after_comment = mark,
+            "more replies came than one pass reads; the issue is told the oldest are not forwarded"
+        );
+        writes.push(ForwardPayload {
+            event_key: format!("zd-comments-not-read-after-{mark}"),
+            zendesk_comment_id: mark,
+            body: format!(
+                "More replies came on the Zendesk ticket at once than ticket-sync forwards in one pass (over {}): \
+                 the oldest of them are not shown here, only the newest that follow; read them all on the \
+                 ticket.\n\n{}\n",
+                COMMENT_PAGES * 100,
+                too_many_marker(mark)
+            ),
+            unreadable: false,
+            too_many: true,
+        });
+    }
     for gap in gaps {
         let older = gap.older.unwrap_or(0);
         if older < after {
@@ -231,9 +271,10 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
                 unreadable_marker(older)
             ),
             unreadable: true,
+            too_many: false,
         });
     }
-    writes.sort_by_key(|w| (w.zendesk_comment_id, w.unreadable));
+    writes.sort_by_key(|w| (w.zendesk_comment_id, w.placeholder()));
     let mut queue_only = queued;
     let mut failure = None;
     for payload in writes {

@@ -209,3 +209,33 @@ async fn a_comment_too_large_to_read_alone_is_skipped_with_one_note() {
     assert!(fwd[2].contains("Still broken after the update"), "{fwd:?}");
     assert!(fwd.iter().all(|f| !f.contains("wwww")), "the huge comment itself was never read");
 }
+
+/// forward.rs: more public replies since the last pass than one read takes (10 pages of 100)
+/// moved the forward mark past the oldest of them, which were then never forwarded, without a
+/// word. The newest are forwarded and one comment before them says the older were not.
+#[tokio::test]
+async fn a_flood_of_replies_forwards_the_newest_and_says_the_rest_were_not() {
+    let env = Env::with_routes(ROUTES, FORWARD).await;
+    let id = env.ticket("Flooded", &["escalated"]);
+    env.escalate().await;
+    let n = env.issues_for(REPO, id)[0];
+    env.sb.clock.advance(std::time::Duration::from_secs(5));
+    env.sb.zendesk.add_public_comment(id, env.requester, "first reply");
+    env.sb.settle();
+    env.push().await;
+    assert_eq!(env.forwarded(REPO, n).len(), 1);
+    env.sb.clock.advance(std::time::Duration::from_secs(5));
+    for i in 0..1050 {
+        env.sb.zendesk.add_public_comment(id, env.requester, &format!("flood reply {i:04}"));
+    }
+    env.sb.settle();
+    env.push().await;
+    env.sb.settle();
+    env.push().await;
+    let fwd = env.forwarded(REPO, n);
+    let placeholders: Vec<_> = fwd.iter().filter(|f| f.contains("More replies came")).collect();
+    assert_eq!(placeholders.len(), 1, "one comment says the oldest were not forwarded");
+    assert_eq!(fwd.len(), 1 + 1 + 1000, "the first reply, the placeholder, the newest 1000");
+    assert!(fwd[1].contains("More replies came"), "the placeholder comes before the newest replies");
+    assert!(fwd.iter().any(|f| f.contains("flood reply 1049")) && !fwd.iter().any(|f| f.contains("flood reply 0049")));
+}

@@ -79,6 +79,21 @@ struct CommentRead {
     /// Authors' names by user id, when read with `include_users`.
     names: HashMap<u64, String>,
     gaps: Vec<Gap>,
+    /// The read reached its stop mark or the end of the comments; false when it stopped at
+    /// its page limit first (more comments than it reads at once lie between).
+    complete: bool,
+}
+
+/// A ticket's comments newer than a mark, as forwarding reads them.
+#[derive(Debug, Clone, Default)]
+pub struct NewComments {
+    /// Oldest first, with their authors' names.
+    pub comments: Vec<TicketComment>,
+    /// Where a comment too large to read was stepped over.
+    pub gaps: Vec<Gap>,
+    /// False when more comments came since the mark than one read takes: the oldest of them
+    /// were not read.
+    pub complete: bool,
 }
 
 /// A ticket's comments as a new escalation reads them (`ZendeskClient::attachments`).
@@ -383,11 +398,11 @@ impl ZendeskClient {
         id: TicketId,
         after: Option<u64>,
         max_pages: usize,
-    ) -> Result<(Vec<TicketComment>, Vec<Gap>), ApiError> {
+    ) -> Result<NewComments, ApiError> {
         let read = self.comments_raw(id, true, true, max_pages, after).await?;
         let mut out: Vec<TicketComment> = read.comments.into_iter().map(|c| to_comment(c, &read.names)).collect();
         out.sort_by_key(|c| c.id);
-        Ok((out, read.gaps))
+        Ok(NewComments { comments: out, gaps: read.gaps, complete: read.complete })
     }
 
     /// Comments and, with `include_users`, the names of their authors by user id.
@@ -419,6 +434,7 @@ impl ZendeskClient {
         let mut size = PAGE;
         let mut small_left = 0;
         let mut requests = 0;
+        let mut complete = false;
         while out.len() < limit && requests < max_pages * (PAGE + 1) {
             requests += 1;
             let mut url = self.url(&format!("/api/v2/tickets/{id}/comments.json"));
@@ -483,6 +499,7 @@ impl ZendeskClient {
             // The page holding the stop mark also names the authors of its new comments.
             names.extend(page.users.into_iter().filter_map(|u| Some((u.id, u.name?))));
             if reached {
+                complete = true;
                 break;
             }
             if size < PAGE {
@@ -500,6 +517,7 @@ impl ZendeskClient {
                 (None, _) => false,
             };
             if !more {
+                complete = true;
                 break;
             }
             if offset.is_some() {
@@ -517,7 +535,7 @@ impl ZendeskClient {
             .collect();
         let mut seen = std::collections::HashSet::new();
         out.retain(|c| seen.insert(c.id));
-        Ok(CommentRead { comments: out, names, gaps })
+        Ok(CommentRead { comments: out, names, gaps, complete })
     }
 
     /// Adds one comment (an internal note unless `public`) with what changes along with it
