@@ -140,7 +140,7 @@ async fn linkable_within(
 ) -> Result<Result<Issue, String>, ItemError> {
     // The repository as the rules spell it (names match whatever their letter case), so that
     // everything stored about it is under one spelling.
-    let Some(repo) = engine.configured_repos().find(|r| *r == repo).cloned() else {
+    let Some(repo) = engine.rules.repos().find(|r| *r == repo).cloned() else {
         return Ok(Err(format!(
             "{repo} is not a repository ticket-sync links to. Use an issue in one of: {}; or ask the ticket-sync admin to add {repo} to `[linking] repos`",
             allowed_repos(engine)
@@ -180,9 +180,7 @@ async fn linkable_within(
 
 /// Reads the web base off the first configured repository's page (`GET /repos/{repo}`).
 async fn learn_web_base(engine: &Engine) -> Result<(), ItemError> {
-    let configured =
-        engine.rules.routes.iter().map(|r| &r.repo).chain(engine.rules.linking.iter().flat_map(|l| &l.repos));
-    let Some(repo) = configured.into_iter().next() else { return Ok(()) };
+    let Some(repo) = engine.rules.repos().next() else { return Ok(()) };
     match engine.github.get_repo(repo).await {
         Ok(info) => engine.learn_web_base(repo, info.html_url.as_deref()),
         // A repository that cannot be read says nothing of the web host; its own refusal
@@ -194,7 +192,7 @@ async fn learn_web_base(engine: &Engine) -> Result<(), ItemError> {
 }
 
 fn allowed_repos(engine: &Engine) -> String {
-    let mut repos: Vec<String> = engine.configured_repos().map(ToString::to_string).collect();
+    let mut repos: Vec<String> = engine.rules.repos().map(ToString::to_string).collect();
     repos.sort();
     repos.dedup();
     repos.join(", ")

@@ -197,8 +197,7 @@ impl Engine {
             stats.limits.keep_blocks_in(Arc::new(BlockKeeper(store.clone())));
             // Rules that now spell a repository in another letter case than the database
             // does: the database follows the rules, so no lookup by the new spelling misses.
-            let configured = rules.routes.iter().map(|r| &r.repo).chain(rules.linking.iter().flat_map(|l| &l.repos));
-            for repo in configured {
+            for repo in rules.repos() {
                 match store.respell_repo(repo) {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(%repo, rows = n, "stored rows now spell the repository as the rules do"),
@@ -225,16 +224,11 @@ impl Engine {
         }
     }
 
-    /// Every repository the rules name (routes and `[linking] repos`), as they spell them.
-    pub(crate) fn configured_repos(&self) -> impl Iterator<Item = &RepoName> {
-        self.rules.routes.iter().map(|r| &r.repo).chain(self.rules.linking.iter().flat_map(|l| &l.repos))
-    }
-
     /// `repo` as the rules spell it when they name it (names match whatever their letter case),
     /// else as given: everything stored about a repository is under one spelling, so a lookup
     /// by the rules' name finds it whatever case GitHub or an agent's link used.
     pub(crate) fn as_configured(&self, repo: &RepoName) -> RepoName {
-        self.configured_repos().find(|r| *r == repo).unwrap_or(repo).clone()
+        self.rules.repos().find(|r| *r == repo).unwrap_or(repo).clone()
     }
 
     /// GitHub's web base, where issue pages are: as GitHub's own answers showed it (this

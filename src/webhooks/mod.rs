@@ -66,21 +66,13 @@ fn load_one(source: Source, from: &Option<TokenSource>) -> Result<Option<Secret>
     let Some(from) = from else { return Ok(None) };
     let service = source.as_str();
     let keys = (format!("webhooks.{service}_secret_env"), format!("webhooks.{service}_secret_file"));
-    let fail = |reason: String| WebhookSecretError { service, reason };
-    match secret::read_source(from, (&keys.0, &keys.1)).map_err(fail)? {
-        Some(secret) => Ok(Some(secret)),
-        None => {
-            let TokenSource::Default { env, credential } = from else { unreachable!("only a default finds nothing") };
-            Err(fail(format!(
-                "none found: set {env}, or set {} / {} in the rules file, or pass a systemd credential named \
-                 {credential} (LoadCredential={credential}:...); if {} sends no webhooks here, set `{service} = \
-                 false` under [webhooks]",
-                keys.0,
-                keys.1,
-                source.vendor()
-            )))
-        }
-    }
+    secret::read_required(from, (&keys.0, &keys.1)).map(Some).map_err(|reason| WebhookSecretError {
+        service,
+        reason: format!(
+            "{reason}; if {} sends no webhooks here, set `{service} = false` under [webhooks]",
+            source.vendor()
+        ),
+    })
 }
 
 /// The receiver's limits: 128 connections at once (GitHub and Zendesk deliver one request per

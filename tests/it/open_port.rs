@@ -57,8 +57,9 @@ async fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool)
     }
 }
 
-#[tokio::test]
-async fn the_daemon_keeps_syncing_while_1100_idle_connections_hold_its_receiver_under_1024_descriptors() {
+/// A daemon polling every second, with the webhook receiver (GitHub only) and the `/healthz`
+/// listener on free ports, under 1,024 descriptors; returns it with both ports.
+async fn polling_daemon_with_both_listeners() -> (Env, Daemon, u16, u16) {
     let (hooks, health) = (free_port(), free_port());
     let extra = format!(
         "[schedule]\nescalate = \"* * * * * *\"\npush = \"* * * * * *\"\n\n[daemon]\nlisten = \"127.0.0.1:{health}\"\n\n\
@@ -67,6 +68,12 @@ async fn the_daemon_keeps_syncing_while_1100_idle_connections_hold_its_receiver_
     let env = Env::with_routes(ROUTES, &extra).await;
     let daemon = daemon_with_fd_limit(&env, 1024);
     daemon.wait_for_log("webhook receiver listening").await;
+    (env, daemon, hooks, health)
+}
+
+#[tokio::test]
+async fn the_daemon_keeps_syncing_while_1100_idle_connections_hold_its_receiver_under_1024_descriptors() {
+    let (env, daemon, hooks, health) = polling_daemon_with_both_listeners().await;
     // 1,100 connections that send nothing, held open by this test.
     let held: Vec<TcpStream> = tokio::task::spawn_blocking(move || {
         (0..1100)
@@ -213,14 +220,7 @@ async fn healthz_answers(port: u16) -> bool {
 
 #[tokio::test]
 async fn a_flood_of_connections_opened_and_dropped_leaves_the_daemon_syncing_and_its_descriptors_as_they_were() {
-    let (hooks, health) = (free_port(), free_port());
-    let extra = format!(
-        "[schedule]\nescalate = \"* * * * * *\"\npush = \"* * * * * *\"\n\n[daemon]\nlisten = \"127.0.0.1:{health}\"\n\n\
-         [webhooks]\nlisten = \"127.0.0.1:{hooks}\"\ngithub_secret_env = \"GITHUB_WEBHOOK_SECRET\"\nzendesk = false\n"
-    );
-    let env = Env::with_routes(ROUTES, &extra).await;
-    let daemon = daemon_with_fd_limit(&env, 1024);
-    daemon.wait_for_log("webhook receiver listening").await;
+    let (env, daemon, hooks, health) = polling_daemon_with_both_listeners().await;
     let pid = daemon.pid();
     // The descriptors of a daemon that has synced once (its API connections are open).
     let before = env.ticket("Before the flood", &["escalated"]);

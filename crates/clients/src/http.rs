@@ -472,13 +472,6 @@ pub fn decode<T: serde::de::DeserializeOwned>(service: Service, bytes: &[u8]) ->
         .map_err(|e| ApiError::Decode { service, detail: e.to_string() })
 }
 
-/// An error answer's body as `T`, read as leniently as any answer (`decode`); `None` when it is
-/// not that JSON. An error body can echo the request's text, broken text included, and must
-/// still be classified by what it says.
-pub fn error_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
-    serde_json::from_slice(&crate::lenient::sanitize_json(bytes)).ok()
-}
-
 /// A list item that could not be read as its wire type: the raw value and why.
 #[derive(Debug, Clone)]
 pub struct BadItem {

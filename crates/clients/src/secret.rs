@@ -65,16 +65,21 @@ fn load_named(
     source: &TokenSource,
     keys: (&str, &str),
 ) -> Result<Secret, TokenError> {
-    let fail = |reason: String| TokenError { service, what, reason };
-    match read_source(source, keys).map_err(fail)? {
+    read_required(source, keys).map_err(|reason| TokenError { service, what, reason })
+}
+
+/// A secret that must be found: `read_source`, with a default that finds nothing an error that
+/// says every way to give it.
+pub fn read_required(source: &TokenSource, keys: (&str, &str)) -> Result<Secret, String> {
+    match read_source(source, keys)? {
         Some(secret) => Ok(secret),
         None => {
             let TokenSource::Default { env, credential } = source else { unreachable!("only a default finds nothing") };
-            Err(fail(format!(
+            Err(format!(
                 "none found: set {env}, or set {} / {} in the rules file, or pass a systemd credential named \
                  {credential} (LoadCredential={credential}:...)",
                 keys.0, keys.1
-            )))
+            ))
         }
     }
 }

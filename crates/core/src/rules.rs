@@ -38,6 +38,13 @@ pub struct Rules {
     pub fingerprint: String,
 }
 
+impl Rules {
+    /// Every repository the rules name (routes, then `[linking] repos`), as they spell them.
+    pub fn repos(&self) -> impl Iterator<Item = &RepoName> {
+        self.routes.iter().map(|r| &r.repo).chain(self.linking.iter().flat_map(|l| &l.repos))
+    }
+}
+
 /// When failed items are tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {

@@ -481,7 +481,7 @@ impl GithubClient {
     fn explain_refusal(&self, e: ApiError, body: &[u8]) -> ApiError {
         match (e, &*self.auth) {
             (ApiError::Unauthorized { service, status, detail: None }, Auth::App(_)) => {
-                let said = http::error_body::<wire::WireError>(body).and_then(|b| b.message);
+                let said = http::decode::<wire::WireError>(SVC, body).ok().and_then(|b| b.message);
                 let said = said
                     .map(|m| format!("GitHub says \"{}\"; ", m.chars().take(200).collect::<String>()))
                     .unwrap_or_default();
@@ -716,7 +716,7 @@ fn within_api(base: &Url, location: &str) -> Option<Url> {
 /// Only a refusal outside any repository (`/user`) is about the credentials themselves.
 fn refuse_scope(e: ApiError, path: &str, body: &[u8]) -> ApiError {
     let ApiError::Forbidden { service, detail, .. } = e else { return e };
-    let message = http::error_body::<wire::WireError>(body).and_then(|b| b.message).unwrap_or_default();
+    let message = http::decode::<wire::WireError>(SVC, body).ok().and_then(|b| b.message).unwrap_or_default();
     let in_repo = path.contains("/repos/") || path.contains("/repositories/");
     let scope = if !in_repo {
         ForbiddenScope::Account

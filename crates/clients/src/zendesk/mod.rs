@@ -213,7 +213,7 @@ impl ZendeskClient {
             other => other?,
         };
         if !status.is_success() {
-            let refusal = http::error_body::<wire::OAuthError>(&bytes).and_then(|e| e.refusal());
+            let refusal = http::decode::<wire::OAuthError>(SVC, &bytes).ok().and_then(|e| e.refusal());
             return Err(match refusal {
                 Some((code, description)) => ApiError::Unauthorized {
                     service: SVC,
@@ -705,8 +705,10 @@ fn classify(e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
         // A deleted ticket answers `404 {"error":"RecordNotFound"}` on every ticket endpoint
         // (FACTS.md, "Error bodies"); any other 404 (a wrong URL) is left as it is.
         ApiError::NotFound { service, detail } => {
-            let record_not_found =
-                http::error_body::<wire::ErrorBody>(body).and_then(|b| b.error).is_some_and(|e| e == "RecordNotFound");
+            let record_not_found = http::decode::<wire::ErrorBody>(SVC, body)
+                .ok()
+                .and_then(|b| b.error)
+                .is_some_and(|e| e == "RecordNotFound");
             if about_a_ticket && record_not_found {
                 ApiError::TicketDeleted { service }
             } else {
@@ -725,7 +727,7 @@ fn classify(e: ApiError, body: &[u8], about_a_ticket: bool) -> ApiError {
             ApiError::Transient { service, detail: format!("409 Conflict: {text}") }
         }
         ApiError::Api { status: 422, service, body: text } => {
-            let Some(err) = http::error_body::<wire::ErrorBody>(body) else {
+            let Some(err) = http::decode::<wire::ErrorBody>(SVC, body).ok() else {
                 return ApiError::Api { status: 422, service, body: text };
             };
             let details = err.details.unwrap_or_default();
@@ -783,7 +785,7 @@ impl AccountRefusal {
 /// words is confirmed with `users/me` before it stops a pass (`confirm_role_refusal`).
 fn account_refusal(body: &[u8]) -> Option<AccountRefusal> {
     let text = String::from_utf8_lossy(body);
-    let value = http::error_body::<serde_json::Value>(body);
+    let value = http::decode::<serde_json::Value>(SVC, body).ok();
     let description = value.as_ref().and_then(|v| v.get("description")).and_then(|d| d.as_str()).unwrap_or("");
     if let Some(scopes) = description.strip_prefix("You are missing the following required scopes:") {
         return Some(AccountRefusal::Scopes(scopes.trim().to_string()));
