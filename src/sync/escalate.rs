@@ -16,13 +16,12 @@ use super::reescalate;
 use super::{guard, identity, link, notes};
 use super::{settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
-use ticket_sync_clients::github::WRITE_ENDPOINT;
 use ticket_sync_clients::http::{ApiError, ForbiddenScope};
 use ticket_sync_clients::zendesk::TicketComment;
 use ticket_sync_core::body;
 use ticket_sync_core::domain::LinkState;
-use ticket_sync_core::domain::Scope;
 use ticket_sync_core::domain::Service;
+use ticket_sync_core::domain::{Endpoint, Scope};
 use ticket_sync_core::domain::{Issue, IssueState, RepoName, Stage, Ticket, TicketId, TicketStatus};
 use ticket_sync_core::route::{decide, Decision};
 use ticket_sync_store::{FailureClass, Intent, IntentKind, NewFailure, StoreError};
@@ -378,7 +377,7 @@ fn record_created(
 fn defer_when_budget_is_short(engine: &Engine, repo: &RepoName) -> Result<(), ItemError> {
     let (left, scope) = match engine.github.installation_budget(repo) {
         Some((installation, left)) => (left, Scope::Installation(installation)),
-        None => (engine.budget_remaining(Service::Github), Scope::endpoint(WRITE_ENDPOINT)),
+        None => (engine.budget_remaining(Service::Github), Scope::Endpoint(Endpoint::ContentCreation)),
     };
     match left {
         Some(left) if left < BACKFILL_RESERVE => {

@@ -3,8 +3,8 @@
 
 use super::{Engine, PassError};
 use ticket_sync_clients::http::ApiError;
-use ticket_sync_clients::zendesk::{ExportFrom, ExportPage, EXPORT_ENDPOINT};
-use ticket_sync_core::domain::Scope;
+use ticket_sync_clients::zendesk::{ExportFrom, ExportPage};
+use ticket_sync_core::domain::{Endpoint, Scope};
 use ticket_sync_store::StoreError;
 
 /// Where a pass is in the export. The cursor is stored only by `advance`, which the pass calls
@@ -38,7 +38,9 @@ impl ExportReader {
         }
         match engine.zendesk.export_page(&self.from).await {
             Ok(page) => Ok(Some(page)),
-            Err(ApiError::RateLimited { scope, until, .. }) if scope == Scope::endpoint(EXPORT_ENDPOINT) => {
+            Err(ApiError::RateLimited { scope, until, .. })
+                if scope == Scope::Endpoint(Endpoint::IncrementalExports) =>
+            {
                 tracing::info!(cursor = self.cursor, next_read_at = %until, "the export's pace is reached; the next pass reads on");
                 Ok(None)
             }

@@ -11,14 +11,14 @@ use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use tokio::time::Instant;
-use tracing::error;
+use tracing::{debug, error};
 
 use crate::http::{read_budget, retry_after};
 
 use crate::ratelimit::{capped, Gate, RollingWindow, Spacer, MAX_WAIT};
-use ticket_sync_core::domain::Scope;
 use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::TicketId;
+use ticket_sync_core::domain::{Endpoint, Scope};
 
 /// A wait as a chrono duration, cut to `MAX_WAIT` so that adding it to a time cannot overflow.
 pub(crate) fn chrono_secs(wait: Duration) -> chrono::Duration {
@@ -42,7 +42,8 @@ pub struct EndpointBudget {
 const PER_TICKET: &str = "per-ticket-updates";
 
 /// Zendesk's endpoint limits, `zendesk-ratelimit-NAME: total=N; remaining=M; resets=S` (older
-/// spelling `zendesk-rate-limit-NAME`), by NAME. Values that do not parse are skipped.
+/// spelling `zendesk-rate-limit-NAME`), by NAME as the service wrote it (any name: which of
+/// them ticket-sync gates is `Target::named`'s question). Values that do not parse are skipped.
 pub fn endpoint_budgets(headers: &HeaderMap) -> Vec<(String, EndpointBudget)> {
     let mut out = Vec::new();
     for (name, value) in headers {
@@ -71,7 +72,7 @@ pub fn endpoint_budgets(headers: &HeaderMap) -> Vec<(String, EndpointBudget)> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub service: Service,
-    pub endpoint: Option<&'static str>,
+    pub endpoint: Option<Endpoint>,
     pub ticket: Option<TicketId>,
     /// Whose limit a bare 429 is (one that names no spent budget while the account's is
     /// left): the endpoint's or the ticket's own, when their limit may answer that way;
@@ -97,8 +98,8 @@ impl Target {
     }
 
     /// An endpoint with a limit of its own that its 429 may not name.
-    pub fn silent_endpoint(service: Service, endpoint: &'static str) -> Target {
-        let silent_limit = Some(Scope::endpoint(endpoint));
+    pub fn silent_endpoint(service: Service, endpoint: Endpoint) -> Target {
+        let silent_limit = Some(Scope::Endpoint(endpoint));
         Target { service, endpoint: Some(endpoint), ticket: None, silent_limit, installation: None }
     }
 
@@ -112,30 +113,32 @@ impl Target {
     /// `Zendesk-RateLimit-tickets-update`): the account-wide update limit names itself when it
     /// refuses. ASSUMED: always (no captured 429 of that limit found); if it ever answered bare,
     /// each ticket would fail alone, one request each.
-    pub fn ticket(service: Service, endpoint: &'static str, ticket: TicketId) -> Target {
+    pub fn ticket(service: Service, endpoint: Endpoint, ticket: TicketId) -> Target {
         let silent_limit = Some(Scope::Ticket(ticket));
         Target { service, endpoint: Some(endpoint), ticket: Some(ticket), silent_limit, installation: None }
     }
 
     /// A read of one ticket: held back while the ticket's updates are, but it has no limit of
     /// its own, so a bare 429 is the account's.
-    pub fn ticket_read(service: Service, endpoint: &'static str, ticket: TicketId) -> Target {
+    pub fn ticket_read(service: Service, endpoint: Endpoint, ticket: TicketId) -> Target {
         Target { silent_limit: None, ..Target::ticket(service, endpoint, ticket) }
     }
 
     /// The scopes whose gates this request must pass.
     fn scopes(&self) -> Vec<Scope> {
         let mut scopes = vec![self.account()];
-        scopes.extend(self.endpoint.map(Scope::endpoint));
+        scopes.extend(self.endpoint.map(Scope::Endpoint));
         scopes.extend(self.ticket.map(Scope::Ticket));
         scopes
     }
 
-    /// The scope an endpoint header names: the ticket for `per-ticket-updates`, else the endpoint.
-    fn named(&self, endpoint: &str) -> Scope {
+    /// The scope an endpoint header's budget names: the ticket for `per-ticket-updates`, an
+    /// endpoint ticket-sync gates by that name; `None` for any other name (no request of
+    /// ticket-sync's waits for a gate of that name, so none is closed or kept).
+    fn named(&self, budget: &str) -> Option<Scope> {
         match self.ticket {
-            Some(id) if endpoint == PER_TICKET => Scope::Ticket(id),
-            _ => Scope::endpoint(endpoint),
+            Some(id) if budget == PER_TICKET => Some(Scope::Ticket(id)),
+            _ => Endpoint::from_name(budget).map(Scope::Endpoint),
         }
     }
 }
@@ -147,13 +150,16 @@ impl Target {
 /// that limit's; anything else is the service's (GitHub's secondary limits), with no wait from
 /// the headers: the reset of a budget that is not spent says nothing about this limit
 /// (`Gate::limited` then waits at least a minute, longer while the limit keeps answering).
+/// A spent budget whose name ticket-sync does not gate (`Target::named`) counts as no budget
+/// named: the answer is read as a bare one.
 pub fn limit_scope(target: &Target, headers: &HeaderMap) -> (Scope, Option<Duration>) {
     let account = read_budget(headers);
     if account.as_ref().and_then(|b| b.remaining) == Some(0) {
         return (target.account(), account.and_then(|b| b.reset_at).map(until));
     }
-    if let Some((name, b)) = endpoint_budgets(headers).into_iter().find(|(_, b)| b.remaining == 0) {
-        return (target.named(&name), Some(b.resets));
+    let mut spent = endpoint_budgets(headers).into_iter().filter(|(_, b)| b.remaining == 0);
+    if let Some((scope, b)) = spent.find_map(|(name, b)| Some((target.named(&name)?, b))) {
+        return (scope, Some(b.resets));
     }
     (target.silent_limit.clone().unwrap_or_else(|| target.account()), None)
 }
@@ -214,7 +220,10 @@ impl Limits {
             self.blocked(target.service, target.account(), asked, wait, "the budget is spent until its reset");
         }
         for (name, b) in endpoint_budgets(headers).into_iter().filter(|(_, b)| b.remaining == 0) {
-            let scope = target.named(&name);
+            let Some(scope) = target.named(&name) else {
+                debug!(service = target.service.as_str(), budget = %name, "a budget ticket-sync does not gate by name is spent");
+                continue;
+            };
             let wait = capped(b.resets);
             self.gate(target.service, scope.clone(), |g, now| g.block(wait, now));
             self.blocked(
@@ -326,9 +335,9 @@ mod tests {
     #[test]
     fn a_limit_answer_is_scoped_to_what_it_limits() {
         let zd = Service::Zendesk;
-        let update = Target::ticket(zd, "tickets-update", TicketId(7));
-        let read = Target::ticket_read(zd, "tickets-show", TicketId(7));
-        let export = Target::silent_endpoint(zd, "incremental-exports");
+        let update = Target::ticket(zd, Endpoint::TicketsUpdate, TicketId(7));
+        let read = Target::ticket_read(zd, Endpoint::TicketsShow, TicketId(7));
+        let export = Target::silent_endpoint(zd, Endpoint::IncrementalExports);
         let export_spent = ("zendesk-ratelimit-incremental-exports", "total=10; remaining=0; resets=40");
         let github = Target::service(Service::Github);
         let installed = Target::installation(Service::Github, Some(77));
@@ -349,12 +358,12 @@ mod tests {
             (
                 &update,
                 vec![("zendesk-rate-limit-tickets-update", "total=100; remaining=0; resets=20")],
-                Scope::endpoint("tickets-update"),
+                Scope::Endpoint(Endpoint::TicketsUpdate),
                 Some(s(20)),
             ),
-            (&export, vec![account_left, export_spent], Scope::endpoint("incremental-exports"), Some(s(40))),
-            (&export, vec![account_left], Scope::endpoint("incremental-exports"), None),
-            (&export, vec![], Scope::endpoint("incremental-exports"), None),
+            (&export, vec![account_left, export_spent], Scope::Endpoint(Endpoint::IncrementalExports), Some(s(40))),
+            (&export, vec![account_left], Scope::Endpoint(Endpoint::IncrementalExports), None),
+            (&export, vec![], Scope::Endpoint(Endpoint::IncrementalExports), None),
             (&export, vec![account_spent], Scope::Service, None),
             (&github, vec![("x-ratelimit-remaining", "12")], Scope::Service, None),
             (&installed, vec![("x-ratelimit-remaining", "0")], Scope::Installation(77), None),
@@ -390,12 +399,51 @@ mod tests {
         assert!(primary > Duration::from_secs(54 * 60), "a spent budget waits for its reset: {primary:?}");
     }
 
+    /// A budget the service names that ticket-sync does not gate by name (here Zendesk's
+    /// list-tickets budget) is no scope of its own: a limit answer naming only it reads as a
+    /// bare one, and an answer that merely reports it spent closes no gate and keeps no block.
+    #[test]
+    fn a_spent_budget_of_an_unknown_name_is_read_as_no_budget_named() {
+        let zd = Service::Zendesk;
+        let update = Target::ticket(zd, Endpoint::TicketsUpdate, TicketId(7));
+        let export = Target::silent_endpoint(zd, Endpoint::IncrementalExports);
+        let read = Target::ticket_read(zd, Endpoint::TicketsShow, TicketId(7));
+        let other = ("zendesk-ratelimit-tickets-index", "total=100; remaining=0; resets=30");
+        let account_left = ("x-rate-limit-remaining", "650");
+        assert_eq!(limit_scope(&update, &headers(&[account_left, other])), (Scope::Ticket(TicketId(7)), None));
+        let export_scope = Scope::Endpoint(Endpoint::IncrementalExports);
+        assert_eq!(limit_scope(&export, &headers(&[account_left, other])), (export_scope, None));
+        assert_eq!(limit_scope(&read, &headers(&[account_left, other])), (Scope::Service, None));
+        assert_eq!(limit_scope(&Target::service(zd), &headers(&[other])), (Scope::Service, None));
+        let known = ("zendesk-ratelimit-incremental-exports", "total=10; remaining=0; resets=40");
+        let both = headers(&[other, known]);
+        let export_scope = Scope::Endpoint(Endpoint::IncrementalExports);
+        assert_eq!(limit_scope(&export, &both), (export_scope, Some(Duration::from_secs(40))), "the known one counts");
+
+        #[derive(Default)]
+        struct Kept(Mutex<Vec<Block>>);
+        impl BlockStore for Kept {
+            fn save_block(&self, block: &Block) {
+                self.0.lock().unwrap().push(block.clone());
+            }
+        }
+        let kept = Arc::new(Kept::default());
+        let limits = Limits::default();
+        limits.keep_blocks_in(kept.clone());
+        limits.observe(&Target::service(zd), &headers(&[account_left, other]));
+        assert!(kept.0.lock().unwrap().is_empty(), "no block for a budget nothing waits for");
+        assert!(limits.gates.lock().unwrap().keys().all(|(_, s)| *s == Scope::Service), "no gate either");
+        for target in [&update, &export, &read, &Target::service(zd)] {
+            assert_eq!(limits.wait(target).0, Duration::ZERO);
+        }
+    }
+
     #[test]
     fn gates_of_one_scope_leave_the_others_open() {
         let limits = Limits::default();
         let zd = Service::Zendesk;
-        let hot = Target::ticket(zd, "tickets-update", TicketId(7));
-        let calm = Target::ticket(zd, "tickets-update", TicketId(8));
+        let hot = Target::ticket(zd, Endpoint::TicketsUpdate, TicketId(7));
+        let calm = Target::ticket(zd, Endpoint::TicketsUpdate, TicketId(8));
         let spent = headers(&[("zendesk-ratelimit-per-ticket-updates", "total=30; remaining=0; resets=468")]);
         let (scope, wait) = limits.limited(&hot, StatusCode::TOO_MANY_REQUESTS, &spent);
         assert_eq!((scope.clone(), wait), (Scope::Ticket(TicketId(7)), Duration::from_secs(468)));

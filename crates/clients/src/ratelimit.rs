@@ -237,8 +237,8 @@ pub fn retry_delay(attempt: u32, jitter: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ticket_sync_core::domain::Scope;
     use ticket_sync_core::domain::TicketId;
+    use ticket_sync_core::domain::{Endpoint, Scope};
 
     #[tokio::test(start_paused = true)]
     async fn a_rolling_window_paces_to_its_limit() {
@@ -336,7 +336,7 @@ mod tests {
 
     #[test]
     fn scopes_round_trip_through_their_keys() {
-        for scope in [Scope::Service, Scope::endpoint("incremental-exports"), Scope::Ticket(TicketId(42))] {
+        for scope in [Scope::Service, Scope::Endpoint(Endpoint::IncrementalExports), Scope::Ticket(TicketId(42))] {
             assert_eq!(Scope::from_key(&scope.key()), Some(scope.clone()), "{scope}");
         }
         assert_eq!(Scope::from_key("ticket:x"), None);

@@ -452,6 +452,42 @@ mod tests {
         assert_eq!((Service::Zendesk.to_string(), Service::Github.to_string()), ("zendesk".into(), "github".into()));
     }
 
+    /// The endpoints' names are stored in the blocks table and shown by `status`: they are the
+    /// names the strings had, and they read back as the same endpoint.
+    #[test]
+    fn endpoints_keep_their_stored_names_and_round_trip() {
+        let names: Vec<&str> = Endpoint::ALL.iter().map(|e| e.as_str()).collect();
+        assert_eq!(names, ["incremental-exports", "tickets-update", "tickets-show", "content-creation"]);
+        for endpoint in Endpoint::ALL {
+            assert_eq!(Endpoint::from_name(endpoint.as_str()), Some(endpoint));
+            assert_eq!(endpoint.to_string(), endpoint.as_str());
+            let scope = Scope::Endpoint(endpoint);
+            assert_eq!(scope.key(), format!("endpoint:{}", endpoint.as_str()));
+            assert_eq!(scope.to_string(), format!("endpoint {}", endpoint.as_str()));
+            assert_eq!(Scope::from_key(&scope.key()), Some(scope));
+        }
+    }
+
+    /// A block row another release wrote, naming an endpoint or a kind of scope this build does
+    /// not know, is read as nothing (the store skips it): never a panic, never an error.
+    #[test]
+    fn an_unknown_stored_scope_is_read_as_none() {
+        for key in [
+            "endpoint:incremental-export",
+            "endpoint:tickets-index",
+            "endpoint:",
+            "endpoint:Incremental-Exports",
+            "repository:acme/backend",
+            "ticket:x",
+            "installation:",
+            "services",
+            "",
+        ] {
+            assert_eq!(Scope::from_key(key), None, "{key}");
+        }
+        assert_eq!(Endpoint::from_name("per-ticket-updates"), None, "a ticket's limit is a ticket scope");
+    }
+
     #[test]
     fn repo_names_match_whatever_their_letter_case_and_keep_their_spelling() {
         let a: RepoName = "ACME/Backend".parse().unwrap();
@@ -704,23 +740,66 @@ pub struct RateBudget {
     pub reset_at: Option<DateTime<Utc>>,
 }
 
+/// An endpoint with a rate limit of its own that ticket-sync gates by name. The names are
+/// stored (`endpoint:NAME` in the state database's blocks) and shown (`status`, logs): they
+/// never change. Zendesk's are the names its `zendesk-ratelimit-NAME` headers give the
+/// budgets; a budget a header names that is not here is not gated by name (see
+/// `ticket_sync_clients::limits::limit_scope`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Endpoint {
+    /// Zendesk's incremental ticket export (10 requests a minute): its header,
+    /// `zendesk-ratelimit-incremental-exports: total=10; remaining=N; resets=S`, is on every
+    /// answer of the export, its 429 included (FACTS.md, "Incremental ticket export" → "Rate
+    /// limit"), so the gate it closes is the export's own. A bare 429 there is the export's too.
+    IncrementalExports,
+    /// Zendesk's account-wide limit on ticket updates (`zendesk-rate-limit-tickets-update`).
+    TicketsUpdate,
+    /// Reading one Zendesk ticket (`show`), counted with the account's requests.
+    TicketsShow,
+    /// GitHub's content-creating requests (issues, comments, edits: 80 a minute, 500 an hour),
+    /// paced by ticket-sync itself.
+    ContentCreation,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 4] =
+        [Endpoint::IncrementalExports, Endpoint::TicketsUpdate, Endpoint::TicketsShow, Endpoint::ContentCreation];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::IncrementalExports => "incremental-exports",
+            Endpoint::TicketsUpdate => "tickets-update",
+            Endpoint::TicketsShow => "tickets-show",
+            Endpoint::ContentCreation => "content-creation",
+        }
+    }
+
+    /// The endpoint a stored or header name stands for; `None` for a name this build does not
+    /// gate (an older release's, a newer one's, or a budget only the service knows).
+    pub fn from_name(name: &str) -> Option<Endpoint> {
+        Endpoint::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What a rate limit applies to: the whole service (the account budget, GitHub's primary and
 /// secondary limits), one endpoint (Zendesk's incremental export, GitHub content creation), or
 /// one ticket's updates (Zendesk's 30 per ticket per 10 minutes).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Scope {
     Service,
-    Endpoint(String),
+    Endpoint(Endpoint),
     Ticket(TicketId),
     /// One GitHub App installation's own budget (an organisation's share of the App's limits).
     Installation(u64),
 }
 
 impl Scope {
-    pub fn endpoint(name: &str) -> Scope {
-        Scope::Endpoint(name.to_string())
-    }
-
     pub fn is_ticket(&self) -> bool {
         matches!(self, Scope::Ticket(_))
     }
@@ -735,16 +814,20 @@ impl Scope {
     pub fn key(&self) -> String {
         match self {
             Scope::Service => "service".into(),
-            Scope::Endpoint(name) => format!("endpoint:{name}"),
+            Scope::Endpoint(endpoint) => format!("endpoint:{endpoint}"),
             Scope::Ticket(id) => format!("ticket:{id}"),
             Scope::Installation(id) => format!("installation:{id}"),
         }
     }
 
+    /// The scope a stored key names; `None` for one this build cannot read (a kind of scope
+    /// from a newer release, or an endpoint it does not gate, such as an older release's
+    /// `endpoint:incremental-export`): the store skips such a block, which ends within the
+    /// hour anyway, and nothing this build sends waits for it.
     pub fn from_key(key: &str) -> Option<Scope> {
         match key.split_once(':') {
             None if key == "service" => Some(Scope::Service),
-            Some(("endpoint", name)) if !name.is_empty() => Some(Scope::endpoint(name)),
+            Some(("endpoint", name)) => Endpoint::from_name(name).map(Scope::Endpoint),
             Some(("ticket", id)) => id.parse().ok().map(|id| Scope::Ticket(TicketId(id))),
             Some(("installation", id)) => id.parse().ok().map(Scope::Installation),
             _ => None,
@@ -756,7 +839,7 @@ impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Scope::Service => f.write_str("the whole service"),
-            Scope::Endpoint(name) => write!(f, "endpoint {name}"),
+            Scope::Endpoint(endpoint) => write!(f, "endpoint {endpoint}"),
             Scope::Ticket(id) => write!(f, "updates of ticket {id}"),
             Scope::Installation(id) => write!(f, "GitHub App installation {id}"),
         }

@@ -48,7 +48,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ticket_sync_core::domain::TicketId;
+    use ticket_sync_core::domain::{Endpoint, TicketId};
 
     #[test]
     fn blocks_are_kept_per_scope_until_they_end() {
@@ -63,7 +63,7 @@ mod tests {
         store.save_block(&block(Scope::Service, 30)).unwrap();
         store.save_block(&block(Scope::Service, 60)).unwrap();
         store.save_block(&block(Scope::Ticket(TicketId(7)), 600)).unwrap();
-        store.save_block(&block(Scope::endpoint("incremental-exports"), -1)).unwrap();
+        store.save_block(&block(Scope::Endpoint(Endpoint::IncrementalExports), -1)).unwrap();
         let active = store.active_blocks(now).unwrap();
         let scopes: Vec<String> = active.iter().map(|b| b.scope.key()).collect();
         assert_eq!(scopes, ["service", "ticket:7"], "one per scope, the latest; none that ended");

@@ -21,14 +21,12 @@ use crate::limits::Target;
 use crate::ratelimit::{RollingWindow, Spacer};
 use crate::secret::GithubCredential;
 use auth::{Auth, Credential, Needs};
-use ticket_sync_core::domain::Scope;
 use ticket_sync_core::domain::Service;
+use ticket_sync_core::domain::{Endpoint, Scope};
 use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, RepoName, ServiceTime, StateReason};
 use ticket_sync_core::domain::{IssueComment, IssueEvent, ListedIssue};
 
 const SVC: Service = Service::Github;
-/// GitHub's content-creating requests (issues, comments, edits): 80 a minute, 500 an hour.
-pub const WRITE_ENDPOINT: &str = "content-creation";
 
 /// What `GET /repos/{owner}/{repo}` says about a repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +71,7 @@ impl Pacer {
         let hourly = (writes_per_hour > 0).then(|| {
             stats.limits.window(&format!("github writes per hour{whose}"), writes_per_hour, Duration::from_secs(3600))
         });
-        let scope = installation.map_or_else(|| Scope::endpoint(WRITE_ENDPOINT), Scope::Installation);
+        let scope = installation.map_or_else(|| Scope::Endpoint(Endpoint::ContentCreation), Scope::Installation);
         Pacer { scope, spacing, hourly }
     }
 

@@ -18,24 +18,15 @@ use crate::http::{self, ApiError, ApiStats};
 use crate::limits::Target;
 use crate::ratelimit::RollingWindow;
 use crate::secret::{Secret, ZendeskCredential};
-use ticket_sync_core::domain::Scope;
 use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::ServiceTime;
 use ticket_sync_core::domain::{Attachment, Ticket, TicketId, TicketStatus, TicketUpdate};
+use ticket_sync_core::domain::{Endpoint, Scope};
 
 const SVC: Service = Service::Zendesk;
 const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
-/// The incremental export's own limit (10 a minute), by the name its header gives it:
-/// `zendesk-ratelimit-incremental-exports: total=10; remaining=N; resets=S` on every answer of
-/// the export, its 429 included (FACTS.md, "Incremental ticket export" → "Rate limit"), so
-/// the gate the header closes is the export's own. A bare 429 there is the export's too.
-pub const EXPORT_ENDPOINT: &str = "incremental-exports";
-/// Ticket updates: the account-wide update limit, and per ticket 30 per 10 minutes.
-pub const UPDATE_ENDPOINT: &str = "tickets-update";
 /// Comments per page (Zendesk's most for cursor pages).
 const PAGE: usize = 100;
-/// Reading one ticket (`show`), counted with the account's requests.
-pub const SHOW_ENDPOINT: &str = "tickets-show";
 
 /// Where an export read starts: a time for the very first poll, the stored cursor afterwards.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,7 +313,7 @@ impl ZendeskClient {
         self.export_window
             .acquire(http::MAX_INLINE_WAIT)
             .await
-            .map_err(|wait| ApiError::limited(SVC, Scope::endpoint(EXPORT_ENDPOINT), wait))?;
+            .map_err(|wait| ApiError::limited(SVC, Scope::Endpoint(Endpoint::IncrementalExports), wait))?;
         let mut url = self.url("/api/v2/incremental/tickets/cursor.json");
         {
             let mut q = url.query_pairs_mut();
@@ -332,7 +323,8 @@ impl ZendeskClient {
             };
             q.append_pair("include", "organizations");
         }
-        let bytes = self.call(Method::GET, url, None, &Target::silent_endpoint(SVC, EXPORT_ENDPOINT)).await?;
+        let bytes =
+            self.call(Method::GET, url, None, &Target::silent_endpoint(SVC, Endpoint::IncrementalExports)).await?;
         let page: wire::ExportPage = http::decode(SVC, &bytes)?;
         Ok(to_domain_page(page))
     }
@@ -342,7 +334,7 @@ impl ZendeskClient {
     pub async fn show_ticket(&self, id: TicketId) -> Result<Ticket, ApiError> {
         let mut url = self.url(&format!("/api/v2/tickets/{id}.json"));
         url.query_pairs_mut().append_pair("include", "organizations");
-        let bytes = self.call(Method::GET, url, None, &Target::ticket_read(SVC, SHOW_ENDPOINT, id)).await?;
+        let bytes = self.call(Method::GET, url, None, &Target::ticket_read(SVC, Endpoint::TicketsShow, id)).await?;
         let shown: wire::ShowTicket = http::decode(SVC, &bytes)?;
         // Read exactly as an export page's ticket is, side-loaded organisation included.
         let page = wire::ExportPage {
@@ -554,7 +546,7 @@ impl ZendeskClient {
         // `change_tags` adds and removes them through the Tags endpoints.
         let body = serde_json::json!({ "ticket": ticket });
         let url = self.url(&format!("/api/v2/tickets/{id}.json"));
-        let bytes = self.call(Method::PUT, url, Some(&body), &Target::ticket(SVC, UPDATE_ENDPOINT, id)).await?;
+        let bytes = self.call(Method::PUT, url, Some(&body), &Target::ticket(SVC, Endpoint::TicketsUpdate, id)).await?;
         let resp: wire::UpdateResponse = http::decode(SVC, &bytes)?;
         let comment_id = resp
             .audit
@@ -591,7 +583,7 @@ impl ZendeskClient {
 
     async fn change_tags_once(&self, id: TicketId, add: &[&str], remove: &[&str]) -> Result<(), ApiError> {
         let url = self.url(&format!("/api/v2/tickets/{id}/tags.json"));
-        let target = Target::ticket(SVC, UPDATE_ENDPOINT, id);
+        let target = Target::ticket(SVC, Endpoint::TicketsUpdate, id);
         if !add.is_empty() {
             let body = serde_json::json!({ "tags": add });
             self.call(Method::PUT, url.clone(), Some(&body), &target).await?;
