@@ -13,7 +13,7 @@ use ticket_sync_clients::http::ApiError;
 use ticket_sync_clients::zendesk::TicketComment;
 use ticket_sync_core::body;
 use ticket_sync_core::domain::LinkState;
-use ticket_sync_core::domain::{TicketId, TicketUpdate};
+use ticket_sync_core::domain::{TicketId, TicketStatus, TicketUpdate};
 use ticket_sync_store::Intent;
 
 /// Pages of recent ticket comments (100 each) searched for the marker of an earlier attempt.
@@ -36,7 +36,7 @@ pub(super) struct Note<'a> {
     pub ticket: TicketId,
     pub text: &'a str,
     pub marker: &'a str,
-    pub status: Option<&'a str>,
+    pub status: Option<&'a TicketStatus>,
     /// The `[linking]` field set in the same update.
     pub field: Option<(u64, &'a str)>,
     /// State tags added and removed once the note is there (through the Tags endpoints).
@@ -108,7 +108,7 @@ async fn send(engine: &Engine, note: &Note<'_>) -> Result<NoteOutcome, ItemError
         // Zendesk refused the whole update (nothing was written) because of the status alone,
         // typically fields required before solving. The note still goes, without the status
         // and saying so; later notes do not queue behind a status nobody can set.
-        warn!(status, refused = %fields.join("; "), "Zendesk refused the status; the note is written without it");
+        warn!(status = status.as_str(), refused = %fields.join("; "), "Zendesk refused the status; the note is written without it");
         let text = body::without_status(note.text, status, fields);
         update.note = &text;
         update.status = None;

@@ -15,7 +15,7 @@ use super::{settle, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::http::ApiError;
 use ticket_sync_core::body;
 use ticket_sync_core::domain::{LinkState, Mapping};
-use ticket_sync_core::domain::{Stage, TicketId};
+use ticket_sync_core::domain::{Stage, TicketId, TicketStatus};
 use ticket_sync_store::{Intent, IntentKind};
 
 /// What a push-note intent carries: the whole write, and its place in the ticket's story.
@@ -150,13 +150,14 @@ pub(super) async fn push_note(
         return Ok(Pushed::Done);
     }
     let marker = body::push_note_marker(&p.event_key);
+    let status = p.status.as_deref().map(TicketStatus::from);
     let add: Vec<&str> = p.add_tags.iter().map(String::as_str).collect();
     let remove: Vec<&str> = p.remove_tags.iter().map(String::as_str).collect();
     let note = Note {
         ticket: id,
         text: &p.text,
         marker: &marker,
-        status: p.status.as_deref(),
+        status: status.as_ref(),
         field: None,
         add_tags: &add,
         remove_tags: &remove,
@@ -218,7 +219,7 @@ pub(super) fn record_reopen(engine: &Engine, m: &Mapping, event_key: &str) -> Re
         let payload = PushPayload {
             event_key: key.clone(),
             text,
-            status: status.clone(),
+            status: status.clone().map(String::from),
             order: (Utc::now().timestamp(), 3, 0),
             reopens: false,
             add_tags: add_tags.clone(),

@@ -276,7 +276,7 @@ fn payload(engine: &Engine, a: PushAction) -> PushPayload {
     PushPayload {
         event_key: a.event_key,
         text: a.text,
-        status: a.status,
+        status: a.status.map(String::from),
         order: (a.order.0.timestamp(), a.order.1, a.order.2),
         reopens: false,
         add_tags,

@@ -53,6 +53,53 @@ async fn each_config_error_names_key_and_line_and_sends_nothing() {
     }
 }
 
+/// A status Zendesk does not have, in a filter or as a status to set, is refused by `check` and
+/// `sync` alike: the message names the key, its line, the value and the statuses allowed there.
+#[tokio::test]
+async fn an_unknown_status_names_the_key_the_value_and_the_allowed_ones() {
+    let env = Env::new().await;
+    let good = std::fs::read_to_string(&env.rules_path).unwrap();
+    let filter = "new, open, pending, hold, solved, closed";
+    let settable = "keep, new, open, pending, hold, solved";
+    let cases = [
+        (
+            good.replace(
+                "tags_any = [\"escalated\"]",
+                "tags_any = [\"escalated\"]\nstatus_in = [\"open\", \"waiting\"]",
+            ),
+            "escalation.status_in",
+            "status_in",
+            "`waiting`",
+            filter,
+        ),
+        (
+            good.replace(
+                "when = { tags_any = [\"billing\"] }",
+                "when = { tags_any = [\"billing\"], status_in = [\"Solved\"] }",
+            ),
+            "route[0].when.status_in",
+            "when = {",
+            "`Solved`",
+            filter,
+        ),
+        (
+            format!("{good}\n[pushback]\nclosed_completed = \"done\"\n"),
+            "pushback.closed_completed",
+            "closed_completed",
+            "`done`",
+            settable,
+        ),
+        (format!("{good}\n[pushback]\nreopened = \"closed\"\n"), "pushback.reopened", "reopened", "`closed`", settable),
+    ];
+    for (text, key, needle, value, allowed) in cases {
+        let line = line_of(&text, needle);
+        assert_rejected(&env, &text, key, line).await;
+        let out = env.bin(&["check"], &[]).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(value) && stderr.contains(allowed), "{key}: {stderr}");
+    }
+}
+
 #[tokio::test]
 async fn a_bad_ca_file_is_a_config_error_and_sends_nothing() {
     let env = Env::new().await;

@@ -4,7 +4,7 @@
 use url::Url;
 
 use crate::domain::BODY_LIMIT;
-use crate::domain::{Attachment, Issue, Ticket, TicketId};
+use crate::domain::{Attachment, Issue, Ticket, TicketId, TicketStatus};
 use crate::redact::Redactor;
 
 const MAX_ATTACHMENTS: usize = 50;
@@ -26,7 +26,7 @@ pub fn push_note_marker(event_key: &str) -> String {
 }
 
 /// The line of a push-back note that says which status it set.
-pub fn status_line(status: &str) -> String {
+pub fn status_line(status: &TicketStatus) -> String {
     format!("Ticket status set to {status} by ticket-sync.")
 }
 
@@ -38,7 +38,7 @@ pub fn close_reason_unknown_line() -> &'static str {
 
 /// The note's text when Zendesk refused its status: the status line becomes an explanation,
 /// so the note still arrives and tells the agent what is left to do by hand.
-pub fn without_status(text: &str, status: &str, reasons: &[String]) -> String {
+pub fn without_status(text: &str, status: &TicketStatus, reasons: &[String]) -> String {
     let why = if reasons.is_empty() { "Zendesk refused it".to_string() } else { reasons.join("; ") };
     let refused = format!(
         "ticket-sync could not set the ticket status to {status}: {why}. Fill in what is required, then set the status by hand."

@@ -412,7 +412,7 @@ impl Ticket {
 pub struct TicketUpdate<'a> {
     pub note: &'a str,
     pub public: bool,
-    pub status: Option<&'a str>,
+    pub status: Option<&'a TicketStatus>,
     /// A custom field set in the same update (the `[linking]` write-back).
     pub field: Option<(u64, &'a str)>,
 }

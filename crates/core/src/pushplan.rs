@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 
 use crate::body;
 use crate::domain::{EventKind, IssueComment, IssueEvent, IssueState, ListedIssue, Mapping, SeenState, StateReason};
-use crate::domain::{GithubIdentity, IssueNumber, RepoName, TicketId};
+use crate::domain::{GithubIdentity, IssueNumber, RepoName, TicketId, TicketStatus};
 use crate::rules::{CommentsMode, Pushback, StatusAction};
 
 /// Longest GitHub comment text copied into a note, in characters.
@@ -54,7 +54,7 @@ pub struct PushAction {
     /// When it happened on GitHub, then a tie-breaker; notes are written in this order.
     pub order: (DateTime<Utc>, u8, u64),
     pub text: String,
-    pub status: Option<String>,
+    pub status: Option<TicketStatus>,
     /// The note tells the issue is now closed (`Some(true)`) or open again (`Some(false)`).
     pub closes: Option<bool>,
 }
@@ -575,7 +575,9 @@ mod tests {
             let got: Notes<String> = run(case)
                 .tickets
                 .into_iter()
-                .map(|p| (p.ticket.0, p.actions.into_iter().map(|a| (a.event_key, a.status)).collect()))
+                .map(|p| {
+                    (p.ticket.0, p.actions.into_iter().map(|a| (a.event_key, a.status.map(String::from))).collect())
+                })
                 .collect();
             let want: Notes<String> = (case.want.iter())
                 .map(|(t, a)| (*t, a.iter().map(|(k, s)| (k.to_string(), s.map(str::to_string))).collect()))

@@ -21,7 +21,7 @@ pub enum Decision<'r> {
 /// Whether a ticket satisfies a filter: any listed tag, and status and priority among those listed.
 pub fn matches(m: &Match, t: &Ticket) -> bool {
     let tags_ok = m.tags_any.is_empty() || m.tags_any.iter().any(|tag| t.tags.iter().any(|x| x == tag));
-    let status_ok = m.status_in.is_empty() || m.status_in.iter().any(|s| s == t.status.as_str());
+    let status_ok = m.status_in.is_empty() || m.status_in.contains(&t.status);
     let priority_ok =
         m.priority_in.is_empty() || t.priority.as_ref().is_some_and(|p| m.priority_in.iter().any(|x| x == p));
     tags_ok && status_ok && priority_ok
@@ -44,7 +44,7 @@ pub fn decide<'r>(rules: &'r Rules, t: &Ticket, linked: bool) -> Decision<'r> {
     }
     // A solved ticket is done: it is escalated only when the rules name `solved` in
     // `status_in` (a first run must not open issues for months of solved tickets).
-    if t.status == TicketStatus::Solved && !rules.escalation.filter.status_in.iter().any(|s| s == "solved") {
+    if t.status == TicketStatus::Solved && !rules.escalation.filter.status_in.contains(&TicketStatus::Solved) {
         return Decision::NotEscalated;
     }
     match route_for(&rules.routes, t) {

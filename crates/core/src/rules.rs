@@ -10,7 +10,7 @@ use regex::Regex;
 use url::Url;
 
 use crate::cron::CronSchedule;
-use crate::domain::RepoName;
+use crate::domain::{RepoName, TicketStatus};
 
 /// Validated rules: everything the daemon needs, with defaults applied and paths resolved.
 #[derive(Debug, Clone)]
@@ -176,7 +176,7 @@ pub struct Schedules {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Match {
     pub tags_any: Vec<String>,
-    pub status_in: Vec<String>,
+    pub status_in: Vec<TicketStatus>,
     pub priority_in: Vec<String>,
 }
 
@@ -199,7 +199,7 @@ pub struct Route {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StatusAction {
     Keep,
-    Set(String),
+    Set(TicketStatus),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
