@@ -9,7 +9,7 @@ use url::Url;
 use std::net::SocketAddr;
 
 use ticket_sync_core::cron::CronSchedule;
-use ticket_sync_core::domain::{RepoName, TicketStatus};
+use ticket_sync_core::domain::{FieldId, RepoName, TicketStatus};
 use ticket_sync_core::rules::*;
 
 use super::raw::{self, RawMatch, S};
@@ -672,7 +672,7 @@ fn linking(cx: &Ctx, l: Option<&raw::S<raw::RawLinking>>) -> Result<Option<Linki
             Err(e) => return cx.err(r.span(), "linking.repos", format!("`{}` is not OWNER/REPO: {e}", r.get_ref())),
         }
     }
-    Ok(Some(Linking { field_id, repos, state_tags: l.get_ref().state_tags }))
+    Ok(Some(Linking { field_id: FieldId(field_id), repos, state_tags: l.get_ref().state_tags }))
 }
 
 fn redaction(cx: &Ctx, r: Option<&raw::RawRedact>) -> Result<Redaction, ConfigError> {

@@ -22,7 +22,7 @@ use ticket_sync_core::body;
 use ticket_sync_core::domain::LinkState;
 use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::{Endpoint, Scope};
-use ticket_sync_core::domain::{Issue, IssueState, RepoName, Stage, Ticket, TicketId, TicketStatus};
+use ticket_sync_core::domain::{FieldId, Issue, IssueState, RepoName, Stage, Ticket, TicketId, TicketStatus};
 use ticket_sync_core::route::{decide, Decision};
 use ticket_sync_store::{FailureClass, Intent, IntentKind, NewFailure, StoreError};
 
@@ -60,7 +60,7 @@ struct NotePayload {
 impl NotePayload {
     /// The link note of a created (or adopted) issue, with the `[linking]` write-back.
     fn json_for(engine: &Engine, id: TicketId, issue: &Issue) -> String {
-        let field = engine.rules.linking.as_ref().map(|l| (l.field_id, issue.html_url.clone()));
+        let field = engine.rules.linking.as_ref().map(|l| (l.field_id.0, issue.html_url.clone()));
         let (add_tags, _) = notes::state_tags(engine, Some(issue.state == IssueState::Closed));
         let payload = NotePayload { text: body::link_note(id, issue), field, add_tags };
         serde_json::to_string(&payload).expect("serialises")
@@ -479,7 +479,7 @@ async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut 
         // into the field since. The write-back never overwrites that; the field is then the
         // agent's, and following it moves the link.
         let current = match engine.zendesk.show_ticket(id).await {
-            Ok(t) => t.field(*field_id).trim().to_string(),
+            Ok(t) => t.field(FieldId(*field_id)).trim().to_string(),
             Err(ApiError::TicketDeleted { .. } | ApiError::NotFound { .. }) => String::new(),
             Err(e) => return Err(e.into()),
         };
@@ -493,7 +493,7 @@ async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut 
         text: &payload.text,
         marker: &marker,
         status: None,
-        field: field.as_ref().map(|(f, v)| (*f, v.as_str())),
+        field: field.as_ref().map(|(f, v)| (FieldId(*f), v.as_str())),
         add_tags: &add,
         remove_tags: &[],
         crash_before: "before_link_note",

@@ -13,7 +13,7 @@ use ticket_sync_clients::http::ApiError;
 use ticket_sync_clients::zendesk::TicketComment;
 use ticket_sync_core::body;
 use ticket_sync_core::domain::LinkState;
-use ticket_sync_core::domain::{TicketId, TicketStatus, TicketUpdate};
+use ticket_sync_core::domain::{FieldId, TicketId, TicketStatus, TicketUpdate};
 use ticket_sync_store::Intent;
 
 /// Pages of recent ticket comments (100 each) searched for the marker of an earlier attempt.
@@ -38,7 +38,7 @@ pub(super) struct Note<'a> {
     pub marker: &'a str,
     pub status: Option<&'a TicketStatus>,
     /// The `[linking]` field set in the same update.
-    pub field: Option<(u64, &'a str)>,
+    pub field: Option<(FieldId, &'a str)>,
     /// State tags added and removed once the note is there (through the Tags endpoints).
     pub add_tags: &'a [&'a str],
     pub remove_tags: &'a [&'a str],

@@ -31,6 +31,52 @@ impl fmt::Display for IssueNumber {
     }
 }
 
+/// Defines a numeric id of one kind, as `TicketId` and `IssueNumber` are: it cannot be mixed up
+/// with another kind's, shows and serialises as the bare number, and its inner `u64` is public
+/// for the edges (wire types, SQL) that convert it.
+macro_rules! numeric_id {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub u64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+numeric_id! {
+    /// A comment on a Zendesk ticket (a note ticket-sync wrote, a reply it forwards).
+    TicketCommentId
+}
+
+numeric_id! {
+    /// A comment on a GitHub issue (a person's comment pushed back, one ticket-sync wrote).
+    /// Never a ticket comment's: the two services number their comments apart.
+    IssueCommentId
+}
+
+numeric_id! {
+    /// A Zendesk user (a comment's author, the user ticket-sync writes as). GitHub's users are
+    /// known by their login.
+    UserId
+}
+
+numeric_id! {
+    /// A Zendesk custom ticket field (`[linking] field_id`).
+    FieldId
+}
+
+numeric_id! {
+    /// A GitHub App's installation on one account (`[github] installation_id`): its own token,
+    /// rate-limit budget and write pace.
+    InstallationId
+}
+
 /// `owner/name` of a GitHub repository, validated. GitHub's owner and repository names are
 /// case-insensitive (`ACME/Backend` is `acme/backend`): two names compare, hash and sort equal
 /// whatever their letter case, and each keeps the spelling it was written with for display.
@@ -397,12 +443,12 @@ pub struct Ticket {
     pub updated_at: Option<DateTime<Utc>>,
     /// Custom field values as text (`None` when empty or not text), by field id.
     #[serde(default)]
-    pub fields: Vec<(u64, Option<String>)>,
+    pub fields: Vec<(FieldId, Option<String>)>,
 }
 
 impl Ticket {
     /// The text of one custom field; empty when unset.
-    pub fn field(&self, id: u64) -> &str {
+    pub fn field(&self, id: FieldId) -> &str {
         self.fields.iter().find(|(f, _)| *f == id).and_then(|(_, v)| v.as_deref()).unwrap_or_default()
     }
 }
@@ -414,7 +460,7 @@ pub struct TicketUpdate<'a> {
     pub public: bool,
     pub status: Option<&'a TicketStatus>,
     /// A custom field set in the same update (the `[linking]` write-back).
-    pub field: Option<(u64, &'a str)>,
+    pub field: Option<(FieldId, &'a str)>,
 }
 
 /// A GitHub issue as the sync logic sees it.

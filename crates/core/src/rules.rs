@@ -10,7 +10,7 @@ use regex::Regex;
 use url::Url;
 
 use crate::cron::CronSchedule;
-use crate::domain::{RepoName, TicketStatus};
+use crate::domain::{FieldId, RepoName, TicketStatus};
 
 /// Validated rules: everything the daemon needs, with defaults applied and paths resolved.
 #[derive(Debug, Clone)]
@@ -226,7 +226,7 @@ pub struct Pushback {
 /// `[linking]`: a Zendesk custom field that holds the linked GitHub issue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Linking {
-    pub field_id: u64,
+    pub field_id: FieldId,
     /// Repositories an agent may link to besides the routes' repositories.
     pub repos: Vec<RepoName>,
     /// Keep one of the tags `github_open` / `github_closed` on linked tickets.

@@ -20,7 +20,7 @@ use crate::ratelimit::RollingWindow;
 use crate::secret::{Secret, ZendeskCredential};
 use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::ServiceTime;
-use ticket_sync_core::domain::{Attachment, Ticket, TicketId, TicketStatus, TicketUpdate};
+use ticket_sync_core::domain::{Attachment, FieldId, Ticket, TicketId, TicketStatus, TicketUpdate};
 use ticket_sync_core::domain::{Endpoint, Scope};
 
 const SVC: Service = Service::Zendesk;
@@ -539,7 +539,7 @@ impl ZendeskClient {
             ticket["status"] = serde_json::Value::String(s.to_string());
         }
         if let Some((field, value)) = update.field {
-            ticket["custom_fields"] = serde_json::json!([{ "id": field, "value": value }]);
+            ticket["custom_fields"] = serde_json::json!([{ "id": field.0, "value": value }]);
         }
         // Tags are never sent here: on a single ticket's update `tags` replaces the whole list
         // and `additional_tags` / `remove_tags` are dropped (they work only on bulk updates);
@@ -618,13 +618,13 @@ impl ZendeskClient {
 
     /// One ticket field's type and title (`check --online` for `[linking] field_id`); `None`
     /// when the account has no such field.
-    pub async fn ticket_field(&self, id: u64) -> Result<Option<TicketField>, ApiError> {
+    pub async fn ticket_field(&self, id: FieldId) -> Result<Option<TicketField>, ApiError> {
         let url = self.url(&format!("/api/v2/ticket_fields/{id}.json"));
         match self.call(Method::GET, url, None, &Target::service(SVC)).await {
             Ok(bytes) => {
                 let f: wire::TicketFieldResponse = http::decode(SVC, &bytes)?;
                 Ok(Some(TicketField {
-                    id: f.ticket_field.id,
+                    id: FieldId(f.ticket_field.id),
                     kind: f.ticket_field.kind.unwrap_or_default(),
                     title: f.ticket_field.title.unwrap_or_default(),
                     active: f.ticket_field.active.unwrap_or(true),
@@ -680,7 +680,7 @@ fn refused_client(client: &crate::secret::OAuthClient, code: &str, description: 
 /// A Zendesk ticket field, as `check --online` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketField {
-    pub id: u64,
+    pub id: FieldId,
     /// Zendesk's type name: `text`, `regexp`, `tagger`, …
     pub kind: String,
     pub title: String,
@@ -837,7 +837,7 @@ fn to_ticket(t: wire::WireTicket, orgs: &HashMap<u64, String>) -> Result<Ticket,
         tags: t.tags.unwrap_or_default().into_iter().map(|s| s.to_lowercase()).collect(),
         organization: t.organization_id.and_then(|o| orgs.get(&o).cloned()),
         updated_at: t.updated_at.and_then(|u| chrono::DateTime::parse_from_rfc3339(&u).ok()).map(|d| d.to_utc()),
-        fields: t.custom_fields.into_iter().map(|f| (f.id, field_text(&f.value))).collect(),
+        fields: t.custom_fields.into_iter().map(|f| (FieldId(f.id), field_text(&f.value))).collect(),
     })
 }
 
