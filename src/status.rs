@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use ticket_sync_core::domain::Mapping;
 use ticket_sync_core::domain::RateBudget;
-use ticket_sync_core::domain::TicketId;
+use ticket_sync_core::domain::{TicketId, UserId};
 use ticket_sync_core::rules::Rules;
 use ticket_sync_store::{Failure, LedgerEntry, PassRecord, RepoRecord, Store};
 
@@ -45,7 +45,7 @@ pub struct ZendeskAuthView {
     /// The scopes asked for (OAuth).
     pub scopes: Vec<String>,
     /// Every Zendesk user id ticket-sync has written as, as the database remembers them.
-    pub users: Vec<u64>,
+    pub users: Vec<UserId>,
     /// With an API token: the day Zendesk switches API tokens off.
     pub ends: Option<&'static str>,
 }
@@ -139,8 +139,9 @@ pub fn collect(rules: &Rules, store: &Store) -> ticket_sync_store::Result<Status
                     ("api_token", None, Vec::new(), Some("2027-04-30"))
                 }
             };
-            let mut users: Vec<u64> =
-                store.meta_with_prefix("zendesk_user:")?.into_iter().filter_map(|(_, id)| id.parse().ok()).collect();
+            let mut users: Vec<UserId> = (store.meta_with_prefix("zendesk_user:")?.into_iter())
+                .filter_map(|(_, id)| id.parse().ok().map(UserId))
+                .collect();
             users.sort_unstable();
             users.dedup();
             ZendeskAuthView { mode, client_id, scopes, users, ends }

@@ -24,7 +24,7 @@ use ticket_sync_clients::zendesk::TicketComment;
 use ticket_sync_core::body;
 use ticket_sync_core::domain::BODY_LIMIT;
 use ticket_sync_core::domain::{LinkState, Mapping};
-use ticket_sync_core::domain::{ServiceTime, Stage, TicketId};
+use ticket_sync_core::domain::{ServiceTime, Stage, TicketCommentId, TicketId};
 use ticket_sync_core::rules::ForwardMode;
 use ticket_sync_store::{Intent, IntentKind};
 
@@ -227,7 +227,7 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
         .filter(|c| c.id > after && c.public)
         .map(|c| ForwardPayload {
             event_key: format!("zd-comment-{}", c.id),
-            zendesk_comment_id: c.id,
+            zendesk_comment_id: c.id.0,
             body: render(engine, c),
             unreadable: false,
             too_many: false,
@@ -238,26 +238,26 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
     // without a word (reading them all would cost a request per page of a flood, every pass).
     if let (Some(mark), false) = (mark, read.complete) {
         warn!(
-            after_comment = mark,
+            after_comment = mark.0,
             "more replies came than one pass reads; the issue is told the oldest are not forwarded"
         );
         writes.push(ForwardPayload {
             event_key: format!("zd-comments-not-read-after-{mark}"),
-            zendesk_comment_id: mark,
+            zendesk_comment_id: mark.0,
             body: format!(
                 "More replies came on the Zendesk ticket at once than ticket-sync forwards in one pass (over {}): \
                  the oldest of them are not shown here, only the newest that follow; read them all on the \
                  ticket.\n\n{}\n",
                 COMMENT_PAGES * 100,
-                too_many_marker(mark)
+                too_many_marker(mark.0)
             ),
             unreadable: false,
             too_many: true,
         });
     }
     for gap in gaps {
-        let older = gap.older.unwrap_or(0);
-        if older < after {
+        let older = gap.older.map_or(0, |c| c.0);
+        if older < after.0 {
             continue;
         }
         warn!(after_comment = older, "a comment on the ticket is too large to read; the issue is told it was skipped");
@@ -314,14 +314,14 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
 fn first_look_boundary(
     m: &Mapping,
     comments: &[TicketComment],
-    newest: u64,
+    newest: TicketCommentId,
     forwarding_since: chrono::DateTime<Utc>,
-) -> u64 {
+) -> TicketCommentId {
     let history = forwarding_since - Duration::minutes(10);
     if let Some(escalated) = m.escalated_ticket_at {
         let old = escalated.max(history);
         let older = comments.iter().filter(|c| c.created_at.is_some_and(|t| t <= old));
-        return older.map(|c| c.id).max().unwrap_or(0);
+        return older.map(|c| c.id).max().unwrap_or(TicketCommentId(0));
     }
     let link_note = body::link_note_marker(m.ticket_id);
     // Only an internal note counts: a customer cannot write one, whatever their text says.
@@ -334,7 +334,7 @@ fn render(engine: &Engine, c: &TicketComment) -> String {
     let name = body::defuse_markers(name.as_deref().unwrap_or("A Zendesk user"));
     let name = body::truncate_chars(&name, 200).to_string();
     let text = body::defuse_markers(&engine.redactor.redact(c.body.trim()));
-    let marker = forward_marker(c.id);
+    let marker = forward_marker(c.id.0);
     let room = BODY_LIMIT.saturating_sub(200 + name.chars().count() + marker.len());
     let cut = body::truncate_chars(&text, room);
     let more = if cut.len() < text.len() { "\n\n[… cut; read the whole comment on the ticket]" } else { "" };
@@ -364,7 +364,7 @@ async fn forward_one(
             let found =
                 engine.github.find_comment_with_marker(&m.repo, m.issue_number, &marker, since, &own.all()).await?;
             if let Some(cid) = found {
-                info!(github_comment_id = cid, "comment was already forwarded by an interrupted attempt");
+                info!(github_comment_id = cid.0, "comment was already forwarded by an interrupted attempt");
                 engine.store.record_forward(id, &intent.key, &p.event_key, cid, true)?;
                 return Ok(true);
             }
@@ -381,7 +381,7 @@ async fn forward_one(
                 crashpoint::hit("after_forward_comment");
                 engine.store.record_forward(id, &intent.key, &p.event_key, cid, false)?;
                 report.forwarded += 1;
-                info!(ticket_id = id.0, repo = %m.repo, issue_number = m.issue_number.0, github_comment_id = cid, "reply forwarded to GitHub");
+                info!(ticket_id = id.0, repo = %m.repo, issue_number = m.issue_number.0, github_comment_id = cid.0, "reply forwarded to GitHub");
                 return Ok(true);
             }
             Err(ApiError::Moved { location, .. }) => {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::DateTime;
 
 use super::{Engine, PassError};
+use ticket_sync_core::domain::UserId;
 pub use ticket_sync_core::domain::{GithubIdentity, ZendeskIdentity};
 
 const LOGIN_KEY: &str = "github_login:";
@@ -71,7 +72,7 @@ pub(super) async fn zendesk_identity(engine: &Engine) -> Result<Arc<ZendeskIdent
         return Ok(known);
     }
     let key = format!("{ZENDESK_KEY}{}", engine.zendesk_token_id);
-    let user = match engine.store.meta(&key)?.and_then(|s| s.parse().ok()) {
+    let user = match engine.store.meta(&key)?.and_then(|s| s.parse().ok().map(UserId)) {
         Some(id) => id,
         None => {
             let (id, _) = engine.zendesk.whoami().await?;
@@ -81,9 +82,9 @@ pub(super) async fn zendesk_identity(engine: &Engine) -> Result<Arc<ZendeskIdent
             id
         }
     };
-    let mut former: Vec<u64> = (engine.store.meta_with_prefix(ZENDESK_KEY)?.into_iter())
+    let mut former: Vec<UserId> = (engine.store.meta_with_prefix(ZENDESK_KEY)?.into_iter())
         .filter(|(k, _)| *k != key)
-        .filter_map(|(_, v)| v.parse().ok())
+        .filter_map(|(_, v)| v.parse().ok().map(UserId))
         .filter(|id| *id != user)
         .collect();
     former.sort_unstable();

@@ -13,7 +13,7 @@ use ticket_sync_clients::http::ApiError;
 use ticket_sync_clients::zendesk::TicketComment;
 use ticket_sync_core::body;
 use ticket_sync_core::domain::LinkState;
-use ticket_sync_core::domain::{FieldId, TicketId, TicketStatus, TicketUpdate};
+use ticket_sync_core::domain::{FieldId, TicketCommentId, TicketId, TicketStatus, TicketUpdate};
 use ticket_sync_store::Intent;
 
 /// Pages of recent ticket comments (100 each) searched for the marker of an earlier attempt.
@@ -23,9 +23,9 @@ const RECENT_PAGES: usize = 10;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum NoteOutcome {
     /// Written now; the comment id when Zendesk's audit reports it.
-    Written(Option<u64>),
+    Written(Option<TicketCommentId>),
     /// An interrupted attempt had written it already.
-    Found(u64),
+    Found(TicketCommentId),
     /// The ticket is closed and can take no more updates (Zendesk's 422), or was deleted
     /// (404): the link ends in this state.
     TicketEnded(LinkState),
@@ -91,7 +91,7 @@ async fn write_note(engine: &Engine, intent: &Intent, note: &Note<'_>, fresh: bo
         let me = super::identity::zendesk_identity(engine).await?;
         let own = |c: &&TicketComment| me.wrote(c.author_id) && super::identity::ends_with_marker(&c.body, note.marker);
         if let Some(c) = comments.iter().find(own) {
-            info!(comment_id = c.id, "note was already written by an interrupted attempt");
+            info!(comment_id = c.id.0, "note was already written by an interrupted attempt");
             return Ok(NoteOutcome::Found(c.id));
         }
     }

@@ -220,7 +220,7 @@ async fn a_switch_from_an_api_token_to_oauth_keeps_the_tokens_notes_its_own() {
     let status = ticket_sync::status::collect(&ticket_sync::config::load(&env.rules_path).unwrap(), &store).unwrap();
     let mut users = vec![env.sb.zendesk.bot_user_id(), env.sb.zendesk.oauth_user_id()];
     users.sort_unstable();
-    assert_eq!(status.zendesk_auth.users, users);
+    assert_eq!(status.zendesk_auth.users.iter().map(|u| u.0).collect::<Vec<_>>(), users);
     assert_eq!(status.zendesk_auth.mode, "oauth");
 }
 

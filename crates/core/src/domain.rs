@@ -376,13 +376,13 @@ impl GithubIdentity {
 /// the API token before a switch to OAuth is found after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZendeskIdentity {
-    pub user: u64,
-    pub former: Vec<u64>,
+    pub user: UserId,
+    pub former: Vec<UserId>,
 }
 
 impl ZendeskIdentity {
     /// Whether a comment by `author` may be ticket-sync's own (a note still needs its marker).
-    pub fn wrote(&self, author: Option<u64>) -> bool {
+    pub fn wrote(&self, author: Option<UserId>) -> bool {
         author.is_some_and(|a| a == self.user || self.former.contains(&a))
     }
 }
@@ -580,7 +580,7 @@ mod tests {
 /// A comment on an issue, from the repo-wide comment list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssueComment {
-    pub id: u64,
+    pub id: IssueCommentId,
     pub issue_number: IssueNumber,
     pub author: String,
     pub author_is_bot: bool,

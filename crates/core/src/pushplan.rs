@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 
 use crate::body;
 use crate::domain::{EventKind, IssueComment, IssueEvent, IssueState, ListedIssue, Mapping, SeenState, StateReason};
-use crate::domain::{GithubIdentity, IssueNumber, RepoName, TicketId, TicketStatus};
+use crate::domain::{GithubIdentity, IssueCommentId, IssueNumber, RepoName, TicketId, TicketStatus};
 use crate::rules::{CommentsMode, Pushback, StatusAction};
 
 /// Longest GitHub comment text copied into a note, in characters.
@@ -39,7 +39,7 @@ pub struct RepoInput<'a> {
     /// Events of mapped issues from the last update seen of each on (`event_needs`), oldest first.
     pub events: &'a [IssueEvent],
     pub comments: &'a [IssueComment],
-    pub last_comment_id: Option<u64>,
+    pub last_comment_id: Option<IssueCommentId>,
     /// The `since` the comment list was read from: comments created at or after it are new
     /// even with a lower id than one seen before (see `is_new_comment`).
     pub comments_from: Option<DateTime<Utc>>,
@@ -264,7 +264,7 @@ fn state_note(
 /// any seen before, or created within the listing's look-back. A comment can show up in the
 /// API after a later one (replication), with the lower id; an edit of an old comment brings it
 /// back into the list but is not new.
-pub fn is_new_comment(c: &IssueComment, last_id: Option<u64>, from: Option<DateTime<Utc>>) -> bool {
+pub fn is_new_comment(c: &IssueComment, last_id: Option<IssueCommentId>, from: Option<DateTime<Utc>>) -> bool {
     last_id.is_none_or(|l| c.id > l) || matches!((c.created_at, from), (Some(at), Some(f)) if at >= f)
 }
 
@@ -303,7 +303,7 @@ fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
             );
             PushAction {
                 event_key: key,
-                order: (c.created_at.unwrap_or_default(), 0, c.id),
+                order: (c.created_at.unwrap_or_default(), 0, c.id.0),
                 text,
                 status: None,
                 closes: None,
@@ -379,7 +379,7 @@ mod tests {
 
     fn comment(id: u64, number: u64, author: &str, text: &str, at: i64) -> IssueComment {
         IssueComment {
-            id,
+            id: IssueCommentId(id),
             issue_number: IssueNumber(number),
             author: author.into(),
             author_is_bot: false,
@@ -418,7 +418,7 @@ mod tests {
             issues: &case.issues,
             events: &case.events,
             comments: &case.comments,
-            last_comment_id: case.last_comment_id,
+            last_comment_id: case.last_comment_id.map(IssueCommentId),
             comments_from: None,
             own: Some(&identity),
         };
@@ -661,10 +661,10 @@ mod tests {
         let late = comment(5, 10, "carol", "written before 8, shown after", 6);
         let mut old = comment(3, 10, "dave", "edited today", 1);
         old.updated_at = Some(t(9));
-        assert!(is_new_comment(&late, Some(8), Some(t(5))), "within the look-back");
-        assert!(!is_new_comment(&late, Some(8), Some(t(7))), "before the look-back, id seen: not new");
-        assert!(!is_new_comment(&old, Some(8), Some(t(5))), "an edit is not a new comment");
-        assert!(is_new_comment(&comment(9, 10, "erin", "newer", 2), Some(8), Some(t(5))));
+        assert!(is_new_comment(&late, Some(IssueCommentId(8)), Some(t(5))), "within the look-back");
+        assert!(!is_new_comment(&late, Some(IssueCommentId(8)), Some(t(7))), "before the look-back, id seen: not new");
+        assert!(!is_new_comment(&old, Some(IssueCommentId(8)), Some(t(5))), "an edit is not a new comment");
+        assert!(is_new_comment(&comment(9, 10, "erin", "newer", 2), Some(IssueCommentId(8)), Some(t(5))));
         assert!(is_new_comment(&old, None, None), "nothing seen yet");
     }
 

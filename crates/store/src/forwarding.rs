@@ -6,27 +6,27 @@ use rusqlite::{params, OptionalExtension};
 
 use super::{parse_ts, ts, Result, Store};
 use ticket_sync_core::domain::LinkState;
-use ticket_sync_core::domain::{IssueNumber, RepoName, TicketId};
+use ticket_sync_core::domain::{IssueCommentId, IssueNumber, RepoName, TicketCommentId, TicketId};
 
 const FORWARDED: &str = "forward_comment";
 const FORWARDED_RECOVERED: &str = "forward_comment_recovered";
 
 impl Store {
     /// The last Zendesk comment id forwarding has looked at on this ticket, if any.
-    pub fn forward_mark(&self, ticket: TicketId) -> Result<Option<u64>> {
+    pub fn forward_mark(&self, ticket: TicketId) -> Result<Option<TicketCommentId>> {
         let v: Option<i64> = self
             .conn()
             .query_row("SELECT last_comment_id FROM forward_marks WHERE ticket_id = ?1", [ticket.0 as i64], |r| {
                 r.get(0)
             })
             .optional()?;
-        Ok(v.map(|v| v as u64))
+        Ok(v.map(|v| TicketCommentId(v as u64)))
     }
 
-    pub fn set_forward_mark(&self, ticket: TicketId, last_comment_id: u64) -> Result<()> {
+    pub fn set_forward_mark(&self, ticket: TicketId, last_comment_id: TicketCommentId) -> Result<()> {
         self.conn().execute(
             "INSERT OR REPLACE INTO forward_marks (ticket_id, last_comment_id, updated_at) VALUES (?1, ?2, ?3)",
-            params![ticket.0 as i64, last_comment_id as i64, ts(Utc::now())],
+            params![ticket.0 as i64, last_comment_id.0 as i64, ts(Utc::now())],
         )?;
         Ok(())
     }
@@ -42,7 +42,7 @@ impl Store {
         ticket: TicketId,
         intent_key: &str,
         event_key: &str,
-        github_comment_id: u64,
+        github_comment_id: IssueCommentId,
         recovered: bool,
     ) -> Result<()> {
         let event = if recovered { FORWARDED_RECOVERED } else { FORWARDED };

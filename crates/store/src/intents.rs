@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::{parse_ts, ts, Result, Store};
-use ticket_sync_core::domain::{Stage, TicketId};
+use ticket_sync_core::domain::{Stage, TicketCommentId, TicketId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntentKind {
@@ -210,7 +210,12 @@ impl Store {
     }
 
     /// Finishes a link note: drops the intent and writes the ledger line.
-    pub fn record_link_note(&self, ticket: TicketId, comment_id: Option<u64>, recovered: bool) -> Result<()> {
+    pub fn record_link_note(
+        &self,
+        ticket: TicketId,
+        comment_id: Option<TicketCommentId>,
+        recovered: bool,
+    ) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute("DELETE FROM intents WHERE key = ?1", [key(IntentKind::LinkNote, ticket)])?;

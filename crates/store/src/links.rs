@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{parse_ts, ts, IntentKind, Result, Store};
-use ticket_sync_core::domain::{Issue, IssueNumber, Mapping, RepoName, TicketId};
+use ticket_sync_core::domain::{Issue, IssueCommentId, IssueNumber, Mapping, RepoName, TicketId};
 
 /// What a change of the field does to the ticket's link.
 pub enum LinkChange<'a> {
@@ -33,7 +33,7 @@ pub struct ChangeNote<'a> {
 pub struct Impact {
     pub repo: RepoName,
     pub issue_number: IssueNumber,
-    pub comment_id: Option<u64>,
+    pub comment_id: Option<IssueCommentId>,
     pub body_digest: Option<String>,
     pub attempts: u32,
     pub attempted_at: Option<DateTime<Utc>>,
@@ -214,7 +214,7 @@ impl Store {
                 Some(Impact {
                     repo: repo.parse().ok()?,
                     issue_number: IssueNumber(n as u64),
-                    comment_id: comment.map(|c| c as u64),
+                    comment_id: comment.map(|c| IssueCommentId(c as u64)),
                     body_digest: digest,
                     attempts: attempts as u32,
                     attempted_at: at.as_deref().and_then(parse_ts),
@@ -246,13 +246,13 @@ impl Store {
         &self,
         repo: &RepoName,
         number: IssueNumber,
-        comment_id: Option<u64>,
+        comment_id: Option<IssueCommentId>,
         digest: &str,
     ) -> Result<()> {
         self.conn().execute(
             "UPDATE impacts SET comment_id = COALESCE(?3, comment_id), body_digest = ?4, dirty = 0, attempts = 0
              WHERE repo = ?1 AND issue_number = ?2",
-            params![repo.to_string(), number.0 as i64, comment_id.map(|c| c as i64), digest],
+            params![repo.to_string(), number.0 as i64, comment_id.map(|c| c.0 as i64), digest],
         )?;
         Ok(())
     }

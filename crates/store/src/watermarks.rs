@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::{parse_ts, ts, Result, Store};
-use ticket_sync_core::domain::{Issue, RepoName, SeenState, StateReason, TicketId};
+use ticket_sync_core::domain::{Issue, IssueCommentId, RepoName, SeenState, StateReason, TicketCommentId, TicketId};
 
 /// How far a repository's push-back has read. All fields are GitHub's values, never local time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,7 +16,7 @@ pub struct Watermark {
     pub issues_etag: Option<String>,
     pub comments_since: Option<DateTime<Utc>>,
     pub comments_etag: Option<String>,
-    pub last_comment_id: Option<u64>,
+    pub last_comment_id: Option<IssueCommentId>,
 }
 
 const PUSHED: &str = "push_note";
@@ -36,7 +36,7 @@ impl Store {
                         issues_etag: r.get(1)?,
                         comments_since: r.get::<_, Option<String>>(2)?.and_then(|s| parse_ts(&s)),
                         comments_etag: r.get(3)?,
-                        last_comment_id: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
+                        last_comment_id: r.get::<_, Option<i64>>(4)?.map(|v| IssueCommentId(v as u64)),
                     })
                 },
             )
@@ -55,7 +55,7 @@ impl Store {
                 w.issues_etag,
                 w.comments_since.map(ts),
                 w.comments_etag,
-                w.last_comment_id.map(|v| v as i64),
+                w.last_comment_id.map(|v| v.0 as i64),
                 ts(Utc::now()),
             ],
         )?;
@@ -109,7 +109,7 @@ impl Store {
         ticket: TicketId,
         intent_key: &str,
         event_key: &str,
-        comment_id: Option<u64>,
+        comment_id: Option<TicketCommentId>,
         recovered: bool,
     ) -> Result<()> {
         let event = if recovered { PUSHED_RECOVERED } else { PUSHED };

@@ -11,7 +11,7 @@ use url::Url;
 
 use super::{parse_time, wire, GithubClient, IssueComment, ListedIssue, Listing, SVC};
 use crate::http::{self, ApiError};
-use ticket_sync_core::domain::{IssueNumber, IssueState, RepoName, StateReason};
+use ticket_sync_core::domain::{IssueCommentId, IssueNumber, IssueState, RepoName, StateReason};
 
 /// Items per page of every list ticket-sync reads (GitHub's maximum).
 pub(super) const PER_PAGE: usize = 100;
@@ -348,7 +348,7 @@ fn to_comment(w: wire::WireComment) -> Option<IssueComment> {
         None => ("ghost".to_string(), false),
     };
     Some(IssueComment {
-        id: w.id,
+        id: IssueCommentId(w.id),
         issue_number: IssueNumber(number),
         author,
         author_is_bot,

@@ -24,7 +24,7 @@ use auth::{Auth, Credential, Needs};
 use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::{Endpoint, Scope};
 use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, RepoName, ServiceTime, StateReason};
-use ticket_sync_core::domain::{IssueComment, IssueEvent, ListedIssue};
+use ticket_sync_core::domain::{IssueComment, IssueCommentId, IssueEvent, ListedIssue};
 
 const SVC: Service = Service::Github;
 
@@ -650,7 +650,7 @@ impl GithubClient {
         marker: &str,
         since: ServiceTime,
         logins: &[&str],
-    ) -> Result<Option<u64>, ApiError> {
+    ) -> Result<Option<IssueCommentId>, ApiError> {
         let mut url = self.url(&format!("/repos/{repo}/issues/{number}/comments"));
         url.query_pairs_mut()
             .append_pair("since", &since.utc().format("%Y-%m-%dT%H:%M:%SZ").to_string())
@@ -662,7 +662,7 @@ impl GithubClient {
             c.user.as_ref().is_some_and(|u| is_one_of(&u.login, logins))
                 && ends_with_marker(c.body.as_deref().unwrap_or(""), marker)
         };
-        Ok(items.into_iter().find(own).map(|c| c.id))
+        Ok(items.into_iter().find(own).map(|c| IssueCommentId(c.id)))
     }
 
     /// Adds a comment to an issue; returns the new comment's id.
@@ -676,19 +676,29 @@ impl GithubClient {
 
     /// Replaces a comment's body. Setting the same body again changes nothing, so a retry is
     /// harmless; an edit notifies nobody.
-    pub async fn update_comment(&self, repo: &RepoName, comment_id: u64, body: &str) -> Result<(), ApiError> {
+    pub async fn update_comment(
+        &self,
+        repo: &RepoName,
+        comment_id: IssueCommentId,
+        body: &str,
+    ) -> Result<(), ApiError> {
         let payload = serde_json::to_value(wire::CreateComment { body }).expect("serialisable");
         let url = self.url(&format!("/repos/{repo}/issues/comments/{comment_id}"));
         self.call(Method::PATCH, url, Some(&payload), None).await?;
         Ok(())
     }
 
-    pub async fn create_comment(&self, repo: &RepoName, number: IssueNumber, body: &str) -> Result<u64, ApiError> {
+    pub async fn create_comment(
+        &self,
+        repo: &RepoName,
+        number: IssueNumber,
+        body: &str,
+    ) -> Result<IssueCommentId, ApiError> {
         let payload = serde_json::to_value(wire::CreateComment { body }).expect("serialisable");
         let url = self.url(&format!("/repos/{repo}/issues/{number}/comments"));
         let (_, _, bytes) = self.call(Method::POST, url, Some(&payload), None).await?;
         let w: wire::WireComment = http::decode(SVC, &bytes)?;
-        Ok(w.id)
+        Ok(IssueCommentId(w.id))
     }
 }
 

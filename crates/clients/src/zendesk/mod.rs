@@ -20,7 +20,8 @@ use crate::ratelimit::RollingWindow;
 use crate::secret::{Secret, ZendeskCredential};
 use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::ServiceTime;
-use ticket_sync_core::domain::{Attachment, FieldId, Ticket, TicketId, TicketStatus, TicketUpdate};
+use ticket_sync_core::domain::UserId;
+use ticket_sync_core::domain::{Attachment, FieldId, Ticket, TicketCommentId, TicketId, TicketStatus, TicketUpdate};
 use ticket_sync_core::domain::{Endpoint, Scope};
 
 const SVC: Service = Service::Zendesk;
@@ -48,8 +49,8 @@ pub struct ExportPage {
 /// A comment on a ticket, as pushback and forwarding need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketComment {
-    pub id: u64,
-    pub author_id: Option<u64>,
+    pub id: TicketCommentId,
+    pub author_id: Option<UserId>,
     /// The author's name, when the comments were read with their authors.
     pub author_name: Option<String>,
     pub body: String,
@@ -61,7 +62,7 @@ pub struct TicketComment {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gap {
     /// The id of the readable comment just older than the skipped one; `None` when it was the oldest.
-    pub older: Option<u64>,
+    pub older: Option<TicketCommentId>,
 }
 
 /// What one read of a ticket's comments returned.
@@ -388,7 +389,7 @@ impl ZendeskClient {
     pub async fn comments_with_authors(
         &self,
         id: TicketId,
-        after: Option<u64>,
+        after: Option<TicketCommentId>,
         max_pages: usize,
     ) -> Result<NewComments, ApiError> {
         let read = self.comments_raw(id, true, true, max_pages, after).await?;
@@ -411,7 +412,7 @@ impl ZendeskClient {
         newest_first: bool,
         include_users: bool,
         max_pages: usize,
-        stop_at: Option<u64>,
+        stop_at: Option<TicketCommentId>,
     ) -> Result<CommentRead, ApiError> {
         let limit = max_pages * PAGE;
         let mut out: Vec<wire::WireComment> = Vec::new();
@@ -483,7 +484,7 @@ impl ZendeskClient {
             let fresh = page.comments.into_iter().skip(repeated);
             let reached = {
                 let fresh: Vec<_> = fresh.collect();
-                let reached = stop_at.is_some_and(|s| fresh.iter().any(|c| c.id <= s));
+                let reached = stop_at.is_some_and(|s| fresh.iter().any(|c| c.id <= s.0));
                 out.extend(fresh);
                 reached
             };
@@ -522,7 +523,7 @@ impl ZendeskClient {
             .iter()
             .map(|&at| Gap {
                 older: if newest_first { out.get(at) } else { at.checked_sub(1).and_then(|i| out.get(i)) }
-                    .map(|c| c.id),
+                    .map(|c| TicketCommentId(c.id)),
             })
             .collect();
         let mut seen = std::collections::HashSet::new();
@@ -533,7 +534,11 @@ impl ZendeskClient {
     /// Adds one comment (an internal note unless `public`) with what changes along with it
     /// (status, a custom field), in one update.
     /// Returns the new comment's id when the audit reports it.
-    pub async fn update_ticket(&self, id: TicketId, update: &TicketUpdate<'_>) -> Result<Option<u64>, ApiError> {
+    pub async fn update_ticket(
+        &self,
+        id: TicketId,
+        update: &TicketUpdate<'_>,
+    ) -> Result<Option<TicketCommentId>, ApiError> {
         let mut ticket = serde_json::json!({ "comment": { "body": update.note, "public": update.public } });
         if let Some(s) = update.status {
             ticket["status"] = serde_json::Value::String(s.to_string());
@@ -553,7 +558,8 @@ impl ZendeskClient {
             .into_iter()
             .flat_map(|a| a.events)
             .find(|e| e.kind.as_deref() == Some("Comment"))
-            .and_then(|e| e.id);
+            .and_then(|e| e.id)
+            .map(TicketCommentId);
         debug!(ticket_id = resp.ticket.id, status = ?resp.ticket.status, "ticket updated");
         Ok(comment_id)
     }
@@ -601,13 +607,13 @@ impl ZendeskClient {
     }
 
     /// Checks the credentials; returns the API user's id and role.
-    pub async fn whoami(&self) -> Result<(u64, Option<String>), ApiError> {
+    pub async fn whoami(&self) -> Result<(UserId, Option<String>), ApiError> {
         let bytes = self.call(Method::GET, self.url("/api/v2/users/me.json"), None, &Target::service(SVC)).await?;
         let env: wire::UserEnvelope = http::decode(SVC, &bytes)?;
         // An unauthenticated call to users/me answers 200 with an anonymous user: `id: null`
         // (FACTS), and no e-mail.
         match env.user.id.filter(|id| *id != 0) {
-            Some(id) if env.user.email.is_some() => Ok((id, env.user.role)),
+            Some(id) if env.user.email.is_some() => Ok((UserId(id), env.user.role)),
             _ => Err(ApiError::Unauthorized {
                 service: SVC,
                 status: 200,
@@ -796,8 +802,8 @@ fn account_refusal(body: &[u8]) -> Option<AccountRefusal> {
 
 fn to_comment(c: wire::WireComment, names: &HashMap<u64, String>) -> TicketComment {
     TicketComment {
-        id: c.id,
-        author_id: c.author_id,
+        id: TicketCommentId(c.id),
+        author_id: c.author_id.map(UserId),
         author_name: c.author_id.and_then(|a| names.get(&a).cloned()),
         body: c.body.unwrap_or_default(),
         public: c.public,
