@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use ticket_sync_core::domain::Mapping;
 use ticket_sync_core::domain::RateBudget;
-use ticket_sync_core::domain::{TicketId, UserId};
+use ticket_sync_core::domain::{InstallationId, TicketId, UserId};
 use ticket_sync_core::rules::Rules;
 use ticket_sync_store::{Failure, LedgerEntry, PassRecord, RepoRecord, Store};
 
@@ -56,7 +56,7 @@ pub struct GithubAuthView {
     /// `token` or `app`.
     pub mode: &'static str,
     pub app_id: Option<u64>,
-    pub installation_id: Option<u64>,
+    pub installation_id: Option<InstallationId>,
     /// Every login ticket-sync has written to GitHub as, as the database remembers them.
     pub logins: Vec<String>,
 }

@@ -9,7 +9,7 @@ use url::Url;
 use std::net::SocketAddr;
 
 use ticket_sync_core::cron::CronSchedule;
-use ticket_sync_core::domain::{FieldId, RepoName, TicketStatus};
+use ticket_sync_core::domain::{FieldId, InstallationId, RepoName, TicketStatus};
 use ticket_sync_core::rules::*;
 
 use super::raw::{self, RawMatch, S};
@@ -390,7 +390,8 @@ fn github_auth(cx: &Ctx, g: &raw::RawGithub) -> Result<GithubAuth, ConfigError> 
         }
     };
     let app_id = positive(app_id, "github.app_id")?;
-    let installation_id = g.installation_id.as_ref().map(|v| positive(v, "github.installation_id")).transpose()?;
+    let installation_id =
+        g.installation_id.as_ref().map(|v| positive(v, "github.installation_id").map(InstallationId)).transpose()?;
     let key = match &g.private_key_file {
         Some(f) if f.get_ref().trim().is_empty() => {
             return cx.err(f.span(), "github.private_key_file", "must name the App's private key file (PEM)")
@@ -794,7 +795,7 @@ mod tests {
         let r = app("app_id = 7\nprivate_key_file = \"keys/app.pem\"\ninstallation_id = 789\n").unwrap();
         let GithubAuth::App(a) = r.github.auth else { panic!("App mode") };
         assert_eq!(a.key, KeySource::File("/etc/ticket-sync/keys/app.pem".into()));
-        assert_eq!(a.installation_id, Some(789));
+        assert_eq!(a.installation_id, Some(InstallationId(789)));
         // BASE has 7 lines; [github] is line 8.
         type Case<'a> = (&'a str, &'a str, usize, &'a str);
         let cases: Vec<Case> = vec![

@@ -16,7 +16,7 @@ use crate::limits::{chrono_secs, until, Limits, Target};
 use crate::ratelimit::{retry_delay, CallBudget};
 use ticket_sync_core::domain::Scope;
 use ticket_sync_core::domain::ServiceTime;
-use ticket_sync_core::domain::{RateBudget, Service};
+use ticket_sync_core::domain::{InstallationId, RateBudget, Service};
 
 /// What a refusal (403) is about, as the client that made the request judges it: how far the
 /// caller lets it reach (one ticket, one repository, or everything).
@@ -176,7 +176,7 @@ pub struct StatsInner {
     pub requests: BTreeMap<(Service, u16), u64>,
     pub budgets: BTreeMap<Service, RateBudget>,
     /// Each GitHub App installation's own budget, from the answers to its token.
-    pub installation_budgets: BTreeMap<u64, RateBudget>,
+    pub installation_budgets: BTreeMap<InstallationId, RateBudget>,
     /// Requests sent again after a transient failure or a short limit wait.
     pub retries: u64,
     /// Limit answers (429, or 403 with a rate-limit sign) seen.
@@ -233,7 +233,7 @@ impl ApiStats {
         }
     }
 
-    fn record_installation(&self, installation: u64, headers: &HeaderMap) {
+    fn record_installation(&self, installation: InstallationId, headers: &HeaderMap) {
         if let Some(b) = read_budget(headers) {
             self.inner.lock().unwrap().installation_budgets.insert(installation, b);
         }

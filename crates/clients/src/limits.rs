@@ -18,7 +18,7 @@ use crate::http::{read_budget, retry_after};
 use crate::ratelimit::{capped, Gate, RollingWindow, Spacer, MAX_WAIT};
 use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::TicketId;
-use ticket_sync_core::domain::{Endpoint, Scope};
+use ticket_sync_core::domain::{Endpoint, InstallationId, Scope};
 
 /// A wait as a chrono duration, cut to `MAX_WAIT` so that adding it to a time cannot overflow.
 pub(crate) fn chrono_secs(wait: Duration) -> chrono::Duration {
@@ -79,7 +79,7 @@ pub struct Target {
     /// `None`: the account's.
     pub silent_limit: Option<Scope>,
     /// The GitHub App installation whose token the request carries: its budget is its own.
-    pub installation: Option<u64>,
+    pub installation: Option<InstallationId>,
 }
 
 impl Target {
@@ -88,7 +88,7 @@ impl Target {
     }
 
     /// A request made with one GitHub App installation's token.
-    pub fn installation(service: Service, installation: Option<u64>) -> Target {
+    pub fn installation(service: Service, installation: Option<InstallationId>) -> Target {
         Target { installation, ..Target::service(service) }
     }
 
@@ -340,7 +340,7 @@ mod tests {
         let export = Target::silent_endpoint(zd, Endpoint::IncrementalExports);
         let export_spent = ("zendesk-ratelimit-incremental-exports", "total=10; remaining=0; resets=40");
         let github = Target::service(Service::Github);
-        let installed = Target::installation(Service::Github, Some(77));
+        let installed = Target::installation(Service::Github, Some(InstallationId(77)));
         let account_left = ("x-rate-limit-remaining", "650");
         let account_spent = ("ratelimit-remaining", "0");
         let ticket_spent = ("zendesk-ratelimit-per-ticket-updates", "total=30; remaining=0; resets=468");
@@ -366,8 +366,8 @@ mod tests {
             (&export, vec![], Scope::Endpoint(Endpoint::IncrementalExports), None),
             (&export, vec![account_spent], Scope::Service, None),
             (&github, vec![("x-ratelimit-remaining", "12")], Scope::Service, None),
-            (&installed, vec![("x-ratelimit-remaining", "0")], Scope::Installation(77), None),
-            (&installed, vec![("x-ratelimit-remaining", "12")], Scope::Installation(77), None),
+            (&installed, vec![("x-ratelimit-remaining", "0")], Scope::Installation(InstallationId(77)), None),
+            (&installed, vec![("x-ratelimit-remaining", "12")], Scope::Installation(InstallationId(77)), None),
         ];
         for (target, pairs, scope, reset) in cases {
             assert_eq!(limit_scope(target, &headers(&pairs)), (scope, reset), "{target:?} {pairs:?}");
@@ -460,14 +460,15 @@ mod tests {
     fn an_installations_spent_budget_holds_back_only_that_installation() {
         let limits = Limits::default();
         let gh = Service::Github;
-        let (one, two) = (Target::installation(gh, Some(1)), Target::installation(gh, Some(2)));
+        let (one, two) =
+            (Target::installation(gh, Some(InstallationId(1))), Target::installation(gh, Some(InstallationId(2))));
         let spent = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "9999999999")]);
         let (scope, _) = limits.limited(&one, StatusCode::FORBIDDEN, &spent);
-        assert_eq!(scope, Scope::Installation(1));
+        assert_eq!(scope, Scope::Installation(InstallationId(1)));
         assert!(limits.wait(&one).0 > Duration::from_secs(60));
         assert_eq!(limits.wait(&two).0, Duration::ZERO);
         assert_eq!(limits.wait(&Target::service(gh)).0, Duration::ZERO);
         limits.observe(&two, &spent);
-        assert_eq!(limits.wait(&two).1, Scope::Installation(2));
+        assert_eq!(limits.wait(&two).1, Scope::Installation(InstallationId(2)));
     }
 }

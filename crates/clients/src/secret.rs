@@ -9,6 +9,7 @@ use std::sync::RwLock;
 
 use base64::Engine as _;
 
+use ticket_sync_core::domain::InstallationId;
 use ticket_sync_core::rules::{AppRules, GithubAuth, KeySource, OAuthRules, TokenSource, ZendeskAuth};
 
 /// A token. `Debug` and `Display` print `***`, so a token cannot reach a log by accident.
@@ -285,7 +286,7 @@ impl GithubCredential {
 pub struct AppKey {
     pub app_id: u64,
     /// `installation_id` from the rules: the one installation to use.
-    pub installation_id: Option<u64>,
+    pub installation_id: Option<InstallationId>,
     key: jsonwebtoken::EncodingKey,
 }
 

@@ -842,7 +842,7 @@ pub enum Scope {
     Endpoint(Endpoint),
     Ticket(TicketId),
     /// One GitHub App installation's own budget (an organisation's share of the App's limits).
-    Installation(u64),
+    Installation(InstallationId),
 }
 
 impl Scope {
@@ -875,7 +875,7 @@ impl Scope {
             None if key == "service" => Some(Scope::Service),
             Some(("endpoint", name)) => Endpoint::from_name(name).map(Scope::Endpoint),
             Some(("ticket", id)) => id.parse().ok().map(|id| Scope::Ticket(TicketId(id))),
-            Some(("installation", id)) => id.parse().ok().map(Scope::Installation),
+            Some(("installation", id)) => id.parse().ok().map(|id| Scope::Installation(InstallationId(id))),
             _ => None,
         }
     }

@@ -10,7 +10,7 @@ use regex::Regex;
 use url::Url;
 
 use crate::cron::CronSchedule;
-use crate::domain::{FieldId, RepoName, TicketStatus};
+use crate::domain::{FieldId, InstallationId, RepoName, TicketStatus};
 
 /// Validated rules: everything the daemon needs, with defaults applied and paths resolved.
 #[derive(Debug, Clone)]
@@ -80,7 +80,7 @@ pub struct AppRules {
     /// The PEM GitHub lets one download: `private_key_file`, else the systemd credential.
     pub key: KeySource,
     /// The one installation to use; otherwise found per repository.
-    pub installation_id: Option<u64>,
+    pub installation_id: Option<InstallationId>,
 }
 
 /// Where the App's private key is read from.

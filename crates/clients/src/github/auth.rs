@@ -26,6 +26,7 @@ use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use reqwest::header::HeaderValue;
 
 use crate::secret::{self, AppKey, GithubCredential, Secret};
+use ticket_sync_core::domain::InstallationId;
 
 /// An installation token is minted again this long before its `expires_at` (GitHub's clock),
 /// so no request starts with a token about to lapse.
@@ -37,7 +38,7 @@ const JWT_RENEW_BEFORE_SECS: i64 = 60;
 #[derive(Clone)]
 pub(super) struct Credential {
     pub header: HeaderValue,
-    pub installation: Option<u64>,
+    pub installation: Option<InstallationId>,
 }
 
 pub(super) enum Auth {
@@ -76,11 +77,11 @@ pub(super) struct AppSession {
     pub key: Arc<AppKey>,
     jwt: Mutex<Option<(Secret, DateTime<Utc>)>>,
     /// Account (owner, lower case) → installation id, as `GET /repos/…/installation` said.
-    installations: Mutex<HashMap<String, u64>>,
+    installations: Mutex<HashMap<String, InstallationId>>,
     /// `/repositories/{id}` → account, learned from the `/repos/{owner}/…` requests whose
     /// pagination links and redirects name a repository by id.
     aliases: Mutex<HashMap<u64, String>>,
-    tokens: Mutex<HashMap<u64, Minted>>,
+    tokens: Mutex<HashMap<InstallationId, Minted>>,
     /// One mint at a time: requests that find no token wait for the one being minted.
     pub minting: tokio::sync::Mutex<()>,
     /// One installation lookup at a time: requests for an organisation not yet known wait for
@@ -127,18 +128,18 @@ impl AppSession {
 
     /// The installation of `owner`, when known: the rules' `installation_id`, else the one
     /// found earlier.
-    pub fn installation_of(&self, owner: &str) -> Option<u64> {
+    pub fn installation_of(&self, owner: &str) -> Option<InstallationId> {
         self.key.installation_id.or_else(|| self.installations.lock().unwrap().get(&owner.to_lowercase()).copied())
     }
 
-    pub fn remember_installation(&self, owner: &str, id: u64) {
+    pub fn remember_installation(&self, owner: &str, id: InstallationId) {
         self.installations.lock().unwrap().insert(owner.to_lowercase(), id);
     }
 
     /// Forgets installation `id` (GitHub no longer knows it: the App was uninstalled there);
     /// returns the accounts it was found for. Their next request looks the installation up
     /// again, so installing the App anew needs no restart.
-    pub fn forget_installation(&self, id: u64) -> Vec<String> {
+    pub fn forget_installation(&self, id: InstallationId) -> Vec<String> {
         let mut installations = self.installations.lock().unwrap();
         let mut owners: Vec<String> = installations.iter().filter(|(_, i)| **i == id).map(|(o, _)| o.clone()).collect();
         installations.retain(|_, i| *i != id);
@@ -156,8 +157,8 @@ impl AppSession {
     }
 
     /// The installations known so far (the configured one, or those found).
-    pub fn known_installations(&self) -> Vec<u64> {
-        let mut ids: Vec<u64> = self.installations.lock().unwrap().values().copied().collect();
+    pub fn known_installations(&self) -> Vec<InstallationId> {
+        let mut ids: Vec<InstallationId> = self.installations.lock().unwrap().values().copied().collect();
         ids.extend(self.key.installation_id);
         ids.sort_unstable();
         ids.dedup();
@@ -165,7 +166,7 @@ impl AppSession {
     }
 
     /// The held token of `installation`, unless it is due to be renewed at GitHub's clock `now`.
-    pub fn token(&self, installation: u64, now: DateTime<Utc>) -> Option<Credential> {
+    pub fn token(&self, installation: InstallationId, now: DateTime<Utc>) -> Option<Credential> {
         let tokens = self.tokens.lock().unwrap();
         let minted = tokens.get(&installation)?;
         (minted.renew_at > now).then(|| Credential { header: minted.header.clone(), installation: Some(installation) })
@@ -174,7 +175,7 @@ impl AppSession {
     /// Keeps a token minted at GitHub's clock `now`.
     pub fn store_token(
         &self,
-        installation: u64,
+        installation: InstallationId,
         token: Secret,
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -192,7 +193,7 @@ impl AppSession {
 
     /// Drops `installation`'s token if it is still the one `refused` (GitHub answered 401 to
     /// it); another request may have minted a new one meanwhile.
-    pub fn drop_token(&self, installation: u64, refused: &HeaderValue) {
+    pub fn drop_token(&self, installation: InstallationId, refused: &HeaderValue) {
         let mut tokens = self.tokens.lock().unwrap();
         if tokens.get(&installation).is_some_and(|m| m.header == *refused) {
             if let Some(old) = tokens.remove(&installation) {
@@ -245,20 +246,20 @@ mod tests {
         let app = session();
         let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let at = |secs| t0 + ChronoDuration::seconds(secs);
-        app.store_token(7, Secret::new("ghs_hour_long_token_A"), at(3600), t0);
-        assert!(app.token(7, at(3299)).is_some(), "held until five minutes before expires_at");
-        assert!(app.token(7, at(3300)).is_none());
+        app.store_token(InstallationId(7), Secret::new("ghs_hour_long_token_A"), at(3600), t0);
+        assert!(app.token(InstallationId(7), at(3299)).is_some(), "held until five minutes before expires_at");
+        assert!(app.token(InstallationId(7), at(3300)).is_none());
         // A token that lives two minutes is renewed half way, not at once.
-        app.store_token(8, Secret::new("ghs_short_token_B"), at(120), t0);
-        assert!(app.token(8, at(59)).is_some() && app.token(8, at(60)).is_none());
+        app.store_token(InstallationId(8), Secret::new("ghs_short_token_B"), at(120), t0);
+        assert!(app.token(InstallationId(8), at(59)).is_some() && app.token(InstallationId(8), at(60)).is_none());
         // A 401 drops the token only if it is still the one refused.
-        let held = app.token(7, t0).unwrap().header;
-        app.store_token(7, Secret::new("ghs_newer_token_C"), at(3600), t0);
-        app.drop_token(7, &held);
-        assert!(app.token(7, t0).is_some(), "a newer token stays");
-        let newer = app.token(7, t0).unwrap().header;
-        app.drop_token(7, &newer);
-        assert!(app.token(7, t0).is_none());
+        let held = app.token(InstallationId(7), t0).unwrap().header;
+        app.store_token(InstallationId(7), Secret::new("ghs_newer_token_C"), at(3600), t0);
+        app.drop_token(InstallationId(7), &held);
+        assert!(app.token(InstallationId(7), t0).is_some(), "a newer token stays");
+        let newer = app.token(InstallationId(7), t0).unwrap().header;
+        app.drop_token(InstallationId(7), &newer);
+        assert!(app.token(InstallationId(7), t0).is_none());
     }
 
     #[test]

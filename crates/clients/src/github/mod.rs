@@ -23,8 +23,8 @@ use crate::secret::GithubCredential;
 use auth::{Auth, Credential, Needs};
 use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::{Endpoint, Scope};
+use ticket_sync_core::domain::{InstallationId, IssueComment, IssueCommentId, IssueEvent, ListedIssue};
 use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, RepoName, ServiceTime, StateReason};
-use ticket_sync_core::domain::{IssueComment, IssueCommentId, IssueEvent, ListedIssue};
 
 const SVC: Service = Service::Github;
 
@@ -62,7 +62,12 @@ struct Pacer {
 impl Pacer {
     /// The pace of one identity: the token's, or one App installation's (each installation has
     /// its own limits, so each has its own pace).
-    fn new(writes_per_minute: u32, writes_per_hour: u32, stats: &ApiStats, installation: Option<u64>) -> Self {
+    fn new(
+        writes_per_minute: u32,
+        writes_per_hour: u32,
+        stats: &ApiStats,
+        installation: Option<InstallationId>,
+    ) -> Self {
         let whose = installation.map(|id| format!(" of installation {id}")).unwrap_or_default();
         let spacing = (writes_per_minute > 0).then(|| {
             let interval = Duration::from_millis(60_000 / writes_per_minute as u64);
@@ -98,11 +103,11 @@ impl Pacer {
 struct Pacers {
     writes_per_minute: u32,
     writes_per_hour: u32,
-    by_installation: std::sync::Mutex<std::collections::HashMap<Option<u64>, Arc<Pacer>>>,
+    by_installation: std::sync::Mutex<std::collections::HashMap<Option<InstallationId>, Arc<Pacer>>>,
 }
 
 impl Pacers {
-    fn get(&self, stats: &ApiStats, installation: Option<u64>) -> Arc<Pacer> {
+    fn get(&self, stats: &ApiStats, installation: Option<InstallationId>) -> Arc<Pacer> {
         let mut pacers = self.by_installation.lock().unwrap();
         let make = || Arc::new(Pacer::new(self.writes_per_minute, self.writes_per_hour, stats, installation));
         pacers.entry(installation).or_insert_with(make).clone()
@@ -151,7 +156,7 @@ impl GithubClient {
 
     /// In App mode, the installation known to cover `repo` and what its budget had left at its
     /// last answer (`None` in token mode, where the service's budget is the token's).
-    pub fn installation_budget(&self, repo: &RepoName) -> Option<(u64, Option<u64>)> {
+    pub fn installation_budget(&self, repo: &RepoName) -> Option<(InstallationId, Option<u64>)> {
         let Auth::App(app) = &*self.auth else { return None };
         let installation = app.installation_of(repo.owner())?;
         Some((installation, self.stats.limits.remaining(SVC, &Scope::Installation(installation))))
@@ -235,7 +240,11 @@ impl GithubClient {
     }
 
     /// `installation`'s token: the one held, or a new one (one mint at a time).
-    async fn installation_credential(&self, app: &auth::AppSession, installation: u64) -> Result<Credential, ApiError> {
+    async fn installation_credential(
+        &self,
+        app: &auth::AppSession,
+        installation: InstallationId,
+    ) -> Result<Credential, ApiError> {
         if let Some(held) = app.token(installation, self.github_now()) {
             return Ok(held);
         }
@@ -275,20 +284,25 @@ impl GithubClient {
         let expires_at = parse_time(minted.expires_at.as_deref())
             .filter(|at| *at > now)
             .unwrap_or_else(|| now + chrono::Duration::seconds(auth::RENEW_BEFORE_SECS + 300));
-        debug!(installation, %expires_at, "minted an installation token");
+        debug!(installation = installation.0, %expires_at, "minted an installation token");
         Ok(app.store_token(installation, crate::secret::Secret::new(minted.token), expires_at, self.github_now()))
     }
 
     /// The installation covering `owner`'s repository that `path` names, remembered for the
     /// account.
-    async fn find_installation(&self, app: &auth::AppSession, owner: &str, path: &str) -> Result<u64, ApiError> {
+    async fn find_installation(
+        &self,
+        app: &auth::AppSession,
+        owner: &str,
+        path: &str,
+    ) -> Result<InstallationId, ApiError> {
         // The repository by name when the path names it (`/repos/{owner}/{repo}…`); a path by
         // id (`/repositories/{id}…`, its account learned) is looked up by account.
         let by_name = match path.trim_start_matches('/').split('/').collect::<Vec<_>>().as_slice() {
             ["repos", owner_seg, name, ..] => Some(format!("{owner_seg}/{name}")),
             _ => None,
         };
-        Ok(self.lookup_installation(app, owner, by_name.as_deref()).await?.id)
+        Ok(InstallationId(self.lookup_installation(app, owner, by_name.as_deref()).await?.id))
     }
 
     /// The installation covering `repo` (`GET /repos/{repo}/installation`), or with no
@@ -321,7 +335,7 @@ impl GithubClient {
             e => e,
         })?;
         let found: wire::WireInstallation = http::decode(SVC, &bytes)?;
-        app.remember_installation(owner, found.id);
+        app.remember_installation(owner, InstallationId(found.id));
         Ok(found)
     }
 
@@ -366,10 +380,10 @@ impl GithubClient {
     pub async fn installation_permissions(
         &self,
         repo: &RepoName,
-    ) -> Result<Option<(u64, Vec<(String, String)>)>, ApiError> {
+    ) -> Result<Option<(InstallationId, Vec<(String, String)>)>, ApiError> {
         let Auth::App(app) = &*self.auth else { return Ok(None) };
         let found = self.lookup_installation(app, repo.owner(), Some(&repo.to_string())).await?;
-        Ok(Some((found.id, found.permissions.into_iter().collect())))
+        Ok(Some((InstallationId(found.id), found.permissions.into_iter().collect())))
     }
 
     fn url(&self, path: &str) -> Url {
@@ -428,7 +442,7 @@ impl GithubClient {
             // write is safe to send again.
             (Err(ApiError::Unauthorized { .. }), Auth::App(app), Some(installation)) => {
                 app.drop_token(installation, &cred.header);
-                debug!(installation, "GitHub refused the installation token; minting a new one");
+                debug!(installation = installation.0, "GitHub refused the installation token; minting a new one");
                 let cred = self.credential(&url).await?;
                 self.send(&cred, method, url.clone(), body, etag).await
             }
@@ -842,12 +856,15 @@ mod tests {
         // One write an hour: a second write of the same identity waits, another's does not.
         let pacers = || Pacers { writes_per_minute: 0, writes_per_hour: 1, by_installation: Default::default() };
         let (first, second) = (pacers(), pacers());
-        assert!(first.get(&stats, Some(1)).wait().await.is_ok());
-        assert!(first.get(&stats, Some(2)).wait().await.is_ok(), "another installation's hour is its own");
+        assert!(first.get(&stats, Some(InstallationId(1))).wait().await.is_ok());
+        assert!(
+            first.get(&stats, Some(InstallationId(2))).wait().await.is_ok(),
+            "another installation's hour is its own"
+        );
         assert!(first.get(&stats, None).wait().await.is_ok(), "the token's too");
-        let refused = first.get(&stats, Some(1)).wait().await;
+        let refused = first.get(&stats, Some(InstallationId(1))).wait().await;
         assert!(matches!(refused, Err(ApiError::RateLimited { .. })), "{refused:?}");
-        let refused = second.get(&stats, Some(1)).wait().await;
+        let refused = second.get(&stats, Some(InstallationId(1))).wait().await;
         assert!(matches!(refused, Err(ApiError::RateLimited { .. })), "a new client (a reload) counts on: {refused:?}");
     }
 
