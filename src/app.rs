@@ -14,8 +14,8 @@ use crate::config;
 use crate::demo;
 use crate::sync::{Engine, PassReport};
 use crate::{daemon, status};
-use ticket_sync_core::domain::PassKind;
 use ticket_sync_core::domain::TicketId;
+use ticket_sync_core::domain::{PassKind, PassOutcome};
 use ticket_sync_core::rules::Rules;
 use ticket_sync_store::Store;
 
@@ -311,7 +311,7 @@ async fn sync(path: &Path, dry_run: bool, deadline: Duration) -> u8 {
                 if !dry_run {
                     // `status` shows the pass as stopped, not as still running.
                     let summary = serde_json::json!({ "error": "sync deadline reached" });
-                    if let Err(e) = engine.store.pass_finished(pass, "failed", &summary) {
+                    if let Err(e) = engine.store.pass_finished(pass, PassOutcome::Failed, &summary) {
                         eprintln!("error: {e}");
                     }
                 }

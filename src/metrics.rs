@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use ticket_sync_clients::http::StatsInner;
 
 use crate::sync::PassReport;
-use ticket_sync_core::domain::Service;
+use ticket_sync_core::domain::{PassOutcome, Service};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PassLabels {
@@ -61,7 +61,7 @@ struct AuthLabels {
 /// The last outcome of each pass kind, for `/healthz`.
 #[derive(Debug, Clone)]
 struct PassHealth {
-    ok: bool,
+    outcome: PassOutcome,
     detail: String,
     at: DateTime<Utc>,
 }
@@ -183,12 +183,13 @@ impl Metrics {
                 } else {
                     format!("all {} attempted item(s) failed; see `ticket-sync status`", r.failed)
                 };
-                (if ok { "ok" } else { "partial" }, PassHealth { ok, detail, at: Utc::now() })
+                let outcome = if ok { PassOutcome::Ok } else { PassOutcome::Partial };
+                (outcome, PassHealth { outcome, detail, at: Utc::now() })
             }
-            Err(e) => ("failed", PassHealth { ok: false, detail: e, at: Utc::now() }),
+            Err(e) => (PassOutcome::Failed, PassHealth { outcome: PassOutcome::Failed, detail: e, at: Utc::now() }),
         };
         self.passes.get_or_create(&PassLabels { kind: kind.to_string(), outcome: outcome.to_string() }).inc();
-        if outcome != "failed" {
+        if outcome != PassOutcome::Failed {
             self.last_success.get_or_create(&kind_label).set(Utc::now().timestamp());
         }
         self.durations.get_or_create(&kind_label).observe(seconds);
@@ -232,7 +233,7 @@ impl Metrics {
         let health = self.health.lock().unwrap();
         let bad: Vec<String> = health
             .iter()
-            .filter(|(_, h)| !h.ok)
+            .filter(|(_, h)| h.outcome != PassOutcome::Ok)
             .map(|(kind, h)| format!("{kind} pass at {}: {}", h.at.format("%Y-%m-%dT%H:%M:%SZ"), h.detail))
             .collect();
         if bad.is_empty() {

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use ticket_sync_core::domain::Mapping;
 use ticket_sync_core::domain::RateBudget;
-use ticket_sync_core::domain::{InstallationId, TicketId, UserId};
+use ticket_sync_core::domain::{InstallationId, PassOutcome, TicketId, UserId};
 use ticket_sync_core::rules::Rules;
 use ticket_sync_store::{Failure, LedgerEntry, PassRecord, RepoRecord, Store};
 
@@ -344,11 +344,11 @@ pub fn render_text(r: &StatusReport) -> String {
         out.push_str(&format!(
             "  {kind:<9} last {} ({}), last success {}, next {}\n",
             fmt(p.record.finished_at.or(Some(p.record.started_at))),
-            p.record.outcome.as_deref().unwrap_or("-"),
+            p.record.outcome.map_or("-", PassOutcome::as_str),
             fmt(p.record.last_success_at),
             fmt(p.next_at)
         ));
-        if p.record.outcome.as_deref() == Some("failed") {
+        if p.record.outcome == Some(PassOutcome::Failed) {
             let why = p.record.summary.as_ref().and_then(|s| s.get("error")).and_then(|e| e.as_str());
             out.push_str(&format!("            failed because: {}\n", why.unwrap_or("unknown")));
         }

@@ -43,7 +43,7 @@ use ticket_sync_clients::http::{ApiError, ApiStats};
 use ticket_sync_clients::secret::{GithubCredential, ZendeskCredential};
 use ticket_sync_clients::zendesk::ZendeskClient;
 use ticket_sync_core::domain::Service;
-use ticket_sync_core::domain::{RepoName, Stage, TicketId};
+use ticket_sync_core::domain::{PassOutcome, RepoName, Stage, TicketId};
 use ticket_sync_core::redact::Redactor;
 use ticket_sync_core::rules::Rules;
 use ticket_sync_store::{FailureClass, NewFailure, Store, StoreError};
@@ -355,13 +355,13 @@ impl Engine {
         }
         match result {
             Ok(report) => {
-                let outcome = if report.failed == 0 { "ok" } else { "partial" };
+                let outcome = if report.failed == 0 { PassOutcome::Ok } else { PassOutcome::Partial };
                 self.store.pass_finished(kind, outcome, &summary_json(&report))?;
                 Ok(report)
             }
             Err(e) => {
                 let summary = serde_json::json!({ "error": e.to_string(), "requests": requests });
-                self.store.pass_finished(kind, "failed", &summary)?;
+                self.store.pass_finished(kind, PassOutcome::Failed, &summary)?;
                 Err(e)
             }
         }

@@ -495,6 +495,14 @@ mod tests {
             assert_eq!(kind.to_string(), kind.as_str());
         }
         assert_eq!(PassKind::from_name("sweep"), None);
+        let outcomes: Vec<&str> = PassOutcome::ALL.iter().map(|o| o.as_str()).collect();
+        assert_eq!(outcomes, ["ok", "partial", "failed"]);
+        for outcome in PassOutcome::ALL {
+            assert_eq!(PassOutcome::from_name(outcome.as_str()), Some(outcome));
+            assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.as_str());
+            assert_eq!(outcome.to_string(), outcome.as_str());
+        }
+        assert_eq!(PassOutcome::from_name("running"), None);
         assert_eq!((Service::Zendesk.to_string(), Service::Github.to_string()), ("zendesk".into(), "github".into()));
     }
 
@@ -746,6 +754,43 @@ impl PassKind {
 }
 
 impl fmt::Display for PassKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a pass ended, by the name the database (`passes.outcome`), the metrics (the `outcome`
+/// label) and `status` give it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PassOutcome {
+    /// Every item it took up succeeded (or was recorded for a later pass without failing).
+    Ok,
+    /// It ran to its end with items that failed; they are recorded and tried again.
+    Partial,
+    /// It stopped: an error of the pass itself (a store error, a refused credential, a
+    /// service's limit), or its deadline.
+    Failed,
+}
+
+impl PassOutcome {
+    pub const ALL: [PassOutcome; 3] = [PassOutcome::Ok, PassOutcome::Partial, PassOutcome::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PassOutcome::Ok => "ok",
+            PassOutcome::Partial => "partial",
+            PassOutcome::Failed => "failed",
+        }
+    }
+
+    /// The outcome a stored name stands for; `None` for a name no release of this one wrote.
+    pub fn from_name(name: &str) -> Option<PassOutcome> {
+        PassOutcome::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+}
+
+impl fmt::Display for PassOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
-use ticket_sync_core::domain::PassKind;
+use ticket_sync_core::domain::{PassKind, PassOutcome};
 
 use super::{parse_ts, ts, Result, Store};
 use ticket_sync_core::domain::RateBudget;
@@ -23,7 +23,8 @@ pub struct PassRecord {
     pub kind: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    pub outcome: Option<String>,
+    /// `None` before the first end, or for an outcome this release does not know (a newer one's).
+    pub outcome: Option<PassOutcome>,
     pub summary: Option<serde_json::Value>,
     /// When a pass of this kind last finished without failing.
     pub last_success_at: Option<DateTime<Utc>>,
@@ -136,12 +137,12 @@ impl Store {
         Ok(())
     }
 
-    pub fn pass_finished(&self, kind: PassKind, outcome: &str, summary: &serde_json::Value) -> Result<()> {
+    pub fn pass_finished(&self, kind: PassKind, outcome: PassOutcome, summary: &serde_json::Value) -> Result<()> {
         self.conn().execute(
             "UPDATE passes SET finished_at = ?2, outcome = ?3, summary = ?4,
-                 last_success_at = CASE WHEN ?3 = 'failed' THEN last_success_at ELSE ?2 END
+                 last_success_at = CASE WHEN ?3 = ?5 THEN last_success_at ELSE ?2 END
              WHERE kind = ?1",
-            params![kind.as_str(), ts(Utc::now()), outcome, summary.to_string()],
+            params![kind.as_str(), ts(Utc::now()), outcome.as_str(), summary.to_string(), PassOutcome::Failed.as_str()],
         )?;
         Ok(())
     }
@@ -157,7 +158,7 @@ impl Store {
                     kind: r.get(0)?,
                     started_at: parse_ts(&r.get::<_, String>(1)?).unwrap_or_default(),
                     finished_at: r.get::<_, Option<String>>(2)?.and_then(|s| parse_ts(&s)),
-                    outcome: r.get(3)?,
+                    outcome: r.get::<_, Option<String>>(3)?.as_deref().and_then(PassOutcome::from_name),
                     summary: r.get::<_, Option<String>>(4)?.and_then(|s| serde_json::from_str(&s).ok()),
                     last_success_at: r.get::<_, Option<String>>(5)?.and_then(|s| parse_ts(&s)),
                 })
@@ -214,5 +215,51 @@ impl Store {
             })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pass's outcome is stored by its name (what `status --json` and older releases read);
+    /// a failed pass leaves the last success where it was; a name this release does not know
+    /// (a newer one's) reads as no outcome, never as an error.
+    #[test]
+    fn pass_outcomes_are_stored_by_name_and_an_unknown_one_reads_as_none() {
+        let store = Store::open_in_memory().unwrap();
+        let stored = |kind: PassKind| -> (Option<String>, Option<String>) {
+            store
+                .conn()
+                .query_row("SELECT outcome, last_success_at FROM passes WHERE kind = ?1", [kind.as_str()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .unwrap()
+        };
+        let summary = serde_json::json!({});
+        for (kind, outcome) in [
+            (PassKind::Escalate, PassOutcome::Ok),
+            (PassKind::Push, PassOutcome::Partial),
+            (PassKind::Audit, PassOutcome::Failed),
+        ] {
+            store.pass_started(kind, Utc::now()).unwrap();
+            store.pass_finished(kind, outcome, &summary).unwrap();
+            assert_eq!(stored(kind).0.as_deref(), Some(outcome.as_str()));
+        }
+        assert!(stored(PassKind::Push).1.is_some(), "a partial pass is a success");
+        assert!(stored(PassKind::Audit).1.is_none(), "a failed pass is not");
+        store.pass_finished(PassKind::Escalate, PassOutcome::Failed, &summary).unwrap();
+        assert!(stored(PassKind::Escalate).1.is_some(), "the last success stays");
+        store.conn().execute("UPDATE passes SET outcome = 'cancelled' WHERE kind = 'audit'", []).unwrap();
+        let outcomes: Vec<(String, Option<PassOutcome>)> =
+            store.passes().unwrap().into_iter().map(|p| (p.kind, p.outcome)).collect();
+        assert_eq!(
+            outcomes,
+            [
+                ("audit".to_string(), None),
+                ("escalate".to_string(), Some(PassOutcome::Failed)),
+                ("push".to_string(), Some(PassOutcome::Partial))
+            ]
+        );
     }
 }
