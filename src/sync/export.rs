@@ -38,9 +38,7 @@ impl ExportReader {
         }
         match engine.zendesk.export_page(&self.from).await {
             Ok(page) => Ok(Some(page)),
-            Err(ApiError::RateLimited { scope, until, .. })
-                if scope == Scope::Endpoint(Endpoint::IncrementalExports) =>
-            {
+            Err(ApiError::RateLimited { scope: Scope::Endpoint(Endpoint::IncrementalExports), until, .. }) => {
                 tracing::info!(cursor = self.cursor, next_read_at = %until, "the export's pace is reached; the next pass reads on");
                 Ok(None)
             }
