@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::DateTime;
 
 use super::{Engine, PassError};
-pub use ticket_sync_core::domain::{GithubIdentity, ZendeskIdentity};
+use ticket_sync_core::domain::{GithubIdentity, ZendeskIdentity};
 
 const LOGIN_KEY: &str = "github_login:";
 const SINCE_KEY: &str = "github_login_since:";

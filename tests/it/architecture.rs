@@ -271,3 +271,23 @@ fn the_cycle_finder_finds_a_planted_cycle() {
     graph.entry("limits".into()).or_default().insert("http".into());
     assert_eq!(find_cycle(&graph), Some(vec!["http".into(), "limits".into(), "http".into()]));
 }
+
+/// Architecture invariant: one import path per type: no crate re-exports another workspace
+/// crate's items (`pub use ticket_sync_…`); a crate's own façade (`pub use module::Type` over a
+/// private module) is its one path.
+#[test]
+fn no_crate_re_exports_another_crates_items() {
+    for dir in ["src", "crates/core/src", "crates/clients/src", "crates/store/src"] {
+        for file in rust_files(&root().join(dir)) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for line in text.lines().map(str::trim_start) {
+                let re_export = line.starts_with("pub use ") || line.starts_with("pub(crate) use ");
+                assert!(
+                    !(re_export && line.contains("ticket_sync_")),
+                    "{}: re-exports another crate's item: {line}",
+                    file.display()
+                );
+            }
+        }
+    }
+}
