@@ -197,14 +197,43 @@ fn module_graph(src: &Path) -> std::collections::BTreeMap<String, std::collectio
             if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
                 continue; // `ticket_sync_core::`, `$crate::`
             }
-            let name: String = text[i + 7..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-            if !name.is_empty() && name != module {
-                uses.insert(name);
+            let rest = &text[i + 7..];
+            let word = |t: &str| -> String { t.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect() };
+            let names = match rest.strip_prefix('{') {
+                // `crate::{a, b::c, d}`: the first name of each top-level item of the group.
+                Some(group) => top_level_items(group).iter().map(|item| word(item.trim_start())).collect(),
+                None => vec![word(rest)],
+            };
+            for name in names {
+                if !name.is_empty() && name != module && name != "self" {
+                    uses.insert(name);
+                }
             }
         }
         let _ = uses;
     }
     graph
+}
+
+/// The comma-separated items of a `use` group up to its closing brace, nested groups kept whole.
+fn top_level_items(group: &str) -> Vec<&str> {
+    let (mut depth, mut start, mut items) = (0usize, 0usize, Vec::new());
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                items.push(&group[start..i]);
+                return items;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&group[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items
 }
 
 /// A cycle in `graph`, as the modules along it, if there is one.
@@ -270,6 +299,7 @@ fn the_cycle_finder_finds_a_planted_cycle() {
     assert_eq!(find_cycle(&graph), None);
     graph.entry("limits".into()).or_default().insert("http".into());
     assert_eq!(find_cycle(&graph), Some(vec!["http".into(), "limits".into(), "http".into()]));
+    assert_eq!(top_level_items("daemon, status::{self, Status}, x};"), vec!["daemon", " status::{self, Status}", " x"]);
 }
 
 /// Architecture invariant: one import path per type: no crate re-exports another workspace
