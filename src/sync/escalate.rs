@@ -529,7 +529,7 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
                 // for the rest of this pass, without asking again.
                 Err(e @ ApiError::Forbidden { scope: ForbiddenScope::Repository, .. }) => {
                     let why = format!("refused: GitHub does not let ticket-sync write to {}: {e}", payload.repo);
-                    engine.repo_checks.lock().unwrap().insert(payload.repo.clone(), Some(why.clone()));
+                    guard::remember_refusal(engine, &payload.repo, &why);
                     return Err(ItemError::Refused(why));
                 }
                 Err(e) => return Err(e.into()),
