@@ -187,36 +187,34 @@ pub fn plan<'a>(escalation: &Escalation, routes: &'a [Route], f: &TicketFacts<'a
     if t.status == TicketStatus::Deleted && active.is_some() {
         return only(Step::EndLink);
     }
-    let mut plan = only(Step::Ignore(Ignored::NotEscalated));
-    if let Some(field) = &f.field {
-        plan.finish_field_note = field.note_pending;
-        let value = field.value.trim();
-        if !field_is_new(t, field) {
-            if !value.is_empty() && f.mapping.is_none() {
-                plan.step = Step::Ignore(Ignored::FieldStands);
-                return plan;
-            }
-        } else {
-            match field_change(linkref::parse(value, field.web_base), active) {
-                FieldChange::Cleared => plan.record_cleared_field = true,
-                change => {
-                    plan.step = Step::Field(change);
-                    return plan;
-                }
-            }
+    let Some(field) = &f.field else { return only(escalation_step(escalation, routes, f)) };
+    let value = field.value.trim();
+    let (record_cleared_field, step) = if field_is_new(t, field) {
+        match field_change(linkref::parse(value, field.web_base), active) {
+            FieldChange::Cleared => (true, escalation_step(escalation, routes, f)),
+            change => (false, Step::Field(change)),
         }
-    }
-    plan.step = match f.mapping {
+    } else if !value.is_empty() && f.mapping.is_none() {
+        (false, Step::Ignore(Ignored::FieldStands))
+    } else {
+        (false, escalation_step(escalation, routes, f))
+    };
+    EscalationPlan { finish_field_note: field.note_pending, record_cleared_field, step }
+}
+
+/// What escalation itself does with the ticket, once nothing before it decided: the
+/// re-escalation rule for a linked ticket, the routes for another.
+fn escalation_step<'a>(escalation: &Escalation, routes: &'a [Route], f: &TicketFacts<'a>) -> Step<'a> {
+    match f.mapping {
         Some(_) if f.source == Source::Snapshot => Step::Ignore(Ignored::LinkedSnapshot),
-        Some(m) => reescalation(escalation, t, m),
-        None => match route::decide(escalation, routes, t, false) {
+        Some(m) => reescalation(escalation, f.ticket, m),
+        None => match route::decide(escalation, routes, f.ticket, false) {
             Decision::NotEscalated | Decision::AlreadyLinked => Step::Ignore(Ignored::NotEscalated),
             Decision::Unwritable => Step::Skip(Skipped::Unwritable),
             Decision::NoRoute => Step::Skip(Skipped::NoRoute),
             Decision::Create(route) => Step::Create(route),
         },
-    };
-    plan
+    }
 }
 
 /// Whether the field says something not yet acted on: another value than the last one acted
@@ -243,6 +241,7 @@ pub fn field_change(read: FieldRef, active: Option<&Mapping>) -> FieldChange {
 /// The re-escalation rule's step for a linked ticket, live from the export.
 fn reescalation<'a>(escalation: &Escalation, t: &Ticket, m: &'a Mapping) -> Step<'a> {
     let escalated = route::matches(&escalation.filter, t);
+    // (matches now, did not match when last seen)
     let rule = match (escalated, m.escalation_lost) {
         (true, false) | (false, true) => return Step::Ignore(Ignored::LinkedUnchanged),
         (false, false) => Reescalation::LostMatch,
@@ -589,6 +588,11 @@ mod tests {
                     field(tagged(), "https://github.com/acme/backend/issues/5"),
                     "field: SameIssue",
                 )
+            },
+            Case {
+                mapping: linked(),
+                linking: acted_on("acme/backend#9", 50),
+                ..case("the linked issue in other capitals", field(tagged(), "ACME/Backend#5"), "field: SameIssue")
             },
             Case {
                 linking: never_acted_on(),
