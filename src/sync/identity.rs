@@ -7,8 +7,7 @@ use std::sync::Arc;
 use chrono::DateTime;
 
 use super::{Engine, PassError};
-use ticket_sync_core::domain::UserId;
-pub use ticket_sync_core::domain::{GithubIdentity, ZendeskIdentity};
+use ticket_sync_core::domain::{GithubIdentity, UserId, ZendeskIdentity};
 
 const LOGIN_KEY: &str = "github_login:";
 const SINCE_KEY: &str = "github_login_since:";
