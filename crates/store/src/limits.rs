@@ -70,4 +70,27 @@ mod tests {
         assert_eq!(active[0].until.timestamp_millis(), (now + chrono::Duration::seconds(60)).timestamp_millis());
         assert!(store.active_blocks(now + chrono::Duration::seconds(61)).unwrap().len() == 1);
     }
+
+    /// A block row this build cannot read (an endpoint it does not gate, such as an older
+    /// release's `endpoint:incremental-export`, or a kind of scope from a newer one) is skipped:
+    /// start-up and `status` read the others as usual.
+    #[test]
+    fn a_stored_block_of_an_unknown_scope_is_skipped() {
+        let store = Store::open_in_memory().unwrap();
+        let until = ts(Utc::now() + chrono::Duration::minutes(10));
+        for scope in
+            ["endpoint:incremental-export", "endpoint:tickets-index", "repository:acme/x", "endpoint:tickets-update"]
+        {
+            store
+                .conn()
+                .execute(
+                    "INSERT INTO limit_blocks (service, scope, until, reason, set_at) VALUES ('zendesk', ?1, ?2, '429', ?2)",
+                    params![scope, until],
+                )
+                .unwrap();
+        }
+        let active = store.active_blocks(Utc::now()).unwrap();
+        let scopes: Vec<Scope> = active.into_iter().map(|b| b.scope).collect();
+        assert_eq!(scopes, [Scope::Endpoint(Endpoint::TicketsUpdate)]);
+    }
 }
