@@ -588,7 +588,10 @@ async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut 
     if let (NoteOutcome::Written(_) | NoteOutcome::Found(_), Some((_, url))) = (outcome, &field) {
         // The write-back is ticket-sync's own: the field holding it is no agent's change. A copy
         // of the ticket older than this write says nothing about the field either.
-        let now = engine.stats.service_time(Service::Zendesk, Utc::now()).map_or_else(Utc::now, |t| t.utc());
+        let now = engine
+            .stats
+            .service_time::<ticket_sync_core::domain::ZendeskClock>(Utc::now())
+            .map_or_else(Utc::now, |t| t.utc());
         engine.store.record_link_field(id, url, now)?;
     }
     match outcome {

@@ -24,7 +24,7 @@ use ticket_sync_clients::zendesk::TicketComment;
 use ticket_sync_core::body;
 use ticket_sync_core::domain::BODY_LIMIT;
 use ticket_sync_core::domain::{LinkState, Mapping};
-use ticket_sync_core::domain::{ServiceTime, Stage, TicketCommentId, TicketId};
+use ticket_sync_core::domain::{Stage, TicketCommentId, TicketId, ZendeskClock, ZendeskTime};
 use ticket_sync_core::rules::ForwardMode;
 use ticket_sync_store::{Intent, IntentKind};
 
@@ -150,8 +150,8 @@ fn forwarding_since(engine: &Engine) -> Result<chrono::DateTime<Utc>, PassError>
     let already_forwarding = engine.store.cursor(CURSOR)?.is_some();
     // On Zendesk's clock (its `Date` header; the export was read before this), since it is
     // compared with Zendesk's comment times; the host's clock only if Zendesk's is not known.
-    let now = (engine.stats.service_time(ticket_sync_core::domain::Service::Zendesk, Utc::now()))
-        .unwrap_or_else(|| ServiceTime::assume_host(Utc::now()));
+    let now =
+        (engine.stats.service_time::<ZendeskClock>(Utc::now())).unwrap_or_else(|| ZendeskTime::assume_host(Utc::now()));
     let default = if already_forwarding { chrono::DateTime::<Utc>::UNIX_EPOCH } else { now.utc() };
     let stored = engine.store.meta_get_or_set(KEY, &default.timestamp().to_string())?;
     Ok(stored.parse().ok().and_then(|t| chrono::DateTime::from_timestamp(t, 0)).unwrap_or(default))

@@ -37,7 +37,7 @@ pub(super) async fn github_identity(engine: &Engine) -> Result<Arc<GithubIdentit
                 // a former one did before it is ticket-sync's.
                 let now = chrono::Utc::now();
                 let began =
-                    engine.stats.service_time(ticket_sync_core::domain::Service::Github, now).map_or(now, |t| t.utc());
+                    engine.stats.service_time::<ticket_sync_core::domain::GithubClock>(now).map_or(now, |t| t.utc());
                 // GitHub stamps whole seconds: a former login's write stamped in the second
                 // the switch began is not counted as before it.
                 let began = chrono::SubsecRound::trunc_subsecs(began, 0);

@@ -21,7 +21,7 @@ use super::notes::{push_note, resume_queued, PushPayload, Pushed};
 use super::{settle, stops_pass, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::github::Updates;
 use ticket_sync_core::domain::Mapping;
-use ticket_sync_core::domain::{IssueNumber, RepoName, ServiceTime, Stage, TicketId};
+use ticket_sync_core::domain::{GithubTime, IssueNumber, RepoName, Stage, TicketId};
 use ticket_sync_core::pushplan::{self, PushAction, RepoInput, TicketPlan};
 use ticket_sync_core::rules::CommentsMode;
 
@@ -185,7 +185,7 @@ async fn sync_repo(
 /// pages gets no ETag (a change further down would not alter its first page), so when the
 /// newest second lies safely in the past (no update can still get that time stamp) the
 /// watermark moves one second on, and the items already read are not read again.
-fn next_since(newest: DateTime<Utc>, multi_page: bool, now: ServiceTime) -> DateTime<Utc> {
+fn next_since(newest: DateTime<Utc>, multi_page: bool, now: GithubTime) -> DateTime<Utc> {
     if multi_page && newest < (now - Duration::minutes(SETTLED_SECOND_MINUTES)).utc() {
         newest + Duration::seconds(1)
     } else {
@@ -203,7 +203,7 @@ fn next_comments_since(
     newest: DateTime<Utc>,
     sent: Option<DateTime<Utc>>,
     multi_page: bool,
-    now: ServiceTime,
+    now: GithubTime,
 ) -> DateTime<Utc> {
     if newest < (now - Duration::minutes(SETTLED_SECOND_MINUTES)).utc() {
         return next_since(newest, multi_page, now);
@@ -301,7 +301,7 @@ mod tests {
     #[test]
     fn a_settled_second_of_a_long_listing_is_not_read_again() {
         let newest = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
-        let later = |m| ServiceTime::stamped(newest + Duration::minutes(m));
+        let later = |m| GithubTime::stamped(newest + Duration::minutes(m));
         assert_eq!(next_since(newest, true, later(11)), newest + Duration::seconds(1), "several pages, long past");
         assert_eq!(next_since(newest, true, later(5)), newest, "too recent: an update may still carry that second");
         assert_eq!(next_since(newest, false, later(60)), newest, "one page: its ETag makes the repeat free");
@@ -310,7 +310,7 @@ mod tests {
     #[test]
     fn the_comment_list_looks_back_until_its_newest_second_is_settled() {
         let newest = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
-        let later = |m| ServiceTime::stamped(newest + Duration::minutes(m));
+        let later = |m| GithubTime::stamped(newest + Duration::minutes(m));
         let back = newest - Duration::minutes(10);
         assert_eq!(next_comments_since(newest, None, false, later(1)), back, "recent: look back");
         let sent = newest - Duration::minutes(3);

@@ -15,8 +15,8 @@ use tracing::warn;
 use crate::limits::{chrono_secs, is_limit_answer, is_rate_limited_403, limit_wait, read_budget, Limits, Target};
 use crate::ratelimit::{retry_delay, CallBudget};
 use ticket_sync_core::domain::Scope;
-use ticket_sync_core::domain::ServiceTime;
 use ticket_sync_core::domain::{InstallationId, RateBudget, Service};
+use ticket_sync_core::domain::{ServiceClock, ServiceTime};
 
 /// What a refusal (403) is about, as the client that made the request judges it: how far the
 /// caller lets it reach (one ticket, one repository, or everything).
@@ -192,8 +192,8 @@ impl ApiStats {
 
     /// A moment of this host's clock on `service`'s clock, for comparing with the service's
     /// own timestamps; `None` before any answer of the service was read.
-    pub fn service_time(&self, service: Service, host_time: DateTime<Utc>) -> Option<ServiceTime> {
-        self.inner.lock().unwrap().clock_offsets.get(&service).map(|offset| ServiceTime::shifted(host_time, *offset))
+    pub fn service_time<C: ServiceClock>(&self, host_time: DateTime<Utc>) -> Option<ServiceTime<C>> {
+        self.inner.lock().unwrap().clock_offsets.get(&C::SERVICE).map(|offset| ServiceTime::shifted(host_time, *offset))
     }
 
     /// Calls `beat` on every answer from now on.

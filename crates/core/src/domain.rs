@@ -387,27 +387,56 @@ impl ZendeskIdentity {
     }
 }
 
-/// A moment on a remote service's clock (its `Date` header), as opposed to this host's
-/// `Utc::now()`: only such a moment may be compared with the service's own timestamps
-/// (`ApiStats::service_time` makes one from a host time).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ServiceTime(DateTime<Utc>);
+/// A service's clock as a type, so that a moment on GitHub's clock cannot be compared with one
+/// on Zendesk's, nor either with this host's (`DateTime<Utc>` from `clock::now`), without
+/// saying so: mixing them is a compile error.
+pub trait ServiceClock: fmt::Debug + Clone + Copy + PartialEq + Eq + PartialOrd + Ord + std::hash::Hash {
+    /// The service whose clock this is (`ApiStats` keeps each service's offset from the host).
+    const SERVICE: Service;
+}
 
-impl ServiceTime {
+/// GitHub's clock (its `Date` header; the times in its answers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GithubClock {}
+
+/// Zendesk's clock (its `Date` header; the times in its answers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ZendeskClock {}
+
+impl ServiceClock for GithubClock {
+    const SERVICE: Service = Service::Github;
+}
+
+impl ServiceClock for ZendeskClock {
+    const SERVICE: Service = Service::Zendesk;
+}
+
+/// A moment on a remote service's clock (its `Date` header), as opposed to this host's: only
+/// such a moment may be compared with the service's own timestamps (`ApiStats::service_time`
+/// makes one from a host time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServiceTime<C: ServiceClock>(DateTime<Utc>, std::marker::PhantomData<C>);
+
+/// A moment on GitHub's clock.
+pub type GithubTime = ServiceTime<GithubClock>;
+/// A moment on Zendesk's clock.
+pub type ZendeskTime = ServiceTime<ZendeskClock>;
+
+impl<C: ServiceClock> ServiceTime<C> {
     /// A host time moved onto the service's clock by its known offset.
     pub fn shifted(host_time: DateTime<Utc>, offset: chrono::Duration) -> Self {
-        ServiceTime(host_time + offset)
+        ServiceTime(host_time + offset, std::marker::PhantomData)
     }
 
     /// A host time taken as it is, where the service's clock is unknown or being off by the
     /// clocks' skew is accepted (each use says why).
     pub fn assume_host(host_time: DateTime<Utc>) -> Self {
-        ServiceTime(host_time)
+        ServiceTime(host_time, std::marker::PhantomData)
     }
 
     /// A time the service stamped (one of its own timestamps).
     pub fn stamped(at: DateTime<Utc>) -> Self {
-        ServiceTime(at)
+        ServiceTime(at, std::marker::PhantomData)
     }
 
     /// The moment as a plain time, to compare with or store beside the service's timestamps.
@@ -416,10 +445,10 @@ impl ServiceTime {
     }
 }
 
-impl std::ops::Sub<chrono::Duration> for ServiceTime {
-    type Output = ServiceTime;
-    fn sub(self, d: chrono::Duration) -> ServiceTime {
-        ServiceTime(self.0 - d)
+impl<C: ServiceClock> std::ops::Sub<chrono::Duration> for ServiceTime<C> {
+    type Output = ServiceTime<C>;
+    fn sub(self, d: chrono::Duration) -> ServiceTime<C> {
+        ServiceTime(self.0 - d, std::marker::PhantomData)
     }
 }
 

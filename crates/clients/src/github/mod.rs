@@ -23,8 +23,9 @@ use crate::secret::GithubCredential;
 use auth::{Auth, Credential, Needs};
 use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::{Endpoint, Scope};
+use ticket_sync_core::domain::{GithubClock, GithubTime};
 use ticket_sync_core::domain::{InstallationId, IssueComment, IssueCommentId, IssueEvent, ListedIssue};
-use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, RepoName, ServiceTime, StateReason};
+use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, RepoName, StateReason};
 
 const SVC: Service = Service::Github;
 
@@ -172,7 +173,7 @@ impl GithubClient {
     /// this host's.
     fn github_now(&self) -> chrono::DateTime<chrono::Utc> {
         let now = chrono::Utc::now();
-        self.stats.service_time(SVC, now).map_or(now, ServiceTime::utc)
+        self.stats.service_time::<GithubClock>(now).map_or(now, GithubTime::utc)
     }
 
     /// The credential a request to `url` goes with: the token, or in App mode a JWT for the
@@ -519,10 +520,9 @@ impl GithubClient {
     /// A moment of this host's clock on GitHub's clock, for comparing with GitHub's
     /// timestamps (`since`): a host that runs fast must not skip what GitHub stamped
     /// earlier. Before GitHub's clock is known, the moment is moved a day back instead.
-    pub fn github_time(&self, host_time: chrono::DateTime<chrono::Utc>) -> ServiceTime {
-        (self.stats.service_time(SVC, host_time)).unwrap_or_else(|| {
-            ServiceTime::assume_host(host_time - chrono::Duration::hours(UNKNOWN_CLOCK_MARGIN_HOURS))
-        })
+    pub fn github_time(&self, host_time: chrono::DateTime<chrono::Utc>) -> GithubTime {
+        (self.stats.service_time::<GithubClock>(host_time))
+            .unwrap_or_else(|| GithubTime::assume_host(host_time - chrono::Duration::hours(UNKNOWN_CLOCK_MARGIN_HOURS)))
     }
 
     pub async fn get_repo(&self, repo: &RepoName) -> Result<RepoInfo, ApiError> {
@@ -568,7 +568,7 @@ impl GithubClient {
         &self,
         repo: &RepoName,
         marker: &str,
-        since: ServiceTime,
+        since: GithubTime,
         logins: &[&str],
     ) -> Result<Option<Issue>, ApiError> {
         let mut url = self.url(&format!("/repos/{repo}/issues"));
@@ -662,7 +662,7 @@ impl GithubClient {
         repo: &RepoName,
         number: IssueNumber,
         marker: &str,
-        since: ServiceTime,
+        since: GithubTime,
         logins: &[&str],
     ) -> Result<Option<IssueCommentId>, ApiError> {
         let mut url = self.url(&format!("/repos/{repo}/issues/{number}/comments"));

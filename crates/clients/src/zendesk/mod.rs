@@ -19,10 +19,10 @@ use crate::limits::Target;
 use crate::ratelimit::RollingWindow;
 use crate::secret::{Secret, ZendeskCredential};
 use ticket_sync_core::domain::Service;
-use ticket_sync_core::domain::ServiceTime;
 use ticket_sync_core::domain::UserId;
 use ticket_sync_core::domain::{Attachment, FieldId, Ticket, TicketCommentId, TicketId, TicketStatus, TicketUpdate};
 use ticket_sync_core::domain::{Endpoint, Scope};
+use ticket_sync_core::domain::{ZendeskClock, ZendeskTime};
 
 const SVC: Service = Service::Zendesk;
 const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -140,7 +140,7 @@ impl ZendeskClient {
     /// Zendesk's clock now, as its last `Date` header tells (the host's until one was read).
     fn zendesk_now(&self) -> chrono::DateTime<chrono::Utc> {
         let now = chrono::Utc::now();
-        self.stats.service_time(SVC, now).map_or(now, ServiceTime::utc)
+        self.stats.service_time::<ZendeskClock>(now).map_or(now, ZendeskTime::utc)
     }
 
     /// `oauth` or `api_token`.
@@ -194,7 +194,7 @@ impl ZendeskClient {
         // (another host, a proxy) would otherwise make every token look lapsed to the next
         // request. Before any answer, the token endpoint's own `Date` is all there is.
         let host_before = chrono::Utc::now();
-        let known_offset = self.stats.service_time(SVC, host_before).map(|t| t.utc() - host_before);
+        let known_offset = self.stats.service_time::<ZendeskClock>(host_before).map(|t| t.utc() - host_before);
         let req = self.http.post(self.url("/oauth/tokens")).json(&body);
         let (status, headers, bytes) = match http::execute(&self.stats, &Target::service(SVC), req).await {
             // An answer too large to read (past the body cap) holds no token either: the next
