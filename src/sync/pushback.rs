@@ -277,7 +277,7 @@ fn payload(engine: &Engine, a: PushAction) -> PushPayload {
         event_key: a.event_key,
         text: a.text,
         status: a.status,
-        order: (a.order.0.timestamp(), a.order.1, a.order.2),
+        order: (a.order.at.utc().timestamp(), a.order.kind as u8, a.order.id),
         reopens: false,
         add_tags,
         remove_tags,

@@ -7,6 +7,7 @@ pub mod body;
 pub mod cron;
 pub mod domain;
 pub mod linkref;
+pub mod noteorder;
 pub mod pushplan;
 pub mod redact;
 pub mod route;
