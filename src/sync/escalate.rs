@@ -6,7 +6,6 @@
 //! reconciles against the remote side before writing again.
 
 use chrono::{Duration, Utc};
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -25,7 +24,7 @@ use ticket_sync_core::domain::Scope;
 use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::{Issue, IssueState, RepoName, Stage, Ticket, TicketId, TicketStatus};
 use ticket_sync_core::route::{decide, Decision};
-use ticket_sync_store::{FailureClass, Intent, IntentKind, NewFailure, StoreError};
+use ticket_sync_store::{CreatePayload, FailureClass, Intent, IntentKind, NewFailure, NotePayload, StoreError};
 
 const CURSOR: &str = "zendesk_export";
 /// The failures this pass records and clears.
@@ -35,37 +34,11 @@ const RECONCILE_MARGIN_MINUTES: i64 = 10;
 /// GitHub requests kept back from new escalations for push-back when the budget runs low.
 const BACKFILL_RESERVE: u64 = 100;
 
-/// What a create intent carries: enough to finish the write without the ticket.
-#[derive(Debug, Serialize, Deserialize)]
-struct CreatePayload {
-    repo: RepoName,
-    title: String,
-    body: String,
-    labels: Vec<String>,
-    /// The ticket's `updated_at` when it was escalated (absent in intents from before v8).
-    #[serde(default)]
-    ticket_updated_at: Option<chrono::DateTime<Utc>>,
-}
-
-/// What a link-note intent carries.
-#[derive(Debug, Serialize, Deserialize)]
-struct NotePayload {
-    text: String,
-    /// `[linking]`: the issue's URL written into the field in the same update.
-    #[serde(default)]
-    field: Option<(u64, String)>,
-    #[serde(default)]
-    add_tags: Vec<String>,
-}
-
-impl NotePayload {
-    /// The link note of a created (or adopted) issue, with the `[linking]` write-back.
-    fn json_for(engine: &Engine, id: TicketId, issue: &Issue) -> String {
-        let field = engine.rules.linking.as_ref().map(|l| (l.field_id, issue.html_url.clone()));
-        let (add_tags, _) = notes::state_tags(engine, Some(issue.state == IssueState::Closed));
-        let payload = NotePayload { text: body::link_note(id, issue), field, add_tags };
-        serde_json::to_string(&payload).expect("serialises")
-    }
+/// The link note of a created (or adopted) issue, with the `[linking]` write-back.
+fn link_note_payload(engine: &Engine, id: TicketId, issue: &Issue) -> NotePayload {
+    let field = engine.rules.linking.as_ref().map(|l| (l.field_id, issue.html_url.clone()));
+    let (add_tags, _) = notes::state_tags(engine, Some(issue.state == IssueState::Closed));
+    NotePayload { text: body::link_note(id, issue), field, add_tags }
 }
 
 pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<PassReport, PassError> {
@@ -302,9 +275,7 @@ async fn act(engine: &Engine, ticket: &Ticket, from_snapshot: bool, report: &mut
                 labels: route.labels.clone(),
                 ticket_updated_at: ticket.updated_at,
             };
-            let json = serde_json::to_string(&payload).expect("payload serialises");
-            let intent =
-                engine.store.begin_intent(IntentKind::CreateIssue, ticket.id, Some(&route.repo.to_string()), &json)?;
+            let intent = engine.store.begin_intent(ticket.id, Some(&route.repo.to_string()), &payload)?;
             finish_create(engine, intent.0, intent.1, report).await
         }
     }
@@ -342,7 +313,7 @@ async fn linked_issue(
 async fn adopt(engine: &Engine, ticket: &Ticket, issue: Issue, report: &mut PassReport) -> Result<(), ItemError> {
     let id = ticket.id;
     warn!(issue = %format!("{}#{}", issue.repo, issue.number), "the ticket already carries ticket-sync's link note; adopting its issue (was the state database deleted or restored?)");
-    let note = NotePayload::json_for(engine, id, &issue);
+    let note = link_note_payload(engine, id, &issue);
     record_created(engine, id, &issue, true, &note, ticket.updated_at)?;
     report.recovered += 1;
     report.linked.push((id, format!("{}#{}", issue.repo, issue.number)));
@@ -357,7 +328,7 @@ fn record_created(
     id: TicketId,
     issue: &Issue,
     recovered: bool,
-    note: &str,
+    note: &NotePayload,
     at: Option<chrono::DateTime<Utc>>,
 ) -> Result<(), ItemError> {
     // Stored under the rules' spelling of the repository, whatever GitHub's answer or an
@@ -412,7 +383,9 @@ async fn resume(engine: &Engine, intent: Intent, report: &mut PassReport) -> Res
 /// earlier attempt can exist.
 async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mut PassReport) -> Result<(), ItemError> {
     let id = intent.ticket_id;
-    let payload: CreatePayload = serde_json::from_str(&intent.payload)
+    // A payload this build cannot read fails the ticket, for an operator to look at.
+    let payload: &CreatePayload = intent
+        .create_payload()
         .map_err(|e| ItemError::Refused(format!("stored intent is unreadable ({e}); run `ticket-sync retry {id}`")))?;
     tracing::Span::current().record("repo", tracing::field::display(&payload.repo));
     let marker = body::issue_marker(id);
@@ -454,7 +427,7 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
         }
     };
     tracing::Span::current().record("issue_number", issue.number.0);
-    let note = NotePayload::json_for(engine, id, &issue);
+    let note = link_note_payload(engine, id, &issue);
     record_created(engine, id, &issue, recovered, &note, payload.ticket_updated_at)?;
     crashpoint::hit("after_mapping_write");
     if recovered {
@@ -470,8 +443,9 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
 
 async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut PassReport) -> Result<(), ItemError> {
     let id = intent.ticket_id;
-    let payload: NotePayload = serde_json::from_str(&intent.payload)
-        .map_err(|e| ItemError::Refused(format!("stored note intent is unreadable ({e})")))?;
+    // A payload this build cannot read fails the ticket, for an operator to look at.
+    let payload: &NotePayload =
+        intent.note_payload().map_err(|e| ItemError::Refused(format!("stored note intent is unreadable ({e})")))?;
     let marker = body::link_note_marker(id);
     let add: Vec<&str> = payload.add_tags.iter().map(String::as_str).collect();
     let mut field = payload.field.clone();

@@ -11,7 +11,6 @@
 use std::collections::BTreeSet;
 
 use chrono::{Duration, Utc};
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -26,7 +25,7 @@ use ticket_sync_core::domain::BODY_LIMIT;
 use ticket_sync_core::domain::{LinkState, Mapping};
 use ticket_sync_core::domain::{ServiceTime, Stage, TicketId};
 use ticket_sync_core::rules::ForwardMode;
-use ticket_sync_store::{Intent, IntentKind};
+use ticket_sync_store::{ForwardPayload, Intent, IntentKind, PayloadError};
 
 const CURSOR: &str = "forward_export";
 /// The failures this pass records and clears (and retries from the failures table).
@@ -36,38 +35,20 @@ const COMMENT_PAGES: usize = 10;
 /// How far before an intent's time to look for the comment an interrupted attempt posted.
 const RECONCILE_MARGIN_MINUTES: i64 = 10;
 
-/// What a forward intent carries: the whole write.
-#[derive(Debug, Serialize, Deserialize)]
-struct ForwardPayload {
-    event_key: String,
-    /// The forwarded comment's id; for a comment too large to read, the id of the comment just
-    /// older than it (0 when none is), which places it and names it.
-    zendesk_comment_id: u64,
-    body: String,
-    /// The write says that a comment could not be read, instead of forwarding one.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    unreadable: bool,
-    /// The write says that more replies came after `zendesk_comment_id` (the forward mark) than
-    /// one pass reads, so the oldest of them are not forwarded.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    too_many: bool,
+/// The marker at the end of a forward intent's comment.
+fn marker(p: &ForwardPayload) -> String {
+    if p.too_many {
+        too_many_marker(p.zendesk_comment_id)
+    } else if p.unreadable {
+        unreadable_marker(p.zendesk_comment_id)
+    } else {
+        forward_marker(p.zendesk_comment_id)
+    }
 }
 
-impl ForwardPayload {
-    fn marker(&self) -> String {
-        if self.too_many {
-            too_many_marker(self.zendesk_comment_id)
-        } else if self.unreadable {
-            unreadable_marker(self.zendesk_comment_id)
-        } else {
-            forward_marker(self.zendesk_comment_id)
-        }
-    }
-
-    /// Stands for comments instead of forwarding one.
-    fn placeholder(&self) -> bool {
-        self.unreadable || self.too_many
-    }
+/// Whether a forward intent's comment stands for comments instead of forwarding one.
+fn placeholder(p: &ForwardPayload) -> bool {
+    p.unreadable || p.too_many
 }
 
 /// The marker of the comment that says replies after the forward mark `mark` were not read.
@@ -203,6 +184,9 @@ impl Queued for ForwardPayload {
     fn order(&self) -> u64 {
         self.zendesk_comment_id
     }
+    fn of(intent: &Intent) -> Result<&Self, PayloadError> {
+        intent.forward_payload()
+    }
 }
 
 /// Forwards the ticket's new public comments in order; behind a failure the rest only queue.
@@ -274,21 +258,14 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
             too_many: false,
         });
     }
-    writes.sort_by_key(|w| (w.zendesk_comment_id, w.placeholder()));
+    writes.sort_by_key(|w| (w.zendesk_comment_id, placeholder(w)));
     let mut queue_only = queued;
     let mut failure = None;
     for payload in writes {
         if engine.store.forwarded(id, &payload.event_key)? {
             continue;
         }
-        let json = serde_json::to_string(&payload).expect("payload serialises");
-        let intent = engine.store.begin_event_intent(
-            IntentKind::ForwardComment,
-            id,
-            &payload.event_key,
-            &m.repo.to_string(),
-            &json,
-        )?;
+        let intent = engine.store.begin_forward_intent(id, &payload.event_key, &m.repo.to_string(), &payload)?;
         if queue_only {
             continue;
         }
@@ -349,7 +326,7 @@ async fn forward_one(
     p: &ForwardPayload,
     report: &mut PassReport,
 ) -> Result<bool, ItemError> {
-    let marker = p.marker();
+    let marker = marker(p);
     // One transfer is followed within the attempt; a second one waits for the next pass.
     for _ in 0..2 {
         // The mapping is read now: a transfer found earlier may have moved it.

@@ -12,13 +12,14 @@
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
-use super::notes::{push_note, state_tags, PushPayload};
+use super::notes::{push_note, state_tags};
 use super::{guard, identity, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::http::ApiError;
 use ticket_sync_core::body;
 use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Ticket, TicketStatus};
 use ticket_sync_core::linkref::{self, FieldRef, RefProblem};
-use ticket_sync_store::{ChangeNote, Impact, LinkChange};
+use ticket_sync_core::noteorder::NoteOrder;
+use ticket_sync_store::{ChangeNote, Impact, LinkChange, PushPayload};
 
 /// What the escalation of a ticket does after its field was looked at.
 #[derive(Debug, PartialEq, Eq)]
@@ -46,9 +47,11 @@ pub(super) async fn follow_field(
         // The note of the last change is still to be written (an earlier attempt failed).
         if let Some(intent) = engine.store.push_intent(ticket.id, &change_key(*seen))? {
             if !engine.dry_run {
-                let payload: PushPayload = serde_json::from_str(&intent.payload)
+                // A payload this build cannot read fails the ticket, for an operator to look at.
+                let payload = intent
+                    .push_payload()
                     .map_err(|e| ItemError::Refused(format!("stored note intent is unreadable ({e})")))?;
-                push_note(engine, &intent, &payload, report).await?;
+                push_note(engine, &intent, payload, report).await?;
             }
         }
     }
@@ -259,13 +262,12 @@ async fn apply(
         event_key: event_key.clone(),
         text,
         status: None,
-        order: (Utc::now().timestamp(), 4, 0),
+        order: NoteOrder::link_change(Utc::now()),
         reopens: false,
         add_tags,
         remove_tags,
         about_link: true,
     };
-    let json = serde_json::to_string(&payload).expect("payload serialises");
     let impact_line = body::impact_line(ticket, &engine.rules.zendesk.url, &engine.redactor);
     let store_change = match &change {
         Change::Link(issue) => {
@@ -274,7 +276,7 @@ async fn apply(
         Change::Unlink => LinkChange::Unlink,
         Change::Refuse(why) => LinkChange::Refuse { why },
     };
-    let note = ChangeNote { event_key: &event_key, repo: &repo, payload: &json };
+    let note = ChangeNote { event_key: &event_key, repo: &repo, payload: &payload };
     engine.store.apply_link_change(ticket.id, &store_change, value, seen_at, &note)?;
     match &change {
         Change::Link(issue) => {
@@ -285,7 +287,12 @@ async fn apply(
         Change::Refuse(why) => warn!("link field refused: {why}"),
     }
     if let Some(intent) = engine.store.push_intent(ticket.id, &event_key)? {
-        let payload: PushPayload = serde_json::from_str(&intent.payload).unwrap_or(payload);
+        let payload = match intent.push_payload() {
+            // A note of this change recorded before keeps its payload.
+            Ok(stored) => stored.clone(),
+            // One this build cannot read gives way to the note made just now (as it always has).
+            Err(_) => payload,
+        };
         push_note(engine, &intent, &payload, report).await?;
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! The state database (SQLite): the only crate that runs SQL. Mappings, intents, cursors,
 //! failures, the ledger, pass records, push-back watermarks and rate-limit blocks live here;
-//! see `schema.rs` for the tables.
+//! see `schema.rs` for the tables. Every persisted shape is typed here: intents' payloads
+//! (`payload.rs`) are serialised and read back nowhere else.
 
 mod bulk;
 mod failures;
@@ -9,6 +10,7 @@ mod intents;
 mod limits;
 mod links;
 mod mappings;
+mod payload;
 mod progress;
 mod schema;
 mod watermarks;
@@ -22,6 +24,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use failures::{Failure, FailureClass, NewFailure};
 pub use intents::{Intent, IntentKind};
 pub use links::{ChangeNote, Impact, LinkChange};
+pub use payload::{CreatePayload, ForwardPayload, IntentPayload, NotePayload, PayloadError, PushPayload};
 pub use progress::{LedgerEntry, PassRecord, RepoRecord};
 pub use watermarks::Watermark;
 

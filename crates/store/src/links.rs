@@ -8,7 +8,8 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::{parse_ts, ts, IntentKind, Result, Store};
+use super::intents::{OnConflict, Started};
+use super::{parse_ts, ts, IntentKind, PushPayload, Result, Store};
 use ticket_sync_core::domain::{Issue, IssueNumber, Mapping, RepoName, TicketId};
 
 /// What a change of the field does to the ticket's link.
@@ -25,7 +26,7 @@ pub enum LinkChange<'a> {
 pub struct ChangeNote<'a> {
     pub event_key: &'a str,
     pub repo: &'a str,
-    pub payload: &'a str,
+    pub payload: &'a PushPayload,
 }
 
 /// An issue's "linked tickets" comment: where it stands.
@@ -151,16 +152,14 @@ impl Store {
             mark_dirty(&tx, repo, *n as u64)?;
         }
         set_field(&tx, ticket, value, seen_at)?;
-        tx.execute(
-            "INSERT OR IGNORE INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
-            params![
-                super::intents::event_intent_key(IntentKind::PushNote, ticket, note.event_key),
-                ticket.0 as i64,
-                IntentKind::PushNote.as_str(),
-                note.repo,
-                note.payload,
-                ts(Utc::now())
-            ],
+        super::intents::insert_intent(
+            &tx,
+            &super::intents::event_intent_key(IntentKind::PushNote, ticket, note.event_key),
+            ticket,
+            Some(note.repo),
+            note.payload,
+            Started::NotYet,
+            OnConflict::Ignore,
         )?;
         tx.commit()?;
         Ok(())
