@@ -152,13 +152,9 @@ async fn read_export(engine: &Engine, cancel: &CancellationToken, report: &mut P
 fn first_start_time(engine: &Engine) -> Result<i64, PassError> {
     let default = engine.rules.escalation.start.unwrap_or_else(|| Utc::now() - Duration::hours(24));
     let start = if engine.dry_run {
-        engine.store.meta("first_start")?.and_then(|s| s.parse().ok()).unwrap_or(default.timestamp())
+        engine.store.first_start()?.unwrap_or(default.timestamp())
     } else {
-        engine
-            .store
-            .meta_get_or_set("first_start", &default.timestamp().to_string())?
-            .parse()
-            .unwrap_or(default.timestamp())
+        engine.store.first_start_or_set(default.timestamp())?
     };
     Ok(start.min(Utc::now().timestamp() - 61))
 }

@@ -127,15 +127,13 @@ fn first_start_time(_engine: &Engine) -> Result<i64, PassError> {
 /// forwarding pass; a database that was already forwarding before this was recorded (its
 /// export cursor exists) has no such limit.
 fn forwarding_since(engine: &Engine) -> Result<chrono::DateTime<Utc>, PassError> {
-    const KEY: &str = "forward_enabled_at";
     let already_forwarding = engine.store.cursor(CURSOR)?.is_some();
     // On Zendesk's clock (its `Date` header; the export was read before this), since it is
     // compared with Zendesk's comment times; the host's clock only if Zendesk's is not known.
     let now = (engine.stats.service_time(ticket_sync_core::domain::Service::Zendesk, Utc::now()))
         .unwrap_or_else(|| ServiceTime::assume_host(Utc::now()));
     let default = if already_forwarding { chrono::DateTime::<Utc>::UNIX_EPOCH } else { now.utc() };
-    let stored = engine.store.meta_get_or_set(KEY, &default.timestamp().to_string())?;
-    Ok(stored.parse().ok().and_then(|t| chrono::DateTime::from_timestamp(t, 0)).unwrap_or(default))
+    Ok(engine.store.forward_enabled_at_or_set(default)?)
 }
 
 /// Tickets whose comments could not be read last time (nothing was queued for them, and the

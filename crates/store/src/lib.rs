@@ -10,6 +10,7 @@ mod intents;
 mod limits;
 mod links;
 mod mappings;
+mod meta;
 mod payload;
 mod progress;
 mod schema;
@@ -41,6 +42,9 @@ pub enum StoreError {
     Open { path: String, reason: String },
     #[error("state database was written by a newer ticket-sync (schema {found}, this build knows {known}); upgrade the binary")]
     TooNew { found: i64, known: i64 },
+    /// A value kept in the `meta` table does not read as what its key holds.
+    #[error("state database: the meta value {key} = {value:?} is not {what}; restore the database from a backup, or delete that row so that ticket-sync finds the value again")]
+    Meta { key: String, value: String, what: String },
     /// An issue to record for a ticket is already another ticket's (one issue, one ticket).
     #[error("{repo}#{number} is already linked to ticket {other}")]
     IssueTaken { repo: String, number: u64, other: u64 },
