@@ -114,11 +114,7 @@ pub fn collect(rules: &Rules, store: &Store) -> ticket_sync_store::Result<Status
         repos: store.repo_records()?,
         rate_limits: store.budgets()?.into_iter().collect(),
         pending_intents: store.pending_intents()?.len(),
-        webhooks: store
-            .webhook_stats()?
-            .into_iter()
-            .filter_map(|(source, json)| Some((source, serde_json::from_str(&json).ok()?)))
-            .collect(),
+        webhooks: store.webhook_stats()?.into_iter().collect(),
         github_auth: {
             let (mode, app_id, installation_id) = match &rules.github.auth {
                 ticket_sync_core::rules::GithubAuth::Token(_) => ("token", None, None),

@@ -286,21 +286,38 @@ impl Store {
         Ok(at.as_deref().and_then(parse_ts))
     }
 
-    /// Saves the webhook receiver's counters of one source (JSON), for `status`.
-    pub fn save_webhook_stats(&self, source: &str, stats: &str) -> Result<()> {
+    /// Saves the webhook receiver's counters of one source, for `status`.
+    pub fn save_webhook_stats(&self, source: &str, stats: &serde_json::Value) -> Result<()> {
         self.conn().execute(
             "INSERT INTO webhook_stats (source, stats, updated_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (source) DO UPDATE SET stats = excluded.stats, updated_at = excluded.updated_at",
-            params![source, stats, ts(Utc::now())],
+            params![source, stats.to_string(), ts(Utc::now())],
         )?;
         Ok(())
     }
 
-    /// The webhook receiver's counters, by source, as last saved.
-    pub fn webhook_stats(&self) -> Result<Vec<(String, String)>> {
+    /// The webhook receiver's counters, by source, as last saved. Counters that cannot be read
+    /// are left out: they are only shown.
+    pub fn webhook_stats(&self) -> Result<Vec<(String, serde_json::Value)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT source, stats FROM webhook_stats ORDER BY source")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        let rows =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<(String, String)>>>()?;
+        Ok(rows.into_iter().filter_map(|(source, stats)| Some((source, serde_json::from_str(&stats).ok()?))).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_counters_read_back_and_unreadable_ones_are_left_out() {
+        let store = Store::open_in_memory().unwrap();
+        let github = serde_json::json!({ "accepted": 3, "last_delivery": null });
+        store.save_webhook_stats("github", &github).unwrap();
+        store.save_webhook_stats("zendesk", &serde_json::json!({ "accepted": 1 })).unwrap();
+        store.conn().execute("UPDATE webhook_stats SET stats = '{oops' WHERE source = 'zendesk'", []).unwrap();
+        assert_eq!(store.webhook_stats().unwrap(), [("github".to_string(), github)]);
     }
 }
