@@ -74,7 +74,7 @@ mod tests {
     #[test]
     fn notes_are_ordered_by_time_then_kind_then_id() {
         let t = |s| Utc.timestamp_opt(s, 0).unwrap();
-        let mut notes = vec![
+        let mut notes = [
             NoteOrder::own(t(10)),
             NoteOrder::github(t(10), NoteKind::Event, 7),
             NoteOrder::link_change(t(9)),

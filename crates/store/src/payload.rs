@@ -147,6 +147,7 @@ impl IntentPayload {
 
     /// Reads a stored payload of `kind` written in `version`.
     pub(crate) fn decode(kind: IntentKind, version: i64, text: &str) -> Result<Self, PayloadError> {
+        // Version 1 is the only one so far; a later one adds its reader here and keeps this one.
         if version != 1 {
             return Err(PayloadError::UnknownVersion { kind, version });
         }
