@@ -108,7 +108,7 @@ fn with_rules(path: &Path, f: impl FnOnce(Rules) -> u8) -> u8 {
     }
 }
 
-use ticket_sync_clients::secret::load_tokens;
+use crate::credentials::load_tokens;
 
 async fn check(path: &Path, online: bool) -> u8 {
     let rules = match load_rules(path) {
@@ -118,10 +118,8 @@ async fn check(path: &Path, online: bool) -> u8 {
     // Credentials are part of the configuration: every missing or unreadable one is reported,
     // all in one run, and fails `check` as the daemon's start would fail.
     let mut problems: Vec<String> = Vec::new();
-    let zt =
-        ticket_sync_clients::secret::load_zendesk(&rules.zendesk.auth).map_err(|e| problems.push(e.to_string())).ok();
-    let gt =
-        ticket_sync_clients::secret::load_github(&rules.github.auth).map_err(|e| problems.push(e.to_string())).ok();
+    let zt = crate::credentials::load_zendesk(&rules.zendesk.auth).map_err(|e| problems.push(e.to_string())).ok();
+    let gt = crate::credentials::load_github(&rules.github.auth).map_err(|e| problems.push(e.to_string())).ok();
     let hooks = rules.webhooks.as_ref().and_then(|w| match crate::webhooks::WebhookSecrets::load_all(w) {
         Ok(secrets) => Some((w.listen, secrets)),
         Err(errors) => {
@@ -155,7 +153,7 @@ async fn check(path: &Path, online: bool) -> u8 {
         rules.state_path.display()
     );
     if matches!(zt, ticket_sync_clients::secret::ZendeskCredential::ApiToken { .. }) {
-        eprintln!("warning: zendesk: {}", ticket_sync_clients::secret::API_TOKEN_SUNSET);
+        eprintln!("warning: zendesk: {}", crate::credentials::API_TOKEN_SUNSET);
     }
     if let Some((listen, secrets)) = hooks {
         let set = |s: &Option<ticket_sync_clients::secret::Secret>, name: &str| {

@@ -15,11 +15,11 @@ use crate::config;
 
 use ticket_sync_clients::http::{ApiStats, Timeouts};
 
+use crate::credentials::load_tokens;
 use crate::metrics::{self, Metrics};
 use crate::notify::Notifier;
 use crate::sync::{Engine, PassReport};
 use crate::webhooks::{self, Bell, Doorbell, Source, WebhookSecrets, WebhookStats};
-use ticket_sync_clients::secret::load_tokens;
 use ticket_sync_core::domain::Service;
 use ticket_sync_core::rules::Rules;
 use ticket_sync_store::{Store, StoreError};
@@ -170,7 +170,7 @@ pub async fn run_with(
         "ticket-sync started"
     );
     if engine.zendesk.auth_mode() == "api_token" {
-        warn!("zendesk: {}", ticket_sync_clients::secret::API_TOKEN_SUNSET);
+        warn!("zendesk: {}", crate::credentials::API_TOKEN_SUNSET);
     }
     warn_if_calls_outlast_the_watchdog(&ctx.notifier);
     ctx.notifier.ready();

@@ -16,6 +16,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod crashpoint;
+pub mod credentials;
 pub mod daemon;
 #[cfg(feature = "demo")]
 pub mod demo;

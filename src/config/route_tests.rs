@@ -55,7 +55,7 @@ fn first_matching_route_wins_and_fallback_catches_the_rest() {
         (&["escalated"], "solved", None, false, "not escalated"),
     ];
     for (tags, status, prio, linked, want) in cases {
-        let got = match decide(&r, &ticket(tags, status, *prio), *linked) {
+        let got = match decide(&r.escalation, &r.routes, &ticket(tags, status, *prio), *linked) {
             Decision::Create(route) => format!("create {}", route.repo),
             Decision::NotEscalated => "not escalated".into(),
             Decision::AlreadyLinked => "linked".into(),
@@ -70,5 +70,8 @@ fn first_matching_route_wins_and_fallback_catches_the_rest() {
 fn solved_tickets_escalate_only_when_the_rules_ask() {
     let mut r = rules();
     r.escalation.filter.status_in = vec!["open".into(), "solved".into()];
-    assert!(matches!(decide(&r, &ticket(&["escalated"], "solved", None), false), Decision::Create(_)));
+    assert!(matches!(
+        decide(&r.escalation, &r.routes, &ticket(&["escalated"], "solved", None), false),
+        Decision::Create(_)
+    ));
 }

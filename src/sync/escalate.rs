@@ -1,11 +1,19 @@
 //! The escalation pass: Zendesk export → decisions → issues and link notes, exactly once.
 //!
+//! Each ticket, like each repository of push-back, is gathered, planned, then acted on: what
+//! the store holds about it is read (`gather`), the pure planner decides (`escplan::plan`:
+//! carry on an unfinished write, end a deleted ticket's link, follow the link field, the
+//! re-escalation rule, create or skip), and the plan is carried out (`perform`). The steps
+//! that need a remote answer to go on are named where they are: the reconcile steps of the
+//! exactly-once protocol (`earlier_escalation`, the marker lookups of `finish_create` and
+//! `write_once`) and the reading of an issue a link field names (`link::follow`).
+//!
 //! Order of writes for one ticket, each step durable before the next remote call:
 //! create intent → (reconcile if retried) → POST issue → mapping + note intent → (reconcile
 //! if retried) → PUT note → ledger. A crash anywhere leaves an intent that the next pass
 //! reconciles against the remote side before writing again.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -22,8 +30,9 @@ use ticket_sync_core::body;
 use ticket_sync_core::domain::LinkState;
 use ticket_sync_core::domain::Scope;
 use ticket_sync_core::domain::Service;
-use ticket_sync_core::domain::{Issue, IssueState, RepoName, Stage, Ticket, TicketId, TicketStatus};
-use ticket_sync_core::route::{decide, Decision};
+use ticket_sync_core::domain::{Issue, IssueState, Mapping, RepoName, Stage, Ticket, TicketId};
+use ticket_sync_core::escplan::{self, EscalationPlan, Skipped, Source, Step, TicketFacts, Unfinished};
+use ticket_sync_core::rules::Route;
 use ticket_sync_store::{CreatePayload, FailureClass, Intent, IntentKind, NewFailure, NotePayload, StoreError};
 
 const CURSOR: &str = "zendesk_export";
@@ -72,7 +81,7 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
                 return Ok(report);
             }
             if let Some(ticket) = failure.ticket {
-                handle(engine, ticket, true, &mut report).await?;
+                handle(engine, ticket, Source::Snapshot, &mut report).await?;
             }
         }
     }
@@ -103,7 +112,7 @@ pub(super) async fn one(engine: &Engine, id: TicketId, cancel: &CancellationToke
     if !engine.dry_run {
         engine.store.ticket_read(id, ticket.updated_at)?;
     }
-    handle(engine, ticket, false, &mut report).await?;
+    handle(engine, ticket, Source::Live, &mut report).await?;
     link::refresh_impacts(engine, &mut report).await?;
     Ok(report)
 }
@@ -124,7 +133,7 @@ async fn read_export(engine: &Engine, cancel: &CancellationToken, report: &mut P
             }
             engine.beat();
             report.seen += 1;
-            handle(engine, ticket, false, report).await?;
+            handle(engine, ticket, Source::Live, report).await?;
         }
         for (id, why) in page.rejected {
             report.seen += 1;
@@ -159,147 +168,224 @@ fn first_start_time(engine: &Engine) -> Result<i64, PassError> {
     Ok(start.min(Utc::now().timestamp() - 61))
 }
 
-/// One ticket from the export or a retry (`from_snapshot`: the copy stored with its failure):
-/// decide, then act; failures are recorded, not raised.
-async fn handle(
-    engine: &Engine,
-    ticket: Ticket,
-    from_snapshot: bool,
-    report: &mut PassReport,
-) -> Result<(), PassError> {
+/// One ticket from the export, a direct read, or a retry (`Source::Snapshot`: the copy stored
+/// with its failure): gather, plan, act; failures are recorded, not raised.
+async fn handle(engine: &Engine, ticket: Ticket, source: Source, report: &mut PassReport) -> Result<(), PassError> {
     let id = ticket.id;
     let span =
         info_span!("ticket", ticket_id = id.0, repo = tracing::field::Empty, issue_number = tracing::field::Empty);
-    let result = retrying!(engine, act(engine, &ticket, from_snapshot, report)).instrument(span).await;
+    let result = retrying!(engine, act(engine, &ticket, source, report)).instrument(span).await;
     settle(engine, id, STAGE, Some(&ticket), result, report).map(|_| ())
 }
 
-async fn act(engine: &Engine, ticket: &Ticket, from_snapshot: bool, report: &mut PassReport) -> Result<(), ItemError> {
-    // A copy older than one read directly (for a webhook) says nothing new: acting on it could
-    // undo what the newer one showed (a tag removed again, a field changed back).
-    if let (Some(read), Some(at)) = (engine.store.ticket_read_at(ticket.id)?, ticket.updated_at) {
-        if at < read {
-            return Ok(());
-        }
-    }
-    // An unfinished write (an earlier escalation of this ticket, not a new one) is carried on,
-    // but not while it waits out a failure: the ticket changing again is no reason to hurry.
-    let unfinished = match engine.store.intent(IntentKind::CreateIssue, ticket.id)? {
+/// Escalation of one ticket: everything stored about it is read (`gather`), the pure planner
+/// decides (`escplan::plan`), and the plan is carried out (`perform`).
+async fn act(engine: &Engine, ticket: &Ticket, source: Source, report: &mut PassReport) -> Result<(), ItemError> {
+    let stored = gather(engine, ticket)?;
+    let plan = escplan::plan(&engine.rules.escalation, &engine.rules.routes, &stored.facts(engine, ticket, source));
+    perform(engine, ticket, &stored, plan, report).await
+}
+
+/// What is stored about one ticket that its plan depends on; read before anything is decided.
+struct Stored {
+    /// The `updated_at` of the newest copy read directly (for a webhook delivery).
+    read_directly_at: Option<DateTime<Utc>>,
+    /// The write an earlier escalation of the ticket left unfinished: its issue, else the issue's
+    /// link note.
+    unfinished: Option<UnfinishedWrite>,
+    /// The ticket's link, whatever its state.
+    mapping: Option<Mapping>,
+    /// `[linking]`: what is stored about the ticket's link field (`None` with `[linking]` off).
+    field: Option<link::StoredField>,
+}
+
+struct UnfinishedWrite {
+    intent: Intent,
+    /// It waits out an earlier failure's back-off.
+    held_back: bool,
+}
+
+/// Gather: the store's facts about the ticket. No request is sent: what needs a remote answer
+/// is read only by the step of the plan that needs it (`escalate_new`, `link::follow`).
+fn gather(engine: &Engine, ticket: &Ticket) -> Result<Stored, ItemError> {
+    let id = ticket.id;
+    let unfinished = match engine.store.intent(IntentKind::CreateIssue, id)? {
         Some(intent) => Some(intent),
         // The issue exists; its link note is still to be written (or found).
-        None => engine.store.intent(IntentKind::LinkNote, ticket.id)?,
+        None => engine.store.intent(IntentKind::LinkNote, id)?,
     };
-    if let Some(intent) = unfinished {
-        if engine.held_back(ticket.id, STAGE)? {
-            return Err(ItemError::Waiting);
+    let unfinished = match unfinished {
+        Some(intent) => Some(UnfinishedWrite { intent, held_back: engine.held_back(id, STAGE)? }),
+        None => None,
+    };
+    let field = match &engine.rules.linking {
+        Some(_) => Some(link::stored_field(engine, id)?),
+        None => None,
+    };
+    Ok(Stored {
+        read_directly_at: engine.store.ticket_read_at(id)?,
+        unfinished,
+        mapping: engine.store.mapping(id)?,
+        field,
+    })
+}
+
+impl Stored {
+    /// The planner's view of the ticket and of these facts.
+    fn facts<'a>(&'a self, engine: &Engine, ticket: &'a Ticket, source: Source) -> TicketFacts<'a> {
+        TicketFacts {
+            ticket,
+            source,
+            read_directly_at: self.read_directly_at,
+            unfinished: match &self.unfinished {
+                None => Unfinished::Nothing,
+                Some(write) if write.held_back => Unfinished::HeldBack,
+                Some(_) => Unfinished::Due,
+            },
+            mapping: self.mapping.as_ref(),
+            field: self.field.as_ref().map(|f| f.facts(link::field_value(engine, ticket))),
         }
-        return resume(engine, intent, report).await;
     }
-    let mapping = engine.store.mapping(ticket.id)?;
-    let active = mapping.as_ref().is_some_and(|m| m.link_state == LinkState::Active);
-    if ticket.status == TicketStatus::Deleted && active {
-        // The export shows a deleted ticket once more: its link ends here, at no request,
-        // instead of costing an audit read a day and, once its issue changes, a refused note.
-        if engine.dry_run {
-            report.planned.push(format!("end the link of ticket {} (the ticket was deleted)", ticket.id));
-            return Ok(());
+}
+
+/// Act: carries out the plan, in its order; every remote write is preceded by its durable
+/// intent. In a dry run nothing is written, and what would be is recorded in the report.
+async fn perform(
+    engine: &Engine,
+    ticket: &Ticket,
+    stored: &Stored,
+    plan: EscalationPlan<'_>,
+    report: &mut PassReport,
+) -> Result<(), ItemError> {
+    if plan.finish_field_note {
+        if let Some(field) = &stored.field {
+            link::finish_note(engine, field, report).await?;
         }
-        return notes::ticket_deleted(engine, ticket.id);
     }
-    if link::follow_field(engine, ticket, mapping.as_ref(), report).await? == link::Next::Done {
-        return Ok(());
+    if plan.record_cleared_field {
+        link::record_value(engine, ticket)?;
     }
-    if let Some(m) = &mapping {
-        if from_snapshot {
-            // A stored copy may be stale (the tag removed again since): the re-escalation rule
-            // acts only on what the export shows now, and a queued reopen note is the push
-            // pass's to finish.
-            return Ok(());
+    match plan.step {
+        Step::Ignore(_) => Ok(()),
+        Step::Wait => Err(ItemError::Waiting),
+        Step::Resume => {
+            let write = stored.unfinished.as_ref().expect("the plan resumes only an unfinished write it was given");
+            resume(engine, write.intent.clone(), report).await
         }
-        return reescalate::track(engine, ticket, m, report).await;
-    }
-    match decide(&engine.rules, ticket, false) {
-        Decision::NotEscalated | Decision::AlreadyLinked => Ok(()),
-        Decision::Unwritable => {
+        Step::EndLink => {
+            if engine.dry_run {
+                report.planned.push(format!("end the link of ticket {} (the ticket was deleted)", ticket.id));
+                return Ok(());
+            }
+            notes::ticket_deleted(engine, ticket.id)
+        }
+        Step::Field(change) => {
+            let active = stored.mapping.as_ref().filter(|m| m.link_state == LinkState::Active);
+            link::follow(engine, ticket, active, change, report).await
+        }
+        Step::Reescalate(mapping, rule) => reescalate::apply(engine, ticket, mapping, rule, report).await,
+        Step::Skip(Skipped::Unwritable) => {
             report.skipped += 1;
             info!(status = %ticket.status, "escalated ticket skipped: it is closed and cannot take the link note");
             Ok(())
         }
-        Decision::NoRoute => {
+        Step::Skip(Skipped::NoRoute) => {
             report.skipped += 1;
             warn!("escalated ticket matches no [[route]]; add a route without `when` as a fallback to catch it");
             Ok(())
         }
-        Decision::Create(route) => {
-            report.escalated += 1;
-            if engine.dry_run {
-                report
-                    .planned
-                    .push(format!("create an issue in {} for ticket {} \"{}\"", route.repo, ticket.id, ticket.subject));
-                return Ok(());
-            }
-            defer_when_budget_is_short(engine, &route.repo)?;
-            guard::check_repo(engine, &route.repo).await?;
-            let scan = engine.zendesk.attachments(ticket.id).await?;
-            let mut notes = scan.internal_notes.clone();
-            if scan.read_all_pages {
-                // A long ticket: its link note may be newer than the first pages read.
-                notes.extend(engine.zendesk.recent_comments(ticket.id, 10).await?.into_iter().filter(|c| !c.public));
-            }
-            if let Some(found) = linked_issue(engine, ticket.id, &notes).await? {
-                return match found {
-                    Some(issue) => adopt(engine, ticket, issue, report).await,
-                    // ticket-sync's own link note names an issue that cannot be adopted (deleted,
-                    // no longer ticket-sync's, out of sight): never create a second one.
-                    None => Err(ItemError::Refused(format!(
-                        "refused: ticket {} already carries ticket-sync's link note, but the issue it names cannot be \
-                         verified (deleted, moved out of sight, or no longer ticket-sync's); a second issue is not \
-                         created. Check the note's issue, then remove the note and run `ticket-sync retry {}` to escalate anew",
-                        ticket.id, ticket.id
-                    ))),
-                };
-            }
-            let (attachments, unreadable) = if engine.rules.escalation.attachments {
-                (Some(scan.attachments.as_slice()), scan.unreadable)
-            } else {
-                (None, 0)
-            };
-            let payload = CreatePayload {
-                repo: route.repo.clone(),
-                title: body::issue_title(ticket, &engine.redactor),
-                body: body::issue_body(ticket, attachments, unreadable, &engine.rules.zendesk.url, &engine.redactor),
-                labels: route.labels.clone(),
-                ticket_updated_at: ticket.updated_at,
-            };
-            let intent = engine.store.begin_intent(ticket.id, Some(&route.repo.to_string()), &payload)?;
-            finish_create(engine, intent.0, intent.1, report).await
-        }
+        Step::Create(route) => escalate_new(engine, ticket, route, report).await,
     }
 }
 
-/// The issue ticket-sync's own link note on the ticket names, when that issue is still
-/// ticket-sync's own with the ticket's marker: the ticket was escalated by a database that is
-/// gone (deleted, or restored from an older backup), and is adopted rather than escalated twice.
-/// `None`: no link note of ticket-sync's own; `Some(None)`: there is one, but its issue
-/// cannot be adopted; `Some(Some(issue))`: adopt it.
-async fn linked_issue(
+/// A new escalation through `route`: the budget and the repository are checked, the ticket's
+/// comments are read (attachment links for the body, and the notes for `earlier_escalation`),
+/// then the create intent is recorded and the issue created.
+async fn escalate_new(
+    engine: &Engine,
+    ticket: &Ticket,
+    route: &Route,
+    report: &mut PassReport,
+) -> Result<(), ItemError> {
+    report.escalated += 1;
+    if engine.dry_run {
+        report
+            .planned
+            .push(format!("create an issue in {} for ticket {} \"{}\"", route.repo, ticket.id, ticket.subject));
+        return Ok(());
+    }
+    defer_when_budget_is_short(engine, &route.repo)?;
+    guard::check_repo(engine, &route.repo).await?;
+    let scan = engine.zendesk.attachments(ticket.id).await?;
+    let mut notes = scan.internal_notes.clone();
+    if scan.read_all_pages {
+        // A long ticket: its link note may be newer than the first pages read.
+        notes.extend(engine.zendesk.recent_comments(ticket.id, 10).await?.into_iter().filter(|c| !c.public));
+    }
+    match earlier_escalation(engine, ticket.id, &notes).await? {
+        EarlierEscalation::Never => {}
+        EarlierEscalation::Adoptable(issue) => return adopt(engine, ticket, *issue, report).await,
+        // ticket-sync's own link note names an issue that cannot be adopted (deleted, no longer
+        // ticket-sync's, out of sight): never create a second one.
+        EarlierEscalation::Unverifiable => {
+            return Err(ItemError::Refused(format!(
+                "refused: ticket {} already carries ticket-sync's link note, but the issue it names cannot be \
+                 verified (deleted, moved out of sight, or no longer ticket-sync's); a second issue is not \
+                 created. Check the note's issue, then remove the note and run `ticket-sync retry {}` to escalate anew",
+                ticket.id, ticket.id
+            )))
+        }
+    }
+    let (attachments, unreadable) = if engine.rules.escalation.attachments {
+        (Some(scan.attachments.as_slice()), scan.unreadable)
+    } else {
+        (None, 0)
+    };
+    let payload = CreatePayload {
+        repo: route.repo.clone(),
+        title: body::issue_title(ticket, &engine.redactor),
+        body: body::issue_body(ticket, attachments, unreadable, &engine.rules.zendesk.url, &engine.redactor),
+        labels: route.labels.clone(),
+        ticket_updated_at: ticket.updated_at,
+    };
+    let intent = engine.store.begin_intent(ticket.id, Some(&route.repo.to_string()), &payload)?;
+    finish_create(engine, intent.0, intent.1, report).await
+}
+
+/// What the ticket's own notes say of an earlier escalation by ticket-sync that the database
+/// does not know (it was deleted, or restored from an older backup).
+enum EarlierEscalation {
+    /// No link note of ticket-sync's own: the ticket was never escalated.
+    Never,
+    /// The issue the note names is still ticket-sync's own with the ticket's marker: it is
+    /// adopted rather than the ticket escalated twice.
+    Adoptable(Box<Issue>),
+    /// There is such a note, but its issue cannot be adopted (no issue in it, deleted, out of
+    /// sight, no longer ticket-sync's).
+    Unverifiable,
+}
+
+/// Reconcile step before a create: looks among the ticket's notes for ticket-sync's own link
+/// note, and reads the issue it names. It needs remote answers the plan cannot have (who
+/// ticket-sync writes as, the issue itself), and only a ticket about to get an issue pays them.
+async fn earlier_escalation(
     engine: &Engine,
     id: TicketId,
     notes: &[TicketComment],
-) -> Result<Option<Option<Issue>>, ItemError> {
+) -> Result<EarlierEscalation, ItemError> {
     let marker = body::link_note_marker(id);
     let me = identity::zendesk_identity(engine).await?;
     let Some(own) = notes.iter().rev().find(|c| me.wrote(c.author_id) && identity::ends_with_marker(&c.body, &marker))
     else {
-        return Ok(None);
+        return Ok(EarlierEscalation::Never);
     };
     let Some((repo, number)) = own.body.lines().find_map(ticket_sync_clients::github::parse_issue_html_url) else {
-        return Ok(Some(None));
+        return Ok(EarlierEscalation::Unverifiable);
     };
     let identity = identity::github_identity(engine).await?;
     match engine.github.own_issue(&repo, number, &body::issue_marker(id), &identity.all()).await {
-        Ok(found) => Ok(Some(found)),
-        Err(ApiError::Gone { .. } | ApiError::NotFound { .. }) => Ok(Some(None)),
+        Ok(Some(issue)) => Ok(EarlierEscalation::Adoptable(Box::new(issue))),
+        Ok(None) | Err(ApiError::Gone { .. } | ApiError::NotFound { .. }) => Ok(EarlierEscalation::Unverifiable),
         Err(e) => Err(e.into()),
     }
 }
@@ -413,7 +499,7 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
                 // for the rest of this pass, without asking again.
                 Err(e @ ApiError::Forbidden { scope: ForbiddenScope::Repository, .. }) => {
                     let why = format!("refused: GitHub does not let ticket-sync write to {}: {e}", payload.repo);
-                    engine.repo_checks.lock().unwrap().insert(payload.repo.clone(), Some(why.clone()));
+                    guard::remember_refusal(engine, &payload.repo, &why);
                     return Err(ItemError::Refused(why));
                 }
                 Err(e) => return Err(e.into()),

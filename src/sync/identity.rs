@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::{Engine, PassError};
-pub use ticket_sync_core::domain::{GithubIdentity, ZendeskIdentity};
+use ticket_sync_core::domain::{GithubIdentity, ZendeskIdentity};
 
 /// The login ticket-sync writes to GitHub as: from memory, else from the database (stored
 /// with the credential's id, so a new token or App is asked again), else once from GitHub

@@ -8,6 +8,9 @@
 //! agent's change. Every change (link, move, unlink, refusal) is recorded in one transaction
 //! with the intent of the one note that tells the agent (`store::apply_link_change`); the note
 //! carries the event key `field-{updated_at}`, so the same change read again is the same note.
+//! Whether the field changed, and what it asks for, is the escalation planner's
+//! (`escplan::plan`); this module gathers what is stored about the field and carries out the
+//! change.
 
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
@@ -16,91 +19,115 @@ use super::notes::{push_note, state_tags};
 use super::{guard, identity, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::http::ApiError;
 use ticket_sync_core::body;
-use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Ticket, TicketStatus};
-use ticket_sync_core::linkref::{self, FieldRef, RefProblem};
+use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Ticket, TicketId};
+use ticket_sync_core::escplan::{self, FieldChange, FieldFacts};
+use ticket_sync_core::linkref::{self, RefProblem};
 use ticket_sync_core::noteorder::NoteOrder;
-use ticket_sync_store::{ChangeNote, Impact, LinkChange, PushPayload};
+use ticket_sync_store::{ChangeNote, Impact, Intent, LinkChange, PushPayload};
 
-/// What the escalation of a ticket does after its field was looked at.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum Next {
-    /// The field says nothing new: escalate (or track re-escalation) as usual.
-    Escalate,
-    /// The field decided the ticket's link (or refused it): no issue is created for it.
-    Done,
+/// What is stored about a ticket's link field, gathered before the escalation plan.
+pub(super) struct StoredField {
+    /// The value last acted on, with the ticket's `updated_at` then.
+    acted_on: Option<(String, DateTime<Utc>)>,
+    /// The intent of the note that tells of that change, while the note is unwritten (an
+    /// earlier attempt failed).
+    note: Option<Intent>,
+    /// GitHub's web base as known now.
+    web_base: url::Url,
 }
 
-/// Acts on the ticket's `[linking]` field, if it changed since it was last acted on.
-pub(super) async fn follow_field(
+/// Gathers what is stored about the ticket's link field (no request is sent).
+pub(super) fn stored_field(engine: &Engine, id: TicketId) -> Result<StoredField, ItemError> {
+    let acted_on = engine.store.link_field(id)?;
+    let note = match &acted_on {
+        Some((_, seen)) => engine.store.push_intent(id, &change_key(*seen))?,
+        None => None,
+    };
+    Ok(StoredField { acted_on, note, web_base: engine.web_base() })
+}
+
+impl StoredField {
+    /// The planner's view, with `value`, the field's text in the ticket.
+    pub(super) fn facts<'a>(&'a self, value: &'a str) -> FieldFacts<'a> {
+        FieldFacts {
+            value,
+            acted_on: self.acted_on.as_ref().map(|(v, seen)| (v.as_str(), *seen)),
+            note_pending: self.note.is_some(),
+            web_base: &self.web_base,
+        }
+    }
+}
+
+/// The ticket's link-field text, trimmed; empty with `[linking]` off.
+pub(super) fn field_value<'t>(engine: &Engine, ticket: &'t Ticket) -> &'t str {
+    engine.rules.linking.as_ref().map_or("", |l| ticket.field(l.field_id).trim())
+}
+
+/// Writes the note of the field's last change, which an earlier attempt left unwritten.
+pub(super) async fn finish_note(
+    engine: &Engine,
+    field: &StoredField,
+    report: &mut PassReport,
+) -> Result<(), ItemError> {
+    if let Some(intent) = &field.note {
+        if !engine.dry_run {
+            // A payload this build cannot read fails the ticket, for an operator to look at.
+            let payload = intent
+                .push_payload()
+                .map_err(|e| ItemError::Refused(format!("stored note intent is unreadable ({e})")))?;
+            push_note(engine, intent, payload, report).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records the field's value as acted on, with nothing else to do about it (a cleared field
+/// with no link, or the linked issue written another way).
+pub(super) fn record_value(engine: &Engine, ticket: &Ticket) -> Result<(), ItemError> {
+    if !engine.dry_run {
+        let seen_at = ticket.updated_at.unwrap_or_else(Utc::now);
+        engine.store.record_link_field(ticket.id, field_value(engine, ticket), seen_at)?;
+    }
+    Ok(())
+}
+
+/// Acts on the change the plan read in the ticket's link field (`escplan::field_change`).
+/// Two answers from GitHub can still change it: a link to another host is read again once
+/// GitHub's web host is learned (issue pages may be on a host the API URL does not tell: data
+/// residency, a second host name, a proxy; read once), and the issue a link names is read to
+/// see that it may be linked (`linkable`).
+pub(super) async fn follow(
     engine: &Engine,
     ticket: &Ticket,
-    mapping: Option<&Mapping>,
+    active: Option<&Mapping>,
+    change: FieldChange,
     report: &mut PassReport,
-) -> Result<Next, ItemError> {
-    let Some(linking) = &engine.rules.linking else { return Ok(Next::Escalate) };
-    let value = ticket.field(linking.field_id).trim();
-    let last = engine.store.link_field(ticket.id)?;
-    let last_value = last.as_ref().map_or("", |(v, _)| v.trim());
-    let stale = matches!((&last, ticket.updated_at), (Some((_, seen)), Some(at)) if at <= *seen);
-    let active = mapping.filter(|m| m.link_state == LinkState::Active);
-    if let Some((_, seen)) = &last {
-        // The note of the last change is still to be written (an earlier attempt failed).
-        if let Some(intent) = engine.store.push_intent(ticket.id, &change_key(*seen))? {
-            if !engine.dry_run {
-                // A payload this build cannot read fails the ticket, for an operator to look at.
-                let payload = intent
-                    .push_payload()
-                    .map_err(|e| ItemError::Refused(format!("stored note intent is unreadable ({e})")))?;
-                push_note(engine, &intent, payload, report).await?;
-            }
+) -> Result<(), ItemError> {
+    let value = field_value(engine, ticket);
+    let change = match change {
+        FieldChange::Refuse(RefProblem::OtherHost(_)) if !engine.web_base_learned() => {
+            learn_web_base(engine).await?;
+            escplan::field_change(linkref::parse(value, &engine.web_base()), active)
         }
-    }
-    if value == last_value || stale || matches!(ticket.status, TicketStatus::Closed | TicketStatus::Deleted) {
-        // Nothing new. A value that was refused still stands for the agent's intent: no
-        // issue is created beside it.
-        return Ok(if value.is_empty() || mapping.is_some() { Next::Escalate } else { Next::Done });
-    }
-    let seen_at = ticket.updated_at.unwrap_or_else(Utc::now);
-    let mut web = engine.web_base();
-    let mut parsed = linkref::parse(value, &web);
-    if matches!(parsed, FieldRef::Invalid(RefProblem::OtherHost(_))) && !engine.web_base_learned() {
-        // Issue pages may be on a host the API URL does not tell (data residency, a second
-        // host name, a proxy): GitHub's own answer says where, read once.
-        learn_web_base(engine).await?;
-        web = engine.web_base();
-        parsed = linkref::parse(value, &web);
-    }
-    let change = match parsed {
-        FieldRef::Empty => match active {
-            Some(_) => Change::Unlink,
-            None => {
-                if !engine.dry_run {
-                    engine.store.record_link_field(ticket.id, value, seen_at)?;
-                }
-                return Ok(Next::Escalate);
-            }
+        change => change,
+    };
+    let change = match change {
+        // The linked issue, written another way (or ticket-sync's own write-back). (`Cleared`
+        // comes only from a value read again, which is never empty.)
+        FieldChange::SameIssue | FieldChange::Cleared => return record_value(engine, ticket),
+        FieldChange::Unlink => Change::Unlink,
+        FieldChange::Link(repo, number) => match linkable(engine, &repo, number).await? {
+            Linkable::Issue(issue) => Change::Link(issue),
+            Linkable::Refused(why) => Change::Refuse(why),
         },
-        FieldRef::Issue(repo, number) => {
-            if active.is_some_and(|m| m.repo == repo && m.issue_number == number) {
-                // The linked issue, written another way (or ticket-sync's own write-back).
-                if !engine.dry_run {
-                    engine.store.record_link_field(ticket.id, value, seen_at)?;
-                }
-                return Ok(Next::Done);
-            }
-            match linkable(engine, &repo, number).await? {
-                Ok(issue) => Change::Link(Box::new(issue)),
-                Err(why) => Change::Refuse(why),
-            }
-        }
-        FieldRef::Invalid(problem) => Change::Refuse(refusal_text(engine, &problem)),
+        FieldChange::Refuse(problem) => Change::Refuse(refusal_text(engine, &problem)),
     };
     if engine.dry_run {
         report.planned.push(format!("ticket {}: {}", ticket.id, change.describe()));
-        return Ok(Next::Done);
+        return Ok(());
     }
-    apply(engine, ticket, active, value, seen_at, change, report).await?;
-    Ok(Next::Done)
+    let seen_at = ticket.updated_at.unwrap_or_else(Utc::now);
+    apply(engine, ticket, active, value, seen_at, change, report).await
 }
 
 /// The event key of the note that tells of the field change seen at `seen_at`: the same
@@ -125,9 +152,16 @@ impl Change {
     }
 }
 
+/// Whether the ticket may be linked to the issue an agent named.
+enum Linkable {
+    Issue(Box<Issue>),
+    /// It may not; why, for the agent.
+    Refused(String),
+}
+
 /// The issue an agent named, when the ticket may be linked to it; otherwise why not, for the
 /// agent. Errors that may pass (a 5xx, a rate limit) fail the ticket for a retry instead.
-async fn linkable(engine: &Engine, repo: &RepoName, number: IssueNumber) -> Result<Result<Issue, String>, ItemError> {
+async fn linkable(engine: &Engine, repo: &RepoName, number: IssueNumber) -> Result<Linkable, ItemError> {
     linkable_within(engine, repo, number, MAX_MOVES).await
 }
 
@@ -140,11 +174,11 @@ async fn linkable_within(
     repo: &RepoName,
     number: IssueNumber,
     moves_left: usize,
-) -> Result<Result<Issue, String>, ItemError> {
+) -> Result<Linkable, ItemError> {
     // The repository as the rules spell it (names match whatever their letter case), so that
     // everything stored about it is under one spelling.
     let Some(repo) = engine.rules.repos().find(|r| *r == repo).cloned() else {
-        return Ok(Err(format!(
+        return Ok(Linkable::Refused(format!(
             "{repo} is not a repository ticket-sync links to. Use an issue in one of: {}; or ask the ticket-sync admin to add {repo} to `[linking] repos`",
             allowed_repos(engine)
         )));
@@ -152,13 +186,13 @@ async fn linkable_within(
     let repo = &repo;
     match guard::check_repo(engine, repo).await {
         Ok(()) => {}
-        Err(ItemError::Refused(why)) => return Ok(Err(why.trim_start_matches("refused: ").to_string())),
+        Err(ItemError::Refused(why)) => return Ok(Linkable::Refused(why.trim_start_matches("refused: ").to_string())),
         Err(e) => return Err(e),
     }
     let issue = match engine.github.get_issue(repo, number).await {
         Ok(issue) => issue,
         Err(ApiError::Moved { .. }) if moves_left == 0 => {
-            return Ok(Err(format!(
+            return Ok(Linkable::Refused(format!(
             "{repo}#{number} was moved more than {MAX_MOVES} times in a row; use the link of the issue where it ends"
         )))
         }
@@ -167,18 +201,22 @@ async fn linkable_within(
                 return Box::pin(linkable_within(engine, &issue.repo.clone(), issue.number, moves_left - 1)).await
             }
             None => {
-                return Ok(Err(format!("{repo}#{number} was moved where ticket-sync cannot follow; use its new link")))
+                return Ok(Linkable::Refused(format!(
+                    "{repo}#{number} was moved where ticket-sync cannot follow; use its new link"
+                )))
             }
         },
         Err(ApiError::NotFound { .. } | ApiError::Gone { .. }) => {
-            return Ok(Err(format!("{repo}#{number} does not exist (or was deleted)")))
+            return Ok(Linkable::Refused(format!("{repo}#{number} does not exist (or was deleted)")))
         }
         Err(e) => return Err(e.into()),
     };
     if issue.is_pull_request {
-        return Ok(Err(format!("{repo}#{number} is a pull request, not an issue; link the issue it fixes")));
+        return Ok(Linkable::Refused(format!(
+            "{repo}#{number} is a pull request, not an issue; link the issue it fixes"
+        )));
     }
-    Ok(Ok(issue))
+    Ok(Linkable::Issue(Box::new(issue)))
 }
 
 /// Reads the web base off the first configured repository's page (`GET /repos/{repo}`).

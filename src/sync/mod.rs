@@ -131,8 +131,8 @@ pub struct Engine {
     /// GitHub's web base as GitHub's own answers showed it (a repository's `html_url`), once
     /// learned in this engine; `None` until then (see `web_base`).
     web_base: Mutex<Option<url::Url>>,
-    /// Repository checks made during this pass: repo → refusal reason, if any.
-    repo_checks: Mutex<HashMap<RepoName, Option<String>>>,
+    /// Repository checks made during this pass (`guard`).
+    repo_checks: Mutex<HashMap<RepoName, guard::Verdict>>,
     /// The GitHub token's login (`GET /user`), read once when first needed.
     github_login: Mutex<Option<Arc<ticket_sync_core::domain::GithubIdentity>>>,
     /// Names the GitHub token without revealing it: the stored login is reused only for the

@@ -5,41 +5,42 @@ use tracing::info;
 
 use super::{notes, Engine, ItemError, PassReport};
 use ticket_sync_core::body;
-use ticket_sync_core::domain::{IssueState, Ticket};
-use ticket_sync_core::domain::{LinkState, Mapping};
-use ticket_sync_core::route;
+use ticket_sync_core::domain::{Mapping, Ticket};
+use ticket_sync_core::escplan::Reescalation;
 use ticket_sync_store::IntentKind;
 
-/// The re-escalation rule for a linked ticket: a ticket seen without its escalation tags and
-/// later with them again, while its issue is closed, reopens that issue (and gets one note)
-/// instead of getting a second issue. Losing the tags alone never unlinks a ticket.
-pub(super) async fn track(
+/// Carries out the re-escalation rule's step for a linked ticket (`escplan` decides it): a
+/// ticket seen without its escalation tags and later with them again, while its issue is
+/// closed, reopens that issue (and gets one note) instead of getting a second issue. Losing the
+/// tags alone never unlinks a ticket. A dry run changes nothing here.
+pub(super) async fn apply(
     engine: &Engine,
     ticket: &Ticket,
     m: &Mapping,
+    rule: Reescalation,
     report: &mut PassReport,
 ) -> Result<(), ItemError> {
-    let escalated = route::matches(&engine.rules.escalation.filter, ticket);
-    if engine.dry_run || escalated != m.escalation_lost {
+    if engine.dry_run {
         return Ok(());
     }
-    if !escalated {
-        engine.store.set_escalation_lost(ticket.id, true)?;
-        return Ok(());
+    match rule {
+        Reescalation::LostMatch => engine.store.set_escalation_lost(ticket.id, true)?,
+        Reescalation::MatchesAgain => engine.store.set_escalation_lost(ticket.id, false)?,
+        Reescalation::AfterUnlink => {
+            // Tagged again after an agent unlinked it: one note says why nothing more happens.
+            let key = format!("retagged-{}", ticket.updated_at.map_or(0, |t| t.timestamp()));
+            let text = body::escalated_after_unlink(&m.repo, m.issue_number, &m.issue_url, &key);
+            notes::note_once(engine, m, &key, &text, notes::Tells::Link, report).await?;
+            engine.store.set_escalation_lost(ticket.id, false)?;
+            info!("escalated again after an agent unlinked it: not escalated, the ticket says why");
+        }
+        Reescalation::Reopen => return reopen(engine, ticket, m, report).await,
     }
-    if m.link_state == LinkState::Unlinked {
-        // Tagged again after an agent unlinked it: one note says why nothing more happens.
-        let key = format!("retagged-{}", ticket.updated_at.map_or(0, |t| t.timestamp()));
-        let text = body::escalated_after_unlink(&m.repo, m.issue_number, &m.issue_url, &key);
-        notes::note_once(engine, m, &key, &text, notes::Tells::Link, report).await?;
-        engine.store.set_escalation_lost(ticket.id, false)?;
-        info!("escalated again after an agent unlinked it: not escalated, the ticket says why");
-        return Ok(());
-    }
-    if m.issue_state != IssueState::Closed || m.link_state != LinkState::Active {
-        engine.store.set_escalation_lost(ticket.id, false)?;
-        return Ok(());
-    }
+    Ok(())
+}
+
+/// Reopens the closed issue of a ticket escalated again, then writes the one note that says so.
+async fn reopen(engine: &Engine, ticket: &Ticket, m: &Mapping, report: &mut PassReport) -> Result<(), ItemError> {
     tracing::Span::current().record("repo", tracing::field::display(&m.repo));
     tracing::Span::current().record("issue_number", m.issue_number.0);
     report.escalated += 1;

@@ -24,7 +24,8 @@ pub use verify::{
     ZENDESK_MAX_SKEW,
 };
 
-use ticket_sync_clients::secret::{self, Secret};
+use crate::credentials;
+use ticket_sync_clients::secret::Secret;
 use ticket_sync_core::rules::{TokenSource, WebhookRules};
 
 /// Each source's signing secret; a source without one refuses every delivery (401).
@@ -66,7 +67,7 @@ fn load_one(source: Source, from: &Option<TokenSource>) -> Result<Option<Secret>
     let Some(from) = from else { return Ok(None) };
     let service = source.as_str();
     let keys = (format!("webhooks.{service}_secret_env"), format!("webhooks.{service}_secret_file"));
-    secret::read_required(from, (&keys.0, &keys.1)).map(Some).map_err(|reason| WebhookSecretError {
+    credentials::read_required(from, (&keys.0, &keys.1)).map(Some).map_err(|reason| WebhookSecretError {
         service,
         reason: format!(
             "{reason}; if {} sends no webhooks here, set `{service} = false` under [webhooks]",

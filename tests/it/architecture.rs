@@ -253,3 +253,148 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The top-level modules of the crate whose sources are in `src`, each with the top-level
+/// modules of the same crate it names (`crate::name`), test modules left out.
+fn module_graph(src: &Path) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut graph = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for file in rust_files(src) {
+        let rel = file.strip_prefix(src).unwrap();
+        let first = rel.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
+        let module = first.trim_end_matches(".rs").to_string();
+        if module == "lib" || module == "main" || rel.components().any(|c| c.as_os_str() == "tests") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        // What only the unit tests use is no dependency of the module.
+        let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let uses = graph.entry(module.clone()).or_default();
+        for (i, _) in text.match_indices("crate::") {
+            let before = text[..i].chars().last();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
+                continue; // `ticket_sync_core::`, `$crate::`
+            }
+            let rest = &text[i + 7..];
+            let word = |t: &str| -> String { t.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect() };
+            let names = match rest.strip_prefix('{') {
+                // `crate::{a, b::c, d}`: the first name of each top-level item of the group.
+                Some(group) => top_level_items(group).iter().map(|item| word(item.trim_start())).collect(),
+                None => vec![word(rest)],
+            };
+            for name in names {
+                if !name.is_empty() && name != module && name != "self" {
+                    uses.insert(name);
+                }
+            }
+        }
+        let _ = uses;
+    }
+    graph
+}
+
+/// The comma-separated items of a `use` group up to its closing brace, nested groups kept whole.
+fn top_level_items(group: &str) -> Vec<&str> {
+    let (mut depth, mut start, mut items) = (0usize, 0usize, Vec::new());
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                items.push(&group[start..i]);
+                return items;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&group[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items
+}
+
+/// A cycle in `graph`, as the modules along it, if there is one.
+fn find_cycle(graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    graph.keys().find_map(|node| visit(node, graph, &mut Vec::new(), &mut done))
+}
+
+/// Architecture invariant: inside each library crate, the modules' imports form no cycle
+/// (each crate's ARCHITECTURE.md section lists them bottom up).
+#[test]
+fn the_library_crates_modules_import_in_one_direction() {
+    for krate in ["crates/core", "crates/clients", "crates/store"] {
+        let graph = module_graph(&root().join(krate).join("src"));
+        assert!(graph.len() > 2, "{krate}: modules found: {graph:?}");
+        if let Some(cycle) = find_cycle(&graph) {
+            panic!("{krate}: the modules import each other in a cycle: {}", cycle.join(" → "));
+        }
+    }
+}
+
+/// Architecture invariant: the root crate's modules import in one direction too: the
+/// commands (`app`) over the daemon, the daemon over the passes (`sync`), the passes over
+/// reading the rules (`config`) and credentials.
+#[test]
+fn the_products_modules_import_in_one_direction() {
+    let graph = module_graph(&root().join("src"));
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!("the product's modules import each other in a cycle: {}", cycle.join(" → "));
+    }
+}
+
+/// The cycle finder itself finds a cycle where there is one (so the tests above can fail).
+#[test]
+fn the_cycle_finder_finds_a_planted_cycle() {
+    let mut graph = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    graph.entry("http".into()).or_default().insert("limits".into());
+    graph.entry("limits".into()).or_default().insert("ratelimit".into());
+    assert_eq!(find_cycle(&graph), None);
+    graph.entry("limits".into()).or_default().insert("http".into());
+    assert_eq!(find_cycle(&graph), Some(vec!["http".into(), "limits".into(), "http".into()]));
+    assert_eq!(top_level_items("daemon, status::{self, Status}, x};"), vec!["daemon", " status::{self, Status}", " x"]);
+}
+
+/// Architecture invariant: one import path per type: no crate re-exports another workspace
+/// crate's items (`pub use ticket_sync_…`); a crate's own façade (`pub use module::Type` over a
+/// private module) is its one path.
+#[test]
+fn no_crate_re_exports_another_crates_items() {
+    for dir in ["src", "crates/core/src", "crates/clients/src", "crates/store/src"] {
+        for file in rust_files(&root().join(dir)) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for line in text.lines().map(str::trim_start) {
+                let re_export = line.starts_with("pub use ") || line.starts_with("pub(crate) use ");
+                assert!(
+                    !(re_export && line.contains("ticket_sync_")),
+                    "{}: re-exports another crate's item: {line}",
+                    file.display()
+                );
+            }
+        }
+    }
+}

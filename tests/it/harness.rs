@@ -58,7 +58,7 @@ pub fn sandbox_zendesk_credential(
 pub fn github_credential(rules: &ticket_sync_core::rules::Rules) -> GithubCredential {
     match &rules.github.auth {
         ticket_sync_core::rules::GithubAuth::App(_) => {
-            ticket_sync_clients::secret::load_github(&rules.github.auth).expect("App key")
+            ticket_sync::credentials::load_github(&rules.github.auth).expect("App key")
         }
         ticket_sync_core::rules::GithubAuth::Token(_) => GithubCredential::Token(Secret::new(sandbox::GITHUB_TOKEN)),
     }

@@ -12,7 +12,7 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use tokio::time::Instant;
 use tracing::warn;
 
-use crate::limits::{chrono_secs, until, Limits, Target};
+use crate::limits::{chrono_secs, is_limit_answer, is_rate_limited_403, limit_wait, read_budget, Limits, Target};
 use crate::ratelimit::{retry_delay, CallBudget};
 use ticket_sync_core::domain::Scope;
 use ticket_sync_core::domain::ServiceTime;
@@ -131,27 +131,6 @@ impl ApiError {
             _ => None,
         }
     }
-}
-
-/// Reads GitHub's `x-ratelimit-*` or any of Zendesk's spellings.
-pub fn read_budget(headers: &HeaderMap) -> Option<RateBudget> {
-    let num = |names: &[&str]| names.iter().find_map(|n| headers.get(*n)?.to_str().ok()?.trim().parse::<u64>().ok());
-    let remaining =
-        num(&["x-ratelimit-remaining", "x-rate-limit-remaining", "ratelimit-remaining", "rate-limit-remaining"])?;
-    let limit = num(&["x-ratelimit-limit", "x-rate-limit", "ratelimit-limit", "rate-limit"]);
-    // GitHub sends the reset as epoch seconds, Zendesk as seconds from now. Any value parses
-    // without panicking: an epoch out of range reads as none, a huge delay as an hour.
-    let reset_at = match num(&["x-ratelimit-reset"]) {
-        Some(epoch) => i64::try_from(epoch).ok().and_then(|e| DateTime::from_timestamp(e, 0)),
-        None => num(&["ratelimit-reset", "rate-limit-reset"]).map(|s| Utc::now() + chrono_secs(Duration::from_secs(s))),
-    };
-    Some(RateBudget { limit, remaining: Some(remaining), reset_at })
-}
-
-/// `Retry-After` in seconds (the only form either service sends), as sent: callers cap it.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get("retry-after")?.to_str().ok()?.trim().parse::<u64>().ok()?;
-    Some(Duration::from_secs(v))
 }
 
 /// Counts of requests by service and status, the last budget seen, and the rate-limit state
@@ -401,11 +380,6 @@ async fn attempt_once(
     }
 }
 
-fn is_limit_answer(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> bool {
-    status == StatusCode::TOO_MANY_REQUESTS
-        || (status == StatusCode::FORBIDDEN && is_rate_limited_403(headers, &String::from_utf8_lossy(body)))
-}
-
 /// Sends a request and maps transport failures; the status is left for the caller's client to judge.
 pub async fn send(stats: &ApiStats, service: Service, request: RequestBuilder) -> Result<Response, ApiError> {
     match request.send().await {
@@ -519,21 +493,6 @@ pub fn status_error(service: Service, status: StatusCode, headers: &HeaderMap, b
         500..=599 => ApiError::Transient { service: s, detail: format!("{status}: {text}") },
         code => ApiError::Api { service: s, status: code, body: text },
     }
-}
-
-/// How long a limit answer asks to wait: `retry-after`; else, when the budget is spent, until
-/// its reset; else a minute (GitHub's secondary limits answer with budget left, whose reset
-/// may be an hour away and says nothing about them; FACTS.md, "Secondary limits").
-fn limit_wait(headers: &HeaderMap) -> Duration {
-    let spent = read_budget(headers).filter(|b| b.remaining == Some(0));
-    let reset = || spent.and_then(|b| b.reset_at).map(until);
-    retry_after(headers).or_else(reset).unwrap_or(Duration::from_secs(60))
-}
-
-/// GitHub answers a primary or secondary rate limit with 403 as well as 429.
-fn is_rate_limited_403(headers: &HeaderMap, body: &str) -> bool {
-    let exhausted = headers.get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()) == Some("0");
-    exhausted || headers.contains_key("retry-after") || body.contains("rate limit")
 }
 
 /// A transport error without the URL's query or any header; reqwest never includes headers.
@@ -674,30 +633,6 @@ pub(crate) fn test_headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
 mod tests {
     use super::test_headers as headers;
     use super::*;
-
-    #[test]
-    fn absurd_rate_limit_headers_parse_without_panicking() {
-        let huge = i64::MAX.to_string();
-        let h = headers(&[
-            ("ratelimit-remaining", "5"),
-            ("ratelimit-reset", &huge),
-            ("retry-after", "18446744073709551615"),
-        ]);
-        let reset = read_budget(&h).unwrap().reset_at.unwrap();
-        assert!(reset <= Utc::now() + chrono::Duration::hours(1), "cut to an hour: {reset}");
-        assert_eq!(limit_wait(&h), Duration::from_secs(u64::MAX), "as sent; the gate caps it");
-        let reset = (Utc::now() + chrono::Duration::minutes(50)).timestamp().to_string();
-        let secondary = headers(&[("x-ratelimit-remaining", "4000"), ("x-ratelimit-reset", &reset)]);
-        assert_eq!(limit_wait(&secondary), Duration::from_secs(60), "not the reset of a budget left");
-        let primary = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset)]);
-        assert!(limit_wait(&primary) > Duration::from_secs(49 * 60), "a spent budget waits for its reset");
-        let h = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &huge)]);
-        assert_eq!(read_budget(&h).unwrap().reset_at, None, "an epoch out of range reads as none");
-        let h = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "18446744073709551615")]);
-        assert_eq!(read_budget(&h).unwrap().reset_at, None);
-        let e = ApiError::limited(Service::Github, Scope::Service, Duration::MAX);
-        assert!(matches!(e, ApiError::RateLimited { until, .. } if until <= Utc::now() + chrono::Duration::hours(1)));
-    }
 
     #[test]
     fn a_redirect_is_repeated_without_the_secrets_it_carries() {

@@ -13,12 +13,10 @@ use reqwest::StatusCode;
 use tokio::time::Instant;
 use tracing::error;
 
-use crate::http::{read_budget, retry_after};
-
 use crate::ratelimit::{capped, Gate, RollingWindow, Spacer, MAX_WAIT};
 use ticket_sync_core::domain::Scope;
-use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::TicketId;
+use ticket_sync_core::domain::{RateBudget, Service};
 
 /// A wait as a chrono duration, cut to `MAX_WAIT` so that adding it to a time cannot overflow.
 pub(crate) fn chrono_secs(wait: Duration) -> chrono::Duration {
@@ -28,6 +26,48 @@ pub(crate) fn chrono_secs(wait: Duration) -> chrono::Duration {
 /// How long until `at`, zero if it is past.
 pub(crate) fn until(at: DateTime<Utc>) -> Duration {
     (at - Utc::now()).to_std().unwrap_or_default()
+}
+
+/// Reads GitHub's `x-ratelimit-*` or any of Zendesk's spellings.
+pub fn read_budget(headers: &HeaderMap) -> Option<RateBudget> {
+    let num = |names: &[&str]| names.iter().find_map(|n| headers.get(*n)?.to_str().ok()?.trim().parse::<u64>().ok());
+    let remaining =
+        num(&["x-ratelimit-remaining", "x-rate-limit-remaining", "ratelimit-remaining", "rate-limit-remaining"])?;
+    let limit = num(&["x-ratelimit-limit", "x-rate-limit", "ratelimit-limit", "rate-limit"]);
+    // GitHub sends the reset as epoch seconds, Zendesk as seconds from now. Any value parses
+    // without panicking: an epoch out of range reads as none, a huge delay as an hour.
+    let reset_at = match num(&["x-ratelimit-reset"]) {
+        Some(epoch) => i64::try_from(epoch).ok().and_then(|e| DateTime::from_timestamp(e, 0)),
+        None => num(&["ratelimit-reset", "rate-limit-reset"]).map(|s| Utc::now() + chrono_secs(Duration::from_secs(s))),
+    };
+    Some(RateBudget { limit, remaining: Some(remaining), reset_at })
+}
+
+/// `Retry-After` in seconds (the only form either service sends), as sent: callers cap it.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get("retry-after")?.to_str().ok()?.trim().parse::<u64>().ok()?;
+    Some(Duration::from_secs(v))
+}
+
+/// A 429, or the 403 GitHub sends for a spent primary or secondary limit.
+pub(crate) fn is_limit_answer(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS
+        || (status == StatusCode::FORBIDDEN && is_rate_limited_403(headers, &String::from_utf8_lossy(body)))
+}
+
+/// How long a limit answer asks to wait: `retry-after`; else, when the budget is spent, until
+/// its reset; else a minute (GitHub's secondary limits answer with budget left, whose reset
+/// may be an hour away and says nothing about them; FACTS.md, "Secondary limits").
+pub(crate) fn limit_wait(headers: &HeaderMap) -> Duration {
+    let spent = read_budget(headers).filter(|b| b.remaining == Some(0));
+    let reset = || spent.and_then(|b| b.reset_at).map(until);
+    retry_after(headers).or_else(reset).unwrap_or(Duration::from_secs(60))
+}
+
+/// GitHub answers a primary or secondary rate limit with 403 as well as 429.
+pub(crate) fn is_rate_limited_403(headers: &HeaderMap, body: &str) -> bool {
+    let exhausted = headers.get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()) == Some("0");
+    exhausted || headers.contains_key("retry-after") || body.contains("rate limit")
 }
 
 /// One of Zendesk's endpoint limits as its header reports it.
@@ -303,6 +343,31 @@ impl Limits {
 mod tests {
     use super::*;
     use crate::http::test_headers as headers;
+    use crate::http::ApiError;
+
+    #[test]
+    fn absurd_rate_limit_headers_parse_without_panicking() {
+        let huge = i64::MAX.to_string();
+        let h = headers(&[
+            ("ratelimit-remaining", "5"),
+            ("ratelimit-reset", &huge),
+            ("retry-after", "18446744073709551615"),
+        ]);
+        let reset = read_budget(&h).unwrap().reset_at.unwrap();
+        assert!(reset <= Utc::now() + chrono::Duration::hours(1), "cut to an hour: {reset}");
+        assert_eq!(limit_wait(&h), Duration::from_secs(u64::MAX), "as sent; the gate caps it");
+        let reset = (Utc::now() + chrono::Duration::minutes(50)).timestamp().to_string();
+        let secondary = headers(&[("x-ratelimit-remaining", "4000"), ("x-ratelimit-reset", &reset)]);
+        assert_eq!(limit_wait(&secondary), Duration::from_secs(60), "not the reset of a budget left");
+        let primary = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset)]);
+        assert!(limit_wait(&primary) > Duration::from_secs(49 * 60), "a spent budget waits for its reset");
+        let h = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &huge)]);
+        assert_eq!(read_budget(&h).unwrap().reset_at, None, "an epoch out of range reads as none");
+        let h = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "18446744073709551615")]);
+        assert_eq!(read_budget(&h).unwrap().reset_at, None);
+        let e = ApiError::limited(Service::Github, Scope::Service, Duration::MAX);
+        assert!(matches!(e, ApiError::RateLimited { until, .. } if until <= Utc::now() + chrono::Duration::hours(1)));
+    }
 
     #[test]
     fn endpoint_headers_in_both_spellings() {

@@ -6,6 +6,7 @@
 pub mod body;
 pub mod cron;
 pub mod domain;
+pub mod escplan;
 pub mod linkref;
 pub mod noteorder;
 pub mod pushplan;

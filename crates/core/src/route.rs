@@ -1,7 +1,7 @@
 //! Pure escalation decisions: does a ticket escalate, and to which route. No I/O here.
 
 use crate::domain::{Ticket, TicketStatus};
-use crate::rules::{Match, Route, Rules};
+use crate::rules::{Escalation, Match, Route};
 
 /// What escalation should do with one ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +32,9 @@ pub fn route_for<'r>(routes: &'r [Route], t: &Ticket) -> Option<&'r Route> {
     routes.iter().find(|r| r.when.as_ref().is_none_or(|w| matches(w, t)))
 }
 
-pub fn decide<'r>(rules: &'r Rules, t: &Ticket, linked: bool) -> Decision<'r> {
-    if !matches(&rules.escalation.filter, t) {
+/// What `[escalation]` and the `[[route]]`s say of one ticket (`linked`: it has an issue already).
+pub fn decide<'r>(escalation: &Escalation, routes: &'r [Route], t: &Ticket, linked: bool) -> Decision<'r> {
+    if !matches(&escalation.filter, t) {
         return Decision::NotEscalated;
     }
     if linked {
@@ -44,10 +45,10 @@ pub fn decide<'r>(rules: &'r Rules, t: &Ticket, linked: bool) -> Decision<'r> {
     }
     // A solved ticket is done: it is escalated only when the rules name `solved` in
     // `status_in` (a first run must not open issues for months of solved tickets).
-    if t.status == TicketStatus::Solved && !rules.escalation.filter.status_in.iter().any(|s| s == "solved") {
+    if t.status == TicketStatus::Solved && !escalation.filter.status_in.iter().any(|s| s == "solved") {
         return Decision::NotEscalated;
     }
-    match route_for(&rules.routes, t) {
+    match route_for(routes, t) {
         Some(r) => Decision::Create(r),
         None => Decision::NoRoute,
     }

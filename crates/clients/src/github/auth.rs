@@ -232,12 +232,7 @@ mod tests {
     use super::*;
 
     fn session() -> AppSession {
-        let rules = ticket_sync_core::rules::AppRules {
-            app_id: 1,
-            key: ticket_sync_core::rules::KeySource::File("unused".into()),
-            installation_id: None,
-        };
-        AppSession::new(Arc::new(AppKey::for_tests(&rules)))
+        AppSession::new(Arc::new(AppKey::for_tests(1, None)))
     }
 
     #[test]
