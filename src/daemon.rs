@@ -338,7 +338,7 @@ fn save_delivery_stats(engine: &Engine, deliveries: &WebhookStats, ctx: &RunCont
     if let Some(sources) = snapshot.as_object() {
         for (source, v) in sources {
             ctx.metrics.record_webhooks(source, v);
-            if let Err(e) = engine.store.save_webhook_stats(source, &v.to_string()) {
+            if let Err(e) = engine.store.save_webhook_stats(source, v) {
                 warn!(error = %e, "webhook counters not saved");
             }
         }

@@ -114,18 +114,13 @@ pub fn collect(rules: &Rules, store: &Store) -> ticket_sync_store::Result<Status
         repos: store.repo_records()?,
         rate_limits: store.budgets()?.into_iter().collect(),
         pending_intents: store.pending_intents()?.len(),
-        webhooks: store
-            .webhook_stats()?
-            .into_iter()
-            .filter_map(|(source, json)| Some((source, serde_json::from_str(&json).ok()?)))
-            .collect(),
+        webhooks: store.webhook_stats()?.into_iter().collect(),
         github_auth: {
             let (mode, app_id, installation_id) = match &rules.github.auth {
                 ticket_sync_core::rules::GithubAuth::Token(_) => ("token", None, None),
                 ticket_sync_core::rules::GithubAuth::App(a) => ("app", Some(a.app_id), a.installation_id),
             };
-            let mut logins: Vec<String> =
-                store.meta_with_prefix("github_login:")?.into_iter().map(|(_, login)| login).collect();
+            let mut logins: Vec<String> = store.github_logins()?.into_iter().map(|(_, login)| login).collect();
             logins.sort();
             logins.dedup();
             GithubAuthView { mode, app_id, installation_id, logins }
@@ -139,9 +134,7 @@ pub fn collect(rules: &Rules, store: &Store) -> ticket_sync_store::Result<Status
                     ("api_token", None, Vec::new(), Some("2027-04-30"))
                 }
             };
-            let mut users: Vec<UserId> = (store.meta_with_prefix("zendesk_user:")?.into_iter())
-                .filter_map(|(_, id)| id.parse().ok().map(UserId))
-                .collect();
+            let mut users: Vec<UserId> = store.zendesk_users()?.into_iter().map(|(_, id)| id).collect();
             users.sort_unstable();
             users.dedup();
             ZendeskAuthView { mode, client_id, scopes, users, ends }

@@ -14,7 +14,6 @@
 //! reconciles against the remote side before writing again.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -30,10 +29,10 @@ use ticket_sync_core::body;
 use ticket_sync_core::domain::LinkState;
 use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::{Endpoint, Scope};
-use ticket_sync_core::domain::{FieldId, Issue, IssueState, Mapping, RepoName, Stage, Ticket, TicketId};
+use ticket_sync_core::domain::{Issue, IssueState, Mapping, RepoName, Stage, Ticket, TicketId};
 use ticket_sync_core::escplan::{self, EscalationPlan, Skipped, Source, Step, TicketFacts, Unfinished};
 use ticket_sync_core::rules::Route;
-use ticket_sync_store::{FailureClass, Intent, IntentKind, NewFailure, StoreError};
+use ticket_sync_store::{CreatePayload, FailureClass, Intent, IntentKind, NewFailure, NotePayload, StoreError};
 
 const CURSOR: &str = "zendesk_export";
 /// The failures this pass records and clears.
@@ -43,37 +42,11 @@ const RECONCILE_MARGIN_MINUTES: i64 = 10;
 /// GitHub requests kept back from new escalations for push-back when the budget runs low.
 const BACKFILL_RESERVE: u64 = 100;
 
-/// What a create intent carries: enough to finish the write without the ticket.
-#[derive(Debug, Serialize, Deserialize)]
-struct CreatePayload {
-    repo: RepoName,
-    title: String,
-    body: String,
-    labels: Vec<String>,
-    /// The ticket's `updated_at` when it was escalated (absent in intents from before v8).
-    #[serde(default)]
-    ticket_updated_at: Option<chrono::DateTime<Utc>>,
-}
-
-/// What a link-note intent carries.
-#[derive(Debug, Serialize, Deserialize)]
-struct NotePayload {
-    text: String,
-    /// `[linking]`: the issue's URL written into the field in the same update.
-    #[serde(default)]
-    field: Option<(u64, String)>,
-    #[serde(default)]
-    add_tags: Vec<String>,
-}
-
-impl NotePayload {
-    /// The link note of a created (or adopted) issue, with the `[linking]` write-back.
-    fn json_for(engine: &Engine, id: TicketId, issue: &Issue) -> String {
-        let field = engine.rules.linking.as_ref().map(|l| (l.field_id.0, issue.html_url.clone()));
-        let (add_tags, _) = notes::state_tags(engine, Some(issue.state == IssueState::Closed));
-        let payload = NotePayload { text: body::link_note(id, issue), field, add_tags };
-        serde_json::to_string(&payload).expect("serialises")
-    }
+/// The link note of a created (or adopted) issue, with the `[linking]` write-back.
+fn link_note_payload(engine: &Engine, id: TicketId, issue: &Issue) -> NotePayload {
+    let field = engine.rules.linking.as_ref().map(|l| (l.field_id, issue.html_url.clone()));
+    let (add_tags, _) = notes::state_tags(engine, Some(issue.state == IssueState::Closed));
+    NotePayload { text: body::link_note(id, issue), field, add_tags }
 }
 
 pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<PassReport, PassError> {
@@ -187,13 +160,9 @@ async fn read_export(engine: &Engine, cancel: &CancellationToken, report: &mut P
 fn first_start_time(engine: &Engine) -> Result<i64, PassError> {
     let default = engine.rules.escalation.start.unwrap_or_else(|| Utc::now() - Duration::hours(24));
     let start = if engine.dry_run {
-        engine.store.meta("first_start")?.and_then(|s| s.parse().ok()).unwrap_or(default.timestamp())
+        engine.store.first_start()?.unwrap_or(default.timestamp())
     } else {
-        engine
-            .store
-            .meta_get_or_set("first_start", &default.timestamp().to_string())?
-            .parse()
-            .unwrap_or(default.timestamp())
+        engine.store.first_start_or_set(default.timestamp())?
     };
     Ok(start.min(Utc::now().timestamp() - 61))
 }
@@ -378,8 +347,7 @@ async fn escalate_new(
         labels: route.labels.clone(),
         ticket_updated_at: ticket.updated_at,
     };
-    let json = serde_json::to_string(&payload).expect("payload serialises");
-    let intent = engine.store.begin_intent(IntentKind::CreateIssue, ticket.id, Some(&route.repo.to_string()), &json)?;
+    let intent = engine.store.begin_intent(ticket.id, Some(&route.repo.to_string()), &payload)?;
     finish_create(engine, intent.0, intent.1, report).await
 }
 
@@ -426,7 +394,7 @@ async fn earlier_escalation(
 async fn adopt(engine: &Engine, ticket: &Ticket, issue: Issue, report: &mut PassReport) -> Result<(), ItemError> {
     let id = ticket.id;
     warn!(issue = %format!("{}#{}", issue.repo, issue.number), "the ticket already carries ticket-sync's link note; adopting its issue (was the state database deleted or restored?)");
-    let note = NotePayload::json_for(engine, id, &issue);
+    let note = link_note_payload(engine, id, &issue);
     record_created(engine, id, &issue, true, &note, ticket.updated_at)?;
     report.recovered += 1;
     report.linked.push((id, format!("{}#{}", issue.repo, issue.number)));
@@ -441,7 +409,7 @@ fn record_created(
     id: TicketId,
     issue: &Issue,
     recovered: bool,
-    note: &str,
+    note: &NotePayload,
     at: Option<chrono::DateTime<Utc>>,
 ) -> Result<(), ItemError> {
     // Stored under the rules' spelling of the repository, whatever GitHub's answer or an
@@ -496,7 +464,9 @@ async fn resume(engine: &Engine, intent: Intent, report: &mut PassReport) -> Res
 /// earlier attempt can exist.
 async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mut PassReport) -> Result<(), ItemError> {
     let id = intent.ticket_id;
-    let payload: CreatePayload = serde_json::from_str(&intent.payload)
+    // A payload this build cannot read fails the ticket, for an operator to look at.
+    let payload: &CreatePayload = intent
+        .create_payload()
         .map_err(|e| ItemError::Refused(format!("stored intent is unreadable ({e}); run `ticket-sync retry {id}`")))?;
     tracing::Span::current().record("repo", tracing::field::display(&payload.repo));
     let marker = body::issue_marker(id);
@@ -538,7 +508,7 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
         }
     };
     tracing::Span::current().record("issue_number", issue.number.0);
-    let note = NotePayload::json_for(engine, id, &issue);
+    let note = link_note_payload(engine, id, &issue);
     record_created(engine, id, &issue, recovered, &note, payload.ticket_updated_at)?;
     crashpoint::hit("after_mapping_write");
     if recovered {
@@ -554,8 +524,9 @@ async fn finish_create(engine: &Engine, intent: Intent, fresh: bool, report: &mu
 
 async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut PassReport) -> Result<(), ItemError> {
     let id = intent.ticket_id;
-    let payload: NotePayload = serde_json::from_str(&intent.payload)
-        .map_err(|e| ItemError::Refused(format!("stored note intent is unreadable ({e})")))?;
+    // A payload this build cannot read fails the ticket, for an operator to look at.
+    let payload: &NotePayload =
+        intent.note_payload().map_err(|e| ItemError::Refused(format!("stored note intent is unreadable ({e})")))?;
     let marker = body::link_note_marker(id);
     let add: Vec<&str> = payload.add_tags.iter().map(String::as_str).collect();
     let mut field = payload.field.clone();
@@ -564,7 +535,7 @@ async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut 
         // into the field since. The write-back never overwrites that; the field is then the
         // agent's, and following it moves the link.
         let current = match engine.zendesk.show_ticket(id).await {
-            Ok(t) => t.field(FieldId(*field_id)).trim().to_string(),
+            Ok(t) => t.field(*field_id).trim().to_string(),
             Err(ApiError::TicketDeleted { .. } | ApiError::NotFound { .. }) => String::new(),
             Err(e) => return Err(e.into()),
         };
@@ -578,7 +549,7 @@ async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut 
         text: &payload.text,
         marker: &marker,
         status: None,
-        field: field.as_ref().map(|(f, v)| (FieldId(*f), v.as_str())),
+        field: field.as_ref().map(|(f, v)| (*f, v.as_str())),
         add_tags: &add,
         remove_tags: &[],
         crash_before: "before_link_note",

@@ -11,7 +11,6 @@
 use std::collections::BTreeSet;
 
 use chrono::{Duration, Utc};
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -26,7 +25,7 @@ use ticket_sync_core::domain::BODY_LIMIT;
 use ticket_sync_core::domain::{LinkState, Mapping};
 use ticket_sync_core::domain::{Stage, TicketCommentId, TicketId, ZendeskClock, ZendeskTime};
 use ticket_sync_core::rules::ForwardMode;
-use ticket_sync_store::{Intent, IntentKind};
+use ticket_sync_store::{ForwardPayload, Intent, IntentKind, PayloadError};
 
 const CURSOR: &str = "forward_export";
 /// The failures this pass records and clears (and retries from the failures table).
@@ -36,47 +35,29 @@ const COMMENT_PAGES: usize = 10;
 /// How far before an intent's time to look for the comment an interrupted attempt posted.
 const RECONCILE_MARGIN_MINUTES: i64 = 10;
 
-/// What a forward intent carries: the whole write.
-#[derive(Debug, Serialize, Deserialize)]
-struct ForwardPayload {
-    event_key: String,
-    /// The forwarded comment's id; for a comment too large to read, the id of the comment just
-    /// older than it (0 when none is), which places it and names it.
-    zendesk_comment_id: u64,
-    body: String,
-    /// The write says that a comment could not be read, instead of forwarding one.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    unreadable: bool,
-    /// The write says that more replies came after `zendesk_comment_id` (the forward mark) than
-    /// one pass reads, so the oldest of them are not forwarded.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    too_many: bool,
+/// The marker at the end of a forward intent's comment.
+fn marker(p: &ForwardPayload) -> String {
+    if p.too_many {
+        too_many_marker(p.zendesk_comment_id)
+    } else if p.unreadable {
+        unreadable_marker(p.zendesk_comment_id)
+    } else {
+        forward_marker(p.zendesk_comment_id)
+    }
 }
 
-impl ForwardPayload {
-    fn marker(&self) -> String {
-        if self.too_many {
-            too_many_marker(self.zendesk_comment_id)
-        } else if self.unreadable {
-            unreadable_marker(self.zendesk_comment_id)
-        } else {
-            forward_marker(self.zendesk_comment_id)
-        }
-    }
-
-    /// Stands for comments instead of forwarding one.
-    fn placeholder(&self) -> bool {
-        self.unreadable || self.too_many
-    }
+/// Whether a forward intent's comment stands for comments instead of forwarding one.
+fn placeholder(p: &ForwardPayload) -> bool {
+    p.unreadable || p.too_many
 }
 
 /// The marker of the comment that says replies after the forward mark `mark` were not read.
-fn too_many_marker(mark: u64) -> String {
+fn too_many_marker(mark: TicketCommentId) -> String {
     format!("<!-- ticket-sync:forwarded zendesk-comments-not-read-after={mark} -->")
 }
 
 /// The marker at the end of every forwarded comment; push-back never mirrors such a comment.
-pub fn forward_marker(zendesk_comment_id: u64) -> String {
+pub fn forward_marker(zendesk_comment_id: TicketCommentId) -> String {
     format!("<!-- ticket-sync:forwarded zendesk-comment={zendesk_comment_id} -->")
 }
 
@@ -90,7 +71,7 @@ fn size_words(bytes: usize) -> String {
 }
 
 /// The marker of the comment that stands for one too large to read, just after `older`.
-fn unreadable_marker(older: u64) -> String {
+fn unreadable_marker(older: TicketCommentId) -> String {
     format!("<!-- ticket-sync:forwarded zendesk-comment-unreadable-after={older} -->")
 }
 
@@ -146,15 +127,13 @@ fn first_start_time(_engine: &Engine) -> Result<i64, PassError> {
 /// forwarding pass; a database that was already forwarding before this was recorded (its
 /// export cursor exists) has no such limit.
 fn forwarding_since(engine: &Engine) -> Result<chrono::DateTime<Utc>, PassError> {
-    const KEY: &str = "forward_enabled_at";
     let already_forwarding = engine.store.cursor(CURSOR)?.is_some();
     // On Zendesk's clock (its `Date` header; the export was read before this), since it is
     // compared with Zendesk's comment times; the host's clock only if Zendesk's is not known.
     let now =
         (engine.stats.service_time::<ZendeskClock>(Utc::now())).unwrap_or_else(|| ZendeskTime::assume_host(Utc::now()));
     let default = if already_forwarding { chrono::DateTime::<Utc>::UNIX_EPOCH } else { now.utc() };
-    let stored = engine.store.meta_get_or_set(KEY, &default.timestamp().to_string())?;
-    Ok(stored.parse().ok().and_then(|t| chrono::DateTime::from_timestamp(t, 0)).unwrap_or(default))
+    Ok(engine.store.forward_enabled_at_or_set(default)?)
 }
 
 /// Tickets whose comments could not be read last time (nothing was queued for them, and the
@@ -199,9 +178,12 @@ async fn resume(
 
 impl Queued for ForwardPayload {
     const KIND: IntentKind = IntentKind::ForwardComment;
-    type Order = u64;
-    fn order(&self) -> u64 {
+    type Order = TicketCommentId;
+    fn order(&self) -> TicketCommentId {
         self.zendesk_comment_id
+    }
+    fn of(intent: &Intent) -> Result<&Self, PayloadError> {
+        intent.forward_payload()
     }
 }
 
@@ -227,7 +209,7 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
         .filter(|c| c.id > after && c.public)
         .map(|c| ForwardPayload {
             event_key: format!("zd-comment-{}", c.id),
-            zendesk_comment_id: c.id.0,
+            zendesk_comment_id: c.id,
             body: render(engine, c),
             unreadable: false,
             too_many: false,
@@ -243,13 +225,13 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
         );
         writes.push(ForwardPayload {
             event_key: format!("zd-comments-not-read-after-{mark}"),
-            zendesk_comment_id: mark.0,
+            zendesk_comment_id: mark,
             body: format!(
                 "More replies came on the Zendesk ticket at once than ticket-sync forwards in one pass (over {}): \
                  the oldest of them are not shown here, only the newest that follow; read them all on the \
                  ticket.\n\n{}\n",
                 COMMENT_PAGES * 100,
-                too_many_marker(mark.0)
+                too_many_marker(mark)
             ),
             unreadable: false,
             too_many: true,
@@ -263,32 +245,25 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
         warn!(after_comment = older, "a comment on the ticket is too large to read; the issue is told it was skipped");
         writes.push(ForwardPayload {
             event_key: format!("zd-comment-unreadable-after-{older}"),
-            zendesk_comment_id: older,
+            zendesk_comment_id: TicketCommentId(older),
             body: format!(
                 "A comment on the Zendesk ticket is too large for ticket-sync to read (over {} with its \
                  formatting and attachments' details), so it is not shown here: read it on the ticket.\n\n{}\n",
                 size_words(ticket_sync_clients::http::body_cap("/api/v2/tickets/comments.json")),
-                unreadable_marker(older)
+                unreadable_marker(TicketCommentId(older))
             ),
             unreadable: true,
             too_many: false,
         });
     }
-    writes.sort_by_key(|w| (w.zendesk_comment_id, w.placeholder()));
+    writes.sort_by_key(|w| (w.zendesk_comment_id, placeholder(w)));
     let mut queue_only = queued;
     let mut failure = None;
     for payload in writes {
         if engine.store.forwarded(id, &payload.event_key)? {
             continue;
         }
-        let json = serde_json::to_string(&payload).expect("payload serialises");
-        let intent = engine.store.begin_event_intent(
-            IntentKind::ForwardComment,
-            id,
-            &payload.event_key,
-            &m.repo.to_string(),
-            &json,
-        )?;
+        let intent = engine.store.begin_forward_intent(id, &payload.event_key, &m.repo.to_string(), &payload)?;
         if queue_only {
             continue;
         }
@@ -334,7 +309,7 @@ fn render(engine: &Engine, c: &TicketComment) -> String {
     let name = body::defuse_markers(name.as_deref().unwrap_or("A Zendesk user"));
     let name = body::truncate_chars(&name, 200).to_string();
     let text = body::defuse_markers(&engine.redactor.redact(c.body.trim()));
-    let marker = forward_marker(c.id.0);
+    let marker = forward_marker(c.id);
     let room = BODY_LIMIT.saturating_sub(200 + name.chars().count() + marker.len());
     let cut = body::truncate_chars(&text, room);
     let more = if cut.len() < text.len() { "\n\n[… cut; read the whole comment on the ticket]" } else { "" };
@@ -349,7 +324,7 @@ async fn forward_one(
     p: &ForwardPayload,
     report: &mut PassReport,
 ) -> Result<bool, ItemError> {
-    let marker = p.marker();
+    let marker = marker(p);
     // One transfer is followed within the attempt; a second one waits for the next pass.
     for _ in 0..2 {
         // The mapping is read now: a transfer found earlier may have moved it.

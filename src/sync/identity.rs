@@ -4,13 +4,8 @@
 
 use std::sync::Arc;
 
-use chrono::DateTime;
-
 use super::{Engine, PassError};
 use ticket_sync_core::domain::{GithubIdentity, UserId, ZendeskIdentity};
-
-const LOGIN_KEY: &str = "github_login:";
-const SINCE_KEY: &str = "github_login_since:";
 
 /// The login ticket-sync writes to GitHub as: from memory, else from the database (stored
 /// with the credential's id, so a new token or App is asked again), else once from GitHub
@@ -26,9 +21,8 @@ pub(super) async fn github_identity(engine: &Engine) -> Result<Arc<GithubIdentit
     if let Some(known) = engine.github_login.lock().unwrap().clone() {
         return Ok(known);
     }
-    let key = format!("{LOGIN_KEY}{}", engine.github_token_id);
-    let since_key = format!("{SINCE_KEY}{}", engine.github_token_id);
-    let login = match engine.store.meta(&key)? {
+    let credential = &engine.github_token_id;
+    let login = match engine.store.github_login(credential)? {
         Some(login) => login,
         None => {
             let login = engine.github.whoami().await?;
@@ -41,26 +35,23 @@ pub(super) async fn github_identity(engine: &Engine) -> Result<Arc<GithubIdentit
                 // GitHub stamps whole seconds: a former login's write stamped in the second
                 // the switch began is not counted as before it.
                 let began = chrono::SubsecRound::trunc_subsecs(began, 0);
-                engine.store.meta_get_or_set(&since_key, &began.to_rfc3339())?;
-                engine.store.meta_get_or_set(&key, &login)?;
+                engine.store.record_github_login(credential, &login, began)?;
             }
             login
         }
     };
-    let since = engine.store.meta(&since_key)?.and_then(|s| DateTime::parse_from_rfc3339(&s).ok());
-    let mut former: Vec<String> = (engine.store.meta_with_prefix(LOGIN_KEY)?.into_iter())
-        .filter(|(k, _)| *k != key)
+    let since = engine.store.github_login_since(credential)?;
+    let mut former: Vec<String> = (engine.store.github_logins()?.into_iter())
+        .filter(|(c, _)| c != credential)
         .map(|(_, login)| login)
         .filter(|l| !l.eq_ignore_ascii_case(&login))
         .collect();
     former.sort();
     former.dedup();
-    let identity = Arc::new(GithubIdentity { login, former, since: since.map(|d| d.to_utc()) });
+    let identity = Arc::new(GithubIdentity { login, former, since });
     *engine.github_login.lock().unwrap() = Some(identity.clone());
     Ok(identity)
 }
-
-const ZENDESK_KEY: &str = "zendesk_user:";
 
 /// The Zendesk user ticket-sync writes as, read the same way: memory, the database under the
 /// credential's id, else once from Zendesk (`GET /api/v2/users/me.json`, with the OAuth token
@@ -70,20 +61,20 @@ pub(super) async fn zendesk_identity(engine: &Engine) -> Result<Arc<ZendeskIdent
     if let Some(known) = engine.zendesk_user.lock().unwrap().clone() {
         return Ok(known);
     }
-    let key = format!("{ZENDESK_KEY}{}", engine.zendesk_token_id);
-    let user = match engine.store.meta(&key)?.and_then(|s| s.parse().ok().map(UserId)) {
+    let credential = &engine.zendesk_token_id;
+    let user = match engine.store.zendesk_user(credential)? {
         Some(id) => id,
         None => {
             let (id, _) = engine.zendesk.whoami().await?;
             if !engine.dry_run {
-                engine.store.meta_get_or_set(&key, &id.to_string())?;
+                engine.store.record_zendesk_user(credential, id)?;
             }
             id
         }
     };
-    let mut former: Vec<UserId> = (engine.store.meta_with_prefix(ZENDESK_KEY)?.into_iter())
-        .filter(|(k, _)| *k != key)
-        .filter_map(|(_, v)| v.parse().ok().map(UserId))
+    let mut former: Vec<UserId> = (engine.store.zendesk_users()?.into_iter())
+        .filter(|(c, _)| c != credential)
+        .map(|(_, id)| id)
         .filter(|id| *id != user)
         .collect();
     former.sort_unstable();

@@ -15,14 +15,15 @@
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
-use super::notes::{push_note, state_tags, PushPayload};
+use super::notes::{push_note, state_tags};
 use super::{guard, identity, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::http::ApiError;
 use ticket_sync_core::body;
 use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Ticket, TicketId};
 use ticket_sync_core::escplan::{self, FieldChange, FieldFacts};
 use ticket_sync_core::linkref::{self, RefProblem};
-use ticket_sync_store::{ChangeNote, Impact, Intent, LinkChange};
+use ticket_sync_core::noteorder::NoteOrder;
+use ticket_sync_store::{ChangeNote, Impact, Intent, LinkChange, PushPayload};
 
 /// What is stored about a ticket's link field, gathered before the escalation plan.
 pub(super) struct StoredField {
@@ -70,9 +71,11 @@ pub(super) async fn finish_note(
 ) -> Result<(), ItemError> {
     if let Some(intent) = &field.note {
         if !engine.dry_run {
-            let payload: PushPayload = serde_json::from_str(&intent.payload)
+            // A payload this build cannot read fails the ticket, for an operator to look at.
+            let payload = intent
+                .push_payload()
                 .map_err(|e| ItemError::Refused(format!("stored note intent is unreadable ({e})")))?;
-            push_note(engine, intent, &payload, report).await?;
+            push_note(engine, intent, payload, report).await?;
         }
     }
     Ok(())
@@ -297,13 +300,12 @@ async fn apply(
         event_key: event_key.clone(),
         text,
         status: None,
-        order: (Utc::now().timestamp(), 4, 0),
+        order: NoteOrder::link_change(Utc::now()),
         reopens: false,
         add_tags,
         remove_tags,
         about_link: true,
     };
-    let json = serde_json::to_string(&payload).expect("payload serialises");
     let impact_line = body::impact_line(ticket, &engine.rules.zendesk.url, &engine.redactor);
     let store_change = match &change {
         Change::Link(issue) => {
@@ -312,7 +314,7 @@ async fn apply(
         Change::Unlink => LinkChange::Unlink,
         Change::Refuse(why) => LinkChange::Refuse { why },
     };
-    let note = ChangeNote { event_key: &event_key, repo: &repo, payload: &json };
+    let note = ChangeNote { event_key: &event_key, repo: &repo, payload: &payload };
     engine.store.apply_link_change(ticket.id, &store_change, value, seen_at, &note)?;
     match &change {
         Change::Link(issue) => {
@@ -323,7 +325,12 @@ async fn apply(
         Change::Refuse(why) => warn!("link field refused: {why}"),
     }
     if let Some(intent) = engine.store.push_intent(ticket.id, &event_key)? {
-        let payload: PushPayload = serde_json::from_str(&intent.payload).unwrap_or(payload);
+        let payload = match intent.push_payload() {
+            // A note of this change recorded before keeps its payload.
+            Ok(stored) => stored.clone(),
+            // One this build cannot read gives way to the note made just now (as it always has).
+            Err(_) => payload,
+        };
         push_note(engine, &intent, &payload, report).await?;
     }
     Ok(())

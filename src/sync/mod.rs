@@ -240,7 +240,9 @@ impl Engine {
         if let Some(known) = self.web_base.lock().unwrap().clone() {
             return known;
         }
-        let stored = self.store.meta(&self.web_base_key()).ok().flatten().and_then(|s| url::Url::parse(&s).ok());
+        // One kept that cannot be read (or a database that cannot be read now) is only a lost
+        // guess: the derived one stands in, and GitHub's next answer tells it again.
+        let stored = self.store.github_web_base(self.rules.github.url.as_str()).ok().flatten();
         stored.unwrap_or_else(|| ticket_sync_core::linkref::web_base(&self.rules.github.url))
     }
 
@@ -254,12 +256,9 @@ impl Engine {
         let Some(base) = page.and_then(|p| ticket_sync_core::linkref::web_base_of(p, repo)) else { return };
         let changed = self.web_base.lock().unwrap().replace(base.clone()).is_none_or(|old| old != base);
         if changed && !self.dry_run {
-            let _ = self.store.set_meta(&self.web_base_key(), base.as_str());
+            // Not kept (a full disk): this engine knows it, and the next one learns it again.
+            let _ = self.store.set_github_web_base(self.rules.github.url.as_str(), &base);
         }
-    }
-
-    fn web_base_key(&self) -> String {
-        format!("github_web_base:{}", self.rules.github.url)
     }
 
     /// Pings `notifier`'s watchdog between items of every pass.

@@ -6,7 +6,6 @@
 use std::collections::BTreeSet;
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -15,31 +14,9 @@ use super::{settle, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::http::ApiError;
 use ticket_sync_core::body;
 use ticket_sync_core::domain::{LinkState, Mapping};
-use ticket_sync_core::domain::{Stage, TicketId, TicketStatus};
-use ticket_sync_store::{Intent, IntentKind};
-
-/// What a push-note intent carries: the whole write, and its place in the ticket's story.
-#[derive(Debug, Serialize, Deserialize)]
-pub(super) struct PushPayload {
-    pub event_key: String,
-    pub text: String,
-    pub status: Option<String>,
-    /// Unix seconds, tie-breaker kind, id: notes of one ticket are written in this order.
-    pub order: (i64, u8, u64),
-    /// The note tells of a reopen ticket-sync itself makes (a re-escalation): it is written
-    /// only once that reopen is done, and the push pass makes it if nobody has yet.
-    #[serde(default)]
-    pub reopens: bool,
-    /// `[linking] state_tags`: tags added and removed in the same update.
-    #[serde(default)]
-    pub add_tags: Vec<String>,
-    #[serde(default)]
-    pub remove_tags: Vec<String>,
-    /// The note tells of a change of the link itself (linked, moved, unlinked, refused): it is
-    /// written whatever the link's state.
-    #[serde(default)]
-    pub about_link: bool,
-}
+use ticket_sync_core::domain::{Stage, TicketId};
+use ticket_sync_core::noteorder::NoteOrder;
+use ticket_sync_store::{Intent, IntentKind, PayloadError, PushPayload};
 
 /// The tag a linked ticket carries while its issue is open (`[linking] state_tags`).
 pub(super) const TAG_OPEN: &str = "github_open";
@@ -63,9 +40,12 @@ pub(super) fn state_tags(engine: &Engine, closed: Option<bool>) -> (Vec<String>,
 
 impl Queued for PushPayload {
     const KIND: IntentKind = IntentKind::PushNote;
-    type Order = (i64, u8, u64);
+    type Order = NoteOrder;
     fn order(&self) -> Self::Order {
         self.order
+    }
+    fn of(intent: &Intent) -> Result<&Self, PayloadError> {
+        intent.push_payload()
     }
 }
 
@@ -103,15 +83,19 @@ pub(super) fn queue_note(
         event_key: event_key.into(),
         text: text.into(),
         status: None,
-        order: (Utc::now().timestamp(), 3, 0),
+        order: NoteOrder::own(Utc::now()),
         reopens,
         add_tags,
         remove_tags,
         about_link: tells == Tells::Link,
     };
-    let json = serde_json::to_string(&payload).expect("payload serialises");
-    let intent = engine.store.begin_push_intent(m.ticket_id, event_key, &m.repo.to_string(), &json)?;
-    let payload = serde_json::from_str(&intent.payload).unwrap_or(payload);
+    let intent = engine.store.begin_push_intent(m.ticket_id, event_key, &m.repo.to_string(), &payload)?;
+    let payload = match intent.push_payload() {
+        // An earlier intent keeps its payload.
+        Ok(stored) => stored.clone(),
+        // One this build cannot read gives way to the note made just now (as it always has).
+        Err(_) => payload,
+    };
     Ok((intent, payload))
 }
 
@@ -150,14 +134,14 @@ pub(super) async fn push_note(
         return Ok(Pushed::Done);
     }
     let marker = body::push_note_marker(&p.event_key);
-    let status = p.status.as_deref().map(TicketStatus::from);
+    let status = p.status.as_ref();
     let add: Vec<&str> = p.add_tags.iter().map(String::as_str).collect();
     let remove: Vec<&str> = p.remove_tags.iter().map(String::as_str).collect();
     let note = Note {
         ticket: id,
         text: &p.text,
         marker: &marker,
-        status: status.as_ref(),
+        status,
         field: None,
         add_tags: &add,
         remove_tags: &remove,
@@ -219,16 +203,15 @@ pub(super) fn record_reopen(engine: &Engine, m: &Mapping, event_key: &str) -> Re
         let payload = PushPayload {
             event_key: key.clone(),
             text,
-            status: status.clone().map(String::from),
-            order: (Utc::now().timestamp(), 3, 0),
+            status: status.clone(),
+            order: NoteOrder::own(Utc::now()),
             reopens: false,
             add_tags: add_tags.clone(),
             remove_tags: remove_tags.clone(),
             about_link: false,
         };
-        let json = serde_json::to_string(&payload).expect("payload serialises");
         if !engine.store.push_note_done(other.ticket_id, &key)? {
-            engine.store.begin_push_intent(other.ticket_id, &key, &other.repo.to_string(), &json)?;
+            engine.store.begin_push_intent(other.ticket_id, &key, &other.repo.to_string(), &payload)?;
         }
     }
     engine.store.record_reopened(m.ticket_id, &issue, event_key)?;
@@ -344,16 +327,12 @@ pub(super) fn ticket_deleted(engine: &Engine, id: TicketId) -> Result<(), ItemEr
 
 /// The unfinished per-event writes of one kind, by ticket, each with its payload (a payload
 /// this build cannot read is left as it is, and said so).
-pub(super) fn queued_by_ticket<P: serde::de::DeserializeOwned>(
+pub(super) fn queued_by_ticket<P: Queued>(
     engine: &Engine,
-    kind: IntentKind,
-) -> Result<
-    std::collections::BTreeMap<ticket_sync_core::domain::TicketId, Vec<(P, Intent)>>,
-    ticket_sync_store::StoreError,
-> {
+) -> Result<std::collections::BTreeMap<TicketId, Vec<(P, Intent)>>, ticket_sync_store::StoreError> {
     let mut queued: std::collections::BTreeMap<_, Vec<(P, Intent)>> = std::collections::BTreeMap::new();
-    for intent in engine.store.pending_intents()?.into_iter().filter(|i| i.kind == kind) {
-        match serde_json::from_str::<P>(&intent.payload) {
+    for intent in engine.store.pending_intents()?.into_iter().filter(|i| i.kind == P::KIND) {
+        match P::of(&intent).cloned() {
             Ok(p) => queued.entry(intent.ticket_id).or_default().push((p, intent)),
             Err(e) => warn!(key = %intent.key, error = %e, "stored intent is unreadable; it is left as it is"),
         }
@@ -361,12 +340,14 @@ pub(super) fn queued_by_ticket<P: serde::de::DeserializeOwned>(
     Ok(queued)
 }
 
-/// The payload of a per-event write that waits as an intent until it is done: its kind, and
-/// the order in which a ticket's queued writes are made.
-pub(super) trait Queued: serde::de::DeserializeOwned {
+/// The payload of a per-event write that waits as an intent until it is done: its kind, the
+/// order in which a ticket's queued writes are made, and how it is found in its intent.
+pub(super) trait Queued: Clone {
     const KIND: IntentKind;
     type Order: Ord;
     fn order(&self) -> Self::Order;
+    /// The payload of an intent of `KIND`, as the store read it.
+    fn of(intent: &Intent) -> Result<&Self, PayloadError>;
 }
 
 /// One queued write in flight: whether the ticket's next writes may follow.
@@ -385,7 +366,7 @@ pub(super) async fn resume_queued<P: Queued>(
     write: impl for<'a> Fn(&'a Engine, TicketId, &'a Intent, &'a P, &'a mut PassReport) -> WriteFuture<'a> + Sync,
 ) -> Result<BTreeSet<TicketId>, PassError> {
     let mut blocked = BTreeSet::new();
-    for (id, mut items) in queued_by_ticket::<P>(engine, P::KIND)? {
+    for (id, mut items) in queued_by_ticket::<P>(engine)? {
         blocked.insert(id);
         if cancel.is_cancelled() {
             continue;

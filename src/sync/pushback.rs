@@ -17,13 +17,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info_span, warn, Instrument};
 
 use super::identity::github_identity;
-use super::notes::{push_note, resume_queued, PushPayload, Pushed};
+use super::notes::{push_note, resume_queued, Pushed};
 use super::{settle, stops_pass, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::github::Updates;
 use ticket_sync_core::domain::Mapping;
 use ticket_sync_core::domain::{GithubTime, IssueNumber, RepoName, Stage, TicketId};
 use ticket_sync_core::pushplan::{self, PushAction, RepoInput, TicketPlan};
 use ticket_sync_core::rules::CommentsMode;
+use ticket_sync_store::PushPayload;
 
 /// How old a second must be before no GitHub update can still carry it (clock skew included).
 const SETTLED_SECOND_MINUTES: i64 = 10;
@@ -251,8 +252,7 @@ async fn act(
             continue;
         }
         let payload = payload(engine, action);
-        let json = serde_json::to_string(&payload).expect("payload serialises");
-        let intent = engine.store.begin_push_intent(id, &payload.event_key, &repo.to_string(), &json)?;
+        let intent = engine.store.begin_push_intent(id, &payload.event_key, &repo.to_string(), &payload)?;
         if queue_only {
             continue;
         }
@@ -276,8 +276,8 @@ fn payload(engine: &Engine, a: PushAction) -> PushPayload {
     PushPayload {
         event_key: a.event_key,
         text: a.text,
-        status: a.status.map(String::from),
-        order: (a.order.0.timestamp(), a.order.1, a.order.2),
+        status: a.status,
+        order: a.order,
         reopens: false,
         add_tags,
         remove_tags,

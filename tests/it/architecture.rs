@@ -164,6 +164,83 @@ fn passes_never_import_each_other() {
     }
 }
 
+/// Architecture invariant: persisted payloads are serialised and read back only in the store
+/// (`crates/store/src/payload.rs` for intents, its typed accessors for the rest). The passes
+/// and their helpers (`src/sync/`) hand the store typed values: they name no JSON
+/// (de)serialiser (a pass's summary is a `serde_json::json!` value the store writes) and derive
+/// no `Deserialize`; nowhere else in the product or the core is JSON text read back but in the
+/// webhook receiver, which decodes deliveries where they arrive (the clients decode their own
+/// wire shapes and the sandbox is a stand-in: neither reaches the store); and no type named
+/// `…Payload` is defined outside the store.
+#[test]
+fn persisted_payloads_are_serialised_and_read_only_in_the_store() {
+    for file in rust_files(&root().join("src/sync")) {
+        let Some(code) = production_code(&file) else { continue };
+        for (at, _) in code.match_indices("serde_json") {
+            let rest = &code[at + "serde_json".len()..];
+            assert!(
+                rest.starts_with("::json!") || rest.starts_with("::Value"),
+                "{} (de)serialises with serde_json{}: hand the store a typed value",
+                file.display(),
+                rest.lines().next().unwrap_or_default()
+            );
+        }
+        assert!(!code.contains("Deserialize"), "{} reads a serialised shape back", file.display());
+    }
+    let receiver = root().join("src/webhooks/receiver.rs");
+    for dir in ["src", "crates/core/src"] {
+        for file in rust_files(&root().join(dir)).into_iter().filter(|f| *f != receiver) {
+            let Some(code) = production_code(&file) else { continue };
+            for form in ["serde_json::from_", "use serde_json::{", "use serde_json::from_"] {
+                assert!(!code.contains(form), "{} reads JSON text back ({form}): only the store does", file.display());
+            }
+        }
+    }
+    for dir in ["src", "crates/core/src", "crates/clients/src"] {
+        for file in rust_files(&root().join(dir)) {
+            let Some(code) = production_code(&file) else { continue };
+            let payload_type = code.split("struct ").skip(1).find_map(|after| {
+                let name: String = after.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                name.ends_with("Payload").then_some(name)
+            });
+            assert_eq!(
+                payload_type,
+                None,
+                "{} defines a payload shape: the store's payload.rs holds them",
+                file.display()
+            );
+        }
+    }
+}
+
+/// A source file's code without its comment lines and its inline test module, or `None` for a
+/// file that is a test module (its parent declares it under `#[cfg(test)]`).
+fn production_code(file: &Path) -> Option<String> {
+    let dir = file.parent().unwrap();
+    let stem = file.file_stem().unwrap().to_string_lossy();
+    let parents = if ["mod", "lib", "main"].contains(&stem.as_ref()) {
+        vec![]
+    } else {
+        let up = dir.parent().unwrap();
+        let named = dir.file_name().unwrap().to_string_lossy();
+        vec![dir.join("mod.rs"), dir.join("lib.rs"), dir.join("main.rs"), up.join(format!("{named}.rs"))]
+    };
+    for parent in parents.iter().filter(|p| p.exists()) {
+        let text = std::fs::read_to_string(parent).unwrap();
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        if lines.windows(2).any(|w| w[0] == "#[cfg(test)]" && w[1] == format!("mod {stem};")) {
+            return None;
+        }
+    }
+    let text = std::fs::read_to_string(file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let end = (lines.windows(2))
+        .position(|w| w[0].trim() == "#[cfg(test)]" && w[1].trim_start().starts_with("mod ") && w[1].ends_with('{'))
+        .unwrap_or(lines.len());
+    let code = lines[..end].iter().filter(|l| !l.trim_start().starts_with("//"));
+    Some(code.copied().collect::<Vec<_>>().join("\n"))
+}
+
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {

@@ -8,6 +8,7 @@ pub mod cron;
 pub mod domain;
 pub mod escplan;
 pub mod linkref;
+pub mod noteorder;
 pub mod pushplan;
 pub mod redact;
 pub mod route;

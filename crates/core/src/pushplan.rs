@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 use crate::body;
 use crate::domain::{EventKind, IssueComment, IssueEvent, IssueState, ListedIssue, Mapping, SeenState, StateReason};
 use crate::domain::{GithubIdentity, IssueCommentId, IssueNumber, RepoName, TicketId, TicketStatus};
+use crate::noteorder::{NoteKind, NoteOrder};
 use crate::rules::{CommentsMode, Pushback, StatusAction};
 
 /// Longest GitHub comment text copied into a note, in characters.
@@ -51,8 +52,8 @@ pub struct RepoInput<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushAction {
     pub event_key: String,
-    /// When it happened on GitHub, then a tie-breaker; notes are written in this order.
-    pub order: (DateTime<Utc>, u8, u64),
+    /// When it happened on GitHub, then what it tells of; notes are written in this order.
+    pub order: NoteOrder,
     pub text: String,
     pub status: Option<TicketStatus>,
     /// The note tells the issue is now closed (`Some(true)`) or open again (`Some(false)`).
@@ -201,7 +202,7 @@ fn state_actions(
             (true, Some(i)) => Change::Closed(i.state_reason.as_ref().or(e.state_reason.as_ref())),
             (true, None) => e.state_reason.as_ref().map_or(Change::ClosedWhyUnknown, |r| Change::Closed(Some(r))),
         };
-        out.push(state_note(rules, input.repo, m, change, actor, key, (at, 1, e.id)));
+        out.push(state_note(rules, input.repo, m, change, actor, key, NoteOrder::github(at, NoteKind::Event, e.id)));
     }
     if let Some(i) = issue.filter(|i| i.state != state) {
         let closed = i.state == IssueState::Closed;
@@ -209,7 +210,7 @@ fn state_actions(
         let actor = i.closed_by.as_deref().filter(|_| closed).unwrap_or("someone");
         let at = i.closed_at.or(i.updated_at).unwrap_or_default();
         let key = format!("gh-state-{}-{}-{}", i.number, i.state, at.timestamp());
-        out.push(state_note(rules, input.repo, m, change, actor, key, (at, 2, 0)));
+        out.push(state_note(rules, input.repo, m, change, actor, key, NoteOrder::github(at, NoteKind::State, 0)));
     }
     out
 }
@@ -228,7 +229,7 @@ fn state_note(
     change: Change,
     actor: &str,
     event_key: String,
-    order: (DateTime<Utc>, u8, u64),
+    order: NoteOrder,
 ) -> PushAction {
     let closes = Some(!matches!(change, Change::Reopened));
     let why_unknown = matches!(change, Change::ClosedWhyUnknown);
@@ -303,7 +304,7 @@ fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
             );
             PushAction {
                 event_key: key,
-                order: (c.created_at.unwrap_or_default(), 0, c.id.0),
+                order: NoteOrder::github(c.created_at.unwrap_or_default(), NoteKind::Comment, c.id.0),
                 text,
                 status: None,
                 closes: None,

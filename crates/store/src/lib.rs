@@ -1,6 +1,7 @@
 //! The state database (SQLite): the only crate that runs SQL. Mappings, intents, cursors,
 //! failures, the ledger, pass records, push-back watermarks and rate-limit blocks live here;
-//! see `schema.rs` for the tables.
+//! see `schema.rs` for the tables. Every persisted shape is typed here: intents' payloads
+//! (`payload.rs`) are serialised and read back nowhere else.
 
 mod bulk;
 mod failures;
@@ -9,6 +10,8 @@ mod intents;
 mod limits;
 mod links;
 mod mappings;
+mod meta;
+mod payload;
 mod progress;
 mod schema;
 mod watermarks;
@@ -22,6 +25,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use failures::{Failure, FailureClass, NewFailure};
 pub use intents::{Intent, IntentKind};
 pub use links::{ChangeNote, Impact, LinkChange};
+pub use payload::{CreatePayload, ForwardPayload, IntentPayload, NotePayload, PayloadError, PushPayload};
 pub use progress::{LedgerEntry, PassRecord, RepoRecord};
 pub use watermarks::Watermark;
 
@@ -38,6 +42,9 @@ pub enum StoreError {
     Open { path: String, reason: String },
     #[error("state database was written by a newer ticket-sync (schema {found}, this build knows {known}); upgrade the binary")]
     TooNew { found: i64, known: i64 },
+    /// A value kept in the `meta` table does not read as what its key holds.
+    #[error("state database: the meta value {key} = {value:?} is not {what}; restore the database from a backup, or delete that row so that ticket-sync finds the value again")]
+    Meta { key: String, value: String, what: String },
     /// An issue to record for a ticket is already another ticket's (one issue, one ticket).
     #[error("{repo}#{number} is already linked to ticket {other}")]
     IssueTaken { repo: String, number: u64, other: u64 },

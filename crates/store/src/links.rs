@@ -8,7 +8,8 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::{parse_ts, ts, IntentKind, Result, Store};
+use super::intents::{OnConflict, Started};
+use super::{parse_ts, ts, IntentKind, PushPayload, Result, Store};
 use ticket_sync_core::domain::{Issue, IssueCommentId, IssueNumber, Mapping, RepoName, TicketId};
 
 /// What a change of the field does to the ticket's link.
@@ -25,7 +26,7 @@ pub enum LinkChange<'a> {
 pub struct ChangeNote<'a> {
     pub event_key: &'a str,
     pub repo: &'a str,
-    pub payload: &'a str,
+    pub payload: &'a PushPayload,
 }
 
 /// An issue's "linked tickets" comment: where it stands.
@@ -151,16 +152,14 @@ impl Store {
             mark_dirty(&tx, repo, *n as u64)?;
         }
         set_field(&tx, ticket, value, seen_at)?;
-        tx.execute(
-            "INSERT OR IGNORE INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
-            params![
-                super::intents::event_intent_key(IntentKind::PushNote, ticket, note.event_key),
-                ticket.0 as i64,
-                IntentKind::PushNote.as_str(),
-                note.repo,
-                note.payload,
-                ts(Utc::now())
-            ],
+        super::intents::insert_intent(
+            &tx,
+            &super::intents::event_intent_key(IntentKind::PushNote, ticket, note.event_key),
+            ticket,
+            Some(note.repo),
+            note.payload,
+            Started::NotYet,
+            OnConflict::Ignore,
         )?;
         tx.commit()?;
         Ok(())
@@ -287,21 +286,38 @@ impl Store {
         Ok(at.as_deref().and_then(parse_ts))
     }
 
-    /// Saves the webhook receiver's counters of one source (JSON), for `status`.
-    pub fn save_webhook_stats(&self, source: &str, stats: &str) -> Result<()> {
+    /// Saves the webhook receiver's counters of one source, for `status`.
+    pub fn save_webhook_stats(&self, source: &str, stats: &serde_json::Value) -> Result<()> {
         self.conn().execute(
             "INSERT INTO webhook_stats (source, stats, updated_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (source) DO UPDATE SET stats = excluded.stats, updated_at = excluded.updated_at",
-            params![source, stats, ts(Utc::now())],
+            params![source, stats.to_string(), ts(Utc::now())],
         )?;
         Ok(())
     }
 
-    /// The webhook receiver's counters, by source, as last saved.
-    pub fn webhook_stats(&self) -> Result<Vec<(String, String)>> {
+    /// The webhook receiver's counters, by source, as last saved. Counters that cannot be read
+    /// are left out: they are only shown.
+    pub fn webhook_stats(&self) -> Result<Vec<(String, serde_json::Value)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT source, stats FROM webhook_stats ORDER BY source")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        let rows =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<(String, String)>>>()?;
+        Ok(rows.into_iter().filter_map(|(source, stats)| Some((source, serde_json::from_str(&stats).ok()?))).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_counters_read_back_and_unreadable_ones_are_left_out() {
+        let store = Store::open_in_memory().unwrap();
+        let github = serde_json::json!({ "accepted": 3, "last_delivery": null });
+        store.save_webhook_stats("github", &github).unwrap();
+        store.save_webhook_stats("zendesk", &serde_json::json!({ "accepted": 1 })).unwrap();
+        store.conn().execute("UPDATE webhook_stats SET stats = '{oops' WHERE source = 'zendesk'", []).unwrap();
+        assert_eq!(store.webhook_stats().unwrap(), [("github".to_string(), github)]);
     }
 }

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
 
-use super::{parse_ts, ts, Result, Store};
+use super::intents::{OnConflict, Started};
+use super::{parse_ts, ts, NotePayload, Result, Store};
 use ticket_sync_core::domain::{
     Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Stage, StateReason, TicketId,
 };
@@ -162,7 +163,7 @@ impl Store {
         ticket: TicketId,
         issue: &Issue,
         recovered: bool,
-        note_payload: &str,
+        note: &NotePayload,
         escalated_ticket_at: Option<DateTime<Utc>>,
     ) -> Result<()> {
         let mut conn = self.conn();
@@ -199,16 +200,14 @@ impl Store {
             "DELETE FROM intents WHERE key = ?1",
             [super::intents::key(super::IntentKind::CreateIssue, ticket)],
         )?;
-        tx.execute(
-            "INSERT INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts, attempted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?6)",
-            params![
-                super::intents::key(super::IntentKind::LinkNote, ticket),
-                ticket.0 as i64,
-                super::IntentKind::LinkNote.as_str(),
-                issue.repo.to_string(),
-                note_payload,
-                now
-            ],
+        super::intents::insert_intent(
+            &tx,
+            &super::intents::key(super::IntentKind::LinkNote, ticket),
+            ticket,
+            Some(&issue.repo.to_string()),
+            note,
+            Started::Now,
+            OnConflict::Fail,
         )?;
         let event = if recovered { "issue_recovered" } else { "issue_created" };
         let remote = format!("{}#{}", issue.repo, issue.number);

@@ -1,4 +1,4 @@
-//! Progress records: export cursors, first-start time, repository checks, pass records, the ledger and budgets.
+//! Progress records: export cursors, repository checks, pass records, the ledger and budgets.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
@@ -57,31 +57,6 @@ impl Store {
         let mut stmt = conn.prepare("SELECT name, value, updated_at FROM cursors ORDER BY name")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<_>>()?;
         Ok(rows)
-    }
-
-    pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self.conn().query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
-    }
-
-    /// Every `(key, value)` whose key starts with `prefix`.
-    pub fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")?;
-        let rows = stmt.query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-    }
-
-    /// Stores `value` under `key`, replacing what was there.
-    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        self.conn().execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", [key, value])?;
-        Ok(())
-    }
-
-    /// Stores `value` under `key` unless a value is there already; returns the stored value.
-    pub fn meta_get_or_set(&self, key: &str, value: &str) -> Result<String> {
-        self.conn().execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)", [key, value])?;
-        Ok(self.meta(key)?.unwrap_or_else(|| value.to_string()))
     }
 
     pub fn repo_record(&self, repo: &RepoName) -> Result<Option<RepoRecord>> {

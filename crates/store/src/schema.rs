@@ -221,4 +221,9 @@ pub const MIGRATIONS: &[&str] = &[
         updated_at TEXT NOT NULL
     );
     "#,
+    // v15: each intent's payload says how it reads (`payload.rs`): rows before this read as
+    // version 1, the JSON every earlier release wrote; new rows carry the version they are in.
+    r#"
+    ALTER TABLE intents ADD COLUMN payload_version INTEGER NOT NULL DEFAULT 1;
+    "#,
 ];
