@@ -4,6 +4,7 @@ use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::PassKind;
 
 use chrono::{DateTime, Utc};
@@ -174,9 +175,9 @@ pub async fn run_with(
     }
     warn_if_calls_outlast_the_watchdog(&ctx.notifier);
     ctx.notifier.ready();
-    let mut last_escalate = Utc::now();
-    let mut last_push = Utc::now();
-    let mut last_audit = Utc::now();
+    let mut last_escalate = clock::now();
+    let mut last_push = clock::now();
+    let mut last_audit = clock::now();
     // Refused or ignored deliveries ring no doorbell: their counters reach `status` and
     // `/metrics` on this tick (only when they changed), not only after the next pass.
     let mut stats_tick = tokio::time::interval(DELIVERY_STATS_EVERY);
@@ -205,7 +206,7 @@ pub async fn run_with(
             next_push.format("%H:%M:%S"),
             next_audit.format("%H:%M:%S")
         ));
-        let mut sleep = (wake - Utc::now()).to_std().unwrap_or_default();
+        let mut sleep = (wake - clock::now()).to_std().unwrap_or_default();
         if let Some(cap) = ctx.notifier.max_sleep() {
             sleep = sleep.min(cap);
         }
@@ -245,22 +246,22 @@ pub async fn run_with(
             ctx.notifier.stopping();
             return Err(DaemonError::StateReplaced(why));
         }
-        let now = Utc::now();
+        let now = clock::now();
         announce = true;
         if now >= next_escalate {
             ctx.notifier.status("escalating: reading the Zendesk export");
             run_pass(Scheduled::Escalate, &engine, &shutdown, &ctx).await;
-            last_escalate = Utc::now();
+            last_escalate = clock::now();
         }
         if now >= next_push && !shutdown.is_cancelled() {
             ctx.notifier.status("pushing GitHub changes to Zendesk");
             run_pass(Scheduled::Push, &engine, &shutdown, &ctx).await;
-            last_push = Utc::now();
+            last_push = clock::now();
         }
         if now >= next_audit && !shutdown.is_cancelled() {
             ctx.notifier.status("auditing linked issues for transfers and deletions");
             run_pass(Scheduled::Audit, &engine, &shutdown, &ctx).await;
-            last_audit = Utc::now();
+            last_audit = clock::now();
         }
     }
     ctx.notifier.stopping();
@@ -292,7 +293,7 @@ async fn answer_doorbells(
         if shutdown.is_cancelled() {
             break;
         }
-        if answered > 0 && Utc::now() >= until {
+        if answered > 0 && clock::now() >= until {
             // Back on the queue, in their order, behind the due pass (a full queue leaves
             // them to the polls).
             for later in std::iter::once(doorbell).chain(doorbells.by_ref()) {

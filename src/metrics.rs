@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use ticket_sync_core::clock;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -184,13 +185,13 @@ impl Metrics {
                     format!("all {} attempted item(s) failed; see `ticket-sync status`", r.failed)
                 };
                 let outcome = if ok { PassOutcome::Ok } else { PassOutcome::Partial };
-                (outcome, PassHealth { outcome, detail, at: Utc::now() })
+                (outcome, PassHealth { outcome, detail, at: clock::now() })
             }
-            Err(e) => (PassOutcome::Failed, PassHealth { outcome: PassOutcome::Failed, detail: e, at: Utc::now() }),
+            Err(e) => (PassOutcome::Failed, PassHealth { outcome: PassOutcome::Failed, detail: e, at: clock::now() }),
         };
         self.passes.get_or_create(&PassLabels { kind: kind.to_string(), outcome: outcome.to_string() }).inc();
         if outcome != PassOutcome::Failed {
-            self.last_success.get_or_create(&kind_label).set(Utc::now().timestamp());
+            self.last_success.get_or_create(&kind_label).set(clock::now().timestamp());
         }
         self.durations.get_or_create(&kind_label).observe(seconds);
         self.health.lock().unwrap().insert(kind.as_str(), health);

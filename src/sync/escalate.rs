@@ -14,6 +14,7 @@
 //! reconciles against the remote side before writing again.
 
 use chrono::{DateTime, Duration, Utc};
+use ticket_sync_core::clock;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -75,7 +76,7 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<P
             let result = retrying!(engine, resume_by_key(engine, &intent.key, &mut report)).instrument(span).await;
             settle(engine, id, STAGE, None, result, &mut report)?;
         }
-        for failure in engine.store.due_failures(STAGE, Utc::now(), engine.epoch())? {
+        for failure in engine.store.due_failures(STAGE, clock::now(), engine.epoch())? {
             if cancel.is_cancelled() {
                 return Ok(report);
             }
@@ -158,13 +159,13 @@ async fn read_export(engine: &Engine, cancel: &CancellationToken, report: &mut P
 /// Where the very first poll starts: `[escalation] start`, else 24 hours before the first run;
 /// remembered so a restart before the first page does not move it. Always a minute in the past.
 fn first_start_time(engine: &Engine) -> Result<i64, PassError> {
-    let default = engine.rules.escalation.start.unwrap_or_else(|| Utc::now() - Duration::hours(24));
+    let default = engine.rules.escalation.start.unwrap_or_else(|| clock::now() - Duration::hours(24));
     let start = if engine.dry_run {
         engine.store.first_start()?.unwrap_or(default.timestamp())
     } else {
         engine.store.first_start_or_set(default.timestamp())?
     };
-    Ok(start.min(Utc::now().timestamp() - 61))
+    Ok(start.min(clock::now().timestamp() - 61))
 }
 
 /// One ticket from the export, a direct read, or a retry (`Source::Snapshot`: the copy stored
@@ -561,8 +562,8 @@ async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut 
         // of the ticket older than this write says nothing about the field either.
         let now = engine
             .stats
-            .service_time::<ticket_sync_core::domain::ZendeskClock>(Utc::now())
-            .map_or_else(Utc::now, |t| t.utc());
+            .service_time::<ticket_sync_core::domain::ZendeskClock>(clock::now())
+            .map_or_else(clock::now, |t| t.utc());
         engine.store.record_link_field(id, url, now)?;
     }
     match outcome {

@@ -9,6 +9,7 @@
 //! says it went; a deleted one ends the link with one note on the ticket.
 
 use std::collections::BTreeSet;
+use ticket_sync_core::clock;
 
 use chrono::{Duration, Utc};
 use tokio_util::sync::CancellationToken;
@@ -119,7 +120,7 @@ pub(super) async fn run(engine: &Engine, cancel: &CancellationToken, report: &mu
 /// requires): what happened before is history, and reading it would cost a request per page
 /// of every ticket changed since the oldest link.
 fn first_start_time(_engine: &Engine) -> Result<i64, PassError> {
-    Ok(Utc::now().timestamp() - 61)
+    Ok(clock::now().timestamp() - 61)
 }
 
 /// When forwarding was switched on: replies older than that are history, never forwarded, so
@@ -130,8 +131,8 @@ fn forwarding_since(engine: &Engine) -> Result<chrono::DateTime<Utc>, PassError>
     let already_forwarding = engine.store.cursor(CURSOR)?.is_some();
     // On Zendesk's clock (its `Date` header; the export was read before this), since it is
     // compared with Zendesk's comment times; the host's clock only if Zendesk's is not known.
-    let now =
-        (engine.stats.service_time::<ZendeskClock>(Utc::now())).unwrap_or_else(|| ZendeskTime::assume_host(Utc::now()));
+    let now = (engine.stats.service_time::<ZendeskClock>(clock::now()))
+        .unwrap_or_else(|| ZendeskTime::assume_host(clock::now()));
     let default = if already_forwarding { chrono::DateTime::<Utc>::UNIX_EPOCH } else { now.utc() };
     Ok(engine.store.forward_enabled_at_or_set(default)?)
 }
@@ -144,7 +145,7 @@ async fn retry_failed(
     blocked: &mut BTreeSet<TicketId>,
     report: &mut PassReport,
 ) -> Result<(), PassError> {
-    for f in engine.store.due_failures(STAGE, Utc::now(), engine.epoch())? {
+    for f in engine.store.due_failures(STAGE, clock::now(), engine.epoch())? {
         if cancel.is_cancelled() || blocked.contains(&f.ticket_id) {
             continue;
         }

@@ -3,6 +3,7 @@
 //! a colleague wrote (however it quotes a marker) never counts as ticket-sync's own.
 
 use std::sync::Arc;
+use ticket_sync_core::clock;
 
 use super::{Engine, PassError};
 use ticket_sync_core::domain::{GithubIdentity, UserId, ZendeskIdentity};
@@ -29,7 +30,7 @@ pub(super) async fn github_identity(engine: &Engine) -> Result<Arc<GithubIdentit
             if !engine.dry_run {
                 // When this identity began, on GitHub's clock (just read from its answer): what
                 // a former one did before it is ticket-sync's.
-                let now = chrono::Utc::now();
+                let now = clock::now();
                 let began =
                     engine.stats.service_time::<ticket_sync_core::domain::GithubClock>(now).map_or(now, |t| t.utc());
                 // GitHub stamps whole seconds: a former login's write stamped in the second

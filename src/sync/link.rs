@@ -13,6 +13,7 @@
 //! change.
 
 use chrono::{DateTime, Utc};
+use ticket_sync_core::clock;
 use tracing::{info, warn};
 
 use super::notes::{push_note, state_tags};
@@ -85,7 +86,7 @@ pub(super) async fn finish_note(
 /// with no link, or the linked issue written another way).
 pub(super) fn record_value(engine: &Engine, ticket: &Ticket) -> Result<(), ItemError> {
     if !engine.dry_run {
-        let seen_at = ticket.updated_at.unwrap_or_else(Utc::now);
+        let seen_at = ticket.updated_at.unwrap_or_else(clock::now);
         engine.store.record_link_field(ticket.id, field_value(engine, ticket), seen_at)?;
     }
     Ok(())
@@ -126,7 +127,7 @@ pub(super) async fn follow(
         report.planned.push(format!("ticket {}: {}", ticket.id, change.describe()));
         return Ok(());
     }
-    let seen_at = ticket.updated_at.unwrap_or_else(Utc::now);
+    let seen_at = ticket.updated_at.unwrap_or_else(clock::now);
     apply(engine, ticket, active, value, seen_at, change, report).await
 }
 
@@ -300,7 +301,7 @@ async fn apply(
         event_key: event_key.clone(),
         text,
         status: None,
-        order: NoteOrder::link_change(Utc::now()),
+        order: NoteOrder::link_change(clock::now()),
         reopens: false,
         add_tags,
         remove_tags,
@@ -413,7 +414,7 @@ async fn refresh(engine: &Engine, impact: &Impact) -> Result<(), ItemError> {
         None => {
             let found = if impact.attempts > 0 && impact.comment_id.is_none() {
                 // An earlier attempt may have created it and lost the answer.
-                let since = impact.attempted_at.unwrap_or_else(Utc::now) - chrono::Duration::minutes(10);
+                let since = impact.attempted_at.unwrap_or_else(clock::now) - chrono::Duration::minutes(10);
                 let own = identity::github_identity(engine).await?;
                 let since = engine.github.github_time(since);
                 engine.github.find_comment_with_marker(repo, number, body::IMPACT_MARKER, since, &own.all()).await?
@@ -429,7 +430,7 @@ async fn refresh(engine: &Engine, impact: &Impact) -> Result<(), ItemError> {
                     if let Some(at) = impact.attempted_at.filter(|_| impact.attempts > 0) {
                         // Sent before and not found: not again while GitHub may still be carrying it out.
                         let until = at + chrono::Duration::seconds(engine.rules.github.settle_secs as i64);
-                        if Utc::now() < until {
+                        if clock::now() < until {
                             return Err(ItemError::Settling(until));
                         }
                     }

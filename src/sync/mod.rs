@@ -34,6 +34,7 @@ pub use online::online_check;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use ticket_sync_core::clock;
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -192,7 +193,7 @@ impl Engine {
             stats.clone(),
         );
         // Waits an earlier process was told hold here too; new ones are kept for the next.
-        stats.limits.restore_blocks(store.active_blocks(chrono::Utc::now()).unwrap_or_default());
+        stats.limits.restore_blocks(store.active_blocks(clock::now()).unwrap_or_default());
         if !dry_run {
             stats.limits.keep_blocks_in(Arc::new(BlockKeeper(store.clone())));
             // Rules that now spell a repository in another letter case than the database
@@ -326,7 +327,7 @@ impl Engine {
     ) -> Result<PassReport, PassError> {
         let before = self.stats.snapshot();
         if !self.dry_run {
-            self.store.pass_started(kind, chrono::Utc::now())?;
+            self.store.pass_started(kind, clock::now())?;
         }
         // Who writes is known before anything is written (read once per credential and database).
         let result = async {
@@ -427,7 +428,7 @@ pub(crate) fn may_write_again(engine: &Engine, intent: &ticket_sync_store::Inten
         }
     };
     let until = at + chrono::Duration::seconds(settle as i64);
-    if chrono::Utc::now() < until {
+    if clock::now() < until {
         return Err(ItemError::Settling(until));
     }
     Ok(())
@@ -505,7 +506,7 @@ impl Engine {
 
     /// Whether the ticket's work at `stage` must wait for its back-off.
     pub(crate) fn held_back(&self, id: TicketId, stage: Stage) -> Result<bool, StoreError> {
-        self.store.held_back(id, stage, chrono::Utc::now(), &self.epoch)
+        self.store.held_back(id, stage, clock::now(), &self.epoch)
     }
 }
 

@@ -4,8 +4,8 @@
 //! (`resume_queued`). Passes share these through this module and never import each other.
 
 use std::collections::BTreeSet;
+use ticket_sync_core::clock;
 
-use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -83,7 +83,7 @@ pub(super) fn queue_note(
         event_key: event_key.into(),
         text: text.into(),
         status: None,
-        order: NoteOrder::own(Utc::now()),
+        order: NoteOrder::own(clock::now()),
         reopens,
         add_tags,
         remove_tags,
@@ -204,7 +204,7 @@ pub(super) fn record_reopen(engine: &Engine, m: &Mapping, event_key: &str) -> Re
             event_key: key.clone(),
             text,
             status: status.clone(),
-            order: NoteOrder::own(Utc::now()),
+            order: NoteOrder::own(clock::now()),
             reopens: false,
             add_tags: add_tags.clone(),
             remove_tags: remove_tags.clone(),

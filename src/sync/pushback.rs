@@ -11,6 +11,7 @@
 //! Forwarding (Zendesk → GitHub, `forward.rs`) runs at the end of the pass when enabled.
 
 use std::collections::BTreeSet;
+use ticket_sync_core::clock;
 
 use chrono::{DateTime, Duration, Utc};
 use tokio_util::sync::CancellationToken;
@@ -159,7 +160,7 @@ async fn sync_repo(
     }
     // GitHub's clock (its `Date` header), not the host's: a host running fast would call a
     // second settled while GitHub is still stamping changes with it.
-    let now = engine.github.github_time(Utc::now());
+    let now = engine.github.github_time(clock::now());
     if let Some(t) = issues.iter().filter_map(|i| i.updated_at).max() {
         wm.issues_since = Some(next_since(t, issues_etag.is_none(), now));
     }

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
+use ticket_sync_core::clock;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -12,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use bytes::{Bytes, BytesMut};
-use chrono::Utc;
 use futures_util::StreamExt;
 use serde_json::Value;
 use tracing::{debug, warn};
@@ -73,7 +73,7 @@ async fn github(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Body)
     let Some(json) = parse(&body) else { return rx.refuse(src, Refusal::BadJson) };
     let delivery = text(&headers, "x-github-delivery");
     let event = text(&headers, "x-github-event");
-    rx.stats.accepted(src, Utc::now());
+    rx.stats.accepted(src, clock::now());
     debug!(source = src.as_str(), delivery, event, "webhook delivery accepted");
     match github_action(event, &json) {
         GithubAction::Ping => (StatusCode::OK, "pong").into_response(),
@@ -108,12 +108,12 @@ async fn zendesk(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Body
     }
     // Checked after the signature, so a stale timestamp means a genuine delivery replayed or
     // held up (or a clock off), not a forgery.
-    if !verify::zendesk_timestamp_fresh(timestamp.as_bytes(), Utc::now()) {
+    if !verify::zendesk_timestamp_fresh(timestamp.as_bytes(), clock::now()) {
         return rx.refuse(src, Refusal::StaleTimestamp);
     }
     let Some(json) = parse(&body) else { return rx.refuse(src, Refusal::BadJson) };
     let delivery = text(&headers, "x-zendesk-webhook-invocation-id");
-    rx.stats.accepted(src, Utc::now());
+    rx.stats.accepted(src, clock::now());
     debug!(source = src.as_str(), delivery, "webhook delivery accepted");
     match zendesk_ticket(&json) {
         Some(id) => rx.ring(src, Doorbell::Ticket(id), delivery),

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+use ticket_sync_core::clock;
 
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
@@ -103,7 +104,7 @@ impl ApiError {
 
     /// `scope` of `service` is limited for `wait` (cut to an hour) from now.
     pub fn limited(service: Service, scope: Scope, wait: Duration) -> ApiError {
-        ApiError::RateLimited { service, scope, until: Utc::now() + chrono_secs(wait) }
+        ApiError::RateLimited { service, scope, until: clock::now() + chrono_secs(wait) }
     }
 
     /// Whether the same request may succeed if sent again later.
@@ -186,7 +187,7 @@ impl ApiStats {
     fn observe_clock(&self, service: Service, headers: &HeaderMap) {
         let date = headers.get(reqwest::header::DATE).and_then(|v| v.to_str().ok());
         if let Some(remote_now) = date.and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok()) {
-            self.inner.lock().unwrap().clock_offsets.insert(service, remote_now.to_utc() - Utc::now());
+            self.inner.lock().unwrap().clock_offsets.insert(service, remote_now.to_utc() - clock::now());
         }
     }
 

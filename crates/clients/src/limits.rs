@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use ticket_sync_core::clock;
 
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
@@ -25,7 +26,7 @@ pub(crate) fn chrono_secs(wait: Duration) -> chrono::Duration {
 
 /// How long until `at`, zero if it is past.
 pub(crate) fn until(at: DateTime<Utc>) -> Duration {
-    (at - Utc::now()).to_std().unwrap_or_default()
+    (at - clock::now()).to_std().unwrap_or_default()
 }
 
 /// Reads GitHub's `x-ratelimit-*` or any of Zendesk's spellings.
@@ -38,7 +39,9 @@ pub fn read_budget(headers: &HeaderMap) -> Option<RateBudget> {
     // without panicking: an epoch out of range reads as none, a huge delay as an hour.
     let reset_at = match num(&["x-ratelimit-reset"]) {
         Some(epoch) => i64::try_from(epoch).ok().and_then(|e| DateTime::from_timestamp(e, 0)),
-        None => num(&["ratelimit-reset", "rate-limit-reset"]).map(|s| Utc::now() + chrono_secs(Duration::from_secs(s))),
+        None => {
+            num(&["ratelimit-reset", "rate-limit-reset"]).map(|s| clock::now() + chrono_secs(Duration::from_secs(s)))
+        }
     };
     Some(RateBudget { limit, remaining: Some(remaining), reset_at })
 }
@@ -309,7 +312,7 @@ impl Limits {
                 "the service asked for a rate-limit wait longer than an hour; waiting an hour instead (a wrong header? check the service's status page)"
             );
         }
-        let block = Block { service, scope, until: Utc::now() + chrono_secs(wait), reason: reason.to_string() };
+        let block = Block { service, scope, until: clock::now() + chrono_secs(wait), reason: reason.to_string() };
         if let Some(store) = &self.sink.lock().unwrap().0 {
             store.save_block(&block);
         }

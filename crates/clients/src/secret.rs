@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::RwLock;
+use ticket_sync_core::clock;
 
 use base64::Engine as _;
 
@@ -198,7 +199,7 @@ impl AppKey {
         let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem).ok()?;
         let key = AppKey { app_id, installation_id, key };
         // The PEM parser checks the form; signing once checks the key itself.
-        let (probe, _) = key.jwt(chrono::Utc::now()).ok()?;
+        let (probe, _) = key.jwt(clock::now()).ok()?;
         forget(probe.expose());
         Some(key)
     }

@@ -4,6 +4,7 @@
 //! of ticket-sync decides is decided here, on values, so it can be tested as tables.
 
 pub mod body;
+pub mod clock;
 pub mod cron;
 pub mod domain;
 pub mod escplan;

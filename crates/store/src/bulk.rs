@@ -3,8 +3,8 @@
 //! Each row is what a finished escalation leaves behind: the mapping and its two ledger lines
 //! (`issue_created`, `link_note`), so a database seeded this way has the size of a real one.
 
-use chrono::Utc;
 use rusqlite::params;
+use ticket_sync_core::clock;
 
 use super::{ts, Result, Store};
 use ticket_sync_core::domain::{Issue, TicketId};
@@ -15,7 +15,7 @@ impl Store {
     pub fn import_mappings(&self, links: &[(TicketId, Issue)]) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let now = ts(Utc::now());
+        let now = ts(clock::now());
         for (ticket, issue) in links {
             super::mappings::insert_row(&tx, *ticket, issue, &now, None)?;
             let remote = format!("{}#{}", issue.repo, issue.number);
@@ -33,6 +33,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
     use ticket_sync_core::domain::IssueNumber;
 
     #[test]

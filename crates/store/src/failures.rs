@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Row};
 use serde::Serialize;
+use ticket_sync_core::clock;
 
 use super::{parse_ts, ts, Result, Store};
 use ticket_sync_core::domain::{Stage, Ticket, TicketId};
@@ -122,7 +123,7 @@ impl Store {
         snapshot: Option<&Ticket>,
         policy: &RetryPolicy,
     ) -> Result<Failure> {
-        let now = Utc::now();
+        let now = clock::now();
         let previous = self.failure_at(ticket, f.stage)?;
         let attempts = previous.as_ref().map_or(0, |p| p.attempts) + 1;
         let first = previous.as_ref().map_or(now, |p| p.first_failed_at);
@@ -206,7 +207,7 @@ impl Store {
     pub fn retry_now(&self, ticket: TicketId) -> Result<bool> {
         let n = self.conn().execute(
             "UPDATE failures SET parked = 0, attempts = 0, next_attempt_at = ?2 WHERE ticket_id = ?1",
-            params![ticket.0 as i64, ts(Utc::now())],
+            params![ticket.0 as i64, ts(clock::now())],
         )?;
         Ok(n > 0)
     }

@@ -1,8 +1,8 @@
 //! Forwarding progress: per linked ticket, the last Zendesk comment looked at, the ledger of
 //! comments forwarded to GitHub, and a mapping that follows its transferred issue.
 
-use chrono::Utc;
 use rusqlite::{params, OptionalExtension};
+use ticket_sync_core::clock;
 
 use super::{parse_ts, ts, Result, Store};
 use ticket_sync_core::domain::LinkState;
@@ -26,7 +26,7 @@ impl Store {
     pub fn set_forward_mark(&self, ticket: TicketId, last_comment_id: TicketCommentId) -> Result<()> {
         self.conn().execute(
             "INSERT OR REPLACE INTO forward_marks (ticket_id, last_comment_id, updated_at) VALUES (?1, ?2, ?3)",
-            params![ticket.0 as i64, last_comment_id.0 as i64, ts(Utc::now())],
+            params![ticket.0 as i64, last_comment_id.0 as i64, ts(clock::now())],
         )?;
         Ok(())
     }
@@ -86,7 +86,7 @@ impl Store {
         )?;
         tx.execute(
             "INSERT INTO ledger (ticket_id, at, event, side, remote_id, detail) VALUES (?1, ?2, 'issue_moved', 'github', ?3, ?4)",
-            params![ticket.0 as i64, ts(Utc::now()), format!("{repo}#{number}"), url],
+            params![ticket.0 as i64, ts(clock::now()), format!("{repo}#{number}"), url],
         )?;
         tx.commit()?;
         Ok(())

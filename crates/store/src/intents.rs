@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
+use ticket_sync_core::clock;
 
 use super::payload::{self, CreatePayload, ForwardPayload, IntentPayload, Payload, PayloadError, PushPayload};
 use super::{parse_ts, ts, Result, Store};
@@ -151,7 +152,7 @@ impl Store {
     pub fn intent_attempt_key(&self, key: &str) -> Result<()> {
         self.conn().execute(
             "UPDATE intents SET attempts = attempts + 1, attempted_at = ?2 WHERE key = ?1",
-            params![key, ts(Utc::now())],
+            params![key, ts(clock::now())],
         )?;
         Ok(())
     }
@@ -213,7 +214,7 @@ impl Store {
             "INSERT INTO ledger (ticket_id, at, event, side, detail) VALUES (?1, ?2, ?3, 'local', ?4)",
             params![
                 ticket.0 as i64,
-                ts(Utc::now()),
+                ts(clock::now()),
                 format!("{}_abandoned", kind.as_str()),
                 format!("{n} write(s): {why}")
             ],
@@ -244,7 +245,7 @@ impl Store {
         let event = if recovered { "link_note_recovered" } else { "link_note" };
         tx.execute(
             "INSERT INTO ledger (ticket_id, at, event, side, remote_id) VALUES (?1, ?2, ?3, 'zendesk', ?4)",
-            params![ticket.0 as i64, ts(Utc::now()), event, comment_id.map(|c| c.to_string())],
+            params![ticket.0 as i64, ts(clock::now()), event, comment_id.map(|c| c.to_string())],
         )?;
         tx.execute(
             "DELETE FROM failures WHERE ticket_id = ?1 AND stage = ?2",
@@ -266,7 +267,7 @@ impl Store {
         tx.execute("DELETE FROM intents WHERE key = ?1", [intent_key])?;
         tx.execute(
             "INSERT INTO ledger (ticket_id, at, event, side, detail) VALUES (?1, ?2, ?3, 'local', ?4)",
-            params![ticket.0 as i64, ts(Utc::now()), format!("{}_abandoned", kind.as_str()), why],
+            params![ticket.0 as i64, ts(clock::now()), format!("{}_abandoned", kind.as_str()), why],
         )?;
         tx.commit()?;
         Ok(())
@@ -317,7 +318,7 @@ pub(crate) fn insert_intent<P: Payload>(
             P::KIND.as_str(),
             repo,
             payload::encode(payload),
-            ts(Utc::now()),
+            ts(clock::now()),
             payload::PAYLOAD_VERSION
         ],
     )
@@ -348,7 +349,7 @@ pub(super) fn finish_event(
     tx.execute("DELETE FROM intents WHERE key = ?1", [intent_key])?;
     tx.execute(
         "INSERT INTO ledger (ticket_id, at, event, side, remote_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![ticket.0 as i64, ts(Utc::now()), event, side, remote_id, event_key],
+        params![ticket.0 as i64, ts(clock::now()), event, side, remote_id, event_key],
     )?;
     tx.commit()?;
     Ok(())

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::params;
+use ticket_sync_core::clock;
 
 use super::{parse_ts, ts, Result, Store};
 use ticket_sync_core::domain::{Block, Scope, Service};
@@ -11,10 +12,10 @@ impl Store {
     /// Keeps `block`, replacing the scope's earlier one; forgets blocks that are over.
     pub fn save_block(&self, block: &Block) -> Result<()> {
         let conn = self.conn();
-        conn.execute("DELETE FROM limit_blocks WHERE until <= ?1", [ts(Utc::now())])?;
+        conn.execute("DELETE FROM limit_blocks WHERE until <= ?1", [ts(clock::now())])?;
         conn.execute(
             "INSERT OR REPLACE INTO limit_blocks (service, scope, until, reason, set_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![block.service.as_str(), block.scope.key(), ts(block.until), block.reason, ts(Utc::now())],
+            params![block.service.as_str(), block.scope.key(), ts(block.until), block.reason, ts(clock::now())],
         )?;
         Ok(())
     }

@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
+use ticket_sync_core::clock;
 
 use super::intents::{OnConflict, Started};
 use super::{parse_ts, ts, IntentKind, PushPayload, Result, Store};
@@ -61,7 +62,7 @@ fn set_field(tx: &Transaction, ticket: TicketId, value: &str, seen_at: DateTime<
 fn ledger(tx: &Transaction, ticket: TicketId, event: &str, remote: Option<&str>, detail: &str) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO ledger (ticket_id, at, event, side, remote_id, detail) VALUES (?1, ?2, ?3, 'local', ?4, ?5)",
-        params![ticket.0 as i64, ts(Utc::now()), event, remote, detail],
+        params![ticket.0 as i64, ts(clock::now()), event, remote, detail],
     )?;
     Ok(())
 }
@@ -111,7 +112,7 @@ impl Store {
         let active_before = before.as_ref().filter(|b| b.2 == "active");
         match change {
             LinkChange::Link { issue, impact_line, ticket_updated_at } => {
-                let now = ts(Utc::now());
+                let now = ts(clock::now());
                 tx.execute(
                     "INSERT INTO mappings (ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason,
                          created_at, issue_updated_at, escalated_ticket_at, linked_by, impact_line)
@@ -235,7 +236,7 @@ impl Store {
     pub fn impact_attempt(&self, repo: &RepoName, number: IssueNumber) -> Result<()> {
         self.conn().execute(
             "UPDATE impacts SET attempts = attempts + 1, attempted_at = ?3 WHERE repo = ?1 AND issue_number = ?2",
-            params![repo.to_string(), number.0 as i64, ts(Utc::now())],
+            params![repo.to_string(), number.0 as i64, ts(clock::now())],
         )?;
         Ok(())
     }
@@ -291,7 +292,7 @@ impl Store {
         self.conn().execute(
             "INSERT INTO webhook_stats (source, stats, updated_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (source) DO UPDATE SET stats = excluded.stats, updated_at = excluded.updated_at",
-            params![source, stats.to_string(), ts(Utc::now())],
+            params![source, stats.to_string(), ts(clock::now())],
         )?;
         Ok(())
     }

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
+use ticket_sync_core::clock;
 
 use super::intents::{OnConflict, Started};
 use super::{parse_ts, ts, NotePayload, Result, Store};
@@ -168,7 +169,7 @@ impl Store {
     ) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let now = ts(Utc::now());
+        let now = ts(clock::now());
         if recovered {
             // Push passes since the lost create saw this issue unlinked and moved on: look again
             // from a little before the create was first attempted.
@@ -179,7 +180,7 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()?;
-            let from = intent_at.as_deref().and_then(parse_ts).unwrap_or_else(Utc::now);
+            let from = intent_at.as_deref().and_then(parse_ts).unwrap_or_else(clock::now);
             super::watermarks::rewind(&tx, &issue.repo, from - chrono::Duration::minutes(10))?;
         }
         let taken: Option<i64> = tx
@@ -294,7 +295,7 @@ impl Store {
         )?;
         tx.execute(
             "INSERT INTO ledger (ticket_id, at, event, side, remote_id, detail) VALUES (?1, ?2, 'issue_reopened', 'github', ?3, ?4)",
-            params![ticket.0 as i64, ts(Utc::now()), issue_ref, event_key],
+            params![ticket.0 as i64, ts(clock::now()), issue_ref, event_key],
         )?;
         tx.commit()?;
         Ok(())

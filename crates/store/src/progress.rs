@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::{PassKind, PassOutcome};
 
 use super::{parse_ts, ts, Result, Store};
@@ -47,7 +48,7 @@ impl Store {
     pub fn set_cursor(&self, name: &str, value: &str) -> Result<()> {
         self.conn().execute(
             "INSERT OR REPLACE INTO cursors (name, value, updated_at) VALUES (?1, ?2, ?3)",
-            params![name, value, ts(Utc::now())],
+            params![name, value, ts(clock::now())],
         )?;
         Ok(())
     }
@@ -82,7 +83,7 @@ impl Store {
     pub fn save_repo_record(&self, repo: &RepoName, repo_id: u64, visibility: &str, has_issues: bool) -> Result<()> {
         self.conn().execute(
             "INSERT OR REPLACE INTO repos (repo, repo_id, visibility, has_issues, checked_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![repo.to_string(), repo_id as i64, visibility, has_issues as i64, ts(Utc::now())],
+            params![repo.to_string(), repo_id as i64, visibility, has_issues as i64, ts(clock::now())],
         )?;
         Ok(())
     }
@@ -117,7 +118,13 @@ impl Store {
             "UPDATE passes SET finished_at = ?2, outcome = ?3, summary = ?4,
                  last_success_at = CASE WHEN ?3 = ?5 THEN last_success_at ELSE ?2 END
              WHERE kind = ?1",
-            params![kind.as_str(), ts(Utc::now()), outcome.as_str(), summary.to_string(), PassOutcome::Failed.as_str()],
+            params![
+                kind.as_str(),
+                ts(clock::now()),
+                outcome.as_str(),
+                summary.to_string(),
+                PassOutcome::Failed.as_str()
+            ],
         )?;
         Ok(())
     }
@@ -168,7 +175,7 @@ impl Store {
                 b.limit.map(|v| v as i64),
                 b.remaining.map(|v| v as i64),
                 b.reset_at.map(ts),
-                ts(Utc::now())
+                ts(clock::now())
             ],
         )?;
         Ok(())

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
+use ticket_sync_core::clock;
 
 use super::{parse_ts, ts, Result, Store};
 use ticket_sync_core::domain::{Issue, IssueCommentId, RepoName, SeenState, StateReason, TicketCommentId, TicketId};
@@ -56,7 +57,7 @@ impl Store {
                 w.comments_since.map(ts),
                 w.comments_etag,
                 w.last_comment_id.map(|v| v.0 as i64),
-                ts(Utc::now()),
+                ts(clock::now()),
             ],
         )?;
         Ok(())
@@ -86,7 +87,7 @@ impl Store {
                 seen.closed_at.map(ts),
                 seen.updated_at.map(ts),
                 pushed,
-                ts(Utc::now()),
+                ts(clock::now()),
             ],
         )?;
         Ok(())
@@ -94,7 +95,7 @@ impl Store {
 
     /// Inserts a mapping for an issue that exists already, without a link note (imports, tests).
     pub fn insert_mapping(&self, ticket: TicketId, issue: &Issue) -> Result<()> {
-        super::mappings::insert_row(&self.conn(), ticket, issue, &ts(Utc::now()), None)?;
+        super::mappings::insert_row(&self.conn(), ticket, issue, &ts(clock::now()), None)?;
         Ok(())
     }
 
@@ -125,7 +126,7 @@ impl Store {
         // Every note counts, however it was written (a queued one finished by a later pass too).
         self.conn().execute(
             "UPDATE mappings SET last_pushed_at = ?2 WHERE ticket_id = ?1",
-            params![ticket.0 as i64, ts(Utc::now())],
+            params![ticket.0 as i64, ts(clock::now())],
         )?;
         Ok(())
     }

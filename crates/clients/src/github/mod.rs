@@ -9,6 +9,7 @@ pub use lists::{parse_next_link, Updates};
 
 use std::sync::Arc;
 use std::time::Duration;
+use ticket_sync_core::clock;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, ETAG, IF_NONE_MATCH};
 use reqwest::{Method, StatusCode};
@@ -172,7 +173,7 @@ impl GithubClient {
     /// Now on GitHub's clock when it is known (JWT times and token expiries are GitHub's), else
     /// this host's.
     fn github_now(&self) -> chrono::DateTime<chrono::Utc> {
-        let now = chrono::Utc::now();
+        let now = clock::now();
         self.stats.service_time::<GithubClock>(now).map_or(now, GithubTime::utc)
     }
 

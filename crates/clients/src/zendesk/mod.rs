@@ -5,6 +5,7 @@ mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use ticket_sync_core::clock;
 
 pub use auth::Grant;
 use auth::{Auth, OAuthSession};
@@ -139,7 +140,7 @@ impl ZendeskClient {
 
     /// Zendesk's clock now, as its last `Date` header tells (the host's until one was read).
     fn zendesk_now(&self) -> chrono::DateTime<chrono::Utc> {
-        let now = chrono::Utc::now();
+        let now = clock::now();
         self.stats.service_time::<ZendeskClock>(now).map_or(now, ZendeskTime::utc)
     }
 
@@ -193,7 +194,7 @@ impl ZendeskClient {
         // its requests are checked on. A token endpoint whose `Date` is hours off the API's
         // (another host, a proxy) would otherwise make every token look lapsed to the next
         // request. Before any answer, the token endpoint's own `Date` is all there is.
-        let host_before = chrono::Utc::now();
+        let host_before = clock::now();
         let known_offset = self.stats.service_time::<ZendeskClock>(host_before).map(|t| t.utc() - host_before);
         let req = self.http.post(self.url("/oauth/tokens")).json(&body);
         let (status, headers, bytes) = match http::execute(&self.stats, &Target::service(SVC), req).await {
@@ -243,7 +244,7 @@ impl ZendeskClient {
         let token = Secret::new(token);
         let expires_in = answer.expires_in.filter(|s| *s > 0);
         debug!(?expires_in, scope = answer.scope.as_deref().unwrap_or(""), "minted a Zendesk access token");
-        let now = known_offset.map_or_else(|| self.zendesk_now(), |offset| chrono::Utc::now() + offset);
+        let now = known_offset.map_or_else(|| self.zendesk_now(), |offset| clock::now() + offset);
         Ok(session.store(token, expires_in, answer.scope.as_deref(), now))
     }
 
