@@ -14,7 +14,6 @@
 //! reconciles against the remote side before writing again.
 
 use chrono::{DateTime, Duration, Utc};
-use ticket_sync_core::clock;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -27,6 +26,7 @@ use crate::crashpoint;
 use ticket_sync_clients::http::{ApiError, ForbiddenScope};
 use ticket_sync_clients::zendesk::TicketComment;
 use ticket_sync_core::body;
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::LinkState;
 use ticket_sync_core::domain::{Issue, IssueState, Mapping, Stage, Ticket, TicketId};
 use ticket_sync_core::escplan::{self, EscalationPlan, Skipped, Source, Step, TicketFacts, Unfinished};

@@ -9,7 +9,6 @@
 //! says it went; a deleted one ends the link with one note on the ticket.
 
 use std::collections::BTreeSet;
-use ticket_sync_core::clock;
 
 use chrono::{Duration, Utc};
 use tokio_util::sync::CancellationToken;
@@ -22,6 +21,7 @@ use crate::crashpoint;
 use ticket_sync_clients::http::ApiError;
 use ticket_sync_clients::zendesk::TicketComment;
 use ticket_sync_core::body;
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::BODY_LIMIT;
 use ticket_sync_core::domain::{LinkState, Mapping};
 use ticket_sync_core::domain::{Stage, TicketCommentId, TicketId, ZendeskClock, ZendeskTime};

@@ -3,9 +3,9 @@
 //! a colleague wrote (however it quotes a marker) never counts as ticket-sync's own.
 
 use std::sync::Arc;
-use ticket_sync_core::clock;
 
 use super::{Engine, PassError};
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::{GithubIdentity, UserId, ZendeskIdentity};
 
 /// The login ticket-sync writes to GitHub as: from memory, else from the database (stored

@@ -13,13 +13,13 @@
 //! change.
 
 use chrono::{DateTime, Utc};
-use ticket_sync_core::clock;
 use tracing::{info, warn};
 
 use super::notes::{push_note, state_tags};
 use super::{guard, identity, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::http::ApiError;
 use ticket_sync_core::body;
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Ticket, TicketId};
 use ticket_sync_core::escplan::{self, FieldChange, FieldFacts};
 use ticket_sync_core::linkref::{self, RefProblem};

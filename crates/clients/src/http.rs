@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use ticket_sync_core::clock;
 
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
@@ -15,6 +14,7 @@ use tracing::warn;
 
 use crate::limits::{chrono_secs, is_limit_answer, is_rate_limited_403, limit_wait, read_budget, Limits, Target};
 use crate::ratelimit::{retry_delay, CallBudget};
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::Scope;
 use ticket_sync_core::domain::{InstallationId, RateBudget, Service};
 use ticket_sync_core::domain::{ServiceClock, ServiceTime};

@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use ticket_sync_core::clock;
 
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
@@ -15,6 +14,7 @@ use tokio::time::Instant;
 use tracing::{debug, error};
 
 use crate::ratelimit::{capped, Gate, RollingWindow, Spacer, MAX_WAIT};
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::TicketId;
 use ticket_sync_core::domain::{Endpoint, InstallationId, Scope};
 use ticket_sync_core::domain::{RateBudget, Service};

@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::params;
-use ticket_sync_core::clock;
 
 use super::{parse_ts, ts, Result, Store};
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::{Block, Scope, Service};
 
 impl Store {

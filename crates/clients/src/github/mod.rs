@@ -9,7 +9,6 @@ pub use lists::{parse_next_link, Updates};
 
 use std::sync::Arc;
 use std::time::Duration;
-use ticket_sync_core::clock;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, ETAG, IF_NONE_MATCH};
 use reqwest::{Method, StatusCode};
@@ -22,6 +21,7 @@ use crate::limits::Target;
 use crate::ratelimit::{RollingWindow, Spacer};
 use crate::secret::GithubCredential;
 use auth::{Auth, Credential, Needs};
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::{Endpoint, Scope};
 use ticket_sync_core::domain::{GithubClock, GithubTime};

@@ -5,7 +5,6 @@ mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use ticket_sync_core::clock;
 
 pub use auth::Grant;
 use auth::{Auth, OAuthSession};
@@ -19,6 +18,7 @@ use crate::http::{self, ApiError, ApiStats};
 use crate::limits::Target;
 use crate::ratelimit::RollingWindow;
 use crate::secret::{Secret, ZendeskCredential};
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::UserId;
 use ticket_sync_core::domain::{Attachment, FieldId, Ticket, TicketCommentId, TicketId, TicketStatus, TicketUpdate};
