@@ -9,6 +9,7 @@ pub mod closeref;
 pub mod cron;
 pub mod domain;
 pub mod escplan;
+pub mod fixplan;
 pub mod linkref;
 pub mod noteorder;
 pub mod pushplan;
