@@ -537,10 +537,9 @@ async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut 
     if let (NoteOutcome::Written(_) | NoteOutcome::Found(_), Some((_, url))) = (outcome, &field) {
         // The write-back is ticket-sync's own: the field holding it is no agent's change. A copy
         // of the ticket older than this write says nothing about the field either.
-        let now = engine
-            .stats
-            .service_time::<ticket_sync_core::domain::ZendeskClock>(clock::now())
-            .map_or_else(clock::now, |t| t.utc());
+        // The export was read before this, so Zendesk's clock is known; were it not, the
+        // host's is a value as good as any for "not older than this write".
+        let now = engine.stats.service_now::<ticket_sync_core::domain::ZendeskClock>().utc();
         engine.store.record_link_field(id, url, now)?;
     }
     match outcome {

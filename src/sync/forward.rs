@@ -24,7 +24,7 @@ use ticket_sync_core::body;
 use ticket_sync_core::clock;
 use ticket_sync_core::domain::BODY_LIMIT;
 use ticket_sync_core::domain::{LinkState, Mapping};
-use ticket_sync_core::domain::{Stage, TicketCommentId, TicketId, ZendeskClock, ZendeskTime};
+use ticket_sync_core::domain::{Stage, TicketCommentId, TicketId, ZendeskClock};
 use ticket_sync_core::rules::ForwardMode;
 use ticket_sync_store::{ForwardPayload, Intent, IntentKind, PayloadError};
 
@@ -131,8 +131,7 @@ fn forwarding_since(engine: &Engine) -> Result<chrono::DateTime<Utc>, PassError>
     let already_forwarding = engine.store.cursor(CURSOR)?.is_some();
     // On Zendesk's clock (its `Date` header; the export was read before this), since it is
     // compared with Zendesk's comment times; the host's clock only if Zendesk's is not known.
-    let now = (engine.stats.service_time::<ZendeskClock>(clock::now()))
-        .unwrap_or_else(|| ZendeskTime::assume_host(clock::now()));
+    let now = engine.stats.service_now::<ZendeskClock>();
     let default = if already_forwarding { chrono::DateTime::<Utc>::UNIX_EPOCH } else { now.utc() };
     Ok(engine.store.forward_enabled_at_or_set(default)?)
 }

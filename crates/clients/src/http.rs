@@ -197,6 +197,14 @@ impl ApiStats {
         self.inner.lock().unwrap().clock_offsets.get(&C::SERVICE).map(|offset| ServiceTime::shifted(host_time, *offset))
     }
 
+    /// Now on service C's clock when its offset is known; before the service's first answer,
+    /// this host's time taken as C's (`ServiceTime::assume_host`): the callers accept the
+    /// clocks' skew there, each saying why.
+    pub fn service_now<C: ServiceClock>(&self) -> ServiceTime<C> {
+        let now = clock::now();
+        self.service_time::<C>(now).unwrap_or_else(|| ServiceTime::assume_host(now))
+    }
+
     /// Calls `beat` on every answer from now on.
     pub fn set_heartbeat(&self, beat: Heartbeat) {
         *self.heartbeat.lock().unwrap() = Some(beat);

@@ -1,7 +1,8 @@
 //! ticket-sync's core: the domain types, the validated rules as plain data, the pure planners
-//! (routing, push-back, link references) and every text ticket-sync writes (issue bodies,
-//! notes, markers, redaction). No I/O, no async runtime, no HTTP, no database: what the rest
-//! of ticket-sync decides is decided here, on values, so it can be tested as tables.
+//! (routing, escalation, push-back, note order, link references, fixes) and every text
+//! ticket-sync writes (issue bodies, notes, markers, redaction). No I/O, no async runtime, no
+//! HTTP, no database, and the host's clock only in `clock.rs`, which no planner imports: what
+//! the rest of ticket-sync decides is decided here, on values, so it can be tested as tables.
 
 pub mod body;
 pub mod clock;

@@ -21,7 +21,6 @@ use crate::limits::Target;
 use crate::ratelimit::{RollingWindow, Spacer};
 use crate::secret::GithubCredential;
 use auth::{Auth, Credential, Needs};
-use ticket_sync_core::clock;
 use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::{Endpoint, Scope};
 use ticket_sync_core::domain::{GithubClock, GithubTime};
@@ -196,8 +195,10 @@ impl GithubClient {
     /// Now on GitHub's clock when it is known (JWT times and token expiries are GitHub's), else
     /// this host's.
     fn github_now(&self) -> chrono::DateTime<chrono::Utc> {
-        let now = clock::now();
-        self.stats.service_time::<GithubClock>(now).map_or(now, GithubTime::utc)
+        // Before GitHub's first answer, the host's time: a JWT is backdated a minute and lives
+        // nine, and a token's expiry is renewed five minutes early, which absorbs usual skew;
+        // GitHub's answer then gives its clock.
+        self.stats.service_now::<GithubClock>().utc()
     }
 
     /// The credential a request to `url` goes with: the token, or in App mode a JWT for the
