@@ -174,6 +174,13 @@ impl FakeGithub {
         git.resolve(name).map(|c| git.sha(c).to_string())
     }
 
+    /// The date of commit `sha` (a release of it has this `created_at`).
+    pub fn commit_date(&self, repo: &str, sha: &str) -> chrono::DateTime<chrono::Utc> {
+        let model = self.shared.model.lock().unwrap();
+        let git = &model.repos[repo_index(&model, repo)].git;
+        git.commit(git.by_sha(sha).unwrap_or_else(|| panic!("no commit {sha}"))).date
+    }
+
     /// Whether the commit `sha` is reachable from `name` (a tag or branch contains it).
     pub fn ref_contains(&self, repo: &str, name: &str, sha: &str) -> bool {
         let model = self.shared.model.lock().unwrap();
