@@ -113,8 +113,10 @@ impl Model {
         let n = git.commits.len();
         let idx = git.commit_on(branch, message, user, now, vec![format!("src/commit_{n}.rs")]);
         let on_default = branch == git.default_branch;
-        let pull =
-            self.repos[repo].pulls.values().find(|p| p.head_ref == branch && p.merged_at.is_none()).map(|p| p.number);
+        // ASSUMED: only an open pull request follows its branch; a closed one keeps its head.
+        let r = &self.repos[repo];
+        let open = |n: &u64| r.issues.get(n).is_some_and(|i| i.open);
+        let pull = r.pulls.values().find(|p| p.head_ref == branch && open(&p.number)).map(|p| p.number);
         if let Some(number) = pull {
             let r = &mut self.repos[repo];
             let p = r.pulls.get_mut(&number).expect("found above");

@@ -117,6 +117,9 @@ async fn a_pull_request_closed_without_merging_closes_nothing_and_says_merged_fa
     );
     assert!(is_github_timestamp(&pull["closed_at"]));
     assert_eq!(body(h.get(&format!("/repos/{REPO}/issues/{issue}")).await).await["state"], "open");
+    let before = h.gh.pull_request(REPO, pr).unwrap();
+    h.gh.push_commit(REPO, &before.head_ref, "pushed after the close", DEV);
+    assert_eq!(h.gh.pull_request(REPO, pr).unwrap().head_sha, before.head_sha, "ASSUMED: a closed one keeps its head");
 }
 
 #[tokio::test]
