@@ -13,7 +13,10 @@ pub mod zendesk;
 use std::sync::Arc;
 
 pub use common::{Clock, Fault, FaultRule, Frontdoor, LoggedRequest, RandomFaults};
-pub use github::{FakeGithub, Visibility, APP_TEST_KEY_PEM, APP_TEST_PUBLIC_KEY_PEM, OTHER_RSA_KEY_PEM};
+pub use github::{
+    FakeGithub, MergeMethod, PullView, ReleaseSpec, Visibility, APP_TEST_KEY_PEM, APP_TEST_PUBLIC_KEY_PEM,
+    OTHER_RSA_KEY_PEM,
+};
 pub use hooks::DeliveryView;
 pub use zendesk::{FakeZendesk, NewTicket, ZendeskHookBody};
 

@@ -144,6 +144,10 @@ pub struct Installation {
     pub account: String,
     /// `write`, `read` or none.
     pub issues: Option<String>,
+    /// `contents` (releases, compare, commits): `write`, `read` or none (the default).
+    pub contents: Option<String>,
+    /// `pull_requests`: `write`, `read` or none (the default).
+    pub pull_requests: Option<String>,
     pub created_at: DateTime<Utc>,
     pub minted: u64,
     pub limits: Limits,
@@ -153,8 +157,11 @@ impl Installation {
     /// The installation's permissions as GitHub lists them.
     pub fn permissions(&self) -> Value {
         let mut permissions = json!({"metadata": "read"});
-        if let Some(level) = &self.issues {
-            permissions["issues"] = json!(level);
+        let levels = [("issues", &self.issues), ("contents", &self.contents), ("pull_requests", &self.pull_requests)];
+        for (name, level) in levels {
+            if let Some(level) = level {
+                permissions[name] = json!(level);
+            }
         }
         permissions
     }
@@ -255,11 +262,30 @@ impl FakeGithub {
             id,
             account: account.to_string(),
             issues: issues_permission.map(str::to_string),
+            contents: None,
+            pull_requests: None,
             created_at,
             minted: 0,
             limits: Limits::default(),
         });
         id
+    }
+
+    /// Sets one of installation `id`'s repository permissions: `permission` is `issues`,
+    /// `contents` (releases, compare, commits; `write` also shows draft releases) or
+    /// `pull_requests`; `level` is `Some("read")`, `Some("write")` or `None`. A new
+    /// installation has only the `issues` level `add_installation` gave it.
+    pub fn set_installation_permission(&self, id: u64, permission: &str, level: Option<&str>) {
+        assert!(matches!(level, None | Some("read") | Some("write")), "read | write | None");
+        let mut state = self.shared.app.lock().unwrap();
+        let installation = state.installation_mut(id).expect("known installation");
+        let slot = match permission {
+            "issues" => &mut installation.issues,
+            "contents" => &mut installation.contents,
+            "pull_requests" => &mut installation.pull_requests,
+            other => panic!("the fake models issues, contents and pull_requests, not {other:?}"),
+        };
+        *slot = level.map(str::to_string);
     }
 
     /// Uninstalls installation `id` (its organisation removed the App): its tokens stop working
@@ -370,21 +396,50 @@ fn admit_installation(shared: &Shared, id: u64, method: &Method, path: &str) -> 
     if !owner.eq_ignore_ascii_case(&installation.account) {
         return Err(Reply::not_found(docs::GENERIC));
     }
-    if !path.split('/').any(|segment| segment == "issues") {
-        return Ok(());
-    }
     let write = *method == Method::POST || *method == Method::PATCH;
-    let allowed = match installation.issues.as_deref() {
+    let needed = needed_permissions(path);
+    let level = |name: &str| match name {
+        "issues" => installation.issues.as_deref(),
+        "contents" => installation.contents.as_deref(),
+        _ => installation.pull_requests.as_deref(),
+    };
+    let allows = |name: &&str| match level(name) {
         Some("write") => true,
         Some("read") => !write,
         _ => false,
     };
-    if allowed {
+    if needed.is_empty() || needed.iter().any(allows) {
         return Ok(());
     }
-    let wanted = if write { "issues=write" } else { "issues=read" };
+    let access = if write { "write" } else { "read" };
+    let wanted: Vec<String> = needed.iter().map(|name| format!("{name}={access}")).collect();
     let reply = Reply::forbidden("Resource not accessible by integration", operation_doc(method, path));
-    Err(reply.header(HeaderName::from_static("x-accepted-github-permissions"), wanted))
+    Err(reply.header(HeaderName::from_static("x-accepted-github-permissions"), wanted.join("; ")))
+}
+
+/// The repository permissions of which any one lets an installation make a request to `path`.
+///
+/// FACT (research-22 §1, GitHub's timeline docs): the timeline takes "Issues" (read) or "Pull
+/// requests" (read). FACT (research-22 §3, GH-REST-DATA releases.json): releases take
+/// "Contents" (read). ASSUMED: compare and the commit endpoints take "Contents" too, the pull
+/// request endpoints (and a commit's pull requests) "Pull requests", and several accepted
+/// permissions are listed in `X-Accepted-GitHub-Permissions` separated by `; `.
+fn needed_permissions(path: &str) -> Vec<&'static str> {
+    // Past `/repos/{o}/{r}` or `/repositories/{id}`: a repository may be named `issues`.
+    let skip = if path.starts_with("/repos/") { 4 } else { 3 };
+    let segments: Vec<&str> = path.split('/').skip(skip).collect();
+    let has = |s: &str| segments.contains(&s);
+    if has("timeline") {
+        vec!["issues", "pull_requests"]
+    } else if has("pulls") {
+        vec!["pull_requests"]
+    } else if has("issues") {
+        vec!["issues"]
+    } else if has("releases") || has("compare") || has("commits") {
+        vec!["contents"]
+    } else {
+        Vec::new()
+    }
 }
 
 /// The owner of the repository a `/repos/{o}/{r}…` or `/repositories/{id}…` path names.

@@ -13,6 +13,7 @@ use super::app::Actor;
 use super::query::{paginate, paginate_limited, CommentQuery, Params};
 use super::reply::{docs, Answer, Reply};
 use super::routes::{live_issue, repo_index, with_link, PathMap};
+use super::state::TIMELINE_ONLY;
 use super::{input, Shared};
 
 /// `GET …/issues/{n}/comments`: ascending id, `since`, paginated.
@@ -126,14 +127,15 @@ pub async fn list_repo_comments(State(s): State<Arc<Shared>>, Path(p): PathMap, 
 ///   page, and has no such limit.
 pub const REPO_EVENTS_REACHABLE: usize = 300;
 
-/// `GET …/issues/events`: the repository's issue events of every kind, newest first, with the
-/// issue embedded, paginated up to `REPO_EVENTS_REACHABLE`.
+/// `GET …/issues/events`: the repository's issue events of every kind the events API has
+/// (not `cross-referenced`: research-22 §1), newest first, with the issue embedded, paginated
+/// up to `REPO_EVENTS_REACHABLE`.
 pub async fn list_repo_events(State(s): State<Arc<Shared>>, Path(p): PathMap, RawQuery(q): RawQuery) -> Answer {
     let doc = docs::REPO_EVENTS;
     let params = Params::parse(q.as_deref());
     let model = s.model.lock().unwrap();
     let repo = &model.repos[repo_index(&model, &p).ok_or_else(|| Reply::not_found(doc))?];
-    let selected: Vec<_> = repo.events.iter().rev().collect();
+    let selected: Vec<_> = repo.events.iter().rev().filter(|e| !TIMELINE_ONLY.contains(&e.event.as_str())).collect();
     let link_base = format!("{}/repositories/{}/issues/events", s.base, repo.id);
     let (page, link) = paginate_limited(selected, &params, &link_base, REPO_EVENTS_REACHABLE)?;
     let wire = s.wire(&model);
@@ -149,7 +151,9 @@ pub async fn list_issue_events(State(s): State<Arc<Shared>>, Path(p): PathMap, R
     let model = s.model.lock().unwrap();
     let (repo, number) = live_issue(&s, &model, &p, doc, "/events")?;
     let repo = &model.repos[repo];
-    let selected: Vec<_> = repo.events.iter().filter(|e| e.issue_number == number).collect();
+    let selected: Vec<_> = (repo.events.iter())
+        .filter(|e| e.issue_number == number && !TIMELINE_ONLY.contains(&e.event.as_str()))
+        .collect();
     let link_base = format!("{}/repositories/{}/issues/{number}/events", s.base, repo.id);
     let (page, link) = paginate(selected, &params, &link_base);
     let wire = s.wire(&model);

@@ -1,6 +1,7 @@
 //! Webhook deliveries of the fake GitHub: one `issues` or `issue_comment` delivery per change
 //! of an issue or comment, whoever made it (the token through the REST API, or a test helper
-//! acting as a person), shaped and signed like GitHub's.
+//! acting as a person), and `pull_request` and `release` deliveries for what the test helpers
+//! do to pull requests and releases, shaped and signed like GitHub's.
 //!
 //! Each is built while the model lock is held, right after the change, and posted on its own
 //! task by the shared `Outbox`; nothing is built while no webhook is set.
@@ -20,10 +21,25 @@
 //!   the App's webhook delivers it (`installation: {id, node_id}` in the payload, hook target
 //!   type `integration` with the App id); the hook URL and secret stay the one `set_webhook`
 //!   names. Changes the App makes have the bot (`type: "Bot"`) as sender.
+//! - `pull_request`: `{action, number, pull_request, repository, sender}` with the full pull
+//!   request object, so `closed` says `merged: true|false` (research-22 §2: "the
+//!   `pull_request` webhook `closed` with `merged:false`"); `edited` carries `changes.body.from`
+//!   or `changes.title.from` like the `issues` event's.
+//! - `release`: `{action, release, repository, sender}` (research-22 §3, OWH release schemas;
+//!   `edited` adds `changes: {name?: {from}, body?: {from}}`). Which actions one change sends
+//!   follows the actions' official meanings (research-22 §3): a release published at once is
+//!   `created`, `published`, then `released` (or `prereleased`); a draft saved is `created`; a
+//!   draft published is `published` and, unless it is a prerelease, `released` (FACT: "The
+//!   `prereleased` type will not trigger for pre-releases published from draft releases");
+//!   a prerelease made a full release is `released`; a deletion is `deleted`.
+//!   ASSUMED: that order within one change; flipping the prerelease flag also sends `edited`
+//!   (with `changes: {}`: the schema has no key for the flag), before `released` when the
+//!   flip makes a full release; `unpublished` is never sent (research-22 §3: reportedly not
+//!   sent since 2023).
 
 use serde_json::{json, Map, Value};
 
-use super::state::{Issue, Model};
+use super::state::{Issue, Model, Release};
 use super::wire::node_id;
 use super::Shared;
 use crate::hooks::{github_signature_256, guid, Delivery};
@@ -43,23 +59,41 @@ impl Shared {
         extra: Value,
         sender: &str,
     ) {
-        let Some(target) = self.outbox.target() else {
+        if self.outbox.target().is_none() {
             return;
-        };
+        }
         let wire = self.wire(model);
         let r = &model.repos[repo];
         let Some(issue) = r.issues.get(&number) else {
             return;
         };
-        let mut repository = wire.repo(r);
-        if let Some(object) = repository.as_object_mut() {
-            object.remove("permissions");
-        }
         let mut payload = Map::new();
         payload.insert("action".into(), json!(action));
         payload.insert("issue".into(), wire.issue(r, issue));
         if let Value::Object(extra) = extra {
             payload.extend(extra);
+        }
+        self.deliver_payload(model, repo, (event, action), payload, sender);
+    }
+
+    /// Sends an (`event`, `action`) delivery with `payload` (its own keys: `action`, the
+    /// object, `changes`…), adding `repository`, `installation` (App mode) and `sender`.
+    pub(super) fn deliver_payload(
+        &self,
+        model: &Model,
+        repo: usize,
+        (event, action): (&str, &str),
+        mut payload: Map<String, Value>,
+        sender: &str,
+    ) {
+        let Some(target) = self.outbox.target() else {
+            return;
+        };
+        let wire = self.wire(model);
+        let r = &model.repos[repo];
+        let mut repository = wire.repo(r);
+        if let Some(object) = repository.as_object_mut() {
+            object.remove("permissions");
         }
         payload.insert("repository".into(), repository);
         // In App mode a repository the App is installed on delivers through the App's webhook,
@@ -160,5 +194,60 @@ impl Shared {
             extra["changes"] = json!({"body": {"from": old}});
         }
         self.deliver(model, repo, comment.issue_number, ("issue_comment", action), extra, sender);
+    }
+}
+
+impl Shared {
+    /// A `pull_request` delivery about pull request `number`; `extra` keys (`changes`) join it.
+    pub(super) fn deliver_pull(
+        &self,
+        model: &Model,
+        repo: usize,
+        number: u64,
+        action: &str,
+        extra: Value,
+        sender: &str,
+    ) {
+        if self.outbox.target().is_none() {
+            return;
+        }
+        let r = &model.repos[repo];
+        let (Some(issue), Some(pull)) = (r.issues.get(&number), r.pulls.get(&number)) else {
+            return;
+        };
+        let mut payload = Map::new();
+        payload.insert("action".into(), json!(action));
+        payload.insert("number".into(), json!(number));
+        payload.insert("pull_request".into(), self.wire(model).pull(r, issue, pull, true));
+        if let Value::Object(extra) = extra {
+            payload.extend(extra);
+        }
+        self.deliver_payload(model, repo, ("pull_request", action), payload, sender);
+    }
+
+    /// `release` deliveries, one per action, about `release` (as it is now, or as it was
+    /// before it was deleted).
+    pub(super) fn deliver_release(
+        &self,
+        model: &Model,
+        repo: usize,
+        release: &Release,
+        actions: &[&str],
+        changes: Option<Value>,
+        sender: &str,
+    ) {
+        if self.outbox.target().is_none() {
+            return;
+        }
+        let r = &model.repos[repo];
+        for action in actions {
+            let mut payload = Map::new();
+            payload.insert("action".into(), json!(action));
+            payload.insert("release".into(), self.wire(model).release(r, release));
+            if *action == "edited" {
+                payload.insert("changes".into(), changes.clone().unwrap_or_else(|| json!({})));
+            }
+            self.deliver_payload(model, repo, ("release", action), payload, sender);
+        }
     }
 }

@@ -126,6 +126,7 @@ pub async fn gate(State(shared): State<Arc<Shared>>, mut req: Request, next: Nex
     }
     super::hooks::run_due(&shared, req.method(), req.uri().path());
     req.extensions_mut().insert(app::actor(&shared, credential));
+    req.extensions_mut().insert(credential);
     let conditional =
         (*req.method() == Method::GET).then(|| req.headers().get(header::IF_NONE_MATCH).cloned()).flatten();
     let response = with_etag(next.run(req).await, conditional).await;

@@ -125,7 +125,20 @@ pub fn issue_patch(bytes: &[u8]) -> Result<IssuePatch, Reply> {
         state_reason,
         labels: names(&obj, "labels", doc)?,
         assignees: names(&obj, "assignees", doc)?,
+        duplicate_of: None,
     })
+}
+
+/// `duplicate_issue_id` of an issue update: the survivor's database id (FACTS.md, "Update
+/// issue"), an integer or null; the caller resolves it.
+pub fn duplicate_issue_id(bytes: &[u8]) -> Result<Option<u64>, Reply> {
+    let doc = docs::UPDATE_ISSUE;
+    let obj = object(bytes, doc)?;
+    match obj.get("duplicate_issue_id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.is_u64() => Ok(n.as_u64()),
+        Some(other) => Err(Reply::wrong_type(doc, "duplicate_issue_id", other, "an integer or null")),
+    }
 }
 
 /// `POST …/issues/{n}/comments`: `{body}` required and non-empty.

@@ -6,6 +6,10 @@
 //! `reply` the answers and error bodies, `gate` auth, rate limits and ETags, `hooks` changes
 //! timed against a client's requests, `bulk` seeding of large histories, `app` the GitHub App
 //! mode (JWTs, installations, installation tokens) and `app_routes` its endpoints.
+//! Issue 22's endpoints: `pull_routes` (pull requests, a commit's pull requests), `timeline`
+//! (an issue's timeline), `git_routes` (compare, releases), `wire_git` their JSON shapes, and
+//! `fixes` the helpers that act as developers (pull requests, commits, tags, duplicates,
+//! releases).
 //!
 //! Two layouts: api.github.com's (the API at the server's root) and GitHub Enterprise
 //! Server's (`start_with_prefix(…, "/api/v3")`: the API under the prefix, web pages on the
@@ -16,14 +20,19 @@ mod app_routes;
 mod bulk;
 mod comment_routes;
 mod deliver;
+mod fixes;
 mod gate;
+mod git_routes;
 mod hooks;
 mod input;
+mod pull_routes;
 mod query;
 mod reply;
 mod routes;
 mod state;
+mod timeline;
 mod wire;
+mod wire_git;
 
 #[cfg(test)]
 mod tests;
@@ -37,8 +46,10 @@ use tokio::task::JoinHandle;
 use super::common::{frontdoor, Clock, Frontdoor, Service};
 use super::hooks::{DeliveryView, Outbox};
 pub use app::{APP_TEST_KEY_PEM, APP_TEST_PUBLIC_KEY_PEM, OTHER_RSA_KEY_PEM};
+pub use fixes::PullView;
 use gate::Limits;
 use state::{Comment, Issue, IssuePatch, Model, NewIssue, Repo, CLOSE_REASONS};
+pub use state::{MergeMethod, ReleaseSpec};
 use wire::Wire;
 
 /// The user the fake's single token belongs to.

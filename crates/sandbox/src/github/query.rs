@@ -26,7 +26,13 @@ impl Params {
     }
 
     /// One of `allowed`, the default when absent, 422 otherwise.
-    fn choice(&self, key: &str, allowed: &[&'static str], doc: &str, resource: &str) -> Result<&'static str, Reply> {
+    pub fn choice(
+        &self,
+        key: &str,
+        allowed: &[&'static str],
+        doc: &str,
+        resource: &str,
+    ) -> Result<&'static str, Reply> {
         match self.get(key) {
             None => Ok(allowed[0]),
             Some(v) => {
@@ -51,7 +57,7 @@ impl Params {
     }
 
     /// `per_page` (default 30, capped at 100) and `page` (from 1); junk falls back to defaults.
-    fn page(&self) -> (usize, usize) {
+    pub fn page(&self) -> (usize, usize) {
         let per_page = (self.get("per_page").and_then(|v| v.parse().ok()))
             .filter(|n: &usize| *n > 0)
             .map_or(DEFAULT_PER_PAGE, |n| n.min(MAX_PER_PAGE));

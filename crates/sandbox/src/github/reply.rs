@@ -33,6 +33,16 @@ pub mod docs {
     pub const REPO_COMMENTS: &str = "https://docs.github.com/rest/issues/comments#list-issue-comments-for-a-repository";
     pub const REPO_EVENTS: &str = "https://docs.github.com/rest/issues/events#list-issue-events-for-a-repository";
     pub const ISSUE_EVENTS: &str = "https://docs.github.com/rest/issues/events#list-issue-events";
+    pub const TIMELINE: &str = "https://docs.github.com/rest/issues/timeline#list-timeline-events-for-an-issue";
+    pub const LIST_PULLS: &str = "https://docs.github.com/rest/pulls/pulls#list-pull-requests";
+    pub const GET_PULL: &str = "https://docs.github.com/rest/pulls/pulls#get-a-pull-request";
+    pub const COMMIT_PULLS: &str =
+        "https://docs.github.com/rest/commits/commits#list-pull-requests-associated-with-a-commit";
+    pub const COMPARE: &str = "https://docs.github.com/rest/commits/commits#compare-two-commits";
+    pub const LIST_RELEASES: &str = "https://docs.github.com/rest/releases/releases#list-releases";
+    pub const GET_RELEASE: &str = "https://docs.github.com/rest/releases/releases#get-a-release";
+    pub const LATEST_RELEASE: &str = "https://docs.github.com/rest/releases/releases#get-the-latest-release";
+    pub const RELEASE_BY_TAG: &str = "https://docs.github.com/rest/releases/releases#get-a-release-by-tag-name";
     pub const PAGINATION: &str = "https://docs.github.com/v3/#pagination";
     pub const REDIRECTS: &str = "https://docs.github.com/v3/#http-redirects";
     pub const USER_AGENT: &str =
@@ -149,6 +159,33 @@ impl Reply {
             "message": format!("{field} is too long (maximum is {max} characters)"),
         });
         Reply::validation(doc, vec![error])
+    }
+
+    /// What the commit endpoints answer for a sha (or ref) the repository does not have.
+    /// FACT (research-22 §4, zizmorcore/zizmor#972): a 422 for an unknown ref; the message is
+    /// "No commit found for SHA: …".
+    pub fn no_commit(doc: &str, sha: &str) -> Self {
+        Reply::error(StatusCode::UNPROCESSABLE_ENTITY, &format!("No commit found for SHA: {sha}"), doc)
+    }
+
+    /// FACT (research-22 §4: github-changelog-generator#695, fork-cleaner#31, gh4a#544):
+    /// compare of two histories that share no commit is a 404 with this message.
+    pub fn no_common_ancestor(doc: &str, base: &str, head: &str) -> Self {
+        Reply::error(StatusCode::NOT_FOUND, &format!("No common ancestor between {base} and {head}."), doc)
+    }
+
+    /// FACT (research-22 §4, github-changelog-generator#920): a diff GitHub gives up on is a
+    /// 500 "Server Error: Sorry, this diff is taking too long to generate.".
+    /// ASSUMED: the body is the usual `basic-error` with that message (the report quotes the
+    /// status and message only).
+    pub fn diff_too_slow(doc: &str) -> Self {
+        let message = "Server Error: Sorry, this diff is taking too long to generate.";
+        Reply::error(StatusCode::INTERNAL_SERVER_ERROR, message, doc)
+    }
+
+    /// An empty 304 (a conditional request the handler itself answers).
+    pub fn not_modified() -> Self {
+        Reply { status: StatusCode::NOT_MODIFIED, body: None, headers: Vec::new() }
     }
 
     /// The schema check GitHub runs before its own validation, e.g. a title that is an array.

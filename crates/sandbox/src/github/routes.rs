@@ -20,7 +20,7 @@ use super::comment_routes::{
 use super::query::{paginate, IssueQuery, Params};
 use super::reply::{docs, Answer, Reply};
 use super::state::{Located, Model};
-use super::{app_routes, input, Shared};
+use super::{app_routes, git_routes, input, pull_routes, timeline, Shared};
 
 /// Path parameters by name; the handlers accept either repository form.
 pub type PathMap = Path<HashMap<String, String>>;
@@ -37,7 +37,16 @@ pub fn router(shared: Arc<Shared>) -> Router {
             .route(&path("/issues/comments/{comment_id}"), get(get_comment).patch(update_comment))
             .route(&path("/issues/{number}"), get(get_issue).patch(update_issue))
             .route(&path("/issues/{number}/comments"), get(list_issue_comments).post(create_comment))
-            .route(&path("/issues/{number}/events"), get(list_issue_events));
+            .route(&path("/issues/{number}/events"), get(list_issue_events))
+            .route(&path("/issues/{number}/timeline"), get(timeline::list_timeline))
+            .route(&path("/pulls"), get(pull_routes::list_pulls))
+            .route(&path("/pulls/{number}"), get(pull_routes::get_pull))
+            .route(&path("/commits/{commit_sha}/pulls"), get(pull_routes::commit_pulls))
+            .route(&path("/compare/{*basehead}"), get(git_routes::compare))
+            .route(&path("/releases"), get(git_routes::list_releases))
+            .route(&path("/releases/latest"), get(git_routes::latest_release))
+            .route(&path("/releases/tags/{*tag}"), get(git_routes::release_by_tag))
+            .route(&path("/releases/{release_id}"), get(git_routes::get_release));
     }
     // GitHub answers unknown paths and unsupported methods alike with a JSON 404.
     router.fallback(unknown_route).method_not_allowed_fallback(unknown_route).with_state(shared)
@@ -168,11 +177,37 @@ async fn update_issue(
     let mut model = s.model.lock().unwrap();
     let (repo, number) = live_issue(&s, &model, &p, doc, "")?;
     refuse_write(&model.repos[repo], None, doc)?;
-    let patch = input::issue_patch(&body)?;
+    let mut patch = input::issue_patch(&body)?;
+    patch.duplicate_of = duplicate_of(&model, repo, number, &patch, input::duplicate_issue_id(&body)?)?;
     let before = model.repos[repo].issues[&number].clone();
     model.update_issue(repo, number, patch, &actor.login, s.now());
     s.deliver_issue_update(&model, repo, &before, &actor.login);
     render_issue(&s, &model, repo, number)
+}
+
+/// The survivor `duplicate_issue_id` names, when the update closes the issue as a duplicate.
+///
+/// FACT (FACTS.md, "Update issue"): `duplicate_issue_id` applies only with `state_reason:
+/// duplicate`, and it is the survivor's database `id`, not its number (research-22 §5: "an
+/// issue number there links an unrelated issue"). ASSUMED: an id naming no live issue (or the
+/// issue itself) answers 422 `invalid` on the field; without the field the close is accepted
+/// and names no survivor.
+fn duplicate_of(
+    model: &Model,
+    repo: usize,
+    number: u64,
+    patch: &super::state::IssuePatch,
+    id: Option<u64>,
+) -> Result<Option<(u64, u64)>, Reply> {
+    let closing_as_duplicate = patch.open == Some(false) && patch.state_reason.as_deref() == Some("duplicate");
+    let Some(id) = id.filter(|_| closing_as_duplicate) else {
+        return Ok(None);
+    };
+    let this = (model.repos[repo].id, number);
+    let survivor = model.issue_by_id(id).filter(|found| *found != this);
+    survivor
+        .map(Some)
+        .ok_or_else(|| Reply::invalid_value(docs::UPDATE_ISSUE, "Issue", "duplicate_issue_id", &id.to_string()))
 }
 
 /// The 403 GitHub gives a write it refuses for this repository or issue, if any. The messages

@@ -7,7 +7,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::state::{AppInfo, Comment, EventDetail, Issue, IssueEvent, Label, Model, Repo};
+use super::state::{AppInfo, Comment, CommitRef, EventDetail, Issue, IssueEvent, Label, Model, Repo};
 use super::Visibility;
 
 /// GitHub's timestamp format: whole seconds, UTC, `Z` suffix.
@@ -15,7 +15,7 @@ pub fn ts(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-fn opt_ts(at: Option<DateTime<Utc>>) -> Value {
+pub fn opt_ts(at: Option<DateTime<Utc>>) -> Value {
     at.map_or(Value::Null, |t| Value::String(ts(t)))
 }
 
@@ -43,11 +43,17 @@ impl Wire<'_> {
         format!("{}/issues/{number}", self.repo_api_url(repo))
     }
 
+    /// `…/repos/{o}/{r}/commits/{sha}` of the repository the commit is in.
+    pub fn commit_api_url(&self, commit: &CommitRef) -> String {
+        let repo = self.model.repo_by_id(commit.repo_id).map(|i| &self.model.repos[i]);
+        repo.map_or_else(String::new, |r| format!("{}/commits/{}", self.repo_api_url(r), commit.sha))
+    }
+
     pub fn comment_api_url(&self, repo: &Repo, id: u64) -> String {
         format!("{}/issues/comments/{id}", self.repo_api_url(repo))
     }
 
-    fn html_repo_url(&self, repo: &Repo) -> String {
+    pub fn html_repo_url(&self, repo: &Repo) -> String {
         format!("{}/{}/{}", self.web, repo.owner, repo.name)
     }
 
@@ -140,7 +146,7 @@ impl Wire<'_> {
 
     /// `performed_via_github_app` of what `login` made: the App when it is the App's bot (FACTS
     /// for issues and comments, ASSUMED for events: see `app`).
-    fn via_app(&self, login: &str) -> Value {
+    pub fn via_app(&self, login: &str) -> Value {
         match &self.model.app {
             Some(app) if app.bot_login().eq_ignore_ascii_case(login) => self.app(app),
             _ => Value::Null,
@@ -160,7 +166,7 @@ impl Wire<'_> {
     }
 
     /// Who the author is relative to the repository, as GitHub reports it.
-    fn association(&self, repo: &Repo, login: &str) -> &'static str {
+    pub fn association(&self, repo: &Repo, login: &str) -> &'static str {
         if login.eq_ignore_ascii_case(&repo.owner) {
             "OWNER"
         } else if self.model.user_id(login) == 1 {
@@ -213,7 +219,7 @@ impl Wire<'_> {
                 "html_url": html,
                 "diff_url": format!("{html}.diff"),
                 "patch_url": format!("{html}.patch"),
-                "merged_at": null,
+                "merged_at": opt_ts(repo.pulls.get(&issue.number).and_then(|p| p.merged_at)),
             });
             merge(&mut body, json!({ "pull_request": pr, "draft": false }));
         }
@@ -238,9 +244,15 @@ impl Wire<'_> {
 
     /// An item of an issue event list. The repository-wide list embeds the issue, the
     /// per-issue list does not (GitHub's `issue-event` and `issue-event-for-issue` shapes).
-    /// Neither has `state_reason` (FACTS.md, "Issue events": the OpenAPI `issue-event` schema
-    /// has none; the issue object and the timeline's state-change event carry it), so a
-    /// `closed` event does not say why: only the issue does, for its last close.
+    ///
+    /// `state_reason`: FACTS.md ("Issue events") says the OpenAPI `issue-event` schema has
+    /// none, but real 2025 bodies of `closed` and `reopened` events carry the key, `null` on
+    /// the events recorded (research-22 §1, REC-PyGithub `IssueEvent.setUp.txt`).
+    /// ASSUMED: the events API sends the key on `closed` and `reopened` with `null`, so a
+    /// client cannot learn why from it: only the issue says why it was last closed (and the
+    /// timeline's `closed` item, see `timeline`). Other kinds have no such key.
+    /// `commit_id` / `commit_url` name the commit of a `closed` by a commit, a `referenced`
+    /// and a `merged`, null otherwise.
     pub fn event(&self, repo: &Repo, event: &IssueEvent, with_issue: bool) -> Value {
         let kind: String = (event.event.split('_'))
             .map(|w| w[..1].to_uppercase() + &w[1..])
@@ -252,13 +264,16 @@ impl Wire<'_> {
             "url": format!("{}/issues/events/{}", self.repo_api_url(repo), event.id),
             "actor": self.user(&event.actor),
             "event": event.event,
-            "commit_id": null,
-            "commit_url": null,
+            "commit_id": event.commit.as_ref().map(|c| c.sha.clone()),
+            "commit_url": event.commit.as_ref().map(|c| self.commit_api_url(c)),
             "created_at": ts(event.created_at),
             "performed_via_github_app": self.via_app(&event.actor),
         });
+        if event.event == "closed" || event.event == "reopened" {
+            merge(&mut body, json!({"state_reason": null}));
+        }
         match &event.detail {
-            EventDetail::None => {}
+            EventDetail::None | EventDetail::CrossReference { .. } => {}
             EventDetail::Label { name, color } => merge(&mut body, json!({"label": {"name": name, "color": color}})),
             EventDetail::Assignee { login } => {
                 let extra = json!({"assignee": self.user(login), "assigner": self.user(&event.actor)});
@@ -311,14 +326,15 @@ impl Wire<'_> {
             "open_issues": open,
             "default_branch": "main",
             "permissions": {
-                "admin": true, "maintain": true, "push": true, "triage": true, "pull": true,
+                "admin": repo.push_access, "maintain": repo.push_access, "push": repo.push_access,
+                "triage": true, "pull": true,
             },
         })
     }
 }
 
 /// Adds the keys of `extra` (an object) to `target` (an object).
-fn merge(target: &mut Value, extra: Value) {
+pub fn merge(target: &mut Value, extra: Value) {
     if let (Some(target), Value::Object(extra)) = (target.as_object_mut(), extra) {
         target.extend(extra);
     }

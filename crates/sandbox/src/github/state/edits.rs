@@ -26,7 +26,7 @@ impl Model {
 
     /// Stores a new issue or pull request under the repository's next number; `new.labels`
     /// must already name existing labels.
-    fn insert_issue(
+    pub(super) fn insert_issue(
         &mut self,
         repo: usize,
         new: NewIssue,
@@ -58,6 +58,7 @@ impl Model {
             comments: 0,
             is_pull_request,
             fate: Fate::Live,
+            duplicate_of: None,
         };
         r.issues.insert(number, issue);
         number
@@ -69,7 +70,9 @@ impl Model {
         let new = NewIssue { labels: self.ensure_labels(repo, &new.labels), assignees: dedupe(new.assignees), ..new };
         let (labels, assignees) = (new.labels.clone(), new.assignees.clone());
         let mentions = mentions(new.body.as_deref().unwrap_or(""));
+        let text = new.body.clone().unwrap_or_default();
         let number = self.insert_issue(repo, new, user, false, now);
+        self.cross_reference(repo, number, &text, user, now);
         for name in &labels {
             self.record_event(repo, number, "labeled", user, self.label_detail(repo, name), now);
         }
@@ -83,7 +86,8 @@ impl Model {
     /// Pull requests are issues with a flag: they share the number sequence and the lists.
     pub fn create_pull_request(&mut self, repo: usize, title: &str, user: &str, now: DateTime<Utc>) -> u64 {
         let new = NewIssue { title: title.to_string(), ..NewIssue::default() };
-        self.insert_issue(repo, new, user, true, now)
+        let base = self.repos[repo].git.default_branch.clone();
+        self.open_pull(repo, new, user, &base, now)
     }
 
     /// Applies an update to a live issue; returns whether anything changed. Only a real change
@@ -104,21 +108,27 @@ impl Model {
         let issue = self.repos[repo].issues.get_mut(&number).expect("update of a missing issue");
         let before = (issue.title.clone(), issue.labels.clone(), issue.assignees.clone());
         let mut changed = false;
+        let mut duplicate_of = None;
         changed |= set_if_changed(&mut issue.title, patch.title);
-        changed |= set_if_changed(&mut issue.body, patch.body);
+        let body_changed = set_if_changed(&mut issue.body, patch.body);
+        changed |= body_changed;
         changed |= set_if_changed(&mut issue.labels, labels);
         changed |= set_if_changed(&mut issue.assignees, patch.assignees.map(dedupe));
         let mut event = None;
         match patch.open {
             Some(false) if issue.open => {
                 let reason = patch.state_reason.filter(|r| CLOSE_REASONS.contains(&r.as_str()));
+                let reason = reason.unwrap_or_else(|| "completed".to_string());
+                // `duplicate_issue_id` counts only with the `duplicate` reason (FACTS.md,
+                // "Update issue").
+                duplicate_of = patch.duplicate_of.filter(|_| reason == "duplicate");
+                issue.duplicate_of = duplicate_of;
                 issue.open = false;
-                issue.state_reason = Some(reason.unwrap_or_else(|| "completed".to_string()));
+                issue.state_reason = Some(reason.clone());
                 issue.closed_at = Some(now);
                 issue.closed_by = Some(actor.to_string());
                 changed = true;
-                // The reason is the issue's: the issue-event schema has no `state_reason`.
-                event = Some(("closed", EventDetail::None));
+                event = Some(("closed", reason));
             }
             Some(true) if !issue.open => {
                 issue.open = true;
@@ -126,7 +136,7 @@ impl Model {
                 issue.closed_at = None;
                 issue.closed_by = None;
                 changed = true;
-                event = Some(("reopened", EventDetail::None));
+                event = Some(("reopened", "reopened".to_string()));
             }
             _ => {}
         }
@@ -134,9 +144,19 @@ impl Model {
             issue.updated_at = now;
         }
         let after = (issue.title.clone(), issue.labels.clone(), issue.assignees.clone());
+        let new_body = body_changed.then(|| issue.body.clone()).flatten();
         self.record_edit_events(repo, number, actor, before, after, now);
-        if let Some((kind, detail)) = event {
-            self.record_event(repo, number, kind, actor, detail, now);
+        if duplicate_of.is_some() {
+            // ASSUMED (research-22 §1, §5): the duplicate's own timeline gets
+            // `marked_as_duplicate`, just before its `closed`; the survivor gets no event.
+            self.record_event(repo, number, "marked_as_duplicate", actor, EventDetail::None, now);
+        }
+        if let Some((kind, reason)) = event {
+            let at = self.record_event(repo, number, kind, actor, EventDetail::None, now);
+            self.repos[repo].events[at].state_reason = Some(reason);
+        }
+        if let Some(text) = new_body {
+            self.cross_reference(repo, number, &text, actor, now);
         }
         changed
     }
@@ -170,7 +190,7 @@ impl Model {
 
     /// `mentioned` and `subscribed` for each @login a text names: GitHub records both, with
     /// the mentioned user as the actor.
-    fn record_mentions(&mut self, repo: usize, number: u64, logins: &[String], now: DateTime<Utc>) {
+    pub(super) fn record_mentions(&mut self, repo: usize, number: u64, logins: &[String], now: DateTime<Utc>) {
         for login in logins {
             self.register(login);
             self.record_event(repo, number, "mentioned", login, EventDetail::None, now);
@@ -178,7 +198,8 @@ impl Model {
         }
     }
 
-    /// Appends to the repository's issue event list, as GitHub does on every change it records.
+    /// Appends to the repository's issue event list, as GitHub does on every change it records;
+    /// returns the event's position in that list.
     pub(in crate::github) fn record_event(
         &mut self,
         repo: usize,
@@ -187,17 +208,23 @@ impl Model {
         actor: &str,
         detail: EventDetail,
         now: DateTime<Utc>,
-    ) {
+    ) -> usize {
         let id = self.next_event_id;
         self.next_event_id += 1;
-        self.repos[repo].events.push(IssueEvent {
+        let seq = self.seq();
+        let events = &mut self.repos[repo].events;
+        events.push(IssueEvent {
             id,
             issue_number: number,
             event: kind.to_string(),
             actor: actor.to_string(),
             created_at: now + chrono::Duration::seconds(self.event_lag_secs),
             detail,
+            seq,
+            commit: None,
+            state_reason: None,
         });
+        events.len() - 1
     }
 
     /// Adds a comment to a live issue (or pull request) and returns the comment's id; its
@@ -215,6 +242,7 @@ impl Model {
         self.register(user);
         let id = self.next_comment_id;
         self.next_comment_id += 1;
+        let seq = self.seq();
         let r = &mut self.repos[repo];
         let issue = r.issues.get_mut(&number).expect("comment on a missing issue");
         issue.comments += 1;
@@ -227,8 +255,10 @@ impl Model {
             created_at: now,
             updated_at: now,
             visible,
+            seq,
         });
         self.record_mentions(repo, number, &mentions(body), now);
+        self.cross_reference(repo, number, body, user, now);
         id
     }
 

@@ -1,14 +1,23 @@
-//! The fake GitHub's in-memory world: repositories, issues (and pull-request stubs), comments,
-//! labels and users, with the read side (lookups, following transfers). Pure data, no HTTP;
-//! the caller passes "now" in. Writes live in `edits`.
+//! The fake GitHub's in-memory world: repositories, issues and pull requests, comments,
+//! labels, users, each repository's commit graph and releases, with the read side (lookups,
+//! following transfers). Pure data, no HTTP; the caller passes "now" in. Writes live in
+//! `edits` (issues, comments), `pulls` (pull requests, pushes, cross-references) and
+//! `releases`; the commit graph in `git`, reference parsing in `refs`.
 
 mod edits;
+pub mod git;
+mod pulls;
+pub mod refs;
+mod releases;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
 use super::Visibility;
+use git::Git;
+pub use pulls::{MergeMethod, Pull};
+pub use releases::{Asset, Release, ReleaseSpec};
 
 /// Ids come from separate ranges so a test (or a confused client) mixing an issue id with a
 /// comment id or a repository id gets a miss instead of a lucky hit.
@@ -17,6 +26,9 @@ const FIRST_ISSUE_ID: u64 = 2_200_000_001;
 const FIRST_COMMENT_ID: u64 = 3_100_000_001;
 const FIRST_LABEL_ID: u64 = 6_000_000_001;
 const FIRST_EVENT_ID: u64 = 7_700_000_001;
+const FIRST_PULL_ID: u64 = 1_800_000_001;
+const FIRST_RELEASE_ID: u64 = 150_000_001;
+const FIRST_ASSET_ID: u64 = 220_000_001;
 
 /// The reasons GitHub accepts when an issue is closed.
 pub const CLOSE_REASONS: [&str; 3] = ["completed", "not_planned", "duplicate"];
@@ -54,6 +66,9 @@ pub struct Issue {
     pub comments: u64,
     pub is_pull_request: bool,
     pub fate: Fate,
+    /// The issue it was closed as a duplicate of (repository id, number), kept for tests: the
+    /// REST API never shows it (research-22 §5).
+    pub duplicate_of: Option<(u64, u64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +82,8 @@ pub struct Comment {
     /// False while the comment exists but the API does not show it yet (replication lag): it
     /// keeps its id and times, and appears in the lists once published.
     pub visible: bool,
+    /// Creation order across comments and events (the timeline interleaves them).
+    pub seq: u64,
 }
 
 /// What an issue event carries beyond its kind, as GitHub's issue-event objects do.
@@ -87,7 +104,24 @@ pub enum EventDetail {
         from: String,
         to: String,
     },
+    /// `cross-referenced` (timeline only): the issue or pull request whose text mentioned this
+    /// one.
+    CrossReference {
+        repo_id: u64,
+        number: u64,
+    },
 }
+
+/// A commit an event names (`commit_id`, `commit_url`): its sha and the repository it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitRef {
+    pub repo_id: u64,
+    pub sha: String,
+}
+
+/// Event kinds the timeline shows and the issue event lists do not (research-22 §1: GH-DOCS
+/// issue-event-types.md availability tables).
+pub const TIMELINE_ONLY: [&str; 1] = ["cross-referenced"];
 
 /// One entry of an issue's history, as the issue event lists show it: state changes
 /// (`closed`, `reopened`) and everything else GitHub records (`labeled`, `unlabeled`,
@@ -100,6 +134,12 @@ pub struct IssueEvent {
     pub actor: String,
     pub created_at: DateTime<Utc>,
     pub detail: EventDetail,
+    /// Creation order across comments and events.
+    pub seq: u64,
+    /// `closed` by a commit (or a merged pull request's commit), `referenced`, `merged`.
+    pub commit: Option<CommitRef>,
+    /// `closed` and `reopened`: the reason the change gave the issue.
+    pub state_reason: Option<String>,
 }
 
 #[derive(Debug)]
@@ -130,6 +170,16 @@ pub struct Repo {
     /// The repository was deleted: everything under it answers GitHub's plain 404, by name and
     /// by id. An owner can restore it (with its issues and numbers) for a while.
     pub deleted: bool,
+    /// Branches, tags and commits.
+    pub git: Git,
+    /// The pull-request side of the issues that are pull requests, by number.
+    pub pulls: BTreeMap<u64, Pull>,
+    /// Releases, in creation order.
+    pub releases: Vec<Release>,
+    /// The personal token may push here (it sees draft releases); true by default.
+    pub push_access: bool,
+    /// Compares whose diff has files answer 500 "taking too long" (a huge diff).
+    pub slow_diffs: bool,
 }
 
 impl Repo {
@@ -168,6 +218,8 @@ pub struct IssuePatch {
     pub state_reason: Option<String>,
     pub labels: Option<Vec<String>>,
     pub assignees: Option<Vec<String>>,
+    /// `duplicate_issue_id`, resolved: the survivor's repository id and number.
+    pub duplicate_of: Option<(u64, u64)>,
 }
 
 /// The GitHub App of App mode, as the objects it made name it (`performed_via_github_app`).
@@ -195,6 +247,11 @@ pub struct Model {
     next_comment_id: u64,
     next_label_id: u64,
     next_event_id: u64,
+    next_pull_id: u64,
+    next_release_id: u64,
+    next_asset_id: u64,
+    /// Orders comments and events together.
+    next_seq: u64,
     /// Seconds by which events are stamped after the change that made them: GitHub's events
     /// are written apart from the issue and can carry a later second than its `updated_at`.
     pub event_lag_secs: i64,
@@ -211,6 +268,10 @@ impl Model {
             next_comment_id: FIRST_COMMENT_ID,
             next_label_id: FIRST_LABEL_ID,
             next_event_id: FIRST_EVENT_ID,
+            next_pull_id: FIRST_PULL_ID,
+            next_release_id: FIRST_RELEASE_ID,
+            next_asset_id: FIRST_ASSET_ID,
+            next_seq: 1,
             event_lag_secs: 0,
         }
     }
@@ -258,8 +319,18 @@ impl Model {
             former_names: Vec::new(),
             hidden: false,
             deleted: false,
+            git: Git::new(id, owner, now),
+            pulls: BTreeMap::new(),
+            releases: Vec::new(),
+            push_access: true,
+            slow_diffs: false,
         });
         id
+    }
+
+    fn seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
     }
 
     /// GitHub resolves owner and repository names case-insensitively.
@@ -280,6 +351,13 @@ impl Model {
 
     pub fn repo_by_id(&self, id: u64) -> Option<usize> {
         self.repos.iter().position(|r| r.id == id)
+    }
+
+    /// The live issue (or pull request) with this database id: (repository id, number).
+    pub fn issue_by_id(&self, id: u64) -> Option<(u64, u64)> {
+        self.repos
+            .iter()
+            .find_map(|r| r.issues.values().find(|i| i.id == id && i.fate == Fate::Live).map(|i| (r.id, i.number)))
     }
 
     /// Follows transfers from `number` in `repo` to where the issue lives now.

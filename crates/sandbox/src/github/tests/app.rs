@@ -18,7 +18,7 @@ const ELSEWHERE: &str = "other/elsewhere";
 
 /// The harness's fake in App mode, installed on `acme` (the harness repository's owner) with
 /// `issues`; `other/elsewhere` exists but the App is not installed there.
-async fn app_harness(issues: Option<&str>) -> (Harness, u64) {
+pub(super) async fn app_harness(issues: Option<&str>) -> (Harness, u64) {
     let h = harness().await;
     h.gh.add_repo(ELSEWHERE, Visibility::Public, true);
     h.gh.enable_app(APP_ID, SLUG, APP_TEST_PUBLIC_KEY_PEM);
@@ -39,7 +39,7 @@ fn claims(h: &Harness, iat: i64, exp: i64) -> Value {
     json!({"iat": now + iat, "exp": now + exp, "iss": APP_ID})
 }
 
-fn good_jwt(h: &Harness) -> String {
+pub(super) fn good_jwt(h: &Harness) -> String {
     sign(&claims(h, -60, 540), APP_TEST_KEY_PEM)
 }
 
@@ -54,12 +54,12 @@ async fn call(h: &Harness, method: Method, path: &str, credential: &str, body: O
     req.send().await.unwrap()
 }
 
-async fn get_as(h: &Harness, path: &str, credential: &str) -> Response {
+pub(super) async fn get_as(h: &Harness, path: &str, credential: &str) -> Response {
     call(h, Method::GET, path, credential, None).await
 }
 
 /// Mints an installation token with a fresh JWT.
-async fn mint(h: &Harness, installation: u64) -> String {
+pub(super) async fn mint(h: &Harness, installation: u64) -> String {
     let path = format!("/app/installations/{installation}/access_tokens");
     let resp = call(h, Method::POST, &path, &good_jwt(h), None).await;
     assert_eq!(resp.status(), 201);

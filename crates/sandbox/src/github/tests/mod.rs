@@ -3,11 +3,16 @@
 
 mod app;
 mod comments;
+mod compare;
 mod events;
+mod fixes;
 mod gatekeeping;
 mod ghes;
 mod issues;
 mod lists;
+mod pulls;
+mod releases;
+mod timeline;
 mod webhooks;
 
 use std::collections::HashMap;
