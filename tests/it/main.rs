@@ -10,6 +10,7 @@ mod disk;
 mod disk_full;
 mod docs;
 mod escalate;
+mod fix_reads;
 mod forward;
 mod github_app;
 mod github_app_attack;

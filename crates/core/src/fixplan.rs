@@ -62,6 +62,8 @@ pub struct PullRequest {
     /// Its base is the repository's default branch (only then do its keywords close issues).
     pub into_default_branch: bool,
     pub state: PullState,
+    /// Its last update, on GitHub's clock: where the next read of the list may stop.
+    pub updated_at: Option<GithubTime>,
 }
 
 /// What closed an issue, as the close note names it.
@@ -236,6 +238,7 @@ mod tests {
             body: body.into(),
             into_default_branch,
             state,
+            updated_at: None,
         }
     }
 

@@ -237,7 +237,7 @@ impl GithubClient {
 
     /// The `rel="next"` URL, only if it points at the configured API (the token must never
     /// be sent elsewhere).
-    fn next_link(&self, headers: &reqwest::header::HeaderMap) -> Option<Url> {
+    pub(super) fn next_link(&self, headers: &reqwest::header::HeaderMap) -> Option<Url> {
         self.link(headers, "next")
     }
 
@@ -264,7 +264,7 @@ const MAX_PAGES: usize = 1_000;
 
 /// Logs the items of a list that could not be read (by id where it could be seen); they are
 /// left out, and the rest of the list is used.
-fn report_bad(bad: &[http::BadItem]) {
+pub(super) fn report_bad(bad: &[http::BadItem]) {
     for item in bad {
         let id = item.raw.get("number").or_else(|| item.raw.get("id")).and_then(|v| v.as_u64());
         tracing::warn!(id, detail = %item.detail, "an item of a GitHub list could not be read; it is left out");

@@ -2,6 +2,7 @@
 
 mod auth;
 mod events;
+mod fixes;
 mod lists;
 mod wire;
 
