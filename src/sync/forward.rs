@@ -25,6 +25,7 @@ use ticket_sync_core::body;
 use ticket_sync_core::domain::BODY_LIMIT;
 use ticket_sync_core::domain::{LinkState, Mapping};
 use ticket_sync_core::domain::{Stage, TicketCommentId, TicketId, ZendeskClock, ZendeskTime};
+use ticket_sync_core::eventkey::EventKey;
 use ticket_sync_core::rules::ForwardMode;
 use ticket_sync_store::{ForwardPayload, Intent, IntentKind, PayloadError};
 
@@ -209,7 +210,7 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
         .iter()
         .filter(|c| c.id > after && c.public)
         .map(|c| ForwardPayload {
-            event_key: format!("zd-comment-{}", c.id),
+            event_key: EventKey::ZendeskComment(c.id).to_string(),
             zendesk_comment_id: c.id,
             body: render(engine, c),
             unreadable: false,
@@ -225,7 +226,7 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
             "more replies came than one pass reads; the issue is told the oldest are not forwarded"
         );
         writes.push(ForwardPayload {
-            event_key: format!("zd-comments-not-read-after-{mark}"),
+            event_key: EventKey::ZendeskCommentsNotReadAfter(mark).to_string(),
             zendesk_comment_id: mark,
             body: format!(
                 "More replies came on the Zendesk ticket at once than ticket-sync forwards in one pass (over {}): \
@@ -245,7 +246,7 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
         }
         warn!(after_comment = older, "a comment on the ticket is too large to read; the issue is told it was skipped");
         writes.push(ForwardPayload {
-            event_key: format!("zd-comment-unreadable-after-{older}"),
+            event_key: EventKey::ZendeskCommentUnreadableAfter(TicketCommentId(older)).to_string(),
             zendesk_comment_id: TicketCommentId(older),
             body: format!(
                 "A comment on the Zendesk ticket is too large for ticket-sync to read (over {} with its \

@@ -22,6 +22,7 @@ use ticket_sync_clients::http::ApiError;
 use ticket_sync_core::body;
 use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Ticket, TicketId};
 use ticket_sync_core::escplan::{self, FieldChange, FieldFacts};
+use ticket_sync_core::eventkey::EventKey;
 use ticket_sync_core::linkref::{self, RefProblem};
 use ticket_sync_core::noteorder::NoteOrder;
 use ticket_sync_store::{ChangeNote, Impact, Intent, LinkChange, PushPayload};
@@ -41,7 +42,7 @@ pub(super) struct StoredField {
 pub(super) fn stored_field(engine: &Engine, id: TicketId) -> Result<StoredField, ItemError> {
     let acted_on = engine.store.link_field(id)?;
     let note = match &acted_on {
-        Some((_, seen)) => engine.store.push_intent(id, &change_key(*seen))?,
+        Some((_, seen)) => engine.store.push_intent(id, &EventKey::field_change(*seen).to_string())?,
         None => None,
     };
     Ok(StoredField { acted_on, note, web_base: engine.web_base() })
@@ -129,12 +130,6 @@ pub(super) async fn follow(
     }
     let seen_at = ticket.updated_at.unwrap_or_else(clock::now);
     apply(engine, ticket, active, value, seen_at, change, report).await
-}
-
-/// The event key of the note that tells of the field change seen at `seen_at`: the same
-/// change read again is the same note.
-fn change_key(seen_at: DateTime<Utc>) -> String {
-    format!("field-{}", seen_at.timestamp())
 }
 
 enum Change {
@@ -264,7 +259,8 @@ async fn apply(
     change: Change,
     report: &mut PassReport,
 ) -> Result<(), ItemError> {
-    let event_key = change_key(seen_at);
+    // The same change read again is the same note.
+    let event_key = EventKey::field_change(seen_at).to_string();
     let previous = active.map(|m| format!("{}#{}", m.repo, m.issue_number));
     let (text, closed, repo) = match &change {
         Change::Link(issue) => {

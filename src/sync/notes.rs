@@ -15,6 +15,7 @@ use ticket_sync_clients::http::ApiError;
 use ticket_sync_core::body;
 use ticket_sync_core::domain::{LinkState, Mapping};
 use ticket_sync_core::domain::{Stage, TicketId};
+use ticket_sync_core::eventkey::EventKey;
 use ticket_sync_core::noteorder::NoteOrder;
 use ticket_sync_store::{Intent, IntentKind, PayloadError, PushPayload};
 
@@ -73,14 +74,15 @@ pub(super) enum Tells {
 pub(super) fn queue_note(
     engine: &Engine,
     m: &Mapping,
-    event_key: &str,
+    event_key: &EventKey,
     text: &str,
     tells: Tells,
 ) -> Result<(Intent, PushPayload), ItemError> {
     let reopens = tells == Tells::Reopen;
     let (add_tags, remove_tags) = if reopens { state_tags(engine, Some(false)) } else { Default::default() };
+    let event_key = event_key.to_string();
     let payload = PushPayload {
-        event_key: event_key.into(),
+        event_key: event_key.clone(),
         text: text.into(),
         status: None,
         order: NoteOrder::own(clock::now()),
@@ -89,7 +91,7 @@ pub(super) fn queue_note(
         remove_tags,
         about_link: tells == Tells::Link,
     };
-    let intent = engine.store.begin_push_intent(m.ticket_id, event_key, &m.repo.to_string(), &payload)?;
+    let intent = engine.store.begin_push_intent(m.ticket_id, &event_key, &m.repo.to_string(), &payload)?;
     let payload = match intent.push_payload() {
         // An earlier intent keeps its payload.
         Ok(stored) => stored.clone(),
@@ -104,12 +106,12 @@ pub(super) fn queue_note(
 pub(super) async fn note_once(
     engine: &Engine,
     m: &Mapping,
-    event_key: &str,
+    event_key: &EventKey,
     text: &str,
     tells: Tells,
     report: &mut PassReport,
 ) -> Result<(), ItemError> {
-    if engine.store.push_note_done(m.ticket_id, event_key)? {
+    if engine.store.push_note_done(m.ticket_id, &event_key.to_string())? {
         return Ok(());
     }
     let (intent, payload) = queue_note(engine, m, event_key, text, tells)?;
@@ -172,9 +174,10 @@ pub(super) async fn push_note(
 /// Records the reopen ticket-sync made for a re-escalated ticket, and queues one note for
 /// every other ticket linked to the issue: the issue's own event is ticket-sync's and never
 /// mirrored, so this is how they hear of it (each exactly once, with the reopen status).
-pub(super) fn record_reopen(engine: &Engine, m: &Mapping, event_key: &str) -> Result<(), ItemError> {
+pub(super) fn record_reopen(engine: &Engine, m: &Mapping, reopen: &EventKey) -> Result<(), ItemError> {
     let issue = format!("{}#{}", m.repo, m.issue_number);
-    if engine.store.reopened(m.ticket_id, event_key)? {
+    let event_key = reopen.to_string();
+    if engine.store.reopened(m.ticket_id, &event_key)? {
         // Recorded, and its notes queued, before.
         return Ok(());
     }
@@ -191,7 +194,7 @@ pub(super) fn record_reopen(engine: &Engine, m: &Mapping, event_key: &str) -> Re
         if other.ticket_id == m.ticket_id || other.link_state != LinkState::Active {
             continue;
         }
-        let key = format!("reopened-for-{}-{event_key}", m.ticket_id);
+        let key = EventKey::reopened_for(m.ticket_id, reopen.clone()).to_string();
         let mut text = format!(
             "GitHub issue {issue} was reopened: Zendesk ticket #{} was escalated again.\n{}\n",
             m.ticket_id, m.issue_url
@@ -214,7 +217,7 @@ pub(super) fn record_reopen(engine: &Engine, m: &Mapping, event_key: &str) -> Re
             engine.store.begin_push_intent(other.ticket_id, &key, &other.repo.to_string(), &payload)?;
         }
     }
-    engine.store.record_reopened(m.ticket_id, &issue, event_key)?;
+    engine.store.record_reopened(m.ticket_id, &issue, &event_key)?;
     Ok(())
 }
 
@@ -228,7 +231,9 @@ async fn finish_reopen(engine: &Engine, intent: &Intent, p: &PushPayload) -> Res
     };
     match engine.github.reopen_issue(&m.repo, m.issue_number).await {
         Ok(()) => {
-            record_reopen(engine, &m, &p.event_key)?;
+            // The key of the re-escalation the note tells of, as it was stored.
+            let Ok(reopen) = p.event_key.parse::<EventKey>();
+            record_reopen(engine, &m, &reopen)?;
             info!("re-escalated: the closed issue was reopened");
             Ok(true)
         }
@@ -307,9 +312,9 @@ pub(super) async fn issue_gone(
         m.repo,
         m.issue_number,
         m.issue_url,
-        body::push_note_marker("issue-gone")
+        body::push_note_marker(&EventKey::IssueGone.to_string())
     );
-    note_once(engine, m, "issue-gone", &text, Tells::Issue, report).await?;
+    note_once(engine, m, &EventKey::IssueGone, &text, Tells::Issue, report).await?;
     engine.store.set_link_state(m.ticket_id, LinkState::IssueGone)?;
     engine.store.abandon_event_intents(IntentKind::ForwardComment, m.ticket_id, "the issue is gone")?;
     Ok(())

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod cron;
 pub mod domain;
 pub mod escplan;
+pub mod eventkey;
 pub mod linkref;
 pub mod noteorder;
 pub mod pushplan;

@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 use crate::body;
 use crate::domain::{EventKind, IssueComment, IssueEvent, IssueState, ListedIssue, Mapping, SeenState, StateReason};
 use crate::domain::{GithubIdentity, IssueCommentId, IssueNumber, RepoName, TicketId, TicketStatus};
+use crate::eventkey::EventKey;
 use crate::noteorder::{NoteKind, NoteOrder};
 use crate::rules::{CommentsMode, Pushback, StatusAction};
 
@@ -51,7 +52,7 @@ pub struct RepoInput<'a> {
 /// One note to write on a ticket; `event_key` names the GitHub event, unique per ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushAction {
-    pub event_key: String,
+    pub event_key: EventKey,
     /// When it happened on GitHub, then what it tells of; notes are written in this order.
     pub order: NoteOrder,
     pub text: String,
@@ -194,7 +195,7 @@ fn state_actions(
         if input.own.is_some_and(|o| o.acted(actor, e.created_at)) {
             continue;
         }
-        let key = format!("gh-event-{}", e.id);
+        let key = EventKey::GithubEvent(e.id);
         let at = e.created_at.unwrap_or_default();
         let change = match (closed, issue.filter(|_| last_close == Some(e.id))) {
             (false, _) => Change::Reopened,
@@ -209,7 +210,7 @@ fn state_actions(
         let change = if closed { Change::Closed(i.state_reason.as_ref()) } else { Change::Reopened };
         let actor = i.closed_by.as_deref().filter(|_| closed).unwrap_or("someone");
         let at = i.closed_at.or(i.updated_at).unwrap_or_default();
-        let key = format!("gh-state-{}-{}-{}", i.number, i.state, at.timestamp());
+        let key = EventKey::github_state(i.number, i.state, at);
         out.push(state_note(rules, input.repo, m, change, actor, key, NoteOrder::github(at, NoteKind::State, 0)));
     }
     out
@@ -228,7 +229,7 @@ fn state_note(
     m: &Mapping,
     change: Change,
     actor: &str,
-    event_key: String,
+    event_key: EventKey,
     order: NoteOrder,
 ) -> PushAction {
     let closes = Some(!matches!(change, Change::Reopened));
@@ -257,7 +258,7 @@ fn state_note(
     } else if why_unknown {
         text.push_str(&format!("{}\n", body::close_reason_unknown_line()));
     }
-    text.push_str(&format!("\n{}", body::push_note_marker(&event_key)));
+    text.push_str(&format!("\n{}", body::push_note_marker(&event_key.to_string())));
     PushAction { event_key, order, text, status, closes }
 }
 
@@ -290,7 +291,7 @@ fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
                 && !is_own(c)
         })
         .map(|c| {
-            let key = format!("gh-comment-{}", c.id);
+            let key = EventKey::GithubComment(c.id);
             let text = body::defuse_markers(c.body.trim());
             let cut = body::truncate_chars(&text, MAX_COMMENT);
             let more = if cut.len() < text.len() { "\n[… cut; read the whole comment on GitHub]" } else { "" };
@@ -300,7 +301,7 @@ fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
                 input.repo,
                 m.issue_number,
                 c.html_url,
-                body::push_note_marker(&key)
+                body::push_note_marker(&key.to_string())
             );
             PushAction {
                 event_key: key,
@@ -577,7 +578,10 @@ mod tests {
                 .tickets
                 .into_iter()
                 .map(|p| {
-                    (p.ticket.0, p.actions.into_iter().map(|a| (a.event_key, a.status.map(String::from))).collect())
+                    (
+                        p.ticket.0,
+                        p.actions.into_iter().map(|a| (a.event_key.to_string(), a.status.map(String::from))).collect(),
+                    )
                 })
                 .collect();
             let want: Notes<String> = (case.want.iter())
@@ -627,7 +631,7 @@ mod tests {
         };
         let plan = run(&case);
         assert_eq!(plan.first_deferred_event, Some(101));
-        let keys: Vec<&str> = plan.tickets[0].actions.iter().map(|a| a.event_key.as_str()).collect();
+        let keys: Vec<String> = plan.tickets[0].actions.iter().map(|a| a.event_key.to_string()).collect();
         assert_eq!(keys, ["gh-event-100"]);
     }
 
@@ -651,9 +655,11 @@ mod tests {
         };
         let plan = run(&case);
         assert_eq!(plan.first_deferred_event, Some(103));
-        let keys: Vec<(u64, Vec<&str>)> = (plan.tickets.iter())
-            .map(|p| (p.ticket.0, p.actions.iter().map(|a| a.event_key.as_str()).collect()))
+        let keys: Vec<(u64, Vec<String>)> = (plan.tickets.iter())
+            .map(|p| (p.ticket.0, p.actions.iter().map(|a| a.event_key.to_string()).collect()))
             .collect();
+        let keys: Vec<(u64, Vec<&str>)> =
+            keys.iter().map(|(t, k)| (*t, k.iter().map(String::as_str).collect())).collect();
         assert_eq!(keys, [(1, vec!["gh-event-102"]), (2, vec!["gh-event-100", "gh-event-101"])]);
     }
 
