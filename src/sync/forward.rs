@@ -26,6 +26,7 @@ use ticket_sync_core::domain::BODY_LIMIT;
 use ticket_sync_core::domain::{LinkState, Mapping};
 use ticket_sync_core::domain::{Stage, TicketCommentId, TicketId, ZendeskClock, ZendeskTime};
 use ticket_sync_core::eventkey::EventKey;
+use ticket_sync_core::notetext::{self, Gone};
 use ticket_sync_core::rules::ForwardMode;
 use ticket_sync_store::{ForwardPayload, Intent, IntentKind, PayloadError};
 
@@ -300,7 +301,7 @@ fn first_look_boundary(
         let older = comments.iter().filter(|c| c.created_at.is_some_and(|t| t <= old));
         return older.map(|c| c.id).max().unwrap_or(TicketCommentId(0));
     }
-    let link_note = body::link_note_marker(m.ticket_id);
+    let link_note = notetext::link_note_marker(m.ticket_id);
     // Only an internal note counts: a customer cannot write one, whatever their text says.
     comments.iter().find(|c| !c.public && c.body.contains(&link_note)).map_or(newest, |note| note.id)
 }
@@ -367,14 +368,14 @@ async fn forward_one(
                     None => None,
                 };
                 let Some(issue) = found else {
-                    issue_gone(engine, &m, "was moved where ticket-sync cannot follow it", report).await?;
+                    issue_gone(engine, &m, Gone::MovedOutOfReach, report).await?;
                     return Ok(false);
                 };
                 info!(to = %format!("{}#{}", issue.repo, issue.number), "the issue was transferred; the link follows it");
                 engine.store.move_mapping(id, &engine.as_configured(&issue.repo), issue.number, &issue.html_url)?;
             }
             Err(ApiError::Gone { .. }) => {
-                issue_gone(engine, &m, "was deleted", report).await?;
+                issue_gone(engine, &m, Gone::Deleted, report).await?;
                 return Ok(false);
             }
             Err(ApiError::NotFound { .. }) => match issue_not_found(engine, std::slice::from_ref(&m), report).await? {

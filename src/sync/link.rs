@@ -25,6 +25,7 @@ use ticket_sync_core::escplan::{self, FieldChange, FieldFacts};
 use ticket_sync_core::eventkey::EventKey;
 use ticket_sync_core::linkref::{self, RefProblem};
 use ticket_sync_core::noteorder::NoteOrder;
+use ticket_sync_core::notetext::{self, LinkRefusal};
 use ticket_sync_store::{ChangeNote, Impact, Intent, LinkChange, PushPayload};
 
 /// What is stored about a ticket's link field, gathered before the escalation plan.
@@ -122,7 +123,9 @@ pub(super) async fn follow(
             Linkable::Issue(issue) => Change::Link(issue),
             Linkable::Refused(why) => Change::Refuse(why),
         },
-        FieldChange::Refuse(problem) => Change::Refuse(refusal_text(engine, &problem)),
+        FieldChange::Refuse(problem) => {
+            Change::Refuse(LinkRefusal::Reference { problem: &problem, web: &engine.web_base() }.to_string())
+        }
     };
     if engine.dry_run {
         report.planned.push(format!("ticket {}: {}", ticket.id, change.describe()));
@@ -174,10 +177,8 @@ async fn linkable_within(
     // The repository as the rules spell it (names match whatever their letter case), so that
     // everything stored about it is under one spelling.
     let Some(repo) = engine.rules.repos().find(|r| *r == repo).cloned() else {
-        return Ok(Linkable::Refused(format!(
-            "{repo} is not a repository ticket-sync links to. Use an issue in one of: {}; or ask the ticket-sync admin to add {repo} to `[linking] repos`",
-            allowed_repos(engine)
-        )));
+        let allowed = engine.rules.repos().collect();
+        return Ok(Linkable::Refused(LinkRefusal::RepoNotLinked { repo, allowed }.to_string()));
     };
     let repo = &repo;
     match guard::check_repo(engine, repo).await {
@@ -188,29 +189,21 @@ async fn linkable_within(
     let issue = match engine.github.get_issue(repo, number).await {
         Ok(issue) => issue,
         Err(ApiError::Moved { .. }) if moves_left == 0 => {
-            return Ok(Linkable::Refused(format!(
-            "{repo}#{number} was moved more than {MAX_MOVES} times in a row; use the link of the issue where it ends"
-        )))
+            return Ok(Linkable::Refused(LinkRefusal::MovedTooOften { repo, number, max: MAX_MOVES }.to_string()))
         }
         Err(ApiError::Moved { location: Some(location), .. }) => match engine.github.locate_moved(&location).await? {
             Some(issue) => {
                 return Box::pin(linkable_within(engine, &issue.repo.clone(), issue.number, moves_left - 1)).await
             }
-            None => {
-                return Ok(Linkable::Refused(format!(
-                    "{repo}#{number} was moved where ticket-sync cannot follow; use its new link"
-                )))
-            }
+            None => return Ok(Linkable::Refused(LinkRefusal::MovedOutOfReach { repo, number }.to_string())),
         },
         Err(ApiError::NotFound { .. } | ApiError::Gone { .. }) => {
-            return Ok(Linkable::Refused(format!("{repo}#{number} does not exist (or was deleted)")))
+            return Ok(Linkable::Refused(LinkRefusal::NoSuchIssue { repo, number }.to_string()))
         }
         Err(e) => return Err(e.into()),
     };
     if issue.is_pull_request {
-        return Ok(Linkable::Refused(format!(
-            "{repo}#{number} is a pull request, not an issue; link the issue it fixes"
-        )));
+        return Ok(Linkable::Refused(LinkRefusal::PullRequest { repo, number }.to_string()));
     }
     Ok(Linkable::Issue(Box::new(issue)))
 }
@@ -228,27 +221,6 @@ async fn learn_web_base(engine: &Engine) -> Result<(), ItemError> {
     Ok(())
 }
 
-fn allowed_repos(engine: &Engine) -> String {
-    let mut repos: Vec<String> = engine.rules.repos().map(ToString::to_string).collect();
-    repos.sort();
-    repos.dedup();
-    repos.join(", ")
-}
-
-fn refusal_text(engine: &Engine, problem: &RefProblem) -> String {
-    let web = engine.web_base();
-    let example = format!("{}OWNER/REPO/issues/123", web.as_str());
-    match problem {
-        RefProblem::NotAReference => {
-            format!("the field does not name a GitHub issue. Write the issue's link ({example}) or OWNER/REPO#123")
-        }
-        RefProblem::PullRequest(repo, n) => {
-            format!("{repo}#{n} is a pull request, not an issue; link the issue it fixes")
-        }
-        RefProblem::OtherHost(host) => format!("{host} is not this GitHub; write a link like {example}"),
-    }
-}
-
 /// Records the change with its note's intent (one transaction), then writes the note.
 async fn apply(
     engine: &Engine,
@@ -260,39 +232,27 @@ async fn apply(
     report: &mut PassReport,
 ) -> Result<(), ItemError> {
     // The same change read again is the same note.
-    let event_key = EventKey::field_change(seen_at).to_string();
-    let previous = active.map(|m| format!("{}#{}", m.repo, m.issue_number));
+    let key = EventKey::field_change(seen_at);
     let (text, closed, repo) = match &change {
-        Change::Link(issue) => {
-            (body::field_link_note(issue, previous.as_deref()), Some(issue.state == IssueState::Closed), issue.repo.to_string())
+        Change::Link(issue) => (
+            notetext::field_link_note(issue, active, &key),
+            Some(issue.state == IssueState::Closed),
+            issue.repo.to_string(),
+        ),
+        Change::Unlink => {
+            (notetext::unlinked_note(active, &key), None, active.map(|m| m.repo.to_string()).unwrap_or_default())
         }
-        Change::Unlink => (
-            format!(
-                "Unlinked from GitHub issue {}: the link field was cleared. ticket-sync no longer syncs this ticket with it.\n",
-                previous.as_deref().unwrap_or("(none)")
-            ),
+        Change::Refuse(why) => (
+            notetext::link_refused_note(why, active, &key),
             None,
             active.map(|m| m.repo.to_string()).unwrap_or_default(),
         ),
-        Change::Refuse(why) => {
-            let stays = match &previous {
-                Some(p) => format!(" The ticket stays linked to {p}."),
-                None => " The ticket is not linked.".into(),
-            };
-            (
-                format!(
-                    "ticket-sync cannot link this ticket: {why}.{stays}\nFix the link field and the ticket is linked on the next pass.\n"
-                ),
-                None,
-                active.map(|m| m.repo.to_string()).unwrap_or_default(),
-            )
-        }
     };
+    let event_key = key.to_string();
     let (add_tags, remove_tags) = match &change {
         Change::Refuse(_) => Default::default(),
         _ => state_tags(engine, closed),
     };
-    let text = format!("{text}\n{}", body::push_note_marker(&event_key));
     let payload = PushPayload {
         event_key: event_key.clone(),
         text,

@@ -12,11 +12,11 @@ use tracing::{info, info_span, warn, Instrument};
 use super::note::{write_once, Note, NoteOutcome};
 use super::{settle, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::http::ApiError;
-use ticket_sync_core::body;
 use ticket_sync_core::domain::{LinkState, Mapping};
 use ticket_sync_core::domain::{Stage, TicketId};
 use ticket_sync_core::eventkey::EventKey;
 use ticket_sync_core::noteorder::NoteOrder;
+use ticket_sync_core::notetext::{self, Gone};
 use ticket_sync_store::{Intent, IntentKind, PayloadError, PushPayload};
 
 /// The tag a linked ticket carries while its issue is open (`[linking] state_tags`).
@@ -135,7 +135,9 @@ pub(super) async fn push_note(
     if p.reopens && !engine.store.reopened(id, &p.event_key)? && !finish_reopen(engine, intent, p).await? {
         return Ok(Pushed::Done);
     }
-    let marker = body::push_note_marker(&p.event_key);
+    // The key as it was stored: the marker is the one an earlier attempt wrote.
+    let Ok(key) = p.event_key.parse::<EventKey>();
+    let marker = notetext::push_note_marker(&key);
     let status = p.status.as_ref();
     let add: Vec<&str> = p.add_tags.iter().map(String::as_str).collect();
     let remove: Vec<&str> = p.remove_tags.iter().map(String::as_str).collect();
@@ -194,15 +196,9 @@ pub(super) fn record_reopen(engine: &Engine, m: &Mapping, reopen: &EventKey) -> 
         if other.ticket_id == m.ticket_id || other.link_state != LinkState::Active {
             continue;
         }
-        let key = EventKey::reopened_for(m.ticket_id, reopen.clone()).to_string();
-        let mut text = format!(
-            "GitHub issue {issue} was reopened: Zendesk ticket #{} was escalated again.\n{}\n",
-            m.ticket_id, m.issue_url
-        );
-        if let Some(s) = &status {
-            text.push_str(&format!("{}\n", body::status_line(s)));
-        }
-        text.push_str(&format!("\n{}", body::push_note_marker(&key)));
+        let key = EventKey::reopened_for(m.ticket_id, reopen.clone());
+        let text = notetext::reopened_for_note(m, status.as_ref(), &key);
+        let key = key.to_string();
         let payload = PushPayload {
             event_key: key.clone(),
             text,
@@ -280,8 +276,8 @@ pub(super) async fn issue_not_found(
     // The repository answers, but it may have come back only after the issue's 404 (an outage,
     // access being granted again): only a second 404 says the issue itself is gone.
     let why = match engine.github.get_issue(&first.repo, first.issue_number).await {
-        Err(ApiError::NotFound { .. }) => "was deleted (or moved where ticket-sync cannot see it)",
-        Err(ApiError::Gone { .. }) => "was deleted",
+        Err(ApiError::NotFound { .. }) => Gone::DeletedOrOutOfSight,
+        Err(ApiError::Gone { .. }) => Gone::Deleted,
         // It answers, or redirects (a transfer the audit follows): nothing is ended.
         Ok(_) | Err(ApiError::Moved { .. }) => return Ok(Missing::Back),
         Err(e) => return Err(e.into()),
@@ -303,17 +299,11 @@ pub(super) fn repo_out_of_sight(repo: &ticket_sync_core::domain::RepoName) -> It
 pub(super) async fn issue_gone(
     engine: &Engine,
     m: &Mapping,
-    why: &str,
+    why: Gone,
     report: &mut PassReport,
 ) -> Result<(), ItemError> {
     warn!(issue = %format!("{}#{}", m.repo, m.issue_number), "the linked issue {why}; the link is ended");
-    let text = format!(
-        "GitHub issue {}#{} {why}. ticket-sync no longer syncs this ticket.\n{}\n\n{}",
-        m.repo,
-        m.issue_number,
-        m.issue_url,
-        body::push_note_marker(&EventKey::IssueGone.to_string())
-    );
+    let text = notetext::issue_gone_note(m, why);
     note_once(engine, m, &EventKey::IssueGone, &text, Tells::Issue, report).await?;
     engine.store.set_link_state(m.ticket_id, LinkState::IssueGone)?;
     engine.store.abandon_event_intents(IntentKind::ForwardComment, m.ticket_id, "the issue is gone")?;

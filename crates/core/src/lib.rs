@@ -11,6 +11,7 @@ pub mod escplan;
 pub mod eventkey;
 pub mod linkref;
 pub mod noteorder;
+pub mod notetext;
 pub mod pushplan;
 pub mod redact;
 pub mod route;
