@@ -21,8 +21,7 @@ use super::{guard, settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
 use ticket_sync_clients::http::ApiError;
 use ticket_sync_clients::zendesk::TicketComment;
-use ticket_sync_core::body;
-use ticket_sync_core::domain::BODY_LIMIT;
+use ticket_sync_core::commenttext;
 use ticket_sync_core::domain::{LinkState, Mapping};
 use ticket_sync_core::domain::{Stage, TicketCommentId, TicketId, ZendeskClock, ZendeskTime};
 use ticket_sync_core::eventkey::EventKey;
@@ -41,41 +40,17 @@ const RECONCILE_MARGIN_MINUTES: i64 = 10;
 /// The marker at the end of a forward intent's comment.
 fn marker(p: &ForwardPayload) -> String {
     if p.too_many {
-        too_many_marker(p.zendesk_comment_id)
+        commenttext::too_many_marker(p.zendesk_comment_id)
     } else if p.unreadable {
-        unreadable_marker(p.zendesk_comment_id)
+        commenttext::unreadable_marker(p.zendesk_comment_id)
     } else {
-        forward_marker(p.zendesk_comment_id)
+        commenttext::forward_marker(p.zendesk_comment_id)
     }
 }
 
 /// Whether a forward intent's comment stands for comments instead of forwarding one.
 fn placeholder(p: &ForwardPayload) -> bool {
     p.unreadable || p.too_many
-}
-
-/// The marker of the comment that says replies after the forward mark `mark` were not read.
-fn too_many_marker(mark: TicketCommentId) -> String {
-    format!("<!-- ticket-sync:forwarded zendesk-comments-not-read-after={mark} -->")
-}
-
-/// The marker at the end of every forwarded comment; push-back never mirrors such a comment.
-pub fn forward_marker(zendesk_comment_id: TicketCommentId) -> String {
-    format!("<!-- ticket-sync:forwarded zendesk-comment={zendesk_comment_id} -->")
-}
-
-/// A byte count as people read it: "16 MiB", "40 KB".
-fn size_words(bytes: usize) -> String {
-    if bytes >= 1 << 20 {
-        format!("{} MiB", bytes >> 20)
-    } else {
-        format!("{} KB", bytes.div_ceil(1000))
-    }
-}
-
-/// The marker of the comment that stands for one too large to read, just after `older`.
-fn unreadable_marker(older: TicketCommentId) -> String {
-    format!("<!-- ticket-sync:forwarded zendesk-comment-unreadable-after={older} -->")
 }
 
 pub(super) async fn run(engine: &Engine, cancel: &CancellationToken, report: &mut PassReport) -> Result<(), PassError> {
@@ -213,7 +188,7 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
         .map(|c| ForwardPayload {
             event_key: EventKey::ZendeskComment(c.id).to_string(),
             zendesk_comment_id: c.id,
-            body: render(engine, c),
+            body: commenttext::forwarded_comment(c.id, c.author_name.as_deref(), &c.body, &engine.redactor),
             unreadable: false,
             too_many: false,
         })
@@ -229,13 +204,7 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
         writes.push(ForwardPayload {
             event_key: EventKey::ZendeskCommentsNotReadAfter(mark).to_string(),
             zendesk_comment_id: mark,
-            body: format!(
-                "More replies came on the Zendesk ticket at once than ticket-sync forwards in one pass (over {}): \
-                 the oldest of them are not shown here, only the newest that follow; read them all on the \
-                 ticket.\n\n{}\n",
-                COMMENT_PAGES * 100,
-                too_many_marker(mark)
-            ),
+            body: commenttext::too_many_comment(mark, COMMENT_PAGES * 100),
             unreadable: false,
             too_many: true,
         });
@@ -249,11 +218,9 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
         writes.push(ForwardPayload {
             event_key: EventKey::ZendeskCommentUnreadableAfter(TicketCommentId(older)).to_string(),
             zendesk_comment_id: TicketCommentId(older),
-            body: format!(
-                "A comment on the Zendesk ticket is too large for ticket-sync to read (over {} with its \
-                 formatting and attachments' details), so it is not shown here: read it on the ticket.\n\n{}\n",
-                size_words(ticket_sync_clients::http::body_cap("/api/v2/tickets/comments.json")),
-                unreadable_marker(TicketCommentId(older))
+            body: commenttext::unreadable_comment(
+                TicketCommentId(older),
+                ticket_sync_clients::http::body_cap("/api/v2/tickets/comments.json"),
             ),
             unreadable: true,
             too_many: false,
@@ -304,19 +271,6 @@ fn first_look_boundary(
     let link_note = notetext::link_note_marker(m.ticket_id);
     // Only an internal note counts: a customer cannot write one, whatever their text says.
     comments.iter().find(|c| !c.public && c.body.contains(&link_note)).map_or(newest, |note| note.id)
-}
-
-/// The GitHub comment: the author's name, the redacted text, the marker.
-fn render(engine: &Engine, c: &TicketComment) -> String {
-    let name = c.author_name.as_deref().map(|n| engine.redactor.redact(n).into_owned());
-    let name = body::defuse_markers(name.as_deref().unwrap_or("A Zendesk user"));
-    let name = body::truncate_chars(&name, 200).to_string();
-    let text = body::defuse_markers(&engine.redactor.redact(c.body.trim()));
-    let marker = forward_marker(c.id);
-    let room = BODY_LIMIT.saturating_sub(200 + name.chars().count() + marker.len());
-    let cut = body::truncate_chars(&text, room);
-    let more = if cut.len() < text.len() { "\n\n[… cut; read the whole comment on the ticket]" } else { "" };
-    format!("**{name}** wrote on the Zendesk ticket:\n\n{cut}{more}\n\n{marker}\n")
 }
 
 /// Posts one forwarded comment exactly once. False when the link ended (issue gone).

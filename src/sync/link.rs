@@ -19,7 +19,7 @@ use tracing::{info, warn};
 use super::notes::{push_note, state_tags};
 use super::{guard, identity, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::http::ApiError;
-use ticket_sync_core::body;
+use ticket_sync_core::commenttext;
 use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Ticket, TicketId};
 use ticket_sync_core::escplan::{self, FieldChange, FieldFacts};
 use ticket_sync_core::eventkey::EventKey;
@@ -263,7 +263,7 @@ async fn apply(
         remove_tags,
         about_link: true,
     };
-    let impact_line = body::impact_line(ticket, &engine.rules.zendesk.url, &engine.redactor);
+    let impact_line = commenttext::impact_line(ticket, &engine.rules.zendesk.url, &engine.redactor);
     let store_change = match &change {
         Change::Link(issue) => {
             LinkChange::Link { issue, impact_line: &impact_line, ticket_updated_at: ticket.updated_at }
@@ -339,17 +339,17 @@ async fn refresh(engine: &Engine, impact: &Impact) -> Result<(), ItemError> {
             // the ticket then, instead of a stored row for every escalation.
             None => match engine.zendesk.show_ticket(m.ticket_id).await {
                 Ok(ticket) => {
-                    let line = body::impact_line(&ticket, &engine.rules.zendesk.url, &engine.redactor);
+                    let line = commenttext::impact_line(&ticket, &engine.rules.zendesk.url, &engine.redactor);
                     engine.store.set_impact_line(m.ticket_id, &line)?;
                     line
                 }
                 Err(e) if e.is_retryable() => return Err(e.into()),
-                Err(_) => body::bare_impact_line(m.ticket_id, &engine.rules.zendesk.url),
+                Err(_) => commenttext::bare_impact_line(m.ticket_id, &engine.rules.zendesk.url),
             },
         };
         lines.push(line);
     }
-    let text = body::impact_comment(&lines);
+    let text = commenttext::impact_comment(&lines);
     let digest = digest(&text);
     if impact.body_digest.as_deref() == Some(digest.as_str()) && impact.comment_id.is_some() {
         engine.store.record_impact(repo, number, None, &digest)?;
@@ -373,7 +373,10 @@ async fn refresh(engine: &Engine, impact: &Impact) -> Result<(), ItemError> {
                 let since = impact.attempted_at.unwrap_or_else(clock::now) - chrono::Duration::minutes(10);
                 let own = identity::github_identity(engine).await?;
                 let since = engine.github.github_time(since);
-                engine.github.find_comment_with_marker(repo, number, body::IMPACT_MARKER, since, &own.all()).await?
+                engine
+                    .github
+                    .find_comment_with_marker(repo, number, commenttext::IMPACT_MARKER, since, &own.all())
+                    .await?
             } else {
                 None
             };

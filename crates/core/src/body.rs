@@ -92,59 +92,6 @@ pub fn issue_body(
     format!("{head}{description}{tail}")
 }
 
-/// The marker that ends the issue comment listing its linked tickets.
-pub const IMPACT_MARKER: &str = "<!-- ticket-sync:impact -->";
-
-/// Most linked tickets listed one by one in the impact comment; the count covers them all.
-const MAX_IMPACT_LINES: usize = 500;
-
-/// One linked ticket's row in the impact comment: link, organisation and priority, redacted
-/// like issue bodies (no requester names or e-mails).
-pub fn impact_line(t: &Ticket, zendesk: &Url, redactor: &Redactor) -> String {
-    let cell = |s: &str| defuse_markers(&redactor.redact(s)).replace('|', "\\|").replace('\n', " ");
-    format!(
-        "| [#{}]({}) | {} | {} |",
-        t.id,
-        ticket_url(zendesk, t.id),
-        cell(t.organization.as_deref().unwrap_or("none")),
-        cell(t.priority.as_deref().unwrap_or("none"))
-    )
-}
-
-/// The row of a ticket linked before its details were kept (an escalation from before v13).
-pub fn bare_impact_line(id: TicketId, zendesk: &Url) -> String {
-    format!("| [#{id}]({}) | | |", ticket_url(zendesk, id))
-}
-
-/// The one comment ticket-sync keeps up to date on an issue that tickets were linked to:
-/// how many tickets are linked, and a row for each. Edited in place, so it notifies nobody.
-pub fn impact_comment(lines: &[String]) -> String {
-    let n = lines.len();
-    let mut out = format!(
-        "**Customer impact** (kept up to date by ticket-sync): {n} Zendesk ticket{} linked to this issue.\n\n",
-        if n == 1 { " is" } else { "s are" }
-    );
-    if n > 0 {
-        out.push_str("| Ticket | Organisation | Priority |\n|---|---|---|\n");
-        // Room for the "… and N more" line and the marker: never over GitHub's limit.
-        let room = BODY_LIMIT - 200;
-        let mut shown = 0;
-        for line in lines.iter().take(MAX_IMPACT_LINES) {
-            if out.chars().count() + line.chars().count() + 1 > room {
-                break;
-            }
-            out.push_str(line);
-            out.push('\n');
-            shown += 1;
-        }
-        if n > shown {
-            out.push_str(&format!("\n… and {} more.\n", n - shown));
-        }
-    }
-    out.push_str(&format!("\n{IMPACT_MARKER}\n"));
-    out
-}
-
 pub fn truncate_chars(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],

@@ -5,6 +5,7 @@
 
 pub mod body;
 pub mod clock;
+pub mod commenttext;
 pub mod cron;
 pub mod domain;
 pub mod escplan;
