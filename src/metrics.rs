@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use ticket_sync_core::clock;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -21,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use ticket_sync_clients::http::StatsInner;
 
 use crate::sync::PassReport;
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::{PassOutcome, Service};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use serde::Serialize;
 
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::Mapping;
 use ticket_sync_core::domain::RateBudget;
 use ticket_sync_core::domain::{InstallationId, PassOutcome, TicketId, UserId};
@@ -85,7 +86,7 @@ pub struct CursorView {
 }
 
 pub fn collect(rules: &Rules, store: &Store) -> ticket_sync_store::Result<StatusReport> {
-    let now = Utc::now();
+    let now = clock::now();
     let mut last_pass = BTreeMap::new();
     for record in store.passes()? {
         use ticket_sync_core::domain::PassKind;
@@ -380,7 +381,7 @@ pub fn render_text(r: &StatusReport) -> String {
     if !r.blocks.is_empty() {
         out.push_str("\nrate-limit blocks (nothing is sent there before the time shown):\n");
     }
-    let now = Utc::now();
+    let now = clock::now();
     for b in &r.blocks {
         let minutes = (b.until - now).num_minutes();
         out.push_str(&format!(

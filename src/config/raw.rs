@@ -28,6 +28,8 @@ pub struct RawRules {
     #[serde(default)]
     pub linking: Option<S<RawLinking>>,
     #[serde(default)]
+    pub fixes: Option<RawFixes>,
+    #[serde(default)]
     pub redact: Option<RawRedact>,
     #[serde(default)]
     pub daemon: Option<RawDaemon>,
@@ -135,6 +137,16 @@ pub struct RawPushback {
 #[serde(deny_unknown_fields)]
 pub struct RawForward {
     pub comments: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFixes {
+    pub track: Option<bool>,
+    pub prereleases: Option<bool>,
+    pub version_field_id: Option<S<i64>>,
+    pub reply_template: Option<S<String>>,
+    pub public_reply: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

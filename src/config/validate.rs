@@ -56,6 +56,7 @@ pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, Co
     let pushback = keep(&mut errors, pushback(&cx, raw.pushback.as_ref()));
     let forward = keep(&mut errors, forward(&cx, raw.forward.as_ref()));
     let linking = keep(&mut errors, linking(&cx, raw.linking.as_ref()));
+    let fixes = keep(&mut errors, fixes(&cx, raw.fixes.as_ref()));
     let redact = keep(&mut errors, redaction(&cx, raw.redact.as_ref()));
     let daemon = keep(&mut errors, daemon(&cx, raw.daemon.as_ref()));
     let webhooks = keep(&mut errors, webhooks(&cx, raw.webhooks.as_ref()));
@@ -78,6 +79,7 @@ pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, Co
     let all = (zendesk, github, schedule, escalation, routes, pushback, forward, redact, daemon, linking);
     let (
         Some(webhooks),
+        Some(fixes),
         (
             Some(zendesk),
             Some(github),
@@ -92,7 +94,7 @@ pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, Co
         ),
         Some(max_attempts),
         Some(first_delay_secs),
-    ) = (webhooks, all, max_attempts, first_delay_secs)
+    ) = (webhooks, fixes, all, max_attempts, first_delay_secs)
     else {
         return Err(ConfigError::all(errors).expect("a table failed, so an error was kept"));
     };
@@ -109,6 +111,7 @@ pub fn validate(path: &Path, text: &str, raw: raw::RawRules) -> Result<Rules, Co
         pushback,
         forward,
         linking,
+        fixes,
         redact,
         daemon,
         retry: RetryPolicy { max_attempts, first_delay_secs },
@@ -676,6 +679,45 @@ fn linking(cx: &Ctx, l: Option<&raw::S<raw::RawLinking>>) -> Result<Option<Linki
     Ok(Some(Linking { field_id: FieldId(field_id), repos, state_tags: l.get_ref().state_tags }))
 }
 
+fn fixes(cx: &Ctx, f: Option<&raw::RawFixes>) -> Result<Fixes, ConfigError> {
+    let Some(f) = f else { return Ok(Fixes::default()) };
+    let version_field_id = match f.version_field_id.as_ref() {
+        None => None,
+        Some(v) if *v.get_ref() > 0 => Some(FieldId(*v.get_ref() as u64)),
+        Some(v) => return cx.err(v.span(), "fixes.version_field_id", "must be a positive Zendesk ticket field id"),
+    };
+    let reply_template = match f.reply_template.as_ref() {
+        None => None,
+        Some(t) if t.get_ref().trim().is_empty() => {
+            return cx.err(t.span(), "fixes.reply_template", "is empty: write the reply, or leave the key out")
+        }
+        Some(t) => match unknown_placeholders(t.get_ref()).first() {
+            Some(name) => {
+                let known = REPLY_PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ");
+                return cx.err(t.span(), "fixes.reply_template", format!("`{{{name}}}` is not one of {known}"));
+            }
+            None => Some(t.get_ref().clone()),
+        },
+    };
+    let public_reply = match f.public_reply.as_ref() {
+        Some(v) if *v.get_ref() && reply_template.is_none() => {
+            return cx.err(
+                v.span(),
+                "fixes.public_reply",
+                "needs fixes.reply_template: the text the customer reads when the fix ships",
+            )
+        }
+        v => v.is_some_and(|v| *v.get_ref()),
+    };
+    Ok(Fixes {
+        track: f.track.unwrap_or(true),
+        prereleases: f.prereleases.unwrap_or(false),
+        version_field_id,
+        reply_template,
+        public_reply,
+    })
+}
+
 fn redaction(cx: &Ctx, r: Option<&raw::RawRedact>) -> Result<Redaction, ConfigError> {
     let Some(r) = r else {
         return Ok(Redaction { emails: true, phones: true, patterns: Vec::new() });
@@ -910,6 +952,40 @@ mod tests {
     /// A status Zendesk does not have is refused where it is written: the key, its line, the
     /// value and the statuses allowed there. What was refused before statuses were typed
     /// (another letter case, `deleted`, `closed` as a status to set) is still refused.
+    #[test]
+    fn fixes_are_tracked_by_default_and_their_keys_are_checked() {
+        let none = parse("").unwrap();
+        assert_eq!(none.fixes, Fixes::default());
+        assert!(none.fixes.track && !none.fixes.public_reply && !none.fixes.prereleases);
+        let all = parse(
+            "[fixes]\ntrack = true\nprereleases = true\nversion_field_id = 360000111222\n\
+             reply_template = \"Fixed in {tag}: {release_url} ({issue_title}, {issue_url}); {not a placeholder}\"\n\
+             public_reply = true\n",
+        )
+        .unwrap();
+        assert_eq!(all.fixes.version_field_id, Some(FieldId(360000111222)));
+        assert!(all.fixes.prereleases && all.fixes.public_reply);
+        assert!(!parse("[fixes]\ntrack = false\n").unwrap().fixes.track);
+        // BASE has 7 lines: what is added starts on line 8, the table's keys on line 9.
+        let cases = [
+            ("[fixes]\nversion_field_id = 0\n", "fixes.version_field_id", "positive"),
+            (
+                "[fixes]\nreply_template = \"Shipped in {version}\"\n",
+                "fixes.reply_template",
+                "`{version}` is not one of {tag}, {release_url}, {issue_title}, {issue_url}",
+            ),
+            ("[fixes]\nreply_template = \"  \"\n", "fixes.reply_template", "is empty"),
+            ("[fixes]\npublic_reply = true\n", "fixes.public_reply", "needs fixes.reply_template"),
+            ("[fixes]\ntrak = true\n", "fixes", "unknown field"),
+        ];
+        for (extra, key, says) in cases {
+            let err = parse(extra).unwrap_err();
+            let text = err.to_string();
+            assert!(err.key.starts_with(key) && text.contains(says), "{extra}: {} {text}", err.key);
+            assert_eq!(err.line, Some(9), "{extra}: {text}");
+        }
+    }
+
     #[test]
     fn an_unknown_status_is_an_error_naming_the_key_the_value_and_the_allowed_ones() {
         let filter = "new, open, pending, hold, solved, closed";

@@ -14,7 +14,6 @@
 //! reconciles against the remote side before writing again.
 
 use chrono::{DateTime, Duration, Utc};
-use ticket_sync_core::clock;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -27,10 +26,9 @@ use crate::crashpoint;
 use ticket_sync_clients::http::{ApiError, ForbiddenScope};
 use ticket_sync_clients::zendesk::TicketComment;
 use ticket_sync_core::body;
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::LinkState;
-use ticket_sync_core::domain::Service;
-use ticket_sync_core::domain::{Endpoint, Scope};
-use ticket_sync_core::domain::{Issue, IssueState, Mapping, RepoName, Stage, Ticket, TicketId};
+use ticket_sync_core::domain::{Issue, IssueState, Mapping, Stage, Ticket, TicketId};
 use ticket_sync_core::escplan::{self, EscalationPlan, Skipped, Source, Step, TicketFacts, Unfinished};
 use ticket_sync_core::notetext;
 use ticket_sync_core::rules::Route;
@@ -41,8 +39,6 @@ const CURSOR: &str = "zendesk_export";
 const STAGE: Stage = Stage::Escalate;
 /// How far before an intent's time to look for an issue an earlier attempt may have created.
 const RECONCILE_MARGIN_MINUTES: i64 = 10;
-/// GitHub requests kept back from new escalations for push-back when the budget runs low.
-const BACKFILL_RESERVE: u64 = 100;
 
 /// The link note of a created (or adopted) issue, with the `[linking]` write-back.
 fn link_note_payload(engine: &Engine, id: TicketId, issue: &Issue) -> NotePayload {
@@ -315,7 +311,7 @@ async fn escalate_new(
             .push(format!("create an issue in {} for ticket {} \"{}\"", route.repo, ticket.id, ticket.subject));
         return Ok(());
     }
-    defer_when_budget_is_short(engine, &route.repo)?;
+    engine.github.hold_new_issue(&route.repo)?;
     guard::check_repo(engine, &route.repo).await?;
     let scan = engine.zendesk.attachments(ticket.id).await?;
     let mut notes = scan.internal_notes.clone();
@@ -422,25 +418,6 @@ fn record_created(
             "refused: the issue found for this ticket is not its own ({e}); check the issue and run `ticket-sync retry {id}`"
         ))),
         other => Ok(other?),
-    }
-}
-
-/// New issues wait when GitHub's budget is nearly spent, so push-back of status changes
-/// (which does not wait) keeps working through a large backfill.
-/// As a GitHub App, the budget is that of the installation covering `repo`: another
-/// organisation's low budget holds back only its own new issues.
-fn defer_when_budget_is_short(engine: &Engine, repo: &RepoName) -> Result<(), ItemError> {
-    let (left, scope) = match engine.github.installation_budget(repo) {
-        Some((installation, left)) => (left, Scope::Installation(installation)),
-        None => (engine.budget_remaining(Service::Github), Scope::Endpoint(Endpoint::ContentCreation)),
-    };
-    match left {
-        Some(left) if left < BACKFILL_RESERVE => {
-            warn!(github_rate_left = left, %scope, "GitHub budget is low: new issues wait for the reset, push-back goes on");
-            let wait = std::time::Duration::from_secs(60);
-            Err(ItemError::Api(ApiError::limited(Service::Github, scope, wait)))
-        }
-        _ => Ok(()),
     }
 }
 
@@ -561,10 +538,9 @@ async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut 
     if let (NoteOutcome::Written(_) | NoteOutcome::Found(_), Some((_, url))) = (outcome, &field) {
         // The write-back is ticket-sync's own: the field holding it is no agent's change. A copy
         // of the ticket older than this write says nothing about the field either.
-        let now = engine
-            .stats
-            .service_time::<ticket_sync_core::domain::ZendeskClock>(clock::now())
-            .map_or_else(clock::now, |t| t.utc());
+        // The export was read before this, so Zendesk's clock is known; were it not, the
+        // host's is a value as good as any for "not older than this write".
+        let now = engine.stats.service_now::<ticket_sync_core::domain::ZendeskClock>().utc();
         engine.store.record_link_field(id, url, now)?;
     }
     match outcome {

@@ -9,7 +9,6 @@
 //! says it went; a deleted one ends the link with one note on the ticket.
 
 use std::collections::BTreeSet;
-use ticket_sync_core::clock;
 
 use chrono::{Duration, Utc};
 use tokio_util::sync::CancellationToken;
@@ -21,9 +20,10 @@ use super::{guard, settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
 use ticket_sync_clients::http::ApiError;
 use ticket_sync_clients::zendesk::TicketComment;
+use ticket_sync_core::clock;
 use ticket_sync_core::commenttext;
 use ticket_sync_core::domain::{LinkState, Mapping};
-use ticket_sync_core::domain::{Stage, TicketCommentId, TicketId, ZendeskClock, ZendeskTime};
+use ticket_sync_core::domain::{Stage, TicketCommentId, TicketId, ZendeskClock};
 use ticket_sync_core::eventkey::EventKey;
 use ticket_sync_core::notetext::{self, Gone};
 use ticket_sync_core::rules::ForwardMode;
@@ -108,8 +108,7 @@ fn forwarding_since(engine: &Engine) -> Result<chrono::DateTime<Utc>, PassError>
     let already_forwarding = engine.store.cursor(CURSOR)?.is_some();
     // On Zendesk's clock (its `Date` header; the export was read before this), since it is
     // compared with Zendesk's comment times; the host's clock only if Zendesk's is not known.
-    let now = (engine.stats.service_time::<ZendeskClock>(clock::now()))
-        .unwrap_or_else(|| ZendeskTime::assume_host(clock::now()));
+    let now = engine.stats.service_now::<ZendeskClock>();
     let default = if already_forwarding { chrono::DateTime::<Utc>::UNIX_EPOCH } else { now.utc() };
     Ok(engine.store.forward_enabled_at_or_set(default)?)
 }

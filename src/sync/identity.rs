@@ -3,7 +3,6 @@
 //! a colleague wrote (however it quotes a marker) never counts as ticket-sync's own.
 
 use std::sync::Arc;
-use ticket_sync_core::clock;
 
 use super::{Engine, PassError};
 use ticket_sync_core::domain::{GithubIdentity, UserId, ZendeskIdentity};
@@ -30,9 +29,8 @@ pub(super) async fn github_identity(engine: &Engine) -> Result<Arc<GithubIdentit
             if !engine.dry_run {
                 // When this identity began, on GitHub's clock (just read from its answer): what
                 // a former one did before it is ticket-sync's.
-                let now = clock::now();
-                let began =
-                    engine.stats.service_time::<ticket_sync_core::domain::GithubClock>(now).map_or(now, |t| t.utc());
+                // (`whoami` was GitHub's answer, so its clock is known here.)
+                let began = engine.stats.service_now::<ticket_sync_core::domain::GithubClock>().utc();
                 // GitHub stamps whole seconds: a former login's write stamped in the second
                 // the switch began is not counted as before it.
                 let began = chrono::SubsecRound::trunc_subsecs(began, 0);

@@ -13,12 +13,12 @@
 //! change.
 
 use chrono::{DateTime, Utc};
-use ticket_sync_core::clock;
 use tracing::{info, warn};
 
 use super::notes::{push_note, state_tags};
 use super::{guard, identity, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::http::ApiError;
+use ticket_sync_core::clock;
 use ticket_sync_core::commenttext;
 use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Ticket, TicketId};
 use ticket_sync_core::escplan::{self, FieldChange, FieldFacts};
@@ -84,11 +84,17 @@ pub(super) async fn finish_note(
     Ok(())
 }
 
+/// When a ticket without an `updated_at` (Zendesk always sends one) was seen: now, on
+/// Zendesk's clock as its answers tell it, the time its `updated_at`s are compared with.
+fn zendesk_now(engine: &Engine) -> chrono::DateTime<chrono::Utc> {
+    engine.stats.service_now::<ticket_sync_core::domain::ZendeskClock>().utc()
+}
+
 /// Records the field's value as acted on, with nothing else to do about it (a cleared field
 /// with no link, or the linked issue written another way).
 pub(super) fn record_value(engine: &Engine, ticket: &Ticket) -> Result<(), ItemError> {
     if !engine.dry_run {
-        let seen_at = ticket.updated_at.unwrap_or_else(clock::now);
+        let seen_at = ticket.updated_at.unwrap_or_else(|| zendesk_now(engine));
         engine.store.record_link_field(ticket.id, field_value(engine, ticket), seen_at)?;
     }
     Ok(())
@@ -131,7 +137,7 @@ pub(super) async fn follow(
         report.planned.push(format!("ticket {}: {}", ticket.id, change.describe()));
         return Ok(());
     }
-    let seen_at = ticket.updated_at.unwrap_or_else(clock::now);
+    let seen_at = ticket.updated_at.unwrap_or_else(|| zendesk_now(engine));
     apply(engine, ticket, active, value, seen_at, change, report).await
 }
 

@@ -34,7 +34,6 @@ pub use online::online_check;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use ticket_sync_core::clock;
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -43,6 +42,7 @@ use ticket_sync_clients::github::GithubClient;
 use ticket_sync_clients::http::{ApiError, ApiStats};
 use ticket_sync_clients::secret::{GithubCredential, ZendeskCredential};
 use ticket_sync_clients::zendesk::ZendeskClient;
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::{PassOutcome, RepoName, Stage, TicketId};
 use ticket_sync_core::redact::Redactor;

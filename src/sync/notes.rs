@@ -4,7 +4,6 @@
 //! (`resume_queued`). Passes share these through this module and never import each other.
 
 use std::collections::BTreeSet;
-use ticket_sync_core::clock;
 
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
@@ -12,6 +11,7 @@ use tracing::{info, info_span, warn, Instrument};
 use super::note::{write_once, Note, NoteOutcome};
 use super::{settle, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::http::ApiError;
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::{LinkState, Mapping};
 use ticket_sync_core::domain::{Stage, TicketId};
 use ticket_sync_core::eventkey::EventKey;

@@ -11,7 +11,6 @@
 //! Forwarding (Zendesk → GitHub, `forward.rs`) runs at the end of the pass when enabled.
 
 use std::collections::BTreeSet;
-use ticket_sync_core::clock;
 
 use chrono::{DateTime, Duration, Utc};
 use tokio_util::sync::CancellationToken;
@@ -21,6 +20,7 @@ use super::identity::github_identity;
 use super::notes::{push_note, resume_queued, Pushed};
 use super::{settle, stops_pass, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::github::Updates;
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::Mapping;
 use ticket_sync_core::domain::{GithubTime, IssueNumber, RepoName, Stage, TicketId};
 use ticket_sync_core::pushplan::{self, PushAction, RepoInput, TicketPlan};

@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
-use ticket_sync_core::clock;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -21,6 +20,7 @@ use super::bell::{Bell, Doorbell};
 use super::stats::{Refusal, Source, WebhookStats};
 use super::verify;
 use super::WebhookSecrets;
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::{RepoName, TicketId};
 
 /// GitHub caps its payloads at 25 MB; anything larger is not GitHub's.

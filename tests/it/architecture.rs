@@ -427,3 +427,31 @@ fn no_crate_re_exports_another_crates_items() {
         }
     }
 }
+
+/// Every "Architecture invariant" line of ARCHITECTURE.md names, in brackets, the test of this
+/// file that holds it; and every invariant test here is named there.
+#[test]
+fn each_documented_invariant_is_a_test_here() {
+    let doc = std::fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
+    let here = std::fs::read_to_string(root().join("tests/it/architecture.rs")).unwrap();
+    let mut named = Vec::new();
+    for paragraph in doc.split("**Architecture invariant:**").skip(1) {
+        let paragraph = paragraph.split("\n\n").next().unwrap_or_default();
+        let paragraph = paragraph.split("**Architecture invariant:**").next().unwrap_or_default();
+        let tests: Vec<&str> = paragraph
+            .split("(`")
+            .skip(1)
+            .filter_map(|t| t.split("`)").next())
+            .filter(|t| here.contains(&format!("fn {t}()")))
+            .collect();
+        assert!(!tests.is_empty(), "an invariant names no test of architecture.rs: {paragraph}");
+        named.extend(tests);
+    }
+    for line in here.lines() {
+        let Some(name) = line.strip_prefix("fn ").and_then(|l| l.strip_suffix("() {")) else { continue };
+        let helper = ["the_cycle_finder_finds_a_planted_cycle", "each_documented_invariant_is_a_test_here"];
+        if here.contains(&format!("#[test]\n{line}")) && !helper.contains(&name) {
+            assert!(named.contains(&name), "the test {name} holds no invariant ARCHITECTURE.md states");
+        }
+    }
+}

@@ -239,3 +239,64 @@ async fn a_flood_of_replies_forwards_the_newest_and_says_the_rest_were_not() {
     assert!(fwd[1].contains("More replies came"), "the placeholder comes before the newest replies");
     assert!(fwd.iter().any(|f| f.contains("flood reply 1049")) && !fwd.iter().any(|f| f.contains("flood reply 0049")));
 }
+
+/// A database the previous release (schema 14) left with writes in flight: a create whose
+/// issue GitHub made before the crash, and a push note for an issue close. After the upgrade
+/// (schema 15: payloads versioned), one pass of each finishes both exactly once: the issue is
+/// adopted, not made again, and the note is written once.
+#[tokio::test]
+async fn writes_in_flight_in_a_database_of_the_previous_release_finish_once_after_the_upgrade() {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let (linked, linked_issue) = env.linked("Escalated before the upgrade").await;
+    let ticket = env.ticket("Crashed mid-create", &["escalated"]);
+    let body = format!("Escalated from Zendesk.\n\n<!-- ticket-sync:zendesk={ticket} -->\n");
+    let n = env.sb.github.add_issue(REPO, "Crashed mid-create", &body, env.sb.github.login());
+    std::fs::remove_file(env.db_path()).unwrap();
+    ticket_sync_store::Store::create_at_version(&env.db_path(), 14).unwrap();
+    {
+        let conn = rusqlite::Connection::open(env.db_path()).unwrap();
+        let created = (chrono::Utc::now() - chrono::Duration::minutes(30)).to_rfc3339();
+        // The create's payload and the push note's, as the previous release wrote them.
+        let create = serde_json::json!({
+            "repo": REPO, "title": "Crashed mid-create", "body": body, "labels": [], "ticket_updated_at": null
+        })
+        .to_string();
+        conn.execute(
+            "INSERT INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts, attempted_at)
+             VALUES (?1, ?2, 'create_issue', ?3, ?4, ?5, 1, ?5)",
+            rusqlite::params![format!("create_issue:{ticket}"), ticket as i64, REPO, create, created],
+        )
+        .unwrap();
+        let url = env.sb.github.issue(REPO, linked_issue).unwrap().html_url;
+        conn.execute(
+            "INSERT INTO mappings (ticket_id, repo, issue_number, issue_id, issue_url, issue_state, created_at, issue_updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, NULL)",
+            rusqlite::params![linked as i64, REPO, linked_issue as i64, 1000 + linked_issue as i64, url, created],
+        )
+        .unwrap();
+        let key = "gh-state-upgrade-closed";
+        let note = format!(
+            r#"{{"event_key":"{key}","text":"GitHub issue {REPO}#{linked_issue} was closed.\n[ticket-sync:event {key}]","status":null,"order":[1772600767,2,0],"reopens":false,"add_tags":[],"remove_tags":[],"about_link":false}}"#
+        );
+        conn.execute(
+            "INSERT INTO intents (key, ticket_id, kind, repo, payload, created_at, attempts, attempted_at)
+             VALUES (?1, ?2, 'push_note', ?3, ?4, ?5, 0, NULL)",
+            rusqlite::params![format!("push_note:{linked}:{key}"), linked as i64, REPO, note, created],
+        )
+        .unwrap();
+    }
+    let report = env.escalate().await;
+    assert_eq!((report.created, report.failed), (0, 0), "{report:?}");
+    assert_eq!(env.issues_for(REPO, ticket), [n], "the issue made before the crash is adopted, not made again");
+    assert_eq!(env.link_notes(ticket).len(), 1, "one link note");
+    env.push().await;
+    env.push().await;
+    let closes =
+        env.push_notes(linked).into_iter().filter(|c| c.contains("[ticket-sync:event gh-state-upgrade-closed]"));
+    assert_eq!(closes.count(), 1, "the waiting note is written once");
+    assert!(env.engine().store.pending_intents().unwrap().is_empty(), "nothing is left waiting");
+    let second = env.escalate().await;
+    assert_eq!((second.created, second.failed), (0, 0), "{second:?}");
+    assert_eq!(env.issues_for(REPO, ticket), [n]);
+    assert_eq!(env.link_notes(ticket).len(), 1);
+}

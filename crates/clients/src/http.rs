@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use ticket_sync_core::clock;
 
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
@@ -15,6 +14,7 @@ use tracing::warn;
 
 use crate::limits::{chrono_secs, is_limit_answer, is_rate_limited_403, limit_wait, read_budget, Limits, Target};
 use crate::ratelimit::{retry_delay, CallBudget};
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::Scope;
 use ticket_sync_core::domain::{InstallationId, RateBudget, Service};
 use ticket_sync_core::domain::{ServiceClock, ServiceTime};
@@ -195,6 +195,14 @@ impl ApiStats {
     /// own timestamps; `None` before any answer of the service was read.
     pub fn service_time<C: ServiceClock>(&self, host_time: DateTime<Utc>) -> Option<ServiceTime<C>> {
         self.inner.lock().unwrap().clock_offsets.get(&C::SERVICE).map(|offset| ServiceTime::shifted(host_time, *offset))
+    }
+
+    /// Now on service C's clock when its offset is known; before the service's first answer,
+    /// this host's time taken as C's (`ServiceTime::assume_host`): the callers accept the
+    /// clocks' skew there, each saying why.
+    pub fn service_now<C: ServiceClock>(&self) -> ServiceTime<C> {
+        let now = clock::now();
+        self.service_time::<C>(now).unwrap_or_else(|| ServiceTime::assume_host(now))
     }
 
     /// Calls `beat` on every answer from now on.

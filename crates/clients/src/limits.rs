@@ -6,15 +6,15 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use ticket_sync_core::clock;
 
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use tokio::time::Instant;
-use tracing::{debug, error};
+use tracing::error;
 
 use crate::ratelimit::{capped, Gate, RollingWindow, Spacer, MAX_WAIT};
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::TicketId;
 use ticket_sync_core::domain::{Endpoint, InstallationId, Scope};
 use ticket_sync_core::domain::{RateBudget, Service};
@@ -142,7 +142,7 @@ impl Target {
 
     /// An endpoint with a limit of its own that its 429 may not name.
     pub fn silent_endpoint(service: Service, endpoint: Endpoint) -> Target {
-        let silent_limit = Some(Scope::Endpoint(endpoint));
+        let silent_limit = Some(Scope::Endpoint(endpoint.clone()));
         Target { service, endpoint: Some(endpoint), ticket: None, silent_limit, installation: None }
     }
 
@@ -170,18 +170,18 @@ impl Target {
     /// The scopes whose gates this request must pass.
     fn scopes(&self) -> Vec<Scope> {
         let mut scopes = vec![self.account()];
-        scopes.extend(self.endpoint.map(Scope::Endpoint));
+        scopes.extend(self.endpoint.clone().map(Scope::Endpoint));
         scopes.extend(self.ticket.map(Scope::Ticket));
         scopes
     }
 
-    /// The scope an endpoint header's budget names: the ticket for `per-ticket-updates`, an
-    /// endpoint ticket-sync gates by that name; `None` for any other name (no request of
-    /// ticket-sync's waits for a gate of that name, so none is closed or kept).
-    fn named(&self, budget: &str) -> Option<Scope> {
+    /// The scope an endpoint header's budget names: the ticket for `per-ticket-updates`, else
+    /// the endpoint of that name (one ticket-sync does not send under by name included: its
+    /// spent budget is kept and shown, and stops what a service's limit stops).
+    fn named(&self, budget: &str) -> Scope {
         match self.ticket {
-            Some(id) if budget == PER_TICKET => Some(Scope::Ticket(id)),
-            _ => Endpoint::from_name(budget).map(Scope::Endpoint),
+            Some(id) if budget == PER_TICKET => Scope::Ticket(id),
+            _ => Scope::Endpoint(Endpoint::from_name(budget)),
         }
     }
 }
@@ -193,16 +193,13 @@ impl Target {
 /// that limit's; anything else is the service's (GitHub's secondary limits), with no wait from
 /// the headers: the reset of a budget that is not spent says nothing about this limit
 /// (`Gate::limited` then waits at least a minute, longer while the limit keeps answering).
-/// A spent budget whose name ticket-sync does not gate (`Target::named`) counts as no budget
-/// named: the answer is read as a bare one.
 pub fn limit_scope(target: &Target, headers: &HeaderMap) -> (Scope, Option<Duration>) {
     let account = read_budget(headers);
     if account.as_ref().and_then(|b| b.remaining) == Some(0) {
         return (target.account(), account.and_then(|b| b.reset_at).map(until));
     }
-    let mut spent = endpoint_budgets(headers).into_iter().filter(|(_, b)| b.remaining == 0);
-    if let Some((scope, b)) = spent.find_map(|(name, b)| Some((target.named(&name)?, b))) {
-        return (scope, Some(b.resets));
+    if let Some((name, b)) = endpoint_budgets(headers).into_iter().find(|(_, b)| b.remaining == 0) {
+        return (target.named(&name), Some(b.resets));
     }
     (target.silent_limit.clone().unwrap_or_else(|| target.account()), None)
 }
@@ -263,10 +260,7 @@ impl Limits {
             self.blocked(target.service, target.account(), asked, wait, "the budget is spent until its reset");
         }
         for (name, b) in endpoint_budgets(headers).into_iter().filter(|(_, b)| b.remaining == 0) {
-            let Some(scope) = target.named(&name) else {
-                debug!(service = target.service.as_str(), budget = %name, "a budget ticket-sync does not gate by name is spent");
-                continue;
-            };
+            let scope = target.named(&name);
             let wait = capped(b.resets);
             self.gate(target.service, scope.clone(), |g, now| g.block(wait, now));
             self.blocked(
@@ -471,22 +465,19 @@ mod tests {
     /// list-tickets budget) is no scope of its own: a limit answer naming only it reads as a
     /// bare one, and an answer that merely reports it spent closes no gate and keeps no block.
     #[test]
-    fn a_spent_budget_of_an_unknown_name_is_read_as_no_budget_named() {
+    fn a_spent_budget_of_a_name_ticket_sync_does_not_send_under_is_its_own_scope() {
+        // As when endpoints were names: any budget Zendesk says is spent closes a gate of its
+        // name until its reset, is kept for the next process and shown by `status`.
         let zd = Service::Zendesk;
         let update = Target::ticket(zd, Endpoint::TicketsUpdate, TicketId(7));
         let export = Target::silent_endpoint(zd, Endpoint::IncrementalExports);
-        let read = Target::ticket_read(zd, Endpoint::TicketsShow, TicketId(7));
         let other = ("zendesk-ratelimit-tickets-index", "total=100; remaining=0; resets=30");
         let account_left = ("x-rate-limit-remaining", "650");
-        assert_eq!(limit_scope(&update, &headers(&[account_left, other])), (Scope::Ticket(TicketId(7)), None));
-        let export_scope = Scope::Endpoint(Endpoint::IncrementalExports);
-        assert_eq!(limit_scope(&export, &headers(&[account_left, other])), (export_scope, None));
-        assert_eq!(limit_scope(&read, &headers(&[account_left, other])), (Scope::Service, None));
-        assert_eq!(limit_scope(&Target::service(zd), &headers(&[other])), (Scope::Service, None));
-        let known = ("zendesk-ratelimit-incremental-exports", "total=10; remaining=0; resets=40");
-        let both = headers(&[other, known]);
-        let export_scope = Scope::Endpoint(Endpoint::IncrementalExports);
-        assert_eq!(limit_scope(&export, &both), (export_scope, Some(Duration::from_secs(40))), "the known one counts");
+        let index = Scope::Endpoint(Endpoint::Other("tickets-index".into()));
+        let thirty = Some(Duration::from_secs(30));
+        for target in [&update, &export, &Target::service(zd)] {
+            assert_eq!(limit_scope(target, &headers(&[account_left, other])), (index.clone(), thirty), "{target:?}");
+        }
 
         #[derive(Default)]
         struct Kept(Mutex<Vec<Block>>);
@@ -499,10 +490,12 @@ mod tests {
         let limits = Limits::default();
         limits.keep_blocks_in(kept.clone());
         limits.observe(&Target::service(zd), &headers(&[account_left, other]));
-        assert!(kept.0.lock().unwrap().is_empty(), "no block for a budget nothing waits for");
-        assert!(limits.gates.lock().unwrap().keys().all(|(_, s)| *s == Scope::Service), "no gate either");
-        for target in [&update, &export, &read, &Target::service(zd)] {
-            assert_eq!(limits.wait(target).0, Duration::ZERO);
+        let blocks = kept.0.lock().unwrap().clone();
+        assert_eq!(blocks.iter().map(|b| &b.scope).collect::<Vec<_>>(), [&index], "kept");
+        assert_eq!(blocks[0].scope.key(), "endpoint:tickets-index");
+        assert!(limits.gates.lock().unwrap().keys().any(|(_, s)| *s == index), "a gate of its name");
+        for target in [&update, &export, &Target::service(zd)] {
+            assert_eq!(limits.wait(target).0, Duration::ZERO, "no request of ticket-sync's is sent under it");
         }
     }
 

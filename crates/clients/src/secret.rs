@@ -5,10 +5,10 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::RwLock;
-use ticket_sync_core::clock;
 
 use base64::Engine as _;
 
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::InstallationId;
 
 /// A token. `Debug` and `Display` print `***`, so a token cannot reach a log by accident.

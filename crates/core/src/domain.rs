@@ -539,36 +539,29 @@ mod tests {
     /// names the strings had, and they read back as the same endpoint.
     #[test]
     fn endpoints_keep_their_stored_names_and_round_trip() {
-        let names: Vec<&str> = Endpoint::ALL.iter().map(|e| e.as_str()).collect();
+        let names: Vec<&str> = Endpoint::KNOWN.iter().map(|e| e.as_str()).collect();
         assert_eq!(names, ["incremental-exports", "tickets-update", "tickets-show", "content-creation"]);
-        for endpoint in Endpoint::ALL {
-            assert_eq!(Endpoint::from_name(endpoint.as_str()), Some(endpoint));
+        let other = Endpoint::Other("tickets-index".into());
+        for endpoint in Endpoint::KNOWN.into_iter().chain([other]) {
+            assert_eq!(Endpoint::from_name(endpoint.as_str()), endpoint);
             assert_eq!(endpoint.to_string(), endpoint.as_str());
-            let scope = Scope::Endpoint(endpoint);
+            let scope = Scope::Endpoint(endpoint.clone());
             assert_eq!(scope.key(), format!("endpoint:{}", endpoint.as_str()));
             assert_eq!(scope.to_string(), format!("endpoint {}", endpoint.as_str()));
             assert_eq!(Scope::from_key(&scope.key()), Some(scope));
         }
     }
 
-    /// A block row another release wrote, naming an endpoint or a kind of scope this build does
-    /// not know, is read as nothing (the store skips it): never a panic, never an error.
+    /// A block row another release wrote keeps its endpoint, whatever its name (as when
+    /// endpoints were strings); a kind of scope this build does not know is read as nothing
+    /// (the store skips it): never a panic, never an error.
     #[test]
-    fn an_unknown_stored_scope_is_read_as_none() {
-        for key in [
-            "endpoint:incremental-export",
-            "endpoint:tickets-index",
-            "endpoint:",
-            "endpoint:Incremental-Exports",
-            "repository:acme/backend",
-            "ticket:x",
-            "installation:",
-            "services",
-            "",
-        ] {
+    fn stored_scopes_read_back_and_an_unknown_kind_is_none() {
+        let old = Scope::from_key("endpoint:incremental-export");
+        assert_eq!(old, Some(Scope::Endpoint(Endpoint::Other("incremental-export".into()))));
+        for key in ["endpoint:", "repository:acme/backend", "ticket:x", "installation:", "services", ""] {
             assert_eq!(Scope::from_key(key), None, "{key}");
         }
-        assert_eq!(Endpoint::from_name("per-ticket-updates"), None, "a ticket's limit is a ticket scope");
     }
 
     #[test]
@@ -865,7 +858,7 @@ pub struct RateBudget {
 /// never change. Zendesk's are the names its `zendesk-ratelimit-NAME` headers give the
 /// budgets; a budget a header names that is not here is not gated by name (see
 /// `ticket_sync_clients::limits::limit_scope`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Endpoint {
     /// Zendesk's incremental ticket export (10 requests a minute): its header,
     /// `zendesk-ratelimit-incremental-exports: total=10; remaining=N; resets=S`, is on every
@@ -879,25 +872,31 @@ pub enum Endpoint {
     /// GitHub's content-creating requests (issues, comments, edits: 80 a minute, 500 an hour),
     /// paced by ticket-sync itself.
     ContentCreation,
+    /// A budget a service names that none of ticket-sync's requests is sent under by name (an
+    /// endpoint budget only the service knows, or a name an older or newer release kept): its
+    /// spent budget still closes a gate of that name, is kept and shown, as any other.
+    Other(String),
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 4] =
+    /// The endpoints ticket-sync sends requests under by name.
+    pub const KNOWN: [Endpoint; 4] =
         [Endpoint::IncrementalExports, Endpoint::TicketsUpdate, Endpoint::TicketsShow, Endpoint::ContentCreation];
 
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             Endpoint::IncrementalExports => "incremental-exports",
             Endpoint::TicketsUpdate => "tickets-update",
             Endpoint::TicketsShow => "tickets-show",
             Endpoint::ContentCreation => "content-creation",
+            Endpoint::Other(name) => name,
         }
     }
 
-    /// The endpoint a stored or header name stands for; `None` for a name this build does not
-    /// gate (an older release's, a newer one's, or a budget only the service knows).
-    pub fn from_name(name: &str) -> Option<Endpoint> {
-        Endpoint::ALL.into_iter().find(|e| e.as_str() == name)
+    /// The endpoint a stored or header name stands for; a name ticket-sync does not send under
+    /// is kept as it is (`Other`).
+    pub fn from_name(name: &str) -> Endpoint {
+        Endpoint::KNOWN.into_iter().find(|e| e.as_str() == name).unwrap_or_else(|| Endpoint::Other(name.to_string()))
     }
 }
 
@@ -941,13 +940,11 @@ impl Scope {
     }
 
     /// The scope a stored key names; `None` for one this build cannot read (a kind of scope
-    /// from a newer release, or an endpoint it does not gate, such as an older release's
-    /// `endpoint:incremental-export`): the store skips such a block, which ends within the
-    /// hour anyway, and nothing this build sends waits for it.
+    /// from a newer release): the store skips such a block, which ends within the hour anyway.
     pub fn from_key(key: &str) -> Option<Scope> {
         match key.split_once(':') {
             None if key == "service" => Some(Scope::Service),
-            Some(("endpoint", name)) => Endpoint::from_name(name).map(Scope::Endpoint),
+            Some(("endpoint", name)) if !name.is_empty() => Some(Scope::Endpoint(Endpoint::from_name(name))),
             Some(("ticket", id)) => id.parse().ok().map(|id| Scope::Ticket(TicketId(id))),
             Some(("installation", id)) => id.parse().ok().map(|id| Scope::Installation(InstallationId(id))),
             _ => None,

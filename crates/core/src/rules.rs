@@ -28,6 +28,8 @@ pub struct Rules {
     pub forward: Forward,
     /// `[linking]`: tickets linked to existing issues through a ticket field.
     pub linking: Option<Linking>,
+    /// `[fixes]`: following a linked issue's fix to its release.
+    pub fixes: Fixes,
     pub redact: Redaction,
     pub daemon: DaemonRules,
     pub retry: RetryPolicy,
@@ -236,6 +238,46 @@ pub struct Linking {
 #[derive(Debug, Clone)]
 pub struct Forward {
     pub comments: ForwardMode,
+}
+
+/// `[fixes]`: each linked ticket follows its issue's fix: the pull request in review, what
+/// closed the issue, and the published release that contains the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fixes {
+    /// Follow pull requests and releases of linked issues (on unless the rules turn it off).
+    pub track: bool,
+    /// A published prerelease counts as shipped.
+    pub prereleases: bool,
+    /// A Zendesk text field that gets the release's tag.
+    pub version_field_id: Option<FieldId>,
+    /// The drafted customer reply the release note carries (placeholders: `REPLY_PLACEHOLDERS`).
+    pub reply_template: Option<String>,
+    /// Post the reply publicly on release, once per ticket (never unless the rules say so).
+    pub public_reply: bool,
+}
+
+impl Default for Fixes {
+    fn default() -> Self {
+        Fixes { track: true, prereleases: false, version_field_id: None, reply_template: None, public_reply: false }
+    }
+}
+
+/// The placeholders a `[fixes] reply_template` may use.
+pub const REPLY_PLACEHOLDERS: [&str; 4] = ["tag", "release_url", "issue_title", "issue_url"];
+
+/// The `{name}` placeholders of `template` that are not `REPLY_PLACEHOLDERS` (a brace not
+/// around a plain lower-case name is text, not a placeholder).
+pub fn unknown_placeholders(template: &str) -> Vec<String> {
+    let mut unknown = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        rest = &rest[open + 1..];
+        let name: String = rest.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+        if !name.is_empty() && rest[name.len()..].starts_with('}') && !REPLY_PLACEHOLDERS.contains(&name.as_str()) {
+            unknown.push(name);
+        }
+    }
+    unknown
 }
 
 #[derive(Debug, Clone)]

@@ -4,9 +4,9 @@
 //! (`issue_created`, `link_note`), so a database seeded this way has the size of a real one.
 
 use rusqlite::params;
-use ticket_sync_core::clock;
 
 use super::{ts, Result, Store};
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::{Issue, TicketId};
 
 impl Store {

@@ -5,9 +5,9 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Row};
 use serde::Serialize;
-use ticket_sync_core::clock;
 
 use super::{parse_ts, ts, Result, Store};
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::{Stage, Ticket, TicketId};
 use ticket_sync_core::rules::RetryPolicy;
 

@@ -2,9 +2,9 @@
 //! comments forwarded to GitHub, and a mapping that follows its transferred issue.
 
 use rusqlite::{params, OptionalExtension};
-use ticket_sync_core::clock;
 
 use super::{parse_ts, ts, Result, Store};
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::LinkState;
 use ticket_sync_core::domain::{IssueCommentId, IssueNumber, RepoName, TicketCommentId, TicketId};
 

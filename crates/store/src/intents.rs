@@ -4,10 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
-use ticket_sync_core::clock;
 
 use super::payload::{self, CreatePayload, ForwardPayload, IntentPayload, Payload, PayloadError, PushPayload};
 use super::{parse_ts, ts, Result, Store};
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::{Stage, TicketCommentId, TicketId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

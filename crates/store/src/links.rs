@@ -7,10 +7,10 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
-use ticket_sync_core::clock;
 
 use super::intents::{OnConflict, Started};
 use super::{parse_ts, ts, IntentKind, PushPayload, Result, Store};
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::{Issue, IssueCommentId, IssueNumber, Mapping, RepoName, TicketId};
 
 /// What a change of the field does to the ticket's link.

@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
-use ticket_sync_core::clock;
 
 use super::intents::{OnConflict, Started};
 use super::{parse_ts, ts, NotePayload, Result, Store};
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::{
     Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Stage, StateReason, TicketId,
 };

@@ -5,9 +5,9 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
-use ticket_sync_core::clock;
 
 use super::{parse_ts, ts, Result, Store};
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::{Issue, IssueCommentId, RepoName, SeenState, StateReason, TicketCommentId, TicketId};
 
 /// How far a repository's push-back has read. All fields are GitHub's values, never local time.

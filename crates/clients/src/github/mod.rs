@@ -9,11 +9,10 @@ pub use lists::{parse_next_link, Updates};
 
 use std::sync::Arc;
 use std::time::Duration;
-use ticket_sync_core::clock;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, ETAG, IF_NONE_MATCH};
 use reqwest::{Method, StatusCode};
-use tracing::debug;
+use tracing::{debug, warn};
 use url::Url;
 
 use crate::http::{self, ApiError, ApiStats, ForbiddenScope};
@@ -60,6 +59,9 @@ struct Pacer {
     /// GitHub allows 500 content creations an hour; a long backfill stops here, not at a 403.
     hourly: Option<Arc<RollingWindow>>,
 }
+
+/// GitHub requests kept back from new issues for push-back when the budget runs low.
+const NEW_ISSUE_RESERVE: u64 = 100;
 
 impl Pacer {
     /// The pace of one identity: the token's, or one App installation's (each installation has
@@ -156,12 +158,32 @@ impl GithubClient {
         matches!(*self.auth, Auth::App(_))
     }
 
-    /// In App mode, the installation known to cover `repo` and what its budget had left at its
-    /// last answer (`None` in token mode, where the service's budget is the token's).
-    pub fn installation_budget(&self, repo: &RepoName) -> Option<(InstallationId, Option<u64>)> {
-        let Auth::App(app) = &*self.auth else { return None };
-        let installation = app.installation_of(repo.owner())?;
-        Some((installation, self.stats.limits.remaining(SVC, &Scope::Installation(installation))))
+    /// Holds a new issue in `repo` back (`RateLimited` for a minute) while the budget it would
+    /// spend is nearly gone, so push-back of status changes, which is never held back, keeps
+    /// working through a large backfill. As a GitHub App the budget is the installation's
+    /// covering `repo`: another organisation's low budget holds back only its own new issues.
+    pub fn hold_new_issue(&self, repo: &RepoName) -> Result<(), ApiError> {
+        let installation = match &*self.auth {
+            Auth::App(app) => app.installation_of(repo.owner()),
+            Auth::Token(_) => None,
+        };
+        let (left, scope) = match installation {
+            Some(installation) => {
+                let scope = Scope::Installation(installation);
+                (self.stats.limits.remaining(SVC, &scope), scope)
+            }
+            None => {
+                let left = self.stats.snapshot().budgets.get(&SVC).and_then(|b| b.remaining);
+                (left, Scope::Endpoint(Endpoint::ContentCreation))
+            }
+        };
+        match left {
+            Some(left) if left < NEW_ISSUE_RESERVE => {
+                warn!(github_rate_left = left, %scope, "GitHub budget is low: new issues wait for the reset, push-back goes on");
+                Err(ApiError::limited(SVC, scope, Duration::from_secs(60)))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// `url`'s path below the configured base (GitHub Enterprise Server's `/api/v3`).
@@ -173,8 +195,10 @@ impl GithubClient {
     /// Now on GitHub's clock when it is known (JWT times and token expiries are GitHub's), else
     /// this host's.
     fn github_now(&self) -> chrono::DateTime<chrono::Utc> {
-        let now = clock::now();
-        self.stats.service_time::<GithubClock>(now).map_or(now, GithubTime::utc)
+        // Before GitHub's first answer, the host's time: a JWT is backdated a minute and lives
+        // nine, and a token's expiry is renewed five minutes early, which absorbs usual skew;
+        // GitHub's answer then gives its clock.
+        self.stats.service_now::<GithubClock>().utc()
     }
 
     /// The credential a request to `url` goes with: the token, or in App mode a JWT for the

@@ -5,7 +5,6 @@ mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use ticket_sync_core::clock;
 
 pub use auth::Grant;
 use auth::{Auth, OAuthSession};
@@ -19,11 +18,12 @@ use crate::http::{self, ApiError, ApiStats};
 use crate::limits::Target;
 use crate::ratelimit::RollingWindow;
 use crate::secret::{Secret, ZendeskCredential};
+use ticket_sync_core::clock;
 use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::UserId;
+use ticket_sync_core::domain::ZendeskClock;
 use ticket_sync_core::domain::{Attachment, FieldId, Ticket, TicketCommentId, TicketId, TicketStatus, TicketUpdate};
 use ticket_sync_core::domain::{Endpoint, Scope};
-use ticket_sync_core::domain::{ZendeskClock, ZendeskTime};
 
 const SVC: Service = Service::Zendesk;
 const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -140,8 +140,10 @@ impl ZendeskClient {
 
     /// Zendesk's clock now, as its last `Date` header tells (the host's until one was read).
     fn zendesk_now(&self) -> chrono::DateTime<chrono::Utc> {
-        let now = clock::now();
-        self.stats.service_time::<ZendeskClock>(now).map_or(now, ZendeskTime::utc)
+        // Before Zendesk's first answer, the host's time: a token is renewed five minutes
+        // before its expiry, which absorbs usual skew, and the token's own answer gives
+        // Zendesk's clock.
+        self.stats.service_now::<ZendeskClock>().utc()
     }
 
     /// `oauth` or `api_token`.

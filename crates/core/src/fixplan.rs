@@ -1,0 +1,351 @@
+//! Following a linked issue's fix (part 15, `[fixes]`), pure: which pull requests put a linked
+//! issue's fix in review, which releases count as shipped, and the notes and replies that say
+//! so. The passes gather pull requests, closes and releases and act on what this decides;
+//! each note has its own event key, so every linked ticket is told each step once.
+//!
+//! Facts relied on are in docs/facts/github-fixes.md: closing keywords count only for a pull
+//! request into the default branch (§2); a release is shipped only when published, not a draft
+//! (`published_at` set), and a prerelease only when the rules say so (§3).
+
+use crate::closeref;
+use crate::domain::{GithubTime, IssueNumber, Mapping, RepoName, TicketId};
+use crate::rules::Fixes;
+
+/// A commit's id as GitHub names it (40 hexadecimal digits; 7 or more from a short form).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CommitSha(String);
+
+impl CommitSha {
+    /// `None` unless `text` is 7 to 64 hexadecimal digits (SHA-1 or SHA-256), kept in lower case.
+    pub fn parse(text: &str) -> Option<CommitSha> {
+        let ok = (7..=64).contains(&text.len()) && text.chars().all(|c| c.is_ascii_hexdigit());
+        ok.then(|| CommitSha(text.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first seven digits, as GitHub shows a commit.
+    pub fn short(&self) -> &str {
+        &self.0[..7]
+    }
+}
+
+impl std::fmt::Display for CommitSha {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a pull request stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullState {
+    Open,
+    /// Merged: `commit` is what landed on the base branch (the merge, squash or rebase commit).
+    Merged {
+        commit: Option<CommitSha>,
+    },
+    /// Closed without merging.
+    ClosedUnmerged,
+}
+
+/// A pull request as the fix logic needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequest {
+    pub repo: RepoName,
+    pub number: IssueNumber,
+    pub title: String,
+    pub author: String,
+    pub url: String,
+    pub body: String,
+    /// Its base is the repository's default branch (only then do its keywords close issues).
+    pub into_default_branch: bool,
+    pub state: PullState,
+}
+
+/// What closed an issue, as the close note names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closer {
+    /// A merged pull request (its commit on the default branch, when known).
+    PullRequest { repo: RepoName, number: IssueNumber, title: String, url: String, commit: Option<CommitSha> },
+    /// A commit whose message closed it, with no pull request GitHub names.
+    Commit { repo: RepoName, sha: CommitSha },
+    /// Closed by hand (no commit): no release will ship it.
+    Hand,
+}
+
+impl Closer {
+    /// The commit a release must contain for the fix to have shipped; `None` when closed by hand
+    /// (or a merged pull request whose commit is not known).
+    pub fn fix_commit(&self) -> Option<(&RepoName, &CommitSha)> {
+        match self {
+            Closer::PullRequest { repo, commit: Some(sha), .. } | Closer::Commit { repo, sha } => Some((repo, sha)),
+            Closer::PullRequest { commit: None, .. } | Closer::Hand => None,
+        }
+    }
+
+    /// The words the close note adds after "closed": `by pull request acme/x#7 "Fix login"`.
+    pub fn words(&self) -> Option<String> {
+        match self {
+            Closer::PullRequest { repo, number, title, url, .. } => {
+                Some(format!("by pull request {repo}#{number} \"{}\" ({url})", one_line(title)))
+            }
+            Closer::Commit { repo, sha } => Some(format!("by commit {} in {repo}", sha.short())),
+            Closer::Hand => None,
+        }
+    }
+}
+
+/// A release as the fix logic needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    pub repo: RepoName,
+    pub id: u64,
+    pub tag: String,
+    pub url: String,
+    pub draft: bool,
+    pub prerelease: bool,
+    /// When it was published; `None` for a draft or a release GitHub is still making.
+    pub published_at: Option<GithubTime>,
+}
+
+/// Whether `release` counts as shipping what it contains: published (not a draft, with a
+/// publication time), and a prerelease only with `[fixes] prereleases = true`.
+pub fn ships(release: &Release, rules: &Fixes) -> bool {
+    !release.draft && release.published_at.is_some() && (!release.prerelease || rules.prereleases)
+}
+
+/// One note for one ticket; `event_key` is unique per ticket and step, so it is written once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixNote {
+    pub ticket: TicketId,
+    pub event_key: String,
+    pub text: String,
+}
+
+/// The notes a pull request gives the tickets linked to the issues it closes by keyword: "in
+/// review" while open, "closed without merging" once it is; a merged one gives none (the
+/// issue's close note names it). Only active links of the pull request's closed issues count.
+pub fn review_notes(pr: &PullRequest, links: &[Mapping], web_base: &url::Url) -> Vec<FixNote> {
+    if !pr.into_default_branch {
+        return Vec::new();
+    }
+    let closes = closeref::closed_issues(&pr.body, &pr.repo, web_base);
+    let (key, says) = match pr.state {
+        PullState::Open => (format!("pr-review-{}-{}", pr.repo, pr.number), "is in review"),
+        PullState::ClosedUnmerged => {
+            (format!("pr-unmerged-{}-{}", pr.repo, pr.number), "was closed without being merged")
+        }
+        PullState::Merged { .. } => return Vec::new(),
+    };
+    let mut notes = Vec::new();
+    for m in links.iter().filter(|m| m.link_state == crate::domain::LinkState::Active) {
+        if !closes.iter().any(|(repo, n)| *repo == m.repo && *n == m.issue_number) {
+            continue;
+        }
+        let text = format!(
+            "A fix for GitHub issue {}#{} {says}: pull request {}#{} \"{}\" by {}.\n{}\n",
+            m.repo,
+            m.issue_number,
+            pr.repo,
+            pr.number,
+            one_line(&pr.title),
+            pr.author,
+            pr.url,
+        );
+        notes.push(FixNote { ticket: m.ticket_id, event_key: key.clone(), text });
+    }
+    notes
+}
+
+/// The note that tells a ticket the fix shipped in `release`, with the drafted reply when the
+/// rules have a template (the reply itself is `reply`).
+pub fn shipped_note(issue: (&RepoName, IssueNumber), release: &Release, reply: Option<&str>) -> String {
+    let (repo, number) = issue;
+    let mut text = format!(
+        "The fix for GitHub issue {repo}#{number} shipped in {} ({}).\n{}\n",
+        one_line(&release.tag),
+        release.published_at.map(|t| t.utc().format("%Y-%m-%d").to_string()).unwrap_or_default(),
+        release.url,
+    );
+    if let Some(reply) = reply {
+        text.push_str(&format!("\nDrafted reply to the customer:\n\n{reply}\n"));
+    }
+    text
+}
+
+/// The event key of a ticket's "shipped" note: one per release (a later release that contains
+/// the same fix says nothing more, as the fix shipped once).
+pub fn shipped_key(release: &Release) -> String {
+    format!("shipped-{}-{}", release.repo, release.id)
+}
+
+/// The customer reply: `template` with its placeholders filled. A reply posted publicly goes
+/// through the redactor first (the issue's title may quote what engineers wrote); that is the
+/// act step's, as for every text that leaves for a reader outside the team.
+pub fn reply(template: &str, release: &Release, issue_title: &str, issue_url: &str) -> String {
+    template
+        .replace("{tag}", &release.tag)
+        .replace("{release_url}", &release.url)
+        .replace("{issue_title}", &one_line(issue_title))
+        .replace("{issue_url}", issue_url)
+}
+
+/// Text on one line, as a title is shown in a sentence.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{IssueState, LinkState, LinkedBy};
+
+    fn repo() -> RepoName {
+        "acme/backend".parse().unwrap()
+    }
+
+    fn link(ticket: u64, issue: u64, state: LinkState) -> Mapping {
+        Mapping {
+            ticket_id: TicketId(ticket),
+            repo: repo(),
+            issue_number: IssueNumber(issue),
+            issue_id: 1000 + issue,
+            issue_url: format!("https://github.com/acme/backend/issues/{issue}"),
+            issue_state: IssueState::Open,
+            state_reason: None,
+            link_state: state,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            issue_updated_at: None,
+            last_pushed_at: None,
+            closed_at: None,
+            escalation_lost: false,
+            escalated_ticket_at: None,
+            linked_by: LinkedBy::Escalation,
+        }
+    }
+
+    fn pr(body: &str, state: PullState, into_default_branch: bool) -> PullRequest {
+        PullRequest {
+            repo: repo(),
+            number: IssueNumber(45),
+            title: "Fix the\nlogin".into(),
+            author: "alice".into(),
+            url: "https://github.com/acme/backend/pull/45".into(),
+            body: body.into(),
+            into_default_branch,
+            state,
+        }
+    }
+
+    #[test]
+    fn a_pull_request_tells_the_tickets_of_the_issues_it_closes_once_per_state() {
+        let web = url::Url::parse("https://github.com/").unwrap();
+        let links = [
+            link(1, 7, LinkState::Active),
+            link(2, 7, LinkState::Active),
+            link(3, 8, LinkState::Active),
+            link(4, 7, LinkState::Unlinked),
+        ];
+        type Row<'a> = (&'a str, PullState, bool, &'a [u64], &'a str);
+        let rows: &[Row] = &[
+            ("Fixes #7", PullState::Open, true, &[1, 2], "pr-review-acme/backend-45"),
+            ("Fixes #7\nCloses #8", PullState::Open, true, &[1, 2, 3], "pr-review-acme/backend-45"),
+            ("Fixes #7", PullState::ClosedUnmerged, true, &[1, 2], "pr-unmerged-acme/backend-45"),
+            ("Fixes #7", PullState::Merged { commit: None }, true, &[], ""),
+            ("Fixes #7", PullState::Open, false, &[], ""),
+            ("Related to #7", PullState::Open, true, &[], ""),
+            ("Fixes acme/frontend#7", PullState::Open, true, &[], ""),
+        ];
+        for (body, state, default_branch, tickets, key) in rows {
+            let notes = review_notes(&pr(body, state.clone(), *default_branch), &links, &web);
+            let told: Vec<u64> = notes.iter().map(|n| n.ticket.0).collect();
+            assert_eq!(told, *tickets, "{body} {state:?}");
+            assert!(notes.iter().all(|n| n.event_key == *key), "{body}: {notes:?}");
+        }
+        let note = &review_notes(&pr("Fixes #7", PullState::Open, true), &links, &web)[0];
+        assert_eq!(
+            note.text,
+            "A fix for GitHub issue acme/backend#7 is in review: pull request acme/backend#45 \"Fix the login\" by \
+             alice.\nhttps://github.com/acme/backend/pull/45\n"
+        );
+    }
+
+    fn release(draft: bool, prerelease: bool, published: bool) -> Release {
+        Release {
+            repo: repo(),
+            id: 99,
+            tag: "v2.4.0".into(),
+            url: "https://github.com/acme/backend/releases/tag/v2.4.0".into(),
+            draft,
+            prerelease,
+            published_at: published.then(|| GithubTime::stamped("2026-12-01T10:00:00Z".parse().unwrap())),
+        }
+    }
+
+    #[test]
+    fn only_a_published_release_ships_and_a_prerelease_only_when_asked() {
+        let plain = Fixes::default();
+        let pre = Fixes { prereleases: true, ..Fixes::default() };
+        let rows = [
+            // draft, prerelease, published → ships by default, ships with prereleases
+            (false, false, true, true, true),
+            (false, true, true, false, true),
+            (true, false, false, false, false),
+            (false, false, false, false, false), // published_at not set yet: GitHub is still making it
+            (true, true, false, false, false),
+        ];
+        for (draft, prerelease, published, by_default, with_pre) in rows {
+            let r = release(draft, prerelease, published);
+            assert_eq!((ships(&r, &plain), ships(&r, &pre)), (by_default, with_pre), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn what_closed_an_issue_is_named_and_only_a_commit_can_ship() {
+        let sha = CommitSha::parse("ABCDEF1234567890abcdef1234567890abcdef12").unwrap();
+        assert_eq!(sha.as_str(), "abcdef1234567890abcdef1234567890abcdef12");
+        let by_pr = Closer::PullRequest {
+            repo: repo(),
+            number: IssueNumber(45),
+            title: "Fix login".into(),
+            url: "https://github.com/acme/backend/pull/45".into(),
+            commit: Some(sha.clone()),
+        };
+        assert_eq!(
+            by_pr.words().unwrap(),
+            "by pull request acme/backend#45 \"Fix login\" (https://github.com/acme/backend/pull/45)"
+        );
+        assert_eq!(by_pr.fix_commit(), Some((&repo(), &sha)));
+        let by_commit = Closer::Commit { repo: repo(), sha: sha.clone() };
+        assert_eq!(by_commit.words().unwrap(), "by commit abcdef1 in acme/backend");
+        assert_eq!(Closer::Hand.words(), None);
+        assert_eq!(Closer::Hand.fix_commit(), None);
+        for bad in ["", "abc", "xyz1234", "abcdef1234567890abcdef1234567890abcdef1234567890abcdef1234567890ab"] {
+            assert_eq!(CommitSha::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_shipped_note_names_the_release_and_carries_the_drafted_reply() {
+        let r = release(false, false, true);
+        let template = "Good news: {issue_title} is fixed in {tag}: {release_url} ({issue_url})";
+        let text = reply(template, &r, "Login\nfails", "https://github.com/acme/backend/issues/7");
+        assert_eq!(
+            text,
+            "Good news: Login fails is fixed in v2.4.0: https://github.com/acme/backend/releases/tag/v2.4.0 \
+             (https://github.com/acme/backend/issues/7)"
+        );
+        let note = shipped_note((&repo(), IssueNumber(7)), &r, Some(&text));
+        assert!(
+            note.starts_with(
+                "The fix for GitHub issue acme/backend#7 shipped in v2.4.0 (2026-12-01).\n\
+                 https://github.com/acme/backend/releases/tag/v2.4.0\n\nDrafted reply to the customer:\n\nGood news:"
+            ),
+            "{note}"
+        );
+        assert_eq!(shipped_key(&r), "shipped-acme/backend-99");
+        assert!(!shipped_note((&repo(), IssueNumber(7)), &r, None).contains("Drafted"));
+    }
+}
