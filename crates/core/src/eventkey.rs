@@ -1,6 +1,6 @@
 //! Event keys: the name of each thing ticket-sync tells exactly once per ticket (a GitHub
 //! event, comment or state pushed back as a note, a Zendesk reply forwarded as a comment, a
-//! note of ticket-sync's own doing). A key is stored as its text (`Display`) in the intents,
+//! step of a fix, a note of ticket-sync's own doing). A key is stored as its text (`Display`) in the intents,
 //! the ledger and the marker that ends its note or comment; that text is the one earlier
 //! releases wrote, and exactly-once reconciliation depends on it never changing.
 
@@ -10,9 +10,11 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{IssueCommentId, IssueNumber, IssueState, TicketCommentId, TicketId};
+use crate::domain::{IssueCommentId, IssueNumber, IssueState, RepoName, TicketCommentId, TicketId};
 
-/// One kind of event per variant; each shows as the text it is stored with.
+/// One kind of event per variant; each shows as the text it is stored with. (Keys that name a
+/// repository compare as repository names do, whatever their letter case; their text keeps
+/// the spelling they were made with, so callers name a repository as the rules spell it.)
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum EventKey {
     /// A close or reopen event of the issue (GitHub's event id): `gh-event-{id}`.
@@ -43,6 +45,13 @@ pub enum EventKey {
     ReopenedFor { ticket: TicketId, reopen: Box<EventKey> },
     /// The end of a link whose issue is gone: `issue-gone`.
     IssueGone,
+    /// A pull request that closes the linked issue by keyword is in review:
+    /// `pr-review-{repo}-{number}`.
+    PullRequestInReview { repo: RepoName, number: IssueNumber },
+    /// That pull request was closed without being merged: `pr-unmerged-{repo}-{number}`.
+    PullRequestUnmerged { repo: RepoName, number: IssueNumber },
+    /// The fix shipped in a release (GitHub's release id): `shipped-{repo}-{release}`.
+    Shipped { repo: RepoName, release: u64 },
     /// A stored key of no kind this build knows (another release wrote it), kept as it is.
     Other(String),
 }
@@ -83,6 +92,9 @@ impl fmt::Display for EventKey {
             EventKey::Reescalated(n) => write!(f, "reescalated-{n}"),
             EventKey::ReopenedFor { ticket, reopen } => write!(f, "reopened-for-{ticket}-{reopen}"),
             EventKey::IssueGone => f.write_str("issue-gone"),
+            EventKey::PullRequestInReview { repo, number } => write!(f, "pr-review-{repo}-{number}"),
+            EventKey::PullRequestUnmerged { repo, number } => write!(f, "pr-unmerged-{repo}-{number}"),
+            EventKey::Shipped { repo, release } => write!(f, "shipped-{repo}-{release}"),
             EventKey::Other(text) => f.write_str(text),
         }
     }
@@ -143,6 +155,23 @@ fn known(s: &str) -> Option<EventKey> {
         let Ok(reopen) = reopen.parse();
         return Some(EventKey::reopened_for(TicketId(num(ticket)?), reopen));
     }
+    // A repository's name may hold `-`; the number after it may not.
+    let repo_and = |rest: &str| {
+        let (repo, n) = rest.rsplit_once('-')?;
+        Some((repo.parse::<RepoName>().ok()?, num(n)?))
+    };
+    if let Some(rest) = s.strip_prefix("pr-review-") {
+        let (repo, n) = repo_and(rest)?;
+        return Some(EventKey::PullRequestInReview { repo, number: IssueNumber(n) });
+    }
+    if let Some(rest) = s.strip_prefix("pr-unmerged-") {
+        let (repo, n) = repo_and(rest)?;
+        return Some(EventKey::PullRequestUnmerged { repo, number: IssueNumber(n) });
+    }
+    if let Some(rest) = s.strip_prefix("shipped-") {
+        let (repo, release) = repo_and(rest)?;
+        return Some(EventKey::Shipped { repo, release });
+    }
     (s == "issue-gone").then_some(EventKey::IssueGone)
 }
 
@@ -173,6 +202,15 @@ mod tests {
             (EventKey::Reescalated(1), "reescalated-1"),
             (EventKey::reopened_for(TicketId(42), EventKey::Reescalated(2)), "reopened-for-42-reescalated-2"),
             (EventKey::IssueGone, "issue-gone"),
+            (
+                EventKey::PullRequestInReview { repo: "acme/back-end".parse().unwrap(), number: IssueNumber(45) },
+                "pr-review-acme/back-end-45",
+            ),
+            (
+                EventKey::PullRequestUnmerged { repo: "Acme/backend".parse().unwrap(), number: IssueNumber(45) },
+                "pr-unmerged-Acme/backend-45",
+            ),
+            (EventKey::Shipped { repo: "acme/backend".parse().unwrap(), release: 99 }, "shipped-acme/backend-99"),
         ]
     }
 
@@ -204,6 +242,9 @@ mod tests {
             "reopened-for-42-closed-7",
             "reopened-for-x-reescalated-1",
             "issue-gone-again",
+            "pr-review-acme/backend",
+            "pr-review-not a repo-45",
+            "shipped-acme/backend-v2",
             "",
         ] {
             let read: EventKey = text.parse().unwrap();
