@@ -14,7 +14,7 @@ use crate::domain::{IssueCommentId, IssueNumber, IssueState, RepoName, TicketCom
 
 /// One kind of event per variant; each shows as the text it is stored with. (Keys that name a
 /// repository compare as repository names do, whatever their letter case; their text keeps
-/// the spelling they were made with, so callers name a repository as the rules spell it.)
+/// the spelling they were made with.)
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum EventKey {
     /// A close or reopen event of the issue (GitHub's event id): `gh-event-{id}`.
