@@ -15,6 +15,7 @@ use super::{stops_pass, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::http::{ApiError, ForbiddenScope};
 use ticket_sync_core::domain::{IssueNumber, RepoName};
 use ticket_sync_core::domain::{LinkState, Mapping};
+use ticket_sync_core::notetext::Gone;
 
 pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<PassReport, PassError> {
     let mut report = PassReport::new(ticket_sync_core::domain::PassKind::Audit);
@@ -97,7 +98,7 @@ async fn check(engine: &Engine, links: &[Mapping], report: &mut PassReport) -> R
             };
             let Some(issue) = found else {
                 for m in links {
-                    issue_gone(engine, m, "was moved where ticket-sync cannot follow it", report).await?;
+                    issue_gone(engine, m, Gone::MovedOutOfReach, report).await?;
                 }
                 return Ok(Checked::Read);
             };
@@ -115,7 +116,7 @@ async fn check(engine: &Engine, links: &[Mapping], report: &mut PassReport) -> R
         }
         Err(ApiError::Gone { .. }) if !engine.dry_run => {
             for m in links {
-                issue_gone(engine, m, "was deleted", report).await?;
+                issue_gone(engine, m, Gone::Deleted, report).await?;
             }
             Ok(Checked::Read)
         }

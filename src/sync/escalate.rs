@@ -30,6 +30,7 @@ use ticket_sync_core::clock;
 use ticket_sync_core::domain::LinkState;
 use ticket_sync_core::domain::{Issue, IssueState, Mapping, Stage, Ticket, TicketId};
 use ticket_sync_core::escplan::{self, EscalationPlan, Skipped, Source, Step, TicketFacts, Unfinished};
+use ticket_sync_core::notetext;
 use ticket_sync_core::rules::Route;
 use ticket_sync_store::{CreatePayload, FailureClass, Intent, IntentKind, NewFailure, NotePayload, StoreError};
 
@@ -43,7 +44,7 @@ const RECONCILE_MARGIN_MINUTES: i64 = 10;
 fn link_note_payload(engine: &Engine, id: TicketId, issue: &Issue) -> NotePayload {
     let field = engine.rules.linking.as_ref().map(|l| (l.field_id, issue.html_url.clone()));
     let (add_tags, _) = notes::state_tags(engine, Some(issue.state == IssueState::Closed));
-    NotePayload { text: body::link_note(id, issue), field, add_tags }
+    NotePayload { text: notetext::link_note(id, issue), field, add_tags }
 }
 
 pub(super) async fn run(engine: &Engine, cancel: &CancellationToken) -> Result<PassReport, PassError> {
@@ -369,7 +370,7 @@ async fn earlier_escalation(
     id: TicketId,
     notes: &[TicketComment],
 ) -> Result<EarlierEscalation, ItemError> {
-    let marker = body::link_note_marker(id);
+    let marker = notetext::link_note_marker(id);
     let me = identity::zendesk_identity(engine).await?;
     let Some(own) = notes.iter().rev().find(|c| me.wrote(c.author_id) && identity::ends_with_marker(&c.body, &marker))
     else {
@@ -505,7 +506,7 @@ async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut 
     // A payload this build cannot read fails the ticket, for an operator to look at.
     let payload: &NotePayload =
         intent.note_payload().map_err(|e| ItemError::Refused(format!("stored note intent is unreadable ({e})")))?;
-    let marker = body::link_note_marker(id);
+    let marker = notetext::link_note_marker(id);
     let add: Vec<&str> = payload.add_tags.iter().map(String::as_str).collect();
     let mut field = payload.field.clone();
     if let (false, Some((field_id, url))) = (fresh, &field) {

@@ -20,11 +20,12 @@ use super::{guard, settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
 use ticket_sync_clients::http::ApiError;
 use ticket_sync_clients::zendesk::TicketComment;
-use ticket_sync_core::body;
 use ticket_sync_core::clock;
-use ticket_sync_core::domain::BODY_LIMIT;
+use ticket_sync_core::commenttext;
 use ticket_sync_core::domain::{LinkState, Mapping};
 use ticket_sync_core::domain::{Stage, TicketCommentId, TicketId, ZendeskClock};
+use ticket_sync_core::eventkey::EventKey;
+use ticket_sync_core::notetext::{self, Gone};
 use ticket_sync_core::rules::ForwardMode;
 use ticket_sync_store::{ForwardPayload, Intent, IntentKind, PayloadError};
 
@@ -39,41 +40,17 @@ const RECONCILE_MARGIN_MINUTES: i64 = 10;
 /// The marker at the end of a forward intent's comment.
 fn marker(p: &ForwardPayload) -> String {
     if p.too_many {
-        too_many_marker(p.zendesk_comment_id)
+        commenttext::too_many_marker(p.zendesk_comment_id)
     } else if p.unreadable {
-        unreadable_marker(p.zendesk_comment_id)
+        commenttext::unreadable_marker(p.zendesk_comment_id)
     } else {
-        forward_marker(p.zendesk_comment_id)
+        commenttext::forward_marker(p.zendesk_comment_id)
     }
 }
 
 /// Whether a forward intent's comment stands for comments instead of forwarding one.
 fn placeholder(p: &ForwardPayload) -> bool {
     p.unreadable || p.too_many
-}
-
-/// The marker of the comment that says replies after the forward mark `mark` were not read.
-fn too_many_marker(mark: TicketCommentId) -> String {
-    format!("<!-- ticket-sync:forwarded zendesk-comments-not-read-after={mark} -->")
-}
-
-/// The marker at the end of every forwarded comment; push-back never mirrors such a comment.
-pub fn forward_marker(zendesk_comment_id: TicketCommentId) -> String {
-    format!("<!-- ticket-sync:forwarded zendesk-comment={zendesk_comment_id} -->")
-}
-
-/// A byte count as people read it: "16 MiB", "40 KB".
-fn size_words(bytes: usize) -> String {
-    if bytes >= 1 << 20 {
-        format!("{} MiB", bytes >> 20)
-    } else {
-        format!("{} KB", bytes.div_ceil(1000))
-    }
-}
-
-/// The marker of the comment that stands for one too large to read, just after `older`.
-fn unreadable_marker(older: TicketCommentId) -> String {
-    format!("<!-- ticket-sync:forwarded zendesk-comment-unreadable-after={older} -->")
 }
 
 pub(super) async fn run(engine: &Engine, cancel: &CancellationToken, report: &mut PassReport) -> Result<(), PassError> {
@@ -208,9 +185,9 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
         .iter()
         .filter(|c| c.id > after && c.public)
         .map(|c| ForwardPayload {
-            event_key: format!("zd-comment-{}", c.id),
+            event_key: EventKey::ZendeskComment(c.id).to_string(),
             zendesk_comment_id: c.id,
-            body: render(engine, c),
+            body: commenttext::forwarded_comment(c.id, c.author_name.as_deref(), &c.body, &engine.redactor),
             unreadable: false,
             too_many: false,
         })
@@ -224,15 +201,9 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
             "more replies came than one pass reads; the issue is told the oldest are not forwarded"
         );
         writes.push(ForwardPayload {
-            event_key: format!("zd-comments-not-read-after-{mark}"),
+            event_key: EventKey::ZendeskCommentsNotReadAfter(mark).to_string(),
             zendesk_comment_id: mark,
-            body: format!(
-                "More replies came on the Zendesk ticket at once than ticket-sync forwards in one pass (over {}): \
-                 the oldest of them are not shown here, only the newest that follow; read them all on the \
-                 ticket.\n\n{}\n",
-                COMMENT_PAGES * 100,
-                too_many_marker(mark)
-            ),
+            body: commenttext::too_many_comment(mark, COMMENT_PAGES * 100),
             unreadable: false,
             too_many: true,
         });
@@ -244,13 +215,11 @@ async fn forward_ticket(engine: &Engine, m: &Mapping, queued: bool, report: &mut
         }
         warn!(after_comment = older, "a comment on the ticket is too large to read; the issue is told it was skipped");
         writes.push(ForwardPayload {
-            event_key: format!("zd-comment-unreadable-after-{older}"),
+            event_key: EventKey::ZendeskCommentUnreadableAfter(TicketCommentId(older)).to_string(),
             zendesk_comment_id: TicketCommentId(older),
-            body: format!(
-                "A comment on the Zendesk ticket is too large for ticket-sync to read (over {} with its \
-                 formatting and attachments' details), so it is not shown here: read it on the ticket.\n\n{}\n",
-                size_words(ticket_sync_clients::http::body_cap("/api/v2/tickets/comments.json")),
-                unreadable_marker(TicketCommentId(older))
+            body: commenttext::unreadable_comment(
+                TicketCommentId(older),
+                ticket_sync_clients::http::body_cap("/api/v2/tickets/comments.json"),
             ),
             unreadable: true,
             too_many: false,
@@ -298,22 +267,9 @@ fn first_look_boundary(
         let older = comments.iter().filter(|c| c.created_at.is_some_and(|t| t <= old));
         return older.map(|c| c.id).max().unwrap_or(TicketCommentId(0));
     }
-    let link_note = body::link_note_marker(m.ticket_id);
+    let link_note = notetext::link_note_marker(m.ticket_id);
     // Only an internal note counts: a customer cannot write one, whatever their text says.
     comments.iter().find(|c| !c.public && c.body.contains(&link_note)).map_or(newest, |note| note.id)
-}
-
-/// The GitHub comment: the author's name, the redacted text, the marker.
-fn render(engine: &Engine, c: &TicketComment) -> String {
-    let name = c.author_name.as_deref().map(|n| engine.redactor.redact(n).into_owned());
-    let name = body::defuse_markers(name.as_deref().unwrap_or("A Zendesk user"));
-    let name = body::truncate_chars(&name, 200).to_string();
-    let text = body::defuse_markers(&engine.redactor.redact(c.body.trim()));
-    let marker = forward_marker(c.id);
-    let room = BODY_LIMIT.saturating_sub(200 + name.chars().count() + marker.len());
-    let cut = body::truncate_chars(&text, room);
-    let more = if cut.len() < text.len() { "\n\n[… cut; read the whole comment on the ticket]" } else { "" };
-    format!("**{name}** wrote on the Zendesk ticket:\n\n{cut}{more}\n\n{marker}\n")
 }
 
 /// Posts one forwarded comment exactly once. False when the link ended (issue gone).
@@ -365,14 +321,14 @@ async fn forward_one(
                     None => None,
                 };
                 let Some(issue) = found else {
-                    issue_gone(engine, &m, "was moved where ticket-sync cannot follow it", report).await?;
+                    issue_gone(engine, &m, Gone::MovedOutOfReach, report).await?;
                     return Ok(false);
                 };
                 info!(to = %format!("{}#{}", issue.repo, issue.number), "the issue was transferred; the link follows it");
                 engine.store.move_mapping(id, &engine.as_configured(&issue.repo), issue.number, &issue.html_url)?;
             }
             Err(ApiError::Gone { .. }) => {
-                issue_gone(engine, &m, "was deleted", report).await?;
+                issue_gone(engine, &m, Gone::Deleted, report).await?;
                 return Ok(false);
             }
             Err(ApiError::NotFound { .. }) => match issue_not_found(engine, std::slice::from_ref(&m), report).await? {

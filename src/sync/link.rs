@@ -18,12 +18,14 @@ use tracing::{info, warn};
 use super::notes::{push_note, state_tags};
 use super::{guard, identity, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::http::ApiError;
-use ticket_sync_core::body;
 use ticket_sync_core::clock;
+use ticket_sync_core::commenttext;
 use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Ticket, TicketId};
 use ticket_sync_core::escplan::{self, FieldChange, FieldFacts};
+use ticket_sync_core::eventkey::EventKey;
 use ticket_sync_core::linkref::{self, RefProblem};
 use ticket_sync_core::noteorder::NoteOrder;
+use ticket_sync_core::notetext::{self, LinkRefusal};
 use ticket_sync_store::{ChangeNote, Impact, Intent, LinkChange, PushPayload};
 
 /// What is stored about a ticket's link field, gathered before the escalation plan.
@@ -41,7 +43,7 @@ pub(super) struct StoredField {
 pub(super) fn stored_field(engine: &Engine, id: TicketId) -> Result<StoredField, ItemError> {
     let acted_on = engine.store.link_field(id)?;
     let note = match &acted_on {
-        Some((_, seen)) => engine.store.push_intent(id, &change_key(*seen))?,
+        Some((_, seen)) => engine.store.push_intent(id, &EventKey::field_change(*seen).to_string())?,
         None => None,
     };
     Ok(StoredField { acted_on, note, web_base: engine.web_base() })
@@ -127,7 +129,9 @@ pub(super) async fn follow(
             Linkable::Issue(issue) => Change::Link(issue),
             Linkable::Refused(why) => Change::Refuse(why),
         },
-        FieldChange::Refuse(problem) => Change::Refuse(refusal_text(engine, &problem)),
+        FieldChange::Refuse(problem) => {
+            Change::Refuse(LinkRefusal::Reference { problem: &problem, web: &engine.web_base() }.to_string())
+        }
     };
     if engine.dry_run {
         report.planned.push(format!("ticket {}: {}", ticket.id, change.describe()));
@@ -135,12 +139,6 @@ pub(super) async fn follow(
     }
     let seen_at = ticket.updated_at.unwrap_or_else(|| zendesk_now(engine));
     apply(engine, ticket, active, value, seen_at, change, report).await
-}
-
-/// The event key of the note that tells of the field change seen at `seen_at`: the same
-/// change read again is the same note.
-fn change_key(seen_at: DateTime<Utc>) -> String {
-    format!("field-{}", seen_at.timestamp())
 }
 
 enum Change {
@@ -185,10 +183,8 @@ async fn linkable_within(
     // The repository as the rules spell it (names match whatever their letter case), so that
     // everything stored about it is under one spelling.
     let Some(repo) = engine.rules.repos().find(|r| *r == repo).cloned() else {
-        return Ok(Linkable::Refused(format!(
-            "{repo} is not a repository ticket-sync links to. Use an issue in one of: {}; or ask the ticket-sync admin to add {repo} to `[linking] repos`",
-            allowed_repos(engine)
-        )));
+        let allowed = engine.rules.repos().collect();
+        return Ok(Linkable::Refused(LinkRefusal::RepoNotLinked { repo, allowed }.to_string()));
     };
     let repo = &repo;
     match guard::check_repo(engine, repo).await {
@@ -199,29 +195,21 @@ async fn linkable_within(
     let issue = match engine.github.get_issue(repo, number).await {
         Ok(issue) => issue,
         Err(ApiError::Moved { .. }) if moves_left == 0 => {
-            return Ok(Linkable::Refused(format!(
-            "{repo}#{number} was moved more than {MAX_MOVES} times in a row; use the link of the issue where it ends"
-        )))
+            return Ok(Linkable::Refused(LinkRefusal::MovedTooOften { repo, number, max: MAX_MOVES }.to_string()))
         }
         Err(ApiError::Moved { location: Some(location), .. }) => match engine.github.locate_moved(&location).await? {
             Some(issue) => {
                 return Box::pin(linkable_within(engine, &issue.repo.clone(), issue.number, moves_left - 1)).await
             }
-            None => {
-                return Ok(Linkable::Refused(format!(
-                    "{repo}#{number} was moved where ticket-sync cannot follow; use its new link"
-                )))
-            }
+            None => return Ok(Linkable::Refused(LinkRefusal::MovedOutOfReach { repo, number }.to_string())),
         },
         Err(ApiError::NotFound { .. } | ApiError::Gone { .. }) => {
-            return Ok(Linkable::Refused(format!("{repo}#{number} does not exist (or was deleted)")))
+            return Ok(Linkable::Refused(LinkRefusal::NoSuchIssue { repo, number }.to_string()))
         }
         Err(e) => return Err(e.into()),
     };
     if issue.is_pull_request {
-        return Ok(Linkable::Refused(format!(
-            "{repo}#{number} is a pull request, not an issue; link the issue it fixes"
-        )));
+        return Ok(Linkable::Refused(LinkRefusal::PullRequest { repo, number }.to_string()));
     }
     Ok(Linkable::Issue(Box::new(issue)))
 }
@@ -239,27 +227,6 @@ async fn learn_web_base(engine: &Engine) -> Result<(), ItemError> {
     Ok(())
 }
 
-fn allowed_repos(engine: &Engine) -> String {
-    let mut repos: Vec<String> = engine.rules.repos().map(ToString::to_string).collect();
-    repos.sort();
-    repos.dedup();
-    repos.join(", ")
-}
-
-fn refusal_text(engine: &Engine, problem: &RefProblem) -> String {
-    let web = engine.web_base();
-    let example = format!("{}OWNER/REPO/issues/123", web.as_str());
-    match problem {
-        RefProblem::NotAReference => {
-            format!("the field does not name a GitHub issue. Write the issue's link ({example}) or OWNER/REPO#123")
-        }
-        RefProblem::PullRequest(repo, n) => {
-            format!("{repo}#{n} is a pull request, not an issue; link the issue it fixes")
-        }
-        RefProblem::OtherHost(host) => format!("{host} is not this GitHub; write a link like {example}"),
-    }
-}
-
 /// Records the change with its note's intent (one transaction), then writes the note.
 async fn apply(
     engine: &Engine,
@@ -270,39 +237,28 @@ async fn apply(
     change: Change,
     report: &mut PassReport,
 ) -> Result<(), ItemError> {
-    let event_key = change_key(seen_at);
-    let previous = active.map(|m| format!("{}#{}", m.repo, m.issue_number));
+    // The same change read again is the same note.
+    let key = EventKey::field_change(seen_at);
     let (text, closed, repo) = match &change {
-        Change::Link(issue) => {
-            (body::field_link_note(issue, previous.as_deref()), Some(issue.state == IssueState::Closed), issue.repo.to_string())
+        Change::Link(issue) => (
+            notetext::field_link_note(issue, active, &key),
+            Some(issue.state == IssueState::Closed),
+            issue.repo.to_string(),
+        ),
+        Change::Unlink => {
+            (notetext::unlinked_note(active, &key), None, active.map(|m| m.repo.to_string()).unwrap_or_default())
         }
-        Change::Unlink => (
-            format!(
-                "Unlinked from GitHub issue {}: the link field was cleared. ticket-sync no longer syncs this ticket with it.\n",
-                previous.as_deref().unwrap_or("(none)")
-            ),
+        Change::Refuse(why) => (
+            notetext::link_refused_note(why, active, &key),
             None,
             active.map(|m| m.repo.to_string()).unwrap_or_default(),
         ),
-        Change::Refuse(why) => {
-            let stays = match &previous {
-                Some(p) => format!(" The ticket stays linked to {p}."),
-                None => " The ticket is not linked.".into(),
-            };
-            (
-                format!(
-                    "ticket-sync cannot link this ticket: {why}.{stays}\nFix the link field and the ticket is linked on the next pass.\n"
-                ),
-                None,
-                active.map(|m| m.repo.to_string()).unwrap_or_default(),
-            )
-        }
     };
+    let event_key = key.to_string();
     let (add_tags, remove_tags) = match &change {
         Change::Refuse(_) => Default::default(),
         _ => state_tags(engine, closed),
     };
-    let text = format!("{text}\n{}", body::push_note_marker(&event_key));
     let payload = PushPayload {
         event_key: event_key.clone(),
         text,
@@ -313,7 +269,7 @@ async fn apply(
         remove_tags,
         about_link: true,
     };
-    let impact_line = body::impact_line(ticket, &engine.rules.zendesk.url, &engine.redactor);
+    let impact_line = commenttext::impact_line(ticket, &engine.rules.zendesk.url, &engine.redactor);
     let store_change = match &change {
         Change::Link(issue) => {
             LinkChange::Link { issue, impact_line: &impact_line, ticket_updated_at: ticket.updated_at }
@@ -389,17 +345,17 @@ async fn refresh(engine: &Engine, impact: &Impact) -> Result<(), ItemError> {
             // the ticket then, instead of a stored row for every escalation.
             None => match engine.zendesk.show_ticket(m.ticket_id).await {
                 Ok(ticket) => {
-                    let line = body::impact_line(&ticket, &engine.rules.zendesk.url, &engine.redactor);
+                    let line = commenttext::impact_line(&ticket, &engine.rules.zendesk.url, &engine.redactor);
                     engine.store.set_impact_line(m.ticket_id, &line)?;
                     line
                 }
                 Err(e) if e.is_retryable() => return Err(e.into()),
-                Err(_) => body::bare_impact_line(m.ticket_id, &engine.rules.zendesk.url),
+                Err(_) => commenttext::bare_impact_line(m.ticket_id, &engine.rules.zendesk.url),
             },
         };
         lines.push(line);
     }
-    let text = body::impact_comment(&lines);
+    let text = commenttext::impact_comment(&lines);
     let digest = digest(&text);
     if impact.body_digest.as_deref() == Some(digest.as_str()) && impact.comment_id.is_some() {
         engine.store.record_impact(repo, number, None, &digest)?;
@@ -423,7 +379,10 @@ async fn refresh(engine: &Engine, impact: &Impact) -> Result<(), ItemError> {
                 let since = impact.attempted_at.unwrap_or_else(clock::now) - chrono::Duration::minutes(10);
                 let own = identity::github_identity(engine).await?;
                 let since = engine.github.github_time(since);
-                engine.github.find_comment_with_marker(repo, number, body::IMPACT_MARKER, since, &own.all()).await?
+                engine
+                    .github
+                    .find_comment_with_marker(repo, number, commenttext::IMPACT_MARKER, since, &own.all())
+                    .await?
             } else {
                 None
             };

@@ -11,9 +11,9 @@ use super::{Engine, ItemError};
 use crate::crashpoint;
 use ticket_sync_clients::http::ApiError;
 use ticket_sync_clients::zendesk::TicketComment;
-use ticket_sync_core::body;
 use ticket_sync_core::domain::LinkState;
 use ticket_sync_core::domain::{FieldId, TicketCommentId, TicketId, TicketStatus, TicketUpdate};
+use ticket_sync_core::notetext;
 use ticket_sync_store::Intent;
 
 /// Pages of recent ticket comments (100 each) searched for the marker of an earlier attempt.
@@ -109,7 +109,7 @@ async fn send(engine: &Engine, note: &Note<'_>) -> Result<NoteOutcome, ItemError
         // typically fields required before solving. The note still goes, without the status
         // and saying so; later notes do not queue behind a status nobody can set.
         warn!(status = status.as_str(), refused = %fields.join("; "), "Zendesk refused the status; the note is written without it");
-        let text = body::without_status(note.text, status, fields);
+        let text = notetext::without_status(note.text, status, fields);
         update.note = &text;
         update.status = None;
         sent = engine.zendesk.update_ticket(note.ticket, &update).await;

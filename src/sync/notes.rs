@@ -11,11 +11,12 @@ use tracing::{info, info_span, warn, Instrument};
 use super::note::{write_once, Note, NoteOutcome};
 use super::{settle, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::http::ApiError;
-use ticket_sync_core::body;
 use ticket_sync_core::clock;
 use ticket_sync_core::domain::{LinkState, Mapping};
 use ticket_sync_core::domain::{Stage, TicketId};
+use ticket_sync_core::eventkey::EventKey;
 use ticket_sync_core::noteorder::NoteOrder;
+use ticket_sync_core::notetext::{self, Gone};
 use ticket_sync_store::{Intent, IntentKind, PayloadError, PushPayload};
 
 /// The tag a linked ticket carries while its issue is open (`[linking] state_tags`).
@@ -73,14 +74,15 @@ pub(super) enum Tells {
 pub(super) fn queue_note(
     engine: &Engine,
     m: &Mapping,
-    event_key: &str,
+    event_key: &EventKey,
     text: &str,
     tells: Tells,
 ) -> Result<(Intent, PushPayload), ItemError> {
     let reopens = tells == Tells::Reopen;
     let (add_tags, remove_tags) = if reopens { state_tags(engine, Some(false)) } else { Default::default() };
+    let event_key = event_key.to_string();
     let payload = PushPayload {
-        event_key: event_key.into(),
+        event_key: event_key.clone(),
         text: text.into(),
         status: None,
         order: NoteOrder::own(clock::now()),
@@ -89,7 +91,7 @@ pub(super) fn queue_note(
         remove_tags,
         about_link: tells == Tells::Link,
     };
-    let intent = engine.store.begin_push_intent(m.ticket_id, event_key, &m.repo.to_string(), &payload)?;
+    let intent = engine.store.begin_push_intent(m.ticket_id, &event_key, &m.repo.to_string(), &payload)?;
     let payload = match intent.push_payload() {
         // An earlier intent keeps its payload.
         Ok(stored) => stored.clone(),
@@ -104,12 +106,12 @@ pub(super) fn queue_note(
 pub(super) async fn note_once(
     engine: &Engine,
     m: &Mapping,
-    event_key: &str,
+    event_key: &EventKey,
     text: &str,
     tells: Tells,
     report: &mut PassReport,
 ) -> Result<(), ItemError> {
-    if engine.store.push_note_done(m.ticket_id, event_key)? {
+    if engine.store.push_note_done(m.ticket_id, &event_key.to_string())? {
         return Ok(());
     }
     let (intent, payload) = queue_note(engine, m, event_key, text, tells)?;
@@ -133,7 +135,9 @@ pub(super) async fn push_note(
     if p.reopens && !engine.store.reopened(id, &p.event_key)? && !finish_reopen(engine, intent, p).await? {
         return Ok(Pushed::Done);
     }
-    let marker = body::push_note_marker(&p.event_key);
+    // The key as it was stored: the marker is the one an earlier attempt wrote.
+    let Ok(key) = p.event_key.parse::<EventKey>();
+    let marker = notetext::push_note_marker(&key);
     let status = p.status.as_ref();
     let add: Vec<&str> = p.add_tags.iter().map(String::as_str).collect();
     let remove: Vec<&str> = p.remove_tags.iter().map(String::as_str).collect();
@@ -172,9 +176,10 @@ pub(super) async fn push_note(
 /// Records the reopen ticket-sync made for a re-escalated ticket, and queues one note for
 /// every other ticket linked to the issue: the issue's own event is ticket-sync's and never
 /// mirrored, so this is how they hear of it (each exactly once, with the reopen status).
-pub(super) fn record_reopen(engine: &Engine, m: &Mapping, event_key: &str) -> Result<(), ItemError> {
+pub(super) fn record_reopen(engine: &Engine, m: &Mapping, reopen: &EventKey) -> Result<(), ItemError> {
     let issue = format!("{}#{}", m.repo, m.issue_number);
-    if engine.store.reopened(m.ticket_id, event_key)? {
+    let event_key = reopen.to_string();
+    if engine.store.reopened(m.ticket_id, &event_key)? {
         // Recorded, and its notes queued, before.
         return Ok(());
     }
@@ -191,15 +196,9 @@ pub(super) fn record_reopen(engine: &Engine, m: &Mapping, event_key: &str) -> Re
         if other.ticket_id == m.ticket_id || other.link_state != LinkState::Active {
             continue;
         }
-        let key = format!("reopened-for-{}-{event_key}", m.ticket_id);
-        let mut text = format!(
-            "GitHub issue {issue} was reopened: Zendesk ticket #{} was escalated again.\n{}\n",
-            m.ticket_id, m.issue_url
-        );
-        if let Some(s) = &status {
-            text.push_str(&format!("{}\n", body::status_line(s)));
-        }
-        text.push_str(&format!("\n{}", body::push_note_marker(&key)));
+        let key = EventKey::reopened_for(m.ticket_id, reopen.clone());
+        let text = notetext::reopened_for_note(m, status.as_ref(), &key);
+        let key = key.to_string();
         let payload = PushPayload {
             event_key: key.clone(),
             text,
@@ -214,7 +213,7 @@ pub(super) fn record_reopen(engine: &Engine, m: &Mapping, event_key: &str) -> Re
             engine.store.begin_push_intent(other.ticket_id, &key, &other.repo.to_string(), &payload)?;
         }
     }
-    engine.store.record_reopened(m.ticket_id, &issue, event_key)?;
+    engine.store.record_reopened(m.ticket_id, &issue, &event_key)?;
     Ok(())
 }
 
@@ -228,7 +227,9 @@ async fn finish_reopen(engine: &Engine, intent: &Intent, p: &PushPayload) -> Res
     };
     match engine.github.reopen_issue(&m.repo, m.issue_number).await {
         Ok(()) => {
-            record_reopen(engine, &m, &p.event_key)?;
+            // The key of the re-escalation the note tells of, as it was stored.
+            let Ok(reopen) = p.event_key.parse::<EventKey>();
+            record_reopen(engine, &m, &reopen)?;
             info!("re-escalated: the closed issue was reopened");
             Ok(true)
         }
@@ -275,8 +276,8 @@ pub(super) async fn issue_not_found(
     // The repository answers, but it may have come back only after the issue's 404 (an outage,
     // access being granted again): only a second 404 says the issue itself is gone.
     let why = match engine.github.get_issue(&first.repo, first.issue_number).await {
-        Err(ApiError::NotFound { .. }) => "was deleted (or moved where ticket-sync cannot see it)",
-        Err(ApiError::Gone { .. }) => "was deleted",
+        Err(ApiError::NotFound { .. }) => Gone::DeletedOrOutOfSight,
+        Err(ApiError::Gone { .. }) => Gone::Deleted,
         // It answers, or redirects (a transfer the audit follows): nothing is ended.
         Ok(_) | Err(ApiError::Moved { .. }) => return Ok(Missing::Back),
         Err(e) => return Err(e.into()),
@@ -298,18 +299,12 @@ pub(super) fn repo_out_of_sight(repo: &ticket_sync_core::domain::RepoName) -> It
 pub(super) async fn issue_gone(
     engine: &Engine,
     m: &Mapping,
-    why: &str,
+    why: Gone,
     report: &mut PassReport,
 ) -> Result<(), ItemError> {
     warn!(issue = %format!("{}#{}", m.repo, m.issue_number), "the linked issue {why}; the link is ended");
-    let text = format!(
-        "GitHub issue {}#{} {why}. ticket-sync no longer syncs this ticket.\n{}\n\n{}",
-        m.repo,
-        m.issue_number,
-        m.issue_url,
-        body::push_note_marker("issue-gone")
-    );
-    note_once(engine, m, "issue-gone", &text, Tells::Issue, report).await?;
+    let text = notetext::issue_gone_note(m, why);
+    note_once(engine, m, &EventKey::IssueGone, &text, Tells::Issue, report).await?;
     engine.store.set_link_state(m.ticket_id, LinkState::IssueGone)?;
     engine.store.abandon_event_intents(IntentKind::ForwardComment, m.ticket_id, "the issue is gone")?;
     Ok(())

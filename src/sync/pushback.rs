@@ -245,7 +245,7 @@ async fn act(
     let mut failure = None;
     let mut pushed = false;
     for action in plan.actions {
-        if engine.store.push_note_done(id, &action.event_key)? {
+        if engine.store.push_note_done(id, &action.event_key.to_string())? {
             continue;
         }
         if engine.dry_run {
@@ -275,7 +275,7 @@ async fn act(
 fn payload(engine: &Engine, a: PushAction) -> PushPayload {
     let (add_tags, remove_tags) = a.closes.map(|c| super::notes::state_tags(engine, Some(c))).unwrap_or_default();
     PushPayload {
-        event_key: a.event_key,
+        event_key: a.event_key.to_string(),
         text: a.text,
         status: a.status,
         order: a.order,

@@ -4,9 +4,10 @@
 use tracing::info;
 
 use super::{notes, Engine, ItemError, PassReport};
-use ticket_sync_core::body;
 use ticket_sync_core::domain::{Mapping, Ticket};
 use ticket_sync_core::escplan::Reescalation;
+use ticket_sync_core::eventkey::EventKey;
+use ticket_sync_core::notetext;
 use ticket_sync_store::IntentKind;
 
 /// Carries out the re-escalation rule's step for a linked ticket (`escplan` decides it): a
@@ -28,8 +29,8 @@ pub(super) async fn apply(
         Reescalation::MatchesAgain => engine.store.set_escalation_lost(ticket.id, false)?,
         Reescalation::AfterUnlink => {
             // Tagged again after an agent unlinked it: one note says why nothing more happens.
-            let key = format!("retagged-{}", ticket.updated_at.map_or(0, |t| t.timestamp()));
-            let text = body::escalated_after_unlink(&m.repo, m.issue_number, &m.issue_url, &key);
+            let key = EventKey::retagged(ticket.updated_at);
+            let text = notetext::escalated_after_unlink(m, &key);
             notes::note_once(engine, m, &key, &text, notes::Tells::Link, report).await?;
             engine.store.set_escalation_lost(ticket.id, false)?;
             info!("escalated again after an agent unlinked it: not escalated, the ticket says why");
@@ -44,14 +45,8 @@ async fn reopen(engine: &Engine, ticket: &Ticket, m: &Mapping, report: &mut Pass
     tracing::Span::current().record("repo", tracing::field::display(&m.repo));
     tracing::Span::current().record("issue_number", m.issue_number.0);
     report.escalated += 1;
-    let key = format!("reescalated-{}", engine.store.reopen_count(ticket.id)? + 1);
-    let text = format!(
-        "Escalated again: GitHub issue {}#{} was closed, so ticket-sync reopened it.\n{}\n\n{}",
-        m.repo,
-        m.issue_number,
-        m.issue_url,
-        body::push_note_marker(&key)
-    );
+    let key = EventKey::Reescalated(engine.store.reopen_count(ticket.id)? + 1);
+    let text = notetext::reescalated_note(m, &key);
     // The note's intent first, marked as telling of a reopen: if the process dies, or the
     // reopen fails in passing, the push pass reopens the issue itself before writing it, and
     // never writes it while the issue stays closed.

@@ -1,10 +1,12 @@
-//! Pure text rendering: issue titles and bodies, link notes, and the markers that let a
-//! retry recognise what an earlier attempt already wrote.
+//! Pure text rendering of the issue ticket-sync opens: its title, its body and the marker that
+//! lets a retry recognise an issue an earlier attempt already created; and the helpers every
+//! text uses on customer text (`defuse_markers`, `truncate_chars`). The notes on tickets are
+//! `notetext.rs`, the comments on issues `commenttext.rs`.
 
 use url::Url;
 
 use crate::domain::BODY_LIMIT;
-use crate::domain::{Attachment, Issue, Ticket, TicketId, TicketStatus};
+use crate::domain::{Attachment, Ticket, TicketId};
 use crate::redact::Redactor;
 
 const MAX_ATTACHMENTS: usize = 50;
@@ -13,42 +15,6 @@ const MAX_SUBJECT: usize = 200;
 /// The hidden marker in every issue body (a contract: other tools may search for it).
 pub fn issue_marker(id: TicketId) -> String {
     format!("<!-- ticket-sync:zendesk={id} -->")
-}
-
-/// The marker at the end of the link note on the ticket.
-pub fn link_note_marker(id: TicketId) -> String {
-    format!("[ticket-sync:link zendesk={id}]")
-}
-
-/// The marker at the end of a push-back note: names the GitHub event it reports.
-pub fn push_note_marker(event_key: &str) -> String {
-    format!("[ticket-sync:event {event_key}]")
-}
-
-/// The line of a push-back note that says which status it set.
-pub fn status_line(status: &TicketStatus) -> String {
-    format!("Ticket status set to {status} by ticket-sync.")
-}
-
-/// The line of a push-back note about a close whose reason is not known (only the issue's
-/// last close has one), in place of a status line.
-pub fn close_reason_unknown_line() -> &'static str {
-    "GitHub tells why an issue was closed only for its last close, so this note sets no status."
-}
-
-/// The note's text when Zendesk refused its status: the status line becomes an explanation,
-/// so the note still arrives and tells the agent what is left to do by hand.
-pub fn without_status(text: &str, status: &TicketStatus, reasons: &[String]) -> String {
-    let why = if reasons.is_empty() { "Zendesk refused it".to_string() } else { reasons.join("; ") };
-    let refused = format!(
-        "ticket-sync could not set the ticket status to {status}: {why}. Fill in what is required, then set the status by hand."
-    );
-    let line = status_line(status);
-    if text.contains(&line) {
-        text.replacen(&line, &refused, 1)
-    } else {
-        format!("{refused}\n{text}")
-    }
 }
 
 pub fn ticket_url(zendesk: &Url, id: TicketId) -> String {
@@ -124,96 +90,6 @@ pub fn issue_body(
         format!("{}{note}", truncate_chars(&description, keep))
     };
     format!("{head}{description}{tail}")
-}
-
-/// The internal note that tells agents where the issue is.
-/// The note for a ticket escalated again (its escalation tag added back) after an agent cleared
-/// its link field: ticket-sync does not escalate it again by itself (a new issue for a ticket
-/// an agent unlinked on purpose is not what the tag asks), and says how to link it.
-pub fn escalated_after_unlink(
-    repo: &crate::domain::RepoName,
-    number: crate::domain::IssueNumber,
-    url: &str,
-    key: &str,
-) -> String {
-    format!(
-        "ticket-sync does not escalate this ticket again: an agent unlinked it from GitHub issue {repo}#{number} by \
-         clearing the link field.\nTo link it again, write an issue's link in the field (this one: {url}); the \
-         ticket is linked on the next pass.\n\n{}",
-        push_note_marker(key)
-    )
-}
-
-pub fn link_note(id: TicketId, issue: &Issue) -> String {
-    format!(
-        "Escalated to engineering: GitHub issue {}#{}\n{}\n\n{}",
-        issue.repo,
-        issue.number,
-        issue.html_url,
-        link_note_marker(id)
-    )
-}
-
-/// The marker that ends the issue comment listing its linked tickets.
-pub const IMPACT_MARKER: &str = "<!-- ticket-sync:impact -->";
-
-/// Most linked tickets listed one by one in the impact comment; the count covers them all.
-const MAX_IMPACT_LINES: usize = 500;
-
-/// One linked ticket's row in the impact comment: link, organisation and priority, redacted
-/// like issue bodies (no requester names or e-mails).
-pub fn impact_line(t: &Ticket, zendesk: &Url, redactor: &Redactor) -> String {
-    let cell = |s: &str| defuse_markers(&redactor.redact(s)).replace('|', "\\|").replace('\n', " ");
-    format!(
-        "| [#{}]({}) | {} | {} |",
-        t.id,
-        ticket_url(zendesk, t.id),
-        cell(t.organization.as_deref().unwrap_or("none")),
-        cell(t.priority.as_deref().unwrap_or("none"))
-    )
-}
-
-/// The row of a ticket linked before its details were kept (an escalation from before v13).
-pub fn bare_impact_line(id: TicketId, zendesk: &Url) -> String {
-    format!("| [#{id}]({}) | | |", ticket_url(zendesk, id))
-}
-
-/// The one comment ticket-sync keeps up to date on an issue that tickets were linked to:
-/// how many tickets are linked, and a row for each. Edited in place, so it notifies nobody.
-pub fn impact_comment(lines: &[String]) -> String {
-    let n = lines.len();
-    let mut out = format!(
-        "**Customer impact** (kept up to date by ticket-sync): {n} Zendesk ticket{} linked to this issue.\n\n",
-        if n == 1 { " is" } else { "s are" }
-    );
-    if n > 0 {
-        out.push_str("| Ticket | Organisation | Priority |\n|---|---|---|\n");
-        // Room for the "… and N more" line and the marker: never over GitHub's limit.
-        let room = BODY_LIMIT - 200;
-        let mut shown = 0;
-        for line in lines.iter().take(MAX_IMPACT_LINES) {
-            if out.chars().count() + line.chars().count() + 1 > room {
-                break;
-            }
-            out.push_str(line);
-            out.push('\n');
-            shown += 1;
-        }
-        if n > shown {
-            out.push_str(&format!("\n… and {} more.\n", n - shown));
-        }
-    }
-    out.push_str(&format!("\n{IMPACT_MARKER}\n"));
-    out
-}
-
-/// The internal note on a ticket an agent linked through the `[linking]` field.
-pub fn field_link_note(issue: &Issue, moved_from: Option<&str>) -> String {
-    let what = match moved_from {
-        Some(from) => format!("Link moved from {from} to GitHub issue"),
-        None => "Linked to GitHub issue".to_string(),
-    };
-    format!("{what} {}#{} ({}).\n{}\n", issue.repo, issue.number, issue.state, issue.html_url)
 }
 
 pub fn truncate_chars(s: &str, max: usize) -> &str {

@@ -9,6 +9,7 @@
 
 use crate::closeref;
 use crate::domain::{GithubTime, IssueNumber, Mapping, RepoName, TicketId};
+use crate::eventkey::EventKey;
 use crate::rules::Fixes;
 
 /// A commit's id as GitHub names it (40 hexadecimal digits; 7 or more from a short form).
@@ -122,7 +123,7 @@ pub fn ships(release: &Release, rules: &Fixes) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FixNote {
     pub ticket: TicketId,
-    pub event_key: String,
+    pub event_key: EventKey,
     pub text: String,
 }
 
@@ -135,10 +136,11 @@ pub fn review_notes(pr: &PullRequest, links: &[Mapping], web_base: &url::Url) ->
     }
     let closes = closeref::closed_issues(&pr.body, &pr.repo, web_base);
     let (key, says) = match pr.state {
-        PullState::Open => (format!("pr-review-{}-{}", pr.repo, pr.number), "is in review"),
-        PullState::ClosedUnmerged => {
-            (format!("pr-unmerged-{}-{}", pr.repo, pr.number), "was closed without being merged")
-        }
+        PullState::Open => (EventKey::PullRequestInReview { repo: pr.repo.clone(), number: pr.number }, "is in review"),
+        PullState::ClosedUnmerged => (
+            EventKey::PullRequestUnmerged { repo: pr.repo.clone(), number: pr.number },
+            "was closed without being merged",
+        ),
         PullState::Merged { .. } => return Vec::new(),
     };
     let mut notes = Vec::new();
@@ -179,8 +181,8 @@ pub fn shipped_note(issue: (&RepoName, IssueNumber), release: &Release, reply: O
 
 /// The event key of a ticket's "shipped" note: one per release (a later release that contains
 /// the same fix says nothing more, as the fix shipped once).
-pub fn shipped_key(release: &Release) -> String {
-    format!("shipped-{}-{}", release.repo, release.id)
+pub fn shipped_key(release: &Release) -> EventKey {
+    EventKey::Shipped { repo: release.repo.clone(), release: release.id }
 }
 
 /// The customer reply: `template` with its placeholders filled. A reply posted publicly goes
@@ -265,7 +267,7 @@ mod tests {
             let notes = review_notes(&pr(body, state.clone(), *default_branch), &links, &web);
             let told: Vec<u64> = notes.iter().map(|n| n.ticket.0).collect();
             assert_eq!(told, *tickets, "{body} {state:?}");
-            assert!(notes.iter().all(|n| n.event_key == *key), "{body}: {notes:?}");
+            assert!(notes.iter().all(|n| n.event_key.to_string() == *key), "{body}: {notes:?}");
         }
         let note = &review_notes(&pr("Fixes #7", PullState::Open, true), &links, &web)[0];
         assert_eq!(
@@ -348,7 +350,7 @@ mod tests {
             ),
             "{note}"
         );
-        assert_eq!(shipped_key(&r), "shipped-acme/backend-99");
+        assert_eq!(shipped_key(&r).to_string(), "shipped-acme/backend-99");
         assert!(!shipped_note((&repo(), IssueNumber(7)), &r, None).contains("Drafted"));
     }
 }

@@ -22,14 +22,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use crate::body;
-use crate::domain::{EventKind, IssueComment, IssueEvent, IssueState, ListedIssue, Mapping, SeenState, StateReason};
+use crate::domain::{EventKind, IssueComment, IssueEvent, IssueState, ListedIssue, Mapping, SeenState};
 use crate::domain::{GithubIdentity, IssueCommentId, IssueNumber, RepoName, TicketId, TicketStatus};
+use crate::eventkey::EventKey;
 use crate::noteorder::{NoteKind, NoteOrder};
+use crate::notetext::{self, IssueChange};
 use crate::rules::{CommentsMode, Pushback, StatusAction};
-
-/// Longest GitHub comment text copied into a note, in characters.
-const MAX_COMMENT: usize = 30_000;
 
 /// What one repository's fetch produced, with what is stored about it.
 pub struct RepoInput<'a> {
@@ -51,7 +49,7 @@ pub struct RepoInput<'a> {
 /// One note to write on a ticket; `event_key` names the GitHub event, unique per ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushAction {
-    pub event_key: String,
+    pub event_key: EventKey,
     /// When it happened on GitHub, then what it tells of; notes are written in this order.
     pub order: NoteOrder,
     pub text: String,
@@ -194,70 +192,50 @@ fn state_actions(
         if input.own.is_some_and(|o| o.acted(actor, e.created_at)) {
             continue;
         }
-        let key = format!("gh-event-{}", e.id);
+        let key = EventKey::GithubEvent(e.id);
         let at = e.created_at.unwrap_or_default();
         let change = match (closed, issue.filter(|_| last_close == Some(e.id))) {
-            (false, _) => Change::Reopened,
+            (false, _) => IssueChange::Reopened,
             // No reason on an issue closed by a server older than `state_reason`: completed.
-            (true, Some(i)) => Change::Closed(i.state_reason.as_ref().or(e.state_reason.as_ref())),
-            (true, None) => e.state_reason.as_ref().map_or(Change::ClosedWhyUnknown, |r| Change::Closed(Some(r))),
+            (true, Some(i)) => IssueChange::closed_as(i.state_reason.as_ref().or(e.state_reason.as_ref())),
+            (true, None) => e.state_reason.as_ref().map_or(IssueChange::Closed, |r| IssueChange::closed_as(Some(r))),
         };
         out.push(state_note(rules, input.repo, m, change, actor, key, NoteOrder::github(at, NoteKind::Event, e.id)));
     }
     if let Some(i) = issue.filter(|i| i.state != state) {
         let closed = i.state == IssueState::Closed;
-        let change = if closed { Change::Closed(i.state_reason.as_ref()) } else { Change::Reopened };
+        let change = if closed { IssueChange::closed_as(i.state_reason.as_ref()) } else { IssueChange::Reopened };
         let actor = i.closed_by.as_deref().filter(|_| closed).unwrap_or("someone");
         let at = i.closed_at.or(i.updated_at).unwrap_or_default();
-        let key = format!("gh-state-{}-{}-{}", i.number, i.state, at.timestamp());
+        let key = EventKey::github_state(i.number, i.state, at);
         out.push(state_note(rules, input.repo, m, change, actor, key, NoteOrder::github(at, NoteKind::State, 0)));
     }
     out
-}
-
-enum Change<'a> {
-    Closed(Option<&'a StateReason>),
-    /// A close whose reason nothing tells (an earlier close than the issue's last).
-    ClosedWhyUnknown,
-    Reopened,
 }
 
 fn state_note(
     rules: &Pushback,
     repo: &RepoName,
     m: &Mapping,
-    change: Change,
+    change: IssueChange,
     actor: &str,
-    event_key: String,
+    event_key: EventKey,
     order: NoteOrder,
 ) -> PushAction {
-    let closes = Some(!matches!(change, Change::Reopened));
-    let why_unknown = matches!(change, Change::ClosedWhyUnknown);
-    let (what, action) = match change {
-        Change::Closed(Some(StateReason::NotPlanned)) => {
-            ("closed as not planned".to_string(), &rules.closed_not_planned)
-        }
-        Change::Closed(Some(StateReason::Duplicate)) => ("closed as duplicate".to_string(), &rules.closed_duplicate),
-        Change::Closed(_) => ("closed as completed".to_string(), &rules.closed_completed),
-        Change::ClosedWhyUnknown => ("closed".to_string(), &StatusAction::Keep),
-        Change::Reopened => ("reopened".to_string(), &rules.reopened),
+    let closes = Some(change != IssueChange::Reopened);
+    let action = match change {
+        IssueChange::ClosedAsNotPlanned => &rules.closed_not_planned,
+        IssueChange::ClosedAsDuplicate => &rules.closed_duplicate,
+        IssueChange::ClosedAsCompleted => &rules.closed_completed,
+        // Its reason is not known: a guessed status could set off the ticket's own triggers.
+        IssueChange::Closed => &StatusAction::Keep,
+        IssueChange::Reopened => &rules.reopened,
     };
     let status = match action {
         StatusAction::Keep => None,
         StatusAction::Set(s) => Some(s.clone()),
     };
-    let mut text = format!(
-        "GitHub issue {repo}#{} was {what} by {}.\n{}\n",
-        m.issue_number,
-        body::defuse_markers(actor),
-        m.issue_url
-    );
-    if let Some(s) = &status {
-        text.push_str(&format!("{}\n", body::status_line(s)));
-    } else if why_unknown {
-        text.push_str(&format!("{}\n", body::close_reason_unknown_line()));
-    }
-    text.push_str(&format!("\n{}", body::push_note_marker(&event_key)));
+    let text = notetext::issue_state_note(repo, m, change, actor, status.as_ref(), &event_key);
     PushAction { event_key, order, text, status, closes }
 }
 
@@ -290,18 +268,8 @@ fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
                 && !is_own(c)
         })
         .map(|c| {
-            let key = format!("gh-comment-{}", c.id);
-            let text = body::defuse_markers(c.body.trim());
-            let cut = body::truncate_chars(&text, MAX_COMMENT);
-            let more = if cut.len() < text.len() { "\n[… cut; read the whole comment on GitHub]" } else { "" };
-            let text = format!(
-                "{} commented on GitHub issue {}#{}:\n\n{cut}{more}\n\n{}\n\n{}",
-                body::defuse_markers(&c.author),
-                input.repo,
-                m.issue_number,
-                c.html_url,
-                body::push_note_marker(&key)
-            );
+            let key = EventKey::GithubComment(c.id);
+            let text = notetext::issue_comment_note(input.repo, m.issue_number, c, &key);
             PushAction {
                 event_key: key,
                 order: NoteOrder::github(c.created_at.unwrap_or_default(), NoteKind::Comment, c.id.0),
@@ -316,7 +284,7 @@ fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::LinkState;
+    use crate::domain::{LinkState, StateReason};
 
     const REPO: &str = "acme/backend";
 
@@ -577,7 +545,10 @@ mod tests {
                 .tickets
                 .into_iter()
                 .map(|p| {
-                    (p.ticket.0, p.actions.into_iter().map(|a| (a.event_key, a.status.map(String::from))).collect())
+                    (
+                        p.ticket.0,
+                        p.actions.into_iter().map(|a| (a.event_key.to_string(), a.status.map(String::from))).collect(),
+                    )
                 })
                 .collect();
             let want: Notes<String> = (case.want.iter())
@@ -605,7 +576,7 @@ mod tests {
         let plan = run(&case);
         let texts: Vec<&str> = plan.tickets[0].actions.iter().map(|a| a.text.as_str()).collect();
         assert!(texts[0].starts_with("GitHub issue acme/backend#10 was closed by alice.\n"), "{}", texts[0]);
-        assert!(texts[0].contains(body::close_reason_unknown_line()), "{}", texts[0]);
+        assert!(texts[0].contains(notetext::close_reason_unknown_line()), "{}", texts[0]);
         assert!(texts[2].starts_with("GitHub issue acme/backend#10 was closed as duplicate by carol."), "{}", texts[2]);
         let closes: Vec<Option<bool>> = plan.tickets[0].actions.iter().map(|a| a.closes).collect();
         assert_eq!(closes, [Some(true), Some(false), Some(true)]);
@@ -627,7 +598,7 @@ mod tests {
         };
         let plan = run(&case);
         assert_eq!(plan.first_deferred_event, Some(101));
-        let keys: Vec<&str> = plan.tickets[0].actions.iter().map(|a| a.event_key.as_str()).collect();
+        let keys: Vec<String> = plan.tickets[0].actions.iter().map(|a| a.event_key.to_string()).collect();
         assert_eq!(keys, ["gh-event-100"]);
     }
 
@@ -651,9 +622,11 @@ mod tests {
         };
         let plan = run(&case);
         assert_eq!(plan.first_deferred_event, Some(103));
-        let keys: Vec<(u64, Vec<&str>)> = (plan.tickets.iter())
-            .map(|p| (p.ticket.0, p.actions.iter().map(|a| a.event_key.as_str()).collect()))
+        let keys: Vec<(u64, Vec<String>)> = (plan.tickets.iter())
+            .map(|p| (p.ticket.0, p.actions.iter().map(|a| a.event_key.to_string()).collect()))
             .collect();
+        let keys: Vec<(u64, Vec<&str>)> =
+            keys.iter().map(|(t, k)| (*t, k.iter().map(String::as_str).collect())).collect();
         assert_eq!(keys, [(1, vec!["gh-event-102"]), (2, vec!["gh-event-100", "gh-event-101"])]);
     }
 
