@@ -192,53 +192,122 @@ fn passes_never_import_each_other() {
     }
 }
 
+/// Serde's data formats (crate paths) ticket-sync could (de)serialise with; none but JSON and
+/// TOML is a dependency today, and a new one is caught wherever it is named.
+const DATA_FORMATS: [&str; 20] = [
+    "serde_json",
+    "toml",
+    "serde_yaml",
+    "serde_yml",
+    "bincode",
+    "rmp_serde",
+    "ciborium",
+    "serde_cbor",
+    "postcard",
+    "ron",
+    "csv",
+    "serde_urlencoded",
+    "serde_qs",
+    "quick_xml",
+    "serde_xml_rs",
+    "json5",
+    "simd_json",
+    "sonic_rs",
+    "bson",
+    "serde_pickle",
+];
+
 /// Architecture invariant: persisted payloads are serialised and read back only in the store
 /// (`crates/store/src/payload.rs` for intents, its typed accessors for the rest). The passes
-/// and their helpers (`src/sync/`) hand the store typed values: they name no JSON
-/// (de)serialiser (a pass's summary is a `serde_json::json!` value the store writes) and derive
-/// no `Deserialize`; nowhere else in the product or the core is JSON text read back but in the
-/// webhook receiver, which decodes deliveries where they arrive (the clients decode their own
-/// wire shapes and the sandbox is a stand-in: neither reaches the store); and no type named
-/// `…Payload` is defined outside the store.
+/// and their helpers (`src/sync/`) hand the store typed values: they name no (de)serialiser of
+/// any data format (a pass's summary is a `serde_json::json!` value the store writes), write
+/// none by hand (`Serializer`, `serde::ser`) and derive no `Deserialize`; nowhere else in the
+/// product or the core is serialised text read back but where it arrives: JSON in the webhook
+/// receiver, which decodes deliveries, and TOML in `config/`, which reads the rules file (the
+/// clients decode their own wire shapes and the sandbox is a stand-in: neither reaches the
+/// store); and no type (`struct`, `enum`, `type`, `trait`) named `…Payload` is defined outside
+/// the store.
 #[test]
 fn persisted_payloads_are_serialised_and_read_only_in_the_store() {
     for file in rust_files(&root().join("src/sync")) {
         let Some(code) = production_code(&file) else { continue };
-        for (at, _) in code.match_indices("serde_json") {
-            let rest = &code[at + "serde_json".len()..];
-            assert!(
-                rest.starts_with("::json!") || rest.starts_with("::Value"),
-                "{} (de)serialises with serde_json{}: hand the store a typed value",
-                file.display(),
-                rest.lines().next().unwrap_or_default()
-            );
+        for format in DATA_FORMATS {
+            for (at, _) in code.match_indices(&format!("{format}::")) {
+                if code[..at].ends_with(is_ident) {
+                    continue; // `mytoml::`
+                }
+                let rest = &code[at + format.len()..];
+                assert!(
+                    format == "serde_json" && (rest.starts_with("::json!") || rest.starts_with("::Value")),
+                    "{} (de)serialises with {format}{}: hand the store a typed value",
+                    file.display(),
+                    rest.lines().next().unwrap_or_default()
+                );
+            }
         }
-        assert!(!code.contains("Deserialize"), "{} reads a serialised shape back", file.display());
+        for form in ["Deserialize", "Serializer", "serde::ser", "serde::de"] {
+            assert!(!code.contains(form), "{} (de)serialises a shape itself ({form})", file.display());
+        }
     }
-    let receiver = root().join("src/webhooks/receiver.rs");
+    // Where serialised text may be read back outside the store, and in which format.
+    let arrives = [("serde_json", "src/webhooks/receiver.rs"), ("toml", "src/config/")];
     for dir in ["src", "crates/core/src"] {
-        for file in rust_files(&root().join(dir)).into_iter().filter(|f| *f != receiver) {
+        for file in rust_files(&root().join(dir)) {
             let Some(code) = production_code(&file) else { continue };
-            for form in ["serde_json::from_", "use serde_json::{", "use serde_json::from_"] {
-                assert!(!code.contains(form), "{} reads JSON text back ({form}): only the store does", file.display());
+            let rel = file.strip_prefix(root()).unwrap().to_string_lossy().into_owned();
+            for format in DATA_FORMATS {
+                if arrives.iter().any(|(f, place)| *f == format && rel.starts_with(place)) {
+                    continue;
+                }
+                let forms = ["::from_", "::de::", "::Deserializer"].map(|f| format!("{format}{f}"));
+                let uses = ["::{", "::from_"].map(|f| format!("use {format}{f}"));
+                for form in forms.iter().chain(&uses) {
+                    let named = code.match_indices(form.as_str()).any(|(at, _)| !code[..at].ends_with(is_ident));
+                    assert!(!named, "{rel} reads {format} text back ({form}): only the store does");
+                }
+                for (_, tree) in use_declarations(&code) {
+                    for (path, _) in use_tree(&tree) {
+                        let reads = path.first().is_some_and(|c| c == format)
+                            && path.iter().any(|s| s.starts_with("from_") || s == "de" || s == "Deserializer");
+                        assert!(
+                            !reads,
+                            "{rel} reads {format} text back (use {}): only the store does",
+                            path.join("::")
+                        );
+                    }
+                }
             }
         }
     }
     for dir in ["src", "crates/core/src", "crates/clients/src"] {
         for file in rust_files(&root().join(dir)) {
             let Some(code) = production_code(&file) else { continue };
-            let payload_type = code.split("struct ").skip(1).find_map(|after| {
-                let name: String = after.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                name.ends_with("Payload").then_some(name)
-            });
             assert_eq!(
-                payload_type,
-                None,
+                payload_types(&code),
+                Vec::<String>::new(),
                 "{} defines a payload shape: the store's payload.rs holds them",
                 file.display()
             );
         }
     }
+}
+
+/// The types (`struct`, `enum`, `union`, `type`, `trait`) `code` defines whose name ends with
+/// `Payload`.
+fn payload_types(code: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for keyword in ["struct ", "enum ", "union ", "type ", "trait "] {
+        for (at, _) in code.match_indices(keyword) {
+            if code[..at].ends_with(is_ident) {
+                continue;
+            }
+            let name = word(code[at + keyword.len()..].trim_start());
+            if name.ends_with("Payload") {
+                found.push(name);
+            }
+        }
+    }
+    found
 }
 
 /// A file's code without its comment lines and without what `#[cfg(test)]` annotates: a test
@@ -858,27 +927,95 @@ fn test_code_is_cut_item_by_item() {
 }
 
 /// Architecture invariant: one import path per type: no crate re-exports another workspace
-/// crate's items (`pub use ticket_sync_…`); a crate's own façade (`pub use module::Type` over a
-/// private module) is its one path.
+/// crate's items, whatever the re-export's visibility (`pub`, `pub(crate)`, `pub(super)`,
+/// `pub(in …)`) and however its `use` is written (a group over several lines; a name the file
+/// imported from another crate first), nor names one with an alias (`pub type X =
+/// ticket_sync_…`); a crate's own façade (`pub use module::Type` over a private module) is its
+/// one path.
 #[test]
 fn no_crate_re_exports_another_crates_items() {
     for dir in ["src", "crates/core/src", "crates/clients/src", "crates/store/src"] {
         for file in rust_files(&root().join(dir)) {
             let text = std::fs::read_to_string(&file).unwrap();
-            for line in text.lines().map(str::trim_start) {
-                let re_export = line.starts_with("pub use ") || line.starts_with("pub(crate) use ");
-                assert!(
-                    !(re_export && line.contains("ticket_sync_")),
-                    "{}: re-exports another crate's item: {line}",
-                    file.display()
-                );
-            }
+            let found = re_exports_of_other_crates(&without_comments(&text));
+            assert!(found.is_empty(), "{}: re-exports another crate's items: {found:?}", file.display());
         }
     }
 }
 
-/// Every "Architecture invariant" line of ARCHITECTURE.md names, in brackets, the test of this
-/// file that holds it; and every invariant test here is named there.
+/// The re-exports finder finds every form of re-export (so the test above can fail).
+#[test]
+fn the_re_export_finder_finds_every_form() {
+    let code = "use ticket_sync_core::domain;\nuse ticket_sync_core::rules::Rules as R;\nuse own::Fine;\n\
+                pub use own::Facade;\npub(self) use ticket_sync_core::clock;\n\
+                pub(super) use ticket_sync_clients::github::ends_with_marker;\n\
+                pub(in crate::sync) use ticket_sync_core::{\n    body,\n    domain::TicketId,\n};\n\
+                pub use domain::IssueNumber;\npub(crate) use R as Rules;\n\
+                pub type Id = ticket_sync_core::domain::TicketId;\npub(crate) type Map = domain::Mapping;\n\
+                pub type Own = std::result::Result<Fine, R>;\n";
+    assert_eq!(
+        re_exports_of_other_crates(code),
+        [
+            "pub(super) use ticket_sync_clients::github::ends_with_marker",
+            "pub(in crate::sync) use ticket_sync_core::body",
+            "pub(in crate::sync) use ticket_sync_core::domain::TicketId",
+            "pub use domain::IssueNumber",
+            "pub(crate) use R",
+            "pub type Id = ticket_sync_core::domain::TicketId",
+            "pub(crate) type Map = domain::Mapping",
+        ]
+    );
+    assert_eq!(
+        payload_types("pub enum IntentPayload {}\nstruct A;\nstruct Payloads;\npub(crate) trait Payload {}\n"),
+        ["IntentPayload", "Payload"]
+    );
+}
+
+/// `text` without its comment lines.
+fn without_comments(text: &str) -> String {
+    text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
+}
+
+/// What `code` re-exports of another workspace crate (`pub…` `use`s, `pub…` type aliases),
+/// each as written.
+fn re_exports_of_other_crates(code: &str) -> Vec<String> {
+    let declarations = use_declarations(code);
+    // The names the file binds to another workspace crate's items, whatever their visibility.
+    let mut foreign = BTreeSet::new();
+    for (_, tree) in &declarations {
+        for (path, alias) in use_tree(tree) {
+            if path[0].starts_with("ticket_sync_") {
+                foreign.extend(alias.or_else(|| path.last().cloned()).filter(|n| n != "*"));
+            }
+        }
+    }
+    let from_another_crate = |first: &str| first.starts_with("ticket_sync_") || foreign.contains(first);
+    let mut found = Vec::new();
+    let private = |visibility: &str| visibility.is_empty() || visibility == "pub(self)";
+    for (visibility, tree) in &declarations {
+        for (path, _) in use_tree(tree).into_iter().filter(|_| !private(visibility)) {
+            if from_another_crate(&path[0]) {
+                found.push(format!("{visibility} use {}", path.join("::")));
+            }
+        }
+    }
+    let mut at = 0;
+    for line in code.split_inclusive('\n') {
+        let start = at + line.len() - line.trim_start().len();
+        at += line.len();
+        let Some((visibility, rest)) = visibility(&code[start..]) else { continue };
+        let Some(alias) = rest.strip_prefix("type ").filter(|_| !private(visibility)) else { continue };
+        let Some((name, aliased)) = alias.split(';').next().unwrap_or_default().split_once('=') else { continue };
+        let aliased = aliased.trim();
+        if from_another_crate(&word(aliased.trim_start_matches(['&', ':']))) {
+            found.push(format!("{visibility} type {} = {aliased}", name.trim()));
+        }
+    }
+    found
+}
+
+/// Every "Architecture invariant" line of ARCHITECTURE.md names, in brackets, a `#[test]` of
+/// this file that holds it; and every invariant test here is named there.
 #[test]
 fn each_documented_invariant_is_a_test_here() {
     let doc = std::fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
@@ -891,20 +1028,21 @@ fn each_documented_invariant_is_a_test_here() {
             .split("(`")
             .skip(1)
             .filter_map(|t| t.split("`)").next())
-            .filter(|t| here.contains(&format!("fn {t}()")))
+            .filter(|t| here.contains(&format!("#[test]\nfn {t}() {{")))
             .collect();
         assert!(!tests.is_empty(), "an invariant names no test of architecture.rs: {paragraph}");
         named.extend(tests);
     }
+    let helpers = [
+        "the_cycle_finder_finds_a_planted_cycle",
+        "the_module_graph_reads_every_form_of_path",
+        "test_code_is_cut_item_by_item",
+        "the_re_export_finder_finds_every_form",
+        "each_documented_invariant_is_a_test_here",
+    ];
     for line in here.lines() {
         let Some(name) = line.strip_prefix("fn ").and_then(|l| l.strip_suffix("() {")) else { continue };
-        let helper = [
-            "the_cycle_finder_finds_a_planted_cycle",
-            "the_module_graph_reads_every_form_of_path",
-            "test_code_is_cut_item_by_item",
-            "each_documented_invariant_is_a_test_here",
-        ];
-        if here.contains(&format!("#[test]\n{line}")) && !helper.contains(&name) {
+        if here.contains(&format!("#[test]\n{line}")) && !helpers.contains(&name) {
             assert!(named.contains(&name), "the test {name} holds no invariant ARCHITECTURE.md states");
         }
     }
