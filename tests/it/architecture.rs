@@ -685,6 +685,9 @@ fn use_declarations(code: &str) -> Vec<(String, String)> {
     for line in code.split_inclusive('\n') {
         let start = at + line.len() - line.trim_start().len();
         at += line.len();
+        if line.trim().is_empty() {
+            continue;
+        }
         let text = &code[start..];
         let (visibility, rest) = match visibility(text) {
             Some((v, rest)) => (v, rest),
@@ -947,10 +950,10 @@ fn no_crate_re_exports_another_crates_items() {
 #[test]
 fn the_re_export_finder_finds_every_form() {
     let code = "use ticket_sync_core::domain;\nuse ticket_sync_core::rules::Rules as R;\nuse own::Fine;\n\
-                pub use own::Facade;\npub(self) use ticket_sync_core::clock;\n\
+                pub use own::Facade;\n\npub(self) use ticket_sync_core::clock;\n\n\
                 pub(super) use ticket_sync_clients::github::ends_with_marker;\n\
                 pub(in crate::sync) use ticket_sync_core::{\n    body,\n    domain::TicketId,\n};\n\
-                pub use domain::IssueNumber;\npub(crate) use R as Rules;\n\
+                pub use domain::IssueNumber;\npub(crate) use R as Rules;\n\n\
                 pub type Id = ticket_sync_core::domain::TicketId;\npub(crate) type Map = domain::Mapping;\n\
                 pub type Own = std::result::Result<Fine, R>;\n";
     assert_eq!(
@@ -1003,6 +1006,9 @@ fn re_exports_of_other_crates(code: &str) -> Vec<String> {
     for line in code.split_inclusive('\n') {
         let start = at + line.len() - line.trim_start().len();
         at += line.len();
+        if line.trim().is_empty() {
+            continue;
+        }
         let Some((visibility, rest)) = visibility(&code[start..]) else { continue };
         let Some(alias) = rest.strip_prefix("type ").filter(|_| !private(visibility)) else { continue };
         let Some((name, aliased)) = alias.split(';').next().unwrap_or_default().split_once('=') else { continue };
