@@ -546,6 +546,12 @@ impl Crate {
     }
 }
 
+/// The top-level modules of the crate whose sources are in `src`, each with the top-level
+/// modules of the same crate it imports, test code left out.
+fn module_graph(src: &Path) -> Graph {
+    Crate::read(src).graph(&[])
+}
+
 /// The module path of the file at `rel` under a crate's `src`.
 fn module_path_of(rel: &Path) -> ModPath {
     let mut parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
@@ -1051,5 +1057,149 @@ fn each_documented_invariant_is_a_test_here() {
         if here.contains(&format!("#[test]\n{line}")) && !helpers.contains(&name) {
             assert!(named.contains(&name), "the test {name} holds no invariant ARCHITECTURE.md states");
         }
+    }
+}
+
+/// The sections of ARCHITECTURE.md's code map, by how their headings start, each with the
+/// directory its rows' paths are relative to.
+const CODE_MAP_SECTIONS: [(&str, &str); 5] = [
+    ("`crates/core`", "crates/core/src/"),
+    ("`crates/clients`", "crates/clients/src/"),
+    ("`crates/store`", "crates/store/src/"),
+    ("The product", "src/"),
+    ("`crates/sandbox`", ""),
+];
+
+/// A row of the code map: the paths its first column names, from the repository's root (a
+/// directory's ends with `/`), and every name in backticks on the row.
+struct MapRow {
+    paths: Vec<String>,
+    names: Vec<String>,
+}
+
+/// ARCHITECTURE.md's code map: each section's heading with its rows, in order.
+fn code_map() -> Vec<(String, Vec<MapRow>)> {
+    let doc = std::fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
+    let map = doc.split("\n## Code map\n").nth(1).expect("ARCHITECTURE.md has a code map");
+    let map = map.split("\n## ").next().unwrap_or_default();
+    let backticked = |text: &str| -> Vec<String> { text.split('`').skip(1).step_by(2).map(str::to_string).collect() };
+    let mut sections = Vec::new();
+    for section in map.split("\n### ").skip(1) {
+        let heading = section.lines().next().unwrap_or_default();
+        let (_, base) = (CODE_MAP_SECTIONS.iter().find(|(start, _)| heading.starts_with(start)))
+            .unwrap_or_else(|| panic!("a code map section architecture.rs has no directory for: {heading}"));
+        let rows = (section.lines().filter(|l| l.starts_with("| `")))
+            .map(|line| MapRow {
+                paths: backticked(line.split('|').nth(1).unwrap_or_default())
+                    .iter()
+                    .map(|p| format!("{base}{p}"))
+                    .collect(),
+                names: backticked(line),
+            })
+            .collect();
+        sections.push((heading.to_string(), rows));
+    }
+    sections
+}
+
+/// Architecture invariant: ARCHITECTURE.md's code map names every source file of the crates,
+/// the benches and the build script (by its path, or by its name within its directory's row),
+/// and nothing that is not there.
+#[test]
+fn the_code_map_names_every_source_file() {
+    let map = code_map();
+    let rows: Vec<&MapRow> = map.iter().flat_map(|(_, rows)| rows).collect();
+    let dirs = ["src", "crates/core/src", "crates/clients/src", "crates/store/src", "crates/sandbox/src", "benches"];
+    let mut files: Vec<PathBuf> = dirs.iter().flat_map(|d| rust_files(&root().join(d))).collect();
+    files.push(root().join("build.rs"));
+    for file in files {
+        let rel = file.strip_prefix(root()).unwrap().to_string_lossy().replace('\\', "/");
+        let named = rows.iter().any(|row| {
+            row.paths.iter().any(|path| {
+                *path == rel
+                    || path.ends_with('/')
+                        && rel.strip_prefix(path.as_str()).is_some_and(|inside| row.names.iter().any(|n| n == inside))
+            })
+        });
+        assert!(named, "{rel} is not in ARCHITECTURE.md's code map: give it a line (or its name in its directory's)");
+    }
+    for row in rows {
+        for path in &row.paths {
+            assert!(root().join(path).exists(), "ARCHITECTURE.md's code map names {path}, which is not there");
+            if path.ends_with('/') {
+                for name in row.names.iter().filter(|n| n.ends_with(".rs")) {
+                    assert!(
+                        root().join(path).join(name).exists(),
+                        "ARCHITECTURE.md's code map names {path}{name}, which is not there"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Architecture invariant: the code map lists each library crate's modules bottom up: a
+/// module imports only modules listed above it.
+#[test]
+fn the_code_map_lists_the_library_crates_modules_bottom_up() {
+    let map = code_map();
+    for (heading, src) in [
+        ("`crates/core`", "crates/core/src"),
+        ("`crates/clients`", "crates/clients/src"),
+        ("`crates/store`", "crates/store/src"),
+    ] {
+        let graph = module_graph(&root().join(src));
+        let (_, rows) = map.iter().find(|(h, _)| h.starts_with(heading)).expect("a code map section per library crate");
+        let mut above = BTreeSet::new();
+        for path in rows.iter().flat_map(|row| &row.paths) {
+            let rel = path.strip_prefix(&format!("{src}/")).unwrap_or(path);
+            let Some(module) = module_path_of(Path::new(rel.trim_end_matches('/'))).first().cloned() else { continue };
+            let below: Vec<&String> =
+                graph.get(&module).into_iter().flatten().filter(|m| !above.contains(*m)).collect();
+            assert!(
+                below.is_empty(),
+                "{src}: the code map lists {module} above {below:?}, which it imports:\n{}",
+                show(&graph)
+            );
+            above.insert(module);
+        }
+        let unlisted: Vec<&String> = graph.keys().filter(|m| !above.contains(*m)).collect();
+        assert!(unlisted.is_empty(), "{src}: the code map does not list {unlisted:?}");
+    }
+}
+
+/// The module graphs ARCHITECTURE.md's "Dependency order" writes down: the bullet's label, the
+/// crate's sources and the module whose submodules it is about.
+const DEPENDENCY_ORDERS: [(&str, &str, &[&str]); 5] = [
+    ("core", "crates/core/src", &[]),
+    ("clients", "crates/clients/src", &[]),
+    ("store", "crates/store/src", &[]),
+    ("product", "src", &[]),
+    ("inside `sync/`", "src", &["sync"]),
+];
+
+/// Architecture invariant: the "Dependency order" section writes down each crate's module
+/// graph as it is (the first sentence of each crate's bullet: `module` → `what it imports`).
+#[test]
+fn the_dependency_order_is_each_crates_module_graph() {
+    let doc = std::fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
+    let section = doc.split("### Dependency order").nth(1).expect("a Dependency order section");
+    let section = section.split("\n#").next().unwrap_or_default();
+    let bullets: Vec<String> =
+        section.split("\n- ").skip(1).map(|b| b.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    let backticked = |text: &str| -> Vec<String> { text.split('`').skip(1).step_by(2).map(str::to_string).collect() };
+    for (label, src, parent) in DEPENDENCY_ORDERS {
+        let bullet = (bullets.iter().find_map(|b| b.strip_prefix(&format!("**{label}**:"))))
+            .unwrap_or_else(|| panic!("no bullet **{label}**: in ARCHITECTURE.md's Dependency order"));
+        let edges = bullet.split(". ").next().unwrap_or_default().trim_end_matches('.');
+        let mut documented = Graph::new();
+        for clause in edges.split(';') {
+            let (modules, uses) = clause.split_once('→').unwrap_or_else(|| panic!("{label}: no → in {clause:?}"));
+            for module in backticked(modules) {
+                documented.entry(module).or_default().extend(backticked(uses));
+            }
+        }
+        let graph = Crate::read(&root().join(src)).graph(parent);
+        assert_eq!(documented, graph, "ARCHITECTURE.md's Dependency order, {label}; the graph is:\n{}", show(&graph));
     }
 }
