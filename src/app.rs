@@ -74,16 +74,6 @@ pub fn offline(command: &Command) -> bool {
     ) || matches!(command, Command::Check { online: false })
 }
 
-/// One line to stdout for `say!`; a reader that went away (`| head`) ends the process quietly.
-pub fn say_line(args: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    if let Err(e) = writeln!(std::io::stdout().lock(), "{args}") {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(i32::from(EXIT_OK));
-        }
-    }
-}
-
 /// Restores the default action of SIGPIPE (the Rust runtime ignores it): writing to a closed
 /// pipe then ends the process quietly, as it ends `cat` or `grep`, instead of a panic.
 pub fn default_sigpipe() {

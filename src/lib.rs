@@ -5,11 +5,24 @@
 /// closed by its reader (`| head -1`) ends the process quietly instead of a panic.
 macro_rules! say {
     () => {
-        $crate::app::say_line(format_args!(""))
+        $crate::say_line(format_args!(""))
     };
     ($($arg:tt)*) => {
-        $crate::app::say_line(format_args!($($arg)*))
+        $crate::say_line(format_args!($($arg)*))
     };
+}
+
+/// One line to stdout for `say!`; a reader that went away (`| head`) ends the process quietly
+/// (exit code 0, `app::EXIT_OK`). Here, beside its macro, so that a module that says a line
+/// (`sync/online.rs`, `demo.rs`) does not depend on the commands.
+#[doc(hidden)]
+pub fn say_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{args}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
 }
 
 pub mod app;

@@ -23,6 +23,7 @@ use super::reescalate;
 use super::{guard, identity, link, notes};
 use super::{settle, Engine, ItemError, PassError, PassReport};
 use crate::crashpoint;
+use ticket_sync_clients::github::ends_with_marker;
 use ticket_sync_clients::http::{ApiError, ForbiddenScope};
 use ticket_sync_clients::zendesk::TicketComment;
 use ticket_sync_core::body;
@@ -372,8 +373,7 @@ async fn earlier_escalation(
 ) -> Result<EarlierEscalation, ItemError> {
     let marker = notetext::link_note_marker(id);
     let me = identity::zendesk_identity(engine).await?;
-    let Some(own) = notes.iter().rev().find(|c| me.wrote(c.author_id) && identity::ends_with_marker(&c.body, &marker))
-    else {
+    let Some(own) = notes.iter().rev().find(|c| me.wrote(c.author_id) && ends_with_marker(&c.body, &marker)) else {
         return Ok(EarlierEscalation::Never);
     };
     let Some((repo, number)) = own.body.lines().find_map(ticket_sync_clients::github::parse_issue_html_url) else {

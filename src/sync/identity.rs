@@ -97,11 +97,9 @@ pub(super) async fn record_writers(engine: &Engine) -> Result<(), PassError> {
     Ok(())
 }
 
-pub(super) use ticket_sync_clients::github::ends_with_marker;
-
 #[cfg(test)]
 mod tests {
-    use super::ends_with_marker;
+    use ticket_sync_clients::github::ends_with_marker;
 
     #[test]
     fn a_marker_counts_only_on_its_own_last_line() {

@@ -9,6 +9,7 @@ use tracing::{info, warn};
 
 use super::{Engine, ItemError};
 use crate::crashpoint;
+use ticket_sync_clients::github::ends_with_marker;
 use ticket_sync_clients::http::ApiError;
 use ticket_sync_clients::zendesk::TicketComment;
 use ticket_sync_core::domain::LinkState;
@@ -89,7 +90,7 @@ async fn write_note(engine: &Engine, intent: &Intent, note: &Note<'_>, fresh: bo
         };
         // Only ticket-sync's own note counts: a customer can quote the marker in their text.
         let me = super::identity::zendesk_identity(engine).await?;
-        let own = |c: &&TicketComment| me.wrote(c.author_id) && super::identity::ends_with_marker(&c.body, note.marker);
+        let own = |c: &&TicketComment| me.wrote(c.author_id) && ends_with_marker(&c.body, note.marker);
         if let Some(c) = comments.iter().find(own) {
             info!(comment_id = c.id.0, "note was already written by an interrupted attempt");
             return Ok(NoteOutcome::Found(c.id));

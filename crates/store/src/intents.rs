@@ -5,47 +5,12 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::payload::{self, CreatePayload, ForwardPayload, IntentPayload, Payload, PayloadError, PushPayload};
+use super::payload::{
+    self, CreatePayload, ForwardPayload, IntentKind, IntentPayload, NotePayload, Payload, PayloadError, PushPayload,
+};
 use super::{parse_ts, ts, Result, Store};
 use ticket_sync_core::clock;
 use ticket_sync_core::domain::{Stage, TicketCommentId, TicketId};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IntentKind {
-    CreateIssue,
-    LinkNote,
-    /// A push-back note for one GitHub event; its key also names the event.
-    PushNote,
-    /// A public Zendesk comment forwarded to the issue; its key also names the comment.
-    ForwardComment,
-}
-
-impl IntentKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IntentKind::CreateIssue => "create_issue",
-            IntentKind::LinkNote => "link_note",
-            IntentKind::PushNote => "push_note",
-            IntentKind::ForwardComment => "forward_comment",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "create_issue" => Some(IntentKind::CreateIssue),
-            "link_note" => Some(IntentKind::LinkNote),
-            "push_note" => Some(IntentKind::PushNote),
-            "forward_comment" => Some(IntentKind::ForwardComment),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for IntentKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 pub(crate) fn key(kind: IntentKind, ticket: TicketId) -> String {
     format!("{}:{}", kind.as_str(), ticket)
@@ -72,6 +37,40 @@ pub struct Intent {
     pub attempts: u32,
     /// When the last write was started (None for intents from before v11, or never attempted).
     pub attempted_at: Option<DateTime<Utc>>,
+}
+
+impl Intent {
+    /// The payload of a create intent.
+    pub fn create_payload(&self) -> std::result::Result<&CreatePayload, PayloadError> {
+        match self.payload.as_ref().map_err(Clone::clone)? {
+            IntentPayload::CreateIssue(p) => Ok(p),
+            other => Err(other.other_kind(IntentKind::CreateIssue)),
+        }
+    }
+
+    /// The payload of a link-note intent.
+    pub fn note_payload(&self) -> std::result::Result<&NotePayload, PayloadError> {
+        match self.payload.as_ref().map_err(Clone::clone)? {
+            IntentPayload::LinkNote(p) => Ok(p),
+            other => Err(other.other_kind(IntentKind::LinkNote)),
+        }
+    }
+
+    /// The payload of a push-note intent.
+    pub fn push_payload(&self) -> std::result::Result<&PushPayload, PayloadError> {
+        match self.payload.as_ref().map_err(Clone::clone)? {
+            IntentPayload::PushNote(p) => Ok(p),
+            other => Err(other.other_kind(IntentKind::PushNote)),
+        }
+    }
+
+    /// The payload of a forward intent.
+    pub fn forward_payload(&self) -> std::result::Result<&ForwardPayload, PayloadError> {
+        match self.payload.as_ref().map_err(Clone::clone)? {
+            IntentPayload::ForwardComment(p) => Ok(p),
+            other => Err(other.other_kind(IntentKind::ForwardComment)),
+        }
+    }
 }
 
 impl Store {

@@ -23,9 +23,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 pub use failures::{Failure, FailureClass, NewFailure};
-pub use intents::{Intent, IntentKind};
+pub use intents::Intent;
 pub use links::{ChangeNote, Impact, LinkChange};
-pub use payload::{CreatePayload, ForwardPayload, IntentPayload, NotePayload, PayloadError, PushPayload};
+pub use payload::{CreatePayload, ForwardPayload, IntentKind, IntentPayload, NotePayload, PayloadError, PushPayload};
 pub use progress::{LedgerEntry, PassRecord, RepoRecord};
 pub use watermarks::Watermark;
 

@@ -104,6 +104,12 @@ impl Store {
         Ok(changed)
     }
 
+    /// Inserts a mapping for an issue that exists already, without a link note (imports, tests).
+    pub fn insert_mapping(&self, ticket: TicketId, issue: &Issue) -> Result<()> {
+        insert_row(&self.conn(), ticket, issue, &ts(clock::now()), None)?;
+        Ok(())
+    }
+
     pub fn mapping(&self, ticket: TicketId) -> Result<Option<Mapping>> {
         let sql = format!("SELECT {COLUMNS} FROM mappings WHERE ticket_id = ?1");
         Ok(self.conn().query_row(&sql, [ticket.0 as i64], from_row).optional()?)

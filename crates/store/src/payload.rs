@@ -1,6 +1,7 @@
 //! Every intent's payload as it is stored: the one place intent payloads are serialised and read
-//! back. Each kind of intent has its own payload type, and `IntentPayload` has one variant per
-//! `IntentKind`, so a kind and a payload that disagree cannot be written.
+//! back. The kinds of intent (`IntentKind`, with their stored names) are here too: each kind has
+//! its own payload type, and `IntentPayload` has one variant per kind, so a kind and a payload
+//! that disagree cannot be written.
 //!
 //! Versions: the `intents.payload_version` column (schema 15) says how the payload text reads.
 //! Rows from before it read as version 1 (the column's default), which is exactly the JSON every
@@ -11,9 +12,46 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::IntentKind;
 use ticket_sync_core::domain::{FieldId, RepoName, TicketCommentId, TicketStatus};
 use ticket_sync_core::noteorder::NoteOrder;
+
+/// The kinds of intent, each with its stored name; each has its own payload type below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntentKind {
+    CreateIssue,
+    LinkNote,
+    /// A push-back note for one GitHub event; its key also names the event.
+    PushNote,
+    /// A public Zendesk comment forwarded to the issue; its key also names the comment.
+    ForwardComment,
+}
+
+impl IntentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntentKind::CreateIssue => "create_issue",
+            IntentKind::LinkNote => "link_note",
+            IntentKind::PushNote => "push_note",
+            IntentKind::ForwardComment => "forward_comment",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "create_issue" => Some(IntentKind::CreateIssue),
+            "link_note" => Some(IntentKind::LinkNote),
+            "push_note" => Some(IntentKind::PushNote),
+            "forward_comment" => Some(IntentKind::ForwardComment),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for IntentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The version new payloads are written in. Version 1: the JSON of the structs below, fields
 /// added since the first release optional (`#[serde(default)]`), unknown fields ignored.
@@ -162,42 +200,8 @@ impl IntentPayload {
         })
     }
 
-    fn other_kind(&self, wanted: IntentKind) -> PayloadError {
+    pub(crate) fn other_kind(&self, wanted: IntentKind) -> PayloadError {
         PayloadError::OtherKind { wanted, found: self.kind() }
-    }
-}
-
-impl super::Intent {
-    /// The payload of a create intent.
-    pub fn create_payload(&self) -> Result<&CreatePayload, PayloadError> {
-        match self.payload.as_ref().map_err(Clone::clone)? {
-            IntentPayload::CreateIssue(p) => Ok(p),
-            other => Err(other.other_kind(IntentKind::CreateIssue)),
-        }
-    }
-
-    /// The payload of a link-note intent.
-    pub fn note_payload(&self) -> Result<&NotePayload, PayloadError> {
-        match self.payload.as_ref().map_err(Clone::clone)? {
-            IntentPayload::LinkNote(p) => Ok(p),
-            other => Err(other.other_kind(IntentKind::LinkNote)),
-        }
-    }
-
-    /// The payload of a push-note intent.
-    pub fn push_payload(&self) -> Result<&PushPayload, PayloadError> {
-        match self.payload.as_ref().map_err(Clone::clone)? {
-            IntentPayload::PushNote(p) => Ok(p),
-            other => Err(other.other_kind(IntentKind::PushNote)),
-        }
-    }
-
-    /// The payload of a forward intent.
-    pub fn forward_payload(&self) -> Result<&ForwardPayload, PayloadError> {
-        match self.payload.as_ref().map_err(Clone::clone)? {
-            IntentPayload::ForwardComment(p) => Ok(p),
-            other => Err(other.other_kind(IntentKind::ForwardComment)),
-        }
     }
 }
 

@@ -8,7 +8,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::{parse_ts, ts, Result, Store};
 use ticket_sync_core::clock;
-use ticket_sync_core::domain::{Issue, IssueCommentId, RepoName, SeenState, StateReason, TicketCommentId, TicketId};
+use ticket_sync_core::domain::{IssueCommentId, RepoName, SeenState, StateReason, TicketCommentId, TicketId};
 
 /// How far a repository's push-back has read. All fields are GitHub's values, never local time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -90,12 +90,6 @@ impl Store {
                 ts(clock::now()),
             ],
         )?;
-        Ok(())
-    }
-
-    /// Inserts a mapping for an issue that exists already, without a link note (imports, tests).
-    pub fn insert_mapping(&self, ticket: TicketId, issue: &Issue) -> Result<()> {
-        super::mappings::insert_row(&self.conn(), ticket, issue, &ts(clock::now()), None)?;
         Ok(())
     }
 
