@@ -794,15 +794,20 @@ fn the_library_crates_modules_import_in_one_direction() {
         assert!(graph.len() > 2, "{krate}: modules found: {graph:?}");
         let edges: usize = graph.values().map(BTreeSet::len).sum();
         assert!(edges >= graph.len() / 2, "{krate}: too few imports found (are paths read?):\n{}", show(&graph));
-        for (parent, graph) in graphs_by_parent(&krate_modules) {
-            if let Some(cycle) = find_cycle(&graph) {
-                let inside = if parent.is_empty() { String::new() } else { format!(" (inside {})", parent.join("::")) };
-                panic!(
-                    "{krate}{inside}: the modules import each other in a cycle: {}\n{}",
-                    cycle.join(" → "),
-                    show(&graph)
-                );
-            }
+        assert_acyclic(krate, &krate_modules);
+    }
+}
+
+/// Fails naming the cycle when the modules of `krate`, at any level, import each other in one.
+fn assert_acyclic(label: &str, krate: &Crate) {
+    for (parent, graph) in graphs_by_parent(krate) {
+        if let Some(cycle) = find_cycle(&graph) {
+            let inside = if parent.is_empty() { String::new() } else { format!(" (inside {})", parent.join("::")) };
+            panic!(
+                "{label}{inside}: the modules import each other in a cycle: {}\n{}",
+                cycle.join(" → "),
+                show(&graph)
+            );
         }
     }
 }
@@ -818,16 +823,7 @@ fn the_products_modules_import_in_one_direction() {
     let graph = product.graph(&[]);
     let edges: usize = graph.values().map(BTreeSet::len).sum();
     assert!(graph.len() > 10 && edges > 10, "the product's modules and imports found:\n{}", show(&graph));
-    for (parent, graph) in graphs_by_parent(&product) {
-        if let Some(cycle) = find_cycle(&graph) {
-            let inside = if parent.is_empty() { String::new() } else { format!(" (inside {})", parent.join("::")) };
-            panic!(
-                "the product's modules{inside} import each other in a cycle: {}\n{}",
-                cycle.join(" → "),
-                show(&graph)
-            );
-        }
-    }
+    assert_acyclic("the product", &product);
 }
 
 /// The cycle finder itself finds a cycle where there is one (so the tests above can fail).

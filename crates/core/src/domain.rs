@@ -742,6 +742,31 @@ pub struct Mapping {
     pub linked_by: LinkedBy,
 }
 
+#[cfg(test)]
+impl Mapping {
+    /// An active link of `ticket` to `repo#number`, open, made at the epoch by escalation: the
+    /// planners' tests change the fields their case is about.
+    pub(crate) fn for_tests(ticket: u64, repo: &str, number: u64) -> Mapping {
+        Mapping {
+            ticket_id: TicketId(ticket),
+            repo: repo.parse().expect("a repository name"),
+            issue_number: IssueNumber(number),
+            issue_id: 1000 + number,
+            issue_url: format!("https://github.com/{repo}/issues/{number}"),
+            issue_state: IssueState::Open,
+            state_reason: None,
+            link_state: LinkState::Active,
+            created_at: DateTime::UNIX_EPOCH,
+            issue_updated_at: None,
+            last_pushed_at: None,
+            closed_at: None,
+            escalation_lost: false,
+            escalated_ticket_at: None,
+            linked_by: LinkedBy::Escalation,
+        }
+    }
+}
+
 /// A kind of pass, by the name the database, the logs, the metrics and `status` give it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -257,7 +257,7 @@ fn reescalation<'a>(escalation: &Escalation, t: &Ticket, m: &'a Mapping) -> Step
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{FieldId, LinkedBy, TicketId};
+    use crate::domain::{FieldId, TicketId};
     use crate::rules::Match;
 
     const FIELD: FieldId = FieldId(42);
@@ -313,20 +313,13 @@ mod tests {
     fn mapping(link_state: LinkState, issue_state: &str, escalation_lost: bool) -> Mapping {
         Mapping {
             ticket_id: TicketId(7),
-            repo: "acme/backend".parse().unwrap(),
-            issue_number: IssueNumber(5),
-            issue_id: 1005,
-            issue_url: "https://github.com/acme/backend/issues/5".into(),
             issue_state: issue_state.into(),
-            state_reason: None,
             link_state,
             created_at: t(0),
             issue_updated_at: Some(t(0)),
-            last_pushed_at: None,
-            closed_at: None,
             escalation_lost,
             escalated_ticket_at: Some(t(0)),
-            linked_by: LinkedBy::Escalation,
+            ..Mapping::for_tests(7, "acme/backend", 5)
         }
     }
 

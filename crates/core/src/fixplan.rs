@@ -204,30 +204,14 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{IssueState, LinkState, LinkedBy};
+    use crate::domain::LinkState;
 
     fn repo() -> RepoName {
         "acme/backend".parse().unwrap()
     }
 
     fn link(ticket: u64, issue: u64, state: LinkState) -> Mapping {
-        Mapping {
-            ticket_id: TicketId(ticket),
-            repo: repo(),
-            issue_number: IssueNumber(issue),
-            issue_id: 1000 + issue,
-            issue_url: format!("https://github.com/acme/backend/issues/{issue}"),
-            issue_state: IssueState::Open,
-            state_reason: None,
-            link_state: state,
-            created_at: chrono::DateTime::UNIX_EPOCH,
-            issue_updated_at: None,
-            last_pushed_at: None,
-            closed_at: None,
-            escalation_lost: false,
-            escalated_ticket_at: None,
-            linked_by: LinkedBy::Escalation,
-        }
+        Mapping { link_state: state, ..Mapping::for_tests(ticket, "acme/backend", issue) }
     }
 
     fn pr(body: &str, state: PullState, into_default_branch: bool) -> PullRequest {

@@ -337,30 +337,15 @@ mod tests {
     use chrono::DateTime;
 
     use super::*;
-    use crate::domain::{IssueCommentId, IssueState, LinkState, LinkedBy};
+    use crate::domain::{IssueCommentId, IssueState};
 
     fn repo(name: &str) -> RepoName {
         name.parse().unwrap()
     }
 
     fn mapping(ticket: u64, number: u64) -> Mapping {
-        Mapping {
-            ticket_id: TicketId(ticket),
-            repo: repo("acme/backend"),
-            issue_number: IssueNumber(number),
-            issue_id: 1000 + number,
-            issue_url: format!("https://github.com/acme/backend/issues/{number}"),
-            issue_state: IssueState::Open,
-            state_reason: None,
-            link_state: LinkState::Active,
-            created_at: DateTime::from_timestamp(1_772_600_000, 0).unwrap(),
-            issue_updated_at: None,
-            last_pushed_at: None,
-            closed_at: None,
-            escalation_lost: false,
-            escalated_ticket_at: None,
-            linked_by: LinkedBy::Escalation,
-        }
+        let made = DateTime::from_timestamp(1_772_600_000, 0).unwrap();
+        Mapping { created_at: made, ..Mapping::for_tests(ticket, "acme/backend", number) }
     }
 
     fn issue(state: IssueState) -> Issue {

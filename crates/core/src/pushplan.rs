@@ -284,7 +284,7 @@ fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{LinkState, StateReason};
+    use crate::domain::StateReason;
 
     const REPO: &str = "acme/backend";
 
@@ -303,23 +303,8 @@ mod tests {
     }
 
     fn mapping(ticket: u64, number: u64, state: &str) -> Mapping {
-        Mapping {
-            ticket_id: TicketId(ticket),
-            repo: REPO.parse().unwrap(),
-            issue_number: IssueNumber(number),
-            issue_id: 1000 + number,
-            issue_url: format!("https://github.com/{REPO}/issues/{number}"),
-            issue_state: state.into(),
-            state_reason: None,
-            link_state: LinkState::Active,
-            created_at: t(0),
-            issue_updated_at: Some(t(0)),
-            last_pushed_at: None,
-            closed_at: None,
-            escalation_lost: false,
-            escalated_ticket_at: None,
-            linked_by: crate::domain::LinkedBy::Escalation,
-        }
+        let base = Mapping::for_tests(ticket, REPO, number);
+        Mapping { issue_state: state.into(), created_at: t(0), issue_updated_at: Some(t(0)), ..base }
     }
 
     fn issue(number: u64, state: &str, reason: Option<&str>, updated: i64) -> ListedIssue {
