@@ -1,5 +1,5 @@
 //! Part 15's reads through the GitHub client against the fake GitHub (which models the real
-//! answers, docs/facts/github-fixes.md): pull requests by update, the pull request of a commit,
+//! answers, docs/research/github-fixes.md): pull requests by update, the pull request of a commit,
 //! releases, and whether a tag contains a commit. The passes that act on them come next.
 
 use ticket_sync_clients::github::Listing;

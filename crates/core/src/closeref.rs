@@ -6,7 +6,7 @@
 //! the issue's URL. Each issue needs its own keyword (`Fixes #1, #2` closes only #1). Keywords
 //! count only when the pull request's base is the repository's default branch: that is the
 //! caller's to check, as it knows the base. A keyword inside a longer word (`prefixes #3`) is
-//! none. See docs/facts/github-fixes.md §2.
+//! none. See docs/research/github-fixes.md §2.
 
 use std::sync::OnceLock;
 

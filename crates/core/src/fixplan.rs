@@ -3,7 +3,7 @@
 //! so. The passes gather pull requests, closes and releases and act on what this decides;
 //! each note has its own event key, so every linked ticket is told each step once.
 //!
-//! Facts relied on are in docs/facts/github-fixes.md: closing keywords count only for a pull
+//! Facts relied on are in docs/research/github-fixes.md: closing keywords count only for a pull
 //! request into the default branch (§2); a release is shipped only when published, not a draft
 //! (`published_at` set), and a prerelease only when the rules say so (§3).
 

@@ -1,6 +1,6 @@
 //! What following a fix reads (part 15, `[fixes]`): a repository's pull requests by update, the
 //! pull request that brought a commit in, the releases, and whether a tag contains a commit.
-//! The facts each read relies on are in docs/facts/github-fixes.md; the sandbox models them
+//! The facts each read relies on are in docs/research/github-fixes.md; the sandbox models them
 //! (`crates/sandbox/src/github/tests/{pulls,releases,compare}.rs`).
 
 use chrono::{DateTime, Utc};

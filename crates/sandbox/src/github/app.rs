@@ -419,8 +419,8 @@ fn admit_installation(shared: &Shared, id: u64, method: &Method, path: &str) -> 
 
 /// The repository permissions of which any one lets an installation make a request to `path`.
 ///
-/// FACT (research-22 §1, GitHub's timeline docs): the timeline takes "Issues" (read) or "Pull
-/// requests" (read). FACT (research-22 §3, GH-REST-DATA releases.json): releases take
+/// FACT (docs/research/github-fixes.md §1, GitHub's timeline docs): the timeline takes "Issues" (read) or "Pull
+/// requests" (read). FACT (docs/research/github-fixes.md §3, GH-REST-DATA releases.json): releases take
 /// "Contents" (read). ASSUMED: compare and the commit endpoints take "Contents" too, the pull
 /// request endpoints (and a commit's pull requests) "Pull requests", and several accepted
 /// permissions are listed in `X-Accepted-GitHub-Permissions` separated by `; `.

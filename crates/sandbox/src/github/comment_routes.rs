@@ -128,7 +128,7 @@ pub async fn list_repo_comments(State(s): State<Arc<Shared>>, Path(p): PathMap, 
 pub const REPO_EVENTS_REACHABLE: usize = 300;
 
 /// `GET …/issues/events`: the repository's issue events of every kind the events API has
-/// (not `cross-referenced`: research-22 §1), newest first, with the issue embedded, paginated
+/// (not `cross-referenced`: docs/research/github-fixes.md §1), newest first, with the issue embedded, paginated
 /// up to `REPO_EVENTS_REACHABLE`.
 pub async fn list_repo_events(State(s): State<Arc<Shared>>, Path(p): PathMap, RawQuery(q): RawQuery) -> Answer {
     let doc = docs::REPO_EVENTS;

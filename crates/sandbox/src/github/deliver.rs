@@ -22,19 +22,19 @@
 //!   type `integration` with the App id); the hook URL and secret stay the one `set_webhook`
 //!   names. Changes the App makes have the bot (`type: "Bot"`) as sender.
 //! - `pull_request`: `{action, number, pull_request, repository, sender}` with the full pull
-//!   request object, so `closed` says `merged: true|false` (research-22 §2: "the
+//!   request object, so `closed` says `merged: true|false` (docs/research/github-fixes.md §2: "the
 //!   `pull_request` webhook `closed` with `merged:false`"); `edited` carries `changes.body.from`
 //!   or `changes.title.from` like the `issues` event's.
-//! - `release`: `{action, release, repository, sender}` (research-22 §3, OWH release schemas;
+//! - `release`: `{action, release, repository, sender}` (docs/research/github-fixes.md §3, OWH release schemas;
 //!   `edited` adds `changes: {name?: {from}, body?: {from}}`). Which actions one change sends
-//!   follows the actions' official meanings (research-22 §3): a release published at once is
+//!   follows the actions' official meanings (docs/research/github-fixes.md §3): a release published at once is
 //!   `created`, `published`, then `released` (or `prereleased`); a draft saved is `created`; a
 //!   draft published is `published` and, unless it is a prerelease, `released` (FACT: "The
 //!   `prereleased` type will not trigger for pre-releases published from draft releases");
 //!   a prerelease made a full release is `released`; a deletion is `deleted`.
 //!   ASSUMED: that order within one change; flipping the prerelease flag also sends `edited`
 //!   (with `changes: {}`: the schema has no key for the flag), before `released` when the
-//!   flip makes a full release; `unpublished` is never sent (research-22 §3: reportedly not
+//!   flip makes a full release; `unpublished` is never sent (docs/research/github-fixes.md §3: reportedly not
 //!   sent since 2023).
 
 use serde_json::{json, Map, Value};

@@ -366,7 +366,7 @@ impl FakeGithub {
     }
 
     /// People download each asset of release `id` `times` more times: the release list's
-    /// body, and so its ETag, changes (research-22 §3), its `updated_at` does not.
+    /// body, and so its ETag, changes (docs/research/github-fixes.md §3), its `updated_at` does not.
     pub fn bump_download_counts(&self, repo: &str, id: u64, times: u64) {
         let mut model = self.shared.model.lock().unwrap();
         let idx = repo_index(&model, repo);

@@ -1,7 +1,7 @@
 //! Handlers of the endpoints about code: compare (`GET …/compare/{base}...{head}`) and
 //! releases (the list, the latest, by tag, by id).
 //!
-//! Compare (research-22 §4, which gives every source):
+//! Compare (docs/research/github-fixes.md §4, which gives every source):
 //! - FACT (GH-MD compare/get.md): `BASE...HEAD` names branches, tags or shas (`USER:REF` too);
 //!   commits are `git log BASE..HEAD` in chronological order; `status` is ahead, behind,
 //!   identical or diverged; without `per_page` or `page` at most 250 commits come back, "the
@@ -14,12 +14,12 @@
 //!   with no common ancestor all answer 404; a diff too large to compute answers 500.
 //! - ASSUMED: with paging, `per_page` defaults to 30 and is capped at 100 like other lists;
 //!   without paging the 250 commits are the newest ones; `status`, `ahead_by`, `behind_by` and
-//!   `total_commits` count the whole comparison (research-22 §4: a real client compares
+//!   `total_commits` count the whole comparison (docs/research/github-fixes.md §4: a real client compares
 //!   `total_commits` with the list's length to see the cut); `USER:` other than the owner
 //!   (forks) answers 404 (the fake has no forks); an unknown ref's 404 is the plain `Not
 //!   Found` body.
 //!
-//! Releases (research-22 §3):
+//! Releases (docs/research/github-fixes.md §3):
 //! - FACT (GH-MD releases/get.md): the list takes `per_page` (max 100) and `page` only;
 //!   "Only users with push access will receive listings for draft releases."
 //! - FACT (GH-MD releases/latest/get.md): the latest is "the most recent non-prerelease,
@@ -31,7 +31,7 @@
 //!   `Last-Modified` and answers `If-Modified-Since` with 200; the latest and by-tag
 //!   endpoints send `Last-Modified` and honour `If-Modified-Since` alone (GitHub ignores the
 //!   date when `If-None-Match` is sent too).
-//! - ASSUMED (research-22 §3): push access is the personal token's on the repository
+//! - ASSUMED (docs/research/github-fixes.md §3): push access is the personal token's on the repository
 //!   (`FakeGithub::set_push_access`) or an installation's `contents: write`; `GET
 //!   …/releases/{id}` shows a draft only with push access; `Last-Modified` is the release's
 //!   `updated_at`, which download counts do not move.

@@ -2,7 +2,7 @@
 //! (`GET …/pulls/{n}`), and the pull requests of a commit (`GET …/commits/{sha}/pulls`).
 //!
 //! What they rest on:
-//! - FACT (FACTS.md, "List repository issues"; research-22 §2): a pull request is an issue
+//! - FACT (FACTS.md, "List repository issues"; docs/research/github-fixes.md §2): a pull request is an issue
 //!   too, numbered in the same sequence; the issue list shows it with a `pull_request` key.
 //! - FACT (GitHub's REST reference, "List pull requests"): `state` open|closed|all (default
 //!   open), `head` (`user:ref`), `base`, `sort` created|updated|popularity|long-running

@@ -162,19 +162,19 @@ impl Reply {
     }
 
     /// What the commit endpoints answer for a sha (or ref) the repository does not have.
-    /// FACT (research-22 §4, zizmorcore/zizmor#972): a 422 for an unknown ref; the message is
+    /// FACT (docs/research/github-fixes.md §4, zizmorcore/zizmor#972): a 422 for an unknown ref; the message is
     /// "No commit found for SHA: …".
     pub fn no_commit(doc: &str, sha: &str) -> Self {
         Reply::error(StatusCode::UNPROCESSABLE_ENTITY, &format!("No commit found for SHA: {sha}"), doc)
     }
 
-    /// FACT (research-22 §4: github-changelog-generator#695, fork-cleaner#31, gh4a#544):
+    /// FACT (docs/research/github-fixes.md §4: github-changelog-generator#695, fork-cleaner#31, gh4a#544):
     /// compare of two histories that share no commit is a 404 with this message.
     pub fn no_common_ancestor(doc: &str, base: &str, head: &str) -> Self {
         Reply::error(StatusCode::NOT_FOUND, &format!("No common ancestor between {base} and {head}."), doc)
     }
 
-    /// FACT (research-22 §4, github-changelog-generator#920): a diff GitHub gives up on is a
+    /// FACT (docs/research/github-fixes.md §4, github-changelog-generator#920): a diff GitHub gives up on is a
     /// 500 "Server Error: Sorry, this diff is taking too long to generate.".
     /// ASSUMED: the body is the usual `basic-error` with that message (the report quotes the
     /// status and message only).

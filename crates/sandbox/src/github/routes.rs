@@ -188,7 +188,7 @@ async fn update_issue(
 /// The survivor `duplicate_issue_id` names, when the update closes the issue as a duplicate.
 ///
 /// FACT (FACTS.md, "Update issue"): `duplicate_issue_id` applies only with `state_reason:
-/// duplicate`, and it is the survivor's database `id`, not its number (research-22 §5: "an
+/// duplicate`, and it is the survivor's database `id`, not its number (docs/research/github-fixes.md §5: "an
 /// issue number there links an unrelated issue"). ASSUMED: an id naming no live issue (or the
 /// issue itself) answers 422 `invalid` on the field; without the field the close is accepted
 /// and names no survivor.

@@ -2,7 +2,7 @@
 //! comments together, oldest first, with the items only the timeline has (`cross-referenced`,
 //! `commented`).
 //!
-//! What it rests on (research-22 §1, which gives every source):
+//! What it rests on (docs/research/github-fixes.md §1, which gives every source):
 //! - FACT (GH-MD …/timeline/get.md): `per_page` (max 100, default 30) and `page` only: no
 //!   `since`, no sort; 200, 404 and 410 are its documented answers.
 //! - FACT (REC-PyGithub 2017 and 2025, REC-octocrab): items come oldest first (observed, not
@@ -12,7 +12,7 @@
 //!   a pull request source has `source.issue.pull_request` (with `merged_at` in the 2025
 //!   recording, null when not merged) and the source's `repository`.
 //! - FACT (GH-DOCS §connected): `connected` / `disconnected` carry only the common properties.
-//!   ASSUMED (research-22 §1): so REST cannot tell which pull request was linked by hand.
+//!   ASSUMED (docs/research/github-fixes.md §1): so REST cannot tell which pull request was linked by hand.
 //! - FACT (REC-PyGithub `IssueEvent.setUp.txt`): `marked_as_duplicate` names no survivor.
 //! - ASSUMED: a transferred issue's timeline redirects (301) like the issue itself; a
 //!   cross-reference whose source was deleted or transferred away is not shown; `committed`

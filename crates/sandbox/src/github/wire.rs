@@ -247,7 +247,7 @@ impl Wire<'_> {
     ///
     /// `state_reason`: FACTS.md ("Issue events") says the OpenAPI `issue-event` schema has
     /// none, but real 2025 bodies of `closed` and `reopened` events carry the key, `null` on
-    /// the events recorded (research-22 §1, REC-PyGithub `IssueEvent.setUp.txt`).
+    /// the events recorded (docs/research/github-fixes.md §1, REC-PyGithub `IssueEvent.setUp.txt`).
     /// ASSUMED: the events API sends the key on `closed` and `reopened` with `null`, so a
     /// client cannot learn why from it: only the issue says why it was last closed (and the
     /// timeline's `closed` item, see `timeline`). Other kinds have no such key.

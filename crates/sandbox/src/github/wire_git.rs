@@ -1,6 +1,6 @@
 //! JSON rendering of what issue 22 reads besides issues: pull requests (the full object and
 //! the list's `pull-request-simple`), commits, comparisons, releases and release assets, in
-//! GitHub's REST shapes (research-22 §1–§4 name the fields and their sources).
+//! GitHub's REST shapes (docs/research/github-fixes.md §1–§4 name the fields and their sources).
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -233,7 +233,7 @@ impl Wire<'_> {
         })
     }
 
-    /// A release. FACTS (research-22 §3, REC-PyGithub; GH-REST-DATA releases.json): `html_url`
+    /// A release. FACTS (docs/research/github-fixes.md §3, REC-PyGithub; GH-REST-DATA releases.json): `html_url`
     /// is `…/releases/tag/{tag}`; `published_at` is null for a draft.
     /// ASSUMED: a draft's `html_url` names an `untagged-…` tag and its tarball and zipball
     /// URLs are null (what GitHub shows for drafts in its web pages; no recording read).

@@ -147,7 +147,7 @@ impl Model {
         let new_body = body_changed.then(|| issue.body.clone()).flatten();
         self.record_edit_events(repo, number, actor, before, after, now);
         if duplicate_of.is_some() {
-            // ASSUMED (research-22 §1, §5): the duplicate's own timeline gets
+            // ASSUMED (docs/research/github-fixes.md §1, §5): the duplicate's own timeline gets
             // `marked_as_duplicate`, just before its `closed`; the survivor gets no event.
             self.record_event(repo, number, "marked_as_duplicate", actor, EventDetail::None, now);
         }

@@ -67,7 +67,7 @@ pub struct Issue {
     pub is_pull_request: bool,
     pub fate: Fate,
     /// The issue it was closed as a duplicate of (repository id, number), kept for tests: the
-    /// REST API never shows it (research-22 §5).
+    /// REST API never shows it (docs/research/github-fixes.md §5).
     pub duplicate_of: Option<(u64, u64)>,
 }
 
@@ -119,7 +119,7 @@ pub struct CommitRef {
     pub sha: String,
 }
 
-/// Event kinds the timeline shows and the issue event lists do not (research-22 §1: GH-DOCS
+/// Event kinds the timeline shows and the issue event lists do not (docs/research/github-fixes.md §1: GH-DOCS
 /// issue-event-types.md availability tables).
 pub const TIMELINE_ONLY: [&str; 1] = ["cross-referenced"];
 

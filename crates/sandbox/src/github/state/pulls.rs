@@ -2,25 +2,25 @@
 //! requests, linking them to issues by hand, pushing commits, and the issue events these
 //! leave (`cross-referenced`, `referenced`, `connected`, `merged`, `closed` with a commit).
 //!
-//! What each rests on (research-22 is `/work/research-22.md`, which gives every source):
-//! - FACT (research-22 §2, GH-DOCS linking-a-pull-request-to-an-issue.md): closing keywords in
+//! What each rests on (docs/research/github-fixes.md is `/work/docs/research/github-fixes.md.md`, which gives every source):
+//! - FACT (docs/research/github-fixes.md §2, GH-DOCS linking-a-pull-request-to-an-issue.md): closing keywords in
 //!   a pull request's body act only when its base is the default branch; on any other base
 //!   they are ignored and merging closes nothing. Keywords in a commit message close the issue
 //!   when the commit reaches the default branch. A manual link (`connected`) closes its issue
 //!   when the pull request is merged into the default branch.
-//! - FACT (research-22 §1, GH-DOCS issue-event-types.md): a `closed` event's `commit_id` names
+//! - FACT (docs/research/github-fixes.md §1, GH-DOCS issue-event-types.md): a `closed` event's `commit_id` names
 //!   the commit that closed the issue with "closes / fixes" syntax; `referenced` names the
 //!   commit whose message mentioned the issue; a pull request's `merged` event names the head
 //!   commit that was merged and its own `closed` event has no commit.
-//! - ASSUMED (research-22 §1; no recording shows it): a merged pull request closes its issues
+//! - ASSUMED (docs/research/github-fixes.md §1; no recording shows it): a merged pull request closes its issues
 //!   with `commit_id` = its `merge_commit_sha` (the merge, squash or last rebased commit on the
 //!   default branch), and for a pull request in another repository `commit_url` points at the
 //!   pull request's repository. The merger is the `closed` event's actor.
-//! - FACT (research-22 §1, python-github-backup#528): a cross-reference does not change the
+//! - FACT (docs/research/github-fixes.md §1, python-github-backup#528): a cross-reference does not change the
 //!   referenced issue's `updated_at`. ASSUMED: neither do `referenced` and `connected`.
 //! - ASSUMED: one `cross-referenced` item per (source, target), however often the source
 //!   mentions the target again; a pull request's own number is never cross-referenced.
-//! - FACT (research-22 §1, GH-MD pulls/get.md): before a merge `merge_commit_sha` is a test
+//! - FACT (docs/research/github-fixes.md §1, GH-MD pulls/get.md): before a merge `merge_commit_sha` is a test
 //!   merge commit, which is on no branch; after it, the commit on the base branch.
 
 use chrono::{DateTime, Utc};
@@ -210,7 +210,7 @@ impl Model {
     }
 
     /// Links (or unlinks) pull request `pr` of `pr_repo` to issue `number` of `repo` by hand:
-    /// `connected` / `disconnected` on both, naming neither (research-22 §1).
+    /// `connected` / `disconnected` on both, naming neither (docs/research/github-fixes.md §1).
     pub fn connect(
         &mut self,
         (repo, number): (usize, u64),
@@ -227,7 +227,7 @@ impl Model {
             return;
         }
         if linked {
-            // FACT (research-22 §2): a pull request links at most 10 issues by hand.
+            // FACT (docs/research/github-fixes.md §2): a pull request links at most 10 issues by hand.
             assert!(pull.linked.len() < 10, "a pull request links at most 10 issues by hand");
             pull.linked.push(key);
         } else {

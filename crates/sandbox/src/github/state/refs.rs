@@ -1,7 +1,7 @@
 //! Issue references in text (bodies, comments, commit messages): `#N` and `OWNER/REPO#N`, and
 //! whether a closing keyword stands right before one.
 //!
-//! FACT (GH-DOCS `linking-a-pull-request-to-an-issue.md`, research-22 §2): the keywords are
+//! FACT (GH-DOCS `linking-a-pull-request-to-an-issue.md`, docs/research/github-fixes.md §2): the keywords are
 //! close, closes, closed, fix, fixes, fixed, resolve, resolves, resolved; `KEYWORD #N` in the
 //! same repository, `KEYWORD OWNER/REPO#N` in another; several issues need the full syntax for
 //! each (`Resolves #10, resolves #123`), so in "Fixes #1 and #2" only #1 is closed.

@@ -2,12 +2,12 @@
 //! prerelease or not), publishing a draft, flipping the prerelease flag, editing, deleting,
 //! and the download counts that change a list's ETag.
 //!
-//! What each rests on (research-22 §3, which gives every source):
+//! What each rests on (docs/research/github-fixes.md §3, which gives every source):
 //! - FACT (GH-MD releases/latest/get.md): `created_at` is the date of the commit used for the
 //!   release, not when it was drafted or published; `published_at` is null for drafts.
 //! - FACT (GH-REST-DATA releases.json): `target_commitish` is unused when the tag already
 //!   exists, so it never names the release's commit.
-//! - ASSUMED (research-22 §3 "Drafts and tags"): a draft whose tag does not exist yet creates
+//! - ASSUMED (docs/research/github-fixes.md §3 "Drafts and tags"): a draft whose tag does not exist yet creates
 //!   no tag until it is published; publishing tags the target's commit as it is then, and the
 //!   release's `created_at` becomes that commit's date.
 //! - ASSUMED: deleting a release leaves its tag; download counts do not move `updated_at`.
@@ -145,7 +145,7 @@ impl Model {
 impl super::Repo {
     /// The releases a caller sees, in the list's order: by `created_at` (the commit's date)
     /// newest first, drafts only with push access.
-    /// ASSUMED (research-22 §3: the order is undocumented, observed "sorted by creation date"):
+    /// ASSUMED (docs/research/github-fixes.md §3: the order is undocumented, observed "sorted by creation date"):
     /// ties go to the newer release.
     pub fn visible_releases(&self, with_drafts: bool) -> Vec<&Release> {
         let mut out: Vec<&Release> = self.releases.iter().filter(|r| with_drafts || !r.draft).collect();

@@ -1,6 +1,6 @@
 //! Contract tests of `GET …/compare/{base}...{head}`: the four statuses and their counts,
 //! the 250-commit cap without paging, `Link` pages with `files` on the first page only, and
-//! the 404s and 500 of a bad day (research-22 §4).
+//! the 404s and 500 of a bad day (docs/research/github-fixes.md §4).
 
 use serde_json::{json, Value};
 

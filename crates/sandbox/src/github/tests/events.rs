@@ -7,7 +7,7 @@ use super::*;
 
 /// FACTS.md, "Issue events", says the `issue-event` schema has no `state_reason`, but real
 /// 2025 bodies of `closed` and `reopened` events carry the key, `null` on the events recorded
-/// (research-22 §1, REC-PyGithub `IssueEvent.setUp.txt`): a client must tolerate the key and
+/// (docs/research/github-fixes.md §1, REC-PyGithub `IssueEvent.setUp.txt`): a client must tolerate the key and
 /// cannot learn the reason from it. The issue object carries the last close's reason.
 #[tokio::test]
 async fn close_and_reopen_are_listed_newest_first_with_actor_and_a_null_reason() {

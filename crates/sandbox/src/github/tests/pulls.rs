@@ -1,6 +1,6 @@
 //! Contract tests of the pull-request endpoints (`…/pulls`, `…/pulls/{n}`,
 //! `…/commits/{sha}/pulls`) and of what merging and closing a pull request does to the issues
-//! it names (research-22 §1, §2).
+//! it names (docs/research/github-fixes.md §1, §2).
 
 use serde_json::{json, Value};
 

@@ -1,7 +1,7 @@
 //! Contract tests of the release endpoints (`…/releases`, `…/releases/latest`,
 //! `…/releases/tags/{tag}`, `…/releases/{id}`): the order by the tagged commit's date, drafts
 //! only with push access, `published_at` null, ETags that churn with download counts, and
-//! `Last-Modified` on single releases only (research-22 §3).
+//! `Last-Modified` on single releases only (docs/research/github-fixes.md §3).
 
 use serde_json::{json, Value};
 

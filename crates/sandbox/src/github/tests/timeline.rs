@@ -2,7 +2,7 @@
 //! `cross-referenced` (timeline only, no id, the source pull request with `merged_at`),
 //! `closed` with `commit_id` and `state_reason`, `referenced`, `connected`,
 //! `marked_as_duplicate`, their place in the events API, and the timeline's pages and 304s
-//! (research-22 §1).
+//! (docs/research/github-fixes.md §1).
 
 use serde_json::{json, Value};
 
