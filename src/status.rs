@@ -90,14 +90,14 @@ pub fn collect(rules: &Rules, store: &Store) -> ticket_sync_store::Result<Status
     let mut last_pass = BTreeMap::new();
     for record in store.passes()? {
         use ticket_sync_core::domain::PassKind;
-        // Each scheduled kind has its schedule; webhook passes (and a kind no release wrote) none.
-        let next_at = match PassKind::from_name(&record.kind) {
-            Some(PassKind::Escalate) => rules.schedule.escalate.next_after(now),
-            Some(PassKind::Push) => rules.schedule.push.next_after(now),
-            Some(PassKind::Audit) => rules.schedule.audit.next_after(now),
-            Some(PassKind::Webhook) | None => None,
+        // Each scheduled kind has its schedule; webhook passes none.
+        let next_at = match record.kind {
+            PassKind::Escalate => rules.schedule.escalate.next_after(now),
+            PassKind::Push => rules.schedule.push.next_after(now),
+            PassKind::Audit => rules.schedule.audit.next_after(now),
+            PassKind::Webhook => None,
         };
-        last_pass.insert(record.kind.clone(), PassView { record, next_at });
+        last_pass.insert(record.kind.to_string(), PassView { record, next_at });
     }
     let (mappings, ended): (Vec<Mapping>, Vec<Mapping>) =
         store.mappings()?.into_iter().partition(|m| m.link_state == ticket_sync_core::domain::LinkState::Active);

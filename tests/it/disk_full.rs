@@ -211,7 +211,7 @@ async fn an_identity_that_cannot_be_recorded_stops_the_pass_before_any_write() {
     let disk = Disk::of(&env.db_path());
     // A database that has polled before (its start time is kept) and meets these credentials
     // for the first time: their identities are read and recorded before anything is written.
-    Store::open(&env.db_path()).unwrap().meta_get_or_set("first_start", "1577836800").unwrap();
+    Store::open(&env.db_path()).unwrap().first_start_or_set(1_577_836_800).unwrap();
     let id = env.ticket("Escalated as the disk fills and frees", &["escalated"]);
     // The disk is full as the GitHub login is recorded, and has room again a moment later
     // (another process freed some) as the export is read.
@@ -231,7 +231,7 @@ async fn an_identity_that_cannot_be_recorded_stops_the_pass_before_any_write() {
     let report = engine.escalate(&cancel).await.expect("the pass runs once there is room");
     assert_eq!((report.created, report.failed), (1, 0), "{report:?}");
     let store = Store::open_read_only(&env.db_path()).unwrap();
-    assert_eq!(store.meta_with_prefix("github_login:").unwrap().len(), 1, "the login is recorded");
+    assert_eq!(store.github_logins().unwrap().len(), 1, "the login is recorded");
     assert_eq!(env.issues_for(REPO, id).len(), 1);
 }
 

@@ -39,14 +39,14 @@ fn user_id(key: &str, value: &str) -> Result<u64> {
 }
 
 impl Store {
-    /// The raw text stored under `key` (tests and tools; ticket-sync's own keys have typed
-    /// accessors).
-    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+    /// The raw text stored under `key`, for the typed accessors below: outside the store,
+    /// each key is read and written only through its accessor (the compiler holds that).
+    pub(crate) fn meta(&self, key: &str) -> Result<Option<String>> {
         Ok(self.conn().query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
     }
 
     /// Every `(key, value)` whose key starts with `prefix`, as raw text.
-    pub fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+    pub(crate) fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>> {
         let conn = self.conn();
         let mut stmt =
             conn.prepare("SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")?;
@@ -55,13 +55,13 @@ impl Store {
     }
 
     /// Stores `value` under `key`, replacing what was there.
-    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+    pub(crate) fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.conn().execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", [key, value])?;
         Ok(())
     }
 
     /// Stores `value` under `key` unless a value is there already; returns the stored value.
-    pub fn meta_get_or_set(&self, key: &str, value: &str) -> Result<String> {
+    pub(crate) fn meta_get_or_set(&self, key: &str, value: &str) -> Result<String> {
         self.conn().execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)", [key, value])?;
         Ok(self.meta(key)?.unwrap_or_else(|| value.to_string()))
     }

@@ -21,7 +21,7 @@ pub struct RepoRecord {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PassRecord {
-    pub kind: String,
+    pub kind: PassKind,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     /// `None` before the first end, or for an outcome this release does not know (a newer one's).
@@ -129,24 +129,26 @@ impl Store {
         Ok(())
     }
 
+    /// The last pass of each kind; a row of a kind no release of ticket-sync writes is left out.
     pub fn passes(&self) -> Result<Vec<PassRecord>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT kind, started_at, finished_at, outcome, summary, last_success_at FROM passes ORDER BY kind",
         )?;
-        let rows = stmt
+        let rows: Vec<Option<PassRecord>> = stmt
             .query_map([], |r| {
-                Ok(PassRecord {
-                    kind: r.get(0)?,
+                let Some(kind) = PassKind::from_name(&r.get::<_, String>(0)?) else { return Ok(None) };
+                Ok(Some(PassRecord {
+                    kind,
                     started_at: parse_ts(&r.get::<_, String>(1)?).unwrap_or_default(),
                     finished_at: r.get::<_, Option<String>>(2)?.and_then(|s| parse_ts(&s)),
                     outcome: r.get::<_, Option<String>>(3)?.as_deref().and_then(PassOutcome::from_name),
                     summary: r.get::<_, Option<String>>(4)?.and_then(|s| serde_json::from_str(&s).ok()),
                     last_success_at: r.get::<_, Option<String>>(5)?.and_then(|s| parse_ts(&s)),
-                })
+                }))
             })?
             .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        Ok(rows.into_iter().flatten().collect())
     }
 
     pub fn ledger(&self, ticket: TicketId) -> Result<Vec<LedgerEntry>> {
@@ -233,8 +235,12 @@ mod tests {
         store.pass_finished(PassKind::Escalate, PassOutcome::Failed, &summary).unwrap();
         assert!(stored(PassKind::Escalate).1.is_some(), "the last success stays");
         store.conn().execute("UPDATE passes SET outcome = 'cancelled' WHERE kind = 'audit'", []).unwrap();
+        store
+            .conn()
+            .execute("INSERT INTO passes (kind, started_at) VALUES ('vacuum', '2026-01-01T00:00:00Z')", [])
+            .unwrap();
         let outcomes: Vec<(String, Option<PassOutcome>)> =
-            store.passes().unwrap().into_iter().map(|p| (p.kind, p.outcome)).collect();
+            store.passes().unwrap().into_iter().map(|p| (p.kind.to_string(), p.outcome)).collect();
         assert_eq!(
             outcomes,
             [
