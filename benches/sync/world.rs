@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ticket_sync_core::domain::{Issue, IssueNumber, LinkState, TicketId};
+use ticket_sync_core::domain::{Issue, IssueId, IssueNumber, LinkState, TicketId};
 use ticket_sync_sandbox::{NewTicket, Sandbox, Visibility};
 use ticket_sync_store::Store;
 
@@ -175,7 +175,7 @@ impl World {
                 let issue = Issue {
                     repo: repo.parse().unwrap(),
                     number: IssueNumber(view.number),
-                    id: view.id,
+                    id: IssueId(view.id),
                     html_url: view.html_url,
                     state: view.state.into(),
                     state_reason: None,

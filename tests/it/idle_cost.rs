@@ -3,7 +3,7 @@
 //! request (the export poll) and two GitHub requests per repository, all of them 304s.
 
 use chrono::Duration;
-use ticket_sync_core::domain::{Issue, IssueNumber, TicketId};
+use ticket_sync_core::domain::{Issue, IssueId, IssueNumber, TicketId};
 use ticket_sync_sandbox::{NewTicket, Visibility};
 use ticket_sync_store::Store;
 
@@ -53,7 +53,7 @@ async fn seeded() -> Env {
             let issue = Issue {
                 repo: repo.parse().unwrap(),
                 number: IssueNumber(v.number),
-                id: v.id,
+                id: IssueId(v.id),
                 html_url: v.html_url,
                 state: v.state.into(),
                 state_reason: None,

@@ -4,7 +4,7 @@
 use axum::http::Method;
 use ticket_sync::sync::PassReport;
 use ticket_sync_core::domain::LinkState;
-use ticket_sync_core::domain::{Issue, IssueNumber, StateReason, TicketId};
+use ticket_sync_core::domain::{Issue, IssueId, IssueNumber, StateReason, TicketId};
 use ticket_sync_sandbox::{Fault, FaultRule, NewTicket};
 use ticket_sync_store::Store;
 use tokio_util::sync::CancellationToken;
@@ -184,7 +184,7 @@ async fn an_idle_pass_over_2000_mapped_issues_costs_two_requests_per_repo() {
         let issue = Issue {
             repo: REPO.parse().unwrap(),
             number: IssueNumber(n),
-            id: view.id,
+            id: IssueId(view.id),
             html_url: view.html_url,
             state: view.state.into(),
             state_reason: None,

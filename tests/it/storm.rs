@@ -7,7 +7,7 @@
 use axum::http::Method;
 use ticket_sync::sync::PassReport;
 use ticket_sync_core::domain::LinkState;
-use ticket_sync_core::domain::{Issue, IssueNumber, TicketId};
+use ticket_sync_core::domain::{Issue, IssueId, IssueNumber, TicketId};
 use ticket_sync_sandbox::{Fault, FaultRule, NewTicket};
 use tokio_util::sync::CancellationToken;
 
@@ -41,7 +41,7 @@ fn seed_links(env: &Env, repo: &str, count: usize) -> Vec<(u64, u64)> {
             let issue = Issue {
                 repo: repo.parse().unwrap(),
                 number: IssueNumber(view.number),
-                id: view.id,
+                id: IssueId(view.id),
                 html_url: view.html_url.clone(),
                 state: view.state.as_str().into(),
                 state_reason: None,

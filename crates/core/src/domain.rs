@@ -50,6 +50,12 @@ macro_rules! numeric_id {
 }
 
 numeric_id! {
+    /// A GitHub issue's database id (`id`, what `duplicate_issue_id` and `/repositories/{id}`
+    /// style references name), never its number in the repository (`IssueNumber`).
+    IssueId
+}
+
+numeric_id! {
     /// A comment on a Zendesk ticket (a note ticket-sync wrote, a reply it forwards).
     TicketCommentId
 }
@@ -497,7 +503,7 @@ pub struct TicketUpdate<'a> {
 pub struct Issue {
     pub repo: RepoName,
     pub number: IssueNumber,
-    pub id: u64,
+    pub id: IssueId,
     pub html_url: String,
     pub state: IssueState,
     pub state_reason: Option<StateReason>,
@@ -624,7 +630,7 @@ pub struct IssueComment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedIssue {
     pub number: IssueNumber,
-    pub id: u64,
+    pub id: IssueId,
     pub html_url: String,
     pub state: IssueState,
     pub state_reason: Option<StateReason>,
@@ -724,7 +730,7 @@ pub struct Mapping {
     pub ticket_id: TicketId,
     pub repo: RepoName,
     pub issue_number: IssueNumber,
-    pub issue_id: u64,
+    pub issue_id: IssueId,
     pub issue_url: String,
     pub issue_state: IssueState,
     pub state_reason: Option<StateReason>,
@@ -751,7 +757,7 @@ impl Mapping {
             ticket_id: TicketId(ticket),
             repo: repo.parse().expect("a repository name"),
             issue_number: IssueNumber(number),
-            issue_id: 1000 + number,
+            issue_id: IssueId(1000 + number),
             issue_url: format!("https://github.com/{repo}/issues/{number}"),
             issue_state: IssueState::Open,
             state_reason: None,

@@ -337,7 +337,7 @@ mod tests {
     use chrono::DateTime;
 
     use super::*;
-    use crate::domain::{IssueCommentId, IssueState};
+    use crate::domain::{IssueCommentId, IssueId, IssueState};
 
     fn repo(name: &str) -> RepoName {
         name.parse().unwrap()
@@ -352,7 +352,7 @@ mod tests {
         Issue {
             repo: repo("acme/backend"),
             number: IssueNumber(7),
-            id: 1007,
+            id: IssueId(1007),
             html_url: "https://github.com/acme/backend/issues/7".into(),
             state,
             state_reason: None,

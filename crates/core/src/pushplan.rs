@@ -284,7 +284,7 @@ fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::StateReason;
+    use crate::domain::{IssueId, StateReason};
 
     const REPO: &str = "acme/backend";
 
@@ -310,7 +310,7 @@ mod tests {
     fn issue(number: u64, state: &str, reason: Option<&str>, updated: i64) -> ListedIssue {
         ListedIssue {
             number: IssueNumber(number),
-            id: 1000 + number,
+            id: IssueId(1000 + number),
             html_url: format!("https://github.com/{REPO}/issues/{number}"),
             state: state.into(),
             state_reason: reason.map(StateReason::from),

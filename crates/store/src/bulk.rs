@@ -34,7 +34,7 @@ impl Store {
 mod tests {
     use super::*;
     use chrono::Utc;
-    use ticket_sync_core::domain::IssueNumber;
+    use ticket_sync_core::domain::{IssueId, IssueNumber};
 
     #[test]
     fn imported_links_read_back_as_mappings() {
@@ -44,7 +44,7 @@ mod tests {
                 let issue = Issue {
                     repo: "acme/backend".parse().unwrap(),
                     number: IssueNumber(n),
-                    id: 100 + n,
+                    id: IssueId(100 + n),
                     html_url: format!("https://github.example/acme/backend/issues/{n}"),
                     state: ticket_sync_core::domain::IssueState::Open,
                     state_reason: None,
@@ -59,7 +59,7 @@ mod tests {
         store.import_mappings(&links).unwrap();
         assert_eq!(store.mapping_count().unwrap(), 3);
         let m = store.mapping(TicketId(12)).unwrap().unwrap();
-        assert_eq!((m.issue_number, m.issue_id), (IssueNumber(2), 102));
+        assert_eq!((m.issue_number, m.issue_id), (IssueNumber(2), IssueId(102)));
         assert_eq!(store.mapped_repos().unwrap().len(), 1);
     }
 }

@@ -127,7 +127,7 @@ impl Store {
                         ticket.0 as i64,
                         issue.repo.to_string(),
                         issue.number.0 as i64,
-                        issue.id as i64,
+                        issue.id.0 as i64,
                         issue.html_url,
                         issue.state.as_str(),
                         issue.state_reason.as_ref().map(ticket_sync_core::domain::StateReason::as_str),

@@ -7,7 +7,7 @@ use super::intents::{OnConflict, Started};
 use super::{parse_ts, ts, NotePayload, Result, Store};
 use ticket_sync_core::clock;
 use ticket_sync_core::domain::{
-    Issue, IssueNumber, IssueState, LinkState, Mapping, RepoName, Stage, StateReason, TicketId,
+    Issue, IssueId, IssueNumber, IssueState, LinkState, Mapping, RepoName, Stage, StateReason, TicketId,
 };
 
 pub(super) const COLUMNS: &str = "ticket_id, repo, issue_number, issue_id, issue_url, issue_state, state_reason, link_state, created_at, issue_updated_at, last_pushed_at, closed_at, escalation_lost, escalated_ticket_at, linked_by";
@@ -28,7 +28,7 @@ pub(super) fn insert_row(
         ticket.0 as i64,
         issue.repo.to_string(),
         issue.number.0 as i64,
-        issue.id as i64,
+        issue.id.0 as i64,
         issue.html_url,
         issue.state.as_str(),
         issue.state_reason.as_ref().map(StateReason::as_str),
@@ -46,7 +46,7 @@ pub(super) fn from_row(r: &Row) -> rusqlite::Result<Mapping> {
         ticket_id: TicketId(r.get::<_, i64>(0)? as u64),
         repo: repo.parse().map_err(parse_err)?,
         issue_number: IssueNumber(r.get::<_, i64>(2)? as u64),
-        issue_id: r.get::<_, i64>(3)? as u64,
+        issue_id: IssueId(r.get::<_, i64>(3)? as u64),
         issue_url: r.get(4)?,
         issue_state: IssueState::parse(&r.get::<_, String>(5)?),
         state_reason: r.get::<_, Option<String>>(6)?.map(StateReason::from),

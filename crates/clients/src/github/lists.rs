@@ -11,7 +11,7 @@ use url::Url;
 
 use super::{parse_time, wire, GithubClient, IssueComment, ListedIssue, Listing, SVC};
 use crate::http::{self, ApiError};
-use ticket_sync_core::domain::{IssueCommentId, IssueNumber, IssueState, RepoName, StateReason};
+use ticket_sync_core::domain::{IssueCommentId, IssueId, IssueNumber, IssueState, RepoName, StateReason};
 
 /// Items per page of every list ticket-sync reads (GitHub's maximum).
 pub(super) const PER_PAGE: usize = 100;
@@ -330,7 +330,7 @@ fn parse_link(link: &str, rel: &str) -> Option<String> {
 fn to_listed(w: wire::WireIssue) -> ListedIssue {
     ListedIssue {
         number: IssueNumber(w.number),
-        id: w.id,
+        id: IssueId(w.id),
         html_url: w.html_url,
         state: IssueState::parse(&w.state),
         state_reason: w.state_reason.map(StateReason::from),

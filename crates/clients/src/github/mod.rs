@@ -26,7 +26,7 @@ use ticket_sync_core::domain::Service;
 use ticket_sync_core::domain::{Endpoint, Scope};
 use ticket_sync_core::domain::{GithubClock, GithubTime};
 use ticket_sync_core::domain::{InstallationId, IssueComment, IssueCommentId, IssueEvent, ListedIssue};
-use ticket_sync_core::domain::{Issue, IssueNumber, IssueState, RepoName, StateReason};
+use ticket_sync_core::domain::{Issue, IssueId, IssueNumber, IssueState, RepoName, StateReason};
 
 const SVC: Service = Service::Github;
 
@@ -843,7 +843,7 @@ fn to_issue(repo: &RepoName, w: wire::WireIssue) -> Issue {
     Issue {
         repo: repo.clone(),
         number: IssueNumber(w.number),
-        id: w.id,
+        id: IssueId(w.id),
         html_url: w.html_url,
         state: IssueState::parse(&w.state),
         state_reason: w.state_reason.map(StateReason::from),
