@@ -181,7 +181,7 @@ impl Target {
     fn named(&self, budget: &str) -> Scope {
         match self.ticket {
             Some(id) if budget == PER_TICKET => Scope::Ticket(id),
-            _ => Scope::Endpoint(Endpoint::from_name(budget)),
+            _ => Scope::Endpoint(Endpoint::from(budget)),
         }
     }
 }

@@ -173,6 +173,39 @@ impl fmt::Display for RepoName {
     }
 }
 
+/// Defines a set of names this build alone writes (in the store, the logs, the metrics):
+/// `ALL`, `as_str` (the text kept), `from_name` (`None` for a name no release wrote) and
+/// `Display`; the derives are the caller's.
+macro_rules! closed_set {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$meta])*
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
+            pub const ALL: [$name; [$($text),*].len()] = [$($name::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                }
+            }
+
+            /// The member a stored name stands for; `None` for a name no release wrote.
+            pub fn from_name(name: &str) -> Option<$name> {
+                $name::ALL.into_iter().find(|m| m.as_str() == name)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 /// Defines a closed set of names read from a remote or the store: `as_str` gives the text kept
 /// in the store and in JSON (unchanged from when these were strings); any other text is kept
 /// in `Other`, so an unknown value from a server never fails decoding.
@@ -545,11 +578,13 @@ mod tests {
     /// names the strings had, and they read back as the same endpoint.
     #[test]
     fn endpoints_keep_their_stored_names_and_round_trip() {
-        let names: Vec<&str> = Endpoint::KNOWN.iter().map(|e| e.as_str()).collect();
+        let known =
+            [Endpoint::IncrementalExports, Endpoint::TicketsUpdate, Endpoint::TicketsShow, Endpoint::ContentCreation];
+        let names: Vec<&str> = known.iter().map(|e| e.as_str()).collect();
         assert_eq!(names, ["incremental-exports", "tickets-update", "tickets-show", "content-creation"]);
         let other = Endpoint::Other("tickets-index".into());
-        for endpoint in Endpoint::KNOWN.into_iter().chain([other]) {
-            assert_eq!(Endpoint::from_name(endpoint.as_str()), endpoint);
+        for endpoint in known.into_iter().chain([other]) {
+            assert_eq!(Endpoint::from(endpoint.as_str()), endpoint);
             assert_eq!(endpoint.to_string(), endpoint.as_str());
             let scope = Scope::Endpoint(endpoint.clone());
             assert_eq!(scope.key(), format!("endpoint:{}", endpoint.as_str()));
@@ -773,106 +808,46 @@ impl Mapping {
     }
 }
 
-/// A kind of pass, by the name the database, the logs, the metrics and `status` give it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PassKind {
-    /// New and changed tickets → issues (the `escalate` schedule).
-    #[default]
-    Escalate,
-    /// Issue changes → tickets, then forwarded replies (the `push` schedule).
-    Push,
-    /// Transferred and deleted issues (the `audit` schedule).
-    Audit,
-    /// One ticket or repository a webhook delivery named.
-    Webhook,
-}
-
-impl PassKind {
-    pub const ALL: [PassKind; 4] = [PassKind::Escalate, PassKind::Push, PassKind::Audit, PassKind::Webhook];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PassKind::Escalate => "escalate",
-            PassKind::Push => "push",
-            PassKind::Audit => "audit",
-            PassKind::Webhook => "webhook",
-        }
-    }
-
-    /// The kind a stored name stands for; `None` for a name no release wrote.
-    pub fn from_name(name: &str) -> Option<PassKind> {
-        PassKind::ALL.into_iter().find(|k| k.as_str() == name)
+closed_set! {
+    /// A kind of pass, by the name the database, the logs, the metrics and `status` give it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    PassKind {
+        /// New and changed tickets → issues (the `escalate` schedule).
+        #[default]
+        Escalate = "escalate",
+        /// Issue changes → tickets, then forwarded replies (the `push` schedule).
+        Push = "push",
+        /// Transferred and deleted issues (the `audit` schedule).
+        Audit = "audit",
+        /// One ticket or repository a webhook delivery named.
+        Webhook = "webhook",
     }
 }
 
-impl fmt::Display for PassKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+closed_set! {
+    /// How a pass ended, by the name the database (`passes.outcome`), the metrics (the
+    /// `outcome` label) and `status` give it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    PassOutcome {
+        /// Every item it took up succeeded (or was recorded for a later pass without failing).
+        Ok = "ok",
+        /// It ran to its end with items that failed; they are recorded and tried again.
+        Partial = "partial",
+        /// It stopped: an error of the pass itself (a store error, a refused credential, a
+        /// service's limit), or its deadline.
+        Failed = "failed",
     }
 }
 
-/// How a pass ended, by the name the database (`passes.outcome`), the metrics (the `outcome`
-/// label) and `status` give it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PassOutcome {
-    /// Every item it took up succeeded (or was recorded for a later pass without failing).
-    Ok,
-    /// It ran to its end with items that failed; they are recorded and tried again.
-    Partial,
-    /// It stopped: an error of the pass itself (a store error, a refused credential, a
-    /// service's limit), or its deadline.
-    Failed,
-}
-
-impl PassOutcome {
-    pub const ALL: [PassOutcome; 3] = [PassOutcome::Ok, PassOutcome::Partial, PassOutcome::Failed];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PassOutcome::Ok => "ok",
-            PassOutcome::Partial => "partial",
-            PassOutcome::Failed => "failed",
-        }
-    }
-
-    /// The outcome a stored name stands for; `None` for a name no release of this one wrote.
-    pub fn from_name(name: &str) -> Option<PassOutcome> {
-        PassOutcome::ALL.into_iter().find(|o| o.as_str() == name)
-    }
-}
-
-impl fmt::Display for PassOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Which remote a request went to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Service {
-    Zendesk,
-    Github,
-}
-
-impl Service {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Service::Zendesk => "zendesk",
-            Service::Github => "github",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Service> {
-        [Service::Zendesk, Service::Github].into_iter().find(|s| s.as_str() == name)
-    }
-}
-
-/// The service's name as ticket-sync writes it in messages, logs and keys: `zendesk`, `github`.
-impl fmt::Display for Service {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+closed_set! {
+    /// Which remote a request went to; its name (`zendesk`, `github`) is how ticket-sync writes
+    /// it in messages, logs and keys.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    Service {
+        Zendesk = "zendesk",
+        Github = "github",
     }
 }
 
@@ -884,56 +859,28 @@ pub struct RateBudget {
     pub reset_at: Option<DateTime<Utc>>,
 }
 
-/// An endpoint with a rate limit of its own that ticket-sync gates by name. The names are
-/// stored (`endpoint:NAME` in the state database's blocks) and shown (`status`, logs): they
-/// never change. Zendesk's are the names its `zendesk-ratelimit-NAME` headers give the
-/// budgets; a budget a header names that is not here is not gated by name (see
-/// `ticket_sync_clients::limits::limit_scope`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Endpoint {
-    /// Zendesk's incremental ticket export (10 requests a minute): its header,
-    /// `zendesk-ratelimit-incremental-exports: total=10; remaining=N; resets=S`, is on every
-    /// answer of the export, its 429 included (FACTS.md, "Incremental ticket export" → "Rate
-    /// limit"), so the gate it closes is the export's own. A bare 429 there is the export's too.
-    IncrementalExports,
-    /// Zendesk's account-wide limit on ticket updates (`zendesk-rate-limit-tickets-update`).
-    TicketsUpdate,
-    /// Reading one Zendesk ticket (`show`), counted with the account's requests.
-    TicketsShow,
-    /// GitHub's content-creating requests (issues, comments, edits: 80 a minute, 500 an hour),
-    /// paced by ticket-sync itself.
-    ContentCreation,
-    /// A budget a service names that none of ticket-sync's requests is sent under by name (an
-    /// endpoint budget only the service knows, or a name an older or newer release kept): its
-    /// spent budget still closes a gate of that name, is kept and shown, as any other.
-    Other(String),
-}
-
-impl Endpoint {
-    /// The endpoints ticket-sync sends requests under by name.
-    pub const KNOWN: [Endpoint; 4] =
-        [Endpoint::IncrementalExports, Endpoint::TicketsUpdate, Endpoint::TicketsShow, Endpoint::ContentCreation];
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            Endpoint::IncrementalExports => "incremental-exports",
-            Endpoint::TicketsUpdate => "tickets-update",
-            Endpoint::TicketsShow => "tickets-show",
-            Endpoint::ContentCreation => "content-creation",
-            Endpoint::Other(name) => name,
-        }
-    }
-
-    /// The endpoint a stored or header name stands for; a name ticket-sync does not send under
-    /// is kept as it is (`Other`).
-    pub fn from_name(name: &str) -> Endpoint {
-        Endpoint::KNOWN.into_iter().find(|e| e.as_str() == name).unwrap_or_else(|| Endpoint::Other(name.to_string()))
-    }
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+named_set! {
+    /// An endpoint with a rate limit of its own, gated by name. The names are stored
+    /// (`endpoint:NAME` in the state database's blocks) and shown (`status`, logs): they never
+    /// change. Zendesk's are the names its `zendesk-ratelimit-NAME` headers give the budgets.
+    /// A budget none of ticket-sync's requests is sent under by name (one only the service
+    /// knows, or a name an older or newer release kept) is `Other`: its spent budget still
+    /// closes a gate of that name, is kept and shown (`ticket_sync_clients::limits`).
+    #[derive(PartialOrd, Ord)]
+    Endpoint {
+        /// Zendesk's incremental ticket export (10 requests a minute): its header,
+        /// `zendesk-ratelimit-incremental-exports: total=10; remaining=N; resets=S`, is on
+        /// every answer of the export, its 429 included (FACTS.md, "Incremental ticket export"
+        /// → "Rate limit"), so the gate it closes is the export's own. A bare 429 there is the
+        /// export's too.
+        IncrementalExports = "incremental-exports",
+        /// Zendesk's account-wide limit on ticket updates (`zendesk-rate-limit-tickets-update`).
+        TicketsUpdate = "tickets-update",
+        /// Reading one Zendesk ticket (`show`), counted with the account's requests.
+        TicketsShow = "tickets-show",
+        /// GitHub's content-creating requests (issues, comments, edits: 80 a minute, 500 an
+        /// hour), paced by ticket-sync itself.
+        ContentCreation = "content-creation",
     }
 }
 
@@ -975,7 +922,7 @@ impl Scope {
     pub fn from_key(key: &str) -> Option<Scope> {
         match key.split_once(':') {
             None if key == "service" => Some(Scope::Service),
-            Some(("endpoint", name)) if !name.is_empty() => Some(Scope::Endpoint(Endpoint::from_name(name))),
+            Some(("endpoint", name)) if !name.is_empty() => Some(Scope::Endpoint(Endpoint::from(name))),
             Some(("ticket", id)) => id.parse().ok().map(|id| Scope::Ticket(TicketId(id))),
             Some(("installation", id)) => id.parse().ok().map(|id| Scope::Installation(InstallationId(id))),
             _ => None,
