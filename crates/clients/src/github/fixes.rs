@@ -4,11 +4,10 @@
 //! (`crates/sandbox/src/github/tests/{pulls,releases,compare}.rs`).
 
 use chrono::{DateTime, Utc};
-use reqwest::header::ETAG;
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde::Deserialize;
 
-use super::lists::{has_next, PER_PAGE};
+use super::lists::{has_next, FirstPage, PER_PAGE};
 use super::{parse_time, GithubClient, Listing, SVC};
 use crate::http::{self, ApiError};
 use ticket_sync_core::domain::{GithubTime, IssueNumber, RepoName};
@@ -136,13 +135,12 @@ impl GithubClient {
             .append_pair("sort", "updated")
             .append_pair("direction", "desc")
             .append_pair("per_page", &PER_PAGE.to_string());
-        let (status, headers, bytes) = self.call(Method::GET, url, None, etag).await?;
-        if status == StatusCode::NOT_MODIFIED {
+        let Some(FirstPage { items: mut page, mut bad, mut headers, etag: new_etag }) =
+            self.first_page::<WirePull>(url, etag).await?
+        else {
             return Ok(Listing::NotModified);
-        }
-        let new_etag = headers.get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let (mut page, mut bad) = http::decode_items::<WirePull>(SVC, &bytes)?;
-        let (mut headers, mut items, mut pages) = (headers, Vec::new(), 1);
+        };
+        let (mut items, mut pages) = (Vec::new(), 1);
         loop {
             super::lists::report_bad(&bad);
             let older = |p: &WirePull| since.zip(parse_time(p.updated_at.as_deref())).is_some_and(|(s, u)| u < s);
@@ -179,17 +177,11 @@ impl GithubClient {
     pub async fn releases(&self, repo: &RepoName, etag: Option<&str>) -> Result<Listing<Release>, ApiError> {
         let mut url = self.url(&format!("/repos/{repo}/releases"));
         url.query_pairs_mut().append_pair("per_page", &PER_PAGE.to_string());
-        let (status, headers, bytes) = self.call(Method::GET, url, None, etag).await?;
-        if status == StatusCode::NOT_MODIFIED {
+        let Some(FirstPage { items, bad, etag, .. }) = self.first_page::<WireRelease>(url, etag).await? else {
             return Ok(Listing::NotModified);
-        }
-        let new_etag = headers.get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let (releases, bad) = http::decode_items::<WireRelease>(SVC, &bytes)?;
+        };
         super::lists::report_bad(&bad);
-        Ok(Listing::Changed {
-            items: releases.into_iter().filter_map(|r| to_release(repo, r)).collect(),
-            etag: new_etag,
-        })
+        Ok(Listing::Changed { items: items.into_iter().filter_map(|r| to_release(repo, r)).collect(), etag })
     }
 
     /// Whether the tag `tag` contains the commit `sha`: `GET …/compare/{tag}...{sha}?per_page=1`

@@ -31,6 +31,14 @@ pub enum Updates<T> {
     },
 }
 
+/// A list's first page as `GithubClient::first_page` read it.
+pub(super) struct FirstPage<T> {
+    pub items: Vec<T>,
+    pub bad: Vec<http::BadItem>,
+    pub headers: reqwest::header::HeaderMap,
+    pub etag: Option<String>,
+}
+
 /// An item of a list sorted by update: what keyset paging needs to know of it.
 trait Updated {
     fn id(&self) -> u64;
@@ -111,12 +119,11 @@ impl GithubClient {
         etag: Option<&str>,
     ) -> Result<Updates<T>, ApiError> {
         let first = self.updated_list_url(path, since, all_states);
-        let (status, headers, bytes) = self.call(Method::GET, first, None, etag).await?;
-        if status == StatusCode::NOT_MODIFIED {
+        let Some(FirstPage { items: mut page, mut bad, headers, etag: new_etag }) =
+            self.first_page::<T>(first, etag).await?
+        else {
             return Ok(Updates::NotModified);
-        }
-        let new_etag = headers.get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let (mut page, mut bad) = http::decode_items::<T>(SVC, &bytes)?;
+        };
         let mut held = hold_before(None, &bad, since);
         let mut more = has_next(&headers);
         let single_page = !more;
@@ -173,6 +180,23 @@ impl GithubClient {
         })
     }
 
+    /// The first page of a list, asked with `etag`: `None` when it is unchanged (a free 304);
+    /// else its items (those that cannot be read, apart), its headers (for `Link`) and the
+    /// ETag that makes the same request a 304 next time.
+    pub(super) async fn first_page<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+        etag: Option<&str>,
+    ) -> Result<Option<FirstPage<T>>, ApiError> {
+        let (status, headers, bytes) = self.call(Method::GET, url, None, etag).await?;
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(None);
+        }
+        let etag = headers.get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let (items, bad) = http::decode_items::<T>(SVC, &bytes)?;
+        Ok(Some(FirstPage { items, bad, headers, etag }))
+    }
+
     fn updated_list_url(&self, path: &str, since: Option<chrono::DateTime<chrono::Utc>>, all_states: bool) -> Url {
         let mut url = self.url(path);
         {
@@ -198,12 +222,10 @@ impl GithubClient {
         first: Url,
         etag: Option<&str>,
     ) -> Result<Listing<T>, ApiError> {
-        let (status, headers, bytes) = self.call(Method::GET, first, None, etag).await?;
-        if status == StatusCode::NOT_MODIFIED {
+        let Some(FirstPage { mut items, bad, headers, etag: new_etag }) = self.first_page::<T>(first, etag).await?
+        else {
             return Ok(Listing::NotModified);
-        }
-        let new_etag = headers.get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let (mut items, bad) = http::decode_items::<T>(SVC, &bytes)?;
+        };
         whole_or_unrelated(&bad)?;
         let mut next = self.followable_next(&headers)?;
         let single_page = next.is_none();
