@@ -683,17 +683,25 @@ fn use_tree(text: &str) -> Vec<(ModPath, Option<String>)> {
     vec![(segments, alias)]
 }
 
+/// Where each non-blank line of `code` starts, past its indentation: where a statement may
+/// begin (the text from there on is read to the statement's end, however many lines it spans).
+fn statement_starts(code: &str) -> Vec<usize> {
+    let mut at = 0;
+    let mut starts = Vec::new();
+    for line in code.split_inclusive('\n') {
+        if !line.trim().is_empty() {
+            starts.push(at + line.len() - line.trim_start().len());
+        }
+        at += line.len();
+    }
+    starts
+}
+
 /// The `use` declarations of `code`, each with its visibility (`""`, `pub`, `pub(crate)`,
 /// `pub(super)`, `pub(in …)`) and its tree, however many lines it spans.
 fn use_declarations(code: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut at = 0;
-    for line in code.split_inclusive('\n') {
-        let start = at + line.len() - line.trim_start().len();
-        at += line.len();
-        if line.trim().is_empty() {
-            continue;
-        }
+    for start in statement_starts(code) {
         let text = &code[start..];
         let (visibility, rest) = match visibility(text) {
             Some((v, rest)) => (v, rest),
@@ -1004,13 +1012,7 @@ fn re_exports_of_other_crates(code: &str) -> Vec<String> {
             }
         }
     }
-    let mut at = 0;
-    for line in code.split_inclusive('\n') {
-        let start = at + line.len() - line.trim_start().len();
-        at += line.len();
-        if line.trim().is_empty() {
-            continue;
-        }
+    for start in statement_starts(code) {
         let Some((visibility, rest)) = visibility(&code[start..]) else { continue };
         let Some(alias) = rest.strip_prefix("type ").filter(|_| !private(visibility)) else { continue };
         let Some((name, aliased)) = alias.split(';').next().unwrap_or_default().split_once('=') else { continue };
