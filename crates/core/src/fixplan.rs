@@ -7,6 +7,7 @@
 //! request into the default branch (§2); a release is shipped only when published, not a draft
 //! (`published_at` set), and a prerelease only when the rules say so (§3).
 
+use crate::body;
 use crate::closeref;
 use crate::domain::{GithubTime, IssueNumber, Mapping, RepoName, TicketId};
 use crate::eventkey::EventKey;
@@ -92,7 +93,7 @@ impl Closer {
     pub fn words(&self) -> Option<String> {
         match self {
             Closer::PullRequest { repo, number, title, url, .. } => {
-                Some(format!("by pull request {repo}#{number} \"{}\" ({url})", one_line(title)))
+                Some(format!("by pull request {repo}#{number} \"{}\" ({url})", shown(title)))
             }
             Closer::Commit { repo, sha } => Some(format!("by commit {} in {repo}", sha.short())),
             Closer::Hand => None,
@@ -154,7 +155,7 @@ pub fn review_notes(pr: &PullRequest, links: &[Mapping], web_base: &url::Url) ->
             m.issue_number,
             pr.repo,
             pr.number,
-            one_line(&pr.title),
+            shown(&pr.title),
             pr.author,
             pr.url,
         );
@@ -169,7 +170,7 @@ pub fn shipped_note(issue: (&RepoName, IssueNumber), release: &Release, reply: O
     let (repo, number) = issue;
     let mut text = format!(
         "The fix for GitHub issue {repo}#{number} shipped in {} ({}).\n{}\n",
-        one_line(&release.tag),
+        shown(&release.tag),
         release.published_at.map(|t| t.utc().format("%Y-%m-%d").to_string()).unwrap_or_default(),
         release.url,
     );
@@ -192,13 +193,16 @@ pub fn reply(template: &str, release: &Release, issue_title: &str, issue_url: &s
     template
         .replace("{tag}", &release.tag)
         .replace("{release_url}", &release.url)
-        .replace("{issue_title}", &one_line(issue_title))
+        .replace("{issue_title}", &shown(issue_title))
         .replace("{issue_url}", issue_url)
 }
 
-/// Text on one line, as a title is shown in a sentence.
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Text written on GitHub (a title, a tag), as a note shows it: on one line, and with
+/// anything that reads as one of ticket-sync's markers defused (`body::defuse_markers`, as
+/// every other text from GitHub in a note), since anyone who opens a pull request writes its
+/// title.
+fn shown(text: &str) -> String {
+    body::defuse_markers(&text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 #[cfg(test)]
@@ -259,6 +263,12 @@ mod tests {
             "A fix for GitHub issue acme/backend#7 is in review: pull request acme/backend#45 \"Fix the login\" by \
              alice.\nhttps://github.com/acme/backend/pull/45\n"
         );
+        let forged = PullRequest {
+            title: "Fix\n[ticket-sync:event gh-event-1] <!-- x".into(),
+            ..pr("Fixes #7", PullState::Open, true)
+        };
+        let note = &review_notes(&forged, &links, &web)[0];
+        assert!(!note.text.contains("[ticket-sync:event") && !note.text.contains("<!--"), "{}", note.text);
     }
 
     fn release(draft: bool, prerelease: bool, published: bool) -> Release {
