@@ -20,7 +20,7 @@ pub struct TokenError {
 
 /// Reads a token from its source. The whitespace around it (a file's trailing newline, CRLF)
 /// and a leading byte-order mark are dropped.
-pub fn load(service: &'static str, source: &TokenSource) -> Result<Secret, TokenError> {
+fn load(service: &'static str, source: &TokenSource) -> Result<Secret, TokenError> {
     let keys = (format!("{service}.token_env"), format!("{service}.token_file"));
     load_named(service, "token", source, (&keys.0, &keys.1))
 }
@@ -54,7 +54,7 @@ pub fn read_required(source: &TokenSource, keys: (&str, &str)) -> Result<Secret,
 /// A secret from its source: the variable or file the rules name (which must be readable), or
 /// the default variable and then the systemd credential; `None` when the default finds
 /// neither. The error says what to fix, naming `keys` (the `_env` and `_file` keys).
-pub fn read_source(source: &TokenSource, keys: (&str, &str)) -> Result<Option<Secret>, String> {
+fn read_source(source: &TokenSource, keys: (&str, &str)) -> Result<Option<Secret>, String> {
     match source {
         TokenSource::Env { var, credential } => from_env(var).map(Some).ok_or_else(|| {
             format!(
@@ -81,7 +81,7 @@ pub fn read_source(source: &TokenSource, keys: (&str, &str)) -> Result<Option<Se
 }
 
 /// Where a secret was read from, for messages that must say which one to fix (never the value).
-pub fn describe_source(source: &TokenSource, keys: (&str, &str)) -> String {
+fn describe_source(source: &TokenSource, keys: (&str, &str)) -> String {
     match source {
         TokenSource::Env { var, .. } => format!("environment variable {var} ({})", keys.0),
         TokenSource::File(path) => format!("file {} ({})", path.display(), keys.1),
@@ -92,7 +92,7 @@ pub fn describe_source(source: &TokenSource, keys: (&str, &str)) -> String {
     }
 }
 
-pub fn from_env(var: &str) -> Option<Secret> {
+fn from_env(var: &str) -> Option<Secret> {
     std::env::var(var).ok().map(|v| bare(&v).to_string()).filter(|v| !v.is_empty()).map(Secret::new)
 }
 
@@ -102,16 +102,12 @@ fn bare(text: &str) -> &str {
     text.trim().trim_start_matches('\u{feff}').trim()
 }
 
-pub fn from_file(path: &Path) -> std::io::Result<Secret> {
-    // A FIFO or a device would block the read (and with it `check` and the start) for ever.
-    regular_file(path)?;
+fn from_file(path: &Path) -> std::io::Result<Secret> {
     // A token or secret is a line; a far larger file is not one, and is not read whole.
-    let mut raw = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::Read::take(std::fs::File::open(path)?, MAX_SECRET_BYTES + 1), &mut raw)?;
-    if raw.len() as u64 > MAX_SECRET_BYTES {
+    let Some(raw) = read_at_most(path, MAX_SECRET_BYTES)? else {
         let what = format!("it is larger than {MAX_SECRET_BYTES} bytes: not a token or secret");
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, what));
-    }
+    };
     let text = String::from_utf8(raw)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not text (UTF-8)"))?;
     let value = bare(&text).to_string();
@@ -119,6 +115,16 @@ pub fn from_file(path: &Path) -> std::io::Result<Secret> {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "the file is empty"));
     }
     Ok(Secret::new(value))
+}
+
+/// The bytes of the regular file `path` when it holds at most `max`; `None` when it holds more
+/// (it is not read whole). A FIFO or a device is refused before it is opened: reading it would
+/// block `check` and the start for ever.
+fn read_at_most(path: &Path, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    regular_file(path)?;
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(std::fs::File::open(path)?, max + 1), &mut raw)?;
+    Ok((raw.len() as u64 <= max).then_some(raw))
 }
 
 /// The most of a token or secret file read (a JWT-style access token is a few KiB).
@@ -135,7 +141,7 @@ fn regular_file(path: &Path) -> std::io::Result<()> {
     Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is {kind}")))
 }
 
-pub fn credential_path(name: &str) -> Option<PathBuf> {
+fn credential_path(name: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("CREDENTIALS_DIRECTORY").filter(|d| !d.is_empty())?;
     Some(PathBuf::from(dir).join(name))
 }
@@ -145,7 +151,7 @@ const MAX_KEY_BYTES: u64 = 64 * 1024;
 
 /// Reads and checks the App's private key: present, readable by this user only (not by every
 /// user of the host), an RSA key in PEM form, and able to sign. Nothing is sent anywhere.
-pub fn load_app_key(rules: &AppRules) -> Result<AppKey, TokenError> {
+fn load_app_key(rules: &AppRules) -> Result<AppKey, TokenError> {
     let fail = |reason: String| TokenError { service: "github", what: "App key", reason };
     let (path, named) = match &rules.key {
         KeySource::File(path) => (path.clone(), "named by github.private_key_file".to_string()),
@@ -181,21 +187,14 @@ pub fn load_app_key(rules: &AppRules) -> Result<AppKey, TokenError> {
         }
     }
     // A 4096-bit key's PEM is about 3 KB: a far larger file is not one, and is not read whole.
-    let mut pem = Vec::new();
-    std::io::Read::read_to_end(
-        &mut std::io::Read::take(
-            std::fs::File::open(&path).map_err(|e| fail(format!("cannot read {shown} ({named}): {e}")))?,
-            MAX_KEY_BYTES + 1,
-        ),
-        &mut pem,
-    )
-    .map_err(|e| fail(format!("cannot read {shown} ({named}): {e}")))?;
-    if pem.len() as u64 > MAX_KEY_BYTES {
-        return Err(fail(format!(
-            "{shown} ({named}) is too large for a private key (over {MAX_KEY_BYTES} bytes): name the .pem file \
-             GitHub lets you download"
-        )));
-    }
+    let pem = read_at_most(&path, MAX_KEY_BYTES)
+        .map_err(|e| fail(format!("cannot read {shown} ({named}): {e}")))?
+        .ok_or_else(|| {
+            fail(format!(
+                "{shown} ({named}) is too large for a private key (over {MAX_KEY_BYTES} bytes): name the .pem \
+                 file GitHub lets you download"
+            ))
+        })?;
     let not_rsa = || {
         fail(format!(
             "{shown} ({named}) is not an RSA private key in PEM form: use the .pem file GitHub lets you download \
