@@ -4,7 +4,8 @@
 
 use ticket_sync_clients::github::Listing;
 use ticket_sync_core::domain::{IssueNumber, RepoName};
-use ticket_sync_core::fixplan::{self, CommitSha, PullState};
+use ticket_sync_core::domain::CommitSha;
+use ticket_sync_core::fixplan::{self, PullState};
 use ticket_sync_core::rules::Fixes;
 use ticket_sync_sandbox::{MergeMethod, ReleaseSpec};
 

@@ -674,6 +674,33 @@ pub struct ListedIssue {
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// A commit's id as GitHub names it (40 hexadecimal digits; 7 or more from a short form).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CommitSha(String);
+
+impl CommitSha {
+    /// `None` unless `text` is 7 to 64 hexadecimal digits (SHA-1 or SHA-256), kept in lower case.
+    pub fn parse(text: &str) -> Option<CommitSha> {
+        let ok = (7..=64).contains(&text.len()) && text.chars().all(|c| c.is_ascii_hexdigit());
+        ok.then(|| CommitSha(text.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first seven digits, as GitHub shows a commit.
+    pub fn short(&self) -> &str {
+        &self.0[..7]
+    }
+}
+
+impl std::fmt::Display for CommitSha {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// An entry of an issue's history (`closed`, `reopened`, `labeled`, …), from an event list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssueEvent {
@@ -685,6 +712,10 @@ pub struct IssueEvent {
     /// events do not (the listed issue's `state_reason` is its last close's).
     pub state_reason: Option<StateReason>,
     pub issue_number: IssueNumber,
+    /// The commit that closed the issue, on a `closed` event made by a commit (a merged pull
+    /// request's or a pushed commit's message); `None` for a close by hand, and sometimes for
+    /// a close by a pull request too (docs/research/github-fixes.md §1).
+    pub commit_id: Option<CommitSha>,
 }
 
 /// The issue state a push pass saw, to store on the mapping.

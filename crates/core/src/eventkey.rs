@@ -52,6 +52,12 @@ pub enum EventKey {
     PullRequestUnmerged { repo: RepoName, number: IssueNumber },
     /// The fix shipped in a release (GitHub's release id): `shipped-{repo}-{release}`.
     Shipped { repo: RepoName, release: u64 },
+    /// The public reply that tells the customer the fix shipped in that release (`[fixes]
+    /// public_reply`): `reply-shipped-{repo}-{release}`.
+    ShippedReply { repo: RepoName, release: u64 },
+    /// The ticket's link moved to the issue its issue was closed as a duplicate of:
+    /// `survivor-{repo}-{number}` (the survivor's).
+    MovedToSurvivor { repo: RepoName, number: IssueNumber },
     /// A stored key of no kind this build knows (another release wrote it), kept as it is.
     Other(String),
 }
@@ -95,6 +101,8 @@ impl fmt::Display for EventKey {
             EventKey::PullRequestInReview { repo, number } => write!(f, "pr-review-{repo}-{number}"),
             EventKey::PullRequestUnmerged { repo, number } => write!(f, "pr-unmerged-{repo}-{number}"),
             EventKey::Shipped { repo, release } => write!(f, "shipped-{repo}-{release}"),
+            EventKey::ShippedReply { repo, release } => write!(f, "reply-shipped-{repo}-{release}"),
+            EventKey::MovedToSurvivor { repo, number } => write!(f, "survivor-{repo}-{number}"),
             EventKey::Other(text) => f.write_str(text),
         }
     }
@@ -172,6 +180,14 @@ fn known(s: &str) -> Option<EventKey> {
         let (repo, release) = repo_and(rest)?;
         return Some(EventKey::Shipped { repo, release });
     }
+    if let Some(rest) = s.strip_prefix("reply-shipped-") {
+        let (repo, release) = repo_and(rest)?;
+        return Some(EventKey::ShippedReply { repo, release });
+    }
+    if let Some(rest) = s.strip_prefix("survivor-") {
+        let (repo, n) = repo_and(rest)?;
+        return Some(EventKey::MovedToSurvivor { repo, number: IssueNumber(n) });
+    }
     (s == "issue-gone").then_some(EventKey::IssueGone)
 }
 
@@ -211,6 +227,14 @@ mod tests {
                 "pr-unmerged-Acme/backend-45",
             ),
             (EventKey::Shipped { repo: "acme/backend".parse().unwrap(), release: 99 }, "shipped-acme/backend-99"),
+            (
+                EventKey::ShippedReply { repo: "acme/backend".parse().unwrap(), release: 99 },
+                "reply-shipped-acme/backend-99",
+            ),
+            (
+                EventKey::MovedToSurvivor { repo: "acme/my-app".parse().unwrap(), number: IssueNumber(12) },
+                "survivor-acme/my-app-12",
+            ),
         ]
     }
 

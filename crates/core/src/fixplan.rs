@@ -9,36 +9,9 @@
 
 use crate::body;
 use crate::closeref;
-use crate::domain::{GithubTime, IssueNumber, Mapping, RepoName, TicketId};
+use crate::domain::{CommitSha, GithubTime, IssueNumber, Mapping, RepoName, TicketId};
 use crate::eventkey::EventKey;
 use crate::rules::Fixes;
-
-/// A commit's id as GitHub names it (40 hexadecimal digits; 7 or more from a short form).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CommitSha(String);
-
-impl CommitSha {
-    /// `None` unless `text` is 7 to 64 hexadecimal digits (SHA-1 or SHA-256), kept in lower case.
-    pub fn parse(text: &str) -> Option<CommitSha> {
-        let ok = (7..=64).contains(&text.len()) && text.chars().all(|c| c.is_ascii_hexdigit());
-        ok.then(|| CommitSha(text.to_ascii_lowercase()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The first seven digits, as GitHub shows a commit.
-    pub fn short(&self) -> &str {
-        &self.0[..7]
-    }
-}
-
-impl std::fmt::Display for CommitSha {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// Where a pull request stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +62,11 @@ impl Closer {
         }
     }
 
+    /// The line the close note adds: `Fixed by pull request acme/x#7 "Fix login" (…).`
+    pub fn close_line(&self) -> Option<String> {
+        self.words().map(|w| format!("Fixed {w}."))
+    }
+
     /// The words the close note adds after "closed": `by pull request acme/x#7 "Fix login"`.
     pub fn words(&self) -> Option<String> {
         match self {
@@ -99,6 +77,26 @@ impl Closer {
             Closer::Hand => None,
         }
     }
+}
+
+/// The line the close note of an issue closed as a duplicate adds when its tickets stay
+/// where they are: the survivor is not in a routed repository (or could not be named).
+pub fn duplicate_line(survivor: Option<(&RepoName, IssueNumber)>) -> String {
+    match survivor {
+        Some((repo, n)) => format!(
+            "Closed as a duplicate of {repo}#{n}, which is not in a repository ticket-sync follows: this ticket stays linked to the closed issue."
+        ),
+        None => "Closed as a duplicate; GitHub did not name the issue it duplicates.".to_string(),
+    }
+}
+
+/// The note a ticket gets when its link moves from an issue closed as a duplicate to the
+/// surviving issue.
+pub fn moved_to_survivor_note(from: (&RepoName, IssueNumber), to: (&RepoName, IssueNumber), to_url: &str) -> String {
+    format!(
+        "GitHub issue {}#{} was closed as a duplicate of {}#{}: this ticket now follows {}#{}.\n{to_url}\n",
+        from.0, from.1, to.0, to.1, to.0, to.1
+    )
 }
 
 /// A release as the fix logic needs it.

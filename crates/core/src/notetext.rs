@@ -102,7 +102,7 @@ impl IssueChange {
 pub fn issue_state_note(
     repo: &RepoName,
     m: &Mapping,
-    change: IssueChange,
+    (change, close_line): (IssueChange, Option<&str>),
     actor: &str,
     status: Option<&TicketStatus>,
     key: &EventKey,
@@ -114,6 +114,10 @@ pub fn issue_state_note(
         defuse_markers(actor),
         m.issue_url
     );
+    if let Some(line) = close_line {
+        // Made by ticket-sync from GitHub's answers, its outside text already defused.
+        text.push_str(&format!("{line}\n"));
+    }
     if let Some(s) = status {
         text.push_str(&format!("{}\n", status_line(s)));
     } else if change == IssueChange::Closed {
@@ -457,7 +461,7 @@ mod tests {
             ),
         ];
         for (change, actor, status, key, want) in cases {
-            assert_eq!(issue_state_note(&r, &m, change, actor, status.as_ref(), &key), want, "{change:?}");
+            assert_eq!(issue_state_note(&r, &m, (change, None), actor, status.as_ref(), &key), want, "{change:?}");
         }
     }
 

@@ -44,6 +44,9 @@ pub struct RepoInput<'a> {
     pub comments_from: Option<DateTime<Utc>>,
     /// ticket-sync's own GitHub identity: its events and comments are the daemon's.
     pub own: Option<&'a GithubIdentity>,
+    /// What the close note of an event adds on what closed the issue, by event id: the pull
+    /// request or commit that fixed it, or the issue it duplicates (`[fixes]`).
+    pub close_lines: &'a HashMap<u64, String>,
 }
 
 /// One note to write on a ticket; `event_key` names the GitHub event, unique per ticket.
@@ -200,7 +203,9 @@ fn state_actions(
             (true, Some(i)) => IssueChange::closed_as(i.state_reason.as_ref().or(e.state_reason.as_ref())),
             (true, None) => e.state_reason.as_ref().map_or(IssueChange::Closed, |r| IssueChange::closed_as(Some(r))),
         };
-        out.push(state_note(rules, input.repo, m, change, actor, key, NoteOrder::github(at, NoteKind::Event, e.id)));
+        let order = NoteOrder::github(at, NoteKind::Event, e.id);
+        let line = if closed { input.close_lines.get(&e.id).map(String::as_str) } else { None };
+        out.push(state_note(rules, input.repo, m, (change, line), actor, key, order));
     }
     if let Some(i) = issue.filter(|i| i.state != state) {
         let closed = i.state == IssueState::Closed;
@@ -208,7 +213,7 @@ fn state_actions(
         let actor = i.closed_by.as_deref().filter(|_| closed).unwrap_or("someone");
         let at = i.closed_at.or(i.updated_at).unwrap_or_default();
         let key = EventKey::github_state(i.number, i.state, at);
-        out.push(state_note(rules, input.repo, m, change, actor, key, NoteOrder::github(at, NoteKind::State, 0)));
+        out.push(state_note(rules, input.repo, m, (change, None), actor, key, NoteOrder::github(at, NoteKind::State, 0)));
     }
     out
 }
@@ -217,7 +222,7 @@ fn state_note(
     rules: &Pushback,
     repo: &RepoName,
     m: &Mapping,
-    change: IssueChange,
+    (change, close_line): (IssueChange, Option<&str>),
     actor: &str,
     event_key: EventKey,
     order: NoteOrder,
@@ -235,7 +240,7 @@ fn state_note(
         StatusAction::Keep => None,
         StatusAction::Set(s) => Some(s.clone()),
     };
-    let text = notetext::issue_state_note(repo, m, change, actor, status.as_ref(), &event_key);
+    let text = notetext::issue_state_note(repo, m, (change, close_line), actor, status.as_ref(), &event_key);
     PushAction { event_key, order, text, status, closes }
 }
 
@@ -328,6 +333,7 @@ mod tests {
             created_at: Some(t(at)),
             state_reason: reason.map(StateReason::from),
             issue_number: IssueNumber(number),
+            commit_id: None,
         }
     }
 
@@ -375,6 +381,7 @@ mod tests {
             last_comment_id: case.last_comment_id.map(IssueCommentId),
             comments_from: None,
             own: Some(&identity),
+            close_lines: &HashMap::new(),
         };
         plan(&rules(CommentsMode::Internal), &input)
     }

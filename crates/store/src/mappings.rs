@@ -62,8 +62,19 @@ pub(super) fn from_row(r: &Row) -> rusqlite::Result<Mapping> {
 }
 
 /// The tables that hold a repository's name, and whether it is (part of) their key.
-const REPO_TABLES: [(&str, bool); 5] =
-    [("mappings", false), ("intents", false), ("repos", true), ("watermarks", true), ("impacts", true)];
+const REPO_TABLES: [(&str, bool); 11] = [
+    ("mappings", false),
+    ("intents", false),
+    ("repos", true),
+    ("watermarks", true),
+    ("impacts", true),
+    ("fix_watermarks", true),
+    ("fix_pulls", true),
+    ("fix_pull_issues", true),
+    ("fix_issues", true),
+    ("fix_releases", true),
+    ("fix_checks", true),
+];
 
 impl Store {
     /// Spells `repo` everywhere as given where a row spells it in another letter case (GitHub's

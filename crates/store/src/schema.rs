@@ -226,4 +226,66 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE intents ADD COLUMN payload_version INTEGER NOT NULL DEFAULT 1;
     "#,
+    // v16: following a fix (part 15): per repository, how far pull requests and releases were
+    // read; the pull requests that close linked issues; each linked issue's fix; the releases
+    // seen; and which release was compared with which fix commit.
+    r#"
+    CREATE TABLE fix_watermarks (
+        repo          TEXT PRIMARY KEY,
+        pulls_since   TEXT,
+        pulls_etag    TEXT,
+        releases_etag TEXT
+    );
+    CREATE TABLE fix_pulls (
+        repo      TEXT NOT NULL,
+        number    INTEGER NOT NULL,
+        title     TEXT NOT NULL,
+        url       TEXT NOT NULL,
+        author    TEXT NOT NULL,
+        state     TEXT NOT NULL,
+        merge_sha TEXT,
+        PRIMARY KEY (repo, number)
+    );
+    CREATE INDEX fix_pulls_merge ON fix_pulls (repo, merge_sha);
+    CREATE TABLE fix_pull_issues (
+        repo         TEXT NOT NULL,
+        number       INTEGER NOT NULL,
+        issue_number INTEGER NOT NULL,
+        PRIMARY KEY (repo, number, issue_number)
+    );
+    CREATE INDEX fix_pull_issues_issue ON fix_pull_issues (repo, issue_number);
+    CREATE TABLE fix_issues (
+        repo         TEXT NOT NULL,
+        issue_number INTEGER NOT NULL,
+        closed_at    TEXT,
+        kind         TEXT NOT NULL,
+        commit_sha   TEXT,
+        commit_repo  TEXT,
+        pr_number    INTEGER,
+        pr_title     TEXT,
+        pr_url       TEXT,
+        reopened     INTEGER NOT NULL DEFAULT 0,
+        release_id   INTEGER,
+        release_tag  TEXT,
+        release_url  TEXT,
+        duplicate_of TEXT,
+        PRIMARY KEY (repo, issue_number)
+    );
+    CREATE TABLE fix_releases (
+        repo         TEXT NOT NULL,
+        id           INTEGER NOT NULL,
+        tag          TEXT NOT NULL,
+        url          TEXT NOT NULL,
+        prerelease   INTEGER NOT NULL,
+        published_at TEXT NOT NULL,
+        PRIMARY KEY (repo, id)
+    );
+    CREATE TABLE fix_checks (
+        repo       TEXT NOT NULL,
+        release_id INTEGER NOT NULL,
+        commit_sha TEXT NOT NULL,
+        contained  INTEGER NOT NULL,
+        PRIMARY KEY (repo, release_id, commit_sha)
+    );
+    "#,
 ];

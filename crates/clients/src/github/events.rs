@@ -31,7 +31,7 @@ use url::Url;
 use super::lists::{has_next, PER_PAGE};
 use super::{parse_time, wire, GithubClient, IssueEvent, SVC};
 use crate::http::{self, ApiError};
-use ticket_sync_core::domain::{EventKind, IssueNumber, RepoName, StateReason};
+use ticket_sync_core::domain::{CommitSha, EventKind, IssueNumber, RepoName, StateReason};
 
 /// At most this many pages of the repository's list are read before per-issue lists take
 /// over (well inside the depth GitHub serves).
@@ -176,5 +176,6 @@ fn to_event(number: IssueNumber, e: wire::WireEvent) -> IssueEvent {
         created_at: parse_time(e.created_at.as_deref()),
         state_reason: e.state_reason.map(StateReason::from),
         issue_number: number,
+        commit_id: e.commit_id.as_deref().and_then(CommitSha::parse),
     }
 }

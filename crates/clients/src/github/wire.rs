@@ -36,6 +36,10 @@ pub struct WireEvent {
     #[serde(default)]
     pub state_reason: Option<String>,
     pub issue: Option<WireEventIssue>,
+    /// The commit of a `closed` made by a commit (FACTS: `commit_id` on issue events; null for
+    /// a close by hand, and at times for a close by a pull request).
+    #[serde(default)]
+    pub commit_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
