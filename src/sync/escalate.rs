@@ -531,6 +531,7 @@ async fn finish_note(engine: &Engine, intent: Intent, fresh: bool, report: &mut 
         field: field.as_ref().map(|(f, v)| (*f, v.as_str())),
         add_tags: &add,
         remove_tags: &[],
+        public: false,
         crash_before: "before_link_note",
         crash_after: "after_link_note",
     };

@@ -268,6 +268,8 @@ async fn apply(
         add_tags,
         remove_tags,
         about_link: true,
+        field: None,
+        public: false,
     };
     let impact_line = commenttext::impact_line(ticket, &engine.rules.zendesk.url, &engine.redactor);
     let store_change = match &change {

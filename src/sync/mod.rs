@@ -20,6 +20,7 @@ macro_rules! retrying {
 mod audit;
 mod escalate;
 mod export;
+mod fixes;
 mod forward;
 mod guard;
 mod identity;

@@ -43,6 +43,9 @@ pub(super) struct Note<'a> {
     /// State tags added and removed once the note is there (through the Tags endpoints).
     pub add_tags: &'a [&'a str],
     pub remove_tags: &'a [&'a str],
+    /// A public reply to the customer (`[fixes] public_reply`): it carries no marker, and an
+    /// earlier attempt is recognised by its whole text instead.
+    pub public: bool,
     /// Crash points around the write, for the crash tests (`before_…`, `after_…`).
     pub crash_before: &'static str,
     pub crash_after: &'static str,
@@ -90,7 +93,14 @@ async fn write_note(engine: &Engine, intent: &Intent, note: &Note<'_>, fresh: bo
         };
         // Only ticket-sync's own note counts: a customer can quote the marker in their text.
         let me = super::identity::zendesk_identity(engine).await?;
-        let own = |c: &&TicketComment| me.wrote(c.author_id) && ends_with_marker(&c.body, note.marker);
+        let own = |c: &&TicketComment| {
+            me.wrote(c.author_id)
+                && if note.public {
+                    c.public && same_words(&c.body, note.text)
+                } else {
+                    ends_with_marker(&c.body, note.marker)
+                }
+        };
         if let Some(c) = comments.iter().find(own) {
             info!(comment_id = c.id.0, "note was already written by an interrupted attempt");
             return Ok(NoteOutcome::Found(c.id));
@@ -103,7 +113,7 @@ async fn write_note(engine: &Engine, intent: &Intent, note: &Note<'_>, fresh: bo
 
 async fn send(engine: &Engine, note: &Note<'_>) -> Result<NoteOutcome, ItemError> {
     crashpoint::hit(note.crash_before);
-    let mut update = TicketUpdate { note: note.text, public: false, status: note.status, field: note.field };
+    let mut update = TicketUpdate { note: note.text, public: note.public, status: note.status, field: note.field };
     let mut sent = engine.zendesk.update_ticket(note.ticket, &update).await;
     if let (Err(ApiError::StatusRefused { fields, .. }), Some(status)) = (&sent, note.status) {
         // Zendesk refused the whole update (nothing was written) because of the status alone,
@@ -124,4 +134,10 @@ async fn send(engine: &Engine, note: &Note<'_>) -> Result<NoteOutcome, ItemError
         Err(ApiError::TicketDeleted { .. }) => Ok(NoteOutcome::TicketEnded(LinkState::TicketDeleted)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Whether a comment's text is `text`, whitespace aside (Zendesk's plain `body` of a comment
+/// may break its lines otherwise than they were sent).
+fn same_words(body: &str, text: &str) -> bool {
+    body.split_whitespace().eq(text.split_whitespace())
 }

@@ -90,6 +90,8 @@ pub(super) fn queue_note(
         add_tags,
         remove_tags,
         about_link: tells == Tells::Link,
+        field: None,
+        public: false,
     };
     let intent = engine.store.begin_push_intent(m.ticket_id, &event_key, &m.repo.to_string(), &payload)?;
     let payload = match intent.push_payload() {
@@ -146,9 +148,10 @@ pub(super) async fn push_note(
         text: &p.text,
         marker: &marker,
         status,
-        field: None,
+        field: p.field.as_ref().map(|(id, value)| (*id, value.as_str())),
         add_tags: &add,
         remove_tags: &remove,
+        public: p.public,
         crash_before: "before_push_note",
         crash_after: "after_push_note",
     };
@@ -208,6 +211,8 @@ pub(super) fn record_reopen(engine: &Engine, m: &Mapping, reopen: &EventKey) -> 
             add_tags: add_tags.clone(),
             remove_tags: remove_tags.clone(),
             about_link: false,
+            field: None,
+            public: false,
         };
         if !engine.store.push_note_done(other.ticket_id, &key)? {
             engine.store.begin_push_intent(other.ticket_id, &key, &other.repo.to_string(), &payload)?;

@@ -10,19 +10,20 @@
 //! A spent budget or a refused token stops the pass instead of failing each ticket in turn.
 //! Forwarding (Zendesk → GitHub, `forward.rs`) runs at the end of the pass when enabled.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info_span, warn, Instrument};
 
+use super::fixes::{self, Half};
 use super::identity::github_identity;
 use super::notes::{push_note, resume_queued, Pushed};
 use super::{settle, stops_pass, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::github::Updates;
 use ticket_sync_core::clock;
 use ticket_sync_core::domain::Mapping;
-use ticket_sync_core::domain::{GithubTime, IssueNumber, RepoName, Stage, TicketId};
+use ticket_sync_core::domain::{EventKind, GithubTime, IssueNumber, RepoName, Stage, TicketId};
 use ticket_sync_core::pushplan::{self, PushAction, RepoInput, TicketPlan};
 use ticket_sync_core::rules::CommentsMode;
 use ticket_sync_store::PushPayload;
@@ -45,6 +46,8 @@ pub(super) async fn run(
     let mut report = PassReport::new(ticket_sync_core::domain::PassKind::Push);
     engine.forget_repo_checks();
     let blocked = if engine.dry_run { BTreeSet::new() } else { resume(engine, cancel, &mut report).await? };
+    // Pull requests first: a close note then names the merged pull request without a request.
+    fixes::run(engine, cancel, only, Half::PullRequests, &mut report).await?;
     let mut repos = engine.store.mapped_repos()?;
     if let Some(only) = only {
         // GitHub names a repository with its own capitals; the rules may not.
@@ -66,6 +69,10 @@ pub(super) async fn run(
                 }
             }
         }
+    }
+    // Releases last: a close recorded in this pass is already a pending fix.
+    if !cancel.is_cancelled() {
+        fixes::run(engine, cancel, only, Half::Releases, &mut report).await?;
     }
     Ok(report)
 }
@@ -120,6 +127,13 @@ async fn sync_repo(
         .any(|c| mapped(c.issue_number) && pushplan::is_new_comment(c, wm.last_comment_id, comments_since));
     let mirror = engine.rules.pushback.comments == CommentsMode::Internal;
     let own = if new_comments && mirror || !events.is_empty() { Some(github_identity(engine).await?) } else { None };
+    // What closed each issue (`[fixes]`): its close note names it, and its fix is recorded.
+    let mut closes: BTreeMap<IssueNumber, Vec<fixes::StateEvent>> = BTreeMap::new();
+    for e in events.iter().filter(|e| matches!(e.kind, EventKind::Closed | EventKind::Reopened)) {
+        let closed = e.kind == EventKind::Closed;
+        closes.entry(e.issue_number).or_default().push((e.id, closed, e.commit_id.clone(), e.created_at));
+    }
+    let close_lines = fixes::closes(engine, repo, &closes).await?;
     let input = RepoInput {
         repo,
         mappings: &mappings,
@@ -129,6 +143,7 @@ async fn sync_repo(
         last_comment_id: wm.last_comment_id,
         comments_from: comments_since,
         own: own.as_deref(),
+        close_lines: &close_lines,
     };
     let plan = pushplan::plan(&engine.rules.pushback, &input);
     let changes: usize = plan.tickets.iter().map(|t| t.actions.len()).sum();
@@ -283,6 +298,8 @@ fn payload(engine: &Engine, a: PushAction) -> PushPayload {
         add_tags,
         remove_tags,
         about_link: false,
+        field: None,
+        public: false,
     }
 }
 

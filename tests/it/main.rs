@@ -11,6 +11,7 @@ mod disk_full;
 mod docs;
 mod escalate;
 mod fix_reads;
+mod fixes;
 mod forward;
 mod github_app;
 mod github_app_attack;

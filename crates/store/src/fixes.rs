@@ -310,6 +310,30 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps the releases a fresh read of the list shows, and forgets the kept ones it no
+    /// longer shows within the span it covers (deleted, or made a draft again): their tags
+    /// would answer the compare with a 404 on every pass.
+    pub fn replace_releases(&self, repo: &RepoName, listed: &[Release]) -> Result<()> {
+        for r in listed.iter().filter(|r| !r.draft) {
+            self.record_release(r)?;
+        }
+        // A full page may leave out a release published in its span (the list is ordered by the
+        // tagged commit's date): only a shorter one shows every release there is.
+        if listed.len() >= 100 {
+            return Ok(());
+        }
+        let Some(oldest) = listed.iter().filter_map(|r| r.published_at).min() else { return Ok(()) };
+        let ids: Vec<String> = listed.iter().filter(|r| !r.draft && r.published_at.is_some()).map(|r| r.id.to_string()).collect();
+        self.conn().execute(
+            &format!(
+                "DELETE FROM fix_releases WHERE repo = ?1 AND published_at >= ?2 AND id NOT IN ({})",
+                if ids.is_empty() { "-1".to_string() } else { ids.join(",") }
+            ),
+            params![repo.to_string(), ts(oldest.utc())],
+        )?;
+        Ok(())
+    }
+
     /// Releases a repository published at or after `from` (all when `None`), oldest first.
     pub fn releases_since(&self, repo: &RepoName, from: Option<DateTime<Utc>>) -> Result<Vec<Release>> {
         let conn = self.conn();

@@ -443,6 +443,8 @@ mod tests {
             add_tags: vec![],
             remove_tags: vec![],
             about_link: false,
+            field: None,
+            public: false,
         };
         let intent = store.begin_push_intent(TicketId(1), "issue-gone", "acme/backend", &push).unwrap();
         assert_eq!((intent.kind, intent.attempts), (IntentKind::PushNote, 0));

@@ -104,6 +104,14 @@ pub struct PushPayload {
     /// written whatever the link's state.
     #[serde(default)]
     pub about_link: bool,
+    /// A ticket field set in the same update: `[fixes] version_field_id` and the release's tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<(FieldId, String)>,
+    /// A public reply to the customer (`[fixes] public_reply`) rather than an internal note.
+    /// Its text carries no marker (customers read it): an interrupted attempt is recognised by
+    /// its whole text, written by ticket-sync's own Zendesk user.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public: bool,
 }
 
 /// What a forward intent carries: the whole write.
@@ -426,6 +434,8 @@ mod tests {
                 add_tags: vec!["github_open".into()],
                 remove_tags: vec!["github_closed".into()],
                 about_link: true,
+                field: None,
+                public: false,
             }),
             IntentPayload::ForwardComment(ForwardPayload {
                 event_key: "zd-comment-7".into(),

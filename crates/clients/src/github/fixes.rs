@@ -76,6 +76,12 @@ struct WireRelease {
 }
 
 #[derive(Deserialize)]
+struct WireTitle {
+    #[serde(default)]
+    title: Option<String>,
+}
+
+#[derive(Deserialize)]
 struct WireCompare {
     ahead_by: u64,
 }
@@ -196,5 +202,13 @@ impl GithubClient {
         let (_, _, bytes) = self.call(Method::GET, url, None, None).await?;
         let compare: WireCompare = http::decode(SVC, &bytes)?;
         Ok(compare.ahead_by == 0)
+    }
+
+    /// The issue's title (`GET /repos/{o}/{r}/issues/{n}`), for a drafted reply that names it.
+    pub async fn issue_title(&self, repo: &RepoName, number: IssueNumber) -> Result<String, ApiError> {
+        let url = self.url(&format!("/repos/{repo}/issues/{number}"));
+        let (_, _, bytes) = self.call(Method::GET, url, None, None).await?;
+        let w: WireTitle = http::decode(SVC, &bytes)?;
+        Ok(w.title.unwrap_or_default())
     }
 }

@@ -1,0 +1,177 @@
+//! Part 15, `[fixes]`: every ticket linked to an issue follows its fix — the pull request in
+//! review, the close that names what fixed it, the release that shipped it (note, tag, version
+//! field, optional public reply) — each exactly once, against the sandbox.
+
+use ticket_sync_sandbox::{MergeMethod, ReleaseSpec};
+
+use crate::harness::{Env, PUSHBACK, ROUTES};
+use crate::linking::{plain, set_field};
+
+const REPO: &str = "acme/backend";
+
+/// `[linking]` with state tags, a version field, and `extra` in `[fixes]`.
+async fn env(fixes: &str) -> (Env, u64, u64) {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    let link_field = env.sb.zendesk.add_ticket_field("text", "GitHub issue");
+    let version_field = env.sb.zendesk.add_ticket_field("text", "Fixed in version");
+    env.rewrite_rules(
+        ROUTES,
+        &format!(
+            "{PUSHBACK}\n[linking]\nfield_id = {link_field}\nstate_tags = true\n\n[fixes]\nversion_field_id = {version_field}\n{fixes}\n"
+        ),
+    );
+    (env, link_field, version_field)
+}
+
+/// Two tickets on one issue: one escalated, one linked by an agent through the field.
+async fn two_tickets(env: &Env, link_field: u64) -> (u64, u64, u64) {
+    let (first, n) = env.linked("Login fails").await;
+    let second = plain(env, "Login fails for us too");
+    set_field(env, link_field, second, Some(&format!("{REPO}#{n}")));
+    let report = env.escalate().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    (first, second, n)
+}
+
+/// Notes on `ticket` that carry `marker_part` in their event marker.
+fn notes_with(env: &Env, ticket: u64, marker_part: &str) -> Vec<String> {
+    env.push_notes(ticket).into_iter().filter(|n| n.contains(&format!("[ticket-sync:event {marker_part}"))).collect()
+}
+
+fn close_notes(env: &Env, ticket: u64) -> Vec<String> {
+    env.push_notes(ticket).into_iter().filter(|n| n.contains(" was closed ")).collect()
+}
+
+fn tags(env: &Env, ticket: u64) -> Vec<String> {
+    env.sb.zendesk.ticket(ticket).unwrap().tags
+}
+
+fn tick(env: &Env) {
+    env.sb.clock.advance(std::time::Duration::from_secs(2));
+    env.sb.settle();
+}
+
+#[tokio::test]
+async fn a_pull_request_that_closes_a_shared_issue_is_told_in_review_fixed_and_shipped_once_per_ticket() {
+    let (env, link_field, version_field) = env("").await;
+    let (first, second, n) = two_tickets(&env, link_field).await;
+    let older = env.sb.github.create_release(REPO, ReleaseSpec::published("v2.3.0"), "alice");
+    assert!(older > 0);
+
+    tick(&env);
+    let pr = env.sb.github.open_pull_request(REPO, "Fix the login", &format!("This fixes #{n}."), "bob");
+    let report = env.push().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    for id in [first, second] {
+        let review = notes_with(&env, id, "pr-review-");
+        assert_eq!(review.len(), 1, "ticket {id}: {review:?}");
+        assert!(review[0].contains(&format!("pull request {REPO}#{pr} \"Fix the login\" by bob")), "{}", review[0]);
+        assert!(review[0].contains(&format!("/{REPO}/pull/{pr}")), "{}", review[0]);
+    }
+
+    tick(&env);
+    env.sb.github.merge_pull_request(REPO, pr, MergeMethod::Squash, "carol");
+    let report = env.push().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    for id in [first, second] {
+        let closes = close_notes(&env, id);
+        assert_eq!(closes.len(), 1, "ticket {id}: {closes:?}");
+        assert!(closes[0].contains(&format!("Fixed by pull request {REPO}#{pr} \"Fix the login\"")), "{}", closes[0]);
+        assert!(notes_with(&env, id, "shipped-").is_empty(), "v2.3.0 is older than the fix");
+    }
+
+    // A release that does not contain the fix says nothing; one that does ships it.
+    tick(&env);
+    let branch_point = env.sb.github.resolve_ref(REPO, "v2.3.0").unwrap();
+    env.sb.github.create_branch(REPO, "release-2.3", &branch_point);
+    env.sb.github.create_release(REPO, ReleaseSpec { target: "release-2.3".into(), ..ReleaseSpec::published("v2.3.1") }, "alice");
+    let report = env.push().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    for id in [first, second] {
+        assert!(notes_with(&env, id, "shipped-").is_empty(), "v2.3.1 lacks the fix");
+    }
+
+    tick(&env);
+    let release = env.sb.github.create_release(REPO, ReleaseSpec::published("v2.4.0"), "alice");
+    let report = env.push().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    for id in [first, second] {
+        let shipped = notes_with(&env, id, "shipped-");
+        assert_eq!(shipped.len(), 1, "ticket {id}: {shipped:?}");
+        assert!(shipped[0].contains(&format!("GitHub issue {REPO}#{n} shipped in v2.4.0")), "{}", shipped[0]);
+        assert!(shipped[0].contains(&format!("/{REPO}/releases/tag/v2.4.0")), "{}", shipped[0]);
+        assert!(shipped[0].contains(&format!("shipped-{REPO}-{release}")));
+        assert_eq!(env.sb.zendesk.field_value(id, version_field).as_deref(), Some("v2.4.0"), "ticket {id}");
+        assert!(tags(&env, id).contains(&"github_released".to_string()), "ticket {id}: {:?}", tags(&env, id));
+        assert!(!env.sb.zendesk.comments(id).iter().any(|c| c.public && c.body.contains("v2.4.0")), "no public reply");
+    }
+
+    // A later release containing the same fix, and reruns, write nothing more.
+    tick(&env);
+    env.sb.github.create_release(REPO, ReleaseSpec::published("v2.5.0"), "alice");
+    let writes = (env.github_writes(), env.zendesk_writes());
+    env.push().await;
+    env.push().await;
+    assert_eq!((env.github_writes(), env.zendesk_writes()), writes);
+    for id in [first, second] {
+        assert_eq!(notes_with(&env, id, "pr-review-").len(), 1);
+        assert_eq!(close_notes(&env, id).len(), 1);
+        assert_eq!(notes_with(&env, id, "shipped-").len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_prerelease_ships_only_when_the_rules_say_so() {
+    for (prereleases, told) in [(false, 0), (true, 1)] {
+        let (env, _, _) = env(&format!("prereleases = {prereleases}")).await;
+        let (id, n) = env.linked("Crash on save").await;
+        tick(&env);
+        let pr = env.sb.github.open_pull_request(REPO, "Fix crash", &format!("Closes #{n}"), "bob");
+        env.sb.github.merge_pull_request(REPO, pr, MergeMethod::Merge, "carol");
+        env.push().await;
+        assert_eq!(close_notes(&env, id).len(), 1);
+        tick(&env);
+        let spec = ReleaseSpec { prerelease: true, ..ReleaseSpec::published("v3.0.0-rc.1") };
+        env.sb.github.create_release(REPO, spec, "alice");
+        let draft = ReleaseSpec { draft: true, ..ReleaseSpec::published("v3.0.0") };
+        env.sb.github.create_release(REPO, draft, "alice");
+        let report = env.push().await;
+        assert_eq!(report.failed, 0, "{report:?}");
+        assert_eq!(notes_with(&env, id, "shipped-").len(), told, "prereleases = {prereleases}");
+    }
+}
+
+#[tokio::test]
+async fn a_close_by_hand_names_no_fix_and_no_release_follows() {
+    let (env, _, _) = env("").await;
+    let (id, n) = env.linked("Typo").await;
+    tick(&env);
+    env.sb.github.close_issue(REPO, n, "completed", "alice");
+    env.push().await;
+    let closes = close_notes(&env, id);
+    assert_eq!(closes.len(), 1);
+    assert!(!closes[0].contains("Fixed by"), "{}", closes[0]);
+    tick(&env);
+    env.sb.github.create_release(REPO, ReleaseSpec::published("v9.0.0"), "alice");
+    let before = env.sb.github.door.log.count(|e| e.path.contains("/compare/"));
+    env.push().await;
+    assert!(notes_with(&env, id, "shipped-").is_empty());
+    assert_eq!(env.sb.github.door.log.count(|e| e.path.contains("/compare/")), before, "nothing pending: no compare");
+}
+
+#[tokio::test]
+async fn a_close_by_a_pushed_commit_names_the_commit_and_ships_with_it() {
+    let (env, _, version_field) = env("").await;
+    let (id, n) = env.linked("Wrong total").await;
+    tick(&env);
+    let sha = env.sb.github.close_issue_by_commit(REPO, n, "dave");
+    env.push().await;
+    let closes = close_notes(&env, id);
+    assert_eq!(closes.len(), 1);
+    assert!(closes[0].contains(&format!("Fixed by commit {} in {REPO}", &sha[..7])), "{}", closes[0]);
+    tick(&env);
+    env.sb.github.create_release(REPO, ReleaseSpec::published("v1.2.0"), "alice");
+    env.push().await;
+    assert_eq!(notes_with(&env, id, "shipped-").len(), 1);
+    assert_eq!(env.sb.zendesk.field_value(id, version_field).as_deref(), Some("v1.2.0"));
+}
