@@ -13,8 +13,7 @@
 use std::collections::BTreeMap;
 
 use chrono::Duration;
-use tokio_util::sync::CancellationToken;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{info, warn};
 
 use super::notes::push_note;
 use super::{stops_pass, Engine, ItemError, PassError, PassReport};
@@ -36,50 +35,32 @@ pub(super) const TAG_RELEASED: &str = "github_released";
 /// (clock skew between a merge and the close event GitHub stamps).
 const CLOSE_MARGIN_MINUTES: i64 = 10;
 
-/// Which half of the work a call does (see the module's doc).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Half {
-    PullRequests,
-    Releases,
-}
-
-/// One half of the fix-following work over every repository with active links, or (`only`,
-/// a webhook delivery) over one of them. A repository's failure is that repository's.
-pub(super) async fn run(
-    engine: &Engine,
-    cancel: &CancellationToken,
-    only: Option<&RepoName>,
-    half: Half,
-    report: &mut PassReport,
-) -> Result<(), PassError> {
+/// Follows the fixes of one repository's linked issues: its pull requests, then (with a
+/// pending fix) its releases. A failure is the repository's, and waits for the next pass; a
+/// refusal (an App or fine-grained token without the Pull requests or Contents permission) or
+/// a 404 only skips it, with a warning: it is a setting to change, not an item failing.
+pub(super) async fn follow(engine: &Engine, repo: &RepoName, report: &mut PassReport) -> Result<(), PassError> {
     if !engine.rules.fixes.track || engine.dry_run {
         return Ok(());
     }
-    let mut repos = engine.store.mapped_repos()?;
-    if let Some(only) = only {
-        repos.retain(|r| r.to_string().eq_ignore_ascii_case(&only.to_string()));
-    }
-    for repo in repos {
-        if cancel.is_cancelled() {
-            break;
+    let result = async {
+        pull_requests(engine, repo, report).await?;
+        releases(engine, repo, report).await
+    };
+    match result.await {
+        Ok(()) => Ok(()),
+        Err(ItemError::Store(e)) => Err(e.into()),
+        Err(ItemError::Api(e)) if stops_pass(&e) => Err(e.into()),
+        Err(ItemError::Api(e @ (ApiError::Forbidden { .. } | ApiError::NotFound { .. }))) => {
+            warn!(%repo, error = %e, "cannot follow fixes in this repository: ticket-sync needs read access to its pull requests and contents (a GitHub App's or fine-grained token's \"Pull requests\" and \"Contents\" permissions), or set [fixes] track = false");
+            Ok(())
         }
-        engine.beat();
-        let span = info_span!("fixes", %repo);
-        let result = match half {
-            Half::PullRequests => pull_requests(engine, &repo, report).instrument(span).await,
-            Half::Releases => releases(engine, &repo, report).instrument(span).await,
-        };
-        match result {
-            Ok(()) => {}
-            Err(ItemError::Store(e)) => return Err(e.into()),
-            Err(ItemError::Api(e)) if stops_pass(&e) => return Err(e.into()),
-            Err(e) => {
-                report.failed += 1;
-                warn!(%repo, error = %e, "following fixes skipped this repository; the next pass tries again");
-            }
+        Err(e) => {
+            report.failed += 1;
+            warn!(%repo, error = %e, "following fixes skipped this repository; the next pass tries again");
+            Ok(())
         }
     }
-    Ok(())
 }
 
 /// The repository's pull requests updated since the last read: each one into the default
@@ -252,7 +233,11 @@ async fn ship(
     let rules = &engine.rules.fixes;
     let reply = match &rules.reply_template {
         Some(template) => {
-            let title = if template.contains("{issue_title}") { issue_title(engine, repo, fix.issue_number).await? } else { String::new() };
+            let title = if template.contains("{issue_title}") {
+                issue_title(engine, repo, fix.issue_number).await?
+            } else {
+                String::new()
+            };
             let url = links.first().map(|m| m.issue_url.clone()).unwrap_or_default();
             Some(fixplan::reply(template, release, &title, &url))
         }
@@ -308,24 +293,30 @@ pub(super) async fn closer(
 ) -> Result<Closer, ItemError> {
     let Some(sha) = commit else {
         let merged = engine.store.pulls_closing(repo, number)?.into_iter().find_map(|p| match p.state {
-            PullState::Merged { commit } => Some(Closer::PullRequest {
-                repo: repo.clone(),
-                number: p.number,
-                title: p.title,
-                url: p.url,
-                commit,
-            }),
+            PullState::Merged { commit } => {
+                Some(Closer::PullRequest { repo: repo.clone(), number: p.number, title: p.title, url: p.url, commit })
+            }
             _ => None,
         });
         return Ok(merged.unwrap_or(Closer::Hand));
     };
     if let Some(p) = engine.store.pull_by_merge_commit(repo, sha)? {
-        return Ok(Closer::PullRequest { repo: repo.clone(), number: p.number, title: p.title, url: p.url, commit: Some(sha.clone()) });
+        return Ok(Closer::PullRequest {
+            repo: repo.clone(),
+            number: p.number,
+            title: p.title,
+            url: p.url,
+            commit: Some(sha.clone()),
+        });
     }
     match engine.github.pull_of_commit(repo, sha).await {
-        Ok(Some(p)) => {
-            Ok(Closer::PullRequest { repo: repo.clone(), number: p.number, title: p.title, url: p.url, commit: Some(sha.clone()) })
-        }
+        Ok(Some(p)) => Ok(Closer::PullRequest {
+            repo: repo.clone(),
+            number: p.number,
+            title: p.title,
+            url: p.url,
+            commit: Some(sha.clone()),
+        }),
         Ok(None) => Ok(Closer::Commit { repo: repo.clone(), sha: sha.clone() }),
         Err(e) if !e.is_retryable() => {
             warn!(commit = sha.short(), error = %e, "could not read which pull request brought the commit in; the close note names the commit");

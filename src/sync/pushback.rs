@@ -16,7 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info_span, warn, Instrument};
 
-use super::fixes::{self, Half};
+use super::fixes;
 use super::identity::github_identity;
 use super::notes::{push_note, resume_queued, Pushed};
 use super::{settle, stops_pass, Engine, ItemError, PassError, PassReport};
@@ -46,8 +46,6 @@ pub(super) async fn run(
     let mut report = PassReport::new(ticket_sync_core::domain::PassKind::Push);
     engine.forget_repo_checks();
     let blocked = if engine.dry_run { BTreeSet::new() } else { resume(engine, cancel, &mut report).await? };
-    // Pull requests first: a close note then names the merged pull request without a request.
-    fixes::run(engine, cancel, only, Half::PullRequests, &mut report).await?;
     let mut repos = engine.store.mapped_repos()?;
     if let Some(only) = only {
         // GitHub names a repository with its own capitals; the rules may not.
@@ -59,7 +57,13 @@ pub(super) async fn run(
         }
         engine.beat();
         let span = info_span!("repo", %repo);
-        if let Err(e) = sync_repo(engine, &repo, &blocked, cancel, &mut report).instrument(span).await {
+        let result = sync_repo(engine, &repo, &blocked, cancel, &mut report).instrument(span.clone()).await;
+        if result.is_ok() && !cancel.is_cancelled() {
+            // `[fixes]`, once the repository's changes are in: a close recorded now is a
+            // pending fix already. A repository push-back could not read is not read again.
+            fixes::follow(engine, &repo, &mut report).instrument(span).await?;
+        }
+        if let Err(e) = result {
             match e {
                 ItemError::Store(e) => return Err(e.into()),
                 ItemError::Api(e) if stops_pass(&e) => return Err(e.into()),
@@ -69,10 +73,6 @@ pub(super) async fn run(
                 }
             }
         }
-    }
-    // Releases last: a close recorded in this pass is already a pending fix.
-    if !cancel.is_cancelled() {
-        fixes::run(engine, cancel, only, Half::Releases, &mut report).await?;
     }
     Ok(report)
 }

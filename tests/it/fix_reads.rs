@@ -3,8 +3,8 @@
 //! releases, and whether a tag contains a commit. The passes that act on them come next.
 
 use ticket_sync_clients::github::Listing;
-use ticket_sync_core::domain::{IssueNumber, RepoName};
 use ticket_sync_core::domain::CommitSha;
+use ticket_sync_core::domain::{IssueNumber, RepoName};
 use ticket_sync_core::fixplan::{self, PullState};
 use ticket_sync_core::rules::Fixes;
 use ticket_sync_sandbox::{MergeMethod, ReleaseSpec};

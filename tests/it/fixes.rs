@@ -84,7 +84,11 @@ async fn a_pull_request_that_closes_a_shared_issue_is_told_in_review_fixed_and_s
     tick(&env);
     let branch_point = env.sb.github.resolve_ref(REPO, "v2.3.0").unwrap();
     env.sb.github.create_branch(REPO, "release-2.3", &branch_point);
-    env.sb.github.create_release(REPO, ReleaseSpec { target: "release-2.3".into(), ..ReleaseSpec::published("v2.3.1") }, "alice");
+    env.sb.github.create_release(
+        REPO,
+        ReleaseSpec { target: "release-2.3".into(), ..ReleaseSpec::published("v2.3.1") },
+        "alice",
+    );
     let report = env.push().await;
     assert_eq!(report.failed, 0, "{report:?}");
     for id in [first, second] {
@@ -174,4 +178,26 @@ async fn a_close_by_a_pushed_commit_names_the_commit_and_ships_with_it() {
     env.push().await;
     assert_eq!(notes_with(&env, id, "shipped-").len(), 1);
     assert_eq!(env.sb.zendesk.field_value(id, version_field).as_deref(), Some("v1.2.0"));
+}
+
+#[tokio::test]
+async fn with_fixes_off_an_idle_pass_costs_two_requests_per_repo() {
+    for (track, idle) in [(true, 3), (false, 2)] {
+        let (env, _, _) = env(&format!("track = {track}")).await;
+        let (id, n) = env.linked("Slow page").await;
+        tick(&env);
+        let pr = env.sb.github.open_pull_request(REPO, "Speed up", &format!("Fixes #{n}"), "bob");
+        env.push().await;
+        env.push().await;
+        assert_eq!(notes_with(&env, id, "pr-review-").len(), usize::from(track), "track = {track}");
+        tick(&env);
+        env.sb.github.door.log.clear();
+        env.push().await;
+        let requests = env.sb.github.door.log.entries();
+        assert_eq!(requests.len(), idle, "track = {track}: {requests:?}");
+        assert!(requests.iter().all(|e| e.status == 304), "{requests:?}");
+        let pulls = requests.iter().filter(|e| e.path.contains("/pulls")).count();
+        assert_eq!(pulls, usize::from(track), "{requests:?}");
+        assert!(pr > 0);
+    }
 }

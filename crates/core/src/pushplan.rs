@@ -213,7 +213,15 @@ fn state_actions(
         let actor = i.closed_by.as_deref().filter(|_| closed).unwrap_or("someone");
         let at = i.closed_at.or(i.updated_at).unwrap_or_default();
         let key = EventKey::github_state(i.number, i.state, at);
-        out.push(state_note(rules, input.repo, m, (change, None), actor, key, NoteOrder::github(at, NoteKind::State, 0)));
+        out.push(state_note(
+            rules,
+            input.repo,
+            m,
+            (change, None),
+            actor,
+            key,
+            NoteOrder::github(at, NoteKind::State, 0),
+        ));
     }
     out
 }

@@ -152,7 +152,10 @@ impl Store {
                  author = excluded.author, state = excluded.state, merge_sha = excluded.merge_sha",
             params![pr.repo.to_string(), pr.number.0 as i64, pr.title, pr.url, pr.author, state, merge],
         )?;
-        tx.execute("DELETE FROM fix_pull_issues WHERE repo = ?1 AND number = ?2", params![pr.repo.to_string(), pr.number.0 as i64])?;
+        tx.execute(
+            "DELETE FROM fix_pull_issues WHERE repo = ?1 AND number = ?2",
+            params![pr.repo.to_string(), pr.number.0 as i64],
+        )?;
         for n in closes {
             tx.execute(
                 "INSERT OR IGNORE INTO fix_pull_issues (repo, number, issue_number) VALUES (?1, ?2, ?3)",
@@ -282,7 +285,11 @@ impl Store {
         for row in rows {
             let (n, sha, at) = row?;
             if let Some(commit) = CommitSha::parse(&sha) {
-                out.push(PendingFix { issue_number: IssueNumber(n as u64), commit, closed_at: at.as_deref().and_then(parse_ts) });
+                out.push(PendingFix {
+                    issue_number: IssueNumber(n as u64),
+                    commit,
+                    closed_at: at.as_deref().and_then(parse_ts),
+                });
             }
         }
         Ok(out)
@@ -323,7 +330,8 @@ impl Store {
             return Ok(());
         }
         let Some(oldest) = listed.iter().filter_map(|r| r.published_at).min() else { return Ok(()) };
-        let ids: Vec<String> = listed.iter().filter(|r| !r.draft && r.published_at.is_some()).map(|r| r.id.to_string()).collect();
+        let ids: Vec<String> =
+            listed.iter().filter(|r| !r.draft && r.published_at.is_some()).map(|r| r.id.to_string()).collect();
         self.conn().execute(
             &format!(
                 "DELETE FROM fix_releases WHERE repo = ?1 AND published_at >= ?2 AND id NOT IN ({})",
@@ -367,7 +375,13 @@ impl Store {
             .optional()?)
     }
 
-    pub fn record_release_check(&self, repo: &RepoName, release: u64, commit: &CommitSha, contained: bool) -> Result<()> {
+    pub fn record_release_check(
+        &self,
+        repo: &RepoName,
+        release: u64,
+        commit: &CommitSha,
+        contained: bool,
+    ) -> Result<()> {
         self.conn().execute(
             "INSERT OR REPLACE INTO fix_checks (repo, release_id, commit_sha, contained) VALUES (?1, ?2, ?3, ?4)",
             params![repo.to_string(), release as i64, commit.as_str(), contained],

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use super::lists::{has_next, FirstPage, PER_PAGE};
 use super::{parse_time, GithubClient, Listing, SVC};
 use crate::http::{self, ApiError};
-use ticket_sync_core::domain::{GithubTime, IssueNumber, RepoName};
 use ticket_sync_core::domain::CommitSha;
+use ticket_sync_core::domain::{GithubTime, IssueNumber, RepoName};
 use ticket_sync_core::fixplan::{PullRequest, PullState, Release};
 
 /// Pages of the pull-request list read at most in one go (100 pull requests each): more
