@@ -271,13 +271,15 @@ fn text<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
-/// `issues` and `issue_comment` ring for their repository with the sender's login (empty when
-/// the payload has none: treated as someone other than ticket-sync); `ping` is answered;
+/// `issues`, `issue_comment`, `pull_request` and `release` (`[fixes]`: a pull request in
+/// review, merged or closed; a release published) ring for their repository with the sender's
+/// login (empty when the payload has none: treated as someone other than ticket-sync); `ping`
+/// is answered;
 /// anything else, or a payload without a valid `repository.full_name`, is ignored.
 fn github_action(event: &str, json: &Value) -> GithubAction {
     match event {
         "ping" => GithubAction::Ping,
-        "issues" | "issue_comment" => {
+        "issues" | "issue_comment" | "pull_request" | "release" => {
             let repo = json.pointer("/repository/full_name").and_then(Value::as_str);
             let Some(repo) = repo.and_then(|r| r.parse::<RepoName>().ok()) else { return GithubAction::Ignore };
             let sender = json.pointer("/sender/login").and_then(Value::as_str).unwrap_or("");
@@ -323,6 +325,8 @@ mod tests {
         });
         assert_eq!(github_action("issues", &payload), ring);
         assert_eq!(github_action("issue_comment", &payload), ring);
+        assert_eq!(github_action("pull_request", &payload), ring);
+        assert_eq!(github_action("release", &payload), ring);
         assert_eq!(github_action("ping", &json!({"zen": "Design for failure."})), GithubAction::Ping);
         assert_eq!(github_action("push", &payload), GithubAction::Ignore);
         assert_eq!(github_action("", &payload), GithubAction::Ignore);

@@ -201,3 +201,71 @@ async fn with_fixes_off_an_idle_pass_costs_two_requests_per_repo() {
         assert!(pr > 0);
     }
 }
+
+#[tokio::test]
+async fn with_webhooks_each_step_reaches_the_ticket_from_its_delivery() {
+    use crate::webhooks::{fresh_ticket, hooked, start, until};
+    let (env, port) = hooked("").await;
+    let daemon = start(&env, port).await;
+    let id = fresh_ticket(&env, "Delivered fix", &["escalated"]);
+    until("the issue", || env.issues_for(REPO, id).len() == 1 && env.link_notes(id).len() == 1).await;
+    let n = env.issues_for(REPO, id)[0];
+    let pr = env.sb.github.open_pull_request(REPO, "Fix it", &format!("Resolves #{n}"), "bob");
+    until("the in-review note", || notes_with(&env, id, "pr-review-").len() == 1).await;
+    env.sb.github.merge_pull_request(REPO, pr, MergeMethod::Rebase, "carol");
+    until("the close note naming the pull request", || {
+        close_notes(&env, id).iter().any(|n| n.contains(&format!("Fixed by pull request {REPO}#{pr}")))
+    })
+    .await;
+    env.sb.github.create_release(REPO, ReleaseSpec::published("v7.1.0"), "alice");
+    until("the shipped note", || notes_with(&env, id, "shipped-").len() == 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(notes_with(&env, id, "pr-review-").len(), 1);
+    assert_eq!(close_notes(&env, id).len(), 1);
+    assert_eq!(notes_with(&env, id, "shipped-").len(), 1);
+    drop(daemon);
+}
+
+#[tokio::test]
+async fn a_public_reply_is_posted_once_per_ticket_across_a_kill_in_the_fan_out() {
+    let template = "reply_template = \"Good news: {issue_title} is fixed in {tag}.\"\npublic_reply = true";
+    // Two tickets, a shipped note and a public reply each: four writes; a kill before and
+    // after each of them.
+    for point in ["before_push_note", "after_push_note"] {
+        for nth in 1..=4 {
+            let (env, link_field, _) = env(template).await;
+            let n = env.sb.github.add_issue(REPO, "Crash for jane@globex.example", "body", "alice");
+            let (first, second) = (plain(&env, "Crash"), plain(&env, "Crash here too"));
+            for id in [first, second] {
+                set_field(&env, link_field, id, Some(&format!("{REPO}#{n}")));
+            }
+            env.escalate().await;
+            tick(&env);
+            let pr = env.sb.github.open_pull_request(REPO, "Fix crash", &format!("Fixes #{n}"), "bob");
+            env.sb.github.merge_pull_request(REPO, pr, MergeMethod::Merge, "carol");
+            env.push().await;
+            tick(&env);
+            env.sb.github.create_release(REPO, ReleaseSpec::published("v2.4.0"), "alice");
+            let crash = format!("{point}:{nth}");
+            let crashed = env.bin(&["sync"], &[("TICKET_SYNC_CRASHPOINT", crash.as_str())]).await;
+            assert!(!crashed.status.success(), "{crash}: the process must have aborted");
+            env.sb.settle();
+            let again = env.bin(&["sync"], &[]).await;
+            assert!(again.status.success(), "{crash}: {}", String::from_utf8_lossy(&again.stderr));
+            env.push().await;
+            for id in [first, second] {
+                let replies: Vec<String> = (env.sb.zendesk.comments(id).into_iter())
+                    .filter(|c| c.public && c.body.contains("Good news"))
+                    .map(|c| c.body)
+                    .collect();
+                assert_eq!(replies.len(), 1, "{crash}: ticket {id}: {replies:?}");
+                assert_eq!(replies[0], "Good news: Crash for [redacted email] is fixed in v2.4.0.", "{crash}");
+                let shipped = notes_with(&env, id, "shipped-");
+                assert_eq!(shipped.len(), 1, "{crash}: ticket {id}");
+                assert!(shipped[0].contains("Drafted reply to the customer:"), "{}", shipped[0]);
+            }
+            let store = ticket_sync_store::Store::open_read_only(&env.db_path()).unwrap();
+            assert!(store.pending_intents().unwrap().is_empty(), "{crash}");
+        }
+    }
+}
