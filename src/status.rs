@@ -9,6 +9,7 @@ use ticket_sync_core::clock;
 use ticket_sync_core::domain::Mapping;
 use ticket_sync_core::domain::RateBudget;
 use ticket_sync_core::domain::{InstallationId, PassOutcome, TicketId, UserId};
+use ticket_sync_core::fixplan::{FixStage, PullState};
 use ticket_sync_core::rules::Rules;
 use ticket_sync_store::{Failure, LedgerEntry, PassRecord, RepoRecord, Store};
 
@@ -190,15 +191,31 @@ pub fn print(rules: &Rules, json: bool, ticket: Option<TicketId>) -> u8 {
     }
 }
 
+/// Where the fix of a ticket's linked issue stands (`[fixes]`), from the database alone.
+pub fn fix_stage(store: &Store, m: &Mapping) -> ticket_sync_store::Result<Option<FixStage>> {
+    let fix = store.fix(&m.repo, m.issue_number)?;
+    let pulls = store.pulls_closing(&m.repo, m.issue_number)?;
+    let open = pulls.iter().find(|p| p.state == PullState::Open);
+    let closer = fix.as_ref().filter(|f| !f.reopened).map(|f| &f.closer);
+    let shipped = fix.as_ref().and_then(|f| f.shipped.as_ref()).map(|s| (s.tag.as_str(), s.url.as_str()));
+    let duplicate = fix.as_ref().filter(|f| !f.reopened).and_then(|f| f.duplicate_of.as_deref());
+    Ok(FixStage::of(closer, shipped, duplicate, open.map(|p| (&m.repo, p.number, p.title.as_str()))))
+}
+
 fn ticket_history(store: &Store, id: TicketId, json: bool) -> ticket_sync_store::Result<()> {
     let mapping = store.mapping(id)?;
     let ledger: Vec<LedgerEntry> = store.ledger(id)?;
     let failures = store.failures_of(id)?;
+    let stage = match &mapping {
+        Some(m) => fix_stage(store, m)?,
+        None => None,
+    };
     if json {
         // `failure` (the first failing stage) is kept for scripts written before `failures`.
+        let fix = stage.as_ref().map(|s| serde_json::json!({"stage": s.name(), "text": s.to_string()}));
         let v = serde_json::json!({
             "ticket_id": id, "mapping": mapping, "ledger": ledger,
-            "failure": failures.first(), "failures": failures,
+            "failure": failures.first(), "failures": failures, "fix": fix,
         });
         println!("{}", serde_json::to_string_pretty(&v).expect("serialises"));
         return Ok(());
@@ -213,6 +230,9 @@ fn ticket_history(store: &Store, id: TicketId, json: bool) -> ticket_sync_store:
             m.linked_by.as_str()
         ),
         None => println!("ticket {id}: not linked"),
+    }
+    if let Some(stage) = &stage {
+        println!("  fix: {stage}");
     }
     for e in &ledger {
         // A link made through the field shows the value the agent wrote.

@@ -46,6 +46,17 @@ fn tags(env: &Env, ticket: u64) -> Vec<String> {
     env.sb.zendesk.ticket(ticket).unwrap().tags
 }
 
+/// `status --ticket ID`'s fix line, and its `fix.stage` in JSON.
+async fn stage(env: &Env, ticket: u64) -> (String, String) {
+    let id = ticket.to_string();
+    let text = env.bin(&["status", "--ticket", &id], &[]).await;
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    let line = text.lines().find_map(|l| l.trim().strip_prefix("fix: ")).unwrap_or("").to_string();
+    let json = env.bin(&["status", "--json", "--ticket", &id], &[]).await;
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).expect("status --json");
+    (line, json["fix"]["stage"].as_str().unwrap_or("").to_string())
+}
+
 fn tick(env: &Env) {
     env.sb.clock.advance(std::time::Duration::from_secs(2));
     env.sb.settle();
@@ -68,6 +79,11 @@ async fn a_pull_request_that_closes_a_shared_issue_is_told_in_review_fixed_and_s
         assert!(review[0].contains(&format!("pull request {REPO}#{pr} \"Fix the login\" by bob")), "{}", review[0]);
         assert!(review[0].contains(&format!("/{REPO}/pull/{pr}")), "{}", review[0]);
     }
+    let (line, name) = stage(&env, first).await;
+    assert_eq!(
+        (line.as_str(), name.as_str()),
+        (format!("in review: pull request {REPO}#{pr} \"Fix the login\"").as_str(), "in_review")
+    );
 
     tick(&env);
     env.sb.github.merge_pull_request(REPO, pr, MergeMethod::Squash, "carol");
@@ -79,6 +95,8 @@ async fn a_pull_request_that_closes_a_shared_issue_is_told_in_review_fixed_and_s
         assert!(closes[0].contains(&format!("Fixed by pull request {REPO}#{pr} \"Fix the login\"")), "{}", closes[0]);
         assert!(notes_with(&env, id, "shipped-").is_empty(), "v2.3.0 is older than the fix");
     }
+    let (line, name) = stage(&env, second).await;
+    assert!(line.starts_with(&format!("fixed by pull request {REPO}#{pr}")) && name == "fixed", "{line}");
 
     // A release that does not contain the fix says nothing; one that does ships it.
     tick(&env);
@@ -109,6 +127,9 @@ async fn a_pull_request_that_closes_a_shared_issue_is_told_in_review_fixed_and_s
         assert!(tags(&env, id).contains(&"github_released".to_string()), "ticket {id}: {:?}", tags(&env, id));
         assert!(!env.sb.zendesk.comments(id).iter().any(|c| c.public && c.body.contains("v2.4.0")), "no public reply");
     }
+
+    let (line, name) = stage(&env, first).await;
+    assert!(line.starts_with("shipped in v2.4.0 (") && name == "shipped", "{line}");
 
     // A later release containing the same fix, and reruns, write nothing more.
     tick(&env);

@@ -99,6 +99,68 @@ pub fn moved_to_survivor_note(from: (&RepoName, IssueNumber), to: (&RepoName, Is
     )
 }
 
+/// Where a linked issue's fix stands, as `status --ticket` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FixStage {
+    /// A pull request that closes the issue is open.
+    InReview { repo: RepoName, number: IssueNumber, title: String },
+    /// Closed by a pull request or a commit; no release has shipped it yet.
+    Fixed(Closer),
+    /// A release contains the fix.
+    Shipped { tag: String, url: String },
+    /// Closed as a duplicate of this issue (`repo#number`), its tickets left here.
+    DuplicateOf(String),
+}
+
+impl FixStage {
+    /// The stage from what is known: the issue's recorded fix (its closer, unless reopened
+    /// since; the release that shipped it; the issue it duplicates) and the open pull request
+    /// that closes it, if any. `None`: nothing is under way.
+    pub fn of(
+        closer: Option<&Closer>,
+        shipped: Option<(&str, &str)>,
+        duplicate_of: Option<&str>,
+        open_pull: Option<(&RepoName, IssueNumber, &str)>,
+    ) -> Option<FixStage> {
+        if let Some(of) = duplicate_of {
+            return Some(FixStage::DuplicateOf(of.to_string()));
+        }
+        if let Some((tag, url)) = shipped {
+            return Some(FixStage::Shipped { tag: tag.to_string(), url: url.to_string() });
+        }
+        match (closer, open_pull) {
+            (Some(c), _) if *c != Closer::Hand => Some(FixStage::Fixed(c.clone())),
+            (_, Some((repo, number, title))) => {
+                Some(FixStage::InReview { repo: repo.clone(), number, title: title.to_string() })
+            }
+            _ => None,
+        }
+    }
+
+    /// The stage's stable name, for scripts: `in_review`, `fixed`, `shipped`, `duplicate`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FixStage::InReview { .. } => "in_review",
+            FixStage::Fixed(_) => "fixed",
+            FixStage::Shipped { .. } => "shipped",
+            FixStage::DuplicateOf(_) => "duplicate",
+        }
+    }
+}
+
+impl std::fmt::Display for FixStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FixStage::InReview { repo, number, title } => {
+                write!(f, "in review: pull request {repo}#{number} \"{}\"", shown(title))
+            }
+            FixStage::Fixed(c) => write!(f, "fixed {}", c.words().unwrap_or_default()),
+            FixStage::Shipped { tag, url } => write!(f, "shipped in {} ({url})", shown(tag)),
+            FixStage::DuplicateOf(of) => write!(f, "duplicate of {of}"),
+        }
+    }
+}
+
 /// A release as the fix logic needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Release {
@@ -321,6 +383,25 @@ mod tests {
         assert_eq!(Closer::Hand.fix_commit(), None);
         for bad in ["", "abc", "xyz1234", "abcdef1234567890abcdef1234567890abcdef1234567890abcdef1234567890ab"] {
             assert_eq!(CommitSha::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_stage_is_the_furthest_step_known() {
+        let sha = CommitSha::parse("abcdef1234567890abcdef1234567890abcdef12").unwrap();
+        let by_commit = Closer::Commit { repo: repo(), sha };
+        let pull = Some((&repo(), IssueNumber(45), "Fix login"));
+        let rows: [(Option<&Closer>, Option<(&str, &str)>, Option<&str>, _, Option<&str>); 6] = [
+            (None, None, None, None, None),
+            (None, None, None, pull, Some("in review: pull request acme/backend#45 \"Fix login\"")),
+            (Some(&Closer::Hand), None, None, None, None),
+            (Some(&by_commit), None, None, pull, Some("fixed by commit abcdef1 in acme/backend")),
+            (Some(&by_commit), Some(("v2.4.0", "u")), None, None, Some("shipped in v2.4.0 (u)")),
+            (Some(&Closer::Hand), None, Some("acme/web#3"), None, Some("duplicate of acme/web#3")),
+        ];
+        for (closer, shipped, dup, open, want) in rows {
+            let stage = FixStage::of(closer, shipped, dup, open);
+            assert_eq!(stage.map(|s| s.to_string()).as_deref(), want);
         }
     }
 
