@@ -391,15 +391,16 @@ mod tests {
         let sha = CommitSha::parse("abcdef1234567890abcdef1234567890abcdef12").unwrap();
         let by_commit = Closer::Commit { repo: repo(), sha };
         let pull = Some((&repo(), IssueNumber(45), "Fix login"));
-        let rows: [(Option<&Closer>, Option<(&str, &str)>, Option<&str>, _, Option<&str>); 6] = [
-            (None, None, None, None, None),
-            (None, None, None, pull, Some("in review: pull request acme/backend#45 \"Fix login\"")),
-            (Some(&Closer::Hand), None, None, None, None),
-            (Some(&by_commit), None, None, pull, Some("fixed by commit abcdef1 in acme/backend")),
-            (Some(&by_commit), Some(("v2.4.0", "u")), None, None, Some("shipped in v2.4.0 (u)")),
-            (Some(&Closer::Hand), None, Some("acme/web#3"), None, Some("duplicate of acme/web#3")),
+        type Row<'a> = (Option<&'a Closer>, Option<(&'a str, &'a str)>, Option<&'a str>);
+        let rows: [(Row, _, Option<&str>); 6] = [
+            ((None, None, None), None, None),
+            ((None, None, None), pull, Some("in review: pull request acme/backend#45 \"Fix login\"")),
+            ((Some(&Closer::Hand), None, None), None, None),
+            ((Some(&by_commit), None, None), pull, Some("fixed by commit abcdef1 in acme/backend")),
+            ((Some(&by_commit), Some(("v2.4.0", "u")), None), None, Some("shipped in v2.4.0 (u)")),
+            ((Some(&Closer::Hand), None, Some("acme/web#3")), None, Some("duplicate of acme/web#3")),
         ];
-        for (closer, shipped, dup, open, want) in rows {
+        for ((closer, shipped, dup), open, want) in rows {
             let stage = FixStage::of(closer, shipped, dup, open);
             assert_eq!(stage.map(|s| s.to_string()).as_deref(), want);
         }
