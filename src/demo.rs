@@ -1,12 +1,15 @@
 //! `ticket-sync demo`: the real daemon against the built-in sandbox, with a scripted story
-//! (tickets escalate, one escalates later, engineering closes an issue), then a table.
+//! (tickets escalate, one escalates later, an agent links another, engineering fixes the issue
+//! in a pull request, merges it and ships it in a release), then a table.
 
 use std::path::Path;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use ticket_sync_sandbox::{NewTicket, Sandbox, Visibility, ZENDESK_CLIENT_ID, ZENDESK_CLIENT_SECRET};
+use ticket_sync_sandbox::{
+    MergeMethod, NewTicket, ReleaseSpec, Sandbox, Visibility, ZENDESK_CLIENT_ID, ZENDESK_CLIENT_SECRET,
+};
 use ticket_sync_store::Store;
 
 /// Polling catches up the seeded backlog every 2 s; everything after it comes by webhook (the
@@ -48,7 +51,16 @@ const DEMO_APP_SLUG: &str = "support-sync-demo";
 const GITHUB_HOOK_SECRET: &str = "demo-github-webhook-secret";
 const ZENDESK_HOOK_SECRET: &str = "demo-zendesk-webhook-secret";
 
-fn write_rules(sb: &Sandbox, dir: &Path, link_field: u64, port: u16) -> anyhow::Result<std::path::PathBuf> {
+/// The drafted reply the release note carries (an agent's macro sends it).
+const REPLY_TEMPLATE: &str =
+    "Good news: the fix for '{issue_title}' shipped in {tag}. Please update and tell us how it goes.";
+
+fn write_rules(
+    sb: &Sandbox,
+    dir: &Path,
+    (link_field, version_field): (u64, u64),
+    port: u16,
+) -> anyhow::Result<std::path::PathBuf> {
     // The demo authenticates to Zendesk as an OAuth client (its secret in a file, as a
     // systemd credential would be) and acts on GitHub as a GitHub App.
     let secret = dir.join("zendesk-client-secret");
@@ -61,7 +73,7 @@ fn write_rules(sb: &Sandbox, dir: &Path, link_field: u64, port: u16) -> anyhow::
     std::fs::write(dir.join("github-webhook-secret"), GITHUB_HOOK_SECRET)?;
     std::fs::write(dir.join("zendesk-webhook-secret"), ZENDESK_HOOK_SECRET)?;
     let routes = format!(
-        "{ROUTES}\n[linking]\nfield_id = {link_field}\nstate_tags = true\n\n[webhooks]\nlisten = \"127.0.0.1:{port}\"\ngithub_secret_file = \"github-webhook-secret\"\nzendesk_secret_file = \"zendesk-webhook-secret\"\n"
+        "{ROUTES}\n[linking]\nfield_id = {link_field}\nstate_tags = true\n\n[fixes]\nversion_field_id = {version_field}\nreply_template = \"{REPLY_TEMPLATE}\"\n\n[webhooks]\nlisten = \"127.0.0.1:{port}\"\ngithub_secret_file = \"github-webhook-secret\"\nzendesk_secret_file = \"zendesk-webhook-secret\"\n"
     );
     let text = sb
         .rules_toml("state/demo.db", &routes)
@@ -118,14 +130,18 @@ async fn story(keep: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     sb.github.add_repo("acme/backend", Visibility::Private, true);
     sb.github.add_repo("acme/billing", Visibility::Private, true);
     sb.github.enable_app(DEMO_APP_ID, DEMO_APP_SLUG, ticket_sync_sandbox::APP_TEST_PUBLIC_KEY_PEM);
-    sb.github.add_installation("acme", Some("write"));
+    let installation = sb.github.add_installation("acme", Some("write"));
+    // Following fixes reads pull requests and releases: the App asks for both, read-only.
+    sb.github.set_installation_permission(installation, "pull_requests", Some("read"));
+    sb.github.set_installation_permission(installation, "contents", Some("read"));
     let link_field = sb.zendesk.add_ticket_field("text", "GitHub issue");
+    let version_field = sb.zendesk.add_ticket_field("text", "Fixed in version");
     let dir = match &keep {
         Some(path) => kept_dir(path)?,
         None => tempfile_dir()?,
     };
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let rules_path = write_rules(&sb, dir.path(), link_field, port)?;
+    let rules_path = write_rules(&sb, dir.path(), (link_field, version_field), port)?;
     let ids = seed(&sb);
     sb.settle();
     say!(
@@ -169,12 +185,31 @@ async fn story(keep: Option<std::path::PathBuf>) -> anyhow::Result<()> {
 
         let (repo, number) = issue.split_once('#').unwrap_or_default();
         let number: u64 = number.parse().unwrap_or_default();
-        say!("step 3  engineering comments on {issue} and closes it as completed");
-        sb.github.add_comment(repo, number, "dev-alice", "Fixed in v2.3.1, deploying now.");
-        sb.github.close_issue(repo, number, "completed", "dev-alice");
+        say!("step 3  engineering comments on {issue} and opens a pull request that fixes it");
+        sb.github.add_comment(repo, number, "dev-alice", "Found it: a null VAT rate. Fix coming.");
+        let title = "Fix checkout error 500 on a null VAT rate";
+        let pr = sb.github.open_pull_request(repo, title, &format!("Fixes #{number}"), "dev-alice");
+        let told = |id: u64, key: &str| {
+            let marker = format!("[ticket-sync:event {key}");
+            sb.zendesk.comments(id).iter().any(|c| c.body.contains(&marker))
+        };
+        let t = until(Duration::from_secs(10), || told(ids[0], "pr-review-") && told(ids[5], "pr-review-")).await;
+        say!("        → both linked tickets have the comment and \"fix in review: pull request #{pr}\", {}", took(t));
+
+        say!("step 4  the pull request is merged, which closes {issue}");
+        sb.github.merge_pull_request(repo, pr, MergeMethod::Squash, "dev-bob");
         let solved = |id: u64| sb.zendesk.ticket(id).is_some_and(|t| t.status == "solved");
         let t = until(Duration::from_secs(10), || solved(ids[0]) && solved(ids[5])).await;
-        say!("        → both linked tickets have the comment, the close and the status, {}", took(t));
+        say!("        → both linked tickets: closed, fixed by pull request #{pr}, status solved, {}", took(t));
+
+        say!("step 5  release v2.4.0 is published");
+        sb.github.create_release(repo, ReleaseSpec::published("v2.4.0"), "dev-bob");
+        let shipped = |id: u64| sb.zendesk.field_value(id, version_field).as_deref() == Some("v2.4.0");
+        let t = until(Duration::from_secs(10), || shipped(ids[0]) && shipped(ids[5])).await;
+        say!(
+            "        → both linked tickets say the fix shipped in v2.4.0: a note with the drafted reply, the tag\n          github_released and the field \"Fixed in version\" for an agent's macro, {}",
+            took(t)
+        );
     }
 
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -276,9 +311,9 @@ impl Drop for TempDir {
 
 fn print_table(sb: &Sandbox, db: &Path, ids: &[u64]) -> anyhow::Result<()> {
     let store = Store::open_read_only(db)?;
-    say!("\n{:<7} {:<32} {:<34} {:<16} {:<7} {:<8} notes", "ticket", "subject", "tags", "issue", "issue", "ticket");
-    say!("{:<7} {:<32} {:<34} {:<16} {:<7} {:<8} on ticket", "", "", "", "", "state", "status");
-    say!("{}", "-".repeat(116));
+    say!("\n{:<7} {:<32} {:<46} {:<16} {:<7} {:<8} notes", "ticket", "subject", "tags", "issue", "issue", "ticket");
+    say!("{:<7} {:<32} {:<46} {:<16} {:<7} {:<8} on ticket", "", "", "", "", "state", "status");
+    say!("{}", "-".repeat(128));
     for id in ids {
         let t = sb.zendesk.ticket(*id).expect("seeded ticket exists");
         let notes = sb.zendesk.comments(*id).iter().filter(|c| !c.public).count();
@@ -293,7 +328,7 @@ fn print_table(sb: &Sandbox, db: &Path, ids: &[u64]) -> anyhow::Result<()> {
             None => ("-".to_string(), "-".to_string()),
         };
         let subject: String = t.subject.chars().take(31).collect();
-        say!("{id:<7} {subject:<32} {:<34} {issue:<16} {state:<7} {:<8} {notes}", t.tags.join(","), t.status);
+        say!("{id:<7} {subject:<32} {:<46} {issue:<16} {state:<7} {:<8} {notes}", t.tags.join(","), t.status);
     }
     say!("\nInternal notes written by ticket-sync, in full:");
     for id in ids {

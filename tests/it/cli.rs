@@ -270,7 +270,16 @@ async fn the_demo_runs_every_step_to_its_end() {
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("acting on GitHub as the GitHub App support-sync-demo[bot]"), "{text}");
     assert!(text.contains("signed in to Zendesk as the OAuth client ticket_sync_sandbox"), "{text}");
-    for step in ["issue acme/backend#3 created", "ticket 6 linked", "both linked tickets have the comment"] {
+    let steps = [
+        "issue acme/backend#3 created",
+        "ticket 6 linked",
+        "both linked tickets have the comment and \"fix in review",
+        "fixed by pull request",
+        "say the fix shipped in v2.4.0",
+        "The fix for GitHub issue acme/backend#1 shipped in v2.4.0",
+        "Drafted reply to the customer:",
+    ];
+    for step in steps {
         assert!(text.contains(step), "missing `{step}`:\n{text}");
     }
     assert!(!text.contains("not within"), "a step timed out:\n{text}");
