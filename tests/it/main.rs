@@ -9,6 +9,7 @@ mod daemon;
 mod disk;
 mod disk_full;
 mod docs;
+mod duplicate_reads;
 mod escalate;
 mod fix_reads;
 mod fixes;

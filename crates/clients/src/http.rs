@@ -12,6 +12,7 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use tokio::time::Instant;
 use tracing::warn;
 
+use crate::limits::reports_rest_budget;
 use crate::limits::{chrono_secs, is_limit_answer, is_rate_limited_403, limit_wait, read_budget, Limits, Target};
 use crate::ratelimit::{retry_delay, CallBudget};
 use ticket_sync_core::clock;
@@ -222,7 +223,7 @@ impl ApiStats {
     }
 
     fn record_installation(&self, installation: InstallationId, headers: &HeaderMap) {
-        if let Some(b) = read_budget(headers) {
+        if let Some(b) = read_budget(headers).filter(|_| reports_rest_budget(headers)) {
             self.inner.lock().unwrap().installation_budgets.insert(installation, b);
         }
     }
@@ -331,9 +332,14 @@ pub async fn execute(
                 }
             }
             Ok((status, headers, body)) => {
-                stats.limits.observe(target, &headers);
-                if let Some(installation) = target.installation {
-                    stats.record_installation(installation, &headers);
+                // A refused credential's answer reports no budget of this credential's (GitHub's
+                // GraphQL 401 says 0 points of 0, its REST 401 the budget of unauthenticated
+                // requests): it neither blocks nor stands for one.
+                if status != StatusCode::UNAUTHORIZED {
+                    stats.limits.observe(target, &headers);
+                    if let Some(installation) = target.installation {
+                        stats.record_installation(installation, &headers);
+                    }
                 }
                 stats.observe_clock(target.service, &headers);
                 if !(retryable && status.is_server_error()) {
@@ -393,7 +399,11 @@ async fn attempt_once(
 pub async fn send(stats: &ApiStats, service: Service, request: RequestBuilder) -> Result<Response, ApiError> {
     match request.send().await {
         Ok(resp) => {
-            stats.record(service, resp.status().as_u16(), read_budget(resp.headers()));
+            // The service's budget as `status` and the metrics show it is the REST API's: a
+            // GraphQL answer's points, or a refused credential's, are not it.
+            let (status, headers) = (resp.status(), resp.headers());
+            let rest = reports_rest_budget(headers) && status != StatusCode::UNAUTHORIZED;
+            stats.record(service, status.as_u16(), read_budget(headers).filter(|_| rest));
             Ok(resp)
         }
         Err(e) => {

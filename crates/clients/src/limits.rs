@@ -46,6 +46,16 @@ pub fn read_budget(headers: &HeaderMap) -> Option<RateBudget> {
     Some(RateBudget { limit, remaining: Some(remaining), reset_at })
 }
 
+/// Whether an answer's budget headers are the REST API's: no `x-ratelimit-resource` (Zendesk,
+/// older GitHub answers) or `core`. GitHub's other budgets (`graphql`, `search`, …) report
+/// their own points under the same header names.
+// FACT (docs.github.com, "Rate limits and query limits for the GraphQL API"): GraphQL answers
+// carry `x-ratelimit-*` for its own points budget, `x-ratelimit-resource` "always `graphql`".
+pub fn reports_rest_budget(headers: &HeaderMap) -> bool {
+    let resource = headers.get("x-ratelimit-resource").and_then(|v| v.to_str().ok());
+    resource.is_none_or(|r| r.trim().eq_ignore_ascii_case("core"))
+}
+
 /// `Retry-After` in seconds (the only form either service sends), as sent: callers cap it.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get("retry-after")?.to_str().ok()?.trim().parse::<u64>().ok()?;
@@ -123,11 +133,14 @@ pub struct Target {
     pub silent_limit: Option<Scope>,
     /// The GitHub App installation whose token the request carries: its budget is its own.
     pub installation: Option<InstallationId>,
+    /// Where the account-wide headers' budget is kept when it is not the account's REST budget:
+    /// GitHub's GraphQL points (`Target::graphql`). `None`: the account's.
+    pub budget: Option<Scope>,
 }
 
 impl Target {
     pub fn service(service: Service) -> Target {
-        Target { service, endpoint: None, ticket: None, silent_limit: None, installation: None }
+        Target { service, endpoint: None, ticket: None, silent_limit: None, installation: None, budget: None }
     }
 
     /// A request made with one GitHub App installation's token.
@@ -135,15 +148,34 @@ impl Target {
         Target { installation, ..Target::service(service) }
     }
 
-    /// Whose budget the account-wide headers report: the installation's, else the service's.
+    /// A GitHub GraphQL query made with the token or one installation's token. Its answers'
+    /// headers report GraphQL's points, a budget apart from REST's (per user, per
+    /// installation), kept as the endpoint `graphql` (`graphql-installation-ID`): spent, it holds
+    /// back GraphQL alone. Its gates are the account's too: secondary limits are shared with
+    /// REST, and a REST block (a refused budget, an hour's wait) holds GraphQL back as well.
+    // FACTS (docs.github.com, "Rate limits and query limits for the GraphQL API": "The REST API
+    // also has a separate primary rate limit"; installations have their own GraphQL points; the
+    // secondary limits are one text for REST and GraphQL).
+    pub fn graphql(service: Service, installation: Option<InstallationId>) -> Target {
+        let name = installation.map_or_else(|| "graphql".to_string(), |id| format!("graphql-installation-{id}"));
+        let budget = Some(Scope::Endpoint(Endpoint::from(name.as_str())));
+        Target { budget, ..Target::installation(service, installation) }
+    }
+
+    /// Whose limits the account-wide gates hold: the installation's, else the service's.
     fn account(&self) -> Scope {
         self.installation.map_or(Scope::Service, Scope::Installation)
+    }
+
+    /// Whose budget the account-wide headers report: GraphQL's own, else the account's.
+    fn budget(&self) -> Scope {
+        self.budget.clone().unwrap_or_else(|| self.account())
     }
 
     /// An endpoint with a limit of its own that its 429 may not name.
     pub fn silent_endpoint(service: Service, endpoint: Endpoint) -> Target {
         let silent_limit = Some(Scope::Endpoint(endpoint.clone()));
-        Target { service, endpoint: Some(endpoint), ticket: None, silent_limit, installation: None }
+        Target { service, endpoint: Some(endpoint), silent_limit, ..Target::service(service) }
     }
 
     /// An update of one ticket (`endpoint` is the account-wide update limit's name). Zendesk's
@@ -158,7 +190,7 @@ impl Target {
     /// each ticket would fail alone, one request each.
     pub fn ticket(service: Service, endpoint: Endpoint, ticket: TicketId) -> Target {
         let silent_limit = Some(Scope::Ticket(ticket));
-        Target { service, endpoint: Some(endpoint), ticket: Some(ticket), silent_limit, installation: None }
+        Target { service, endpoint: Some(endpoint), ticket: Some(ticket), silent_limit, ..Target::service(service) }
     }
 
     /// A read of one ticket: held back while the ticket's updates are, but it has no limit of
@@ -170,6 +202,7 @@ impl Target {
     /// The scopes whose gates this request must pass.
     fn scopes(&self) -> Vec<Scope> {
         let mut scopes = vec![self.account()];
+        scopes.extend(self.budget.clone());
         scopes.extend(self.endpoint.clone().map(Scope::Endpoint));
         scopes.extend(self.ticket.map(Scope::Ticket));
         scopes
@@ -187,7 +220,8 @@ impl Target {
 }
 
 /// What a limit answer to `target` limits, and the wait its headers give beyond `retry-after`:
-/// a spent account budget is the service's, until its reset; a spent endpoint budget (the
+/// a spent account budget is the service's (GraphQL's points, for a GraphQL query), until its
+/// reset; a spent endpoint budget (the
 /// per-ticket one included) is that endpoint's or ticket's, until its reset; a bare 429 to a
 /// target whose own limit may answer bare (`silent_limit`: the export, a ticket's updates) is
 /// that limit's; anything else is the service's (GitHub's secondary limits), with no wait from
@@ -196,7 +230,7 @@ impl Target {
 pub fn limit_scope(target: &Target, headers: &HeaderMap) -> (Scope, Option<Duration>) {
     let account = read_budget(headers);
     if account.as_ref().and_then(|b| b.remaining) == Some(0) {
-        return (target.account(), account.and_then(|b| b.reset_at).map(until));
+        return (target.budget(), account.and_then(|b| b.reset_at).map(until));
     }
     if let Some((name, b)) = endpoint_budgets(headers).into_iter().find(|(_, b)| b.remaining == 0) {
         return (target.named(&name), Some(b.resets));
@@ -249,15 +283,16 @@ impl Limits {
         gates.get(&(service, scope.clone())).and_then(|g| g.remaining_at(Instant::now()))
     }
 
-    /// Records the budgets an answer reported: the account's, and any endpoint's that is spent.
+    /// Records the budgets an answer reported: the account's (GraphQL's, for a GraphQL query),
+    /// and any endpoint's that is spent.
     pub fn observe(&self, target: &Target, headers: &HeaderMap) {
         let budget = read_budget(headers);
         let remaining = budget.as_ref().and_then(|b| b.remaining);
         let reset_in = budget.as_ref().and_then(|b| b.reset_at).map(until);
-        let spent = self.gate(target.service, target.account(), |g, now| g.observe(remaining, reset_in, now));
+        let spent = self.gate(target.service, target.budget(), |g, now| g.observe(remaining, reset_in, now));
         if let Some(wait) = spent {
             let asked = budget.and_then(|b| b.reset_at).map(until).unwrap_or(wait);
-            self.blocked(target.service, target.account(), asked, wait, "the budget is spent until its reset");
+            self.blocked(target.service, target.budget(), asked, wait, "the budget is spent until its reset");
         }
         for (name, b) in endpoint_budgets(headers).into_iter().filter(|(_, b)| b.remaining == 0) {
             let scope = target.named(&name);
@@ -531,5 +566,32 @@ mod tests {
         assert_eq!(limits.wait(&Target::service(gh)).0, Duration::ZERO);
         limits.observe(&two, &spent);
         assert_eq!(limits.wait(&two).1, Scope::Installation(InstallationId(2)));
+    }
+
+    #[test]
+    fn graphqls_spent_points_hold_back_graphql_alone_and_a_rest_block_holds_it_too() {
+        let limits = Limits::default();
+        let gh = Service::Github;
+        let (rest, graphql) = (Target::service(gh), Target::graphql(gh, None));
+        let spent = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "9999999999"),
+            ("x-ratelimit-resource", "graphql"),
+        ]);
+        assert!(!reports_rest_budget(&spent) && reports_rest_budget(&headers(&[("x-ratelimit-resource", "core")])));
+        limits.observe(&graphql, &spent);
+        let points = Scope::Endpoint(Endpoint::from("graphql"));
+        assert_eq!(limits.wait(&graphql).1, points.clone());
+        assert!(limits.wait(&graphql).0 > Duration::from_secs(60));
+        assert_eq!(limits.wait(&rest).0, Duration::ZERO, "REST's budget is another");
+        assert_eq!(limit_scope(&graphql, &spent).0, points);
+        let installed = Target::graphql(gh, Some(InstallationId(3)));
+        assert_eq!(limits.wait(&installed).0, Duration::ZERO, "each installation has its own points");
+        assert_eq!(limit_scope(&installed, &spent).0, Scope::Endpoint(Endpoint::from("graphql-installation-3")));
+
+        let secondary = headers(&[("retry-after", "60"), ("x-ratelimit-remaining", "4000")]);
+        let (scope, _) = limits.limited(&installed, StatusCode::FORBIDDEN, &secondary);
+        assert_eq!(scope, Scope::Installation(InstallationId(3)), "a secondary limit is the installation's, shared");
+        assert!(limits.wait(&Target::installation(gh, Some(InstallationId(3)))).0 > Duration::ZERO);
     }
 }

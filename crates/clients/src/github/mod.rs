@@ -1,8 +1,10 @@
-//! The GitHub client: repositories, issues, comments, conditional listing with `Link` pagination, and write pacing.
+//! The GitHub client: repositories, issues, comments, conditional listing with `Link` pagination, and write pacing;
+//! GraphQL queries (`graphql.rs`) go through the same request path (`Route::Graphql`).
 
 mod auth;
 mod events;
 mod fixes;
+mod graphql;
 mod lists;
 mod wire;
 
@@ -119,6 +121,18 @@ impl Pacers {
     }
 }
 
+/// How a request goes to GitHub, as far as its credential, pace and budget care.
+#[derive(Debug, Clone, Copy)]
+enum Route<'a> {
+    /// A REST request: its path picks the credential (in App mode), a write waits for its pace,
+    /// its answers report the REST budget.
+    Rest,
+    /// A GraphQL query about one repository: the credential covering that repository, no pace
+    /// (a query reads), GraphQL's own points (`Target::graphql`), and a spent budget that
+    /// answers 200 with an error read as the limit it is.
+    Graphql(&'a RepoName),
+}
+
 #[derive(Clone)]
 pub struct GithubClient {
     base: Url,
@@ -208,8 +222,12 @@ impl GithubClient {
     /// An answer of the App's endpoints that would read as news about the resource itself (a
     /// redirect, 404 or 410 the callers take as a moved, missing or deleted issue) is a passing
     /// failure of getting the credential instead: it never ends a link.
-    async fn credential(&self, url: &Url) -> Result<Credential, ApiError> {
-        self.credential_for(url).await.map_err(|e| match e {
+    async fn credential(&self, url: &Url, route: Route<'_>) -> Result<Credential, ApiError> {
+        let path = match route {
+            Route::Rest => self.relative_path(url),
+            Route::Graphql(repo) => format!("/repos/{repo}"),
+        };
+        self.credential_for(&path).await.map_err(|e| match e {
             ApiError::Moved { .. } | ApiError::Gone { .. } | ApiError::NotFound { .. } => ApiError::Transient {
                 service: SVC,
                 detail: format!("the GitHub App's credentials for this request could not be had: {e}"),
@@ -218,13 +236,13 @@ impl GithubClient {
         })
     }
 
-    async fn credential_for(&self, url: &Url) -> Result<Credential, ApiError> {
+    /// The credential for a request to `path` (below the configured base).
+    async fn credential_for(&self, path: &str) -> Result<Credential, ApiError> {
         let app = match &*self.auth {
             Auth::Token(header) => return Ok(Credential { header: header.clone(), installation: None }),
             Auth::App(app) => app,
         };
-        let path = self.relative_path(url);
-        let owner = match auth::needs(&path) {
+        let owner = match auth::needs(path) {
             Needs::Jwt | Needs::Unscoped => return self.jwt_credential(app),
             Needs::Account(owner) => owner,
             Needs::RepositoryId(id) => match app.alias(id) {
@@ -250,7 +268,7 @@ impl GithubClient {
                 let _one_at_a_time = app.looking_up.lock().await;
                 match app.installation_of(&owner) {
                     Some(id) => id,
-                    None => self.find_installation(app, &owner, &path).await?,
+                    None => self.find_installation(app, &owner, path).await?,
                 }
             }
         };
@@ -383,7 +401,7 @@ impl GithubClient {
         let mut retried = false;
         loop {
             let cred = self.jwt_credential(app)?;
-            match self.send(&cred, method.clone(), url.clone(), None, None).await {
+            match self.send(&cred, Route::Rest, method.clone(), url.clone(), None, None).await {
                 Err(ApiError::Unauthorized { .. }) if !retried => {
                     app.forget_jwt();
                     retried = true;
@@ -458,11 +476,24 @@ impl GithubClient {
         body: Option<&serde_json::Value>,
         etag: Option<&str>,
     ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), ApiError> {
-        let cred = self.credential(&url).await?;
-        if method != Method::GET {
+        self.call_via(Route::Rest, method, url, body, etag).await
+    }
+
+    /// One request by `route`: its credential, its pace (REST writes), and one more try with a
+    /// new installation token when GitHub refused the one held.
+    async fn call_via(
+        &self,
+        route: Route<'_>,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        etag: Option<&str>,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, bytes::Bytes), ApiError> {
+        let cred = self.credential(&url, route).await?;
+        if method != Method::GET && matches!(route, Route::Rest) {
             self.pacers.get(&self.stats, cred.installation).wait().await?;
         }
-        let answer = self.send(&cred, method.clone(), url.clone(), body, etag).await;
+        let answer = self.send(&cred, route, method.clone(), url.clone(), body, etag).await;
         let answer = match (answer, &*self.auth, cred.installation) {
             // An installation token GitHub no longer takes (revoked, or lapsed early): minted
             // anew once before the request counts as failed. A 401 carried nothing out, so a
@@ -470,12 +501,12 @@ impl GithubClient {
             (Err(ApiError::Unauthorized { .. }), Auth::App(app), Some(installation)) => {
                 app.drop_token(installation, &cred.header);
                 debug!(installation = installation.0, "GitHub refused the installation token; minting a new one");
-                let cred = self.credential(&url).await?;
-                self.send(&cred, method, url.clone(), body, etag).await
+                let cred = self.credential(&url, route).await?;
+                self.send(&cred, route, method, url.clone(), body, etag).await
             }
             (answer, _, _) => answer,
         };
-        if let (Ok((_, headers, _)), Auth::App(app)) = (&answer, &*self.auth) {
+        if let (Ok((_, headers, _)), Auth::App(app), Route::Rest) = (&answer, &*self.auth, route) {
             // Pagination goes on by id: only the next page is ever followed.
             self.learn_alias(app, &url, self.link(headers, "next"));
         }
@@ -486,6 +517,7 @@ impl GithubClient {
     async fn send(
         &self,
         cred: &Credential,
+        route: Route<'_>,
         method: Method,
         url: Url,
         body: Option<&serde_json::Value>,
@@ -505,11 +537,20 @@ impl GithubClient {
             req = req.json(b);
         }
         let path = url.path().to_string();
-        let target = Target::installation(SVC, cred.installation);
+        let target = match route {
+            Route::Rest => Target::installation(SVC, cred.installation),
+            Route::Graphql(_) => Target::graphql(SVC, cred.installation),
+        };
         let (status, headers, bytes) = http::execute(&self.stats, &target, req).await?;
         if !status.is_success() && status != StatusCode::NOT_MODIFIED {
             let e = refuse_scope(http::status_error(SVC, status, &headers, &bytes), &path, &bytes);
             return Err(self.explain_refusal(e, &bytes));
+        }
+        if matches!(route, Route::Graphql(_)) && graphql::says_rate_limited(&bytes) {
+            // GraphQL answers a spent budget with 200 and an error (its headers then say 0 left).
+            let (scope, wait) = self.stats.limits.limited(&target, status, &headers);
+            warn!(scope = %scope, wait_seconds = wait.as_secs(), "GitHub's GraphQL budget is spent; nothing is sent to this scope until the wait is over");
+            return Err(ApiError::limited(SVC, scope, wait));
         }
         Ok((status, headers, bytes))
     }

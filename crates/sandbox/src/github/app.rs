@@ -120,7 +120,7 @@ const FIRST_INSTALLATION_ID: u64 = 5_000_001;
 const JWT_MAX_SECS: i64 = 600;
 
 /// Who made a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Credential {
     Personal,
     Jwt,

@@ -244,7 +244,8 @@ impl FakeGithub {
     /// A person closes issue `number` as a duplicate of `of_repo#of_number` (the web UI's
     /// "Close as duplicate"): `marked_as_duplicate`, then `closed` with the reason
     /// `duplicate`, and an `issues` `closed` delivery. Nothing the REST API shows names the
-    /// survivor (`duplicate_of` does, for tests).
+    /// survivor; GraphQL's `MarkedAsDuplicateEvent.canonical` does (`graphql_routes`), and
+    /// `duplicate_of` for tests.
     pub fn close_as_duplicate(&self, repo: &str, number: u64, of_repo: &str, of_number: u64, by_login: &str) {
         let now = self.shared.now();
         let mut model = self.shared.model.lock().unwrap();
@@ -261,14 +262,18 @@ impl FakeGithub {
         self.shared.deliver_issue_update(&model, idx, &before, by_login);
     }
 
-    /// A person unmarks a duplicate: `unmarked_as_duplicate` (the issue stays closed).
+    /// A person unmarks a duplicate: `unmarked_as_duplicate` (the issue stays closed; GraphQL
+    /// then names no survivor).
     pub fn unmark_duplicate(&self, repo: &str, number: u64, by_login: &str) {
         let now = self.shared.now();
         let mut model = self.shared.model.lock().unwrap();
         let idx = live_index(&model, repo, number);
         let issue = model.repos[idx].issues.get_mut(&number).expect("live");
-        if issue.duplicate_of.take().is_some() {
-            model.record_event(idx, number, "unmarked_as_duplicate", by_login, super::state::EventDetail::None, now);
+        if let Some((repo_id, of)) = issue.duplicate_of.take() {
+            // The event names the issue it was a duplicate of (GraphQL's
+            // `UnmarkedAsDuplicateEvent.canonical`); REST shows the common properties only.
+            let canonical = super::state::EventDetail::Duplicate { repo_id, number: of };
+            model.record_event(idx, number, "unmarked_as_duplicate", by_login, canonical, now);
         }
     }
 

@@ -1,5 +1,7 @@
 //! The checks GitHub runs around every handler: User-Agent, token, primary and secondary rate
 //! limits, rate-limit headers, and ETag / `If-None-Match` (a 304 costs no rate-limit unit).
+//! `gate` stands in front of the REST API, `graphql_gate` in front of `POST /graphql`, whose
+//! points are a budget of their own (`x-ratelimit-resource: graphql`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -17,8 +19,32 @@ use super::app::{self, Credential};
 use super::reply::{docs, Reply};
 use super::Shared;
 
-/// The primary budget of a personal access token.
+/// The primary budget of a personal access token (and, in points, of its GraphQL queries).
 const HOURLY_LIMIT: u32 = 5000;
+
+/// The budget a request spends: the REST API's requests, or GraphQL's points.
+///
+/// FACTS (docs.github.com, "Rate limits and query limits for the GraphQL API", github/docs
+/// `content/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api.md`): GraphQL
+/// has a primary limit of its own, 5,000 points an hour for a user and per installation, with
+/// the REST headers' names; `x-ratelimit-resource` is "always `graphql`" there. A query costs
+/// at least one point. ASSUMED (modelled simply): every query the fake answers costs one point
+/// (ticket-sync's query asks for one connection of one issue: one point by the documented
+/// formula), JWTs have no GraphQL budget (they are refused there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Core,
+    Graphql,
+}
+
+impl Resource {
+    fn name(self) -> &'static str {
+        match self {
+            Resource::Core => "core",
+            Resource::Graphql => "graphql",
+        }
+    }
+}
 
 /// Rate-limit bookkeeping of one credential: the personal token (whose `Limits` also keeps the
 /// secondary write limit and the request count), the App's JWTs, or one installation.
@@ -76,49 +102,45 @@ impl Limits {
         HOURLY_LIMIT.saturating_sub(self.used)
     }
 
-    fn stamp(&self, headers: &mut HeaderMap) {
+    fn stamp(&self, headers: &mut HeaderMap, resource: Resource) {
         let reset = self.reset_at.map_or(0, |r| r.timestamp());
-        let values = [
-            ("x-ratelimit-limit", HOURLY_LIMIT.to_string()),
-            ("x-ratelimit-remaining", self.remaining().to_string()),
-            ("x-ratelimit-used", self.used.min(HOURLY_LIMIT).to_string()),
-            ("x-ratelimit-reset", reset.to_string()),
-            ("x-ratelimit-resource", "core".to_string()),
-        ];
-        for (name, value) in values {
-            headers.insert(name, HeaderValue::from_str(&value).unwrap());
-        }
+        stamp_values(headers, HOURLY_LIMIT, self.remaining(), self.used.min(HOURLY_LIMIT), reset, resource);
     }
 }
 
-/// axum middleware in front of every route of the fake.
+fn stamp_values(headers: &mut HeaderMap, limit: u32, remaining: u32, used: u32, reset: i64, resource: Resource) {
+    let values = [
+        ("x-ratelimit-limit", limit.to_string()),
+        ("x-ratelimit-remaining", remaining.to_string()),
+        ("x-ratelimit-used", used.to_string()),
+        ("x-ratelimit-reset", reset.to_string()),
+        ("x-ratelimit-resource", resource.name().to_string()),
+    ];
+    for (name, value) in values {
+        headers.insert(name, HeaderValue::from_str(&value).unwrap());
+    }
+}
+
+/// axum middleware in front of every REST route of the fake.
 pub async fn gate(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     let now = shared.clock.now();
-    let request_id = {
-        let mut limits = shared.limits.lock().unwrap();
-        limits.roll(now);
-        limits.requests += 1;
-        format!("0FA{:X}:1B2C:{:07X}", limits.requests % 16, limits.requests)
-    };
-    let identified = if !has_user_agent(req.headers()) {
-        Err(no_user_agent())
-    } else {
-        app::identify(&shared, given_credential(req.headers()))
-    };
-    let credential = match identified {
+    let request_id = request_id(&shared, now);
+    let finish =
+        |response, charge, credential| finish(&shared, response, &request_id, charge, credential, Resource::Core);
+    let credential = match caller(&shared, req.headers()) {
         Ok(credential) => credential,
-        Err(reply) => return finish(&shared, reply.into_response(), &request_id, false, Credential::Personal),
+        Err(reply) => return finish(reply.into_response(), false, Credential::Personal),
     };
     if let Err(reply) = app::admit(&shared, credential, req.method(), req.uri().path()) {
         let charge = reply.status != StatusCode::UNAUTHORIZED;
-        return finish(&shared, reply.into_response(), &request_id, charge, credential);
+        return finish(reply.into_response(), charge, credential);
     }
     if hidden(&shared, req.uri()) {
         let reply = Reply::not_found(super::reply::docs::GENERIC);
-        return finish(&shared, reply.into_response(), &request_id, true, credential);
+        return finish(reply.into_response(), true, credential);
     }
     if let Some(location) = renamed(&shared, req.uri()) {
-        return finish(&shared, Reply::moved(&location).into_response(), &request_id, true, credential);
+        return finish(Reply::moved(&location).into_response(), true, credential);
     }
     let is_write = req.method() == Method::POST || req.method() == Method::PATCH;
     if let Some(response) = over_limit(&shared, now, is_write, &request_id, credential) {
@@ -131,13 +153,89 @@ pub async fn gate(State(shared): State<Arc<Shared>>, mut req: Request, next: Nex
         (*req.method() == Method::GET).then(|| req.headers().get(header::IF_NONE_MATCH).cloned()).flatten();
     let response = with_etag(next.run(req).await, conditional).await;
     let charge = response.status() != StatusCode::NOT_MODIFIED;
-    finish(&shared, response, &request_id, charge, credential)
+    finish(response, charge, credential)
 }
 
-/// Runs `f` on the budget `credential` spends: the personal token's, the JWTs', or its
-/// installation's (each rolls its own hour window).
-fn with_budget<R>(shared: &Shared, credential: Credential, f: impl FnOnce(&mut Limits) -> R) -> R {
+/// axum middleware in front of `POST /graphql`: the REST gate's User-Agent and credential
+/// checks, GraphQL's own budget, no ETags.
+///
+/// FACTS (ardatan/graphql-tools#4579, Kowlin/Sentinel#45; hcengineering/platform#5104, a
+/// captured 401 of `https://api.github.com/graphql` in 2024 whose `content-length: 83` is this
+/// very body): a refused credential answers 401
+/// `{"message":"Bad credentials","documentation_url":"https://docs.github.com/graphql"}` (no
+/// `status` field) with `x-ratelimit-limit: 0`, `x-ratelimit-remaining: 0`,
+/// `x-ratelimit-used: 0`, `x-ratelimit-resource: graphql` and a reset an hour ahead.
+/// FACT (the rate-limits page `Resource` cites, "Exceeding the rate limit"): a spent budget
+/// answers 200 with an error and `x-ratelimit-remaining: 0`. FACTS (yanyongyu/githubkit#271, 2026): the error is
+/// `{"errors":[{"type":"RATE_LIMIT","code":"graphql_rate_limit","message":"API rate limit
+/// already exceeded for user ID …"}]}` (older captures, e.g. stursby/hasvuepassedreactyet#5 in
+/// 2018, had `"type":"RATE_LIMITED"` and `"data":null`). ASSUMED: a JWT is refused like a
+/// bad token (GraphQL reads repositories, which a JWT cannot); secondary limits count only
+/// REST writes here (a query is a read).
+pub async fn graphql_gate(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     let now = shared.clock.now();
+    let request_id = request_id(&shared, now);
+    let finish =
+        |response, charge, credential| finish(&shared, response, &request_id, charge, credential, Resource::Graphql);
+    let refused = |reply: Reply| {
+        let mut response = graphql_refusal(reply).into_response();
+        let reset = (now + Duration::hours(1)).timestamp();
+        stamp_values(response.headers_mut(), 0, 0, 0, reset, Resource::Graphql);
+        finish_fixed(&shared, response, &request_id)
+    };
+    let credential = match caller(&shared, req.headers()) {
+        Ok(credential) => credential,
+        Err(reply) if reply.status == StatusCode::UNAUTHORIZED => return refused(reply),
+        Err(reply) => return finish(reply.into_response(), false, Credential::Personal),
+    };
+    if credential == Credential::Jwt {
+        return refused(app::bad_credentials());
+    }
+    if with_budget(&shared, credential, Resource::Graphql, |limits| limits.remaining() == 0) {
+        let message = format!("API rate limit already exceeded for {}.", app::rate_limit_subject(credential));
+        let body = json!({"errors": [{"type": "RATE_LIMIT", "code": "graphql_rate_limit", "message": message}]});
+        return finish(Reply::ok(body).into_response(), false, credential);
+    }
+    super::hooks::run_due(&shared, req.method(), req.uri().path());
+    req.extensions_mut().insert(app::actor(&shared, credential));
+    req.extensions_mut().insert(credential);
+    let response = next.run(req).await;
+    finish(response, true, credential)
+}
+
+/// GraphQL's form of a refusal the REST gate would give: its message, GraphQL's documentation
+/// link, no `status` field.
+fn graphql_refusal(reply: Reply) -> Reply {
+    let message = reply.body.as_ref().and_then(|b| b["message"].as_str()).unwrap_or("Bad credentials").to_string();
+    Reply::json(reply.status, json!({"message": message, "documentation_url": docs::GRAPHQL}))
+}
+
+/// Counts the request and names it as GitHub does (`x-github-request-id`).
+fn request_id(shared: &Shared, now: DateTime<Utc>) -> String {
+    let mut limits = shared.limits.lock().unwrap();
+    limits.roll(now);
+    limits.requests += 1;
+    format!("0FA{:X}:1B2C:{:07X}", limits.requests % 16, limits.requests)
+}
+
+/// Who is calling, or GitHub's refusal: no User-Agent (403), a credential it does not take (401).
+fn caller(shared: &Shared, headers: &HeaderMap) -> Result<Credential, Reply> {
+    if !has_user_agent(headers) {
+        return Err(no_user_agent());
+    }
+    app::identify(shared, given_credential(headers))
+}
+
+/// Runs `f` on the budget `credential` spends on `resource`: the personal token's, the JWTs',
+/// or its installation's (each rolls its own hour window); GraphQL's points are kept apart.
+fn with_budget<R>(shared: &Shared, credential: Credential, resource: Resource, f: impl FnOnce(&mut Limits) -> R) -> R {
+    let now = shared.clock.now();
+    if resource == Resource::Graphql {
+        let mut budgets = shared.graphql_limits.lock().unwrap();
+        let limits = budgets.entry(credential).or_default();
+        limits.roll(now);
+        return f(limits);
+    }
     match credential {
         Credential::Personal => f(&mut shared.limits.lock().unwrap()),
         Credential::Jwt => {
@@ -202,7 +300,7 @@ fn over_limit(
     request_id: &str,
     credential: Credential,
 ) -> Option<Response> {
-    if with_budget(shared, credential, |limits| limits.remaining() == 0) {
+    if with_budget(shared, credential, Resource::Core, |limits| limits.remaining() == 0) {
         let message = format!(
             "API rate limit exceeded for {}. If you reach out to GitHub Support for help, \
              please include the request ID {request_id}.",
@@ -210,7 +308,7 @@ fn over_limit(
         );
         let body = json!({"message": message, "documentation_url": docs::RATE_LIMIT});
         let mut response = Reply::json(StatusCode::FORBIDDEN, body).into_response();
-        with_budget(shared, credential, |limits| limits.stamp(response.headers_mut()));
+        with_budget(shared, credential, Resource::Core, |limits| limits.stamp(response.headers_mut(), Resource::Core));
         return Some(response);
     }
     let (admitted, without_retry_after) = {
@@ -227,24 +325,39 @@ fn over_limit(
             reply = reply.header(header::RETRY_AFTER, "60");
         }
         let mut response = reply.into_response();
-        with_budget(shared, credential, |limits| {
+        with_budget(shared, credential, Resource::Core, |limits| {
             limits.used += 1;
-            limits.stamp(response.headers_mut());
+            limits.stamp(response.headers_mut(), Resource::Core);
         });
         return Some(response);
     }
     None
 }
 
-/// Charges the unit (unless told not to) and adds the headers every GitHub answer carries.
-fn finish(shared: &Shared, mut response: Response, request_id: &str, charge: bool, credential: Credential) -> Response {
+/// Charges the unit of `resource` (unless told not to) and adds the headers every GitHub
+/// answer carries.
+fn finish(
+    shared: &Shared,
+    mut response: Response,
+    request_id: &str,
+    charge: bool,
+    credential: Credential,
+    resource: Resource,
+) -> Response {
     let headers = response.headers_mut();
-    with_budget(shared, credential, |limits| {
+    with_budget(shared, credential, resource, |limits| {
         if charge {
             limits.used = (limits.used + 1).min(HOURLY_LIMIT);
         }
-        limits.stamp(headers);
+        limits.stamp(headers, resource);
     });
+    finish_fixed(shared, response, request_id)
+}
+
+/// The headers every answer carries whatever its budget: media type, API version, request id,
+/// `Date` on GitHub's clock.
+fn finish_fixed(shared: &Shared, mut response: Response, request_id: &str) -> Response {
+    let headers = response.headers_mut();
     let fixed = [("x-github-media-type", "github.v3; format=json"), ("x-github-api-version-selected", "2022-11-28")];
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));

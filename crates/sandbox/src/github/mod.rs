@@ -9,11 +9,13 @@
 //! Issue 22's endpoints: `pull_routes` (pull requests, a commit's pull requests), `timeline`
 //! (an issue's timeline), `git_routes` (compare, releases), `wire_git` their JSON shapes, and
 //! `fixes` the helpers that act as developers (pull requests, commits, tags, duplicates,
-//! releases).
+//! releases). `graphql_routes` answers the one GraphQL query ticket-sync sends (a duplicate's
+//! survivor), behind `gate::graphql_gate` and GraphQL's own points budget.
 //!
-//! Two layouts: api.github.com's (the API at the server's root) and GitHub Enterprise
-//! Server's (`start_with_prefix(…, "/api/v3")`: the API under the prefix, web pages on the
-//! server's host without it, and a 404 for anything outside the prefix).
+//! Two layouts: api.github.com's (the API at the server's root, GraphQL at `/graphql`) and
+//! GitHub Enterprise Server's (`start_with_prefix(…, "/api/v3")`: the API under the prefix,
+//! GraphQL at `/api/graphql`, web pages on the server's host without either, and a 404 for
+//! anything else).
 
 mod app;
 mod app_routes;
@@ -23,6 +25,7 @@ mod deliver;
 mod fixes;
 mod gate;
 mod git_routes;
+mod graphql_routes;
 mod hooks;
 mod input;
 mod pull_routes;
@@ -98,10 +101,14 @@ struct Shared {
     base: String,
     /// The web base (`html_url`s): `http://127.0.0.1:PORT` in both layouts.
     web: String,
+    /// The GraphQL endpoint: `http://127.0.0.1:PORT/graphql`, or `…/api/graphql` in GHES layout.
+    graphql: String,
     clock: Arc<Clock>,
     started_at: DateTime<Utc>,
     model: Mutex<Model>,
     limits: Mutex<Limits>,
+    /// GraphQL's points, a budget of each credential's apart from its REST requests.
+    graphql_limits: Mutex<std::collections::HashMap<app::Credential, Limits>>,
     /// The GitHub App, its installations and tokens (App mode); empty in token mode.
     app: Mutex<app::AppState>,
     hooks: Mutex<Vec<hooks::Hook>>,
@@ -166,11 +173,13 @@ impl FakeGithub {
             token: token.to_string(),
             login: BOT_LOGIN.to_string(),
             base: format!("{api}{prefix}"),
+            graphql: format!("{api}{}/graphql", routes::graphql_parent(prefix)),
             web,
             started_at: clock.now().trunc_subsecs(0),
             clock,
             model: Mutex::new(Model::new(BOT_LOGIN)),
             limits: Mutex::new(Limits::default()),
+            graphql_limits: Mutex::new(std::collections::HashMap::new()),
             app: Mutex::new(app::AppState::default()),
             hooks: Mutex::new(Vec::new()),
             outbox: Outbox::new(),
@@ -182,7 +191,12 @@ impl FakeGithub {
         let api = routes::router(shared.clone())
             .layer(from_fn_with_state(shared.clone(), gate::gate))
             .layer(from_fn_with_state(door.clone(), frontdoor));
-        let app = if prefix.is_empty() { api } else { routes::outside_prefix(prefix, api) };
+        // GraphQL has its own endpoint and gate: `/graphql` beside the REST API, or on GitHub
+        // Enterprise Server `/api/graphql`, outside the REST prefix; its layers see `/graphql`.
+        let graphql = graphql_routes::router(shared.clone())
+            .layer(from_fn_with_state(shared.clone(), gate::graphql_gate))
+            .layer(from_fn_with_state(door.clone(), frontdoor));
+        let app = if prefix.is_empty() { api.merge(graphql) } else { routes::outside_prefix(prefix, api, graphql) };
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -197,6 +211,12 @@ impl FakeGithub {
     /// The web base `html_url`s start with: the server's host, without any API prefix.
     pub fn web_url(&self) -> String {
         self.shared.web.clone()
+    }
+
+    /// The GraphQL endpoint: `/graphql` on api.github.com's layout, `/api/graphql` on GitHub
+    /// Enterprise Server's.
+    pub fn graphql_url(&self) -> String {
+        self.shared.graphql.clone()
     }
 
     pub fn login(&self) -> &str {
@@ -435,6 +455,13 @@ impl FakeGithub {
     pub fn set_rate_limit_remaining(&self, remaining: u32) {
         let now = self.shared.clock.now();
         self.shared.limits.lock().unwrap().set_remaining(now, remaining);
+    }
+
+    /// Sets what is left of the personal token's GraphQL points in the current hour window.
+    pub fn set_graphql_remaining(&self, remaining: u32) {
+        let now = self.shared.clock.now();
+        let mut budgets = self.shared.graphql_limits.lock().unwrap();
+        budgets.entry(app::Credential::Personal).or_default().set_remaining(now, remaining);
     }
 
     /// Sends a signed delivery to `url` for every later change of an issue or comment in any

@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 /// Documentation links GitHub puts in its error bodies, one per operation.
 pub mod docs {
     pub const GENERIC: &str = "https://docs.github.com/rest";
+    /// What GitHub's GraphQL endpoint puts in its HTTP-level refusals (`Bad credentials`).
+    pub const GRAPHQL: &str = "https://docs.github.com/graphql";
     pub const GET_USER: &str = "https://docs.github.com/rest/users/users#get-the-authenticated-user";
     pub const GET_APP: &str = "https://docs.github.com/rest/apps/apps#get-the-authenticated-app";
     pub const GET_INSTALLATION: &str =

@@ -52,9 +52,13 @@ pub fn router(shared: Arc<Shared>) -> Router {
     router.fallback(unknown_route).method_not_allowed_fallback(unknown_route).with_state(shared)
 }
 
-/// GitHub Enterprise Server's layout: `api` (the fake with its layers) under `prefix`. The
-/// nested router sees paths without the prefix. Anything outside the prefix is the server's
-/// web site, which the fake does not have: a 404 page, not the API's JSON.
+/// GitHub Enterprise Server's layout: `api` (the fake with its layers) under `prefix`, and
+/// `graphql` (the GraphQL endpoint with its layers) under the prefix's parent: `/api/v3`'s
+/// GraphQL is `/api/graphql`. The nested routers see paths without their prefix. Anything
+/// else is the server's web site, which the fake does not have: a 404 page, not the API's JSON.
+// FACT: GHES's GraphQL endpoint is `http(s)://HOSTNAME/api/graphql`
+// (docs.github.com/en/enterprise-server@2.21/graphql/guides/forming-calls-with-graphql, "The
+// GraphQL endpoint"; apache/devlake#7541 switched to `/api/graphql` for it).
 // FACT: GHES's REST endpoints are prefixed with `http(s)://HOSTNAME/api/v3`, and the prefix is
 // not configurable (docs.github.com/en/enterprise-server@3.10/rest/enterprise-admin, "Endpoint
 // URLs"; github.com/orgs/community/discussions/24365).
@@ -62,9 +66,18 @@ pub fn router(shared: Arc<Shared>) -> Router {
 // `https://git.<company>.com/<org>/<repo>`): the web UI is at the host's root
 // (`http(s)://HOSTNAME/OWNER/REPO/issues/N`), so what the real server answers outside `/api/v3`
 // is a web page; any 404 stands for it here.
-pub fn outside_prefix(prefix: &str, api: Router) -> Router {
+pub fn outside_prefix(prefix: &str, api: Router, graphql: Router) -> Router {
     let not_found = || async { (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/html")], "<h1>Not Found</h1>") };
-    Router::new().nest(prefix, api).fallback(not_found)
+    let parent = graphql_parent(prefix);
+    let router = Router::new().nest(prefix, api);
+    let router = if parent.is_empty() { router.merge(graphql) } else { router.nest(parent, graphql) };
+    router.fallback(not_found)
+}
+
+/// Where `/graphql` goes in the layout with the REST API under `prefix`: its parent (`/api` for
+/// `/api/v3`), the root for none.
+pub fn graphql_parent(prefix: &str) -> &str {
+    prefix.rsplit_once('/').map_or("", |(parent, _)| parent)
 }
 
 async fn unknown_route() -> Reply {

@@ -273,7 +273,8 @@ impl Wire<'_> {
             merge(&mut body, json!({"state_reason": null}));
         }
         match &event.detail {
-            EventDetail::None | EventDetail::CrossReference { .. } => {}
+            // REST never names a duplicate's survivor (docs/research/github-fixes.md §5).
+            EventDetail::None | EventDetail::CrossReference { .. } | EventDetail::Duplicate { .. } => {}
             EventDetail::Label { name, color } => merge(&mut body, json!({"label": {"name": name, "color": color}})),
             EventDetail::Assignee { login } => {
                 let extra = json!({"assignee": self.user(login), "assigner": self.user(&event.actor)});

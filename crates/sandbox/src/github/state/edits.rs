@@ -146,10 +146,11 @@ impl Model {
         let after = (issue.title.clone(), issue.labels.clone(), issue.assignees.clone());
         let new_body = body_changed.then(|| issue.body.clone()).flatten();
         self.record_edit_events(repo, number, actor, before, after, now);
-        if duplicate_of.is_some() {
+        if let Some((repo_id, of)) = duplicate_of {
             // ASSUMED (docs/research/github-fixes.md §1, §5): the duplicate's own timeline gets
             // `marked_as_duplicate`, just before its `closed`; the survivor gets no event.
-            self.record_event(repo, number, "marked_as_duplicate", actor, EventDetail::None, now);
+            let canonical = EventDetail::Duplicate { repo_id, number: of };
+            self.record_event(repo, number, "marked_as_duplicate", actor, canonical, now);
         }
         if let Some((kind, reason)) = event {
             let at = self.record_event(repo, number, kind, actor, EventDetail::None, now);

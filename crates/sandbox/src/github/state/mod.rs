@@ -110,6 +110,13 @@ pub enum EventDetail {
         repo_id: u64,
         number: u64,
     },
+    /// `marked_as_duplicate`, `unmarked_as_duplicate`: the surviving ("canonical") issue, which
+    /// only GraphQL shows (`MarkedAsDuplicateEvent.canonical`; docs/research/github-fixes.md
+    /// §5): the REST bodies carry the common properties alone.
+    Duplicate {
+        repo_id: u64,
+        number: u64,
+    },
 }
 
 /// A commit an event names (`commit_id`, `commit_url`): its sha and the repository it is in.

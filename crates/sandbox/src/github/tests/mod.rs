@@ -8,6 +8,7 @@ mod events;
 mod fixes;
 mod gatekeeping;
 mod ghes;
+mod graphql;
 mod issues;
 mod lists;
 mod pulls;
