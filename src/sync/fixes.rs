@@ -10,7 +10,7 @@
 //! through a durable push-note intent with its own event key, so each ticket is told each step
 //! once; what a pass cannot write, the next push pass finishes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::Duration;
 use tracing::{info, warn};
@@ -21,12 +21,14 @@ use ticket_sync_clients::github::Listing;
 use ticket_sync_clients::http::ApiError;
 use ticket_sync_core::clock;
 use ticket_sync_core::closeref;
-use ticket_sync_core::domain::{CommitSha, IssueNumber, LinkState, Mapping, RepoName};
+use ticket_sync_core::domain::{
+    CommitSha, IssueNumber, IssueState, LinkState, ListedIssue, Mapping, RepoName, StateReason, TicketId,
+};
 use ticket_sync_core::eventkey::EventKey;
 use ticket_sync_core::fixplan::{self, Closer, PullState, Release};
 use ticket_sync_core::noteorder::NoteOrder;
 use ticket_sync_core::notetext;
-use ticket_sync_store::{PendingFix, PushPayload};
+use ticket_sync_store::{ChangeNote, PendingFix, PushPayload};
 
 /// The tag a linked ticket gets when its fix shipped (`[linking] state_tags`).
 pub(super) const TAG_RELEASED: &str = "github_released";
@@ -331,15 +333,19 @@ pub(super) type StateEvent = (u64, bool, Option<CommitSha>, Option<chrono::DateT
 
 /// The close lines and fixes of one repository's issues whose events were read in a push
 /// pass: per issue, its last close or reopen decides (`events`: per issue, its close and
-/// reopen events in order, each with its commit; `closed`: the issues the listing shows closed).
+/// reopen events in order). An issue the listing shows closed as a duplicate moves its tickets
+/// to the surviving issue when that is in a routed repository (`moved`: they get no close
+/// note); otherwise its close note names the survivor.
 pub(super) async fn closes(
     engine: &Engine,
     repo: &RepoName,
     events: &BTreeMap<IssueNumber, Vec<StateEvent>>,
-) -> Result<std::collections::HashMap<u64, String>, ItemError> {
-    let mut lines = std::collections::HashMap::new();
+    issues: &[ListedIssue],
+    report: &mut PassReport,
+) -> Result<Closes, ItemError> {
+    let mut out = Closes::default();
     if !engine.rules.fixes.track || engine.dry_run {
-        return Ok(lines);
+        return Ok(out);
     }
     for (number, list) in events {
         let mut last = None;
@@ -347,18 +353,95 @@ pub(super) async fn closes(
             if *closed {
                 let closer = closer(engine, repo, *number, commit.as_ref()).await?;
                 if let Some(line) = closer.close_line() {
-                    lines.insert(*id, line);
+                    out.lines.insert(*id, line);
                 }
-                last = Some((Some(closer), *at));
+                last = Some((Some(closer), *at, *id));
             } else {
-                last = Some((None, *at));
+                last = Some((None, *at, *id));
             }
         }
         match last {
-            Some((Some(closer), at)) => engine.store.record_close(repo, *number, at, &closer)?,
-            Some((None, _)) => engine.store.record_fix_reopened(repo, *number)?,
+            Some((Some(closer), at, id)) => {
+                engine.store.record_close(repo, *number, at, &closer)?;
+                let listed = issues.iter().find(|i| i.number == *number);
+                let duplicate = listed
+                    .is_some_and(|i| i.state == IssueState::Closed && i.state_reason == Some(StateReason::Duplicate));
+                if duplicate {
+                    duplicate_close(engine, repo, *number, id, &mut out, report).await?;
+                }
+            }
+            Some((None, _, _)) => engine.store.record_fix_reopened(repo, *number)?,
             None => {}
         }
     }
-    Ok(lines)
+    Ok(out)
+}
+
+/// What `closes` found: the close notes' lines by event id, and the tickets moved away.
+#[derive(Debug, Default)]
+pub(super) struct Closes {
+    pub lines: HashMap<u64, String>,
+    pub moved: BTreeSet<TicketId>,
+}
+
+/// An issue closed as a duplicate (its close event `event`): GitHub's GraphQL names the
+/// survivor (REST does not). A survivor in a routed repository takes the issue's tickets, each
+/// told once; any other, or none named, is said in the close note, and the tickets stay.
+async fn duplicate_close(
+    engine: &Engine,
+    repo: &RepoName,
+    number: IssueNumber,
+    event: u64,
+    out: &mut Closes,
+    report: &mut PassReport,
+) -> Result<(), ItemError> {
+    let survivor = match engine.github.duplicate_survivor(repo, number).await {
+        Ok(found) => found.filter(|(r, n)| !(r == repo && *n == number)),
+        // GraphQL's own points budget: spent, this repository waits for it (its push-back
+        // is read again next pass); the other repositories and the pass go on.
+        Err(ApiError::RateLimited { until, .. }) => {
+            return Err(ItemError::Refused(format!(
+                "GitHub's GraphQL budget, which names a duplicate's surviving issue, is spent until {until}; this repository's changes wait for it"
+            )))
+        }
+        Err(e) if e.is_retryable() => return Err(e.into()),
+        Err(e) => {
+            warn!(issue_number = number.0, error = %e, "could not read which issue this one duplicates; its close note says so");
+            None
+        }
+    };
+    let routed = survivor.as_ref().filter(|(r, _)| engine.rules.repos().any(|routed| routed == r));
+    let Some((to_repo, to_number)) = routed else {
+        let line = fixplan::duplicate_line(survivor.as_ref().map(|(r, n)| (r, *n)));
+        out.lines.insert(event, line);
+        if let Some((r, n)) = &survivor {
+            engine.store.record_duplicate(repo, number, &format!("{r}#{n}"))?;
+        }
+        return Ok(());
+    };
+    let to_repo = engine.as_configured(to_repo);
+    let issue = engine.github.get_issue(&to_repo, *to_number).await?;
+    engine.store.record_duplicate(repo, number, &format!("{to_repo}#{to_number}"))?;
+    let links = engine.store.active_mappings_for(repo, &[number])?;
+    let key = EventKey::MovedToSurvivor { repo: to_repo.clone(), number: *to_number };
+    let mut moved = Vec::new();
+    for m in links {
+        let text = format!(
+            "{}\n{}",
+            fixplan::moved_to_survivor_note((repo, number), (&to_repo, *to_number), &issue.html_url),
+            notetext::push_note_marker(&key)
+        );
+        let payload = PushPayload { about_link: true, ..plain(&key, text) };
+        let note = ChangeNote { event_key: &payload.event_key, repo: &to_repo.to_string(), payload: &payload };
+        engine.store.move_to_survivor(m.ticket_id, &issue, &note)?;
+        info!(ticket_id = m.ticket_id.0, to = %format!("{to_repo}#{to_number}"), "the issue was closed as a duplicate; the ticket follows the surviving issue");
+        out.moved.insert(m.ticket_id);
+        // The intent recorded with the move, as stored: written now (else by the next pass).
+        let intent = engine.store.begin_push_intent(m.ticket_id, &payload.event_key, &to_repo.to_string(), &payload)?;
+        moved.push(intent);
+    }
+    for intent in moved {
+        write(engine, &intent, report).await?;
+    }
+    Ok(())
 }

@@ -332,8 +332,11 @@ async fn refresh(engine: &Engine, impact: &Impact) -> Result<(), ItemError> {
         engine.store.clear_impact(repo, number)?;
         return Ok(());
     }
-    // An issue only escalation linked shows its one ticket in its body: no comment needed.
+    // An issue only escalation linked shows its one ticket in its body: no comment needed
+    // (several tickets on it, say moved there from a duplicate, need one all the same).
+    let active = links.iter().filter(|(m, _)| m.link_state == LinkState::Active).count();
     if impact.comment_id.is_none()
+        && active <= 1
         && !links.iter().any(|(m, _)| m.linked_by == ticket_sync_core::domain::LinkedBy::Field)
     {
         engine.store.clear_impact(repo, number)?;

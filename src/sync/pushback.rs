@@ -133,7 +133,9 @@ async fn sync_repo(
         let closed = e.kind == EventKind::Closed;
         closes.entry(e.issue_number).or_default().push((e.id, closed, e.commit_id.clone(), e.created_at));
     }
-    let close_lines = fixes::closes(engine, repo, &closes).await?;
+    let closes = fixes::closes(engine, repo, &closes, &issues, report).await?;
+    // Tickets moved to a duplicate's survivor are told so, not that their old issue closed.
+    let mappings: Vec<Mapping> = mappings.into_iter().filter(|m| !closes.moved.contains(&m.ticket_id)).collect();
     let input = RepoInput {
         repo,
         mappings: &mappings,
@@ -143,7 +145,7 @@ async fn sync_repo(
         last_comment_id: wm.last_comment_id,
         comments_from: comments_since,
         own: own.as_deref(),
-        close_lines: &close_lines,
+        close_lines: &closes.lines,
     };
     let plan = pushplan::plan(&engine.rules.pushback, &input);
     let changes: usize = plan.tickets.iter().map(|t| t.actions.len()).sum();

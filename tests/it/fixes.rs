@@ -38,8 +38,10 @@ fn notes_with(env: &Env, ticket: u64, marker_part: &str) -> Vec<String> {
     env.push_notes(ticket).into_iter().filter(|n| n.contains(&format!("[ticket-sync:event {marker_part}"))).collect()
 }
 
+/// The notes of the issue's close events (not the note of a move to a duplicate's survivor).
 fn close_notes(env: &Env, ticket: u64) -> Vec<String> {
-    env.push_notes(ticket).into_iter().filter(|n| n.contains(" was closed ")).collect()
+    let notes = env.push_notes(ticket).into_iter();
+    notes.filter(|n| n.contains(" was closed ") && n.contains("[ticket-sync:event gh-")).collect()
 }
 
 fn tags(env: &Env, ticket: u64) -> Vec<String> {
@@ -289,4 +291,75 @@ async fn a_public_reply_is_posted_once_per_ticket_across_a_kill_in_the_fan_out()
             assert!(store.pending_intents().unwrap().is_empty(), "{crash}");
         }
     }
+}
+
+/// ticket-sync's linked-tickets comments on an issue.
+fn impact(env: &Env, number: u64) -> Vec<String> {
+    let comments = env.sb.github.comments(REPO, number).into_iter();
+    comments.filter(|c| c.body.contains("<!-- ticket-sync:impact -->")).map(|c| c.body).collect()
+}
+
+#[tokio::test]
+async fn a_duplicate_close_moves_both_tickets_to_the_survivor_and_its_impact_counts_them() {
+    let (env, link_field, _) = env("").await;
+    let (first, second, dup) = two_tickets(&env, link_field).await;
+    let (third, survivor) = env.linked("Cannot sign in").await;
+    tick(&env);
+    env.sb.github.close_as_duplicate(REPO, dup, REPO, survivor, "alice");
+    let report = env.push().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    for id in [first, second] {
+        let moved = notes_with(&env, id, "survivor-");
+        assert_eq!(moved.len(), 1, "ticket {id}: {:?}", env.push_notes(id));
+        assert!(
+            moved[0].contains(&format!("{REPO}#{dup} was closed as a duplicate of {REPO}#{survivor}")),
+            "{}",
+            moved[0]
+        );
+        assert!(close_notes(&env, id).is_empty(), "moved, not told 'closed': {:?}", env.push_notes(id));
+        let m = env.engine().store.mapping(ticket_sync_core::domain::TicketId(id)).unwrap().unwrap();
+        assert_eq!(m.issue_number.0, survivor, "ticket {id} follows the survivor");
+        let (line, _) = stage(&env, id).await;
+        assert_eq!(line, "", "the survivor has no fix under way yet");
+    }
+    env.escalate().await;
+    let comments = impact(&env, survivor);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(comments[0].contains("3 Zendesk tickets are linked"), "{}", comments[0]);
+
+    // The survivor's close reaches all three, once; reruns write nothing.
+    tick(&env);
+    let pr = env.sb.github.open_pull_request(REPO, "Fix sign-in", &format!("Fixes #{survivor}"), "bob");
+    env.sb.github.merge_pull_request(REPO, pr, MergeMethod::Merge, "carol");
+    env.push().await;
+    for id in [first, second, third] {
+        assert_eq!(close_notes(&env, id).len(), 1, "ticket {id}");
+        assert_eq!(notes_with(&env, id, "survivor-").len(), usize::from(id != third));
+    }
+    let writes = (env.github_writes(), env.zendesk_writes());
+    env.push().await;
+    env.escalate().await;
+    env.push().await;
+    assert_eq!((env.github_writes(), env.zendesk_writes()), writes);
+}
+
+#[tokio::test]
+async fn a_duplicate_of_an_issue_outside_the_routes_is_a_close_that_names_it() {
+    let (env, _, _) = env("").await;
+    env.sb.github.add_repo("acme/elsewhere", ticket_sync_sandbox::Visibility::Private, true);
+    let other = env.sb.github.add_issue("acme/elsewhere", "The same bug", "body", "alice");
+    let (id, n) = env.linked("Crash on start").await;
+    tick(&env);
+    env.sb.github.close_as_duplicate(REPO, n, "acme/elsewhere", other, "alice");
+    env.push().await;
+    let closes = close_notes(&env, id);
+    assert_eq!(closes.len(), 1, "{:?}", env.push_notes(id));
+    assert!(
+        closes[0].contains(&format!("Closed as a duplicate of acme/elsewhere#{other}, which is not in a repository")),
+        "{}",
+        closes[0]
+    );
+    assert!(notes_with(&env, id, "survivor-").is_empty());
+    let (line, name) = stage(&env, id).await;
+    assert_eq!((line, name), (format!("duplicate of acme/elsewhere#{other}"), "duplicate".to_string()));
 }

@@ -11,6 +11,7 @@ mod disk_full;
 mod docs;
 mod duplicate_reads;
 mod escalate;
+mod fix_cost;
 mod fix_reads;
 mod fixes;
 mod forward;

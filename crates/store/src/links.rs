@@ -166,6 +166,58 @@ impl Store {
         Ok(())
     }
 
+    /// Moves a ticket's link from an issue closed as a duplicate to the surviving issue, with
+    /// the note that tells it so (a push-note intent), in one transaction: the mapping takes
+    /// the survivor's number, id, page and state (as `survivor` shows it); both issues'
+    /// linked-tickets comments are marked for update; a ledger line says why. A crash leaves
+    /// either nothing done (the next pass reads the duplicate close again) or all of it.
+    pub fn move_to_survivor(&self, ticket: TicketId, survivor: &Issue, note: &ChangeNote) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let before: Option<(String, i64)> = tx
+            .query_row("SELECT repo, issue_number FROM mappings WHERE ticket_id = ?1", [ticket.0 as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let Some((old_repo, old_number)) = before else { return Ok(()) };
+        tx.execute(
+            "UPDATE mappings SET repo = ?2, issue_number = ?3, issue_id = ?4, issue_url = ?5, issue_state = ?6,
+                 state_reason = ?7, issue_updated_at = ?8, closed_at = NULL, issue_etag = NULL, link_state = 'active'
+             WHERE ticket_id = ?1",
+            params![
+                ticket.0 as i64,
+                survivor.repo.to_string(),
+                survivor.number.0 as i64,
+                survivor.id.0 as i64,
+                survivor.html_url,
+                survivor.state.as_str(),
+                survivor.state_reason.as_ref().map(ticket_sync_core::domain::StateReason::as_str),
+                survivor.updated_at.map(ts),
+            ],
+        )?;
+        let remote = format!("{}#{}", survivor.repo, survivor.number);
+        ledger(
+            &tx,
+            ticket,
+            "moved_to_survivor",
+            Some(&remote),
+            &format!("{old_repo}#{old_number} closed as its duplicate"),
+        )?;
+        mark_dirty(&tx, &old_repo, old_number as u64)?;
+        mark_dirty(&tx, &survivor.repo.to_string(), survivor.number.0)?;
+        super::intents::insert_intent(
+            &tx,
+            &super::intents::event_intent_key(IntentKind::PushNote, ticket, note.event_key),
+            ticket,
+            Some(note.repo),
+            note.payload,
+            Started::NotYet,
+            OnConflict::Ignore,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Every ticket ever linked to this issue (any link state), oldest link first.
     pub fn issue_links(&self, repo: &RepoName, number: IssueNumber) -> Result<Vec<(Mapping, Option<String>)>> {
         let sql = format!(
