@@ -26,7 +26,7 @@ use ticket_sync_core::domain::{
 };
 use ticket_sync_core::eventkey::EventKey;
 use ticket_sync_core::fixplan::{self, Closer, PullState, Release};
-use ticket_sync_core::noteorder::NoteOrder;
+use ticket_sync_core::noteorder::{NoteKind, NoteOrder};
 use ticket_sync_core::notetext;
 use ticket_sync_store::{ChangeNote, PendingFix, PushPayload};
 
@@ -103,7 +103,7 @@ async fn pull_requests(engine: &Engine, repo: &RepoName, report: &mut PassReport
             }
             let Some(m) = links.iter().find(|m| m.ticket_id == note.ticket) else { continue };
             let text = format!("{}\n{}", note.text, notetext::push_note_marker(&note.event_key));
-            let payload = plain(&note.event_key, text);
+            let payload = plain(engine, &note.event_key, text);
             tell(engine, m, payload, report).await?;
         }
     }
@@ -115,13 +115,15 @@ async fn pull_requests(engine: &Engine, repo: &RepoName, report: &mut PassReport
     Ok(())
 }
 
-/// A note's payload with nothing but its text.
-fn plain(key: &EventKey, text: String) -> PushPayload {
+/// A note's payload with nothing but its text. It is ordered at GitHub's time now (by its
+/// `Date` header): after every GitHub change already read, such as the close it follows.
+fn plain(engine: &Engine, key: &EventKey, text: String) -> PushPayload {
+    let github_now = engine.github.github_time(clock::now()).utc();
     PushPayload {
         event_key: key.to_string(),
         text,
         status: None,
-        order: NoteOrder::own(clock::now()),
+        order: NoteOrder::github(github_now, NoteKind::Own, 0),
         reopens: false,
         add_tags: Vec::new(),
         remove_tags: Vec::new(),
@@ -139,7 +141,7 @@ async fn tell(engine: &Engine, m: &Mapping, payload: PushPayload, report: &mut P
     }
     let intent = queue(engine, m, &payload)?;
     let Some(intent) = intent else { return Ok(()) };
-    write(engine, &intent, report).await
+    write_all(engine, vec![intent], report).await
 }
 
 /// Records a write's intent; `None` when it was made before.
@@ -150,18 +152,40 @@ fn queue(engine: &Engine, m: &Mapping, payload: &PushPayload) -> Result<Option<t
     Ok(Some(engine.store.begin_push_intent(m.ticket_id, &payload.event_key, &m.repo.to_string(), payload)?))
 }
 
-/// Makes one queued write, with the payload its intent keeps (an earlier one wins).
-async fn write(engine: &Engine, intent: &ticket_sync_store::Intent, report: &mut PassReport) -> Result<(), ItemError> {
-    let Ok(payload) = intent.push_payload().cloned() else { return Ok(()) };
-    match push_note(engine, intent, &payload, report).await {
-        Ok(_) => Ok(()),
-        Err(e @ (ItemError::Store(_) | ItemError::Api(_))) if !per_ticket(&e) => Err(e),
-        Err(e) => {
-            report.failed += 1;
-            warn!(ticket_id = intent.ticket_id.0, error = %e, "the note waits as an intent; the next push pass writes it");
-            Ok(())
+/// Makes queued writes, in order, each with the payload its intent keeps (an earlier one
+/// wins). A ticket with an unfinished note from before (a push-back note waiting out a
+/// failure, say) gets nothing written now: its writes wait behind it, and the next push pass
+/// makes them all in order. After a ticket's write fails, its later ones wait too.
+async fn write_all(
+    engine: &Engine,
+    intents: Vec<ticket_sync_store::Intent>,
+    report: &mut PassReport,
+) -> Result<(), ItemError> {
+    let batch: BTreeSet<&str> = intents.iter().map(|i| i.key.as_str()).collect();
+    let mut waiting = BTreeSet::new();
+    for intent in &intents {
+        let id = intent.ticket_id;
+        if waiting.contains(&id) {
+            continue;
+        }
+        let earlier = engine.store.pending_push_keys(id)?.into_iter().any(|k| !batch.contains(k.as_str()));
+        if earlier {
+            info!(ticket_id = id.0, "the ticket has an earlier note waiting; this one is written after it");
+            waiting.insert(id);
+            continue;
+        }
+        let Ok(payload) = intent.push_payload().cloned() else { continue };
+        match push_note(engine, intent, &payload, report).await {
+            Ok(_) => {}
+            Err(e @ (ItemError::Store(_) | ItemError::Api(_))) if !per_ticket(&e) => return Err(e),
+            Err(e) => {
+                report.failed += 1;
+                warn!(ticket_id = id.0, error = %e, "the note waits as an intent; the next push pass writes it");
+                waiting.insert(id);
+            }
         }
     }
+    Ok(())
 }
 
 /// Whether an error is the ticket's alone (the repository's work goes on).
@@ -262,20 +286,18 @@ async fn ship(
         let payload = PushPayload {
             add_tags: add_tags.clone(),
             field: rules.version_field_id.map(|f| (f, release.tag.clone())),
-            ..plain(&note_key, text)
+            ..plain(engine, &note_key, text)
         };
         queued.extend(queue(engine, m, &payload)?);
         if let (true, Some(reply)) = (rules.public_reply, &reply) {
             let key = EventKey::ShippedReply { repo: release.repo.clone(), release: release.id };
             let text = engine.redactor.redact(reply).into_owned();
-            let payload = PushPayload { public: true, ..plain(&key, text) };
+            let payload = PushPayload { public: true, ..plain(engine, &key, text) };
             queued.extend(queue(engine, m, &payload)?);
         }
     }
     engine.store.record_shipped(repo, fix.issue_number, release)?;
-    for intent in queued {
-        write(engine, &intent, report).await?;
-    }
+    write_all(engine, queued, report).await?;
     Ok(())
 }
 
@@ -431,7 +453,7 @@ async fn duplicate_close(
             fixplan::moved_to_survivor_note((repo, number), (&to_repo, *to_number), &issue.html_url),
             notetext::push_note_marker(&key)
         );
-        let payload = PushPayload { about_link: true, ..plain(&key, text) };
+        let payload = PushPayload { about_link: true, ..plain(engine, &key, text) };
         let note = ChangeNote { event_key: &payload.event_key, repo: &to_repo.to_string(), payload: &payload };
         engine.store.move_to_survivor(m.ticket_id, &issue, &note)?;
         info!(ticket_id = m.ticket_id.0, to = %format!("{to_repo}#{to_number}"), "the issue was closed as a duplicate; the ticket follows the surviving issue");
@@ -440,8 +462,6 @@ async fn duplicate_close(
         let intent = engine.store.begin_push_intent(m.ticket_id, &payload.event_key, &to_repo.to_string(), &payload)?;
         moved.push(intent);
     }
-    for intent in moved {
-        write(engine, &intent, report).await?;
-    }
+    write_all(engine, moved, report).await?;
     Ok(())
 }

@@ -363,3 +363,27 @@ async fn a_duplicate_of_an_issue_outside_the_routes_is_a_close_that_names_it() {
     let (line, name) = stage(&env, id).await;
     assert_eq!((line, name), (format!("duplicate of acme/elsewhere#{other}"), "duplicate".to_string()));
 }
+
+#[tokio::test]
+async fn a_shipped_note_never_overtakes_a_close_note_waiting_out_a_failure() {
+    use axum::http::Method;
+    use ticket_sync_sandbox::{Fault, FaultRule};
+    let (env, _, _) = env("").await;
+    let (id, n) = env.linked("Flaky ticket").await;
+    tick(&env);
+    env.sb.github.close_issue_by_commit(REPO, n, "dev");
+    env.sb.github.create_release(REPO, ReleaseSpec::published("v4.0.0"), "alice");
+    let rule = FaultRule::new(Some(Method::PUT), &format!("/tickets/{id}"), Fault::Status(500)).times(50);
+    env.sb.zendesk.door.faults.push(rule);
+    let report = env.push().await;
+    assert!(report.failed >= 1, "{report:?}");
+    assert!(env.push_notes(id).is_empty());
+
+    env.sb.zendesk.door.faults.clear();
+    env.engine().store.retry_now(ticket_sync_core::domain::TicketId(id)).unwrap();
+    env.push().await;
+    env.push().await;
+    let notes = env.push_notes(id);
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[0].contains(" was closed ") && notes[1].contains("shipped in v4.0.0"), "in order: {notes:?}");
+}

@@ -197,6 +197,14 @@ impl Store {
     }
 
     /// Drops every unfinished push-back note of a ticket that can no longer take them.
+    /// The keys of the ticket's unfinished push notes (each intent's own key).
+    pub fn pending_push_keys(&self, ticket: TicketId) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut st = conn.prepare("SELECT key FROM intents WHERE ticket_id = ?1 AND kind = ?2 ORDER BY key")?;
+        let keys = st.query_map(params![ticket.0 as i64, IntentKind::PushNote.as_str()], |r| r.get(0))?;
+        Ok(keys.collect::<rusqlite::Result<_>>()?)
+    }
+
     pub fn abandon_push_intents(&self, ticket: TicketId, why: &str) -> Result<()> {
         self.abandon_event_intents(IntentKind::PushNote, ticket, why)
     }
