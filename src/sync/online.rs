@@ -102,6 +102,15 @@ async fn installation_ok(engine: &Engine, repo: &ticket_sync_core::domain::RepoN
             let issues = permissions.iter().find(|(k, _)| k == "issues").map(|(_, v)| v.as_str());
             if issues == Some("write") {
                 say!("ok    {repo}: GitHub App installation {id} may write issues");
+                let lacking = fixes_lacking(&permissions);
+                if engine.rules.fixes.track && !lacking.is_empty() {
+                    say!(
+                        "warn  {repo}: GitHub App installation {id} cannot read {}: no fix is followed there ([fixes]); \
+                         grant Pull requests and Contents: Read-only in the App's settings, then accept the new \
+                         permissions in the installation, or set [fixes] track = false",
+                        lacking.join(" or ")
+                    );
+                }
                 true
             } else {
                 let has = issues.map_or("no issues permission".to_string(), |v| format!("issues: {v}"));
@@ -118,6 +127,13 @@ async fn installation_ok(engine: &Engine, repo: &ticket_sync_core::domain::RepoN
             false
         }
     }
+}
+
+/// The permissions following fixes reads with that an installation lacks (`read` or `write`
+/// each will do): `pull_requests` (the pull requests), `contents` (releases and compare).
+fn fixes_lacking(permissions: &[(String, String)]) -> Vec<&'static str> {
+    let has = |name: &str| permissions.iter().any(|(k, v)| k == name && matches!(v.as_str(), "read" | "write"));
+    ["pull_requests", "contents"].into_iter().filter(|p| !has(p)).collect()
 }
 
 /// With OAuth: the scopes the token was granted, and a FAIL naming any that ticket-sync needs
@@ -162,7 +178,15 @@ fn missing_scopes(granted: &[String], linking: bool) -> Vec<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::missing_scopes;
+    use super::{fixes_lacking, missing_scopes};
+
+    #[test]
+    fn the_permissions_fixes_need_are_named_when_missing() {
+        let p = |list: &[(&str, &str)]| list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        assert!(fixes_lacking(&p(&[("issues", "write"), ("pull_requests", "read"), ("contents", "write")])).is_empty());
+        assert_eq!(fixes_lacking(&p(&[("issues", "write"), ("contents", "read")])), ["pull_requests"]);
+        assert_eq!(fixes_lacking(&p(&[("pull_requests", "none")])), ["pull_requests", "contents"]);
+    }
 
     #[test]
     fn the_scopes_ticket_sync_needs_are_named_when_missing() {

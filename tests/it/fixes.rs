@@ -387,3 +387,41 @@ async fn a_shipped_note_never_overtakes_a_close_note_waiting_out_a_failure() {
     assert_eq!(notes.len(), 2, "{notes:?}");
     assert!(notes[0].contains(" was closed ") && notes[1].contains("shipped in v4.0.0"), "in order: {notes:?}");
 }
+
+/// A GitHub App without read access to pull requests and contents: `check --online` warns
+/// (and passes: issues still sync), and a push pass follows no fix there, failing nothing.
+#[tokio::test]
+async fn an_app_that_cannot_read_pull_requests_is_warned_of_and_fails_nothing() {
+    let env = Env::with_routes(ROUTES, PUSHBACK).await;
+    env.sb.github.enable_app(1001, "sync-app", ticket_sync_sandbox::APP_TEST_PUBLIC_KEY_PEM);
+    let installation = env.sb.github.add_installation("acme", Some("write"));
+    let key = env.dir.path().join("app.pem");
+    std::fs::write(&key, ticket_sync_sandbox::APP_TEST_KEY_PEM).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let rules = std::fs::read_to_string(&env.rules_path).unwrap().replacen(
+        "token_env = \"TS_SANDBOX_GITHUB_TOKEN\"",
+        &format!("app_id = 1001\nprivate_key_file = \"{}\"", key.display()),
+        1,
+    );
+    std::fs::write(&env.rules_path, rules).unwrap();
+    let out = env.bin(&["check", "--online"], &[]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let warning =
+        format!("warn  acme/backend: GitHub App installation {installation} cannot read pull_requests or contents");
+    assert!(text.contains(&warning), "{text}");
+
+    let (id, n) = env.linked("No permission").await;
+    tick(&env);
+    env.sb.github.open_pull_request(REPO, "Fix", &format!("Fixes #{n}"), "bob");
+    let report = env.push().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert!(notes_with(&env, id, "pr-review-").is_empty());
+
+    env.sb.github.set_installation_permission(installation, "pull_requests", Some("read"));
+    env.sb.github.set_installation_permission(installation, "contents", Some("read"));
+    let out = env.bin(&["check", "--online"], &[]).await;
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("warn  acme/backend"));
+    env.push().await;
+    assert_eq!(notes_with(&env, id, "pr-review-").len(), 1, "granted: followed from the next pass");
+}
