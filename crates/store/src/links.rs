@@ -59,6 +59,20 @@ fn set_field(tx: &Transaction, ticket: TicketId, value: &str, seen_at: DateTime<
     Ok(())
 }
 
+/// The note's push-note intent, unless one is there already (it keeps its payload).
+fn insert_note(tx: &Transaction, ticket: TicketId, note: &ChangeNote) -> Result<()> {
+    super::intents::insert_intent(
+        tx,
+        &super::intents::event_intent_key(IntentKind::PushNote, ticket, note.event_key),
+        ticket,
+        Some(note.repo),
+        note.payload,
+        Started::NotYet,
+        OnConflict::Ignore,
+    )?;
+    Ok(())
+}
+
 fn ledger(tx: &Transaction, ticket: TicketId, event: &str, remote: Option<&str>, detail: &str) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO ledger (ticket_id, at, event, side, remote_id, detail) VALUES (?1, ?2, ?3, 'local', ?4, ?5)",
@@ -153,15 +167,7 @@ impl Store {
             mark_dirty(&tx, repo, *n as u64)?;
         }
         set_field(&tx, ticket, value, seen_at)?;
-        super::intents::insert_intent(
-            &tx,
-            &super::intents::event_intent_key(IntentKind::PushNote, ticket, note.event_key),
-            ticket,
-            Some(note.repo),
-            note.payload,
-            Started::NotYet,
-            OnConflict::Ignore,
-        )?;
+        insert_note(&tx, ticket, note)?;
         tx.commit()?;
         Ok(())
     }
@@ -205,15 +211,7 @@ impl Store {
         )?;
         mark_dirty(&tx, &old_repo, old_number as u64)?;
         mark_dirty(&tx, &survivor.repo.to_string(), survivor.number.0)?;
-        super::intents::insert_intent(
-            &tx,
-            &super::intents::event_intent_key(IntentKind::PushNote, ticket, note.event_key),
-            ticket,
-            Some(note.repo),
-            note.payload,
-            Started::NotYet,
-            OnConflict::Ignore,
-        )?;
+        insert_note(&tx, ticket, note)?;
         tx.commit()?;
         Ok(())
     }
