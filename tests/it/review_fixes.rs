@@ -214,3 +214,88 @@ async fn a_shipped_note_does_not_overtake_a_close_note_waiting_out_a_failure() {
     assert_eq!(notes.len(), 2, "{notes:?}");
     assert!(notes[0].contains(" was closed ") && notes[1].contains("shipped in v4.0.0"), "out of order: {notes:?}");
 }
+
+/// A pull request in another routed repository (acme/billing) closes the linked issue in
+/// acme/backend with `Fixes acme/backend#N`. The `closed` event's commit is billing's
+/// (`commit_url` names it; docs/research/github-fixes.md §1 says "compare and which release
+/// must use repo B"), but `closer` takes it for a commit of the issue's repository: the close
+/// note says "by commit … in acme/backend", the fix waits for a backend release that can never
+/// contain it, and every backend release then costs a 404 compare on every pass.
+#[tokio::test]
+async fn a_fix_merged_in_another_repository_is_not_taken_for_a_commit_of_the_issues_repository() {
+    let env = env("").await;
+    let (id, n) = env.linked("Invoice totals wrong").await;
+    tick(&env);
+    let pr = env.sb.github.open_pull_request("acme/billing", "Fix totals", &format!("Fixes {REPO}#{n}"), "bob");
+    env.sb.github.merge_pull_request("acme/billing", pr, MergeMethod::Merge, "carol");
+    env.push().await;
+    let closes = close_notes(&env, id);
+    assert_eq!(closes.len(), 1, "{:?}", env.push_notes(id));
+    assert!(!closes[0].contains(&format!("in {REPO}.")), "the commit is acme/billing's: {}", closes[0]);
+    tick(&env);
+    env.sb.github.create_release(REPO, ReleaseSpec::published("v1.0.0"), "alice");
+    env.push().await;
+    let first = compares(&env);
+    for _ in 0..3 {
+        tick(&env);
+        env.push().await;
+    }
+    assert!(compares(&env) - first <= 1, "a compare of backend's tag with billing's commit on every pass");
+}
+
+/// One compare answers something other than a 404 or a 500 (here a 422; a proxy's page or a
+/// body without `ahead_by` does the same): `releases` returns the error for the whole
+/// repository, so every other pending fix of the repository (here ticket B's, in the same
+/// release) is never looked at, on this pass or any later one, for as long as that release and
+/// fix exist. One bad item stops the repository.
+#[tokio::test]
+async fn one_compare_that_fails_oddly_does_not_stop_the_other_fixes_of_the_repository() {
+    let env = env("").await;
+    let (_, a) = env.linked("Export fails").await;
+    let (b_ticket, b) = env.linked("Import fails").await;
+    tick(&env);
+    let sha_a = env.sb.github.close_issue_by_commit(REPO, a, "dave");
+    tick(&env);
+    env.sb.github.close_issue_by_commit(REPO, b, "dave");
+    env.push().await;
+    tick(&env);
+    env.sb.github.create_release(REPO, ReleaseSpec::published("v1.0.0"), "alice");
+    let odd = FaultRule::new(Some(Method::GET), &format!("/compare/v1.0.0...{sha_a}"), Fault::Status(422)).times(1000);
+    env.sb.github.door.faults.push(odd);
+    for _ in 0..3 {
+        tick(&env);
+        env.push().await;
+    }
+    let shipped = notes_with(&env, b_ticket, "shipped-");
+    assert_eq!(shipped.len(), 1, "B's fix is in v1.0.0 but never told: {:?}", env.push_notes(b_ticket));
+}
+
+/// `status --ticket ID`'s fix line, as tests/it/fixes.rs reads it.
+async fn stage(env: &Env, ticket: u64) -> String {
+    let out = env.bin(&["status", "--ticket", &ticket.to_string()], &[]).await;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.lines().find_map(|l| l.trim().strip_prefix("fix: ")).unwrap_or("").to_string()
+}
+
+/// Shipped in v2.4.0, then reopened (the fix did not fix it) and a new pull request opened:
+/// `fix_stage` drops the closer of a reopened fix but not its `shipped`, and `shipped` wins
+/// over everything, so `status --ticket` keeps saying "shipped in v2.4.0" for an open issue
+/// with a fix in review.
+#[tokio::test]
+async fn status_of_a_reopened_issue_does_not_say_shipped() {
+    let env = env("").await;
+    let (id, n) = env.linked("Crash on save").await;
+    tick(&env);
+    env.sb.github.close_issue_by_commit(REPO, n, "dave");
+    env.push().await;
+    tick(&env);
+    env.sb.github.create_release(REPO, ReleaseSpec::published("v2.4.0"), "alice");
+    env.push().await;
+    assert!(stage(&env, id).await.starts_with("shipped in v2.4.0"));
+    tick(&env);
+    env.sb.github.reopen_issue(REPO, n, "alice");
+    let pr = env.sb.github.open_pull_request(REPO, "Really fix save", &format!("Fixes #{n}"), "bob");
+    env.push().await;
+    let line = stage(&env, id).await;
+    assert!(line.starts_with(&format!("in review: pull request {REPO}#{pr}")), "{line}");
+}
