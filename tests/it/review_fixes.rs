@@ -299,3 +299,41 @@ async fn status_of_a_reopened_issue_does_not_say_shipped() {
     let line = stage(&env, id).await;
     assert!(line.starts_with(&format!("in review: pull request {REPO}#{pr}")), "{line}");
 }
+
+/// The public reply has no marker: a retry recognises an earlier attempt by its whole text,
+/// written by ticket-sync's user, anywhere in the ticket's recent comments. With a template
+/// that names no release (`{tag}`, `{release_url}`), the reply of a second release (the issue
+/// reopened, fixed again, shipped again) reads exactly as the first one; a crash before its
+/// PUT makes the retry "find" the first release's reply, and the customer is never told of
+/// the second. The search should only count comments made since the intent's first attempt.
+#[tokio::test]
+async fn an_interrupted_second_public_reply_is_not_taken_for_the_first_ones() {
+    let env = env("reply_template = \"Good news: the fix is out. Please update.\"\npublic_reply = true").await;
+    let (id, n) = env.linked("Crash on save").await;
+    tick(&env);
+    env.sb.github.close_issue_by_commit(REPO, n, "dave");
+    env.push().await;
+    tick(&env);
+    env.sb.github.create_release(REPO, ReleaseSpec::published("v1.0.0"), "alice");
+    env.push().await;
+    let replies = |env: &Env| {
+        env.sb.zendesk.comments(id).into_iter().filter(|c| c.public && c.body.contains("Good news")).count()
+    };
+    assert_eq!(replies(&env), 1);
+    tick(&env);
+    env.sb.github.reopen_issue(REPO, n, "alice");
+    env.push().await;
+    tick(&env);
+    env.sb.github.close_issue_by_commit(REPO, n, "dave");
+    env.push().await;
+    tick(&env);
+    env.sb.github.create_release(REPO, ReleaseSpec::published("v1.1.0"), "alice");
+    // The second release: its shipped note is the first push-note write, its reply the second.
+    let crashed = env.bin(&["sync"], &[("TICKET_SYNC_CRASHPOINT", "before_push_note:2")]).await;
+    assert!(!crashed.status.success(), "the process must have aborted");
+    env.sb.settle();
+    let again = env.bin(&["sync"], &[]).await;
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(notes_with(&env, id, "shipped-").len(), 2, "{:?}", env.push_notes(id));
+    assert_eq!(replies(&env), 2, "the second release's reply was never posted");
+}
