@@ -337,3 +337,28 @@ async fn an_interrupted_second_public_reply_is_not_taken_for_the_first_ones() {
     assert_eq!(notes_with(&env, id, "shipped-").len(), 2, "{:?}", env.push_notes(id));
     assert_eq!(replies(&env), 2, "the second release's reply was never posted");
 }
+
+/// ticket-sync's linked-tickets comments on an issue.
+fn impact(env: &Env, number: u64) -> Vec<String> {
+    let comments = env.sb.github.comments(REPO, number).into_iter();
+    comments.filter(|c| c.body.contains("<!-- ticket-sync:impact -->")).map(|c| c.body).collect()
+}
+
+/// A survivor no ticket was linked to takes the one escalated ticket of its duplicate: the
+/// link moves, but `link::refresh` skips the linked-tickets comment for an issue with one
+/// active link made by escalation (it assumes the issue's own body names that ticket, which
+/// is only true of the issue escalation created: the duplicate). Engineering on the survivor
+/// never sees that a customer waits on it.
+#[tokio::test]
+async fn a_survivor_that_takes_a_single_escalated_ticket_shows_it_in_its_impact_comment() {
+    let env = env("").await;
+    let (_, dup) = env.linked("Login fails").await;
+    let survivor = env.sb.github.add_issue(REPO, "Sign-in broken", "body", "alice");
+    tick(&env);
+    env.sb.github.close_as_duplicate(REPO, dup, REPO, survivor, "alice");
+    env.push().await;
+    env.escalate().await;
+    env.push().await;
+    let comments = impact(&env, survivor);
+    assert_eq!(comments.len(), 1, "the survivor names no ticket: {comments:?}");
+}
