@@ -362,3 +362,22 @@ async fn a_survivor_that_takes_a_single_escalated_ticket_shows_it_in_its_impact_
     let comments = impact(&env, survivor);
     assert_eq!(comments.len(), 1, "the survivor names no ticket: {comments:?}");
 }
+
+/// fixes.rs's own header says the pull requests are read *before* push-back "so a close note
+/// names the merged pull request without asking GitHub"; `pushback::run` calls `follow` after
+/// `sync_repo`, so the merge is never known yet when the close is read, and every close by a
+/// pull request costs `GET …/commits/{sha}/pulls`.
+#[tokio::test]
+async fn a_close_by_a_pull_request_ticket_sync_read_costs_no_commit_lookup() {
+    let env = env("").await;
+    let (_, n) = env.linked("Crash on save").await;
+    tick(&env);
+    let pr = env.sb.github.open_pull_request(REPO, "Fix save", &format!("Fixes #{n}"), "bob");
+    env.push().await;
+    tick(&env);
+    env.sb.github.merge_pull_request(REPO, pr, MergeMethod::Squash, "carol");
+    env.sb.github.door.log.clear();
+    env.push().await;
+    let lookups = env.sb.github.door.log.count(|e| e.path.contains("/commits/") && e.path.ends_with("/pulls"));
+    assert_eq!(lookups, 0, "the merged pull request was read in the same pass, after the close");
+}
