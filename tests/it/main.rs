@@ -29,6 +29,7 @@ mod lists;
 mod no_loss;
 mod open_port;
 mod pushback;
+mod review_fixes;
 mod storm;
 mod tls;
 mod webhooks;
