@@ -197,7 +197,9 @@ pub fn fix_stage(store: &Store, m: &Mapping) -> ticket_sync_store::Result<Option
     let pulls = store.pulls_closing(&m.repo, m.issue_number)?;
     let open = pulls.iter().find(|p| p.state == PullState::Open);
     let closer = fix.as_ref().filter(|f| !f.reopened).map(|f| &f.closer);
-    let shipped = fix.as_ref().and_then(|f| f.shipped.as_ref()).map(|s| (s.tag.as_str(), s.url.as_str()));
+    // Reopened since: what shipped did not fix it, and the stage starts again.
+    let current = fix.as_ref().filter(|f| !f.reopened);
+    let shipped = current.and_then(|f| f.shipped.as_ref()).map(|s| (s.tag.as_str(), s.url.as_str()));
     let duplicate = fix.as_ref().filter(|f| !f.reopened).and_then(|f| f.duplicate_of.as_deref());
     Ok(FixStage::of(closer, shipped, duplicate, open.map(|p| (&m.repo, p.number, p.title.as_str()))))
 }

@@ -15,14 +15,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::Duration;
 use tracing::{info, warn};
 
-use super::notes::push_note;
+use super::notes::{push_note, state_tags};
 use super::{stops_pass, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::github::Listing;
 use ticket_sync_clients::http::ApiError;
 use ticket_sync_core::clock;
 use ticket_sync_core::closeref;
 use ticket_sync_core::domain::{
-    CommitSha, IssueNumber, IssueState, LinkState, ListedIssue, Mapping, RepoName, StateReason, TicketId,
+    EventKind, IssueEvent, IssueNumber, IssueState, LinkState, ListedIssue, Mapping, RepoName, StateReason, TicketId,
 };
 use ticket_sync_core::eventkey::EventKey;
 use ticket_sync_core::fixplan::{self, Closer, PullState, Release};
@@ -37,6 +37,12 @@ pub(super) const TAG_RELEASED: &str = "github_released";
 /// (clock skew between a merge and the close event GitHub stamps).
 const CLOSE_MARGIN_MINUTES: i64 = 10;
 
+/// Compares of one release with one fix that may go unanswered (passes) before the release is
+/// taken as not containing it: a 404 (unrelated histories, a tag gone) is asked once more; any
+/// other failure (a diff too slow to make) a few times.
+const NOT_FOUND_TRIES: u32 = 2;
+const COMPARE_TRIES: u32 = 5;
+
 /// Follows the fixes of one repository's linked issues: its pull requests, then (with a
 /// pending fix) its releases. A failure is the repository's, and waits for the next pass; a
 /// refusal (an App or fine-grained token without the Pull requests or Contents permission) or
@@ -45,11 +51,20 @@ pub(super) async fn follow(engine: &Engine, repo: &RepoName, report: &mut PassRe
     if !engine.rules.fixes.track || engine.dry_run {
         return Ok(());
     }
-    let result = async {
-        pull_requests(engine, repo, report).await?;
-        releases(engine, repo, report).await
-    };
-    match result.await {
+    // The pull requests and the releases need different permissions: one refused does not
+    // keep the other from being read.
+    let pulls = pull_requests(engine, repo, report).await;
+    settle_half(repo, pulls, report)?;
+    let shipped = releases(engine, repo, report).await;
+    settle_half(repo, shipped, report)
+}
+
+/// What one half of `follow` came to: a store error or one that stops the pass is the pass's;
+/// a refusal (an App or fine-grained token without the Pull requests or Contents permission)
+/// or a 404 only skips it, with a warning: a setting to change, not an item failing; anything
+/// else fails the repository until the next pass.
+fn settle_half(repo: &RepoName, result: Result<(), ItemError>, report: &mut PassReport) -> Result<(), PassError> {
+    match result {
         Ok(()) => Ok(()),
         Err(ItemError::Store(e)) => Err(e.into()),
         Err(ItemError::Api(e)) if stops_pass(&e) => Err(e.into()),
@@ -95,9 +110,12 @@ async fn pull_requests(engine: &Engine, repo: &RepoName, report: &mut PassReport
         engine.store.record_pull(pr, &here)?;
         for note in fixplan::review_notes(pr, &links, &web) {
             if let EventKey::PullRequestUnmerged { repo, number } = &note.event_key {
-                // Closed unmerged tells only a ticket that was told it was in review.
-                let review = EventKey::PullRequestInReview { repo: repo.clone(), number: *number };
-                if !engine.store.push_note_done(note.ticket, &review.to_string())? {
+                // Closed unmerged tells only a ticket that was told it was in review, or will
+                // be (its note waiting as an intent: this one queues behind it).
+                let review = EventKey::PullRequestInReview { repo: repo.clone(), number: *number }.to_string();
+                let told = engine.store.push_note_done(note.ticket, &review)?
+                    || engine.store.push_intent(note.ticket, &review)?.is_some();
+                if !told {
                     continue;
                 }
             }
@@ -223,13 +241,24 @@ async fn releases(engine: &Engine, repo: &RepoName, report: &mut PassReport) -> 
                         engine.store.record_release_check(repo, release.id, &fix.commit, contained)?;
                         contained
                     }
-                    // A 404 (the tag gone, unrelated histories) or a 500 (a diff too slow to make)
-                    // is never "not contained": asked again next pass.
-                    Err(e @ (ApiError::NotFound { .. } | ApiError::Transient { .. })) => {
-                        warn!(tag = %release.tag, commit = fix.commit.short(), error = %e, "could not tell whether the release contains the fix; asked again next pass");
-                        continue;
+                    Err(e) if stops_pass(&e) => return Err(e.into()),
+                    // No answer (a 404: the tag gone, unrelated histories; a 500: a diff too
+                    // slow to make; an answer that does not read) is not "not contained": asked
+                    // again next pass, and no later release is named before this one is known.
+                    // After a few tries it is taken as not containing the fix, so a release
+                    // that never answers costs no request on every pass for ever.
+                    Err(e) => {
+                        let tries = engine.store.record_release_check_failure(repo, release.id, &fix.commit)?;
+                        let limit =
+                            if matches!(e, ApiError::NotFound { .. }) { NOT_FOUND_TRIES } else { COMPARE_TRIES };
+                        if tries < limit {
+                            warn!(tag = %release.tag, commit = fix.commit.short(), error = %e, "could not tell whether the release contains the fix; asked again next pass");
+                            break;
+                        }
+                        warn!(tag = %release.tag, commit = fix.commit.short(), error = %e, tries, "the release never told whether it contains the fix; taken as not containing it");
+                        engine.store.record_release_check(repo, release.id, &fix.commit, false)?;
+                        false
                     }
-                    Err(e) => return Err(e.into()),
                 },
             };
             if contained {
@@ -292,7 +321,9 @@ async fn ship(
         if let (true, Some(reply)) = (rules.public_reply, &reply) {
             let key = EventKey::ShippedReply { repo: release.repo.clone(), release: release.id };
             let text = engine.redactor.redact(reply).into_owned();
-            let payload = PushPayload { public: true, ..plain(engine, &key, text) };
+            let mut payload = PushPayload { public: true, ..plain(engine, &key, text) };
+            // After the note that carries its draft, when both wait and are written in order.
+            payload.order.id = 1;
             queued.extend(queue(engine, m, &payload)?);
         }
     }
@@ -301,67 +332,95 @@ async fn ship(
     Ok(())
 }
 
+/// The status a close sets (`[pushback] closed_…`) for a close for `reason`.
+fn close_status(engine: &Engine, reason: Option<&StateReason>) -> Option<ticket_sync_core::domain::TicketStatus> {
+    let rules = &engine.rules.pushback;
+    let action = match reason {
+        Some(StateReason::NotPlanned) => &rules.closed_not_planned,
+        Some(StateReason::Duplicate) => &rules.closed_duplicate,
+        _ => &rules.closed_completed,
+    };
+    match action {
+        ticket_sync_core::rules::StatusAction::Keep => None,
+        ticket_sync_core::rules::StatusAction::Set(s) => Some(s.clone()),
+    }
+}
+
 /// The issue's title, for the drafted reply.
 async fn issue_title(engine: &Engine, repo: &RepoName, number: IssueNumber) -> Result<String, ItemError> {
-    Ok(engine.github.issue_title(repo, number).await?)
+    match engine.github.issue_title(repo, number).await {
+        Ok(title) => Ok(title),
+        Err(e) if e.is_retryable() || stops_pass(&e) => Err(e.into()),
+        // Moved or gone since (the audit will say): the reply names it by its number.
+        Err(e) => {
+            warn!(issue_number = number.0, error = %e, "the issue's title cannot be read; the reply names the issue by its number");
+            Ok(format!("{repo}#{number}"))
+        }
+    }
 }
 
 /// What closed an issue, for its close note and its fix: the merged pull request whose commit
 /// is the close's (read from the pull requests, else asked of GitHub: one request), else the
-/// commit; without a commit, a merged pull request known to close it, else by hand.
-pub(super) async fn closer(
+/// commit — in the repository the commit is in (a pull request elsewhere can close the issue).
+/// Without a commit (`fallback`: a close as completed), a merged pull request known to close
+/// it that is not the fix of an earlier close; else by hand.
+async fn closer(
     engine: &Engine,
     repo: &RepoName,
     number: IssueNumber,
-    commit: Option<&CommitSha>,
+    event: &IssueEvent,
+    fallback: bool,
 ) -> Result<Closer, ItemError> {
-    let Some(sha) = commit else {
+    let Some(sha) = &event.commit_id else {
+        if !fallback {
+            return Ok(Closer::Hand);
+        }
+        // A pull request that fixed an earlier close (reopened since) did not fix this one.
+        let earlier = engine.store.fix(repo, number)?.and_then(|f| match f.closer {
+            Closer::PullRequest { number, .. } => Some(number),
+            _ => None,
+        });
         let merged = engine.store.pulls_closing(repo, number)?.into_iter().find_map(|p| match p.state {
-            PullState::Merged { commit } => {
+            PullState::Merged { commit } if Some(p.number) != earlier => {
                 Some(Closer::PullRequest { repo: repo.clone(), number: p.number, title: p.title, url: p.url, commit })
             }
             _ => None,
         });
         return Ok(merged.unwrap_or(Closer::Hand));
     };
-    if let Some(p) = engine.store.pull_by_merge_commit(repo, sha)? {
-        return Ok(Closer::PullRequest {
-            repo: repo.clone(),
-            number: p.number,
-            title: p.title,
-            url: p.url,
-            commit: Some(sha.clone()),
-        });
+    let in_repo = event.commit_repo.as_ref().map_or_else(|| repo.clone(), |r| engine.as_configured(r));
+    let named = |p: (IssueNumber, String, String)| Closer::PullRequest {
+        repo: in_repo.clone(),
+        number: p.0,
+        title: p.1,
+        url: p.2,
+        commit: Some(sha.clone()),
+    };
+    if let Some(p) = engine.store.pull_by_merge_commit(&in_repo, sha)? {
+        return Ok(named((p.number, p.title, p.url)));
     }
-    match engine.github.pull_of_commit(repo, sha).await {
-        Ok(Some(p)) => Ok(Closer::PullRequest {
-            repo: repo.clone(),
-            number: p.number,
-            title: p.title,
-            url: p.url,
-            commit: Some(sha.clone()),
-        }),
-        Ok(None) => Ok(Closer::Commit { repo: repo.clone(), sha: sha.clone() }),
-        Err(e) if !e.is_retryable() => {
+    match engine.github.pull_of_commit(&in_repo, sha).await {
+        Ok(Some(p)) => Ok(named((p.number, p.title, p.url))),
+        Ok(None) => Ok(Closer::Commit { repo: in_repo.clone(), sha: sha.clone() }),
+        Err(e) if stops_pass(&e) => Err(e.into()),
+        Err(e) => {
             warn!(commit = sha.short(), error = %e, "could not read which pull request brought the commit in; the close note names the commit");
-            Ok(Closer::Commit { repo: repo.clone(), sha: sha.clone() })
+            Ok(Closer::Commit { repo: in_repo.clone(), sha: sha.clone() })
         }
-        Err(e) => Err(e.into()),
     }
 }
 
-/// A close (`true`) or reopen event of an issue: its id, its commit, when it happened.
-pub(super) type StateEvent = (u64, bool, Option<CommitSha>, Option<chrono::DateTime<chrono::Utc>>);
-
 /// The close lines and fixes of one repository's issues whose events were read in a push
-/// pass: per issue, its last close or reopen decides (`events`: per issue, its close and
-/// reopen events in order). An issue the listing shows closed as a duplicate moves its tickets
-/// to the surviving issue when that is in a routed repository (`moved`: they get no close
-/// note); otherwise its close note names the survivor.
+/// pass: per issue, its last close or reopen decides. A close with a commit first has the
+/// repository's pull requests read (their merge commits name it without a request). An issue
+/// the listing shows closed as a duplicate moves its tickets to the surviving issue when that
+/// is in a routed repository (`moved`: their notes of the close are left out, the note of the
+/// move queued, to be written after the ticket's other notes of this pass); otherwise its close
+/// note names the survivor.
 pub(super) async fn closes(
     engine: &Engine,
     repo: &RepoName,
-    events: &BTreeMap<IssueNumber, Vec<StateEvent>>,
+    events: &[IssueEvent],
     issues: &[ListedIssue],
     report: &mut PassReport,
 ) -> Result<Closes, ItemError> {
@@ -369,41 +428,61 @@ pub(super) async fn closes(
     if !engine.rules.fixes.track || engine.dry_run {
         return Ok(out);
     }
-    for (number, list) in events {
-        let mut last = None;
-        for (id, closed, commit, at) in list {
-            if *closed {
-                let closer = closer(engine, repo, *number, commit.as_ref()).await?;
-                if let Some(line) = closer.close_line() {
-                    out.lines.insert(*id, line);
-                }
-                last = Some((Some(closer), *at, *id));
-            } else {
-                last = Some((None, *at, *id));
+    let states = || events.iter().filter(|e| matches!(e.kind, EventKind::Closed | EventKind::Reopened));
+    if states().any(|e| e.kind == EventKind::Closed && e.commit_id.is_some()) {
+        settle_half(repo, pull_requests(engine, repo, report).await, report)?;
+    }
+    let mut by_issue: BTreeMap<IssueNumber, Vec<&IssueEvent>> = BTreeMap::new();
+    for e in states() {
+        by_issue.entry(e.issue_number).or_default().push(e);
+    }
+    for (number, list) in by_issue {
+        let listed = issues.iter().find(|i| i.number == number);
+        let last = list.last().copied();
+        for e in &list {
+            if e.kind != EventKind::Closed {
+                continue;
+            }
+            // Why it was closed: the listing's reason is its last close's.
+            let reason = match (listed, last.is_some_and(|l| l.id == e.id)) {
+                (Some(i), true) => i.state_reason.clone(),
+                _ => e.state_reason.clone(),
+            };
+            let fallback = matches!(reason, None | Some(StateReason::Completed));
+            let closer = closer(engine, repo, number, e, fallback).await?;
+            if let Some(line) = closer.close_line() {
+                out.lines.insert(e.id, line);
+            }
+            if last.is_some_and(|l| l.id == e.id) {
+                engine.store.record_close(repo, number, e.created_at, &closer)?;
             }
         }
         match last {
-            Some((Some(closer), at, id)) => {
-                engine.store.record_close(repo, *number, at, &closer)?;
-                let listed = issues.iter().find(|i| i.number == *number);
+            Some(e) if e.kind == EventKind::Closed => {
                 let duplicate = listed
                     .is_some_and(|i| i.state == IssueState::Closed && i.state_reason == Some(StateReason::Duplicate));
                 if duplicate {
-                    duplicate_close(engine, repo, *number, id, &mut out, report).await?;
+                    duplicate_close(engine, repo, number, e.id, &mut out).await?;
                 }
             }
-            Some((None, _, _)) => engine.store.record_fix_reopened(repo, *number)?,
+            Some(_) => engine.store.record_fix_reopened(repo, number)?,
             None => {}
         }
     }
     Ok(out)
 }
 
-/// What `closes` found: the close notes' lines by event id, and the tickets moved away.
+/// What `closes` found: the close notes' lines by event id, and the tickets moved away (each
+/// with its move note's intent, to write once the ticket's other notes of the pass are).
 #[derive(Debug, Default)]
 pub(super) struct Closes {
     pub lines: HashMap<u64, String>,
-    pub moved: BTreeSet<TicketId>,
+    pub moved: BTreeMap<TicketId, ticket_sync_store::Intent>,
+}
+
+/// Writes the notes of the moves `closes` made (after the tickets' other notes of the pass).
+pub(super) async fn write_moves(engine: &Engine, closes: Closes, report: &mut PassReport) -> Result<(), ItemError> {
+    write_all(engine, closes.moved.into_values().collect(), report).await
 }
 
 /// An issue closed as a duplicate (its close event `event`): GitHub's GraphQL names the
@@ -415,7 +494,6 @@ async fn duplicate_close(
     number: IssueNumber,
     event: u64,
     out: &mut Closes,
-    report: &mut PassReport,
 ) -> Result<(), ItemError> {
     let survivor = match engine.github.duplicate_survivor(repo, number).await {
         Ok(found) => found.filter(|(r, n)| !(r == repo && *n == number)),
@@ -442,26 +520,48 @@ async fn duplicate_close(
         return Ok(());
     };
     let to_repo = engine.as_configured(to_repo);
-    let issue = engine.github.get_issue(&to_repo, *to_number).await?;
+    let issue = match engine.github.get_issue(&to_repo, *to_number).await {
+        Ok(issue) => issue,
+        Err(e) if e.is_retryable() || stops_pass(&e) => return Err(e.into()),
+        // Gone, moved or out of sight: the tickets stay, and the close note names it.
+        Err(e) => {
+            warn!(survivor = %format!("{to_repo}#{to_number}"), error = %e, "the surviving issue cannot be read; the tickets stay");
+            out.lines.insert(event, fixplan::duplicate_line(Some((&to_repo, *to_number))));
+            engine.store.record_duplicate(repo, number, &format!("{to_repo}#{to_number}"))?;
+            return Ok(());
+        }
+    };
     engine.store.record_duplicate(repo, number, &format!("{to_repo}#{to_number}"))?;
     let links = engine.store.active_mappings_for(repo, &[number])?;
     let key = EventKey::MovedToSurvivor { repo: to_repo.clone(), number: *to_number };
-    let mut moved = Vec::new();
+    // A survivor closed already: the move note says so, with the status and state tags its
+    // close would have set (push-back sees no change of the survivor to tell).
+    let closed = issue.state == IssueState::Closed;
+    let status = if closed { close_status(engine, issue.state_reason.as_ref()) } else { None };
+    let (add_tags, remove_tags) = if closed { state_tags(engine, Some(true)) } else { Default::default() };
     for m in links {
-        let text = format!(
-            "{}\n{}",
-            fixplan::moved_to_survivor_note((repo, number), (&to_repo, *to_number), &issue.html_url),
-            notetext::push_note_marker(&key)
-        );
-        let payload = PushPayload { about_link: true, ..plain(engine, &key, text) };
+        let mut text = fixplan::moved_to_survivor_note((repo, number), (&to_repo, *to_number), &issue.html_url);
+        if closed {
+            text.push_str(&format!("{}#{to_number} is closed already.\n", to_repo));
+            if let Some(s) = &status {
+                text.push_str(&format!("{}\n", notetext::status_line(s)));
+            }
+        }
+        let text = format!("{text}\n{}", notetext::push_note_marker(&key));
+        let payload = PushPayload {
+            about_link: true,
+            status: status.clone(),
+            add_tags: add_tags.clone(),
+            remove_tags: remove_tags.clone(),
+            ..plain(engine, &key, text)
+        };
         let note = ChangeNote { event_key: &payload.event_key, repo: &to_repo.to_string(), payload: &payload };
         engine.store.move_to_survivor(m.ticket_id, &issue, &note)?;
         info!(ticket_id = m.ticket_id.0, to = %format!("{to_repo}#{to_number}"), "the issue was closed as a duplicate; the ticket follows the surviving issue");
-        out.moved.insert(m.ticket_id);
-        // The intent recorded with the move, as stored: written now (else by the next pass).
+        // The intent recorded with the move, as stored: written after the ticket's other
+        // notes of this pass (else by the next pass).
         let intent = engine.store.begin_push_intent(m.ticket_id, &payload.event_key, &to_repo.to_string(), &payload)?;
-        moved.push(intent);
+        out.moved.insert(m.ticket_id, intent);
     }
-    write_all(engine, moved, report).await?;
     Ok(())
 }

@@ -337,7 +337,7 @@ async fn refresh(engine: &Engine, impact: &Impact) -> Result<(), ItemError> {
     let active = links.iter().filter(|(m, _)| m.link_state == LinkState::Active).count();
     if impact.comment_id.is_none()
         && active <= 1
-        && !links.iter().any(|(m, _)| m.linked_by == ticket_sync_core::domain::LinkedBy::Field)
+        && links.iter().all(|(m, _)| m.linked_by == ticket_sync_core::domain::LinkedBy::Escalation)
     {
         engine.store.clear_impact(repo, number)?;
         return Ok(());

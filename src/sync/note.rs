@@ -93,10 +93,13 @@ async fn write_note(engine: &Engine, intent: &Intent, note: &Note<'_>, fresh: bo
         };
         // Only ticket-sync's own note counts: a customer can quote the marker in their text.
         let me = super::identity::zendesk_identity(engine).await?;
+        // The same words may have been sent before (an earlier release's reply from a template
+        // without its tag): a reply an earlier, finished write made is not this one's.
+        let earlier = if note.public { engine.store.pushed_comment_ids(note.ticket)? } else { Vec::new() };
         let own = |c: &&TicketComment| {
             me.wrote(c.author_id)
                 && if note.public {
-                    c.public && same_words(&c.body, note.text)
+                    c.public && !earlier.contains(&c.id) && same_words(&c.body, note.text)
                 } else {
                     ends_with_marker(&c.body, note.marker)
                 }

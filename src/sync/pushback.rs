@@ -10,7 +10,7 @@
 //! A spent budget or a refused token stops the pass instead of failing each ticket in turn.
 //! Forwarding (Zendesk → GitHub, `forward.rs`) runs at the end of the pass when enabled.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 use tokio_util::sync::CancellationToken;
@@ -23,7 +23,7 @@ use super::{settle, stops_pass, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::github::Updates;
 use ticket_sync_core::clock;
 use ticket_sync_core::domain::Mapping;
-use ticket_sync_core::domain::{EventKind, GithubTime, IssueNumber, RepoName, Stage, TicketId};
+use ticket_sync_core::domain::{GithubTime, IssueNumber, RepoName, Stage, TicketId};
 use ticket_sync_core::pushplan::{self, PushAction, RepoInput, TicketPlan};
 use ticket_sync_core::rules::CommentsMode;
 use ticket_sync_store::PushPayload;
@@ -128,14 +128,7 @@ async fn sync_repo(
     let mirror = engine.rules.pushback.comments == CommentsMode::Internal;
     let own = if new_comments && mirror || !events.is_empty() { Some(github_identity(engine).await?) } else { None };
     // What closed each issue (`[fixes]`): its close note names it, and its fix is recorded.
-    let mut closes: BTreeMap<IssueNumber, Vec<fixes::StateEvent>> = BTreeMap::new();
-    for e in events.iter().filter(|e| matches!(e.kind, EventKind::Closed | EventKind::Reopened)) {
-        let closed = e.kind == EventKind::Closed;
-        closes.entry(e.issue_number).or_default().push((e.id, closed, e.commit_id.clone(), e.created_at));
-    }
-    let closes = fixes::closes(engine, repo, &closes, &issues, report).await?;
-    // Tickets moved to a duplicate's survivor are told so, not that their old issue closed.
-    let mappings: Vec<Mapping> = mappings.into_iter().filter(|m| !closes.moved.contains(&m.ticket_id)).collect();
+    let closes = fixes::closes(engine, repo, &events, &issues, report).await?;
     let input = RepoInput {
         repo,
         mappings: &mappings,
@@ -147,7 +140,14 @@ async fn sync_repo(
         own: own.as_deref(),
         close_lines: &closes.lines,
     };
-    let plan = pushplan::plan(&engine.rules.pushback, &input);
+    let mut plan = pushplan::plan(&engine.rules.pushback, &input);
+    // Tickets moved to a duplicate's survivor are told of the move, not of their old issue's
+    // close: its state notes are left out and its state not kept (the survivor's is); its
+    // comments are still told, before the move.
+    for t in plan.tickets.iter_mut().filter(|t| closes.moved.contains_key(&t.ticket)) {
+        t.actions.retain(|a| a.closes.is_none());
+        t.seen = None;
+    }
     let changes: usize = plan.tickets.iter().map(|t| t.actions.len()).sum();
     if changes > 0 {
         engine.progress(&format!("pushing {changes} changes from {repo}"));
@@ -172,6 +172,7 @@ async fn sync_repo(
         }
         settle(engine, id, STAGE, None, result, report)?;
     }
+    fixes::write_moves(engine, closes, report).await?;
     if engine.dry_run {
         return Ok(());
     }

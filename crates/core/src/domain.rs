@@ -716,6 +716,9 @@ pub struct IssueEvent {
     /// request's or a pushed commit's message); `None` for a close by hand, and sometimes for
     /// a close by a pull request too (docs/research/github-fixes.md §1).
     pub commit_id: Option<CommitSha>,
+    /// The repository that commit is in (its `commit_url`), when the server says: a pull
+    /// request in another repository can close the issue.
+    pub commit_repo: Option<RepoName>,
 }
 
 /// The issue state a push pass saw, to store on the mapping.
@@ -772,6 +775,8 @@ pub enum LinkedBy {
     Escalation,
     /// An agent named an existing issue in the `[linking]` ticket field.
     Field,
+    /// It followed an issue closed as a duplicate to the surviving issue (`[fixes]`).
+    Duplicate,
 }
 
 impl LinkedBy {
@@ -779,12 +784,15 @@ impl LinkedBy {
         match self {
             LinkedBy::Escalation => "escalation",
             LinkedBy::Field => "field",
+            LinkedBy::Duplicate => "duplicate",
         }
     }
 
     pub fn parse(s: &str) -> Self {
         if s == "field" {
             LinkedBy::Field
+        } else if s == "duplicate" {
+            LinkedBy::Duplicate
         } else {
             LinkedBy::Escalation
         }

@@ -342,6 +342,7 @@ mod tests {
             state_reason: reason.map(StateReason::from),
             issue_number: IssueNumber(number),
             commit_id: None,
+            commit_repo: None,
         }
     }
 

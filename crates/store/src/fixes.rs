@@ -274,6 +274,7 @@ impl Store {
         let mut st = conn.prepare(
             "SELECT f.issue_number, f.commit_sha, f.closed_at FROM fix_issues f
              WHERE f.repo = ?1 AND f.commit_sha IS NOT NULL AND f.release_id IS NULL AND f.reopened = 0
+               AND COALESCE(f.commit_repo, f.repo) = f.repo COLLATE NOCASE
                AND EXISTS (SELECT 1 FROM mappings m WHERE m.repo = f.repo AND m.issue_number = f.issue_number
                            AND m.link_state = 'active')
              ORDER BY f.closed_at, f.issue_number",
@@ -370,9 +371,26 @@ impl Store {
             .query_row(
                 "SELECT contained FROM fix_checks WHERE repo = ?1 AND release_id = ?2 AND commit_sha = ?3",
                 params![repo.to_string(), release as i64, commit.as_str()],
-                |r| r.get(0),
+                |r| r.get::<_, Option<bool>>(0),
             )
-            .optional()?)
+            .optional()?
+            .flatten())
+    }
+
+    /// Counts a compare of `release` with `commit` that got no answer; returns how many did.
+    pub fn record_release_check_failure(&self, repo: &RepoName, release: u64, commit: &CommitSha) -> Result<u32> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO fix_checks (repo, release_id, commit_sha, contained, failures) VALUES (?1, ?2, ?3, NULL, 1)
+             ON CONFLICT (repo, release_id, commit_sha) DO UPDATE SET failures = failures + 1",
+            params![repo.to_string(), release as i64, commit.as_str()],
+        )?;
+        let n: i64 = conn.query_row(
+            "SELECT failures FROM fix_checks WHERE repo = ?1 AND release_id = ?2 AND commit_sha = ?3",
+            params![repo.to_string(), release as i64, commit.as_str()],
+            |r| r.get(0),
+        )?;
+        Ok(n as u32)
     }
 
     pub fn record_release_check(
@@ -383,7 +401,8 @@ impl Store {
         contained: bool,
     ) -> Result<()> {
         self.conn().execute(
-            "INSERT OR REPLACE INTO fix_checks (repo, release_id, commit_sha, contained) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO fix_checks (repo, release_id, commit_sha, contained) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (repo, release_id, commit_sha) DO UPDATE SET contained = excluded.contained",
             params![repo.to_string(), release as i64, commit.as_str(), contained],
         )?;
         Ok(())
@@ -470,6 +489,9 @@ mod tests {
         let from = Utc.with_ymd_and_hms(2026, 12, 3, 0, 0, 0).unwrap();
         assert_eq!(store.releases_since(&repo(), Some(from)).unwrap().len(), 1);
         assert_eq!(store.release_check(&repo(), 4, &sha('a')).unwrap(), None);
+        assert_eq!(store.record_release_check_failure(&repo(), 4, &sha('a')).unwrap(), 1);
+        assert_eq!(store.record_release_check_failure(&repo(), 4, &sha('a')).unwrap(), 2);
+        assert_eq!(store.release_check(&repo(), 4, &sha('a')).unwrap(), None, "failures are no answer");
         store.record_release_check(&repo(), 4, &sha('a'), false).unwrap();
         assert_eq!(store.release_check(&repo(), 4, &sha('a')).unwrap(), Some(false));
     }

@@ -188,7 +188,8 @@ impl Store {
         let Some((old_repo, old_number)) = before else { return Ok(()) };
         tx.execute(
             "UPDATE mappings SET repo = ?2, issue_number = ?3, issue_id = ?4, issue_url = ?5, issue_state = ?6,
-                 state_reason = ?7, issue_updated_at = ?8, closed_at = NULL, issue_etag = NULL, link_state = 'active'
+                 state_reason = ?7, issue_updated_at = ?8, closed_at = NULL, issue_etag = NULL, link_state = 'active',
+                 linked_by = 'duplicate'
              WHERE ticket_id = ?1",
             params![
                 ticket.0 as i64,

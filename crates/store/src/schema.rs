@@ -284,7 +284,8 @@ pub const MIGRATIONS: &[&str] = &[
         repo       TEXT NOT NULL,
         release_id INTEGER NOT NULL,
         commit_sha TEXT NOT NULL,
-        contained  INTEGER NOT NULL,
+        contained  INTEGER,
+        failures   INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (repo, release_id, commit_sha)
     );
     "#,

@@ -99,6 +99,19 @@ impl Store {
     }
 
     /// Finishes a pushed note: drops its intent and writes the ledger line with the event key.
+    /// The Zendesk comments ticket-sync's finished notes on this ticket became (as Zendesk
+    /// reported their ids): a comment found on a retry that is one of these is an earlier
+    /// write's, not the interrupted one's.
+    pub fn pushed_comment_ids(&self, ticket: TicketId) -> Result<Vec<TicketCommentId>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT remote_id FROM ledger WHERE ticket_id = ?1 AND event IN (?2, ?3) AND remote_id IS NOT NULL",
+        )?;
+        let ids = st.query_map(params![ticket.0 as i64, PUSHED, PUSHED_RECOVERED], |r| r.get::<_, String>(0))?;
+        let ids: Vec<String> = ids.collect::<rusqlite::Result<_>>()?;
+        Ok(ids.iter().filter_map(|s| s.parse().ok()).map(TicketCommentId).collect())
+    }
+
     pub fn record_push_note(
         &self,
         ticket: TicketId,

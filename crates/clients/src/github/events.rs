@@ -168,6 +168,13 @@ fn page_refused(e: &ApiError) -> bool {
     matches!(e, ApiError::Api { status: 422, .. })
 }
 
+/// The repository of a commit's API address (`…/repos/{owner}/{name}/commits/{sha}`).
+fn commit_repo(url: &str) -> Option<RepoName> {
+    let rest = url.split("/repos/").nth(1)?;
+    let (repo, _) = rest.split_once("/commits/")?;
+    repo.parse().ok()
+}
+
 fn to_event(number: IssueNumber, e: wire::WireEvent) -> IssueEvent {
     IssueEvent {
         id: e.id,
@@ -177,5 +184,6 @@ fn to_event(number: IssueNumber, e: wire::WireEvent) -> IssueEvent {
         state_reason: e.state_reason.map(StateReason::from),
         issue_number: number,
         commit_id: e.commit_id.as_deref().and_then(CommitSha::parse),
+        commit_repo: e.commit_url.as_deref().and_then(commit_repo),
     }
 }

@@ -40,6 +40,9 @@ pub struct WireEvent {
     /// a close by hand, and at times for a close by a pull request).
     #[serde(default)]
     pub commit_id: Option<String>,
+    /// `…/repos/{owner}/{name}/commits/{sha}`: the repository the commit is in.
+    #[serde(default)]
+    pub commit_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
