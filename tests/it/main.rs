@@ -14,6 +14,7 @@ mod escalate;
 mod fix_cost;
 mod fix_reads;
 mod fixes;
+mod fixes_attack;
 mod forward;
 mod github_app;
 mod github_app_attack;
