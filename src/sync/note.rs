@@ -118,14 +118,30 @@ async fn send(engine: &Engine, note: &Note<'_>) -> Result<NoteOutcome, ItemError
     crashpoint::hit(note.crash_before);
     let mut update = TicketUpdate { note: note.text, public: note.public, status: note.status, field: note.field };
     let mut sent = engine.zendesk.update_ticket(note.ticket, &update).await;
+    let without_status;
     if let (Err(ApiError::StatusRefused { fields, .. }), Some(status)) = (&sent, note.status) {
         // Zendesk refused the whole update (nothing was written) because of the status alone,
         // typically fields required before solving. The note still goes, without the status
         // and saying so; later notes do not queue behind a status nobody can set.
         warn!(status = status.as_str(), refused = %fields.join("; "), "Zendesk refused the status; the note is written without it");
-        let text = notetext::without_status(note.text, status, fields);
-        update.note = &text;
+        without_status = notetext::without_status(note.text, status, fields);
+        update.note = &without_status;
         update.status = None;
+        sent = engine.zendesk.update_ticket(note.ticket, &update).await;
+    }
+    let refused_field = match (&sent, update.field) {
+        (Err(ApiError::Api { status: 422, .. }), Some((field, value))) => Some((field, value)),
+        _ => None,
+    };
+    let without_field;
+    if let Some((field, value)) = refused_field {
+        // Zendesk refused the whole update, perhaps for the field's value alone (a field that
+        // validates its values): sent once more without it, saying so. A refusal for another
+        // reason answers the same again.
+        warn!(field = field.0, "Zendesk refused the update with the field; the note is written without it");
+        without_field = notetext::without_field(update.note, field, value);
+        update.note = &without_field;
+        update.field = None;
         sent = engine.zendesk.update_ticket(note.ticket, &update).await;
     }
     match sent {

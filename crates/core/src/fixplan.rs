@@ -250,11 +250,41 @@ pub fn shipped_key(release: &Release) -> EventKey {
 /// through the redactor first (the issue's title may quote what engineers wrote); that is the
 /// act step's, as for every text that leaves for a reader outside the team.
 pub fn reply(template: &str, release: &Release, issue_title: &str, issue_url: &str) -> String {
-    template
-        .replace("{tag}", &release.tag)
-        .replace("{release_url}", &release.url)
-        .replace("{issue_title}", &shown(issue_title))
-        .replace("{issue_url}", issue_url)
+    // One pass over the template: a value is never read again, so a title that holds
+    // `{issue_url}` (a customer wrote the subject) stays that text.
+    let title = shown(issue_title);
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open..];
+        let value = ["{tag}", "{release_url}", "{issue_title}", "{issue_url}"]
+            .into_iter()
+            .find(|p| after.starts_with(p))
+            .map(|p| {
+                (
+                    p.len(),
+                    match p {
+                        "{tag}" => release.tag.as_str(),
+                        "{release_url}" => release.url.as_str(),
+                        "{issue_title}" => title.as_str(),
+                        _ => issue_url,
+                    },
+                )
+            });
+        match value {
+            Some((len, value)) => {
+                out.push_str(value);
+                rest = &after[len..];
+            }
+            None => {
+                out.push('{');
+                rest = &after[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Text written on GitHub (a title, a tag), as a note shows it: on one line, and with
@@ -425,6 +455,8 @@ mod tests {
             "{note}"
         );
         assert_eq!(shipped_key(&r).to_string(), "shipped-acme/backend-99");
+        let forged = reply("Fixed: {issue_title} {{tag}", &r, "Bug {issue_url} {tag}", "https://private");
+        assert_eq!(forged, "Fixed: Bug {issue_url} {tag} {v2.4.0", "values are not read again");
         assert!(!shipped_note((&repo(), IssueNumber(7)), &r, None).contains("Drafted"));
     }
 }

@@ -11,7 +11,9 @@ use std::fmt;
 use url::Url;
 
 use crate::body::{defuse_markers, truncate_chars};
-use crate::domain::{Issue, IssueComment, IssueNumber, Mapping, RepoName, StateReason, TicketId, TicketStatus};
+use crate::domain::{
+    FieldId, Issue, IssueComment, IssueNumber, Mapping, RepoName, StateReason, TicketId, TicketStatus,
+};
 use crate::eventkey::EventKey;
 use crate::linkref::RefProblem;
 
@@ -52,6 +54,15 @@ pub fn close_reason_unknown_line() -> &'static str {
 
 /// The note's text when Zendesk refused its status: the status line becomes an explanation,
 /// so the note still arrives and tells the agent what is left to do by hand.
+/// A note whose field write Zendesk refused (a field that validates its values, say), sent
+/// again without it: the first line says so.
+pub fn without_field(text: &str, field: FieldId, value: &str) -> String {
+    format!(
+        "ticket-sync could not set the ticket field {field} to \"{}\": Zendesk refused the value. Set it by hand, or change the field's validation.\n{text}",
+        defuse_markers(value)
+    )
+}
+
 pub fn without_status(text: &str, status: &TicketStatus, reasons: &[String]) -> String {
     let why = if reasons.is_empty() { "Zendesk refused it".to_string() } else { reasons.join("; ") };
     let refused = format!(
