@@ -47,7 +47,7 @@ const SURVIVOR_QUERY: &str = "query DuplicateSurvivor($owner: String!, $name: St
 /// Pull requests asked about in one closing-references query.
 // FACTS (docs.github.com, "Rate limits and query limits for the GraphQL API"): a query may ask
 // for 500,000 nodes and costs its connections' requests over 100, at least one point: 50
-// connections of 50 issues are 2,550 nodes and one point.
+// connections of 50 issues are 2,500 nodes and one point.
 const CLOSING_BATCH: usize = 50;
 
 /// Issues read of each pull request's closing references (GitHub takes 1 to 100).
