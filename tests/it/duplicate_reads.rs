@@ -2,7 +2,9 @@
 //! query (`GithubClient::duplicate_survivor`) against the fake GitHub: with a token, as a
 //! GitHub App installation, and on GitHub Enterprise Server's layout (`/api/graphql`); an
 //! unmark, a plain close and a pull request name none; what is not there is `NotFound`;
-//! GraphQL's points are a budget apart from REST's.
+//! GraphQL's points are a budget apart from REST's. And the issues pull requests close
+//! (`GithubClient::closing_issues`), by keyword or by a hand link REST does not show: up to 50
+//! pull requests a query (counted in the fake's log), one GitHub does not find left out.
 
 use std::sync::Arc;
 
@@ -132,4 +134,98 @@ async fn a_refused_token_is_unauthorized_and_blocks_nothing() {
     let n = env.sb.github.add_issue(REPO, "A", "", "alice");
     let read = github.duplicate_survivor(&repo(REPO), IssueNumber(n)).await;
     assert_eq!(read.unwrap(), None, "GraphQL's 401 (0 points of 0) blocked nothing for the right token");
+}
+
+/// The issues pull requests close, by keyword or by a hand link, read in one query for up to
+/// 50 pull requests: keyword, hand link and neither in one request; a pull request GitHub does
+/// not find (and an issue's number) left out; nothing asked, nothing sent.
+async fn reads_closing_issues(env: &Env) {
+    let github = env.engine().github;
+    let gh = &env.sb.github;
+    let (a, b) = (gh.add_issue(REPO, "Crash on save", "", "alice"), gh.add_issue(REPO, "Slow export", "", "bob"));
+    let elsewhere = gh.add_issue("acme/billing", "Invoices crash", "", "carol");
+    let keyword =
+        gh.open_pull_request(REPO, "Fix the crash", &format!("Fixes #{a}, fixes acme/billing#{elsewhere}"), "dev");
+    let by_hand = gh.open_pull_request(REPO, "Speed up export", "No keyword", "dev");
+    gh.link_pull_request(REPO, b, REPO, by_hand, "maintainer");
+    let neither = gh.open_pull_request(REPO, "Refactor", &format!("Mentions #{a}"), "dev");
+    let before = graphql_requests(env);
+
+    let pulls = [IssueNumber(keyword), IssueNumber(by_hand), IssueNumber(neither)];
+    let read = github.closing_issues(&repo(REPO), &pulls).await.unwrap();
+    assert_eq!(graphql_requests(env), before + 1, "three pull requests, one query");
+    assert_eq!(
+        read[&IssueNumber(keyword)],
+        [(repo(REPO), IssueNumber(a)), (repo("acme/billing"), IssueNumber(elsewhere))]
+    );
+    assert_eq!(read[&IssueNumber(by_hand)], [(repo(REPO), IssueNumber(b))], "a hand link REST does not show");
+    assert_eq!(read[&IssueNumber(neither)], [], "a mention closes nothing");
+
+    let with_unknown = [IssueNumber(keyword), IssueNumber(9999), IssueNumber(a), IssueNumber(0), IssueNumber(u64::MAX)];
+    let read = github.closing_issues(&repo(REPO), &with_unknown).await.unwrap();
+    let keys: Vec<IssueNumber> = read.keys().copied().collect();
+    assert_eq!(keys, [IssueNumber(keyword)], "an unknown number and an issue's are left out, the others read");
+    assert_eq!(graphql_requests(env), before + 2, "numbers that can be no pull request are not asked about");
+
+    gh.unlink_pull_request(REPO, b, REPO, by_hand, "maintainer");
+    let read = github.closing_issues(&repo(REPO), &[IssueNumber(by_hand)]).await.unwrap();
+    assert_eq!(read[&IssueNumber(by_hand)], [], "unlinked");
+    assert!(github.closing_issues(&repo(REPO), &[]).await.unwrap().is_empty());
+    assert_eq!(graphql_requests(env), before + 3, "nothing asked, nothing sent");
+    let nowhere = github.closing_issues(&repo("acme/nowhere"), &[IssueNumber(1)]).await;
+    assert!(matches!(nowhere, Err(ApiError::NotFound { .. })), "{nowhere:?}");
+}
+
+#[tokio::test]
+async fn the_issues_pull_requests_close_read_in_one_query_with_a_token() {
+    let env = Env::new().await;
+    reads_closing_issues(&env).await;
+    let log = env.sb.github.door.log.entries();
+    let query = log.iter().rev().find(|r| r.path == "/graphql").expect("a query");
+    assert_eq!(query.method.as_str(), "POST");
+}
+
+#[tokio::test]
+async fn the_issues_pull_requests_close_read_on_github_enterprise_server() {
+    let mut sb = Sandbox::start().await.unwrap();
+    sb.github = FakeGithub::start_with_prefix(GITHUB_TOKEN, sb.clock.clone(), GHES_API_PREFIX).await.unwrap();
+    let env = Env::on(sb, ROUTES, "").await;
+    reads_closing_issues(&env).await;
+}
+
+#[tokio::test]
+async fn the_issues_of_120_pull_requests_read_in_three_queries() {
+    let env = Env::new().await;
+    let github = env.engine().github;
+    let gh = &env.sb.github;
+    let issue = gh.add_issue(REPO, "Crash on save", "", "alice");
+    let pulls: Vec<IssueNumber> = (0..120)
+        .map(|i| {
+            let body = if i % 40 == 0 { format!("Closes #{issue}") } else { String::new() };
+            IssueNumber(gh.open_pull_request(REPO, &format!("Change {i}"), &body, "dev"))
+        })
+        .collect();
+    let last = *pulls.last().unwrap();
+    gh.link_pull_request(REPO, issue, REPO, last.0, "maintainer");
+    let before = graphql_requests(&env);
+    let read = github.closing_issues(&repo(REPO), &pulls).await.unwrap();
+    assert_eq!(graphql_requests(&env), before + 3, "50, 50 and 20 pull requests");
+    assert_eq!(read.len(), 120, "every pull request answered");
+    let closing: Vec<IssueNumber> = read.iter().filter(|(_, issues)| !issues.is_empty()).map(|(pr, _)| *pr).collect();
+    assert_eq!(closing, [pulls[0], pulls[40], pulls[80], last], "the keyword ones in each query, and the hand link");
+    assert!(read.values().flatten().all(|closed| *closed == (repo(REPO), IssueNumber(issue))));
+}
+
+#[tokio::test]
+async fn an_installation_reads_closing_issues_with_pull_requests_read() {
+    let (env, installation) = crate::github_app::app_env(ROUTES, "").await;
+    let gh = &env.sb.github;
+    let a = gh.add_issue(REPO, "A", "", "alice");
+    let pr = gh.open_pull_request(REPO, "Fix", &format!("Fixes #{a}"), "dev");
+    let refused = env.engine().github.closing_issues(&repo(REPO), &[IssueNumber(pr)]).await;
+    assert!(matches!(refused, Err(ApiError::Forbidden { .. })), "issues: write alone: {refused:?}");
+    gh.set_installation_permission(installation, "pull_requests", Some("read"));
+    gh.revoke_installation_tokens();
+    let read = env.engine().github.closing_issues(&repo(REPO), &[IssueNumber(pr)]).await.unwrap();
+    assert_eq!(read[&IssueNumber(pr)], [(repo(REPO), IssueNumber(a))]);
 }

@@ -1,9 +1,17 @@
-//! `POST /graphql` (on GitHub Enterprise Server `POST /api/graphql`): the one query ticket-sync
-//! sends, the survivor ("canonical") of an issue closed as a duplicate, which the REST API never
-//! names. The fake does not parse GraphQL: a body whose query names `MarkedAsDuplicateEvent` and
-//! `canonical` is that query, its repository and issue come from `variables` (`owner`, `name`,
-//! `number`), and the answer is read off the model (the `marked_as_duplicate` and
-//! `unmarked_as_duplicate` events `close_as_duplicate` and `unmark_duplicate` record).
+//! `POST /graphql` (on GitHub Enterprise Server `POST /api/graphql`): the two queries
+//! ticket-sync sends. The fake does not parse GraphQL; it tells them apart by the names in them.
+//! - The survivor ("canonical") of an issue closed as a duplicate, which the REST API never
+//!   names: a query naming `MarkedAsDuplicateEvent` and `canonical`. Its repository and issue
+//!   come from `variables` (`owner`, `name`, `number`), and the answer is read off the model
+//!   (the `marked_as_duplicate` and `unmarked_as_duplicate` events `close_as_duplicate` and
+//!   `unmark_duplicate` record).
+//! - The issues pull requests may close, by keyword or by a hand link in the Development
+//!   sidebar, which REST does not show: a query naming `closingIssuesReferences`, with one
+//!   `ALIAS: pullRequest(number: $VAR)` a pull request (the repository from `owner` and
+//!   `name`). Each alias is answered from the model (`Model::closing_references`: the body's
+//!   closing keywords when the base is the default branch, and `link_pull_request`'s links); an
+//!   unknown number is that alias `null` with a NOT_FOUND error naming its path, the others
+//!   are answered. See "Closing references" below.
 //!
 //! What it rests on (docs/research/github-fixes.md, "GraphQL: a duplicate's survivor", gives
 //! every source):
@@ -41,6 +49,24 @@
 //!   repository, outside an installation's account) is `null`; an installation needs `issues:
 //!   read` for the issue (else FORBIDDEN) and sees only its own account's repositories (else
 //!   NOT_FOUND, as REST's 404). Any other query gets a parse error: the fake models no other.
+//!
+//! Closing references (docs/research/github-fixes.md, "GraphQL: which issues a pull request
+//! closes", gives every source):
+//! - FACTS (octokit/graphql-schema): `Repository.pullRequest(number: Int!): PullRequest`
+//!   (nullable); `PullRequest.closingIssuesReferences(after, before, first, last, orderBy:
+//!   IssueOrder, userLinkedOnly: Boolean = false): IssueConnection`, "List of issues that may be
+//!   closed by this pull request"; `IssueConnection { nodes: [Issue], totalCount, pageInfo }`.
+//! - FACTS (GitHub's docs and reports of real answers): keywords in the body of a pull request
+//!   into another branch than the default one are ignored and its connection is empty, while a
+//!   hand link is listed; an unknown number answers `Could not resolve to a PullRequest with the
+//!   number of N.`; `first`/`last` are 1 to 100.
+//! - ASSUMED: a merged or closed pull request keeps its list, and closed issues stay on it (tools
+//!   read it after the merge); `userLinkedOnly: true` lists the hand links alone; `orderBy` is
+//!   not modelled (keyword references in the body's order, then hand links in linking order);
+//!   an issue's number is NOT_FOUND like a missing one (a number beyond GraphQL's 32-bit `Int`
+//!   is a bad variable, as for `issue`); an issue the caller cannot see is left out; an installation needs `pull_requests: read`
+//!   (else FORBIDDEN on each alias); the whole query costs one point (the documented formula:
+//!   50 connections of 50 are 50 requests, under 100, and a query costs at least one).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -61,6 +87,9 @@ use super::Shared;
 /// The most items a connection gives in one page.
 const MAX_PAGE: i64 = 100;
 
+/// The connection of the issues a pull request may close.
+const CLOSING: &str = "closingIssuesReferences";
+
 /// The GraphQL endpoint's router: `/graphql` (under `/api` in GitHub Enterprise Server's layout).
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new().route("/graphql", post(answer)).method_not_allowed_fallback(not_found).with_state(shared)
@@ -77,6 +106,9 @@ async fn answer(State(s): State<Arc<Shared>>, Extension(credential): Extension<C
         Err(reply) => return reply,
     };
     let query = Query::new(&text);
+    if query.is_closing_query() {
+        return closing_answer(&s, credential, &query, &variables);
+    }
     if !query.is_duplicate_query() {
         return errors(None, vec![query.parse_error()]);
     }
@@ -100,7 +132,7 @@ async fn answer(State(s): State<Arc<Shared>>, Extension(credential): Extension<C
         let message = format!("Could not resolve to an Issue with the number of {number}.");
         return no_issue(query.error("NOT_FOUND", &["repository", "issue"], &message));
     };
-    let page = match query.page(&variables) {
+    let page = match query.page(&variables, "timelineItems", &["repository", "issue", "timelineItems"]) {
         Ok(page) => page,
         Err(error) => return no_issue(error),
     };
@@ -114,6 +146,72 @@ async fn answer(State(s): State<Arc<Shared>>, Extension(credential): Extension<C
     let nodes: Vec<Value> = chosen.iter().map(|e| node(&model, &access, &query, e)).collect();
     let data = json!({"repository": {"issue": {"timelineItems": {"nodes": nodes}}}});
     Reply::ok(json!({ "data": data }))
+}
+
+/// The closing-references query: each `ALIAS: pullRequest(number: $VAR)` answered from the
+/// model; an unknown number is that alias `null` with a NOT_FOUND error naming its path, and the
+/// others are answered all the same.
+fn closing_answer(s: &Shared, credential: Credential, query: &Query, variables: &Map<String, Value>) -> Reply {
+    let aliases = match query.pull_aliases(variables) {
+        Ok(aliases) if aliases.is_empty() => return errors(None, vec![query.parse_error()]),
+        Ok(aliases) => aliases,
+        Err(problems) => return errors(None, problems),
+    };
+    let (owner, name) = match query.repository_arguments(variables) {
+        Ok(arguments) => arguments,
+        Err(problems) => return errors(None, problems),
+    };
+    let path = ["repository", aliases[0].0.as_str(), CLOSING];
+    let page = match query.page(variables, CLOSING, &path) {
+        Ok(page) => page,
+        Err(error) => return errors(None, vec![error]),
+    };
+    let hand_links_only = query.flag(CLOSING, "userLinkedOnly", variables);
+    let access = Access::of(s, credential);
+    let model = s.model.lock().unwrap();
+    let found = model.repo_by_name(&owner, &name).or_else(|| model.repo_by_former_name(&owner, &name));
+    let Some(index) = found.filter(|i| access.sees(&model.repos[*i])) else {
+        let message = format!("Could not resolve to a Repository with the name '{owner}/{name}'.");
+        let error = query.error("NOT_FOUND", &["repository"], &message);
+        return errors(Some(json!({"repository": null})), vec![error]);
+    };
+    let mut answers = Map::new();
+    let mut problems = Vec::new();
+    for (alias, number) in &aliases {
+        if !access.reads_pulls {
+            answers.insert(alias.clone(), Value::Null);
+            problems.push(query.alias_error("FORBIDDEN", alias, "Resource not accessible by integration"));
+            continue;
+        }
+        let Some(references) = model.closing_references(index, *number) else {
+            let message = format!("Could not resolve to a PullRequest with the number of {number}.");
+            answers.insert(alias.clone(), Value::Null);
+            problems.push(query.alias_error("NOT_FOUND", alias, &message));
+            continue;
+        };
+        let seen: Vec<Value> = references
+            .iter()
+            .filter(|(_, _, by_hand)| *by_hand || !hand_links_only)
+            .filter(|(at, _, _)| access.sees(&model.repos[*at]))
+            .map(|(at, n, _)| json!({"number": n, "repository": {"nameWithOwner": model.repos[*at].full_name()}}))
+            .collect();
+        let total = seen.len();
+        let nodes = match page {
+            Page::First(n) => seen.into_iter().take(n).collect::<Vec<_>>(),
+            Page::Last(n) => seen.into_iter().skip(total.saturating_sub(n)).collect(),
+        };
+        let mut connection = json!({ "nodes": nodes });
+        if query.names("totalCount") {
+            connection["totalCount"] = json!(total);
+        }
+        answers.insert(alias.clone(), json!({ CLOSING: connection }));
+    }
+    let data = json!({ "repository": answers });
+    if problems.is_empty() {
+        Reply::ok(json!({ "data": data }))
+    } else {
+        errors(Some(data), problems)
+    }
 }
 
 /// The query text and its variables, or GitHub's refusal of the body.
@@ -154,17 +252,22 @@ struct Access {
     /// The installation's account; `None` for the personal token.
     account: Option<String>,
     reads_issues: bool,
+    reads_pulls: bool,
 }
 
 impl Access {
     fn of(shared: &Shared, credential: Credential) -> Access {
         let Credential::Installation(id) = credential else {
-            return Access { account: None, reads_issues: true };
+            return Access { account: None, reads_issues: true, reads_pulls: true };
         };
         let state = shared.app.lock().unwrap();
         match state.installation(id) {
-            Some(i) => Access { account: Some(i.account.clone()), reads_issues: i.issues.is_some() },
-            None => Access { account: Some(String::new()), reads_issues: false },
+            Some(i) => Access {
+                account: Some(i.account.clone()),
+                reads_issues: i.issues.is_some(),
+                reads_pulls: i.pull_requests.is_some(),
+            },
+            None => Access { account: Some(String::new()), reads_issues: false, reads_pulls: false },
         }
     }
 
@@ -230,6 +333,53 @@ impl<'a> Query<'a> {
         self.names("MarkedAsDuplicateEvent") && self.names("canonical")
     }
 
+    fn is_closing_query(&self) -> bool {
+        self.names(CLOSING)
+    }
+
+    /// Each `ALIAS: pullRequest(number: …)` (the field's own name when it has no alias) with
+    /// its number, a literal or a variable; or GitHub's complaint for each variable that is
+    /// missing or not a 32-bit `Int`.
+    fn pull_aliases(&self, variables: &Map<String, Value>) -> Result<Vec<(String, u64)>, Vec<Value>> {
+        let pattern = regex::Regex::new(r"(?:\b(\w+)\s*:\s*)?\bpullRequest\s*\(\s*number\s*:\s*(\$?\w+)\s*\)")
+            .expect("a valid pattern");
+        let mut aliases = Vec::new();
+        let mut problems = Vec::new();
+        for found in pattern.captures_iter(self.text) {
+            let alias = found.get(1).map_or("pullRequest", |a| a.as_str()).to_string();
+            let given = &found[2];
+            let number = match given.strip_prefix('$') {
+                Some(variable) => variables.get(variable).and_then(Value::as_i64),
+                None => given.parse::<i64>().ok(),
+            };
+            match number.filter(|n| i32::try_from(*n).is_ok()) {
+                // Numbers start at 1: 0 or less finds nothing, as a missing one.
+                Some(n) => aliases.push((alias, u64::try_from(n).unwrap_or(0))),
+                None => {
+                    let variable = given.trim_start_matches('$');
+                    problems.push(self.invalid_variable(variable, "Int", variables.get(variable)));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(aliases)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Whether boolean argument `argument` of `field` is `true` (a literal or a variable).
+    fn flag(&self, field: &str, argument: &str, variables: &Map<String, Value>) -> bool {
+        let arguments = self.arguments_of(field).unwrap_or_default();
+        let pattern = format!(r"\b{}\s*:\s*(\$?\w+)", regex::escape(argument));
+        let pattern = regex::Regex::new(&pattern).expect("a valid pattern");
+        let Some(found) = pattern.captures(arguments) else { return false };
+        match found[1].strip_prefix('$') {
+            Some(variable) => variables.get(variable).and_then(Value::as_bool) == Some(true),
+            None => &found[1] == "true",
+        }
+    }
+
     /// The timeline items asked for (`itemTypes`); both kinds when it names neither.
     fn item_kinds(&self) -> Vec<&'static str> {
         let asked = [
@@ -247,25 +397,32 @@ impl<'a> Query<'a> {
     /// `owner`, `name` and `number` from the variables, or GitHub's complaint for each that is
     /// missing or of the wrong type.
     fn arguments(&self, variables: &Map<String, Value>) -> Result<(String, String, u64), Vec<Value>> {
-        let text = |key: &str| variables.get(key).and_then(Value::as_str).map(str::to_string);
-        let (owner, name) = (text("owner"), text("name"));
+        let repository = self.repository_arguments(variables);
         // GraphQL's `Int` is 32 bits; issue numbers start at 1 (0 or less finds nothing).
         let number = variables.get("number").and_then(Value::as_i64).filter(|n| i32::try_from(*n).is_ok());
-        let mut problems = Vec::new();
-        for (key, kind, ok) in [
-            ("owner", "String", owner.is_some()),
-            ("name", "String", name.is_some()),
-            ("number", "Int", number.is_some()),
-        ] {
-            if !ok {
-                problems.push(self.invalid_variable(key, kind, variables.get(key)));
+        match (repository, number) {
+            (Ok((owner, name)), Some(number)) => Ok((owner, name, u64::try_from(number).unwrap_or(0))),
+            (repository, number) => {
+                let mut problems = repository.err().unwrap_or_default();
+                if number.is_none() {
+                    problems.push(self.invalid_variable("number", "Int", variables.get("number")));
+                }
+                Err(problems)
             }
         }
-        match (owner, name, number) {
-            (Some(owner), Some(name), Some(number)) if problems.is_empty() => {
-                Ok((owner, name, u64::try_from(number).unwrap_or(0)))
+    }
+
+    /// `owner` and `name` from the variables, or GitHub's complaint for each that is missing or
+    /// not a string.
+    fn repository_arguments(&self, variables: &Map<String, Value>) -> Result<(String, String), Vec<Value>> {
+        let text = |key: &str| variables.get(key).and_then(Value::as_str).map(str::to_string);
+        match (text("owner"), text("name")) {
+            (Some(owner), Some(name)) => Ok((owner, name)),
+            (owner, name) => {
+                let missing = [("owner", owner.is_none()), ("name", name.is_none())];
+                let problems = missing.iter().filter(|(_, missing)| *missing);
+                Err(problems.map(|(key, _)| self.invalid_variable(key, "String", variables.get(*key))).collect())
             }
-            _ => Err(problems),
         }
     }
 
@@ -282,15 +439,16 @@ impl<'a> Query<'a> {
         })
     }
 
-    /// `timelineItems`' `first` or `last` (a number or a variable), or GitHub's error.
-    fn page(&self, variables: &Map<String, Value>) -> Result<Page, Value> {
-        let path = ["repository", "issue", "timelineItems"];
-        let arguments = self.arguments_of("timelineItems").unwrap_or_default();
+    /// The `first` or `last` of `connection` (a number or a variable), or GitHub's error
+    /// naming `path`.
+    fn page(&self, variables: &Map<String, Value>, connection: &str, path: &[&str]) -> Result<Page, Value> {
+        let arguments = self.arguments_of(connection).unwrap_or_default();
         let pattern = regex::Regex::new(r"\b(first|last)\s*:\s*(\$?\w+)").expect("a valid pattern");
         let Some(found) = pattern.captures(arguments) else {
-            let message =
-                "You must provide a `first` or `last` value to properly paginate the `timelineItems` connection.";
-            return Err(self.error("MISSING_PAGINATION_BOUNDARIES", &path, message));
+            let message = format!(
+                "You must provide a `first` or `last` value to properly paginate the `{connection}` connection."
+            );
+            return Err(self.error("MISSING_PAGINATION_BOUNDARIES", path, &message));
         };
         let value = &found[2];
         let count = match value.strip_prefix('$') {
@@ -303,12 +461,12 @@ impl<'a> Query<'a> {
                 Ok(if &found[1] == "first" { Page::First(n) } else { Page::Last(n) })
             }
             _ => {
-                let (argument, connection) = (&found[1], "timelineItems");
+                let argument = &found[1];
                 let message = format!(
                     "Requesting {value} records on the `{connection}` connection exceeds the `{argument}` limit of \
                      {MAX_PAGE} records."
                 );
-                Err(self.error("EXCESSIVE_PAGINATION", &path, &message))
+                Err(self.error("EXCESSIVE_PAGINATION", path, &message))
             }
         }
     }
@@ -325,6 +483,16 @@ impl<'a> Query<'a> {
     fn error(&self, kind: &str, path: &[&str], message: &str) -> Value {
         let field = path.last().copied().unwrap_or_default();
         json!({"type": kind, "path": path, "locations": self.locations(field), "message": message})
+    }
+
+    /// An error about aliased field `alias` of the repository: its path and where the alias is
+    /// in the query.
+    fn alias_error(&self, kind: &str, alias: &str, message: &str) -> Value {
+        let at = regex::Regex::new(&format!(r"\b{}\s*:", regex::escape(alias)))
+            .ok()
+            .and_then(|p| p.find(self.text))
+            .map_or_else(|| self.locations(alias), |m| self.locations(m.as_str()));
+        json!({"type": kind, "path": ["repository", alias], "locations": at, "message": message})
     }
 
     /// What GitHub answers a query it cannot parse; the fake says it of any other query.

@@ -286,6 +286,53 @@ impl Model {
         closed
     }
 
+    /// The issues pull request `number` of `repo` may close, as GraphQL's
+    /// `PullRequest.closingIssuesReferences` lists them (`graphql_routes`): those its body names
+    /// with a closing keyword when its base is the default branch, then those linked by hand
+    /// whatever its base, each once, as (repository index, number, linked by hand) where the
+    /// issue lives now. `None` when `number` is not a pull request.
+    ///
+    /// FACTS (docs/research/github-fixes.md, "GraphQL: which issues a pull request closes"):
+    /// keywords on another base create no reference; a hand link is listed. ASSUMED: the list
+    /// stays as it is once the pull request is merged or closed, closed issues stay on it, a
+    /// transferred issue is listed where it lives now, and pull requests, deleted issues and
+    /// references to nothing are left out.
+    pub fn closing_references(&self, repo: usize, number: u64) -> Option<Vec<(usize, u64, bool)>> {
+        let r = &self.repos[repo];
+        let pull = r.pulls.get(&number)?;
+        let issue = r.live(number).filter(|i| i.is_pull_request)?;
+        let mut named: Vec<(usize, u64, bool)> = Vec::new();
+        if pull.base_ref == r.git.default_branch {
+            let body = issue.body.as_deref().unwrap_or_default();
+            for reference in issue_refs(body).into_iter().filter(|r| r.closing) {
+                if let Some(target) = self.ref_repo(repo, &reference.repo) {
+                    named.push((target, reference.number, false));
+                }
+            }
+        }
+        for (repo_id, n) in &pull.linked {
+            if let Some(target) = self.repo_by_id(*repo_id) {
+                named.push((target, *n, true));
+            }
+        }
+        let mut out: Vec<(usize, u64, bool)> = Vec::new();
+        for (target, n, by_hand) in named {
+            let (at, n) = match self.locate(target, n) {
+                super::Located::Live => (target, n),
+                super::Located::Moved { repo, number } => (repo, number),
+                super::Located::Deleted | super::Located::Missing => continue,
+            };
+            if self.repos[at].live(n).is_none_or(|i| i.is_pull_request) {
+                continue;
+            }
+            match out.iter_mut().find(|(r, m, _)| (*r, *m) == (at, n)) {
+                Some(seen) => seen.2 |= by_hand,
+                None => out.push((at, n, by_hand)),
+            }
+        }
+        Some(out)
+    }
+
     /// The repository a reference names: `repo` itself, or another by `owner/name`.
     fn ref_repo(&self, repo: usize, named: &Option<(String, String)>) -> Option<usize> {
         match named {

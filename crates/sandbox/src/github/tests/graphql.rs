@@ -1,7 +1,10 @@
 //! The GraphQL endpoint in both layouts (`/graphql`; on GitHub Enterprise Server
 //! `/api/graphql`): the survivor of an issue closed as a duplicate, as the last
-//! `MarkedAsDuplicateEvent` / `UnmarkedAsDuplicateEvent` of its timeline; GraphQL's error shapes
-//! (HTTP 200 with `errors`), its 401, its own points budget, and an App installation's reach.
+//! `MarkedAsDuplicateEvent` / `UnmarkedAsDuplicateEvent` of its timeline; the issues pull
+//! requests may close (`closingIssuesReferences`, one alias a pull request: closing keywords
+//! into the default branch, hand links, an unknown number `null` beside the others); GraphQL's
+//! error shapes (HTTP 200 with `errors`), its 401, its own points budget, and an App
+//! installation's reach.
 
 use reqwest::Response;
 use serde_json::{json, Value};
@@ -294,4 +297,214 @@ async fn an_installation_reads_its_accounts_duplicates_with_issues_read() {
     assert_eq!(refused["data"], json!({"repository": {"issue": null}}));
     assert_eq!(refused["errors"][0]["type"], "FORBIDDEN");
     assert_eq!(refused["errors"][0]["message"], "Resource not accessible by integration");
+}
+
+/// The closing-references query ticket-sync sends for `count` pull requests: one alias each,
+/// every value a variable.
+fn closing_query(count: usize, connection_arguments: &str) -> String {
+    let numbers: String = (0..count).map(|i| format!(", $n{i}: Int!")).collect();
+    let aliases: String = (0..count)
+        .map(|i| {
+            format!(
+                "    p{i}: pullRequest(number: $n{i}) {{\n      closingIssuesReferences({connection_arguments}) {{\n        \
+                 totalCount\n        nodes {{ number repository {{ nameWithOwner }} }}\n      }}\n    }}\n"
+            )
+        })
+        .collect();
+    format!(
+        "query ClosingIssues($owner: String!, $name: String!{numbers}) {{\n  repository(owner: $owner, name: $name) \
+         {{\n{aliases}  }}\n}}"
+    )
+}
+
+fn closing_variables(repo: &str, pulls: &[u64]) -> Value {
+    let (owner, name) = repo.split_once('/').unwrap();
+    let mut variables = json!({"owner": owner, "name": name});
+    for (i, n) in pulls.iter().enumerate() {
+        variables[format!("n{i}")] = json!(n);
+    }
+    variables
+}
+
+async fn ask_closing_with(h: &Harness, repo: &str, pulls: &[u64], arguments: &str, credential: &str) -> Value {
+    let request = json!({"query": closing_query(pulls.len(), arguments), "variables": closing_variables(repo, pulls)});
+    let resp = post_as(h, &serde_json::to_vec(&request).unwrap(), credential).await;
+    assert_eq!(resp.status(), 200);
+    body(resp).await
+}
+
+async fn ask_closing(h: &Harness, pulls: &[u64]) -> Value {
+    ask_closing_with(h, REPO, pulls, "first: 50", TOKEN).await
+}
+
+/// The (repository, number) pairs one alias lists.
+fn listed(answer: &Value, alias: &str) -> Vec<(String, u64)> {
+    let nodes = answer["data"]["repository"][alias]["closingIssuesReferences"]["nodes"].as_array();
+    let nodes = nodes.unwrap_or_else(|| panic!("{alias} has no nodes: {answer}"));
+    nodes
+        .iter()
+        .map(|n| (n["repository"]["nameWithOwner"].as_str().unwrap().to_string(), n["number"].as_u64().unwrap()))
+        .collect()
+}
+
+fn here(numbers: &[u64]) -> Vec<(String, u64)> {
+    numbers.iter().map(|n| (REPO.to_string(), *n)).collect()
+}
+
+#[tokio::test]
+async fn a_pull_requests_keyword_closes_and_hand_links_are_listed_in_both_layouts() {
+    for prefix in LAYOUTS {
+        let h = harness_with_prefix(prefix).await;
+        h.gh.add_repo("acme/other", Visibility::Public, true);
+        let (a, b, c) = (h.create_issue("A").await, h.create_issue("B").await, h.create_issue("C").await);
+        let elsewhere = h.gh.add_issue("acme/other", "D", "", "alice");
+        let text = format!("Fixes #{a}, see #{c}, and resolves acme/other#{elsewhere}");
+        let keyword = h.gh.open_pull_request(REPO, "Fix A", &text, "dev");
+        let by_hand = h.gh.open_pull_request(REPO, "Fix B", "No keyword here", "dev");
+        h.gh.link_pull_request(REPO, b, REPO, by_hand, "maintainer");
+        let neither = h.gh.open_pull_request(REPO, "Refactor", &format!("Mentions #{a} only"), "dev");
+
+        let variables = closing_variables(REPO, &[keyword, by_hand, neither]);
+        let request = json!({"query": closing_query(3, "first: 50"), "variables": variables});
+        let resp = post_as(&h, &serde_json::to_vec(&request).unwrap(), TOKEN).await;
+        assert_eq!(remaining(&resp), 4999, "{prefix:?}: one query of 3 pull requests is one point");
+        assert_eq!(header(&resp, "x-ratelimit-resource").as_deref(), Some("graphql"));
+        let answer = body(resp).await;
+        assert!(answer.get("errors").is_none(), "{answer}");
+        let mut expected = here(&[a]);
+        expected.push(("acme/other".to_string(), elsewhere));
+        assert_eq!(listed(&answer, "p0"), expected, "{prefix:?}: keywords, here and in another repository");
+        assert_eq!(listed(&answer, "p1"), here(&[b]), "{prefix:?}: a hand link in the Development sidebar");
+        assert_eq!(listed(&answer, "p2"), here(&[]), "{prefix:?}: a mention closes nothing");
+        assert_eq!(answer["data"]["repository"]["p0"]["closingIssuesReferences"]["totalCount"], 2);
+
+        h.gh.link_pull_request(REPO, c, REPO, keyword, "maintainer");
+        h.gh.link_pull_request(REPO, a, REPO, keyword, "maintainer");
+        let answer = ask_closing(&h, &[keyword]).await;
+        let mut expected = here(&[a]);
+        expected.push(("acme/other".to_string(), elsewhere));
+        expected.push((REPO.to_string(), c));
+        assert_eq!(listed(&answer, "p0"), expected, "keywords first, then hand links, each issue once");
+    }
+}
+
+#[tokio::test]
+async fn an_unlink_removes_the_hand_link_but_not_a_keyword() {
+    for prefix in LAYOUTS {
+        let h = harness_with_prefix(prefix).await;
+        let (a, b) = (h.create_issue("A").await, h.create_issue("B").await);
+        let pr = h.gh.open_pull_request(REPO, "Fix", &format!("Closes #{a}"), "dev");
+        h.gh.link_pull_request(REPO, b, REPO, pr, "maintainer");
+        assert_eq!(listed(&ask_closing(&h, &[pr]).await, "p0"), here(&[a, b]), "{prefix:?}");
+        h.gh.unlink_pull_request(REPO, b, REPO, pr, "maintainer");
+        assert_eq!(listed(&ask_closing(&h, &[pr]).await, "p0"), here(&[a]), "{prefix:?}: unlinked");
+        h.gh.edit_pull_request_body(REPO, pr, "No longer closes anything", "dev");
+        assert_eq!(listed(&ask_closing(&h, &[pr]).await, "p0"), here(&[]), "{prefix:?}: the keyword edited away");
+        let hand_only = ask_closing_with(&h, REPO, &[pr], "first: 50, userLinkedOnly: true", TOKEN).await;
+        assert_eq!(listed(&hand_only, "p0"), here(&[]));
+        h.gh.edit_pull_request_body(REPO, pr, &format!("Fixes #{a}"), "dev");
+        h.gh.link_pull_request(REPO, b, REPO, pr, "maintainer");
+        let hand_only = ask_closing_with(&h, REPO, &[pr], "first: 50, userLinkedOnly: true", TOKEN).await;
+        assert_eq!(listed(&hand_only, "p0"), here(&[b]), "ASSUMED: userLinkedOnly lists the hand links alone");
+    }
+}
+
+#[tokio::test]
+async fn a_batch_with_an_unknown_number_answers_the_others() {
+    for prefix in LAYOUTS {
+        let h = harness_with_prefix(prefix).await;
+        let a = h.create_issue("A").await;
+        let pr = h.gh.open_pull_request(REPO, "Fix", &format!("Fixes #{a}"), "dev");
+        let answer = ask_closing(&h, &[pr, 999, a]).await;
+        assert_eq!(listed(&answer, "p0"), here(&[a]), "{prefix:?}: the known one is answered");
+        assert_eq!(answer["data"]["repository"]["p1"], Value::Null);
+        assert_eq!(answer["data"]["repository"]["p2"], Value::Null, "ASSUMED: an issue is no PullRequest");
+        let errors = answer["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 2, "{answer}");
+        assert_eq!(errors[0]["type"], "NOT_FOUND");
+        assert_eq!(errors[0]["path"], json!(["repository", "p1"]));
+        assert_eq!(errors[0]["message"], "Could not resolve to a PullRequest with the number of 999.");
+        assert_eq!(errors[0]["locations"], json!([{"line": 9, "column": 5}]), "where `p1:` is");
+        assert_eq!(errors[1]["path"], json!(["repository", "p2"]));
+        assert_eq!(errors[1]["message"], format!("Could not resolve to a PullRequest with the number of {a}."));
+
+        let answer = ask_closing_with(&h, "acme/nowhere", &[pr], "first: 50", TOKEN).await;
+        assert_eq!(answer["data"], json!({"repository": null}));
+        assert_eq!(
+            (answer["errors"][0]["type"].as_str(), &answer["errors"][0]["path"]),
+            (Some("NOT_FOUND"), &json!(["repository"]))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_pull_request_into_another_branch_lists_its_hand_links_only() {
+    for prefix in LAYOUTS {
+        let h = harness_with_prefix(prefix).await;
+        let (a, b) = (h.create_issue("A").await, h.create_issue("B").await);
+        let main = h.gh.default_branch(REPO);
+        h.gh.create_branch(REPO, "release-1", &main);
+        let pr = h.gh.open_pull_request_onto(REPO, "release-1", "Backport", &format!("Fixes #{a}"), "dev");
+        assert_eq!(listed(&ask_closing(&h, &[pr]).await, "p0"), here(&[]), "{prefix:?}: keywords are ignored there");
+        h.gh.link_pull_request(REPO, b, REPO, pr, "maintainer");
+        assert_eq!(listed(&ask_closing(&h, &[pr]).await, "p0"), here(&[b]), "{prefix:?}: a hand link is listed");
+    }
+}
+
+#[tokio::test]
+async fn a_merged_or_closed_pull_request_keeps_its_list() {
+    for prefix in LAYOUTS {
+        let h = harness_with_prefix(prefix).await;
+        let (a, b, c) = (h.create_issue("A").await, h.create_issue("B").await, h.create_issue("C").await);
+        let merged = h.gh.open_pull_request(REPO, "Fix", &format!("Fixes #{a}"), "dev");
+        h.gh.link_pull_request(REPO, b, REPO, merged, "maintainer");
+        h.gh.merge_pull_request(REPO, merged, crate::github::state::MergeMethod::Squash, "maintainer");
+        assert_eq!(h.gh.issue(REPO, a).unwrap().state, "closed", "the merge closed them");
+        let closed = h.gh.open_pull_request(REPO, "Abandoned", &format!("Fixes #{c}"), "dev");
+        h.gh.close_pull_request(REPO, closed, "maintainer");
+        let answer = ask_closing(&h, &[merged, closed]).await;
+        assert_eq!(listed(&answer, "p0"), here(&[a, b]), "{prefix:?}: ASSUMED: closed issues stay listed");
+        assert_eq!(listed(&answer, "p1"), here(&[c]), "{prefix:?}: ASSUMED: a closed one keeps its list");
+    }
+}
+
+#[tokio::test]
+async fn closing_references_are_paged_and_their_variables_checked() {
+    let h = harness().await;
+    let issues: Vec<u64> = [0; 3].iter().map(|_| h.gh.add_issue(REPO, "A", "", "alice")).collect();
+    let text: Vec<String> = issues.iter().map(|n| format!("Fixes #{n}")).collect();
+    let pr = h.gh.open_pull_request(REPO, "Fix", &text.join(", "), "dev");
+    let answer = ask_closing_with(&h, REPO, &[pr], "first: 2", TOKEN).await;
+    assert_eq!(listed(&answer, "p0"), here(&issues[..2]));
+    assert_eq!(answer["data"]["repository"]["p0"]["closingIssuesReferences"]["totalCount"], 3);
+    let answer = ask_closing_with(&h, REPO, &[pr], "first: 101", TOKEN).await;
+    assert_eq!(answer["errors"][0]["type"], "EXCESSIVE_PAGINATION", "{answer}");
+    let answer = ask_closing_with(&h, REPO, &[pr], "userLinkedOnly: false", TOKEN).await;
+    assert_eq!(answer["errors"][0]["type"], "MISSING_PAGINATION_BOUNDARIES", "{answer}");
+
+    let mut variables = closing_variables(REPO, &[pr, pr]);
+    variables["n1"] = json!("7");
+    let bad = json!({"query": closing_query(2, "first: 50"), "variables": variables});
+    let answer = body(post_as(&h, &serde_json::to_vec(&bad).unwrap(), TOKEN).await).await;
+    assert!(answer.get("data").is_none(), "a bad variable runs nothing: {answer}");
+    assert_eq!(answer["errors"][0]["message"], "Variable $n1 of type Int! was provided invalid value");
+    variables["n1"] = json!(1_u64 << 40);
+    let bad = json!({"query": closing_query(2, "first: 50"), "variables": variables});
+    let answer = body(post_as(&h, &serde_json::to_vec(&bad).unwrap(), TOKEN).await).await;
+    assert!(answer["errors"][0]["message"].as_str().unwrap().contains("$n1"), "GraphQL's Int is 32 bits: {answer}");
+}
+
+#[tokio::test]
+async fn an_installation_reads_closing_references_with_pull_requests_read() {
+    let (h, installation) = app_harness(Some("read")).await;
+    let a = h.gh.add_issue(REPO, "A", "", "alice");
+    let pr = h.gh.open_pull_request(REPO, "Fix", &format!("Fixes #{a}"), "dev");
+    let token = mint(&h, installation).await;
+    let refused = ask_closing_with(&h, REPO, &[pr], "first: 50", &token).await;
+    assert_eq!(refused["data"], json!({"repository": {"p0": null}}));
+    assert_eq!(refused["errors"][0]["type"], "FORBIDDEN", "ASSUMED: pull requests need pull_requests: read");
+    assert_eq!(refused["errors"][0]["path"], json!(["repository", "p0"]));
+    h.gh.set_installation_permission(installation, "pull_requests", Some("read"));
+    let token = mint(&h, installation).await;
+    assert_eq!(listed(&ask_closing_with(&h, REPO, &[pr], "first: 50", &token).await, "p0"), here(&[a]));
 }
