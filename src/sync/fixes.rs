@@ -20,7 +20,6 @@ use super::{stops_pass, Engine, ItemError, PassError, PassReport};
 use ticket_sync_clients::github::Listing;
 use ticket_sync_clients::http::ApiError;
 use ticket_sync_core::clock;
-use ticket_sync_core::closeref;
 use ticket_sync_core::domain::{
     EventKind, IssueEvent, IssueNumber, IssueState, LinkState, ListedIssue, Mapping, RepoName, StateReason, TicketId,
 };
@@ -88,12 +87,11 @@ async fn pull_requests(engine: &Engine, repo: &RepoName, report: &mut PassReport
     let listing = engine.github.pulls_updated_since(repo, wm.pulls_since, wm.pulls_etag.as_deref()).await?;
     let Listing::Changed { items, etag } = listing else { return Ok(()) };
     let web = engine.web_base();
+    let linked = linked_in_ui(engine, repo, &items).await?;
     // Oldest update first, so the notes follow what happened.
     for pr in items.iter().rev() {
-        if !pr.into_default_branch {
-            continue;
-        }
-        let closes = closeref::closed_issues(&pr.body, &pr.repo, &web);
+        let in_ui = linked.get(&pr.number).map_or(&[][..], Vec::as_slice);
+        let closes = fixplan::closes(pr, &web, in_ui);
         let mut links = Vec::new();
         let mut here = Vec::new();
         for (issue_repo, number) in &closes {
@@ -108,7 +106,7 @@ async fn pull_requests(engine: &Engine, repo: &RepoName, report: &mut PassReport
             continue;
         }
         engine.store.record_pull(pr, &here)?;
-        for note in fixplan::review_notes(pr, &links, &web) {
+        for note in fixplan::review_notes(pr, &closes, &links) {
             if let EventKey::PullRequestUnmerged { repo, number } = &note.event_key {
                 // Closed unmerged tells only a ticket that was told it was in review, or will
                 // be (its note waiting as an intent: this one queues behind it).
@@ -131,6 +129,27 @@ async fn pull_requests(engine: &Engine, repo: &RepoName, report: &mut PassReport
     wm.pulls_etag = etag.or(wm.pulls_etag);
     engine.store.set_fix_watermark(repo, &wm)?;
     Ok(())
+}
+
+/// The issues linked in GitHub's UI to the pull requests of `items` that are not merged (one
+/// GraphQL query per 50: REST does not show these links; a merged one's close is named from
+/// its commit). Unreadable (no permission, GraphQL's budget spent): none, and said so; the
+/// description's keywords still count.
+async fn linked_in_ui(
+    engine: &Engine,
+    repo: &RepoName,
+    items: &[fixplan::PullRequest],
+) -> Result<BTreeMap<IssueNumber, Vec<(RepoName, IssueNumber)>>, ItemError> {
+    let asked: Vec<IssueNumber> =
+        items.iter().filter(|p| !matches!(p.state, PullState::Merged { .. })).map(|p| p.number).collect();
+    match engine.github.closing_issues(repo, &asked).await {
+        Ok(linked) => Ok(linked),
+        Err(e) if stops_pass(&e) && !matches!(e, ApiError::RateLimited { .. }) => Err(e.into()),
+        Err(e) => {
+            warn!(%repo, error = %e, "could not read which issues the pull requests are linked to in GitHub's UI; their descriptions' keywords still count");
+            Ok(BTreeMap::new())
+        }
+    }
 }
 
 /// A note's payload with nothing but its text. It is ordered at GitHub's time now (by its

@@ -425,3 +425,21 @@ async fn an_app_that_cannot_read_pull_requests_is_warned_of_and_fails_nothing() 
     env.push().await;
     assert_eq!(notes_with(&env, id, "pr-review-").len(), 1, "granted: followed from the next pass");
 }
+
+/// A pull request linked to the issue in GitHub's sidebar (no keyword in its description):
+/// GitHub's GraphQL names the link, and the tickets are told it is in review.
+#[tokio::test]
+async fn a_pull_request_linked_in_githubs_sidebar_is_told_in_review() {
+    let (env, _, _) = env("").await;
+    let (id, n) = env.linked("Timeout on upload").await;
+    tick(&env);
+    let pr = env.sb.github.open_pull_request(REPO, "Raise the upload timeout", "No keyword here.", "bob");
+    env.sb.github.link_pull_request(REPO, n, REPO, pr, "bob");
+    let report = env.push().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    let review = notes_with(&env, id, "pr-review-");
+    assert_eq!(review.len(), 1, "{:?}", env.push_notes(id));
+    assert!(review[0].contains(&format!("pull request {REPO}#{pr} \"Raise the upload timeout\"")), "{}", review[0]);
+    let (line, _) = stage(&env, id).await;
+    assert!(line.starts_with("in review: "), "{line}");
+}

@@ -188,14 +188,28 @@ pub struct FixNote {
     pub text: String,
 }
 
-/// The notes a pull request gives the tickets linked to the issues it closes by keyword: "in
+/// The issues a pull request will close: those its description closes by keyword (only into
+/// the default branch, as GitHub reads them) and those linked to it in GitHub's UI (`linked`,
+/// as GitHub's GraphQL lists them; any base), each once.
+pub fn closes(
+    pr: &PullRequest,
+    web_base: &url::Url,
+    linked: &[(RepoName, IssueNumber)],
+) -> Vec<(RepoName, IssueNumber)> {
+    let mut out =
+        if pr.into_default_branch { closeref::closed_issues(&pr.body, &pr.repo, web_base) } else { Vec::new() };
+    for l in linked {
+        if !out.contains(l) {
+            out.push(l.clone());
+        }
+    }
+    out
+}
+
+/// The notes a pull request gives the tickets linked to the issues it closes (`closes`): "in
 /// review" while open, "closed without merging" once it is; a merged one gives none (the
 /// issue's close note names it). Only active links of the pull request's closed issues count.
-pub fn review_notes(pr: &PullRequest, links: &[Mapping], web_base: &url::Url) -> Vec<FixNote> {
-    if !pr.into_default_branch {
-        return Vec::new();
-    }
-    let closes = closeref::closed_issues(&pr.body, &pr.repo, web_base);
+pub fn review_notes(pr: &PullRequest, closes: &[(RepoName, IssueNumber)], links: &[Mapping]) -> Vec<FixNote> {
     let (key, says) = match pr.state {
         PullState::Open => (EventKey::PullRequestInReview { repo: pr.repo.clone(), number: pr.number }, "is in review"),
         PullState::ClosedUnmerged => (
@@ -342,12 +356,14 @@ mod tests {
             ("Fixes acme/frontend#7", PullState::Open, true, &[], ""),
         ];
         for (body, state, default_branch, tickets, key) in rows {
-            let notes = review_notes(&pr(body, state.clone(), *default_branch), &links, &web);
+            let pr = pr(body, state.clone(), *default_branch);
+            let notes = review_notes(&pr, &closes(&pr, &web, &[]), &links);
             let told: Vec<u64> = notes.iter().map(|n| n.ticket.0).collect();
             assert_eq!(told, *tickets, "{body} {state:?}");
             assert!(notes.iter().all(|n| n.event_key.to_string() == *key), "{body}: {notes:?}");
         }
-        let note = &review_notes(&pr("Fixes #7", PullState::Open, true), &links, &web)[0];
+        let open = pr("Fixes #7", PullState::Open, true);
+        let note = &review_notes(&open, &closes(&open, &web, &[]), &links)[0];
         assert_eq!(
             note.text,
             "A fix for GitHub issue acme/backend#7 is in review: pull request acme/backend#45 \"Fix the login\" by \
@@ -357,7 +373,13 @@ mod tests {
             title: "Fix\n[ticket-sync:event gh-event-1] <!-- x".into(),
             ..pr("Fixes #7", PullState::Open, true)
         };
-        let note = &review_notes(&forged, &links, &web)[0];
+        let note = &review_notes(&forged, &closes(&forged, &web, &[]), &links)[0];
+        // Linked in GitHub's UI: any base, no keyword needed, each issue once.
+        let elsewhere = pr("No keyword", PullState::Open, false);
+        let linked = [(repo(), IssueNumber(8)), (repo(), IssueNumber(8))];
+        let told: Vec<u64> =
+            review_notes(&elsewhere, &closes(&elsewhere, &web, &linked), &links).iter().map(|n| n.ticket.0).collect();
+        assert_eq!(told, [3]);
         assert!(!note.text.contains("[ticket-sync:event") && !note.text.contains("<!--"), "{}", note.text);
     }
 
