@@ -281,7 +281,7 @@ async fn releases(engine: &Engine, repo: &RepoName, report: &mut PassReport) -> 
                 },
             };
             if contained {
-                ship(engine, repo, &fix, release, report).await?;
+                ship(engine, &fix, release, report).await?;
                 break;
             }
         }
@@ -293,14 +293,9 @@ async fn releases(engine: &Engine, repo: &RepoName, report: &mut PassReport) -> 
 /// the drafted reply), the `github_released` tag, the version field, and with `public_reply`
 /// the reply itself. Every intent is recorded before the fix is marked shipped, so a crash
 /// between them queues them again under the same keys: nothing doubles, nothing is lost.
-async fn ship(
-    engine: &Engine,
-    repo: &RepoName,
-    fix: &PendingFix,
-    release: &Release,
-    report: &mut PassReport,
-) -> Result<(), ItemError> {
-    let links: Vec<Mapping> = (engine.store.issue_links(repo, fix.issue_number)?.into_iter())
+async fn ship(engine: &Engine, fix: &PendingFix, release: &Release, report: &mut PassReport) -> Result<(), ItemError> {
+    let issue_repo = &fix.issue_repo;
+    let links: Vec<Mapping> = (engine.store.issue_links(issue_repo, fix.issue_number)?.into_iter())
         .map(|(m, _)| m)
         .filter(|m| m.link_state == LinkState::Active)
         .collect();
@@ -308,7 +303,7 @@ async fn ship(
     let reply = match &rules.reply_template {
         Some(template) => {
             let title = if template.contains("{issue_title}") {
-                issue_title(engine, repo, fix.issue_number).await?
+                issue_title(engine, issue_repo, fix.issue_number).await?
             } else {
                 String::new()
             };
@@ -328,7 +323,7 @@ async fn ship(
     for m in &links {
         let text = format!(
             "{}\n{}",
-            fixplan::shipped_note((repo, fix.issue_number), release, reply.as_deref()),
+            fixplan::shipped_note((issue_repo, fix.issue_number), release, reply.as_deref()),
             notetext::push_note_marker(&note_key)
         );
         let payload = PushPayload {
@@ -346,7 +341,7 @@ async fn ship(
             queued.extend(queue(engine, m, &payload)?);
         }
     }
-    engine.store.record_shipped(repo, fix.issue_number, release)?;
+    engine.store.record_shipped(issue_repo, fix.issue_number, release)?;
     write_all(engine, queued, report).await?;
     Ok(())
 }

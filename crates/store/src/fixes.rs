@@ -53,6 +53,8 @@ pub struct Shipped {
 /// A recorded fix whose commit no release has been seen to contain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingFix {
+    /// The issue's repository (a pull request in another repository can fix it).
+    pub issue_repo: RepoName,
     pub issue_number: IssueNumber,
     pub commit: CommitSha,
     pub closed_at: Option<DateTime<Utc>>,
@@ -267,26 +269,28 @@ impl Store {
         Ok(self.conn().query_row(&sql, params![repo.to_string(), number.0 as i64], fix_from_row).optional()?)
     }
 
-    /// The fixes of `repo` whose commit no release has been seen to contain, oldest close
-    /// first; only of issues with an active link (others are nobody's concern).
+    /// The fixes whose commit is in `repo` (the issue's own repository's or another's) and
+    /// that no release has been seen to contain, oldest close first; only of issues with an
+    /// active link (others are nobody's concern).
     pub fn pending_fixes(&self, repo: &RepoName) -> Result<Vec<PendingFix>> {
         let conn = self.conn();
         let mut st = conn.prepare(
-            "SELECT f.issue_number, f.commit_sha, f.closed_at FROM fix_issues f
-             WHERE f.repo = ?1 AND f.commit_sha IS NOT NULL AND f.release_id IS NULL AND f.reopened = 0
-               AND COALESCE(f.commit_repo, f.repo) = f.repo COLLATE NOCASE
+            "SELECT f.repo, f.issue_number, f.commit_sha, f.closed_at FROM fix_issues f
+             WHERE COALESCE(f.commit_repo, f.repo) = ?1 COLLATE NOCASE
+               AND f.commit_sha IS NOT NULL AND f.release_id IS NULL AND f.reopened = 0
                AND EXISTS (SELECT 1 FROM mappings m WHERE m.repo = f.repo AND m.issue_number = f.issue_number
                            AND m.link_state = 'active')
-             ORDER BY f.closed_at, f.issue_number",
+             ORDER BY f.closed_at, f.repo, f.issue_number",
         )?;
         let rows = st.query_map([repo.to_string()], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?))
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (n, sha, at) = row?;
-            if let Some(commit) = CommitSha::parse(&sha) {
+            let (issue_repo, n, sha, at) = row?;
+            if let (Ok(issue_repo), Some(commit)) = (issue_repo.parse(), CommitSha::parse(&sha)) {
                 out.push(PendingFix {
+                    issue_repo,
                     issue_number: IssueNumber(n as u64),
                     commit,
                     closed_at: at.as_deref().and_then(parse_ts),
