@@ -52,6 +52,8 @@ pub(super) async fn follow(engine: &Engine, repo: &RepoName, report: &mut PassRe
     }
     // The pull requests and the releases need different permissions: one refused does not
     // keep the other from being read.
+    let awaiting = awaiting_survivors(engine, repo, report).await;
+    settle_half(repo, awaiting, report)?;
     let pulls = pull_requests(engine, repo, report).await;
     settle_half(repo, pulls, report)?;
     let shipped = releases(engine, repo, report).await;
@@ -476,7 +478,12 @@ pub(super) async fn closes(
                 let duplicate = listed
                     .is_some_and(|i| i.state == IssueState::Closed && i.state_reason == Some(StateReason::Duplicate));
                 if duplicate {
-                    duplicate_close(engine, repo, number, e.id, &mut out).await?;
+                    let actor = e.actor.as_deref().unwrap_or("someone");
+                    let held = engine.store.active_mappings_for(repo, &[number])?;
+                    out.held.extend(held.iter().map(|m| m.ticket_id));
+                    if !duplicate_close(engine, repo, number, (e.id, actor), &mut out).await? {
+                        engine.store.record_awaiting_survivor(repo, number, e.id, actor)?;
+                    }
                 }
             }
             Some(_) => engine.store.record_fix_reopened(repo, number)?,
@@ -486,77 +493,115 @@ pub(super) async fn closes(
     Ok(out)
 }
 
-/// What `closes` found: the close notes' lines by event id, and the tickets moved away (each
-/// with its move note's intent, to write once the ticket's other notes of the pass are).
+/// What `closes` found: the close notes' lines by event id; the tickets of issues closed as
+/// duplicates, whose notes of that close this part makes itself (`held`; the plan's are left
+/// out), of which those moved to a survivor (`moved`: the old issue's state is not kept for
+/// them); and those writes, to make once the tickets' other notes of the pass are (`after`).
 #[derive(Debug, Default)]
 pub(super) struct Closes {
     pub lines: HashMap<u64, String>,
-    pub moved: BTreeMap<TicketId, ticket_sync_store::Intent>,
+    pub held: BTreeSet<TicketId>,
+    pub moved: BTreeSet<TicketId>,
+    after: Vec<ticket_sync_store::Intent>,
 }
 
-/// Writes the notes of the moves `closes` made (after the tickets' other notes of the pass).
-pub(super) async fn write_moves(engine: &Engine, closes: Closes, report: &mut PassReport) -> Result<(), ItemError> {
-    write_all(engine, closes.moved.into_values().collect(), report).await
+/// Makes the writes `closes` left for after the tickets' other notes of the pass.
+pub(super) async fn write_after(engine: &Engine, closes: Closes, report: &mut PassReport) -> Result<(), ItemError> {
+    write_all(engine, closes.after, report).await
 }
 
-/// An issue closed as a duplicate (its close event `event`): GitHub's GraphQL names the
-/// survivor (REST does not). A survivor in a routed repository takes the issue's tickets, each
-/// told once; any other, or none named, is said in the close note, and the tickets stay.
+/// How many duplicates of duplicates are followed to the issue that lives on.
+const MAX_DUPLICATE_HOPS: usize = 5;
+
+/// An issue closed as a duplicate (its close event and who closed it): GitHub's GraphQL names
+/// the survivor (REST does not), followed along a chain of duplicates to the issue that lives
+/// on. A survivor in a routed repository takes the issue's tickets, each told once (with its
+/// state when it is closed already); any other, or none named, is said in the note of the
+/// close, which the tickets get from here. False when GitHub could not be asked now (GraphQL
+/// down, its budget spent): nothing was written, and the caller has it asked again.
 async fn duplicate_close(
     engine: &Engine,
     repo: &RepoName,
     number: IssueNumber,
-    event: u64,
+    (event, actor): (u64, &str),
     out: &mut Closes,
-) -> Result<(), ItemError> {
-    let survivor = match engine.github.duplicate_survivor(repo, number).await {
-        Ok(found) => found.filter(|(r, n)| !(r == repo && *n == number)),
-        // GraphQL's own points budget: spent, this repository waits for it (its push-back
-        // is read again next pass); the other repositories and the pass go on.
-        Err(ApiError::RateLimited { until, .. }) => {
-            return Err(ItemError::Refused(format!(
-                "GitHub's GraphQL budget, which names a duplicate's surviving issue, is spent until {until}; this repository's changes wait for it"
-            )))
+) -> Result<bool, ItemError> {
+    let mut visited = vec![(repo.clone(), number)];
+    let mut named: Option<(RepoName, IssueNumber)> = None;
+    let mut target: Option<ticket_sync_core::domain::Issue> = None;
+    for _ in 0..MAX_DUPLICATE_HOPS {
+        let (at_repo, at_number) = visited.last().cloned().unwrap_or_else(|| (repo.clone(), number));
+        let found = match engine.github.duplicate_survivor(&at_repo, at_number).await {
+            Ok(found) => found,
+            Err(ApiError::RateLimited { .. }) => return Ok(false),
+            Err(e) if stops_pass(&e) => return Err(e.into()),
+            Err(e) if e.is_retryable() => {
+                warn!(issue_number = number.0, error = %e, "GitHub could not say which issue this one duplicates; asked again next pass");
+                return Ok(false);
+            }
+            Err(e) => {
+                warn!(issue_number = number.0, error = %e, "could not read which issue this one duplicates");
+                None
+            }
+        };
+        let Some((next_repo, next_number)) = found.filter(|f| !visited.contains(f)) else { break };
+        named = Some((next_repo.clone(), next_number));
+        if !engine.rules.repos().any(|routed| *routed == next_repo) {
+            break;
         }
-        Err(e) if e.is_retryable() => return Err(e.into()),
-        Err(e) => {
-            warn!(issue_number = number.0, error = %e, "could not read which issue this one duplicates; its close note says so");
-            None
+        let next_repo = engine.as_configured(&next_repo);
+        let issue = match engine.github.get_issue(&next_repo, next_number).await {
+            Ok(issue) => issue,
+            Err(e) if stops_pass(&e) => return Err(e.into()),
+            Err(e) if e.is_retryable() => return Ok(false),
+            // Gone, moved or out of sight: the tickets stay where they are, and it is named.
+            Err(e) => {
+                warn!(survivor = %format!("{next_repo}#{next_number}"), error = %e, "the surviving issue cannot be read");
+                break;
+            }
+        };
+        let chained = issue.state == IssueState::Closed && issue.state_reason == Some(StateReason::Duplicate);
+        visited.push((next_repo, next_number));
+        target = Some(issue);
+        if !chained {
+            break;
         }
-    };
-    let routed = survivor.as_ref().filter(|(r, _)| engine.rules.repos().any(|routed| routed == r));
-    let Some((to_repo, to_number)) = routed else {
-        let line = fixplan::duplicate_line(survivor.as_ref().map(|(r, n)| (r, *n)));
-        out.lines.insert(event, line);
-        if let Some((r, n)) = &survivor {
+    }
+    let links = engine.store.active_mappings_for(repo, &[number])?;
+    let Some(issue) = target else {
+        let line = fixplan::duplicate_line(named.as_ref().map(|(r, n)| (r, *n)));
+        if let Some((r, n)) = &named {
             engine.store.record_duplicate(repo, number, &format!("{r}#{n}"))?;
         }
-        return Ok(());
-    };
-    let to_repo = engine.as_configured(to_repo);
-    let issue = match engine.github.get_issue(&to_repo, *to_number).await {
-        Ok(issue) => issue,
-        Err(e) if e.is_retryable() || stops_pass(&e) => return Err(e.into()),
-        // Gone, moved or out of sight: the tickets stay, and the close note names it.
-        Err(e) => {
-            warn!(survivor = %format!("{to_repo}#{to_number}"), error = %e, "the surviving issue cannot be read; the tickets stay");
-            out.lines.insert(event, fixplan::duplicate_line(Some((&to_repo, *to_number))));
-            engine.store.record_duplicate(repo, number, &format!("{to_repo}#{to_number}"))?;
-            return Ok(());
+        let key = EventKey::GithubEvent(event);
+        let status = close_status(engine, Some(&StateReason::Duplicate));
+        let (add_tags, remove_tags) = state_tags(engine, Some(true));
+        for m in links {
+            let change = (notetext::IssueChange::ClosedAsDuplicate, Some(line.as_str()));
+            let text = notetext::issue_state_note(repo, &m, change, actor, status.as_ref(), &key);
+            let payload = PushPayload {
+                status: status.clone(),
+                add_tags: add_tags.clone(),
+                remove_tags: remove_tags.clone(),
+                ..plain(engine, &key, text)
+            };
+            out.after.extend(queue(engine, &m, &payload)?);
         }
+        return Ok(true);
     };
+    let to_repo = engine.as_configured(&issue.repo);
+    let to_number = issue.number;
     engine.store.record_duplicate(repo, number, &format!("{to_repo}#{to_number}"))?;
-    let links = engine.store.active_mappings_for(repo, &[number])?;
-    let key = EventKey::MovedToSurvivor { repo: to_repo.clone(), number: *to_number };
+    let key = EventKey::MovedToSurvivor { repo: to_repo.clone(), number: to_number };
     // A survivor closed already: the move note says so, with the status and state tags its
     // close would have set (push-back sees no change of the survivor to tell).
     let closed = issue.state == IssueState::Closed;
     let status = if closed { close_status(engine, issue.state_reason.as_ref()) } else { None };
     let (add_tags, remove_tags) = if closed { state_tags(engine, Some(true)) } else { Default::default() };
     for m in links {
-        let mut text = fixplan::moved_to_survivor_note((repo, number), (&to_repo, *to_number), &issue.html_url);
+        let mut text = fixplan::moved_to_survivor_note((repo, number), (&to_repo, to_number), &issue.html_url);
         if closed {
-            text.push_str(&format!("{}#{to_number} is closed already.\n", to_repo));
+            text.push_str(&format!("{to_repo}#{to_number} is closed already.\n"));
             if let Some(s) = &status {
                 text.push_str(&format!("{}\n", notetext::status_line(s)));
             }
@@ -572,10 +617,24 @@ async fn duplicate_close(
         let note = ChangeNote { event_key: &payload.event_key, repo: &to_repo.to_string(), payload: &payload };
         engine.store.move_to_survivor(m.ticket_id, &issue, &note)?;
         info!(ticket_id = m.ticket_id.0, to = %format!("{to_repo}#{to_number}"), "the issue was closed as a duplicate; the ticket follows the surviving issue");
+        out.moved.insert(m.ticket_id);
         // The intent recorded with the move, as stored: written after the ticket's other
         // notes of this pass (else by the next pass).
         let intent = engine.store.begin_push_intent(m.ticket_id, &payload.event_key, &to_repo.to_string(), &payload)?;
-        out.moved.insert(m.ticket_id, intent);
+        out.after.push(intent);
+    }
+    Ok(true)
+}
+
+/// The duplicates of `repo` whose survivor GitHub could not name when they closed: asked
+/// again; once answered, their tickets move or are told of the close, each once.
+async fn awaiting_survivors(engine: &Engine, repo: &RepoName, report: &mut PassReport) -> Result<(), ItemError> {
+    for (number, event, actor) in engine.store.awaiting_survivors(repo)? {
+        let mut out = Closes::default();
+        if duplicate_close(engine, repo, number, (event, &actor), &mut out).await? {
+            engine.store.clear_awaiting_survivor(repo, number)?;
+            write_after(engine, out, report).await?;
+        }
     }
     Ok(())
 }

@@ -144,9 +144,11 @@ async fn sync_repo(
     // Tickets moved to a duplicate's survivor are told of the move, not of their old issue's
     // close: its state notes are left out and its state not kept (the survivor's is); its
     // comments are still told, before the move.
-    for t in plan.tickets.iter_mut().filter(|t| closes.moved.contains_key(&t.ticket)) {
+    for t in plan.tickets.iter_mut().filter(|t| closes.held.contains(&t.ticket)) {
         t.actions.retain(|a| a.closes.is_none());
-        t.seen = None;
+        if closes.moved.contains(&t.ticket) {
+            t.seen = None;
+        }
     }
     let changes: usize = plan.tickets.iter().map(|t| t.actions.len()).sum();
     if changes > 0 {
@@ -172,7 +174,7 @@ async fn sync_repo(
         }
         settle(engine, id, STAGE, None, result, report)?;
     }
-    fixes::write_moves(engine, closes, report).await?;
+    fixes::write_after(engine, closes, report).await?;
     if engine.dry_run {
         return Ok(());
     }

@@ -238,7 +238,7 @@ impl Store {
                  release_url = CASE WHEN fix_issues.commit_sha IS excluded.commit_sha THEN fix_issues.release_url END,
                  closed_at = excluded.closed_at, kind = excluded.kind, commit_sha = excluded.commit_sha,
                  commit_repo = excluded.commit_repo, pr_number = excluded.pr_number, pr_title = excluded.pr_title,
-                 pr_url = excluded.pr_url, reopened = 0, duplicate_of = NULL",
+                 pr_url = excluded.pr_url, reopened = 0, duplicate_of = NULL, awaiting_event = NULL, awaiting_actor = NULL",
             params![repo.to_string(), number.0 as i64, closed_at.map(ts), kind, sha, commit_repo, pr_number, pr_title, pr_url],
         )?;
         Ok(())
@@ -248,7 +248,8 @@ impl Store {
     /// did not fix it). What it shipped in before stays known.
     pub fn record_fix_reopened(&self, repo: &RepoName, number: IssueNumber) -> Result<()> {
         self.conn().execute(
-            "UPDATE fix_issues SET reopened = 1 WHERE repo = ?1 AND issue_number = ?2",
+            "UPDATE fix_issues SET reopened = 1, awaiting_event = NULL, awaiting_actor = NULL
+             WHERE repo = ?1 AND issue_number = ?2",
             params![repo.to_string(), number.0 as i64],
         )?;
         Ok(())
@@ -260,6 +261,46 @@ impl Store {
             "INSERT INTO fix_issues (repo, issue_number, kind, duplicate_of) VALUES (?1, ?2, 'hand', ?3)
              ON CONFLICT (repo, issue_number) DO UPDATE SET duplicate_of = excluded.duplicate_of",
             params![repo.to_string(), number.0 as i64, of],
+        )?;
+        Ok(())
+    }
+
+    /// `repo#number` was closed as a duplicate (its close event `event`, by `actor`) and GitHub
+    /// could not say of which issue: its tickets' note of the close waits for the answer.
+    pub fn record_awaiting_survivor(
+        &self,
+        repo: &RepoName,
+        number: IssueNumber,
+        event: u64,
+        actor: &str,
+    ) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO fix_issues (repo, issue_number, kind, awaiting_event, awaiting_actor) VALUES (?1, ?2, 'hand', ?3, ?4)
+             ON CONFLICT (repo, issue_number) DO UPDATE SET awaiting_event = excluded.awaiting_event,
+                 awaiting_actor = excluded.awaiting_actor",
+            params![repo.to_string(), number.0 as i64, event as i64, actor],
+        )?;
+        Ok(())
+    }
+
+    /// The duplicates of `repo` whose survivor is still to be read: (issue, close event, actor).
+    pub fn awaiting_survivors(&self, repo: &RepoName) -> Result<Vec<(IssueNumber, u64, String)>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT issue_number, awaiting_event, COALESCE(awaiting_actor, '') FROM fix_issues
+             WHERE repo = ?1 AND awaiting_event IS NOT NULL ORDER BY issue_number",
+        )?;
+        let rows = st.query_map([repo.to_string()], |r| {
+            Ok((IssueNumber(r.get::<_, i64>(0)? as u64), r.get::<_, i64>(1)? as u64, r.get::<_, String>(2)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The survivor of `repo#number` was read (or the wait ended): nothing awaits it any more.
+    pub fn clear_awaiting_survivor(&self, repo: &RepoName, number: IssueNumber) -> Result<()> {
+        self.conn().execute(
+            "UPDATE fix_issues SET awaiting_event = NULL, awaiting_actor = NULL WHERE repo = ?1 AND issue_number = ?2",
+            params![repo.to_string(), number.0 as i64],
         )?;
         Ok(())
     }

@@ -269,6 +269,8 @@ pub const MIGRATIONS: &[&str] = &[
         release_tag  TEXT,
         release_url  TEXT,
         duplicate_of TEXT,
+        awaiting_event INTEGER,
+        awaiting_actor TEXT,
         PRIMARY KEY (repo, issue_number)
     );
     CREATE TABLE fix_releases (
