@@ -490,6 +490,31 @@ pub(super) async fn closes(
             None => {}
         }
     }
+    // An issue whose tickets left for a survivor, open again: not a duplicate after all (its
+    // mark undone, it is reopened); they come back, each told once.
+    for listed in issues.iter().filter(|i| i.state == IssueState::Open) {
+        let back = engine.store.moved_from(repo, listed.number)?;
+        if back.is_empty() {
+            continue;
+        }
+        let issue = engine.github.get_issue(repo, listed.number).await?;
+        let key = EventKey::LinkReturned { repo: repo.clone(), number: listed.number };
+        for ticket in back {
+            let Some(m) = engine.store.mapping(ticket)? else { continue };
+            let text = format!(
+                "{}\n{}",
+                fixplan::returned_note((repo, listed.number), (&m.repo, m.issue_number), &issue.html_url),
+                notetext::push_note_marker(&key)
+            );
+            let (add_tags, remove_tags) = state_tags(engine, Some(false));
+            let payload = PushPayload { about_link: true, add_tags, remove_tags, ..plain(engine, &key, text) };
+            let note = ChangeNote { event_key: &payload.event_key, repo: &repo.to_string(), payload: &payload };
+            engine.store.move_back(ticket, &issue, &note)?;
+            info!(ticket_id = ticket.0, to = %format!("{repo}#{}", listed.number), "the issue is no longer a duplicate; the ticket follows it again");
+            out.after.push(engine.store.begin_push_intent(ticket, &payload.event_key, &repo.to_string(), &payload)?);
+        }
+        engine.store.record_fix_reopened(repo, listed.number)?;
+    }
     Ok(out)
 }
 

@@ -58,6 +58,9 @@ pub enum EventKey {
     /// The ticket's link moved to the issue its issue was closed as a duplicate of:
     /// `survivor-{repo}-{number}` (the survivor's).
     MovedToSurvivor { repo: RepoName, number: IssueNumber },
+    /// The ticket's link went back to the issue it had left for a survivor, reopened and no
+    /// longer a duplicate: `returned-{repo}-{number}`.
+    LinkReturned { repo: RepoName, number: IssueNumber },
     /// A stored key of no kind this build knows (another release wrote it), kept as it is.
     Other(String),
 }
@@ -103,6 +106,7 @@ impl fmt::Display for EventKey {
             EventKey::Shipped { repo, release } => write!(f, "shipped-{repo}-{release}"),
             EventKey::ShippedReply { repo, release } => write!(f, "reply-shipped-{repo}-{release}"),
             EventKey::MovedToSurvivor { repo, number } => write!(f, "survivor-{repo}-{number}"),
+            EventKey::LinkReturned { repo, number } => write!(f, "returned-{repo}-{number}"),
             EventKey::Other(text) => f.write_str(text),
         }
     }
@@ -188,6 +192,10 @@ fn known(s: &str) -> Option<EventKey> {
         let (repo, n) = repo_and(rest)?;
         return Some(EventKey::MovedToSurvivor { repo, number: IssueNumber(n) });
     }
+    if let Some(rest) = s.strip_prefix("returned-") {
+        let (repo, n) = repo_and(rest)?;
+        return Some(EventKey::LinkReturned { repo, number: IssueNumber(n) });
+    }
     (s == "issue-gone").then_some(EventKey::IssueGone)
 }
 
@@ -234,6 +242,10 @@ mod tests {
             (
                 EventKey::MovedToSurvivor { repo: "acme/my-app".parse().unwrap(), number: IssueNumber(12) },
                 "survivor-acme/my-app-12",
+            ),
+            (
+                EventKey::LinkReturned { repo: "acme/my-app".parse().unwrap(), number: IssueNumber(3) },
+                "returned-acme/my-app-3",
             ),
         ]
     }

@@ -161,6 +161,15 @@ impl std::fmt::Display for FixStage {
     }
 }
 
+/// The note a ticket gets when its link goes back to the issue it had left for a survivor:
+/// that issue was reopened, and is not a duplicate after all.
+pub fn returned_note(to: (&RepoName, IssueNumber), from: (&RepoName, IssueNumber), to_url: &str) -> String {
+    format!(
+        "GitHub issue {}#{} was reopened and is no longer a duplicate of {}#{}: this ticket follows {}#{} again.\n{to_url}\n",
+        to.0, to.1, from.0, from.1, to.0, to.1
+    )
+}
+
 /// A release as the fix logic needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Release {

@@ -248,7 +248,7 @@ impl Store {
     /// did not fix it). What it shipped in before stays known.
     pub fn record_fix_reopened(&self, repo: &RepoName, number: IssueNumber) -> Result<()> {
         self.conn().execute(
-            "UPDATE fix_issues SET reopened = 1, awaiting_event = NULL, awaiting_actor = NULL
+            "UPDATE fix_issues SET reopened = 1, awaiting_event = NULL, awaiting_actor = NULL, duplicate_of = NULL
              WHERE repo = ?1 AND issue_number = ?2",
             params![repo.to_string(), number.0 as i64],
         )?;

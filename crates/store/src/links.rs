@@ -73,6 +73,11 @@ fn insert_note(tx: &Transaction, ticket: TicketId, note: &ChangeNote) -> Result<
     Ok(())
 }
 
+/// The ledger's detail of a move away from `repo#number` (`moved_from` finds it by it).
+fn moved_detail(repo: &str, number: i64) -> String {
+    format!("{repo}#{number} closed as its duplicate")
+}
+
 fn ledger(tx: &Transaction, ticket: TicketId, event: &str, remote: Option<&str>, detail: &str) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO ledger (ticket_id, at, event, side, remote_id, detail) VALUES (?1, ?2, ?3, 'local', ?4, ?5)",
@@ -178,6 +183,16 @@ impl Store {
     /// linked-tickets comments are marked for update; a ledger line says why. A crash leaves
     /// either nothing done (the next pass reads the duplicate close again) or all of it.
     pub fn move_to_survivor(&self, ticket: TicketId, survivor: &Issue, note: &ChangeNote) -> Result<()> {
+        self.move_link(ticket, survivor, note, false)
+    }
+
+    /// Moves a ticket's link back to the issue it had left for a survivor (`move_to_survivor`),
+    /// reopened and no longer a duplicate, with its note, in one transaction.
+    pub fn move_back(&self, ticket: TicketId, issue: &Issue, note: &ChangeNote) -> Result<()> {
+        self.move_link(ticket, issue, note, true)
+    }
+
+    fn move_link(&self, ticket: TicketId, survivor: &Issue, note: &ChangeNote, back: bool) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let before: Option<(String, i64)> = tx
@@ -189,7 +204,9 @@ impl Store {
         tx.execute(
             "UPDATE mappings SET repo = ?2, issue_number = ?3, issue_id = ?4, issue_url = ?5, issue_state = ?6,
                  state_reason = ?7, issue_updated_at = ?8, closed_at = NULL, issue_etag = NULL, link_state = 'active',
-                 linked_by = 'duplicate'
+                 linked_by = CASE WHEN ?9 = 'duplicate' THEN 'duplicate'
+                     WHEN EXISTS (SELECT 1 FROM ledger WHERE ticket_id = ?1 AND event IN ('linked_by_field', 'relinked_by_field'))
+                     THEN 'field' ELSE 'escalation' END
              WHERE ticket_id = ?1",
             params![
                 ticket.0 as i64,
@@ -200,6 +217,7 @@ impl Store {
                 survivor.state.as_str(),
                 survivor.state_reason.as_ref().map(ticket_sync_core::domain::StateReason::as_str),
                 survivor.updated_at.map(ts),
+                if back { "returned" } else { "duplicate" },
             ],
         )?;
         let remote = format!("{}#{}", survivor.repo, survivor.number);
@@ -215,6 +233,22 @@ impl Store {
         insert_note(&tx, ticket, note)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The tickets moved from `repo#number` to a survivor (`move_to_survivor`) that still
+    /// follow it there: they go back should the issue turn out not to be a duplicate.
+    pub fn moved_from(&self, repo: &RepoName, number: IssueNumber) -> Result<Vec<TicketId>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT DISTINCT l.ticket_id FROM ledger l JOIN mappings m ON m.ticket_id = l.ticket_id
+             WHERE l.event = 'moved_to_survivor' AND l.detail = ?1
+               AND m.linked_by = 'duplicate' AND m.link_state = 'active'
+               AND NOT (m.repo = ?2 AND m.issue_number = ?3)
+             ORDER BY l.ticket_id",
+        )?;
+        let detail = moved_detail(&repo.to_string(), number.0 as i64);
+        let rows = st.query_map(params![detail, repo.to_string(), number.0 as i64], |r| r.get::<_, i64>(0))?;
+        Ok(rows.map(|r| r.map(|id| TicketId(id as u64))).collect::<rusqlite::Result<_>>()?)
     }
 
     /// Every ticket ever linked to this issue (any link state), oldest link first.
