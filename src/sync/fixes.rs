@@ -56,6 +56,8 @@ pub(super) async fn follow(engine: &Engine, repo: &RepoName, report: &mut PassRe
     settle_half(repo, awaiting, report)?;
     let pulls = pull_requests(engine, repo, report).await;
     settle_half(repo, pulls, report)?;
+    let late = untold_reviews(engine, repo, report).await;
+    settle_half(repo, late, report)?;
     let shipped = releases(engine, repo, report).await;
     settle_half(repo, shipped, report)
 }
@@ -98,16 +100,19 @@ async fn pull_requests(engine: &Engine, repo: &RepoName, report: &mut PassReport
         let mut here = Vec::new();
         for (issue_repo, number) in &closes {
             let issue_repo = engine.as_configured(issue_repo);
-            let found = engine.store.active_mappings_for(&issue_repo, &[*number])?;
-            if !found.is_empty() && issue_repo == *repo {
+            if issue_repo == *repo {
                 here.push(*number);
             }
-            links.extend(found);
+            links.extend(engine.store.active_mappings_for(&issue_repo, &[*number])?);
+        }
+        // Remembered even with no ticket linked yet: a ticket linked while it is open is told
+        // it is in review (`untold_reviews`), and a close it makes is named without a request.
+        if !here.is_empty() || !links.is_empty() {
+            engine.store.record_pull(pr, &here)?;
         }
         if links.is_empty() {
             continue;
         }
-        engine.store.record_pull(pr, &here)?;
         for note in fixplan::review_notes(pr, &closes, &links) {
             if let EventKey::PullRequestUnmerged { repo, number } = &note.event_key {
                 // Closed unmerged tells only a ticket that was told it was in review, or will
@@ -152,6 +157,30 @@ async fn linked_in_ui(
             Ok(BTreeMap::new())
         }
     }
+}
+
+/// Tickets linked after an open pull request that closes their issue was read (an agent's
+/// link, a move): told it is in review, once. From the database alone: no request.
+async fn untold_reviews(engine: &Engine, repo: &RepoName, report: &mut PassReport) -> Result<(), ItemError> {
+    for late in engine.store.untold_reviews(repo)? {
+        let Some(m) = engine.store.mapping(late.ticket)? else { continue };
+        let pr = fixplan::PullRequest {
+            repo: repo.clone(),
+            number: late.number,
+            title: late.title,
+            author: late.author,
+            url: late.url,
+            body: String::new(),
+            into_default_branch: true,
+            state: PullState::Open,
+            updated_at: None,
+        };
+        for note in fixplan::review_notes(&pr, &[(repo.clone(), late.issue_number)], std::slice::from_ref(&m)) {
+            let text = format!("{}\n{}", note.text, notetext::push_note_marker(&note.event_key));
+            tell(engine, &m, plain(engine, &note.event_key, text), report).await?;
+        }
+    }
+    Ok(())
 }
 
 /// A note's payload with nothing but its text. It is ordered at GitHub's time now (by its

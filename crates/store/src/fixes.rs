@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::{parse_ts, ts, Result, Store};
-use ticket_sync_core::domain::{CommitSha, GithubTime, IssueNumber, RepoName};
+use ticket_sync_core::domain::{CommitSha, GithubTime, IssueNumber, RepoName, TicketId};
 use ticket_sync_core::fixplan::{Closer, PullRequest, PullState, Release};
 
 /// How far a repository's pull requests and releases were read.
@@ -26,6 +26,18 @@ pub struct KnownPull {
     pub title: String,
     pub url: String,
     pub state: PullState,
+}
+
+/// An open pull request that closes a linked issue whose ticket has not been told (nor has it
+/// queued) that it is in review: a ticket linked after the pull request was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UntoldReview {
+    pub ticket: TicketId,
+    pub issue_number: IssueNumber,
+    pub number: IssueNumber,
+    pub title: String,
+    pub url: String,
+    pub author: String,
 }
 
 /// A linked issue's fix: what closed it last, and the release that shipped it.
@@ -187,6 +199,34 @@ impl Store {
                 },
             )
             .optional()?)
+    }
+
+    /// The open pull requests of `repo` that close an issue of its with an active link whose
+    /// ticket has neither been told nor queued that it is in review.
+    pub fn untold_reviews(&self, repo: &RepoName) -> Result<Vec<UntoldReview>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT m.ticket_id, m.issue_number, p.number, p.title, p.url, p.author FROM mappings m
+             JOIN fix_pull_issues i ON i.repo = m.repo AND i.issue_number = m.issue_number
+             JOIN fix_pulls p ON p.repo = i.repo AND p.number = i.number
+             WHERE m.repo = ?1 AND m.link_state = 'active' AND p.state = 'open'
+               AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.ticket_id = m.ticket_id
+                               AND l.detail = 'pr-review-' || p.repo || '-' || p.number)
+               AND NOT EXISTS (SELECT 1 FROM intents t WHERE t.ticket_id = m.ticket_id
+                               AND t.key = 'push_note:' || m.ticket_id || ':pr-review-' || p.repo || '-' || p.number)
+             ORDER BY m.ticket_id, p.number",
+        )?;
+        let rows = st.query_map([repo.to_string()], |r| {
+            Ok(UntoldReview {
+                ticket: TicketId(r.get::<_, i64>(0)? as u64),
+                issue_number: IssueNumber(r.get::<_, i64>(1)? as u64),
+                number: IssueNumber(r.get::<_, i64>(2)? as u64),
+                title: r.get(3)?,
+                url: r.get(4)?,
+                author: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// The pull requests known to close `repo#number` by keyword, newest first.

@@ -196,7 +196,6 @@ impl Store {
         self.intent_by_key(&event_intent_key(IntentKind::PushNote, ticket, event_key))
     }
 
-    /// Drops every unfinished push-back note of a ticket that can no longer take them.
     /// The keys of the ticket's unfinished push notes (each intent's own key).
     pub fn pending_push_keys(&self, ticket: TicketId) -> Result<Vec<String>> {
         let conn = self.conn();
@@ -205,6 +204,7 @@ impl Store {
         Ok(keys.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Drops every unfinished push-back note of a ticket that can no longer take them.
     pub fn abandon_push_intents(&self, ticket: TicketId, why: &str) -> Result<()> {
         self.abandon_event_intents(IntentKind::PushNote, ticket, why)
     }

@@ -24,7 +24,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 pub use failures::{Failure, FailureClass, NewFailure};
-pub use fixes::{Fix, FixWatermark, KnownPull, PendingFix, Shipped};
+pub use fixes::{Fix, FixWatermark, KnownPull, PendingFix, Shipped, UntoldReview};
 pub use intents::Intent;
 pub use links::{ChangeNote, Impact, LinkChange};
 pub use payload::{CreatePayload, ForwardPayload, IntentKind, IntentPayload, NotePayload, PayloadError, PushPayload};

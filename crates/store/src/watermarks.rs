@@ -98,7 +98,6 @@ impl Store {
         super::intents::event_done(self, ticket, event_key, [PUSHED, PUSHED_RECOVERED])
     }
 
-    /// Finishes a pushed note: drops its intent and writes the ledger line with the event key.
     /// The Zendesk comments ticket-sync's finished notes on this ticket became (as Zendesk
     /// reported their ids): a comment found on a retry that is one of these is an earlier
     /// write's, not the interrupted one's.
@@ -112,6 +111,7 @@ impl Store {
         Ok(ids.iter().filter_map(|s| s.parse().ok()).map(TicketCommentId).collect())
     }
 
+    /// Finishes a pushed note: drops its intent and writes the ledger line with the event key.
     pub fn record_push_note(
         &self,
         ticket: TicketId,
