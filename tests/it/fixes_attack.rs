@@ -525,7 +525,7 @@ async fn attack_an_unanswerable_compare_is_not_paid_on_every_idle_pass() {
         }
         env.push().await;
         let mut per_pass = Vec::new();
-        for _ in 0..5 {
+        for _ in 0..8 {
             tick(&env);
             let before = env.sb.github.door.log.len();
             let c = compares(&env);
@@ -535,11 +535,17 @@ async fn attack_an_unanswerable_compare_is_not_paid_on_every_idle_pass() {
         assert!(notes_with(&env, id, "shipped-").is_empty());
         seen.push((scenario, per_pass));
     }
-    let total: usize = seen.iter().flat_map(|(_, p)| p.iter().map(|(_, c)| c)).sum();
-    assert!(
-        total == 0,
-        "5 idle passes each, (requests, compares) per pass: {seen:?} — the same unanswerable compare is asked every pass, forever"
-    );
+    // An unanswered compare is asked again on a few later passes (a 500 can pass; a later
+    // release is never named before an earlier one answers), then given up: the last passes
+    // ask nothing, and the whole cost is bounded (a 404 twice, a 500 five times, each call with
+    // the client's own retries of a 5xx).
+    for (scenario, per_pass) in &seen {
+        let compares: Vec<usize> = per_pass.iter().map(|(_, c)| *c).collect();
+        assert!(
+            compares[5..].iter().all(|c| *c == 0) && compares.iter().sum::<usize>() <= 16,
+            "{scenario}: compares per idle pass {compares:?} — the same unanswerable compare is asked on and on: {seen:?}"
+        );
+    }
 }
 
 /// The releases list answers 500 in one repository: the other repository's fix ships in the
