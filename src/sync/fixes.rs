@@ -509,7 +509,7 @@ pub(super) async fn closes(
                 if duplicate {
                     let actor = e.actor.as_deref().unwrap_or("someone");
                     let held = engine.store.active_mappings_for(repo, &[number])?;
-                    out.held.extend(held.iter().map(|m| m.ticket_id));
+                    out.held.extend(held.iter().map(|m| (m.ticket_id, e.id)));
                     if !duplicate_close(engine, repo, number, (e.id, actor), &mut out).await? {
                         engine.store.record_awaiting_survivor(repo, number, e.id, actor)?;
                     }
@@ -548,15 +548,31 @@ pub(super) async fn closes(
 }
 
 /// What `closes` found: the close notes' lines by event id; the tickets of issues closed as
-/// duplicates, whose notes of that close this part makes itself (`held`; the plan's are left
-/// out), of which those moved to a survivor (`moved`: the old issue's state is not kept for
-/// them); and those writes, to make once the tickets' other notes of the pass are (`after`).
+/// duplicates, with that close's event, whose note of it this part makes itself (`held`: the
+/// plan's is left out, see `leaves_out`), of which those moved to a survivor (`moved`: the old
+/// issue's state is not kept for them); and those writes, to make once the tickets' other
+/// notes of the pass are (`after`).
 #[derive(Debug, Default)]
 pub(super) struct Closes {
     pub lines: HashMap<u64, String>,
-    pub held: BTreeSet<TicketId>,
+    pub held: BTreeMap<TicketId, u64>,
     pub moved: BTreeSet<TicketId>,
     after: Vec<ticket_sync_store::Intent>,
+}
+
+impl Closes {
+    /// Whether the plan's note `action` for `ticket` is one this part makes itself: the note
+    /// of its issue's close as a duplicate (or of the closed state it left, when the events
+    /// did not explain it). Its other notes (comments, earlier closes and reopens) stay.
+    pub fn leaves_out(&self, ticket: TicketId, action: &ticket_sync_core::pushplan::PushAction) -> bool {
+        let Some(event) = self.held.get(&ticket) else { return false };
+        action.closes == Some(true)
+            && match &action.event_key {
+                EventKey::GithubEvent(id) => id == event,
+                EventKey::GithubState { state, .. } => *state == IssueState::Closed,
+                _ => false,
+            }
+    }
 }
 
 /// Makes the writes `closes` left for after the tickets' other notes of the pass.

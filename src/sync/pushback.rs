@@ -141,11 +141,11 @@ async fn sync_repo(
         close_lines: &closes.lines,
     };
     let mut plan = pushplan::plan(&engine.rules.pushback, &input);
-    // Tickets moved to a duplicate's survivor are told of the move, not of their old issue's
-    // close: its state notes are left out and its state not kept (the survivor's is); its
-    // comments are still told, before the move.
-    for t in plan.tickets.iter_mut().filter(|t| closes.held.contains(&t.ticket)) {
-        t.actions.retain(|a| a.closes.is_none());
+    // An issue closed as a duplicate: its tickets' note of that close is the fixes part's
+    // (naming the survivor, or the move to it, written after their other notes of the pass);
+    // a moved ticket keeps the survivor's state, not the old issue's.
+    for t in plan.tickets.iter_mut().filter(|t| closes.held.contains_key(&t.ticket)) {
+        t.actions.retain(|a| !closes.leaves_out(t.ticket, a));
         if closes.moved.contains(&t.ticket) {
             t.seen = None;
         }
