@@ -10,7 +10,7 @@ use crate::linking::{plain, set_field};
 const REPO: &str = "acme/backend";
 
 /// `[linking]` with state tags, a version field, and `extra` in `[fixes]`.
-async fn env(fixes: &str) -> (Env, u64, u64) {
+pub(crate) async fn env(fixes: &str) -> (Env, u64, u64) {
     let env = Env::with_routes(ROUTES, PUSHBACK).await;
     let link_field = env.sb.zendesk.add_ticket_field("text", "GitHub issue");
     let version_field = env.sb.zendesk.add_ticket_field("text", "Fixed in version");
@@ -34,12 +34,12 @@ async fn two_tickets(env: &Env, link_field: u64) -> (u64, u64, u64) {
 }
 
 /// Notes on `ticket` that carry `marker_part` in their event marker.
-fn notes_with(env: &Env, ticket: u64, marker_part: &str) -> Vec<String> {
+pub(crate) fn notes_with(env: &Env, ticket: u64, marker_part: &str) -> Vec<String> {
     env.push_notes(ticket).into_iter().filter(|n| n.contains(&format!("[ticket-sync:event {marker_part}"))).collect()
 }
 
 /// The notes of the issue's close events (not the note of a move to a duplicate's survivor).
-fn close_notes(env: &Env, ticket: u64) -> Vec<String> {
+pub(crate) fn close_notes(env: &Env, ticket: u64) -> Vec<String> {
     let notes = env.push_notes(ticket).into_iter();
     notes.filter(|n| n.contains(" was closed ") && n.contains("[ticket-sync:event gh-")).collect()
 }
@@ -59,7 +59,12 @@ async fn stage(env: &Env, ticket: u64) -> (String, String) {
     (line, json["fix"]["stage"].as_str().unwrap_or("").to_string())
 }
 
-fn tick(env: &Env) {
+/// Compares asked of the fake GitHub so far.
+pub(crate) fn compares(env: &Env) -> usize {
+    env.sb.github.door.log.count(|e| e.path.contains("/compare/"))
+}
+
+pub(crate) fn tick(env: &Env) {
     env.sb.clock.advance(std::time::Duration::from_secs(2));
     env.sb.settle();
 }
@@ -294,7 +299,7 @@ async fn a_public_reply_is_posted_once_per_ticket_across_a_kill_in_the_fan_out()
 }
 
 /// ticket-sync's linked-tickets comments on an issue.
-fn impact(env: &Env, number: u64) -> Vec<String> {
+pub(crate) fn impact(env: &Env, number: u64) -> Vec<String> {
     let comments = env.sb.github.comments(REPO, number).into_iter();
     comments.filter(|c| c.body.contains("<!-- ticket-sync:impact -->")).map(|c| c.body).collect()
 }

@@ -9,21 +9,12 @@ use axum::http::Method;
 use ticket_sync_core::domain::TicketId;
 use ticket_sync_sandbox::{Fault, FaultRule, MergeMethod, ReleaseSpec};
 
+use crate::fixes::{close_notes, compares, env, notes_with, tick};
 use crate::harness::{Env, PUSHBACK, ROUTES};
 use crate::linking::{plain, set_field};
 
 const REPO: &str = "acme/backend";
 const BILLING: &str = "acme/billing";
-
-/// `[linking]` with state tags, a text version field, and `extra` in `[fixes]`:
-/// (env, link field, version field).
-async fn env(fixes: &str) -> (Env, u64, u64) {
-    let env = Env::with_routes(ROUTES, PUSHBACK).await;
-    let link_field = env.sb.zendesk.add_ticket_field("text", "GitHub issue");
-    let version_field = env.sb.zendesk.add_ticket_field("text", "Fixed in version");
-    write_rules(&env, link_field, version_field, fixes);
-    (env, link_field, version_field)
-}
 
 fn write_rules(env: &Env, link_field: u64, version_field: u64, fixes: &str) {
     env.rewrite_rules(
@@ -32,22 +23,6 @@ fn write_rules(env: &Env, link_field: u64, version_field: u64, fixes: &str) {
             "{PUSHBACK}\n[linking]\nfield_id = {link_field}\nstate_tags = true\n\n[fixes]\nversion_field_id = {version_field}\n{fixes}\n"
         ),
     );
-}
-
-/// Notes on `ticket` whose event marker starts with `marker_part`.
-fn notes_with(env: &Env, ticket: u64, marker_part: &str) -> Vec<String> {
-    env.push_notes(ticket).into_iter().filter(|n| n.contains(&format!("[ticket-sync:event {marker_part}"))).collect()
-}
-
-/// The notes of the issue's close events.
-fn close_notes(env: &Env, ticket: u64) -> Vec<String> {
-    let notes = env.push_notes(ticket).into_iter();
-    notes.filter(|n| n.contains(" was closed ") && n.contains("[ticket-sync:event gh-")).collect()
-}
-
-fn tick(env: &Env) {
-    env.sb.clock.advance(std::time::Duration::from_secs(2));
-    env.sb.settle();
 }
 
 /// A ticket routed to acme/billing and escalated: (ticket, issue number there).
@@ -64,10 +39,6 @@ async fn linked_by_field(env: &Env, link_field: u64, repo: &str, number: u64, su
     let report = env.escalate().await;
     assert_eq!(report.failed, 0, "{report:?}");
     id
-}
-
-fn compares(env: &Env) -> usize {
-    env.sb.github.door.log.count(|e| e.path.contains("/compare/"))
 }
 
 fn linked_issue(env: &Env, ticket: u64) -> (String, u64) {

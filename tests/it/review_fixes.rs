@@ -1,10 +1,12 @@
-//! Review of part 15 (`[fixes]`): failing tests that show defects found in review. Each test
-//! states the promise it holds the code to; none of them changes product code.
+//! Review of part 15 (`[fixes]`): tests written, failing, for the defects a cold review found,
+//! and kept as regression tests once each was fixed. Each doc comment tells the defect as it
+//! was found; the test states the promise it holds the code to.
 
 use axum::http::Method;
 use ticket_sync_core::domain::TicketId;
 use ticket_sync_sandbox::{Fault, FaultRule, MergeMethod, ReleaseSpec};
 
+use crate::fixes::{close_notes, compares, impact, notes_with, tick};
 use crate::harness::{Env, PUSHBACK, ROUTES};
 
 const REPO: &str = "acme/backend";
@@ -18,24 +20,6 @@ async fn env(fixes: &str) -> Env {
         &format!("{PUSHBACK}\n[linking]\nfield_id = {link_field}\nstate_tags = true\n\n[fixes]\n{fixes}\n"),
     );
     env
-}
-
-fn tick(env: &Env) {
-    env.sb.clock.advance(std::time::Duration::from_secs(2));
-    env.sb.settle();
-}
-
-fn notes_with(env: &Env, ticket: u64, marker_part: &str) -> Vec<String> {
-    env.push_notes(ticket).into_iter().filter(|n| n.contains(&format!("[ticket-sync:event {marker_part}"))).collect()
-}
-
-fn close_notes(env: &Env, ticket: u64) -> Vec<String> {
-    let notes = env.push_notes(ticket).into_iter();
-    notes.filter(|n| n.contains(" was closed ") && n.contains("[ticket-sync:event gh-")).collect()
-}
-
-fn compares(env: &Env) -> usize {
-    env.sb.github.door.log.count(|e| e.path.contains("/compare/"))
 }
 
 /// A comment engineering wrote on an issue just before closing it as a duplicate never reaches
@@ -336,12 +320,6 @@ async fn an_interrupted_second_public_reply_is_not_taken_for_the_first_ones() {
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     assert_eq!(notes_with(&env, id, "shipped-").len(), 2, "{:?}", env.push_notes(id));
     assert_eq!(replies(&env), 2, "the second release's reply was never posted");
-}
-
-/// ticket-sync's linked-tickets comments on an issue.
-fn impact(env: &Env, number: u64) -> Vec<String> {
-    let comments = env.sb.github.comments(REPO, number).into_iter();
-    comments.filter(|c| c.body.contains("<!-- ticket-sync:impact -->")).map(|c| c.body).collect()
 }
 
 /// A survivor no ticket was linked to takes the one escalated ticket of its duplicate: the
