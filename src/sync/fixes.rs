@@ -125,9 +125,7 @@ async fn pull_requests(engine: &Engine, repo: &RepoName, report: &mut PassReport
                 }
             }
             let Some(m) = links.iter().find(|m| m.ticket_id == note.ticket) else { continue };
-            let text = format!("{}\n{}", note.text, notetext::push_note_marker(&note.event_key));
-            let payload = plain(engine, &note.event_key, text);
-            tell(engine, m, payload, report).await?;
+            tell(engine, m, plain(engine, &note.event_key, note.text), report).await?;
         }
     }
     if let Some(newest) = items.iter().filter_map(|p| p.updated_at).max() {
@@ -176,8 +174,7 @@ async fn untold_reviews(engine: &Engine, repo: &RepoName, report: &mut PassRepor
             updated_at: None,
         };
         for note in fixplan::review_notes(&pr, &[(repo.clone(), late.issue_number)], std::slice::from_ref(&m)) {
-            let text = format!("{}\n{}", note.text, notetext::push_note_marker(&note.event_key));
-            tell(engine, &m, plain(engine, &note.event_key, text), report).await?;
+            tell(engine, &m, plain(engine, &note.event_key, note.text), report).await?;
         }
     }
     Ok(())
@@ -204,11 +201,7 @@ fn plain(engine: &Engine, key: &EventKey, text: String) -> PushPayload {
 /// Queues one write for one ticket (its intent first) and makes it, once. A failure leaves
 /// the intent, which the next push pass finishes in order.
 async fn tell(engine: &Engine, m: &Mapping, payload: PushPayload, report: &mut PassReport) -> Result<(), ItemError> {
-    if engine.store.push_note_done(m.ticket_id, &payload.event_key)? {
-        return Ok(());
-    }
-    let intent = queue(engine, m, &payload)?;
-    let Some(intent) = intent else { return Ok(()) };
+    let Some(intent) = queue(engine, m, &payload)? else { return Ok(()) };
     write_all(engine, vec![intent], report).await
 }
 
@@ -245,7 +238,8 @@ async fn write_all(
         let Ok(payload) = intent.push_payload().cloned() else { continue };
         match push_note(engine, intent, &payload, report).await {
             Ok(_) => {}
-            Err(e @ (ItemError::Store(_) | ItemError::Api(_))) if !per_ticket(&e) => return Err(e),
+            Err(e @ ItemError::Store(_)) => return Err(e),
+            Err(ItemError::Api(e)) if stops_pass(&e) => return Err(e.into()),
             Err(e) => {
                 report.failed += 1;
                 warn!(ticket_id = id.0, error = %e, "the note waits as an intent; the next push pass writes it");
@@ -254,15 +248,6 @@ async fn write_all(
         }
     }
     Ok(())
-}
-
-/// Whether an error is the ticket's alone (the repository's work goes on).
-fn per_ticket(e: &ItemError) -> bool {
-    match e {
-        ItemError::Store(_) => false,
-        ItemError::Api(e) => !stops_pass(e),
-        _ => true,
-    }
 }
 
 /// The releases of a repository with pending fixes: each release published after a pending
@@ -352,11 +337,7 @@ async fn ship(engine: &Engine, fix: &PendingFix, release: &Release, report: &mut
     };
     let mut queued = Vec::new();
     for m in &links {
-        let text = format!(
-            "{}\n{}",
-            fixplan::shipped_note((issue_repo, fix.issue_number), release, reply.as_deref()),
-            notetext::push_note_marker(&note_key)
-        );
+        let text = fixplan::shipped_note((issue_repo, fix.issue_number), release, reply.as_deref());
         let payload = PushPayload {
             add_tags: add_tags.clone(),
             field: rules.version_field_id.map(|f| (f, release.tag.clone())),
@@ -375,20 +356,6 @@ async fn ship(engine: &Engine, fix: &PendingFix, release: &Release, report: &mut
     engine.store.record_shipped(issue_repo, fix.issue_number, release)?;
     write_all(engine, queued, report).await?;
     Ok(())
-}
-
-/// The status a close sets (`[pushback] closed_…`) for a close for `reason`.
-fn close_status(engine: &Engine, reason: Option<&StateReason>) -> Option<ticket_sync_core::domain::TicketStatus> {
-    let rules = &engine.rules.pushback;
-    let action = match reason {
-        Some(StateReason::NotPlanned) => &rules.closed_not_planned,
-        Some(StateReason::Duplicate) => &rules.closed_duplicate,
-        _ => &rules.closed_completed,
-    };
-    match action {
-        ticket_sync_core::rules::StatusAction::Keep => None,
-        ticket_sync_core::rules::StatusAction::Set(s) => Some(s.clone()),
-    }
 }
 
 /// The issue's title, for the drafted reply.
@@ -530,11 +497,7 @@ pub(super) async fn closes(
         let key = EventKey::LinkReturned { repo: repo.clone(), number: listed.number };
         for ticket in back {
             let Some(m) = engine.store.mapping(ticket)? else { continue };
-            let text = format!(
-                "{}\n{}",
-                fixplan::returned_note((repo, listed.number), (&m.repo, m.issue_number), &issue.html_url),
-                notetext::push_note_marker(&key)
-            );
+            let text = fixplan::returned_note((repo, listed.number), (&m.repo, m.issue_number), &issue.html_url);
             let (add_tags, remove_tags) = state_tags(engine, Some(false));
             let payload = PushPayload { about_link: true, add_tags, remove_tags, ..plain(engine, &key, text) };
             let note = ChangeNote { event_key: &payload.event_key, repo: &repo.to_string(), payload: &payload };
@@ -644,7 +607,7 @@ async fn duplicate_close(
             engine.store.record_duplicate(repo, number, &format!("{r}#{n}"))?;
         }
         let key = EventKey::GithubEvent(event);
-        let status = close_status(engine, Some(&StateReason::Duplicate));
+        let status = engine.rules.pushback.on_close(Some(&StateReason::Duplicate)).status();
         let (add_tags, remove_tags) = state_tags(engine, Some(true));
         for m in links {
             let change = (notetext::IssueChange::ClosedAsDuplicate, Some(line.as_str()));
@@ -666,17 +629,12 @@ async fn duplicate_close(
     // A survivor closed already: the move note says so, with the status and state tags its
     // close would have set (push-back sees no change of the survivor to tell).
     let closed = issue.state == IssueState::Closed;
-    let status = if closed { close_status(engine, issue.state_reason.as_ref()) } else { None };
+    let status = if closed { engine.rules.pushback.on_close(issue.state_reason.as_ref()).status() } else { None };
     let (add_tags, remove_tags) = if closed { state_tags(engine, Some(true)) } else { Default::default() };
     for m in links {
-        let mut text = fixplan::moved_to_survivor_note((repo, number), (&to_repo, to_number), &issue.html_url);
-        if closed {
-            text.push_str(&format!("{to_repo}#{to_number} is closed already.\n"));
-            if let Some(s) = &status {
-                text.push_str(&format!("{}\n", notetext::status_line(s)));
-            }
-        }
-        let text = format!("{text}\n{}", notetext::push_note_marker(&key));
+        let survivor_closed = closed.then_some(status.as_ref());
+        let text =
+            fixplan::moved_to_survivor_note((repo, number), (&to_repo, to_number), &issue.html_url, survivor_closed);
         let payload = PushPayload {
             about_link: true,
             status: status.clone(),

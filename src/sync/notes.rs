@@ -189,10 +189,7 @@ pub(super) fn record_reopen(engine: &Engine, m: &Mapping, reopen: &EventKey) -> 
     // The other tickets' notes are queued before the reopen is recorded, so a crash between
     // the two queues them again under the same keys: nothing doubles.
 
-    let status = match &engine.rules.pushback.reopened {
-        ticket_sync_core::rules::StatusAction::Keep => None,
-        ticket_sync_core::rules::StatusAction::Set(s) => Some(s.clone()),
-    };
+    let status = engine.rules.pushback.reopened.status();
     let (add_tags, remove_tags) = state_tags(engine, Some(false));
     for other in engine.store.issue_links(&m.repo, m.issue_number)? {
         let other = other.0;

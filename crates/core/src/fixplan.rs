@@ -9,8 +9,9 @@
 
 use crate::body;
 use crate::closeref;
-use crate::domain::{CommitSha, GithubTime, IssueNumber, Mapping, RepoName, TicketId};
+use crate::domain::{CommitSha, GithubTime, IssueNumber, Mapping, RepoName, TicketId, TicketStatus};
 use crate::eventkey::EventKey;
+use crate::notetext;
 use crate::rules::Fixes;
 
 /// Where a pull request stands.
@@ -91,12 +92,26 @@ pub fn duplicate_line(survivor: Option<(&RepoName, IssueNumber)>) -> String {
 }
 
 /// The note a ticket gets when its link moves from an issue closed as a duplicate to the
-/// surviving issue.
-pub fn moved_to_survivor_note(from: (&RepoName, IssueNumber), to: (&RepoName, IssueNumber), to_url: &str) -> String {
-    format!(
+/// surviving issue (`closed`: the survivor is closed already, with the status that sets, if
+/// any), ending with its marker (`EventKey::MovedToSurvivor`).
+pub fn moved_to_survivor_note(
+    from: (&RepoName, IssueNumber),
+    to: (&RepoName, IssueNumber),
+    to_url: &str,
+    closed: Option<Option<&TicketStatus>>,
+) -> String {
+    let mut text = format!(
         "GitHub issue {}#{} was closed as a duplicate of {}#{}: this ticket now follows {}#{}.\n{to_url}\n",
         from.0, from.1, to.0, to.1, to.0, to.1
-    )
+    );
+    if let Some(status) = closed {
+        text.push_str(&format!("{}#{} is closed already.\n", to.0, to.1));
+        if let Some(s) = status {
+            text.push_str(&format!("{}\n", notetext::status_line(s)));
+        }
+    }
+    let key = EventKey::MovedToSurvivor { repo: to.0.clone(), number: to.1 };
+    format!("{text}\n{}", notetext::push_note_marker(&key))
 }
 
 /// Where a linked issue's fix stands, as `status --ticket` shows it.
@@ -164,9 +179,16 @@ impl std::fmt::Display for FixStage {
 /// The note a ticket gets when its link goes back to the issue it had left for a survivor:
 /// that issue was reopened, and is not a duplicate after all.
 pub fn returned_note(to: (&RepoName, IssueNumber), from: (&RepoName, IssueNumber), to_url: &str) -> String {
+    let key = EventKey::LinkReturned { repo: to.0.clone(), number: to.1 };
     format!(
-        "GitHub issue {}#{} was reopened and is no longer a duplicate of {}#{}: this ticket follows {}#{} again.\n{to_url}\n",
-        to.0, to.1, from.0, from.1, to.0, to.1
+        "GitHub issue {}#{} was reopened and is no longer a duplicate of {}#{}: this ticket follows {}#{} again.\n{to_url}\n\n{}",
+        to.0,
+        to.1,
+        from.0,
+        from.1,
+        to.0,
+        to.1,
+        notetext::push_note_marker(&key)
     )
 }
 
@@ -242,13 +264,14 @@ pub fn review_notes(pr: &PullRequest, closes: &[(RepoName, IssueNumber)], links:
             pr.author,
             pr.url,
         );
+        let text = format!("{text}\n{}", notetext::push_note_marker(&key));
         notes.push(FixNote { ticket: m.ticket_id, event_key: key.clone(), text });
     }
     notes
 }
 
 /// The note that tells a ticket the fix shipped in `release`, with the drafted reply when the
-/// rules have a template (the reply itself is `reply`).
+/// rules have a template (the reply itself is `reply`), ending with its marker (`shipped_key`).
 pub fn shipped_note(issue: (&RepoName, IssueNumber), release: &Release, reply: Option<&str>) -> String {
     let (repo, number) = issue;
     let mut text = format!(
@@ -260,7 +283,7 @@ pub fn shipped_note(issue: (&RepoName, IssueNumber), release: &Release, reply: O
     if let Some(reply) = reply {
         text.push_str(&format!("\nDrafted reply to the customer:\n\n{reply}\n"));
     }
-    text
+    format!("{text}\n{}", notetext::push_note_marker(&shipped_key(release)))
 }
 
 /// The event key of a ticket's "shipped" note: one per release (a later release that contains
@@ -376,7 +399,7 @@ mod tests {
         assert_eq!(
             note.text,
             "A fix for GitHub issue acme/backend#7 is in review: pull request acme/backend#45 \"Fix the login\" by \
-             alice.\nhttps://github.com/acme/backend/pull/45\n"
+             alice.\nhttps://github.com/acme/backend/pull/45\n\n[ticket-sync:event pr-review-acme/backend-45]"
         );
         let forged = PullRequest {
             title: "Fix\n[ticket-sync:event gh-event-1] <!-- x".into(),
@@ -389,7 +412,10 @@ mod tests {
         let told: Vec<u64> =
             review_notes(&elsewhere, &closes(&elsewhere, &web, &linked), &links).iter().map(|n| n.ticket.0).collect();
         assert_eq!(told, [3]);
-        assert!(!note.text.contains("[ticket-sync:event") && !note.text.contains("<!--"), "{}", note.text);
+        // The forged marker is defused: the only one left is the note's own, at its end.
+        let own = "[ticket-sync:event pr-review-acme/backend-45]";
+        let forged_left = note.text.matches("[ticket-sync:event").count() != 1 || !note.text.ends_with(own);
+        assert!(!forged_left && !note.text.contains("<!--"), "{}", note.text);
     }
 
     fn release(draft: bool, prerelease: bool, published: bool) -> Release {
@@ -488,6 +514,33 @@ mod tests {
         assert_eq!(shipped_key(&r).to_string(), "shipped-acme/backend-99");
         let forged = reply("Fixed: {issue_title} {{tag}", &r, "Bug {issue_url} {tag}", "https://private");
         assert_eq!(forged, "Fixed: Bug {issue_url} {tag} {v2.4.0", "values are not read again");
+        assert!(note.ends_with("\n\n[ticket-sync:event shipped-acme/backend-99]"), "{note}");
         assert!(!shipped_note((&repo(), IssueNumber(7)), &r, None).contains("Drafted"));
+    }
+
+    #[test]
+    fn the_notes_of_a_move_to_a_survivor_and_back_say_where_the_ticket_goes_and_end_with_their_marker() {
+        let web: RepoName = "acme/web".parse().unwrap();
+        let (from, to) = ((&repo(), IssueNumber(7)), (&web, IssueNumber(3)));
+        let url = "https://github.com/acme/web/issues/3";
+        assert_eq!(
+            moved_to_survivor_note(from, to, url, None),
+            "GitHub issue acme/backend#7 was closed as a duplicate of acme/web#3: this ticket now follows acme/web#3.\n\
+             https://github.com/acme/web/issues/3\n\n[ticket-sync:event survivor-acme/web-3]"
+        );
+        let solved: TicketStatus = "solved".into();
+        let closed = moved_to_survivor_note(from, to, url, Some(Some(&solved)));
+        assert!(
+            closed.contains(
+                "\nacme/web#3 is closed already.\nTicket status set to solved by ticket-sync.\n\n[ticket-sync:event"
+            ),
+            "{closed}"
+        );
+        assert!(!moved_to_survivor_note(from, to, url, Some(None)).contains("status set"));
+        assert_eq!(
+            returned_note(from, to, "https://github.com/acme/backend/issues/7"),
+            "GitHub issue acme/backend#7 was reopened and is no longer a duplicate of acme/web#3: this ticket follows \
+             acme/backend#7 again.\nhttps://github.com/acme/backend/issues/7\n\n[ticket-sync:event returned-acme/backend-7]"
+        );
     }
 }

@@ -27,7 +27,7 @@ use crate::domain::{GithubIdentity, IssueCommentId, IssueNumber, RepoName, Ticke
 use crate::eventkey::EventKey;
 use crate::noteorder::{NoteKind, NoteOrder};
 use crate::notetext::{self, IssueChange};
-use crate::rules::{CommentsMode, Pushback, StatusAction};
+use crate::rules::{CommentsMode, Pushback};
 
 /// What one repository's fetch produced, with what is stored about it.
 pub struct RepoInput<'a> {
@@ -236,17 +236,13 @@ fn state_note(
     order: NoteOrder,
 ) -> PushAction {
     let closes = Some(change != IssueChange::Reopened);
-    let action = match change {
-        IssueChange::ClosedAsNotPlanned => &rules.closed_not_planned,
-        IssueChange::ClosedAsDuplicate => &rules.closed_duplicate,
-        IssueChange::ClosedAsCompleted => &rules.closed_completed,
+    let status = match change {
+        IssueChange::ClosedAsNotPlanned => rules.closed_not_planned.status(),
+        IssueChange::ClosedAsDuplicate => rules.closed_duplicate.status(),
+        IssueChange::ClosedAsCompleted => rules.closed_completed.status(),
         // Its reason is not known: a guessed status could set off the ticket's own triggers.
-        IssueChange::Closed => &StatusAction::Keep,
-        IssueChange::Reopened => &rules.reopened,
-    };
-    let status = match action {
-        StatusAction::Keep => None,
-        StatusAction::Set(s) => Some(s.clone()),
+        IssueChange::Closed => None,
+        IssueChange::Reopened => rules.reopened.status(),
     };
     let text = notetext::issue_state_note(repo, m, (change, close_line), actor, status.as_ref(), &event_key);
     PushAction { event_key, order, text, status, closes }
@@ -298,6 +294,7 @@ fn comment_actions(input: &RepoInput, m: &Mapping) -> Vec<PushAction> {
 mod tests {
     use super::*;
     use crate::domain::{IssueId, StateReason};
+    use crate::rules::StatusAction;
 
     const REPO: &str = "acme/backend";
 

@@ -10,7 +10,7 @@ use regex::Regex;
 use url::Url;
 
 use crate::cron::CronSchedule;
-use crate::domain::{FieldId, InstallationId, RepoName, TicketStatus};
+use crate::domain::{FieldId, InstallationId, RepoName, StateReason, TicketStatus};
 
 /// Validated rules: everything the daemon needs, with defaults applied and paths resolved.
 #[derive(Debug, Clone)]
@@ -204,6 +204,16 @@ pub enum StatusAction {
     Set(TicketStatus),
 }
 
+impl StatusAction {
+    /// The status this action sets, if any.
+    pub fn status(&self) -> Option<TicketStatus> {
+        match self {
+            StatusAction::Keep => None,
+            StatusAction::Set(s) => Some(s.clone()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommentsMode {
     Off,
@@ -223,6 +233,18 @@ pub struct Pushback {
     pub closed_duplicate: StatusAction,
     pub reopened: StatusAction,
     pub comments: CommentsMode,
+}
+
+impl Pushback {
+    /// What a close for `reason` does to the ticket's status (no reason known: completed, as
+    /// GitHub servers older than `state_reason` close).
+    pub fn on_close(&self, reason: Option<&StateReason>) -> &StatusAction {
+        match reason {
+            Some(StateReason::NotPlanned) => &self.closed_not_planned,
+            Some(StateReason::Duplicate) => &self.closed_duplicate,
+            _ => &self.closed_completed,
+        }
+    }
 }
 
 /// `[linking]`: a Zendesk custom field that holds the linked GitHub issue.

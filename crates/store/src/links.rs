@@ -204,7 +204,7 @@ impl Store {
         tx.execute(
             "UPDATE mappings SET repo = ?2, issue_number = ?3, issue_id = ?4, issue_url = ?5, issue_state = ?6,
                  state_reason = ?7, issue_updated_at = ?8, closed_at = NULL, issue_etag = NULL, link_state = 'active',
-                 linked_by = CASE WHEN ?9 = 'duplicate' THEN 'duplicate'
+                 linked_by = CASE WHEN NOT ?9 THEN 'duplicate'
                      WHEN EXISTS (SELECT 1 FROM ledger WHERE ticket_id = ?1 AND event IN ('linked_by_field', 'relinked_by_field'))
                      THEN 'field' ELSE 'escalation' END
              WHERE ticket_id = ?1",
@@ -217,17 +217,21 @@ impl Store {
                 survivor.state.as_str(),
                 survivor.state_reason.as_ref().map(ticket_sync_core::domain::StateReason::as_str),
                 survivor.updated_at.map(ts),
-                if back { "returned" } else { "duplicate" },
+                back,
             ],
         )?;
         let remote = format!("{}#{}", survivor.repo, survivor.number);
-        ledger(
-            &tx,
-            ticket,
-            "moved_to_survivor",
-            Some(&remote),
-            &format!("{old_repo}#{old_number} closed as its duplicate"),
-        )?;
+        if back {
+            ledger(
+                &tx,
+                ticket,
+                "moved_back",
+                Some(&remote),
+                &format!("no longer a duplicate of {old_repo}#{old_number}"),
+            )?;
+        } else {
+            ledger(&tx, ticket, "moved_to_survivor", Some(&remote), &moved_detail(&old_repo, old_number))?;
+        }
         mark_dirty(&tx, &old_repo, old_number as u64)?;
         mark_dirty(&tx, &survivor.repo.to_string(), survivor.number.0)?;
         insert_note(&tx, ticket, note)?;
@@ -405,5 +409,56 @@ mod tests {
         store.save_webhook_stats("zendesk", &serde_json::json!({ "accepted": 1 })).unwrap();
         store.conn().execute("UPDATE webhook_stats SET stats = '{oops' WHERE source = 'zendesk'", []).unwrap();
         assert_eq!(store.webhook_stats().unwrap(), [("github".to_string(), github)]);
+    }
+
+    fn issue(number: u64, state: ticket_sync_core::domain::IssueState) -> Issue {
+        Issue {
+            repo: "acme/backend".parse().unwrap(),
+            number: IssueNumber(number),
+            id: ticket_sync_core::domain::IssueId(number * 10),
+            html_url: format!("https://github.com/acme/backend/issues/{number}"),
+            state,
+            state_reason: None,
+            body: None,
+            updated_at: None,
+            closed_by: None,
+            is_pull_request: false,
+        }
+    }
+
+    #[test]
+    fn a_link_moved_to_a_survivor_and_back_says_which_in_the_ledger_and_is_found_only_while_away() {
+        use ticket_sync_core::domain::{IssueState, LinkedBy};
+        let store = Store::open_in_memory().unwrap();
+        let (dup, survivor) = (issue(1, IssueState::Closed), issue(2, IssueState::Open));
+        store.insert_mapping(TicketId(7), &dup).unwrap();
+        let payload = |key: &str| PushPayload {
+            event_key: key.into(),
+            text: "note".into(),
+            status: None,
+            order: ticket_sync_core::noteorder::NoteOrder::own(clock::now()),
+            reopens: false,
+            add_tags: vec![],
+            remove_tags: vec![],
+            about_link: true,
+            field: None,
+            public: false,
+        };
+        let away = payload("survivor-acme/backend-2");
+        let note = ChangeNote { event_key: &away.event_key, repo: "acme/backend", payload: &away };
+        store.move_to_survivor(TicketId(7), &survivor, &note).unwrap();
+        let m = store.mapping(TicketId(7)).unwrap().unwrap();
+        assert_eq!((m.issue_number, m.linked_by), (IssueNumber(2), LinkedBy::Duplicate));
+        assert_eq!(store.moved_from(&dup.repo, IssueNumber(1)).unwrap(), [TicketId(7)]);
+        assert!(store.push_intent(TicketId(7), "survivor-acme/backend-2").unwrap().is_some(), "the note's intent");
+
+        let back = payload("returned-acme/backend-1");
+        let note = ChangeNote { event_key: &back.event_key, repo: "acme/backend", payload: &back };
+        store.move_back(TicketId(7), &dup, &note).unwrap();
+        let m = store.mapping(TicketId(7)).unwrap().unwrap();
+        assert_eq!((m.issue_number, m.linked_by), (IssueNumber(1), LinkedBy::Escalation), "as it was linked");
+        assert!(store.moved_from(&dup.repo, IssueNumber(1)).unwrap().is_empty());
+        let events: Vec<String> = store.ledger(TicketId(7)).unwrap().into_iter().map(|e| e.event).collect();
+        assert_eq!(events, ["moved_to_survivor", "moved_back"]);
     }
 }
